@@ -1,0 +1,101 @@
+/**
+ * What runs where, as plain data: each function's entry file, the tables and queues it may touch, and
+ * which WebSocket route invokes it. The CDK stack builds functions, grants, environment variables and
+ * routes from this table, and the local runtime wires the same handlers from it, so a route added here
+ * works in both places with no second edit. This file must not import aws-cdk-lib.
+ */
+import type { TableName } from '../shared/tables';
+
+export type TableAccess = 'read' | 'readWrite';
+
+/** How a function uses a queue. `consume` means the queue is this function's event source. */
+export type QueueAccess = 'send' | 'consume' | 'consumeAndSend';
+
+export interface FunctionWiring {
+  /** Entry file relative to the repository root; it exports `handler`. */
+  entry: string;
+  description: string;
+  /** Tables the function reads or writes; each gets an env var from TABLE_ENV and a matching grant. */
+  tables: Partial<Record<TableName, TableAccess>>;
+  /** Fan-out queue access; its URL arrives as ENV.fanoutQueueUrl (shared/env.ts). */
+  fanoutQueue?: QueueAccess;
+  /** Dead-letter queue access; its URL arrives as ENV.deadLetterQueueUrl. */
+  deadLetterQueue?: QueueAccess;
+  /** Posts to connections through the management API; its endpoint arrives as ENV.managementEndpoint. */
+  managementApi?: boolean;
+  /** Verifies JWTs; issuer settings arrive as ENV.jwtIssuer, ENV.jwtJwksUrl, ENV.jwtAudience. */
+  verifiesTokens?: boolean;
+  /** @default 10 */
+  timeoutSeconds?: number;
+  /** @default 256 */
+  memoryMiB?: number;
+}
+
+export const FUNCTIONS = {
+  authorizer: {
+    entry: 'lambdas/connect/authorizer.ts',
+    description: 'REQUEST authorizer of $connect: verifies the JWT in the token query parameter',
+    tables: {},
+    verifiesTokens: true,
+  },
+  connect: {
+    entry: 'lambdas/connect/handler.ts',
+    description: '$connect stores the connection; $disconnect removes it and its subscriptions',
+    tables: { connections: 'readWrite', subscriptions: 'readWrite' },
+  },
+  send: {
+    entry: 'lambdas/send/handler.ts',
+    description: 'Stores a message under the next gap-free seq and enqueues it for fan-out',
+    tables: { conversations: 'readWrite', messages: 'readWrite', idempotency: 'readWrite' },
+    fanoutQueue: 'send',
+  },
+  conversations: {
+    entry: 'lambdas/conversations/handler.ts',
+    description: 'Conversation routes: create, add members, subscribe, unsubscribe, history; $default',
+    tables: { conversations: 'readWrite', subscriptions: 'readWrite', messages: 'read' },
+  },
+  fanout: {
+    entry: 'lambdas/fanout/handler.ts',
+    description: 'Posts each queued message to every subscribed connection, in FIFO group order',
+    tables: { connections: 'readWrite', subscriptions: 'readWrite' },
+    fanoutQueue: 'consume',
+    deadLetterQueue: 'send',
+    managementApi: true,
+    timeoutSeconds: 30,
+    memoryMiB: 512,
+  },
+  dlq: {
+    entry: 'lambdas/dlq/handler.ts',
+    description: 'Redrives dead letters back to the fan-out queue, keeping their message group',
+    tables: {},
+    fanoutQueue: 'send',
+    deadLetterQueue: 'consumeAndSend',
+    timeoutSeconds: 300,
+  },
+} as const satisfies Record<string, FunctionWiring>;
+
+export type FunctionName = keyof typeof FUNCTIONS;
+
+/**
+ * Route key → function. `$connect` runs the authorizer first. Every other route is two-way: the
+ * handler's return value is the reply frame. `$default` catches malformed JSON and unknown actions.
+ */
+export const ROUTES = {
+  $connect: 'connect',
+  $disconnect: 'connect',
+  $default: 'conversations',
+  send: 'send',
+  subscribe: 'conversations',
+  unsubscribe: 'conversations',
+  history: 'conversations',
+  createConversation: 'conversations',
+  addMembers: 'conversations',
+} as const satisfies Record<string, FunctionName>;
+
+export type RouteKey = keyof typeof ROUTES;
+
+/** The function that authorizes `$connect`. */
+export const AUTHORIZER: FunctionName = 'authorizer';
+
+/** The function whose event source is the fan-out queue. */
+export const FANOUT_CONSUMER: FunctionName = 'fanout';

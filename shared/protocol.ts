@@ -1,0 +1,117 @@
+/**
+ * The wire protocol: every frame a client may send (validated with zod) and every frame the server
+ * sends back or pushes. README "Protocol" documents the same shapes for humans.
+ */
+import { z } from 'zod';
+import type { ErrorCode } from './errors';
+import { LIMITS } from './limits';
+
+const utf8Bytes = (value: string): number => Buffer.byteLength(value, 'utf8');
+
+export const conversationIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
+export const userIdSchema = z.string().regex(/^[^\s#]{1,128}$/, 'must be 1-128 characters, no spaces or #');
+const clientMessageIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . : -');
+const requestIdSchema = z.string().min(1).max(64).optional();
+const seqSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+export const sendFrameSchema = z.strictObject({
+  action: z.literal('send'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  clientMessageId: clientMessageIdSchema,
+  body: z
+    .string()
+    .min(1, 'must not be empty')
+    .refine((body) => utf8Bytes(body) <= LIMITS.maxBodyBytes, {
+      message: `must be at most ${LIMITS.maxBodyBytes} bytes of UTF-8`,
+    }),
+});
+
+export const subscribeFrameSchema = z.strictObject({
+  action: z.literal('subscribe'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  afterSeq: seqSchema.optional(),
+});
+
+export const unsubscribeFrameSchema = z.strictObject({
+  action: z.literal('unsubscribe'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+});
+
+export const historyFrameSchema = z.strictObject({
+  action: z.literal('history'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  beforeSeq: seqSchema.min(1).optional(),
+  limit: z.number().int().min(1).max(LIMITS.maxPageSize).optional(),
+});
+
+const membersSchema = z
+  .array(userIdSchema)
+  .min(1)
+  .max(LIMITS.maxMembers)
+  .refine((members) => new Set(members).size === members.length, { message: 'must not repeat a member' });
+
+export const createConversationFrameSchema = z.strictObject({
+  action: z.literal('createConversation'),
+  requestId: requestIdSchema,
+  members: membersSchema,
+  title: z.string().min(1).max(LIMITS.maxTitleLength).optional(),
+});
+
+export const addMembersFrameSchema = z.strictObject({
+  action: z.literal('addMembers'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  members: membersSchema,
+});
+
+export type SendFrame = z.infer<typeof sendFrameSchema>;
+export type SubscribeFrame = z.infer<typeof subscribeFrameSchema>;
+export type UnsubscribeFrame = z.infer<typeof unsubscribeFrameSchema>;
+export type HistoryFrame = z.infer<typeof historyFrameSchema>;
+export type CreateConversationFrame = z.infer<typeof createConversationFrameSchema>;
+export type AddMembersFrame = z.infer<typeof addMembersFrameSchema>;
+
+/** A stored chat message, as pushed to clients and as carried on the fan-out queue. */
+export const chatMessageSchema = z.strictObject({
+  conversationId: conversationIdSchema,
+  seq: seqSchema.min(1),
+  senderId: userIdSchema,
+  body: z.string(),
+  sentAt: z.string(),
+});
+export type ChatMessage = z.infer<typeof chatMessageSchema>;
+
+/** Server → client push of one message. Clients dedupe by (conversationId, seq). */
+export interface MessageFrame extends ChatMessage {
+  type: 'message';
+}
+
+export interface ErrorFrame {
+  type: 'error';
+  requestId?: string;
+  code: ErrorCode;
+  message: string;
+  retryable: boolean;
+}
+
+export interface AckFrame {
+  type: 'ack';
+  action: string;
+  requestId?: string;
+  [key: string]: unknown;
+}
+
+export type ServerFrame = MessageFrame | ErrorFrame | AckFrame;
+
+/** Turns a stored message into the frame pushed to subscribers. */
+export function toMessageFrame(message: ChatMessage): MessageFrame {
+  return { type: 'message', ...message };
+}

@@ -1,0 +1,93 @@
+/**
+ * The DynamoDB key design, as plain data. The CDK stack creates its tables from these definitions and
+ * the local runtime creates DynamoDB Local tables from the same ones, so the two cannot drift apart.
+ *
+ * Access patterns (SPEC.md):
+ * - connections:   get/delete a connection by id.
+ * - subscriptions: fan-out lists the connections of one conversation (Query by conversationId, O(subscribers));
+ *                  $disconnect and a 410 list the subscriptions of one connection (GSI byConnection).
+ * - conversations: one META item per conversation holds the gap-free `lastSeq` counter; one MEMBER#<userId>
+ *                  item per member answers "is X a member" with one GetItem; GSI byMember lists a user's
+ *                  conversations.
+ * - messages:      backlog after a seq and history before a seq are Queries on (conversationId, seq).
+ * - idempotency:   one item per (conversation, sender, clientMessageId) remembers the seq a send got.
+ */
+export type KeyType = 'S' | 'N';
+
+export interface KeyDefinition {
+  name: string;
+  type: KeyType;
+}
+
+export interface IndexDefinition {
+  indexName: string;
+  partitionKey: KeyDefinition;
+  sortKey?: KeyDefinition;
+  projection: 'ALL' | 'KEYS_ONLY';
+}
+
+export interface TableDefinition {
+  partitionKey: KeyDefinition;
+  sortKey?: KeyDefinition;
+  /** Attribute holding an epoch-seconds expiry, when items expire. */
+  timeToLiveAttribute?: string;
+  globalSecondaryIndexes?: IndexDefinition[];
+}
+
+export const TTL_ATTRIBUTE = 'expiresAt';
+export const META_SK = 'META';
+export const memberSk = (userId: string): string => `MEMBER#${userId}`;
+
+export const TABLES = {
+  connections: {
+    partitionKey: { name: 'connectionId', type: 'S' },
+    timeToLiveAttribute: TTL_ATTRIBUTE,
+  },
+  subscriptions: {
+    partitionKey: { name: 'conversationId', type: 'S' },
+    sortKey: { name: 'connectionId', type: 'S' },
+    timeToLiveAttribute: TTL_ATTRIBUTE,
+    globalSecondaryIndexes: [
+      {
+        indexName: 'byConnection',
+        partitionKey: { name: 'connectionId', type: 'S' },
+        sortKey: { name: 'conversationId', type: 'S' },
+        projection: 'KEYS_ONLY',
+      },
+    ],
+  },
+  conversations: {
+    partitionKey: { name: 'conversationId', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    globalSecondaryIndexes: [
+      {
+        indexName: 'byMember',
+        partitionKey: { name: 'memberId', type: 'S' },
+        sortKey: { name: 'conversationId', type: 'S' },
+        projection: 'ALL',
+      },
+    ],
+  },
+  messages: {
+    partitionKey: { name: 'conversationId', type: 'S' },
+    sortKey: { name: 'seq', type: 'N' },
+  },
+  idempotency: {
+    partitionKey: { name: 'idempotencyKey', type: 'S' },
+    timeToLiveAttribute: TTL_ATTRIBUTE,
+  },
+} as const satisfies Record<string, TableDefinition>;
+
+export type TableName = keyof typeof TABLES;
+
+/** Physical table names, as handlers receive them through the environment. */
+export type TableNames = Record<TableName, string>;
+
+/** The environment variable that carries each table's physical name. */
+export const TABLE_ENV: Record<TableName, string> = {
+  connections: 'CONNECTIONS_TABLE',
+  subscriptions: 'SUBSCRIPTIONS_TABLE',
+  conversations: 'CONVERSATIONS_TABLE',
+  messages: 'MESSAGES_TABLE',
+  idempotency: 'IDEMPOTENCY_TABLE',
+};

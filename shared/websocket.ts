@@ -1,0 +1,143 @@
+/**
+ * The one place where an API Gateway WebSocket event becomes a validated frame and a result becomes the
+ * reply frame of a two-way route. Every route handler is built with {@link createRouteHandler}.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
+import type { z } from 'zod';
+import {
+  type ChatError,
+  InvalidJsonError,
+  PayloadTooLargeError,
+  toChatError,
+  UnauthorizedError,
+  UnknownActionError,
+  ValidationError,
+} from './errors';
+import { LIMITS } from './limits';
+import type { AckFrame, ErrorFrame } from './protocol';
+
+/** The authorizer's output as API Gateway passes it to every route after `$connect`. */
+export interface AuthorizerContext {
+  principalId?: string;
+  userId?: string;
+}
+
+export type RouteEvent = APIGatewayProxyWebsocketEventV2 & {
+  requestContext: APIGatewayProxyWebsocketEventV2['requestContext'] & { authorizer?: AuthorizerContext };
+};
+
+/** What a two-way route returns: API Gateway sends `body` to the client as one text frame. */
+export interface RouteResult {
+  statusCode: number;
+  body: string;
+}
+
+/** Who is asking, taken from the authorizer context, never from the frame. */
+export interface Caller {
+  userId: string;
+  connectionId: string;
+  /** API Gateway's request id, for correlating logs. */
+  awsRequestId: string;
+}
+
+export interface RouteDefinition<S extends z.ZodType> {
+  schema: S;
+  /** Runs the action; its result is spread into the ack frame. Throws ChatError subclasses. */
+  run: (frame: z.infer<S>, caller: Caller) => Promise<Record<string, unknown>>;
+}
+
+type Routes = Record<string, RouteDefinition<z.ZodType>>;
+
+/** Builds a route definition with the frame type inferred from its schema. */
+export function route<S extends z.ZodType>(definition: RouteDefinition<S>): RouteDefinition<z.ZodType> {
+  return definition as RouteDefinition<z.ZodType>;
+}
+
+/** The caller's user id, as the authorizer put it in the request context. */
+export function userIdOf(event: Pick<RouteEvent, 'requestContext'>): string {
+  const authorizer = event.requestContext.authorizer;
+  const userId = authorizer?.userId ?? authorizer?.principalId;
+  if (typeof userId !== 'string' || userId === '') throw new UnauthorizedError('No authenticated user');
+  return userId;
+}
+
+/** Parses a raw frame: size first (cheap), then JSON, then that it is an object. */
+export function parseFrame(raw: string | undefined): Record<string, unknown> {
+  const text = raw ?? '';
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > LIMITS.maxFrameBytes) throw new PayloadTooLargeError('The frame', bytes, LIMITS.maxFrameBytes);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new InvalidJsonError();
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidJsonError();
+  return parsed as Record<string, unknown>;
+}
+
+/** Validates a frame against its schema, listing every problem with its field path. */
+export function validate<S extends z.ZodType>(schema: S, frame: unknown): z.infer<S> {
+  const result = schema.safeParse(frame);
+  if (!result.success) {
+    throw new ValidationError(
+      result.error.issues.map((issue) => `${issue.path.join('.') || 'frame'}: ${issue.message}`),
+    );
+  }
+  return result.data;
+}
+
+export function errorFrame(err: ChatError, requestId: string | undefined): ErrorFrame {
+  return {
+    type: 'error',
+    ...(requestId === undefined ? {} : { requestId }),
+    code: err.code,
+    message: err.message,
+    retryable: err.retryable,
+  };
+}
+
+function reply(frame: AckFrame | ErrorFrame): RouteResult {
+  return { statusCode: 200, body: JSON.stringify(frame) };
+}
+
+function requestIdOf(frame: Record<string, unknown> | undefined): string | undefined {
+  const value = frame?.requestId;
+  return typeof value === 'string' && value.length <= 64 ? value : undefined;
+}
+
+/**
+ * Makes a Lambda handler for a set of two-way routes keyed by `action`. A frame whose action is not
+ * in `routes` gets `unknown_action`, so the same handler can serve `$default`.
+ */
+export function createRouteHandler(
+  logger: Logger,
+  routes: Routes,
+): (event: RouteEvent) => Promise<RouteResult> {
+  return async (event) => {
+    const { connectionId, requestId: awsRequestId, routeKey } = event.requestContext;
+    logger.appendKeys({ connectionId, routeKey });
+    let frame: Record<string, unknown> | undefined;
+    try {
+      frame = parseFrame(event.body);
+      const action = frame.action;
+      const definition =
+        typeof action === 'string' && Object.hasOwn(routes, action) ? routes[action] : undefined;
+      if (definition === undefined) throw new UnknownActionError(action);
+      const valid = validate(definition.schema, frame);
+      const caller: Caller = { userId: userIdOf(event), connectionId, awsRequestId };
+      logger.appendKeys({ userId: caller.userId, action });
+      const result = await definition.run(valid, caller);
+      const requestId = requestIdOf(frame);
+      return reply({ type: 'ack', action: action as string, ...(requestId ? { requestId } : {}), ...result });
+    } catch (err: unknown) {
+      const chatError = toChatError(err);
+      if (chatError.code === 'internal_error') logger.error('Request failed', { error: err as Error });
+      else logger.warn('Request refused', { code: chatError.code, reason: chatError.message });
+      return reply(errorFrame(chatError, requestIdOf(frame)));
+    } finally {
+      logger.removeKeys(['connectionId', 'routeKey', 'userId', 'action']);
+    }
+  };
+}
