@@ -42,8 +42,8 @@ export class ValidationError extends ChatError {
 
 export class PayloadTooLargeError extends ChatError {
   readonly code = 'payload_too_large';
-  constructor(what: string, bytes: number, limit: number) {
-    super(`${what} is ${bytes} bytes; the limit is ${limit} bytes`);
+  constructor(what: string, limit: number) {
+    super(`${what} is over the limit of ${limit} bytes`);
   }
 }
 

@@ -8,6 +8,9 @@ import { LIMITS } from './limits';
 
 const utf8Bytes = (value: string): number => Buffer.byteLength(value, 'utf8');
 
+/** Marks a schema issue that means "too large", so it maps to `payload_too_large`, not `invalid_request`. */
+const tooLarge = (limitBytes: number) => ({ payloadTooLargeLimit: limitBytes });
+
 export const conversationIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
@@ -28,6 +31,7 @@ export const sendFrameSchema = z.strictObject({
     .min(1, 'must not be empty')
     .refine((body) => utf8Bytes(body) <= LIMITS.maxBodyBytes, {
       message: `must be at most ${LIMITS.maxBodyBytes} bytes of UTF-8`,
+      params: tooLarge(LIMITS.maxBodyBytes),
     }),
 });
 

@@ -66,7 +66,7 @@ export function userIdOf(event: Pick<RouteEvent, 'requestContext'>): string {
 export function parseFrame(raw: string | undefined): Record<string, unknown> {
   const text = raw ?? '';
   const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > LIMITS.maxFrameBytes) throw new PayloadTooLargeError('The frame', bytes, LIMITS.maxFrameBytes);
+  if (bytes > LIMITS.maxFrameBytes) throw new PayloadTooLargeError('The frame', LIMITS.maxFrameBytes);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -81,6 +81,10 @@ export function parseFrame(raw: string | undefined): Record<string, unknown> {
 export function validate<S extends z.ZodType>(schema: S, frame: unknown): z.infer<S> {
   const result = schema.safeParse(frame);
   if (!result.success) {
+    for (const issue of result.error.issues) {
+      const limit: unknown = issue.code === 'custom' ? issue.params?.payloadTooLargeLimit : undefined;
+      if (typeof limit === 'number') throw new PayloadTooLargeError(`The ${issue.path.join('.')}`, limit);
+    }
     throw new ValidationError(
       result.error.issues.map((issue) => `${issue.path.join('.') || 'frame'}: ${issue.message}`),
     );
@@ -137,7 +141,7 @@ export function createRouteHandler(
       else logger.warn('Request refused', { code: chatError.code, reason: chatError.message });
       return reply(errorFrame(chatError, requestIdOf(frame)));
     } finally {
-      logger.removeKeys(['connectionId', 'routeKey', 'userId', 'action']);
+      logger.removeKeys(['connectionId', 'routeKey', 'userId', 'action', 'conversationId', 'seq']);
     }
   };
 }

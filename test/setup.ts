@@ -1,4 +1,4 @@
-import { allCustomMatcher } from 'aws-sdk-client-mock-vitest';
+import { allCustomMatcherWithAliases } from 'aws-sdk-client-mock-vitest';
 import { expect } from 'vitest';
 
-expect.extend(allCustomMatcher);
+expect.extend(allCustomMatcherWithAliases);

@@ -10,6 +10,7 @@ import { LIMITS } from '../limits';
 import { TABLES, type TableNames, TTL_ATTRIBUTE } from '../tables';
 
 type Tables = Pick<TableNames, 'connections' | 'subscriptions'>;
+type SubscriptionTables = Pick<TableNames, 'subscriptions'>;
 
 export interface ConnectionRecord {
   connectionId: string;
@@ -37,7 +38,7 @@ export async function putConnection(
 /** Registers a connection as a listener of a conversation (idempotent). */
 export async function putSubscription(
   ddb: DynamoDBDocumentClient,
-  tables: Tables,
+  tables: SubscriptionTables,
   subscription: { conversationId: string; connectionId: string; userId: string },
   now: Date,
 ): Promise<void> {
@@ -51,7 +52,7 @@ export async function putSubscription(
 
 export async function deleteSubscription(
   ddb: DynamoDBDocumentClient,
-  tables: Tables,
+  tables: SubscriptionTables,
   key: { conversationId: string; connectionId: string },
 ): Promise<void> {
   await ddb.send(new DeleteCommand({ TableName: tables.subscriptions, Key: key }));
@@ -60,7 +61,7 @@ export async function deleteSubscription(
 /** Lists the connections subscribed to a conversation: one paginated Query, O(subscribers). */
 export async function listSubscribers(
   ddb: DynamoDBDocumentClient,
-  tables: Tables,
+  tables: SubscriptionTables,
   conversationId: string,
 ): Promise<string[]> {
   const connectionIds: string[] = [];
@@ -71,6 +72,8 @@ export async function listSubscribers(
       KeyConditionExpression: 'conversationId = :c',
       ExpressionAttributeValues: { ':c': conversationId },
       ProjectionExpression: 'connectionId',
+      // A subscription acked a moment ago must already receive the next message (G5).
+      ConsistentRead: true,
     },
   );
   for await (const page of pages) {
