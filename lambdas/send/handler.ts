@@ -1,0 +1,21 @@
+/** Lambda entry of the `send` WebSocket route. The logic lives in ./send.ts. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { createDocumentClient, createSqsClient, tableNamesFromEnv } from '../../shared/aws';
+import { ENV, requireEnv } from '../../shared/env';
+import { createSendHandler } from './send';
+
+const logger = new Logger({ serviceName: 'chat-send' });
+
+export const handler = createSendHandler({
+  ddb: createDocumentClient(),
+  sqs: createSqsClient(),
+  tables: tableNamesFromEnv(['conversations', 'messages', 'idempotency']),
+  fanoutQueueUrl: requireEnv(ENV.fanoutQueueUrl),
+  now: () => new Date(),
+  sleep: async (ms) => {
+    await sleep(ms);
+  },
+  random: Math.random,
+  logger,
+});
