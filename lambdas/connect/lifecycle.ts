@@ -1,0 +1,75 @@
+/** The connection lifecycle: `$connect` records who is on a socket, `$disconnect` forgets it. */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { UnauthorizedError } from '../../shared/errors';
+import { deleteConnection, putConnection } from '../../shared/store/connections';
+import type { TableNames } from '../../shared/tables';
+import { type RouteEvent, userIdOf } from '../../shared/websocket';
+
+export interface ConnectDeps {
+  ddb: DynamoDBDocumentClient;
+  tables: Pick<TableNames, 'connections' | 'subscriptions'>;
+  logger: Pick<Logger, 'appendKeys' | 'removeKeys' | 'info' | 'warn' | 'error'>;
+  now: () => Date;
+}
+
+/** For `$connect` a non-2xx status refuses the handshake; for `$disconnect` API Gateway ignores it. */
+export interface LifecycleResult {
+  statusCode: number;
+}
+
+export type LifecycleEvent = Pick<RouteEvent, 'requestContext'>;
+
+/**
+ * Makes the handler of `$connect` and `$disconnect`, dispatching on `requestContext.eventType`.
+ * `$connect` without an authorized user returns 401 and writes nothing. `$disconnect` is idempotent:
+ * a connection already removed (by a 410 during fan-out, or by TTL) deletes nothing and still succeeds.
+ */
+export function createConnectHandler(deps: ConnectDeps): (event: LifecycleEvent) => Promise<LifecycleResult> {
+  const { ddb, tables, logger, now } = deps;
+
+  async function connect(event: LifecycleEvent): Promise<LifecycleResult> {
+    let userId: string;
+    try {
+      userId = userIdOf(event);
+    } catch (err: unknown) {
+      if (!(err instanceof UnauthorizedError)) throw err;
+      logger.warn('Connection refused', { reason: err.message });
+      return { statusCode: 401 };
+    }
+    const connectedAt = now();
+    await putConnection(
+      ddb,
+      tables,
+      { connectionId: event.requestContext.connectionId, userId, connectedAt: connectedAt.toISOString() },
+      connectedAt,
+    );
+    logger.info('Connected', { userId });
+    return { statusCode: 200 };
+  }
+
+  async function disconnect(event: LifecycleEvent): Promise<LifecycleResult> {
+    await deleteConnection(ddb, tables, event.requestContext.connectionId);
+    logger.info('Disconnected');
+    return { statusCode: 200 };
+  }
+
+  return async (event) => {
+    const { connectionId, eventType } = event.requestContext;
+    logger.appendKeys({ connectionId });
+    try {
+      if (eventType === 'CONNECT') return await connect(event);
+      if (eventType === 'DISCONNECT') return await disconnect(event);
+      logger.warn('Unexpected event type', { eventType });
+      return { statusCode: 400 };
+    } catch (err: unknown) {
+      logger.error('Connection lifecycle failed', {
+        eventType,
+        error: err instanceof Error ? err : String(err),
+      });
+      throw err;
+    } finally {
+      logger.removeKeys(['connectionId']);
+    }
+  };
+}

@@ -1,0 +1,167 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { createConnectHandler, type LifecycleEvent } from '../../lambdas/connect/lifecycle';
+import { LIMITS } from '../../shared/limits';
+import type { AuthorizerContext } from '../../shared/websocket';
+
+const ddbMock = mockClient(DynamoDBDocumentClient);
+const tables = { connections: 'connections-table', subscriptions: 'subscriptions-table' };
+const NOW = new Date('2025-06-01T12:00:00.000Z');
+const CONNECTION_ID = 'conn-1=';
+
+function lifecycleEvent(
+  eventType: 'CONNECT' | 'DISCONNECT',
+  authorizer: AuthorizerContext | undefined,
+): LifecycleEvent {
+  return {
+    requestContext: {
+      routeKey: eventType === 'CONNECT' ? '$connect' : '$disconnect',
+      eventType,
+      connectionId: CONNECTION_ID,
+      ...(authorizer === undefined ? {} : { authorizer }),
+    },
+  } as LifecycleEvent;
+}
+
+function setup() {
+  const logger = { appendKeys: vi.fn(), removeKeys: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() };
+  const handle = createConnectHandler({
+    ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+    tables,
+    logger,
+    now: () => NOW,
+  });
+  return { handle, logger };
+}
+
+beforeEach(() => {
+  ddbMock.reset();
+});
+
+describe('$connect', () => {
+  it('stores the connection under the authorized user with connectedAt and a TTL past the 2 h limit', async () => {
+    // Prepare
+    ddbMock.on(PutCommand).resolves({});
+    const { handle, logger } = setup();
+
+    // Act
+    const result = await handle(lifecycleEvent('CONNECT', { principalId: 'alice', userId: 'alice' }));
+
+    // Assess
+    expect(result).toEqual({ statusCode: 200 });
+    expect(ddbMock).toHaveReceivedCommandTimes(PutCommand, 1);
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: tables.connections,
+      Item: {
+        connectionId: CONNECTION_ID,
+        userId: 'alice',
+        connectedAt: NOW.toISOString(),
+        expiresAt: NOW.getTime() / 1000 + LIMITS.connectionTtlSeconds,
+      },
+    });
+    expect(logger.appendKeys).toHaveBeenCalledWith({ connectionId: CONNECTION_ID });
+  });
+
+  it('falls back to the principalId when the authorizer context carries no userId', async () => {
+    // Prepare
+    ddbMock.on(PutCommand).resolves({});
+    const { handle } = setup();
+
+    // Act
+    await handle(lifecycleEvent('CONNECT', { principalId: 'bob' }));
+
+    // Assess
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      Item: expect.objectContaining({ userId: 'bob' }),
+    });
+  });
+
+  it('refuses with 401 and writes nothing when no user was authorized', async () => {
+    // Prepare
+    const { handle, logger } = setup();
+
+    // Act
+    const result = await handle(lifecycleEvent('CONNECT', undefined));
+
+    // Assess
+    expect(result).toEqual({ statusCode: 401 });
+    expect(ddbMock.calls()).toHaveLength(0);
+    expect(logger.warn).toHaveBeenCalledWith('Connection refused', expect.anything());
+  });
+
+  it('fails the handshake when the connection cannot be stored, so no unreachable socket stays open', async () => {
+    // Prepare
+    ddbMock.on(PutCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+    const { handle, logger } = setup();
+
+    // Act
+    const attempt = handle(lifecycleEvent('CONNECT', { userId: 'alice' }));
+
+    // Assess
+    await expect(attempt).rejects.toThrow('ProvisionedThroughputExceededException');
+    expect(logger.error).toHaveBeenCalledTimes(1);
+    expect(logger.removeKeys).toHaveBeenCalledWith(['connectionId']);
+  });
+});
+
+describe('$disconnect', () => {
+  it('deletes every subscription found through the byConnection index, then the connection', async () => {
+    // Prepare
+    ddbMock.on(QueryCommand).resolves({
+      Items: [
+        { conversationId: 'general', connectionId: CONNECTION_ID },
+        { conversationId: 'random', connectionId: CONNECTION_ID },
+      ],
+    });
+    ddbMock.on(BatchWriteCommand).resolves({});
+    ddbMock.on(DeleteCommand).resolves({});
+    const { handle } = setup();
+
+    // Act
+    const result = await handle(lifecycleEvent('DISCONNECT', { userId: 'alice' }));
+
+    // Assess
+    expect(result).toEqual({ statusCode: 200 });
+    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
+      TableName: tables.subscriptions,
+      IndexName: 'byConnection',
+      ExpressionAttributeValues: { ':id': CONNECTION_ID },
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(BatchWriteCommand, {
+      RequestItems: {
+        [tables.subscriptions]: [
+          { DeleteRequest: { Key: { conversationId: 'general', connectionId: CONNECTION_ID } } },
+          { DeleteRequest: { Key: { conversationId: 'random', connectionId: CONNECTION_ID } } },
+        ],
+      },
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, {
+      TableName: tables.connections,
+      Key: { connectionId: CONNECTION_ID },
+    });
+    expect(ddbMock.calls().at(-1)?.args[0]).toBeInstanceOf(DeleteCommand);
+  });
+
+  it('succeeds without writing subscriptions when the connection is already gone', async () => {
+    // Prepare
+    ddbMock.on(QueryCommand).resolves({ Items: [] });
+    ddbMock.on(DeleteCommand).resolves({});
+    const { handle } = setup();
+
+    // Act
+    const result = await handle(lifecycleEvent('DISCONNECT', undefined));
+
+    // Assess
+    expect(result).toEqual({ statusCode: 200 });
+    expect(ddbMock).toHaveReceivedCommandTimes(BatchWriteCommand, 0);
+    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, { Key: { connectionId: CONNECTION_ID } });
+  });
+});
