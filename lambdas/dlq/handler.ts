@@ -1,0 +1,23 @@
+/**
+ * Redrive of the fan-out dead-letter queue, invoked on demand with
+ * `{ maxMessages?: number, dryRun?: boolean, includePoison?: boolean }`.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { createSqsClient } from '../../shared/aws';
+import { ENV, requireEnv } from '../../shared/env';
+import { parseRedriveInput, type RedriveDeps, type RedriveSummary, redrive } from './redrive';
+
+const logger = new Logger({ serviceName: 'chat-dlq' });
+
+const deps: RedriveDeps = {
+  sqs: createSqsClient(),
+  deadLetterQueueUrl: requireEnv(ENV.deadLetterQueueUrl),
+  fanoutQueueUrl: requireEnv(ENV.fanoutQueueUrl),
+  logger,
+};
+
+export const handler = async (event: unknown, context: Context): Promise<RedriveSummary> => {
+  logger.addContext(context);
+  return redrive(deps, parseRedriveInput(event));
+};

@@ -1,0 +1,196 @@
+/**
+ * Where a stored message is fanned out: each record of the SQS FIFO fan-out queue carries one
+ * ChatMessage, which is pushed to every connection subscribed to its conversation. Records are
+ * processed in queue order; a record that fails fails the rest of its message group (conversation) so
+ * retries never reorder it, while other conversations in the same batch carry on.
+ */
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { PostFn } from '../../shared/poster';
+import { type ChatMessage, chatMessageSchema, toMessageFrame } from '../../shared/protocol';
+import { POISON_ATTRIBUTE, REDRIVE_COUNT_ATTRIBUTE } from '../../shared/queue-attributes';
+import { deleteConnection, listSubscribers } from '../../shared/store/connections';
+import type { TableNames } from '../../shared/tables';
+import { mapWithConcurrency } from './concurrency';
+
+/** Posts in flight at once per record: enough to hide latency, few enough to stay under throttling. */
+export const DEFAULT_CONCURRENCY = 10;
+
+const MAX_POISON_REASON_LENGTH = 256;
+
+export interface FanoutDeps {
+  ddb: DynamoDBDocumentClient;
+  sqs: Pick<SQSClient, 'send'>;
+  tables: Pick<TableNames, 'connections' | 'subscriptions'>;
+  deadLetterQueueUrl: string;
+  post: PostFn;
+  logger: Pick<Logger, 'info' | 'warn' | 'error' | 'appendKeys' | 'removeKeys'>;
+  /** @default DEFAULT_CONCURRENCY */
+  concurrency?: number;
+}
+
+export interface DeliveryReport {
+  subscribers: number;
+  delivered: number;
+  gone: number;
+  failed: number;
+}
+
+/** Some connections still lack the message after their retries; SQS redelivers the record (clients dedupe by seq). */
+export class FanoutDeliveryError extends Error {
+  override readonly name = 'FanoutDeliveryError';
+  constructor(
+    message: ChatMessage,
+    readonly report: DeliveryReport,
+  ) {
+    super(
+      `${report.failed} of ${report.subscribers} connections of conversation ${message.conversationId} ` +
+        `did not receive seq ${message.seq}`,
+    );
+  }
+}
+
+export type ParsedRecord = { ok: true; message: ChatMessage } | { ok: false; reason: string };
+
+/** Parses a record body into a ChatMessage; a failure is permanent, so the reason says why. */
+export function parseQueuedMessage(body: string): ParsedRecord {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { ok: false, reason: 'body is not valid JSON' };
+  }
+  const result = chatMessageSchema.safeParse(json);
+  if (result.success) return { ok: true, message: result.data };
+  const issues = result.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
+  return { ok: false, reason: `body is not a ChatMessage (${issues.join('; ')})` };
+}
+
+type ConnectionOutcome = 'delivered' | 'gone' | 'failed';
+
+async function deliverToConnection(
+  deps: FanoutDeps,
+  connectionId: string,
+  data: string,
+): Promise<ConnectionOutcome> {
+  const result = await deps.post(connectionId, data);
+  if (result.status === 'delivered') return 'delivered';
+  if (result.status === 'gone') {
+    try {
+      await deleteConnection(deps.ddb, deps.tables, connectionId);
+    } catch (err: unknown) {
+      // The message cannot reach a gone socket anyway; TTL removes what the delete missed.
+      deps.logger.warn('Could not delete a gone connection', { connectionId, error: err });
+    }
+    return 'gone';
+  }
+  deps.logger.warn('Post to connection failed', {
+    connectionId,
+    attempts: result.attempts,
+    retryable: result.retryable,
+    error: result.error,
+  });
+  return 'failed';
+}
+
+/**
+ * Pushes one message to every subscribed connection, `concurrency` at a time. Every connection is
+ * attempted before the outcome is decided, so a dead or slow one never keeps the message from others.
+ * A 410 deletes that connection and its subscriptions and counts as done.
+ * @throws FanoutDeliveryError when some connection still failed after its retries.
+ */
+export async function deliverMessage(deps: FanoutDeps, message: ChatMessage): Promise<DeliveryReport> {
+  const connectionIds = await listSubscribers(deps.ddb, deps.tables, message.conversationId);
+  const data = JSON.stringify(toMessageFrame(message));
+  const settled = await mapWithConcurrency(connectionIds, deps.concurrency ?? DEFAULT_CONCURRENCY, (id) =>
+    deliverToConnection(deps, id, data),
+  );
+  const report: DeliveryReport = { subscribers: connectionIds.length, delivered: 0, gone: 0, failed: 0 };
+  for (const outcome of settled) {
+    if (outcome.status === 'rejected') {
+      deps.logger.warn('Delivery to a connection threw', { error: outcome.reason });
+      report.failed++;
+    } else {
+      report[outcome.value]++;
+    }
+  }
+  if (report.failed > 0) throw new FanoutDeliveryError(message, report);
+  return report;
+}
+
+/**
+ * Moves a record that can never be processed straight to the dead-letter queue, in the same message
+ * group, marked with the `poison` attribute so the redrive does not loop it back by default.
+ */
+export async function sendPoisonToDeadLetterQueue(
+  deps: Pick<FanoutDeps, 'sqs' | 'deadLetterQueueUrl'>,
+  record: SQSRecord,
+  reason: string,
+): Promise<void> {
+  const attributes: Record<string, MessageAttributeValue> = {
+    [POISON_ATTRIBUTE]: { DataType: 'String', StringValue: reason.slice(0, MAX_POISON_REASON_LENGTH) },
+  };
+  const redriveCount = record.messageAttributes?.[REDRIVE_COUNT_ATTRIBUTE]?.stringValue;
+  if (redriveCount !== undefined) {
+    attributes[REDRIVE_COUNT_ATTRIBUTE] = { DataType: 'Number', StringValue: redriveCount };
+  }
+  await deps.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: deps.deadLetterQueueUrl,
+      MessageBody: record.body,
+      // A FIFO record always has a group; the fallback only keeps a malformed event from crashing.
+      MessageGroupId: record.attributes.MessageGroupId ?? 'poison',
+      MessageDeduplicationId: record.attributes.MessageDeduplicationId ?? record.messageId,
+      MessageAttributes: attributes,
+    }),
+  );
+}
+
+/**
+ * Processes one fan-out record: a poison body goes to the dead-letter queue and counts as processed;
+ * anything else is delivered to every subscriber.
+ * @throws when delivery failed, so the batch processor reports the record (and its group) for retry.
+ */
+export async function processRecord(deps: FanoutDeps, record: SQSRecord): Promise<void> {
+  const parsed = parseQueuedMessage(record.body);
+  if (!parsed.ok) {
+    deps.logger.error('Poison record moved to the dead-letter queue', {
+      messageId: record.messageId,
+      messageGroupId: record.attributes.MessageGroupId,
+      reason: parsed.reason,
+    });
+    await sendPoisonToDeadLetterQueue(deps, record, parsed.reason);
+    return;
+  }
+  const { conversationId, seq } = parsed.message;
+  deps.logger.appendKeys({ conversationId, seq });
+  try {
+    const report = await deliverMessage(deps, parsed.message);
+    deps.logger.info('Message fanned out', { ...report });
+  } catch (err: unknown) {
+    deps.logger.error('Fan-out failed; SQS will retry the record and the rest of its group', {
+      messageId: record.messageId,
+      error: err,
+    });
+    throw err;
+  } finally {
+    deps.logger.removeKeys(['conversationId', 'seq']);
+  }
+}
+
+/**
+ * Processes a FIFO batch in order. A failed record fails every later record of its group
+ * (skipGroupOnError) but not other groups; the failures go back to SQS as batchItemFailures.
+ */
+export async function processFanoutBatch(deps: FanoutDeps, event: SQSEvent): Promise<SQSBatchResponse> {
+  // A fresh processor per batch: its failure bookkeeping is per batch and must not leak between invocations.
+  const processor = new SqsFifoPartialProcessorAsync();
+  return processPartialResponse(event, (record: SQSRecord) => processRecord(deps, record), processor, {
+    skipGroupOnError: true,
+    // Reporting every record as failed retries the same records as throwing would, without a Lambda error.
+    throwOnFullBatchFailure: false,
+  });
+}

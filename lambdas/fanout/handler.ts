@@ -1,0 +1,28 @@
+/** Fan-out worker: the event source is the SQS FIFO fan-out queue (batch ≤ 10, ReportBatchItemFailures). */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { SQSHandler } from 'aws-lambda';
+import { createDocumentClient, createSqsClient, tableNamesFromEnv } from '../../shared/aws';
+import { ENV, requireEnv } from '../../shared/env';
+import { createManagementClient, createPoster } from '../../shared/poster';
+import { type FanoutDeps, processFanoutBatch } from './fanout';
+
+const logger = new Logger({ serviceName: 'chat-fanout' });
+
+const deps: FanoutDeps = {
+  ddb: createDocumentClient(),
+  sqs: createSqsClient(),
+  tables: tableNamesFromEnv(['connections', 'subscriptions']),
+  deadLetterQueueUrl: requireEnv(ENV.deadLetterQueueUrl),
+  post: createPoster({
+    client: createManagementClient(requireEnv(ENV.managementEndpoint)),
+    sleep: (ms) => sleep(ms),
+    random: Math.random,
+  }),
+  logger,
+};
+
+export const handler: SQSHandler = async (event, context) => {
+  logger.addContext(context);
+  return processFanoutBatch(deps, event);
+};

@@ -1,0 +1,135 @@
+/**
+ * The connection poster: pushes one frame to one WebSocket connection through the API Gateway
+ * management API. Throttling, server errors and timeouts are retried a bounded number of times with
+ * jittered backoff; a 410 is reported as `gone` so the caller can forget the connection. The fan-out
+ * Lambda and the local runtime both post through here, so retry behaviour is the same in both.
+ */
+import {
+  ApiGatewayManagementApiClient,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import { isAwsError } from './errors';
+
+export interface PosterOptions {
+  /** Attempts per post, the first included. */
+  maxAttempts: number;
+  /** Backoff ceiling after the first failed attempt; it doubles per attempt up to `maxDelayMs`. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Per-attempt deadline, so one slow connection holds a concurrency slot only this long. */
+  timeoutMs: number;
+}
+
+export const DEFAULT_POSTER_OPTIONS: PosterOptions = {
+  maxAttempts: 4,
+  baseDelayMs: 100,
+  maxDelayMs: 2_000,
+  timeoutMs: 3_000,
+};
+
+export interface PosterDeps {
+  client: Pick<ApiGatewayManagementApiClient, 'send'>;
+  sleep: (ms: number) => Promise<void>;
+  /** Returns a number in [0, 1), like Math.random; injected so tests control the jitter. */
+  random: () => number;
+  options?: Partial<PosterOptions>;
+}
+
+export type PostResult =
+  | { status: 'delivered'; attempts: number }
+  | { status: 'gone'; attempts: number }
+  | { status: 'failed'; attempts: number; retryable: boolean; error: unknown };
+
+/** Posts `data` to one connection; never throws, the outcome is in the result. */
+export type PostFn = (connectionId: string, data: string) => Promise<PostResult>;
+
+type PostErrorKind = 'gone' | 'retryable' | 'fatal';
+
+const RETRYABLE_NAMES = new Set([
+  'LimitExceededException',
+  'TooManyRequestsException',
+  'ThrottlingException',
+  'TimeoutError',
+  'AbortError',
+]);
+const RETRYABLE_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE']);
+
+function httpStatusOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null || !('$metadata' in err)) return undefined;
+  const metadata = err.$metadata;
+  if (typeof metadata !== 'object' || metadata === null || !('httpStatusCode' in metadata)) return undefined;
+  return typeof metadata.httpStatusCode === 'number' ? metadata.httpStatusCode : undefined;
+}
+
+function networkCodeOf(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined;
+  return typeof err.code === 'string' ? err.code : undefined;
+}
+
+/** Sorts a postToConnection failure into "connection is gone", "try again" or "will not get better". */
+export function classifyPostError(err: unknown): PostErrorKind {
+  const status = httpStatusOf(err);
+  if (isAwsError(err, 'GoneException') || status === 410) return 'gone';
+  if (err instanceof Error && RETRYABLE_NAMES.has(err.name)) return 'retryable';
+  if (status !== undefined && (status === 429 || status >= 500)) return 'retryable';
+  const code = networkCodeOf(err);
+  if (code !== undefined && RETRYABLE_NETWORK_CODES.has(code)) return 'retryable';
+  return 'fatal';
+}
+
+/**
+ * Full-jitter backoff: a random delay below an exponentially growing ceiling, so many fan-out workers
+ * throttled at the same moment do not retry in lockstep.
+ */
+export function backoffDelay(failedAttempts: number, random: () => number, options: PosterOptions): number {
+  const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (failedAttempts - 1));
+  return Math.floor(random() * ceiling);
+}
+
+/**
+ * Posts `data` to one connection, retrying throttling, 5xx and timeouts up to `maxAttempts` times.
+ * @returns `delivered`, `gone` for a 410 (never retried), or `failed` with the last error.
+ */
+export async function postToConnection(
+  deps: PosterDeps,
+  connectionId: string,
+  data: string,
+): Promise<PostResult> {
+  const options = { ...DEFAULT_POSTER_OPTIONS, ...deps.options };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deps.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }), {
+        abortSignal: AbortSignal.timeout(options.timeoutMs),
+      });
+      return { status: 'delivered', attempts: attempt };
+    } catch (err: unknown) {
+      const kind = classifyPostError(err);
+      if (kind === 'gone') return { status: 'gone', attempts: attempt };
+      if (kind === 'fatal' || attempt >= options.maxAttempts) {
+        return { status: 'failed', attempts: attempt, retryable: kind === 'retryable', error: err };
+      }
+      await deps.sleep(backoffDelay(attempt, deps.random, options));
+    }
+  }
+}
+
+/** Binds the dependencies once, for callers that post many times. */
+export function createPoster(deps: PosterDeps): PostFn {
+  return (connectionId, data) => postToConnection(deps, connectionId, data);
+}
+
+/**
+ * A management API client for the given endpoint (the stage callback URL, or the local emulator).
+ * The SDK's own retries are off because {@link postToConnection} retries with its own bounded policy;
+ * the request timeout makes a hung connection fail instead of holding the fan-out.
+ */
+export function createManagementClient(
+  endpoint: string,
+  timeoutMs: number = DEFAULT_POSTER_OPTIONS.timeoutMs,
+): ApiGatewayManagementApiClient {
+  return new ApiGatewayManagementApiClient({
+    endpoint,
+    maxAttempts: 1,
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: timeoutMs, throwOnRequestTimeout: true },
+  });
+}

@@ -1,0 +1,327 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import {
+  ApiGatewayManagementApiClient,
+  ApiGatewayManagementApiServiceException,
+  GoneException,
+  LimitExceededException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  QueryCommand,
+  type QueryCommandInput,
+  ScanCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  FanoutDeliveryError,
+  type FanoutDeps,
+  processFanoutBatch,
+  processRecord,
+} from '../../lambdas/fanout/fanout';
+import { createPoster, type PostResult } from '../../shared/poster';
+import type { ChatMessage } from '../../shared/protocol';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const sqs = mockClient(SQSClient);
+const api = mockClient(ApiGatewayManagementApiClient);
+
+const TABLES = { connections: 'connections-table', subscriptions: 'subscriptions-table' };
+const DLQ_URL = 'https://sqs.local/000000000000/fanout-dlq.fifo';
+
+const serverError = (): ApiGatewayManagementApiServiceException =>
+  new ApiGatewayManagementApiServiceException({
+    name: 'InternalServerErrorException',
+    $fault: 'server',
+    $metadata: { httpStatusCode: 500 },
+    message: 'internal error',
+  });
+
+function message(conversationId: string, seq: number): ChatMessage {
+  return { conversationId, seq, senderId: 'alice', body: `hello ${seq}`, sentAt: '2025-01-01T00:00:00.000Z' };
+}
+
+function record(body: string, group: string, messageId: string, dedupId = messageId): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: `rh-${messageId}`,
+    body,
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: '0',
+      SenderId: 'sender',
+      ApproximateFirstReceiveTimestamp: '0',
+      MessageGroupId: group,
+      MessageDeduplicationId: dedupId,
+      SequenceNumber: '1',
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:eu-west-1:000000000000:fanout.fifo',
+    awsRegion: 'eu-west-1',
+  };
+}
+
+const messageRecord = (m: ChatMessage, messageId: string): SQSRecord =>
+  record(JSON.stringify(m), m.conversationId, messageId, `${m.conversationId}:${m.seq}`);
+
+/** Subscribers per conversation, and conversations per connection (the byConnection index). */
+function givenSubscriptions(byConversation: Record<string, string[]>): void {
+  ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
+    const values = input.ExpressionAttributeValues ?? {};
+    if (input.IndexName === 'byConnection') {
+      const connectionId = String(values[':id']);
+      const conversations = Object.keys(byConversation).filter((c) =>
+        byConversation[c]?.includes(connectionId),
+      );
+      return { Items: conversations.map((conversationId) => ({ conversationId, connectionId })) };
+    }
+    const subscribers = byConversation[String(values[':c'])] ?? [];
+    return { Items: subscribers.map((connectionId) => ({ connectionId })) };
+  });
+}
+
+/** The frames posted, in the order the management API received them. */
+function postedFrames(): { connectionId: string; conversationId: string; seq: number }[] {
+  return api.commandCalls(PostToConnectionCommand).map((call) => {
+    const input = call.args[0].input;
+    const frame = JSON.parse(String(input.Data)) as ChatMessage;
+    return { connectionId: String(input.ConnectionId), conversationId: frame.conversationId, seq: frame.seq };
+  });
+}
+
+function makeDeps(overrides: Partial<FanoutDeps> = {}): FanoutDeps {
+  return {
+    ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+    sqs: new SQSClient({}),
+    tables: TABLES,
+    deadLetterQueueUrl: DLQ_URL,
+    post: createPoster({
+      client: new ApiGatewayManagementApiClient({}),
+      sleep: async () => {},
+      random: () => 0.5,
+      options: { maxAttempts: 3 },
+    }),
+    logger: new Logger({ serviceName: 'chat-fanout-test', logLevel: 'SILENT' }),
+    ...overrides,
+  };
+}
+
+const event = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
+
+beforeEach(() => {
+  ddb.reset();
+  sqs.reset();
+  api.reset();
+  ddb.on(BatchWriteCommand).resolves({});
+  ddb.on(DeleteCommand).resolves({});
+  sqs.on(SendMessageCommand).resolves({ MessageId: 'dlq-1' });
+  api.on(PostToConnectionCommand).resolves({});
+});
+
+describe('fan-out of one message', () => {
+  it('posts the message frame to every subscriber found by one Query on conversationId, never a Scan', async () => {
+    // Prepare
+    givenSubscriptions({ 'conv-a': ['conn-1', 'conn-2'] });
+    const m = message('conv-a', 7);
+
+    // Act
+    await processRecord(makeDeps(), messageRecord(m, 'm1'));
+
+    // Assess
+    expect(ddb).toReceiveCommandWith(QueryCommand, {
+      TableName: TABLES.subscriptions,
+      KeyConditionExpression: 'conversationId = :c',
+      ExpressionAttributeValues: { ':c': 'conv-a' },
+    });
+    expect(ddb).not.toReceiveCommand(ScanCommand);
+    for (const connectionId of ['conn-1', 'conn-2']) {
+      expect(api).toReceiveCommandWith(PostToConnectionCommand, {
+        ConnectionId: connectionId,
+        Data: JSON.stringify({ type: 'message', ...m }),
+      });
+    }
+  });
+
+  it('G7: a 410 deletes that connection and its subscriptions while the other connections still get the message', async () => {
+    // Prepare
+    givenSubscriptions({ 'conv-a': ['alive-1', 'gone-1', 'alive-2'], 'conv-b': ['gone-1'] });
+    api
+      .on(PostToConnectionCommand, { ConnectionId: 'gone-1' })
+      .rejects(new GoneException({ message: 'gone', $metadata: {} }));
+
+    // Act
+    await processRecord(makeDeps(), messageRecord(message('conv-a', 1), 'm1'));
+
+    // Assess
+    expect(api).toReceiveCommandWith(PostToConnectionCommand, { ConnectionId: 'alive-1' });
+    expect(api).toReceiveCommandWith(PostToConnectionCommand, { ConnectionId: 'alive-2' });
+    expect(ddb).toReceiveCommandWith(BatchWriteCommand, {
+      RequestItems: {
+        [TABLES.subscriptions]: [
+          { DeleteRequest: { Key: { conversationId: 'conv-a', connectionId: 'gone-1' } } },
+          { DeleteRequest: { Key: { conversationId: 'conv-b', connectionId: 'gone-1' } } },
+        ],
+      },
+    });
+    expect(ddb).toReceiveCommandWith(DeleteCommand, {
+      TableName: TABLES.connections,
+      Key: { connectionId: 'gone-1' },
+    });
+    expect(ddb).not.toReceiveCommandWith(DeleteCommand, { Key: { connectionId: 'alive-1' } });
+  });
+
+  it('G7: a slow connection does not hold back posts to the others', async () => {
+    // Prepare
+    givenSubscriptions({ 'conv-a': ['slow-1', 'fast-1', 'fast-2'] });
+    let release: () => void = () => {};
+    const answered = new Promise<object>((resolve) => {
+      release = () => resolve({});
+    });
+    api.on(PostToConnectionCommand, { ConnectionId: 'slow-1' }).callsFake(() => answered);
+
+    // Act
+    const done = processRecord(makeDeps(), messageRecord(message('conv-a', 1), 'm1'));
+
+    // Assess: both fast connections are posted while the slow one is still pending.
+    await vi.waitFor(() => {
+      expect(api).toReceiveCommandWith(PostToConnectionCommand, { ConnectionId: 'fast-1' });
+      expect(api).toReceiveCommandWith(PostToConnectionCommand, { ConnectionId: 'fast-2' });
+    });
+    release();
+    await expect(done).resolves.toBeUndefined();
+  });
+
+  it('G7: a connection that keeps failing fails the record only after every other connection was posted', async () => {
+    // Prepare
+    givenSubscriptions({ 'conv-a': ['bad-1', 'ok-1', 'ok-2'] });
+    api.on(PostToConnectionCommand, { ConnectionId: 'bad-1' }).rejects(serverError());
+
+    // Act
+    const outcome = processRecord(makeDeps(), messageRecord(message('conv-a', 1), 'm1'));
+
+    // Assess
+    await expect(outcome).rejects.toBeInstanceOf(FanoutDeliveryError);
+    await expect(outcome).rejects.toMatchObject({ report: { subscribers: 3, delivered: 2, failed: 1 } });
+    const posts = postedFrames().map((p) => p.connectionId);
+    expect(posts.filter((id) => id === 'bad-1')).toHaveLength(3);
+    expect(posts).toContain('ok-1');
+    expect(posts).toContain('ok-2');
+  });
+
+  it('G7: a throttled post is retried and the record succeeds', async () => {
+    // Prepare
+    givenSubscriptions({ 'conv-a': ['conn-1'] });
+    api
+      .on(PostToConnectionCommand, { ConnectionId: 'conn-1' })
+      .rejectsOnce(new LimitExceededException({ message: 'slow down', $metadata: { httpStatusCode: 429 } }))
+      .resolves({});
+
+    // Act
+    const outcome = processRecord(makeDeps(), messageRecord(message('conv-a', 1), 'm1'));
+
+    // Assess
+    await expect(outcome).resolves.toBeUndefined();
+    expect(api).toReceiveCommandTimes(PostToConnectionCommand, 2);
+  });
+
+  it('never has more than `concurrency` posts in flight at once', async () => {
+    // Prepare
+    const connections = Array.from({ length: 25 }, (_, i) => `conn-${i}`);
+    givenSubscriptions({ 'conv-a': connections });
+    let inFlight = 0;
+    let peak = 0;
+    const posted: string[] = [];
+    const post = async (connectionId: string): Promise<PostResult> => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await Promise.resolve();
+      inFlight--;
+      posted.push(connectionId);
+      return { status: 'delivered', attempts: 1 };
+    };
+
+    // Act
+    await processRecord(makeDeps({ post, concurrency: 4 }), messageRecord(message('conv-a', 1), 'm1'));
+
+    // Assess
+    expect(peak).toBe(4);
+    expect(posted.sort()).toEqual([...connections].sort());
+  });
+});
+
+describe('fan-out of a FIFO batch', () => {
+  it('G6: a failing record fails the rest of its own group, in order, while other groups are delivered', async () => {
+    // Prepare
+    givenSubscriptions({ 'conv-a': ['conn-a'], 'conv-b': ['conn-b'] });
+    api.on(PostToConnectionCommand, { ConnectionId: 'conn-a' }).rejects(serverError());
+    const batch = event(
+      messageRecord(message('conv-a', 1), 'a1'),
+      messageRecord(message('conv-a', 2), 'a2'),
+      messageRecord(message('conv-b', 1), 'b1'),
+      messageRecord(message('conv-a', 3), 'a3'),
+      messageRecord(message('conv-b', 2), 'b2'),
+    );
+
+    // Act
+    const response = await processFanoutBatch(makeDeps(), batch);
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([
+      { itemIdentifier: 'a1' },
+      { itemIdentifier: 'a2' },
+      { itemIdentifier: 'a3' },
+    ]);
+    const frames = postedFrames();
+    expect(frames.filter((f) => f.conversationId === 'conv-a').map((f) => f.seq)).toEqual([1, 1, 1]);
+    expect(frames.filter((f) => f.conversationId === 'conv-b').map((f) => f.seq)).toEqual([1, 2]);
+  });
+
+  it.each([
+    ['is not JSON', 'this is not json'],
+    ['is JSON but not a ChatMessage', JSON.stringify({ conversationId: 'conv-a', body: 'no seq' })],
+  ])(
+    'G6: a poison record whose body %s goes to the DLQ in its group and is not retried',
+    async (_case, body) => {
+      // Prepare
+      givenSubscriptions({ 'conv-a': ['conn-a'] });
+      const batch = event(
+        record(body, 'conv-a', 'poison-1', 'conv-a:5'),
+        messageRecord(message('conv-a', 6), 'a6'),
+      );
+
+      // Act
+      const response = await processFanoutBatch(makeDeps(), batch);
+
+      // Assess
+      expect(response.batchItemFailures).toEqual([]);
+      expect(sqs).toReceiveCommandExactlyOnceWith(SendMessageCommand, {
+        QueueUrl: DLQ_URL,
+        MessageBody: body,
+        MessageGroupId: 'conv-a',
+        MessageDeduplicationId: 'conv-a:5',
+        MessageAttributes: { poison: { DataType: 'String', StringValue: expect.any(String) } },
+      });
+      expect(postedFrames()).toEqual([{ connectionId: 'conn-a', conversationId: 'conv-a', seq: 6 }]);
+    },
+  );
+
+  it('G6: a poison record that cannot reach the DLQ is retried rather than dropped', async () => {
+    // Prepare
+    sqs.on(SendMessageCommand).rejects(new Error('SQS unavailable'));
+    const batch = event(record('not json', 'conv-a', 'poison-1'));
+
+    // Act
+    const response = await processFanoutBatch(makeDeps(), batch);
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'poison-1' }]);
+  });
+});
