@@ -8,7 +8,11 @@ import type { TableName } from '../shared/tables';
 
 export type TableAccess = 'read' | 'readWrite';
 
-/** How a function uses a queue. `consume` means the queue is this function's event source. */
+/**
+ * How a function uses a queue. `consume` on the fan-out queue makes it the event source; the dlq
+ * function only receives from the DLQ when invoked by hand, since an event source would loop failing
+ * letters straight back.
+ */
 export type QueueAccess = 'send' | 'consume' | 'consumeAndSend';
 
 export interface FunctionWiring {

@@ -1,0 +1,140 @@
+import { AccessLogField, AccessLogFormat, CfnAccount } from 'aws-cdk-lib/aws-apigateway';
+import { LogGroupLogDestination, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { acknowledgeManagedPolicy, acknowledgeRule } from './nag';
+import { type FunctionName, ROUTES, type RouteKey } from './wiring';
+
+/** The query string parameter that carries the JWT on `$connect` (browsers cannot set headers on WebSockets). */
+export const TOKEN_QUERY_PARAMETER = 'token';
+
+/** Routes that are not two-way: API Gateway ignores replies on connect and disconnect. */
+const ONE_WAY_ROUTES: ReadonlySet<RouteKey> = new Set(['$connect', '$disconnect']);
+
+export interface StageThrottle {
+  /** Steady-state requests per second across the stage. */
+  readonly rateLimit: number;
+  /** Requests allowed in a burst above the steady rate. */
+  readonly burstLimit: number;
+}
+
+export interface ChatApiProps {
+  /** The function behind each route of ROUTES, and the `$connect` authorizer, by wiring name. */
+  readonly functions: Record<FunctionName, IFunction>;
+  /** The function that authorizes `$connect`. */
+  readonly authorizer: IFunction;
+  /** The stage name, the last path segment of the wss:// and callback URLs. */
+  readonly stageName: string;
+  /** Stage-wide throttling. */
+  readonly throttle: StageThrottle;
+  /**
+   * Create the account-wide role that lets API Gateway write access logs. Each account and region needs
+   * it once; leave this off when another stack (or the console) already set it.
+   * @default false
+   */
+  readonly createCloudWatchRole?: boolean;
+  /**
+   * How long access logs are kept.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly accessLogRetention?: RetentionDays;
+}
+
+/**
+ * The WebSocket API: route selection on `$request.body.action`, one route per entry of ROUTES in
+ * lib/wiring.ts, `$connect` behind a REQUEST authorizer reading the token query parameter, every other
+ * message route two-way so the handler's return value is the reply frame, and one throttled,
+ * access-logged stage.
+ */
+export class ChatApi extends Construct {
+  readonly api: WebSocketApi;
+  readonly stage: WebSocketStage;
+
+  constructor(scope: Construct, id: string, props: ChatApiProps) {
+    super(scope, id);
+    this.api = new WebSocketApi(this, 'Api', {
+      description: 'serverless-chat WebSocket API',
+      routeSelectionExpression: '$request.body.action',
+    });
+    this.addRoutes(props);
+    const accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: props.accessLogRetention ?? RetentionDays.ONE_MONTH,
+    });
+    this.stage = new WebSocketStage(this, 'Stage', {
+      webSocketApi: this.api,
+      stageName: props.stageName,
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttle.rateLimit, burstLimit: props.throttle.burstLimit },
+      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: accessLogFormat() },
+    });
+    if (props.createCloudWatchRole) this.createCloudWatchRole();
+  }
+
+  private addRoutes(props: ChatApiProps): void {
+    const authorizer = new WebSocketLambdaAuthorizer('ConnectAuthorizer', props.authorizer, {
+      identitySource: [`route.request.querystring.${TOKEN_QUERY_PARAMETER}`],
+    });
+    for (const [routeKey, functionName] of Object.entries(ROUTES) as [RouteKey, FunctionName][]) {
+      const route = this.api.addRoute(routeKey, {
+        integration: new WebSocketLambdaIntegration(
+          `${routeId(routeKey)}Integration`,
+          props.functions[functionName],
+        ),
+        authorizer: routeKey === '$connect' ? authorizer : undefined,
+        returnResponse: !ONE_WAY_ROUTES.has(routeKey),
+      });
+      if (routeKey !== '$connect') {
+        acknowledgeRule(
+          route,
+          'AwsSolutions-APIG4',
+          'A WebSocket API runs authorizers on $connect only; every later frame travels on that authorized ' +
+            'connection, and handlers read the identity from requestContext.authorizer.',
+        );
+      }
+    }
+  }
+
+  private createCloudWatchRole(): void {
+    const role = new Role(this, 'CloudWatchRole', {
+      assumedBy: new ServicePrincipal('apigateway.amazonaws.com'),
+      managedPolicies: [
+        ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs'),
+      ],
+    });
+    const account = new CfnAccount(this, 'Account', { cloudWatchRoleArn: role.roleArn });
+    this.stage.node.addDependency(account);
+    acknowledgeManagedPolicy(
+      role,
+      'service-role/AmazonAPIGatewayPushToCloudWatchLogs',
+      'This is the policy AWS documents for the account-wide API Gateway logging role; API Gateway writes ' +
+        'to log groups it names at run time.',
+    );
+  }
+}
+
+/** One JSON line per request, with the fields that explain a refused connect or a failed route. */
+function accessLogFormat(): AccessLogFormat {
+  return AccessLogFormat.custom(
+    JSON.stringify({
+      requestId: AccessLogField.contextRequestId(),
+      requestTime: AccessLogField.contextRequestTime(),
+      ip: AccessLogField.contextIdentitySourceIp(),
+      eventType: AccessLogField.contextEventType(),
+      routeKey: AccessLogField.contextRouteKey(),
+      connectionId: AccessLogField.contextConnectionId(),
+      status: AccessLogField.contextStatus(),
+      error: AccessLogField.contextErrorMessage(),
+      authorizerError: AccessLogField.contextAuthorizerError(),
+    }),
+  );
+}
+
+/** `$connect` → `Connect`, `send` → `Send`: a construct id for the route's integration. */
+function routeId(routeKey: string): string {
+  const name = routeKey.replace(/^\$/, '');
+  return `${name.charAt(0).toUpperCase()}${name.slice(1)}`;
+}

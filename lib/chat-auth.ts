@@ -1,0 +1,158 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import {
+  AccountRecovery,
+  FeaturePlan,
+  Mfa,
+  OAuthScope,
+  StandardThreatProtectionMode,
+  UserPool,
+  type UserPoolClient,
+} from 'aws-cdk-lib/aws-cognito';
+import { Construct } from 'constructs';
+import { acknowledgeRule } from './nag';
+
+/** An existing OpenID Connect issuer whose JWTs the `$connect` authorizer accepts. */
+export interface OidcIssuerProps {
+  /** The issuer (`iss` claim) tokens must carry, an https URL. */
+  readonly issuer: string;
+  /** Where the issuer publishes its signing keys (JWKS), an https URL. */
+  readonly jwksUrl: string;
+  /**
+   * The audience (`aud` claim) tokens must carry.
+   * @default - the audience is not checked
+   */
+  readonly audience?: string;
+}
+
+/** Settings of the Cognito user pool the stack creates when no OIDC issuer is given. */
+export interface CognitoAuthProps {
+  /**
+   * Whether anyone may sign up; off by default so only invited users (created by an admin) get in.
+   * @default false
+   */
+  readonly selfSignUpEnabled?: boolean;
+  /**
+   * Cognito threat protection (compromised credentials, adaptive authentication) in enforcing mode.
+   * It needs the Plus feature plan, which costs more per monthly active user than Essentials.
+   * @default true
+   */
+  readonly threatProtection?: boolean;
+  /**
+   * Multi-factor authentication. TOTP apps only: SMS would need an SNS role and costs per message.
+   * @default Mfa.OPTIONAL
+   */
+  readonly mfa?: Mfa;
+  /**
+   * Where the browser app receives the authorization code (OAuth code flow).
+   * @default ['http://localhost:5173/']
+   */
+  readonly callbackUrls?: string[];
+  /**
+   * Where the browser app lands after sign-out.
+   * @default - the callback URLs
+   */
+  readonly logoutUrls?: string[];
+}
+
+export interface ChatAuthProps {
+  /**
+   * Trust an existing OIDC issuer instead of creating a Cognito user pool.
+   * @default - a Cognito user pool and app client are created
+   */
+  readonly oidc?: OidcIssuerProps;
+  /**
+   * Settings of the created user pool; must not be combined with `oidc`.
+   * @default - see CognitoAuthProps
+   */
+  readonly cognito?: CognitoAuthProps;
+  /**
+   * What happens to the user pool when it leaves the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** What the `$connect` authorizer needs to verify a token, wherever the token comes from. */
+export interface TokenIssuer {
+  readonly issuer: string;
+  readonly jwksUrl: string;
+  readonly audience?: string;
+}
+
+/**
+ * Who may connect: either a Cognito user pool with a browser app client created here, or an existing OIDC
+ * issuer. Either way the result is a `TokenIssuer` for the `$connect` authorizer.
+ */
+export class ChatAuth extends Construct {
+  readonly tokenIssuer: TokenIssuer;
+  /** The created user pool, when no OIDC issuer was given. */
+  readonly userPool?: UserPool;
+  /** The browser app client of the created user pool, when no OIDC issuer was given. */
+  readonly userPoolClient?: UserPoolClient;
+
+  constructor(scope: Construct, id: string, props: ChatAuthProps = {}) {
+    super(scope, id);
+    if (props.oidc) {
+      this.tokenIssuer = props.oidc;
+      return;
+    }
+    const cognito = props.cognito ?? {};
+    const threatProtection = cognito.threatProtection ?? true;
+    const mfa = cognito.mfa ?? Mfa.OPTIONAL;
+    this.userPool = new UserPool(this, 'UserPool', {
+      selfSignUpEnabled: cognito.selfSignUpEnabled ?? false,
+      signInAliases: { email: true },
+      autoVerify: { email: true },
+      accountRecovery: AccountRecovery.EMAIL_ONLY,
+      passwordPolicy: {
+        minLength: 12,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireDigits: true,
+        requireSymbols: true,
+      },
+      mfa,
+      mfaSecondFactor: { otp: true, sms: false },
+      featurePlan: threatProtection ? FeaturePlan.PLUS : FeaturePlan.ESSENTIALS,
+      standardThreatProtectionMode: threatProtection
+        ? StandardThreatProtectionMode.FULL_FUNCTION
+        : StandardThreatProtectionMode.NO_ENFORCEMENT,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    if (mfa !== Mfa.REQUIRED) {
+      acknowledgeRule(
+        this.userPool,
+        'AwsSolutions-COG2',
+        'Chat end users choose whether to enrol a TOTP app (MFA optional by default); deployments that need ' +
+          'it for everyone set cognito.mfa to Mfa.REQUIRED, which clears this finding.',
+      );
+    }
+    if (!threatProtection) {
+      acknowledgeRule(
+        this.userPool,
+        'AwsSolutions-COG8',
+        'Threat protection (and with it the Plus plan) was turned off explicitly with ' +
+          'cognito.threatProtection = false, trading adaptive authentication for a lower price per user.',
+      );
+    }
+    const callbackUrls = cognito.callbackUrls ?? ['http://localhost:5173/'];
+    // A browser cannot keep a secret, so the client has none: SRP for direct sign-in, code flow (PKCE) for hosted UI.
+    this.userPoolClient = this.userPool.addClient('WebClient', {
+      generateSecret: false,
+      authFlows: { userSrp: true },
+      oAuth: {
+        flows: { authorizationCodeGrant: true },
+        scopes: [OAuthScope.OPENID, OAuthScope.EMAIL, OAuthScope.PROFILE],
+        callbackUrls,
+        logoutUrls: cognito.logoutUrls ?? callbackUrls,
+      },
+      preventUserExistenceErrors: true,
+      enableTokenRevocation: true,
+    });
+    this.tokenIssuer = {
+      issuer: this.userPool.userPoolProviderUrl,
+      jwksUrl: `${this.userPool.userPoolProviderUrl}/.well-known/jwks.json`,
+      audience: this.userPoolClient.userPoolClientId,
+    };
+  }
+}

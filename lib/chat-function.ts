@@ -1,0 +1,136 @@
+import * as path from 'node:path';
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { ENV } from '../shared/env';
+import { TABLE_ENV, TABLES, type TableDefinition, type TableName } from '../shared/tables';
+import { acknowledgeManagedPolicy, acknowledgeRule, acknowledgeWildcardResource } from './nag';
+import type { FunctionWiring, QueueAccess, TableAccess } from './wiring';
+
+/** Repository root: wiring entries are relative to it. */
+const PROJECT_ROOT = path.join(__dirname, '..');
+
+/** Timeout of a function whose wiring does not name one (matches FunctionWiring's documented default). */
+export const DEFAULT_TIMEOUT_SECONDS = 10;
+/** Memory of a function whose wiring does not name one (matches FunctionWiring's documented default). */
+const DEFAULT_MEMORY_MIB = 256;
+
+export interface ChatFunctionProps {
+  /** The function's row of lib/wiring.ts: entry file, description, timeout and memory. */
+  readonly wiring: FunctionWiring;
+  /**
+   * How long the function's log events are kept.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * What happens to the log group when the function is removed from the stack.
+   * @default RemovalPolicy.RETAIN (the CloudFormation default for log groups)
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The one place where every chat Lambda gets its runtime settings: Node.js 22 on ARM64, bundled with
+ * source maps that Node actually applies to stack traces, X-Ray tracing, and its own log group with a
+ * retention period. Access to tables and queues is granted through `useTable`/`useQueue`, which also set
+ * the environment variable that carries the resource's name, so a grant and its variable cannot drift.
+ */
+export class ChatFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: ChatFunctionProps) {
+    const { wiring } = props;
+    const logGroup = new LogGroup(scope, `${id}LogGroup`, {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy,
+    });
+    super(scope, id, {
+      entry: path.join(PROJECT_ROOT, wiring.entry),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      description: wiring.description,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      timeout: Duration.seconds(wiring.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS),
+      memorySize: wiring.memoryMiB ?? DEFAULT_MEMORY_MIB,
+      tracing: Tracing.ACTIVE,
+      logGroup,
+      environment: { NODE_OPTIONS: '--enable-source-maps' },
+      bundling: {
+        sourceMap: true,
+        minify: true,
+        target: 'node22',
+        format: OutputFormat.CJS,
+      },
+    });
+    this.acknowledgeBaseFindings();
+  }
+
+  /** Grants read or read-write access to `table` and passes its name in TABLE_ENV[name]. */
+  useTable(name: TableName, table: ITable, access: TableAccess): void {
+    if (access === 'readWrite') table.grantReadWriteData(this);
+    else table.grantReadData(this);
+    this.addEnvironment(TABLE_ENV[name], table.tableName);
+    const definition: TableDefinition = TABLES[name];
+    if (definition.globalSecondaryIndexes?.length) {
+      acknowledgeWildcardResource(
+        this,
+        `${table.tableArn}/index/*`,
+        `Queries on the global secondary indexes of the ${name} table; the grant covers that table's indexes only.`,
+      );
+    }
+  }
+
+  /**
+   * Grants the queue actions `access` needs and passes the queue URL in `envName`. Consuming covers
+   * receive, delete and visibility changes; an event source mapping adds the same grant on its own.
+   */
+  useQueue(envName: string, queue: IQueue, access: QueueAccess): void {
+    if (access === 'consume' || access === 'consumeAndSend') queue.grantConsumeMessages(this);
+    if (access === 'send' || access === 'consumeAndSend') queue.grantSendMessages(this);
+    this.addEnvironment(envName, queue.queueUrl);
+  }
+
+  /**
+   * Lets the function post to, inspect and close connections of `stage` (and no other stage), and passes the
+   * management endpoint in ENV.managementEndpoint.
+   */
+  useManagementApi(stage: WebSocketStage): void {
+    stage.grantManagementApiAccess(this);
+    this.addEnvironment(ENV.managementEndpoint, stage.callbackUrl);
+    const stageArn = Stack.of(stage).formatArn({ service: 'execute-api', resource: stage.api.apiId });
+    acknowledgeWildcardResource(
+      this,
+      `${stageArn}/${stage.stageName}/*/@connections/*`,
+      'Connection ids exist only at run time, so execute-api:ManageConnections is scoped to @connections/* ' +
+        'of this one stage, the narrowest resource API Gateway offers.',
+    );
+  }
+
+  /** Findings caused by the settings this base construct fixes for every function. */
+  private acknowledgeBaseFindings(): void {
+    acknowledgeManagedPolicy(
+      this,
+      'service-role/AWSLambdaBasicExecutionRole',
+      'The basic execution policy only allows writing logs; the function writes to its own log group ' +
+        'with a retention period.',
+    );
+    acknowledgeWildcardResource(
+      this,
+      '*',
+      'Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level ' +
+        'permissions, so they need Resource "*".',
+    );
+    acknowledgeRule(
+      this,
+      'AwsSolutions-L1',
+      'Pinned to nodejs22.x on purpose: the handlers are built and tested for that runtime (SPEC target), ' +
+        'so a newer runtime is a deliberate upgrade, not drift.',
+    );
+  }
+}
