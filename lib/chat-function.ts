@@ -11,12 +11,11 @@ import { ENV } from '../shared/env';
 import { TABLE_ENV, TABLES, type TableDefinition, type TableName } from '../shared/tables';
 import { acknowledgeManagedPolicy, acknowledgeRule, acknowledgeWildcardResource } from './nag';
 import type { FunctionWiring, QueueAccess, TableAccess } from './wiring';
+import { DEFAULT_TIMEOUT_SECONDS } from './wiring';
 
 /** Repository root: wiring entries are relative to it. */
 const PROJECT_ROOT = path.join(__dirname, '..');
 
-/** Timeout of a function whose wiring does not name one (matches FunctionWiring's documented default). */
-export const DEFAULT_TIMEOUT_SECONDS = 10;
 /** Memory of a function whose wiring does not name one (matches FunctionWiring's documented default). */
 const DEFAULT_MEMORY_MIB = 256;
 

@@ -6,15 +6,17 @@ import type { TableName } from '../shared/tables';
 import { ChatAlarms } from './chat-alarms';
 import { ChatApi } from './chat-api';
 import { ChatAuth, type CognitoAuthProps, type OidcIssuerProps, type TokenIssuer } from './chat-auth';
-import { ChatFunction, DEFAULT_TIMEOUT_SECONDS } from './chat-function';
+import { ChatFunction } from './chat-function';
 import { ChatTables, constructId } from './chat-tables';
 import { FanoutQueues } from './fanout-queues';
 import {
   AUTHORIZER,
   FANOUT_CONSUMER,
+  FANOUT_QUEUE,
   FUNCTIONS,
   type FunctionName,
   type FunctionWiring,
+  fanoutVisibilityTimeoutSeconds,
   type TableAccess,
 } from './wiring';
 
@@ -103,8 +105,8 @@ interface ResolvedProps {
 export const DEFAULTS = {
   rateLimit: 100,
   burstLimit: 200,
-  maxReceiveCount: 5,
-  fanoutMaxConcurrency: 10,
+  maxReceiveCount: FANOUT_QUEUE.defaultMaxReceiveCount,
+  fanoutMaxConcurrency: FANOUT_QUEUE.defaultMaxConcurrency,
   oldestMessageAgeAlarmSeconds: 60,
   stageName: 'prod',
 } as const;
@@ -136,9 +138,8 @@ export class ServerlessChatStack extends Stack {
   }
 
   private createQueues(config: ResolvedProps): FanoutQueues {
-    const consumer: FunctionWiring = FUNCTIONS[FANOUT_CONSUMER];
     return new FanoutQueues(this, 'Fanout', {
-      consumerTimeoutSeconds: consumer.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+      visibilityTimeoutSeconds: fanoutVisibilityTimeoutSeconds(),
       maxReceiveCount: config.maxReceiveCount,
     });
   }
@@ -202,8 +203,8 @@ export class ServerlessChatStack extends Stack {
     const consumer = functions[FANOUT_CONSUMER];
     consumer.addEventSource(
       new SqsEventSource(queues.queue, {
-        batchSize: 10,
-        reportBatchItemFailures: true,
+        batchSize: FANOUT_QUEUE.batchSize,
+        reportBatchItemFailures: FANOUT_QUEUE.reportBatchItemFailures,
         maxConcurrency: config.fanoutMaxConcurrency,
       }),
     );

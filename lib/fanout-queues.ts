@@ -2,12 +2,9 @@ import { Duration } from 'aws-cdk-lib';
 import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
-/** AWS's advice for an SQS event source: visibility timeout at least six times the function timeout. */
-export const VISIBILITY_TIMEOUT_FACTOR = 6;
-
 export interface FanoutQueuesProps {
-  /** Timeout of the function that consumes the fan-out queue; the visibility timeout is derived from it. */
-  readonly consumerTimeoutSeconds: number;
+  /** Visibility timeout of the fan-out queue: six times its consumer's timeout (lib/wiring.ts). */
+  readonly visibilityTimeoutSeconds: number;
   /** Receives of one message before it moves to the dead-letter queue. */
   readonly maxReceiveCount: number;
 }
@@ -39,7 +36,7 @@ export class FanoutQueues extends Construct {
       fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      visibilityTimeout: Duration.seconds(props.consumerTimeoutSeconds * VISIBILITY_TIMEOUT_FACTOR),
+      visibilityTimeout: Duration.seconds(props.visibilityTimeoutSeconds),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
     });
   }

@@ -103,3 +103,28 @@ export const AUTHORIZER: FunctionName = 'authorizer';
 
 /** The function whose event source is the fan-out queue. */
 export const FANOUT_CONSUMER: FunctionName = 'fanout';
+
+/**
+ * The fan-out queue pair and its event source. The stack and the local runtime both read these, so a
+ * changed batch size or retry count behaves the same on a laptop as on AWS.
+ */
+export const FANOUT_QUEUE = {
+  /** AWS's advice for an SQS event source: visibility timeout at least six times the function timeout. */
+  visibilityTimeoutFactor: 6,
+  /** Receives of one message before it moves to the dead-letter queue (a stack prop overrides it). */
+  defaultMaxReceiveCount: 5,
+  /** Records per invocation: the FIFO maximum. */
+  batchSize: 10,
+  reportBatchItemFailures: true,
+  /** Most concurrent fan-out invocations (a stack prop overrides it). */
+  defaultMaxConcurrency: 10,
+} as const;
+
+/** The fan-out consumer's timeout in seconds, from which the queue's visibility timeout is derived. */
+export function fanoutVisibilityTimeoutSeconds(): number {
+  const consumer: FunctionWiring = FUNCTIONS[FANOUT_CONSUMER];
+  return (consumer.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * FANOUT_QUEUE.visibilityTimeoutFactor;
+}
+
+/** Function timeout when its wiring names none. */
+export const DEFAULT_TIMEOUT_SECONDS = 10;
