@@ -1,0 +1,475 @@
+/**
+ * A local API Gateway WebSocket API: the emulator `npm start` and the end-to-end tests put in front of
+ * the real handlers. One HTTP server carries both the WebSocket endpoint `ws://HOST:PORT/{stage}` and
+ * the management API `http://HOST:PORT/{stage}/@connections/{id}`.
+ *
+ * What it reproduces (AWS developer guide, "WebSocket APIs" and "Quotas"): route selection on
+ * `$request.body.action` with `$default` fallback; the `$connect` REQUEST authorizer and its 401/403/500
+ * answers; `$connect` refusing the handshake on a non-2xx result; the authorizer context on every later
+ * event; messages of one connection dispatched concurrently, each reply going to its sender; binary
+ * frames closing with 1003; the 32 KB frame and 128 KB message limits closing with 1009; the idle
+ * timeout and maximum duration closing with 1001; `$disconnect` after every close except a dropped one.
+ *
+ * The frame limit is checked per message, because `ws` hands over whole messages, not frames. Clients
+ * (browsers, `ws`) send a message as a single frame, so for them a message is a frame.
+ */
+import { createServer, type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { assertIdentitySources, identityPresent, runAuthorizer } from './authorizer';
+import {
+  type ApiInfo,
+  authorizerEvent,
+  type ConnectionInfo,
+  connectEvent,
+  disconnectEvent,
+  handshakeRequest,
+  messageEvent,
+} from './events';
+import { newAwsId } from './ids';
+import { handleManagementRequest, type ManagedConnection } from './management';
+
+/** Invokes a function with an event and resolves with its result (structurally local/functions.ts's). */
+export type Invoke = (event: unknown) => Promise<unknown>;
+
+export interface WebSocketApiOptions {
+  /** 0 picks any free port. @default 0 */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** @default 'local' */
+  stage?: string;
+  /** @default 'local' */
+  apiId?: string;
+  /** Only `$request.body.<path>` is supported. @default '$request.body.action' */
+  routeSelectionExpression?: string;
+  /** Route key → handler: `$connect`, `$disconnect`, `$default` and custom keys. */
+  routes: Record<string, { invoke: Invoke; twoWay: boolean }>;
+  /** The `$connect` REQUEST authorizer, e.g. identitySource `['route.request.querystring.token']`. */
+  authorizer?: { invoke: Invoke; identitySource: string[] };
+  /** Closes (1001) a connection with no data frame in either direction for this long. @default 600000 */
+  idleTimeoutMs?: number;
+  /** Closes (1001) every connection this long after it opened. @default 7200000 */
+  maxConnectionMs?: number;
+  /** A larger client frame closes the socket with 1009. @default 32768 */
+  maxFrameBytes?: number;
+  /** A larger client message closes with 1009; a larger management POST gets 413. @default 131072 */
+  maxMessageBytes?: number;
+  /** One readable line per connect, refused connect, route invocation and disconnect. */
+  onLog?: (line: string) => void;
+  /**
+   * Log each successful route invocation. Off when the invoker logs invocations itself.
+   * @default true
+   */
+  logInvocations?: boolean;
+}
+
+export interface WebSocketApi {
+  /** `ws://HOST:PORT/{stage}` */
+  url: string;
+  /** `http://HOST:PORT/{stage}`: the SDK appends `/@connections/{id}`. */
+  managementEndpoint: string;
+  /** Test hook: management POSTs to this connection answer with this HTTP status, until cleared with undefined. */
+  injectPostFailure(connectionId: string, status: number | undefined): void;
+  /** Test hook: drops a socket WITHOUT running `$disconnect`, as a vanished client or lost network does. */
+  dropConnection(connectionId: string): void;
+  connectionIds(): string[];
+  /** Closes every socket (running `$disconnect` for each), waits for running invocations, stops the server. */
+  close(): Promise<void>;
+}
+
+const DEFAULTS = {
+  port: 0,
+  host: '127.0.0.1',
+  stage: 'local',
+  apiId: 'local',
+  routeSelectionExpression: '$request.body.action',
+  idleTimeoutMs: 10 * 60 * 1000,
+  maxConnectionMs: 2 * 60 * 60 * 1000,
+  maxFrameBytes: 32 * 1024,
+  maxMessageBytes: 128 * 1024,
+};
+
+/** Only the authorizer's `methodArn` shows these; LocalStack uses the same placeholders. */
+const REGION = 'us-east-1';
+const ACCOUNT_ID = '000000000000';
+
+/** How long a client may take to answer our close frame before its socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+const CLOSE_REASONS: Record<number, string> = {
+  1000: 'Connection Closed Normally',
+  1001: 'Going away',
+  1003: 'Unsupported data',
+  1005: 'No status code',
+  1006: 'Connection closed abnormally',
+  1009: 'Message too big',
+};
+
+interface Connection extends ManagedConnection {
+  info: ConnectionInfo;
+  socket: WebSocket;
+  idleTimer: NodeJS.Timeout;
+  maxTimer: NodeJS.Timeout;
+  graceTimer?: NodeJS.Timeout;
+  /** Set when the server started the close: its code is what `$disconnect` reports. */
+  serverClose?: { code: number; reason: string };
+  dropped: boolean;
+  /** Resolves once `$disconnect` has run (or was skipped for a dropped socket). */
+  closed: Promise<void>;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The JSON path of `$request.body.<path>`; anything else is a configuration error. */
+function selectionPath(expression: string): string[] {
+  const match = /^\$request\.body\.([A-Za-z0-9_$]+(?:\.[A-Za-z0-9_$]+)*)$/.exec(expression);
+  if (match?.[1] === undefined) {
+    throw new Error(`Unsupported routeSelectionExpression '${expression}': use $request.body.<field>`);
+  }
+  return match[1].split('.');
+}
+
+/** The status a Lambda proxy result stands for; a result without one counts as 200, as on AWS. */
+function statusOf(result: unknown): number {
+  return isRecord(result) && typeof result.statusCode === 'number' ? result.statusCode : 200;
+}
+
+/** Refuses a WebSocket handshake with a plain HTTP response, as API Gateway does. */
+function refuse(socket: Duplex, status: number, message: string): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify({ message });
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+      'Connection: close\r\nContent-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+}
+
+/**
+ * Starts the emulator and resolves once it listens.
+ * @throws Error when the route selection expression or an identity source is not supported.
+ */
+export async function startWebSocketApi(options: WebSocketApiOptions): Promise<WebSocketApi> {
+  const settings = { ...DEFAULTS, ...definedOnly(options) };
+  const { routes, stage } = settings;
+  const path = selectionPath(settings.routeSelectionExpression);
+  if (options.authorizer) assertIdentitySources(options.authorizer.identitySource);
+  const log = options.onLog ?? (() => undefined);
+
+  const connections = new Map<string, Connection>();
+  const injectedFailures = new Map<string, number>();
+  const pending = new Set<Promise<void>>();
+  let closing = false;
+  let closed: Promise<void> | undefined;
+
+  /** Keeps a background task visible to close(). */
+  const track = (task: Promise<void>) => {
+    const settled = task.catch((err: unknown) => log(`EMULATOR   task failed: ${errorMessage(err)}`));
+    pending.add(settled);
+    void settled.then(() => pending.delete(settled));
+  };
+
+  const server = createServer((req, res) => {
+    const handled = handleManagementRequest(req, res, {
+      stage,
+      maxMessageBytes: settings.maxMessageBytes,
+      // A connection the server is already closing is gone for the management API.
+      find: (id) => {
+        const connection = connections.get(id);
+        return connection?.serverClose ? undefined : connection;
+      },
+      injectedPostStatus: (id) => injectedFailures.get(id),
+    });
+    if (!handled) {
+      res.writeHead(403, { 'Content-Type': 'application/json', 'x-amzn-ErrorType': 'ForbiddenException' });
+      res.end(JSON.stringify({ message: 'Forbidden' }));
+    }
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: settings.maxMessageBytes });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(settings.port, settings.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const domainName = `${settings.host}:${port}`;
+  const api: ApiInfo = { apiId: settings.apiId, stage, domainName, region: REGION, accountId: ACCOUNT_ID };
+
+  const selectRoute = (body: string): string | undefined => {
+    let value: unknown;
+    try {
+      value = JSON.parse(body);
+      for (const key of path) value = isRecord(value) ? value[key] : undefined;
+    } catch {
+      value = undefined;
+    }
+    // Route keys starting with `$` are reserved: a client cannot select `$connect` by name.
+    if (typeof value === 'string' && !value.startsWith('$') && Object.hasOwn(routes, value)) return value;
+    return routes.$default ? '$default' : undefined;
+  };
+
+  const clearTimers = (connection: Connection) => {
+    clearTimeout(connection.idleTimer);
+    clearTimeout(connection.maxTimer);
+    clearTimeout(connection.graceTimer);
+  };
+
+  const closeConnection = (connection: Connection, code: number, reason: string) => {
+    if (connection.serverClose || connection.dropped) return;
+    connection.serverClose = { code, reason };
+    clearTimeout(connection.idleTimer);
+    clearTimeout(connection.maxTimer);
+    connection.socket.close(code, reason);
+    connection.graceTimer = setTimeout(() => connection.socket.terminate(), CLOSE_GRACE_MS);
+  };
+
+  /**
+   * Data frames in either direction count as activity: AWS closes a connection when "no messages are
+   * sent between the server and client" for the idle period, so server pushes keep it open too.
+   */
+  const touch = (connection: Connection) => {
+    connection.lastActiveAt = Date.now();
+    connection.idleTimer.refresh();
+  };
+
+  const sendFrame = (connection: Connection, data: string | Buffer): boolean => {
+    if (connection.serverClose || connection.socket.readyState !== WebSocket.OPEN) return false;
+    connection.socket.send(data, { binary: false });
+    touch(connection);
+    return true;
+  };
+
+  const dispatch = async (connection: Connection, body: string): Promise<void> => {
+    const { connectionId } = connection.info;
+    const started = Date.now();
+    const routeKey = selectRoute(body);
+    const route = routeKey === undefined ? undefined : routes[routeKey];
+    if (routeKey === undefined || route === undefined) {
+      sendFrame(connection, JSON.stringify({ message: 'Forbidden', connectionId, requestId: newAwsId() }));
+      log(`MESSAGE    ${connectionId} no route and no $default → Forbidden`);
+      return;
+    }
+    const event = messageEvent(api, connection.info, routeKey, body, started);
+    try {
+      const result = await route.invoke(event);
+      const reply =
+        route.twoWay && isRecord(result) && typeof result.body === 'string' ? result.body : undefined;
+      if (reply !== undefined) sendFrame(connection, reply);
+      if (options.logInvocations !== false) {
+        log(
+          `MESSAGE    ${connectionId} ${routeKey} → ${statusOf(result)} in ${Date.now() - started} ms` +
+            (reply === undefined ? '' : `, replied ${Buffer.byteLength(reply)} bytes`),
+        );
+      }
+    } catch (err: unknown) {
+      const { requestId } = event.requestContext;
+      sendFrame(connection, JSON.stringify({ message: 'Internal server error', connectionId, requestId }));
+      log(`MESSAGE    ${connectionId} ${routeKey} → failed: ${errorMessage(err)}`);
+    }
+  };
+
+  const runDisconnect = async (info: ConnectionInfo, close: { code: number; reason: string }) => {
+    const route = routes.$disconnect;
+    let outcome = 'no $disconnect route';
+    if (route) {
+      try {
+        outcome = `$disconnect → ${statusOf(await route.invoke(disconnectEvent(api, info, close, Date.now())))}`;
+      } catch (err: unknown) {
+        outcome = `$disconnect failed: ${errorMessage(err)}`;
+      }
+    }
+    log(`DISCONNECT ${info.connectionId} ${close.code} ${close.reason}, ${outcome}`);
+  };
+
+  const register = (socket: WebSocket, info: ConnectionInfo) => {
+    let markClosed: () => void = () => undefined;
+    const closed = new Promise<void>((resolve) => {
+      markClosed = resolve;
+    });
+    const connection: Connection = {
+      info,
+      socket,
+      connectedAt: info.connectedAt,
+      lastActiveAt: info.connectedAt,
+      sourceIp: info.sourceIp,
+      userAgent: info.userAgent,
+      idleTimer: setTimeout(() => closeConnection(connection, 1001, 'Going away'), settings.idleTimeoutMs),
+      maxTimer: setTimeout(() => closeConnection(connection, 1001, 'Going away'), settings.maxConnectionMs),
+      dropped: false,
+      closed,
+      send: (data) => sendFrame(connection, data),
+      delete: () => closeConnection(connection, 1000, 'Connection Closed Normally'),
+    };
+    connections.set(info.connectionId, connection);
+
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      if (connection.serverClose || connection.dropped) return;
+      touch(connection);
+      const bytes = toBuffer(data);
+      if (isBinary) return closeConnection(connection, 1003, 'Unsupported data');
+      if (bytes.length > settings.maxFrameBytes) return closeConnection(connection, 1009, 'Message too big');
+      track(dispatch(connection, bytes.toString('utf8')));
+    });
+    // ws answers a protocol violation itself (a message over maxPayload gets 1009) and then reports the
+    // close as 1006, so the code it sent is recorded here for $disconnect.
+    socket.on('error', (err: Error & { code?: string }) => {
+      if (connection.serverClose || !err.code?.startsWith('WS_ERR_')) return;
+      connection.serverClose =
+        err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
+          ? { code: 1009, reason: CLOSE_REASONS[1009] ?? '' }
+          : { code: 1002, reason: 'Protocol error' };
+    });
+    socket.on('close', (code: number, reason: Buffer) => {
+      clearTimers(connection);
+      connections.delete(info.connectionId);
+      if (connection.dropped) {
+        log(`DISCONNECT ${info.connectionId} dropped without $disconnect`);
+        markClosed();
+        return;
+      }
+      const close = connection.serverClose ?? {
+        code,
+        reason: reason.toString('utf8') || (CLOSE_REASONS[code] ?? ''),
+      };
+      track(runDisconnect(info, close).then(markClosed));
+    });
+  };
+
+  const accept = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+    // A client that resets mid-handshake must not crash the process.
+    socket.on('error', () => undefined);
+    const started = Date.now();
+    const url = new URL(req.url ?? '/', `http://${domainName}`);
+    const refused = (status: number, message: string, why: string) => {
+      refuse(socket, status, message);
+      log(`CONNECT    refused ${status} ${why}`);
+    };
+    if (closing) return refused(503, 'Service Unavailable', 'because the emulator is closing');
+    if (url.pathname !== `/${stage}` && url.pathname !== `/${stage}/`) {
+      return refused(403, 'Forbidden', `for unknown path ${url.pathname}`);
+    }
+    if (
+      req.headers.upgrade?.toLowerCase() !== 'websocket' ||
+      req.headers['sec-websocket-key'] === undefined
+    ) {
+      return refused(400, 'Bad Request', 'for a malformed WebSocket handshake');
+    }
+
+    const info: ConnectionInfo = {
+      connectionId: newAwsId(),
+      connectedAt: started,
+      sourceIp: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
+      userAgent: req.headers['user-agent'] ?? '',
+    };
+    const request = handshakeRequest(req, url, info.sourceIp, started);
+
+    if (options.authorizer) {
+      if (!identityPresent(options.authorizer.identitySource, request)) {
+        return refused(401, 'Unauthorized', 'because an identity source is missing (authorizer not invoked)');
+      }
+      const event = authorizerEvent(api, info, request, started);
+      const outcome = await runAuthorizer(options.authorizer.invoke, event);
+      if (!outcome.allowed) return refused(outcome.status, outcome.message, 'by the authorizer');
+      info.authorizer = {
+        ...outcome.context,
+        principalId: outcome.principalId,
+        integrationLatency: Date.now() - started,
+      };
+    }
+
+    const connectRoute = routes.$connect;
+    if (connectRoute) {
+      let status: number;
+      try {
+        status = statusOf(await connectRoute.invoke(connectEvent(api, info, request, Date.now())));
+      } catch (err: unknown) {
+        return refused(500, 'Internal server error', `because $connect threw: ${errorMessage(err)}`);
+      }
+      if (status < 200 || status > 299) {
+        return refused(status, STATUS_CODES[status] ?? 'Error', `because $connect returned ${status}`);
+      }
+    }
+
+    if (closing || socket.destroyed) {
+      if (closing) refused(503, 'Service Unavailable', 'because the emulator closed during $connect');
+      else log(`CONNECT    ${info.connectionId} abandoned: the client left during $connect`);
+      // $connect may have stored the connection, so its cleanup must run as it would on AWS.
+      if (connectRoute) await runDisconnect(info, { code: 1006, reason: CLOSE_REASONS[1006] ?? '' });
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      register(ws, info);
+      const principal = info.authorizer ? ` principalId=${String(info.authorizer.principalId)}` : '';
+      if (options.logInvocations !== false) {
+        log(`CONNECT    ${info.connectionId}${principal} in ${Date.now() - started} ms`);
+      }
+    });
+  };
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    track(
+      accept(req, socket, head).catch((err: unknown) => {
+        refuse(socket, 500, 'Internal server error');
+        log(`CONNECT    refused 500: ${errorMessage(err)}`);
+      }),
+    );
+  });
+
+  return {
+    url: `ws://${domainName}/${stage}`,
+    managementEndpoint: `http://${domainName}/${stage}`,
+    injectPostFailure(connectionId, status) {
+      if (status === undefined) injectedFailures.delete(connectionId);
+      else injectedFailures.set(connectionId, status);
+    },
+    dropConnection(connectionId) {
+      const connection = connections.get(connectionId);
+      if (!connection) return;
+      connection.dropped = true;
+      clearTimers(connection);
+      connections.delete(connectionId);
+      connection.socket.terminate();
+    },
+    connectionIds: () => [...connections.keys()],
+    close() {
+      closed ??= shutDown();
+      return closed;
+    },
+  };
+
+  async function shutDown(): Promise<void> {
+    closing = true;
+    const open = [...connections.values()];
+    for (const connection of open) closeConnection(connection, 1001, 'Going away');
+    await Promise.all(open.map((connection) => connection.closed));
+    // Settling one task (a handshake in progress) can start another (its $disconnect).
+    while (pending.size > 0) await Promise.all(pending);
+    wss.close();
+    await new Promise<void>((resolve, reject) => {
+      server.close((err) => (err ? reject(err) : resolve()));
+      server.closeAllConnections();
+    });
+  }
+}
+
+/** Drops keys whose value is undefined, so they do not override defaults when spread. */
+function definedOnly<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
