@@ -7,13 +7,14 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledgeManagedPolicy, acknowledgeRule } from './nag';
-import { type FunctionName, ROUTES, type RouteKey } from './wiring';
-
-/** The query string parameter that carries the JWT on `$connect` (browsers cannot set headers on WebSockets). */
-export const TOKEN_QUERY_PARAMETER = 'token';
-
-/** Routes that are not two-way: API Gateway ignores replies on connect and disconnect. */
-const ONE_WAY_ROUTES: ReadonlySet<RouteKey> = new Set(['$connect', '$disconnect']);
+import {
+  type FunctionName,
+  ONE_WAY_ROUTES,
+  ROUTE_SELECTION_EXPRESSION,
+  ROUTES,
+  type RouteKey,
+  TOKEN_QUERY_PARAMETER,
+} from './wiring';
 
 export interface StageThrottle {
   /** Steady-state requests per second across the stage. */
@@ -58,7 +59,7 @@ export class ChatApi extends Construct {
     super(scope, id);
     this.api = new WebSocketApi(this, 'Api', {
       description: 'serverless-chat WebSocket API',
-      routeSelectionExpression: '$request.body.action',
+      routeSelectionExpression: ROUTE_SELECTION_EXPRESSION,
     });
     this.addRoutes(props);
     const accessLogs = new LogGroup(this, 'AccessLogs', {

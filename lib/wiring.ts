@@ -98,6 +98,15 @@ export const ROUTES = {
 
 export type RouteKey = keyof typeof ROUTES;
 
+/** Routes whose handler result is NOT sent back to the client (API Gateway never replies to these). */
+export const ONE_WAY_ROUTES: ReadonlySet<string> = new Set(['$connect', '$disconnect']);
+
+/** The query string parameter that carries the JWT on `$connect` (browsers cannot set headers on WebSockets). */
+export const TOKEN_QUERY_PARAMETER = 'token';
+
+/** The route selection expression of the WebSocket API. */
+export const ROUTE_SELECTION_EXPRESSION = '$request.body.action';
+
 /** The function that authorizes `$connect`. */
 export const AUTHORIZER: FunctionName = 'authorizer';
 

@@ -1,0 +1,138 @@
+/**
+ * The local control plane: a development token issuer whose JWKS the real authorizer verifies against
+ * (the same jose code path as on AWS), and a Lambda-style invoke endpoint for on-demand functions such
+ * as the redrive.
+ *
+ *   GET  /.well-known/openid-configuration   issuer metadata
+ *   GET  /.well-known/jwks.json              the public signing key
+ *   GET  /token?user=alice[&expiresIn=3600]  {"token", "userId", "expiresAt"}
+ *   POST /functions/{name}/invocations       invokes a function with the JSON body, answers its result
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { userIdSchema } from '../shared/protocol';
+
+/** The audience of local tokens; the authorizer is configured with it like an app client id on AWS. */
+export const LOCAL_AUDIENCE = 'serverless-chat-local';
+const DEFAULT_TOKEN_SECONDS = 60 * 60;
+const MAX_INVOKE_BODY_BYTES = 256 * 1024;
+
+export interface TokenOptions {
+  /** Seconds until expiry; negative values make an already expired token (for tests). @default 3600 */
+  expiresInSeconds?: number;
+}
+
+export interface ControlPlane {
+  url: string;
+  issuer: string;
+  jwksUrl: string;
+  audience: string;
+  issueToken(userId: string, options?: TokenOptions): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface ControlPlaneOptions {
+  port?: number;
+  host?: string;
+  /** Invokes a function by wiring name; set after the functions are loaded. */
+  invoke: (name: string, event: unknown) => Promise<unknown>;
+  onLog?: (line: string) => void;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_INVOKE_BODY_BYTES) throw new Error(`Request body over ${MAX_INVOKE_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Starts the control plane with a fresh RS256 key; tokens of an earlier run are no longer valid. */
+export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const host = options.host ?? '127.0.0.1';
+  const { privateKey, publicKey } = await generateKeyPair('RS256');
+  const kid = randomUUID();
+  const publicJwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
+  let issuer = '';
+
+  const issueToken = async (userId: string, tokenOptions: TokenOptions = {}): Promise<string> => {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ token_use: 'id' })
+      .setProtectedHeader({ alg: 'RS256', kid })
+      .setSubject(userIdSchema.parse(userId))
+      .setIssuer(issuer)
+      .setAudience(LOCAL_AUDIENCE)
+      .setIssuedAt(now)
+      .setExpirationTime(now + (tokenOptions.expiresInSeconds ?? DEFAULT_TOKEN_SECONDS))
+      .sign(privateKey);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', issuer);
+    if (req.method === 'GET' && url.pathname === '/.well-known/jwks.json') {
+      return send(res, 200, { keys: [publicJwk] });
+    }
+    if (req.method === 'GET' && url.pathname === '/.well-known/openid-configuration') {
+      return send(res, 200, { issuer, jwks_uri: `${issuer}/.well-known/jwks.json` });
+    }
+    if (req.method === 'GET' && url.pathname === '/token') {
+      const user = userIdSchema.safeParse(url.searchParams.get('user'));
+      if (!user.success)
+        return send(res, 400, { message: 'Give ?user=<id>: 1-128 characters, no spaces or #' });
+      const expiresIn = Number(url.searchParams.get('expiresIn') ?? DEFAULT_TOKEN_SECONDS);
+      if (!Number.isInteger(expiresIn)) return send(res, 400, { message: 'expiresIn must be whole seconds' });
+      const token = await issueToken(user.data, { expiresInSeconds: expiresIn });
+      const expiresAt = new Date(Date.now() + expiresIn * 1000).toISOString();
+      return send(res, 200, { token, userId: user.data, expiresAt });
+    }
+    const invocation = /^\/functions\/([A-Za-z0-9_-]+)\/invocations$/.exec(url.pathname);
+    if (req.method === 'POST' && invocation?.[1] !== undefined) {
+      let event: unknown;
+      try {
+        const text = await readBody(req);
+        event = text === '' ? {} : JSON.parse(text);
+      } catch (err: unknown) {
+        return send(res, 400, { message: err instanceof Error ? err.message : 'Unreadable body' });
+      }
+      try {
+        return send(res, 200, await options.invoke(invocation[1], event));
+      } catch (err: unknown) {
+        // Like Lambda's Invoke API: the call succeeds, the function error travels in the payload.
+        res.setHeader('x-amz-function-error', 'Unhandled');
+        return send(res, 200, { errorType: (err as Error).name, errorMessage: (err as Error).message });
+      }
+    }
+    return send(res, 404, { message: `No route for ${req.method} ${url.pathname}` });
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => send(res, 500, { message: String(err) }));
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
+  const { port } = server.address() as AddressInfo;
+  issuer = `http://${host}:${port}`;
+  options.onLog?.(`control plane on ${issuer} (tokens: ${issuer}/token?user=alice)`);
+
+  return {
+    url: issuer,
+    issuer,
+    jwksUrl: `${issuer}/.well-known/jwks.json`,
+    audience: LOCAL_AUDIENCE,
+    issueToken,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((err) => (err ? reject(err) : resolve()));
+      }),
+  };
+}

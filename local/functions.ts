@@ -1,0 +1,146 @@
+/**
+ * Runs the real Lambda handlers in this process. Which handlers exist, what environment each gets and
+ * how long it may run all come from lib/wiring.ts, the table the CDK stack is built from.
+ */
+import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
+import { DEFAULT_TIMEOUT_SECONDS, type FunctionWiring } from '../lib/wiring';
+import { ENV } from '../shared/env';
+import { TABLE_ENV, type TableName, type TableNames } from '../shared/tables';
+
+export type Invoke = (event: unknown) => Promise<unknown>;
+
+/** Physical resources a function's environment points at, as the stack would pass them. */
+export interface ResourceValues {
+  tables: TableNames;
+  fanoutQueueUrl: string;
+  deadLetterQueueUrl: string;
+  managementEndpoint: string;
+  jwt: { issuer: string; jwksUrl: string; audience: string };
+}
+
+/** The environment variables the stack gives a function with this wiring (see lib/chat-function.ts). */
+export function environmentFor(wiring: FunctionWiring, values: ResourceValues): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const table of Object.keys(wiring.tables) as TableName[]) env[TABLE_ENV[table]] = values.tables[table];
+  if (wiring.fanoutQueue) env[ENV.fanoutQueueUrl] = values.fanoutQueueUrl;
+  if (wiring.deadLetterQueue) env[ENV.deadLetterQueueUrl] = values.deadLetterQueueUrl;
+  if (wiring.managementApi) env[ENV.managementEndpoint] = values.managementEndpoint;
+  if (wiring.verifiesTokens) {
+    env[ENV.jwtIssuer] = values.jwt.issuer;
+    env[ENV.jwtJwksUrl] = values.jwt.jwksUrl;
+    env[ENV.jwtAudience] = values.jwt.audience;
+  }
+  return env;
+}
+
+/** A minimal Lambda context: enough for Powertools and for handlers that watch their deadline. */
+function lambdaContext(name: string, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  return {
+    functionName: `local-${name}`,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:local-${name}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/local-${name}`,
+    logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+type Handler = (event: unknown, context: unknown) => Promise<unknown>;
+
+export class FunctionTimeoutError extends Error {
+  override readonly name = 'FunctionTimeoutError';
+  constructor(functionName: string, seconds: number) {
+    super(`Task timed out after ${seconds} seconds (${functionName})`);
+  }
+}
+
+/** Names what an event is about for the one-line log: a connection for WebSocket events, a count for SQS. */
+function subjectOf(event: unknown): string {
+  if (typeof event !== 'object' || event === null) return '';
+  const record = event as { requestContext?: { connectionId?: unknown }; Records?: unknown[] };
+  if (Array.isArray(record.Records)) return `${record.Records.length} record${record.Records.length === 1 ? '' : 's'}`;
+  const connectionId = record.requestContext?.connectionId;
+  return typeof connectionId === 'string' ? connectionId : '';
+}
+
+/** Describes an invocation's outcome in a few words for the one-line log. */
+function outcomeOf(result: unknown): string {
+  if (result === undefined || result === null) return 'ok';
+  if (typeof result !== 'object') return 'ok';
+  const record = result as Record<string, unknown>;
+  if (Array.isArray(record.batchItemFailures)) {
+    const failed = record.batchItemFailures.length;
+    return failed === 0 ? 'ok' : `${failed} failed`;
+  }
+  if (record.policyDocument !== undefined) return `principal ${String(record.principalId)}`;
+  if (typeof record.body === 'string') {
+    try {
+      const frame = JSON.parse(record.body) as Record<string, unknown>;
+      if (frame.type === 'error') return `error ${String(frame.code)}`;
+      if (frame.type === 'ack') return 'ack';
+    } catch {
+      // Not a protocol frame: fall through to the status code.
+    }
+  }
+  if (typeof record.statusCode === 'number') return String(record.statusCode);
+  return 'ok';
+}
+
+export interface LocalFunctions {
+  /** Invokes a function by wiring name, with its timeout; `trigger` names what invoked it, for the log. */
+  invoke(name: string, event: unknown, trigger?: string): Promise<unknown>;
+  invoker(name: string, trigger?: string): Invoke;
+}
+
+/**
+ * Imports every handler named in `functions`. Call it after process.env holds the environment, because
+ * handlers read their variables once, at module load, exactly as on a Lambda cold start.
+ */
+export async function loadFunctions(
+  functions: Record<string, FunctionWiring>,
+  options: { root: string; onLog: (line: string) => void },
+): Promise<LocalFunctions> {
+  const handlers = new Map<string, Handler>();
+  for (const [name, wiring] of Object.entries(functions)) {
+    const module = (await import(path.resolve(options.root, wiring.entry))) as { handler?: unknown };
+    if (typeof module.handler !== 'function') {
+      throw new Error(`${wiring.entry} does not export a handler function (function ${name})`);
+    }
+    handlers.set(name, module.handler as Handler);
+  }
+
+  const invoke = async (name: string, event: unknown, trigger = name): Promise<unknown> => {
+    const handler = handlers.get(name);
+    const wiring = functions[name];
+    if (handler === undefined || wiring === undefined) throw new Error(`No local function named ${name}`);
+    const seconds = wiring.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new FunctionTimeoutError(name, seconds)), seconds * 1000);
+    });
+    const line = (outcome: string) =>
+      `${name.padEnd(13)} ${trigger.padEnd(20)} ${subjectOf(event).padEnd(16)} ` +
+      `${`${Math.round(performance.now() - started)} ms`.padStart(7)}  ${outcome}`;
+    try {
+      const result = await Promise.race([handler(event, lambdaContext(name, seconds * 1000)), timeout]);
+      options.onLog(line(outcomeOf(result)));
+      return result;
+    } catch (err: unknown) {
+      options.onLog(line(`threw ${err instanceof Error ? err.message : String(err)}`));
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  return { invoke, invoker: (name, trigger) => (event) => invoke(name, event, trigger) };
+}

@@ -1,0 +1,228 @@
+/**
+ * The whole chat on a laptop: DynamoDB Local and an SQS emulator, the real handlers behind a local API
+ * Gateway WebSocket emulator, the fan-out event source, and a development token issuer. Everything is
+ * wired from lib/wiring.ts and shared/tables.ts, the same tables the CDK stack is built from.
+ */
+import * as path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import {
+  AUTHORIZER,
+  FANOUT_CONSUMER,
+  FANOUT_QUEUE,
+  FUNCTIONS,
+  type FunctionWiring,
+  fanoutVisibilityTimeoutSeconds,
+  ONE_WAY_ROUTES,
+  ROUTE_SELECTION_EXPRESSION,
+  ROUTES,
+  TOKEN_QUERY_PARAMETER,
+} from '../lib/wiring';
+import type { TableNames } from '../shared/tables';
+import { startWebSocketApi, type WebSocketApi } from './apigw/server';
+import { type ControlPlane, startControlPlane, type TokenOptions } from './control';
+import { type SqsEventSource, startSqsEventSource } from './event-source';
+import { environmentFor, type LocalFunctions, loadFunctions } from './functions';
+import { createQueues, createTables } from './resources';
+import {
+  assertJavaAvailable,
+  type DynamoDbLocal,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  type SqsEmulator,
+  startDynamoDbLocal,
+  startSqsEmulator,
+} from './services';
+
+const ROOT = path.join(__dirname, '..');
+
+/** Which functions exist and which route or queue invokes them. Defaults to lib/wiring.ts. */
+export interface Wiring {
+  functions: Record<string, FunctionWiring>;
+  routes: Record<string, string>;
+  authorizer: string;
+  fanoutConsumer: string;
+}
+
+export const DEFAULT_WIRING: Wiring = {
+  functions: FUNCTIONS,
+  routes: ROUTES,
+  authorizer: AUTHORIZER,
+  fanoutConsumer: FANOUT_CONSUMER,
+};
+
+export interface LocalRuntimeOptions {
+  /** 0 or absent picks a free port. */
+  ports?: { webSocket?: number; control?: number; dynamodb?: number; sqs?: number };
+  /** @default 'local' */
+  stage?: string;
+  /** Prefix of table and queue names. @default 'local' */
+  prefix?: string;
+  /** @default DEFAULT_WIRING (lib/wiring.ts) */
+  wiring?: Wiring;
+  /** @default FANOUT_QUEUE.defaultMaxReceiveCount */
+  maxReceiveCount?: number;
+  /** @default fanoutVisibilityTimeoutSeconds() (6 × the fan-out timeout, as deployed) */
+  visibilityTimeoutSeconds?: number;
+  idleTimeoutMs?: number;
+  maxConnectionMs?: number;
+  /** Powertools log level of the handlers. @default 'WARN' */
+  logLevel?: string;
+  onLog?: (line: string) => void;
+}
+
+export interface LocalRuntime {
+  webSocketUrl: string;
+  managementEndpoint: string;
+  controlUrl: string;
+  endpoints: { dynamodb: string; sqs: string };
+  tables: TableNames;
+  queues: { fanout: { url: string; arn: string }; deadLetter: { url: string; arn: string } };
+  api: WebSocketApi;
+  /** A token the authorizer accepts, for a user id. */
+  issueToken(userId: string, options?: TokenOptions): Promise<string>;
+  /** The WebSocket URL with a fresh token for `userId`. */
+  connectUrl(userId: string): Promise<string>;
+  /** Invokes a function by wiring name, as `aws lambda invoke` would. */
+  invoke(name: string, event: unknown): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+/** The emulator's route table: route key → the function the wiring names, two-way as on AWS. */
+export function localRoutes(wiring: Wiring, functions: Pick<LocalFunctions, 'invoker'>) {
+  return Object.fromEntries(
+    Object.entries(wiring.routes).map(([routeKey, name]) => [
+      routeKey,
+      { invoke: functions.invoker(name, routeKey), twoWay: !ONE_WAY_ROUTES.has(routeKey) },
+    ]),
+  );
+}
+
+/** Runs `stops` in reverse order of start, collecting failures so one never hides another. */
+async function stopAll(stops: (() => Promise<void>)[]): Promise<void> {
+  const errors: unknown[] = [];
+  for (const stop of stops.reverse()) {
+    try {
+      await stop();
+    } catch (err: unknown) {
+      errors.push(err);
+    }
+  }
+  if (errors.length > 0) throw new AggregateError(errors, 'The local runtime did not stop cleanly');
+}
+
+/**
+ * Starts everything and resolves when a client can connect. On failure, whatever started is stopped.
+ * Handlers read their environment at import, so one runtime per process (or per test file) is the rule.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const log = options.onLog ?? (() => undefined);
+  const wiring = options.wiring ?? DEFAULT_WIRING;
+  const prefix = options.prefix ?? 'local';
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    assertJavaAvailable();
+    const [dynamo, sqsEmulator] = await Promise.all([
+      startDynamoDbLocal({ port: options.ports?.dynamodb }).then((service: DynamoDbLocal) => {
+        stops.push(() => service.stop());
+        return service;
+      }),
+      startSqsEmulator({ port: options.ports?.sqs }).then((service: SqsEmulator) => {
+        stops.push(() => service.stop());
+        return service;
+      }),
+    ]);
+    const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+    const ddb = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
+    const sqs = new SQSClient({ ...clientConfig, endpoint: sqsEmulator.endpoint });
+    const [tables, queues] = await Promise.all([
+      createTables(ddb, prefix),
+      createQueues(sqs, prefix, {
+        maxReceiveCount: options.maxReceiveCount ?? FANOUT_QUEUE.defaultMaxReceiveCount,
+        visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? fanoutVisibilityTimeoutSeconds(),
+      }),
+    ]);
+
+    // Routes and the control plane call into the functions, which load only once the environment is known.
+    let functions: LocalFunctions | undefined;
+    const lazy: Pick<LocalFunctions, 'invoker' | 'invoke'> = {
+      invoke: (name, event, trigger) => {
+        if (functions === undefined) throw new Error('The local functions are still loading');
+        return functions.invoke(name, event, trigger);
+      },
+      invoker: (name, trigger) => (event) => lazy.invoke(name, event, trigger),
+    };
+    const control: ControlPlane = await startControlPlane({
+      port: options.ports?.control,
+      invoke: (name, event) => lazy.invoke(name, event, 'invoke'),
+    });
+    stops.push(() => control.close());
+    const api = await startWebSocketApi({
+      port: options.ports?.webSocket,
+      stage: options.stage ?? 'local',
+      routeSelectionExpression: ROUTE_SELECTION_EXPRESSION,
+      routes: localRoutes(wiring, lazy),
+      authorizer: {
+        invoke: lazy.invoker(wiring.authorizer, 'authorizer'),
+        identitySource: [`route.request.querystring.${TOKEN_QUERY_PARAMETER}`],
+      },
+      ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
+      ...(options.maxConnectionMs === undefined ? {} : { maxConnectionMs: options.maxConnectionMs }),
+      onLog: log,
+      // The function loader logs every invocation in one line; the emulator adds only what is not one.
+      logInvocations: false,
+    });
+    stops.push(() => api.close());
+
+    const values = {
+      tables,
+      fanoutQueueUrl: queues.fanout.url,
+      deadLetterQueueUrl: queues.deadLetter.url,
+      managementEndpoint: api.managementEndpoint,
+      jwt: { issuer: control.issuer, jwksUrl: control.jwksUrl, audience: control.audience },
+    };
+    // Handlers find local services through the SDK's standard endpoint variables: none knows it is local.
+    Object.assign(process.env, {
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqsEmulator.endpoint,
+      POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
+      ...Object.assign({}, ...Object.values(wiring.functions).map((fn) => environmentFor(fn, values))),
+    });
+    functions = await loadFunctions(wiring.functions, { root: ROOT, onLog: log });
+
+    const eventSource: SqsEventSource = startSqsEventSource({
+      sqs,
+      queueUrl: queues.fanout.url,
+      queueArn: queues.fanout.arn,
+      name: wiring.fanoutConsumer,
+      invoke: lazy.invoker(wiring.fanoutConsumer, 'sqs'),
+      batchSize: FANOUT_QUEUE.batchSize,
+      maxConcurrency: FANOUT_QUEUE.defaultMaxConcurrency,
+      reportBatchItemFailures: FANOUT_QUEUE.reportBatchItemFailures,
+      onLog: log,
+      logInvocations: false,
+    });
+    stops.push(() => eventSource.stop());
+
+    return {
+      webSocketUrl: api.url,
+      managementEndpoint: api.managementEndpoint,
+      controlUrl: control.url,
+      endpoints: { dynamodb: dynamo.endpoint, sqs: sqsEmulator.endpoint },
+      tables,
+      queues,
+      api,
+      issueToken: control.issueToken,
+      connectUrl: async (userId) =>
+        `${api.url}?${TOKEN_QUERY_PARAMETER}=${encodeURIComponent(await control.issueToken(userId))}`,
+      invoke: (name, event) => lazy.invoke(name, event, 'invoke'),
+      stop: () => stopAll(stops),
+    };
+  } catch (err: unknown) {
+    await stopAll(stops).catch(() => undefined);
+    throw err;
+  }
+}

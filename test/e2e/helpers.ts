@@ -1,0 +1,46 @@
+/** Shared steps of the end-to-end tests: users, conversations, retrying sends like the client SDK. */
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import type { LocalRuntime } from '../../local/runtime';
+import { ChatClient, type Frame } from './chat-client';
+
+export async function connectAs(runtime: LocalRuntime, userId: string): Promise<ChatClient> {
+  return ChatClient.connect(await runtime.connectUrl(userId));
+}
+
+export async function createConversation(client: ChatClient, members: string[]): Promise<string> {
+  const reply = await client.request({ action: 'createConversation', members });
+  if (reply.type !== 'ack') throw new Error(`createConversation failed: ${JSON.stringify(reply)}`);
+  return String((reply.conversation as Frame).conversationId);
+}
+
+/** Sends like the client SDK: a retryable error is resent with the same clientMessageId. */
+export async function sendMessage(
+  client: ChatClient,
+  conversationId: string,
+  clientMessageId: string,
+  body: string,
+): Promise<Frame> {
+  for (let attempt = 1; ; attempt++) {
+    const reply = await client.request({ action: 'send', conversationId, clientMessageId, body });
+    if (reply.type === 'ack' || reply.retryable !== true || attempt >= 10) return reply;
+  }
+}
+
+/** Counts the items of a table (a Scan is fine in a test, never in the product). */
+export async function countItems(runtime: LocalRuntime, tableName: string): Promise<number> {
+  const ddb = new DynamoDBClient({
+    endpoint: runtime.endpoints.dynamodb,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  let count = 0;
+  let startKey: Record<string, never> | undefined;
+  do {
+    const page = await ddb.send(
+      new ScanCommand({ TableName: tableName, Select: 'COUNT', ExclusiveStartKey: startKey }),
+    );
+    count += page.Count ?? 0;
+    startKey = page.LastEvaluatedKey as Record<string, never> | undefined;
+  } while (startKey !== undefined);
+  return count;
+}
