@@ -66,7 +66,8 @@ export class FunctionTimeoutError extends Error {
 function subjectOf(event: unknown): string {
   if (typeof event !== 'object' || event === null) return '';
   const record = event as { requestContext?: { connectionId?: unknown }; Records?: unknown[] };
-  if (Array.isArray(record.Records)) return `${record.Records.length} record${record.Records.length === 1 ? '' : 's'}`;
+  if (Array.isArray(record.Records))
+    return `${record.Records.length} record${record.Records.length === 1 ? '' : 's'}`;
   const connectionId = record.requestContext?.connectionId;
   return typeof connectionId === 'string' ? connectionId : '';
 }

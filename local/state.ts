@@ -2,7 +2,9 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-export const STATE_FILE = path.join(__dirname, '..', '.local', 'runtime.json');
+/** RUNTIME_STATE_FILE moves it, so a test can run its own `npm start` beside a developer's. */
+export const STATE_FILE =
+  process.env.RUNTIME_STATE_FILE ?? path.join(__dirname, '..', '.local', 'runtime.json');
 
 export interface RuntimeState {
   pid: number;

@@ -1,0 +1,168 @@
+/**
+ * `npm run bench`: measures the local runtime (real handlers, DynamoDB Local, fauxqs) on this machine
+ * and prints a cost model per million messages. Local numbers show the code path's overhead and its
+ * behaviour under contention; they are not AWS latencies.
+ */
+
+import { startLocalRuntime } from '../local/runtime';
+import { ChatClient } from '../test/e2e/chat-client';
+import { createConversation } from '../test/e2e/helpers';
+
+const percentile = (values: number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+};
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+
+async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('Timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const runtime = await startLocalRuntime({ logLevel: 'ERROR' });
+  const readyMs = performance.now() - started;
+  const connect = async (user: string) => ChatClient.connect(await runtime.connectUrl(user));
+  const rows: [string, string][] = [['local runtime ready (npm start)', ms(readyMs)]];
+  const clients: ChatClient[] = [];
+  try {
+    // 1. Ack and delivery latency, one sender, one subscriber, sequential sends.
+    const alice = await connect('alice');
+    const bob = await connect('bob');
+    clients.push(alice, bob);
+    const conversationId = await createConversation(alice, ['bob']);
+    await bob.request({ action: 'subscribe', conversationId });
+    const acks: number[] = [];
+    const deliveries: number[] = [];
+    const sends = 200;
+    for (let n = 1; n <= sends; n++) {
+      const t0 = performance.now();
+      await alice.request({
+        action: 'send',
+        conversationId,
+        clientMessageId: `lat-${n}`,
+        body: `message ${n}`,
+      });
+      acks.push(performance.now() - t0);
+      await waitFor(() => bob.seqs(conversationId).length >= n, 10_000);
+      deliveries.push(performance.now() - t0);
+    }
+    rows.push([
+      `send → ack, p50 / p95 (${sends} sequential)`,
+      `${ms(percentile(acks, 50))} / ${ms(percentile(acks, 95))}`,
+    ]);
+    rows.push([
+      'send → pushed to subscriber, p50 / p95',
+      `${ms(percentile(deliveries, 50))} / ${ms(percentile(deliveries, 95))}`,
+    ]);
+
+    // 2. Contention: 20 senders × 25 messages into one conversation.
+    const users = Array.from({ length: 20 }, (_, i) => `bench-${i}`);
+    const senders = await Promise.all(users.map(connect));
+    clients.push(...senders);
+    const [owner] = senders;
+    if (owner === undefined) throw new Error('No senders connected');
+    const groupId = await createConversation(owner, users.slice(1));
+    await Promise.all(
+      senders.map((client) => client.request({ action: 'subscribe', conversationId: groupId })),
+    );
+    let retries = 0;
+    const t1 = performance.now();
+    await Promise.all(
+      senders.map(async (client, index) => {
+        for (let n = 1; n <= 25; n++) {
+          for (;;) {
+            const reply = await client.request({
+              action: 'send',
+              conversationId: groupId,
+              clientMessageId: `c${index}-${n}`,
+              body: 'x',
+            });
+            if (reply.type === 'ack') break;
+            retries++;
+          }
+        }
+      }),
+    );
+    const ackedIn = performance.now() - t1;
+    await waitFor(() => senders.every((client) => client.seqs(groupId).length === 500), 180_000);
+    const deliveredIn = performance.now() - t1;
+    rows.push([
+      '20 senders × 25 msgs, one conversation: all acked',
+      `${(ackedIn / 1000).toFixed(1)} s (${(500 / (ackedIn / 1000)).toFixed(0)} msg/s)`,
+    ]);
+    rows.push([
+      '… and all 500 pushed to all 20 subscribers',
+      `${(deliveredIn / 1000).toFixed(1)} s (10,000 pushes)`,
+    ]);
+    rows.push(['… sends that got `conflict` and were resent', String(retries)]);
+
+    // 3. Fan-out width: one message to 100 subscribed connections.
+    const listeners = await Promise.all(Array.from({ length: 100 }, () => connect('bob')));
+    clients.push(...listeners);
+    await Promise.all(listeners.map((client) => client.request({ action: 'subscribe', conversationId })));
+    const t2 = performance.now();
+    await alice.request({ action: 'send', conversationId, clientMessageId: 'wide', body: 'to everyone' });
+    await waitFor(() => listeners.every((client) => client.seqs(conversationId).includes(sends + 1)), 30_000);
+    rows.push(['one message to 100 connections: send → last push', ms(performance.now() - t2)]);
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+    await runtime.stop();
+  }
+
+  const width = Math.max(...rows.map(([name]) => name.length));
+  console.log('\nMeasured on this machine (local runtime, real handlers):\n');
+  for (const [name, value] of rows) console.log(`  ${name.padEnd(width)}  ${value}`);
+  printCostModel();
+}
+
+/**
+ * What one million messages cost on AWS, from the operations the code performs per message. Prices are
+ * us-east-1 list prices (on-demand, no free tier); change them here if yours differ.
+ */
+function printCostModel(): void {
+  const price = {
+    apiGatewayMessage: 1.0 / 1e6, // per message (32 KB units), first billion
+    connectionMinute: 0.25 / 1e6,
+    lambdaRequest: 0.2 / 1e6,
+    lambdaGbSecond: 0.0000133334, // arm64
+    dynamoWrite: 0.625 / 1e6, // per write request unit
+    dynamoRead: 0.125 / 1e6, // per read request unit
+    sqsFifoRequest: 0.5 / 1e6,
+  };
+  const subscribers = [2, 10, 100];
+  console.log(
+    '\nCost model per 1,000,000 messages (us-east-1 list prices; arithmetic, not a measurement):\n',
+  );
+  console.log('  subscribers  API Gateway  Lambda   DynamoDB  SQS     total');
+  for (const n of subscribers) {
+    // API Gateway: 1 inbound frame + 1 ack frame + n pushes.
+    const apiGateway = (2 + n) * price.apiGatewayMessage;
+    // Lambda: send (≈100 ms at 256 MB); fan-out per message ≈ 50 ms + 5 ms per push at 512 MB, one request per batch of 10.
+    const lambda =
+      price.lambdaRequest * (1 + 0.1) + price.lambdaGbSecond * (0.25 * 0.1 + 0.5 * (0.05 + 0.005 * n) * 1);
+    // DynamoDB: send = three strongly consistent GetItems (idempotency, member, META: 1 RRU each) and a
+    // 4-item transaction (2 WRU per item); fan-out = one strongly consistent Query of the subscribers.
+    const dynamo = price.dynamoRead * (3 + Math.max(1, Math.ceil((n * 80) / 4096))) + price.dynamoWrite * 8;
+    // SQS FIFO: SendMessage + ReceiveMessage share + DeleteMessage share (batches of up to 10).
+    const sqs = price.sqsFifoRequest * (1 + 0.2);
+    const total = apiGateway + lambda + dynamo + sqs;
+    const $ = (value: number) => `$${(value * 1e6).toFixed(2)}`.padStart(9);
+    console.log(
+      `  ${String(n).padStart(11)}  ${$(apiGateway)}  ${$(lambda)}  ${$(dynamo)}  ${$(sqs)}  ${$(total)}`,
+    );
+  }
+  console.log(
+    '\n  Plus $0.25 per million connection-minutes. The floor is (1 + n) WebSocket messages per message;',
+  );
+  console.log('  the ack frame adds one more, which clients need for G1.');
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
