@@ -6,6 +6,7 @@
  */
 import {
   ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { isAwsError } from './errors';
@@ -38,20 +39,19 @@ export interface PosterDeps {
 export type PostResult =
   | { status: 'delivered'; attempts: number }
   | { status: 'gone'; attempts: number }
-  | { status: 'failed'; attempts: number; retryable: boolean; error: unknown };
+  | { status: 'failed'; attempts: number; retryable: boolean; throttled: boolean; error: unknown };
 
 /** Posts `data` to one connection; never throws, the outcome is in the result. */
 export type PostFn = (connectionId: string, data: string) => Promise<PostResult>;
 
 type PostErrorKind = 'gone' | 'retryable' | 'fatal';
 
-const RETRYABLE_NAMES = new Set([
+const THROTTLING_NAMES = new Set([
   'LimitExceededException',
   'TooManyRequestsException',
   'ThrottlingException',
-  'TimeoutError',
-  'AbortError',
 ]);
+const RETRYABLE_NAMES = new Set([...THROTTLING_NAMES, 'TimeoutError', 'AbortError']);
 const RETRYABLE_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE']);
 
 function httpStatusOf(err: unknown): number | undefined {
@@ -64,6 +64,11 @@ function httpStatusOf(err: unknown): number | undefined {
 function networkCodeOf(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null || !('code' in err)) return undefined;
   return typeof err.code === 'string' ? err.code : undefined;
+}
+
+/** True when API Gateway refused for rate: a limit of the whole API or account, not of one connection. */
+export function isThrottlingError(err: unknown): boolean {
+  return (err instanceof Error && THROTTLING_NAMES.has(err.name)) || httpStatusOf(err) === 429;
 }
 
 /** Sorts a postToConnection failure into "connection is gone", "try again" or "will not get better". */
@@ -106,7 +111,13 @@ export async function postToConnection(
       const kind = classifyPostError(err);
       if (kind === 'gone') return { status: 'gone', attempts: attempt };
       if (kind === 'fatal' || attempt >= options.maxAttempts) {
-        return { status: 'failed', attempts: attempt, retryable: kind === 'retryable', error: err };
+        return {
+          status: 'failed',
+          attempts: attempt,
+          retryable: kind === 'retryable',
+          throttled: isThrottlingError(err),
+          error: err,
+        };
       }
       await deps.sleep(backoffDelay(attempt, deps.random, options));
     }
@@ -116,6 +127,20 @@ export async function postToConnection(
 /** Binds the dependencies once, for callers that post many times. */
 export function createPoster(deps: PosterDeps): PostFn {
   return (connectionId, data) => postToConnection(deps, connectionId, data);
+}
+
+/** Closes a connection through the management API; one that is already gone counts as closed. */
+export type DisconnectFn = (connectionId: string) => Promise<void>;
+
+/** Binds a management client into a {@link DisconnectFn}. */
+export function createDisconnector(client: Pick<ApiGatewayManagementApiClient, 'send'>): DisconnectFn {
+  return async (connectionId) => {
+    try {
+      await client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+    } catch (err: unknown) {
+      if (classifyPostError(err) !== 'gone') throw err;
+    }
+  };
 }
 
 /**

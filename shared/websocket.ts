@@ -137,7 +137,8 @@ export function createRouteHandler(
       return reply({ type: 'ack', action: action as string, ...(requestId ? { requestId } : {}), ...result });
     } catch (err: unknown) {
       const chatError = toChatError(err);
-      if (chatError.code === 'internal_error') logger.error('Request failed', { error: err as Error });
+      if (chatError.code === 'internal_error')
+        logger.error('Request failed', { error: err instanceof Error ? err : String(err) });
       else logger.warn('Request refused', { code: chatError.code, reason: chatError.message });
       return reply(errorFrame(chatError, requestIdOf(frame)));
     } finally {

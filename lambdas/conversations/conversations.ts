@@ -124,7 +124,7 @@ export function createConversationsHandler(
       schema: unsubscribeFrameSchema,
       run: async (frame, caller) => {
         logger.appendKeys({ conversationId: frame.conversationId });
-        await deleteSubscription(ddb, subscriptionTables(tables), {
+        await deleteSubscription(ddb, tables, {
           conversationId: frame.conversationId,
           connectionId: caller.connectionId,
         });
@@ -260,7 +260,7 @@ export async function subscribe(
   const { conversationId, afterSeq } = frame;
   await putSubscription(
     ddb,
-    subscriptionTables(tables),
+    tables,
     { conversationId, connectionId: caller.connectionId, userId: caller.userId },
     now,
   );
@@ -291,16 +291,6 @@ async function readLastSeq(
   );
   const lastSeq = Item?.lastSeq;
   return typeof lastSeq === 'number' ? lastSeq : 0;
-}
-
-/**
- * putSubscription/deleteSubscription touch only the subscriptions table, but their parameter type also
- * names the connections table, which this function is not granted (lib/wiring.ts).
- */
-function subscriptionTables(
-  tables: Pick<TableNames, 'subscriptions'>,
-): Pick<TableNames, 'connections' | 'subscriptions'> {
-  return { subscriptions: tables.subscriptions } as Pick<TableNames, 'connections' | 'subscriptions'>;
 }
 
 function memberItem(

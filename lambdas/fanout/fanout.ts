@@ -9,7 +9,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { PostFn } from '../../shared/poster';
+import type { DisconnectFn, PostFn } from '../../shared/poster';
 import { type ChatMessage, chatMessageSchema, toMessageFrame } from '../../shared/protocol';
 import { POISON_ATTRIBUTE, REDRIVE_COUNT_ATTRIBUTE } from '../../shared/queue-attributes';
 import { deleteConnection, listSubscribers } from '../../shared/store/connections';
@@ -19,6 +19,13 @@ import { mapWithConcurrency } from './concurrency';
 /** Posts in flight at once per record: enough to hide latency, few enough to stay under throttling. */
 export const DEFAULT_CONCURRENCY = 10;
 
+/**
+ * Time a record may need: a hung connection costs every poster attempt at its timeout plus backoff
+ * (4 × 3 s + < 1 s). A record is not started with less time left, so the function never times out
+ * mid-batch (which would retry the records already delivered).
+ */
+export const DEFAULT_RECORD_BUDGET_MS = 15_000;
+
 const MAX_POISON_REASON_LENGTH = 256;
 
 export interface FanoutDeps {
@@ -27,15 +34,25 @@ export interface FanoutDeps {
   tables: Pick<TableNames, 'connections' | 'subscriptions'>;
   deadLetterQueueUrl: string;
   post: PostFn;
+  /** Closes a connection that keeps failing while the API answers for others (G7). */
+  disconnect: DisconnectFn;
   logger: Pick<Logger, 'info' | 'warn' | 'error' | 'appendKeys' | 'removeKeys'>;
   /** @default DEFAULT_CONCURRENCY */
   concurrency?: number;
+  /** The invocation's remaining time (Lambda context); absent means no deadline. */
+  remainingTimeMs?: () => number;
+  /** @default DEFAULT_RECORD_BUDGET_MS */
+  recordBudgetMs?: number;
 }
 
 export interface DeliveryReport {
   subscribers: number;
   delivered: number;
+  /** Answered 410: removed. */
   gone: number;
+  /** Kept failing while others were reached: disconnected and removed; the client resumes with afterSeq. */
+  evicted: number;
+  /** Throttled, or failing with no connection reached: the record is retried. */
   failed: number;
 }
 
@@ -69,7 +86,16 @@ export function parseQueuedMessage(body: string): ParsedRecord {
   return { ok: false, reason: `body is not a ChatMessage (${issues.join('; ')})` };
 }
 
-type ConnectionOutcome = 'delivered' | 'gone' | 'failed';
+type ConnectionOutcome = 'delivered' | 'gone' | 'throttled' | 'failing';
+
+/** Forgets a connection's items; a failure here is only logged, since TTL removes what it missed. */
+async function forgetConnection(deps: FanoutDeps, connectionId: string): Promise<void> {
+  try {
+    await deleteConnection(deps.ddb, deps.tables, connectionId);
+  } catch (err: unknown) {
+    deps.logger.warn('Could not delete a connection', { connectionId, error: err });
+  }
+}
 
 async function deliverToConnection(
   deps: FanoutDeps,
@@ -79,28 +105,40 @@ async function deliverToConnection(
   const result = await deps.post(connectionId, data);
   if (result.status === 'delivered') return 'delivered';
   if (result.status === 'gone') {
-    try {
-      await deleteConnection(deps.ddb, deps.tables, connectionId);
-    } catch (err: unknown) {
-      // The message cannot reach a gone socket anyway; TTL removes what the delete missed.
-      deps.logger.warn('Could not delete a gone connection', { connectionId, error: err });
-    }
+    await forgetConnection(deps, connectionId);
     return 'gone';
   }
   deps.logger.warn('Post to connection failed', {
     connectionId,
     attempts: result.attempts,
-    retryable: result.retryable,
+    throttled: result.throttled,
     error: result.error,
   });
-  return 'failed';
+  return result.throttled ? 'throttled' : 'failing';
+}
+
+/**
+ * Closes a connection that kept failing while API Gateway answered for others, then forgets it. The
+ * client reconnects and subscribes with afterSeq, so it gets this message from the backlog instead of
+ * holding up the whole conversation behind SQS retries (G7).
+ */
+async function evictConnection(deps: FanoutDeps, connectionId: string): Promise<void> {
+  try {
+    await deps.disconnect(connectionId);
+  } catch (err: unknown) {
+    deps.logger.warn('Could not close a failing connection', { connectionId, error: err });
+  }
+  await forgetConnection(deps, connectionId);
 }
 
 /**
  * Pushes one message to every subscribed connection, `concurrency` at a time. Every connection is
  * attempted before the outcome is decided, so a dead or slow one never keeps the message from others.
- * A 410 deletes that connection and its subscriptions and counts as done.
- * @throws FanoutDeliveryError when some connection still failed after its retries.
+ * A 410 deletes that connection and its subscriptions. A connection that still fails after its retries
+ * while others were reached is evicted (closed and forgotten), so one bad socket never blocks the
+ * conversation. Throttling, or every connection failing, means API Gateway itself is in trouble: then
+ * the record fails and SQS retries it, and after maxReceiveCount it moves to the DLQ (G6).
+ * @throws FanoutDeliveryError when the record must be retried.
  */
 export async function deliverMessage(deps: FanoutDeps, message: ChatMessage): Promise<DeliveryReport> {
   const connectionIds = await listSubscribers(deps.ddb, deps.tables, message.conversationId);
@@ -108,14 +146,30 @@ export async function deliverMessage(deps: FanoutDeps, message: ChatMessage): Pr
   const settled = await mapWithConcurrency(connectionIds, deps.concurrency ?? DEFAULT_CONCURRENCY, (id) =>
     deliverToConnection(deps, id, data),
   );
-  const report: DeliveryReport = { subscribers: connectionIds.length, delivered: 0, gone: 0, failed: 0 };
-  for (const outcome of settled) {
+  const report: DeliveryReport = {
+    subscribers: connectionIds.length,
+    delivered: 0,
+    gone: 0,
+    evicted: 0,
+    failed: 0,
+  };
+  const failing: string[] = [];
+  let throttled = 0;
+  settled.forEach((outcome, index) => {
+    const connectionId = connectionIds[index] ?? '';
     if (outcome.status === 'rejected') {
-      deps.logger.warn('Delivery to a connection threw', { error: outcome.reason });
-      report.failed++;
-    } else {
-      report[outcome.value]++;
-    }
+      deps.logger.warn('Delivery to a connection threw', { connectionId, error: outcome.reason });
+      failing.push(connectionId);
+    } else if (outcome.value === 'failing') failing.push(connectionId);
+    else if (outcome.value === 'throttled') throttled++;
+    else report[outcome.value]++;
+  });
+  const apiAnswered = report.delivered + report.gone > 0;
+  if (throttled === 0 && apiAnswered) {
+    for (const connectionId of failing) await evictConnection(deps, connectionId);
+    report.evicted = failing.length;
+  } else {
+    report.failed = failing.length + throttled;
   }
   if (report.failed > 0) throw new FanoutDeliveryError(message, report);
   return report;
@@ -155,6 +209,11 @@ export async function sendPoisonToDeadLetterQueue(
  * @throws when delivery failed, so the batch processor reports the record (and its group) for retry.
  */
 export async function processRecord(deps: FanoutDeps, record: SQSRecord): Promise<void> {
+  const budget = deps.recordBudgetMs ?? DEFAULT_RECORD_BUDGET_MS;
+  const remaining = deps.remainingTimeMs?.();
+  if (remaining !== undefined && remaining < budget) {
+    throw new Error(`Only ${remaining} ms left of the invocation; the record is left for the next one`);
+  }
   const parsed = parseQueuedMessage(record.body);
   if (!parsed.ok) {
     deps.logger.error('Poison record moved to the dead-letter queue', {

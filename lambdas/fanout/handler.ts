@@ -4,25 +4,24 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSHandler } from 'aws-lambda';
 import { createDocumentClient, createSqsClient, tableNamesFromEnv } from '../../shared/aws';
 import { ENV, requireEnv } from '../../shared/env';
-import { createManagementClient, createPoster } from '../../shared/poster';
+import { createDisconnector, createManagementClient, createPoster } from '../../shared/poster';
 import { type FanoutDeps, processFanoutBatch } from './fanout';
 
 const logger = new Logger({ serviceName: 'chat-fanout' });
+
+const management = createManagementClient(requireEnv(ENV.managementEndpoint));
 
 const deps: FanoutDeps = {
   ddb: createDocumentClient(),
   sqs: createSqsClient(),
   tables: tableNamesFromEnv(['connections', 'subscriptions']),
   deadLetterQueueUrl: requireEnv(ENV.deadLetterQueueUrl),
-  post: createPoster({
-    client: createManagementClient(requireEnv(ENV.managementEndpoint)),
-    sleep: (ms) => sleep(ms),
-    random: Math.random,
-  }),
+  post: createPoster({ client: management, sleep: (ms) => sleep(ms), random: Math.random }),
+  disconnect: createDisconnector(management),
   logger,
 };
 
 export const handler: SQSHandler = async (event, context) => {
   logger.addContext(context);
-  return processFanoutBatch(deps, event);
+  return processFanoutBatch({ ...deps, remainingTimeMs: () => context.getRemainingTimeInMillis() }, event);
 };

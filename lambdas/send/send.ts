@@ -64,8 +64,11 @@ export const idempotencyKeyOf = (conversationId: string, senderId: string, clien
   `${conversationId}#${senderId}#${clientMessageId}`;
 
 /**
- * Puts a stored message on the FIFO fan-out queue. The group keeps a conversation in seq order and the
- * dedup id makes a re-enqueue within the 5-minute window (a retried send, a redrive) a no-op for SQS.
+ * Puts a stored message on the FIFO fan-out queue. The group keeps one conversation's messages in
+ * enqueue order, which is not always seq order: two senders may enqueue seq 6 before seq 5, so clients
+ * order by seq. The dedup id makes a re-enqueue within SQS's 5-minute window a no-op: a retry whose
+ * first enqueue did get in (only the ack was lost) is not fanned out twice, while one whose first
+ * enqueue failed gets in now.
  */
 export async function enqueueMessage(sqs: SQSClient, queueUrl: string, message: ChatMessage): Promise<void> {
   await sqs.send(

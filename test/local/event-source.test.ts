@@ -277,6 +277,7 @@ describe('startSqsEventSource', () => {
       tables: { connections: 'unused', subscriptions: 'unused' },
       deadLetterQueueUrl: deadLetter.url,
       post: async () => ({ status: 'delivered', attempts: 1 }),
+      disconnect: async () => undefined,
       logger: { info: vi.fn(), warn: vi.fn(), error: vi.fn(), appendKeys: vi.fn(), removeKeys: vi.fn() },
     };
 

@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import {
   ApiGatewayManagementApiClient,
   ApiGatewayManagementApiServiceException,
+  DeleteConnectionCommand,
   GoneException,
   LimitExceededException,
   PostToConnectionCommand,
@@ -25,7 +26,7 @@ import {
   processFanoutBatch,
   processRecord,
 } from '../../lambdas/fanout/fanout';
-import { createPoster, type PostResult } from '../../shared/poster';
+import { createDisconnector, createPoster, type PostResult } from '../../shared/poster';
 import type { ChatMessage } from '../../shared/protocol';
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -109,6 +110,7 @@ function makeDeps(overrides: Partial<FanoutDeps> = {}): FanoutDeps {
       random: () => 0.5,
       options: { maxAttempts: 3 },
     }),
+    disconnect: createDisconnector(new ApiGatewayManagementApiClient({})),
     logger: new Logger({ serviceName: 'chat-fanout-test', logLevel: 'SILENT' }),
     ...overrides,
   };
@@ -124,6 +126,7 @@ beforeEach(() => {
   ddb.on(DeleteCommand).resolves({});
   sqs.on(SendMessageCommand).resolves({ MessageId: 'dlq-1' });
   api.on(PostToConnectionCommand).resolves({});
+  api.on(DeleteConnectionCommand).resolves({});
 });
 
 describe('fan-out of one message', () => {
@@ -199,7 +202,7 @@ describe('fan-out of one message', () => {
     await expect(done).resolves.toBeUndefined();
   });
 
-  it('G7: a connection that keeps failing fails the record only after every other connection was posted', async () => {
+  it('G7: a connection that keeps failing while others receive is closed and forgotten, and the record succeeds', async () => {
     // Prepare
     givenSubscriptions({ 'conv-a': ['bad-1', 'ok-1', 'ok-2'] });
     api.on(PostToConnectionCommand, { ConnectionId: 'bad-1' }).rejects(serverError());
@@ -207,13 +210,70 @@ describe('fan-out of one message', () => {
     // Act
     const outcome = processRecord(makeDeps(), messageRecord(message('conv-a', 1), 'm1'));
 
-    // Assess
-    await expect(outcome).rejects.toBeInstanceOf(FanoutDeliveryError);
-    await expect(outcome).rejects.toMatchObject({ report: { subscribers: 3, delivered: 2, failed: 1 } });
+    // Assess: the conversation is not held up behind SQS retries for one bad socket
+    await expect(outcome).resolves.toBeUndefined();
     const posts = postedFrames().map((p) => p.connectionId);
     expect(posts.filter((id) => id === 'bad-1')).toHaveLength(3);
-    expect(posts).toContain('ok-1');
-    expect(posts).toContain('ok-2');
+    expect(posts).toEqual(expect.arrayContaining(['ok-1', 'ok-2']));
+    expect(api).toReceiveCommandExactlyOnceWith(DeleteConnectionCommand, { ConnectionId: 'bad-1' });
+    expect(ddb).toReceiveCommandWith(DeleteCommand, {
+      TableName: TABLES.connections,
+      Key: { connectionId: 'bad-1' },
+    });
+    expect(ddb).not.toReceiveCommandWith(DeleteCommand, { Key: { connectionId: 'ok-1' } });
+  });
+
+  it('G6: when no connection can be reached the record fails for SQS to retry, and nobody is disconnected', async () => {
+    // Prepare
+    givenSubscriptions({ 'conv-a': ['bad-1', 'bad-2'] });
+    api.on(PostToConnectionCommand).rejects(serverError());
+
+    // Act
+    const outcome = processRecord(makeDeps(), messageRecord(message('conv-a', 1), 'm1'));
+
+    // Assess
+    await expect(outcome).rejects.toBeInstanceOf(FanoutDeliveryError);
+    await expect(outcome).rejects.toMatchObject({
+      report: { subscribers: 2, delivered: 0, evicted: 0, failed: 2 },
+    });
+    expect(api).not.toReceiveCommand(DeleteConnectionCommand);
+    expect(ddb).not.toReceiveCommand(DeleteCommand);
+  });
+
+  it('G6: throttling that outlasts the retries fails the record without disconnecting anyone', async () => {
+    // Prepare
+    givenSubscriptions({ 'conv-a': ['throttled-1', 'ok-1'] });
+    api
+      .on(PostToConnectionCommand, { ConnectionId: 'throttled-1' })
+      .rejects(new LimitExceededException({ message: 'slow down', $metadata: { httpStatusCode: 429 } }));
+
+    // Act
+    const outcome = processRecord(makeDeps(), messageRecord(message('conv-a', 1), 'm1'));
+
+    // Assess
+    await expect(outcome).rejects.toMatchObject({ report: { delivered: 1, evicted: 0, failed: 1 } });
+    expect(api).not.toReceiveCommand(DeleteConnectionCommand);
+  });
+
+  it('leaves a record for the next invocation when too little time is left to deliver it', async () => {
+    // Prepare
+    givenSubscriptions({ 'conv-a': ['conn-1'], 'conv-b': ['conn-2'] });
+    let remaining = 20_000;
+    const deps = makeDeps({ remainingTimeMs: () => remaining, recordBudgetMs: 15_000 });
+    api.on(PostToConnectionCommand).callsFake(async () => {
+      remaining = 5_000;
+      return {};
+    });
+
+    // Act
+    const response = await processFanoutBatch(
+      deps,
+      event(messageRecord(message('conv-a', 1), 'a1'), messageRecord(message('conv-b', 1), 'b1')),
+    );
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'b1' }]);
+    expect(postedFrames().map((f) => f.connectionId)).toEqual(['conn-1']);
   });
 
   it('G7: a throttled post is retried and the record succeeds', async () => {

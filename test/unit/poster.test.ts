@@ -1,6 +1,7 @@
 import {
   ApiGatewayManagementApiClient,
   ApiGatewayManagementApiServiceException,
+  DeleteConnectionCommand,
   ForbiddenException,
   GoneException,
   LimitExceededException,
@@ -8,7 +9,13 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { classifyPostError, type PosterDeps, postToConnection } from '../../shared/poster';
+import {
+  classifyPostError,
+  createDisconnector,
+  isThrottlingError,
+  type PosterDeps,
+  postToConnection,
+} from '../../shared/poster';
 
 const api = mockClient(ApiGatewayManagementApiClient);
 
@@ -162,5 +169,48 @@ describe('classifyPostError', () => {
 
     // Act / Assess
     expect(classifyPostError(err)).toBe('retryable');
+  });
+});
+
+describe('createDisconnector', () => {
+  const management = mockClient(ApiGatewayManagementApiClient);
+
+  beforeEach(() => management.reset());
+
+  it('closes the connection through DeleteConnection', async () => {
+    management.on(DeleteConnectionCommand).resolves({});
+
+    await createDisconnector(new ApiGatewayManagementApiClient({}))('conn-1');
+
+    expect(management).toReceiveCommandExactlyOnceWith(DeleteConnectionCommand, { ConnectionId: 'conn-1' });
+  });
+
+  it('counts a connection that is already gone as closed, and rethrows anything else', async () => {
+    const disconnect = createDisconnector(new ApiGatewayManagementApiClient({}));
+    management
+      .on(DeleteConnectionCommand)
+      .rejectsOnce(new GoneException({ message: 'gone', $metadata: { httpStatusCode: 410 } }))
+      .rejectsOnce(new ForbiddenException({ message: 'no', $metadata: { httpStatusCode: 403 } }));
+
+    await expect(disconnect('gone-1')).resolves.toBeUndefined();
+    await expect(disconnect('conn-2')).rejects.toBeInstanceOf(ForbiddenException);
+  });
+});
+
+describe('isThrottlingError', () => {
+  it('is true for rate limits only, not for server errors', () => {
+    expect(
+      isThrottlingError(new LimitExceededException({ message: 'slow', $metadata: { httpStatusCode: 429 } })),
+    ).toBe(true);
+    expect(
+      isThrottlingError(
+        new ApiGatewayManagementApiServiceException({
+          name: 'InternalServerErrorException',
+          $fault: 'server',
+          $metadata: { httpStatusCode: 500 },
+          message: 'boom',
+        }),
+      ),
+    ).toBe(false);
   });
 });
