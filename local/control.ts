@@ -109,7 +109,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       } catch (err: unknown) {
         // Like Lambda's Invoke API: the call succeeds, the function error travels in the payload.
         res.setHeader('x-amz-function-error', 'Unhandled');
-        return send(res, 200, { errorType: (err as Error).name, errorMessage: (err as Error).message });
+        return send(
+          res,
+          200,
+          err instanceof Error
+            ? { errorType: err.name, errorMessage: err.message }
+            : { errorType: 'Error', errorMessage: String(err) },
+        );
       }
     }
     return send(res, 404, { message: `No route for ${req.method} ${url.pathname}` });

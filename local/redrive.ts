@@ -35,11 +35,16 @@ export async function invokeRedrive(controlUrl: string, input: Record<string, un
   return result;
 }
 
+/** Flags are checked before the runtime is looked up, and every failure ends as one line on stderr. */
+async function main(args: readonly string[]): Promise<void> {
+  const input = redriveInput(args);
+  const summary = await invokeRedrive(readState().controlUrl, input);
+  console.log(JSON.stringify(summary, null, 2));
+}
+
 if (require.main === module) {
-  invokeRedrive(readState().controlUrl, redriveInput(process.argv.slice(2)))
-    .then((summary) => console.log(JSON.stringify(summary, null, 2)))
-    .catch((err: unknown) => {
-      console.error(err instanceof Error ? err.message : err);
-      process.exit(1);
-    });
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  });
 }

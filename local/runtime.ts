@@ -122,16 +122,22 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const stops: (() => Promise<void>)[] = [];
   try {
     assertJavaAvailable();
-    const [dynamo, sqsEmulator] = await Promise.all([
-      startDynamoDbLocal({ port: options.ports?.dynamodb }).then((service: DynamoDbLocal) => {
-        stops.push(() => service.stop());
-        return service;
-      }),
-      startSqsEmulator({ port: options.ports?.sqs }).then((service: SqsEmulator) => {
-        stops.push(() => service.stop());
-        return service;
-      }),
+    // allSettled, not all: a rejection must not reach the cleanup below before the other service has
+    // started and registered its stop, or its Java process would outlive the runtime.
+    const [dynamoStart, sqsStart] = await Promise.allSettled([
+      startDynamoDbLocal({ port: options.ports?.dynamodb }),
+      startSqsEmulator({ port: options.ports?.sqs }),
     ]);
+    for (const started of [dynamoStart, sqsStart]) {
+      if (started.status === 'fulfilled') {
+        const service: DynamoDbLocal | SqsEmulator = started.value;
+        stops.push(() => service.stop());
+      }
+    }
+    if (dynamoStart.status === 'rejected') throw dynamoStart.reason;
+    if (sqsStart.status === 'rejected') throw sqsStart.reason;
+    const dynamo = dynamoStart.value;
+    const sqsEmulator = sqsStart.value;
     const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
     const ddb = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
     const sqs = new SQSClient({ ...clientConfig, endpoint: sqsEmulator.endpoint });

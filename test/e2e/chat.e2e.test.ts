@@ -2,7 +2,7 @@ import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import { ChatClient, HandshakeRefusedError, range } from './chat-client';
-import { connectAs, countItems, createConversation, sendMessage } from './helpers';
+import { connectAs, connectionStored, countItems, createConversation, sendMessage } from './helpers';
 
 let runtime: LocalRuntime;
 const clients: ChatClient[] = [];
@@ -148,21 +148,49 @@ describe('a connection that vanished without $disconnect', () => {
     const conversationId = await createConversation(alice, ['dave', 'erin']);
     const before = new Set(runtime.api.connectionIds());
     const dave = await track(connectAs(runtime, 'dave'));
-    const daveConnectionId = runtime.api.connectionIds().find((id) => !before.has(id));
+    const daveConnectionId = runtime.api.connectionIds().find((id) => !before.has(id)) ?? '';
     const erin = await track(connectAs(runtime, 'erin'));
     await dave.request({ action: 'subscribe', conversationId });
     await erin.request({ action: 'subscribe', conversationId });
-    expect(daveConnectionId).toBeDefined();
+    const storedBeforeDrop = await connectionStored(runtime, daveConnectionId);
     const subscriptionsBefore = await countItems(runtime, runtime.tables.subscriptions);
     // Act
-    runtime.api.dropConnection(daveConnectionId ?? '');
+    runtime.api.dropConnection(daveConnectionId);
     await sendMessage(alice, conversationId, 'after-drop', 'anyone there?');
     // Assess
+    expect(daveConnectionId).not.toBe('');
+    expect(storedBeforeDrop).toBe(true);
     await expect.poll(() => erin.seqs(conversationId), { timeout: 10_000 }).toEqual([1]);
     await expect
       .poll(() => countItems(runtime, runtime.tables.subscriptions), { timeout: 10_000 })
       .toBe(subscriptionsBefore - 1);
+    await expect.poll(() => connectionStored(runtime, daveConnectionId), { timeout: 10_000 }).toBe(false);
     expect(dave.seqs(conversationId)).toEqual([]);
+  });
+});
+
+describe('a connection that keeps failing while others receive', () => {
+  it('is closed so the conversation goes on, and gets the message back by resuming with afterSeq', async () => {
+    // Prepare: ivan's connection answers 500 to every post, judy's works
+    const alice = await track(connectAs(runtime, 'alice'));
+    const conversationId = await createConversation(alice, ['ivan', 'judy']);
+    const before = new Set(runtime.api.connectionIds());
+    const ivan = await track(connectAs(runtime, 'ivan'));
+    const ivanConnectionId = runtime.api.connectionIds().find((id) => !before.has(id)) ?? '';
+    const judy = await track(connectAs(runtime, 'judy'));
+    await ivan.request({ action: 'subscribe', conversationId });
+    await judy.request({ action: 'subscribe', conversationId });
+    runtime.api.injectPostFailure(ivanConnectionId, 500);
+    // Act
+    await sendMessage(alice, conversationId, 'first', 'one');
+    await sendMessage(alice, conversationId, 'second', 'two');
+    // Assess: judy is not held up behind retries, ivan is disconnected, and resuming repairs his gap
+    await expect.poll(() => judy.seqs(conversationId), { timeout: 20_000 }).toEqual([1, 2]);
+    await expect.poll(() => ivan.closeCode, { timeout: 10_000 }).toBeDefined();
+    await expect.poll(() => connectionStored(runtime, ivanConnectionId), { timeout: 10_000 }).toBe(false);
+    const back = await track(connectAs(runtime, 'ivan'));
+    const resumed = await back.request({ action: 'subscribe', conversationId, afterSeq: 0 });
+    expect((resumed.messages as { seq: number }[]).map((m) => m.seq)).toEqual([1, 2]);
   });
 });
 

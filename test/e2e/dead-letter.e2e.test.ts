@@ -1,3 +1,7 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
@@ -9,10 +13,15 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { invokeRedrive } from '../../local/redrive';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import type { RuntimeState } from '../../local/state';
 import type { ChatClient } from './chat-client';
 import { connectAs, createConversation, sendMessage } from './helpers';
 
+const ROOT = path.join(__dirname, '..', '..');
+
 let runtime: LocalRuntime;
+let stateDir: string;
+let stateFile: string;
 const clients: ChatClient[] = [];
 
 /** Connects and returns the client with its API Gateway connection id. */
@@ -43,18 +52,47 @@ async function deadLetterDepth(): Promise<number> {
   );
 }
 
+/**
+ * Runs the real `npm run redrive` entry in a child process against this file's runtime, found through a
+ * state file of its own like the one `npm start` writes. Asynchronous on purpose: the runtime it calls
+ * lives in this process and must keep serving while the child runs.
+ */
+async function runRedriveCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const state: RuntimeState = {
+    pid: process.pid,
+    webSocketUrl: runtime.webSocketUrl,
+    managementEndpoint: runtime.managementEndpoint,
+    controlUrl: runtime.controlUrl,
+  };
+  writeFileSync(stateFile, JSON.stringify(state));
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'local/redrive.ts', ...args],
+      { cwd: ROOT, env: { ...process.env, RUNTIME_STATE_FILE: stateFile }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        if (err !== null && typeof err.code !== 'number') reject(err);
+        else resolve({ code: err === null ? 0 : Number(err.code), stdout, stderr });
+      },
+    );
+  });
+}
+
 beforeAll(async () => {
   // Short visibility and two receives, so a failing message reaches the DLQ within seconds.
   runtime = await startLocalRuntime({ visibilityTimeoutSeconds: 1, maxReceiveCount: 2, logLevel: 'ERROR' });
+  stateDir = mkdtempSync(path.join(tmpdir(), 'redrive-cli-'));
+  stateFile = path.join(stateDir, 'runtime.json');
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((client) => client.close()));
   await runtime?.stop();
+  if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
 });
 
 describe('a fan-out that keeps failing', () => {
-  it('goes to the DLQ, and after the redrive the message is delivered', async () => {
+  it('goes to the DLQ, a dry run leaves it there, and after `npm run redrive` it is delivered', async () => {
     // Prepare: frank's connection answers 500 to every post
     const { client: alice } = await connectWithId('alice');
     const conversationId = await createConversation(alice, ['frank']);
@@ -64,26 +102,34 @@ describe('a fan-out that keeps failing', () => {
     // Act
     const ack = await sendMessage(alice, conversationId, 'doomed', 'will this arrive?');
     await expect.poll(deadLetterDepth, { timeout: 30_000, interval: 250 }).toBe(1);
-    expect(frank.seqs(conversationId)).toEqual([]);
+    const framesWhileFailing = frank.seqs(conversationId);
     runtime.api.injectPostFailure(connectionId, undefined);
-    const summary = await invokeRedrive(runtime.controlUrl, {});
+    const dryRun = await invokeRedrive(runtime.controlUrl, { dryRun: true });
+    const depthAfterDryRun = await deadLetterDepth();
+    const cli = await runRedriveCli([]);
     // Assess
     expect(ack).toMatchObject({ type: 'ack', seq: 1 });
-    expect(summary).toMatchObject({ moved: 1, dryRun: false });
+    expect(framesWhileFailing).toEqual([]);
+    expect(dryRun).toEqual({ moved: 0, skipped: 0, dryRun: true, wouldMove: 1 });
+    expect(depthAfterDryRun).toBe(1);
+    expect(cli.code).toBe(0);
+    expect(JSON.parse(cli.stdout)).toEqual({ moved: 1, skipped: 0, dryRun: false, wouldMove: 0 });
     await expect.poll(() => frank.seqs(conversationId), { timeout: 15_000 }).toEqual([1]);
     expect(await deadLetterDepth()).toBe(0);
   }, 60_000);
-
-  it('moves nothing on a dry run', async () => {
-    const summary = await invokeRedrive(runtime.controlUrl, { dryRun: true });
-
-    expect(summary).toMatchObject({ moved: 0, dryRun: true });
-  });
 
   it('refuses bad redrive input with a function error', async () => {
     await expect(invokeRedrive(runtime.controlUrl, { maxMessages: 'lots' })).rejects.toThrow(
       /Redrive failed/,
     );
+  });
+
+  it('`npm run redrive` exits 1 with one line naming a bad flag', async () => {
+    const cli = await runRedriveCli(['--max', '0']);
+
+    expect(cli.code).toBe(1);
+    expect(cli.stderr.trim()).toBe('--max takes a whole number of letters');
+    expect(cli.stdout).toBe('');
   });
 });
 

@@ -1,5 +1,5 @@
 /** Shared steps of the end-to-end tests: users, conversations, retrying sends like the client SDK. */
-import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { LocalRuntime } from '../../local/runtime';
 import { ChatClient, type Frame } from './chat-client';
 
@@ -26,13 +26,29 @@ export async function sendMessage(
   }
 }
 
-/** Counts the items of a table (a Scan is fine in a test, never in the product). */
-export async function countItems(runtime: LocalRuntime, tableName: string): Promise<number> {
-  const ddb = new DynamoDBClient({
+function localDynamoDb(runtime: LocalRuntime): DynamoDBClient {
+  return new DynamoDBClient({
     endpoint: runtime.endpoints.dynamodb,
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
+}
+
+/** Whether the connections table holds an item for this connection id. */
+export async function connectionStored(runtime: LocalRuntime, connectionId: string): Promise<boolean> {
+  const { Item } = await localDynamoDb(runtime).send(
+    new GetItemCommand({
+      TableName: runtime.tables.connections,
+      Key: { connectionId: { S: connectionId } },
+      ConsistentRead: true,
+    }),
+  );
+  return Item !== undefined;
+}
+
+/** Counts the items of a table (a Scan is fine in a test, never in the product). */
+export async function countItems(runtime: LocalRuntime, tableName: string): Promise<number> {
+  const ddb = localDynamoDb(runtime);
   let count = 0;
   let startKey: Record<string, never> | undefined;
   do {
