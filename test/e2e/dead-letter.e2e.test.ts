@@ -15,7 +15,7 @@ import { invokeRedrive } from '../../local/redrive';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import type { RuntimeState } from '../../local/state';
 import type { ChatClient } from './chat-client';
-import { connectAs, createConversation, sendMessage } from './helpers';
+import { connectWithId as connectWithIdOf, createConversation, sendMessage } from './helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -24,14 +24,11 @@ let stateDir: string;
 let stateFile: string;
 const clients: ChatClient[] = [];
 
-/** Connects and returns the client with its API Gateway connection id. */
+/** Connects, tracks the client for teardown, and returns its API Gateway connection id. */
 async function connectWithId(userId: string): Promise<{ client: ChatClient; connectionId: string }> {
-  const before = new Set(runtime.api.connectionIds());
-  const client = await connectAs(runtime, userId);
-  clients.push(client);
-  const connectionId = runtime.api.connectionIds().find((id) => !before.has(id));
-  if (connectionId === undefined) throw new Error('No new connection id');
-  return { client, connectionId };
+  const connected = await connectWithIdOf(runtime, userId);
+  clients.push(connected.client);
+  return connected;
 }
 
 async function deadLetterDepth(): Promise<number> {

@@ -7,6 +7,18 @@ export async function connectAs(runtime: LocalRuntime, userId: string): Promise<
   return ChatClient.connect(await runtime.connectUrl(userId));
 }
 
+/** Connects and also returns the API Gateway connection id, which the protocol never tells a client. */
+export async function connectWithId(
+  runtime: LocalRuntime,
+  userId: string,
+): Promise<{ client: ChatClient; connectionId: string }> {
+  const before = new Set(runtime.api.connectionIds());
+  const client = await connectAs(runtime, userId);
+  const connectionId = runtime.api.connectionIds().find((id) => !before.has(id));
+  if (connectionId === undefined) throw new Error(`No new connection id for ${userId}`);
+  return { client, connectionId };
+}
+
 export async function createConversation(client: ChatClient, members: string[]): Promise<string> {
   const reply = await client.request({ action: 'createConversation', members });
   if (reply.type !== 'ack') throw new Error(`createConversation failed: ${JSON.stringify(reply)}`);
