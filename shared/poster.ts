@@ -9,14 +9,12 @@ import {
   DeleteConnectionCommand,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
+import { type BackoffPolicy, fullJitterDelay } from './backoff';
 import { isAwsError } from './errors';
 
-export interface PosterOptions {
+export interface PosterOptions extends BackoffPolicy {
   /** Attempts per post, the first included. */
   maxAttempts: number;
-  /** Backoff ceiling after the first failed attempt; it doubles per attempt up to `maxDelayMs`. */
-  baseDelayMs: number;
-  maxDelayMs: number;
   /** Per-attempt deadline, so one slow connection holds a concurrency slot only this long. */
   timeoutMs: number;
 }
@@ -83,15 +81,6 @@ export function classifyPostError(err: unknown): PostErrorKind {
 }
 
 /**
- * Full-jitter backoff: a random delay below an exponentially growing ceiling, so many fan-out workers
- * throttled at the same moment do not retry in lockstep.
- */
-export function backoffDelay(failedAttempts: number, random: () => number, options: PosterOptions): number {
-  const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (failedAttempts - 1));
-  return Math.floor(random() * ceiling);
-}
-
-/**
  * Posts `data` to one connection, retrying throttling, 5xx and timeouts up to `maxAttempts` times.
  * @returns `delivered`, `gone` for a 410 (never retried), or `failed` with the last error.
  */
@@ -119,7 +108,7 @@ export async function postToConnection(
           error: err,
         };
       }
-      await deps.sleep(backoffDelay(attempt, deps.random, options));
+      await deps.sleep(fullJitterDelay(attempt, deps.random, options));
     }
   }
 }

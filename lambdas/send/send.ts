@@ -5,10 +5,12 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { type BackoffPolicy, fullJitterDelay } from '../../shared/backoff';
 import { isAwsError, NotAMemberError, SequenceConflictError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
-import { type ChatMessage, chatMessageSchema, type SendFrame, sendFrameSchema } from '../../shared/protocol';
+import { type ChatMessage, type SendFrame, sendFrameSchema } from '../../shared/protocol';
 import { requireMember } from '../../shared/store/conversations';
+import { getMessage } from '../../shared/store/messages';
 import { META_SK, memberSk, type TableNames, TTL_ATTRIBUTE } from '../../shared/tables';
 import {
   type Caller,
@@ -21,10 +23,8 @@ import {
 export type SendTables = Pick<TableNames, 'conversations' | 'messages' | 'idempotency'>;
 
 /** Backoff of the seq allocation loop. Many senders may contend for one conversation's counter. */
-export interface RetryPolicy {
+export interface RetryPolicy extends BackoffPolicy {
   maxAttempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
 }
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 30, baseDelayMs: 10, maxDelayMs: 200 };
@@ -76,7 +76,7 @@ export async function enqueueMessage(sqs: SQSClient, queueUrl: string, message: 
       QueueUrl: queueUrl,
       MessageGroupId: message.conversationId,
       MessageDeduplicationId: `${message.conversationId}:${message.seq}`,
-      MessageBody: JSON.stringify(chatMessageSchema.parse(message)),
+      MessageBody: JSON.stringify(message),
     }),
   );
 }
@@ -103,22 +103,9 @@ async function replayDuplicate(
   original: IdempotencyRecord,
 ): Promise<SendAck> {
   deps.logger.appendKeys({ seq: original.seq });
-  const { Item } = await deps.ddb.send(
-    new GetCommand({
-      TableName: deps.tables.messages,
-      Key: { conversationId, seq: original.seq },
-      ConsistentRead: true,
-    }),
-  );
+  const message = await getMessage(deps.ddb, deps.tables, conversationId, original.seq);
   // The transaction writes both items together, so a missing message means the tables were tampered with.
-  if (Item === undefined) throw new Error(`Message ${conversationId}:${original.seq} is missing`);
-  const message = chatMessageSchema.parse({
-    conversationId: Item.conversationId,
-    seq: Item.seq,
-    senderId: Item.senderId,
-    body: Item.body,
-    sentAt: Item.sentAt,
-  });
+  if (message === undefined) throw new Error(`Message ${conversationId}:${original.seq} is missing`);
   await enqueueMessage(deps.sqs, deps.fanoutQueueUrl, message);
   deps.logger.info('Duplicate send re-enqueued');
   return { conversationId, seq: original.seq, sentAt: original.sentAt, duplicate: true };
@@ -225,11 +212,6 @@ async function tryAllocate(
   }
 }
 
-/** Full jitter: spreads contending senders out so that one of them commits each round. */
-function backoffMs(policy: RetryPolicy, attempt: number, random: () => number): number {
-  return Math.floor(random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1)));
-}
-
 /**
  * Stores and enqueues one message and returns its ack. Resolves only after both the DynamoDB
  * transaction and SendMessage succeeded (G1); any failure rejects, so the client resends with the same
@@ -247,6 +229,9 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
   const earlier = await readIdempotency(deps, idempotencyKey);
   if (earlier !== undefined) return replayDuplicate(deps, conversationId, earlier);
 
+  // The transaction re-checks membership at commit; this read keeps non-members away from the
+  // conversation's counter item, where their cancelled transactions would cost write capacity and
+  // cause TransactionConflict for the members' sends.
   await requireMember(deps.ddb, deps.tables, conversationId, senderId);
 
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
@@ -274,7 +259,7 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
       case 'notMember':
         throw new NotAMemberError(conversationId);
       case 'contended':
-        if (attempt < policy.maxAttempts) await deps.sleep(backoffMs(policy, attempt, deps.random));
+        if (attempt < policy.maxAttempts) await deps.sleep(fullJitterDelay(attempt, deps.random, policy));
     }
   }
   deps.logger.warn('Sequence counter stayed contended', { attempts: policy.maxAttempts });

@@ -1,5 +1,5 @@
-/** Reading stored messages: the backlog after a seq (subscribe) and pages before a seq (history). */
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+/** Reading stored messages: one by seq (a retried send), the backlog after a seq (subscribe) and pages before a seq (history). */
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { LIMITS } from '../limits';
 import { type ChatMessage, chatMessageSchema } from '../protocol';
 import type { TableNames } from '../tables';
@@ -19,6 +19,19 @@ const toMessage = (item: Record<string, unknown>): ChatMessage =>
     body: item.body,
     sentAt: item.sentAt,
   });
+
+/** One stored message, strongly consistent; undefined when there is none with that seq. */
+export async function getMessage(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'messages'>,
+  conversationId: string,
+  seq: number,
+): Promise<ChatMessage | undefined> {
+  const { Item } = await ddb.send(
+    new GetCommand({ TableName: tables.messages, Key: { conversationId, seq }, ConsistentRead: true }),
+  );
+  return Item === undefined ? undefined : toMessage(Item);
+}
 
 /** Trims a page so that its JSON stays under the reply quota, keeping the first ones in read order. */
 function fitReply(messages: ChatMessage[]): { kept: ChatMessage[]; trimmed: boolean } {

@@ -1,9 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../shared/limits';
-import { messagesAfter, messagesBefore } from '../../shared/store/messages';
+import { getMessage, messagesAfter, messagesBefore } from '../../shared/store/messages';
 
 const tables = { messages: 'messages-t' };
 const CONVERSATION = 'conv-1';
@@ -143,5 +143,29 @@ describe('messagesBefore', () => {
     expect(kept).toBeLessThan(10);
     expect(seqs(page)).toEqual(Array.from({ length: kept }, (_, i) => 11 - kept + i));
     expect(replyBytes(page.messages)).toBeLessThanOrEqual(LIMITS.maxReplyBytes);
+  });
+});
+
+describe('getMessage', () => {
+  it('reads one message by seq, strongly consistent, and returns undefined when there is none', async () => {
+    // Prepare
+    ddbMock.on(GetCommand, { Key: { conversationId: CONVERSATION, seq: 3 } }).resolves({ Item: stored(3) });
+    ddbMock.on(GetCommand, { Key: { conversationId: CONVERSATION, seq: 4 } }).resolves({});
+    // Act
+    const found = await getMessage(ddb, tables, CONVERSATION, 3);
+    const missing = await getMessage(ddb, tables, CONVERSATION, 4);
+    // Assess
+    expect(found).toEqual({
+      conversationId: CONVERSATION,
+      seq: 3,
+      senderId: stored(3).senderId,
+      body: 'message 3',
+      sentAt: stored(3).sentAt,
+    });
+    expect(missing).toBeUndefined();
+    expect(ddbMock).toHaveReceivedCommandWith(GetCommand, {
+      TableName: tables.messages,
+      ConsistentRead: true,
+    });
   });
 });
