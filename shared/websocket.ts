@@ -132,6 +132,8 @@ export function createRouteHandler(
       const valid = validate(definition.schema, frame);
       const caller: Caller = { userId: userIdOf(event), connectionId, awsRequestId };
       logger.appendKeys({ userId: caller.userId, action });
+      if (typeof frame.conversationId === 'string')
+        logger.appendKeys({ conversationId: frame.conversationId });
       const result = await definition.run(valid, caller);
       const requestId = requestIdOf(frame);
       return reply({ type: 'ack', action: action as string, ...(requestId ? { requestId } : {}), ...result });

@@ -81,7 +81,7 @@ export function createConversationsHandler(
   const clock = deps.clock ?? (() => new Date());
   const newId = deps.newId ?? randomUUID;
 
-  const handle = createRouteHandler(logger, {
+  return createRouteHandler(logger, {
     createConversation: route({
       schema: createConversationFrameSchema,
       run: async (frame, caller) => {
@@ -101,7 +101,6 @@ export function createConversationsHandler(
     addMembers: route({
       schema: addMembersFrameSchema,
       run: async (frame, caller) => {
-        logger.appendKeys({ conversationId: frame.conversationId });
         await requireMember(ddb, tables, frame.conversationId, caller.userId);
         const added = await addMembers(ddb, tables, {
           conversationId: frame.conversationId,
@@ -115,7 +114,6 @@ export function createConversationsHandler(
     subscribe: route({
       schema: subscribeFrameSchema,
       run: async (frame, caller) => {
-        logger.appendKeys({ conversationId: frame.conversationId });
         await requireMember(ddb, tables, frame.conversationId, caller.userId);
         return { ...(await subscribe(ddb, tables, frame, caller, clock())) };
       },
@@ -123,7 +121,6 @@ export function createConversationsHandler(
     unsubscribe: route({
       schema: unsubscribeFrameSchema,
       run: async (frame, caller) => {
-        logger.appendKeys({ conversationId: frame.conversationId });
         await deleteSubscription(ddb, tables, {
           conversationId: frame.conversationId,
           connectionId: caller.connectionId,
@@ -134,23 +131,12 @@ export function createConversationsHandler(
     history: route({
       schema: historyFrameSchema,
       run: async (frame, caller) => {
-        logger.appendKeys({ conversationId: frame.conversationId });
         await requireMember(ddb, tables, frame.conversationId, caller.userId);
         const page = await messagesBefore(ddb, tables, frame.conversationId, frame.beforeSeq, frame.limit);
         return { conversationId: frame.conversationId, ...page };
       },
     }),
   });
-
-  return async (event) => {
-    try {
-      return await handle(event);
-    } finally {
-      // createRouteHandler only clears the keys it added; a warm container must not log the previous
-      // request's conversation.
-      logger.removeKeys(['conversationId']);
-    }
-  };
 }
 
 /**

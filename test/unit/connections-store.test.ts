@@ -94,6 +94,18 @@ describe('putConnection and putSubscription', () => {
 });
 
 describe('listSubscribers', () => {
+  it('reads strongly consistent, so a subscription acked a moment ago gets the next message (G5)', async () => {
+    ddbMock.on(QueryCommand).resolves({ Items: [{ connectionId: 'c1' }] });
+
+    await listSubscribers(ddb, tables, 'general');
+
+    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
+      TableName: tables.subscriptions,
+      KeyConditionExpression: 'conversationId = :c',
+      ConsistentRead: true,
+    });
+  });
+
   it('follows LastEvaluatedKey and returns the connections of every page', async () => {
     // Prepare
     ddbMock

@@ -121,6 +121,48 @@ describe('createRouteHandler', () => {
   });
 });
 
+describe('createRouteHandler logging', () => {
+  const withConversation = z.strictObject({
+    action: z.literal('echo'),
+    requestId: z.string().optional(),
+    conversationId: z.string(),
+  });
+
+  function loggedHandler(run: () => Promise<Record<string, unknown>>) {
+    const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+    const warn = vi.spyOn(logger, 'warn');
+    const error = vi.spyOn(logger, 'error');
+    const appendKeys = vi.spyOn(logger, 'appendKeys');
+    const removeKeys = vi.spyOn(logger, 'removeKeys');
+    const handler = createRouteHandler(logger, { echo: route({ schema: withConversation, run }) });
+    return { handler, warn, error, appendKeys, removeKeys };
+  }
+
+  it('logs every refusal with its code (G8) and an unexpected failure as an error', async () => {
+    // Prepare
+    const { handler, warn, error } = loggedHandler(vi.fn().mockRejectedValue(new Error('boom')));
+    // Act
+    await handler(eventWith('{"action":"echo",'));
+    await handler(eventWith('{"action":"echo","conversationId":"c1"}'));
+    // Assess
+    expect(warn).toHaveBeenCalledWith('Request refused', expect.objectContaining({ code: 'invalid_json' }));
+    expect(error).toHaveBeenCalledWith(
+      'Request failed',
+      expect.objectContaining({ error: expect.any(Error) }),
+    );
+  });
+
+  it("tags the request's logs with its conversationId and clears it afterwards", async () => {
+    // Prepare
+    const { handler, appendKeys, removeKeys } = loggedHandler(async () => ({}));
+    // Act
+    await handler(eventWith('{"action":"echo","conversationId":"c1"}'));
+    // Assess
+    expect(appendKeys).toHaveBeenCalledWith({ conversationId: 'c1' });
+    expect(removeKeys).toHaveBeenLastCalledWith(expect.arrayContaining(['conversationId', 'seq']));
+  });
+});
+
 describe('userIdOf', () => {
   it('prefers the userId context and falls back to principalId', () => {
     expect(userIdOf(eventWith('', { principalId: 'p', userId: 'u' }))).toBe('u');
