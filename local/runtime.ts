@@ -76,6 +76,8 @@ export interface LocalRuntime {
   managementEndpoint: string;
   controlUrl: string;
   endpoints: { dynamodb: string; sqs: string };
+  /** SDK clients for the local services, for tests and tools that inspect them. */
+  clients: { dynamodb: DynamoDBClient; sqs: SQSClient };
   tables: TableNames;
   queues: { fanout: { url: string; arn: string }; deadLetter: { url: string; arn: string } };
   api: WebSocketApi;
@@ -218,6 +220,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       managementEndpoint: api.managementEndpoint,
       controlUrl: control.url,
       endpoints: { dynamodb: dynamo.endpoint, sqs: sqsEmulator.endpoint },
+      clients: { dynamodb: ddb, sqs },
       tables,
       queues,
       api,

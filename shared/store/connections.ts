@@ -6,6 +6,7 @@ import {
   PutCommand,
   paginateQuery,
 } from '@aws-sdk/lib-dynamodb';
+import { fullJitterDelay } from '../backoff';
 import { LIMITS } from '../limits';
 import { TABLES, type TableNames, TTL_ATTRIBUTE } from '../tables';
 
@@ -84,6 +85,8 @@ export async function listSubscribers(
 
 const BATCH_WRITE_LIMIT = 25;
 const MAX_BATCH_ATTEMPTS = 5;
+/** DynamoDB returns unprocessed items when throttled; retry them spaced out, as AWS advises. */
+const UNPROCESSED_BACKOFF = { baseDelayMs: 50, maxDelayMs: 1_000 };
 
 async function batchDelete(
   ddb: DynamoDBDocumentClient,
@@ -98,7 +101,10 @@ async function batchDelete(
       if (attempt > MAX_BATCH_ATTEMPTS) throw new Error(`BatchWrite on ${tableName} left unprocessed items`);
       const result = await ddb.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } }));
       pending = result.UnprocessedItems?.[tableName] ?? [];
-      if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+      if (pending.length > 0) {
+        const delay = fullJitterDelay(attempt, Math.random, UNPROCESSED_BACKOFF);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
   }
 }

@@ -1,4 +1,4 @@
-import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import { ChatClient, HandshakeRefusedError, range } from './chat-client';
@@ -22,11 +22,7 @@ async function track(client: Promise<ChatClient>): Promise<ChatClient> {
 
 /** Stored seqs of a conversation, read straight from DynamoDB Local. */
 async function storedSeqs(conversationId: string): Promise<number[]> {
-  const ddb = new DynamoDBClient({
-    endpoint: runtime.endpoints.dynamodb,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  const ddb = runtime.clients.dynamodb;
   const seqs: number[] = [];
   let startKey: Record<string, never> | undefined;
   do {

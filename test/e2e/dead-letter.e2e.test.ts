@@ -9,7 +9,7 @@ import {
   GoneException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { invokeRedrive } from '../../local/redrive';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
@@ -32,12 +32,7 @@ async function connectWithId(userId: string): Promise<{ client: ChatClient; conn
 }
 
 async function deadLetterDepth(): Promise<number> {
-  const sqs = new SQSClient({
-    endpoint: runtime.endpoints.sqs,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  const { Attributes } = await sqs.send(
+  const { Attributes } = await runtime.clients.sqs.send(
     new GetQueueAttributesCommand({
       QueueUrl: runtime.queues.deadLetter.url,
       AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],

@@ -1,5 +1,5 @@
 /** Shared steps of the end-to-end tests: users, conversations, retrying sends like the client SDK. */
-import { DynamoDBClient, GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { LocalRuntime } from '../../local/runtime';
 import { ChatClient, type Frame } from './chat-client';
 
@@ -38,17 +38,9 @@ export async function sendMessage(
   }
 }
 
-function localDynamoDb(runtime: LocalRuntime): DynamoDBClient {
-  return new DynamoDBClient({
-    endpoint: runtime.endpoints.dynamodb,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-}
-
 /** Whether the connections table holds an item for this connection id. */
 export async function connectionStored(runtime: LocalRuntime, connectionId: string): Promise<boolean> {
-  const { Item } = await localDynamoDb(runtime).send(
+  const { Item } = await runtime.clients.dynamodb.send(
     new GetItemCommand({
       TableName: runtime.tables.connections,
       Key: { connectionId: { S: connectionId } },
@@ -60,7 +52,7 @@ export async function connectionStored(runtime: LocalRuntime, connectionId: stri
 
 /** Counts the items of a table (a Scan is fine in a test, never in the product). */
 export async function countItems(runtime: LocalRuntime, tableName: string): Promise<number> {
-  const ddb = localDynamoDb(runtime);
+  const ddb = runtime.clients.dynamodb;
   let count = 0;
   let startKey: Record<string, never> | undefined;
   do {
