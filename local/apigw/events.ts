@@ -152,7 +152,8 @@ export function connectEvent(
 ) {
   return {
     ...request,
-    requestContext: requestContext(api, connection, '$connect', 'CONNECT', now, true),
+    // API Gateway sends `messageId: null` on CONNECT and DISCONNECT; only MESSAGE events have one.
+    requestContext: { ...requestContext(api, connection, '$connect', 'CONNECT', now, true), messageId: null },
     isBase64Encoded: false,
   };
 }
@@ -186,6 +187,7 @@ export function disconnectEvent(
     multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [value]])),
     requestContext: {
       ...requestContext(api, connection, '$disconnect', 'DISCONNECT', now, true),
+      messageId: null,
       disconnectStatusCode: close.code,
       disconnectReason: close.reason,
     },

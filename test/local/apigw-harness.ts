@@ -32,7 +32,8 @@ export interface TestEvent {
     requestTime: string;
     requestTimeEpoch: number;
     messageDirection: string;
-    messageId?: string;
+    /** A string on MESSAGE events, null on CONNECT and DISCONNECT. */
+    messageId?: string | null;
     identity: { sourceIp: string; userAgent: string };
     disconnectStatusCode?: number;
     disconnectReason?: string;

@@ -366,7 +366,7 @@ describe('the $connect route', () => {
 });
 
 describe('event requestContext', () => {
-  it('carries every field API Gateway sends, with the eventType of each route', async () => {
+  it('carries every field API Gateway sends, with the eventType of each route and messageId null outside MESSAGE', async () => {
     // Prepare
     const connect = fakeRoute();
     const send = fakeRoute();
@@ -409,7 +409,12 @@ describe('event requestContext', () => {
       messageDirection: 'IN',
       identity: { sourceIp: '127.0.0.1', userAgent: 'vitest-agent' },
     };
-    expect(connectEvent.requestContext).toEqual({ ...common, routeKey: '$connect', eventType: 'CONNECT' });
+    expect(connectEvent.requestContext).toEqual({
+      ...common,
+      routeKey: '$connect',
+      eventType: 'CONNECT',
+      messageId: null,
+    });
     expect(connectEvent).toMatchObject({
       queryStringParameters: { token: 'q' },
       multiValueQueryStringParameters: { token: ['q'] },
@@ -432,6 +437,7 @@ describe('event requestContext', () => {
       ...common,
       routeKey: '$disconnect',
       eventType: 'DISCONNECT',
+      messageId: null,
       disconnectStatusCode: 1000,
       disconnectReason: 'bye',
     });
