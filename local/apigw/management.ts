@@ -1,11 +1,13 @@
 /**
  * The `@connections` management API on the emulator's HTTP server, wire-compatible with
  * `@aws-sdk/client-apigatewaymanagementapi`: POST sends one text frame, GET describes the connection
- * (ISO-8601 `connectedAt`/`lastActiveAt`, `identity`), DELETE closes it. Errors carry
- * `x-amzn-ErrorType`, which the SDK turns into its named exceptions (GoneException, ...).
+ * (ISO-8601 `connectedAt`/`lastActiveAt`, `identity`), DELETE closes it. Every response carries an
+ * `x-amzn-RequestId`; errors carry `x-amzn-ErrorType`, which the SDK turns into its named exceptions.
+ * A GoneException (410) has an empty body, as on AWS; other errors have a JSON `message`.
  * Requests are not SigV4-verified: there is no account to verify against.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { newAwsId } from './ids';
 
 /** A live connection as the management API sees it. */
 export interface ManagedConnection {
@@ -38,13 +40,25 @@ const ERROR_TYPES: Record<number, string> = {
   503: 'ServiceUnavailableException',
 };
 
+/** Every management response, success or error, carries a request id of its own. */
+export function setRequestId(res: ServerResponse): void {
+  res.setHeader('x-amzn-RequestId', newAwsId());
+}
+
 function sendError(res: ServerResponse, status: number, message: string): void {
+  const errorType =
+    ERROR_TYPES[status] ?? (status >= 500 ? 'InternalServerErrorException' : 'BadRequestException');
+  // API Gateway answers GoneException with no body at all: the error type header is all the SDK needs.
+  if (status === 410) {
+    res.writeHead(status, { 'Content-Length': 0, 'x-amzn-ErrorType': errorType });
+    res.end();
+    return;
+  }
   const body = JSON.stringify({ message });
   res.writeHead(status, {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(body),
-    'x-amzn-ErrorType':
-      ERROR_TYPES[status] ?? (status >= 500 ? 'InternalServerErrorException' : 'BadRequestException'),
+    'x-amzn-ErrorType': errorType,
   });
   res.end(body);
 }
@@ -90,6 +104,7 @@ export function handleManagementRequest(
 ): boolean {
   const connectionId = managementConnectionId(req.url ?? '', deps.stage);
   if (connectionId === undefined) return false;
+  setRequestId(res);
   void answer(req, res, deps, connectionId).catch((err: unknown) => {
     if (!res.headersSent) sendError(res, 500, err instanceof Error ? err.message : 'Internal server error');
   });

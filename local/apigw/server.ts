@@ -28,7 +28,7 @@ import {
   messageEvent,
 } from './events';
 import { newAwsId } from './ids';
-import { handleManagementRequest, type ManagedConnection } from './management';
+import { handleManagementRequest, type ManagedConnection, setRequestId } from './management';
 
 /** Invokes a function with an event and resolves with its result (structurally local/functions.ts's). */
 export type Invoke = (event: unknown) => Promise<unknown>;
@@ -195,6 +195,7 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
       injectedPostStatus: (id) => injectedFailures.get(id),
     });
     if (!handled) {
+      setRequestId(res);
       res.writeHead(403, { 'Content-Type': 'application/json', 'x-amzn-ErrorType': 'ForbiddenException' });
       res.end(JSON.stringify({ message: 'Forbidden' }));
     }

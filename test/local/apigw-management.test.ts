@@ -17,6 +17,8 @@ import {
   type TestClient,
 } from './apigw-harness';
 
+const AWS_ID = /^[A-Za-z0-9]{15}=$/;
+
 /** An emulator with recording $connect/$disconnect routes and one client connected to it. */
 async function connectedClient(
   options: { idleTimeoutMs?: number; maxConnectionMs?: number; routes?: object } = {},
@@ -145,6 +147,7 @@ describe('the management API with the real SDK client', () => {
     // Assess
     expect(error).toBeInstanceOf(GoneException);
     expect((error as GoneException).$metadata.httpStatusCode).toBe(410);
+    expect((error as GoneException).$metadata.requestId).toMatch(AWS_ID);
   });
 
   it('answers a POST over 128 KB with 413 PayloadTooLargeException and sends nothing', async () => {
@@ -163,6 +166,54 @@ describe('the management API with the real SDK client', () => {
     expect((error as PayloadTooLargeException).$metadata.httpStatusCode).toBe(413);
     await vi.waitFor(() => expect(client.frames).toHaveLength(1));
     expect(client.frames[0]).toHaveLength(128 * 1024);
+  });
+});
+
+describe('management responses on the wire', () => {
+  async function call(url: string, method: string, body?: string) {
+    const res = await fetch(url, { method, body });
+    return { status: res.status, headers: res.headers, body: await res.text() };
+  }
+
+  it.each(['POST', 'GET', 'DELETE'])(
+    'answers %s to a gone connection with 410, an empty body, GoneException and a request id',
+    async (method) => {
+      // Prepare
+      const { api } = await connectedClient();
+      const url = `${api.managementEndpoint}/@connections/${encodeURIComponent('L0SM9cOFvHcCIhw=')}`;
+
+      // Act
+      const res = await call(url, method, method === 'POST' ? 'x' : undefined);
+
+      // Assess
+      expect(res.status).toBe(410);
+      expect(res.body).toBe('');
+      expect(res.headers.get('content-length')).toBe('0');
+      expect(res.headers.get('x-amzn-errortype')).toBe('GoneException');
+      expect(res.headers.get('x-amzn-requestid')).toMatch(AWS_ID);
+    },
+  );
+
+  it('puts a fresh x-amzn-RequestId on every response, success or error', async () => {
+    // Prepare
+    const { api, connectionId } = await connectedClient();
+    const url = `${api.managementEndpoint}/@connections/${encodeURIComponent(connectionId)}`;
+
+    // Act
+    const responses = [
+      await call(url, 'POST', 'hello'),
+      await call(url, 'GET'),
+      await call(url, 'POST', 'x'.repeat(128 * 1024 + 1)),
+      await call(url, 'PATCH'),
+      await call(`${api.managementEndpoint}/elsewhere`, 'GET'),
+      await call(url, 'DELETE'),
+    ];
+
+    // Assess
+    expect(responses.map((res) => res.status)).toEqual([200, 200, 413, 403, 403, 204]);
+    const ids = responses.map((res) => res.headers.get('x-amzn-requestid'));
+    for (const id of ids) expect(id).toMatch(AWS_ID);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });
 
