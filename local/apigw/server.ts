@@ -6,8 +6,9 @@
  * What it reproduces (AWS developer guide, "WebSocket APIs" and "Quotas"): route selection on
  * `$request.body.action` with `$default` fallback; the `$connect` REQUEST authorizer and its 401/403/500
  * answers; `$connect` refusing the handshake on a non-2xx result; the authorizer context on every later
- * event; messages of one connection dispatched concurrently, each reply going to its sender; binary
- * frames closing with 1003; the 32 KB frame and 128 KB message limits closing with 1009; the idle
+ * event; the `$connect` result's `headers` in the 101 response, its `Sec-WebSocket-Protocol` being
+ * the only way a subprotocol is selected; messages of one connection dispatched concurrently, each
+ * reply going to its sender; binary frames closing with 1003; the 32 KB frame and 128 KB message limits closing with 1009; the idle
  * timeout and maximum duration closing with 1001; `$disconnect` after every close except a dropped one.
  *
  * The frame limit is checked per message, because `ws` hands over whole messages, not frames. Clients
@@ -142,6 +143,48 @@ function statusOf(result: unknown): number {
   return isRecord(result) && typeof result.statusCode === 'number' ? result.statusCode : 200;
 }
 
+/** Headers the WebSocket handshake itself defines: a `$connect` result cannot override them. */
+const HANDSHAKE_HEADERS = new Set([
+  'connection',
+  'content-length',
+  'sec-websocket-accept',
+  'sec-websocket-extensions',
+  'sec-websocket-version',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Any control character but tab (CR and LF above all) would break or split the response head. */
+function safeHeaderValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if ((code < 0x20 && code !== 0x09) || code === 0x7f) return false;
+  }
+  return true;
+}
+
+/**
+ * The header lines of the 101 response for a `$connect` result's `headers`. As on API Gateway, the
+ * subprotocol is whatever `Sec-WebSocket-Protocol` the handler returned (any spelling of the name), and
+ * none when it returned none, whatever the client offered. Names the handshake defines, invalid names
+ * and values with control characters are dropped.
+ */
+export function connectResponseHeaders(result: unknown): string[] {
+  if (!isRecord(result) || !isRecord(result.headers)) return [];
+  const lines: string[] = [];
+  for (const [name, raw] of Object.entries(result.headers)) {
+    if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') continue;
+    const value = String(raw);
+    if (!HEADER_NAME.test(name) || !safeHeaderValue(value)) continue;
+    const lower = name.toLowerCase();
+    if (HANDSHAKE_HEADERS.has(lower)) continue;
+    lines.push(`${lower === 'sec-websocket-protocol' ? 'Sec-WebSocket-Protocol' : name}: ${value}`);
+  }
+  return lines;
+}
+
 /** Refuses a WebSocket handshake with a plain HTTP response, as API Gateway does. */
 function refuse(socket: Duplex, status: number, message: string): void {
   if (socket.destroyed) return;
@@ -200,7 +243,17 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
       res.end(JSON.stringify({ message: 'Forbidden' }));
     }
   });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: settings.maxMessageBytes });
+  // ws would pick the first subprotocol the client offers; API Gateway picks none by itself, so the
+  // 101 response carries only the headers `$connect` returned (added on 'headers' below).
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: settings.maxMessageBytes,
+    handleProtocols: () => false,
+  });
+  const handshakeHeaders = new WeakMap<IncomingMessage, string[]>();
+  wss.on('headers', (headers: string[], req: IncomingMessage) => {
+    headers.push(...(handshakeHeaders.get(req) ?? []));
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -397,15 +450,17 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
 
     const connectRoute = routes.$connect;
     if (connectRoute) {
-      let status: number;
+      let result: unknown;
       try {
-        status = statusOf(await connectRoute.invoke(connectEvent(api, info, request, Date.now())));
+        result = await connectRoute.invoke(connectEvent(api, info, request, Date.now()));
       } catch (err: unknown) {
         return refused(500, 'Internal server error', `because $connect threw: ${errorMessage(err)}`);
       }
+      const status = statusOf(result);
       if (status < 200 || status > 299) {
         return refused(status, STATUS_CODES[status] ?? 'Error', `because $connect returned ${status}`);
       }
+      handshakeHeaders.set(req, connectResponseHeaders(result));
     }
 
     if (closing || socket.destroyed) {

@@ -113,19 +113,32 @@ export interface TestClient {
   frames: string[];
   /** Resolves with the close code and reason the client saw. */
   closed: Promise<{ code: number; reason: string }>;
+  /** The headers of the 101 response. */
+  handshakeHeaders: IncomingMessage['headers'];
 }
 
-/** Opens a real WebSocket client and resolves once the handshake succeeded. */
-export function openClient(url: string, headers: Record<string, string> = {}): Promise<TestClient> {
+/**
+ * Opens a real WebSocket client and resolves once the handshake succeeded; rejects with the `ws`
+ * client's error when it did not. `protocols` are offered in `Sec-WebSocket-Protocol`.
+ */
+export function openClient(
+  url: string,
+  headers: Record<string, string> = {},
+  protocols: string[] = [],
+): Promise<TestClient> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
+    const ws = new WebSocket(url, protocols, { headers });
     const frames: string[] = [];
+    let handshakeHeaders: IncomingMessage['headers'] = {};
     const closed = new Promise<{ code: number; reason: string }>((resolveClose) => {
       ws.on('close', (code, reason) => resolveClose({ code, reason: reason.toString('utf8') }));
     });
+    ws.on('upgrade', (res) => {
+      handshakeHeaders = res.headers;
+    });
     ws.on('message', (data) => frames.push(data.toString()));
     ws.on('error', reject);
-    ws.on('open', () => resolve({ ws, frames, closed }));
+    ws.on('open', () => resolve({ ws, frames, closed, handshakeHeaders }));
   });
 }
 

@@ -351,6 +351,62 @@ describe('the $connect route', () => {
     expect(api.connectionIds()).toEqual([]);
   });
 
+  it('selects the subprotocol the $connect result names, not the first one the client offers', async () => {
+    // Prepare: the header name in any spelling, as API Gateway matches it.
+    const connect = fakeRoute(() => ({ statusCode: 200, headers: { 'sec-websocket-protocol': 'chat' } }));
+    const api = await startTestApi({ routes: { $connect: connect.route } });
+
+    // Act
+    const client = await openClient(api.url, {}, ['mqtt', 'chat']);
+
+    // Assess
+    expect(client.ws.protocol).toBe('chat');
+    expect(client.handshakeHeaders['sec-websocket-protocol']).toBe('chat');
+    expect(connect.events[0]?.headers?.['Sec-WebSocket-Protocol']).toBe('mqtt,chat');
+  });
+
+  it('selects no subprotocol when $connect returns none, so a ws client that offered one fails the handshake', async () => {
+    // Prepare
+    const connect = fakeRoute(() => ({ statusCode: 200 }));
+    const disconnect = fakeRoute();
+    const api = await startTestApi({ routes: { $connect: connect.route, $disconnect: disconnect.route } });
+
+    // Act
+    const failed = await openClient(api.url, {}, ['chat']).catch((err: unknown) => err);
+
+    // Assess: the 101 went out, then the client dropped the socket, so $disconnect runs with 1006.
+    expect(failed).toBeInstanceOf(Error);
+    expect((failed as Error).message).toBe('Server sent no subprotocol');
+    await vi.waitFor(() => expect(disconnect.events).toHaveLength(1));
+    expect(disconnect.events[0]?.requestContext.disconnectStatusCode).toBe(1006);
+  });
+
+  it('sends the other headers of the $connect result in the 101 response, except those of the handshake', async () => {
+    // Prepare
+    const connect = fakeRoute(() => ({
+      statusCode: 200,
+      headers: {
+        'X-Chat-Version': '2',
+        'X-Count': 3,
+        Connection: 'close',
+        'Sec-WebSocket-Accept': 'forged',
+        'X-Injected': 'a\r\nX-Evil: 1',
+      },
+    }));
+    const api = await startTestApi({ routes: { $connect: connect.route } });
+
+    // Act
+    const client = await openClient(api.url);
+
+    // Assess
+    expect(client.ws.readyState).toBe(client.ws.OPEN);
+    expect(client.ws.protocol).toBe('');
+    expect(client.handshakeHeaders).toMatchObject({ 'x-chat-version': '2', 'x-count': '3' });
+    expect(client.handshakeHeaders.connection).toBe('Upgrade');
+    expect(client.handshakeHeaders['x-injected']).toBeUndefined();
+    expect(client.handshakeHeaders['x-evil']).toBeUndefined();
+  });
+
   it('refuses a path other than the stage with 403', async () => {
     // Prepare
     const connect = fakeRoute();
