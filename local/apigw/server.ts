@@ -8,11 +8,13 @@
  * answers; `$connect` refusing the handshake on a non-2xx result; the authorizer context on every later
  * event; the `$connect` result's `headers` in the 101 response, its `Sec-WebSocket-Protocol` being
  * the only way a subprotocol is selected; messages of one connection dispatched concurrently, each
- * reply going to its sender; binary frames closing with 1003; the 32 KB frame and 128 KB message limits closing with 1009; the idle
- * timeout and maximum duration closing with 1001; `$disconnect` after every close except a dropped one.
+ * reply going to its sender; binary frames closing with 1003; the 32 KB frame and 128 KB message
+ * limits closing with 1009; the idle timeout and maximum duration closing with 1001; `$disconnect`
+ * after every close except a dropped one.
  *
- * The frame limit is checked per message, because `ws` hands over whole messages, not frames. Clients
- * (browsers, `ws`) send a message as a single frame, so for them a message is a frame.
+ * The frame limit applies to each frame: `ws` hands over whole messages, reassembled from their
+ * fragments, so the emulator reads the frame headers on the raw socket alongside it (frames.ts). A
+ * message sent as several frames of up to 32 KB each may thus reach 128 KB, as on AWS.
  */
 import { createServer, type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,6 +30,7 @@ import {
   handshakeRequest,
   messageEvent,
 } from './events';
+import { FrameHeaderReader, isControlFrame } from './frames';
 import { newAwsId } from './ids';
 import { handleManagementRequest, type ManagedConnection, setRequestId } from './management';
 
@@ -53,9 +56,12 @@ export interface WebSocketApiOptions {
   idleTimeoutMs?: number;
   /** Closes (1001) every connection this long after it opened. @default 7200000 */
   maxConnectionMs?: number;
-  /** A larger client frame closes the socket with 1009. @default 32768 */
+  /** A larger client frame (one fragment of a message) closes the socket with 1009. @default 32768 */
   maxFrameBytes?: number;
-  /** A larger client message closes with 1009; a larger management POST gets 413. @default 131072 */
+  /**
+   * A larger client message (all its frames together) closes with 1009; a larger management POST gets
+   * 413. @default 131072
+   */
   maxMessageBytes?: number;
   /** One readable line per connect, refused connect, route invocation and disconnect. */
   onLog?: (line: string) => void;
@@ -352,7 +358,8 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
     log(`DISCONNECT ${info.connectionId} ${close.code} ${close.reason}, ${outcome}`);
   };
 
-  const register = (socket: WebSocket, info: ConnectionInfo) => {
+  /** `raw` is the socket under `socket`, whose bytes are read for frame headers. */
+  const register = (socket: WebSocket, raw: Duplex, info: ConnectionInfo) => {
     let markClosed: () => void = () => undefined;
     const closed = new Promise<void>((resolve) => {
       markClosed = resolve;
@@ -373,12 +380,23 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
     };
     connections.set(info.connectionId, connection);
 
+    // Prepended, so a frame's header is judged before ws (on the same socket) can emit its message.
+    const frames = new FrameHeaderReader(({ opcode, length }) => {
+      if (!isControlFrame(opcode) && length > settings.maxFrameBytes) {
+        closeConnection(connection, 1009, 'Message too big');
+      }
+    });
+    const readFrames = (chunk: Buffer) => {
+      if (connection.serverClose || connection.dropped) raw.off('data', readFrames);
+      else frames.push(chunk);
+    };
+    raw.prependListener('data', readFrames);
+
     socket.on('message', (data: RawData, isBinary: boolean) => {
       if (connection.serverClose || connection.dropped) return;
       touch(connection);
       const bytes = toBuffer(data);
       if (isBinary) return closeConnection(connection, 1003, 'Unsupported data');
-      if (bytes.length > settings.maxFrameBytes) return closeConnection(connection, 1009, 'Message too big');
       track(dispatch(connection, bytes.toString('utf8')));
     });
     // ws answers a protocol violation itself (a message over maxPayload gets 1009) and then reports the
@@ -471,7 +489,7 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      register(ws, info);
+      register(ws, socket, info);
       const principal = info.authorizer ? ` principalId=${String(info.authorizer.principalId)}` : '';
       if (options.logInvocations !== false) {
         log(`CONNECT    ${info.connectionId}${principal} in ${Date.now() - started} ms`);

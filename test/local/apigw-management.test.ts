@@ -294,6 +294,46 @@ describe('size limits', () => {
     await vi.waitFor(() => expect(disconnectCodes(disconnect)).toEqual([1009]));
   });
 
+  it('accepts a 100 KB message sent as four 25 KB frames and routes it as one message', async () => {
+    // Prepare
+    const big = fakeRoute();
+    const { client } = await connectedClient({ routes: { big: big.route } });
+    const head = '{"action":"big","pad":"';
+    const message = `${head}${'x'.repeat(100 * 1024 - head.length - 2)}"}`;
+    const frames = [0, 1, 2, 3].map((n) => message.slice(n * 25 * 1024, (n + 1) * 25 * 1024));
+
+    // Act
+    frames.forEach((frame, n) => {
+      client.ws.send(frame, { fin: n === frames.length - 1 });
+    });
+
+    // Assess
+    await vi.waitFor(() => expect(big.events).toHaveLength(1));
+    expect(big.events[0]?.body).toBe(message);
+    expect(message).toHaveLength(100 * 1024);
+    await expectOpen(client);
+  });
+
+  it.each([
+    { name: 'a single 40 KB frame', sizes: [40] },
+    { name: 'a 40 KB frame between 10 KB frames of one message', sizes: [10, 40, 10] },
+    { name: 'a 130 KB message in five 26 KB frames', sizes: [26, 26, 26, 26, 26] },
+  ])('closes the socket with 1009 on $name, without invoking a route', async ({ sizes }) => {
+    // Prepare
+    const fallback = fakeRoute();
+    const { client, disconnect } = await connectedClient({ routes: { $default: fallback.route } });
+
+    // Act
+    sizes.forEach((size, n) => {
+      client.ws.send('x'.repeat(size * 1024), { fin: n === sizes.length - 1 });
+    });
+
+    // Assess
+    expect((await client.closed).code).toBe(1009);
+    await vi.waitFor(() => expect(disconnectCodes(disconnect)).toEqual([1009]));
+    expect(fallback.events).toHaveLength(0);
+  });
+
   it('closes the socket with 1003 on a binary frame, as API Gateway does', async () => {
     // Prepare
     const { client, disconnect } = await connectedClient();
