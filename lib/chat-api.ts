@@ -9,10 +9,10 @@ import { Construct } from 'constructs';
 import { acknowledgeManagedPolicy, acknowledgeRule } from './nag';
 import {
   type FunctionName,
-  ONE_WAY_ROUTES,
   ROUTE_SELECTION_EXPRESSION,
   ROUTES,
-  type RouteKey,
+  type RouteWiring,
+  routeTarget,
   TOKEN_QUERY_PARAMETER,
 } from './wiring';
 
@@ -24,8 +24,13 @@ export interface StageThrottle {
 }
 
 export interface ChatApiProps {
-  /** The function behind each route of ROUTES, and the `$connect` authorizer, by wiring name. */
+  /** The function behind each route, and the `$connect` authorizer, by wiring name. */
   readonly functions: Record<FunctionName, IFunction>;
+  /**
+   * Route key → wiring: the function, and whether the route has a route response.
+   * @default ROUTES (lib/wiring.ts)
+   */
+  readonly routes?: Readonly<Record<string, RouteWiring>>;
   /** The function that authorizes `$connect`. */
   readonly authorizer: IFunction;
   /** The stage name, the last path segment of the wss:// and callback URLs. */
@@ -47,9 +52,9 @@ export interface ChatApiProps {
 
 /**
  * The WebSocket API: route selection on `$request.body.action`, one route per entry of ROUTES in
- * lib/wiring.ts, `$connect` behind a REQUEST authorizer reading the token query parameter, every other
- * message route two-way so the handler's return value is the reply frame, and one throttled,
- * access-logged stage.
+ * lib/wiring.ts, `$connect` behind a REQUEST authorizer reading the token query parameter, a route
+ * response (`returnResponse`) on exactly the routes the wiring makes two-way, so their handler's return
+ * value is the reply frame, and one throttled, access-logged stage.
  */
 export class ChatApi extends Construct {
   readonly api: WebSocketApi;
@@ -79,14 +84,15 @@ export class ChatApi extends Construct {
     const authorizer = new WebSocketLambdaAuthorizer('ConnectAuthorizer', props.authorizer, {
       identitySource: [`route.request.querystring.${TOKEN_QUERY_PARAMETER}`],
     });
-    for (const [routeKey, functionName] of Object.entries(ROUTES) as [RouteKey, FunctionName][]) {
+    for (const [routeKey, wiring] of Object.entries(props.routes ?? ROUTES)) {
+      const target = routeTarget(wiring);
       const route = this.api.addRoute(routeKey, {
         integration: new WebSocketLambdaIntegration(
           `${routeId(routeKey)}Integration`,
-          props.functions[functionName],
+          props.functions[target.function],
         ),
         authorizer: routeKey === '$connect' ? authorizer : undefined,
-        returnResponse: !ONE_WAY_ROUTES.has(routeKey),
+        returnResponse: target.routeResponse,
       });
       if (routeKey !== '$connect') {
         acknowledgeRule(

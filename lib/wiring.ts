@@ -81,12 +81,24 @@ export const FUNCTIONS = {
 export type FunctionName = keyof typeof FUNCTIONS;
 
 /**
- * Route key → function. `$connect` runs the authorizer first. Every other route is two-way: the
- * handler's return value is the reply frame. `$default` catches malformed JSON and unknown actions.
+ * How a route is wired. A function name alone makes the route two-way: it has a route response, so
+ * API Gateway sends the handler's result `body` back to the client as the reply frame. `{ function,
+ * routeResponse: false }` makes it one-way: no route response, and the sender gets nothing back,
+ * whatever the handler returns (it can still post to connections through the management API).
+ */
+export type RouteWiring<F extends string = FunctionName> =
+  | F
+  | { readonly function: F; readonly routeResponse: false };
+
+/**
+ * Route key → wiring. `$connect` runs the authorizer first. It and `$disconnect` are one-way: the
+ * `$connect` result only decides the handshake, and `$disconnect` has no client left to answer. Every
+ * other route is two-way: the handler's return value is the reply frame. `$default` catches malformed
+ * JSON and unknown actions.
  */
 export const ROUTES = {
-  $connect: 'connect',
-  $disconnect: 'connect',
+  $connect: { function: 'connect', routeResponse: false },
+  $disconnect: { function: 'connect', routeResponse: false },
   $default: 'conversations',
   send: 'send',
   subscribe: 'conversations',
@@ -94,12 +106,21 @@ export const ROUTES = {
   history: 'conversations',
   createConversation: 'conversations',
   addMembers: 'conversations',
-} as const satisfies Record<string, FunctionName>;
+} as const satisfies Record<string, RouteWiring>;
 
 export type RouteKey = keyof typeof ROUTES;
 
-/** Routes whose handler result is NOT sent back to the client (API Gateway never replies to these). */
-export const ONE_WAY_ROUTES: ReadonlySet<string> = new Set(['$connect', '$disconnect']);
+/**
+ * The function a route invokes and whether it has a route response. The stack (`returnResponse`) and
+ * the local runtime (two-way or not) both read a route through this, so they cannot disagree.
+ */
+export function routeTarget<F extends string>(
+  route: RouteWiring<F>,
+): { function: F; routeResponse: boolean } {
+  return typeof route === 'string'
+    ? { function: route, routeResponse: true }
+    : { function: route.function, routeResponse: route.routeResponse };
+}
 
 /** The query string parameter that carries the JWT on `$connect` (browsers cannot set headers on WebSockets). */
 export const TOKEN_QUERY_PARAMETER = 'token';

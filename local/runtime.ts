@@ -13,9 +13,10 @@ import {
   FUNCTIONS,
   type FunctionWiring,
   fanoutVisibilityTimeoutSeconds,
-  ONE_WAY_ROUTES,
   ROUTE_SELECTION_EXPRESSION,
   ROUTES,
+  type RouteWiring,
+  routeTarget,
   TOKEN_QUERY_PARAMETER,
 } from '../lib/wiring';
 import type { TableNames } from '../shared/tables';
@@ -39,7 +40,8 @@ const ROOT = path.join(__dirname, '..');
 /** Which functions exist and which route or queue invokes them. Defaults to lib/wiring.ts. */
 export interface Wiring {
   functions: Record<string, FunctionWiring>;
-  routes: Record<string, string>;
+  /** Route key → a function name (two-way) or `{ function, routeResponse: false }` (one-way), as ROUTES. */
+  routes: Record<string, RouteWiring<string>>;
   authorizer: string;
   fanoutConsumer: string;
 }
@@ -90,13 +92,19 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
-/** The emulator's route table: route key → the function the wiring names, two-way as on AWS. */
+/**
+ * The emulator's route table: route key → the function the wiring names, two-way exactly when the
+ * wiring gives the route a route response, as the stack deploys it.
+ */
 export function localRoutes(wiring: Wiring, functions: Pick<LocalFunctions, 'invoker'>) {
   return Object.fromEntries(
-    Object.entries(wiring.routes).map(([routeKey, name]) => [
-      routeKey,
-      { invoke: functions.invoker(name, routeKey), twoWay: !ONE_WAY_ROUTES.has(routeKey) },
-    ]),
+    Object.entries(wiring.routes).map(([routeKey, route]) => {
+      const target = routeTarget(route);
+      return [
+        routeKey,
+        { invoke: functions.invoker(target.function, routeKey), twoWay: target.routeResponse },
+      ];
+    }),
   );
 }
 

@@ -2,7 +2,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServerlessChatStack } from '../../lib/chat-stack';
-import { FUNCTIONS } from '../../lib/wiring';
+import { FUNCTIONS, routeTarget } from '../../lib/wiring';
 import { DEFAULT_WIRING, type LocalRuntime, localRoutes, startLocalRuntime } from '../../local/runtime';
 import type { ChatClient } from './chat-client';
 import { connectAs } from './helpers';
@@ -43,7 +43,8 @@ describe('the local route table', () => {
     // Act
     const localTable = new Map(
       Object.entries(local).map(([routeKey, { twoWay }]) => {
-        const name = DEFAULT_WIRING.routes[routeKey] as keyof typeof FUNCTIONS;
+        const route = DEFAULT_WIRING.routes[routeKey] ?? '';
+        const name = routeTarget(route).function as keyof typeof FUNCTIONS;
         return [routeKey, [FUNCTIONS[name].description, twoWay]] as const;
       }),
     );

@@ -1,6 +1,8 @@
-import { App, RemovalPolicy } from 'aws-cdk-lib';
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ChatApi } from '../../lib/chat-api';
 import { ServerlessChatStack, type ServerlessChatStackProps } from '../../lib/chat-stack';
 import {
   FANOUT_CONSUMER,
@@ -10,6 +12,7 @@ import {
   type QueueAccess,
   ROUTES,
   type RouteKey,
+  routeTarget,
 } from '../../lib/wiring';
 import { ENV } from '../../shared/env';
 import { TABLE_ENV, TABLES, type TableDefinition, type TableName } from '../../shared/tables';
@@ -215,7 +218,7 @@ describe('ServerlessChatStack with default props', () => {
 
       expect(integration?.Properties.IntegrationType).toBe('AWS_PROXY');
       expect(JSON.stringify(integration?.Properties.IntegrationUri)).toContain(
-        `"${functionId(template, ROUTES[routeKey])}"`,
+        `"${functionId(template, routeTarget(ROUTES[routeKey]).function)}"`,
       );
     });
 
@@ -233,6 +236,20 @@ describe('ServerlessChatStack with default props', () => {
 
         expect(Object.keys(responses), routeKey).toHaveLength(oneWay ? 0 : 1);
       }
+    });
+
+    it('gives a route response to exactly the routes whose wiring has one, and to no other', () => {
+      const twoWay = routeKeys.filter((routeKey) => routeTarget(ROUTES[routeKey]).routeResponse);
+      const withResponse = Object.values(template.findResources('AWS::ApiGatewayV2::RouteResponse')).map(
+        (response) => {
+          const routeId = ((response as Resource).Properties.RouteId as { Ref: string }).Ref;
+          return (template.toJSON().Resources[routeId] as Resource).Properties.RouteKey;
+        },
+      );
+
+      expect(withResponse.sort()).toEqual([...twoWay].sort());
+      expect(twoWay).not.toContain('$connect');
+      expect(twoWay).not.toContain('$disconnect');
     });
 
     it('authorizes $connect, and only $connect, with a REQUEST authorizer reading the token query parameter', () => {
@@ -700,5 +717,51 @@ describe('ServerlessChatStack props validation', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
 
     expect(() => new ServerlessChatStack(app, 'Invalid', props)).toThrow(message);
+  });
+});
+
+describe('ChatApi with a one-way route in its wiring', () => {
+  /** The routes of lib/wiring.ts plus `notify`, one-way, and `ping`, two-way, on the send function. */
+  function synthApi(): Template {
+    const stack = new Stack(new App(), 'OneWay');
+    const functions = Object.fromEntries(
+      functionNames.map((name) => [
+        name,
+        new LambdaFunction(stack, `Fn${name}`, {
+          runtime: Runtime.NODEJS_20_X,
+          handler: 'index.handler',
+          code: Code.fromInline('exports.handler = async () => ({ statusCode: 200 });'),
+        }),
+      ]),
+    ) as Record<FunctionName, LambdaFunction>;
+    new ChatApi(stack, 'Api', {
+      functions,
+      authorizer: functions.authorizer,
+      stageName: 'test',
+      throttle: { rateLimit: 1, burstLimit: 1 },
+      routes: { ...ROUTES, notify: { function: 'send', routeResponse: false }, ping: 'send' },
+    });
+    return Template.fromStack(stack);
+  }
+
+  function routeResponsesOf(template: Template, routeKey: string): string[] {
+    const routeId = single(
+      template.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: routeKey } }),
+      `route ${routeKey}`,
+    );
+    return Object.keys(
+      template.findResources('AWS::ApiGatewayV2::RouteResponse', {
+        Properties: { RouteId: { Ref: routeId } },
+      }),
+    );
+  }
+
+  it('deploys the one-way route with no route response and the two-way one with a $default response', () => {
+    const template = synthApi();
+
+    expect(routeResponsesOf(template, 'notify')).toHaveLength(0);
+    expect(routeResponsesOf(template, 'ping')).toHaveLength(1);
+    expect(routeResponsesOf(template, '$connect')).toHaveLength(0);
+    template.hasResourceProperties('AWS::ApiGatewayV2::RouteResponse', { RouteResponseKey: '$default' });
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { DEFAULT_WIRING, localRoutes } from '../../local/runtime';
 import {
   echoRoute,
   type FakeRoute,
@@ -115,6 +116,35 @@ describe('route responses', () => {
 
     // Assess: had the one-way body been sent, it would have arrived before the two-way reply.
     expect(client.frames).toEqual(['reply']);
+  });
+
+  it('sends nothing back for a route the wiring makes one-way, and the reply of a two-way one', async () => {
+    // Prepare: the local runtime's route table for a wiring with one route of each kind on one function.
+    const invoked: string[] = [];
+    const routes = localRoutes(
+      {
+        ...DEFAULT_WIRING,
+        routes: { notify: { function: 'handler', routeResponse: false }, ping: 'handler' },
+      },
+      {
+        invoker: (name, routeKey) => async () => {
+          invoked.push(`${name}:${routeKey}`);
+          return { statusCode: 200, body: `reply from ${routeKey}` };
+        },
+      },
+    );
+    const api = await startTestApi({ routes });
+    const client = await openClient(api.url);
+
+    // Act
+    client.ws.send(JSON.stringify({ action: 'notify' }));
+    await vi.waitFor(() => expect(invoked).toEqual(['handler:notify']));
+    client.ws.send(JSON.stringify({ action: 'ping' }));
+    await vi.waitFor(() => expect(client.frames.length).toBeGreaterThan(0));
+
+    // Assess: had the one-way result been sent, it would have arrived before the two-way reply.
+    expect(client.frames).toEqual(['reply from ping']);
+    expect(invoked).toEqual(['handler:notify', 'handler:ping']);
   });
 
   it('sends Internal server error with the request id when the integration throws', async () => {
