@@ -5,7 +5,7 @@
  *
  *   GET  /.well-known/openid-configuration   issuer metadata
  *   GET  /.well-known/jwks.json              the public signing key
- *   GET  /token?user=alice[&expiresIn=3600]  {"token", "userId", "expiresAt"}
+ *   GET  /token?user=alice[&expiresIn=3600]  {"token", "userId", "expiresAt"} (&format=text: the bare token)
  *   POST /functions/{name}/invocations       invokes a function with the JSON body, answers its result
  */
 import { randomUUID } from 'node:crypto';
@@ -88,11 +88,19 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     if (req.method === 'GET' && url.pathname === '/token') {
       const user = userIdSchema.safeParse(url.searchParams.get('user'));
       if (!user.success)
-        return send(res, 400, { message: 'Give ?user=<id>: 1-128 characters, no spaces or #' });
+        return send(res, 400, {
+          message: 'Give ?user=<id>: 1-128 characters, no spaces, #, control or invisible characters',
+        });
       const expiresIn = Number(url.searchParams.get('expiresIn') ?? DEFAULT_TOKEN_SECONDS);
       if (!Number.isInteger(expiresIn)) return send(res, 400, { message: 'expiresIn must be whole seconds' });
       const token = await issueToken(user.data, { expiresInSeconds: expiresIn });
       const expiresAt = new Date(Date.now() + expiresIn * 1000).toISOString();
+      // `&format=text` answers the bare token, for `$(curl -s …)` in a shell.
+      if (url.searchParams.get('format') === 'text') {
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.end(`${token}\n`);
+        return;
+      }
       return send(res, 200, { token, userId: user.data, expiresAt });
     }
     const invocation = /^\/functions\/([A-Za-z0-9_-]+)\/invocations$/.exec(url.pathname);

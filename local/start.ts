@@ -16,6 +16,9 @@ const port = (name: string, fallback: number): number => {
   return parsed;
 };
 
+/** A second signal sooner than this after the first is the same Ctrl-C delivered twice, not a new one. */
+const REPEATED_SIGNAL_MS = 1500;
+
 const time = () => new Date().toISOString().slice(11, 23);
 
 async function main(): Promise<void> {
@@ -41,24 +44,29 @@ async function main(): Promise<void> {
 serverless-chat is running locally (ready in ${seconds} s)
 
   WebSocket    ${runtime.webSocketUrl}?token=<JWT>
-  Get a token  npm run token -- alice        (or: curl '${runtime.controlUrl}/token?user=alice')
-  Connect      npx wscat -c "${runtime.webSocketUrl}?token=$(npm run -s token -- alice)"
+  Get a token  npm run -s token -- alice     (or: curl -s '${runtime.controlUrl}/token?user=alice&format=text')
+  Try it       npm run ws -- alice           (one JSON frame per line; this terminal stays busy, so use a second one)
   Management   ${runtime.managementEndpoint}/@connections/{connectionId}
   DynamoDB     ${runtime.endpoints.dynamodb}   (tables: ${Object.values(runtime.tables).join(', ')})
   SQS          ${runtime.endpoints.sqs}   (fan-out queue and DLQ, FIFO; from other processes use 127.0.0.1)
   Redrive      npm run redrive -- --dry-run
 
-Ctrl-C stops everything.
+Ctrl-C stops everything. Open a second terminal for the commands above.
 `);
 
-  let stopping = false;
+  // A terminal's Ctrl-C reaches every process of the group, and tsx forwards its own copy to this one
+  // as well, so one keypress arrives twice within milliseconds. Only a signal that comes well after the
+  // first one is someone pressing Ctrl-C again to force the exit.
+  let stoppingSince: number | undefined;
   const shutdown = (signal: string) => {
-    if (stopping) {
+    if (stoppingSince !== undefined) {
+      if (performance.now() - stoppingSince < REPEATED_SIGNAL_MS) return;
       console.log('Forced exit');
+      clearState();
       process.exit(1);
     }
-    stopping = true;
-    console.log(`\n${signal}: stopping…`);
+    stoppingSince = performance.now();
+    console.log(`\n${signal}: stopping… (Ctrl-C again to force)`);
     runtime
       .stop()
       .then(() => {

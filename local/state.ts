@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import * as path from 'node:path';
 
 /** RUNTIME_STATE_FILE moves it, so a test can run its own `npm start` beside a developer's. */
-export const STATE_FILE =
+export const stateFile = (): string =>
   process.env.RUNTIME_STATE_FILE ?? path.join(__dirname, '..', '.local', 'runtime.json');
 
 export interface RuntimeState {
@@ -14,16 +14,37 @@ export interface RuntimeState {
 }
 
 export function writeState(state: RuntimeState): void {
-  mkdirSync(path.dirname(STATE_FILE), { recursive: true });
-  writeFileSync(STATE_FILE, `${JSON.stringify(state, null, 2)}\n`);
+  mkdirSync(path.dirname(stateFile()), { recursive: true });
+  writeFileSync(stateFile(), `${JSON.stringify(state, null, 2)}\n`);
 }
 
 export function clearState(): void {
-  rmSync(STATE_FILE, { force: true });
+  rmSync(stateFile(), { force: true });
 }
 
-/** Reads the state of the running local runtime, or explains how to start one. */
+const NOT_RUNNING =
+  'The local runtime is not running: start it with `npm start` (it holds its terminal; run this in a second one)';
+
+/** True when a process with this id exists (signal 0 only asks). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err: unknown) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Reads the state of the running local runtime, or explains how to start one. A file left behind by a
+ * runtime that was killed (its process is gone) is removed rather than trusted.
+ */
 export function readState(): RuntimeState {
-  if (!existsSync(STATE_FILE)) throw new Error('The local runtime is not running: start it with `npm start`');
-  return JSON.parse(readFileSync(STATE_FILE, 'utf8')) as RuntimeState;
+  if (!existsSync(stateFile())) throw new Error(NOT_RUNNING);
+  const state = JSON.parse(readFileSync(stateFile(), 'utf8')) as RuntimeState;
+  if (!alive(state.pid)) {
+    clearState();
+    throw new Error(NOT_RUNNING);
+  }
+  return state;
 }

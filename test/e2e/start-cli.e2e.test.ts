@@ -1,7 +1,9 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -32,41 +34,105 @@ function javaOnPort(port: number): number[] {
 let child: ChildProcess | undefined;
 
 afterAll(() => {
-  child?.kill('SIGKILL');
+  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  process.kill(-child.pid, 'SIGKILL');
 });
 
 describe('npm start', () => {
-  it('prints the ws:// URL and how to get a token, then stops everything on Ctrl-C', async () => {
-    // Prepare
+  it('prints the ws:// URL and how to get a token, then stops everything on a terminal Ctrl-C', async () => {
+    // Prepare: `npm start` as a terminal runs it, in a process group of its own (npm → sh → tsx → node).
     const [ws, control, dynamodb, sqs] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const stateFile = path.join(ROOT, '.local', `runtime-${ws}.json`);
     let output = '';
-    child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
+    child = spawn('npm', ['start', '--silent'], {
       cwd: ROOT,
+      detached: true,
       env: {
         ...process.env,
         WS_PORT: String(ws),
         CONTROL_PORT: String(control),
         DYNAMODB_PORT: String(dynamodb),
         SQS_PORT: String(sqs),
-        RUNTIME_STATE_FILE: path.join(ROOT, '.local', `runtime-${ws}.json`),
+        RUNTIME_STATE_FILE: stateFile,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout?.on('data', (chunk: Buffer) => {
+    const collect = (chunk: Buffer) => {
       output += chunk.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
-    await expect.poll(() => output, { timeout: 30_000, interval: 100 }).toContain('ready in');
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child?.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    await expect.poll(() => output, { timeout: 45_000, interval: 100 }).toContain('ready in');
     const javaWhileRunning = javaOnPort(dynamodb);
-    // Act
-    child.kill('SIGINT');
-    const code = await exited;
+    const stateWhileRunning = existsSync(stateFile);
+    const socket = await openSocket(
+      `ws://127.0.0.1:${ws}/local?token=${await tokenFrom(control, 'ctrl-c-user')}`,
+    );
+    const closeCode = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    // The README's second-terminal step, scripted: frames piped into `npm run ws`.
+    const script = await runWs(stateFile, 'newcomer', [
+      '{"action":"createConversation","members":["friend"],"requestId":"c1"}',
+    ]);
+
+    // Act: Ctrl-C in a terminal signals the whole foreground process group.
+    process.kill(-(child.pid ?? 0), 'SIGINT');
+    const exit = await exited;
+
     // Assess
     expect(output).toContain(`ws://127.0.0.1:${ws}/local?token=<JWT>`);
     expect(output).toContain(`http://127.0.0.1:${control}/token?user=alice`);
+    expect(script.code).toBe(0);
+    expect(JSON.parse(script.stdout.trim())).toMatchObject({
+      type: 'ack',
+      requestId: 'c1',
+      conversation: { members: ['newcomer', 'friend'] },
+    });
     expect(javaWhileRunning).toHaveLength(1);
-    expect(code).toBe(0);
+    expect(stateWhileRunning).toBe(true);
+    expect(output).not.toContain('Forced exit');
     expect(output).toContain('Stopped cleanly.');
+    expect(await closeCode).toBe(1001);
+    // npm itself ends by re-raising the terminal's SIGINT once its script has exited (the shell shows 130).
+    expect([0, 'SIGINT']).toContain(exit.code ?? exit.signal);
+    expect(existsSync(stateFile)).toBe(false);
     expect(javaOnPort(dynamodb)).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 });
+
+/** Runs `npm run ws -- <user>` with `lines` piped to its stdin, as a script in a second terminal would. */
+function runWs(
+  stateFile: string,
+  user: string,
+  lines: string[],
+): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    const ws = spawn('npm', ['run', '-s', 'ws', '--', user], {
+      cwd: ROOT,
+      env: { ...process.env, RUNTIME_STATE_FILE: stateFile },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    ws.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    ws.once('exit', (code) => resolve({ code, stdout }));
+    ws.stdin.end(`${lines.join('\n')}\n`);
+  });
+}
+
+async function tokenFrom(controlPort: number, user: string): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${controlPort}/token?user=${user}`);
+  const { token } = (await response.json()) as { token: string };
+  return token;
+}
+
+function openSocket(url: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    socket.once('open', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
