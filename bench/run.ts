@@ -7,6 +7,7 @@
 import { startLocalRuntime } from '../local/runtime';
 import { ChatClient } from '../test/e2e/chat-client';
 import { createConversation } from '../test/e2e/helpers';
+import { runBurst, runSequential } from './burst';
 
 const percentile = (values: number[], p: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -24,7 +25,13 @@ async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const runtime = await startLocalRuntime({ logLevel: 'ERROR' });
+  const timeouts: string[] = [];
+  const runtime = await startLocalRuntime({
+    logLevel: 'ERROR',
+    onLog: (line) => {
+      if (line.includes('timed out')) timeouts.push(line);
+    },
+  });
   const readyMs = performance.now() - started;
   const connect = async (user: string) => ChatClient.connect(await runtime.connectUrl(user));
   const rows: [string, string][] = [['local runtime ready (npm start)', ms(readyMs)]];
@@ -60,46 +67,48 @@ async function main(): Promise<void> {
       `${ms(percentile(deliveries, 50))} / ${ms(percentile(deliveries, 95))}`,
     ]);
 
-    // 2. Contention: 20 senders × 25 messages into one conversation.
-    const users = Array.from({ length: 20 }, (_, i) => `bench-${i}`);
-    const senders = await Promise.all(users.map(connect));
-    clients.push(...senders);
-    const [owner] = senders;
-    if (owner === undefined) throw new Error('No senders connected');
-    const groupId = await createConversation(owner, users.slice(1));
-    await Promise.all(
-      senders.map((client) => client.request({ action: 'subscribe', conversationId: groupId })),
-    );
-    let retries = 0;
-    const t1 = performance.now();
-    await Promise.all(
-      senders.map(async (client, index) => {
-        for (let n = 1; n <= 25; n++) {
-          for (;;) {
-            const reply = await client.request({
-              action: 'send',
-              conversationId: groupId,
-              clientMessageId: `c${index}-${n}`,
-              body: 'x',
-            });
-            if (reply.type === 'ack') break;
-            retries++;
-          }
-        }
-      }),
-    );
-    const ackedIn = performance.now() - t1;
-    await waitFor(() => senders.every((client) => client.seqs(groupId).length === 500), 180_000);
-    const deliveredIn = performance.now() - t1;
+    // 2. A hot conversation (G9): one sender's 1,000 sends one after another, then 100 users × 10 at
+    // once with resends of unanswered sends after 5 s, on the same runtime.
+    const solo = await runSequential(runtime, { messages: 1_000, tag: 'bench-solo' });
+    const soloRate = solo.messages / (solo.elapsedMs / 1000);
     rows.push([
-      '20 senders × 25 msgs, one conversation: all acked',
-      `${(ackedIn / 1000).toFixed(1)} s (${(500 / (ackedIn / 1000)).toFixed(0)} msg/s)`,
+      'one sender, 1,000 sends one after another',
+      `${(solo.elapsedMs / 1000).toFixed(1)} s (${soloRate.toFixed(0)} msg/s), ${solo.sendCallsPerMessage.toFixed(2)} AWS calls per message`,
+    ]);
+    const timeoutsBefore = timeouts.length;
+    const burst = await runBurst(runtime, {
+      users: 100,
+      messagesPerUser: 10,
+      resendAfterMs: 5_000,
+      tag: 'bench-burst',
+    });
+    const burstRate = burst.messages / (burst.ackedInMs / 1000);
+    const exact =
+      burst.storedSeqs.length === burst.messages && burst.storedSeqs.every((seq, i) => seq === i + 1);
+    rows.push([
+      '100 users × 10 sends at once into one conversation',
+      `all acked in ${(burst.ackedInMs / 1000).toFixed(1)} s (${burstRate.toFixed(0)} msg/s = ${(burstRate / soloRate).toFixed(1)}× one sender)`,
     ]);
     rows.push([
-      '… and all 500 pushed to all 20 subscribers',
-      `${(deliveredIn / 1000).toFixed(1)} s (10,000 pushes)`,
+      '… stored seqs',
+      `${exact ? `exactly 1..${burst.messages}` : `NOT 1..${burst.messages} (${burst.storedSeqs.length} items)`}, ${burst.tombstones} tombstones`,
     ]);
-    rows.push(['… sends that got `conflict` and were resent', String(retries)]);
+    rows.push([
+      '… AWS calls of the send function per stored message',
+      `${burst.sendCallsPerMessage.toFixed(2)} (${(burst.sendCallsPerMessage / solo.sendCallsPerMessage).toFixed(2)}× one sender) ${JSON.stringify(burst.sendCallsByCommand)}`,
+    ]);
+    rows.push([
+      '… subscribers holding all messages',
+      `${burst.completeSubscribers} of 100, after ${(burst.deliveredInMs / 1000).toFixed(1)} s (${(burst.messages * 100).toLocaleString('en-US')} pushes)`,
+    ]);
+    rows.push([
+      '… function timeouts / replies without requestId',
+      `${timeouts.length - timeoutsBefore} / ${burst.repliesWithoutRequestId}`,
+    ]);
+    rows.push([
+      '… sends resent (no answer in 5 s) / `busy` answers',
+      `${burst.resentUnanswered} / ${burst.busyAnswers}`,
+    ]);
 
     // 3. Fan-out width: one message to 100 subscribed connections.
     const listeners = await Promise.all(Array.from({ length: 100 }, () => connect('bob')));

@@ -4,6 +4,7 @@
  * routes from this table, and the local runtime wires the same handlers from it, so a route added here
  * works in both places with no second edit. This file must not import aws-cdk-lib.
  */
+import { LIMITS } from '../shared/limits';
 import type { TableName } from '../shared/tables';
 
 export type TableAccess = 'read' | 'readWrite';
@@ -52,11 +53,18 @@ export const FUNCTIONS = {
     description: 'Stores a message under the next gap-free seq and enqueues it for fan-out',
     tables: { conversations: 'readWrite', messages: 'readWrite', idempotency: 'readWrite' },
     fanoutQueue: 'send',
+    timeoutSeconds: LIMITS.sendTimeoutSeconds,
   },
   conversations: {
     entry: 'lambdas/conversations/handler.ts',
     description: 'Conversation routes: create, add members, subscribe, unsubscribe, history; $default',
-    tables: { conversations: 'readWrite', subscriptions: 'readWrite', messages: 'read' },
+    // messages: readWrite because a reader fills a dead writer's seq with a tombstone.
+    tables: {
+      conversations: 'readWrite',
+      subscriptions: 'readWrite',
+      connections: 'readWrite',
+      messages: 'readWrite',
+    },
   },
   fanout: {
     entry: 'lambdas/fanout/handler.ts',

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { DEFAULT_TIMEOUT_SECONDS, type FunctionWiring } from '../lib/wiring';
 import { ENV } from '../shared/env';
+import { runInvocation } from '../shared/invocation';
 import { TABLE_ENV, type TableName, type TableNames } from '../shared/tables';
 
 export type Invoke = (event: unknown) => Promise<unknown>;
@@ -124,15 +125,26 @@ export async function loadFunctions(
     if (handler === undefined || wiring === undefined) throw new Error(`No local function named ${name}`);
     const seconds = wiring.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
     const started = performance.now();
+    // Lambda stops a timed-out invocation for good; aborting its scope makes every AWS call it would
+    // still make fail (shared/invocation.ts), so it cannot keep competing with the invocations after it.
+    const stop = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new FunctionTimeoutError(name, seconds)), seconds * 1000);
+      timer = setTimeout(() => {
+        stop.abort();
+        reject(new FunctionTimeoutError(name, seconds));
+      }, seconds * 1000);
     });
     const line = (outcome: string) =>
       `${name.padEnd(13)} ${trigger.padEnd(20)} ${subjectOf(event).padEnd(16)} ` +
       `${`${Math.round(performance.now() - started)} ms`.padStart(7)}  ${outcome}`;
     try {
-      const result = await Promise.race([handler(event, lambdaContext(name, seconds * 1000)), timeout]);
+      const running = runInvocation({ functionName: name, signal: stop.signal }, () =>
+        handler(event, lambdaContext(name, seconds * 1000)),
+      );
+      // The stopped invocation's own rejection is expected; it must not surface as unhandled.
+      running.catch(() => undefined);
+      const result = await Promise.race([running, timeout]);
       options.onLog(line(outcomeOf(result)));
       return result;
     } catch (err: unknown) {

@@ -1,22 +1,28 @@
 /**
  * SDK clients, created once per Lambda container. Endpoints come from the SDK's own configuration
  * (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS, ...), so the same code talks to
- * AWS, LocalStack or the local runtime without knowing which.
+ * AWS, LocalStack or the local runtime without knowing which. Every client carries the invocation
+ * guard (shared/invocation.ts): a stopped invocation makes no more calls, and benchmarks count calls.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { requireEnv } from './env';
+import { INVOCATION_GUARD_STEP, invocationGuard } from './invocation';
 import { TABLE_ENV, type TableName, type TableNames } from './tables';
 
 export function createDocumentClient(): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+  const client = new DynamoDBClient({});
+  client.middlewareStack.add(invocationGuard(), INVOCATION_GUARD_STEP);
+  return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },
   });
 }
 
 export function createSqsClient(): SQSClient {
-  return new SQSClient({});
+  const client = new SQSClient({});
+  client.middlewareStack.add(invocationGuard(), INVOCATION_GUARD_STEP);
+  return client;
 }
 
 /** Reads the physical names of the given tables from the environment; fails naming a missing variable. */

@@ -6,13 +6,17 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unauthorized'
   | 'forbidden'
-  | 'conflict'
+  | 'busy'
+  | 'limit_exceeded'
+  | 'connection_gone'
   | 'internal_error';
 
 /** Base class of every error the client may see. `retryable` tells the client SDK whether to resend. */
 export abstract class ChatError extends Error {
   abstract readonly code: ErrorCode;
   readonly retryable: boolean = false;
+  /** When retryable: how long the client should wait before resending. */
+  readonly retryAfterMs?: number;
 }
 
 export class InvalidJsonError extends ChatError {
@@ -62,14 +66,33 @@ export class NotAMemberError extends ChatError {
   }
 }
 
-/** The sequence counter stayed contended through every retry. Safe to resend with the same clientMessageId. */
-export class SequenceConflictError extends ChatError {
-  readonly code = 'conflict';
+/** A documented limit (group size, subscriptions per connection, ...) would be exceeded; nothing was written. */
+export class LimitExceededError extends ChatError {
+  readonly code = 'limit_exceeded';
+}
+
+/** The connection is gone: `$disconnect` (or a 410) already removed it, so it can subscribe to nothing. */
+export class ConnectionGoneError extends ChatError {
+  readonly code = 'connection_gone';
   override readonly retryable = true;
-  constructor(conversationId: string, attempts: number) {
-    super(
-      `Conversation ${conversationId} is busy (${attempts} attempts); resend with the same clientMessageId`,
-    );
+  constructor(connectionId: string) {
+    super(`Connection ${connectionId} is closed; reconnect and subscribe again`);
+  }
+}
+
+/**
+ * The request could not finish now, and nothing it did needs undoing: the conversation is saturated
+ * (DynamoDB or SQS throttled), the same message is already being sent by an earlier attempt, or the
+ * invocation ran out of time. Resending the same frame (same clientMessageId) after `retryAfterMs` is safe.
+ */
+export class BusyError extends ChatError {
+  readonly code = 'busy';
+  override readonly retryable = true;
+  constructor(
+    reason: string,
+    override readonly retryAfterMs: number,
+  ) {
+    super(`${reason}; resend the same frame after ${retryAfterMs} ms`);
   }
 }
 
@@ -90,4 +113,19 @@ export function toChatError(err: unknown): ChatError {
 /** True for an AWS SDK error with the given name (works across SDK package copies). */
 export function isAwsError(err: unknown, name: string): err is Error & { name: string } {
   return err instanceof Error && err.name === name;
+}
+
+/** One entry of a TransactionCanceledException's CancellationReasons, by transaction item index. */
+export interface CancellationReason {
+  Code?: string;
+  /** The item as it was, when the failed condition asked for ReturnValuesOnConditionCheckFailure. */
+  Item?: Record<string, unknown>;
+}
+
+/** The per-item reasons of a cancelled transaction; undefined when `err` is not a cancellation. */
+export function cancellationReasons(err: unknown): CancellationReason[] | undefined {
+  if (!isAwsError(err, 'TransactionCanceledException')) return undefined;
+  const reasons: unknown = (err as { CancellationReasons?: unknown }).CancellationReasons;
+  if (!Array.isArray(reasons)) return [];
+  return reasons.map((reason: unknown) => (typeof reason === 'object' && reason !== null ? reason : {}));
 }

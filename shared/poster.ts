@@ -4,6 +4,7 @@
  * jittered backoff; a 410 is reported as `gone` so the caller can forget the connection. The fan-out
  * Lambda and the local runtime both post through here, so retry behaviour is the same in both.
  */
+
 import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
@@ -11,6 +12,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { type BackoffPolicy, fullJitterDelay } from './backoff';
 import { isAwsError } from './errors';
+import { INVOCATION_GUARD_STEP, invocationGuard } from './invocation';
 
 export interface PosterOptions extends BackoffPolicy {
   /** Attempts per post, the first included. */
@@ -141,9 +143,11 @@ export function createManagementClient(
   endpoint: string,
   timeoutMs: number = DEFAULT_POSTER_OPTIONS.timeoutMs,
 ): ApiGatewayManagementApiClient {
-  return new ApiGatewayManagementApiClient({
+  const client = new ApiGatewayManagementApiClient({
     endpoint,
     maxAttempts: 1,
     requestHandler: { connectionTimeout: 1_000, requestTimeout: timeoutMs, throwOnRequestTimeout: true },
   });
+  client.middlewareStack.add(invocationGuard(), INVOCATION_GUARD_STEP);
+  return client;
 }

@@ -14,7 +14,26 @@ const tooLarge = (limitBytes: number) => ({ payloadTooLargeLimit: limitBytes });
 export const conversationIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
-export const userIdSchema = z.string().regex(/^[^\s#]{1,128}$/, 'must be 1-128 characters, no spaces or #');
+/**
+ * Characters that make one id look like another or hide part of it: controls (Cc), format characters
+ * (Cf: zero-width joiners and spaces, bidi overrides and isolates, the BOM), separators (Z*, so no
+ * spaces of any script), and unassigned, private-use or surrogate code points. `alice\u200b` and
+ * `alice` would otherwise be two users who look the same.
+ */
+const INVISIBLE_OR_LOOKALIKE = /[\p{Cc}\p{Cf}\p{Z}\p{Cn}\p{Co}\p{Cs}#]/u;
+
+/** True when `value` has no lone surrogate, so it survives UTF-8 (DynamoDB, SQS, the wire) unchanged. */
+export const isWellFormedUnicode = (value: string): boolean => value.isWellFormed();
+
+export const userIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .refine(isWellFormedUnicode, 'must be well-formed Unicode')
+  .refine((id) => !INVISIBLE_OR_LOOKALIKE.test(id), {
+    message: 'must not contain spaces, #, control, zero-width, bidi or other invisible characters',
+  })
+  .refine((id) => id.normalize('NFC') === id, 'must be in Unicode normalization form C (NFC)');
 const clientMessageIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . : -');
@@ -29,6 +48,7 @@ export const sendFrameSchema = z.strictObject({
   body: z
     .string()
     .min(1, 'must not be empty')
+    .refine(isWellFormedUnicode, 'must be well-formed Unicode (it has a lone surrogate)')
     .refine((body) => utf8Bytes(body) <= LIMITS.maxBodyBytes, {
       message: `must be at most ${LIMITS.maxBodyBytes} bytes of UTF-8`,
       params: tooLarge(LIMITS.maxBodyBytes),
@@ -59,14 +79,19 @@ export const historyFrameSchema = z.strictObject({
 const membersSchema = z
   .array(userIdSchema)
   .min(1)
-  .max(LIMITS.maxMembers)
+  // The group size limit is checked where the group is known, and answered with limit_exceeded.
   .refine((members) => new Set(members).size === members.length, { message: 'must not repeat a member' });
 
 export const createConversationFrameSchema = z.strictObject({
   action: z.literal('createConversation'),
   requestId: requestIdSchema,
   members: membersSchema,
-  title: z.string().min(1).max(LIMITS.maxTitleLength).optional(),
+  title: z
+    .string()
+    .min(1)
+    .max(LIMITS.maxTitleLength)
+    .refine(isWellFormedUnicode, 'must be well-formed Unicode')
+    .optional(),
 });
 
 export const addMembersFrameSchema = z.strictObject({
@@ -93,6 +118,21 @@ export const chatMessageSchema = z.strictObject({
 });
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 
+/**
+ * A seq whose writer died between reserving it and storing its message, filled so that every seq in
+ * 1..lastSeq resolves to exactly one item. Clients skip it. It never carries a body or a sender.
+ */
+export interface Tombstone {
+  conversationId: string;
+  seq: number;
+  tombstone: true;
+}
+
+/** One entry of a backlog or history page: a message, or a tombstone to skip. */
+export type StoredEntry = ChatMessage | Tombstone;
+
+export const isTombstone = (entry: StoredEntry): entry is Tombstone => 'tombstone' in entry;
+
 /** Server → client push of one message. Clients dedupe by (conversationId, seq). */
 export interface MessageFrame extends ChatMessage {
   type: 'message';
@@ -104,6 +144,8 @@ export interface ErrorFrame {
   code: ErrorCode;
   message: string;
   retryable: boolean;
+  /** With retryable errors that ask for a pause: wait this long before resending. */
+  retryAfterMs?: number;
 }
 
 export interface AckFrame {

@@ -5,8 +5,9 @@
  * Access patterns (SPEC.md):
  * - connections:   get/delete a connection by id.
  * - subscriptions: fan-out lists the connections of one conversation (Query by conversationId, O(subscribers));
- *                  $disconnect and a 410 list the subscriptions of one connection (GSI byConnection).
- * - conversations: one META item per conversation holds the gap-free `lastSeq` counter; one MEMBER#<userId>
+ *                  $disconnect and a 410 find the subscriptions of one connection in its connection item's
+ *                  `conversations` set, read atomically with the item's deletion.
+ * - conversations: one META item per conversation holds the gap-free `lastSeq` counter and `memberCount`; one MEMBER#<userId>
  *                  item per member answers "is X a member" with one GetItem; GSI byMember lists a user's
  *                  conversations.
  * - messages:      backlog after a seq and history before a seq are Queries on (conversationId, seq).
@@ -47,14 +48,6 @@ export const TABLES = {
     partitionKey: { name: 'conversationId', type: 'S' },
     sortKey: { name: 'connectionId', type: 'S' },
     timeToLiveAttribute: TTL_ATTRIBUTE,
-    globalSecondaryIndexes: [
-      {
-        indexName: 'byConnection',
-        partitionKey: { name: 'connectionId', type: 'S' },
-        sortKey: { name: 'conversationId', type: 'S' },
-        projection: 'KEYS_ONLY',
-      },
-    ],
   },
   conversations: {
     partitionKey: { name: 'conversationId', type: 'S' },

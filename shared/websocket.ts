@@ -6,6 +6,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import type { z } from 'zod';
 import {
+  BusyError,
   type ChatError,
   InvalidJsonError,
   PayloadTooLargeError,
@@ -39,7 +40,29 @@ export interface Caller {
   connectionId: string;
   /** API Gateway's request id, for correlating logs. */
   awsRequestId: string;
+  /** Epoch ms by which the route must have its answer; after it the route kit answers `busy` itself. */
+  deadline: number;
+  /** Aborted at `deadline`: pass it to AWS calls so none outlives the answer. */
+  signal: AbortSignal;
 }
+
+/** The part of the Lambda context the route kit reads. */
+export interface InvocationContext {
+  getRemainingTimeInMillis(): number;
+}
+
+/**
+ * Time kept back from the function's remaining time to answer before Lambda's timeout: past the
+ * deadline the route kit answers `busy` with the frame's requestId, so a client never gets API Gateway's
+ * anonymous "Internal server error" for a timed-out invocation.
+ */
+export const REPLY_MARGIN_MS = 1_000;
+
+/** The budget of a route invoked without a Lambda context: API Gateway's 29 s integration timeout. */
+const INTEGRATION_TIMEOUT_MS = 29_000;
+
+/** How long a client waits before resending a frame that ran out of time. */
+export const OUT_OF_TIME_RETRY_MS = 1_000;
 
 export interface RouteDefinition<S extends z.ZodType> {
   schema: S;
@@ -99,6 +122,7 @@ export function errorFrame(err: ChatError, requestId: string | undefined): Error
     code: err.code,
     message: err.message,
     retryable: err.retryable,
+    ...(err.retryAfterMs === undefined ? {} : { retryAfterMs: err.retryAfterMs }),
   };
 }
 
@@ -118,10 +142,23 @@ function requestIdOf(frame: Record<string, unknown> | undefined): string | undef
 export function createRouteHandler(
   logger: Logger,
   routes: Routes,
-): (event: RouteEvent) => Promise<RouteResult> {
-  return async (event) => {
+  clock: () => number = Date.now,
+): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
+  return async (event, context) => {
     const { connectionId, requestId: awsRequestId, routeKey } = event.requestContext;
     logger.appendKeys({ connectionId, routeKey });
+    const budgetMs = (context?.getRemainingTimeInMillis() ?? INTEGRATION_TIMEOUT_MS) - REPLY_MARGIN_MS;
+    const outOfTime = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const deadlineReached = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => {
+          outOfTime.abort();
+          reject(new BusyError('The request ran out of time', OUT_OF_TIME_RETRY_MS));
+        },
+        Math.max(0, budgetMs),
+      );
+    });
     let frame: Record<string, unknown> | undefined;
     try {
       frame = parseFrame(event.body);
@@ -130,11 +167,17 @@ export function createRouteHandler(
         typeof action === 'string' && Object.hasOwn(routes, action) ? routes[action] : undefined;
       if (definition === undefined) throw new UnknownActionError(action);
       const valid = validate(definition.schema, frame);
-      const caller: Caller = { userId: userIdOf(event), connectionId, awsRequestId };
+      const caller: Caller = {
+        userId: userIdOf(event),
+        connectionId,
+        awsRequestId,
+        deadline: clock() + budgetMs,
+        signal: outOfTime.signal,
+      };
       logger.appendKeys({ userId: caller.userId, action });
       if (typeof frame.conversationId === 'string')
         logger.appendKeys({ conversationId: frame.conversationId });
-      const result = await definition.run(valid, caller);
+      const result = await Promise.race([definition.run(valid, caller), deadlineReached]);
       const requestId = requestIdOf(frame);
       return reply({ type: 'ack', action: action as string, ...(requestId ? { requestId } : {}), ...result });
     } catch (err: unknown) {
@@ -144,6 +187,7 @@ export function createRouteHandler(
       else logger.warn('Request refused', { code: chatError.code, reason: chatError.message });
       return reply(errorFrame(chatError, requestIdOf(frame)));
     } finally {
+      clearTimeout(timer);
       logger.removeKeys(['connectionId', 'routeKey', 'userId', 'action', 'conversationId', 'seq']);
     }
   };

@@ -6,17 +6,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import {
+  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { isAwsError, ValidationError } from '../../shared/errors';
+import { cancellationReasons, LimitExceededError, NotAMemberError } from '../../shared/errors';
+import { LIMITS } from '../../shared/limits';
 import {
   addMembersFrameSchema,
-  type ChatMessage,
   createConversationFrameSchema,
   historyFrameSchema,
+  type StoredEntry,
   subscribeFrameSchema,
   unsubscribeFrameSchema,
 } from '../../shared/protocol';
@@ -27,11 +28,14 @@ import { META_SK, memberSk, type TableNames } from '../../shared/tables';
 import { createRouteHandler, type RouteEvent, type RouteResult, route } from '../../shared/websocket';
 
 /** DynamoDB refuses a TransactWriteItems call with more items than this. */
-export const MAX_TRANSACTION_ITEMS = 100;
+const MAX_TRANSACTION_ITEMS = 100;
+
+/** Attempts of addMembers when a concurrent add keeps changing who is a member. */
+const ADD_MEMBERS_ATTEMPTS = 3;
 
 export interface ConversationsDeps {
   ddb: DynamoDBDocumentClient;
-  tables: Pick<TableNames, 'conversations' | 'subscriptions' | 'messages'>;
+  tables: Pick<TableNames, 'conversations' | 'subscriptions' | 'connections' | 'messages'>;
   logger: Logger;
   /** @default () => new Date() */
   clock?: () => Date;
@@ -52,7 +56,7 @@ export interface ConversationSummary {
 /** The `subscribe` ack: one backlog page plus the conversation's counter at subscribe time. */
 export interface SubscribeResult {
   conversationId: string;
-  messages: ChatMessage[];
+  messages: StoredEntry[];
   hasMore: boolean;
   lastSeq: number;
 }
@@ -131,19 +135,37 @@ export function createConversationsHandler(
     history: route({
       schema: historyFrameSchema,
       run: async (frame, caller) => {
-        await requireMember(ddb, tables, frame.conversationId, caller.userId);
-        const page = await messagesBefore(ddb, tables, frame.conversationId, frame.beforeSeq, frame.limit);
-        return { conversationId: frame.conversationId, ...page };
+        const [, counter] = await Promise.all([
+          requireMember(ddb, tables, frame.conversationId, caller.userId),
+          readCounter(ddb, tables, frame.conversationId),
+        ]);
+        const page = await messagesBefore(
+          ddb,
+          tables,
+          frame.conversationId,
+          frame.beforeSeq,
+          { ...counter, now: clock() },
+          frame.limit,
+        );
+        const lastSeq = Math.max(counter.lastSeq, page.messages.at(-1)?.seq ?? 0);
+        return { conversationId: frame.conversationId, ...page, lastSeq };
       },
     }),
   });
 }
 
+/** The refusal for a group that would grow past LIMITS.maxGroupSize. */
+function groupTooLarge(size: number): LimitExceededError {
+  return new LimitExceededError(
+    `A conversation has at most ${LIMITS.maxGroupSize} members (the creator included); this would make ${size}`,
+  );
+}
+
 /**
- * Writes the META item (counter at 0) and one item per member in a single TransactWriteItems, so a
- * conversation is never visible without its members. The members are deduplicated, first occurrence
- * first, so pass the creator first.
- * @throws ValidationError when META plus the members exceed {@link MAX_TRANSACTION_ITEMS}.
+ * Writes one item per member and the META item (counter at 0, memberCount), META last: up to 99
+ * members that is one TransactWriteItems, and a conversation is never visible without its members. The
+ * members are deduplicated, first occurrence first, so pass the creator first.
+ * @throws LimitExceededError when there are more than LIMITS.maxGroupSize members.
  */
 export async function createConversation(
   ddb: DynamoDBDocumentClient,
@@ -151,13 +173,7 @@ export async function createConversation(
   input: { conversationId: string; title?: string; members: string[]; createdBy: string; now: Date },
 ): Promise<ConversationSummary> {
   const members = [...new Set(input.members)];
-  if (members.length + 1 > MAX_TRANSACTION_ITEMS) {
-    throw new ValidationError([
-      `members: a conversation is created in one transaction of at most ${MAX_TRANSACTION_ITEMS} items ` +
-        `(the conversation plus its members), so at most ${MAX_TRANSACTION_ITEMS - 1} members including ` +
-        `you; got ${members.length}`,
-    ]);
-  }
+  if (members.length > LIMITS.maxGroupSize) throw groupTooLarge(members.length);
   const createdAt = input.now.toISOString();
   const { conversationId, createdBy } = input;
   const meta = {
@@ -167,27 +183,33 @@ export async function createConversation(
     createdBy,
     createdAt,
     lastSeq: 0,
+    memberCount: members.length,
   };
-  await ddb.send(
-    new TransactWriteCommand({
-      TransactItems: [
-        {
-          Put: {
-            TableName: tables.conversations,
-            Item: meta,
-            // A colliding id must fail the whole transaction, never reset someone else's counter.
-            ConditionExpression: 'attribute_not_exists(conversationId)',
-          },
-        },
-        ...members.map((userId) => ({
-          Put: {
-            TableName: tables.conversations,
-            Item: memberItem(conversationId, userId, createdBy, createdAt),
-          },
-        })),
-      ],
-    }),
-  );
+  // A conversation exists once its META exists: every route that reads or writes one checks META. So the
+  // META put goes in the last transaction, and a group too large for one transaction (DynamoDB takes
+  // 100 items) has its members written first: it appears whole or not at all.
+  const items = [
+    ...members.map((userId) => ({
+      Put: {
+        TableName: tables.conversations,
+        Item: memberItem(conversationId, userId, createdBy, createdAt),
+        // A colliding id must fail, never join someone else's conversation.
+        ConditionExpression: 'attribute_not_exists(conversationId)',
+      },
+    })),
+    {
+      Put: {
+        TableName: tables.conversations,
+        Item: meta,
+        ConditionExpression: 'attribute_not_exists(conversationId)',
+      },
+    },
+  ];
+  for (let start = 0; start < items.length; start += MAX_TRANSACTION_ITEMS) {
+    await ddb.send(
+      new TransactWriteCommand({ TransactItems: items.slice(start, start + MAX_TRANSACTION_ITEMS) }),
+    );
+  }
   return {
     conversationId,
     ...(input.title === undefined ? {} : { title: input.title }),
@@ -198,35 +220,94 @@ export async function createConversation(
   };
 }
 
+/** Which of `userIds` are members already: one strongly consistent BatchGetItem. */
+async function existingMembers(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'conversations'>,
+  conversationId: string,
+  userIds: string[],
+): Promise<Set<string>> {
+  const { Responses, UnprocessedKeys } = await ddb.send(
+    new BatchGetCommand({
+      RequestItems: {
+        [tables.conversations]: {
+          Keys: userIds.map((userId) => ({ conversationId, sk: memberSk(userId) })),
+          ConsistentRead: true,
+          ProjectionExpression: 'memberId',
+        },
+      },
+    }),
+  );
+  if (UnprocessedKeys?.[tables.conversations] !== undefined) {
+    throw new Error('BatchGetItem left member keys unprocessed');
+  }
+  return new Set((Responses?.[tables.conversations] ?? []).map((item) => String(item.memberId)));
+}
+
 /**
- * Adds each user who is not a member yet, with a conditional Put per member so that concurrent adds
- * and retries are safe and never overwrite the original `joinedAt`/`addedBy`.
+ * Adds each user who is not a member yet, together with the META `memberCount`, in one transaction: the
+ * count can only grow to LIMITS.maxGroupSize, and each member item is put only if it is not there, so
+ * concurrent adds and retries are safe and never overwrite the original `joinedAt`/`addedBy`.
  * @returns the users actually added, in request order; existing members are left out.
+ * @throws LimitExceededError when the group would grow past LIMITS.maxGroupSize (nothing is written).
  */
 export async function addMembers(
   ddb: DynamoDBDocumentClient,
   tables: Pick<TableNames, 'conversations'>,
   input: { conversationId: string; members: string[]; addedBy: string; now: Date },
 ): Promise<string[]> {
+  const { conversationId } = input;
   const joinedAt = input.now.toISOString();
-  const outcomes = await Promise.all(
-    [...new Set(input.members)].map(async (userId) => {
-      try {
-        await ddb.send(
-          new PutCommand({
-            TableName: tables.conversations,
-            Item: memberItem(input.conversationId, userId, input.addedBy, joinedAt),
-            ConditionExpression: 'attribute_not_exists(conversationId)',
-          }),
-        );
-        return userId;
-      } catch (err: unknown) {
-        if (isAwsError(err, 'ConditionalCheckFailedException')) return undefined;
-        throw err;
+  const requested = [...new Set(input.members)];
+  // Even if only the caller were a member, these would not fit (nor fit one transaction).
+  if (requested.length >= LIMITS.maxGroupSize) throw groupTooLarge(requested.length + 1);
+  for (let attempt = 1; ; attempt++) {
+    const existing = await existingMembers(ddb, tables, conversationId, requested);
+    const added = requested.filter((userId) => !existing.has(userId));
+    if (added.length === 0) return [];
+    try {
+      await ddb.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: tables.conversations,
+                Key: { conversationId, sk: META_SK },
+                UpdateExpression: 'ADD memberCount :added',
+                ConditionExpression: 'attribute_exists(conversationId) AND memberCount <= :room',
+                ExpressionAttributeValues: {
+                  ':added': added.length,
+                  ':room': LIMITS.maxGroupSize - added.length,
+                },
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+            ...added.map((userId) => ({
+              Put: {
+                TableName: tables.conversations,
+                Item: memberItem(conversationId, userId, input.addedBy, joinedAt),
+                ConditionExpression: 'attribute_not_exists(conversationId)',
+              },
+            })),
+          ],
+        }),
+      );
+      return added;
+    } catch (err: unknown) {
+      const reasons = cancellationReasons(err);
+      if (reasons === undefined) throw err;
+      const meta = reasons[0];
+      if (meta?.Code === 'ConditionalCheckFailed' && meta.Item === undefined) {
+        throw new NotAMemberError(conversationId);
       }
-    }),
-  );
-  return outcomes.filter((userId): userId is string => userId !== undefined);
+      if (meta?.Code === 'ConditionalCheckFailed') {
+        const count = Number((meta.Item as { memberCount?: { N?: string } } | undefined)?.memberCount?.N);
+        throw groupTooLarge(Number.isFinite(count) ? count + added.length : LIMITS.maxGroupSize + 1);
+      }
+      // Someone added one of these users meanwhile (or the transaction conflicted): look again.
+      if (attempt >= ADD_MEMBERS_ATTEMPTS) throw err;
+    }
+  }
 }
 
 /**
@@ -238,7 +319,7 @@ export async function addMembers(
  */
 export async function subscribe(
   ddb: DynamoDBDocumentClient,
-  tables: Pick<TableNames, 'conversations' | 'subscriptions' | 'messages'>,
+  tables: Pick<TableNames, 'conversations' | 'subscriptions' | 'connections' | 'messages'>,
   frame: { conversationId: string; afterSeq?: number | undefined },
   caller: { userId: string; connectionId: string },
   now: Date,
@@ -250,33 +331,34 @@ export async function subscribe(
     { conversationId, connectionId: caller.connectionId, userId: caller.userId },
     now,
   );
-  const [counter, page] = await Promise.all([
-    readLastSeq(ddb, tables, conversationId),
+  const counter = await readCounter(ddb, tables, conversationId);
+  const page =
     afterSeq === undefined
-      ? Promise.resolve({ messages: [], hasMore: false })
-      : messagesAfter(ddb, tables, conversationId, afterSeq),
-  ]);
-  // The counter and the backlog are read concurrently; a send committed between the two reads must
-  // not make lastSeq lag behind a message the client is given.
-  const lastSeq = Math.max(counter, page.messages.at(-1)?.seq ?? 0);
+      ? { messages: [], hasMore: false }
+      : await messagesAfter(ddb, tables, conversationId, afterSeq, { ...counter, now });
+  // A send that reserved its seq after the counter was read may already be in the backlog.
+  const lastSeq = Math.max(counter.lastSeq, page.messages.at(-1)?.seq ?? 0);
   return { conversationId, messages: page.messages, hasMore: page.hasMore, lastSeq };
 }
 
-async function readLastSeq(
+/** The conversation's counter: the last reserved seq and when it was reserved (consistent read). */
+async function readCounter(
   ddb: DynamoDBDocumentClient,
   tables: Pick<TableNames, 'conversations'>,
   conversationId: string,
-): Promise<number> {
+): Promise<{ lastSeq: number; lastReservedAt?: string }> {
   const { Item } = await ddb.send(
     new GetCommand({
       TableName: tables.conversations,
       Key: { conversationId, sk: META_SK },
       ConsistentRead: true,
-      ProjectionExpression: 'lastSeq',
+      ProjectionExpression: 'lastSeq, lastReservedAt',
     }),
   );
-  const lastSeq = Item?.lastSeq;
-  return typeof lastSeq === 'number' ? lastSeq : 0;
+  const lastSeq = typeof Item?.lastSeq === 'number' ? Item.lastSeq : 0;
+  return typeof Item?.lastReservedAt === 'string'
+    ? { lastSeq, lastReservedAt: Item.lastReservedAt }
+    : { lastSeq };
 }
 
 function memberItem(

@@ -4,7 +4,7 @@ import { createDocumentClient, tableNamesFromEnv } from '../../shared/aws';
 import { createConversationsHandler } from './conversations';
 
 const logger = new Logger({ serviceName: 'chat-conversations' });
-const tables = tableNamesFromEnv(['conversations', 'subscriptions', 'messages']);
+const tables = tableNamesFromEnv(['conversations', 'subscriptions', 'connections', 'messages']);
 const ddb = createDocumentClient();
 
 export const handler = createConversationsHandler({ ddb, tables, logger });

@@ -1,5 +1,4 @@
 /** Lambda entry of the `send` WebSocket route. The logic lives in ./send.ts. */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createDocumentClient, createSqsClient, tableNamesFromEnv } from '../../shared/aws';
 import { ENV, requireEnv } from '../../shared/env';
@@ -13,9 +12,5 @@ export const handler = createSendHandler({
   tables: tableNamesFromEnv(['conversations', 'messages', 'idempotency']),
   fanoutQueueUrl: requireEnv(ENV.fanoutQueueUrl),
   now: () => new Date(),
-  sleep: async (ms) => {
-    await sleep(ms);
-  },
-  random: Math.random,
   logger,
 });

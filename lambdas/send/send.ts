@@ -1,20 +1,45 @@
 /**
  * The `send` route: store a message under the next gap-free seq of its conversation (G2), remember its
- * clientMessageId (G3), enqueue it for fan-out, and only then ack (G1).
+ * clientMessageId (G3), enqueue it for fan-out, and only then ack (G1). Every step is one request that
+ * never waits for other senders, so a burst into one conversation costs per message what one sender
+ * costs (G9):
+ *
+ * 1. GetItem: the sender is a member (non-members write nothing).
+ * 2. PutItem: claim the clientMessageId (conditional). A finished claim is a retry: re-enqueue and ack
+ *    the original seq. A live claim is the same message still in flight: answer `busy`, adding no work.
+ * 3. UpdateItem: reserve the next seq with an atomic `ADD lastSeq 1` on the counter (no read, no retry).
+ * 4. TransactWriteItems: store the message under that seq (only if the slot is empty) and mark the
+ *    claim done with the seq (only if it is still ours).
+ * 5. SendMessage to the FIFO queue, then ack.
+ *
+ * A writer that dies between 3 and 4 leaves a hole, which the first reader past the writer lease fills
+ * with a tombstone (shared/store/messages.ts); a writer that comes back after that finds its slot taken
+ * and reserves again. README "How a message gets its seq" walks through every failure case.
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { type BackoffPolicy, fullJitterDelay } from '../../shared/backoff';
-import { isAwsError, NotAMemberError, SequenceConflictError } from '../../shared/errors';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { BusyError, cancellationReasons, isAwsError, NotAMemberError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
 import { type ChatMessage, type SendFrame, sendFrameSchema } from '../../shared/protocol';
+import { encodeQueueBody } from '../../shared/queue-body';
 import { requireMember } from '../../shared/store/conversations';
-import { getMessage } from '../../shared/store/messages';
-import { META_SK, memberSk, type TableNames, TTL_ATTRIBUTE } from '../../shared/tables';
+import { fillHole, getMessage } from '../../shared/store/messages';
+import { META_SK, type TableNames, TTL_ATTRIBUTE } from '../../shared/tables';
 import {
   type Caller,
   createRouteHandler,
+  type InvocationContext,
   type RouteEvent,
   type RouteResult,
   route,
@@ -22,25 +47,15 @@ import {
 
 export type SendTables = Pick<TableNames, 'conversations' | 'messages' | 'idempotency'>;
 
-/** Backoff of the seq allocation loop. Many senders may contend for one conversation's counter. */
-export interface RetryPolicy extends BackoffPolicy {
-  maxAttempts: number;
-}
-
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 30, baseDelayMs: 10, maxDelayMs: 200 };
-
 export interface SendDeps {
   ddb: DynamoDBDocumentClient;
   sqs: SQSClient;
   tables: SendTables;
   fanoutQueueUrl: string;
   now: () => Date;
-  sleep: (ms: number) => Promise<void>;
-  /** Uniform in [0, 1), like Math.random; drives the backoff jitter. */
-  random: () => number;
   logger: Pick<Logger, 'appendKeys' | 'info' | 'warn'>;
-  /** @default DEFAULT_RETRY_POLICY */
-  retry?: RetryPolicy;
+  /** Makes the token that tells this attempt's claim from another's. @default crypto.randomUUID */
+  newClaimToken?: () => string;
 }
 
 /** The ack payload of `send`. A duplicate carries the seq and sentAt of the original message. */
@@ -51,13 +66,38 @@ export interface SendAck {
   duplicate: boolean;
 }
 
-interface IdempotencyRecord {
-  seq: number;
-  sentAt: string;
-}
+/** Time a send must have left before it reserves a seq, so it can store what it reserved. */
+export const MIN_SEND_BUDGET_MS = 3_000;
 
-/** Positions of the items in the allocation transaction; CancellationReasons are reported by index. */
-const TX = { counter: 0, message: 1, idempotency: 2, member: 3 } as const;
+/** Reservations one send may make when readers keep filling its slots (it was slower than the lease). */
+const MAX_RESERVATIONS = 3;
+
+/** How long to wait when DynamoDB or SQS throttle: long enough for a partition to recover. */
+export const THROTTLED_RETRY_MS = 1_000;
+
+/** The least a client waits before asking again about a message still in flight. */
+const IN_FLIGHT_RETRY_MIN_MS = 250;
+
+/**
+ * The most: the first attempt's ack reaches the connection that sent it, but a client that reconnected
+ * meanwhile only learns the outcome by asking again.
+ */
+const IN_FLIGHT_RETRY_MAX_MS = 5_000;
+
+/** Throttling errors of DynamoDB and SQS, after the SDK's own retries. */
+const THROTTLING = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'TransactionConflictException',
+]);
+
+/** Positions of the items in the commit transaction; CancellationReasons are reported by index. */
+const TX = { message: 0, claim: 1 } as const;
+
+/** Attempts of one commit that keeps meeting a concurrent transaction on its two items. */
+const COMMIT_ATTEMPTS = 3;
 
 /** Same conversation, same sender, same clientMessageId: one message, whatever the number of retries. */
 export const idempotencyKeyOf = (conversationId: string, senderId: string, clientMessageId: string): string =>
@@ -66,204 +106,364 @@ export const idempotencyKeyOf = (conversationId: string, senderId: string, clien
 /**
  * Puts a stored message on the FIFO fan-out queue. The group keeps one conversation's messages in
  * enqueue order, which is not always seq order: two senders may enqueue seq 6 before seq 5, so clients
- * order by seq. The dedup id makes a re-enqueue within SQS's 5-minute window a no-op: a retry whose
- * first enqueue did get in (only the ack was lost) is not fanned out twice, while one whose first
- * enqueue failed gets in now.
+ * order by seq. The body is ASCII-only JSON, so no character a chat body may hold makes SQS refuse it
+ * after the message was stored. The dedup id makes a re-enqueue within SQS's 5-minute window a no-op: a
+ * retry whose first enqueue did get in (only the ack was lost) is not fanned out twice, while one whose
+ * first enqueue failed gets in now.
  */
-export async function enqueueMessage(sqs: SQSClient, queueUrl: string, message: ChatMessage): Promise<void> {
+export async function enqueueMessage(
+  sqs: SQSClient,
+  queueUrl: string,
+  message: ChatMessage,
+  signal?: AbortSignal,
+): Promise<void> {
   await sqs.send(
     new SendMessageCommand({
       QueueUrl: queueUrl,
       MessageGroupId: message.conversationId,
       MessageDeduplicationId: `${message.conversationId}:${message.seq}`,
-      MessageBody: JSON.stringify(message),
+      MessageBody: encodeQueueBody(message),
     }),
+    { abortSignal: signal },
   );
 }
 
-async function readIdempotency(deps: SendDeps, key: string): Promise<IdempotencyRecord | undefined> {
+/** The idempotency item: a live claim (no seq yet) or a finished send (with its seq). */
+interface IdempotencyItem {
+  claimToken?: string;
+  claimedAt?: number;
+  seq?: number;
+  sentAt?: string;
+}
+
+type ClaimOutcome =
+  | { kind: 'claimed' }
+  | { kind: 'finished'; seq: number; sentAt: string }
+  | { kind: 'inFlight'; retryAfterMs: number };
+
+/** The item a failed conditional write returned, or a consistent read of it when none came back. */
+async function existingClaim(
+  deps: SendDeps,
+  key: string,
+  err: ConditionalCheckFailedException,
+  signal: AbortSignal,
+): Promise<IdempotencyItem | undefined> {
+  const returned: Record<string, AttributeValue> | undefined = err.Item;
+  if (returned !== undefined) return unmarshall(returned) as IdempotencyItem;
   const { Item } = await deps.ddb.send(
     new GetCommand({
       TableName: deps.tables.idempotency,
       Key: { idempotencyKey: key },
       ConsistentRead: true,
     }),
+    { abortSignal: signal },
   );
-  if (Item === undefined) return undefined;
-  if (typeof Item.seq !== 'number' || typeof Item.sentAt !== 'string') {
-    throw new Error(`Idempotency item ${key} has no numeric seq or string sentAt`);
+  return Item as IdempotencyItem | undefined;
+}
+
+/**
+ * Claims the clientMessageId for this attempt. A claim whose lease ran out belongs to an invocation that
+ * is no longer running, so this attempt takes it over (conditionally, so only one resend can).
+ */
+async function claim(
+  deps: SendDeps,
+  key: string,
+  conversationId: string,
+  token: string,
+  signal: AbortSignal,
+): Promise<ClaimOutcome> {
+  const now = deps.now().getTime();
+  try {
+    await deps.ddb.send(
+      new PutCommand({
+        TableName: deps.tables.idempotency,
+        Item: {
+          idempotencyKey: key,
+          conversationId,
+          claimToken: token,
+          claimedAt: now,
+          [TTL_ATTRIBUTE]: Math.floor(now / 1000) + LIMITS.idempotencyTtlSeconds,
+        },
+        ConditionExpression: 'attribute_not_exists(idempotencyKey)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+      { abortSignal: signal },
+    );
+    return { kind: 'claimed' };
+  } catch (err: unknown) {
+    if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    const existing = await existingClaim(deps, key, err, signal);
+    // Released a moment ago by an attempt that gave up: the next try will find the key free or taken.
+    if (existing === undefined) return { kind: 'inFlight', retryAfterMs: IN_FLIGHT_RETRY_MIN_MS };
+    if (typeof existing.seq === 'number' && typeof existing.sentAt === 'string') {
+      return { kind: 'finished', seq: existing.seq, sentAt: existing.sentAt };
+    }
+    const leaseLeft = (existing.claimedAt ?? 0) + LIMITS.writerLeaseMs - now;
+    // The first attempt will answer on its own; only if it died does a resend after its lease help.
+    if (leaseLeft > 0) {
+      const retryAfterMs = Math.min(IN_FLIGHT_RETRY_MAX_MS, Math.max(IN_FLIGHT_RETRY_MIN_MS, leaseLeft));
+      return { kind: 'inFlight', retryAfterMs };
+    }
+    return takeOver(deps, key, existing.claimToken, token, now, signal);
   }
-  return { seq: Item.seq, sentAt: Item.sentAt };
+}
+
+async function takeOver(
+  deps: SendDeps,
+  key: string,
+  staleToken: string | undefined,
+  token: string,
+  now: number,
+  signal: AbortSignal,
+): Promise<ClaimOutcome> {
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tables.idempotency,
+        Key: { idempotencyKey: key },
+        UpdateExpression: 'SET claimToken = :token, claimedAt = :now',
+        ConditionExpression: 'claimToken = :stale AND attribute_not_exists(seq)',
+        ExpressionAttributeValues: { ':token': token, ':now': now, ':stale': staleToken ?? '' },
+      }),
+      { abortSignal: signal },
+    );
+    deps.logger.warn('Took over the claim of a send whose writer is gone');
+    return { kind: 'claimed' };
+  } catch (err: unknown) {
+    // Another resend took it over (or the original finished) a moment ago.
+    if (isAwsError(err, 'ConditionalCheckFailedException')) {
+      return { kind: 'inFlight', retryAfterMs: IN_FLIGHT_RETRY_MIN_MS };
+    }
+    throw err;
+  }
+}
+
+/** Gives the claim back so a resend can start at once; only this attempt's own claim, only if unfinished. */
+async function releaseClaim(deps: SendDeps, key: string, token: string): Promise<void> {
+  try {
+    await deps.ddb.send(
+      new DeleteCommand({
+        TableName: deps.tables.idempotency,
+        Key: { idempotencyKey: key },
+        ConditionExpression: 'claimToken = :token AND attribute_not_exists(seq)',
+        ExpressionAttributeValues: { ':token': token },
+      }),
+    );
+  } catch (err: unknown) {
+    // Not ours any more, or not reachable: the lease frees it anyway.
+    deps.logger.warn('Could not release a send claim', { error: err instanceof Error ? err.message : err });
+  }
+}
+
+/** Reserves the next seq: one atomic update of the counter, which never conflicts and never retries. */
+async function reserveSeq(
+  deps: SendDeps,
+  conversationId: string,
+  reservedAt: string,
+  signal: AbortSignal,
+): Promise<number> {
+  try {
+    const { Attributes } = await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tables.conversations,
+        Key: { conversationId, sk: META_SK },
+        UpdateExpression: 'SET lastReservedAt = :at ADD lastSeq :one',
+        ConditionExpression: 'attribute_exists(conversationId)',
+        ExpressionAttributeValues: { ':one': 1, ':at': reservedAt },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+      { abortSignal: signal },
+    );
+    if (typeof Attributes?.lastSeq !== 'number')
+      throw new Error(`Counter of ${conversationId} is not a number`);
+    return Attributes.lastSeq;
+  } catch (err: unknown) {
+    if (isAwsError(err, 'ConditionalCheckFailedException')) throw new NotAMemberError(conversationId);
+    throw err;
+  }
+}
+
+type CommitOutcome = 'stored' | 'slotTaken' | 'claimLost' | 'conflict' | 'throttled';
+
+/** Cancellation reasons of a transaction that DynamoDB throttled. */
+const TRANSACTION_THROTTLING = new Set([
+  'ThrottlingError',
+  'ProvisionedThroughputExceeded',
+  'RequestLimitExceeded',
+]);
+
+/**
+ * Stores the message under its reserved seq and marks the claim finished, in one transaction. Both items
+ * are this message's own, so concurrent senders never conflict here, whatever their number. Membership
+ * was checked when the send began: a member removed while their send is in flight may still have that
+ * one message stored, under a seq reserved while they were a member.
+ */
+async function commit(
+  deps: SendDeps,
+  message: ChatMessage,
+  clientMessageId: string,
+  key: string,
+  token: string,
+  signal: AbortSignal,
+): Promise<CommitOutcome> {
+  const { seq, sentAt } = message;
+  try {
+    await deps.ddb.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: deps.tables.messages,
+              Item: { ...message, clientMessageId },
+              ConditionExpression: 'attribute_not_exists(conversationId)',
+            },
+          },
+          {
+            Update: {
+              TableName: deps.tables.idempotency,
+              Key: { idempotencyKey: key },
+              UpdateExpression: 'SET seq = :seq, sentAt = :sentAt',
+              ConditionExpression: 'claimToken = :token AND attribute_not_exists(seq)',
+              ExpressionAttributeValues: { ':seq': seq, ':sentAt': sentAt, ':token': token },
+            },
+          },
+        ],
+      }),
+      { abortSignal: signal },
+    );
+    return 'stored';
+  } catch (err: unknown) {
+    const codes = cancellationReasons(err)?.map((reason) => reason.Code);
+    if (codes === undefined) throw err;
+    if (codes[TX.claim] === 'ConditionalCheckFailed') return 'claimLost';
+    if (codes[TX.message] === 'ConditionalCheckFailed') return 'slotTaken';
+    // Both items belong to this message alone, so a conflict is a reader filling the slot or a resend
+    // taking the claim over at this very moment: the next attempt sees which.
+    if (codes.includes('TransactionConflict')) return 'conflict';
+    if (codes.some((code) => code !== undefined && TRANSACTION_THROTTLING.has(code))) return 'throttled';
+    throw err;
+  }
 }
 
 /** Re-enqueues the original message so that a fan-out lost after the first attempt is repaired. */
 async function replayDuplicate(
   deps: SendDeps,
   conversationId: string,
-  original: IdempotencyRecord,
+  original: { seq: number; sentAt: string },
+  signal: AbortSignal,
 ): Promise<SendAck> {
   deps.logger.appendKeys({ seq: original.seq });
-  const message = await getMessage(deps.ddb, deps.tables, conversationId, original.seq);
-  // The transaction writes both items together, so a missing message means the tables were tampered with.
+  const message = await getMessage(deps.ddb, deps.tables, conversationId, original.seq, signal);
+  // The commit writes both items together, so a missing message means the tables were tampered with.
   if (message === undefined) throw new Error(`Message ${conversationId}:${original.seq} is missing`);
-  await enqueueMessage(deps.sqs, deps.fanoutQueueUrl, message);
+  await enqueueMessage(deps.sqs, deps.fanoutQueueUrl, message, signal);
   deps.logger.info('Duplicate send re-enqueued');
   return { conversationId, seq: original.seq, sentAt: original.sentAt, duplicate: true };
 }
 
-async function readLastSeq(deps: SendDeps, conversationId: string): Promise<number> {
-  const { Item } = await deps.ddb.send(
-    new GetCommand({
-      TableName: deps.tables.conversations,
-      Key: { conversationId, sk: META_SK },
-      ConsistentRead: true,
-      ProjectionExpression: 'lastSeq',
-    }),
-  );
-  if (Item === undefined) throw new NotAMemberError(conversationId);
-  if (typeof Item.lastSeq !== 'number')
-    throw new Error(`Conversation ${conversationId} has no numeric lastSeq`);
-  return Item.lastSeq;
-}
-
-type AllocationOutcome = 'stored' | 'duplicate' | 'notMember' | 'contended';
-
-/** Reads the per-item cancellation codes of a TransactionCanceledException; undefined for other errors. */
-function cancellationCodes(err: unknown): (string | undefined)[] | undefined {
-  if (!isAwsError(err, 'TransactionCanceledException')) return undefined;
-  const reasons: unknown = (err as { CancellationReasons?: unknown }).CancellationReasons;
-  if (!Array.isArray(reasons)) return [];
-  return reasons.map((reason: unknown) =>
-    typeof reason === 'object' && reason !== null && 'Code' in reason && typeof reason.Code === 'string'
-      ? reason.Code
-      : undefined,
-  );
-}
-
-/** Classifies a cancelled allocation. A lost idempotency race wins over everything: the message exists. */
-function outcomeOf(codes: (string | undefined)[]): AllocationOutcome | undefined {
-  if (codes[TX.idempotency] === 'ConditionalCheckFailed') return 'duplicate';
-  if (codes[TX.member] === 'ConditionalCheckFailed') return 'notMember';
-  if (codes[TX.counter] === 'ConditionalCheckFailed' || codes.includes('TransactionConflict')) {
-    return 'contended';
-  }
-  return undefined;
-}
-
 /**
- * Writes the message under `expected + 1` in one transaction: the counter advances only if nobody else
- * advanced it since it was read, the idempotency item only appears once, and the sender must still be
- * a member at commit time.
+ * Reserves a seq and stores the claimed message under it. A slot filled by a reader (this writer was
+ * slower than the lease) is given up for a fresh reservation. A seq this writer reserved but cannot use
+ * is filled with a tombstone by the writer itself, at once.
  */
-async function tryAllocate(
+async function storeClaimed(
   deps: SendDeps,
-  message: ChatMessage,
-  expected: number,
-  clientMessageId: string,
-  idempotencyKey: string,
-): Promise<AllocationOutcome> {
-  const { conversationId, seq, senderId, sentAt } = message;
-  const expiresAt = Math.floor(Date.parse(sentAt) / 1000) + LIMITS.idempotencyTtlSeconds;
-  const items = [
-    {
-      Update: {
-        TableName: deps.tables.conversations,
-        Key: { conversationId, sk: META_SK },
-        UpdateExpression: 'SET lastSeq = :next, lastMessageAt = :sentAt, lastSenderId = :senderId',
-        ConditionExpression: 'lastSeq = :expected',
-        ExpressionAttributeValues: {
-          ':next': seq,
-          ':expected': expected,
-          ':sentAt': sentAt,
-          ':senderId': senderId,
-        },
-      },
-    },
-    {
-      Put: {
-        TableName: deps.tables.messages,
-        Item: { ...message, clientMessageId },
-        ConditionExpression: 'attribute_not_exists(conversationId)',
-      },
-    },
-    {
-      Put: {
-        TableName: deps.tables.idempotency,
-        Item: { idempotencyKey, conversationId, seq, sentAt, [TTL_ATTRIBUTE]: expiresAt },
-        ConditionExpression: 'attribute_not_exists(idempotencyKey)',
-      },
-    },
-    {
-      ConditionCheck: {
-        TableName: deps.tables.conversations,
-        Key: { conversationId, sk: memberSk(senderId) },
-        ConditionExpression: 'attribute_exists(conversationId)',
-      },
-    },
-  ];
-  try {
-    await deps.ddb.send(new TransactWriteCommand({ TransactItems: items }));
-    return 'stored';
-  } catch (err: unknown) {
-    const codes = cancellationCodes(err);
-    const outcome = codes === undefined ? undefined : outcomeOf(codes);
-    if (outcome === undefined) throw err;
-    return outcome;
-  }
-}
-
-/**
- * Stores and enqueues one message and returns its ack. Resolves only after both the DynamoDB
- * transaction and SendMessage succeeded (G1); any failure rejects, so the client resends with the same
- * clientMessageId and lands on the duplicate path, which re-enqueues (G3).
- * @throws NotAMemberError when the sender is not (or no longer) a member.
- * @throws SequenceConflictError when the counter stayed contended through every attempt.
- */
-export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Caller): Promise<SendAck> {
+  frame: SendFrame,
+  caller: Caller,
+  key: string,
+  token: string,
+): Promise<ChatMessage> {
   const { conversationId, clientMessageId, body } = frame;
-  const senderId = caller.userId;
-  const policy = deps.retry ?? DEFAULT_RETRY_POLICY;
-  deps.logger.appendKeys({ conversationId });
-
-  const idempotencyKey = idempotencyKeyOf(conversationId, senderId, clientMessageId);
-  const earlier = await readIdempotency(deps, idempotencyKey);
-  if (earlier !== undefined) return replayDuplicate(deps, conversationId, earlier);
-
-  // The transaction re-checks membership at commit; this read keeps non-members away from the
-  // conversation's counter item, where their cancelled transactions would cost write capacity and
-  // cause TransactionConflict for the members' sends.
-  await requireMember(deps.ddb, deps.tables, conversationId, senderId);
-
-  for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
-    const expected = await readLastSeq(deps, conversationId);
+  for (let reservation = 1; reservation <= MAX_RESERVATIONS; reservation++) {
+    if (caller.deadline - deps.now().getTime() < MIN_SEND_BUDGET_MS) {
+      throw new BusyError('Too little time was left to store the message', MIN_SEND_BUDGET_MS);
+    }
+    const seq = await reserveSeq(deps, conversationId, deps.now().toISOString(), caller.signal);
+    deps.logger.appendKeys({ seq });
+    // sentAt is taken after the reservation: readers rely on it being later than the seq's reservation.
     const message: ChatMessage = {
       conversationId,
-      seq: expected + 1,
-      senderId,
+      seq,
+      senderId: caller.userId,
       body,
       sentAt: deps.now().toISOString(),
     };
-    const outcome = await tryAllocate(deps, message, expected, clientMessageId, idempotencyKey);
-    switch (outcome) {
-      case 'stored':
-        deps.logger.appendKeys({ seq: message.seq });
-        await enqueueMessage(deps.sqs, deps.fanoutQueueUrl, message);
-        deps.logger.info('Message stored and enqueued', { attempts: attempt });
-        return { conversationId, seq: message.seq, sentAt: message.sentAt, duplicate: false };
-      case 'duplicate': {
-        const winner = await readIdempotency(deps, idempotencyKey);
-        if (winner === undefined)
-          throw new Error(`Idempotency item ${idempotencyKey} vanished after a conflict`);
-        return replayDuplicate(deps, conversationId, winner);
+    let outcome: CommitOutcome;
+    try {
+      outcome = await commit(deps, message, clientMessageId, key, token, caller.signal);
+      for (let attempt = 2; outcome === 'conflict' && attempt <= COMMIT_ATTEMPTS; attempt++) {
+        outcome = await commit(deps, message, clientMessageId, key, token, caller.signal);
       }
-      case 'notMember':
-        throw new NotAMemberError(conversationId);
-      case 'contended':
-        if (attempt < policy.maxAttempts) await deps.sleep(fullJitterDelay(attempt, deps.random, policy));
+    } catch (err: unknown) {
+      // Out of time with a seq reserved: fill it now, in the margin before the function's own timeout,
+      // rather than leave it to a reader after the lease. If the commit did land, the fill finds the slot
+      // taken and does nothing.
+      if (isOutOfTime(err))
+        await fillHole(deps.ddb, deps.tables, conversationId, seq, deps.now()).catch(() => false);
+      throw err;
     }
+    if (outcome === 'stored') return message;
+    if (outcome === 'slotTaken') {
+      deps.logger.warn('A reader filled the reserved seq; reserving again', { reservation });
+      continue;
+    }
+    // This writer reserved the seq and cannot use it: it fills the hole itself, at once.
+    await fillHole(deps.ddb, deps.tables, conversationId, seq, deps.now());
+    if (outcome === 'conflict') throw new BusyError('The message kept conflicting', THROTTLED_RETRY_MS);
+    if (outcome === 'throttled') throw new BusyError('The conversation is saturated', THROTTLED_RETRY_MS);
+    throw new BusyError('A later attempt of this message took it over', IN_FLIGHT_RETRY_MIN_MS);
   }
-  deps.logger.warn('Sequence counter stayed contended', { attempts: policy.maxAttempts });
-  throw new SequenceConflictError(conversationId, policy.maxAttempts);
+  throw new BusyError('The conversation kept taking the reserved seqs', THROTTLED_RETRY_MS);
+}
+
+/** The route's deadline passed (its abort signal fired) or the runtime stopped the invocation. */
+const isOutOfTime = (err: unknown): boolean =>
+  err instanceof Error && (err.name === 'AbortError' || err.name === 'InvocationStoppedError');
+
+/** Throttling and running out of time are `busy`: safe to resend after a pause. */
+function asBusy(err: unknown): unknown {
+  if (err instanceof Error && THROTTLING.has(err.name)) {
+    return new BusyError('The conversation is saturated', THROTTLED_RETRY_MS);
+  }
+  if (isOutOfTime(err)) {
+    return new BusyError('The request ran out of time', MIN_SEND_BUDGET_MS);
+  }
+  return err;
+}
+
+/**
+ * Stores and enqueues one message and returns its ack. Resolves only after both the message is stored
+ * and SendMessage succeeded (G1); any failure rejects, so the client resends with the same
+ * clientMessageId and lands on the duplicate path, which re-enqueues (G3).
+ * @throws NotAMemberError when the sender is not (or no longer) a member.
+ * @throws BusyError when the same message is in flight, the conversation is saturated, or time ran out.
+ */
+export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Caller): Promise<SendAck> {
+  const { conversationId, clientMessageId } = frame;
+  const { signal } = caller;
+  deps.logger.appendKeys({ conversationId });
+  const key = idempotencyKeyOf(conversationId, caller.userId, clientMessageId);
+  const token = (deps.newClaimToken ?? randomUUID)();
+  let stored: ChatMessage | undefined;
+  try {
+    // Non-members are stopped before they write anything, even a claim.
+    await requireMember(deps.ddb, deps.tables, conversationId, caller.userId, signal);
+    const claimed = await claim(deps, key, conversationId, token, signal);
+    if (claimed.kind === 'finished') return await replayDuplicate(deps, conversationId, claimed, signal);
+    if (claimed.kind === 'inFlight') {
+      throw new BusyError('This message is already being sent; its ack will follow', claimed.retryAfterMs);
+    }
+    try {
+      stored = await storeClaimed(deps, frame, caller, key, token);
+    } finally {
+      if (stored === undefined) await releaseClaim(deps, key, token);
+    }
+    await enqueueMessage(deps.sqs, deps.fanoutQueueUrl, stored, signal);
+    deps.logger.info('Message stored and enqueued');
+    return { conversationId, seq: stored.seq, sentAt: stored.sentAt, duplicate: false };
+  } catch (err: unknown) {
+    throw asBusy(err);
+  }
 }
 
 /**
@@ -272,11 +472,15 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
  */
 export function createSendHandler(
   deps: SendDeps & { logger: Logger },
-): (event: RouteEvent) => Promise<RouteResult> {
-  return createRouteHandler(deps.logger, {
-    send: route({
-      schema: sendFrameSchema,
-      run: async (frame, caller) => ({ ...(await sendMessage(deps, frame, caller)) }),
-    }),
-  });
+): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
+  return createRouteHandler(
+    deps.logger,
+    {
+      send: route({
+        schema: sendFrameSchema,
+        run: async (frame, caller) => ({ ...(await sendMessage(deps, frame, caller)) }),
+      }),
+    },
+    () => deps.now().getTime(),
+  );
 }

@@ -5,10 +5,13 @@ import {
   type DynamoDBDocumentClient,
   PutCommand,
   paginateQuery,
+  TransactWriteCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { fullJitterDelay } from '../backoff';
+import { ConnectionGoneError, cancellationReasons, isAwsError, LimitExceededError } from '../errors';
 import { LIMITS } from '../limits';
-import { TABLES, type TableNames, TTL_ATTRIBUTE } from '../tables';
+import { type TableNames, TTL_ATTRIBUTE } from '../tables';
 
 type Tables = Pick<TableNames, 'connections' | 'subscriptions'>;
 type SubscriptionTables = Pick<TableNames, 'subscriptions'>;
@@ -36,27 +39,81 @@ export async function putConnection(
   );
 }
 
-/** Registers a connection as a listener of a conversation (idempotent). */
+/**
+ * Registers a connection as a listener of a conversation (idempotent), in one transaction with the
+ * connection item: the subscription is written only while the connection still exists, and its
+ * conversation joins the connection's `conversations` set. `$disconnect` deletes the connection item and
+ * reads that set in the same atomic step, so a subscribe racing a disconnect either lands in the set
+ * (and is deleted with it) or fails here: it can never leave an orphan subscription behind.
+ * @throws ConnectionGoneError when the connection no longer exists.
+ * @throws LimitExceededError when the connection already listens to the most conversations allowed.
+ */
 export async function putSubscription(
   ddb: DynamoDBDocumentClient,
-  tables: SubscriptionTables,
+  tables: Tables,
   subscription: { conversationId: string; connectionId: string; userId: string },
   now: Date,
 ): Promise<void> {
-  await ddb.send(
-    new PutCommand({
-      TableName: tables.subscriptions,
-      Item: { ...subscription, subscribedAt: now.toISOString(), [TTL_ATTRIBUTE]: expiry(now) },
-    }),
-  );
+  const { conversationId, connectionId } = subscription;
+  const max = LIMITS.maxSubscriptionsPerConnection;
+  try {
+    await ddb.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: tables.connections,
+              Key: { connectionId },
+              UpdateExpression: 'ADD conversations :conversation',
+              ConditionExpression:
+                'attribute_exists(connectionId) AND (attribute_not_exists(conversations) OR ' +
+                'size(conversations) < :max OR contains(conversations, :id))',
+              ExpressionAttributeValues: {
+                ':conversation': new Set([conversationId]),
+                ':max': max,
+                ':id': conversationId,
+              },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+          {
+            Put: {
+              TableName: tables.subscriptions,
+              Item: { ...subscription, subscribedAt: now.toISOString(), [TTL_ATTRIBUTE]: expiry(now) },
+            },
+          },
+        ],
+      }),
+    );
+  } catch (err: unknown) {
+    const reason = cancellationReasons(err)?.[0];
+    if (reason?.Code !== 'ConditionalCheckFailed') throw err;
+    if (reason.Item === undefined) throw new ConnectionGoneError(connectionId);
+    throw new LimitExceededError(`A connection may subscribe to at most ${max} conversations`);
+  }
 }
 
+/** Removes a connection's subscription to one conversation (idempotent). */
 export async function deleteSubscription(
   ddb: DynamoDBDocumentClient,
-  tables: SubscriptionTables,
+  tables: Tables,
   key: { conversationId: string; connectionId: string },
 ): Promise<void> {
   await ddb.send(new DeleteCommand({ TableName: tables.subscriptions, Key: key }));
+  try {
+    await ddb.send(
+      new UpdateCommand({
+        TableName: tables.connections,
+        Key: { connectionId: key.connectionId },
+        UpdateExpression: 'DELETE conversations :conversation',
+        ConditionExpression: 'attribute_exists(connectionId)',
+        ExpressionAttributeValues: { ':conversation': new Set([key.conversationId]) },
+      }),
+    );
+  } catch (err: unknown) {
+    // A connection already gone has no set to tidy.
+    if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
+  }
 }
 
 /** Lists the connections subscribed to a conversation: one paginated Query, O(subscribers). */
@@ -111,29 +168,22 @@ async function batchDelete(
 
 /**
  * Removes a connection and all its subscriptions. Used by `$disconnect` and when postToConnection
- * answers 410 Gone. Subscriptions go first so a crash halfway leaves nothing that fan-out would use.
+ * answers 410 Gone. The connection item goes first and hands back, in the same atomic step, the set of
+ * conversations it subscribed to; from then on no subscribe can add to it (see putSubscription). A crash
+ * after that leaves subscriptions that fan-out posts to once, gets 410 for, and deletes; TTL removes the rest.
  */
 export async function deleteConnection(
   ddb: DynamoDBDocumentClient,
   tables: Tables,
   connectionId: string,
 ): Promise<void> {
-  const index = TABLES.subscriptions.globalSecondaryIndexes[0].indexName;
-  const keys: Record<string, string>[] = [];
-  const pages = paginateQuery(
-    { client: ddb },
-    {
-      TableName: tables.subscriptions,
-      IndexName: index,
-      KeyConditionExpression: 'connectionId = :id',
-      ExpressionAttributeValues: { ':id': connectionId },
-    },
+  const { Attributes } = await ddb.send(
+    new DeleteCommand({ TableName: tables.connections, Key: { connectionId }, ReturnValues: 'ALL_OLD' }),
   );
-  for await (const page of pages) {
-    for (const item of page.Items ?? []) {
-      keys.push({ conversationId: String(item.conversationId), connectionId });
-    }
-  }
+  const conversations: unknown = Attributes?.conversations;
+  const keys =
+    conversations instanceof Set
+      ? [...conversations].map((conversationId) => ({ conversationId: String(conversationId), connectionId }))
+      : [];
   await batchDelete(ddb, tables.subscriptions, keys);
-  await ddb.send(new DeleteCommand({ TableName: tables.connections, Key: { connectionId } }));
 }

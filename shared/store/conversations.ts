@@ -12,6 +12,7 @@ export async function requireMember(
   tables: Pick<TableNames, 'conversations'>,
   conversationId: string,
   userId: string,
+  signal?: AbortSignal,
 ): Promise<void> {
   const { Item } = await ddb.send(
     new GetCommand({
@@ -20,6 +21,7 @@ export async function requireMember(
       ConsistentRead: true,
       ProjectionExpression: 'conversationId',
     }),
+    { abortSignal: signal },
   );
   if (Item === undefined) throw new NotAMemberError(conversationId);
 }

@@ -17,6 +17,7 @@ export class HandshakeRefusedError extends Error {
 export class ChatClient {
   readonly frames: Frame[] = [];
   private readonly waiters = new Map<string, (frame: Frame) => void>();
+  private readonly replyListeners = new Set<(frame: Frame) => void>();
   closeCode: number | undefined;
 
   private constructor(readonly socket: WebSocket) {
@@ -24,6 +25,7 @@ export class ChatClient {
       const frame = JSON.parse(data.toString()) as Frame;
       this.frames.push(frame);
       const requestId = typeof frame.requestId === 'string' ? frame.requestId : undefined;
+      if (requestId !== undefined) for (const listener of this.replyListeners) listener(frame);
       const waiter = requestId === undefined ? undefined : this.waiters.get(requestId);
       if (requestId !== undefined && waiter !== undefined) {
         this.waiters.delete(requestId);
@@ -62,6 +64,12 @@ export class ChatClient {
       });
       this.socket.send(JSON.stringify({ ...frame, requestId }));
     });
+  }
+
+  /** Calls `listener` with every frame that carries a requestId, late ones included; returns the unsubscribe. */
+  onReply(listener: (frame: Frame) => void): () => void {
+    this.replyListeners.add(listener);
+    return () => this.replyListeners.delete(listener);
   }
 
   /** Sends raw text (for malformed frames); the reply is read from `frames`. */

@@ -113,16 +113,16 @@ describe('$connect', () => {
 });
 
 describe('$disconnect', () => {
-  it('deletes every subscription found through the byConnection index, then the connection', async () => {
+  it('deletes the connection item, then the subscriptions of every conversation in its set', async () => {
     // Prepare
-    ddbMock.on(QueryCommand).resolves({
-      Items: [
-        { conversationId: 'general', connectionId: CONNECTION_ID },
-        { conversationId: 'random', connectionId: CONNECTION_ID },
-      ],
+    ddbMock.on(DeleteCommand).resolves({
+      Attributes: {
+        connectionId: CONNECTION_ID,
+        userId: 'alice',
+        conversations: new Set(['general', 'random']),
+      },
     });
     ddbMock.on(BatchWriteCommand).resolves({});
-    ddbMock.on(DeleteCommand).resolves({});
     const { handle } = setup();
 
     // Act
@@ -130,10 +130,10 @@ describe('$disconnect', () => {
 
     // Assess
     expect(result).toEqual({ statusCode: 200 });
-    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
-      TableName: tables.subscriptions,
-      IndexName: 'byConnection',
-      ExpressionAttributeValues: { ':id': CONNECTION_ID },
+    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, {
+      TableName: tables.connections,
+      Key: { connectionId: CONNECTION_ID },
+      ReturnValues: 'ALL_OLD',
     });
     expect(ddbMock).toHaveReceivedCommandWith(BatchWriteCommand, {
       RequestItems: {
@@ -143,16 +143,15 @@ describe('$disconnect', () => {
         ],
       },
     });
-    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, {
-      TableName: tables.connections,
-      Key: { connectionId: CONNECTION_ID },
-    });
-    expect(ddbMock.calls().at(-1)?.args[0]).toBeInstanceOf(DeleteCommand);
+    expect(ddbMock.calls().map((call) => call.args[0].constructor.name)).toEqual([
+      'DeleteCommand',
+      'BatchWriteCommand',
+    ]);
+    expect(ddbMock).not.toHaveReceivedCommand(QueryCommand);
   });
 
   it('succeeds without writing subscriptions when the connection is already gone', async () => {
-    // Prepare
-    ddbMock.on(QueryCommand).resolves({ Items: [] });
+    // Prepare: DeleteItem of a missing item returns no attributes.
     ddbMock.on(DeleteCommand).resolves({});
     const { handle } = setup();
 

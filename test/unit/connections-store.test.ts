@@ -1,4 +1,9 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  type CancellationReason,
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
   type BatchWriteCommandInput,
@@ -6,12 +11,16 @@ import {
   DynamoDBDocumentClient,
   PutCommand,
   QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConnectionGoneError, LimitExceededError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
 import {
   deleteConnection,
+  deleteSubscription,
   listSubscribers,
   putConnection,
   putSubscription,
@@ -42,7 +51,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-describe('putConnection and putSubscription', () => {
+describe('putConnection', () => {
   it('stores a connection with an expiresAt TTL beyond the 2 h connection limit', async () => {
     // Prepare
     ddbMock.on(PutCommand).resolves({});
@@ -66,30 +75,155 @@ describe('putConnection and putSubscription', () => {
       },
     });
   });
+});
 
-  it('stores a subscription with subscribedAt and the same TTL, so orphans expire with their connection', async () => {
+describe('putSubscription', () => {
+  const subscription = { conversationId: 'general', connectionId: 'c1', userId: 'alice' };
+
+  /** What DynamoDB answers when a condition of the transaction fails; `Item` only if the connection exists. */
+  const cancelled = (first: CancellationReason) =>
+    new TransactionCanceledException({
+      message: 'Transaction cancelled',
+      $metadata: {},
+      CancellationReasons: [first, { Code: 'None' }],
+    });
+
+  it('adds the conversation to the connection item and stores the subscription in one transaction', async () => {
     // Prepare
-    ddbMock.on(PutCommand).resolves({});
+    ddbMock.on(TransactWriteCommand).resolves({});
 
     // Act
-    await putSubscription(
-      ddb,
-      tables,
-      { conversationId: 'general', connectionId: 'c1', userId: 'alice' },
-      NOW,
-    );
+    await putSubscription(ddb, tables, subscription, NOW);
 
     // Assess
-    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
-      TableName: tables.subscriptions,
-      Item: {
-        conversationId: 'general',
-        connectionId: 'c1',
-        userId: 'alice',
-        subscribedAt: NOW.toISOString(),
-        expiresAt: expectedExpiry,
-      },
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    expect(ddbMock).not.toHaveReceivedCommand(PutCommand);
+    expect(ddbMock).toHaveReceivedCommandWith(TransactWriteCommand, {
+      TransactItems: [
+        {
+          Update: {
+            TableName: tables.connections,
+            Key: { connectionId: 'c1' },
+            UpdateExpression: 'ADD conversations :conversation',
+            ConditionExpression:
+              'attribute_exists(connectionId) AND (attribute_not_exists(conversations) OR ' +
+              'size(conversations) < :max OR contains(conversations, :id))',
+            ExpressionAttributeValues: {
+              ':conversation': new Set(['general']),
+              ':max': LIMITS.maxSubscriptionsPerConnection,
+              ':id': 'general',
+            },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+        {
+          Put: {
+            TableName: tables.subscriptions,
+            Item: {
+              conversationId: 'general',
+              connectionId: 'c1',
+              userId: 'alice',
+              subscribedAt: NOW.toISOString(),
+              expiresAt: expectedExpiry,
+            },
+          },
+        },
+      ],
     });
+  });
+
+  it('refuses with connection_gone when the connection item no longer exists', async () => {
+    // Prepare: a failed attribute_exists returns no old item.
+    ddbMock.on(TransactWriteCommand).rejects(cancelled({ Code: 'ConditionalCheckFailed' }));
+
+    // Act
+    const attempt = putSubscription(ddb, tables, subscription, NOW);
+
+    // Assess
+    await expect(attempt).rejects.toBeInstanceOf(ConnectionGoneError);
+    await expect(attempt).rejects.toMatchObject({ code: 'connection_gone', retryable: true });
+  });
+
+  it('refuses with limit_exceeded when the connection already listens to the most conversations', async () => {
+    // Prepare: the connection exists (its old item comes back) but its set is full.
+    const full = Array.from({ length: LIMITS.maxSubscriptionsPerConnection }, (_, i) => `conv-${i}`);
+    ddbMock.on(TransactWriteCommand).rejects(
+      cancelled({
+        Code: 'ConditionalCheckFailed',
+        Item: { connectionId: { S: 'c1' }, conversations: { SS: full } },
+      }),
+    );
+
+    // Act
+    const attempt = putSubscription(ddb, tables, subscription, NOW);
+
+    // Assess
+    await expect(attempt).rejects.toBeInstanceOf(LimitExceededError);
+    await expect(attempt).rejects.toMatchObject({ code: 'limit_exceeded', retryable: false });
+  });
+
+  it('passes on a transaction cancelled for another reason unchanged', async () => {
+    // Prepare
+    const conflict = cancelled({ Code: 'TransactionConflict' });
+    ddbMock.on(TransactWriteCommand).rejects(conflict);
+
+    // Act
+    const attempt = putSubscription(ddb, tables, subscription, NOW);
+
+    // Assess
+    await expect(attempt).rejects.toBe(conflict);
+  });
+});
+
+describe('deleteSubscription', () => {
+  const key = { conversationId: 'general', connectionId: 'c1' };
+
+  it("deletes the subscription, then removes its conversation from the connection's set", async () => {
+    // Prepare
+    ddbMock.on(DeleteCommand).resolves({});
+    ddbMock.on(UpdateCommand).resolves({});
+
+    // Act
+    await deleteSubscription(ddb, tables, key);
+
+    // Assess
+    const order = ddbMock.calls().map((call) => call.args[0].constructor.name);
+    expect(order).toEqual(['DeleteCommand', 'UpdateCommand']);
+    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, { TableName: tables.subscriptions, Key: key });
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: tables.connections,
+      Key: { connectionId: 'c1' },
+      UpdateExpression: 'DELETE conversations :conversation',
+      ConditionExpression: 'attribute_exists(connectionId)',
+      ExpressionAttributeValues: { ':conversation': new Set(['general']) },
+    });
+  });
+
+  it('succeeds when the connection is already gone', async () => {
+    // Prepare
+    ddbMock.on(DeleteCommand).resolves({});
+    ddbMock
+      .on(UpdateCommand)
+      .rejects(new ConditionalCheckFailedException({ message: 'no connection', $metadata: {} }));
+
+    // Act
+    const attempt = deleteSubscription(ddb, tables, key);
+
+    // Assess
+    await expect(attempt).resolves.toBeUndefined();
+    expect(ddbMock).toHaveReceivedCommandTimes(DeleteCommand, 1);
+  });
+
+  it("fails when the connection's set cannot be updated for any other reason", async () => {
+    // Prepare
+    ddbMock.on(DeleteCommand).resolves({});
+    ddbMock.on(UpdateCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+
+    // Act
+    const attempt = deleteSubscription(ddb, tables, key);
+
+    // Assess
+    await expect(attempt).rejects.toThrow('ProvisionedThroughputExceededException');
   });
 });
 
@@ -131,28 +265,67 @@ describe('listSubscribers', () => {
 });
 
 describe('deleteConnection', () => {
-  it('reads every page of the byConnection index and deletes the subscriptions in batches of 25', async () => {
+  /** Answers the connection's deletion with its old item, whose `conversations` set lists its subscriptions. */
+  function givenConnection(conversationIds: string[] | undefined): void {
+    const Attributes =
+      conversationIds === undefined
+        ? { connectionId: 'c1', userId: 'alice' }
+        : { connectionId: 'c1', userId: 'alice', conversations: new Set(conversationIds) };
+    ddbMock.on(DeleteCommand).resolves({ Attributes });
+  }
+
+  it('deletes the connection item first and then the subscriptions of the conversations in its set', async () => {
     // Prepare
-    const firstPage = subscriptionKeys('c1', 0, 20);
-    const secondPage = subscriptionKeys('c1', 20, 13);
-    ddbMock
-      .on(QueryCommand)
-      .resolvesOnce({ Items: firstPage, LastEvaluatedKey: firstPage.at(-1) })
-      .resolvesOnce({ Items: secondPage });
+    givenConnection(['general', 'random']);
     ddbMock.on(BatchWriteCommand).resolves({});
-    ddbMock.on(DeleteCommand).resolves({});
 
     // Act
     await deleteConnection(ddb, tables, 'c1');
 
     // Assess
-    expect(ddbMock).toHaveReceivedCommandTimes(QueryCommand, 2);
-    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
-      IndexName: 'byConnection',
-      ExclusiveStartKey: firstPage.at(-1),
+    const order = ddbMock.calls().map((call) => call.args[0].constructor.name);
+    expect(order).toEqual(['DeleteCommand', 'BatchWriteCommand']);
+    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, {
+      TableName: tables.connections,
+      Key: { connectionId: 'c1' },
+      ReturnValues: 'ALL_OLD',
     });
-    const all = [...firstPage, ...secondPage];
-    expect(batchWrittenKeys()).toEqual([all.slice(0, 25), all.slice(25)]);
+    expect(batchWrittenKeys()).toEqual([
+      [
+        { conversationId: 'general', connectionId: 'c1' },
+        { conversationId: 'random', connectionId: 'c1' },
+      ],
+    ]);
+    expect(ddbMock).not.toHaveReceivedCommand(QueryCommand);
+  });
+
+  it('deletes the subscriptions in batches of 25', async () => {
+    // Prepare
+    const keys = subscriptionKeys('c1', 0, 33);
+    givenConnection(keys.map((key) => key.conversationId));
+    ddbMock.on(BatchWriteCommand).resolves({});
+
+    // Act
+    await deleteConnection(ddb, tables, 'c1');
+
+    // Assess
+    expect(batchWrittenKeys()).toEqual([keys.slice(0, 25), keys.slice(25)]);
+  });
+
+  it.each([
+    ['is already gone', undefined],
+    ['never subscribed', 'no set'],
+  ] as const)('writes no batch when the connection %s', async (_case, state) => {
+    // Prepare
+    if (state === undefined) ddbMock.on(DeleteCommand).resolves({});
+    else givenConnection(undefined);
+
+    // Act
+    await deleteConnection(ddb, tables, 'c1');
+
+    // Assess
+    expect(ddbMock).toHaveReceivedCommandTimes(DeleteCommand, 1);
+    expect(ddbMock).not.toHaveReceivedCommand(BatchWriteCommand);
   });
 
   it('resends only the unprocessed items until DynamoDB has processed them all', async () => {
@@ -160,7 +333,7 @@ describe('deleteConnection', () => {
     vi.useFakeTimers();
     const keys = subscriptionKeys('c1', 0, 3);
     const [, second, third] = keys;
-    ddbMock.on(QueryCommand).resolves({ Items: keys });
+    givenConnection(keys.map((key) => key.conversationId));
     ddbMock
       .on(BatchWriteCommand)
       .resolvesOnce({
@@ -170,7 +343,6 @@ describe('deleteConnection', () => {
       })
       .resolvesOnce({ UnprocessedItems: { [tables.subscriptions]: [{ DeleteRequest: { Key: third } }] } })
       .resolves({ UnprocessedItems: {} });
-    ddbMock.on(DeleteCommand).resolves({});
 
     // Act
     const deletion = deleteConnection(ddb, tables, 'c1');
@@ -182,29 +354,11 @@ describe('deleteConnection', () => {
     expect(ddbMock).toHaveReceivedCommandTimes(DeleteCommand, 1);
   });
 
-  it('deletes the subscriptions before the connection item', async () => {
-    // Prepare
-    ddbMock.on(QueryCommand).resolves({ Items: subscriptionKeys('c1', 0, 2) });
-    ddbMock.on(BatchWriteCommand).resolves({});
-    ddbMock.on(DeleteCommand).resolves({});
-
-    // Act
-    await deleteConnection(ddb, tables, 'c1');
-
-    // Assess
-    const order = ddbMock.calls().map((call) => call.args[0].constructor.name);
-    expect(order).toEqual(['QueryCommand', 'BatchWriteCommand', 'DeleteCommand']);
-    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, {
-      TableName: tables.connections,
-      Key: { connectionId: 'c1' },
-    });
-  });
-
-  it('keeps the connection item when its subscriptions cannot all be deleted', async () => {
+  it('fails when its subscriptions stay unprocessed, after the connection item is already gone', async () => {
     // Prepare
     vi.useFakeTimers();
     const keys = subscriptionKeys('c1', 0, 1);
-    ddbMock.on(QueryCommand).resolves({ Items: keys });
+    givenConnection(keys.map((key) => key.conversationId));
     ddbMock
       .on(BatchWriteCommand)
       .resolves({ UnprocessedItems: { [tables.subscriptions]: [{ DeleteRequest: { Key: keys[0] } }] } });
@@ -215,7 +369,8 @@ describe('deleteConnection', () => {
     await vi.runAllTimersAsync();
     await outcome;
 
-    // Assess
-    expect(ddbMock).toHaveReceivedCommandTimes(DeleteCommand, 0);
+    // Assess: no subscribe can add to a connection that is gone, so what is left is only for TTL or a 410.
+    expect(ddbMock).toHaveReceivedCommandTimes(DeleteCommand, 1);
+    expect(ddbMock.calls()[0]?.args[0]).toBeInstanceOf(DeleteCommand);
   });
 });

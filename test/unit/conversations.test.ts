@@ -1,24 +1,41 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  type CancellationReason,
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   type GetCommandInput,
   PutCommand,
+  type PutCommandInput,
   QueryCommand,
+  type QueryCommandInput,
   TransactWriteCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createConversationsHandler, MAX_TRANSACTION_ITEMS } from '../../lambdas/conversations/conversations';
+import { createConversationsHandler } from '../../lambdas/conversations/conversations';
 import { LIMITS } from '../../shared/limits';
 import { META_SK, memberSk } from '../../shared/tables';
 import type { RouteEvent } from '../../shared/websocket';
 
-const tables = { conversations: 'conversations-t', subscriptions: 'subscriptions-t', messages: 'messages-t' };
+const tables = {
+  conversations: 'conversations-t',
+  subscriptions: 'subscriptions-t',
+  connections: 'connections-t',
+  messages: 'messages-t',
+};
 const NOW = new Date('2030-01-02T03:04:05.000Z');
+/** Just past the writer lease: the writer of a seq reserved before this is dead. */
+const OLD = new Date(NOW.getTime() - LIMITS.writerLeaseMs - 1).toISOString();
 const CONVERSATION = 'conv-1';
 const CONNECTION = 'conn-1';
 
@@ -65,11 +82,18 @@ async function call(body: unknown): Promise<Record<string, unknown>> {
   return JSON.parse(result.body) as Record<string, unknown>;
 }
 
-/** Answers GetCommand like the conversations table: `members` are members, META holds `lastSeq`. */
-function givenConversation(members: string[], lastSeq = 0): void {
+/**
+ * Answers GetCommand like the conversations table: `members` are members, META holds the counter
+ * (`lastSeq`, and `lastReservedAt` once a send reserved a seq).
+ */
+function givenConversation(members: string[], lastSeq = 0, lastReservedAt?: string): void {
   ddbMock.on(GetCommand).callsFake((input: GetCommandInput) => {
     const sk = input.Key?.sk;
-    if (sk === META_SK) return { Item: { conversationId: CONVERSATION, sk, lastSeq } };
+    if (sk === META_SK) {
+      return {
+        Item: { conversationId: CONVERSATION, sk, lastSeq, ...(lastReservedAt ? { lastReservedAt } : {}) },
+      };
+    }
     const isMember = members.some((userId) => memberSk(userId) === sk);
     return isMember ? { Item: { conversationId: CONVERSATION } } : {};
   });
@@ -83,6 +107,62 @@ const stored = (seq: number) => ({
   sentAt: NOW.toISOString(),
 });
 
+const tombstone = (seq: number) => ({ conversationId: CONVERSATION, seq, tombstone: true });
+
+const seqsOf = (reply: Record<string, unknown>): number[] =>
+  (reply.messages as { seq: number }[]).map((entry) => entry.seq);
+
+/**
+ * Answers like the messages table holding messages `seqs`, all sent more than a writer lease ago:
+ * Queries on `seq > :after`, `seq <= :before` or the whole conversation, in key order (reversed when
+ * ScanIndexForward is false), at most `Limit` items, with a LastEvaluatedKey whenever it stopped at
+ * `Limit`, as DynamoDB does; a conditional Put (a tombstone) fails where something is stored.
+ */
+function givenStoredMessages(seqs: number[]): void {
+  const table = new Map<number, Record<string, unknown>>(
+    seqs.map((seq) => [seq, { ...stored(seq), sentAt: OLD }]),
+  );
+  ddbMock.on(QueryCommand).callsFake(async (input: QueryCommandInput) => {
+    const values = input.ExpressionAttributeValues ?? {};
+    const after = values[':after'] as number | undefined;
+    const before = values[':before'] as number | undefined;
+    const beforeInclusive = (input.KeyConditionExpression ?? '').includes('seq <= :before');
+    const matching = [...table.keys()]
+      .sort((a, b) => a - b)
+      .filter(
+        (seq) =>
+          (after === undefined || seq > after) &&
+          (before === undefined || (beforeInclusive ? seq <= before : seq < before)),
+      );
+    const ordered = input.ScanIndexForward === false ? matching.reverse() : matching;
+    const limit = input.Limit ?? ordered.length;
+    const Items = ordered.slice(0, limit).map((seq) => table.get(seq) as Record<string, unknown>);
+    const last = Items.at(-1);
+    return Items.length === limit && last !== undefined
+      ? { Items, LastEvaluatedKey: { conversationId: CONVERSATION, seq: last.seq } }
+      : { Items };
+  });
+  ddbMock.on(PutCommand).callsFake(async (input: PutCommandInput) => {
+    const seq = Number(input.Item?.seq);
+    if (table.has(seq)) {
+      throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+    }
+    table.set(seq, input.Item ?? {});
+    return {};
+  });
+}
+
+/** A cancelled transaction, with one reason per item in order. */
+const cancelled = (...CancellationReasons: CancellationReason[]) =>
+  new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: {}, CancellationReasons });
+
+/** `count` distinct user ids that are not alice. */
+const users = (count: number) => Array.from({ length: count }, (_, i) => `user-${i}`);
+
+/** The items of each TransactWriteItems call, in call order. */
+const transactItems = (): NonNullable<TransactWriteCommandInput['TransactItems']>[] =>
+  ddbMock.commandCalls(TransactWriteCommand).map((call) => call.args[0].input.TransactItems ?? []);
+
 function expectNothingWritten(): void {
   expect(ddbMock).not.toHaveReceivedCommand(PutCommand);
   expect(ddbMock).not.toHaveReceivedCommand(DeleteCommand);
@@ -95,18 +175,25 @@ beforeEach(() => {
 });
 
 describe('subscribe (G5 gapless resume)', () => {
-  it('stores the subscription before it starts reading the backlog', async () => {
-    // Prepare: the Put completes a tick later, so reading concurrently with it would be recorded.
-    givenConversation(['alice'], 6);
+  it('stores the subscription before it reads the counter, and reads the counter before the backlog', async () => {
+    // Prepare: each write and read completes a tick later, so anything started meanwhile is recorded.
+    const tick = () => new Promise((resolve) => setImmediate(resolve));
     const events: string[] = [];
-    ddbMock.on(PutCommand).callsFake(async () => {
-      events.push('put:start');
-      await new Promise((resolve) => setImmediate(resolve));
-      events.push('put:done');
+    ddbMock.on(GetCommand).callsFake(async (input: GetCommandInput) => {
+      const what = input.Key?.sk === META_SK ? 'counter' : 'member';
+      events.push(`${what}:start`);
+      await tick();
+      events.push(`${what}:done`);
+      return { Item: { conversationId: CONVERSATION, lastSeq: 6 } };
+    });
+    ddbMock.on(TransactWriteCommand).callsFake(async () => {
+      events.push('subscribe:start');
+      await tick();
+      events.push('subscribe:done');
       return {};
     });
-    ddbMock.on(QueryCommand).callsFake(() => {
-      events.push('query:start');
+    ddbMock.on(QueryCommand).callsFake(async () => {
+      events.push('backlog:start');
       return { Items: [stored(4), stored(5), stored(6)] };
     });
 
@@ -115,21 +202,43 @@ describe('subscribe (G5 gapless resume)', () => {
 
     // Assess
     expect(reply.type).toBe('ack');
-    expect(events).toEqual(['put:start', 'put:done', 'query:start']);
-    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
-      TableName: tables.subscriptions,
-      Item: expect.objectContaining({
-        conversationId: CONVERSATION,
-        connectionId: CONNECTION,
-        userId: 'alice',
-      }),
+    expect(events).toEqual([
+      'member:start',
+      'member:done',
+      'subscribe:start',
+      'subscribe:done',
+      'counter:start',
+      'counter:done',
+      'backlog:start',
+    ]);
+    expect(ddbMock).not.toHaveReceivedCommand(PutCommand);
+    expect(ddbMock).toHaveReceivedCommandWith(TransactWriteCommand, {
+      TransactItems: [
+        {
+          Update: expect.objectContaining({
+            TableName: tables.connections,
+            Key: { connectionId: CONNECTION },
+            UpdateExpression: 'ADD conversations :conversation',
+          }),
+        },
+        {
+          Put: {
+            TableName: tables.subscriptions,
+            Item: expect.objectContaining({
+              conversationId: CONVERSATION,
+              connectionId: CONNECTION,
+              userId: 'alice',
+            }),
+          },
+        },
+      ],
     });
   });
 
   it('returns the backlog after afterSeq in ascending order, read consistently', async () => {
     // Prepare
     givenConversation(['alice'], 6);
-    ddbMock.on(PutCommand).resolves({});
+    ddbMock.on(TransactWriteCommand).resolves({});
     ddbMock.on(QueryCommand).resolves({ Items: [stored(4), stored(5), stored(6)] });
 
     // Act
@@ -161,12 +270,11 @@ describe('subscribe (G5 gapless resume)', () => {
   });
 
   it('tells the client to subscribe again when the backlog has more pages', async () => {
-    // Prepare
+    // Prepare: the query asks for one more than a page, and gets it.
     givenConversation(['alice'], 500);
-    ddbMock.on(PutCommand).resolves({});
+    ddbMock.on(TransactWriteCommand).resolves({});
     ddbMock.on(QueryCommand).resolves({
-      Items: [stored(1), stored(2)],
-      LastEvaluatedKey: { conversationId: CONVERSATION, seq: 2 },
+      Items: Array.from({ length: LIMITS.defaultPageSize + 1 }, (_, i) => stored(i + 1)),
     });
 
     // Act
@@ -174,24 +282,98 @@ describe('subscribe (G5 gapless resume)', () => {
 
     // Assess
     expect(reply).toMatchObject({ hasMore: true, lastSeq: 500 });
+    expect(reply.messages).toHaveLength(LIMITS.defaultPageSize);
   });
 
   it('returns no backlog but the current lastSeq when afterSeq is omitted', async () => {
     // Prepare
     givenConversation(['alice'], 42);
-    ddbMock.on(PutCommand).resolves({});
+    ddbMock.on(TransactWriteCommand).resolves({});
 
     // Act
     const reply = await call({ action: 'subscribe', conversationId: CONVERSATION });
 
     // Assess
     expect(reply).toMatchObject({ type: 'ack', messages: [], hasMore: false, lastSeq: 42 });
-    expect(ddbMock).toHaveReceivedCommandTimes(PutCommand, 1);
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
     expect(ddbMock).not.toHaveReceivedCommand(QueryCommand);
     expect(ddbMock).toHaveReceivedCommandWith(GetCommand, {
       Key: { conversationId: CONVERSATION, sk: META_SK },
       ConsistentRead: true,
     });
+  });
+
+  it("fills the backlog's holes of dead writers, the counter's last reservation witnessing those above the newest message", async () => {
+    // Prepare: seq 5 and 6 were reserved more than a writer lease ago and never stored.
+    givenConversation(['alice'], 6, OLD);
+    ddbMock.on(TransactWriteCommand).resolves({});
+    givenStoredMessages([1, 2, 3, 4]);
+
+    // Act
+    const reply = await call({ action: 'subscribe', conversationId: CONVERSATION, afterSeq: 3 });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', hasMore: false, lastSeq: 6 });
+    expect(reply.messages).toEqual([expect.objectContaining({ seq: 4 }), tombstone(5), tombstone(6)]);
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: tables.messages,
+      Item: { conversationId: CONVERSATION, seq: 6, tombstone: true, sentAt: NOW.toISOString() },
+      ConditionExpression: 'attribute_not_exists(conversationId)',
+    });
+  });
+
+  it('answers with the newest backlog seq as lastSeq when messages were sent after the counter was read', async () => {
+    // Prepare: the counter said 5; messages 6 and 7 were committed before the backlog was read.
+    givenConversation(['alice'], 5);
+    ddbMock.on(TransactWriteCommand).resolves({});
+    givenStoredMessages([4, 5, 6, 7]);
+
+    // Act
+    const reply = await call({ action: 'subscribe', conversationId: CONVERSATION, afterSeq: 3 });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', hasMore: false, lastSeq: 7 });
+    expect(seqsOf(reply)).toEqual([4, 5, 6, 7]);
+  });
+
+  it.each([
+    [
+      'connection_gone, retryable, when the connection has already closed',
+      undefined,
+      'connection_gone',
+      true,
+    ],
+    [
+      'limit_exceeded when the connection listens to the most conversations already',
+      { connectionId: { S: CONNECTION } },
+      'limit_exceeded',
+      false,
+    ],
+  ])('answers %s, and reads no backlog', async (_case, oldConnection, code, retryable) => {
+    // Prepare
+    givenConversation(['alice'], 6);
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejects(
+        cancelled(
+          oldConnection === undefined
+            ? { Code: 'ConditionalCheckFailed' }
+            : { Code: 'ConditionalCheckFailed', Item: oldConnection },
+          { Code: 'None' },
+        ),
+      );
+
+    // Act
+    const reply = await call({
+      action: 'subscribe',
+      requestId: 'r-8',
+      conversationId: CONVERSATION,
+      afterSeq: 0,
+    });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code, requestId: 'r-8', retryable });
+    expect(ddbMock).not.toHaveReceivedCommand(QueryCommand);
   });
 });
 
@@ -255,28 +437,21 @@ describe('bad input changes nothing (G8)', () => {
     expect(ddbMock.calls()).toHaveLength(0);
   });
 
-  it('refuses a conversation whose members do not fit in one transaction and writes nothing', async () => {
-    // Prepare: the schema allows this many members, but with the caller and META it is one item too many.
-    const members = Array.from({ length: MAX_TRANSACTION_ITEMS - 1 }, (_, i) => `user-${i}`);
+  it('refuses a group one member over the limit, the caller included, with limit_exceeded and writes nothing', async () => {
+    // Prepare: one member more than LIMITS.maxGroupSize, the caller included.
+    const members = users(LIMITS.maxGroupSize);
 
     // Act
     const reply = await call({ action: 'createConversation', requestId: 'r-4', members });
 
     // Assess
-    expect(reply).toMatchObject({ type: 'error', code: 'invalid_request', requestId: 'r-4' });
-    expect(reply.message).toContain(String(MAX_TRANSACTION_ITEMS));
-    expectNothingWritten();
-  });
-
-  it('refuses more members than the protocol allows and writes nothing', async () => {
-    // Prepare
-    const members = Array.from({ length: LIMITS.maxMembers + 1 }, (_, i) => `user-${i}`);
-
-    // Act
-    const reply = await call({ action: 'createConversation', members });
-
-    // Assess
-    expect(reply).toMatchObject({ type: 'error', code: 'invalid_request' });
+    expect(reply).toMatchObject({
+      type: 'error',
+      code: 'limit_exceeded',
+      requestId: 'r-4',
+      retryable: false,
+    });
+    expect(reply.message).toContain(String(LIMITS.maxGroupSize));
     expectNothingWritten();
   });
 
@@ -300,7 +475,21 @@ describe('bad input changes nothing (G8)', () => {
 });
 
 describe('createConversation', () => {
-  it('writes META with lastSeq 0 and every member, the caller included, in one conditional transaction', async () => {
+  const memberPut = (userId: string) => ({
+    Put: {
+      TableName: tables.conversations,
+      Item: {
+        conversationId: 'conv-new',
+        sk: memberSk(userId),
+        memberId: userId,
+        joinedAt: NOW.toISOString(),
+        addedBy: 'alice',
+      },
+      ConditionExpression: 'attribute_not_exists(conversationId)',
+    },
+  });
+
+  it('writes every member, the caller included, and META last with lastSeq 0, in one transaction of conditional puts', async () => {
     // Prepare
     ddbMock.on(TransactWriteCommand).resolves({});
 
@@ -329,20 +518,11 @@ describe('createConversation', () => {
     });
     expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
     expect(ddbMock).not.toHaveReceivedCommand(PutCommand);
-    const member = (userId: string) => ({
-      Put: {
-        TableName: tables.conversations,
-        Item: {
-          conversationId: 'conv-new',
-          sk: memberSk(userId),
-          memberId: userId,
-          joinedAt: createdAt,
-          addedBy: 'alice',
-        },
-      },
-    });
     expect(ddbMock).toHaveReceivedCommandWith(TransactWriteCommand, {
       TransactItems: [
+        memberPut('alice'),
+        memberPut('bob'),
+        memberPut('carol'),
         {
           Put: {
             TableName: tables.conversations,
@@ -353,13 +533,11 @@ describe('createConversation', () => {
               createdBy: 'alice',
               createdAt,
               lastSeq: 0,
+              memberCount: 3,
             },
             ConditionExpression: 'attribute_not_exists(conversationId)',
           },
         },
-        member('alice'),
-        member('bob'),
-        member('carol'),
       ],
     });
   });
@@ -373,64 +551,277 @@ describe('createConversation', () => {
 
     // Assess
     expect(reply.conversation).toMatchObject({ members: ['alice', 'bob'] });
-    const items = ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
-    expect(items.map((item) => item.Put?.Item?.sk)).toEqual([META_SK, memberSk('alice'), memberSk('bob')]);
+    const [items = []] = transactItems();
+    expect(items.map((item) => item.Put?.Item?.sk)).toEqual([memberSk('alice'), memberSk('bob'), META_SK]);
+    expect(items.at(-1)?.Put?.Item).toMatchObject({ memberCount: 2 });
   });
 
-  it('accepts the largest conversation that fits in one transaction', async () => {
+  it('creates a group of the caller and 98 others in one transaction of 100 items, META last', async () => {
     // Prepare
     ddbMock.on(TransactWriteCommand).resolves({});
-    const members = Array.from({ length: MAX_TRANSACTION_ITEMS - 2 }, (_, i) => `user-${i}`);
+    const members = users(LIMITS.maxGroupSize - 2);
 
     // Act
     const reply = await call({ action: 'createConversation', members });
 
     // Assess
     expect(reply.type).toBe('ack');
-    const items = ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
-    expect(items).toHaveLength(MAX_TRANSACTION_ITEMS);
+    expect(reply.conversation).toMatchObject({ members: ['alice', ...members] });
+    const calls = transactItems();
+    expect(calls).toHaveLength(1);
+    const [items = []] = calls;
+    expect(items).toHaveLength(100);
+    expect(items.slice(0, -1)).toEqual(['alice', ...members].map(memberPut));
+    expect(items.at(-1)?.Put?.Item).toMatchObject({ sk: META_SK, memberCount: LIMITS.maxGroupSize - 1 });
+  });
+
+  it('creates the largest group, the caller and 99 others, with every member written before META', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).resolves({});
+    const members = users(LIMITS.maxGroupSize - 1);
+
+    // Act
+    const reply = await call({ action: 'createConversation', members });
+
+    // Assess
+    expect(reply.type).toBe('ack');
+    expect(reply.conversation).toMatchObject({ members: ['alice', ...members] });
+    const [first = [], last = [], ...rest] = transactItems();
+    expect(rest).toEqual([]);
+    expect(first).toEqual(['alice', ...members].map(memberPut));
+    expect(last).toEqual([
+      {
+        Put: expect.objectContaining({
+          Item: expect.objectContaining({ sk: META_SK, lastSeq: 0, memberCount: LIMITS.maxGroupSize }),
+          ConditionExpression: 'attribute_not_exists(conversationId)',
+        }),
+      },
+    ]);
+  });
+
+  it('writes no META when writing the members of a large group fails', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).rejects(cancelled({ Code: 'ConditionalCheckFailed' }));
+
+    // Act
+    const reply = await call({ action: 'createConversation', members: users(LIMITS.maxGroupSize - 1) });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'internal_error' });
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    expect(transactItems()[0]?.some((item) => item.Put?.Item?.sk === META_SK)).toBe(false);
   });
 });
 
 describe('addMembers', () => {
-  it('adds only the users who are not members yet', async () => {
+  /** Answers the membership BatchGetItem: one list of current members per call, the last one repeating. */
+  function givenMembersRead(...answers: string[][]): void {
+    let call = 0;
+    ddbMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
+      const members = answers[Math.min(call++, answers.length - 1)] ?? [];
+      const asked = (input.RequestItems?.[tables.conversations]?.Keys ?? []).map((key) => key.sk);
+      const found = members.filter((userId) => asked.includes(memberSk(userId)));
+      return { Responses: { [tables.conversations]: found.map((memberId) => ({ memberId })) } };
+    });
+  }
+
+  const memberPut = (userId: string) => ({
+    Put: {
+      TableName: tables.conversations,
+      Item: {
+        conversationId: CONVERSATION,
+        sk: memberSk(userId),
+        memberId: userId,
+        joinedAt: NOW.toISOString(),
+        addedBy: 'alice',
+      },
+      ConditionExpression: 'attribute_not_exists(conversationId)',
+    },
+  });
+
+  const countUpdate = (added: number) => ({
+    Update: {
+      TableName: tables.conversations,
+      Key: { conversationId: CONVERSATION, sk: META_SK },
+      UpdateExpression: 'ADD memberCount :added',
+      ConditionExpression: 'attribute_exists(conversationId) AND memberCount <= :room',
+      ExpressionAttributeValues: { ':added': added, ':room': LIMITS.maxGroupSize - added },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    },
+  });
+
+  it('adds only the users who are not members yet, with the member count, in one transaction', async () => {
     // Prepare
     givenConversation(['alice', 'bob']);
+    givenMembersRead(['alice', 'bob']);
+    ddbMock.on(TransactWriteCommand).resolves({});
+
+    // Act
+    const reply = await call({
+      action: 'addMembers',
+      conversationId: CONVERSATION,
+      members: ['bob', 'carol', 'dave'],
+    });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', conversationId: CONVERSATION, added: ['carol', 'dave'] });
+    expect(ddbMock).toHaveReceivedCommandWith(BatchGetCommand, {
+      RequestItems: {
+        [tables.conversations]: expect.objectContaining({
+          Keys: ['bob', 'carol', 'dave'].map((userId) => ({
+            conversationId: CONVERSATION,
+            sk: memberSk(userId),
+          })),
+          ConsistentRead: true,
+        }),
+      },
+    });
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    expect(ddbMock).toHaveReceivedCommandWith(TransactWriteCommand, {
+      TransactItems: [countUpdate(2), memberPut('carol'), memberPut('dave')],
+    });
+    expect(ddbMock).not.toHaveReceivedCommand(PutCommand);
+  });
+
+  it('writes nothing and adds no one when every requested user is a member already', async () => {
+    // Prepare
+    givenConversation(['alice', 'bob']);
+    givenMembersRead(['alice', 'bob']);
+
+    // Act
+    const reply = await call({ action: 'addMembers', conversationId: CONVERSATION, members: ['bob'] });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', added: [] });
+    expectNothingWritten();
+  });
+
+  it('refuses with limit_exceeded when the group would grow past the limit, and adds no one', async () => {
+    // Prepare: the META condition fails and hands back the count as DynamoDB stores it.
+    givenConversation(['alice']);
+    givenMembersRead(['alice']);
     ddbMock
-      .on(PutCommand, { Item: { memberId: 'bob' } })
-      .rejects(new ConditionalCheckFailedException({ message: 'exists', $metadata: {} }))
-      .on(PutCommand, { Item: { memberId: 'carol' } })
+      .on(TransactWriteCommand)
+      .rejects(
+        cancelled(
+          { Code: 'ConditionalCheckFailed', Item: { memberCount: { N: String(LIMITS.maxGroupSize - 1) } } },
+          { Code: 'None' },
+          { Code: 'None' },
+        ),
+      );
+
+    // Act
+    const reply = await call({
+      action: 'addMembers',
+      conversationId: CONVERSATION,
+      members: ['carol', 'dave'],
+    });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'limit_exceeded', retryable: false });
+    expect(reply.message).toContain(`this would make ${LIMITS.maxGroupSize + 1}`);
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+  });
+
+  it('refuses with forbidden when the conversation has no META, and adds no one', async () => {
+    // Prepare: alice's member item exists, but the conversation's META does not (yet).
+    givenConversation(['alice']);
+    givenMembersRead(['alice']);
+    ddbMock.on(TransactWriteCommand).rejects(cancelled({ Code: 'ConditionalCheckFailed' }, { Code: 'None' }));
+
+    // Act
+    const reply = await call({
+      action: 'addMembers',
+      requestId: 'r-10',
+      conversationId: CONVERSATION,
+      members: ['carol'],
+    });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden', requestId: 'r-10', retryable: false });
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+  });
+
+  it('reads the members again and retries when one of them was added concurrently', async () => {
+    // Prepare: carol joins between the read and the transaction, so her Put's condition fails.
+    givenConversation(['alice']);
+    givenMembersRead(['alice'], ['alice', 'carol']);
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejectsOnce(cancelled({ Code: 'None' }, { Code: 'ConditionalCheckFailed' }, { Code: 'None' }))
       .resolves({});
 
     // Act
     const reply = await call({
       action: 'addMembers',
       conversationId: CONVERSATION,
-      members: ['bob', 'carol'],
+      members: ['carol', 'dave'],
     });
 
     // Assess
-    expect(reply).toMatchObject({ type: 'ack', conversationId: CONVERSATION, added: ['carol'] });
-    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
-      TableName: tables.conversations,
-      Item: {
-        conversationId: CONVERSATION,
-        sk: memberSk('carol'),
-        memberId: 'carol',
-        joinedAt: NOW.toISOString(),
-        addedBy: 'alice',
-      },
-      ConditionExpression: 'attribute_not_exists(conversationId)',
+    expect(reply).toMatchObject({ type: 'ack', added: ['dave'] });
+    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 2);
+    expect(transactItems()).toEqual([
+      [countUpdate(2), memberPut('carol'), memberPut('dave')],
+      [countUpdate(1), memberPut('dave')],
+    ]);
+  });
+
+  it('gives up with a retryable internal_error after 3 attempts that keep conflicting', async () => {
+    // Prepare
+    givenConversation(['alice']);
+    givenMembersRead(['alice']);
+    ddbMock.on(TransactWriteCommand).rejects(cancelled({ Code: 'TransactionConflict' }, { Code: 'None' }));
+
+    // Act
+    const reply = await call({ action: 'addMembers', conversationId: CONVERSATION, members: ['carol'] });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'internal_error', retryable: true });
+    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 3);
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
+  });
+
+  it('refuses as many users as the group size limit with limit_exceeded before reading or writing any member', async () => {
+    // Prepare
+    givenConversation(['alice']);
+    givenMembersRead(['alice']);
+
+    // Act
+    const reply = await call({
+      action: 'addMembers',
+      conversationId: CONVERSATION,
+      members: users(LIMITS.maxGroupSize),
     });
-    for (const call of ddbMock.commandCalls(PutCommand)) {
-      expect(call.args[0].input.ConditionExpression).toBe('attribute_not_exists(conversationId)');
-    }
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'limit_exceeded', retryable: false });
+    expect(ddbMock).not.toHaveReceivedCommand(BatchGetCommand);
+    expectNothingWritten();
+  });
+
+  it('adds 99 users to a group of one in one transaction of 100 items', async () => {
+    // Prepare
+    givenConversation(['alice']);
+    givenMembersRead(['alice']);
+    ddbMock.on(TransactWriteCommand).resolves({});
+    const members = users(LIMITS.maxGroupSize - 1);
+
+    // Act
+    const reply = await call({ action: 'addMembers', conversationId: CONVERSATION, members });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', added: members });
+    const [items = []] = transactItems();
+    expect(items).toHaveLength(LIMITS.maxGroupSize);
+    expect(items[0]).toEqual(countUpdate(LIMITS.maxGroupSize - 1));
   });
 
   it('reports an unexpected storage failure as a retryable internal_error', async () => {
     // Prepare
     givenConversation(['alice']);
-    ddbMock.on(PutCommand).rejects(new Error('throttled'));
+    givenMembersRead(['alice']);
+    ddbMock.on(TransactWriteCommand).rejects(new Error('throttled'));
 
     // Act
     const reply = await call({ action: 'addMembers', conversationId: CONVERSATION, members: ['carol'] });
@@ -438,6 +829,7 @@ describe('addMembers', () => {
     // Assess
     expect(reply).toMatchObject({ type: 'error', code: 'internal_error', retryable: true });
     expect(reply.message).not.toContain('throttled');
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
   });
 });
 
@@ -445,6 +837,7 @@ describe('unsubscribe', () => {
   it("deletes only the calling connection's subscription", async () => {
     // Prepare
     ddbMock.on(DeleteCommand).resolves({});
+    ddbMock.on(UpdateCommand).resolves({});
 
     // Act
     const reply = await call({ action: 'unsubscribe', requestId: 'r-6', conversationId: CONVERSATION });
@@ -460,46 +853,106 @@ describe('unsubscribe', () => {
       TableName: tables.subscriptions,
       Key: { conversationId: CONVERSATION, connectionId: CONNECTION },
     });
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: tables.connections,
+      Key: { connectionId: CONNECTION },
+      UpdateExpression: 'DELETE conversations :conversation',
+      ExpressionAttributeValues: { ':conversation': new Set([CONVERSATION]) },
+    });
   });
 });
 
 describe('history', () => {
-  it('reads the page before beforeSeq with the given limit and returns it ascending', async () => {
-    // Prepare: DynamoDB returns a backwards Query newest first.
-    givenConversation(['alice']);
-    ddbMock.on(QueryCommand).resolves({
-      Items: [stored(9), stored(8), stored(7)],
-      LastEvaluatedKey: { conversationId: CONVERSATION, seq: 7 },
-    });
+  it('reads the page before beforeSeq with the given limit and returns it ascending with the lastSeq', async () => {
+    // Prepare
+    givenConversation(['alice'], 12);
+    givenStoredMessages(Array.from({ length: 12 }, (_, i) => i + 1));
 
     // Act
     const reply = await call({ action: 'history', conversationId: CONVERSATION, beforeSeq: 10, limit: 3 });
 
     // Assess
-    expect(reply).toMatchObject({ type: 'ack', conversationId: CONVERSATION, hasMore: true });
-    expect((reply.messages as { seq: number }[]).map((m) => m.seq)).toEqual([7, 8, 9]);
+    expect(reply).toMatchObject({ type: 'ack', conversationId: CONVERSATION, hasMore: true, lastSeq: 12 });
+    expect(seqsOf(reply)).toEqual([7, 8, 9]);
     expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
       TableName: tables.messages,
       ExpressionAttributeValues: { ':c': CONVERSATION, ':before': 10 },
       ScanIndexForward: false,
-      Limit: 3,
+      Limit: 5,
     });
+  });
+
+  it('says there is no more history when the page holds exactly the oldest messages', async () => {
+    // Prepare: messages 1 to 3 are all there is before seq 4.
+    givenConversation(['alice'], 12);
+    givenStoredMessages(Array.from({ length: 12 }, (_, i) => i + 1));
+
+    // Act
+    const reply = await call({ action: 'history', conversationId: CONVERSATION, beforeSeq: 4, limit: 3 });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', hasMore: false });
+    expect(seqsOf(reply)).toEqual([1, 2, 3]);
   });
 
   it('reads the newest page with the default size when no cursor is given', async () => {
     // Prepare
-    givenConversation(['alice']);
-    ddbMock.on(QueryCommand).resolves({ Items: [stored(2), stored(1)] });
+    givenConversation(['alice'], 2);
+    givenStoredMessages([1, 2]);
 
     // Act
     const reply = await call({ action: 'history', conversationId: CONVERSATION });
 
     // Assess
-    expect(reply).toMatchObject({ hasMore: false });
-    expect((reply.messages as { seq: number }[]).map((m) => m.seq)).toEqual([1, 2]);
+    expect(reply).toMatchObject({ hasMore: false, lastSeq: 2 });
+    expect(seqsOf(reply)).toEqual([1, 2]);
     expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
       KeyConditionExpression: 'conversationId = :c',
-      Limit: LIMITS.defaultPageSize,
+      Limit: LIMITS.defaultPageSize + 2,
     });
+  });
+
+  it("fills the holes of dead writers, the counter's last reservation witnessing those above the newest message", async () => {
+    // Prepare: seqs 4 and 5 were reserved more than a writer lease ago and never stored.
+    givenConversation(['alice'], 5, OLD);
+    givenStoredMessages([1, 2, 3]);
+
+    // Act
+    const reply = await call({ action: 'history', conversationId: CONVERSATION });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', hasMore: false, lastSeq: 5 });
+    expect(reply.messages).toEqual([
+      ...[1, 2, 3].map((seq) => expect.objectContaining({ seq, body: `message ${seq}` })),
+      tombstone(4),
+      tombstone(5),
+    ]);
+    expect(ddbMock).toHaveReceivedCommandTimes(PutCommand, 2);
+  });
+
+  it('reads the counter while it checks membership', async () => {
+    // Prepare: a read answers once both have started, or after 200 ms if the other one never starts.
+    const started: string[] = [];
+    const startedWhenAnswered: number[] = [];
+    let bothStarted: () => void = () => {};
+    const both = new Promise<void>((resolve) => {
+      bothStarted = resolve;
+    });
+    ddbMock.on(GetCommand).callsFake(async (input: GetCommandInput) => {
+      started.push(input.Key?.sk === META_SK ? 'counter' : 'member');
+      if (started.length === 2) bothStarted();
+      await Promise.race([both, new Promise((resolve) => setTimeout(resolve, 200))]);
+      startedWhenAnswered.push(started.length);
+      return { Item: { conversationId: CONVERSATION, lastSeq: 0 } };
+    });
+    givenStoredMessages([]);
+
+    // Act
+    const reply = await call({ action: 'history', conversationId: CONVERSATION });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', messages: [], lastSeq: 0 });
+    expect([...started].sort()).toEqual(['counter', 'member']);
+    expect(startedWhenAnswered).toEqual([2, 2]);
   });
 });

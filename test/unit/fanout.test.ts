@@ -12,6 +12,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   BatchWriteCommand,
   DeleteCommand,
+  type DeleteCommandInput,
   DynamoDBDocumentClient,
   QueryCommand,
   type QueryCommandInput,
@@ -73,19 +74,21 @@ function record(body: string, group: string, messageId: string, dedupId = messag
 const messageRecord = (m: ChatMessage, messageId: string): SQSRecord =>
   record(JSON.stringify(m), m.conversationId, messageId, `${m.conversationId}:${m.seq}`);
 
-/** Subscribers per conversation, and conversations per connection (the byConnection index). */
+/**
+ * Subscribers per conversation, answered to the fan-out Query; deleting a connection item hands back the
+ * conversations it subscribed to, as DynamoDB's ALL_OLD would (a string set reads as a JS Set).
+ */
 function givenSubscriptions(byConversation: Record<string, string[]>): void {
   ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
-    const values = input.ExpressionAttributeValues ?? {};
-    if (input.IndexName === 'byConnection') {
-      const connectionId = String(values[':id']);
-      const conversations = Object.keys(byConversation).filter((c) =>
-        byConversation[c]?.includes(connectionId),
-      );
-      return { Items: conversations.map((conversationId) => ({ conversationId, connectionId })) };
-    }
-    const subscribers = byConversation[String(values[':c'])] ?? [];
+    const subscribers = byConversation[String(input.ExpressionAttributeValues?.[':c'])] ?? [];
     return { Items: subscribers.map((connectionId) => ({ connectionId })) };
+  });
+  ddb.on(DeleteCommand).callsFake((input: DeleteCommandInput) => {
+    const connectionId = String(input.Key?.connectionId);
+    const conversations = Object.keys(byConversation).filter((c) =>
+      byConversation[c]?.includes(connectionId),
+    );
+    return { Attributes: { connectionId, conversations: new Set(conversations) } };
   });
 }
 
@@ -177,8 +180,10 @@ describe('fan-out of one message', () => {
     expect(ddb).toReceiveCommandWith(DeleteCommand, {
       TableName: TABLES.connections,
       Key: { connectionId: 'gone-1' },
+      ReturnValues: 'ALL_OLD',
     });
     expect(ddb).not.toReceiveCommandWith(DeleteCommand, { Key: { connectionId: 'alive-1' } });
+    expect(ddb).not.toReceiveCommandWith(QueryCommand, { IndexName: expect.anything() });
   });
 
   it('G7: a slow connection does not hold back posts to the others', async () => {

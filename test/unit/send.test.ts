@@ -1,27 +1,43 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
-  type GetCommandInput,
+  PutCommand,
   TransactWriteCommand,
-  type TransactWriteCommandInput,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createSendHandler,
-  DEFAULT_RETRY_POLICY,
   idempotencyKeyOf,
+  MIN_SEND_BUDGET_MS,
   type SendDeps,
   sendMessage,
+  THROTTLED_RETRY_MS,
 } from '../../lambdas/send/send';
-import { type ErrorCode, NotAMemberError, SequenceConflictError } from '../../shared/errors';
+import type { ErrorCode } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
-import { chatMessageSchema, type SendFrame } from '../../shared/protocol';
+import type { ChatMessage, SendFrame } from '../../shared/protocol';
+import { encodeQueueBody } from '../../shared/queue-body';
 import { META_SK, memberSk, TTL_ATTRIBUTE } from '../../shared/tables';
-import type { AuthorizerContext, Caller, RouteEvent, RouteResult } from '../../shared/websocket';
+import {
+  type AuthorizerContext,
+  type Caller,
+  type InvocationContext,
+  OUT_OF_TIME_RETRY_MS,
+  REPLY_MARGIN_MS,
+  type RouteEvent,
+  type RouteResult,
+} from '../../shared/websocket';
 
 const TABLE_NAMES = {
   conversations: 'test-conversations',
@@ -30,154 +46,18 @@ const TABLE_NAMES = {
 };
 const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/fanout.fifo';
 const NOW = new Date('2025-03-04T05:06:07.000Z');
+const CLAIM_TOKEN = 'claim-token-1';
+/** The idempotency key of alice's message m-1 in c1. */
+const KEY = 'c1#alice#m-1';
+/** META's lastSeq before the send: the send reserves 42. */
+const LAST_SEQ = 41;
+/** When the original of a resent message was stored. */
+const ORIGINAL_SENT_AT = '2025-03-04T05:00:00.000Z';
 
 const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
 const sqs = new SQSClient({ region: 'eu-west-1' });
 const ddbMock = mockClient(ddb);
 const sqsMock = mockClient(sqs);
-
-type Item = Record<string, unknown>;
-type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
-
-const KEY_NAMES: Record<string, string[]> = {
-  [TABLE_NAMES.conversations]: ['conversationId', 'sk'],
-  [TABLE_NAMES.messages]: ['conversationId', 'seq'],
-  [TABLE_NAMES.idempotency]: ['idempotencyKey'],
-};
-
-function cancelled(codes: string[]): TransactionCanceledException {
-  return new TransactionCanceledException({
-    message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${codes.join(', ')}]`,
-    $metadata: {},
-    CancellationReasons: codes.map((Code) =>
-      Code === 'None' ? { Code } : { Code, Message: 'The conditional request failed' },
-    ),
-  });
-}
-
-function named(value: string | undefined, what: string): string {
-  if (value === undefined) throw new Error(`fake DynamoDB: missing ${what}`);
-  return value;
-}
-
-/**
- * DynamoDB behind the mock: GetItem reads, and TransactWriteItems evaluates every ConditionExpression
- * the code under test sends against the stored items, all-or-nothing, like the real service. A write
- * sent without a condition is applied blindly, so a missing condition shows up as lost or doubled data.
- */
-class InMemoryDynamo {
-  private readonly items = new Map<string, { table: string; item: Item }>();
-  /** Transactions to cancel with TransactionConflict before evaluating them. */
-  pendingConflicts = 0;
-  /** Runs inside each transaction before its conditions are evaluated (to race a concurrent writer). */
-  beforeCommit: (() => void) | undefined;
-
-  constructor(private readonly journal: string[]) {}
-
-  private keyOf(table: string, keyOrItem: Item): string {
-    const names = KEY_NAMES[table];
-    if (names === undefined) throw new Error(`fake DynamoDB: unknown table ${table}`);
-    return JSON.stringify([table, ...names.map((name) => keyOrItem[name])]);
-  }
-
-  get(table: string, key: Item): Item | undefined {
-    return this.items.get(this.keyOf(table, key))?.item;
-  }
-
-  put(table: string, item: Item): void {
-    this.items.set(this.keyOf(table, item), { table, item: structuredClone(item) });
-  }
-
-  delete(table: string, key: Item): void {
-    this.items.delete(this.keyOf(table, key));
-  }
-
-  itemsOf(table: string): Item[] {
-    return [...this.items.values()].filter((entry) => entry.table === table).map((entry) => entry.item);
-  }
-
-  install(): void {
-    ddbMock.on(GetCommand).callsFake((input: GetCommandInput) => {
-      this.journal.push('get');
-      const item = this.get(named(input.TableName, 'TableName'), input.Key ?? {});
-      return { Item: item === undefined ? undefined : structuredClone(item) };
-    });
-    ddbMock.on(TransactWriteCommand).callsFake((input: TransactWriteCommandInput) => this.transact(input));
-  }
-
-  private transact(input: TransactWriteCommandInput): Item {
-    this.journal.push('transact');
-    this.beforeCommit?.();
-    const operations = input.TransactItems ?? [];
-    if (this.pendingConflicts > 0) {
-      this.pendingConflicts--;
-      throw cancelled(operations.map((_, index) => (index === 0 ? 'TransactionConflict' : 'None')));
-    }
-    const codes = operations.map((operation) => (this.holds(operation) ? 'None' : 'ConditionalCheckFailed'));
-    if (codes.some((code) => code !== 'None')) throw cancelled(codes);
-    for (const operation of operations) this.apply(operation);
-    return {};
-  }
-
-  private target(operation: TransactItem): {
-    table: string;
-    key: Item;
-    condition: string | undefined;
-    values: Item;
-  } {
-    const { Put, Update, ConditionCheck, Delete } = operation;
-    const spec = Put ?? Update ?? ConditionCheck ?? Delete;
-    if (spec === undefined) throw new Error('fake DynamoDB: empty transaction item');
-    const key = Put?.Item ?? Update?.Key ?? ConditionCheck?.Key ?? Delete?.Key ?? {};
-    return {
-      table: named(spec.TableName, 'TableName'),
-      key,
-      condition: spec.ConditionExpression,
-      values: spec.ExpressionAttributeValues ?? {},
-    };
-  }
-
-  private holds(operation: TransactItem): boolean {
-    const { table, key, condition, values } = this.target(operation);
-    if (condition === undefined) return true;
-    const existing = this.get(table, key);
-    const notExists = /^attribute_not_exists\((\w+)\)$/.exec(condition);
-    if (notExists?.[1] !== undefined) return existing?.[notExists[1]] === undefined;
-    const exists = /^attribute_exists\((\w+)\)$/.exec(condition);
-    if (exists?.[1] !== undefined) return existing?.[exists[1]] !== undefined;
-    const equals = /^(\w+) = (:\w+)$/.exec(condition);
-    if (equals?.[1] !== undefined && equals[2] !== undefined) {
-      return existing !== undefined && existing[equals[1]] === values[equals[2]];
-    }
-    throw new Error(`fake DynamoDB: unsupported condition ${condition}`);
-  }
-
-  private apply(operation: TransactItem): void {
-    const { table, key, values } = this.target(operation);
-    if (operation.Put?.Item !== undefined) this.put(table, operation.Put.Item);
-    if (operation.Delete !== undefined) this.delete(table, key);
-    const expression = operation.Update?.UpdateExpression;
-    if (expression !== undefined) {
-      const updated: Item = { ...(this.get(table, key) ?? key) };
-      for (const assignment of expression.replace(/^SET /, '').split(',')) {
-        const [attribute, placeholder] = assignment.split('=').map((part) => part.trim());
-        if (attribute === undefined || placeholder === undefined) throw new Error(`bad update ${expression}`);
-        updated[attribute] = values[placeholder];
-      }
-      this.put(table, updated);
-    }
-  }
-}
-
-let journal: string[];
-let db: InMemoryDynamo;
-
-function seedConversation(conversationId: string, lastSeq: number, members: string[]): void {
-  db.put(TABLE_NAMES.conversations, { conversationId, sk: META_SK, lastSeq });
-  for (const member of members) {
-    db.put(TABLE_NAMES.conversations, { conversationId, sk: memberSk(member), memberId: member });
-  }
-}
 
 const silentLogger = (): Logger => new Logger({ serviceName: 'chat-send-test', logLevel: 'SILENT' });
 
@@ -188,17 +68,19 @@ function makeDeps(overrides: Partial<SendDeps & { logger: Logger }> = {}): SendD
     tables: TABLE_NAMES,
     fanoutQueueUrl: QUEUE_URL,
     now: () => NOW,
-    sleep: vi.fn(async () => {}),
-    random: () => 0.5,
     logger: silentLogger(),
+    newClaimToken: () => CLAIM_TOKEN,
     ...overrides,
   };
 }
 
-const caller = (userId = 'alice'): Caller => ({
-  userId,
-  connectionId: `conn-${userId}`,
+const caller = (overrides: Partial<Caller> = {}): Caller => ({
+  userId: 'alice',
+  connectionId: 'conn-alice',
   awsRequestId: 'aws-1',
+  deadline: NOW.getTime() + 10_000,
+  signal: new AbortController().signal,
+  ...overrides,
 });
 
 const frame = (overrides: Partial<SendFrame> = {}): SendFrame => ({
@@ -242,69 +124,331 @@ const rawFrame = (fields: Record<string, unknown> = {}): string =>
     requestId: 'r-1',
     conversationId: 'c1',
     clientMessageId: 'm-1',
-    body: 'hi',
+    body: 'hello',
     ...fields,
   });
+
+/** The Lambda context with `remainingMs` left in the invocation. */
+const lambdaContext = (remainingMs: number): InvocationContext => ({
+  getRemainingTimeInMillis: () => remainingMs,
+});
 
 const replyOf = (result: RouteResult): Record<string, unknown> =>
   JSON.parse(result.body) as Record<string, unknown>;
 
-function transactItemsSent(): TransactItem[][] {
-  return ddbMock.commandCalls(TransactWriteCommand).map((call) => call.args[0].input.TransactItems ?? []);
+/** The message the send under test stores when it reserves `seq`. */
+const messageAt = (seq: number, overrides: Partial<ChatMessage> = {}): ChatMessage => ({
+  conversationId: 'c1',
+  seq,
+  senderId: 'alice',
+  body: 'hello',
+  sentAt: NOW.toISOString(),
+  ...overrides,
+});
+
+function conditionFailed(item?: Record<string, AttributeValue>): ConditionalCheckFailedException {
+  return new ConditionalCheckFailedException({
+    message: 'The conditional request failed',
+    $metadata: {},
+    ...(item === undefined ? {} : { Item: item }),
+  });
 }
 
-function sqsBodies(): unknown[] {
-  return sqsMock
-    .commandCalls(SendMessageCommand)
-    .map((call) => JSON.parse(call.args[0].input.MessageBody ?? ''));
+/** A cancelled commit, with one reason code per transaction item (message, claim). */
+function cancelled(...codes: string[]): TransactionCanceledException {
+  return new TransactionCanceledException({
+    message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${codes.join(', ')}]`,
+    $metadata: {},
+    CancellationReasons: codes.map((Code) =>
+      Code === 'None' ? { Code } : { Code, Message: 'The conditional request failed' },
+    ),
+  });
+}
+
+/** An error as the SDK throws it: only its name tells what happened. */
+const awsError = (name: string): Error => Object.assign(new Error(`${name} from AWS`), { name });
+
+/** The idempotency item of a finished send, as DynamoDB returns it with ALL_OLD: raw attribute values. */
+const finishedClaim = (seq: number): Record<string, AttributeValue> => ({
+  idempotencyKey: { S: KEY },
+  conversationId: { S: 'c1' },
+  claimToken: { S: 'first-attempt' },
+  claimedAt: { N: String(Date.parse(ORIGINAL_SENT_AT) - 50) },
+  seq: { N: String(seq) },
+  sentAt: { S: ORIGINAL_SENT_AT },
+  [TTL_ATTRIBUTE]: { N: '1900000000' },
+});
+
+/** The idempotency item of an attempt still in flight (no seq yet), claimed `ageMs` before NOW. */
+const liveClaim = (ageMs: number): Record<string, AttributeValue> => ({
+  idempotencyKey: { S: KEY },
+  conversationId: { S: 'c1' },
+  claimToken: { S: 'first-attempt' },
+  claimedAt: { N: String(NOW.getTime() - ageMs) },
+  [TTL_ATTRIBUTE]: { N: '1900000000' },
+});
+
+/** Every AWS call of both clients, in the order they were made. */
+function awsCalls(): string[] {
+  return [...ddbMock.calls(), ...sqsMock.calls()]
+    .sort((a, b) => (a.calledBefore(b) ? -1 : 1))
+    .map((call) => call.args[0].constructor.name);
+}
+
+/** The options (abort signal) the code passed with its most recent DynamoDB call. */
+function lastDdbOptions(): { abortSignal?: AbortSignal } | undefined {
+  const args: unknown[] = ddbMock.calls().at(-1)?.args ?? [];
+  return args[1] as { abortSignal?: AbortSignal } | undefined;
+}
+
+function expectClaimReleased(): void {
+  expect(ddbMock).toHaveReceivedCommandExactlyOnceWith(DeleteCommand, {
+    TableName: TABLE_NAMES.idempotency,
+    Key: { idempotencyKey: KEY },
+    ConditionExpression: 'claimToken = :token AND attribute_not_exists(seq)',
+    ExpressionAttributeValues: { ':token': CLAIM_TOKEN },
+  });
+}
+
+function expectNoReservation(): void {
+  expect(ddbMock).not.toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE_NAMES.conversations });
+}
+
+let lastSeq: number;
+
+/** Alice is a member of c1, whose counter stands at LAST_SEQ; every write succeeds. */
+function givenEverythingSucceeds(): void {
+  lastSeq = LAST_SEQ;
+  ddbMock.on(GetCommand, { TableName: TABLE_NAMES.conversations }).callsFake(({ Key }) => ({
+    Item: Key?.sk === memberSk('alice') ? { conversationId: 'c1' } : undefined,
+  }));
+  ddbMock.on(PutCommand).resolves({});
+  ddbMock.on(UpdateCommand).resolves({});
+  ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.conversations }).callsFake(() => {
+    lastSeq += 1;
+    return { Attributes: { lastSeq } };
+  });
+  ddbMock.on(TransactWriteCommand).resolves({});
+  ddbMock.on(DeleteCommand).resolves({});
+  sqsMock.on(SendMessageCommand).resolves({ MessageId: 'sqs-1' });
+}
+
+/** The claim put collides with `item` (returned with ALL_OLD), and the message of seq 7 is stored. */
+function givenClaimExists(item: Record<string, AttributeValue>): void {
+  ddbMock.on(PutCommand, { TableName: TABLE_NAMES.idempotency }).rejectsOnce(conditionFailed(item));
+  ddbMock
+    .on(GetCommand, { TableName: TABLE_NAMES.messages })
+    .resolves({ Item: { ...messageAt(7, { sentAt: ORIGINAL_SENT_AT }), clientMessageId: 'm-1' } });
 }
 
 beforeEach(() => {
   ddbMock.reset();
   sqsMock.reset();
-  journal = [];
-  db = new InMemoryDynamo(journal);
-  db.install();
-  sqsMock.on(SendMessageCommand).callsFake(() => {
-    journal.push('enqueue');
-    return { MessageId: `sqs-${journal.length}` };
-  });
+  givenEverythingSucceeds();
 });
 
-describe('send: sent means safe (G1)', () => {
-  it('acks with the new seq only after the transaction and then SendMessage succeeded', async () => {
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('send: the hot path (G1, G2)', () => {
+  it('stores, enqueues and acks a message with exactly five AWS calls, in that order', async () => {
     // Prepare
-    seedConversation('c1', 41, ['alice']);
+    const handler = createSendHandler(makeDeps());
 
     // Act
-    const ack = await sendMessage(makeDeps(), frame(), caller());
+    const reply = replyOf(await handler(routeEvent(rawFrame())));
 
     // Assess
-    expect(ack).toEqual({ conversationId: 'c1', seq: 42, sentAt: NOW.toISOString(), duplicate: false });
-    expect(journal.filter((step) => step !== 'get')).toEqual(['transact', 'enqueue']);
-    expect(sqsMock).toHaveReceivedCommandWith(SendMessageCommand, {
+    expect(reply).toEqual({
+      type: 'ack',
+      action: 'send',
+      requestId: 'r-1',
+      conversationId: 'c1',
+      seq: 42,
+      sentAt: NOW.toISOString(),
+      duplicate: false,
+    });
+    expect(awsCalls()).toEqual([
+      'GetCommand',
+      'PutCommand',
+      'UpdateCommand',
+      'TransactWriteCommand',
+      'SendMessageCommand',
+    ]);
+  });
+
+  it('checks membership with a consistent read of the member item', async () => {
+    // Act
+    await sendMessage(makeDeps(), frame(), caller());
+
+    // Assess
+    expect(ddbMock).toHaveReceivedCommandWith(GetCommand, {
+      TableName: TABLE_NAMES.conversations,
+      Key: { conversationId: 'c1', sk: memberSk('alice') },
+      ConsistentRead: true,
+    });
+  });
+
+  it('claims the clientMessageId per conversation and sender with a conditional put that returns the old claim', async () => {
+    // Act
+    await sendMessage(makeDeps(), frame(), caller());
+
+    // Assess
+    expect(idempotencyKeyOf('c1', 'alice', 'm-1')).toBe(KEY);
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: TABLE_NAMES.idempotency,
+      Item: {
+        idempotencyKey: KEY,
+        conversationId: 'c1',
+        claimToken: CLAIM_TOKEN,
+        claimedAt: NOW.getTime(),
+        [TTL_ATTRIBUTE]: Math.floor(NOW.getTime() / 1000) + LIMITS.idempotencyTtlSeconds,
+      },
+      ConditionExpression: 'attribute_not_exists(idempotencyKey)',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+  });
+
+  it('reserves the seq with one atomic increment of the counter, only in an existing conversation', async () => {
+    // Act
+    await sendMessage(makeDeps(), frame(), caller());
+
+    // Assess
+    expect(ddbMock).toHaveReceivedCommandExactlyOnceWith(UpdateCommand, {
+      TableName: TABLE_NAMES.conversations,
+      Key: { conversationId: 'c1', sk: META_SK },
+      UpdateExpression: 'SET lastReservedAt = :at ADD lastSeq :one',
+      ConditionExpression: 'attribute_exists(conversationId)',
+      ExpressionAttributeValues: { ':one': 1, ':at': NOW.toISOString() },
+      ReturnValues: 'UPDATED_NEW',
+    });
+  });
+
+  it('stores the message under the reserved seq and finishes the claim in one transaction', async () => {
+    // Act
+    await sendMessage(makeDeps(), frame(), caller());
+
+    // Assess
+    expect(ddbMock).toHaveReceivedCommandExactlyOnceWith(TransactWriteCommand, {
+      TransactItems: [
+        {
+          Put: {
+            TableName: TABLE_NAMES.messages,
+            Item: { ...messageAt(42), clientMessageId: 'm-1' },
+            ConditionExpression: 'attribute_not_exists(conversationId)',
+          },
+        },
+        {
+          Update: {
+            TableName: TABLE_NAMES.idempotency,
+            Key: { idempotencyKey: KEY },
+            UpdateExpression: 'SET seq = :seq, sentAt = :sentAt',
+            ConditionExpression: 'claimToken = :token AND attribute_not_exists(seq)',
+            ExpressionAttributeValues: { ':seq': 42, ':sentAt': NOW.toISOString(), ':token': CLAIM_TOKEN },
+          },
+        },
+      ],
+    });
+  });
+
+  it('finishes the claim with the same random token it claimed with when no token maker is given', async () => {
+    // Prepare
+    const deps = makeDeps();
+    delete deps.newClaimToken;
+
+    // Act
+    await sendMessage(deps, frame(), caller());
+    await sendMessage(deps, frame({ clientMessageId: 'm-2' }), caller());
+
+    // Assess
+    const claimed = ddbMock.commandCalls(PutCommand).map((call) => call.args[0].input.Item?.claimToken);
+    const finished = ddbMock
+      .commandCalls(TransactWriteCommand)
+      .map((call) => call.args[0].input.TransactItems?.[1]?.Update?.ExpressionAttributeValues?.[':token']);
+    expect(claimed).toEqual([
+      expect.stringMatching(/^[0-9a-f-]{36}$/),
+      expect.stringMatching(/^[0-9a-f-]{36}$/),
+    ]);
+    expect(claimed[0]).not.toBe(claimed[1]);
+    expect(finished).toEqual(claimed);
+  });
+
+  it('enqueues on the conversation group, deduplicated by conversation and seq, as ASCII-only JSON', async () => {
+    // Prepare
+    const body = 'héllo 👋 \uFFFE\u0000 end';
+
+    // Act
+    await sendMessage(makeDeps(), frame({ body }), caller());
+
+    // Assess
+    const message = messageAt(42, { body });
+    expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, {
       QueueUrl: QUEUE_URL,
       MessageGroupId: 'c1',
       MessageDeduplicationId: 'c1:42',
+      MessageBody: encodeQueueBody(message),
     });
-    const [queued] = sqsBodies();
-    expect(chatMessageSchema.parse(queued)).toEqual({
-      conversationId: 'c1',
-      seq: 42,
-      senderId: 'alice',
-      body: 'hello',
-      sentAt: NOW.toISOString(),
-    });
-    expect(db.get(TABLE_NAMES.messages, { conversationId: 'c1', seq: 42 })).toMatchObject({
-      senderId: 'alice',
-      body: 'hello',
-      clientMessageId: 'm-1',
-    });
+    const sent = sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageBody ?? '';
+    expect(sent).toMatch(/^[\x20-\x7e]+$/);
+    expect(JSON.parse(sent)).toEqual(message);
   });
 
-  it('returns a retryable error frame and no ack when SendMessage fails after the message was stored', async () => {
+  it('takes sentAt after the reservation, so it is never earlier than the reservation time', async () => {
+    // Prepare: the reservation takes 5 ms of the clock.
+    let clock = NOW.getTime();
+    ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.conversations }).callsFake(() => {
+      clock += 5;
+      return { Attributes: { lastSeq: 42 } };
+    });
+
+    // Act
+    const ack = await sendMessage(makeDeps({ now: () => new Date(clock) }), frame(), caller());
+
+    // Assess
+    const reservedAt = new Date(NOW.getTime()).toISOString();
+    const storedAt = new Date(NOW.getTime() + 5).toISOString();
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: TABLE_NAMES.conversations,
+      ExpressionAttributeValues: { ':one': 1, ':at': reservedAt },
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(TransactWriteCommand, {
+      TransactItems: [
+        { Put: expect.objectContaining({ Item: expect.objectContaining({ sentAt: storedAt }) }) },
+        expect.anything(),
+      ],
+    });
+    expect(ack.sentAt).toBe(storedAt);
+  });
+
+  it('acks only once SendMessage has succeeded', async () => {
     // Prepare
-    seedConversation('c1', 0, ['alice']);
+    let enqueued: (value: { MessageId: string }) => void = () => {};
+    sqsMock.on(SendMessageCommand).callsFake(
+      () =>
+        new Promise((resolve) => {
+          enqueued = resolve;
+        }),
+    );
+    let acked = false;
+
+    // Act
+    const sending = sendMessage(makeDeps(), frame(), caller()).then((ack) => {
+      acked = true;
+      return ack;
+    });
+    await vi.waitFor(() => expect(sqsMock).toHaveReceivedCommand(SendMessageCommand));
+    await new Promise((resolve) => setImmediate(resolve));
+    const ackedBeforeEnqueue = acked;
+    enqueued({ MessageId: 'sqs-1' });
+
+    // Assess
+    expect(ackedBeforeEnqueue).toBe(false);
+    await expect(sending).resolves.toMatchObject({ seq: 42, duplicate: false });
+  });
+
+  it('answers an error frame, and keeps the claim, when SendMessage fails after the message was stored', async () => {
+    // Prepare
     sqsMock.on(SendMessageCommand).rejects(new Error('SQS is unavailable'));
     const handler = createSendHandler(makeDeps());
 
@@ -319,246 +463,69 @@ describe('send: sent means safe (G1)', () => {
       message: expect.any(String),
       retryable: true,
     });
-    expect(sqsMock).toHaveReceivedCommandTimes(SendMessageCommand, 1);
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    // The message is stored: the resend must find the finished claim and take the duplicate path.
+    expect(ddbMock).not.toHaveReceivedCommand(DeleteCommand);
   });
 
-  it('never enqueues a message whose transaction failed', async () => {
+  it('never enqueues a message whose commit failed', async () => {
     // Prepare
-    seedConversation('c1', 0, ['alice']);
-    ddbMock.on(TransactWriteCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+    ddbMock.on(TransactWriteCommand).rejects(new Error('socket hang up'));
 
     // Act
     const sending = sendMessage(makeDeps(), frame(), caller());
 
     // Assess
-    await expect(sending).rejects.toThrow('ProvisionedThroughputExceededException');
+    await expect(sending).rejects.toThrow('socket hang up');
     expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
-  });
-
-  it('repairs a lost enqueue when the client resends after the error frame', async () => {
-    // Prepare
-    seedConversation('c1', 0, ['alice']);
-    sqsMock
-      .on(SendMessageCommand)
-      .rejectsOnce(new Error('SQS is unavailable'))
-      .resolves({ MessageId: 'sqs-2' });
-    const deps = makeDeps();
-    await expect(sendMessage(deps, frame(), caller())).rejects.toThrow('SQS is unavailable');
-
-    // Act
-    const ack = await sendMessage(deps, frame(), caller());
-
-    // Assess
-    expect(ack).toEqual({ conversationId: 'c1', seq: 1, sentAt: NOW.toISOString(), duplicate: true });
-    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
-    expect(sqsMock).toHaveReceivedNthCommandWith(SendMessageCommand, 2, {
-      MessageGroupId: 'c1',
-      MessageDeduplicationId: 'c1:1',
-    });
-    expect(sqsBodies()[1]).toEqual({
-      conversationId: 'c1',
-      seq: 1,
-      senderId: 'alice',
-      body: 'hello',
-      sentAt: NOW.toISOString(),
-    });
   });
 });
 
-describe('send: server-assigned order (G2)', () => {
-  it('advances lastSeq only through a write conditioned on the value it read', async () => {
+describe('send: only members write (G8)', () => {
+  it('refuses a non-member with forbidden and writes nothing, not even a claim', async () => {
     // Prepare
-    seedConversation('c1', 7, ['alice']);
-
-    // Act
-    await sendMessage(makeDeps(), frame(), caller());
-
-    // Assess
-    const [items] = transactItemsSent();
-    expect(items).toHaveLength(4);
-    expect(items?.[0]?.Update).toMatchObject({
-      TableName: TABLE_NAMES.conversations,
-      Key: { conversationId: 'c1', sk: META_SK },
-      UpdateExpression: expect.stringMatching(/^SET lastSeq = :next\b/),
-      ConditionExpression: 'lastSeq = :expected',
-      ExpressionAttributeValues: { ':expected': 7, ':next': 8 },
-    });
-    expect(items?.[1]?.Put).toMatchObject({
-      TableName: TABLE_NAMES.messages,
-      Item: { conversationId: 'c1', seq: 8 },
-      ConditionExpression: 'attribute_not_exists(conversationId)',
-    });
-    const commandNames = new Set(ddbMock.calls().map((call) => call.args[0].constructor.name));
-    expect(commandNames).toEqual(new Set(['GetCommand', 'TransactWriteCommand']));
-  });
-
-  it('gives 25 concurrent senders the seqs 1..25 with no gap and no duplicate', async () => {
-    // Prepare
-    const senders = Array.from({ length: 25 }, (_, index) => `user-${index + 1}`);
-    seedConversation('c1', 0, senders);
-    const deps = makeDeps({ random: Math.random });
-
-    // Act
-    const acks = await Promise.all(
-      senders.map((sender) =>
-        sendMessage(deps, frame({ clientMessageId: `m-${sender}`, body: sender }), caller(sender)),
-      ),
-    );
-
-    // Assess
-    const expected = senders.map((_, index) => index + 1);
-    const stored = db.itemsOf(TABLE_NAMES.messages);
-    expect(stored.map((item) => item.seq).sort((a, b) => Number(a) - Number(b))).toEqual(expected);
-    expect(acks.map((ack) => ack.seq).sort((a, b) => a - b)).toEqual(expected);
-    for (const [index, ack] of acks.entries()) {
-      expect(db.get(TABLE_NAMES.messages, { conversationId: 'c1', seq: ack.seq })?.senderId).toBe(
-        senders[index],
-      );
-    }
-    expect(db.get(TABLE_NAMES.conversations, { conversationId: 'c1', sk: META_SK })?.lastSeq).toBe(25);
-    const dedupIds = sqsMock
-      .commandCalls(SendMessageCommand)
-      .map((call) => call.args[0].input.MessageDeduplicationId);
-    expect(new Set(dedupIds)).toEqual(new Set(expected.map((seq) => `c1:${seq}`)));
-    // The senders really contended: most transactions lost the counter race and were retried.
-    expect(ddbMock.commandCalls(TransactWriteCommand).length).toBeGreaterThan(senders.length);
-  });
-
-  it('retries after a TransactionConflict and stores under the next seq', async () => {
-    // Prepare
-    seedConversation('c1', 3, ['alice']);
-    db.pendingConflicts = 1;
-    const deps = makeDeps();
-
-    // Act
-    const ack = await sendMessage(deps, frame(), caller());
-
-    // Assess
-    expect(ack.seq).toBe(4);
-    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
-    expect(deps.sleep).toHaveBeenCalledTimes(1);
-  });
-
-  it('gives up with a retryable conflict error after the last attempt, backing off with capped jitter', async () => {
-    // Prepare
-    seedConversation('c1', 0, ['alice']);
-    db.beforeCommit = () => {
-      const meta = db.get(TABLE_NAMES.conversations, { conversationId: 'c1', sk: META_SK });
-      db.put(TABLE_NAMES.conversations, { ...meta, lastSeq: Number(meta?.lastSeq) + 1 });
-    };
-    const sleep = vi.fn(async (_ms: number) => {});
-    const deps = makeDeps({ sleep, random: () => 0.999 });
-
-    // Act
-    const sending = sendMessage(deps, frame(), caller());
-
-    // Assess
-    await expect(sending).rejects.toThrow(SequenceConflictError);
-    await expect(sending).rejects.toMatchObject({ code: 'conflict', retryable: true });
-    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, DEFAULT_RETRY_POLICY.maxAttempts);
-    const delays = sleep.mock.calls.map(([ms]) => ms);
-    expect(delays).toHaveLength(DEFAULT_RETRY_POLICY.maxAttempts - 1);
-    expect(delays.slice(0, 5)).toEqual([9, 19, 39, 79, 159]);
-    expect(Math.max(...delays)).toBeLessThanOrEqual(DEFAULT_RETRY_POLICY.maxDelayMs);
-    expect(db.itemsOf(TABLE_NAMES.messages)).toEqual([]);
-    expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
-  });
-
-  it('answers a conflict error frame with retryable true through the route handler', async () => {
-    // Prepare
-    seedConversation('c1', 0, ['alice']);
-    ddbMock.on(TransactWriteCommand).rejects(cancelled(['ConditionalCheckFailed', 'None', 'None', 'None']));
-    const handler = createSendHandler(
-      makeDeps({ retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 200 } }),
-    );
+    ddbMock.on(GetCommand, { TableName: TABLE_NAMES.conversations }).resolves({});
+    const handler = createSendHandler(makeDeps());
 
     // Act
     const reply = replyOf(await handler(routeEvent(rawFrame())));
 
     // Assess
-    expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'conflict', retryable: true });
-    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
-  });
-});
-
-describe('send: idempotent send (G3)', () => {
-  it('returns the original seq and sentAt to a retry, writes no new message and re-enqueues', async () => {
-    // Prepare
-    seedConversation('c1', 0, ['alice']);
-    const first = await sendMessage(makeDeps(), frame(), caller());
-    const later = new Date(NOW.getTime() + 60_000);
-
-    // Act
-    const retry = await sendMessage(makeDeps({ now: () => later }), frame(), caller());
-
-    // Assess
-    expect(retry).toEqual({ ...first, duplicate: true });
-    expect(db.itemsOf(TABLE_NAMES.messages)).toHaveLength(1);
-    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
-    expect(sqsMock).toHaveReceivedCommandTimes(SendMessageCommand, 2);
-    expect(sqsMock).toHaveReceivedNthCommandWith(SendMessageCommand, 2, {
-      MessageGroupId: 'c1',
-      MessageDeduplicationId: 'c1:1',
+    expect(reply).toEqual({
+      type: 'error',
+      requestId: 'r-1',
+      code: 'forbidden',
+      message: expect.any(String),
+      retryable: false,
     });
-    expect(sqsBodies()[1]).toEqual(sqsBodies()[0]);
+    expect(awsCalls()).toEqual(['GetCommand']);
   });
 
-  it('remembers the clientMessageId per conversation and sender, for the idempotency TTL', async () => {
+  it('refuses with forbidden, and gives the claim back, when the conversation has no counter', async () => {
     // Prepare
-    seedConversation('c1', 0, ['alice']);
+    ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.conversations }).rejects(conditionFailed());
+    const handler = createSendHandler(makeDeps());
 
     // Act
-    await sendMessage(makeDeps(), frame(), caller());
+    const reply = replyOf(await handler(routeEvent(rawFrame())));
 
     // Assess
-    expect(db.get(TABLE_NAMES.idempotency, { idempotencyKey: 'c1#alice#m-1' })).toEqual({
-      idempotencyKey: idempotencyKeyOf('c1', 'alice', 'm-1'),
-      conversationId: 'c1',
-      seq: 1,
-      sentAt: NOW.toISOString(),
-      [TTL_ATTRIBUTE]: Math.floor(NOW.getTime() / 1000) + LIMITS.idempotencyTtlSeconds,
-    });
-    expect(transactItemsSent()[0]?.[2]?.Put?.ConditionExpression).toBe(
-      'attribute_not_exists(idempotencyKey)',
-    );
+    expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'forbidden', retryable: false });
+    expectClaimReleased();
+    expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
+    expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
   });
 
-  it('treats the same clientMessageId from another sender, or another id from the same sender, as new', async () => {
+  it('refuses a caller without an authenticated user and calls nothing', async () => {
     // Prepare
-    seedConversation('c1', 0, ['alice', 'bob']);
-    await sendMessage(makeDeps(), frame(), caller('alice'));
+    const handler = createSendHandler(makeDeps());
 
     // Act
-    const fromBob = await sendMessage(makeDeps(), frame(), caller('bob'));
-    const otherId = await sendMessage(makeDeps(), frame({ clientMessageId: 'm-2' }), caller('alice'));
+    const reply = replyOf(await handler(routeEvent(rawFrame(), null)));
 
     // Assess
-    expect([fromBob.seq, otherId.seq]).toEqual([2, 3]);
-    expect([fromBob.duplicate, otherId.duplicate]).toEqual([false, false]);
-  });
-
-  it('returns the original seq to a concurrent duplicate that loses the idempotency condition', async () => {
-    // Prepare
-    seedConversation('c1', 0, ['alice']);
-    const deps = makeDeps();
-
-    // Act
-    const acks = await Promise.all([
-      sendMessage(deps, frame(), caller()),
-      sendMessage(deps, frame(), caller()),
-    ]);
-
-    // Assess
-    expect(acks.map((ack) => ack.seq)).toEqual([1, 1]);
-    expect(acks.map((ack) => ack.duplicate).sort()).toEqual([false, true]);
-    // Both got past the idempotency read, so the loser learned of the winner from the cancelled transaction.
-    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
-    expect(db.itemsOf(TABLE_NAMES.messages)).toHaveLength(1);
-    expect(db.get(TABLE_NAMES.conversations, { conversationId: 'c1', sk: META_SK })?.lastSeq).toBe(1);
-    const dedupIds = sqsMock
-      .commandCalls(SendMessageCommand)
-      .map((call) => call.args[0].input.MessageDeduplicationId);
-    expect(dedupIds).toEqual(['c1:1', 'c1:1']);
+    expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'unauthorized' });
+    expect(awsCalls()).toEqual([]);
   });
 });
 
@@ -589,6 +556,12 @@ describe('send: bad input changes nothing (G8)', () => {
     },
     { input: 'an empty body', body: rawFrame({ body: '' }), code: 'invalid_request', requestId: 'r-1' },
     {
+      input: 'a body with a lone surrogate',
+      body: rawFrame({ body: 'broken \uD83D here' }),
+      code: 'invalid_request',
+      requestId: 'r-1',
+    },
+    {
       input: 'a body one byte over the limit',
       body: rawFrame({ body: 'a'.repeat(limit + 1) }),
       code: 'payload_too_large',
@@ -611,9 +584,8 @@ describe('send: bad input changes nothing (G8)', () => {
       code: 'unknown_action',
       requestId: 'r-1',
     },
-  ])('refuses $input with $code and touches nothing', async ({ body, code, requestId }) => {
+  ])('refuses $input with $code and calls nothing', async ({ body, code, requestId }) => {
     // Prepare
-    seedConversation('c1', 0, ['alice']);
     const handler = createSendHandler(makeDeps());
 
     // Act
@@ -627,118 +599,628 @@ describe('send: bad input changes nothing (G8)', () => {
       message: expect.any(String),
       retryable: false,
     });
-    expect(ddbMock.calls()).toHaveLength(0);
-    expect(sqsMock.calls()).toHaveLength(0);
+    expect(awsCalls()).toEqual([]);
   });
 
   it('measures the body limit in UTF-8 bytes, accepting exactly the limit', async () => {
     // Prepare
-    seedConversation('c1', 0, ['alice']);
     const atLimit = `${'€'.repeat(Math.floor(limit / 3))}${'a'.repeat(limit % 3)}`;
     const handler = createSendHandler(makeDeps());
 
     // Act
-    const accepted = replyOf(await handler(routeEvent(rawFrame({ body: atLimit }))));
+    const reply = replyOf(await handler(routeEvent(rawFrame({ body: atLimit }))));
 
     // Assess
     expect(Buffer.byteLength(atLimit, 'utf8')).toBe(limit);
     expect(multibyteOver.length).toBeLessThan(limit);
-    expect(accepted).toMatchObject({
+    expect(reply).toMatchObject({ type: 'ack', action: 'send', requestId: 'r-1', seq: 42, duplicate: false });
+  });
+});
+
+describe('send: a resend is the same message (G3)', () => {
+  it('acks a resend of a stored message with its original seq, re-enqueues it and stores nothing', async () => {
+    // Prepare
+    givenClaimExists(finishedClaim(7));
+    const handler = createSendHandler(makeDeps());
+
+    // Act
+    const reply = replyOf(await handler(routeEvent(rawFrame())));
+
+    // Assess
+    expect(reply).toEqual({
       type: 'ack',
       action: 'send',
       requestId: 'r-1',
-      seq: 1,
-      duplicate: false,
+      conversationId: 'c1',
+      seq: 7,
+      sentAt: ORIGINAL_SENT_AT,
+      duplicate: true,
     });
+    expect(ddbMock).toHaveReceivedCommandWith(GetCommand, {
+      TableName: TABLE_NAMES.messages,
+      Key: { conversationId: 'c1', seq: 7 },
+      ConsistentRead: true,
+    });
+    expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, {
+      QueueUrl: QUEUE_URL,
+      MessageGroupId: 'c1',
+      MessageDeduplicationId: 'c1:7',
+      MessageBody: encodeQueueBody(messageAt(7, { sentAt: ORIGINAL_SENT_AT })),
+    });
+    expect(awsCalls()).toEqual(['GetCommand', 'PutCommand', 'GetCommand', 'SendMessageCommand']);
   });
 
-  it('refuses a non-member with forbidden and writes nothing', async () => {
+  it('reads the claim consistently when the failed claim put returned no item', async () => {
     // Prepare
-    seedConversation('c1', 0, ['bob']);
-    const handler = createSendHandler(makeDeps());
+    ddbMock.on(PutCommand, { TableName: TABLE_NAMES.idempotency }).rejectsOnce(conditionFailed());
+    ddbMock.on(GetCommand, { TableName: TABLE_NAMES.idempotency }).resolves({
+      Item: { idempotencyKey: KEY, conversationId: 'c1', seq: 7, sentAt: ORIGINAL_SENT_AT },
+    });
+    ddbMock
+      .on(GetCommand, { TableName: TABLE_NAMES.messages })
+      .resolves({ Item: messageAt(7, { sentAt: ORIGINAL_SENT_AT }) });
 
     // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame())));
+    const ack = await sendMessage(makeDeps(), frame(), caller());
 
     // Assess
-    expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'forbidden', retryable: false });
+    expect(ack).toEqual({ conversationId: 'c1', seq: 7, sentAt: ORIGINAL_SENT_AT, duplicate: true });
+    expect(ddbMock).toHaveReceivedCommandWith(GetCommand, {
+      TableName: TABLE_NAMES.idempotency,
+      Key: { idempotencyKey: KEY },
+      ConsistentRead: true,
+    });
+    expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, {
+      MessageDeduplicationId: 'c1:7',
+    });
+    expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
     expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
-    expect(sqsMock.calls()).toHaveLength(0);
   });
 
-  it('refuses a caller without an authenticated user and writes nothing', async () => {
+  it('answers busy, writing nothing more, when the claim it collided with was given back in the meantime', async () => {
     // Prepare
-    seedConversation('c1', 0, ['alice']);
-    const handler = createSendHandler(makeDeps());
-
-    // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame(), null)));
-
-    // Assess
-    expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'unauthorized' });
-    expect(ddbMock.calls()).toHaveLength(0);
-    expect(sqsMock.calls()).toHaveLength(0);
-  });
-
-  it('refuses a sender removed between the membership check and the commit', async () => {
-    // Prepare
-    seedConversation('c1', 5, ['alice']);
-    db.beforeCommit = () =>
-      db.delete(TABLE_NAMES.conversations, { conversationId: 'c1', sk: memberSk('alice') });
+    ddbMock.on(PutCommand, { TableName: TABLE_NAMES.idempotency }).rejectsOnce(conditionFailed());
+    ddbMock.on(GetCommand, { TableName: TABLE_NAMES.idempotency }).resolves({});
     const handler = createSendHandler(makeDeps());
 
     // Act
     const reply = replyOf(await handler(routeEvent(rawFrame())));
 
     // Assess
-    expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'forbidden' });
-    expect(transactItemsSent()[0]?.[3]?.ConditionCheck).toMatchObject({
-      Key: { conversationId: 'c1', sk: memberSk('alice') },
-      ConditionExpression: 'attribute_exists(conversationId)',
-    });
-    expect(db.itemsOf(TABLE_NAMES.messages)).toEqual([]);
-    expect(db.get(TABLE_NAMES.conversations, { conversationId: 'c1', sk: META_SK })?.lastSeq).toBe(5);
-    expect(sqsMock.calls()).toHaveLength(0);
+    expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'busy', retryAfterMs: 250 });
+    expect(ddbMock).toHaveReceivedCommandTimes(PutCommand, 1);
+    expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
   });
 
-  it('treats a conversation without its counter item as one the sender may not post to', async () => {
+  it('answers internal_error when a finished claim points at a missing message', async () => {
     // Prepare
-    db.put(TABLE_NAMES.conversations, { conversationId: 'c1', sk: memberSk('alice'), memberId: 'alice' });
+    givenClaimExists(finishedClaim(7));
+    ddbMock.on(GetCommand, { TableName: TABLE_NAMES.messages }).resolves({});
+    const handler = createSendHandler(makeDeps());
+
+    // Act
+    const reply = replyOf(await handler(routeEvent(rawFrame())));
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'internal_error', retryable: true });
+    expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+  });
+
+  it.each([
+    { age: 'just claimed', ageMs: 100, retryAfterMs: 5_000 },
+    { age: '600 ms from the end of its lease', ageMs: LIMITS.writerLeaseMs - 600, retryAfterMs: 600 },
+    { age: 'about to run out of its lease', ageMs: LIMITS.writerLeaseMs - 1, retryAfterMs: 250 },
+  ])(
+    'answers busy until the end of the lease (at most 5 s), adding no work, to a resend while the first attempt is in flight ($age)',
+    async ({ ageMs, retryAfterMs }) => {
+      // Prepare
+      givenClaimExists(liveClaim(ageMs));
+      const handler = createSendHandler(makeDeps());
+
+      // Act
+      const reply = replyOf(await handler(routeEvent(rawFrame())));
+
+      // Assess
+      expect(reply).toEqual({
+        type: 'error',
+        requestId: 'r-1',
+        code: 'busy',
+        message: expect.any(String),
+        retryable: true,
+        retryAfterMs,
+      });
+      // Not even the release of a claim that is not this attempt's.
+      expect(awsCalls()).toEqual(['GetCommand', 'PutCommand']);
+    },
+  );
+
+  it('takes over a claim whose lease ran out, then stores the message as usual', async () => {
+    // Prepare
+    givenClaimExists(liveClaim(LIMITS.writerLeaseMs + 1));
+
+    // Act
+    const ack = await sendMessage(makeDeps(), frame(), caller());
+
+    // Assess
+    expect(ack).toEqual({ conversationId: 'c1', seq: 42, sentAt: NOW.toISOString(), duplicate: false });
+    expect(ddbMock).toHaveReceivedNthCommandWith(UpdateCommand, 1, {
+      TableName: TABLE_NAMES.idempotency,
+      Key: { idempotencyKey: KEY },
+      UpdateExpression: 'SET claimToken = :token, claimedAt = :now',
+      ConditionExpression: 'claimToken = :stale AND attribute_not_exists(seq)',
+      ExpressionAttributeValues: { ':token': CLAIM_TOKEN, ':now': NOW.getTime(), ':stale': 'first-attempt' },
+    });
+    expect(ddbMock).toHaveReceivedNthCommandWith(UpdateCommand, 2, { TableName: TABLE_NAMES.conversations });
+    expect(awsCalls()).toEqual([
+      'GetCommand',
+      'PutCommand',
+      'UpdateCommand',
+      'UpdateCommand',
+      'TransactWriteCommand',
+      'SendMessageCommand',
+    ]);
+  });
+
+  it('answers busy, reserving nothing, when another resend took the stale claim over first', async () => {
+    // Prepare
+    givenClaimExists(liveClaim(LIMITS.writerLeaseMs + 1));
+    ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.idempotency }).rejects(conditionFailed());
 
     // Act
     const sending = sendMessage(makeDeps(), frame(), caller());
 
     // Assess
-    await expect(sending).rejects.toThrow(NotAMemberError);
+    await expect(sending).rejects.toMatchObject({ code: 'busy', retryable: true, retryAfterMs: 250 });
+    expectNoReservation();
     expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
+    expect(ddbMock).not.toHaveReceivedCommand(DeleteCommand);
+    expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
   });
 });
 
-describe('send: route handler and logging', () => {
-  it('acks through the route handler with the requestId and seq', async () => {
+describe('send: commit outcomes', () => {
+  it('reserves again and stores under the next seq when a reader filled the reserved slot', async () => {
     // Prepare
-    seedConversation('c1', 9, ['alice']);
-    const handler = createSendHandler(makeDeps());
+    ddbMock.on(TransactWriteCommand).rejectsOnce(cancelled('ConditionalCheckFailed', 'None')).resolves({});
 
     // Act
-    const result = await handler(routeEvent(rawFrame({ body: 'hi there' })));
+    const ack = await sendMessage(makeDeps(), frame(), caller());
 
     // Assess
-    expect(result.statusCode).toBe(200);
-    expect(replyOf(result)).toEqual({
-      type: 'ack',
-      action: 'send',
-      requestId: 'r-1',
-      conversationId: 'c1',
-      seq: 10,
-      sentAt: NOW.toISOString(),
-      duplicate: false,
+    expect(ack).toMatchObject({ seq: 43, duplicate: false });
+    expect(ddbMock).toHaveReceivedCommandTimes(UpdateCommand, 2);
+    const seqs = ddbMock
+      .commandCalls(TransactWriteCommand)
+      .map((call) => call.args[0].input.TransactItems?.[0]?.Put?.Item?.seq);
+    expect(seqs).toEqual([42, 43]);
+    expect(ddbMock).toHaveReceivedNthCommandWith(TransactWriteCommand, 2, {
+      TransactItems: [
+        expect.objectContaining({
+          Put: expect.objectContaining({ Item: { ...messageAt(43), clientMessageId: 'm-1' } }),
+        }),
+        expect.objectContaining({
+          Update: expect.objectContaining({
+            ExpressionAttributeValues: { ':seq': 43, ':sentAt': NOW.toISOString(), ':token': CLAIM_TOKEN },
+          }),
+        }),
+      ],
+    });
+    // The reader's tombstone is in the first slot already: the writer adds none.
+    expect(ddbMock).not.toHaveReceivedCommandWith(PutCommand, { TableName: TABLE_NAMES.messages });
+    expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, {
+      MessageDeduplicationId: 'c1:43',
     });
   });
 
+  it('gives up with busy, and gives the claim back, after three reservations lost to readers', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).rejects(cancelled('ConditionalCheckFailed', 'None'));
+
+    // Act
+    const sending = sendMessage(makeDeps(), frame(), caller());
+
+    // Assess
+    await expect(sending).rejects.toMatchObject({
+      code: 'busy',
+      retryable: true,
+      retryAfterMs: THROTTLED_RETRY_MS,
+    });
+    expect(ddbMock).toHaveReceivedCommandTimes(UpdateCommand, 3);
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
+    expectClaimReleased();
+    expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+  });
+
+  it('fills its own seq with a tombstone and answers busy when a later attempt took the claim over', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).rejects(cancelled('None', 'ConditionalCheckFailed'));
+
+    // Act
+    const sending = sendMessage(makeDeps(), frame(), caller());
+
+    // Assess
+    await expect(sending).rejects.toMatchObject({ code: 'busy', retryable: true, retryAfterMs: 250 });
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: TABLE_NAMES.messages,
+      Item: { conversationId: 'c1', seq: 42, tombstone: true, sentAt: NOW.toISOString() },
+      ConditionExpression: 'attribute_not_exists(conversationId)',
+    });
+    expect(ddbMock).toHaveReceivedCommandTimes(UpdateCommand, 1);
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+  });
+
+  it('retries the same commit, under the same seq, after a transaction conflict', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).rejectsOnce(cancelled('TransactionConflict', 'None')).resolves({});
+
+    // Act
+    const ack = await sendMessage(makeDeps(), frame(), caller());
+
+    // Assess
+    expect(ack).toMatchObject({ seq: 42, duplicate: false });
+    expect(ddbMock).toHaveReceivedCommandTimes(UpdateCommand, 1);
+    const [first, second] = ddbMock.commandCalls(TransactWriteCommand).map((call) => call.args[0].input);
+    expect(second).toEqual(first);
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
+  });
+
+  it.each(['ThrottlingError', 'ProvisionedThroughputExceeded'])(
+    'answers busy and fills its own seq with a tombstone when DynamoDB throttles the commit (%s)',
+    async (code) => {
+      // Prepare
+      ddbMock.on(TransactWriteCommand).rejects(cancelled(code, 'None'));
+
+      // Act
+      const sending = sendMessage(makeDeps(), frame(), caller());
+
+      // Assess
+      await expect(sending).rejects.toMatchObject({ code: 'busy', retryAfterMs: THROTTLED_RETRY_MS });
+      expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+      expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+        TableName: TABLE_NAMES.messages,
+        Item: expect.objectContaining({ seq: 42, tombstone: true }),
+      });
+    },
+  );
+
+  it('fills its seq with a tombstone and answers busy after three conflicting commits', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).rejects(cancelled('None', 'TransactionConflict'));
+
+    // Act
+    const sending = sendMessage(makeDeps(), frame(), caller());
+
+    // Assess
+    await expect(sending).rejects.toMatchObject({
+      code: 'busy',
+      retryable: true,
+      retryAfterMs: THROTTLED_RETRY_MS,
+    });
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
+    expect(ddbMock).toHaveReceivedCommandTimes(UpdateCommand, 1);
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: TABLE_NAMES.messages,
+      Item: { conversationId: 'c1', seq: 42, tombstone: true, sentAt: NOW.toISOString() },
+      ConditionExpression: 'attribute_not_exists(conversationId)',
+    });
+    expectClaimReleased();
+    expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+  });
+});
+
+describe('send: time budget', () => {
+  it('answers busy, reserving nothing and giving the claim back, with less than the minimum budget left', async () => {
+    // Prepare
+    const handler = createSendHandler(makeDeps());
+
+    // Act
+    const reply = replyOf(
+      await handler(routeEvent(rawFrame()), lambdaContext(REPLY_MARGIN_MS + MIN_SEND_BUDGET_MS - 1)),
+    );
+
+    // Assess
+    expect(reply).toEqual({
+      type: 'error',
+      requestId: 'r-1',
+      code: 'busy',
+      message: expect.any(String),
+      retryable: true,
+      retryAfterMs: MIN_SEND_BUDGET_MS,
+    });
+    expectNoReservation();
+    expectClaimReleased();
+    expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+  });
+
+  it('stores the message with exactly the minimum budget left', async () => {
+    // Prepare
+    const handler = createSendHandler(makeDeps());
+
+    // Act
+    const reply = replyOf(
+      await handler(routeEvent(rawFrame()), lambdaContext(REPLY_MARGIN_MS + MIN_SEND_BUDGET_MS)),
+    );
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', requestId: 'r-1', seq: 42 });
+  });
+
+  it('reserves no second seq when the first reservation left too little time', async () => {
+    // Prepare: the lost commit takes the clock past the point where a new reservation could be stored.
+    let clock = NOW.getTime();
+    const deadline = NOW.getTime() + MIN_SEND_BUDGET_MS + 2_000;
+    ddbMock.on(TransactWriteCommand).callsFake(() => {
+      clock = deadline - MIN_SEND_BUDGET_MS + 1;
+      throw cancelled('ConditionalCheckFailed', 'None');
+    });
+
+    // Act
+    const sending = sendMessage(makeDeps({ now: () => new Date(clock) }), frame(), caller({ deadline }));
+
+    // Assess
+    await expect(sending).rejects.toMatchObject({ code: 'busy', retryAfterMs: MIN_SEND_BUDGET_MS });
+    expect(ddbMock).toHaveReceivedCommandTimes(UpdateCommand, 1);
+    expectClaimReleased();
+  });
+
+  it('answers busy with the requestId itself at the deadline when the send is still running', async () => {
+    // Prepare
+    vi.useFakeTimers();
+    ddbMock
+      .on(UpdateCommand, { TableName: TABLE_NAMES.conversations })
+      .callsFake(() => new Promise(() => {}));
+    const handler = createSendHandler(makeDeps());
+    const remainingMs = REPLY_MARGIN_MS + MIN_SEND_BUDGET_MS + 2_000;
+    let settled = false;
+
+    // Act
+    const replying = handler(routeEvent(rawFrame()), lambdaContext(remainingMs)).finally(() => {
+      settled = true;
+    });
+    await vi.advanceTimersByTimeAsync(remainingMs - REPLY_MARGIN_MS - 1);
+    const settledBeforeDeadline = settled;
+    await vi.advanceTimersByTimeAsync(1);
+
+    // Assess
+    expect(settledBeforeDeadline).toBe(false);
+    expect(replyOf(await replying)).toEqual({
+      type: 'error',
+      requestId: 'r-1',
+      code: 'busy',
+      message: expect.any(String),
+      retryable: true,
+      retryAfterMs: OUT_OF_TIME_RETRY_MS,
+    });
+  });
+
+  it('aborts the AWS call in flight at the deadline and then gives the claim back', async () => {
+    // Prepare: like the SDK, the reservation rejects with an AbortError once its signal is aborted.
+    vi.useFakeTimers();
+    let reservationSignal: AbortSignal | undefined;
+    ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.conversations }).callsFake(
+      () =>
+        new Promise((_, reject) => {
+          reservationSignal = lastDdbOptions()?.abortSignal;
+          reservationSignal?.addEventListener('abort', () => reject(awsError('AbortError')));
+        }),
+    );
+    const handler = createSendHandler(makeDeps());
+
+    // Act
+    const budgetMs = MIN_SEND_BUDGET_MS + 2_000;
+    const replying = handler(routeEvent(rawFrame()), lambdaContext(REPLY_MARGIN_MS + budgetMs));
+    await vi.advanceTimersByTimeAsync(budgetMs);
+    const reply = replyOf(await replying);
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'busy' });
+    expect(reservationSignal?.aborted).toBe(true);
+    await vi.waitFor(() => expectClaimReleased());
+    expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
+    expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+  });
+
+  it.each(['AbortError', 'InvocationStoppedError'])(
+    'fills its reserved seq with a tombstone and gives the claim back when the commit runs out of time (%s)',
+    async (name) => {
+      // Prepare
+      ddbMock.on(TransactWriteCommand).rejects(awsError(name));
+
+      // Act
+      const sending = sendMessage(makeDeps(), frame(), caller());
+
+      // Assess
+      await expect(sending).rejects.toMatchObject({ code: 'busy', retryAfterMs: MIN_SEND_BUDGET_MS });
+      expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+        TableName: TABLE_NAMES.messages,
+        Item: { conversationId: 'c1', seq: 42, tombstone: true, sentAt: NOW.toISOString() },
+        ConditionExpression: 'attribute_not_exists(conversationId)',
+      });
+      expectClaimReleased();
+      expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+    },
+  );
+
+  it('stops the commit when the deadline signal fires, then fills its seq before answering', async () => {
+    // Prepare: like the SDK, the commit rejects with an AbortError once its signal is aborted.
+    const outOfTime = new AbortController();
+    ddbMock.on(TransactWriteCommand).callsFake(
+      () =>
+        new Promise((_, reject) => {
+          lastDdbOptions()?.abortSignal?.addEventListener('abort', () => reject(awsError('AbortError')));
+        }),
+    );
+    const sending = sendMessage(makeDeps(), frame(), caller({ signal: outOfTime.signal }));
+    await vi.waitFor(() => expect(ddbMock).toHaveReceivedCommand(TransactWriteCommand));
+
+    // Act
+    outOfTime.abort();
+
+    // Assess
+    await expect(sending).rejects.toMatchObject({ code: 'busy' });
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: TABLE_NAMES.messages,
+      Item: expect.objectContaining({ seq: 42, tombstone: true }),
+    });
+    expectClaimReleased();
+  });
+
+  it('still answers busy when the commit ran out of time and its seq cannot be filled either', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).rejects(awsError('AbortError'));
+    ddbMock.on(PutCommand, { TableName: TABLE_NAMES.messages }).rejects(new Error('socket hang up'));
+    const handler = createSendHandler(makeDeps());
+
+    // Act
+    const reply = replyOf(await handler(routeEvent(rawFrame())));
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'busy' });
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE_NAMES.messages });
+    expectClaimReleased();
+  });
+
+  it('passes the deadline signal to every call of the hot path', async () => {
+    // Prepare
+    const { signal } = new AbortController();
+
+    // Act
+    await sendMessage(makeDeps(), frame(), caller({ signal }));
+
+    // Assess
+    const signals = [...ddbMock.calls(), ...sqsMock.calls()].map((call) => {
+      const args: unknown[] = call.args;
+      return (args[1] as { abortSignal?: AbortSignal } | undefined)?.abortSignal;
+    });
+    expect(signals).toEqual([signal, signal, signal, signal, signal]);
+  });
+});
+
+/** Each step of a send, how to make it fail, and what had happened by then. */
+const STEPS: {
+  step: string;
+  fail: (err: Error) => void;
+  claimed: boolean;
+  stored: boolean;
+}[] = [
+  {
+    step: 'the membership read',
+    fail: (err) => ddbMock.on(GetCommand, { TableName: TABLE_NAMES.conversations }).rejects(err),
+    claimed: false,
+    stored: false,
+  },
+  {
+    step: 'the claim',
+    fail: (err) => ddbMock.on(PutCommand, { TableName: TABLE_NAMES.idempotency }).rejects(err),
+    claimed: false,
+    stored: false,
+  },
+  {
+    step: 'the reservation',
+    fail: (err) => ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.conversations }).rejects(err),
+    claimed: true,
+    stored: false,
+  },
+  {
+    step: 'the commit',
+    fail: (err) => ddbMock.on(TransactWriteCommand).rejects(err),
+    claimed: true,
+    stored: false,
+  },
+  {
+    step: 'the enqueue',
+    fail: (err) => sqsMock.on(SendMessageCommand).rejects(err),
+    claimed: true,
+    stored: true,
+  },
+];
+
+describe('send: failures', () => {
+  it.each(
+    STEPS.flatMap((step) =>
+      ['ProvisionedThroughputExceededException', 'ThrottlingException'].map((name) => ({ ...step, name })),
+    ),
+  )(
+    'answers busy when $step is throttled ($name), giving back a claim that stored nothing',
+    async ({ fail, name, claimed, stored }) => {
+      // Prepare
+      fail(awsError(name));
+      const handler = createSendHandler(makeDeps());
+
+      // Act
+      const reply = replyOf(await handler(routeEvent(rawFrame())));
+
+      // Assess
+      expect(reply).toEqual({
+        type: 'error',
+        requestId: 'r-1',
+        code: 'busy',
+        message: expect.any(String),
+        retryable: true,
+        retryAfterMs: THROTTLED_RETRY_MS,
+      });
+      if (claimed && !stored) expectClaimReleased();
+      else expect(ddbMock).not.toHaveReceivedCommand(DeleteCommand);
+    },
+  );
+
+  it.each(STEPS)(
+    'answers a retryable internal_error with the requestId when $step fails unexpectedly',
+    async ({ fail, claimed, stored }) => {
+      // Prepare
+      fail(new Error('socket hang up'));
+      const handler = createSendHandler(makeDeps());
+
+      // Act
+      const reply = replyOf(await handler(routeEvent(rawFrame())));
+
+      // Assess
+      expect(reply).toEqual({
+        type: 'error',
+        requestId: 'r-1',
+        code: 'internal_error',
+        message: expect.not.stringContaining('socket'),
+        retryable: true,
+      });
+      if (claimed && !stored) expectClaimReleased();
+      else expect(ddbMock).not.toHaveReceivedCommand(DeleteCommand);
+    },
+  );
+
+  it('gives the claim back when the counter answers something that is not a seq', async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.conversations }).resolves({ Attributes: {} });
+
+    // Act
+    const sending = sendMessage(makeDeps(), frame(), caller());
+
+    // Assess
+    await expect(sending).rejects.toThrow('not a number');
+    expectClaimReleased();
+    expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
+  });
+
+  it('still answers, with the cause of the failure, when the claim cannot be given back', async () => {
+    // Prepare
+    ddbMock
+      .on(UpdateCommand, { TableName: TABLE_NAMES.conversations })
+      .rejects(awsError('ThrottlingException'));
+    ddbMock.on(DeleteCommand).rejects(new Error('socket hang up'));
+    const handler = createSendHandler(makeDeps());
+
+    // Act
+    const reply = replyOf(await handler(routeEvent(rawFrame())));
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'busy' });
+    expect(ddbMock).toHaveReceivedCommand(DeleteCommand);
+  });
+});
+
+describe('send: logging', () => {
   it('tags its logs with the conversationId and seq', async () => {
     // Prepare
-    seedConversation('c1', 0, ['alice']);
     const logger = silentLogger();
     const appendKeys = vi.spyOn(logger, 'appendKeys');
 
@@ -747,7 +1229,7 @@ describe('send: route handler and logging', () => {
 
     // Assess
     expect(appendKeys).toHaveBeenCalledWith({ conversationId: 'c1' });
-    expect(appendKeys).toHaveBeenCalledWith({ seq: 1 });
+    expect(appendKeys).toHaveBeenCalledWith({ seq: 42 });
   });
 });
 

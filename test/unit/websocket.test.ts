@@ -1,9 +1,23 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { InternalError, NotAMemberError } from '../../shared/errors';
+import {
+  BusyError,
+  ConnectionGoneError,
+  InternalError,
+  LimitExceededError,
+  NotAMemberError,
+} from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
-import { createRouteHandler, type RouteEvent, route, userIdOf } from '../../shared/websocket';
+import {
+  type Caller,
+  createRouteHandler,
+  OUT_OF_TIME_RETRY_MS,
+  REPLY_MARGIN_MS,
+  type RouteEvent,
+  route,
+  userIdOf,
+} from '../../shared/websocket';
 
 const echoSchema = z.strictObject({
   action: z.literal('echo'),
@@ -54,7 +68,13 @@ describe('createRouteHandler', () => {
     expect(replyOf(result)).toEqual({ type: 'ack', action: 'echo', requestId: 'r1', echoed: 'hi' });
     expect(run).toHaveBeenCalledWith(
       { action: 'echo', requestId: 'r1', text: 'hi' },
-      { userId: 'alice', connectionId: 'conn-1', awsRequestId: 'aws-req-1' },
+      {
+        userId: 'alice',
+        connectionId: 'conn-1',
+        awsRequestId: 'aws-req-1',
+        deadline: expect.any(Number),
+        signal: expect.any(AbortSignal),
+      },
     );
   });
 
@@ -118,6 +138,148 @@ describe('createRouteHandler', () => {
       message: new InternalError().message,
     });
     expect(JSON.stringify(internal)).not.toContain('secret');
+  });
+
+  it.each([
+    ['a refused limit', new LimitExceededError('At most 99 members'), 'limit_exceeded', false],
+    ['a closed connection', new ConnectionGoneError('conn-1'), 'connection_gone', true],
+  ])('answers %s with %s and says whether resending can help', async (_case, error, code, retryable) => {
+    // Prepare
+    const { handler } = handlerWith(vi.fn().mockRejectedValue(error));
+    // Act
+    const reply = replyOf(await handler(eventWith('{"action":"echo","requestId":"r2","text":"hi"}')));
+    // Assess
+    expect(reply).toEqual({ type: 'error', requestId: 'r2', code, message: error.message, retryable });
+  });
+});
+
+describe('createRouteHandler deadline', () => {
+  const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+  const frame = JSON.stringify({ action: 'echo', requestId: 'r5', text: 'hi' });
+  /** A Lambda context with this much time left. */
+  const remaining = (ms: number) => ({ getRemainingTimeInMillis: () => ms });
+
+  /** A route that records its caller and answers only when `answer` is called, if ever. */
+  function pendingRoute() {
+    const callers: Caller[] = [];
+    let answer: () => void = () => {};
+    const run = vi.fn(
+      (_frame: unknown, caller: Caller) =>
+        new Promise<Record<string, unknown>>((resolve) => {
+          callers.push(caller);
+          answer = () => resolve({ echoed: 'late' });
+        }),
+    );
+    const handler = createRouteHandler(logger, { echo: route({ schema: echoSchema, run }) });
+    return { handler, callers, answer: () => answer() };
+  }
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it.each([
+    ['the Lambda context', remaining(5_000), 1_000_000 + 5_000 - REPLY_MARGIN_MS],
+    ["API Gateway's 29 s without a context", undefined, 1_000_000 + 29_000 - REPLY_MARGIN_MS],
+  ])(
+    'gives the route a deadline from %s, less the reply margin, and a live signal',
+    async (_case, context, deadline) => {
+      // Prepare
+      const run = vi.fn(async (_frame: unknown, _caller: Caller) => ({}));
+      const handler = createRouteHandler(
+        logger,
+        { echo: route({ schema: echoSchema, run }) },
+        () => 1_000_000,
+      );
+
+      // Act
+      await handler(eventWith(frame), context);
+
+      // Assess
+      const caller = run.mock.calls[0]?.[1];
+      expect(caller?.deadline).toBe(deadline);
+      expect(caller?.signal.aborted).toBe(false);
+    },
+  );
+
+  it('answers busy, retryable, with the requestId when the route has not answered by its deadline, and aborts its signal', async () => {
+    // Prepare: 1.1 s left, so the route has 100 ms.
+    vi.useFakeTimers();
+    const { handler, callers } = pendingRoute();
+    let answered = false;
+
+    // Act
+    const result = handler(eventWith(frame), remaining(1_100)).finally(() => {
+      answered = true;
+    });
+    await vi.advanceTimersByTimeAsync(99);
+    const answeredBefore = answered;
+    const abortedBefore = callers[0]?.signal.aborted;
+    await vi.advanceTimersByTimeAsync(1);
+
+    // Assess
+    expect(answeredBefore).toBe(false);
+    expect(abortedBefore).toBe(false);
+    expect(answered).toBe(true);
+    expect(replyOf(await result)).toEqual({
+      type: 'error',
+      requestId: 'r5',
+      code: 'busy',
+      message: expect.any(String),
+      retryable: true,
+      retryAfterMs: OUT_OF_TIME_RETRY_MS,
+    });
+    expect(callers[0]?.signal.aborted).toBe(true);
+  });
+
+  it('acks a route that answers before its deadline and leaves no timer behind to answer busy later', async () => {
+    // Prepare
+    vi.useFakeTimers();
+    const { handler, callers, answer } = pendingRoute();
+
+    // Act
+    const result = handler(eventWith(frame), remaining(1_100));
+    await vi.advanceTimersByTimeAsync(50);
+    answer();
+    const reply = replyOf(await result);
+
+    // Assess
+    expect(reply).toEqual({ type: 'ack', action: 'echo', requestId: 'r5', echoed: 'late' });
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(callers[0]?.signal.aborted).toBe(false);
+  });
+
+  it('leaves no timer behind when it refuses a frame', async () => {
+    // Prepare
+    vi.useFakeTimers();
+    const { handler } = pendingRoute();
+
+    // Act
+    const reply = replyOf(await handler(eventWith('{"action":"echo",'), remaining(1_100)));
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'invalid_json' });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('tells the client when to resend when the error says so', async () => {
+    // Prepare
+    const handler = createRouteHandler(logger, {
+      echo: route({ schema: echoSchema, run: vi.fn().mockRejectedValue(new BusyError('Throttled', 250)) }),
+    });
+
+    // Act
+    const reply = replyOf(await handler(eventWith(frame)));
+
+    // Assess
+    expect(reply).toMatchObject({
+      type: 'error',
+      code: 'busy',
+      requestId: 'r5',
+      retryable: true,
+      retryAfterMs: 250,
+    });
   });
 });
 

@@ -1,0 +1,81 @@
+/**
+ * The invocation an AWS call belongs to, and what every SDK client checks before it sends one. Lambda
+ * stops a timed-out invocation for good: none of its calls leave afterwards. The local runtime runs every
+ * handler in one process, so it marks each invocation's scope here and aborts it at the timeout, and
+ * the middleware of {@link invocationGuard} refuses the calls that a stopped invocation would still
+ * make. On AWS no scope is ever entered and the guard only counts.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type {
+  AbsoluteLocation,
+  FinalizeRequestHandlerOptions,
+  FinalizeRequestMiddleware,
+} from '@smithy/types';
+
+export interface Invocation {
+  functionName: string;
+  /** Aborted when the invocation timed out; no AWS call may start after that. */
+  signal: AbortSignal;
+}
+
+const scope = new AsyncLocalStorage<Invocation>();
+
+/** Runs `fn` as `invocation`: every AWS call it makes, however deep in its promises, belongs to it. */
+export function runInvocation<T>(invocation: Invocation, fn: () => T): T {
+  return scope.run(invocation, fn);
+}
+
+/** Thrown instead of an AWS call made by an invocation that was stopped at its timeout. */
+export class InvocationStoppedError extends Error {
+  override readonly name = 'InvocationStoppedError';
+  constructor(functionName: string, command: string) {
+    super(`${command} refused: invocation of ${functionName} was stopped at its timeout`);
+  }
+}
+
+/** One AWS request as the guard saw it (each SDK retry attempt is a request of its own). */
+export interface AwsRequest {
+  client: string;
+  command: string;
+  functionName: string | undefined;
+}
+
+const observers = new Set<(request: AwsRequest) => void>();
+
+/** Calls `observer` for every AWS request of every guarded client; returns the function that stops it. */
+export function observeAwsRequests(observer: (request: AwsRequest) => void): () => void {
+  observers.add(observer);
+  return () => observers.delete(observer);
+}
+
+/**
+ * The guard middleware of an SDK client, added with {@link INVOCATION_GUARD_STEP}: each request
+ * (retries included) is refused when its invocation was stopped, and reported to the observers
+ * otherwise. It sits after the retry middleware, so a stopped invocation's retries are refused too.
+ */
+export function invocationGuard<Input extends object, Output extends object>(): FinalizeRequestMiddleware<
+  Input,
+  Output
+> {
+  return (next, context) => async (args) => {
+    const invocation = scope.getStore();
+    const command = String(context.commandName ?? 'command');
+    if (invocation?.signal.aborted) throw new InvocationStoppedError(invocation.functionName, command);
+    const request = {
+      client: String(context.clientName ?? 'client'),
+      command,
+      functionName: invocation?.functionName,
+    };
+    for (const observer of observers) observer(request);
+    return next(args);
+  };
+}
+
+/** Where {@link invocationGuard} goes in a client's middleware stack. */
+export const INVOCATION_GUARD_STEP: FinalizeRequestHandlerOptions &
+  AbsoluteLocation & { name: string; override: boolean } = {
+  step: 'finalizeRequest',
+  priority: 'low',
+  name: 'invocationGuard',
+  override: true,
+};
