@@ -29,6 +29,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { AdmissionGate } from '../../shared/admission';
 import { BusyError, cancellationReasons, isAwsError, NotAMemberError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
 import { type ChatMessage, type SendFrame, sendFrameSchema } from '../../shared/protocol';
@@ -68,6 +69,13 @@ export interface SendAck {
 
 /** Time a send must have left before it reserves a seq, so it can store what it reserved. */
 export const MIN_SEND_BUDGET_MS = 3_000;
+
+/**
+ * Sends in progress at once in one execution environment, and how long one may wait for a place before
+ * it is answered `busy` (shared/admission.ts). On Lambda one invocation runs per environment, so only
+ * the local runtime, where every invocation shares a process, ever waits.
+ */
+export const SEND_ADMISSION = { maxInFlight: 40, maxWaitMs: 2_500 } as const;
 
 /** Reservations one send may make when readers keep filling its slots (it was slower than the lease). */
 const MAX_RESERVATIONS = 3;
@@ -471,14 +479,23 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
  * clients, tests pass mocked ones.
  */
 export function createSendHandler(
-  deps: SendDeps & { logger: Logger },
+  deps: SendDeps & { logger: Logger; admission?: AdmissionGate },
 ): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
+  const admission = deps.admission ?? new AdmissionGate({ maxInFlight: SEND_ADMISSION.maxInFlight });
   return createRouteHandler(
     deps.logger,
     {
       send: route({
         schema: sendFrameSchema,
-        run: async (frame, caller) => ({ ...(await sendMessage(deps, frame, caller)) }),
+        run: async (frame, caller) => {
+          const budget = caller.deadline - deps.now().getTime() - MIN_SEND_BUDGET_MS;
+          const release = await admission.enter(Math.min(SEND_ADMISSION.maxWaitMs, budget));
+          try {
+            return { ...(await sendMessage(deps, frame, caller)) };
+          } finally {
+            release();
+          }
+        },
       }),
     },
     () => deps.now().getTime(),

@@ -24,6 +24,7 @@ import {
   sendMessage,
   THROTTLED_RETRY_MS,
 } from '../../lambdas/send/send';
+import { AdmissionGate } from '../../shared/admission';
 import type { ErrorCode } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
 import type { ChatMessage, SendFrame } from '../../shared/protocol';
@@ -910,6 +911,22 @@ describe('send: commit outcomes', () => {
 });
 
 describe('send: time budget', () => {
+  it('answers busy before any AWS call when no place in this environment comes free in its budget', async () => {
+    // Prepare: the only place is taken, and the frame has 10 ms to wait for one.
+    const admission = new AdmissionGate({ maxInFlight: 1 });
+    await admission.enter(0);
+    const handler = createSendHandler({ ...makeDeps(), admission });
+    const remaining = REPLY_MARGIN_MS + MIN_SEND_BUDGET_MS + 10;
+
+    // Act
+    const reply = replyOf(await handler(routeEvent(rawFrame()), lambdaContext(remaining)));
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'busy', retryable: true });
+    expect(reply.retryAfterMs).toBeGreaterThanOrEqual(250);
+    expect(awsCalls()).toEqual([]);
+  });
+
   it('answers busy, reserving nothing and giving the claim back, with less than the minimum budget left', async () => {
     // Prepare
     const handler = createSendHandler(makeDeps());
