@@ -9,7 +9,10 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/infra/**/*.test.ts'] },
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts', 'test/infra/**/*.test.ts', 'test/client/**/*.test.ts'],
+        },
       },
       {
         // Each file starts its own DynamoDB Local (Java) and SQS emulator: one file at a time on 2 cores.

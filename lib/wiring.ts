@@ -57,7 +57,8 @@ export const FUNCTIONS = {
   },
   conversations: {
     entry: 'lambdas/conversations/handler.ts',
-    description: 'Conversation routes: create, add members, subscribe, unsubscribe, history; $default',
+    description:
+      'Conversation routes: create, add members, list, subscribe, unsubscribe, history, ping; $default',
     // messages: readWrite because a reader fills a dead writer's seq with a tombstone.
     tables: {
       conversations: 'readWrite',
@@ -114,6 +115,8 @@ export const ROUTES = {
   history: 'conversations',
   createConversation: 'conversations',
   addMembers: 'conversations',
+  listConversations: 'conversations',
+  ping: 'conversations',
 } as const satisfies Record<string, RouteWiring>;
 
 export type RouteKey = keyof typeof ROUTES;

@@ -101,12 +101,25 @@ export const addMembersFrameSchema = z.strictObject({
   members: membersSchema,
 });
 
+export const listConversationsFrameSchema = z.strictObject({
+  action: z.literal('listConversations'),
+  requestId: requestIdSchema,
+  limit: z.number().int().min(1).max(LIMITS.maxPageSize).optional(),
+});
+
+/** A keepalive: answered with an ack and nothing else, so a quiet client stays inside the idle timeout. */
+export const pingFrameSchema = z.strictObject({
+  action: z.literal('ping'),
+  requestId: requestIdSchema,
+});
+
 export type SendFrame = z.infer<typeof sendFrameSchema>;
 export type SubscribeFrame = z.infer<typeof subscribeFrameSchema>;
 export type UnsubscribeFrame = z.infer<typeof unsubscribeFrameSchema>;
 export type HistoryFrame = z.infer<typeof historyFrameSchema>;
 export type CreateConversationFrame = z.infer<typeof createConversationFrameSchema>;
 export type AddMembersFrame = z.infer<typeof addMembersFrameSchema>;
+export type ListConversationsFrame = z.infer<typeof listConversationsFrameSchema>;
 
 /** A stored chat message, as pushed to clients and as carried on the fan-out queue. */
 export const chatMessageSchema = z.strictObject({

@@ -9,6 +9,7 @@ import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
+  paginateQuery,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { cancellationReasons, LimitExceededError, NotAMemberError } from '../../shared/errors';
@@ -17,6 +18,8 @@ import {
   addMembersFrameSchema,
   createConversationFrameSchema,
   historyFrameSchema,
+  listConversationsFrameSchema,
+  pingFrameSchema,
   type StoredEntry,
   subscribeFrameSchema,
   unsubscribeFrameSchema,
@@ -24,7 +27,7 @@ import {
 import { deleteSubscription, putSubscription } from '../../shared/store/connections';
 import { requireMember } from '../../shared/store/conversations';
 import { messagesAfter, messagesBefore } from '../../shared/store/messages';
-import { META_SK, memberSk, type TableNames } from '../../shared/tables';
+import { META_SK, memberSk, TABLES, type TableNames } from '../../shared/tables';
 import { createRouteHandler, type RouteEvent, type RouteResult, route } from '../../shared/websocket';
 
 /** DynamoDB refuses a TransactWriteItems call with more items than this. */
@@ -51,6 +54,17 @@ export interface ConversationSummary {
   createdBy: string;
   createdAt: string;
   lastSeq: number;
+}
+
+/** One entry of the `listConversations` ack. */
+export interface ConversationListEntry {
+  conversationId: string;
+  title?: string;
+  createdBy: string;
+  createdAt: string;
+  lastSeq: number;
+  /** When the newest seq was reserved, or the creation time of a conversation without messages. */
+  lastActivityAt: string;
 }
 
 /** The `subscribe` ack: one backlog page plus the conversation's counter at subscribe time. */
@@ -115,6 +129,13 @@ export function createConversationsHandler(
         return { conversationId: frame.conversationId, added };
       },
     }),
+    listConversations: route({
+      schema: listConversationsFrameSchema,
+      run: async (frame, caller) => ({
+        ...(await listConversations(ddb, tables, caller.userId, frame.limit ?? LIMITS.defaultPageSize)),
+      }),
+    }),
+    ping: route({ schema: pingFrameSchema, run: async () => ({}) }),
     subscribe: route({
       schema: subscribeFrameSchema,
       run: async (frame, caller) => {
@@ -368,4 +389,62 @@ function memberItem(
   joinedAt: string,
 ): Record<string, string> {
   return { conversationId, sk: memberSk(userId), memberId: userId, joinedAt, addedBy };
+}
+
+/** BatchGetItem reads at most this many keys per call. */
+const BATCH_GET_LIMIT = 100;
+
+/**
+ * The caller's conversations, newest activity first, at most `limit`. It reads the caller's member
+ * items from the byMember index and the META item of each conversation: its cost grows with the number
+ * of conversations the caller belongs to, never with the number of messages. A member item whose META
+ * is missing (a creation that never finished) is left out: that conversation does not exist.
+ */
+export async function listConversations(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'conversations'>,
+  userId: string,
+  limit: number,
+): Promise<{ conversations: ConversationListEntry[]; hasMore: boolean }> {
+  const conversationIds: string[] = [];
+  const pages = paginateQuery(
+    { client: ddb },
+    {
+      TableName: tables.conversations,
+      IndexName: TABLES.conversations.globalSecondaryIndexes[0].indexName,
+      KeyConditionExpression: 'memberId = :u',
+      ExpressionAttributeValues: { ':u': userId },
+      ProjectionExpression: 'conversationId',
+    },
+  );
+  for await (const page of pages) {
+    for (const item of page.Items ?? []) conversationIds.push(String(item.conversationId));
+  }
+  const metas: Record<string, unknown>[] = [];
+  for (let start = 0; start < conversationIds.length; start += BATCH_GET_LIMIT) {
+    let keys: Record<string, unknown>[] = conversationIds
+      .slice(start, start + BATCH_GET_LIMIT)
+      .map((conversationId) => ({ conversationId, sk: META_SK }));
+    for (let attempt = 1; keys.length > 0; attempt++) {
+      if (attempt > 5) throw new Error('BatchGetItem left META keys unprocessed');
+      const { Responses, UnprocessedKeys } = await ddb.send(
+        new BatchGetCommand({ RequestItems: { [tables.conversations]: { Keys: keys } } }),
+      );
+      metas.push(...(Responses?.[tables.conversations] ?? []));
+      keys = UnprocessedKeys?.[tables.conversations]?.Keys ?? [];
+    }
+  }
+  const conversations = metas
+    .map(
+      (meta): ConversationListEntry => ({
+        conversationId: String(meta.conversationId),
+        ...(typeof meta.title === 'string' ? { title: meta.title } : {}),
+        createdBy: String(meta.createdBy),
+        createdAt: String(meta.createdAt),
+        lastSeq: typeof meta.lastSeq === 'number' ? meta.lastSeq : 0,
+        lastActivityAt: String(meta.lastReservedAt ?? meta.createdAt),
+      }),
+    )
+    .sort((a, b) => b.lastActivityAt.localeCompare(a.lastActivityAt));
+  return { conversations: conversations.slice(0, limit), hasMore: conversations.length > limit };
 }

@@ -956,3 +956,103 @@ describe('history', () => {
     expect(startedWhenAnswered).toEqual([2, 2]);
   });
 });
+
+describe('listConversations', () => {
+  it("lists the caller's conversations from the byMember index, newest activity first, without the half-made ones", async () => {
+    // Prepare: three memberships; c-gone has no META (its creation never finished).
+    ddbMock.on(QueryCommand, { IndexName: 'byMember' }).resolves({
+      Items: [{ conversationId: 'c-old' }, { conversationId: 'c-gone' }, { conversationId: 'c-new' }],
+    });
+    ddbMock.on(BatchGetCommand).resolves({
+      Responses: {
+        [tables.conversations]: [
+          {
+            conversationId: 'c-old',
+            sk: META_SK,
+            createdBy: 'bob',
+            createdAt: '2030-01-01T00:00:00.000Z',
+            lastSeq: 0,
+          },
+          {
+            conversationId: 'c-new',
+            sk: META_SK,
+            title: 'Lunch',
+            createdBy: 'alice',
+            createdAt: '2029-12-01T00:00:00.000Z',
+            lastSeq: 4,
+            lastReservedAt: '2030-01-02T00:00:00.000Z',
+          },
+        ],
+      },
+    });
+
+    // Act
+    const reply = await call({ action: 'listConversations', requestId: 'r-l' });
+
+    // Assess
+    expect(reply).toEqual({
+      type: 'ack',
+      action: 'listConversations',
+      requestId: 'r-l',
+      conversations: [
+        {
+          conversationId: 'c-new',
+          title: 'Lunch',
+          createdBy: 'alice',
+          createdAt: '2029-12-01T00:00:00.000Z',
+          lastSeq: 4,
+          lastActivityAt: '2030-01-02T00:00:00.000Z',
+        },
+        {
+          conversationId: 'c-old',
+          createdBy: 'bob',
+          createdAt: '2030-01-01T00:00:00.000Z',
+          lastSeq: 0,
+          lastActivityAt: '2030-01-01T00:00:00.000Z',
+        },
+      ],
+      hasMore: false,
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
+      IndexName: 'byMember',
+      ExpressionAttributeValues: { ':u': 'alice' },
+    });
+  });
+
+  it('returns at most `limit` conversations and says there are more', async () => {
+    // Prepare
+    const ids = ['a', 'b', 'c'];
+    ddbMock.on(QueryCommand).resolves({ Items: ids.map((conversationId) => ({ conversationId })) });
+    ddbMock.on(BatchGetCommand).resolves({
+      Responses: {
+        [tables.conversations]: ids.map((conversationId, i) => ({
+          conversationId,
+          createdBy: 'alice',
+          createdAt: `2030-01-0${i + 1}T00:00:00.000Z`,
+          lastSeq: 0,
+        })),
+      },
+    });
+
+    // Act
+    const reply = await call({ action: 'listConversations', limit: 2 });
+
+    // Assess
+    expect((reply.conversations as { conversationId: string }[]).map((c) => c.conversationId)).toEqual([
+      'c',
+      'b',
+    ]);
+    expect(reply.hasMore).toBe(true);
+  });
+});
+
+describe('ping', () => {
+  it('acks at once without touching DynamoDB, so a quiet client can stay inside the idle timeout', async () => {
+    // Act
+    const reply = await call({ action: 'ping', requestId: 'keepalive' });
+
+    // Assess
+    expect(reply).toEqual({ type: 'ack', action: 'ping', requestId: 'keepalive' });
+    expect(ddbMock.calls()).toHaveLength(0);
+  });
+});

@@ -1,0 +1,507 @@
+/**
+ * The connection: a state machine that (re)connects with a fresh token, keeps the socket alive and
+ * young, and matches every request to its answer, resending what was not answered.
+ */
+import { type BackoffPolicy, fullJitterDelay } from '../shared/backoff';
+import { LIMITS } from '../shared/limits';
+import { Emitter } from './emitter';
+import { MemoryOutboxStore, Outbox, type OutboxEntry, type OutboxEvent, type OutboxStore } from './outbox';
+import { ConversationStream } from './stream';
+import {
+  type Action,
+  type Actions,
+  ChatRequestError,
+  type ConnectionState,
+  type Conversation,
+  type Page,
+  type ReconnectReason,
+  type Scheduler,
+  type SendAck,
+  type StoredEntry,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './types';
+
+export interface ConnectOptions {
+  /** The stage URL, `wss://<api>.execute-api.<region>.amazonaws.com/<stage>` (or `ws://127.0.0.1:3001/local`). */
+  url: string;
+  /** A fixed token. Prefer `tokenProvider` for long sessions: tokens expire. */
+  token?: string;
+  /** Called before every connection attempt, so an expired token is replaced by a fresh one. */
+  tokenProvider?: () => string | Promise<string>;
+  /** @default globalThis.WebSocket (browsers, Node ≥ 22); on Node 20 pass the `ws` package's export. */
+  WebSocket?: WebSocketConstructor;
+  /** Where unsent messages are kept. @default new MemoryOutboxStore() */
+  outboxStore?: OutboxStore;
+  /** @default the platform's Date.now and setTimeout */
+  scheduler?: Scheduler;
+  /** Uniform in [0, 1), for the reconnect jitter. @default Math.random */
+  random?: () => number;
+  /** Makes clientMessageIds (1-64 of A-Za-z0-9_.:-). @default crypto.randomUUID */
+  newId?: () => string;
+  /** Reconnect delay: full jitter below a ceiling that doubles per failed attempt. @default { baseDelayMs: 1000, maxDelayMs: 30000 } */
+  backoff?: BackoffPolicy;
+  /** Give up (state `closed`, reason `gave_up`) after this many failed attempts in a row. @default Infinity */
+  maxReconnectAttempts?: number;
+  /**
+   * How long to wait for an answer before resending (or, when nothing at all came back meanwhile,
+   * before declaring the connection dead). Longer than a send can run (10 s). @default 15000
+   */
+  requestTimeoutMs?: number;
+  /** Sends a keepalive after this long without sending anything; API Gateway drops a connection idle for 10 min. @default 300000 */
+  keepaliveMs?: number;
+  /** Replaces the connection after this long; API Gateway closes it at 2 h. @default 6600000 (110 min) */
+  maxConnectionMs?: number;
+  /** How long a gap in seqs may stay open before the missing range is read with `history`. @default 1000 */
+  gapWaitMs?: number;
+}
+
+export interface ClientEvents {
+  connecting: { attempt: number };
+  open: { attempt: number };
+  reconnecting: { attempt: number; delayMs: number; reason: ReconnectReason };
+  closed: { reason: 'client' | 'gave_up' };
+  outbox: OutboxEvent;
+  /** A background failure that stops nothing (an outbox store that cannot save, a token provider that threw). */
+  error: { error: unknown };
+}
+
+/** A request as long as it is not finished: possibly several attempts, each with its own requestId. */
+interface Pending {
+  frame: Record<string, unknown>;
+  /** Survives a lost connection (sent again on the next); otherwise it fails with `no_answer` once sent. */
+  durable: boolean;
+  /** Safe to send twice, so an unanswered attempt is resent; otherwise it fails with `no_answer`. */
+  resend: boolean;
+  attempts: number;
+  /** The requestId of the attempt awaiting its answer on the current connection. */
+  current: string | undefined;
+  /** Frames received on the connection when the current attempt went out. */
+  receivedBefore: number;
+  /** Cancels the answer deadline, or the wait before the next attempt. */
+  cancelTimer: (() => void) | undefined;
+  ids: string[];
+  resolve(ack: unknown): void;
+  reject(error: ChatRequestError): void;
+}
+
+/** Per action: may it outlive its connection (durable), may it be sent twice (resend). */
+const POLICY: Record<Action, { durable: boolean; resend: boolean }> = {
+  send: { durable: true, resend: true }, // the clientMessageId makes a resend the same message (G3)
+  history: { durable: true, resend: true },
+  addMembers: { durable: true, resend: true }, // existing members are skipped
+  subscribe: { durable: false, resend: true }, // a subscription belongs to one connection
+  unsubscribe: { durable: false, resend: true },
+  createConversation: { durable: false, resend: false }, // a second one would make a second conversation
+  listConversations: { durable: true, resend: true },
+};
+
+/** A connection open this long was healthy: the next failure starts the backoff from the beginning. */
+const STABLE_AFTER_MS = 60_000;
+/** API Gateway's anonymous "Internal server error" names no request: every unanswered one is resent after this. */
+const ANONYMOUS_ERROR_WAIT_MS = 2_000;
+/**
+ * The keepalive: the `ping` route acks without touching DynamoDB or SQS. The answer also proves the
+ * connection alive, which a silent half-open socket is not. Its requestId has a letter, so it never
+ * collides with a request's (decimal) ids.
+ */
+const KEEPALIVE_FRAME = '{"action":"ping","requestId":"keepalive"}';
+
+const systemScheduler: Scheduler = {
+  now: () => Date.now(),
+  after(ms, fn) {
+    const handle = setTimeout(fn, ms);
+    return () => clearTimeout(handle);
+  },
+};
+
+/** A UUID; pages served over plain http (not localhost) have no randomUUID, but do have getRandomValues. */
+function randomId(): string {
+  const { crypto } = globalThis;
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join(
+    '',
+  );
+}
+
+const utf8Length = (text: string): number => new TextEncoder().encode(text).length;
+
+/** A chat connection. Create it with {@link connect}. */
+export class ChatClient extends Emitter<ClientEvents> {
+  private currentState: ConnectionState = 'connecting';
+  private socket: WebSocketLike | undefined;
+  /** Failed attempts since the last stable connection. */
+  private attempt = 0;
+  private openedAt = 0;
+  /** Frames received on this connection: an attempt that saw none arrive after it was sent met a dead socket. */
+  private received = 0;
+  private nextRequestId = 0;
+  private readonly pending = new Set<Pending>();
+  private readonly byRequestId = new Map<string, Pending>();
+  private readonly streams = new Map<string, ConversationStream>();
+  private readonly outboxQueue: Outbox;
+  /** The timers of one connection (or of the wait before the next): age limit, keepalive, its probe, reconnect. */
+  private readonly timers = new Map<'age' | 'keepalive' | 'probe' | 'reconnect', () => void>();
+  private readonly scheduler: Scheduler;
+  private readonly random: () => number;
+  private readonly backoff: BackoffPolicy;
+  private readonly WebSocket: WebSocketConstructor;
+
+  constructor(private readonly options: ConnectOptions) {
+    super();
+    if (options.token === undefined && options.tokenProvider === undefined)
+      throw new Error('connect() needs a token or a tokenProvider');
+    const WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (WebSocket === undefined)
+      throw new Error(
+        'No global WebSocket here (Node 20): pass one, e.g. connect({ WebSocket: require("ws") })',
+      );
+    this.WebSocket = WebSocket;
+    new URL(options.url); // a malformed URL is a mistake to report now, not a reason to retry forever
+    this.scheduler = options.scheduler ?? systemScheduler;
+    this.random = options.random ?? Math.random;
+    this.backoff = options.backoff ?? { baseDelayMs: 1_000, maxDelayMs: 30_000 };
+    this.outboxQueue = new Outbox(options.outboxStore ?? new MemoryOutboxStore(), {
+      send: (fields) => this.request('send', fields),
+      emit: (event) => this.emit('outbox', event),
+      acked: (ack) => this.streams.get(ack.conversationId)?.expect(ack.seq),
+      report: (error) => this.emit('error', { error }),
+      now: () => this.scheduler.now(),
+      newId: options.newId ?? randomId,
+    });
+    // Connect after the caller has attached its listeners, so it sees the first `connecting`.
+    queueMicrotask(() => void this.dial());
+  }
+
+  get state(): ConnectionState {
+    return this.currentState;
+  }
+
+  /**
+   * Sends a message through the outbox: it is `pending` at once (an `outbox` event), resent with the
+   * same clientMessageId until acked, and `failed` only on a permanent error.
+   */
+  send(conversationId: string, body: string): { clientMessageId: string; acked: Promise<SendAck> } {
+    return this.outboxQueue.send(conversationId, body);
+  }
+
+  /** The messages sent but not yet acked (pending, or failed and kept until retried or discarded). */
+  outbox(conversationId?: string): OutboxEntry[] {
+    return this.outboxQueue.list(conversationId);
+  }
+
+  /** Sends a failed message again with its clientMessageId. */
+  retry(clientMessageId: string): Promise<SendAck> {
+    return this.outboxQueue.retry(clientMessageId);
+  }
+
+  /** Forgets a failed message. */
+  discard(clientMessageId: string): boolean {
+    return this.outboxQueue.discard(clientMessageId);
+  }
+
+  /**
+   * Opens (or returns the open) ordered stream of a conversation. With `afterSeq` it starts after that
+   * seq and delivers the backlog first; without it, it starts at the conversation's current last seq.
+   */
+  conversation(conversationId: string, options: { afterSeq?: number } = {}): ConversationStream {
+    const existing = this.streams.get(conversationId);
+    if (existing) return existing;
+    const stream = new ConversationStream(conversationId, options.afterSeq, {
+      request: (action, fields) => this.request(action, fields),
+      isOpen: () => this.currentState === 'open',
+      forget: (s) => this.streams.get(s.conversationId) === s && this.streams.delete(s.conversationId),
+      scheduler: this.scheduler,
+      gapWaitMs: this.options.gapWaitMs ?? 1_000,
+    });
+    this.streams.set(conversationId, stream);
+    if (this.currentState === 'open') void stream.sync();
+    if (this.currentState === 'closed')
+      stream.shutDown(new ChatRequestError('closed', 'The client is closed'));
+    return stream;
+  }
+
+  createConversation(members: string[], title?: string): Promise<Conversation> {
+    return this.request('createConversation', { members, title }).then((ack) => ack.conversation);
+  }
+
+  addMembers(conversationId: string, members: string[]): Promise<Actions['addMembers']['ack']> {
+    return this.request('addMembers', { conversationId, members });
+  }
+
+  /** The caller's conversations, newest activity first. */
+  listConversations(limit?: number): Promise<Actions['listConversations']['ack']> {
+    return this.request('listConversations', limit === undefined ? {} : { limit });
+  }
+
+  /** A page of the messages before `beforeSeq` (default: the newest), ascending, tombstones included. */
+  history(conversationId: string, options: { beforeSeq?: number; limit?: number } = {}): Promise<Page> {
+    return this.request('history', { conversationId, ...options });
+  }
+
+  /**
+   * Sends one request and resolves with its ack. Retryable errors are retried (after `retryAfterMs`
+   * when the server gives one); permanent ones reject with a {@link ChatRequestError}.
+   */
+  request<A extends Action>(action: A, fields: Actions[A]['fields']): Promise<Actions[A]['ack']> {
+    return new Promise((resolve, reject) => {
+      const request: Pending = {
+        frame: { action, ...fields },
+        ...POLICY[action],
+        attempts: 0,
+        current: undefined,
+        receivedBefore: 0,
+        cancelTimer: undefined,
+        ids: [],
+        resolve: resolve as (ack: unknown) => void,
+        reject,
+      };
+      if (this.currentState === 'closed')
+        return reject(new ChatRequestError('closed', 'The client is closed'));
+      this.pending.add(request);
+      this.pump();
+    });
+  }
+
+  /** Closes the connection for good. Unsent messages stay in the outbox store for the next client. */
+  close(): void {
+    this.shutDown('client');
+  }
+
+  private shutDown(reason: 'client' | 'gave_up'): void {
+    if (this.currentState === 'closed') return;
+    this.currentState = 'closed';
+    this.detach()?.close(1000);
+    this.stopConnectionTimers();
+    const closed = new ChatRequestError('closed', 'The client is closed');
+    for (const request of this.pending) this.finish(request, closed);
+    for (const stream of [...this.streams.values()]) stream.shutDown(closed);
+    this.outboxQueue.close();
+    this.emit('closed', { reason });
+  }
+
+  private async dial(): Promise<void> {
+    if (this.currentState === 'closed') return;
+    this.currentState = 'connecting';
+    this.emit('connecting', { attempt: this.attempt });
+    let socket: WebSocketLike;
+    try {
+      const token = this.options.tokenProvider ? await this.options.tokenProvider() : this.options.token;
+      if (this.currentState !== 'connecting') return;
+      const url = new URL(this.options.url);
+      url.searchParams.set('token', token ?? '');
+      socket = new this.WebSocket(url.toString());
+    } catch (error: unknown) {
+      this.emit('error', { error });
+      this.reconnect('lost');
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = () => this.opened(socket);
+    socket.onmessage = (event: { data: unknown }) => this.onFrame(socket, event.data);
+    socket.onclose = () => socket === this.socket && this.lost('lost');
+    socket.onerror = () => {}; // a close event follows; it decides
+  }
+
+  private opened(socket: WebSocketLike): void {
+    if (socket !== this.socket) return;
+    const attempt = this.attempt;
+    this.currentState = 'open';
+    this.openedAt = this.scheduler.now();
+    this.setTimer('age', this.options.maxConnectionMs ?? 110 * 60_000, () => this.replace('max_age'));
+    this.armKeepalive();
+    this.emit('open', { attempt });
+    for (const stream of this.streams.values()) void stream.sync();
+    this.pump();
+  }
+
+  /** Drops the current socket on purpose and connects again. */
+  private replace(reason: ReconnectReason): void {
+    this.detach()?.close(1000);
+    this.lost(reason);
+  }
+
+  private detach(): WebSocketLike | undefined {
+    const socket = this.socket;
+    if (socket) socket.onopen = socket.onmessage = socket.onclose = null;
+    this.socket = undefined;
+    return socket;
+  }
+
+  private lost(reason: ReconnectReason): void {
+    this.socket = undefined;
+    this.stopConnectionTimers();
+    if (this.currentState === 'open' && this.scheduler.now() - this.openedAt >= STABLE_AFTER_MS)
+      this.attempt = 0;
+    for (const request of this.pending) {
+      // A request that is not durable belongs to the connection it went out on.
+      if (!request.durable && request.attempts > 0)
+        this.finish(request, new ChatRequestError('no_answer', 'The connection was lost before the answer'));
+      else if (request.current !== undefined) {
+        // Its answer can no longer come: it goes out again on the next connection.
+        request.current = undefined;
+        request.cancelTimer?.();
+        request.cancelTimer = undefined;
+      }
+    }
+    for (const stream of this.streams.values()) stream.pause();
+    this.reconnect(reason);
+  }
+
+  private reconnect(reason: ReconnectReason): void {
+    if (this.currentState === 'closed') return;
+    if (this.attempt >= (this.options.maxReconnectAttempts ?? Number.POSITIVE_INFINITY)) {
+      this.shutDown('gave_up');
+      return;
+    }
+    this.attempt++;
+    // A connection that reached its age limit is replaced at once: nothing is wrong with the server.
+    const delayMs = reason === 'max_age' ? 0 : fullJitterDelay(this.attempt, this.random, this.backoff);
+    this.currentState = 'reconnecting';
+    this.emit('reconnecting', { attempt: this.attempt, delayMs, reason });
+    this.setTimer('reconnect', delayMs, () => void this.dial());
+  }
+
+  private setTimer(name: 'age' | 'keepalive' | 'probe' | 'reconnect', ms: number, fn: () => void): void {
+    this.timers.get(name)?.();
+    this.timers.set(
+      name,
+      this.scheduler.after(ms, () => {
+        this.timers.delete(name);
+        fn();
+      }),
+    );
+  }
+
+  private stopConnectionTimers(): void {
+    for (const cancel of this.timers.values()) cancel();
+    this.timers.clear();
+  }
+
+  /** Re-armed by every frame sent: only a connection with nothing to say sends keepalives. */
+  private armKeepalive(): void {
+    this.setTimer('keepalive', this.options.keepaliveMs ?? 5 * 60_000, () => {
+      const receivedBefore = this.received;
+      this.write(KEEPALIVE_FRAME);
+      this.setTimer('probe', this.requestTimeoutMs(), () => {
+        if (this.received === receivedBefore) this.replace('no_answer');
+      });
+    });
+  }
+
+  private requestTimeoutMs(): number {
+    return this.options.requestTimeoutMs ?? 15_000;
+  }
+
+  private write(frame: string): void {
+    this.socket?.send(frame);
+    this.armKeepalive();
+  }
+
+  /** Sends every request that is neither awaiting an answer nor waiting to retry. */
+  private pump(): void {
+    if (this.currentState !== 'open') return;
+    for (const request of this.pending) {
+      if (request.current === undefined && request.cancelTimer === undefined) this.transmit(request);
+    }
+  }
+
+  private transmit(request: Pending): void {
+    const requestId = String(++this.nextRequestId);
+    const text = JSON.stringify({ ...request.frame, requestId });
+    // A frame over the limit makes API Gateway close the socket; resending it would loop forever.
+    if (utf8Length(text) > LIMITS.maxFrameBytes) {
+      this.finish(
+        request,
+        new ChatRequestError('payload_too_large', `The frame is over ${LIMITS.maxFrameBytes} bytes`),
+      );
+      return;
+    }
+    request.attempts++;
+    request.current = requestId;
+    request.ids.push(requestId);
+    request.receivedBefore = this.received;
+    this.byRequestId.set(requestId, request);
+    this.awaitAnswer(request, this.requestTimeoutMs());
+    this.write(text);
+  }
+
+  private awaitAnswer(request: Pending, ms: number): void {
+    request.cancelTimer?.();
+    request.cancelTimer = this.scheduler.after(ms, () => {
+      request.cancelTimer = undefined;
+      // Nothing at all came back since it was sent: the socket is dead, though it never said so.
+      if (this.received === request.receivedBefore) this.replace('no_answer');
+      else if (request.resend) {
+        request.current = undefined;
+        this.pump();
+      } else
+        this.finish(
+          request,
+          new ChatRequestError('no_answer', 'No answer came; it may or may not have been done'),
+        );
+    });
+  }
+
+  private onFrame(socket: WebSocketLike, data: unknown): void {
+    if (socket !== this.socket) return;
+    this.received++;
+    let frame: Record<string, unknown>;
+    try {
+      frame = JSON.parse(String(data));
+    } catch {
+      return;
+    }
+    if (typeof frame !== 'object' || frame === null) return;
+    if (frame.type === 'message') {
+      if (typeof frame.seq === 'number' && typeof frame.conversationId === 'string')
+        this.streams.get(frame.conversationId)?.accept([frame as unknown as StoredEntry]);
+    } else if (frame.type === 'ack' || frame.type === 'error') {
+      const request = this.byRequestId.get(String(frame.requestId));
+      if (request) this.answered(request, frame);
+    } else if (frame.type === undefined && typeof frame.message === 'string') {
+      // API Gateway's own error ("Internal server error"): its requestId is AWS's, not ours.
+      for (const request of this.pending)
+        if (request.current !== undefined) this.awaitAnswer(request, ANONYMOUS_ERROR_WAIT_MS);
+    }
+  }
+
+  private answered(request: Pending, frame: Record<string, unknown>): void {
+    if (frame.type === 'ack') {
+      const { type: _type, action: _action, requestId: _requestId, ...ack } = frame;
+      this.finish(request, undefined, ack);
+      return;
+    }
+    const { requestId, code, message, retryable, retryAfterMs } = frame;
+    if (retryable !== true) {
+      this.finish(request, new ChatRequestError(code as ChatRequestError['code'], String(message)));
+      return;
+    }
+    // A newer attempt is out (this answer is an older one's): wait for that one instead.
+    if (requestId !== request.current) return;
+    // The connection is gone server-side: a new one resends this (or fails it, if it belongs to this one).
+    if (code === 'connection_gone') {
+      this.replace('connection_gone');
+      return;
+    }
+    request.current = undefined;
+    const delayMs =
+      typeof retryAfterMs === 'number'
+        ? retryAfterMs
+        : fullJitterDelay(request.attempts, this.random, this.backoff);
+    // `busy` may mean the first attempt is still running: its ack, when it comes, still settles this.
+    request.cancelTimer?.();
+    request.cancelTimer = this.scheduler.after(delayMs, () => {
+      request.cancelTimer = undefined;
+      this.pump();
+    });
+  }
+
+  private finish(request: Pending, error: ChatRequestError | undefined, ack?: unknown): void {
+    request.cancelTimer?.();
+    this.pending.delete(request);
+    for (const id of request.ids) this.byRequestId.delete(id);
+    if (error) request.reject(error);
+    else request.resolve(ack);
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * The serverless-chat client SDK: browsers and Node ≥ 20, no runtime dependency.
+ *
+ * It makes the server's guarantees true on screen: each message exactly once and in seq order per
+ * conversation (dedupe, reorder, gap repair, resume with `afterSeq` on every reconnect), and every
+ * message sent is resent with its clientMessageId until acked, across reconnects and reloads.
+ *
+ * ```ts
+ * const chat = connect({ url: 'wss://…/prod', tokenProvider: getToken, WebSocket }); // `ws` on Node 20
+ * chat.on('reconnecting', ({ attempt, delayMs }) => status(`reconnecting (${attempt}) in ${delayMs} ms`));
+ * chat.on('outbox', ({ status, entry }) => showBubble(entry.clientMessageId, entry.body, status));
+ * const { conversationId } = await chat.createConversation(['bob'], 'Lunch');
+ * const room = chat.conversation(conversationId, { afterSeq: 0 });
+ * room.on('message', (m) => show(m.seq, m.senderId, m.body)); // once each, in seq order
+ * chat.send(conversationId, 'hello 👋'); // pending at once, then sent (or failed, if refused)
+ * const { messages, hasMore } = await room.loadOlder(50); // scroll-back
+ * ```
+ */
+import { ChatClient, type ConnectOptions } from './client';
+
+export { ChatClient, type ClientEvents, type ConnectOptions } from './client';
+export {
+  localStorageOutboxStore,
+  MemoryOutboxStore,
+  type OutboxEntry,
+  type OutboxEvent,
+  type OutboxStore,
+  type StorageLike,
+} from './outbox';
+export type { ConversationStream, OlderPage, StreamEvents } from './stream';
+export * from './types';
+
+/** Opens a chat connection; it reconnects by itself until `close()`. */
+export function connect(options: ConnectOptions): ChatClient {
+  return new ChatClient(options);
+}

@@ -1,0 +1,239 @@
+/**
+ * One conversation as the app sees it: each message exactly once, in seq order (G4), whatever order,
+ * how many times and over how many connections the server delivered it.
+ */
+import { LIMITS } from '../shared/limits';
+import { Emitter } from './emitter';
+import { type Actions, type ChatMessage, ChatRequestError, type Scheduler, type StoredEntry } from './types';
+
+export interface StreamEvents {
+  /** The next message in seq order. Never a duplicate, never a tombstone. */
+  message: ChatMessage;
+  /** The server refused the subscription or a read (for example: no longer a member). The stream is closed. */
+  error: ChatRequestError;
+}
+
+/** What a stream needs from the client. */
+export interface StreamHost {
+  /** A subscribe or history request on the current connection; rejects with `no_answer` when it is lost. */
+  request<A extends 'subscribe' | 'history' | 'unsubscribe'>(
+    action: A,
+    fields: Actions[A]['fields'],
+  ): Promise<Actions[A]['ack']>;
+  isOpen(): boolean;
+  forget(stream: ConversationStream): void;
+  scheduler: Scheduler;
+  /** How long a gap may stay open before the missing range is read with `history`. */
+  gapWaitMs: number;
+}
+
+/** A gap still open after a history read waits longer each time, up to the writer lease: by then it is filled. */
+const MAX_GAP_WAIT_MS = LIMITS.writerLeaseMs;
+
+export interface OlderPage {
+  /** Ascending, tombstones left out. */
+  messages: ChatMessage[];
+  hasMore: boolean;
+}
+
+export class ConversationStream extends Emitter<StreamEvents> {
+  /** Highest seq delivered: every seq up to it has been emitted or skipped. Undefined until the first subscribe answers. */
+  private delivered: number | undefined;
+  /** Lowest seq the stream started from or paged back to; `loadOlder` reads below it. */
+  private oldest: number | undefined;
+  /** Highest seq known to exist (pushed, acked or counted by the server). */
+  private top = 0;
+  /** Entries above a missing seq, held until the gap closes. */
+  private readonly held = new Map<number, StoredEntry>();
+  /** True from a (re)connect until the subscribe pages are in: gaps are not repaired meanwhile. */
+  private syncing = true;
+  private repairing = false;
+  private cancelGapTimer: (() => void) | undefined;
+  private gapRetries = 0;
+  private generation = 0;
+  private closed = false;
+  private older: Promise<unknown> = Promise.resolve();
+  private resolveReady!: () => void;
+  private rejectReady!: (error: ChatRequestError) => void;
+
+  /** Resolves once the first subscribe (and its backlog pages) is in; rejects if it is refused. */
+  readonly ready = new Promise<void>((resolve, reject) => {
+    this.resolveReady = resolve;
+    this.rejectReady = reject;
+  });
+
+  constructor(
+    readonly conversationId: string,
+    afterSeq: number | undefined,
+    private readonly host: StreamHost,
+  ) {
+    super();
+    this.ready.catch(() => {}); // the error event reports it too; an unwatched promise must not crash Node
+    if (afterSeq !== undefined) this.startAt(afterSeq);
+  }
+
+  /** The last seq delivered: persist it and pass it as `afterSeq` to resume later. */
+  get lastSeq(): number | undefined {
+    return this.delivered;
+  }
+
+  /**
+   * Subscribes on the current connection: with `afterSeq` = the last seq delivered, paging while the
+   * server says `hasMore` (G5). Called on every (re)connect.
+   */
+  async sync(): Promise<void> {
+    const generation = ++this.generation;
+    this.syncing = true;
+    this.stopGapTimer();
+    try {
+      let afterSeq = this.delivered;
+      for (;;) {
+        const page = await this.host.request('subscribe', { conversationId: this.conversationId, afterSeq });
+        if (generation !== this.generation || this.closed) return;
+        if (this.delivered === undefined) this.startAt(page.lastSeq);
+        this.accept(page.messages, page.lastSeq);
+        const last = page.messages.at(-1);
+        if (!page.hasMore || last === undefined) break;
+        afterSeq = last.seq;
+      }
+      this.syncing = false;
+      this.resolveReady();
+      this.checkGap();
+    } catch (err: unknown) {
+      if (generation === this.generation) this.refused(err);
+    }
+  }
+
+  /** The connection is gone: nothing to repair until the next one has re-subscribed. */
+  pause(): void {
+    this.syncing = true;
+    this.stopGapTimer();
+  }
+
+  /** Takes pushed or paged entries in any order, with duplicates; delivers what is now in order. */
+  accept(entries: StoredEntry[], lastSeq = 0): void {
+    if (this.closed) return;
+    this.top = Math.max(this.top, lastSeq);
+    for (const entry of entries) {
+      if (!(entry.seq > (this.delivered ?? 0)) || this.held.has(entry.seq)) continue;
+      this.held.set(entry.seq, entry);
+      this.top = Math.max(this.top, entry.seq);
+    }
+    if (this.delivered === undefined) return;
+    for (let next = this.held.get(this.delivered + 1); next; next = this.held.get(this.delivered + 1)) {
+      this.held.delete(next.seq);
+      this.delivered = next.seq;
+      this.gapRetries = 0;
+      if (!('tombstone' in next)) {
+        const { conversationId, seq, senderId, body, sentAt } = next;
+        this.emit('message', { conversationId, seq, senderId, body, sentAt });
+      }
+    }
+    this.checkGap();
+  }
+
+  /** A send was acked with this seq: if its push does not come, the gap repair reads it. */
+  expect(seq: number): void {
+    this.accept([], seq);
+  }
+
+  /**
+   * Reads the page before the oldest seq this stream has (scroll-back). Calls run one at a time, each
+   * continuing where the previous one stopped.
+   */
+  loadOlder(limit: number = LIMITS.defaultPageSize): Promise<OlderPage> {
+    const page = this.older.then(async (): Promise<OlderPage> => {
+      await this.ready;
+      const beforeSeq = this.oldest ?? 1;
+      if (beforeSeq <= 1) return { messages: [], hasMore: false };
+      const ack = await this.host.request('history', {
+        conversationId: this.conversationId,
+        beforeSeq,
+        limit,
+      });
+      this.oldest = ack.messages[0]?.seq ?? (ack.hasMore ? beforeSeq : 1);
+      return {
+        messages: ack.messages.filter((e): e is ChatMessage => !('tombstone' in e)),
+        hasMore: ack.hasMore,
+      };
+    });
+    this.older = page.catch(() => {});
+    return page;
+  }
+
+  /** Stops the stream and unsubscribes this connection. */
+  close(): void {
+    if (this.closed) return;
+    this.shutDown(new ChatRequestError('closed', 'The stream is closed'));
+    if (this.host.isOpen())
+      this.host.request('unsubscribe', { conversationId: this.conversationId }).catch(() => {});
+  }
+
+  /** Ends the stream without a word to the server (the client is closing). */
+  shutDown(error: ChatRequestError): void {
+    this.closed = true;
+    this.stopGapTimer();
+    this.rejectReady(error);
+    this.host.forget(this);
+  }
+
+  private startAt(seq: number): void {
+    this.delivered = seq;
+    this.oldest = seq + 1;
+    this.top = Math.max(this.top, seq);
+    for (const held of this.held.keys()) if (held <= seq) this.held.delete(held);
+  }
+
+  /** An error that is not about the connection ends the stream; a lost connection is re-synced on the next. */
+  private refused(err: unknown): void {
+    const error = err instanceof ChatRequestError ? err : new ChatRequestError('internal_error', String(err));
+    if (error.code === 'no_answer' || error.code === 'closed' || this.closed) return;
+    this.shutDown(error);
+    this.emit('error', error);
+  }
+
+  private stopGapTimer(): void {
+    this.cancelGapTimer?.();
+    this.cancelGapTimer = undefined;
+  }
+
+  private checkGap(): void {
+    const delivered = this.delivered;
+    if (delivered === undefined || (this.held.size === 0 && this.top <= delivered)) {
+      this.stopGapTimer();
+      this.gapRetries = 0;
+      return;
+    }
+    if (this.syncing || this.repairing || this.cancelGapTimer || this.closed) return;
+    // Two senders' messages may be pushed out of order, and a push comes a little after its ack:
+    // wait briefly before reading what may be on its way anyway.
+    const delay = Math.min(this.host.gapWaitMs * 2 ** this.gapRetries, MAX_GAP_WAIT_MS);
+    this.cancelGapTimer = this.host.scheduler.after(delay, () => {
+      this.cancelGapTimer = undefined;
+      void this.repair();
+    });
+  }
+
+  /** Reads the lowest missing range with `history`; what the page lacks (a writer still storing) comes live or on the next try. */
+  private async repair(): Promise<void> {
+    const delivered = this.delivered;
+    if (delivered === undefined || this.syncing || !this.host.isOpen()) return;
+    const end = Math.min(this.top + 1, ...this.held.keys());
+    const beforeSeq = Math.min(end, delivered + 1 + LIMITS.maxPageSize);
+    this.repairing = true;
+    this.gapRetries++;
+    try {
+      const page = await this.host.request('history', {
+        conversationId: this.conversationId,
+        beforeSeq,
+        limit: beforeSeq - delivered - 1,
+      });
+      this.repairing = false;
+      this.accept(page.messages, page.lastSeq);
+    } catch (err: unknown) {
+      this.repairing = false;
+      this.refused(err);
+      this.checkGap();
+    }
+  }
+}

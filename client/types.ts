@@ -1,0 +1,116 @@
+/**
+ * The SDK's public types: what each action takes and answers, the errors it reports, and the few
+ * platform pieces it needs (a WebSocket, a clock). Frame shapes come from shared/protocol.ts, so a
+ * protocol change that the SDK does not follow fails the typecheck.
+ */
+import type { ErrorCode } from '../shared/errors';
+import type {
+  AddMembersFrame,
+  CreateConversationFrame,
+  HistoryFrame,
+  ListConversationsFrame,
+  SendFrame,
+  StoredEntry,
+  SubscribeFrame,
+  UnsubscribeFrame,
+} from '../shared/protocol';
+
+export type { ChatMessage, StoredEntry, Tombstone } from '../shared/protocol';
+
+/** The ack of `send`. A `duplicate` ack is a resend's: it carries the original seq and sentAt. */
+export interface SendAck {
+  conversationId: string;
+  seq: number;
+  sentAt: string;
+  duplicate: boolean;
+}
+
+/** The ack of `subscribe` (a backlog page after `afterSeq`) and of `history` (a page before `beforeSeq`). */
+export interface Page {
+  conversationId: string;
+  /** Ascending; may hold tombstones, and may leave out a seq whose writer is still storing it. */
+  messages: StoredEntry[];
+  hasMore: boolean;
+  /** The conversation's counter when the page was read: every seq up to it exists or will. */
+  lastSeq: number;
+}
+
+export interface Conversation {
+  conversationId: string;
+  title?: string;
+  members: string[];
+  createdBy: string;
+  createdAt: string;
+  lastSeq: number;
+}
+
+/** One conversation of `listConversations`, newest activity first. */
+export interface ConversationListEntry {
+  conversationId: string;
+  title?: string;
+  createdBy: string;
+  createdAt: string;
+  lastSeq: number;
+  lastActivityAt: string;
+}
+
+type Fields<F> = Omit<F, 'action' | 'requestId'>;
+
+/** Every action of the protocol: the fields it takes and the ack it answers with. */
+export interface Actions {
+  send: { fields: Fields<SendFrame>; ack: SendAck };
+  subscribe: { fields: Fields<SubscribeFrame>; ack: Page };
+  unsubscribe: { fields: Fields<UnsubscribeFrame>; ack: { conversationId: string } };
+  history: { fields: Fields<HistoryFrame>; ack: Page };
+  createConversation: { fields: Fields<CreateConversationFrame>; ack: { conversation: Conversation } };
+  addMembers: { fields: Fields<AddMembersFrame>; ack: { conversationId: string; added: string[] } };
+  listConversations: {
+    fields: Fields<ListConversationsFrame>;
+    ack: { conversations: ConversationListEntry[]; hasMore: boolean };
+  };
+}
+export type Action = keyof Actions;
+
+/**
+ * The server's error codes, plus two of the SDK's own: `no_answer` (the connection was lost or stayed
+ * silent while a request that is not safe to resend was out: it may or may not have taken effect) and
+ * `closed` (`close()` was called, or reconnecting gave up).
+ */
+export type ClientErrorCode = ErrorCode | 'no_answer' | 'closed';
+
+/** A refused or unanswered request. Retryable server errors never reach the app: the SDK resends. */
+export class ChatRequestError extends Error {
+  override readonly name = 'ChatRequestError';
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Time, injectable so tests drive every timer (backoff, keepalive, gap waits) by hand. */
+export interface Scheduler {
+  now(): number;
+  /** Runs `fn` once after `ms`; the returned function cancels it. */
+  after(ms: number, fn: () => void): () => void;
+}
+
+/**
+ * The part of a WebSocket the SDK uses: the browser's and Node's global one and the `ws` package all
+ * fit. Handlers take `never` so that any event type the implementation declares is accepted.
+ */
+export interface WebSocketLike {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: never) => void) | null;
+  onmessage: ((event: never) => void) | null;
+  onclose: ((event: never) => void) | null;
+  onerror: ((event: never) => void) | null;
+}
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** Why a connection is replaced: it dropped, went silent, was declared gone, or reached its age limit. */
+export type ReconnectReason = 'lost' | 'no_answer' | 'connection_gone' | 'max_age';

@@ -1,0 +1,163 @@
+/**
+ * The client SDK on the local runtime: what the app sees stays exactly once and in order through a socket
+ * dropped mid-burst and a connection closed by the server, and two clients end with the same transcript
+ * as the server's history.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { type ChatClient, type ChatMessage, connect } from '../../client';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/services';
+import { range } from './chat-client';
+
+let runtime: LocalRuntime;
+const clients: ChatClient[] = [];
+
+beforeAll(async () => {
+  runtime = await startLocalRuntime({ logLevel: 'ERROR' });
+});
+
+afterAll(async () => {
+  for (const client of clients) client.close();
+  await runtime?.stop();
+});
+
+const user = (name: string): string => `${name}-${randomUUID().slice(0, 8)}`;
+
+/** Opens an SDK client for `userId` and returns it with its API Gateway connection id once it is open. */
+async function open(userId: string): Promise<{ chat: ChatClient; connectionId: () => string }> {
+  const known = new Set(runtime.api.connectionIds());
+  let current = '';
+  const chat = connect({
+    url: runtime.webSocketUrl,
+    tokenProvider: () => runtime.issueToken(userId),
+    WebSocket: WebSocket as never,
+  });
+  clients.push(chat);
+  chat.on('open', () => {
+    const fresh = runtime.api.connectionIds().find((id) => !known.has(id));
+    if (fresh !== undefined) {
+      known.add(fresh);
+      current = fresh;
+    }
+  });
+  await expect.poll(() => current, { timeout: 20_000 }).not.toBe('');
+  return { chat, connectionId: () => current };
+}
+
+/** What the app was shown for a conversation, in the order it was shown. */
+function transcript(chat: ChatClient, conversationId: string, afterSeq = 0): ChatMessage[] {
+  const shown: ChatMessage[] = [];
+  chat.conversation(conversationId, { afterSeq }).on('message', (message) => shown.push(message));
+  return shown;
+}
+
+/** The server's history of a conversation, oldest first, messages only. */
+async function history(chat: ChatClient, conversationId: string): Promise<ChatMessage[]> {
+  const page = await chat.history(conversationId, { limit: 100 });
+  return page.messages.filter((entry): entry is ChatMessage => !('tombstone' in entry));
+}
+
+describe('the SDK on the local runtime', () => {
+  it('shows every message once and in order when the sender socket drops mid-burst', async () => {
+    // Prepare
+    const [aliceId, bobId] = [user('alice'), user('bob')];
+    const alice = await open(aliceId);
+    const bob = await open(bobId);
+    const { conversationId } = await alice.chat.createConversation([bobId]);
+    const shownToBob = transcript(bob.chat, conversationId);
+    const shownToAlice = transcript(alice.chat, conversationId);
+    const firstConnection = alice.connectionId();
+
+    // Act: 30 sends; after the tenth the socket vanishes without a close frame.
+    const sends = Array.from({ length: 30 }, (_, i) => {
+      const sent = alice.chat.send(conversationId, `burst ${i + 1} ✓`);
+      if (i === 9) runtime.api.dropConnection(alice.connectionId());
+      return sent.acked;
+    });
+    const acks = await Promise.all(sends);
+
+    // Assess
+    expect(new Set(acks.map((ack) => ack.seq)).size).toBe(30);
+    expect(alice.connectionId()).not.toBe(firstConnection);
+    await expect.poll(() => shownToBob.length, { timeout: 30_000 }).toBe(30);
+    await expect.poll(() => shownToAlice.length, { timeout: 30_000 }).toBe(30);
+    expect(shownToBob.map((m) => m.seq)).toEqual(range(30));
+    expect(shownToBob.map((m) => m.body)).toEqual(range(30).map((n) => `burst ${n} ✓`));
+    expect(shownToAlice).toEqual(shownToBob);
+    expect(await history(bob.chat, conversationId)).toEqual(shownToBob);
+  }, 90_000);
+
+  it('resumes after the server closes the connection through the management API, missing nothing', async () => {
+    // Prepare
+    const [aliceId, bobId] = [user('alice'), user('bob')];
+    const alice = await open(aliceId);
+    const bob = await open(bobId);
+    const { conversationId } = await alice.chat.createConversation([bobId]);
+    const shownToBob = transcript(bob.chat, conversationId);
+    await alice.chat.send(conversationId, 'before').acked;
+    await expect.poll(() => shownToBob.length, { timeout: 20_000 }).toBe(1);
+    const reconnected = new Promise<void>((resolve) => bob.chat.on('open', () => resolve()));
+    const management = new ApiGatewayManagementApiClient({
+      endpoint: runtime.managementEndpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+
+    // Act: the server closes bob's connection, and alice sends while bob is away.
+    await management.send(new DeleteConnectionCommand({ ConnectionId: bob.connectionId() }));
+    await Promise.all(
+      ['while away 1', 'while away 2'].map((body) => alice.chat.send(conversationId, body).acked),
+    );
+    await reconnected;
+    await alice.chat.send(conversationId, 'after').acked;
+
+    // Assess
+    await expect.poll(() => shownToBob.map((m) => m.body), { timeout: 30_000 }).toHaveLength(4);
+    expect(shownToBob.map((m) => m.seq)).toEqual([1, 2, 3, 4]);
+    expect(shownToBob[0]?.body).toBe('before');
+    expect(shownToBob[3]?.body).toBe('after');
+    expect(
+      shownToBob
+        .slice(1, 3)
+        .map((m) => m.body)
+        .sort(),
+    ).toEqual(['while away 1', 'while away 2']);
+  }, 90_000);
+
+  it('leaves two chatting clients with identical transcripts, equal to the history', async () => {
+    // Prepare
+    const [aliceId, bobId] = [user('alice'), user('bob')];
+    const alice = await open(aliceId);
+    const bob = await open(bobId);
+    const { conversationId } = await alice.chat.createConversation([bobId], 'Both ways');
+    const shownToAlice = transcript(alice.chat, conversationId);
+    const shownToBob = transcript(bob.chat, conversationId);
+
+    // Act: both type at once, in any language.
+    const bodies = ['hello 👋', 'שלום', '你好', 'e\u0301', '🇯🇵🏳️‍🌈'];
+    await Promise.all(
+      bodies.flatMap((body) => [
+        alice.chat.send(conversationId, `alice: ${body}`).acked,
+        bob.chat.send(conversationId, `bob: ${body}`).acked,
+      ]),
+    );
+
+    // Assess
+    await expect.poll(() => shownToAlice.length, { timeout: 30_000 }).toBe(10);
+    await expect.poll(() => shownToBob.length, { timeout: 30_000 }).toBe(10);
+    expect(shownToAlice).toEqual(shownToBob);
+    expect(shownToAlice.map((m) => m.seq)).toEqual(range(10));
+    expect(await history(alice.chat, conversationId)).toEqual(shownToAlice);
+    const listed = await bob.chat.listConversations();
+    expect(listed.conversations.find((c) => c.conversationId === conversationId)).toMatchObject({
+      title: 'Both ways',
+      lastSeq: 10,
+    });
+  }, 90_000);
+});
