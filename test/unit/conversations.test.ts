@@ -26,6 +26,7 @@ import { createConversationsHandler } from '../../lambdas/conversations/conversa
 import { LIMITS } from '../../shared/limits';
 import { META_SK, memberSk } from '../../shared/tables';
 import type { RouteEvent } from '../../shared/websocket';
+import { fakeMessagesTable } from './fakes/messages-table';
 
 const tables = {
   conversations: 'conversations-t',
@@ -112,44 +113,13 @@ const tombstone = (seq: number) => ({ conversationId: CONVERSATION, seq, tombsto
 const seqsOf = (reply: Record<string, unknown>): number[] =>
   (reply.messages as { seq: number }[]).map((entry) => entry.seq);
 
-/**
- * Answers like the messages table holding messages `seqs`, all sent more than a writer lease ago:
- * Queries on `seq > :after`, `seq <= :before` or the whole conversation, in key order (reversed when
- * ScanIndexForward is false), at most `Limit` items, with a LastEvaluatedKey whenever it stopped at
- * `Limit`, as DynamoDB does; a conditional Put (a tombstone) fails where something is stored.
- */
+/** The messages table holding messages `seqs`, all sent more than a writer lease ago. */
 function givenStoredMessages(seqs: number[]): void {
-  const table = new Map<number, Record<string, unknown>>(
-    seqs.map((seq) => [seq, { ...stored(seq), sentAt: OLD }]),
+  fakeMessagesTable(
+    ddbMock,
+    CONVERSATION,
+    seqs.map((seq) => ({ ...stored(seq), sentAt: OLD })),
   );
-  ddbMock.on(QueryCommand).callsFake(async (input: QueryCommandInput) => {
-    const values = input.ExpressionAttributeValues ?? {};
-    const after = values[':after'] as number | undefined;
-    const before = values[':before'] as number | undefined;
-    const beforeInclusive = (input.KeyConditionExpression ?? '').includes('seq <= :before');
-    const matching = [...table.keys()]
-      .sort((a, b) => a - b)
-      .filter(
-        (seq) =>
-          (after === undefined || seq > after) &&
-          (before === undefined || (beforeInclusive ? seq <= before : seq < before)),
-      );
-    const ordered = input.ScanIndexForward === false ? matching.reverse() : matching;
-    const limit = input.Limit ?? ordered.length;
-    const Items = ordered.slice(0, limit).map((seq) => table.get(seq) as Record<string, unknown>);
-    const last = Items.at(-1);
-    return Items.length === limit && last !== undefined
-      ? { Items, LastEvaluatedKey: { conversationId: CONVERSATION, seq: last.seq } }
-      : { Items };
-  });
-  ddbMock.on(PutCommand).callsFake(async (input: PutCommandInput) => {
-    const seq = Number(input.Item?.seq);
-    if (table.has(seq)) {
-      throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
-    }
-    table.set(seq, input.Item ?? {});
-    return {};
-  });
 }
 
 /** A cancelled transaction, with one reason per item in order. */

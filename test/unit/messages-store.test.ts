@@ -17,6 +17,7 @@ import {
   messagesAfter,
   messagesBefore,
 } from '../../shared/store/messages';
+import { fakeMessagesTable } from './fakes/messages-table';
 
 const tables = { messages: 'messages-t' };
 const CONVERSATION = 'conv-1';
@@ -71,42 +72,9 @@ const tombstonesWritten = (): number[] =>
 const lostRace = () =>
   new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
 
-/**
- * Answers like the messages table holding `items`: Queries on `seq > :after`, `seq < :before`,
- * `seq <= :before` or the whole conversation, in key order (reversed when ScanIndexForward is false), at
- * most `Limit` items, with a LastEvaluatedKey whenever it stopped at `Limit`, even if nothing lies beyond,
- * as DynamoDB does. A conditional Put fails when something is stored at its seq, and `storedUnseen` are
- * seqs a writer stores just after the Query ran: the Query misses them, a tombstone Put finds them.
- */
+/** The messages table holding `items`; see fakeMessagesTable. */
 function givenStored(items: Record<string, unknown>[], storedUnseen: number[] = []): void {
-  const table = new Map(items.map((item) => [Number(item.seq), item]));
-  ddbMock.on(QueryCommand).callsFake(async (input: QueryCommandInput) => {
-    const values = input.ExpressionAttributeValues ?? {};
-    const condition = input.KeyConditionExpression ?? '';
-    const after = values[':after'] as number | undefined;
-    const before = values[':before'] as number | undefined;
-    const beforeInclusive = condition.includes('seq <= :before');
-    const matching = [...table.keys()]
-      .sort((a, b) => a - b)
-      .filter(
-        (seq) =>
-          (after === undefined || seq > after) &&
-          (before === undefined || (beforeInclusive ? seq <= before : seq < before)),
-      );
-    const ordered = input.ScanIndexForward === false ? matching.reverse() : matching;
-    const limit = input.Limit ?? ordered.length;
-    const Items = ordered.slice(0, limit).map((seq) => table.get(seq) as Record<string, unknown>);
-    const last = Items.at(-1);
-    return Items.length === limit && last !== undefined
-      ? { Items, LastEvaluatedKey: { conversationId: CONVERSATION, seq: last.seq } }
-      : { Items };
-  });
-  ddbMock.on(PutCommand).callsFake(async (input: PutCommandInput) => {
-    const seq = Number(input.Item?.seq);
-    if (table.has(seq) || storedUnseen.includes(seq)) throw lostRace();
-    table.set(seq, input.Item ?? {});
-    return {};
-  });
+  fakeMessagesTable(ddbMock, CONVERSATION, items, storedUnseen);
 }
 
 beforeEach(() => {
