@@ -477,6 +477,15 @@ export class ChatClient extends Emitter<ClientEvents> {
       this.finish(request, new ChatRequestError(code as ChatRequestError['code'], String(message)));
       return;
     }
+    // A request that is not safe to send twice may have taken effect before the error (a createConversation
+    // that ran out of time may still have created it): the app decides, as for a lost answer.
+    if (!request.resend) {
+      this.finish(
+        request,
+        new ChatRequestError('no_answer', `${String(message)}; it may or may not have taken effect`),
+      );
+      return;
+    }
     // A newer attempt is out (this answer is an older one's): wait for that one instead.
     if (requestId !== request.current) return;
     // The connection is gone server-side: a new one resends this (or fails it, if it belongs to this one).

@@ -85,9 +85,21 @@ async function main(): Promise<void> {
     }
     finishIfDone();
   });
-  const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
-
   const lines = createInterface({ input: process.stdin, terminal: false });
+  const closed = new Promise<number>((resolve) =>
+    socket.once('close', (code, reason) => {
+      // Closed by the other side (idle timeout, an oversize frame, the runtime stopping): say so now,
+      // rather than keep reading lines that can no longer be sent.
+      if (!inputDone) {
+        console.error(
+          `closed by the server with ${code}${reason.length > 0 ? ` (${reason.toString()})` : ''}`,
+        );
+        lines.close();
+      }
+      resolve(code);
+    }),
+  );
+
   for await (const line of lines) {
     if (line.trim() === '') continue;
     try {
@@ -96,12 +108,13 @@ async function main(): Promise<void> {
     } catch {
       // Sent as typed: the server answers invalid_json, which is worth seeing too.
     }
+    if (socket.readyState !== WebSocket.OPEN) break;
     socket.send(line);
   }
   inputDone = true;
   finishIfDone();
   const code = await closed;
-  if (code !== 1000 && code !== 1005) console.error(`closed by the server with ${code}`);
+  if (code !== 1000 && code !== 1005) process.exitCode = 1;
 }
 
 if (require.main === module) {

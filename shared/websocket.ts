@@ -135,6 +135,48 @@ function requestIdOf(frame: Record<string, unknown> | undefined): string | undef
   return typeof value === 'string' && value.length <= 64 ? value : undefined;
 }
 
+const EXPIRED = Symbol('expired');
+
+/** Resolves with EXPIRED after `ms`, unless the returned cancel runs first. */
+function expiry(ms: number): { expired: Promise<typeof EXPIRED>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<typeof EXPIRED>((resolve) => {
+    timer = setTimeout(() => resolve(EXPIRED), Math.max(0, ms));
+  });
+  return { expired, cancel: () => clearTimeout(timer) };
+}
+
+/**
+ * Runs a route against its deadline. At the deadline its signal is aborted, and it gets half the reply
+ * margin to settle: its own cleanup (a send filling the seq it reserved, giving back its claim) must
+ * happen before the reply, because Lambda runs nothing after the handler returns. An answer that arrives
+ * in that time is still sent; otherwise the reply is `busy`.
+ */
+async function withDeadline<T>(running: Promise<T>, budgetMs: number, abort: AbortController): Promise<T> {
+  const deadline = expiry(budgetMs);
+  try {
+    const first = await Promise.race([running, deadline.expired]);
+    if (first !== EXPIRED) return first;
+  } finally {
+    deadline.cancel();
+  }
+  abort.abort();
+  const grace = expiry(REPLY_MARGIN_MS / 2);
+  try {
+    const settled = await Promise.race([
+      running.then(
+        (value): { value: T } => ({ value }),
+        (): typeof EXPIRED => EXPIRED,
+      ),
+      grace.expired,
+    ]);
+    if (settled !== EXPIRED) return settled.value;
+  } finally {
+    grace.cancel();
+  }
+  throw new BusyError('The request ran out of time', OUT_OF_TIME_RETRY_MS);
+}
+
 /**
  * Makes a Lambda handler for a set of two-way routes keyed by `action`. A frame whose action is not
  * in `routes` gets `unknown_action`, so the same handler can serve `$default`.
@@ -149,16 +191,6 @@ export function createRouteHandler(
     logger.appendKeys({ connectionId, routeKey });
     const budgetMs = (context?.getRemainingTimeInMillis() ?? INTEGRATION_TIMEOUT_MS) - REPLY_MARGIN_MS;
     const outOfTime = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const deadlineReached = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => {
-          outOfTime.abort();
-          reject(new BusyError('The request ran out of time', OUT_OF_TIME_RETRY_MS));
-        },
-        Math.max(0, budgetMs),
-      );
-    });
     let frame: Record<string, unknown> | undefined;
     try {
       frame = parseFrame(event.body);
@@ -177,7 +209,7 @@ export function createRouteHandler(
       logger.appendKeys({ userId: caller.userId, action });
       if (typeof frame.conversationId === 'string')
         logger.appendKeys({ conversationId: frame.conversationId });
-      const result = await Promise.race([definition.run(valid, caller), deadlineReached]);
+      const result = await withDeadline(definition.run(valid, caller), budgetMs, outOfTime);
       const requestId = requestIdOf(frame);
       return reply({ type: 'ack', action: action as string, ...(requestId ? { requestId } : {}), ...result });
     } catch (err: unknown) {
@@ -187,7 +219,6 @@ export function createRouteHandler(
       else logger.warn('Request refused', { code: chatError.code, reason: chatError.message });
       return reply(errorFrame(chatError, requestIdOf(frame)));
     } finally {
-      clearTimeout(timer);
       logger.removeKeys(['connectionId', 'routeKey', 'userId', 'action', 'conversationId', 'seq']);
     }
   };

@@ -88,10 +88,17 @@ export function parseQueuedMessage(body: string): ParsedRecord {
 
 type ConnectionOutcome = 'delivered' | 'gone' | 'throttled' | 'failing';
 
-/** Forgets a connection's items; a failure here is only logged, since TTL removes what it missed. */
-async function forgetConnection(deps: FanoutDeps, connectionId: string): Promise<void> {
+/**
+ * Forgets a connection's items, including its subscription to the conversation being fanned out even
+ * when the connection item is already gone; a failure here is only logged, since TTL removes what it missed.
+ */
+async function forgetConnection(
+  deps: FanoutDeps,
+  connectionId: string,
+  conversationId: string,
+): Promise<void> {
   try {
-    await deleteConnection(deps.ddb, deps.tables, connectionId);
+    await deleteConnection(deps.ddb, deps.tables, connectionId, [conversationId]);
   } catch (err: unknown) {
     deps.logger.warn('Could not delete a connection', { connectionId, error: err });
   }
@@ -100,12 +107,13 @@ async function forgetConnection(deps: FanoutDeps, connectionId: string): Promise
 async function deliverToConnection(
   deps: FanoutDeps,
   connectionId: string,
+  conversationId: string,
   data: string,
 ): Promise<ConnectionOutcome> {
   const result = await deps.post(connectionId, data);
   if (result.status === 'delivered') return 'delivered';
   if (result.status === 'gone') {
-    await forgetConnection(deps, connectionId);
+    await forgetConnection(deps, connectionId, conversationId);
     return 'gone';
   }
   deps.logger.warn('Post to connection failed', {
@@ -122,13 +130,17 @@ async function deliverToConnection(
  * client reconnects and subscribes with afterSeq, so it gets this message from the backlog instead of
  * holding up the whole conversation behind SQS retries (G7).
  */
-async function evictConnection(deps: FanoutDeps, connectionId: string): Promise<void> {
+async function evictConnection(
+  deps: FanoutDeps,
+  connectionId: string,
+  conversationId: string,
+): Promise<void> {
   try {
     await deps.disconnect(connectionId);
   } catch (err: unknown) {
     deps.logger.warn('Could not close a failing connection', { connectionId, error: err });
   }
-  await forgetConnection(deps, connectionId);
+  await forgetConnection(deps, connectionId, conversationId);
 }
 
 /**
@@ -144,7 +156,7 @@ export async function deliverMessage(deps: FanoutDeps, message: ChatMessage): Pr
   const connectionIds = await listSubscribers(deps.ddb, deps.tables, message.conversationId);
   const data = JSON.stringify(toMessageFrame(message));
   const settled = await mapWithConcurrency(connectionIds, deps.concurrency ?? DEFAULT_CONCURRENCY, (id) =>
-    deliverToConnection(deps, id, data),
+    deliverToConnection(deps, id, message.conversationId, data),
   );
   const report: DeliveryReport = {
     subscribers: connectionIds.length,
@@ -166,7 +178,7 @@ export async function deliverMessage(deps: FanoutDeps, message: ChatMessage): Pr
   });
   const apiAnswered = report.delivered + report.gone > 0;
   if (throttled === 0 && apiAnswered) {
-    for (const connectionId of failing) await evictConnection(deps, connectionId);
+    for (const connectionId of failing) await evictConnection(deps, connectionId, message.conversationId);
     report.evicted = failing.length;
   } else {
     report.failed = failing.length + throttled;

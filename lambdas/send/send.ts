@@ -41,6 +41,7 @@ import {
   type Caller,
   createRouteHandler,
   type InvocationContext,
+  OUT_OF_TIME_RETRY_MS,
   type RouteEvent,
   type RouteResult,
   route,
@@ -403,11 +404,10 @@ async function storeClaimed(
         outcome = await commit(deps, message, clientMessageId, key, token, caller.signal);
       }
     } catch (err: unknown) {
-      // Out of time with a seq reserved: fill it now, in the margin before the function's own timeout,
-      // rather than leave it to a reader after the lease. If the commit did land, the fill finds the slot
-      // taken and does nothing.
-      if (isOutOfTime(err))
-        await fillHole(deps.ddb, deps.tables, conversationId, seq, deps.now()).catch(() => false);
+      // The commit failed (throttled, out of time, unreachable) with a seq reserved: fill it now rather
+      // than let every reader wait a lease for it. If the commit did land after all, the fill finds the
+      // slot taken and does nothing.
+      await fillHole(deps.ddb, deps.tables, conversationId, seq, deps.now()).catch(() => false);
       throw err;
     }
     if (outcome === 'stored') return message;
@@ -433,9 +433,7 @@ function asBusy(err: unknown): unknown {
   if (err instanceof Error && THROTTLING.has(err.name)) {
     return new BusyError('The conversation is saturated', THROTTLED_RETRY_MS);
   }
-  if (isOutOfTime(err)) {
-    return new BusyError('The request ran out of time', MIN_SEND_BUDGET_MS);
-  }
+  if (isOutOfTime(err)) return new BusyError('The request ran out of time', OUT_OF_TIME_RETRY_MS);
   return err;
 }
 

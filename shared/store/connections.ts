@@ -9,7 +9,13 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { fullJitterDelay } from '../backoff';
-import { ConnectionGoneError, cancellationReasons, isAwsError, LimitExceededError } from '../errors';
+import {
+  BusyError,
+  ConnectionGoneError,
+  cancellationReasons,
+  isAwsError,
+  LimitExceededError,
+} from '../errors';
 import { LIMITS } from '../limits';
 import { type TableNames, TTL_ATTRIBUTE } from '../tables';
 
@@ -21,6 +27,9 @@ export interface ConnectionRecord {
   userId: string;
   connectedAt: string;
 }
+
+/** How long a client waits before retrying a subscription change that collided with another. */
+const CONFLICT_RETRY_MS = 250;
 
 const expiry = (now: Date): number => Math.floor(now.getTime() / 1000) + LIMITS.connectionTtlSeconds;
 
@@ -86,7 +95,13 @@ export async function putSubscription(
       }),
     );
   } catch (err: unknown) {
-    const reason = cancellationReasons(err)?.[0];
+    const reasons = cancellationReasons(err);
+    // Two subscription changes of one connection at once (a client re-subscribing every stream after a
+    // reconnect) may collide on the connection item: nothing was written, try again in a moment.
+    if (reasons?.some((reason) => reason.Code === 'TransactionConflict')) {
+      throw new BusyError('Another subscription change of this connection is in progress', CONFLICT_RETRY_MS);
+    }
+    const reason = reasons?.[0];
     if (reason?.Code !== 'ConditionalCheckFailed') throw err;
     if (reason.Item === undefined) throw new ConnectionGoneError(connectionId);
     throw new LimitExceededError(`A connection may subscribe to at most ${max} conversations`);
@@ -112,7 +127,11 @@ export async function deleteSubscription(
     );
   } catch (err: unknown) {
     // A connection already gone has no set to tidy.
-    if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
+    if (isAwsError(err, 'ConditionalCheckFailedException')) return;
+    if (isAwsError(err, 'TransactionConflictException')) {
+      throw new BusyError('Another subscription change of this connection is in progress', CONFLICT_RETRY_MS);
+    }
+    throw err;
   }
 }
 
@@ -169,21 +188,24 @@ async function batchDelete(
 /**
  * Removes a connection and all its subscriptions. Used by `$disconnect` and when postToConnection
  * answers 410 Gone. The connection item goes first and hands back, in the same atomic step, the set of
- * conversations it subscribed to; from then on no subscribe can add to it (see putSubscription). A crash
- * after that leaves subscriptions that fan-out posts to once, gets 410 for, and deletes; TTL removes the rest.
+ * conversations it subscribed to; from then on no subscribe can add to it (see putSubscription).
+ * `knownConversations` are deleted too: a 410 names the subscription it came through, which matters
+ * when the connection item is already gone (expired by TTL after a `$disconnect` that never came, or
+ * deleted by an earlier attempt that failed halfway) and so hands back no set. TTL removes the rest.
  */
 export async function deleteConnection(
   ddb: DynamoDBDocumentClient,
   tables: Tables,
   connectionId: string,
+  knownConversations: string[] = [],
 ): Promise<void> {
   const { Attributes } = await ddb.send(
     new DeleteCommand({ TableName: tables.connections, Key: { connectionId }, ReturnValues: 'ALL_OLD' }),
   );
-  const conversations: unknown = Attributes?.conversations;
-  const keys =
-    conversations instanceof Set
-      ? [...conversations].map((conversationId) => ({ conversationId: String(conversationId), connectionId }))
-      : [];
+  const subscribed: unknown = Attributes?.conversations;
+  const conversations = new Set(knownConversations);
+  if (subscribed instanceof Set)
+    for (const conversationId of subscribed) conversations.add(String(conversationId));
+  const keys = [...conversations].map((conversationId) => ({ conversationId, connectionId }));
   await batchDelete(ddb, tables.subscriptions, keys);
 }

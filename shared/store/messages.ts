@@ -7,7 +7,13 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { isAwsError } from '../errors';
 import { LIMITS } from '../limits';
-import { type ChatMessage, chatMessageSchema, type StoredEntry, type Tombstone } from '../protocol';
+import {
+  type ChatMessage,
+  chatMessageSchema,
+  isTombstone,
+  type StoredEntry,
+  type Tombstone,
+} from '../protocol';
 import type { TableNames } from '../tables';
 
 type MessageTables = Pick<TableNames, 'messages'>;
@@ -55,7 +61,7 @@ export async function getMessage(
   );
   if (Item === undefined) return undefined;
   const entry = toEntry(Item);
-  return 'tombstone' in entry ? undefined : entry;
+  return isTombstone(entry) ? undefined : entry;
 }
 
 /**
@@ -219,12 +225,9 @@ export async function messagesBefore(
   const range = {
     from: more ? Number(page[0]?.seq) : 1,
     to,
-    tailWitness:
-      above === undefined
-        ? beforeSeq === undefined
-          ? witness.lastReservedAt
-          : undefined
-        : String(above.sentAt),
+    // Holes just below beforeSeq are witnessed by the item there or, when there is none (the newest
+    // seqs, where a client's gap repair reads), by the newest reservation.
+    tailWitness: above === undefined ? witness.lastReservedAt : String(above.sentAt),
   };
   const filled = await withHolesFilled(ddb, tables, conversationId, page, range, {
     now: witness.now,

@@ -1,8 +1,8 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { Conversation, ConversationListEntry, Page, SendAck } from '../../client';
 import type {
-  ConversationListEntry as ServerConversationListEntry,
   ConversationSummary,
+  ConversationListEntry as ServerConversationListEntry,
   SubscribeResult,
 } from '../../lambdas/conversations/conversations';
 import type { SendAck as ServerSendAck } from '../../lambdas/send/send';
@@ -206,6 +206,20 @@ describe('requests', () => {
 
     expect(h.sockets).toHaveLength(2);
     await expect(page).resolves.toMatchObject({ lastSeq: 0 });
+  });
+
+  it('never resends createConversation after a retryable error: it may have taken effect, so it is no_answer', async () => {
+    const h = harness();
+    const socket = await h.connectNow();
+    const created = h.chat.createConversation(['bob']);
+    await settle();
+
+    socket.error(socket.last('createConversation'), 'busy', { retryAfterMs: 100 });
+    await expect(created).rejects.toMatchObject({ code: 'no_answer' });
+    await h.clock.advance(500);
+    await settle();
+
+    expect(socket.frames('createConversation')).toHaveLength(1);
   });
 
   it('never resends createConversation: a lost answer is reported as no_answer', async () => {

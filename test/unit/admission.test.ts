@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AdmissionGate } from '../../shared/admission';
-import { BusyError } from '../../shared/errors';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -30,25 +29,31 @@ describe('AdmissionGate', () => {
     expect(gate.load()).toEqual({ inFlight: 2, waiting: 1 });
   });
 
-  it('refuses a waiter with busy and a spread-out retryAfterMs when no place comes free in time', async () => {
-    // Prepare
-    const gate = new AdmissionGate({ maxInFlight: 1, random: () => 0.5, now: () => Date.now() });
-    await gate.enter(1_000);
+  it.each([
+    [0.5, 1_050],
+    [0.25, 525],
+  ])(
+    'refuses a waiter with busy and retryAfterMs = random (%s) × the time the queue ahead needs to drain',
+    async (random, retryAfterMs) => {
+      // Prepare: one place, held; 20 patient waiters; a place is held 100 ms on average so far.
+      const gate = new AdmissionGate({ maxInFlight: 1, random: () => random });
+      await gate.enter(1_000);
+      for (let i = 0; i < 20; i++) void gate.enter(60_000).catch(() => undefined);
 
-    // Act
-    const waiting = gate.enter(2_500);
-    const refused = expect(waiting).rejects.toBeInstanceOf(BusyError);
-    await vi.advanceTimersByTimeAsync(2_500);
+      // Act
+      const impatient = gate.enter(2_500);
+      const refused = expect(impatient).rejects.toMatchObject({
+        code: 'busy',
+        retryable: true,
+        retryAfterMs,
+      });
+      await vi.advanceTimersByTimeAsync(2_500);
 
-    // Assess
-    await refused;
-    await waiting.catch((err: BusyError) => {
-      expect(err.retryable).toBe(true);
-      expect(err.retryAfterMs).toBeGreaterThanOrEqual(250);
-      expect(err.retryAfterMs).toBeLessThanOrEqual(10_000);
-    });
-    expect(gate.load()).toEqual({ inFlight: 1, waiting: 0 });
-  });
+      // Assess: (20 waiting + 1 in flight) × 100 ms / 1 place = 2,100 ms to drain.
+      await refused;
+      expect(gate.load()).toEqual({ inFlight: 1, waiting: 20 });
+    },
+  );
 
   it('refuses at once, without queueing, when there is no time to wait', async () => {
     // Prepare

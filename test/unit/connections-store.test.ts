@@ -162,16 +162,27 @@ describe('putSubscription', () => {
     await expect(attempt).rejects.toMatchObject({ code: 'limit_exceeded', retryable: false });
   });
 
-  it('passes on a transaction cancelled for another reason unchanged', async () => {
-    // Prepare
-    const conflict = cancelled({ Code: 'TransactionConflict' });
-    ddbMock.on(TransactWriteCommand).rejects(conflict);
+  it('answers busy, retryable in a moment, when another subscription change of the connection collides', async () => {
+    // Prepare: a client re-subscribing every stream at once after a reconnect.
+    ddbMock.on(TransactWriteCommand).rejects(cancelled({ Code: 'TransactionConflict' }));
 
     // Act
     const attempt = putSubscription(ddb, tables, subscription, NOW);
 
     // Assess
-    await expect(attempt).rejects.toBe(conflict);
+    await expect(attempt).rejects.toMatchObject({ code: 'busy', retryable: true, retryAfterMs: 250 });
+  });
+
+  it('passes on a transaction cancelled for another reason unchanged', async () => {
+    // Prepare
+    const throttled = cancelled({ Code: 'ThrottlingError' });
+    ddbMock.on(TransactWriteCommand).rejects(throttled);
+
+    // Act
+    const attempt = putSubscription(ddb, tables, subscription, NOW);
+
+    // Assess
+    await expect(attempt).rejects.toBe(throttled);
   });
 });
 

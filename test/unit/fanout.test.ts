@@ -186,6 +186,27 @@ describe('fan-out of one message', () => {
     expect(ddb).not.toReceiveCommandWith(QueryCommand, { IndexName: expect.anything() });
   });
 
+  it('G7: a 410 deletes the subscription it came through even when the connection item is already gone', async () => {
+    // Prepare: the connection item expired by TTL ($disconnect never came), so its delete hands back nothing.
+    givenSubscriptions({ 'conv-a': ['alive-1', 'expired-1'] });
+    ddb.on(DeleteCommand, { Key: { connectionId: 'expired-1' } }).resolves({});
+    api
+      .on(PostToConnectionCommand, { ConnectionId: 'expired-1' })
+      .rejects(new GoneException({ message: 'gone', $metadata: {} }));
+
+    // Act
+    await processRecord(makeDeps(), messageRecord(message('conv-a', 1), 'm1'));
+
+    // Assess
+    expect(ddb).toReceiveCommandWith(BatchWriteCommand, {
+      RequestItems: {
+        [TABLES.subscriptions]: [
+          { DeleteRequest: { Key: { conversationId: 'conv-a', connectionId: 'expired-1' } } },
+        ],
+      },
+    });
+  });
+
   it('G7: a slow connection does not hold back posts to the others', async () => {
     // Prepare
     givenSubscriptions({ 'conv-a': ['slow-1', 'fast-1', 'fast-2'] });

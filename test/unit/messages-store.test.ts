@@ -281,6 +281,19 @@ describe('messagesAfter fills the holes of dead writers (G2)', () => {
 });
 
 describe('messagesBefore', () => {
+  it('fills the newest seq, where a client repairs a gap, when nothing is stored at beforeSeq', async () => {
+    // Prepare: seq 4 was reserved long ago and never stored; the client asks for what lies below 5.
+    givenStored([stored(1), stored(2), stored(3)]);
+
+    // Act
+    const page = await messagesBefore(ddb, tables, CONVERSATION, 5, witness(4, OLD), 10);
+
+    // Assess
+    expect(page.messages.map((entry) => entry.seq)).toEqual([1, 2, 3, 4]);
+    expect(page.messages.at(-1)).toEqual({ conversationId: CONVERSATION, seq: 4, tombstone: true });
+    expect(page.hasMore).toBe(false);
+  });
+
   it('queries seq <= beforeSeq backwards, two items more than the limit, and returns the page ascending without the message at beforeSeq', async () => {
     // Prepare
     givenStored(range(1, 12).map((seq) => stored(seq)));

@@ -202,8 +202,8 @@ describe('createRouteHandler deadline', () => {
     },
   );
 
-  it('answers busy, retryable, with the requestId when the route has not answered by its deadline, and aborts its signal', async () => {
-    // Prepare: 1.1 s left, so the route has 100 ms.
+  it('aborts its signal at the deadline and answers busy, retryable, with the requestId after half the margin for cleanup', async () => {
+    // Prepare: 1.1 s left, so the route has 100 ms, then 500 ms to settle once aborted.
     vi.useFakeTimers();
     const { handler, callers } = pendingRoute();
     let answered = false;
@@ -213,13 +213,17 @@ describe('createRouteHandler deadline', () => {
       answered = true;
     });
     await vi.advanceTimersByTimeAsync(99);
-    const answeredBefore = answered;
     const abortedBefore = callers[0]?.signal.aborted;
+    await vi.advanceTimersByTimeAsync(1);
+    const abortedAtDeadline = callers[0]?.signal.aborted;
+    await vi.advanceTimersByTimeAsync(REPLY_MARGIN_MS / 2 - 1);
+    const answeredBeforeGrace = answered;
     await vi.advanceTimersByTimeAsync(1);
 
     // Assess
-    expect(answeredBefore).toBe(false);
     expect(abortedBefore).toBe(false);
+    expect(abortedAtDeadline).toBe(true);
+    expect(answeredBeforeGrace).toBe(false);
     expect(answered).toBe(true);
     expect(replyOf(await result)).toEqual({
       type: 'error',
@@ -230,6 +234,21 @@ describe('createRouteHandler deadline', () => {
       retryAfterMs: OUT_OF_TIME_RETRY_MS,
     });
     expect(callers[0]?.signal.aborted).toBe(true);
+  });
+
+  it('still acks a route that answers while it settles after its deadline', async () => {
+    // Prepare
+    vi.useFakeTimers();
+    const { handler, answer } = pendingRoute();
+
+    // Act
+    const result = handler(eventWith(frame), remaining(1_100));
+    await vi.advanceTimersByTimeAsync(300);
+    answer();
+    const reply = replyOf(await result);
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', requestId: 'r5' });
   });
 
   it('acks a route that answers before its deadline and leaves no timer behind to answer busy later', async () => {
