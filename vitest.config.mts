@@ -19,7 +19,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'local',
-          include: ['test/local/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          include: ['test/local/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/browser/**/*.test.ts'],
           fileParallelism: false,
           testTimeout: 60_000,
         },

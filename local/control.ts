@@ -7,12 +7,15 @@
  *   GET  /.well-known/jwks.json              the public signing key
  *   GET  /token?user=alice[&expiresIn=3600]  {"token", "userId", "expiresAt"} (&format=text: the bare token)
  *   POST /functions/{name}/invocations       invokes a function with the JSON body, answers its result
+ *   GET  /, /app.js, /style.css              the web chat page (web/), when the runtime built it
+ *   GET  /config.json                        {"webSocketUrl"}: where the page connects
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { userIdSchema } from '../shared/protocol';
+import type { WebAsset } from '../web/build';
 
 /** The audience of local tokens; the authorizer is configured with it like an app client id on AWS. */
 export const LOCAL_AUDIENCE = 'serverless-chat-local';
@@ -39,11 +42,29 @@ export interface ControlPlaneOptions {
   /** Invokes a function by wiring name; set after the functions are loaded. */
   invoke: (name: string, event: unknown) => Promise<unknown>;
   onLog?: (line: string) => void;
+  /** The web chat page: its assets by URL path, and the WebSocket URL it connects to (known once the API runs). */
+  web?: { assets: ReadonlyMap<string, WebAsset>; webSocketUrl: () => string };
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
+}
+
+/**
+ * The page loads scripts and styles from this origin only and connects only here and to the WebSocket
+ * API, so even a rendering bug could not run a script that came in a message.
+ */
+function contentSecurityPolicy(webSocketUrl: string): string {
+  return [
+    "default-src 'self'",
+    `connect-src 'self' ${new URL(webSocketUrl).origin}`,
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -102,6 +123,20 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         return;
       }
       return send(res, 200, { token, userId: user.data, expiresAt });
+    }
+    const asset = options.web?.assets.get(url.pathname);
+    if (req.method === 'GET' && asset !== undefined && options.web !== undefined) {
+      res.writeHead(200, {
+        'content-type': asset.contentType,
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': contentSecurityPolicy(options.web.webSocketUrl()),
+      });
+      res.end(asset.body);
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/config.json' && options.web !== undefined) {
+      return send(res, 200, { webSocketUrl: options.web.webSocketUrl() });
     }
     const invocation = /^\/functions\/([A-Za-z0-9_-]+)\/invocations$/.exec(url.pathname);
     if (req.method === 'POST' && invocation?.[1] !== undefined) {

@@ -20,6 +20,7 @@ import {
   TOKEN_QUERY_PARAMETER,
 } from '../lib/wiring';
 import type { TableNames } from '../shared/tables';
+import { buildWebPage } from '../web/build';
 import { startWebSocketApi, type WebSocketApi } from './apigw/server';
 import { type ControlPlane, startControlPlane, type TokenOptions } from './control';
 import { type SqsEventSource, startSqsEventSource } from './event-source';
@@ -77,6 +78,8 @@ export interface LocalRuntime {
   webSocketUrl: string;
   managementEndpoint: string;
   controlUrl: string;
+  /** The web chat page (web/), served by the control plane. */
+  webUrl: string;
   endpoints: { dynamodb: string; sqs: string };
   /** SDK clients for the local services, for tests and tools that inspect them. */
   clients: { dynamodb: DynamoDBClient; sqs: SQSClient };
@@ -108,6 +111,8 @@ export function localRoutes(wiring: Wiring, functions: Pick<LocalFunctions, 'inv
   );
 }
 
+const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`;
+
 /** Runs `stops` in reverse order of start, collecting failures so one never hides another. */
 async function stopAll(stops: (() => Promise<void>)[]): Promise<void> {
   const errors: unknown[] = [];
@@ -130,6 +135,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const wiring = options.wiring ?? DEFAULT_WIRING;
   const prefix = options.prefix ?? 'local';
   const stops: (() => Promise<void>)[] = [];
+  // Bundled while the services start; a page that does not build fails the start like any other part.
+  const webPage = buildWebPage();
+  webPage.catch(() => undefined); // awaited below; a failure before that must not go unhandled
   try {
     assertJavaAvailable();
     // allSettled, not all: a rejection must not reach the cleanup below before the other service has
@@ -161,6 +169,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     // Routes and the control plane call into the functions, which load only once the environment is known.
     let functions: LocalFunctions | undefined;
+    let webSocketUrl = '';
     const lazy: Pick<LocalFunctions, 'invoker' | 'invoke'> = {
       invoke: (name, event, trigger) => {
         if (functions === undefined) throw new Error('The local functions are still loading');
@@ -168,11 +177,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       },
       invoker: (name, trigger) => (event) => lazy.invoke(name, event, trigger),
     };
+    const { assets, bundleBytes } = await webPage;
     const control: ControlPlane = await startControlPlane({
       port: options.ports?.control,
       invoke: (name, event) => lazy.invoke(name, event, 'invoke'),
+      web: { assets, webSocketUrl: () => webSocketUrl },
     });
     stops.push(() => control.close());
+    log(
+      `web chat page on ${control.url}/ (app.js ${kb(bundleBytes.raw)} minified, ${kb(bundleBytes.gzip)} gzipped)`,
+    );
     const api = await startWebSocketApi({
       port: options.ports?.webSocket,
       stage: options.stage ?? 'local',
@@ -189,6 +203,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       logInvocations: false,
     });
     stops.push(() => api.close());
+    webSocketUrl = api.url;
 
     const values = {
       tables,
@@ -227,6 +242,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       webSocketUrl: api.url,
       managementEndpoint: api.managementEndpoint,
       controlUrl: control.url,
+      webUrl: `${control.url}/`,
       endpoints: { dynamodb: dynamo.endpoint, sqs: sqsEmulator.endpoint },
       clients: { dynamodb: ddb, sqs },
       tables,

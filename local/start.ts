@@ -44,6 +44,7 @@ async function main(): Promise<void> {
 serverless-chat is running locally (ready in ${seconds} s)
 
   WebSocket    ${runtime.webSocketUrl}?token=<JWT>
+  Web chat     ${runtime.webUrl}   (open it in two windows: sign in as alice in one, bob in the other)
   Get a token  npm run -s token -- alice     (or: curl -s '${runtime.controlUrl}/token?user=alice&format=text')
   Try it       npm run ws -- alice           (one JSON frame per line; this terminal stays busy, so use a second one)
   Management   ${runtime.managementEndpoint}/@connections/{connectionId}

@@ -1,0 +1,225 @@
+/**
+ * The web chat page in a real browser (Debian's Chromium through playwright-core) against the local
+ * runtime: two users in two browser contexts chat; one goes offline, sends, and comes back.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import * as path from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { connect } from '../../client';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { LIMITS } from '../../shared/limits';
+
+const CHROMIUM = '/usr/bin/chromium';
+const OUTPUT = path.join(__dirname, '..', '..', 'test-output');
+/** Browser round trips through the local runtime take milliseconds; a slow CI machine gets room. */
+const patiently = { timeout: 30_000, interval: 100 };
+
+let runtime: LocalRuntime;
+let browser: Browser;
+/** Uncaught exceptions and console errors of every page (a CSP violation is one). */
+const pageProblems: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does it on CI)`);
+  runtime = await startLocalRuntime({ logLevel: 'ERROR' });
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  await mkdir(OUTPUT, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await runtime?.stop();
+});
+
+/** Opens the page in `context` (by default a new one: storage and network of its own) and signs in. */
+async function signIn(userId: string, context?: BrowserContext): Promise<Page> {
+  const page = await (
+    context ?? (await browser.newContext({ viewport: { width: 820, height: 560 }, timezoneId: 'UTC' }))
+  ).newPage();
+  page.on('pageerror', (err) => pageProblems.push(`${userId}: ${err.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageProblems.push(`${userId}: ${message.text()}`);
+  });
+  await page.goto(runtime.webUrl);
+  await page.getByLabel('User id', { exact: true }).fill(userId);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#connection[data-state="open"]').waitFor();
+  return page;
+}
+
+/** Creates a conversation on the page and returns its id, once the page shows it. */
+async function createConversation(page: Page, members: string, title = ''): Promise<string> {
+  await page.getByLabel('Members (user ids, comma-separated)').fill(members);
+  await page.getByLabel('Title (optional)').fill(title);
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.locator('#conversation-id:not(:empty)').waitFor();
+  return (await page.locator('#conversation-id').textContent()) ?? '';
+}
+
+async function goOffline(page: Page): Promise<void> {
+  await page.context().setOffline(true);
+  await expect.poll(() => page.locator('#connection').getAttribute('data-state'), patiently).not.toBe('open');
+}
+
+async function send(page: Page, body: string): Promise<void> {
+  await page.getByLabel('Message', { exact: true }).fill(body);
+  await page.getByLabel('Message', { exact: true }).press('Enter');
+}
+
+/** The message list as rendered, top to bottom: `seq sender: body`. */
+function transcript(page: Page): Promise<string[]> {
+  return page
+    .locator('#messages > li')
+    .evaluateAll((rows) =>
+      rows.map(
+        (row) => `${row.dataset.seq} ${row.dataset.sender}: ${row.querySelector('.body')?.textContent}`,
+      ),
+    );
+}
+
+/** The conversation as the server stores it, read through the SDK. */
+async function storedTranscript(userId: string, conversationId: string): Promise<string[]> {
+  const reader = connect({
+    url: runtime.webSocketUrl,
+    tokenProvider: () => runtime.issueToken(userId),
+    WebSocket,
+  });
+  try {
+    const page = await reader.history(conversationId, { limit: LIMITS.maxPageSize });
+    return page.messages.flatMap((m) => ('tombstone' in m ? [] : [`${m.seq} ${m.senderId}: ${m.body}`]));
+  } finally {
+    reader.close();
+  }
+}
+
+/** One screenshot of several pages next to each other, composed by the browser itself. */
+async function sideBySide(pages: Page[], file: string): Promise<void> {
+  const gap = 8;
+  const sizes = pages.map((page) => page.viewportSize() ?? { width: 0, height: 0 });
+  const shots = await Promise.all(pages.map((page) => page.screenshot()));
+  const sheet = await browser.newPage({
+    viewport: {
+      width: sizes.reduce((sum, size) => sum + size.width, gap * (pages.length - 1)),
+      height: Math.max(...sizes.map((size) => size.height)),
+    },
+  });
+  await sheet.setContent(
+    `<body style="margin:0;display:flex;gap:${gap}px;background:#9aa0a6">${shots
+      .map((shot) => `<img style="flex:none" src="data:image/png;base64,${shot.toString('base64')}">`)
+      .join('')}</body>`,
+  );
+  await sheet.screenshot({ path: file });
+  await sheet.close();
+}
+
+describe('the web chat page', () => {
+  it('keeps two users in step when one goes offline, sends, and comes back', async () => {
+    // Prepare: alice creates a conversation with bob; bob finds it in his list.
+    const alice = await signIn('alice');
+    const conversationId = await createConversation(alice, 'bob', 'Lunch 🍜');
+    const bob = await signIn('bob');
+    await bob.locator('#conversation-list button', { hasText: 'Lunch 🍜' }).click();
+    await bob.locator('#conversation-id', { hasText: conversationId }).waitFor();
+
+    // Act 1: both online.
+    await send(alice, 'hi bob 👋');
+    await bob.locator('#messages > li[data-seq="1"]').waitFor();
+    await send(bob, 'שלום alice 🙂');
+    await alice.locator('#messages > li[data-seq="2"]').waitFor();
+
+    // Act 2: bob goes offline and sends; alice sends meanwhile.
+    await goOffline(bob);
+    await send(bob, 'sent while offline 📴');
+    const offlineMessage = bob.locator('#outbox > li', { hasText: 'sent while offline 📴' });
+    await send(alice, 'are you there? 👀');
+    await alice.locator('#messages > li[data-seq="3"][data-status="sent"]').waitFor();
+
+    // Assess 2: bob's message waits in his outbox, and alice's has not reached him.
+    expect(await offlineMessage.getAttribute('data-status')).toBe('pending');
+    expect(await bob.locator('#connection-text').textContent()).toContain('offline, waiting for the network');
+    expect(await transcript(bob)).toHaveLength(2);
+
+    // Act 3: bob comes back.
+    await bob.context().setOffline(false);
+
+    // Assess 3: his message is delivered and both show the server's transcript, in seq order.
+    const expected = [
+      '1 alice: hi bob 👋',
+      '2 bob: שלום alice 🙂',
+      '3 alice: are you there? 👀',
+      '4 bob: sent while offline 📴',
+    ];
+    await expect.poll(() => transcript(bob), patiently).toEqual(expected);
+    await expect.poll(() => transcript(alice), patiently).toEqual(expected);
+    expect(await bob.locator('#outbox > li').count()).toBe(0);
+    expect(await bob.locator('#messages > li[data-seq="4"]').getAttribute('data-status')).toBe('sent');
+    expect(Number(await bob.locator('#connection').getAttribute('data-reconnects'))).toBeGreaterThanOrEqual(
+      1,
+    );
+    expect(await storedTranscript('alice', conversationId)).toEqual(expected);
+
+    await sideBySide([alice, bob], path.join(OUTPUT, 'chat.png'));
+    await bob.setViewportSize({ width: 390, height: 760 });
+    await bob.screenshot({ path: path.join(OUTPUT, 'chat-narrow.png') });
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
+
+  it('shows a message the server can never accept as failed, and discards it', async () => {
+    // Prepare
+    const carol = await signIn('carol');
+    await createConversation(carol, 'dave');
+
+    // Act: a body one byte over the limit is refused by the SDK before it is sent.
+    await send(carol, 'x'.repeat(LIMITS.maxBodyBytes + 1));
+    const failed = carol.locator('#outbox > li[data-status="failed"]');
+
+    // Assess
+    expect(await failed.locator('.state').textContent()).toContain('failed');
+    await failed.getByRole('button', { name: 'Discard' }).click();
+    await expect.poll(() => carol.locator('#outbox > li').count(), patiently).toBe(0);
+    expect(await transcript(carol)).toEqual([]);
+    expect(pageProblems).toEqual([]);
+  }, 60_000);
+
+  it('shows titles and bodies as text, never as markup', async () => {
+    // Prepare
+    const markup = '<img src="x" onerror="document.title=\'pwned\'"><b>bold?</b>';
+    const grace = await signIn('grace');
+    await createConversation(grace, 'heidi', markup);
+
+    // Act
+    await send(grace, markup);
+    await grace.locator('#messages > li[data-seq="1"]').waitFor();
+
+    // Assess
+    expect(await grace.locator('#conversation-title').textContent()).toBe(markup);
+    expect(await transcript(grace)).toEqual([`1 grace: ${markup}`]);
+    expect(await grace.locator('main img, main b').count()).toBe(0);
+    expect(await grace.title()).toBe('serverless-chat');
+  }, 60_000);
+
+  it('sends a message typed offline once the user opens the page again, after closing the tab', async () => {
+    // Prepare: the message waits in the outbox when the tab is closed.
+    const erin = await signIn('erin');
+    const conversationId = await createConversation(erin, 'frank');
+    await goOffline(erin);
+    await send(erin, 'typed offline, tab closed 💾');
+    await erin.locator('#outbox > li[data-status="pending"]').waitFor();
+    const context = erin.context();
+    await erin.close();
+
+    // Act: online again, a new tab of the same browser profile, signed in as the same user.
+    await context.setOffline(false);
+    const reopened = await signIn('erin', context);
+
+    // Assess: the page reopens the conversation and the outbox sends the message, once.
+    const expected = ['1 erin: typed offline, tab closed 💾'];
+    await expect.poll(() => transcript(reopened), patiently).toEqual(expected);
+    expect(await storedTranscript('erin', conversationId)).toEqual(expected);
+    expect(pageProblems).toEqual([]);
+  }, 60_000);
+});

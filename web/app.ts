@@ -1,0 +1,569 @@
+/**
+ * The web chat page, on the client SDK: sign in as a dev user, the conversation list, one open
+ * conversation with its messages in seq order, the outbox's pending and failed messages under them,
+ * and the connection's state. Served with its bundle by the local runtime's control plane, which also
+ * answers /config.json (the WebSocket URL) and /token?user= (a dev token).
+ */
+import {
+  type ChatClient,
+  type ChatMessage,
+  ChatRequestError,
+  type ConversationStream,
+  connect,
+  localStorageOutboxStore,
+  type OutboxEntry,
+  type OutboxEvent,
+  type WebSocketConstructor,
+} from '../client';
+import { ConversationDirectory, type ConversationSummary } from './conversations';
+import { byId, h } from './dom';
+import { offlineAwareWebSocket, untilOnline } from './network';
+
+interface PageConfig {
+  webSocketUrl: string;
+}
+
+/** Messages read per "load older" (and when a conversation opens). */
+const PAGE_SIZE = 50;
+/** A token this close to expiry is replaced before it is used for a connection. */
+const TOKEN_MARGIN_MS = 60_000;
+/** The signed-in user of this tab, so a reload resumes the session (and sends its outbox). */
+const SESSION_USER_KEY = 'serverless-chat:user';
+const lastConversationKey = (userId: string) => `serverless-chat:last-conversation:${userId}`;
+
+const ui = {
+  connection: byId('connection', HTMLDivElement),
+  connectionText: byId('connection-text', HTMLSpanElement),
+  who: byId('who', HTMLDivElement),
+  whoName: byId('who-name', HTMLSpanElement),
+  signOut: byId('sign-out', HTMLButtonElement),
+  signInScreen: byId('sign-in-screen', HTMLElement),
+  signInForm: byId('sign-in-form', HTMLFormElement),
+  userId: byId('user-id', HTMLInputElement),
+  signInButton: byId('sign-in-button', HTMLButtonElement),
+  signInError: byId('sign-in-error', HTMLParagraphElement),
+  chatScreen: byId('chat-screen', HTMLElement),
+  refreshList: byId('refresh-list', HTMLButtonElement),
+  conversationList: byId('conversation-list', HTMLUListElement),
+  conversationListHint: byId('conversation-list-hint', HTMLParagraphElement),
+  createForm: byId('create-form', HTMLFormElement),
+  createMembers: byId('create-members', HTMLInputElement),
+  createTitle: byId('create-title', HTMLInputElement),
+  createButton: byId('create-button', HTMLButtonElement),
+  createError: byId('create-error', HTMLParagraphElement),
+  openForm: byId('open-form', HTMLFormElement),
+  openId: byId('open-id', HTMLInputElement),
+  noConversation: byId('no-conversation', HTMLParagraphElement),
+  conversationPane: byId('conversation-pane', HTMLDivElement),
+  back: byId('back', HTMLButtonElement),
+  conversationTitle: byId('conversation-title', HTMLHeadingElement),
+  conversationMembers: byId('conversation-members', HTMLSpanElement),
+  conversationId: byId('conversation-id', HTMLElement),
+  scroller: byId('message-scroller', HTMLDivElement),
+  loadOlder: byId('load-older', HTMLButtonElement),
+  messages: byId('messages', HTMLOListElement),
+  outbox: byId('outbox', HTMLOListElement),
+  conversationError: byId('conversation-error', HTMLParagraphElement),
+  sendForm: byId('send-form', HTMLFormElement),
+  messageInput: byId('message-input', HTMLTextAreaElement),
+  sendButton: byId('send-button', HTMLButtonElement),
+};
+
+const describeError = (err: unknown): string =>
+  err instanceof ChatRequestError ? `${err.message} (${err.code})` : String(err);
+
+const formatTime = (time: string | number): string =>
+  new Date(time).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+
+const conversationLabel = (c: ConversationSummary): string =>
+  c.title || c.members?.join(', ') || `Conversation ${c.conversationId.slice(0, 8)}`;
+
+/** Dev tokens from the control plane, reused until close to expiry. */
+class DevTokens {
+  private cached: { token: string; expiresAt: number } | undefined;
+
+  constructor(private readonly userId: string) {}
+
+  /** A valid token; throws with the control plane's message when it refuses the user id. */
+  async get(): Promise<string> {
+    if (this.cached && this.cached.expiresAt - Date.now() > TOKEN_MARGIN_MS) return this.cached.token;
+    const response = await fetch(`/token?user=${encodeURIComponent(this.userId)}`, { cache: 'no-store' });
+    const answer = (await response.json()) as { token?: string; expiresAt?: string; message?: string };
+    if (!response.ok || answer.token === undefined)
+      throw new Error(answer.message ?? `The token endpoint answered ${response.status}`);
+    this.cached = { token: answer.token, expiresAt: Date.parse(answer.expiresAt ?? '') || Date.now() };
+    return answer.token;
+  }
+}
+
+/** The connection line in the top bar: the SDK's state, the reconnect in progress and how many there were. */
+class ConnectionStatus {
+  private state = 'connecting';
+  private text = 'connecting';
+  private opens = 0;
+
+  constructor() {
+    window.addEventListener('online', () => this.render());
+    window.addEventListener('offline', () => this.render());
+  }
+
+  watch(chat: ChatClient): void {
+    chat.on('connecting', ({ attempt }) =>
+      this.set('connecting', attempt === 0 ? 'connecting' : `connecting (attempt #${attempt})`),
+    );
+    chat.on('open', () => {
+      this.opens++;
+      const reconnects = this.opens - 1;
+      this.set('open', reconnects === 0 ? 'open' : `open · reconnected ${reconnects}×`);
+    });
+    chat.on('reconnecting', ({ attempt, delayMs, reason }) =>
+      this.set('reconnecting', `reconnecting #${attempt} in ${Math.round(delayMs)} ms (${reason})`),
+    );
+    chat.on('closed', ({ reason }) =>
+      this.set('closed', reason === 'client' ? 'closed' : 'closed: gave up reconnecting'),
+    );
+  }
+
+  signedOut(): void {
+    this.opens = 0;
+    this.set('signed-out', 'not signed in');
+  }
+
+  private set(state: string, text: string): void {
+    this.state = state;
+    this.text = text;
+    this.render();
+  }
+
+  private render(): void {
+    const waiting = (this.state === 'connecting' || this.state === 'reconnecting') && !navigator.onLine;
+    ui.connection.dataset.state = this.state;
+    ui.connection.dataset.reconnects = String(Math.max(0, this.opens - 1));
+    ui.connectionText.textContent = waiting ? `${this.text} · offline, waiting for the network` : this.text;
+    ui.connection.title = ui.connectionText.textContent;
+  }
+}
+
+/** One open conversation: its stream rendered in seq order, and its outbox entries below. */
+class ConversationView {
+  private readonly stream: ConversationStream;
+  private readonly rows = new Map<number, HTMLLIElement>();
+  private readonly outboxRows = new Map<string, HTMLLIElement>();
+  private closed = false;
+
+  constructor(
+    private readonly session: Session,
+    readonly conversationId: string,
+  ) {
+    this.renderHeader();
+    ui.conversationError.textContent = '';
+    ui.messages.replaceChildren();
+    ui.outbox.replaceChildren();
+    ui.loadOlder.hidden = true;
+    this.composer(true);
+    ui.noConversation.hidden = true;
+    ui.conversationPane.hidden = false;
+
+    for (const entry of session.chat.outbox(conversationId)) this.showOutboxEntry(entry);
+    this.stream = session.chat.conversation(conversationId);
+    this.stream.on('message', (message) => this.showMessage(message));
+    this.stream.on('error', (err) => this.refused(err));
+    this.stream.ready.then(
+      () => {
+        if (this.closed) return;
+        session.opened(conversationId);
+        void this.loadOlder();
+      },
+      () => undefined, // the error event says why
+    );
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stream.close();
+  }
+
+  /** Title and members as far as the directory knows them (a conversation opened by id may have neither yet). */
+  renderHeader(): void {
+    const known = this.session.directory.get(this.conversationId);
+    ui.conversationTitle.textContent = known ? conversationLabel(known) : 'Conversation';
+    ui.conversationMembers.textContent = known?.members ? `${known.members.join(', ')} · ` : '';
+    ui.conversationId.textContent = this.conversationId;
+  }
+
+  /** Reads the page before the oldest message shown, keeping what is on screen where it is. */
+  async loadOlder(): Promise<void> {
+    ui.loadOlder.disabled = true;
+    try {
+      const fromBottom = ui.scroller.scrollHeight - ui.scroller.scrollTop;
+      const page = await this.stream.loadOlder(PAGE_SIZE);
+      if (this.closed) return;
+      for (const message of page.messages) this.showMessage(message, { scroll: false });
+      ui.scroller.scrollTop = ui.scroller.scrollHeight - fromBottom;
+      ui.loadOlder.hidden = !page.hasMore;
+    } catch (err: unknown) {
+      if (!this.closed)
+        ui.conversationError.textContent = `Could not read older messages: ${describeError(err)}`;
+    } finally {
+      ui.loadOlder.disabled = false;
+    }
+  }
+
+  send(body: string): void {
+    this.session.chat.send(this.conversationId, body);
+    this.session.opened(this.conversationId);
+  }
+
+  onOutbox(event: OutboxEvent): void {
+    if (event.entry.conversationId !== this.conversationId || this.closed) return;
+    if (event.status === 'sent') {
+      this.outboxRows.get(event.entry.clientMessageId)?.remove();
+      this.outboxRows.delete(event.entry.clientMessageId);
+      const { conversationId, seq, sentAt } = event.ack;
+      this.showMessage({
+        conversationId,
+        seq,
+        sentAt,
+        senderId: this.session.userId,
+        body: event.entry.body,
+      });
+    } else this.showOutboxEntry(event.entry);
+  }
+
+  /** Shows a stored message at its seq; the same seq twice (the ack, then the push) replaces the row. */
+  private showMessage(message: ChatMessage, { scroll = true } = {}): void {
+    const mine = message.senderId === this.session.userId;
+    const row = h(
+      'li',
+      {
+        class: mine ? 'message mine' : 'message',
+        'data-seq': String(message.seq),
+        'data-sender': message.senderId,
+        'data-status': mine ? 'sent' : undefined,
+      },
+      h(
+        'div',
+        { class: 'meta' },
+        h('span', { class: 'sender', dir: 'auto' }, mine ? 'you' : message.senderId),
+        h('time', { datetime: message.sentAt, title: message.sentAt }, formatTime(message.sentAt)),
+      ),
+      h('div', { class: 'body', dir: 'auto' }, message.body),
+      mine ? h('div', { class: 'state' }, 'sent ✓') : null,
+    );
+    const stick = this.atBottom();
+    const existing = this.rows.get(message.seq);
+    if (existing) existing.replaceWith(row);
+    else ui.messages.insertBefore(row, this.rowAfter(message.seq));
+    this.rows.set(message.seq, row);
+    if (scroll && (stick || mine)) this.scrollToBottom();
+  }
+
+  private showOutboxEntry(entry: OutboxEntry): void {
+    const id = entry.clientMessageId;
+    const failed = entry.status === 'failed';
+    const row = h(
+      'li',
+      { class: 'message mine', 'data-client-message-id': id, 'data-status': entry.status },
+      h(
+        'div',
+        { class: 'meta' },
+        h('span', { class: 'sender' }, 'you'),
+        h('time', { datetime: new Date(entry.createdAt).toISOString() }, formatTime(entry.createdAt)),
+      ),
+      h('div', { class: 'body', dir: 'auto' }, entry.body),
+      failed
+        ? h(
+            'div',
+            { class: 'state' },
+            `failed: ${entry.error?.message ?? 'refused'} `,
+            this.action('Retry', () => void this.session.chat.retry(id).catch(() => undefined)),
+            this.action('Discard', () => {
+              this.session.chat.discard(id);
+              this.outboxRows.get(id)?.remove();
+              this.outboxRows.delete(id);
+              this.session.renderList();
+            }),
+          )
+        : h('div', { class: 'state' }, 'pending…'),
+    );
+    const existing = this.outboxRows.get(id);
+    if (existing) existing.replaceWith(row);
+    else ui.outbox.append(row);
+    this.outboxRows.set(id, row);
+    this.scrollToBottom();
+  }
+
+  private action(label: string, onClick: () => void): HTMLButtonElement {
+    const button = h('button', { type: 'button', class: 'link' }, label);
+    button.addEventListener('click', onClick);
+    return button;
+  }
+
+  /** The first row with a higher seq (rows are kept in seq order; new ones usually go last). */
+  private rowAfter(seq: number): HTMLLIElement | null {
+    let after: HTMLLIElement | null = null;
+    for (let row = ui.messages.lastElementChild; row instanceof HTMLLIElement; ) {
+      if (Number(row.dataset.seq) < seq) break;
+      after = row;
+      row = row.previousElementSibling;
+    }
+    return after;
+  }
+
+  private refused(err: ChatRequestError): void {
+    ui.conversationError.textContent = `This conversation cannot be opened: ${describeError(err)}`;
+    this.composer(false);
+  }
+
+  private composer(enabled: boolean): void {
+    ui.messageInput.disabled = !enabled;
+    ui.sendButton.disabled = !enabled;
+  }
+
+  private atBottom(): boolean {
+    return ui.scroller.scrollHeight - ui.scroller.scrollTop - ui.scroller.clientHeight < 48;
+  }
+
+  private scrollToBottom(): void {
+    ui.scroller.scrollTop = ui.scroller.scrollHeight;
+  }
+}
+
+/** A signed-in user: the SDK client, the conversation list, the open conversation. */
+class Session {
+  readonly chat: ChatClient;
+  readonly directory: ConversationDirectory;
+  private view: ConversationView | undefined;
+  /** The server left older conversations out of its list. */
+  private listTruncated = false;
+
+  constructor(
+    readonly userId: string,
+    tokens: DevTokens,
+    config: PageConfig,
+    WebSocket: WebSocketConstructor,
+    status: ConnectionStatus,
+  ) {
+    this.directory = new ConversationDirectory(userId);
+    this.chat = connect({
+      url: config.webSocketUrl,
+      // Offline, the next connection waits for the network instead of failing and backing off.
+      tokenProvider: () => untilOnline().then(() => tokens.get()),
+      WebSocket,
+      outboxStore: localStorageOutboxStore(`serverless-chat:outbox:${userId}`),
+    });
+    status.watch(this.chat);
+    this.chat.on('open', () => void this.refreshList());
+    this.chat.on('outbox', (event) => {
+      this.view?.onOutbox(event);
+      this.renderList();
+    });
+    this.chat.on('error', ({ error }) => console.warn('serverless-chat:', error));
+    this.renderList();
+    const last = localStorage.getItem(lastConversationKey(userId));
+    if (last) this.open(last);
+  }
+
+  open(conversationId: string): void {
+    document.body.dataset.view = 'conversation';
+    if (this.view?.conversationId !== conversationId) {
+      this.view?.close();
+      this.view = new ConversationView(this, conversationId);
+    }
+    this.renderList();
+    ui.messageInput.focus();
+  }
+
+  /** The conversation answered its subscribe: it goes to the top of the list, and is reopened after a reload. */
+  opened(conversationId: string): void {
+    this.directory.remember({ conversationId, lastActivityAt: new Date().toISOString() });
+    localStorage.setItem(lastConversationKey(this.userId), conversationId);
+    this.renderList();
+  }
+
+  async create(members: string[], title: string | undefined): Promise<void> {
+    const conversation = await this.chat.createConversation(members, title);
+    this.directory.remember({
+      conversationId: conversation.conversationId,
+      title: conversation.title,
+      members: conversation.members,
+      lastActivityAt: conversation.createdAt,
+    });
+    this.open(conversation.conversationId);
+  }
+
+  send(body: string): void {
+    this.view?.send(body);
+  }
+
+  loadOlder(): void {
+    void this.view?.loadOlder();
+  }
+
+  async refreshList(): Promise<void> {
+    ui.refreshList.disabled = true;
+    try {
+      this.listTruncated = (await this.directory.refresh(this.chat)).hasMore;
+      this.renderList();
+    } catch (err: unknown) {
+      ui.conversationListHint.textContent = `Could not list conversations: ${describeError(err)}`;
+    } finally {
+      ui.refreshList.disabled = false;
+    }
+  }
+
+  renderList(): void {
+    const unsent = new Map<string, number>();
+    for (const entry of this.chat.outbox())
+      unsent.set(entry.conversationId, (unsent.get(entry.conversationId) ?? 0) + 1);
+    const items = this.directory.all().map((c) => {
+      const count = unsent.get(c.conversationId) ?? 0;
+      return h(
+        'li',
+        {},
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'conversation-item',
+            'data-conversation-id': c.conversationId,
+            'aria-current': c.conversationId === this.view?.conversationId ? 'true' : undefined,
+          },
+          h('span', { class: 'title', dir: 'auto' }, conversationLabel(c)),
+          h(
+            'span',
+            { class: 'subtle' },
+            c.lastActivityAt ? formatTime(c.lastActivityAt) : c.conversationId.slice(0, 8),
+          ),
+          count > 0 ? h('span', { class: 'badge' }, `${count} unsent`) : null,
+        ),
+      );
+    });
+    ui.conversationList.replaceChildren(...items);
+    ui.conversationListHint.textContent =
+      items.length === 0
+        ? 'No conversations yet: create one, or open one by id.'
+        : this.listTruncated
+          ? 'Older conversations are left out: open them by id.'
+          : '';
+    this.view?.renderHeader();
+  }
+
+  close(): void {
+    this.view?.close();
+    this.chat.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const config = (await (await fetch('/config.json', { cache: 'no-store' })).json()) as PageConfig;
+  const WebSocket = offlineAwareWebSocket();
+  const status = new ConnectionStatus();
+  let session: Session | undefined;
+
+  const signIn = async (userId: string): Promise<void> => {
+    ui.signInError.textContent = '';
+    ui.signInButton.disabled = true;
+    try {
+      const tokens = new DevTokens(userId);
+      await tokens.get(); // a refused user id is reported here, not as an endless reconnect
+      sessionStorage.setItem(SESSION_USER_KEY, userId);
+      ui.whoName.textContent = userId;
+      ui.who.hidden = false;
+      ui.signInScreen.hidden = true;
+      ui.chatScreen.hidden = false;
+      session = new Session(userId, tokens, config, WebSocket, status);
+    } catch (err: unknown) {
+      ui.signInError.textContent = err instanceof Error ? err.message : String(err);
+    } finally {
+      ui.signInButton.disabled = false;
+    }
+  };
+
+  ui.signInForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const userId = ui.userId.value.trim();
+    if (userId) void signIn(userId);
+  });
+
+  ui.signOut.addEventListener('click', () => {
+    session?.close();
+    session = undefined;
+    sessionStorage.removeItem(SESSION_USER_KEY);
+    status.signedOut();
+    ui.who.hidden = true;
+    ui.chatScreen.hidden = true;
+    ui.signInScreen.hidden = false;
+    ui.noConversation.hidden = false;
+    ui.conversationPane.hidden = true;
+    ui.conversationList.replaceChildren();
+    document.body.dataset.view = 'list';
+  });
+
+  ui.conversationList.addEventListener('click', (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    const item = target?.closest<HTMLButtonElement>('button[data-conversation-id]');
+    if (item?.dataset.conversationId) session?.open(item.dataset.conversationId);
+  });
+
+  ui.createForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (!session) return;
+    const members = ui.createMembers.value
+      .split(/[\s,]+/)
+      .filter((member) => member !== '' && member !== session?.userId);
+    const title = ui.createTitle.value.trim() || undefined;
+    ui.createError.textContent = '';
+    ui.createButton.disabled = true;
+    session
+      .create(members, title)
+      .then(() => ui.createForm.reset())
+      .catch((err: unknown) => {
+        ui.createError.textContent = describeError(err);
+      })
+      .finally(() => {
+        ui.createButton.disabled = false;
+      });
+  });
+
+  ui.openForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const conversationId = ui.openId.value.trim();
+    if (!session || !conversationId) return;
+    session.open(conversationId);
+    ui.openForm.reset();
+  });
+
+  ui.sendForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const body = ui.messageInput.value;
+    if (body.trim() === '') return;
+    session?.send(body);
+    ui.messageInput.value = '';
+  });
+
+  ui.messageInput.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      ui.sendForm.requestSubmit();
+    }
+  });
+
+  ui.loadOlder.addEventListener('click', () => session?.loadOlder());
+  ui.refreshList.addEventListener('click', () => void session?.refreshList());
+  // Nothing tells a user they were added to a conversation: coming back to the tab is when to look.
+  window.addEventListener('focus', () => void session?.refreshList());
+  ui.back.addEventListener('click', () => {
+    document.body.dataset.view = 'list';
+  });
+
+  const userId = new URLSearchParams(location.search).get('user') ?? sessionStorage.getItem(SESSION_USER_KEY);
+  if (userId) {
+    ui.userId.value = userId;
+    await signIn(userId);
+  } else ui.userId.focus();
+}
+
+main().catch((err: unknown) => {
+  ui.signInError.textContent = `The page could not start: ${String(err)}`;
+});
