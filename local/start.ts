@@ -45,6 +45,7 @@ serverless-chat is running locally (ready in ${seconds} s)
 
   WebSocket    ${runtime.webSocketUrl}?token=<JWT>
   Web chat     ${runtime.webUrl}   (open it in two windows: sign in as alice in one, bob in the other)
+  Terminal     npm run chat -- --user alice --to bob      (then, as bob: npm run chat -- --user bob --conversation <id>)
   Get a token  npm run -s token -- alice     (or: curl -s '${runtime.controlUrl}/token?user=alice&format=text')
   Try it       npm run ws -- alice           (one JSON frame per line; this terminal stays busy, so use a second one)
   Management   ${runtime.managementEndpoint}/@connections/{connectionId}

@@ -1,4 +1,4 @@
-/** Retry spacing shared by every retry loop that contends with others (seq allocation, posting). */
+/** Full-jitter retry spacing shared by the retry loops that contend with others (posting, batch writes). */
 
 export interface BackoffPolicy {
   /** Ceiling after the first failed attempt; it doubles per attempt up to `maxDelayMs`. */

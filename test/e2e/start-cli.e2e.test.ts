@@ -84,6 +84,8 @@ describe('npm start', () => {
     // Assess
     expect(output).toContain(`ws://127.0.0.1:${ws}/local?token=<JWT>`);
     expect(output).toContain(`http://127.0.0.1:${control}/token?user=alice`);
+    expect(output).toContain(`Web chat     http://127.0.0.1:${control}/`);
+    expect(output).toContain('npm run chat -- --user alice --to bob');
     expect(script.code).toBe(0);
     expect(JSON.parse(script.stdout.trim())).toMatchObject({
       type: 'ack',

@@ -141,7 +141,7 @@ describe('createRouteHandler', () => {
   });
 
   it.each([
-    ['a refused limit', new LimitExceededError('At most 99 members'), 'limit_exceeded', false],
+    ['a refused limit', new LimitExceededError('At most 100 members'), 'limit_exceeded', false],
     ['a closed connection', new ConnectionGoneError('conn-1'), 'connection_gone', true],
   ])('answers %s with %s and says whether resending can help', async (_case, error, code, retryable) => {
     // Prepare

@@ -1,0 +1,227 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import {
+  ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { writeState } from '../../local/state';
+
+const ROOT = path.join(__dirname, '..', '..');
+/** A message line of the transcript: time, sender, body (own lines add a state after two spaces). */
+const MESSAGE_LINE = /^(?:\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d {2}(\S+) {2}(.*)$/;
+
+let runtime: LocalRuntime;
+let stateDir: string;
+let stateFile: string;
+const sessions: ChatCli[] = [];
+
+/** `npm run chat` in a child process with piped stdin, as a script would run it. */
+class ChatCli {
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<number | null>;
+  private readonly child: ChildProcessWithoutNullStreams;
+
+  constructor(args: string[], env: Record<string, string> = { RUNTIME_STATE_FILE: stateFile }) {
+    this.child = spawn('npm', ['run', '-s', 'chat', '--', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      detached: true, // its own process group (npm → sh → node), so teardown can end all of it
+    });
+    this.child.stdout.on('data', (chunk: Buffer) => {
+      this.stdout += chunk.toString();
+    });
+    this.child.stderr.on('data', (chunk: Buffer) => {
+      this.stderr += chunk.toString();
+    });
+    // `close`, not `exit`: the output may still be on its way when the process has exited.
+    this.exited = new Promise((resolve) => this.child.once('close', (code) => resolve(code)));
+    sessions.push(this);
+  }
+
+  type(...lines: string[]): void {
+    this.child.stdin.write(lines.map((l) => `${l}\n`).join(''));
+  }
+
+  endInput(): void {
+    this.child.stdin.end();
+  }
+
+  /** The bodies of the transcript's lines from `sender`, in the order they were printed. */
+  messagesFrom(sender: string): string[] {
+    return this.stdout
+      .split('\n')
+      .map((l) => MESSAGE_LINE.exec(l))
+      .filter((m) => m?.[1] === sender)
+      .map((m) => m?.[2] ?? '');
+  }
+
+  conversationId(): string | undefined {
+    return /^Conversation (\S+)/m.exec(this.stdout)?.[1];
+  }
+
+  kill(): void {
+    if (this.child.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null)
+      process.kill(-this.child.pid, 'SIGKILL');
+  }
+}
+
+const unique = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
+
+beforeAll(async () => {
+  runtime = await startLocalRuntime({ logLevel: 'ERROR' });
+  stateDir = mkdtempSync(path.join(tmpdir(), 'chat-cli-'));
+  stateFile = path.join(stateDir, 'runtime.json');
+  // The CLI finds the runtime as it finds `npm start`: through the state file (this process is its pid).
+  vi.stubEnv('RUNTIME_STATE_FILE', stateFile);
+  writeState({
+    pid: process.pid,
+    webSocketUrl: runtime.webSocketUrl,
+    managementEndpoint: runtime.managementEndpoint,
+    controlUrl: runtime.controlUrl,
+  });
+  vi.unstubAllEnvs();
+});
+
+afterEach(() => {
+  for (const session of sessions.splice(0)) session.kill();
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+  if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
+});
+
+describe('npm run chat', () => {
+  it('lets alice create a conversation and bob join it; each sees the other’s lines in order', async () => {
+    // Prepare: alice creates the conversation and sends three lines before bob is there
+    const alice = unique('alice');
+    const bob = unique('bob');
+    const aliceCli = new ChatCli(['--user', alice, '--to', bob, '--title', 'CLI test']);
+    const early = ['hello bob 👋', 'second — ñ, 中文, مرحبا', 'third 🇯🇵 👨‍👩‍👧 e\u0301'];
+    aliceCli.type(...early);
+    await expect
+      .poll(() => aliceCli.stdout.match(/^✓ sent/gm)?.length, { timeout: 30_000, interval: 200 })
+      .toBe(3);
+    const conversationId = aliceCli.conversationId();
+    // Act: bob joins with the printed id and answers; alice sends one more while bob is there
+    const bobCli = new ChatCli(['--user', bob, '--conversation', String(conversationId)]);
+    await expect.poll(() => bobCli.messagesFrom(alice), { timeout: 30_000, interval: 200 }).toEqual(early);
+    bobCli.type('hi alice', 'bob here 🎉');
+    aliceCli.type('live one');
+    await expect
+      .poll(() => bobCli.messagesFrom(alice), { timeout: 30_000, interval: 200 })
+      .toEqual([...early, 'live one']);
+    await expect
+      .poll(() => aliceCli.messagesFrom(bob), { timeout: 30_000, interval: 200 })
+      .toEqual(['hi alice', 'bob here 🎉']);
+    aliceCli.endInput();
+    bobCli.endInput();
+    // Assess
+    expect(await aliceCli.exited).toBe(0);
+    expect(await bobCli.exited).toBe(0);
+    expect(aliceCli.stdout).toContain(`Conversation ${conversationId} created "CLI test": ${alice}, ${bob}`);
+    expect(aliceCli.stdout).toContain(`npm run chat -- --user ${bob} --conversation ${conversationId}`);
+    expect(aliceCli.messagesFrom(alice)).toEqual([...early, 'live one'].map((body) => `${body}  …`));
+    // The first three were alone in the conversation: seqs 1..3. The last raced bob's two.
+    expect(aliceCli.stdout.match(/^✓ sent \(#\d\): .*$/gm)).toEqual([
+      '✓ sent (#1): hello bob 👋',
+      '✓ sent (#2): second — ñ, 中文, مرحبا',
+      '✓ sent (#3): third 🇯🇵 👨‍👩‍👧 e\u0301',
+      expect.stringMatching(/^✓ sent \(#[4-6]\): live one$/),
+    ]);
+    expect(aliceCli.stderr).toContain('4 of 4 messages sent.');
+    expect(bobCli.stdout).toContain(`Conversation ${conversationId} joined`);
+    expect(bobCli.stdout).toContain('── 3 earlier messages ──');
+    expect(bobCli.messagesFrom(bob)).toEqual(['hi alice  …', 'bob here 🎉  …']);
+    expect(bobCli.stderr).toContain('2 of 2 messages sent.');
+  }, 120_000);
+
+  it('shows a reconnect when the server drops the connection, and misses nothing meanwhile', async () => {
+    // Prepare
+    const alice = unique('alice');
+    const bob = unique('bob');
+    const aliceCli = new ChatCli(['--user', alice, '--to', bob]);
+    await expect.poll(() => aliceCli.conversationId(), { timeout: 30_000, interval: 200 }).toBeDefined();
+    const before = new Set(runtime.api.connectionIds());
+    const bobCli = new ChatCli(['--user', bob, '--conversation', String(aliceCli.conversationId())]);
+    await expect
+      .poll(() => bobCli.stdout, { timeout: 30_000, interval: 200 })
+      .toContain('── no messages yet ──');
+    const [bobConnection] = runtime.api.connectionIds().filter((id) => !before.has(id));
+    const api = new ApiGatewayManagementApiClient({
+      endpoint: runtime.managementEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    // Act: the server drops bob's connection, and alice writes while bob is away
+    await api.send(new DeleteConnectionCommand({ ConnectionId: bobConnection }));
+    aliceCli.type('while you were away', 'and after');
+    // Assess
+    await expect
+      .poll(() => bobCli.messagesFrom(alice), { timeout: 30_000, interval: 200 })
+      .toEqual(['while you were away', 'and after']);
+    expect(bobCli.stderr).toMatch(/connection lost; reconnecting in \d+\.\d s \(attempt 1\)/);
+    await expect.poll(() => bobCli.stderr, { timeout: 30_000, interval: 200 }).toContain('Reconnected.');
+    aliceCli.endInput();
+    bobCli.endInput();
+    expect(await aliceCli.exited).toBe(0);
+    expect(await bobCli.exited).toBe(0);
+  }, 120_000);
+
+  it('marks a message the server can never take as failed, and exits 1 once the rest are sent', async () => {
+    const alice = unique('alice');
+    const cli = new ChatCli(['--user', alice, '--to', unique('bob')]);
+
+    cli.type('fine', 'x'.repeat(17_000), 'also fine');
+    cli.endInput();
+
+    expect(await cli.exited).toBe(1);
+    expect(cli.stdout).toMatch(
+      /^✗ not sent \(payload_too_large: The body is over 16384 bytes of UTF-8\): x{39}…$/m,
+    );
+    expect(cli.stdout.match(/^✓ sent .*$/gm)).toEqual(['✓ sent (#1): fine', '✓ sent (#2): also fine']);
+    expect(cli.stderr).toContain('2 of 3 messages sent; 1 failed.');
+  }, 60_000);
+
+  it('exits 1 with the server’s reason when a user who is not a member joins', async () => {
+    const owner = new ChatCli(['--user', unique('alice'), '--to', unique('bob')]);
+    owner.endInput();
+    expect(await owner.exited).toBe(0);
+
+    const stranger = new ChatCli([
+      '--user',
+      unique('mallory'),
+      '--conversation',
+      String(owner.conversationId()),
+    ]);
+    stranger.type('let me in');
+
+    expect(await stranger.exited).toBe(1);
+    expect(stranger.stderr).toContain('Cannot read the conversation: forbidden: You are not a member');
+    expect(stranger.stdout).not.toContain('let me in');
+  }, 60_000);
+
+  it('prints the usage and exits 2 when it is not told whom to chat with', async () => {
+    const cli = new ChatCli(['--user', unique('alice')]);
+
+    expect(await cli.exited).toBe(2);
+    expect(cli.stderr).toContain('Say whom to chat with: --to <ids> creates a conversation');
+    expect(cli.stderr).toContain('Usage:\n  npm run chat -- --user <you> --to <member>');
+  }, 30_000);
+
+  it('says how to start the runtime when none is running', async () => {
+    const cli = new ChatCli(['--user', unique('alice'), '--to', 'bob'], {
+      RUNTIME_STATE_FILE: path.join(stateDir, 'none.json'),
+    });
+    cli.endInput();
+
+    expect(await cli.exited).toBe(1);
+    expect(cli.stderr).toContain('The local runtime is not running: start it with `npm start`');
+  }, 30_000);
+});

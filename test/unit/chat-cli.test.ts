@@ -1,0 +1,198 @@
+import { describe, expect, it } from 'vitest';
+import { clock, parseArgs, printable, rowsOf, tokenSubject, UsageError } from '../../local/chat';
+
+describe('parseArgs', () => {
+  it('creates a conversation as a local user, with members and a title', () => {
+    const command = parseArgs(['--user', 'alice', '--to', 'bob,carol', '--title', 'Lunch 🍜']);
+
+    expect(command).toEqual({
+      command: 'chat',
+      options: {
+        server: { kind: 'local', user: 'alice' },
+        conversation: { kind: 'create', members: ['bob', 'carol'], title: 'Lunch 🍜' },
+        historySize: 20,
+        waitSeconds: 30,
+      },
+    });
+  });
+
+  it('joins a conversation on a deployment with a token, and takes --history and --wait', () => {
+    const url = 'wss://abc123.execute-api.eu-west-1.amazonaws.com/prod';
+
+    const command = parseArgs([
+      '--url',
+      url,
+      '--token',
+      'eyJ.x.y',
+      '--conversation',
+      'c-1',
+      '--history',
+      '0',
+      '--wait',
+      '2.5',
+    ]);
+
+    expect(command).toEqual({
+      command: 'chat',
+      options: {
+        server: { kind: 'remote', url, token: 'eyJ.x.y' },
+        conversation: { kind: 'join', conversationId: 'c-1' },
+        historySize: 0,
+        waitSeconds: 2.5,
+      },
+    });
+  });
+
+  it('takes --name=value, so a value may start with --, and joins repeated --to lists without repeats', () => {
+    const command = parseArgs(['--user=alice', '--to', ' bob , carol', '--to=bob,dave', '--title=--odd']);
+
+    expect(command).toMatchObject({
+      options: { conversation: { kind: 'create', members: ['bob', 'carol', 'dave'], title: '--odd' } },
+    });
+  });
+
+  it.each([[['--help']], [['-h']], [['--user', 'alice', '--help']]])('answers help for %j', (args) => {
+    expect(parseArgs(args)).toEqual({ command: 'help' });
+  });
+
+  it.each([
+    ['nothing', [], 'Say who you are: --user <id> on `npm start`, or --url wss://… --token <JWT>'],
+    [
+      'no conversation',
+      ['--user', 'alice'],
+      'Say whom to chat with: --to <ids> creates a conversation, --conversation <id> joins one',
+    ],
+    [
+      'a bare user name',
+      ['alice', '--to', 'bob'],
+      'Unexpected argument "alice" (did you mean --user alice?)',
+    ],
+    ['an unknown option', ['--user', 'alice', '--too', 'bob'], 'Unknown option --too'],
+    ['a missing value', ['--user', 'alice', '--to'], '--to needs a value'],
+    ['an option where a value belongs', ['--user', 'alice', '--to', '--title', 'x'], '--to needs a value'],
+    ['an option given twice', ['--user', 'alice', '--user', 'bob', '--to', 'carol'], '--user is given twice'],
+    [
+      'both --user and --url',
+      ['--user', 'alice', '--url', 'wss://x/prod', '--token', 't', '--to', 'bob'],
+      '--user is for the local runtime and --url for a deployment: give one of them',
+    ],
+    ['--url without a token', ['--url', 'wss://x/prod', '--to', 'bob'], '--url needs --token <JWT>'],
+    [
+      '--token with --user',
+      ['--user', 'alice', '--token', 't', '--to', 'bob'],
+      '--token goes with --url; with --user a local token is fetched for you',
+    ],
+    [
+      'an http URL',
+      ['--url', 'https://x/prod', '--token', 't', '--to', 'bob'],
+      '--url must be a wss:// (or ws://) URL, not https://',
+    ],
+    ['a URL that is none', ['--url', 'x', '--token', 't', '--to', 'bob'], '--url "x" is not a URL'],
+    [
+      'both --to and --conversation',
+      ['--user', 'alice', '--to', 'bob', '--conversation', 'c1'],
+      '--to creates a conversation and --conversation joins one: give one of them',
+    ],
+    [
+      '--title when joining',
+      ['--user', 'alice', '--conversation', 'c1', '--title', 'x'],
+      '--title names a new conversation: use it with --to',
+    ],
+    ['only commas for members', ['--user', 'alice', '--to', ' , '], '--to needs at least one member'],
+    [
+      'a user id with a space',
+      ['--user', 'al ice', '--to', 'bob'],
+      '--user "al ice": must not contain spaces',
+    ],
+    ['a member id with a #', ['--user', 'alice', '--to', 'bob#1'], '--to "bob#1": must not contain'],
+    [
+      'a malformed conversation id',
+      ['--user', 'alice', '--conversation', '../c1'],
+      '--conversation "../c1": must be 1-64 characters',
+    ],
+    [
+      'a title too long',
+      ['--user', 'alice', '--to', 'bob', '--title', 'x'.repeat(201)],
+      '--title takes 1-200',
+    ],
+    [
+      'a negative history',
+      ['--user', 'alice', '--to', 'bob', '--history', '-1'],
+      '--history takes a whole number of messages (0 for none)',
+    ],
+    [
+      'a fractional history',
+      ['--user', 'alice', '--to', 'bob', '--history', '1.5'],
+      '--history takes a whole number of messages (0 for none)',
+    ],
+    [
+      'a zero wait',
+      ['--user', 'alice', '--to', 'bob', '--wait', '0'],
+      '--wait takes a positive number of seconds',
+    ],
+    ['a wordy wait', ['--user', 'alice', '--to', 'bob', '--wait', 'long'], '--wait takes a positive number'],
+  ])('refuses %s with a usage error that says why', (_, args, message) => {
+    expect(() => parseArgs(args)).toThrow(UsageError);
+    expect(() => parseArgs(args)).toThrow(message);
+  });
+});
+
+describe('tokenSubject', () => {
+  it("reads a JWT's sub claim without verifying it", () => {
+    const payload = Buffer.from(JSON.stringify({ sub: 'zoë', exp: 1 })).toString('base64url');
+
+    expect(tokenSubject(`eyJhbGciOiJSUzI1NiJ9.${payload}.signature`)).toBe('zoë');
+  });
+
+  it.each(['', 'not-a-jwt', 'a.b.c', `a.${Buffer.from('{"sub":7}').toString('base64url')}.c`])(
+    'gives undefined for %j',
+    (token) => {
+      expect(tokenSubject(token)).toBeUndefined();
+    },
+  );
+});
+
+describe('printable', () => {
+  it('keeps a message on one line and neutralises terminal control sequences', () => {
+    expect(printable('one\ntwo\r\nthree\u2028four\tfive')).toBe('one ⏎ two ⏎ three ⏎ four five');
+    expect(printable('\u001b[2Jgone\u0000\u007f\u009b')).toBe('␛[2Jgone␀␡�');
+  });
+
+  it('leaves any other text as it is', () => {
+    const text = 'héllo 👋 👨‍👩‍👧 🇯🇵 مرحبا 中文 e\u0301';
+
+    expect(printable(text)).toBe(text);
+  });
+});
+
+describe('clock', () => {
+  const now = new Date(2025, 4, 1, 18, 0, 0);
+
+  it('shows the local time of a message sent today', () => {
+    expect(clock(new Date(2025, 4, 1, 9, 5, 7).toISOString(), now)).toBe('09:05:07');
+  });
+
+  it('puts the date before the time of a message from another day', () => {
+    expect(clock(new Date(2025, 3, 30, 23, 59, 1).toISOString(), now)).toBe('2025-04-30 23:59:01');
+  });
+
+  it('shows a placeholder for a time it cannot read', () => {
+    expect(clock('soon', now)).toBe('--:--:--');
+  });
+});
+
+describe('rowsOf', () => {
+  it('counts the rows of a line whose every width is known', () => {
+    expect(rowsOf('x'.repeat(80), 80)).toBe(1);
+    expect(rowsOf('x'.repeat(81), 80)).toBe(2);
+    expect(rowsOf(`${'x'.repeat(100)}  ✓`, 80)).toBe(2);
+  });
+
+  it('knows a short line takes one row whatever its characters', () => {
+    expect(rowsOf('中文 👨‍👩‍👧 🇯🇵', 80)).toBe(1);
+  });
+
+  it('does not guess the rows of a long line of characters whose width varies between terminals', () => {
+    expect(rowsOf('👋'.repeat(60), 80)).toBeUndefined();
+  });
+});
