@@ -6,53 +6,29 @@
 import type { ErrorCode } from '../shared/errors';
 import type {
   AddMembersFrame,
+  ConversationSummary as Conversation,
+  ConversationListEntry,
   CreateConversationFrame,
   HistoryFrame,
   ListConversationsFrame,
+  MessagesPage as Page,
+  SendAck,
   SendFrame,
   StoredEntry,
   SubscribeFrame,
   UnsubscribeFrame,
 } from '../shared/protocol';
 
-export type { ChatMessage, StoredEntry, Tombstone } from '../shared/protocol';
-
-/** The ack of `send`. A `duplicate` ack is a resend's: it carries the original seq and sentAt. */
-export interface SendAck {
-  conversationId: string;
-  seq: number;
-  sentAt: string;
-  duplicate: boolean;
-}
-
-/** The ack of `subscribe` (a backlog page after `afterSeq`) and of `history` (a page before `beforeSeq`). */
-export interface Page {
-  conversationId: string;
-  /** Ascending; may hold tombstones, and may leave out a seq whose writer is still storing it. */
-  messages: StoredEntry[];
-  hasMore: boolean;
-  /** The conversation's counter when the page was read: every seq up to it exists or will. */
-  lastSeq: number;
-}
-
-export interface Conversation {
-  conversationId: string;
-  title?: string;
-  members: string[];
-  createdBy: string;
-  createdAt: string;
-  lastSeq: number;
-}
-
-/** One conversation of `listConversations`, newest activity first. */
-export interface ConversationListEntry {
-  conversationId: string;
-  title?: string;
-  createdBy: string;
-  createdAt: string;
-  lastSeq: number;
-  lastActivityAt: string;
-}
+/** The ack shapes are the server's own (shared/protocol.ts): a protocol change the SDK does not follow fails the typecheck. */
+export type {
+  ChatMessage,
+  ConversationListEntry,
+  ConversationSummary as Conversation,
+  MessagesPage as Page,
+  SendAck,
+  StoredEntry,
+  Tombstone,
+} from '../shared/protocol';
 
 type Fields<F> = Omit<F, 'action' | 'requestId'>;
 

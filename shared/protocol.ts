@@ -161,6 +161,46 @@ export interface ErrorFrame {
   retryAfterMs?: number;
 }
 
+/** The ack payload of `send`. A duplicate (a resend) carries the seq and sentAt of the original message. */
+export interface SendAck {
+  conversationId: string;
+  seq: number;
+  sentAt: string;
+  duplicate: boolean;
+}
+
+/** A conversation as `createConversation` returns it. */
+export interface ConversationSummary {
+  conversationId: string;
+  title?: string;
+  members: string[];
+  createdBy: string;
+  createdAt: string;
+  lastSeq: number;
+}
+
+/** One entry of the `listConversations` ack, newest activity first. */
+export interface ConversationListEntry {
+  conversationId: string;
+  title?: string;
+  createdBy: string;
+  createdAt: string;
+  lastSeq: number;
+  /** When the newest seq was reserved, or the creation time of a conversation without messages. */
+  lastActivityAt: string;
+}
+
+/**
+ * The ack of `subscribe` (a backlog page after `afterSeq`) and of `history` (a page before `beforeSeq`):
+ * ascending entries, tombstones included, and the conversation's counter when it was read.
+ */
+export interface MessagesPage {
+  conversationId: string;
+  messages: StoredEntry[];
+  hasMore: boolean;
+  lastSeq: number;
+}
+
 export interface AckFrame {
   type: 'ack';
   action: string;

@@ -16,9 +16,12 @@ import { cancellationReasons, LimitExceededError, NotAMemberError } from '../../
 import { LIMITS } from '../../shared/limits';
 import {
   addMembersFrameSchema,
+  type ConversationListEntry,
+  type ConversationSummary,
   createConversationFrameSchema,
   historyFrameSchema,
   listConversationsFrameSchema,
+  type MessagesPage,
   pingFrameSchema,
   type StoredEntry,
   subscribeFrameSchema,
@@ -44,35 +47,6 @@ export interface ConversationsDeps {
   clock?: () => Date;
   /** Generates conversation ids; they must match `conversationIdSchema`. @default crypto.randomUUID */
   newId?: () => string;
-}
-
-/** A conversation as returned by `createConversation`. */
-export interface ConversationSummary {
-  conversationId: string;
-  title?: string;
-  members: string[];
-  createdBy: string;
-  createdAt: string;
-  lastSeq: number;
-}
-
-/** One entry of the `listConversations` ack. */
-export interface ConversationListEntry {
-  conversationId: string;
-  title?: string;
-  createdBy: string;
-  createdAt: string;
-  lastSeq: number;
-  /** When the newest seq was reserved, or the creation time of a conversation without messages. */
-  lastActivityAt: string;
-}
-
-/** The `subscribe` ack: one backlog page plus the conversation's counter at subscribe time. */
-export interface SubscribeResult {
-  conversationId: string;
-  messages: StoredEntry[];
-  hasMore: boolean;
-  lastSeq: number;
 }
 
 /**
@@ -344,7 +318,7 @@ export async function subscribe(
   frame: { conversationId: string; afterSeq?: number | undefined },
   caller: { userId: string; connectionId: string },
   now: Date,
-): Promise<SubscribeResult> {
+): Promise<MessagesPage> {
   const { conversationId, afterSeq } = frame;
   await putSubscription(
     ddb,

@@ -32,7 +32,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { AdmissionGate } from '../../shared/admission';
 import { BusyError, cancellationReasons, isAwsError, NotAMemberError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
-import { type ChatMessage, type SendFrame, sendFrameSchema } from '../../shared/protocol';
+import { type ChatMessage, type SendAck, type SendFrame, sendFrameSchema } from '../../shared/protocol';
 import { encodeQueueBody } from '../../shared/queue-body';
 import { requireMember } from '../../shared/store/conversations';
 import { fillHole, getMessage } from '../../shared/store/messages';
@@ -58,14 +58,6 @@ export interface SendDeps {
   logger: Pick<Logger, 'appendKeys' | 'info' | 'warn'>;
   /** Makes the token that tells this attempt's claim from another's. @default crypto.randomUUID */
   newClaimToken?: () => string;
-}
-
-/** The ack payload of `send`. A duplicate carries the seq and sentAt of the original message. */
-export interface SendAck {
-  conversationId: string;
-  seq: number;
-  sentAt: string;
-  duplicate: boolean;
 }
 
 /** Time a send must have left before it reserves a seq, so it can store what it reserved. */
