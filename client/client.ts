@@ -94,6 +94,7 @@ const POLICY: Record<Action, { durable: boolean; resend: boolean }> = {
   unsubscribe: { durable: false, resend: true },
   createConversation: { durable: false, resend: false }, // a second one would make a second conversation
   listConversations: { durable: true, resend: true },
+  read: { durable: true, resend: true }, // the cursor only moves forward
 };
 
 /** A connection open this long was healthy: the next failure starts the backoff from the beginning. */
@@ -229,7 +230,19 @@ export class ChatClient extends Emitter<ClientEvents> {
     return this.request('addMembers', { conversationId, members });
   }
 
-  /** The caller's conversations, newest activity first. */
+  /** The one direct conversation with `userId`: created the first time, the same one every time after. */
+  openDirect(userId: string): Promise<Conversation> {
+    return this.request('createConversation', { members: [userId], direct: true }).then(
+      (ack) => ack.conversation,
+    );
+  }
+
+  /** Moves your read cursor in a conversation forward to `seq` (it never moves back). */
+  markRead(conversationId: string, seq: number): Promise<Actions['read']['ack']> {
+    return this.request('read', { conversationId, seq });
+  }
+
+  /** The caller's conversations, newest activity first, with unread counts. */
   listConversations(limit?: number): Promise<Actions['listConversations']['ack']> {
     return this.request('listConversations', limit === undefined ? {} : { limit });
   }

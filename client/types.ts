@@ -12,6 +12,7 @@ import type {
   HistoryFrame,
   ListConversationsFrame,
   MessagesPage as Page,
+  ReadFrame,
   SendAck,
   SendFrame,
   StoredEntry,
@@ -44,6 +45,7 @@ export interface Actions {
     fields: Fields<ListConversationsFrame>;
     ack: { conversations: ConversationListEntry[]; hasMore: boolean };
   };
+  read: { fields: Fields<ReadFrame>; ack: { conversationId: string; readSeq: number; moved: boolean } };
 }
 export type Action = keyof Actions;
 

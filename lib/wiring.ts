@@ -58,7 +58,7 @@ export const FUNCTIONS = {
   conversations: {
     entry: 'lambdas/conversations/handler.ts',
     description:
-      'Conversation routes: create, add members, list, subscribe, unsubscribe, history, ping; $default',
+      'Conversation routes: create, add members, list, read, subscribe, unsubscribe, history, ping; $default',
     // messages: readWrite because a reader fills a dead writer's seq with a tombstone.
     tables: {
       conversations: 'readWrite',
@@ -116,6 +116,7 @@ export const ROUTES = {
   createConversation: 'conversations',
   addMembers: 'conversations',
   listConversations: 'conversations',
+  read: 'conversations',
   ping: 'conversations',
 } as const satisfies Record<string, RouteWiring>;
 

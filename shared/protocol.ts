@@ -86,6 +86,8 @@ export const createConversationFrameSchema = z.strictObject({
   action: z.literal('createConversation'),
   requestId: requestIdSchema,
   members: membersSchema,
+  /** One conversation per pair of users: `members` names the other one; asking again returns the same one. */
+  direct: z.boolean().optional(),
   title: z
     .string()
     .min(1)
@@ -99,6 +101,14 @@ export const addMembersFrameSchema = z.strictObject({
   requestId: requestIdSchema,
   conversationId: conversationIdSchema,
   members: membersSchema,
+});
+
+/** Moves the caller's read cursor forward to `seq` (never back). */
+export const readFrameSchema = z.strictObject({
+  action: z.literal('read'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  seq: seqSchema.min(1),
 });
 
 export const listConversationsFrameSchema = z.strictObject({
@@ -120,6 +130,7 @@ export type HistoryFrame = z.infer<typeof historyFrameSchema>;
 export type CreateConversationFrame = z.infer<typeof createConversationFrameSchema>;
 export type AddMembersFrame = z.infer<typeof addMembersFrameSchema>;
 export type ListConversationsFrame = z.infer<typeof listConversationsFrameSchema>;
+export type ReadFrame = z.infer<typeof readFrameSchema>;
 
 /** A stored chat message, as pushed to clients and as carried on the fan-out queue. */
 export const chatMessageSchema = z.strictObject({
@@ -173,6 +184,8 @@ export interface SendAck {
 export interface ConversationSummary {
   conversationId: string;
   title?: string;
+  /** Set on the one conversation of a pair of users. */
+  direct?: true;
   members: string[];
   createdBy: string;
   createdAt: string;
@@ -183,6 +196,12 @@ export interface ConversationSummary {
 export interface ConversationListEntry {
   conversationId: string;
   title?: string;
+  /** A direct conversation lists its two members (it has no title). */
+  direct?: true;
+  members?: string[];
+  /** The caller's read cursor, and how many seqs lie after it (lastSeq − readSeq). */
+  readSeq: number;
+  unread: number;
   createdBy: string;
   createdAt: string;
   lastSeq: number;

@@ -3,16 +3,23 @@
  * read history. One Lambda serves them all and `$default`, so an unknown action or a malformed frame
  * gets its error frame here too.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   paginateQuery,
   TransactWriteCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { cancellationReasons, LimitExceededError, NotAMemberError } from '../../shared/errors';
+import {
+  cancellationReasons,
+  LimitExceededError,
+  NotAMemberError,
+  ValidationError,
+} from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
 import {
   addMembersFrameSchema,
@@ -23,6 +30,7 @@ import {
   listConversationsFrameSchema,
   type MessagesPage,
   pingFrameSchema,
+  readFrameSchema,
   type StoredEntry,
   subscribeFrameSchema,
   unsubscribeFrameSchema,
@@ -77,6 +85,11 @@ export function createConversationsHandler(
     createConversation: route({
       schema: createConversationFrameSchema,
       run: async (frame, caller) => {
+        if (frame.direct === true) {
+          const conversation = await openDirect(ddb, tables, caller.userId, frame, clock());
+          logger.appendKeys({ conversationId: conversation.conversationId });
+          return { conversation };
+        }
         const conversationId = newId();
         logger.appendKeys({ conversationId });
         const conversation = await createConversation(ddb, tables, {
@@ -89,6 +102,13 @@ export function createConversationsHandler(
         logger.info('Conversation created', { memberCount: conversation.members.length });
         return { conversation };
       },
+    }),
+    read: route({
+      schema: readFrameSchema,
+      run: async (frame, caller) => ({
+        conversationId: frame.conversationId,
+        ...(await markRead(ddb, tables, frame.conversationId, caller.userId, frame.seq, clock())),
+      }),
     }),
     addMembers: route({
       schema: addMembersFrameSchema,
@@ -165,7 +185,14 @@ function groupTooLarge(size: number): LimitExceededError {
 export async function createConversation(
   ddb: DynamoDBDocumentClient,
   tables: Pick<TableNames, 'conversations'>,
-  input: { conversationId: string; title?: string; members: string[]; createdBy: string; now: Date },
+  input: {
+    conversationId: string;
+    title?: string;
+    members: string[];
+    createdBy: string;
+    now: Date;
+    direct?: boolean;
+  },
 ): Promise<ConversationSummary> {
   const members = [...new Set(input.members)];
   if (members.length > LIMITS.maxGroupSize) throw groupTooLarge(members.length);
@@ -179,6 +206,7 @@ export async function createConversation(
     createdAt,
     lastSeq: 0,
     memberCount: members.length,
+    ...(input.direct === true ? { direct: true, members } : {}),
   };
   // A conversation exists once its META exists: every route that reads or writes one checks META. So the
   // META put goes in the last transaction, and a group too large for one transaction (DynamoDB takes
@@ -208,11 +236,105 @@ export async function createConversation(
   return {
     conversationId,
     ...(input.title === undefined ? {} : { title: input.title }),
+    ...(input.direct === true ? { direct: true as const } : {}),
     members,
     createdBy,
     createdAt,
     lastSeq: 0,
   };
+}
+
+/**
+ * The id of the one direct conversation of two users: the same whoever asks, and never a random
+ * conversation's (those are UUIDs, which have no `dm-` prefix).
+ */
+export function directConversationId(a: string, b: string): string {
+  const pair = JSON.stringify([a, b].sort());
+  return `dm-${createHash('sha256').update(pair).digest('base64url')}`;
+}
+
+/**
+ * Opens the direct conversation of the caller and one other user, creating it the first time: asking
+ * twice, or both users asking at once, returns the same conversation. It has exactly those two members,
+ * no title, and takes no other members.
+ * @throws ValidationError for a title, another member count, or oneself.
+ */
+export async function openDirect(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'conversations'>,
+  callerId: string,
+  frame: { members: string[]; title?: string | undefined },
+  now: Date,
+): Promise<ConversationSummary> {
+  const [other] = frame.members;
+  if (frame.members.length !== 1 || other === undefined || other === callerId || frame.title !== undefined) {
+    throw new ValidationError([
+      'members: a direct conversation names exactly one other user, and has no title',
+    ]);
+  }
+  const conversationId = directConversationId(callerId, other);
+  try {
+    return await createConversation(ddb, tables, {
+      conversationId,
+      members: [callerId, other],
+      createdBy: callerId,
+      now,
+      direct: true,
+    });
+  } catch (err: unknown) {
+    if (!cancellationReasons(err)?.some((reason) => reason.Code === 'ConditionalCheckFailed')) throw err;
+  }
+  // It exists already (or the other user created it a moment ago): answer with it.
+  const { Item } = await ddb.send(
+    new GetCommand({
+      TableName: tables.conversations,
+      Key: { conversationId, sk: META_SK },
+      ConsistentRead: true,
+    }),
+  );
+  if (Item === undefined) throw new Error(`Direct conversation ${conversationId} has members but no META`);
+  return {
+    conversationId,
+    direct: true,
+    members: Array.isArray(Item.members) ? Item.members.map(String) : [callerId, other],
+    createdBy: String(Item.createdBy),
+    createdAt: String(Item.createdAt),
+    lastSeq: typeof Item.lastSeq === 'number' ? Item.lastSeq : 0,
+  };
+}
+
+/**
+ * Moves the caller's read cursor (`readSeq` on their member item) forward to `seq`; it never moves
+ * back, so receipts arriving out of order are harmless. One conditional UpdateItem.
+ * @returns the cursor after the call, and whether this call moved it.
+ * @throws NotAMemberError when the caller is not a member.
+ */
+export async function markRead(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'conversations'>,
+  conversationId: string,
+  userId: string,
+  seq: number,
+  now: Date,
+): Promise<{ readSeq: number; moved: boolean }> {
+  try {
+    await ddb.send(
+      new UpdateCommand({
+        TableName: tables.conversations,
+        Key: { conversationId, sk: memberSk(userId) },
+        UpdateExpression: 'SET readSeq = :seq, readAt = :now',
+        ConditionExpression:
+          'attribute_exists(conversationId) AND (attribute_not_exists(readSeq) OR readSeq < :seq)',
+        ExpressionAttributeValues: { ':seq': seq, ':now': now.toISOString() },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    return { readSeq: seq, moved: true };
+  } catch (err: unknown) {
+    if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    if (err.Item === undefined) throw new NotAMemberError(conversationId);
+    return { readSeq: Number(err.Item.readSeq?.N ?? seq), moved: false };
+  }
 }
 
 /** Which of `userIds` are members already: one strongly consistent BatchGetItem. */
@@ -269,7 +391,8 @@ export async function addMembers(
                 TableName: tables.conversations,
                 Key: { conversationId, sk: META_SK },
                 UpdateExpression: 'ADD memberCount :added',
-                ConditionExpression: 'attribute_exists(conversationId) AND memberCount <= :room',
+                ConditionExpression:
+                  'attribute_exists(conversationId) AND attribute_not_exists(direct) AND memberCount <= :room',
                 ExpressionAttributeValues: {
                   ':added': added.length,
                   ':room': LIMITS.maxGroupSize - added.length,
@@ -294,6 +417,12 @@ export async function addMembers(
       const meta = reasons[0];
       if (meta?.Code === 'ConditionalCheckFailed' && meta.Item === undefined) {
         throw new NotAMemberError(conversationId);
+      }
+      if (
+        meta?.Code === 'ConditionalCheckFailed' &&
+        (meta.Item as { direct?: unknown } | undefined)?.direct
+      ) {
+        throw new ValidationError(['conversationId: a direct conversation has exactly its two members']);
       }
       if (meta?.Code === 'ConditionalCheckFailed') {
         const count = Number((meta.Item as { memberCount?: { N?: string } } | undefined)?.memberCount?.N);
@@ -380,7 +509,7 @@ export async function listConversations(
   userId: string,
   limit: number,
 ): Promise<{ conversations: ConversationListEntry[]; hasMore: boolean }> {
-  const conversationIds: string[] = [];
+  const readSeqs = new Map<string, number>();
   const pages = paginateQuery(
     { client: ddb },
     {
@@ -388,12 +517,15 @@ export async function listConversations(
       IndexName: TABLES.conversations.globalSecondaryIndexes[0].indexName,
       KeyConditionExpression: 'memberId = :u',
       ExpressionAttributeValues: { ':u': userId },
-      ProjectionExpression: 'conversationId',
+      ProjectionExpression: 'conversationId, readSeq',
     },
   );
   for await (const page of pages) {
-    for (const item of page.Items ?? []) conversationIds.push(String(item.conversationId));
+    for (const item of page.Items ?? []) {
+      readSeqs.set(String(item.conversationId), typeof item.readSeq === 'number' ? item.readSeq : 0);
+    }
   }
+  const conversationIds = [...readSeqs.keys()];
   const metas: Record<string, unknown>[] = [];
   for (let start = 0; start < conversationIds.length; start += BATCH_GET_LIMIT) {
     let keys: Record<string, unknown>[] = conversationIds
@@ -409,16 +541,24 @@ export async function listConversations(
     }
   }
   const conversations = metas
-    .map(
-      (meta): ConversationListEntry => ({
-        conversationId: String(meta.conversationId),
+    .map((meta): ConversationListEntry => {
+      const conversationId = String(meta.conversationId);
+      const lastSeq = typeof meta.lastSeq === 'number' ? meta.lastSeq : 0;
+      const readSeq = readSeqs.get(conversationId) ?? 0;
+      return {
+        conversationId,
         ...(typeof meta.title === 'string' ? { title: meta.title } : {}),
+        ...(meta.direct === true && Array.isArray(meta.members)
+          ? { direct: true as const, members: meta.members.map(String) }
+          : {}),
+        readSeq,
+        unread: Math.max(0, lastSeq - readSeq),
         createdBy: String(meta.createdBy),
         createdAt: String(meta.createdAt),
-        lastSeq: typeof meta.lastSeq === 'number' ? meta.lastSeq : 0,
+        lastSeq,
         lastActivityAt: String(meta.lastReservedAt ?? meta.createdAt),
-      }),
-    )
+      };
+    })
     .sort((a, b) => b.lastActivityAt.localeCompare(a.lastActivityAt));
   return { conversations: conversations.slice(0, limit), hasMore: conversations.length > limit };
 }

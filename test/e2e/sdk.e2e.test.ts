@@ -161,3 +161,38 @@ describe('the SDK on the local runtime', () => {
     });
   }, 90_000);
 });
+
+describe('direct conversations and read cursors', () => {
+  it('gives a pair one direct conversation, and counts unread from a cursor that never moves back', async () => {
+    // Prepare
+    const [aliceId, bobId] = [user('alice'), user('bob')];
+    const alice = await open(aliceId);
+    const bob = await open(bobId);
+
+    // Act: both open the pair's conversation at once, then again; alice sends three.
+    const [fromAlice, fromBob] = await Promise.all([
+      alice.chat.openDirect(bobId),
+      bob.chat.openDirect(aliceId),
+    ]);
+    const again = await alice.chat.openDirect(bobId);
+    for (const body of ['one', 'two', 'three']) await alice.chat.send(fromAlice.conversationId, body).acked;
+    const unreadBefore = await bob.chat.listConversations();
+    const moved = await bob.chat.markRead(fromAlice.conversationId, 2);
+    const back = await bob.chat.markRead(fromAlice.conversationId, 1);
+    const unreadAfter = await bob.chat.listConversations();
+
+    // Assess
+    expect(fromBob.conversationId).toBe(fromAlice.conversationId);
+    expect(again.conversationId).toBe(fromAlice.conversationId);
+    expect(fromAlice).toMatchObject({ direct: true, members: expect.arrayContaining([aliceId, bobId]) });
+    const entry = (list: typeof unreadBefore) =>
+      list.conversations.find((c) => c.conversationId === fromAlice.conversationId);
+    expect(entry(unreadBefore)).toMatchObject({ direct: true, lastSeq: 3, readSeq: 0, unread: 3 });
+    expect(moved).toMatchObject({ readSeq: 2, moved: true });
+    expect(back).toMatchObject({ readSeq: 2, moved: false });
+    expect(entry(unreadAfter)).toMatchObject({ readSeq: 2, unread: 1 });
+    await expect(alice.chat.addMembers(fromAlice.conversationId, [user('carol')])).rejects.toMatchObject({
+      code: 'invalid_request',
+    });
+  }, 90_000);
+});

@@ -22,7 +22,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createConversationsHandler } from '../../lambdas/conversations/conversations';
+import { createConversationsHandler, directConversationId } from '../../lambdas/conversations/conversations';
 import { LIMITS } from '../../shared/limits';
 import { META_SK, memberSk } from '../../shared/tables';
 import type { RouteEvent } from '../../shared/websocket';
@@ -614,7 +614,8 @@ describe('addMembers', () => {
       TableName: tables.conversations,
       Key: { conversationId: CONVERSATION, sk: META_SK },
       UpdateExpression: 'ADD memberCount :added',
-      ConditionExpression: 'attribute_exists(conversationId) AND memberCount <= :room',
+      ConditionExpression:
+        'attribute_exists(conversationId) AND attribute_not_exists(direct) AND memberCount <= :room',
       ExpressionAttributeValues: { ':added': added, ':room': LIMITS.maxGroupSize - added },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
     },
@@ -968,6 +969,8 @@ describe('listConversations', () => {
         {
           conversationId: 'c-new',
           title: 'Lunch',
+          readSeq: 0,
+          unread: 4,
           createdBy: 'alice',
           createdAt: '2029-12-01T00:00:00.000Z',
           lastSeq: 4,
@@ -975,6 +978,8 @@ describe('listConversations', () => {
         },
         {
           conversationId: 'c-old',
+          readSeq: 0,
+          unread: 0,
           createdBy: 'bob',
           createdAt: '2030-01-01T00:00:00.000Z',
           lastSeq: 0,
@@ -1024,5 +1029,180 @@ describe('ping', () => {
     // Assess
     expect(reply).toEqual({ type: 'ack', action: 'ping', requestId: 'keepalive' });
     expect(ddbMock.calls()).toHaveLength(0);
+  });
+});
+
+describe('direct conversations', () => {
+  const dmId = directConversationId('alice', 'bob');
+
+  it('creates the one conversation of a pair under an id that does not depend on who asks', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).resolves({});
+
+    // Act
+    const reply = await call({ action: 'createConversation', members: ['bob'], direct: true });
+
+    // Assess
+    expect(directConversationId('bob', 'alice')).toBe(dmId);
+    expect(dmId).toMatch(/^dm-[A-Za-z0-9_-]{43}$/);
+    expect(reply.conversation).toEqual({
+      conversationId: dmId,
+      direct: true,
+      members: ['alice', 'bob'],
+      createdBy: 'alice',
+      createdAt: NOW.toISOString(),
+      lastSeq: 0,
+    });
+    const [items] = transactItems();
+    expect(items?.at(-1)?.Put?.Item).toMatchObject({ sk: META_SK, direct: true, members: ['alice', 'bob'] });
+  });
+
+  it('returns the existing conversation, writing nothing new, when the pair already has one', async () => {
+    // Prepare: bob created it earlier.
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejects(
+        cancelled(
+          { Code: 'ConditionalCheckFailed' },
+          { Code: 'ConditionalCheckFailed' },
+          { Code: 'ConditionalCheckFailed' },
+        ),
+      );
+    ddbMock.on(GetCommand, { Key: { conversationId: dmId, sk: META_SK } }).resolves({
+      Item: {
+        conversationId: dmId,
+        sk: META_SK,
+        direct: true,
+        members: ['bob', 'alice'],
+        createdBy: 'bob',
+        createdAt: 'earlier',
+        lastSeq: 7,
+      },
+    });
+
+    // Act
+    const reply = await call({ action: 'createConversation', members: ['bob'], direct: true });
+
+    // Assess
+    expect(reply.conversation).toEqual({
+      conversationId: dmId,
+      direct: true,
+      members: ['bob', 'alice'],
+      createdBy: 'bob',
+      createdAt: 'earlier',
+      lastSeq: 7,
+    });
+  });
+
+  it.each([
+    ['two other members', { members: ['bob', 'carol'] }],
+    ['oneself', { members: ['alice'] }],
+    ['a title', { members: ['bob'], title: 'Us' }],
+  ])('refuses a direct conversation with %s and writes nothing', async (_case, fields) => {
+    // Act
+    const reply = await call({ action: 'createConversation', direct: true, ...fields });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'invalid_request' });
+    expect(ddbMock.calls()).toHaveLength(0);
+  });
+
+  it('refuses to add members to a direct conversation', async () => {
+    // Prepare
+    givenConversation(['alice', 'bob']);
+    ddbMock.on(BatchGetCommand).resolves({ Responses: { [tables.conversations]: [] } });
+    ddbMock.on(TransactWriteCommand).rejects(
+      cancelled({
+        Code: 'ConditionalCheckFailed',
+        Item: { direct: { BOOL: true }, memberCount: { N: '2' } },
+      } as CancellationReason),
+    );
+
+    // Act
+    const reply = await call({ action: 'addMembers', conversationId: CONVERSATION, members: ['carol'] });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'invalid_request' });
+    expect(String(reply.message)).toContain('direct conversation');
+  });
+});
+
+describe('read', () => {
+  it("moves the caller's read cursor forward with one conditional update", async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand).resolves({});
+
+    // Act
+    const reply = await call({ action: 'read', requestId: 'r-r', conversationId: CONVERSATION, seq: 5 });
+
+    // Assess
+    expect(reply).toEqual({
+      type: 'ack',
+      action: 'read',
+      requestId: 'r-r',
+      conversationId: CONVERSATION,
+      readSeq: 5,
+      moved: true,
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: { conversationId: CONVERSATION, sk: memberSk('alice') },
+      UpdateExpression: 'SET readSeq = :seq, readAt = :now',
+      ConditionExpression:
+        'attribute_exists(conversationId) AND (attribute_not_exists(readSeq) OR readSeq < :seq)',
+    });
+  });
+
+  it('never moves the cursor back: an older receipt answers with the cursor as it is', async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand).rejects(
+      new ConditionalCheckFailedException({
+        message: 'failed',
+        $metadata: {},
+        Item: { conversationId: { S: CONVERSATION }, readSeq: { N: '9' } },
+      }),
+    );
+
+    // Act
+    const reply = await call({ action: 'read', conversationId: CONVERSATION, seq: 4 });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', readSeq: 9, moved: false });
+  });
+
+  it('refuses a non-member with forbidden', async () => {
+    // Prepare: no member item, so the condition fails with no old item.
+    ddbMock
+      .on(UpdateCommand)
+      .rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+
+    // Act
+    const reply = await call({ action: 'read', conversationId: CONVERSATION, seq: 4 });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden' });
+  });
+
+  it('lists unread counts from the read cursors, never below zero', async () => {
+    // Prepare
+    ddbMock.on(QueryCommand, { IndexName: 'byMember' }).resolves({
+      Items: [{ conversationId: 'c-1', readSeq: 3 }, { conversationId: 'c-2' }],
+    });
+    ddbMock.on(BatchGetCommand).resolves({
+      Responses: {
+        [tables.conversations]: [
+          { conversationId: 'c-1', createdBy: 'alice', createdAt: '2030-01-02T00:00:00.000Z', lastSeq: 10 },
+          { conversationId: 'c-2', createdBy: 'bob', createdAt: '2030-01-01T00:00:00.000Z', lastSeq: 4 },
+        ],
+      },
+    });
+
+    // Act
+    const reply = await call({ action: 'listConversations' });
+
+    // Assess
+    expect(reply.conversations).toMatchObject([
+      { conversationId: 'c-1', readSeq: 3, unread: 7 },
+      { conversationId: 'c-2', readSeq: 0, unread: 4 },
+    ]);
   });
 });
