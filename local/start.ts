@@ -4,8 +4,9 @@
  * LOG_LEVEL sets the handlers' Powertools log level (WARN).
  */
 
+import { createServer } from 'node:net';
 import { startLocalRuntime } from './runtime';
-import { clearState, writeState } from './state';
+import { clearState, runningState, stateFile, writeState } from './state';
 
 const port = (name: string, fallback: number): number => {
   const value = process.env[name];
@@ -21,24 +22,63 @@ const REPEATED_SIGNAL_MS = 1500;
 
 const time = () => new Date().toISOString().slice(11, 23);
 
+/** Names each busy port, so a leftover process is named instead of failing later with a riddle. */
+async function assertPortsFree(ports: Record<string, number>): Promise<void> {
+  for (const [variable, portNumber] of Object.entries(ports)) {
+    if (portNumber === 0) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(portNumber, () => probe.close(() => resolve(true)));
+    });
+    if (!free) {
+      throw new Error(
+        `Port ${portNumber} (${variable}) is in use: is another npm start running, or a process left from one ` +
+          `that was killed (DynamoDB Local: pkill -f DynamoDBLocal.jar)? Stop it, or pick another port, e.g. ` +
+          `${variable}=0 npm start (0 picks a free one).`,
+      );
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
+  const ports = {
+    WS_PORT: port('WS_PORT', 3001),
+    CONTROL_PORT: port('CONTROL_PORT', 3002),
+    DYNAMODB_PORT: port('DYNAMODB_PORT', 8001),
+    SQS_PORT: port('SQS_PORT', 9324),
+  };
+  await assertPortsFree(ports);
   const runtime = await startLocalRuntime({
     ports: {
-      webSocket: port('WS_PORT', 3001),
-      control: port('CONTROL_PORT', 3002),
-      dynamodb: port('DYNAMODB_PORT', 8001),
-      sqs: port('SQS_PORT', 9324),
+      webSocket: ports.WS_PORT,
+      control: ports.CONTROL_PORT,
+      dynamodb: ports.DYNAMODB_PORT,
+      sqs: ports.SQS_PORT,
     },
     logLevel: process.env.LOG_LEVEL ?? 'WARN',
     onLog: (line) => console.log(`${time()}  ${line}`),
   });
-  writeState({
-    pid: process.pid,
-    webSocketUrl: runtime.webSocketUrl,
-    managementEndpoint: runtime.managementEndpoint,
-    controlUrl: runtime.controlUrl,
-  });
+  // The first runtime keeps the state file, so the helper commands never lose it to a second one.
+  const other = runningState();
+  const ownsState = other === undefined;
+  if (ownsState) {
+    writeState({
+      pid: process.pid,
+      webSocketUrl: runtime.webSocketUrl,
+      managementEndpoint: runtime.managementEndpoint,
+      controlUrl: runtime.controlUrl,
+    });
+  } else {
+    console.log(
+      `Another npm start (pid ${other.pid}) owns ${stateFile()}: npm run token/ws/chat talk to that one. ` +
+        'Start this one with RUNTIME_STATE_FILE=<another file> to use them here.',
+    );
+  }
+  const releaseState = () => {
+    if (ownsState) clearState();
+  };
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(`
 serverless-chat is running locally (ready in ${seconds} s)
@@ -64,7 +104,7 @@ Ctrl-C stops everything. Open a second terminal for the commands above.
     if (stoppingSince !== undefined) {
       if (performance.now() - stoppingSince < REPEATED_SIGNAL_MS) return;
       console.log('Forced exit');
-      clearState();
+      releaseState();
       process.exit(1);
     }
     stoppingSince = performance.now();
@@ -72,12 +112,12 @@ Ctrl-C stops everything. Open a second terminal for the commands above.
     runtime
       .stop()
       .then(() => {
-        clearState();
+        releaseState();
         console.log('Stopped cleanly.');
         process.exit(0);
       })
       .catch((err: unknown) => {
-        clearState();
+        releaseState();
         console.error(err);
         process.exit(1);
       });

@@ -35,16 +35,18 @@ function alive(pid: number): boolean {
   }
 }
 
-/**
- * Reads the state of the running local runtime, or explains how to start one. A file left behind by a
- * runtime that was killed (its process is gone) is removed rather than trusted.
- */
-export function readState(): RuntimeState {
-  if (!existsSync(stateFile())) throw new Error(NOT_RUNNING);
+/** The state of a runtime that is still running, or undefined (a file left by a dead one is removed). */
+export function runningState(): RuntimeState | undefined {
+  if (!existsSync(stateFile())) return undefined;
   const state = JSON.parse(readFileSync(stateFile(), 'utf8')) as RuntimeState;
-  if (!alive(state.pid)) {
-    clearState();
-    throw new Error(NOT_RUNNING);
-  }
+  if (alive(state.pid)) return state;
+  clearState();
+  return undefined;
+}
+
+/** Reads the state of the running local runtime, or explains how to start one. */
+export function readState(): RuntimeState {
+  const state = runningState();
+  if (state === undefined) throw new Error(NOT_RUNNING);
   return state;
 }

@@ -90,12 +90,12 @@ async function main(): Promise<void> {
     socket.once('close', (code, reason) => {
       // Closed by the other side (idle timeout, an oversize frame, the runtime stopping): say so now,
       // rather than keep reading lines that can no longer be sent.
-      if (!inputDone) {
+      if (!inputDone || (code !== 1000 && code !== 1005)) {
         console.error(
           `closed by the server with ${code}${reason.length > 0 ? ` (${reason.toString()})` : ''}`,
         );
-        lines.close();
       }
+      if (!inputDone) lines.close();
       resolve(code);
     }),
   );

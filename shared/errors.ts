@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unauthorized'
   | 'forbidden'
+  | 'not_found'
   | 'busy'
   | 'limit_exceeded'
   | 'connection_gone'
@@ -21,8 +22,8 @@ export abstract class ChatError extends Error {
 
 export class InvalidJsonError extends ChatError {
   readonly code = 'invalid_json';
-  constructor() {
-    super('The frame is not valid JSON');
+  constructor(reason = 'The frame is not valid JSON') {
+    super(reason);
   }
 }
 
@@ -63,6 +64,25 @@ export class NotAMemberError extends ChatError {
   readonly code = 'forbidden';
   constructor(conversationId: string) {
     super(`You are not a member of conversation ${conversationId}`);
+  }
+}
+
+/**
+ * No message to change at that seq: never stored (or still being stored), a dead writer's tombstone, or,
+ * for an edit, deleted. Asked only of members, so it tells nothing that `history` does not.
+ */
+export class MessageNotFoundError extends ChatError {
+  readonly code = 'not_found';
+  constructor(conversationId: string, seq: number, reason = 'there is no message') {
+    super(`Conversation ${conversationId} has no message to change at seq ${seq}: ${reason}`);
+  }
+}
+
+/** The caller may not change this message: only its sender edits or deletes it. */
+export class NotTheSenderError extends ChatError {
+  readonly code = 'forbidden';
+  constructor(seq: number) {
+    super(`Only the sender of the message at seq ${seq} may edit or delete it`);
   }
 }
 

@@ -96,7 +96,9 @@ export function parseFrame(raw: string | undefined): Record<string, unknown> {
   } catch {
     throw new InvalidJsonError();
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidJsonError();
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new InvalidJsonError('The frame is JSON but not an object; send {"action": …}');
+  }
   return parsed as Record<string, unknown>;
 }
 
