@@ -1,11 +1,14 @@
 /**
- * Queue bodies that SQS can never refuse. SQS accepts only #x9, #xA, #xD, #x20–#xD7FF, #xE000–#xFFFD
+ * What a fan-out record carries (a message, an edit or a delete) and how its body is written so that
+ * SQS can never refuse it. SQS accepts only #x9, #xA, #xD, #x20–#xD7FF, #xE000–#xFFFD
  * and #x10000–#x10FFFF in a message body, so a chat body holding U+FFFE, U+FFFF or a NUL would be stored
  * and then never enqueued (and emulators such as fauxqs also refuse everything above U+FFFF). JSON
  * with every character outside printable ASCII written as a `\uXXXX` escape is plain ASCII, which every
  * SQS accepts, and `JSON.parse` reads it back to the identical string. The cost is size: at most 6 bytes
  * per UTF-16 unit, so a 16 KiB body stays far under SQS's 256 KiB.
  */
+import { z } from 'zod';
+import { type ChatMessage, chatMessageSchema, conversationIdSchema } from './protocol';
 
 const OUTSIDE_PRINTABLE_ASCII = /[^\x20-\x7e]/g;
 
@@ -14,4 +17,63 @@ const escapeUnit = (char: string): string => `\\u${char.charCodeAt(0).toString(1
 /** JSON of `value` in printable ASCII only; `JSON.parse` returns an equal value. */
 export function encodeQueueBody(value: unknown): string {
   return JSON.stringify(value).replace(OUTSIDE_PRINTABLE_ASCII, escapeUnit);
+}
+
+/** An edit on the fan-out queue: the message at `seq` now has `body`, as of `version`. */
+export const editEventSchema = z.strictObject({
+  kind: z.literal('edit'),
+  conversationId: conversationIdSchema,
+  seq: z.number().int().min(1),
+  body: z.string(),
+  editedAt: z.string(),
+  version: z.number().int().min(1),
+});
+export type EditEvent = z.infer<typeof editEventSchema>;
+
+/** A delete on the fan-out queue: the message at `seq` is gone, as of `version`. */
+export const deleteEventSchema = z.strictObject({
+  kind: z.literal('delete'),
+  conversationId: conversationIdSchema,
+  seq: z.number().int().min(1),
+  deletedAt: z.string(),
+  version: z.number().int().min(1),
+});
+export type DeleteEvent = z.infer<typeof deleteEventSchema>;
+
+/**
+ * What one fan-out record carries. A message is a bare ChatMessage, exactly as before edits existed, so
+ * records already queued and fan-out functions of the previous version keep working; an event says what
+ * it is in `kind`.
+ */
+export type QueueRecord = ChatMessage | EditEvent | DeleteEvent;
+
+const RECORD_KINDS: Record<string, z.ZodType<EditEvent | DeleteEvent>> = {
+  edit: editEventSchema,
+  delete: deleteEventSchema,
+};
+
+export type ParsedQueueBody = { ok: true; record: QueueRecord } | { ok: false; reason: string };
+
+/** Parses a record body; a failure is permanent (the body can never become valid), so the reason says why. */
+export function parseQueueBody(body: string): ParsedQueueBody {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { ok: false, reason: 'body is not valid JSON' };
+  }
+  const kind = typeof json === 'object' && json !== null && 'kind' in json ? json.kind : undefined;
+  const schema =
+    kind === undefined
+      ? chatMessageSchema
+      : typeof kind === 'string' && Object.hasOwn(RECORD_KINDS, kind)
+        ? RECORD_KINDS[kind]
+        : undefined;
+  if (schema === undefined)
+    return { ok: false, reason: `unknown record kind ${JSON.stringify(kind).slice(0, 64)}` };
+  const result = schema.safeParse(json);
+  if (result.success) return { ok: true, record: result.data };
+  const issues = result.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
+  const what = kind === undefined ? 'a ChatMessage' : `a ${String(kind).slice(0, 32)} event`;
+  return { ok: false, reason: `body is not ${what} (${issues.join('; ')})` };
 }

@@ -1,6 +1,7 @@
 /**
  * Where a stored message is fanned out: each record of the SQS FIFO fan-out queue carries one
- * ChatMessage, which is pushed to every connection subscribed to its conversation. Records are
+ * ChatMessage, or an edit or delete of one (shared/queue-body.ts), which is pushed to every connection
+ * subscribed to its conversation. Records are
  * processed in queue order; a record that fails fails the rest of its message group (conversation) so
  * retries never reorder it, while other conversations in the same batch carry on.
  */
@@ -10,8 +11,14 @@ import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { DisconnectFn, PostFn } from '../../shared/poster';
-import { type ChatMessage, chatMessageSchema, toMessageFrame } from '../../shared/protocol';
+import {
+  type DeletedFrame,
+  type EditedFrame,
+  type MessageFrame,
+  toMessageFrame,
+} from '../../shared/protocol';
 import { POISON_ATTRIBUTE, REDRIVE_COUNT_ATTRIBUTE } from '../../shared/queue-attributes';
+import { parseQueueBody, type QueueRecord } from '../../shared/queue-body';
 import { deleteConnection, listSubscribers } from '../../shared/store/connections';
 import type { TableNames } from '../../shared/tables';
 import { mapWithConcurrency } from './concurrency';
@@ -60,7 +67,7 @@ export interface DeliveryReport {
 export class FanoutDeliveryError extends Error {
   override readonly name = 'FanoutDeliveryError';
   constructor(
-    message: ChatMessage,
+    message: Pick<QueueRecord, 'conversationId' | 'seq'>,
     readonly report: DeliveryReport,
   ) {
     super(
@@ -70,20 +77,15 @@ export class FanoutDeliveryError extends Error {
   }
 }
 
-export type ParsedRecord = { ok: true; message: ChatMessage } | { ok: false; reason: string };
-
-/** Parses a record body into a ChatMessage; a failure is permanent, so the reason says why. */
-export function parseQueuedMessage(body: string): ParsedRecord {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return { ok: false, reason: 'body is not valid JSON' };
+/** The frame pushed for a record: `message` for a message, `edited` or `deleted` for an event. */
+export function toPushFrame(record: QueueRecord): MessageFrame | EditedFrame | DeletedFrame {
+  if (!('kind' in record)) return toMessageFrame(record);
+  if (record.kind === 'edit') {
+    const { kind: _, ...edit } = record;
+    return { type: 'edited', ...edit };
   }
-  const result = chatMessageSchema.safeParse(json);
-  if (result.success) return { ok: true, message: result.data };
-  const issues = result.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
-  return { ok: false, reason: `body is not a ChatMessage (${issues.join('; ')})` };
+  const { kind: _, ...deleted } = record;
+  return { type: 'deleted', ...deleted };
 }
 
 type ConnectionOutcome = 'delivered' | 'gone' | 'throttled' | 'failing';
@@ -144,7 +146,7 @@ async function evictConnection(
 }
 
 /**
- * Pushes one message to every subscribed connection, `concurrency` at a time. Every connection is
+ * Pushes one message (or an edit or delete of one) to every subscribed connection, `concurrency` at a time. Every connection is
  * attempted before the outcome is decided, so a dead or slow one never keeps the message from others.
  * A 410 deletes that connection and its subscriptions. A connection that still fails after its retries
  * while others were reached is evicted (closed and forgotten), so one bad socket never blocks the
@@ -152,9 +154,9 @@ async function evictConnection(
  * the record fails and SQS retries it, and after maxReceiveCount it moves to the DLQ (G6).
  * @throws FanoutDeliveryError when the record must be retried.
  */
-export async function deliverMessage(deps: FanoutDeps, message: ChatMessage): Promise<DeliveryReport> {
+export async function deliverMessage(deps: FanoutDeps, message: QueueRecord): Promise<DeliveryReport> {
   const connectionIds = await listSubscribers(deps.ddb, deps.tables, message.conversationId);
-  const data = JSON.stringify(toMessageFrame(message));
+  const data = JSON.stringify(toPushFrame(message));
   const settled = await mapWithConcurrency(connectionIds, deps.concurrency ?? DEFAULT_CONCURRENCY, (id) =>
     deliverToConnection(deps, id, message.conversationId, data),
   );
@@ -226,7 +228,7 @@ export async function processRecord(deps: FanoutDeps, record: SQSRecord): Promis
   if (remaining !== undefined && remaining < budget) {
     throw new Error(`Only ${remaining} ms left of the invocation; the record is left for the next one`);
   }
-  const parsed = parseQueuedMessage(record.body);
+  const parsed = parseQueueBody(record.body);
   if (!parsed.ok) {
     deps.logger.error('Poison record moved to the dead-letter queue', {
       messageId: record.messageId,
@@ -236,11 +238,12 @@ export async function processRecord(deps: FanoutDeps, record: SQSRecord): Promis
     await sendPoisonToDeadLetterQueue(deps, record, parsed.reason);
     return;
   }
-  const { conversationId, seq } = parsed.message;
+  const { conversationId, seq } = parsed.record;
+  const kind = 'kind' in parsed.record ? parsed.record.kind : 'message';
   deps.logger.appendKeys({ conversationId, seq });
   try {
-    const report = await deliverMessage(deps, parsed.message);
-    deps.logger.info('Message fanned out', { ...report });
+    const report = await deliverMessage(deps, parsed.record);
+    deps.logger.info('Message fanned out', { kind, ...report });
   } catch (err: unknown) {
     deps.logger.error('Fan-out failed; SQS will retry the record and the rest of its group', {
       messageId: record.messageId,

@@ -1,4 +1,4 @@
-/** Lambda entry of the `send` WebSocket route. The logic lives in ./send.ts. */
+/** Lambda entry of the `send`, `edit` and `delete` WebSocket routes. The logic lives in ./send.ts and ./edit.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createDocumentClient, createSqsClient, tableNamesFromEnv } from '../../shared/aws';
 import { ENV, requireEnv } from '../../shared/env';

@@ -32,10 +32,18 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { AdmissionGate } from '../../shared/admission';
 import { BusyError, cancellationReasons, isAwsError, NotAMemberError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
-import { type ChatMessage, type SendAck, type SendFrame, sendFrameSchema } from '../../shared/protocol';
+import {
+  type ChatMessage,
+  deleteFrameSchema,
+  editFrameSchema,
+  isTombstone,
+  type SendAck,
+  type SendFrame,
+  sendFrameSchema,
+} from '../../shared/protocol';
 import { encodeQueueBody } from '../../shared/queue-body';
 import { requireMember } from '../../shared/store/conversations';
-import { fillHole, getMessage } from '../../shared/store/messages';
+import { fillHole, getEntry } from '../../shared/store/messages';
 import { META_SK, type TableNames, TTL_ATTRIBUTE } from '../../shared/tables';
 import {
   type Caller,
@@ -46,6 +54,7 @@ import {
   type RouteResult,
   route,
 } from '../../shared/websocket';
+import { deleteMessage, editMessage } from './edit';
 
 export type SendTables = Pick<TableNames, 'conversations' | 'messages' | 'idempotency'>;
 
@@ -346,7 +355,10 @@ async function commit(
   }
 }
 
-/** Re-enqueues the original message so that a fan-out lost after the first attempt is repaired. */
+/**
+ * Re-enqueues the original message so that a fan-out lost after the first attempt is repaired; a message
+ * its sender deleted since is not pushed again.
+ */
 async function replayDuplicate(
   deps: SendDeps,
   conversationId: string,
@@ -354,11 +366,13 @@ async function replayDuplicate(
   signal: AbortSignal,
 ): Promise<SendAck> {
   deps.logger.appendKeys({ seq: original.seq });
-  const message = await getMessage(deps.ddb, deps.tables, conversationId, original.seq, signal);
+  const entry = await getEntry(deps.ddb, deps.tables, conversationId, original.seq, signal);
   // The commit writes both items together, so a missing message means the tables were tampered with.
-  if (message === undefined) throw new Error(`Message ${conversationId}:${original.seq} is missing`);
-  await enqueueMessage(deps.sqs, deps.fanoutQueueUrl, message, signal);
-  deps.logger.info('Duplicate send re-enqueued');
+  if (entry === undefined || (isTombstone(entry) && !('deleted' in entry))) {
+    throw new Error(`Message ${conversationId}:${original.seq} is missing`);
+  }
+  if (!isTombstone(entry)) await enqueueMessage(deps.sqs, deps.fanoutQueueUrl, entry, signal);
+  deps.logger.info('Duplicate send answered');
   return { conversationId, seq: original.seq, sentAt: original.sentAt, duplicate: true };
 }
 
@@ -429,6 +443,10 @@ function asBusy(err: unknown): unknown {
   return err;
 }
 
+const rethrowAsBusy = (err: unknown): never => {
+  throw asBusy(err);
+};
+
 /**
  * Stores and enqueues one message and returns its ack. Resolves only after both the message is stored
  * and SendMessage succeeded (G1); any failure rejects, so the client resends with the same
@@ -465,8 +483,8 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
 }
 
 /**
- * Builds the Lambda handler of the `send` route from its dependencies; `handler.ts` passes real
- * clients, tests pass mocked ones.
+ * Builds the Lambda handler of the `send`, `edit` and `delete` routes (./edit.ts) from its
+ * dependencies; `handler.ts` passes real clients, tests pass mocked ones.
  */
 export function createSendHandler(
   deps: SendDeps & { logger: Logger; admission?: AdmissionGate },
@@ -486,6 +504,17 @@ export function createSendHandler(
             release();
           }
         },
+      }),
+      // Three requests each and no reservation, so they skip the admission gate.
+      edit: route({
+        schema: editFrameSchema,
+        run: async (frame, caller) => ({ ...(await editMessage(deps, frame, caller).catch(rethrowAsBusy)) }),
+      }),
+      delete: route({
+        schema: deleteFrameSchema,
+        run: async (frame, caller) => ({
+          ...(await deleteMessage(deps, frame, caller).catch(rethrowAsBusy)),
+        }),
       }),
     },
     () => deps.now().getTime(),

@@ -36,16 +36,50 @@ export interface HoleWitness {
   lastReservedAt?: string;
 }
 
-const toEntry = (item: Record<string, unknown>): StoredEntry =>
-  item.tombstone === true
-    ? { conversationId: String(item.conversationId), seq: Number(item.seq), tombstone: true }
-    : chatMessageSchema.parse({
-        conversationId: item.conversationId,
-        seq: item.seq,
-        senderId: item.senderId,
-        body: item.body,
-        sentAt: item.sentAt,
-      });
+/**
+ * A stored item as a page shows it: a dead writer's tombstone, a deleted message (a tombstone with
+ * `deleted: true`, who deleted it and when, never a body), or the latest version of a message.
+ */
+function toEntry(item: Record<string, unknown>): StoredEntry {
+  const conversationId = String(item.conversationId);
+  const seq = Number(item.seq);
+  if (item.tombstone === true) return { conversationId, seq, tombstone: true };
+  if (item.deleted === true) {
+    return {
+      conversationId,
+      seq,
+      tombstone: true,
+      deleted: true,
+      senderId: String(item.senderId),
+      deletedAt: String(item.deletedAt),
+      version: Number(item.version),
+    };
+  }
+  return chatMessageSchema.parse({
+    conversationId,
+    seq,
+    senderId: item.senderId,
+    body: item.body,
+    sentAt: item.sentAt,
+    ...(item.editedAt === undefined ? {} : { editedAt: item.editedAt }),
+    ...(item.version === undefined ? {} : { version: item.version }),
+  });
+}
+
+/** What is stored at one seq, strongly consistent; undefined when nothing is (yet). */
+export async function getEntry(
+  ddb: DynamoDBDocumentClient,
+  tables: MessageTables,
+  conversationId: string,
+  seq: number,
+  signal?: AbortSignal,
+): Promise<StoredEntry | undefined> {
+  const { Item } = await ddb.send(
+    new GetCommand({ TableName: tables.messages, Key: { conversationId, seq }, ConsistentRead: true }),
+    { abortSignal: signal },
+  );
+  return Item === undefined ? undefined : toEntry(Item);
+}
 
 /** One stored message, strongly consistent; undefined when there is none (or only a tombstone) at that seq. */
 export async function getMessage(
@@ -55,13 +89,8 @@ export async function getMessage(
   seq: number,
   signal?: AbortSignal,
 ): Promise<ChatMessage | undefined> {
-  const { Item } = await ddb.send(
-    new GetCommand({ TableName: tables.messages, Key: { conversationId, seq }, ConsistentRead: true }),
-    { abortSignal: signal },
-  );
-  if (Item === undefined) return undefined;
-  const entry = toEntry(Item);
-  return isTombstone(entry) ? undefined : entry;
+  const entry = await getEntry(ddb, tables, conversationId, seq, signal);
+  return entry === undefined || isTombstone(entry) ? undefined : entry;
 }
 
 /**

@@ -1,0 +1,194 @@
+/**
+ * The `edit` and `delete` routes: the sender of a message replaces its body or deletes it. The message
+ * keeps its seq; the change is stored on the message item and then enqueued in the conversation's FIFO
+ * group, behind the message it changes, and only then acked (G1). Each is three requests:
+ *
+ * 1. GetItem: the caller is a member (non-members write nothing).
+ * 2. UpdateItem on the message, conditional on the caller being its sender and it not being deleted
+ *    (an edit also on the body being different), with `ADD version 1`: concurrent changes serialize on
+ *    the item and each gets its own version, so the last write wins without a read or a retry loop. A
+ *    failed condition returns the item as it was, which says why in the same request: no message,
+ *    someone else's, deleted, or already this body (a resend).
+ * 3. SendMessage of the event (dedup id `conversationId:seq:v<version>`), then the ack.
+ *
+ * A resend of the same edit (same body) or of a delete finds its change already stored and enqueues the
+ * event again, so a failed enqueue is repaired by the client resending, as for `send`.
+ */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { isAwsError, MessageNotFoundError, NotTheSenderError } from '../../shared/errors';
+import type { DeleteAck, DeleteFrame, EditAck, EditFrame } from '../../shared/protocol';
+import { type DeleteEvent, type EditEvent, encodeQueueBody } from '../../shared/queue-body';
+import { requireMember } from '../../shared/store/conversations';
+import type { Caller } from '../../shared/websocket';
+import type { SendDeps } from './send';
+
+export type EditDeps = Pick<SendDeps, 'ddb' | 'sqs' | 'tables' | 'fanoutQueueUrl' | 'now' | 'logger'>;
+
+/** The message item as a failed condition returns it (ALL_OLD). */
+interface MessageItem {
+  senderId?: string;
+  body?: string;
+  tombstone?: boolean;
+  deleted?: boolean;
+  editedAt?: string;
+  deletedAt?: string;
+  version?: number;
+}
+
+/**
+ * Enqueues an edit or delete in the conversation's group, behind the message it changes. One dedup id
+ * per version: a resend within SQS's 5-minute window is a no-op, a later one pushes the same version
+ * again, which clients ignore.
+ */
+async function enqueueEvent(
+  deps: EditDeps,
+  event: EditEvent | DeleteEvent,
+  signal: AbortSignal,
+): Promise<void> {
+  await deps.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: deps.fanoutQueueUrl,
+      MessageGroupId: event.conversationId,
+      MessageDeduplicationId: `${event.conversationId}:${event.seq}:v${event.version}`,
+      MessageBody: encodeQueueBody(event),
+    }),
+    { abortSignal: signal },
+  );
+}
+
+/**
+ * Applies one conditional update to the message at `seq`. Returns the updated attributes, or the item as
+ * it was when the condition failed (undefined when there is no item at all).
+ */
+async function updateMessage(
+  deps: EditDeps,
+  key: { conversationId: string; seq: number },
+  update: { expression: string; condition: string; values: Record<string, unknown> },
+  signal: AbortSignal,
+): Promise<{ updated: true; item: MessageItem } | { updated: false; old: MessageItem | undefined }> {
+  try {
+    const { Attributes } = await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tables.messages,
+        Key: key,
+        UpdateExpression: update.expression,
+        ConditionExpression: update.condition,
+        ExpressionAttributeValues: update.values,
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+      { abortSignal: signal },
+    );
+    return { updated: true, item: (Attributes ?? {}) as MessageItem };
+  } catch (err: unknown) {
+    if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
+    const returned = (err as { Item?: Record<string, AttributeValue> }).Item;
+    return {
+      updated: false,
+      old: returned === undefined ? undefined : (unmarshall(returned) as MessageItem),
+    };
+  }
+}
+
+/**
+ * Why the change was refused, unless it is a resend of a change already made (then undefined). A
+ * missing item, a dead writer's tombstone and (for an edit) a deleted message are not found; someone
+ * else's message is forbidden.
+ */
+function refusal(
+  old: MessageItem | undefined,
+  frame: { conversationId: string; seq: number },
+  userId: string,
+  action: 'edit' | 'delete',
+): Error | undefined {
+  const { conversationId, seq } = frame;
+  if (old === undefined || old.tombstone === true || typeof old.senderId !== 'string') {
+    return new MessageNotFoundError(conversationId, seq);
+  }
+  if (old.senderId !== userId) return new NotTheSenderError(seq);
+  if (old.deleted === true && action === 'edit') {
+    return new MessageNotFoundError(conversationId, seq, 'it was deleted');
+  }
+  return undefined;
+}
+
+/**
+ * Replaces the body of the caller's own message and enqueues the `edited` event; resolves only after
+ * both (G1). The same body again changes nothing and re-enqueues the current version.
+ * @throws NotAMemberError when the caller is not a member.
+ * @throws NotTheSenderError when the message is someone else's.
+ * @throws MessageNotFoundError when there is no message at `seq`, only a tombstone, or it was deleted.
+ * Throttling and running out of time are thrown as they come; the route answers them `busy`.
+ */
+export async function editMessage(deps: EditDeps, frame: EditFrame, caller: Caller): Promise<EditAck> {
+  const { conversationId, seq, body } = frame;
+  deps.logger.appendKeys({ conversationId, seq });
+  await requireMember(deps.ddb, deps.tables, conversationId, caller.userId, caller.signal);
+  const editedAt = deps.now().toISOString();
+  const result = await updateMessage(
+    deps,
+    { conversationId, seq },
+    {
+      expression: 'SET body = :body, editedAt = :at ADD version :one',
+      condition: 'senderId = :sender AND attribute_not_exists(deleted) AND body <> :body',
+      values: { ':body': body, ':at': editedAt, ':one': 1, ':sender': caller.userId },
+    },
+    caller.signal,
+  );
+  const item = result.updated ? result.item : result.old;
+  if (!result.updated) {
+    const refused = refusal(item, frame, caller.userId, 'edit');
+    if (refused !== undefined) throw refused;
+  }
+  const version = item?.version ?? 0;
+  const stored = { conversationId, seq, version, duplicate: !result.updated };
+  // A message "edited" to the body it was sent with has no edit to fan out.
+  if (item?.editedAt === undefined) return stored;
+  await enqueueEvent(
+    deps,
+    { kind: 'edit', conversationId, seq, body, editedAt: item.editedAt, version },
+    caller.signal,
+  );
+  deps.logger.info(result.updated ? 'Message edited and enqueued' : 'Repeated edit re-enqueued', { version });
+  return { ...stored, editedAt: item.editedAt };
+}
+
+/**
+ * Deletes the caller's own message (its body is removed, its seq stays, marked deleted) and enqueues
+ * the `deleted` event; resolves only after both (G1). Deleting again changes nothing and re-enqueues.
+ * @throws NotAMemberError when the caller is not a member.
+ * @throws NotTheSenderError when the message is someone else's.
+ * @throws MessageNotFoundError when there is no message at `seq`, or only a tombstone.
+ * Throttling and running out of time are thrown as they come; the route answers them `busy`.
+ */
+export async function deleteMessage(deps: EditDeps, frame: DeleteFrame, caller: Caller): Promise<DeleteAck> {
+  const { conversationId, seq } = frame;
+  deps.logger.appendKeys({ conversationId, seq });
+  await requireMember(deps.ddb, deps.tables, conversationId, caller.userId, caller.signal);
+  const result = await updateMessage(
+    deps,
+    { conversationId, seq },
+    {
+      // sentAt stays: it witnesses the age of the holes below this seq (shared/store/messages.ts).
+      expression: 'SET deleted = :true, deletedAt = :at REMOVE body, editedAt ADD version :one',
+      condition: 'senderId = :sender AND attribute_not_exists(deleted)',
+      values: { ':true': true, ':at': deps.now().toISOString(), ':one': 1, ':sender': caller.userId },
+    },
+    caller.signal,
+  );
+  const item = result.updated ? result.item : result.old;
+  if (!result.updated) {
+    const refused = refusal(item, frame, caller.userId, 'delete');
+    if (refused !== undefined) throw refused;
+  }
+  const version = item?.version ?? 0;
+  const deletedAt = String(item?.deletedAt);
+  await enqueueEvent(deps, { kind: 'delete', conversationId, seq, deletedAt, version }, caller.signal);
+  deps.logger.info(result.updated ? 'Message deleted and enqueued' : 'Repeated delete re-enqueued', {
+    version,
+  });
+  return { conversationId, seq, version, deletedAt, duplicate: !result.updated };
+}
