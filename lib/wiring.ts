@@ -45,12 +45,16 @@ export const FUNCTIONS = {
   },
   connect: {
     entry: 'lambdas/connect/handler.ts',
-    description: '$connect stores the connection; $disconnect removes it and its subscriptions',
+    description:
+      '$connect stores the connection; $disconnect removes it and its subscriptions and announces the user offline',
     tables: { connections: 'readWrite', subscriptions: 'readWrite' },
+    // Posts the offline presence event when the user's last connection closes.
+    managementApi: true,
   },
   send: {
     entry: 'lambdas/send/handler.ts',
-    description: 'Stores a message under the next gap-free seq and enqueues it for fan-out',
+    description:
+      'Stores a message under the next gap-free seq and enqueues it for fan-out; edits and deletes messages',
     tables: { conversations: 'readWrite', messages: 'readWrite', idempotency: 'readWrite' },
     fanoutQueue: 'send',
     timeoutSeconds: LIMITS.sendTimeoutSeconds,
@@ -58,7 +62,7 @@ export const FUNCTIONS = {
   conversations: {
     entry: 'lambdas/conversations/handler.ts',
     description:
-      'Conversation routes: create, add members, list, read, subscribe, unsubscribe, history, ping; $default',
+      'Conversation routes: create, add members, list, read, subscribe, unsubscribe, history, typing, presence, ping; $default',
     // messages: readWrite because a reader fills a dead writer's seq with a tombstone.
     tables: {
       conversations: 'readWrite',
@@ -66,6 +70,8 @@ export const FUNCTIONS = {
       connections: 'readWrite',
       messages: 'readWrite',
     },
+    // Posts typing and presence events straight to connections: they never take the FIFO message path.
+    managementApi: true,
   },
   fanout: {
     entry: 'lambdas/fanout/handler.ts',
@@ -110,6 +116,8 @@ export const ROUTES = {
   $disconnect: { function: 'connect', routeResponse: false },
   $default: 'conversations',
   send: 'send',
+  edit: 'send',
+  delete: 'send',
   subscribe: 'conversations',
   unsubscribe: 'conversations',
   history: 'conversations',
@@ -117,6 +125,8 @@ export const ROUTES = {
   addMembers: 'conversations',
   listConversations: 'conversations',
   read: 'conversations',
+  typing: 'conversations',
+  presence: 'conversations',
   ping: 'conversations',
 } as const satisfies Record<string, RouteWiring>;
 

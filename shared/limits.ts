@@ -23,6 +23,8 @@ export const LIMITS = {
    * the claim over and a reader may fill the seq with a tombstone.
    */
   writerLeaseMs: 15_000,
+  /** At most one `typing` event per user per conversation in this window; more are acked `throttled`. */
+  typingThrottleMs: 3_000,
   /** How long a clientMessageId is remembered for idempotent retries. */
   idempotencyTtlSeconds: 7 * 24 * 60 * 60,
 } as const;

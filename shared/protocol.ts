@@ -117,10 +117,41 @@ export const listConversationsFrameSchema = z.strictObject({
   limit: z.number().int().min(1).max(LIMITS.maxPageSize).optional(),
 });
 
+/** Replaces the body of the caller's own message at `seq`; the body is checked as for `send`. */
+export const editFrameSchema = z.strictObject({
+  action: z.literal('edit'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  seq: seqSchema.min(1),
+  body: sendFrameSchema.shape.body,
+});
+
+/** Deletes the caller's own message at `seq`: its body is removed and the seq stays, marked deleted. */
+export const deleteFrameSchema = z.strictObject({
+  action: z.literal('delete'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  seq: seqSchema.min(1),
+});
+
 /** A keepalive: answered with an ack and nothing else, so a quiet client stays inside the idle timeout. */
 export const pingFrameSchema = z.strictObject({
   action: z.literal('ping'),
   requestId: requestIdSchema,
+});
+
+/** "I am typing" in a conversation: ephemeral, throttled per user, never stored, never queued. */
+export const typingFrameSchema = z.strictObject({
+  action: z.literal('typing'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+});
+
+/** Which members of a conversation are online now (have at least one live connection). */
+export const presenceFrameSchema = z.strictObject({
+  action: z.literal('presence'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
 });
 
 export type SendFrame = z.infer<typeof sendFrameSchema>;
@@ -131,6 +162,10 @@ export type CreateConversationFrame = z.infer<typeof createConversationFrameSche
 export type AddMembersFrame = z.infer<typeof addMembersFrameSchema>;
 export type ListConversationsFrame = z.infer<typeof listConversationsFrameSchema>;
 export type ReadFrame = z.infer<typeof readFrameSchema>;
+export type TypingFrame = z.infer<typeof typingFrameSchema>;
+export type PresenceFrame = z.infer<typeof presenceFrameSchema>;
+export type EditFrame = z.infer<typeof editFrameSchema>;
+export type DeleteFrame = z.infer<typeof deleteFrameSchema>;
 
 /** A stored chat message, as pushed to clients and as carried on the fan-out queue. */
 export const chatMessageSchema = z.strictObject({
@@ -139,6 +174,10 @@ export const chatMessageSchema = z.strictObject({
   senderId: userIdSchema,
   body: z.string(),
   sentAt: z.string(),
+  /** Set once the sender edited the message; `body` is then the latest version. */
+  editedAt: z.string().optional(),
+  /** Bumped by every edit or delete (absent = 0); clients keep the highest version of a seq. */
+  version: z.number().int().min(0).optional(),
 });
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 
@@ -152,14 +191,44 @@ export interface Tombstone {
   tombstone: true;
 }
 
-/** One entry of a backlog or history page: a message, or a tombstone to skip. */
-export type StoredEntry = ChatMessage | Tombstone;
+/**
+ * A message its sender deleted: the seq stays, the body is gone. It is also a tombstone, so clients
+ * that skip tombstones skip it; `deleted: true` tells it from a dead writer's seq.
+ */
+export interface DeletedMessage extends Tombstone {
+  deleted: true;
+  senderId: string;
+  deletedAt: string;
+  version: number;
+}
+
+/** One entry of a backlog or history page: a message, or a tombstone to skip (a deleted message is one). */
+export type StoredEntry = ChatMessage | Tombstone | DeletedMessage;
 
 export const isTombstone = (entry: StoredEntry): entry is Tombstone => 'tombstone' in entry;
 
 /** Server → client push of one message. Clients dedupe by (conversationId, seq). */
 export interface MessageFrame extends ChatMessage {
   type: 'message';
+}
+
+/** Server → client push: the message at `seq` now has this body (keep it only if `version` is newer). */
+export interface EditedFrame {
+  type: 'edited';
+  conversationId: string;
+  seq: number;
+  body: string;
+  editedAt: string;
+  version: number;
+}
+
+/** Server → client push: the message at `seq` was deleted by its sender (its highest version). */
+export interface DeletedFrame {
+  type: 'deleted';
+  conversationId: string;
+  seq: number;
+  deletedAt: string;
+  version: number;
 }
 
 export interface ErrorFrame {
@@ -177,6 +246,27 @@ export interface SendAck {
   conversationId: string;
   seq: number;
   sentAt: string;
+  duplicate: boolean;
+}
+
+/**
+ * The ack payload of `edit` and `delete`: the version now stored. `duplicate` means nothing changed (the
+ * same body again, or deleted already) and the event was enqueued again, so a lost fan-out is repaired.
+ * `editedAt` is absent when a never-edited message is "edited" to its own body.
+ */
+export interface EditAck {
+  conversationId: string;
+  seq: number;
+  version: number;
+  editedAt?: string;
+  duplicate: boolean;
+}
+
+export interface DeleteAck {
+  conversationId: string;
+  seq: number;
+  version: number;
+  deletedAt: string;
   duplicate: boolean;
 }
 
@@ -227,7 +317,40 @@ export interface AckFrame {
   [key: string]: unknown;
 }
 
-export type ServerFrame = MessageFrame | ErrorFrame | AckFrame;
+/** Server → client push: a member is typing in a conversation. Never stored; may be lost. */
+export interface TypingEvent {
+  type: 'typing';
+  conversationId: string;
+  userId: string;
+}
+
+/** Server → client push: a user came online (first connection) or went offline (last one closed). */
+export interface PresenceEvent {
+  type: 'presence';
+  userId: string;
+  online: boolean;
+}
+
+/** The ack payload of `typing`: `throttled` means it came within the throttle window and went nowhere. */
+export interface TypingAck {
+  conversationId: string;
+  throttled: boolean;
+}
+
+/** The ack payload of `presence`: the members with at least one live connection, in member order. */
+export interface PresenceAck {
+  conversationId: string;
+  online: string[];
+}
+
+export type ServerFrame =
+  | MessageFrame
+  | EditedFrame
+  | DeletedFrame
+  | TypingEvent
+  | PresenceEvent
+  | ErrorFrame
+  | AckFrame;
 
 /** Turns a stored message into the frame pushed to subscribers. */
 export function toMessageFrame(message: ChatMessage): MessageFrame {

@@ -3,7 +3,7 @@
  * the local runtime creates DynamoDB Local tables from the same ones, so the two cannot drift apart.
  *
  * Access patterns (SPEC.md):
- * - connections:   get/delete a connection by id.
+ * - connections:   get/delete a connection by id; GSI byUser lists a user's live connections (presence).
  * - subscriptions: fan-out lists the connections of one conversation (Query by conversationId, O(subscribers));
  *                  $disconnect and a 410 find the subscriptions of one connection in its connection item's
  *                  `conversations` set, read atomically with the item's deletion.
@@ -43,6 +43,16 @@ export const TABLES = {
   connections: {
     partitionKey: { name: 'connectionId', type: 'S' },
     timeToLiveAttribute: TTL_ATTRIBUTE,
+    globalSecondaryIndexes: [
+      {
+        indexName: 'byUser',
+        partitionKey: { name: 'userId', type: 'S' },
+        sortKey: { name: 'connectionId', type: 'S' },
+        // Keys only: a subscribe changes the item's `conversations` set, and a write that changes no
+        // projected attribute costs the index nothing.
+        projection: 'KEYS_ONLY',
+      },
+    ],
   },
   subscriptions: {
     partitionKey: { name: 'conversationId', type: 'S' },

@@ -5,12 +5,15 @@ import { UnauthorizedError } from '../../shared/errors';
 import { deleteConnection, putConnection } from '../../shared/store/connections';
 import type { TableNames } from '../../shared/tables';
 import { type RouteEvent, userIdOf } from '../../shared/websocket';
+import type { AnnounceOffline } from './presence';
 
 export interface ConnectDeps {
   ddb: DynamoDBDocumentClient;
   tables: Pick<TableNames, 'connections' | 'subscriptions'>;
   logger: Pick<Logger, 'appendKeys' | 'removeKeys' | 'info' | 'warn' | 'error'>;
   now: () => Date;
+  /** Tells listeners that a user's last connection closed (./presence.ts). @default none */
+  announceOffline?: AnnounceOffline;
 }
 
 /** For `$connect` a non-2xx status refuses the handshake; for `$disconnect` API Gateway ignores it. */
@@ -49,7 +52,9 @@ export function createConnectHandler(deps: ConnectDeps): (event: LifecycleEvent)
   }
 
   async function disconnect(event: LifecycleEvent): Promise<LifecycleResult> {
-    await deleteConnection(ddb, tables, event.requestContext.connectionId);
+    const { connectionId } = event.requestContext;
+    const closed = await deleteConnection(ddb, tables, connectionId);
+    await deps.announceOffline?.({ connectionId, ...closed });
     logger.info('Disconnected');
     return { statusCode: 200 };
   }

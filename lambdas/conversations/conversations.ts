@@ -40,6 +40,7 @@ import { requireMember } from '../../shared/store/conversations';
 import { messagesAfter, messagesBefore } from '../../shared/store/messages';
 import { META_SK, memberSk, TABLES, type TableNames } from '../../shared/tables';
 import { createRouteHandler, type RouteEvent, type RouteResult, route } from '../../shared/websocket';
+import { type EphemeralDeps, ephemeralRoutes, prepareOnlineAnnouncement } from './ephemeral';
 
 /** DynamoDB refuses a TransactWriteItems call with more items than this. */
 const MAX_TRANSACTION_ITEMS = 100;
@@ -55,6 +56,11 @@ export interface ConversationsDeps {
   clock?: () => Date;
   /** Generates conversation ids; they must match `conversationIdSchema`. @default crypto.randomUUID */
   newId?: () => string;
+  /**
+   * Posting to connections (./ephemeral.ts): serves `typing` and `presence` and makes `subscribe`
+   * announce a user's arrival. @default none: no such routes, and subscribe announces nothing
+   */
+  ephemeral?: Pick<EphemeralDeps, 'post' | 'postBudgetMs'>;
 }
 
 /**
@@ -71,6 +77,7 @@ export interface ConversationsDeps {
  *   are deduped by seq.
  * - `unsubscribe {conversationId}` removes the caller connection's subscription (idempotent).
  * - `history {conversationId, beforeSeq?, limit?}` returns a page of older messages, ascending.
+ * - `typing` and `presence` (./ephemeral.ts), with `deps.ephemeral`.
  *
  * Non-members get `forbidden` from subscribe, history and addMembers before anything is written.
  */
@@ -80,8 +87,11 @@ export function createConversationsHandler(
   const { ddb, tables, logger } = deps;
   const clock = deps.clock ?? (() => new Date());
   const newId = deps.newId ?? randomUUID;
+  const ephemeral: EphemeralDeps | undefined =
+    deps.ephemeral === undefined ? undefined : { ...deps.ephemeral, ddb, tables, logger, clock };
 
   return createRouteHandler(logger, {
+    ...(ephemeral === undefined ? {} : ephemeralRoutes(ephemeral)),
     createConversation: route({
       schema: createConversationFrameSchema,
       run: async (frame, caller) => {
@@ -133,8 +143,13 @@ export function createConversationsHandler(
     subscribe: route({
       schema: subscribeFrameSchema,
       run: async (frame, caller) => {
-        await requireMember(ddb, tables, frame.conversationId, caller.userId);
-        return { ...(await subscribe(ddb, tables, frame, caller, clock())) };
+        const [, announceOnline] = await Promise.all([
+          requireMember(ddb, tables, frame.conversationId, caller.userId),
+          ephemeral && prepareOnlineAnnouncement(ephemeral, frame.conversationId, caller),
+        ]);
+        const page = await subscribe(ddb, tables, frame, caller, clock());
+        await announceOnline?.();
+        return { ...page };
       },
     }),
     unsubscribe: route({

@@ -192,13 +192,15 @@ async function batchDelete(
  * `knownConversations` are deleted too: a 410 names the subscription it came through, which matters
  * when the connection item is already gone (expired by TTL after a `$disconnect` that never came, or
  * deleted by an earlier attempt that failed halfway) and so hands back no set. TTL removes the rest.
+ * @returns the user of the connection (when its item was still there) and the conversations whose
+ * subscriptions were deleted, so `$disconnect` can tell their listeners that the user went offline.
  */
 export async function deleteConnection(
   ddb: DynamoDBDocumentClient,
   tables: Tables,
   connectionId: string,
   knownConversations: string[] = [],
-): Promise<void> {
+): Promise<{ userId?: string; conversations: string[] }> {
   const { Attributes } = await ddb.send(
     new DeleteCommand({ TableName: tables.connections, Key: { connectionId }, ReturnValues: 'ALL_OLD' }),
   );
@@ -208,4 +210,6 @@ export async function deleteConnection(
     for (const conversationId of subscribed) conversations.add(String(conversationId));
   const keys = [...conversations].map((conversationId) => ({ conversationId, connectionId }));
   await batchDelete(ddb, tables.subscriptions, keys);
+  const userId: unknown = Attributes?.userId;
+  return { ...(typeof userId === 'string' ? { userId } : {}), conversations: [...conversations] };
 }

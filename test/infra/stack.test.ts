@@ -315,6 +315,39 @@ describe('ServerlessChatStack with default props', () => {
     });
   });
 
+  describe('presence index', () => {
+    it('gives the connections table a keys-only byUser index on (userId, connectionId)', () => {
+      const table = template.toJSON().Resources[tableId(template, 'connections')] as Resource;
+
+      expect(table.Properties.GlobalSecondaryIndexes).toEqual([
+        {
+          IndexName: 'byUser',
+          KeySchema: [
+            { AttributeName: 'userId', KeyType: 'HASH' },
+            { AttributeName: 'connectionId', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ]);
+      expect(table.Properties.AttributeDefinitions).toEqual(
+        expect.arrayContaining([{ AttributeName: 'userId', AttributeType: 'S' }]),
+      );
+    });
+
+    it('lets the functions that look up presence query the byUser index', () => {
+      const table = tableId(template, 'connections');
+      for (const name of ['conversations', 'connect'] as const) {
+        const queries = statementsOf(template, name).filter((s) =>
+          (Array.isArray(s.Action) ? s.Action : [s.Action]).includes('dynamodb:Query'),
+        );
+
+        expect(JSON.stringify(queries), name).toMatch(
+          new RegExp(`\\{"Fn::GetAtt":\\["${table}","Arn"\\]\\},"/index/\\*"`),
+        );
+      }
+    });
+  });
+
   describe('functions', () => {
     it.each(functionNames)(
       'runs %s on Node.js 22, ARM64, traced, with source maps and the wiring timeout and memory',
@@ -409,6 +442,26 @@ describe('ServerlessChatStack with default props', () => {
         expect(environmentOf(template, name)[ENV.managementEndpoint]).toEqual(callbackUrl);
       }
     });
+
+    it.each(['conversations', 'connect'] as const)(
+      'lets %s post typing and presence events: ManageConnections on @connections/* of the API, and its endpoint',
+      (name) => {
+        const api = single(template.findResources('AWS::ApiGatewayV2::Api'), 'WebSocket API');
+
+        const grants = statementsOf(template, name).filter(
+          (s) => s.Action === 'execute-api:ManageConnections',
+        );
+
+        expect(grants).toHaveLength(1);
+        expect(grants[0]?.Effect).toBe('Allow');
+        const resource = JSON.stringify(grants[0]?.Resource);
+        expect(resource).toContain(`{"Ref":"${api}"}`);
+        expect(resource).toMatch(/\/prod\/\*\/@connections\/\*"\]\]\}$/);
+        expect(environmentOf(template, name)[ENV.managementEndpoint]).toEqual(
+          template.findOutputs('ManagementEndpoint').ManagementEndpoint?.Value,
+        );
+      },
+    );
 
     it('points the authorizer at the user pool issuer, its JWKS and the app client as audience', () => {
       const pool = single(template.findResources('AWS::Cognito::UserPool'), 'user pool');

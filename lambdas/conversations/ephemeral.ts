@@ -1,0 +1,160 @@
+/**
+ * Typing and presence: events that are never stored and never queued. They go straight from this
+ * function to the listening connections through the management API (shared/ephemeral.ts), so they
+ * cannot delay a message, and a lost one is simply lost.
+ *
+ * - `typing {conversationId}`: one conditional UpdateItem of the caller's member item is both the
+ *   membership check and the per-user throttle (`typingAt`, at most one event per LIMITS.typingThrottleMs);
+ *   then the conversation's listeners, except the caller's own connections, get `{type:'typing'}`.
+ * - `presence {conversationId}`: the members (one consistent Query) and which of them have a live
+ *   connection (one byUser index Query per member).
+ * - On `subscribe`, {@link prepareOnlineAnnouncement}: a connection that is the first of its user to
+ *   listen to a conversation announces `{type:'presence', online: true}` to that conversation's listeners.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { z } from 'zod';
+import { EPHEMERAL_BUDGET_MS, postEphemeral } from '../../shared/ephemeral';
+import { NotAMemberError } from '../../shared/errors';
+import { LIMITS } from '../../shared/limits';
+import type { PostFn } from '../../shared/poster';
+import {
+  type PresenceAck,
+  type PresenceEvent,
+  presenceFrameSchema,
+  type TypingAck,
+  type TypingEvent,
+  typingFrameSchema,
+} from '../../shared/protocol';
+import { listListeners, listMembers, onlineUsers } from '../../shared/store/presence';
+import { memberSk, type TableNames } from '../../shared/tables';
+import { type Caller, type RouteDefinition, route } from '../../shared/websocket';
+
+export interface EphemeralDeps {
+  ddb: DynamoDBDocumentClient;
+  tables: Pick<TableNames, 'conversations' | 'subscriptions' | 'connections'>;
+  /** Posts one frame to one connection (shared/poster.ts, with EPHEMERAL_POSTER_OPTIONS). */
+  post: PostFn;
+  logger: Pick<Logger, 'debug'>;
+  clock: () => Date;
+  /** @default EPHEMERAL_BUDGET_MS */
+  postBudgetMs?: number;
+}
+
+/** Who is asking: the user and the connection the frame came on. */
+type Asker = Pick<Caller, 'userId' | 'connectionId'>;
+
+/** The `typing` and `presence` routes, for the conversations handler's route table. */
+export function ephemeralRoutes(
+  deps: EphemeralDeps,
+): Record<'typing' | 'presence', RouteDefinition<z.ZodType>> {
+  return {
+    typing: route({
+      schema: typingFrameSchema,
+      run: async (frame, caller) => ({ ...(await sendTyping(deps, frame.conversationId, caller)) }),
+    }),
+    presence: route({
+      schema: presenceFrameSchema,
+      run: async (frame, caller) => ({ ...(await presence(deps, frame.conversationId, caller.userId)) }),
+    }),
+  };
+}
+
+/**
+ * Marks the caller as typing and tells the conversation's other listeners, unless the caller did so
+ * less than LIMITS.typingThrottleMs ago. One UpdateItem does the membership check and the throttle: it
+ * sets `typingAt` on the caller's member item only if that item exists and `typingAt` is older than the
+ * window. A throttled event is acked `throttled: true` and posts nothing. The listeners are read
+ * eventually consistently (a subscription a moment old may miss one typing event, which repeats).
+ * The ack comes after the posts: Lambda freezes the environment once the handler returns, so posts
+ * left running would be lost or land late in a later invocation; they are bounded in time instead.
+ * @throws NotAMemberError when the caller is not a member (nothing is written or posted).
+ */
+export async function sendTyping(
+  deps: EphemeralDeps,
+  conversationId: string,
+  caller: Asker & { signal?: AbortSignal },
+): Promise<TypingAck> {
+  const now = deps.clock().getTime();
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tables.conversations,
+        Key: { conversationId, sk: memberSk(caller.userId) },
+        UpdateExpression: 'SET typingAt = :now',
+        ConditionExpression:
+          'attribute_exists(conversationId) AND (attribute_not_exists(typingAt) OR typingAt <= :cutoff)',
+        ExpressionAttributeValues: { ':now': now, ':cutoff': now - LIMITS.typingThrottleMs },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+      { abortSignal: caller.signal },
+    );
+  } catch (err: unknown) {
+    if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    if (err.Item === undefined) throw new NotAMemberError(conversationId);
+    return { conversationId, throttled: true };
+  }
+  const listeners = await listListeners(deps.ddb, deps.tables, conversationId, { consistent: false });
+  const targets = listeners
+    .filter((listener) => listener.userId !== caller.userId && listener.connectionId !== caller.connectionId)
+    .map((listener) => listener.connectionId);
+  const event: TypingEvent = { type: 'typing', conversationId, userId: caller.userId };
+  const report = await postEphemeral(deps.post, targets, JSON.stringify(event), {
+    budgetMs: deps.postBudgetMs ?? EPHEMERAL_BUDGET_MS,
+  });
+  deps.logger.debug('Typing posted', { ...report });
+  return { conversationId, throttled: false };
+}
+
+/**
+ * The members of a conversation who have at least one live connection, in member order. One
+ * consistent Query reads the member items (at most LIMITS.maxGroupSize), which is also the caller's
+ * membership check; then one byUser index Query per other member (the caller is online: they asked).
+ * @throws NotAMemberError when the caller is not a member.
+ */
+export async function presence(
+  deps: Pick<EphemeralDeps, 'ddb' | 'tables'>,
+  conversationId: string,
+  userId: string,
+): Promise<PresenceAck> {
+  const members = await listMembers(deps.ddb, deps.tables, conversationId);
+  if (!members.includes(userId)) throw new NotAMemberError(conversationId);
+  const others = await onlineUsers(
+    deps.ddb,
+    deps.tables,
+    members.filter((member) => member !== userId),
+  );
+  return { conversationId, online: members.filter((member) => member === userId || others.has(member)) };
+}
+
+/**
+ * Reads, before `subscribe` stores the subscription, who already listens to the conversation. If none
+ * of those connections is the caller's user's (this one included: a re-subscribe is no news), the
+ * returned function announces `{type:'presence', userId, online: true}` to them; call it once the
+ * subscription is stored, before answering. Reading before storing means two connections of one user
+ * subscribing at once may both announce (harmless: the event is idempotent), never neither. The read is
+ * consistent, so a connection that closed a moment ago (and announced "offline") is not taken for one
+ * still listening.
+ */
+export async function prepareOnlineAnnouncement(
+  deps: EphemeralDeps,
+  conversationId: string,
+  caller: Asker,
+): Promise<() => Promise<void>> {
+  const listeners = await listListeners(deps.ddb, deps.tables, conversationId, { consistent: true });
+  const alreadyThere = listeners.some(
+    (listener) => listener.userId === caller.userId || listener.connectionId === caller.connectionId,
+  );
+  if (alreadyThere || listeners.length === 0) return async () => {};
+  const event: PresenceEvent = { type: 'presence', userId: caller.userId, online: true };
+  return async () => {
+    const report = await postEphemeral(
+      deps.post,
+      listeners.map((listener) => listener.connectionId),
+      JSON.stringify(event),
+      { budgetMs: deps.postBudgetMs ?? EPHEMERAL_BUDGET_MS },
+    );
+    deps.logger.debug('Online posted', { ...report });
+  };
+}

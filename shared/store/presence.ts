@@ -1,0 +1,155 @@
+/**
+ * Presence reads: who listens to a conversation (its subscriptions, with their users), who is a member
+ * of it, and who is online (has a live connection, found through the connections table's byUser index).
+ */
+import { type DynamoDBDocumentClient, GetCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { memberSk, TABLES, type TableNames, TTL_ATTRIBUTE } from '../tables';
+
+const BY_USER = TABLES.connections.globalSecondaryIndexes[0].indexName;
+
+/** Index reads in flight at once when looking up several users. */
+const LOOKUP_CONCURRENCY = 10;
+
+/** One connection subscribed to a conversation, and the user on it. */
+export interface Listener {
+  connectionId: string;
+  userId: string;
+}
+
+/**
+ * The connections subscribed to a conversation with their users: one paginated Query of the
+ * conversation's subscriptions partition, O(subscribers). `consistent` costs twice as much and sees a
+ * subscription stored or deleted a moment ago.
+ */
+export async function listListeners(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'subscriptions'>,
+  conversationId: string,
+  options: { consistent: boolean },
+): Promise<Listener[]> {
+  const listeners: Listener[] = [];
+  const pages = paginateQuery(
+    { client: ddb },
+    {
+      TableName: tables.subscriptions,
+      KeyConditionExpression: 'conversationId = :c',
+      ExpressionAttributeValues: { ':c': conversationId },
+      ProjectionExpression: 'connectionId, userId',
+      ConsistentRead: options.consistent,
+    },
+  );
+  for await (const page of pages) {
+    for (const item of page.Items ?? []) {
+      listeners.push({ connectionId: String(item.connectionId), userId: String(item.userId) });
+    }
+  }
+  return listeners;
+}
+
+/**
+ * The members of a conversation, in member order: one consistent Query of its MEMBER# items (at most
+ * LIMITS.maxGroupSize of them, a few KB).
+ */
+export async function listMembers(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'conversations'>,
+  conversationId: string,
+): Promise<string[]> {
+  const members: string[] = [];
+  const pages = paginateQuery(
+    { client: ddb },
+    {
+      TableName: tables.conversations,
+      KeyConditionExpression: 'conversationId = :c AND begins_with(sk, :member)',
+      ExpressionAttributeValues: { ':c': conversationId, ':member': memberSk('') },
+      ProjectionExpression: 'memberId',
+      ConsistentRead: true,
+    },
+  );
+  for await (const page of pages) {
+    for (const item of page.Items ?? []) members.push(String(item.memberId));
+  }
+  return members;
+}
+
+/** The ids of a user's connections as the byUser index has them (eventually consistent). */
+async function indexedConnections(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'connections'>,
+  userId: string,
+  limit?: number,
+): Promise<string[]> {
+  const ids: string[] = [];
+  const pages = paginateQuery(
+    { client: ddb, ...(limit === undefined ? {} : { pageSize: limit }) },
+    {
+      TableName: tables.connections,
+      IndexName: BY_USER,
+      KeyConditionExpression: 'userId = :u',
+      ExpressionAttributeValues: { ':u': userId },
+    },
+  );
+  for await (const page of pages) {
+    for (const item of page.Items ?? []) ids.push(String(item.connectionId));
+    if (limit !== undefined && ids.length >= limit) break;
+  }
+  return ids;
+}
+
+/**
+ * Whether `userId` has a live connection other than `exceptConnectionId`. The byUser index names the
+ * candidates, but it is eventually consistent: it may still list a connection deleted a moment ago (two
+ * sockets of one user closing at once would each see the other). So each candidate is confirmed by a
+ * consistent GetItem of its connection item, whose TTL must not have passed: two connections closing
+ * together announce "offline" at least once, never zero times.
+ */
+export async function hasOtherConnection(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'connections'>,
+  userId: string,
+  exceptConnectionId: string,
+  now: Date,
+): Promise<boolean> {
+  const candidates = (await indexedConnections(ddb, tables, userId)).filter(
+    (connectionId) => connectionId !== exceptConnectionId,
+  );
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  for (let start = 0; start < candidates.length; start += LOOKUP_CONCURRENCY) {
+    const found = await Promise.all(
+      candidates.slice(start, start + LOOKUP_CONCURRENCY).map(async (connectionId) => {
+        const { Item } = await ddb.send(
+          new GetCommand({
+            TableName: tables.connections,
+            Key: { connectionId },
+            ConsistentRead: true,
+            ProjectionExpression: `connectionId, ${TTL_ATTRIBUTE}`,
+          }),
+        );
+        const expiresAt: unknown = Item?.[TTL_ATTRIBUTE];
+        return Item !== undefined && !(typeof expiresAt === 'number' && expiresAt <= nowSeconds);
+      }),
+    );
+    if (found.includes(true)) return true;
+  }
+  return false;
+}
+
+/**
+ * Which of `userIds` have at least one connection: one byUser Query per user (keys only, one item:
+ * half a read unit each), LOOKUP_CONCURRENCY at a time. Eventually consistent, like the index.
+ */
+export async function onlineUsers(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'connections'>,
+  userIds: readonly string[],
+): Promise<Set<string>> {
+  const online = new Set<string>();
+  for (let start = 0; start < userIds.length; start += LOOKUP_CONCURRENCY) {
+    await Promise.all(
+      userIds.slice(start, start + LOOKUP_CONCURRENCY).map(async (userId) => {
+        if ((await indexedConnections(ddb, tables, userId, 1)).length > 0) online.add(userId);
+      }),
+    );
+  }
+  return online;
+}

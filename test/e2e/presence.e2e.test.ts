@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import type { ChatClient, Frame } from './chat-client';
+import { connectAs, connectWithId, createConversation } from './helpers';
+
+let runtime: LocalRuntime;
+const clients: ChatClient[] = [];
+/** The emulator's log: one line per invocation, `DISCONNECT <id> …` once a `$disconnect` has run. */
+const log: string[] = [];
+
+async function track(client: Promise<ChatClient>): Promise<ChatClient> {
+  const opened = await client;
+  clients.push(opened);
+  return opened;
+}
+
+const pushed = (client: ChatClient, type: string): Frame[] =>
+  client.frames.filter((frame) => frame.type === type);
+
+/** Closes a connection and waits until its `$disconnect` has finished, announcements included. */
+async function closeAndSettle(client: ChatClient, connectionId: string): Promise<void> {
+  await client.close();
+  await expect
+    .poll(() => log.some((line) => line.startsWith(`DISCONNECT ${connectionId} `)), { timeout: 10_000 })
+    .toBe(true);
+}
+
+/** A round trip on `client`: every frame posted to it before this call has arrived once it returns. */
+async function drain(client: ChatClient): Promise<void> {
+  expect(await client.request({ action: 'ping' })).toMatchObject({ type: 'ack' });
+}
+
+beforeAll(async () => {
+  runtime = await startLocalRuntime({ logLevel: 'ERROR', onLog: (line) => log.push(line) });
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.close()));
+  await runtime?.stop();
+});
+
+describe('typing', () => {
+  it('reaches the other subscriber as a typing frame, stores nothing, and throttles a second one within 3 s', async () => {
+    // Prepare
+    const tina = await track(connectAs(runtime, 'tina'));
+    const ted = await track(connectAs(runtime, 'ted'));
+    const conversationId = await createConversation(tina, ['ted']);
+    await tina.request({ action: 'subscribe', conversationId });
+    await ted.request({ action: 'subscribe', conversationId });
+
+    // Act
+    const first = await tina.request({ action: 'typing', conversationId });
+    const second = await tina.request({ action: 'typing', conversationId });
+    await drain(ted);
+
+    // Assess
+    expect(first).toMatchObject({ type: 'ack', action: 'typing', conversationId, throttled: false });
+    expect(second).toMatchObject({ type: 'ack', action: 'typing', conversationId, throttled: true });
+    expect(pushed(ted, 'typing')).toEqual([{ type: 'typing', conversationId, userId: 'tina' }]);
+    expect(pushed(tina, 'typing')).toEqual([]);
+    expect(ted.messages(conversationId)).toEqual([]);
+    const history = await ted.request({ action: 'history', conversationId });
+    expect(history).toMatchObject({ type: 'ack', messages: [], lastSeq: 0 });
+  });
+
+  it('is refused to a non-member, whom nothing reaches', async () => {
+    // Prepare
+    const tina = await track(connectAs(runtime, 'tina'));
+    const mallory = await track(connectAs(runtime, 'mallory'));
+    const conversationId = await createConversation(tina, ['ted']);
+    await tina.request({ action: 'subscribe', conversationId });
+
+    // Act
+    const reply = await mallory.request({ action: 'typing', conversationId });
+    await drain(tina);
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden' });
+    expect(pushed(tina, 'typing')).toEqual([]);
+  });
+});
+
+describe('presence', () => {
+  it('lists the members who have a live connection', async () => {
+    // Prepare: paul is a member and has never connected.
+    const pia = await track(connectAs(runtime, 'pia'));
+    await track(connectAs(runtime, 'pete'));
+    const conversationId = await createConversation(pia, ['pete', 'paul']);
+
+    // Act
+    const reply = await pia.request({ action: 'presence', conversationId });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', action: 'presence', conversationId });
+    expect(reply.online).toEqual(['pete', 'pia']);
+  });
+
+  it('announces a user online when their first connection subscribes, and offline when their last one closes', async () => {
+    // Prepare
+    const oscar = await track(connectAs(runtime, 'oscar'));
+    const tab1 = await connectWithId(runtime, 'olga');
+    const tab2 = await connectWithId(runtime, 'olga');
+    clients.push(tab1.client, tab2.client);
+    const [olgaTab1, olgaTab2] = [tab1.client, tab2.client];
+    const conversationId = await createConversation(olgaTab1, ['oscar']);
+    await oscar.request({ action: 'subscribe', conversationId });
+
+    // Act: olga's first tab subscribes, then her second; then both close, one after the other.
+    await olgaTab1.request({ action: 'subscribe', conversationId });
+    await olgaTab2.request({ action: 'subscribe', conversationId });
+    await drain(oscar);
+    const afterSubscribes = pushed(oscar, 'presence');
+    await closeAndSettle(olgaTab1, tab1.connectionId);
+    await drain(oscar);
+    const afterFirstClose = pushed(oscar, 'presence');
+    const whileTab2Open = await oscar.request({ action: 'presence', conversationId });
+    await closeAndSettle(olgaTab2, tab2.connectionId);
+    await drain(oscar);
+
+    // Assess
+    expect(afterSubscribes).toEqual([{ type: 'presence', userId: 'olga', online: true }]);
+    expect(afterFirstClose).toEqual(afterSubscribes);
+    expect(whileTab2Open.online).toEqual(['olga', 'oscar']);
+    expect(pushed(oscar, 'presence')).toEqual([
+      { type: 'presence', userId: 'olga', online: true },
+      { type: 'presence', userId: 'olga', online: false },
+    ]);
+    const reply = await oscar.request({ action: 'presence', conversationId });
+    expect(reply.online).toEqual(['oscar']);
+  });
+});

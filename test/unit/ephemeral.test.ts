@@ -1,0 +1,603 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  type GetCommandInput,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { createConnectHandler, type LifecycleEvent } from '../../lambdas/connect/lifecycle';
+import { createOfflineAnnouncer } from '../../lambdas/connect/presence';
+import { createConversationsHandler } from '../../lambdas/conversations/conversations';
+import { postEphemeral } from '../../shared/ephemeral';
+import { LIMITS } from '../../shared/limits';
+import type { PostFn, PostResult } from '../../shared/poster';
+import { META_SK, memberSk, TTL_ATTRIBUTE } from '../../shared/tables';
+import type { RouteEvent } from '../../shared/websocket';
+
+const tables = {
+  conversations: 'conversations-t',
+  subscriptions: 'subscriptions-t',
+  connections: 'connections-t',
+  messages: 'messages-t',
+};
+const NOW = new Date('2030-01-02T03:04:05.000Z');
+const CONVERSATION = 'conv-1';
+const CONNECTION = 'alice-1';
+
+const ddbMock = mockClient(DynamoDBDocumentClient);
+const sqsMock = mockClient(SQSClient);
+const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+const logger = new Logger({ serviceName: 'chat-ephemeral-test', logLevel: 'SILENT' });
+
+const delivered: PostResult = { status: 'delivered', attempts: 1 };
+
+/** A poster that records every post and answers `delivered`, or what `answers` says for a connection. */
+function fakePoster(answers: Record<string, PostResult> = {}) {
+  return vi.fn<PostFn>(async (connectionId) => answers[connectionId] ?? delivered);
+}
+
+function conversationsHandler(post: PostFn) {
+  return createConversationsHandler({ ddb, tables, logger, clock: () => NOW, ephemeral: { post } });
+}
+
+function eventOf(body: Record<string, unknown>, userId = 'alice', connectionId = CONNECTION): RouteEvent {
+  return {
+    body: JSON.stringify(body),
+    isBase64Encoded: false,
+    requestContext: {
+      connectionId,
+      requestId: 'aws-request-1',
+      routeKey: String(body.action),
+      eventType: 'MESSAGE',
+      messageId: 'msg-1',
+      messageDirection: 'IN',
+      extendedRequestId: 'ext-1',
+      requestTime: '02/Jan/2030:03:04:05 +0000',
+      requestTimeEpoch: NOW.getTime(),
+      connectedAt: NOW.getTime() - 1000,
+      domainName: 'example.execute-api.us-east-1.amazonaws.com',
+      stage: 'test',
+      apiId: 'api-1',
+      authorizer: { principalId: userId },
+    },
+  } as RouteEvent;
+}
+
+async function call(post: PostFn, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const result = await conversationsHandler(post)(eventOf(body));
+  return JSON.parse(result.body) as Record<string, unknown>;
+}
+
+/** The conversation's subscriptions partition holds these (connection, user) pairs. */
+function givenListeners(listeners: [connectionId: string, userId: string][]): void {
+  ddbMock
+    .on(QueryCommand, { TableName: tables.subscriptions })
+    .resolves({ Items: listeners.map(([connectionId, userId]) => ({ connectionId, userId })) });
+}
+
+/** The byUser index lists these connections per user (users not named have none). */
+function givenIndexedConnections(byUser: Record<string, string[]>): void {
+  ddbMock.on(QueryCommand, { TableName: tables.connections, IndexName: 'byUser' }).callsFake((input) => {
+    const userId = String(input.ExpressionAttributeValues?.[':u']);
+    return { Items: (byUser[userId] ?? []).map((connectionId) => ({ userId, connectionId })) };
+  });
+}
+
+const conditionFailed = (Item?: Record<string, AttributeValue>) =>
+  new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {}, Item });
+
+/** The frames posted, as [connectionId, parsed frame] pairs. */
+const postsOf = (post: ReturnType<typeof fakePoster>) =>
+  post.mock.calls.map(([connectionId, data]) => [connectionId, JSON.parse(data)]);
+
+beforeEach(() => {
+  ddbMock.reset();
+  sqsMock.reset();
+});
+
+describe('typing', () => {
+  it('sets typingAt on the member item only if it exists and is older than the throttle window', async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand).resolves({});
+    givenListeners([]);
+
+    // Act
+    const reply = await call(fakePoster(), {
+      action: 'typing',
+      requestId: 't-1',
+      conversationId: CONVERSATION,
+    });
+
+    // Assess
+    expect(reply).toEqual({
+      type: 'ack',
+      action: 'typing',
+      requestId: 't-1',
+      conversationId: CONVERSATION,
+      throttled: false,
+    });
+    expect(ddbMock).toHaveReceivedCommandTimes(UpdateCommand, 1);
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: tables.conversations,
+      Key: { conversationId: CONVERSATION, sk: memberSk('alice') },
+      UpdateExpression: 'SET typingAt = :now',
+      ConditionExpression:
+        'attribute_exists(conversationId) AND (attribute_not_exists(typingAt) OR typingAt <= :cutoff)',
+      ExpressionAttributeValues: {
+        ':now': NOW.getTime(),
+        ':cutoff': NOW.getTime() - LIMITS.typingThrottleMs,
+      },
+    });
+  });
+
+  it("posts a typing frame to the other users' connections, never to the sender's own", async () => {
+    // Prepare: alice types on alice-1; alice-2 is her other tab.
+    ddbMock.on(UpdateCommand).resolves({});
+    givenListeners([
+      [CONNECTION, 'alice'],
+      ['alice-2', 'alice'],
+      ['bob-1', 'bob'],
+      ['carol-1', 'carol'],
+    ]);
+    const post = fakePoster();
+
+    // Act
+    const reply = await call(post, { action: 'typing', conversationId: CONVERSATION });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', throttled: false });
+    const frame = { type: 'typing', conversationId: CONVERSATION, userId: 'alice' };
+    expect(postsOf(post)).toEqual([
+      ['bob-1', frame],
+      ['carol-1', frame],
+    ]);
+    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
+      TableName: tables.subscriptions,
+      KeyConditionExpression: 'conversationId = :c',
+      ExpressionAttributeValues: { ':c': CONVERSATION },
+      ConsistentRead: false,
+    });
+  });
+
+  it('refuses a non-member with forbidden, and reads no listeners and posts nothing', async () => {
+    // Prepare: no member item, so the condition fails with no old item.
+    ddbMock.on(UpdateCommand).rejects(conditionFailed());
+    const post = fakePoster();
+
+    // Act
+    const reply = await call(post, { action: 'typing', requestId: 't-2', conversationId: CONVERSATION });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden', requestId: 't-2', retryable: false });
+    expect(ddbMock).not.toHaveReceivedCommand(QueryCommand);
+    expect(post).not.toHaveBeenCalled();
+  });
+
+  it('acks a second typing within 3 s as throttled and posts nothing', async () => {
+    // Prepare: the member item says alice typed 1 s ago.
+    ddbMock.on(UpdateCommand).rejects(
+      conditionFailed({
+        conversationId: { S: CONVERSATION },
+        sk: { S: memberSk('alice') },
+        typingAt: { N: String(NOW.getTime() - 1_000) },
+      }),
+    );
+    givenListeners([['bob-1', 'bob']]);
+    const post = fakePoster();
+
+    // Act
+    const reply = await call(post, { action: 'typing', conversationId: CONVERSATION });
+
+    // Assess
+    expect(reply).toMatchObject({
+      type: 'ack',
+      action: 'typing',
+      conversationId: CONVERSATION,
+      throttled: true,
+    });
+    expect(ddbMock).not.toHaveReceivedCommand(QueryCommand);
+    expect(post).not.toHaveBeenCalled();
+  });
+
+  it('never touches SQS and writes nothing but the sender’s typingAt: no message, no seq', async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand).resolves({});
+    givenListeners([['bob-1', 'bob']]);
+
+    // Act
+    await call(fakePoster(), { action: 'typing', conversationId: CONVERSATION });
+
+    // Assess
+    expect(sqsMock.calls()).toHaveLength(0);
+    expect(ddbMock).not.toHaveReceivedCommand(PutCommand);
+    expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
+    expect(ddbMock).not.toHaveReceivedCommand(DeleteCommand);
+    expect(ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input.Key)).toEqual([
+      { conversationId: CONVERSATION, sk: memberSk('alice') },
+    ]);
+  });
+
+  it('ignores a 410: the others still get the frame, and no cleanup is written', async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand).resolves({});
+    givenListeners([
+      ['gone-1', 'bob'],
+      ['carol-1', 'carol'],
+    ]);
+    const post = fakePoster({ 'gone-1': { status: 'gone', attempts: 1 } });
+
+    // Act
+    const reply = await call(post, { action: 'typing', conversationId: CONVERSATION });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', throttled: false });
+    expect(post.mock.calls.map(([connectionId]) => connectionId)).toEqual(['gone-1', 'carol-1']);
+    expect(ddbMock).not.toHaveReceivedCommand(DeleteCommand);
+    expect(ddbMock).not.toHaveReceivedCommand(BatchWriteCommand);
+  });
+
+  it('answers only once every post has settled, so nothing is left running after the reply', async () => {
+    // Prepare: the post to bob hangs until released.
+    ddbMock.on(UpdateCommand).resolves({});
+    givenListeners([['bob-1', 'bob']]);
+    let release: () => void = () => undefined;
+    const post = vi.fn<PostFn>(
+      () =>
+        new Promise((resolve) => {
+          release = () => resolve(delivered);
+        }),
+    );
+    let answered = false;
+
+    // Act
+    const reply = call(post, { action: 'typing', conversationId: CONVERSATION }).then((frame) => {
+      answered = true;
+      return frame;
+    });
+    await vi.waitFor(() => expect(post).toHaveBeenCalledTimes(1));
+    await new Promise((resolve) => setImmediate(resolve));
+    const answeredBeforeRelease = answered;
+    release();
+
+    // Assess
+    expect(answeredBeforeRelease).toBe(false);
+    expect(await reply).toMatchObject({ type: 'ack', throttled: false });
+  });
+});
+
+describe('presence', () => {
+  /** The conversation's member items, read by the members Query. */
+  function givenMembers(members: string[]): void {
+    ddbMock
+      .on(QueryCommand, { TableName: tables.conversations })
+      .resolves({ Items: members.map((memberId) => ({ memberId })) });
+  }
+
+  it('lists the members with a live connection, the caller included, in member order', async () => {
+    // Prepare
+    givenMembers(['alice', 'bob', 'carol', 'dave']);
+    givenIndexedConnections({ bob: ['bob-1', 'bob-2'], dave: ['dave-1'] });
+
+    // Act
+    const reply = await call(fakePoster(), {
+      action: 'presence',
+      requestId: 'p-1',
+      conversationId: CONVERSATION,
+    });
+
+    // Assess
+    expect(reply).toEqual({
+      type: 'ack',
+      action: 'presence',
+      requestId: 'p-1',
+      conversationId: CONVERSATION,
+      online: ['alice', 'bob', 'dave'],
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
+      TableName: tables.conversations,
+      KeyConditionExpression: 'conversationId = :c AND begins_with(sk, :member)',
+      ExpressionAttributeValues: { ':c': CONVERSATION, ':member': 'MEMBER#' },
+      ConsistentRead: true,
+    });
+    // One keys-only index Query of one item per other member; none for the caller.
+    const lookups = ddbMock.commandCalls(QueryCommand, { IndexName: 'byUser' }).map((c) => c.args[0].input);
+    expect(lookups.map((input) => input.ExpressionAttributeValues?.[':u'])).toEqual(['bob', 'carol', 'dave']);
+    for (const input of lookups) expect(input).toMatchObject({ TableName: tables.connections, Limit: 1 });
+  });
+
+  it('refuses a non-member with forbidden and looks up no one', async () => {
+    // Prepare
+    givenMembers(['bob', 'carol']);
+    givenIndexedConnections({ bob: ['bob-1'] });
+
+    // Act
+    const reply = await call(fakePoster(), { action: 'presence', conversationId: CONVERSATION });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden' });
+    expect(ddbMock.commandCalls(QueryCommand, { IndexName: 'byUser' })).toHaveLength(0);
+  });
+});
+
+describe('online event on subscribe', () => {
+  function givenMember(isMember: boolean): void {
+    ddbMock.on(GetCommand).callsFake((input: GetCommandInput) => {
+      if (input.Key?.sk === META_SK) return { Item: { conversationId: CONVERSATION, lastSeq: 0 } };
+      return isMember ? { Item: { conversationId: CONVERSATION } } : {};
+    });
+  }
+
+  it("announces the user online to the conversation's listeners when theirs is the first connection there", async () => {
+    // Prepare: the post records whether the subscription was stored before it.
+    givenMember(true);
+    givenListeners([
+      ['bob-1', 'bob'],
+      ['carol-1', 'carol'],
+    ]);
+    ddbMock.on(TransactWriteCommand).resolves({});
+    const post = vi.fn<PostFn>(async () => {
+      expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+      return delivered;
+    });
+
+    // Act
+    const reply = await call(post, { action: 'subscribe', conversationId: CONVERSATION });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', action: 'subscribe' });
+    const online = { type: 'presence', userId: 'alice', online: true };
+    expect(postsOf(post)).toEqual([
+      ['bob-1', online],
+      ['carol-1', online],
+    ]);
+    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
+      TableName: tables.subscriptions,
+      ConsistentRead: true,
+    });
+  });
+
+  it.each([
+    ['another connection of the same user already listens', 'alice-2'],
+    ['this connection already listens (a re-subscribe)', CONNECTION],
+  ])('announces nothing when %s', async (_case, listening) => {
+    // Prepare
+    givenMember(true);
+    givenListeners([
+      [listening, 'alice'],
+      ['bob-1', 'bob'],
+    ]);
+    ddbMock.on(TransactWriteCommand).resolves({});
+    const post = fakePoster();
+
+    // Act
+    const reply = await call(post, { action: 'subscribe', conversationId: CONVERSATION });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', action: 'subscribe' });
+    expect(post).not.toHaveBeenCalled();
+  });
+
+  it('announces nothing for a non-member, whose subscribe is refused', async () => {
+    // Prepare
+    givenMember(false);
+    givenListeners([['bob-1', 'bob']]);
+    const post = fakePoster();
+
+    // Act
+    const reply = await call(post, { action: 'subscribe', conversationId: CONVERSATION });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden' });
+    expect(post).not.toHaveBeenCalled();
+    expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
+  });
+});
+
+describe('offline event on $disconnect', () => {
+  const disconnect = {
+    requestContext: { routeKey: '$disconnect', eventType: 'DISCONNECT', connectionId: CONNECTION },
+  } as LifecycleEvent;
+
+  function connectHandler(post: PostFn, warn = vi.fn()) {
+    const log = {
+      appendKeys: vi.fn(),
+      removeKeys: vi.fn(),
+      info: vi.fn(),
+      warn,
+      error: vi.fn(),
+      debug: vi.fn(),
+    };
+    const now = () => NOW;
+    return createConnectHandler({
+      ddb,
+      tables,
+      logger: log,
+      now,
+      announceOffline: createOfflineAnnouncer({ ddb, tables, post, logger: log, now }),
+    });
+  }
+
+  /** The closed connection's item: alice's, subscribed to `conversations`. */
+  function givenClosedConnection(conversations: string[]): void {
+    ddbMock.on(DeleteCommand).resolves({
+      Attributes: {
+        connectionId: CONNECTION,
+        userId: 'alice',
+        ...(conversations.length > 0 ? { conversations: new Set(conversations) } : {}),
+      },
+    });
+    ddbMock.on(BatchWriteCommand).resolves({});
+  }
+
+  /** Listeners per conversation (after the closed connection's subscriptions were deleted). */
+  function givenListenersOf(byConversation: Record<string, [string, string][]>): void {
+    ddbMock.on(QueryCommand, { TableName: tables.subscriptions }).callsFake((input) => {
+      const listeners = byConversation[String(input.ExpressionAttributeValues?.[':c'])] ?? [];
+      return { Items: listeners.map(([connectionId, userId]) => ({ connectionId, userId })) };
+    });
+  }
+
+  /** Connection items that still exist, as a consistent GetItem sees them. */
+  function givenLiveConnections(live: Record<string, number>): void {
+    ddbMock.on(GetCommand, { TableName: tables.connections }).callsFake((input: GetCommandInput) => {
+      const connectionId = String(input.Key?.connectionId);
+      return connectionId in live ? { Item: { connectionId, [TTL_ATTRIBUTE]: live[connectionId] } } : {};
+    });
+  }
+
+  const LATER = Math.floor(NOW.getTime() / 1000) + 3600;
+
+  it("posts offline once to each listener of the closed connection's conversations when it was the user's last", async () => {
+    // Prepare: the index still lists the closed connection itself (it lags behind the table).
+    givenClosedConnection(['general', 'random']);
+    givenIndexedConnections({ alice: [CONNECTION] });
+    givenListenersOf({
+      general: [
+        ['bob-1', 'bob'],
+        ['carol-1', 'carol'],
+      ],
+      random: [['bob-1', 'bob']],
+    });
+    const post = fakePoster();
+
+    // Act
+    const result = await connectHandler(post)(disconnect);
+
+    // Assess
+    expect(result).toEqual({ statusCode: 200 });
+    const offline = { type: 'presence', userId: 'alice', online: false };
+    expect(postsOf(post)).toEqual([
+      ['bob-1', offline],
+      ['carol-1', offline],
+    ]);
+    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
+      TableName: tables.connections,
+      IndexName: 'byUser',
+      KeyConditionExpression: 'userId = :u',
+      ExpressionAttributeValues: { ':u': 'alice' },
+    });
+  });
+
+  it('posts nothing while the user has another live connection', async () => {
+    // Prepare
+    givenClosedConnection(['general']);
+    givenIndexedConnections({ alice: [CONNECTION, 'alice-2'] });
+    givenLiveConnections({ 'alice-2': LATER });
+    givenListenersOf({ general: [['bob-1', 'bob']] });
+    const post = fakePoster();
+
+    // Act
+    await connectHandler(post)(disconnect);
+
+    // Assess
+    expect(post).not.toHaveBeenCalled();
+    expect(ddbMock).toHaveReceivedCommandWith(GetCommand, {
+      TableName: tables.connections,
+      Key: { connectionId: 'alice-2' },
+      ConsistentRead: true,
+    });
+  });
+
+  it.each([
+    ['deleted a moment ago (two tabs closing at once)', {}],
+    ['past its TTL but not yet removed', { 'alice-2': Math.floor(NOW.getTime() / 1000) - 1 }],
+  ])('posts offline when the other connection the index lists was %s', async (_case, live) => {
+    // Prepare
+    givenClosedConnection(['general']);
+    givenIndexedConnections({ alice: [CONNECTION, 'alice-2'] });
+    givenLiveConnections(live);
+    givenListenersOf({ general: [['bob-1', 'bob']] });
+    const post = fakePoster();
+
+    // Act
+    await connectHandler(post)(disconnect);
+
+    // Assess
+    expect(postsOf(post)).toEqual([['bob-1', { type: 'presence', userId: 'alice', online: false }]]);
+  });
+
+  it('reads nothing more when the closed connection listened to no conversation', async () => {
+    // Prepare
+    givenClosedConnection([]);
+    const post = fakePoster();
+
+    // Act
+    await connectHandler(post)(disconnect);
+
+    // Assess
+    expect(ddbMock).not.toHaveReceivedCommand(QueryCommand);
+    expect(post).not.toHaveBeenCalled();
+  });
+
+  it('still succeeds, with a warning, when the announcement fails', async () => {
+    // Prepare
+    givenClosedConnection(['general']);
+    ddbMock.on(QueryCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+    const warn = vi.fn();
+
+    // Act
+    const result = await connectHandler(fakePoster(), warn)(disconnect);
+
+    // Assess
+    expect(result).toEqual({ statusCode: 200 });
+    expect(warn).toHaveBeenCalledWith('Could not announce the user offline', expect.anything());
+    expect(ddbMock).toHaveReceivedCommandTimes(BatchWriteCommand, 1);
+  });
+});
+
+describe('postEphemeral', () => {
+  it('keeps at most `concurrency` posts in flight and posts to each connection once', async () => {
+    // Prepare
+    let inFlight = 0;
+    let most = 0;
+    const post = vi.fn<PostFn>(async () => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((resolve) => setImmediate(resolve));
+      inFlight--;
+      return delivered;
+    });
+    const ids = Array.from({ length: 25 }, (_, i) => `c-${i}`);
+
+    // Act
+    const report = await postEphemeral(post, [...ids, 'c-0'], '{}', { concurrency: 4 });
+
+    // Assess
+    expect(most).toBe(4);
+    expect(post).toHaveBeenCalledTimes(25);
+    expect(report).toEqual({ targets: 25, delivered: 25, gone: 0, failed: 0, skipped: 0 });
+  });
+
+  it('starts no post once the budget has run out and counts the rest as skipped', async () => {
+    // Prepare: each post takes 400 ms of a 1 s budget.
+    let clock = 0;
+    const post = vi.fn<PostFn>(async () => {
+      clock += 400;
+      return delivered;
+    });
+
+    // Act
+    const report = await postEphemeral(post, ['a', 'b', 'c', 'd', 'e'], '{}', {
+      concurrency: 1,
+      budgetMs: 1_000,
+      now: () => clock,
+    });
+
+    // Assess
+    expect(post).toHaveBeenCalledTimes(3);
+    expect(report).toMatchObject({ targets: 5, delivered: 3, skipped: 2 });
+  });
+});
