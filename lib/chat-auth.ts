@@ -136,10 +136,12 @@ export class ChatAuth extends Construct {
       );
     }
     const callbackUrls = cognito.callbackUrls ?? ['http://localhost:5173/'];
-    // A browser cannot keep a secret, so the client has none: SRP for direct sign-in, code flow (PKCE) for hosted UI.
+    // A browser cannot keep a secret, so the client has none: SRP for direct sign-in, code flow (PKCE) for
+    // hosted UI, and admin sign-in, which only a caller with IAM rights on the pool can use (operators and
+    // scripts getting a token for `npm run chat -- --url … --token …`).
     this.userPoolClient = this.userPool.addClient('WebClient', {
       generateSecret: false,
-      authFlows: { userSrp: true },
+      authFlows: { userSrp: true, adminUserPassword: true },
       oAuth: {
         flows: { authorizationCodeGrant: true },
         scopes: [OAuthScope.OPENID, OAuthScope.EMAIL, OAuthScope.PROFILE],
