@@ -504,6 +504,13 @@ describe('ServerlessChatStack with default props', () => {
         AllowedOAuthFlows: ['code'],
       });
     });
+
+    it('lets an operator with IAM rights on the pool sign in for a user, and never with a bare password', () => {
+      const clients = template.findResources('AWS::Cognito::UserPoolClient');
+      const flows = clients[single(clients, 'user pool client')]?.Properties?.ExplicitAuthFlows as string[];
+      expect(flows).toContain('ALLOW_ADMIN_USER_PASSWORD_AUTH');
+      expect(flows).not.toContain('ALLOW_USER_PASSWORD_AUTH');
+    });
   });
 
   describe('alarms', () => {
