@@ -2,15 +2,18 @@ import * as path from 'node:path';
 import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { ATTACHMENTS_ROOT } from '../shared/attachments';
 import { ENV } from '../shared/env';
 import { TABLE_ENV, TABLES, type TableDefinition, type TableName } from '../shared/tables';
 import { acknowledgeManagedPolicy, acknowledgeRule, acknowledgeWildcardResource } from './nag';
-import type { FunctionWiring, QueueAccess, TableAccess } from './wiring';
+import type { BucketAccess, FunctionWiring, QueueAccess, TableAccess } from './wiring';
 import { DEFAULT_TIMEOUT_SECONDS } from './wiring';
 
 /** Repository root: wiring entries are relative to it. */
@@ -93,6 +96,24 @@ export class ChatFunction extends NodejsFunction {
     if (access === 'consume' || access === 'consumeAndSend') queue.grantConsumeMessages(this);
     if (access === 'send' || access === 'consumeAndSend') queue.grantSendMessages(this);
     this.addEnvironment(envName, queue.queueUrl);
+  }
+
+  /**
+   * Lets the function put and get objects under the attachments prefix of `bucket` (and nothing else of
+   * it: no list, no delete), which is what signing upload and download URLs needs, and passes the bucket
+   * name in ENV.attachmentsBucket.
+   */
+  useAttachments(bucket: IBucket, access: BucketAccess): void {
+    const objects = bucket.arnForObjects(`${ATTACHMENTS_ROOT}*`);
+    const actions = access === 'readWrite' ? ['s3:PutObject', 's3:GetObject'] : [];
+    this.addToRolePolicy(new PolicyStatement({ actions, resources: [objects] }));
+    this.addEnvironment(ENV.attachmentsBucket, bucket.bucketName);
+    acknowledgeWildcardResource(
+      this,
+      objects,
+      'Attachment keys are made at run time under conversations/<conversationId>/, so the grant covers that ' +
+        'prefix of this one bucket, with put and get only.',
+    );
   }
 
   /**

@@ -3,6 +3,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
 import { ENV } from '../shared/env';
 import type { TableName } from '../shared/tables';
+import { AttachmentsBucket, type AttachmentsBucketProps } from './attachments-bucket';
 import { ChatAlarms } from './chat-alarms';
 import { ChatApi } from './chat-api';
 import { ChatAuth, type CognitoAuthProps, type OidcIssuerProps, type TokenIssuer } from './chat-auth';
@@ -89,6 +90,12 @@ export interface ServerlessChatStackProps extends StackProps {
    * @default false
    */
   readonly createApiGatewayCloudWatchRole?: boolean;
+  /**
+   * The attachments bucket: CORS origins, expiry of objects, and its removal policy (which otherwise
+   * follows `removalPolicy`).
+   * @default every origin, no expiry, the stack's removalPolicy
+   */
+  readonly attachments?: AttachmentsBucketProps;
 }
 
 /** The props with every default applied, after validation. */
@@ -125,12 +132,13 @@ export class ServerlessChatStack extends Stack {
 
     const tables = this.createTables(config);
     const queues = this.createQueues(config);
+    const attachments = this.createAttachments(props, config);
     const auth = this.createAuth(props, config);
-    const functions = this.createFunctions(tables, queues, auth.tokenIssuer);
+    const functions = this.createFunctions(tables, queues, attachments, auth.tokenIssuer);
     const api = this.createApi(functions, config, props);
     this.createFanout(functions, queues, api, config);
     const alarms = this.createAlarms(functions, queues, config, props);
-    this.createOutputs(tables, queues, auth, api, functions, alarms);
+    this.createOutputs(tables, queues, attachments, auth, api, functions, alarms);
   }
 
   private createTables(config: ResolvedProps): ChatTables {
@@ -144,6 +152,13 @@ export class ServerlessChatStack extends Stack {
     });
   }
 
+  private createAttachments(props: ServerlessChatStackProps, config: ResolvedProps): AttachmentsBucket {
+    return new AttachmentsBucket(this, 'Attachments', {
+      removalPolicy: config.removalPolicy,
+      ...props.attachments,
+    });
+  }
+
   private createAuth(props: ServerlessChatStackProps, config: ResolvedProps): ChatAuth {
     return new ChatAuth(this, 'Auth', {
       oidc: props.oidc,
@@ -153,7 +168,12 @@ export class ServerlessChatStack extends Stack {
   }
 
   /** One ChatFunction per FUNCTIONS entry, with exactly the grants and variables its wiring lists. */
-  private createFunctions(tables: ChatTables, queues: FanoutQueues, issuer: TokenIssuer): ChatFunctions {
+  private createFunctions(
+    tables: ChatTables,
+    queues: FanoutQueues,
+    attachments: AttachmentsBucket,
+    issuer: TokenIssuer,
+  ): ChatFunctions {
     const entries = Object.entries(FUNCTIONS) as [FunctionName, FunctionWiring][];
     const functions = Object.fromEntries(
       entries.map(([name, wiring]) => {
@@ -165,6 +185,7 @@ export class ServerlessChatStack extends Stack {
         if (wiring.deadLetterQueue) {
           fn.useQueue(ENV.deadLetterQueueUrl, queues.deadLetterQueue, wiring.deadLetterQueue);
         }
+        if (wiring.attachments) fn.useAttachments(attachments.bucket, wiring.attachments);
         if (wiring.verifiesTokens) {
           fn.addEnvironment(ENV.jwtIssuer, issuer.issuer);
           fn.addEnvironment(ENV.jwtJwksUrl, issuer.jwksUrl);
@@ -231,6 +252,7 @@ export class ServerlessChatStack extends Stack {
   private createOutputs(
     tables: ChatTables,
     queues: FanoutQueues,
+    attachments: AttachmentsBucket,
     auth: ChatAuth,
     api: ChatApi,
     functions: ChatFunctions,
@@ -250,6 +272,7 @@ export class ServerlessChatStack extends Stack {
     output('DeadLetterQueueName', queues.deadLetterQueue.queueName, 'FIFO dead-letter queue name');
     output('RedriveFunctionName', functions.dlq.functionName, 'Invoke to move dead letters back to fan-out');
     output('AlarmTopicArn', alarms.topic.topicArn, 'SNS topic that receives every alarm');
+    output('AttachmentsBucketName', attachments.bucket.bucketName, 'S3 bucket of message attachments');
     if (auth.userPool && auth.userPoolClient) {
       output('UserPoolId', auth.userPool.userPoolId, 'Cognito user pool that issues connect tokens');
       output(

@@ -16,6 +16,12 @@ export type TableAccess = 'read' | 'readWrite';
  */
 export type QueueAccess = 'send' | 'consume' | 'consumeAndSend';
 
+/**
+ * How a function uses the attachments bucket: `readWrite` lets it sign PUT and GET URLs of objects under
+ * `conversations/` (shared/attachments.ts), and nothing else of the bucket.
+ */
+export type BucketAccess = 'readWrite';
+
 export interface FunctionWiring {
   /** Entry file relative to the repository root; it exports `handler`. */
   entry: string;
@@ -30,6 +36,8 @@ export interface FunctionWiring {
   managementApi?: boolean;
   /** Verifies JWTs; issuer settings arrive as ENV.jwtIssuer, ENV.jwtJwksUrl, ENV.jwtAudience. */
   verifiesTokens?: boolean;
+  /** Attachments bucket access, on the `conversations/` prefix only; its name arrives as ENV.attachmentsBucket. */
+  attachments?: BucketAccess;
   /** @default 10 */
   timeoutSeconds?: number;
   /** @default 256 */
@@ -62,7 +70,7 @@ export const FUNCTIONS = {
   conversations: {
     entry: 'lambdas/conversations/handler.ts',
     description:
-      'Conversation routes: create, add members, list, read, subscribe, unsubscribe, history, typing, presence, ping; $default',
+      'Conversation routes: create, add/remove members, leave, list, read, subscribe, unsubscribe, history, typing, presence, ping; $default',
     // messages: readWrite because a reader fills a dead writer's seq with a tombstone.
     tables: {
       conversations: 'readWrite',
@@ -70,8 +78,17 @@ export const FUNCTIONS = {
       connections: 'readWrite',
       messages: 'readWrite',
     },
-    // Posts typing and presence events straight to connections: they never take the FIFO message path.
+    // Posts typing, presence and read events straight to connections: they never take the FIFO message path.
     managementApi: true,
+    // Membership changes take a seq and are fanned out in the conversation's group, like messages.
+    fanoutQueue: 'send',
+  },
+  attachments: {
+    entry: 'lambdas/attachments/handler.ts',
+    description: 'Presigned S3 URLs for members: uploadUrl (PUT of one attachment) and downloadUrl (GET)',
+    // read: the membership check; the URLs it signs are the only way to the bucket.
+    tables: { conversations: 'read' },
+    attachments: 'readWrite',
   },
   fanout: {
     entry: 'lambdas/fanout/handler.ts',
@@ -123,8 +140,12 @@ export const ROUTES = {
   history: 'conversations',
   createConversation: 'conversations',
   addMembers: 'conversations',
+  removeMember: 'conversations',
+  leave: 'conversations',
   listConversations: 'conversations',
   read: 'conversations',
+  uploadUrl: 'attachments',
+  downloadUrl: 'attachments',
   typing: 'conversations',
   presence: 'conversations',
   ping: 'conversations',

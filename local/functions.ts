@@ -18,6 +18,7 @@ export interface ResourceValues {
   deadLetterQueueUrl: string;
   managementEndpoint: string;
   jwt: { issuer: string; jwksUrl: string; audience: string };
+  attachmentsBucket: string;
 }
 
 /** The environment variables the stack gives a function with this wiring (see lib/chat-function.ts). */
@@ -27,6 +28,7 @@ export function environmentFor(wiring: FunctionWiring, values: ResourceValues): 
   if (wiring.fanoutQueue) env[ENV.fanoutQueueUrl] = values.fanoutQueueUrl;
   if (wiring.deadLetterQueue) env[ENV.deadLetterQueueUrl] = values.deadLetterQueueUrl;
   if (wiring.managementApi) env[ENV.managementEndpoint] = values.managementEndpoint;
+  if (wiring.attachments) env[ENV.attachmentsBucket] = values.attachmentsBucket;
   if (wiring.verifiesTokens) {
     env[ENV.jwtIssuer] = values.jwt.issuer;
     env[ENV.jwtJwksUrl] = values.jwt.jwksUrl;

@@ -11,6 +11,7 @@ import {
   type KeySchemaElement,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { FANOUT_QUEUE, fanoutVisibilityTimeoutSeconds } from '../lib/wiring';
 import {
@@ -150,4 +151,15 @@ export async function createQueues(
     }),
   });
   return { fanout, deadLetter };
+}
+
+/**
+ * Creates the attachments bucket. fauxqs accepts any PUT a presigned URL sends (it checks no signature,
+ * no CORS and no encryption settings), so locally the size and type limits hold where the URL is asked
+ * for; on AWS the signed headers hold them at upload too.
+ */
+export async function createAttachmentsBucket(s3: S3Client, prefix: string): Promise<string> {
+  const bucket = `${prefix}-attachments`;
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  return bucket;
 }

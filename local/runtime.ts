@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import {
   AUTHORIZER,
@@ -25,7 +26,7 @@ import { startWebSocketApi, type WebSocketApi } from './apigw/server';
 import { type ControlPlane, startControlPlane, type TokenOptions } from './control';
 import { type SqsEventSource, startSqsEventSource } from './event-source';
 import { environmentFor, type LocalFunctions, loadFunctions } from './functions';
-import { createQueues, createTables } from './resources';
+import { createAttachmentsBucket, createQueues, createTables } from './resources';
 import {
   assertJavaAvailable,
   type DynamoDbLocal,
@@ -80,9 +81,9 @@ export interface LocalRuntime {
   controlUrl: string;
   /** The web chat page (web/), served by the control plane. */
   webUrl: string;
-  endpoints: { dynamodb: string; sqs: string };
+  endpoints: { dynamodb: string; sqs: string; s3: string };
   /** SDK clients for the local services, for tests and tools that inspect them. */
-  clients: { dynamodb: DynamoDBClient; sqs: SQSClient };
+  clients: { dynamodb: DynamoDBClient; sqs: SQSClient; s3: S3Client };
   tables: TableNames;
   queues: { fanout: { url: string; arn: string }; deadLetter: { url: string; arn: string } };
   api: WebSocketApi;
@@ -159,12 +160,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
     const ddb = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
     const sqs = new SQSClient({ ...clientConfig, endpoint: sqsEmulator.endpoint });
-    const [tables, queues] = await Promise.all([
+    const s3 = new S3Client({ ...clientConfig, endpoint: sqsEmulator.s3Endpoint });
+    const [tables, queues, attachmentsBucket] = await Promise.all([
       createTables(ddb, prefix),
       createQueues(sqs, prefix, {
         maxReceiveCount: options.maxReceiveCount ?? FANOUT_QUEUE.defaultMaxReceiveCount,
         visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? fanoutVisibilityTimeoutSeconds(),
       }),
+      createAttachmentsBucket(s3, prefix),
     ]);
 
     // Routes and the control plane call into the functions, which load only once the environment is known.
@@ -211,6 +214,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       deadLetterQueueUrl: queues.deadLetter.url,
       managementEndpoint: api.managementEndpoint,
       jwt: { issuer: control.issuer, jwksUrl: control.jwksUrl, audience: control.audience },
+      attachmentsBucket,
     };
     // Handlers find local services through the SDK's standard endpoint variables: none knows it is local.
     Object.assign(process.env, {
@@ -219,6 +223,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_SQS: sqsEmulator.endpoint,
+      AWS_ENDPOINT_URL_S3: sqsEmulator.s3Endpoint,
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
       ...Object.assign({}, ...Object.values(wiring.functions).map((fn) => environmentFor(fn, values))),
     });
@@ -243,8 +248,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       managementEndpoint: api.managementEndpoint,
       controlUrl: control.url,
       webUrl: `${control.url}/`,
-      endpoints: { dynamodb: dynamo.endpoint, sqs: sqsEmulator.endpoint },
-      clients: { dynamodb: ddb, sqs },
+      endpoints: { dynamodb: dynamo.endpoint, sqs: sqsEmulator.endpoint, s3: sqsEmulator.s3Endpoint },
+      clients: { dynamodb: ddb, sqs, s3 },
       tables,
       queues,
       api,

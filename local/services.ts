@@ -1,6 +1,7 @@
 /**
  * The local stand-ins for AWS's data services: DynamoDB Local (Amazon's own engine, a Java process) and
- * fauxqs (an in-process SQS emulator with FIFO groups and redrive). Both start on free ports by default
+ * fauxqs (an in-process SQS emulator with FIFO groups and redrive, which also serves the attachments
+ * bucket's S3). Both start on free ports by default
  * so several runtimes, or test files, can run side by side.
  */
 import { type ChildProcess, type SpawnSyncReturns, spawnSync } from 'node:child_process';
@@ -175,6 +176,8 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
 
 export interface SqsEmulator {
   endpoint: string;
+  /** fauxqs serves S3 on the same port; buckets are virtual hosts of `s3.localhost`, resolved in this process. */
+  s3Endpoint: string;
   stop(): Promise<void>;
 }
 
@@ -214,6 +217,7 @@ export async function startSqsEmulator(options: { port?: number } = {}): Promise
   const release = resolveLocalhostSubdomains(() => interceptLocalhostDns('localhost'));
   return {
     endpoint: `http://sqs.${LOCAL_REGION}.localhost:${server.port}`,
+    s3Endpoint: `http://s3.localhost:${server.port}`,
     stop: async () => {
       release();
       await server.stop();

@@ -5,6 +5,7 @@
  * guard (shared/invocation.ts): a stopped invocation makes no more calls, and benchmarks count calls.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { requireEnv } from './env';
@@ -21,6 +22,13 @@ export function createDocumentClient(): DynamoDBDocumentClient {
 
 export function createSqsClient(): SQSClient {
   const client = new SQSClient({});
+  client.middlewareStack.add(invocationGuard(), INVOCATION_GUARD_STEP);
+  return client;
+}
+
+/** Signs attachment URLs; the endpoint, as for every client, comes from AWS_ENDPOINT_URL_S3 if set. */
+export function createS3Client(): S3Client {
+  const client = new S3Client({});
   client.middlewareStack.add(invocationGuard(), INVOCATION_GUARD_STEP);
   return client;
 }

@@ -24,4 +24,5 @@ export const ENV = {
   jwtIssuer: 'JWT_ISSUER',
   jwtJwksUrl: 'JWT_JWKS_URL',
   jwtAudience: 'JWT_AUDIENCE',
+  attachmentsBucket: 'ATTACHMENTS_BUCKET',
 } as const;

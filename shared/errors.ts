@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'forbidden'
   | 'not_found'
   | 'busy'
+  | 'rate_limited'
   | 'limit_exceeded'
   | 'connection_gone'
   | 'internal_error';
@@ -86,6 +87,14 @@ export class NotTheSenderError extends ChatError {
   }
 }
 
+/** Only the conversation's creator or an admin removes other members. */
+export class NotAnAdminError extends ChatError {
+  readonly code = 'forbidden';
+  constructor(conversationId: string) {
+    super(`Only the creator or an admin of conversation ${conversationId} may remove other members`);
+  }
+}
+
 /** A documented limit (group size, subscriptions per connection, ...) would be exceeded; nothing was written. */
 export class LimitExceededError extends ChatError {
   readonly code = 'limit_exceeded';
@@ -113,6 +122,21 @@ export class BusyError extends ChatError {
     override readonly retryAfterMs: number,
   ) {
     super(`${reason}; resend the same frame after ${retryAfterMs} ms`);
+  }
+}
+
+/**
+ * The caller is over a rate limit (messages per user per conversation, or frames per connection); nothing
+ * was written. Resending after `retryAfterMs` succeeds if the caller slows down.
+ */
+export class RateLimitedError extends ChatError {
+  readonly code = 'rate_limited';
+  override readonly retryable = true;
+  constructor(
+    what: string,
+    override readonly retryAfterMs: number,
+  ) {
+    super(`${what}; resend after ${retryAfterMs} ms`);
   }
 }
 

@@ -3,6 +3,13 @@
  * sends back or pushes. README "Protocol" documents the same shapes for humans.
  */
 import { z } from 'zod';
+import {
+  attachmentContentTypeSchema,
+  attachmentKeySchema,
+  attachmentSchema,
+  attachmentSizeSchema,
+  isKeyOf,
+} from './attachments';
 import type { ErrorCode } from './errors';
 import { LIMITS } from './limits';
 
@@ -40,20 +47,49 @@ const clientMessageIdSchema = z
 const requestIdSchema = z.string().min(1).max(64).optional();
 const seqSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
-export const sendFrameSchema = z.strictObject({
-  action: z.literal('send'),
+export const sendFrameSchema = z
+  .strictObject({
+    action: z.literal('send'),
+    requestId: requestIdSchema,
+    conversationId: conversationIdSchema,
+    clientMessageId: clientMessageIdSchema,
+    body: z
+      .string()
+      .min(1, 'must not be empty')
+      .refine(isWellFormedUnicode, 'must be well-formed Unicode (it has a lone surrogate)')
+      .refine((body) => utf8Bytes(body) <= LIMITS.maxBodyBytes, {
+        message: `must be at most ${LIMITS.maxBodyBytes} bytes of UTF-8`,
+        params: tooLarge(LIMITS.maxBodyBytes),
+      }),
+    /** A file uploaded through `uploadUrl` into this conversation; its key must be under its prefix. */
+    attachment: attachmentSchema.optional(),
+  })
+  .refine((frame) => frame.attachment === undefined || isKeyOf(frame.conversationId, frame.attachment.key), {
+    message: "must be a key of this conversation's attachments",
+    path: ['attachment', 'key'],
+  });
+
+/** Asks for a presigned PUT of one attachment of `contentType` and exactly `size` bytes. */
+export const uploadUrlFrameSchema = z.strictObject({
+  action: z.literal('uploadUrl'),
   requestId: requestIdSchema,
   conversationId: conversationIdSchema,
-  clientMessageId: clientMessageIdSchema,
-  body: z
-    .string()
-    .min(1, 'must not be empty')
-    .refine(isWellFormedUnicode, 'must be well-formed Unicode (it has a lone surrogate)')
-    .refine((body) => utf8Bytes(body) <= LIMITS.maxBodyBytes, {
-      message: `must be at most ${LIMITS.maxBodyBytes} bytes of UTF-8`,
-      params: tooLarge(LIMITS.maxBodyBytes),
-    }),
+  contentType: attachmentContentTypeSchema,
+  size: attachmentSizeSchema,
 });
+
+/** Asks for a presigned GET of an attachment of the conversation. */
+export const downloadUrlFrameSchema = z
+  .strictObject({
+    action: z.literal('downloadUrl'),
+    requestId: requestIdSchema,
+    conversationId: conversationIdSchema,
+    key: attachmentKeySchema,
+  })
+  .refine((frame) => isKeyOf(frame.conversationId, frame.key), {
+    message: "must be a key of this conversation's attachments",
+    path: ['key'],
+  });
 
 export const subscribeFrameSchema = z.strictObject({
   action: z.literal('subscribe'),
@@ -134,6 +170,24 @@ export const deleteFrameSchema = z.strictObject({
   seq: seqSchema.min(1),
 });
 
+/**
+ * Removes another member (only the conversation's creator or an admin may) or oneself (anyone: the same
+ * as `leave`). Direct conversations refuse it.
+ */
+export const removeMemberFrameSchema = z.strictObject({
+  action: z.literal('removeMember'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  userId: userIdSchema,
+});
+
+/** The caller leaves the conversation (any member; not a direct conversation). */
+export const leaveFrameSchema = z.strictObject({
+  action: z.literal('leave'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+});
+
 /** A keepalive: answered with an ack and nothing else, so a quiet client stays inside the idle timeout. */
 export const pingFrameSchema = z.strictObject({
   action: z.literal('ping'),
@@ -165,7 +219,11 @@ export type ReadFrame = z.infer<typeof readFrameSchema>;
 export type TypingFrame = z.infer<typeof typingFrameSchema>;
 export type PresenceFrame = z.infer<typeof presenceFrameSchema>;
 export type EditFrame = z.infer<typeof editFrameSchema>;
+export type UploadUrlFrame = z.infer<typeof uploadUrlFrameSchema>;
+export type DownloadUrlFrame = z.infer<typeof downloadUrlFrameSchema>;
 export type DeleteFrame = z.infer<typeof deleteFrameSchema>;
+export type RemoveMemberFrame = z.infer<typeof removeMemberFrameSchema>;
+export type LeaveFrame = z.infer<typeof leaveFrameSchema>;
 
 /** A stored chat message, as pushed to clients and as carried on the fan-out queue. */
 export const chatMessageSchema = z.strictObject({
@@ -178,6 +236,8 @@ export const chatMessageSchema = z.strictObject({
   editedAt: z.string().optional(),
   /** Bumped by every edit or delete (absent = 0); clients keep the highest version of a seq. */
   version: z.number().int().min(0).optional(),
+  /** The file the message carries; members fetch it with `downloadUrl`. */
+  attachment: attachmentSchema.optional(),
 });
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 
@@ -202,8 +262,28 @@ export interface DeletedMessage extends Tombstone {
   version: number;
 }
 
-/** One entry of a backlog or history page: a message, or a tombstone to skip (a deleted message is one). */
-export type StoredEntry = ChatMessage | Tombstone | DeletedMessage;
+/** What changed in a conversation's membership: who was added, removed by someone else, or left. */
+export const MEMBERSHIP_KINDS = ['member_added', 'member_removed', 'member_left'] as const;
+export type MembershipKind = (typeof MEMBERSHIP_KINDS)[number];
+
+/**
+ * A membership change as a page shows it: it takes a seq like a message, in the conversation's order.
+ * It is also a tombstone, so clients that only skip tombstones skip it; `kind` says what happened.
+ */
+export interface MembershipEntry extends Tombstone {
+  kind: MembershipKind;
+  /** Who was added, removed or left. */
+  userIds: string[];
+  /** Who did it (for `member_left`, the one who left). */
+  by: string;
+  at: string;
+}
+
+/**
+ * One entry of a backlog or history page: a message, or a tombstone to skip (a deleted message and a
+ * membership change are ones).
+ */
+export type StoredEntry = ChatMessage | Tombstone | DeletedMessage | MembershipEntry;
 
 export const isTombstone = (entry: StoredEntry): entry is Tombstone => 'tombstone' in entry;
 
@@ -229,6 +309,17 @@ export interface DeletedFrame {
   seq: number;
   deletedAt: string;
   version: number;
+}
+
+/** Server → client push of a membership change, in seq order with the messages (see MembershipEntry). */
+export interface MembershipFrame {
+  type: 'membership';
+  conversationId: string;
+  seq: number;
+  event: MembershipKind;
+  userIds: string[];
+  by: string;
+  at: string;
 }
 
 export interface ErrorFrame {
@@ -268,6 +359,17 @@ export interface DeleteAck {
   version: number;
   deletedAt: string;
   duplicate: boolean;
+}
+
+/**
+ * The ack payload of `removeMember` and `leave`. `removed: false` means the user was not a member (a
+ * resend, or never one): nothing changed and no event was recorded. `seq` is the change's seq.
+ */
+export interface MembershipChangeAck {
+  conversationId: string;
+  userId: string;
+  removed: boolean;
+  seq?: number;
 }
 
 /** A conversation as `createConversation` returns it. */
@@ -310,6 +412,24 @@ export interface MessagesPage {
   lastSeq: number;
 }
 
+/**
+ * The ack of `uploadUrl`: PUT the file's bytes to `url` with exactly `headers` before `expiresAt`, then
+ * send a message with `attachment: {key, contentType, size}`.
+ */
+export interface UploadUrlAck {
+  url: string;
+  key: string;
+  method: 'PUT';
+  headers: { 'content-type': string; 'content-length': string };
+  expiresAt: string;
+}
+
+/** The ack of `downloadUrl`: GET `url` before `expiresAt`. */
+export interface DownloadUrlAck {
+  url: string;
+  expiresAt: string;
+}
+
 export interface AckFrame {
   type: 'ack';
   action: string;
@@ -331,6 +451,17 @@ export interface PresenceEvent {
   online: boolean;
 }
 
+/**
+ * Server → client push: a member's read cursor moved to `seq`. Ephemeral (never stored, never queued)
+ * and only in conversations of at most LIMITS.maxReadEventMembers members.
+ */
+export interface ReadEvent {
+  type: 'read';
+  conversationId: string;
+  userId: string;
+  seq: number;
+}
+
 /** The ack payload of `typing`: `throttled` means it came within the throttle window and went nowhere. */
 export interface TypingAck {
   conversationId: string;
@@ -347,7 +478,9 @@ export type ServerFrame =
   | MessageFrame
   | EditedFrame
   | DeletedFrame
+  | MembershipFrame
   | TypingEvent
+  | ReadEvent
   | PresenceEvent
   | ErrorFrame
   | AckFrame;

@@ -1,5 +1,5 @@
 /**
- * What a fan-out record carries (a message, an edit or a delete) and how its body is written so that
+ * What a fan-out record carries (a message, an edit, a delete or a membership change) and how its body is written so that
  * SQS can never refuse it. SQS accepts only #x9, #xA, #xD, #x20–#xD7FF, #xE000–#xFFFD
  * and #x10000–#x10FFFF in a message body, so a chat body holding U+FFFE, U+FFFF or a NUL would be stored
  * and then never enqueued (and emulators such as fauxqs also refuse everything above U+FFFF). JSON
@@ -8,7 +8,13 @@
  * per UTF-16 unit, so a 16 KiB body stays far under SQS's 256 KiB.
  */
 import { z } from 'zod';
-import { type ChatMessage, chatMessageSchema, conversationIdSchema } from './protocol';
+import {
+  type ChatMessage,
+  chatMessageSchema,
+  conversationIdSchema,
+  MEMBERSHIP_KINDS,
+  userIdSchema,
+} from './protocol';
 
 const OUTSIDE_PRINTABLE_ASCII = /[^\x20-\x7e]/g;
 
@@ -40,16 +46,29 @@ export const deleteEventSchema = z.strictObject({
 });
 export type DeleteEvent = z.infer<typeof deleteEventSchema>;
 
+/** A membership change on the fan-out queue: it holds `seq` in the conversation's order. */
+export const membershipEventSchema = z.strictObject({
+  kind: z.literal('membership'),
+  conversationId: conversationIdSchema,
+  seq: z.number().int().min(1),
+  event: z.enum(MEMBERSHIP_KINDS),
+  userIds: z.array(userIdSchema).min(1),
+  by: userIdSchema,
+  at: z.string(),
+});
+export type MembershipEvent = z.infer<typeof membershipEventSchema>;
+
 /**
  * What one fan-out record carries. A message is a bare ChatMessage, exactly as before edits existed, so
  * records already queued and fan-out functions of the previous version keep working; an event says what
  * it is in `kind`.
  */
-export type QueueRecord = ChatMessage | EditEvent | DeleteEvent;
+export type QueueRecord = ChatMessage | EditEvent | DeleteEvent | MembershipEvent;
 
-const RECORD_KINDS: Record<string, z.ZodType<EditEvent | DeleteEvent>> = {
+const RECORD_KINDS: Record<string, z.ZodType<EditEvent | DeleteEvent | MembershipEvent>> = {
   edit: editEventSchema,
   delete: deleteEventSchema,
+  membership: membershipEventSchema,
 };
 
 export type ParsedQueueBody = { ok: true; record: QueueRecord } | { ok: false; reason: string };

@@ -10,11 +10,13 @@ import {
   type ChatError,
   InvalidJsonError,
   PayloadTooLargeError,
+  RateLimitedError,
   toChatError,
   UnauthorizedError,
   UnknownActionError,
   ValidationError,
 } from './errors';
+import { ConnectionFrameLimiter, type FrameRate } from './frame-rate';
 import { LIMITS } from './limits';
 import type { AckFrame, ErrorFrame } from './protocol';
 
@@ -179,15 +181,24 @@ async function withDeadline<T>(running: Promise<T>, budgetMs: number, abort: Abo
   throw new BusyError('The request ran out of time', OUT_OF_TIME_RETRY_MS);
 }
 
+/** Frames per connection each handler admits (shared/frame-rate.ts); over it a frame is `rate_limited`. */
+export const CONNECTION_FRAME_RATE: FrameRate = {
+  ratePerSecond: LIMITS.connectionFramesPerSecond,
+  burst: LIMITS.connectionFrameBurst,
+};
+
 /**
  * Makes a Lambda handler for a set of two-way routes keyed by `action`. A frame whose action is not
- * in `routes` gets `unknown_action`, so the same handler can serve `$default`.
+ * in `routes` gets `unknown_action`, so the same handler can serve `$default`. A connection over the
+ * frame rate gets `rate_limited` before its frame is parsed, so it costs no AWS call.
  */
 export function createRouteHandler(
   logger: Logger,
   routes: Routes,
   clock: () => number = Date.now,
+  frameRate: FrameRate = CONNECTION_FRAME_RATE,
 ): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
+  const frames = new ConnectionFrameLimiter(frameRate);
   return async (event, context) => {
     const { connectionId, requestId: awsRequestId, routeKey } = event.requestContext;
     logger.appendKeys({ connectionId, routeKey });
@@ -196,6 +207,8 @@ export function createRouteHandler(
     let frame: Record<string, unknown> | undefined;
     try {
       frame = parseFrame(event.body);
+      const waitMs = frames.take(connectionId, clock());
+      if (waitMs !== undefined) throw new RateLimitedError('Too many frames on this connection', waitMs);
       const action = frame.action;
       const definition =
         typeof action === 'string' && Object.hasOwn(routes, action) ? routes[action] : undefined;

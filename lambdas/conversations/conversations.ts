@@ -31,7 +31,6 @@ import {
   type MessagesPage,
   pingFrameSchema,
   readFrameSchema,
-  type StoredEntry,
   subscribeFrameSchema,
   unsubscribeFrameSchema,
 } from '../../shared/protocol';
@@ -40,7 +39,14 @@ import { requireMember } from '../../shared/store/conversations';
 import { messagesAfter, messagesBefore } from '../../shared/store/messages';
 import { META_SK, memberSk, TABLES, type TableNames } from '../../shared/tables';
 import { createRouteHandler, type RouteEvent, type RouteResult, route } from '../../shared/websocket';
-import { type EphemeralDeps, ephemeralRoutes, prepareOnlineAnnouncement } from './ephemeral';
+import { type EphemeralDeps, ephemeralRoutes, postReadEvent, prepareOnlineAnnouncement } from './ephemeral';
+import {
+  confirmSubscriber,
+  type MemberRole,
+  type MembershipDeps,
+  membershipRoutes,
+  recordMembershipChange,
+} from './membership';
 
 /** DynamoDB refuses a TransactWriteItems call with more items than this. */
 const MAX_TRANSACTION_ITEMS = 100;
@@ -61,6 +67,11 @@ export interface ConversationsDeps {
    * announce a user's arrival. @default none: no such routes, and subscribe announces nothing
    */
   ephemeral?: Pick<EphemeralDeps, 'post' | 'postBudgetMs'>;
+  /**
+   * The fan-out queue (./membership.ts): serves `removeMember` and `leave`, and makes `addMembers` record
+   * its change in the conversation's order. @default none: no such routes, and adds record nothing
+   */
+  membership?: Pick<MembershipDeps, 'sqs' | 'fanoutQueueUrl'>;
 }
 
 /**
@@ -68,7 +79,11 @@ export interface ConversationsDeps {
  *
  * - `createConversation {members, title?}` writes META and every member item (the caller included) in
  *   one transaction, so a conversation never exists without its members.
- * - `addMembers {conversationId, members}` adds those not yet members; existing members are skipped.
+ * - `addMembers {conversationId, members}` adds those not yet members (as plain members; the creator is
+ *   the admin); existing members are skipped. With `deps.membership` the change takes a seq.
+ * - `removeMember` and `leave` (./membership.ts), with `deps.membership`.
+ * - `read {conversationId, seq}` moves the caller's read cursor; with `deps.ephemeral`, a move is posted
+ *   to the listeners as `{type:'read'}` in groups of at most LIMITS.maxReadEventMembers.
  * - `subscribe {conversationId, afterSeq?}` registers the subscription first and only then reads the
  *   backlog (G5): a message missing from the backlog was committed after the subscription was stored,
  *   so its fan-out pushes it live and there is no gap. Without `afterSeq` there is no backlog,
@@ -89,9 +104,12 @@ export function createConversationsHandler(
   const newId = deps.newId ?? randomUUID;
   const ephemeral: EphemeralDeps | undefined =
     deps.ephemeral === undefined ? undefined : { ...deps.ephemeral, ddb, tables, logger, clock };
+  const membership: MembershipDeps | undefined =
+    deps.membership === undefined ? undefined : { ...deps.membership, ddb, tables, logger, clock };
 
   return createRouteHandler(logger, {
     ...(ephemeral === undefined ? {} : ephemeralRoutes(ephemeral)),
+    ...(membership === undefined ? {} : membershipRoutes(membership)),
     createConversation: route({
       schema: createConversationFrameSchema,
       run: async (frame, caller) => {
@@ -115,10 +133,13 @@ export function createConversationsHandler(
     }),
     read: route({
       schema: readFrameSchema,
-      run: async (frame, caller) => ({
-        conversationId: frame.conversationId,
-        ...(await markRead(ddb, tables, frame.conversationId, caller.userId, frame.seq, clock())),
-      }),
+      run: async (frame, caller) => {
+        const cursor = await markRead(ddb, tables, frame.conversationId, caller.userId, frame.seq, clock());
+        if (cursor.moved && ephemeral !== undefined) {
+          await postReadEvent(ephemeral, frame.conversationId, caller, cursor.readSeq);
+        }
+        return { conversationId: frame.conversationId, ...cursor };
+      },
     }),
     addMembers: route({
       schema: addMembersFrameSchema,
@@ -130,7 +151,16 @@ export function createConversationsHandler(
           addedBy: caller.userId,
           now: clock(),
         });
-        return { conversationId: frame.conversationId, added };
+        if (added.length === 0 || membership === undefined)
+          return { conversationId: frame.conversationId, added };
+        const seq = await recordMembershipChange(membership, {
+          conversationId: frame.conversationId,
+          kind: 'member_added',
+          userIds: added,
+          by: caller.userId,
+          now: clock(),
+        });
+        return { conversationId: frame.conversationId, added, seq };
       },
     }),
     listConversations: route({
@@ -148,6 +178,8 @@ export function createConversationsHandler(
           ephemeral && prepareOnlineAnnouncement(ephemeral, frame.conversationId, caller),
         ]);
         const page = await subscribe(ddb, tables, frame, caller, clock());
+        // Where members can be removed, a removal may have run between the check above and the write.
+        if (membership !== undefined) await confirmSubscriber(membership, frame.conversationId, caller);
         await announceOnline?.();
         return { ...page };
       },
@@ -230,7 +262,13 @@ export async function createConversation(
     ...members.map((userId) => ({
       Put: {
         TableName: tables.conversations,
-        Item: memberItem(conversationId, userId, createdBy, createdAt),
+        Item: memberItem(
+          conversationId,
+          userId,
+          createdBy,
+          createdAt,
+          userId === createdBy ? 'admin' : 'member',
+        ),
         // A colliding id must fail, never join someone else's conversation.
         ConditionExpression: 'attribute_not_exists(conversationId)',
       },
@@ -418,7 +456,7 @@ export async function addMembers(
             ...added.map((userId) => ({
               Put: {
                 TableName: tables.conversations,
-                Item: memberItem(conversationId, userId, input.addedBy, joinedAt),
+                Item: memberItem(conversationId, userId, input.addedBy, joinedAt, 'member'),
                 ConditionExpression: 'attribute_not_exists(conversationId)',
               },
             })),
@@ -505,8 +543,9 @@ function memberItem(
   userId: string,
   addedBy: string,
   joinedAt: string,
+  role: MemberRole,
 ): Record<string, string> {
-  return { conversationId, sk: memberSk(userId), memberId: userId, joinedAt, addedBy };
+  return { conversationId, sk: memberSk(userId), memberId: userId, joinedAt, addedBy, role };
 }
 
 /** BatchGetItem reads at most this many keys per call. */

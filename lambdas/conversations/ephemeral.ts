@@ -8,12 +8,14 @@
  *   then the conversation's listeners, except the caller's own connections, get `{type:'typing'}`.
  * - `presence {conversationId}`: the members (one consistent Query) and which of them have a live
  *   connection (one byUser index Query per member).
+ * - On a `read` that moved the cursor, {@link postReadEvent}: `{type:'read'}` to the listeners, in
+ *   conversations of at most LIMITS.maxReadEventMembers members.
  * - On `subscribe`, {@link prepareOnlineAnnouncement}: a connection that is the first of its user to
  *   listen to a conversation announces `{type:'presence', online: true}` to that conversation's listeners.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
 import { EPHEMERAL_BUDGET_MS, postEphemeral } from '../../shared/ephemeral';
 import { NotAMemberError } from '../../shared/errors';
@@ -23,12 +25,13 @@ import {
   type PresenceAck,
   type PresenceEvent,
   presenceFrameSchema,
+  type ReadEvent,
   type TypingAck,
   type TypingEvent,
   typingFrameSchema,
 } from '../../shared/protocol';
 import { listListeners, listMembers, onlineUsers } from '../../shared/store/presence';
-import { memberSk, type TableNames } from '../../shared/tables';
+import { META_SK, memberSk, type TableNames } from '../../shared/tables';
 import { type Caller, type RouteDefinition, route } from '../../shared/websocket';
 
 export interface EphemeralDeps {
@@ -157,4 +160,39 @@ export async function prepareOnlineAnnouncement(
     );
     deps.logger.debug('Online posted', { ...report });
   };
+}
+
+/**
+ * Tells the conversation's listeners (every subscribed connection but the caller's own, so the reader's
+ * other tabs hear it too) that the caller's read cursor moved to `seq`. Skipped, with no post, when the
+ * conversation has more than LIMITS.maxReadEventMembers members: one eventually consistent GetItem of
+ * META's `memberCount` decides, then one eventually consistent Query of the listeners. Best effort, like
+ * typing: the cursor itself is stored, and `listConversations` reads it.
+ * @returns whether the event was posted (false: the group is too large).
+ */
+export async function postReadEvent(
+  deps: EphemeralDeps,
+  conversationId: string,
+  caller: Asker,
+  seq: number,
+): Promise<boolean> {
+  const { Item } = await deps.ddb.send(
+    new GetCommand({
+      TableName: deps.tables.conversations,
+      Key: { conversationId, sk: META_SK },
+      ProjectionExpression: 'memberCount',
+    }),
+  );
+  const memberCount = typeof Item?.memberCount === 'number' ? Item.memberCount : Number.POSITIVE_INFINITY;
+  if (memberCount > LIMITS.maxReadEventMembers) return false;
+  const listeners = await listListeners(deps.ddb, deps.tables, conversationId, { consistent: false });
+  const targets = listeners
+    .filter((listener) => listener.connectionId !== caller.connectionId)
+    .map((listener) => listener.connectionId);
+  const event: ReadEvent = { type: 'read', conversationId, userId: caller.userId, seq };
+  const report = await postEphemeral(deps.post, targets, JSON.stringify(event), {
+    budgetMs: deps.postBudgetMs ?? EPHEMERAL_BUDGET_MS,
+  });
+  deps.logger.debug('Read posted', { ...report });
+  return true;
 }

@@ -1,7 +1,7 @@
 /** Lambda entry of the conversation routes and `$default` (lib/wiring.ts). Logic: ./conversations.ts. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createDocumentClient, tableNamesFromEnv } from '../../shared/aws';
+import { createDocumentClient, createSqsClient, tableNamesFromEnv } from '../../shared/aws';
 import { ENV, requireEnv } from '../../shared/env';
 import { EPHEMERAL_POSTER_OPTIONS } from '../../shared/ephemeral';
 import { createManagementClient, createPoster } from '../../shared/poster';
@@ -21,4 +21,10 @@ const post = createPoster({
   options: EPHEMERAL_POSTER_OPTIONS,
 });
 
-export const handler = createConversationsHandler({ ddb, tables, logger, ephemeral: { post } });
+export const handler = createConversationsHandler({
+  ddb,
+  tables,
+  logger,
+  ephemeral: { post },
+  membership: { sqs: createSqsClient(), fanoutQueueUrl: requireEnv(ENV.fanoutQueueUrl) },
+});

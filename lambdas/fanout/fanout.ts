@@ -1,6 +1,6 @@
 /**
  * Where a stored message is fanned out: each record of the SQS FIFO fan-out queue carries one
- * ChatMessage, or an edit or delete of one (shared/queue-body.ts), which is pushed to every connection
+ * ChatMessage, an edit or delete of one, or a membership change (shared/queue-body.ts), which is pushed to every connection
  * subscribed to its conversation. Records are
  * processed in queue order; a record that fails fails the rest of its message group (conversation) so
  * retries never reorder it, while other conversations in the same batch carry on.
@@ -14,6 +14,7 @@ import type { DisconnectFn, PostFn } from '../../shared/poster';
 import {
   type DeletedFrame,
   type EditedFrame,
+  type MembershipFrame,
   type MessageFrame,
   toMessageFrame,
 } from '../../shared/protocol';
@@ -77,12 +78,21 @@ export class FanoutDeliveryError extends Error {
   }
 }
 
-/** The frame pushed for a record: `message` for a message, `edited` or `deleted` for an event. */
-export function toPushFrame(record: QueueRecord): MessageFrame | EditedFrame | DeletedFrame {
+/**
+ * The frame pushed for a record: `message` for a message, `edited`, `deleted` or `membership` for an
+ * event.
+ */
+export function toPushFrame(
+  record: QueueRecord,
+): MessageFrame | EditedFrame | DeletedFrame | MembershipFrame {
   if (!('kind' in record)) return toMessageFrame(record);
   if (record.kind === 'edit') {
     const { kind: _, ...edit } = record;
     return { type: 'edited', ...edit };
+  }
+  if (record.kind === 'membership') {
+    const { kind: _, ...change } = record;
+    return { type: 'membership', ...change };
   }
   const { kind: _, ...deleted } = record;
   return { type: 'deleted', ...deleted };

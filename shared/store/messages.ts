@@ -11,6 +11,8 @@ import {
   type ChatMessage,
   chatMessageSchema,
   isTombstone,
+  MEMBERSHIP_KINDS,
+  type MembershipKind,
   type StoredEntry,
   type Tombstone,
 } from '../protocol';
@@ -38,12 +40,24 @@ export interface HoleWitness {
 
 /**
  * A stored item as a page shows it: a dead writer's tombstone, a deleted message (a tombstone with
- * `deleted: true`, who deleted it and when, never a body), or the latest version of a message.
+ * `deleted: true`, who deleted it and when, never a body), a membership change (a tombstone with its
+ * `kind`), or the latest version of a message.
  */
 function toEntry(item: Record<string, unknown>): StoredEntry {
   const conversationId = String(item.conversationId);
   const seq = Number(item.seq);
   if (item.tombstone === true) return { conversationId, seq, tombstone: true };
+  if (MEMBERSHIP_KINDS.includes(item.kind as MembershipKind)) {
+    return {
+      conversationId,
+      seq,
+      tombstone: true,
+      kind: item.kind as MembershipKind,
+      userIds: Array.isArray(item.userIds) ? item.userIds.map(String) : [],
+      by: String(item.by),
+      at: String(item.at),
+    };
+  }
   if (item.deleted === true) {
     return {
       conversationId,
@@ -63,6 +77,7 @@ function toEntry(item: Record<string, unknown>): StoredEntry {
     sentAt: item.sentAt,
     ...(item.editedAt === undefined ? {} : { editedAt: item.editedAt }),
     ...(item.version === undefined ? {} : { version: item.version }),
+    ...(item.attachment === undefined ? {} : { attachment: item.attachment }),
   });
 }
 

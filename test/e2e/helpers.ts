@@ -1,4 +1,5 @@
 /** Shared steps of the end-to-end tests: users, conversations, retrying sends like the client SDK. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { LocalRuntime } from '../../local/runtime';
 import { ChatClient, type Frame } from './chat-client';
@@ -25,16 +26,21 @@ export async function createConversation(client: ChatClient, members: string[]):
   return String((reply.conversation as Frame).conversationId);
 }
 
-/** Sends like the client SDK: a retryable error is resent with the same clientMessageId. */
+/**
+ * Sends like the client SDK: a retryable error is resent with the same clientMessageId, after its
+ * `retryAfterMs` when it names one (a `rate_limited` send succeeds only after the bucket refilled).
+ */
 export async function sendMessage(
   client: ChatClient,
   conversationId: string,
   clientMessageId: string,
   body: string,
+  extra: Record<string, unknown> = {},
 ): Promise<Frame> {
   for (let attempt = 1; ; attempt++) {
-    const reply = await client.request({ action: 'send', conversationId, clientMessageId, body });
+    const reply = await client.request({ action: 'send', conversationId, clientMessageId, body, ...extra });
     if (reply.type === 'ack' || reply.retryable !== true || attempt >= 10) return reply;
+    if (typeof reply.retryAfterMs === 'number') await sleep(reply.retryAfterMs);
   }
 }
 

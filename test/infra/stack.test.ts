@@ -385,6 +385,7 @@ describe('ServerlessChatStack with default props', () => {
         ...(wiring.deadLetterQueue ? [ENV.deadLetterQueueUrl] : []),
         ...(wiring.managementApi ? [ENV.managementEndpoint] : []),
         ...(wiring.verifiesTokens ? [ENV.jwtIssuer, ENV.jwtJwksUrl, ENV.jwtAudience] : []),
+        ...(wiring.attachments ? [ENV.attachmentsBucket] : []),
       ];
 
       expect(Object.keys(environmentOf(template, name)).sort()).toEqual(expected.sort());
@@ -823,5 +824,79 @@ describe('ChatApi with a one-way route in its wiring', () => {
     expect(routeResponsesOf(template, 'ping')).toHaveLength(1);
     expect(routeResponsesOf(template, '$connect')).toHaveLength(0);
     template.hasResourceProperties('AWS::ApiGatewayV2::RouteResponse', { RouteResponseKey: '$default' });
+  });
+});
+
+describe('ServerlessChatStack attachments bucket', () => {
+  let template: Template;
+  let bucketId: string;
+  beforeAll(() => {
+    template = synth();
+    bucketId = single(template.findResources('AWS::S3::Bucket'), 'attachments bucket');
+  });
+
+  it('is encrypted, private, and refuses requests without TLS', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucketId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('lets browsers PUT and GET with presigned URLs (CORS) and aborts abandoned multipart uploads', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      CorsConfiguration: {
+        CorsRules: [
+          Match.objectLike({
+            AllowedMethods: ['PUT', 'GET'],
+            AllowedHeaders: ['content-type', 'content-length'],
+          }),
+        ],
+      },
+      LifecycleConfiguration: {
+        Rules: [
+          Match.objectLike({
+            Prefix: 'conversations/',
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+          }),
+        ],
+      },
+    });
+  });
+
+  it('grants only the attachments function put and get, on the conversations/ prefix only, and passes its name', () => {
+    const statements = statementsOf(template, 'attachments').filter((statement) =>
+      JSON.stringify(statement.Resource).includes(`"${bucketId}"`),
+    );
+    expect(statements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['s3:PutObject', 's3:GetObject'],
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/conversations/*']] },
+      },
+    ]);
+    expect(environmentOf(template, 'attachments')[ENV.attachmentsBucket]).toEqual({ Ref: bucketId });
+    for (const name of functionNames.filter((fn) => fn !== 'attachments')) {
+      expect(JSON.stringify(statementsOf(template, name))).not.toContain(`"${bucketId}"`);
+      expect(environmentOf(template, name)).not.toHaveProperty(ENV.attachmentsBucket);
+    }
   });
 });

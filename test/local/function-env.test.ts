@@ -28,6 +28,7 @@ const FAKE_VALUES: ResourceValues = {
     jwksUrl: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_test/.well-known/jwks.json',
     audience: 'test-client',
   },
+  attachmentsBucket: 'test-attachments',
 };
 
 /** What a Lambda container of this function sees: its stack variables, a region and credentials. */

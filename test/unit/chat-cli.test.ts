@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clock, parseArgs, printable, rowsOf, tokenSubject, UsageError } from '../../local/chat';
+import { clock, parseArgs, parseInput, printable, rowsOf, tokenSubject, UsageError } from '../../local/chat';
 
 describe('parseArgs', () => {
   it('creates a conversation as a local user, with members and a title', () => {
@@ -194,5 +194,38 @@ describe('rowsOf', () => {
 
   it('does not guess the rows of a long line of characters whose width varies between terminals', () => {
     expect(rowsOf('👋'.repeat(60), 80)).toBeUndefined();
+  });
+});
+
+describe('parseInput', () => {
+  it('sends any line that is not a command as it is', () => {
+    expect(parseInput('hello /edit 3 x')).toEqual({ kind: 'send', body: 'hello /edit 3 x' });
+    expect(parseInput('/editor is vim')).toEqual({ kind: 'send', body: '/editor is vim' });
+    expect(parseInput('/shrug')).toEqual({ kind: 'send', body: '/shrug' });
+  });
+
+  it('sends a line starting with // as a message starting with /', () => {
+    expect(parseInput('//edit 3 not a command')).toEqual({ kind: 'send', body: '/edit 3 not a command' });
+  });
+
+  it('reads /edit <seq> <text>, keeping the text as typed', () => {
+    expect(parseInput('/edit 12 lunch at  12:30 🍜')).toEqual({
+      kind: 'edit',
+      seq: 12,
+      body: 'lunch at  12:30 🍜',
+    });
+    expect(parseInput('/edit #3 fixed')).toEqual({ kind: 'edit', seq: 3, body: 'fixed' });
+  });
+
+  it('reads /delete <seq>', () => {
+    expect(parseInput('/delete 7')).toEqual({ kind: 'delete', seq: 7 });
+    expect(parseInput('/delete #7 ')).toEqual({ kind: 'delete', seq: 7 });
+  });
+
+  it('explains a command without its seq or text', () => {
+    for (const text of ['/edit', '/edit 3', '/edit 3   ', '/edit x body', '/edit 0 body'])
+      expect(parseInput(text)).toEqual({ kind: 'invalid', message: 'Usage: /edit <seq> <text>' });
+    for (const text of ['/delete', '/delete x', '/delete 0', '/delete 3 4'])
+      expect(parseInput(text)).toEqual({ kind: 'invalid', message: 'Usage: /delete <seq>' });
   });
 });

@@ -350,3 +350,56 @@ describe('userIdOf', () => {
     expect(userIdOf(eventWith('', { principalId: 'p' }))).toBe('p');
   });
 });
+
+describe('createRouteHandler per-connection frame rate', () => {
+  const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+  const frameOf = (n: number) => JSON.stringify({ action: 'echo', requestId: `r${n}`, text: 'hi' });
+
+  it('answers rate_limited, with retryAfterMs and without running the route, past the burst of one connection', async () => {
+    // Prepare
+    let now = 1_000_000;
+    const run = vi.fn(async () => ({}));
+    const handler = createRouteHandler(logger, { echo: route({ schema: echoSchema, run }) }, () => now, {
+      ratePerSecond: 10,
+      burst: 3,
+    });
+
+    // Act
+    const replies = [];
+    for (let n = 1; n <= 4; n++) replies.push(replyOf(await handler(eventWith(frameOf(n)))));
+    now += 100;
+    const afterOneInterval = replyOf(await handler(eventWith(frameOf(5))));
+
+    // Assess
+    expect(replies.slice(0, 3).map((reply) => reply.type)).toEqual(['ack', 'ack', 'ack']);
+    expect(replies[3]).toEqual({
+      type: 'error',
+      requestId: 'r4',
+      code: 'rate_limited',
+      message: expect.any(String),
+      retryable: true,
+      retryAfterMs: 100,
+    });
+    expect(afterOneInterval.type).toBe('ack');
+    expect(run).toHaveBeenCalledTimes(4);
+  });
+
+  it('counts each connection on its own', async () => {
+    // Prepare
+    const run = vi.fn(async () => ({}));
+    const handler = createRouteHandler(logger, { echo: route({ schema: echoSchema, run }) }, () => 0, {
+      ratePerSecond: 1,
+      burst: 1,
+    });
+    const other = eventWith(frameOf(2));
+    other.requestContext.connectionId = 'conn-2';
+
+    // Act
+    const first = replyOf(await handler(eventWith(frameOf(1))));
+    const second = replyOf(await handler(other));
+    const third = replyOf(await handler(eventWith(frameOf(3))));
+
+    // Assess
+    expect([first.type, second.type, third.code]).toEqual(['ack', 'ack', 'rate_limited']);
+  });
+});

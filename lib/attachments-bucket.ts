@@ -1,0 +1,71 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { ATTACHMENTS_ROOT } from '../shared/attachments';
+import { LIMITS } from '../shared/limits';
+import { acknowledgeRule } from './nag';
+
+export interface AttachmentsBucketProps {
+  /**
+   * Origins whose pages may PUT and GET attachments with presigned URLs (CORS).
+   * @default ['*'] (a presigned URL is the credential, so the origin adds no protection)
+   */
+  readonly allowedOrigins?: string[];
+  /**
+   * Days after which an attachment is deleted; undefined keeps attachments as long as their messages.
+   * @default undefined
+   */
+  readonly expirationDays?: number;
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The bucket of message attachments: private (every public access blocked), encrypted at rest with
+ * S3-managed keys, TLS only, with CORS for the browsers' presigned PUTs and GETs. Objects live under
+ * `conversations/<conversationId>/`, the only prefix any function is granted.
+ */
+export class AttachmentsBucket extends Construct {
+  readonly bucket: Bucket;
+
+  constructor(scope: Construct, id: string, props: AttachmentsBucketProps = {}) {
+    super(scope, id);
+    if (
+      props.expirationDays !== undefined &&
+      !(Number.isInteger(props.expirationDays) && props.expirationDays > 0)
+    ) {
+      throw new Error(
+        `attachments.expirationDays must be a whole number of days above 0; got ${props.expirationDays}`,
+      );
+    }
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.bucket = new Bucket(this, 'Bucket', {
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      removalPolicy,
+      autoDeleteObjects: false,
+      cors: [
+        {
+          allowedMethods: [HttpMethods.PUT, HttpMethods.GET],
+          allowedOrigins: props.allowedOrigins ?? ['*'],
+          allowedHeaders: ['content-type', 'content-length'],
+          maxAge: LIMITS.attachmentUrlTtlSeconds,
+        },
+      ],
+      lifecycleRules: [
+        {
+          prefix: ATTACHMENTS_ROOT,
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+          ...(props.expirationDays === undefined ? {} : { expiration: Duration.days(props.expirationDays) }),
+        },
+      ],
+    });
+    acknowledgeRule(
+      this.bucket,
+      'AwsSolutions-S1',
+      'Every object is reached only through a URL the attachments function signs after a membership check, ' +
+        'and that function logs each URL it signs; server access logs would need a second bucket of their own.',
+    );
+  }
+}

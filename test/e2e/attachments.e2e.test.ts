@@ -1,0 +1,163 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { LIMITS } from '../../shared/limits';
+import type { ChatClient, Frame } from './chat-client';
+import { connectAs, createConversation, sendMessage } from './helpers';
+
+let runtime: LocalRuntime;
+const clients: ChatClient[] = [];
+
+async function track(client: Promise<ChatClient>): Promise<ChatClient> {
+  const opened = await client;
+  clients.push(opened);
+  return opened;
+}
+
+/** A 1×1 transparent PNG. */
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
+  'base64',
+);
+
+beforeAll(async () => {
+  runtime = await startLocalRuntime({ logLevel: 'ERROR' });
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.close()));
+  await runtime?.stop();
+});
+
+describe('attachments through the local runtime (S3 on fauxqs)', () => {
+  it('uploads a PNG with the presigned PUT, sends it, and another member downloads the same bytes', async () => {
+    // Prepare
+    const alice = await track(connectAs(runtime, 'alice'));
+    const bob = await track(connectAs(runtime, 'bob'));
+    const conversationId = await createConversation(alice, ['bob']);
+    await bob.request({ action: 'subscribe', conversationId });
+
+    // Act
+    const upload = await alice.request({
+      action: 'uploadUrl',
+      conversationId,
+      contentType: 'image/png',
+      size: PNG.length,
+    });
+    const put = await fetch(String(upload.url), {
+      method: 'PUT',
+      headers: upload.headers as Record<string, string>,
+      body: PNG,
+    });
+    const attachment = { key: upload.key, contentType: 'image/png', size: PNG.length };
+    const ack = await sendMessage(alice, conversationId, 'pic-1', 'a pixel', { attachment });
+    const pushedMessage = (): Frame | undefined =>
+      bob.frames.find((frame) => frame.type === 'message' && frame.conversationId === conversationId);
+    await expect.poll(pushedMessage, { timeout: 10_000 }).toBeDefined();
+    const pushed = pushedMessage() ?? {};
+    const download = await bob.request({
+      action: 'downloadUrl',
+      conversationId,
+      key: (pushed.attachment as Frame | undefined)?.key,
+    });
+    const got = await fetch(String(download.url));
+    const history = await bob.request({ action: 'history', conversationId });
+
+    // Assess
+    expect(upload).toMatchObject({
+      type: 'ack',
+      method: 'PUT',
+      key: expect.stringMatching(`^conversations/${conversationId}/`),
+    });
+    expect(put.status).toBe(200);
+    expect(ack).toMatchObject({ type: 'ack', seq: 1 });
+    expect(pushed).toMatchObject({ seq: 1, body: 'a pixel', attachment });
+    expect(got.status).toBe(200);
+    expect(Buffer.from(await got.arrayBuffer())).toEqual(PNG);
+    expect(history.messages).toMatchObject([{ seq: 1, attachment }]);
+  });
+
+  it('refuses a non-member an upload or a download URL, and a wrong type, size or foreign key to a member', async () => {
+    // Prepare
+    const alice = await track(connectAs(runtime, 'alice'));
+    const mallory = await track(connectAs(runtime, 'mallory'));
+    const conversationId = await createConversation(alice, ['bob']);
+    const upload = await alice.request({
+      action: 'uploadUrl',
+      conversationId,
+      contentType: 'image/png',
+      size: 10,
+    });
+
+    // Act
+    const strangerUpload = await mallory.request({
+      action: 'uploadUrl',
+      conversationId,
+      contentType: 'image/png',
+      size: 10,
+    });
+    const strangerDownload = await mallory.request({
+      action: 'downloadUrl',
+      conversationId,
+      key: upload.key,
+    });
+    const wrongType = await alice.request({
+      action: 'uploadUrl',
+      conversationId,
+      contentType: 'text/html',
+      size: 10,
+    });
+    const tooLarge = await alice.request({
+      action: 'uploadUrl',
+      conversationId,
+      contentType: 'image/png',
+      size: LIMITS.maxAttachmentBytes + 1,
+    });
+    const otherConversation = await createConversation(alice, ['carol']);
+    const foreignKey = await alice.request({
+      action: 'send',
+      conversationId: otherConversation,
+      clientMessageId: 'steal-1',
+      body: 'look',
+      attachment: { key: upload.key, contentType: 'image/png', size: 10 },
+    });
+
+    // Assess
+    expect(strangerUpload).toMatchObject({ type: 'error', code: 'forbidden' });
+    expect(strangerDownload).toMatchObject({ type: 'error', code: 'forbidden' });
+    expect(wrongType).toMatchObject({ type: 'error', code: 'invalid_request' });
+    expect(tooLarge).toMatchObject({ type: 'error', code: 'payload_too_large' });
+    expect(foreignKey).toMatchObject({ type: 'error', code: 'invalid_request' });
+    const history = await alice.request({ action: 'history', conversationId: otherConversation });
+    expect(history.messages).toEqual([]);
+  });
+});
+
+describe('the per-user send rate through the local runtime', () => {
+  it('refuses the sends past the burst with rate_limited and retryAfterMs, and stores only the others', async () => {
+    // Prepare
+    const alice = await track(connectAs(runtime, 'alice'));
+    const conversationId = await createConversation(alice, ['bob']);
+    const count = LIMITS.sendBurst + 10;
+
+    // Act
+    const replies = await Promise.all(
+      Array.from({ length: count }, (_, n) =>
+        alice.request({ action: 'send', conversationId, clientMessageId: `burst-${n}`, body: `#${n}` }),
+      ),
+    );
+
+    // Assess
+    const acked = replies.filter((reply) => reply.type === 'ack');
+    const limited = replies.filter((reply) => reply.code === 'rate_limited');
+    expect(acked.length + limited.length).toBe(count);
+    expect(acked.length).toBeGreaterThanOrEqual(LIMITS.sendBurst);
+    expect(limited.length).toBeGreaterThan(0);
+    for (const reply of limited) {
+      expect(reply).toMatchObject({ retryable: true, retryAfterMs: expect.any(Number) });
+    }
+    const history = await alice.request({ action: 'history', conversationId, limit: LIMITS.maxPageSize });
+    expect((history.messages as Frame[]).map((message) => message.seq)).toEqual(
+      acked.map((_, index) => index + 1),
+    );
+  });
+});

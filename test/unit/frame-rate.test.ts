@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { ConnectionFrameLimiter } from '../../shared/frame-rate';
+
+describe('ConnectionFrameLimiter', () => {
+  it('admits the burst at once, then one frame per interval, and says how long to wait', () => {
+    // Prepare
+    const limiter = new ConnectionFrameLimiter({ ratePerSecond: 4, burst: 2 });
+
+    // Act
+    const answers = [
+      limiter.take('c', 0),
+      limiter.take('c', 0),
+      limiter.take('c', 0),
+      limiter.take('c', 250),
+    ];
+
+    // Assess
+    expect(answers).toEqual([undefined, undefined, 250, undefined]);
+  });
+
+  it('forgets the least recently seen connection past its size, so its memory stays bounded', () => {
+    // Prepare
+    const limiter = new ConnectionFrameLimiter({ ratePerSecond: 1, burst: 1, maxConnections: 2 });
+    limiter.take('a', 0);
+    limiter.take('b', 0);
+
+    // Act
+    limiter.take('c', 0);
+    const forgotten = limiter.take('a', 0);
+    const remembered = limiter.take('c', 0);
+
+    // Assess
+    expect(forgotten).toBeUndefined();
+    expect(remembered).toBe(1_000);
+  });
+});

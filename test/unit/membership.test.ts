@@ -1,0 +1,686 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { createConversationsHandler } from '../../lambdas/conversations/conversations';
+import { toPushFrame } from '../../lambdas/fanout/fanout';
+import { LIMITS } from '../../shared/limits';
+import type { PostFn, PostResult } from '../../shared/poster';
+import { parseQueueBody } from '../../shared/queue-body';
+import { messagesAfter } from '../../shared/store/messages';
+import { META_SK, memberSk } from '../../shared/tables';
+import type { RouteEvent } from '../../shared/websocket';
+
+const tables = {
+  conversations: 'conversations-t',
+  subscriptions: 'subscriptions-t',
+  connections: 'connections-t',
+  messages: 'messages-t',
+};
+const NOW = new Date('2030-01-02T03:04:05.000Z');
+const CONVERSATION = 'conv-1';
+const CONNECTION = 'alice-1';
+const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/fanout.fifo';
+
+const ddbMock = mockClient(DynamoDBDocumentClient);
+const sqsMock = mockClient(SQSClient);
+const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+const sqs = new SQSClient({ region: 'us-east-1' });
+const logger = new Logger({ serviceName: 'chat-membership-test', logLevel: 'SILENT' });
+
+const delivered: PostResult = { status: 'delivered', attempts: 1 };
+const fakePoster = () => vi.fn<PostFn>(async () => delivered);
+
+function handlerWith(post: PostFn = fakePoster()) {
+  return createConversationsHandler({
+    ddb,
+    tables,
+    logger,
+    clock: () => NOW,
+    ephemeral: { post },
+    membership: { sqs, fanoutQueueUrl: QUEUE_URL },
+  });
+}
+
+function eventOf(body: Record<string, unknown>, userId: string): RouteEvent {
+  return {
+    body: JSON.stringify(body),
+    isBase64Encoded: false,
+    requestContext: {
+      connectionId: CONNECTION,
+      requestId: 'aws-request-1',
+      routeKey: String(body.action),
+      eventType: 'MESSAGE',
+      messageId: 'msg-1',
+      messageDirection: 'IN',
+      extendedRequestId: 'ext-1',
+      requestTime: '02/Jan/2030:03:04:05 +0000',
+      requestTimeEpoch: NOW.getTime(),
+      connectedAt: NOW.getTime() - 1000,
+      domainName: 'example.execute-api.us-east-1.amazonaws.com',
+      stage: 'test',
+      apiId: 'api-1',
+      authorizer: { principalId: userId },
+    },
+  } as RouteEvent;
+}
+
+async function call(
+  body: Record<string, unknown>,
+  userId = 'alice',
+  post: PostFn = fakePoster(),
+): Promise<Record<string, unknown>> {
+  const result = await handlerWith(post)(eventOf(body, userId));
+  return JSON.parse(result.body) as Record<string, unknown>;
+}
+
+/**
+ * The conversations table: META (created by `createdBy`, `direct` if set) and one member item per entry
+ * of `members` with its role, answered to the strongly consistent BatchGetItem of removeMember.
+ */
+function givenConversation(
+  members: Record<string, 'admin' | 'member' | undefined>,
+  meta: { createdBy?: string; direct?: boolean; missing?: boolean } = {},
+): void {
+  ddbMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
+    const keys = input.RequestItems?.[tables.conversations]?.Keys ?? [];
+    const items = keys.flatMap((key): Record<string, unknown>[] => {
+      const sk = String(key.sk);
+      if (sk === META_SK) {
+        return meta.missing
+          ? []
+          : [{ conversationId: CONVERSATION, sk, createdBy: meta.createdBy ?? 'alice', direct: meta.direct }];
+      }
+      const userId = Object.keys(members).find((member) => memberSk(member) === sk);
+      if (userId === undefined) return [];
+      const role = members[userId];
+      return [{ conversationId: CONVERSATION, sk, memberId: userId, ...(role ? { role } : {}) }];
+    });
+    return { Responses: { [tables.conversations]: items } };
+  });
+}
+
+/** The conversation's subscriptions partition holds these (connection, user) pairs. */
+function givenListeners(listeners: [connectionId: string, userId: string][]): void {
+  ddbMock
+    .on(QueryCommand, { TableName: tables.subscriptions })
+    .resolves({ Items: listeners.map(([connectionId, userId]) => ({ connectionId, userId })) });
+}
+
+/** The counter hands out `seq` on the next reservation; the slot is empty and the queue accepts. */
+function givenNextSeq(seq: number): void {
+  ddbMock.on(UpdateCommand, { TableName: tables.conversations }).resolves({ Attributes: { lastSeq: seq } });
+  ddbMock.on(PutCommand, { TableName: tables.messages }).resolves({});
+  ddbMock.on(TransactWriteCommand).resolves({});
+  ddbMock.on(DeleteCommand).resolves({});
+  ddbMock.on(UpdateCommand, { TableName: tables.connections }).resolves({});
+  sqsMock.on(SendMessageCommand).resolves({});
+}
+
+function expectNothingWritten(): void {
+  expect(ddbMock).not.toHaveReceivedCommand(PutCommand);
+  expect(ddbMock).not.toHaveReceivedCommand(DeleteCommand);
+  expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
+  expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
+  expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+}
+
+beforeEach(() => {
+  ddbMock.reset();
+  sqsMock.reset();
+});
+
+describe('removeMember', () => {
+  it('deletes the member item with the member count, ends their subscriptions, then stores and enqueues the change under the next seq', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin', bob: 'member' });
+    givenListeners([
+      ['bob-1', 'bob'],
+      ['alice-1', 'alice'],
+      ['bob-2', 'bob'],
+    ]);
+    givenNextSeq(8);
+
+    // Act
+    const reply = await call({
+      action: 'removeMember',
+      requestId: 'r-1',
+      conversationId: CONVERSATION,
+      userId: 'bob',
+    });
+
+    // Assess
+    expect(reply).toEqual({
+      type: 'ack',
+      action: 'removeMember',
+      requestId: 'r-1',
+      conversationId: CONVERSATION,
+      userId: 'bob',
+      removed: true,
+      seq: 8,
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(TransactWriteCommand, {
+      TransactItems: [
+        {
+          Delete: {
+            TableName: tables.conversations,
+            Key: { conversationId: CONVERSATION, sk: memberSk('bob') },
+            ConditionExpression: 'attribute_exists(conversationId)',
+          },
+        },
+        {
+          Update: {
+            TableName: tables.conversations,
+            Key: { conversationId: CONVERSATION, sk: META_SK },
+            UpdateExpression: 'ADD memberCount :minusOne',
+            ConditionExpression: 'attribute_exists(conversationId)',
+            ExpressionAttributeValues: { ':minusOne': -1 },
+          },
+        },
+      ],
+    });
+    const deleted = ddbMock
+      .commandCalls(DeleteCommand, { TableName: tables.subscriptions })
+      .map((c) => c.args[0].input.Key);
+    expect(deleted).toEqual([
+      { conversationId: CONVERSATION, connectionId: 'bob-1' },
+      { conversationId: CONVERSATION, connectionId: 'bob-2' },
+    ]);
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: tables.conversations,
+      Key: { conversationId: CONVERSATION, sk: META_SK },
+      UpdateExpression: 'ADD lastSeq :one SET lastReservedAt = :at',
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: tables.messages,
+      Item: {
+        conversationId: CONVERSATION,
+        seq: 8,
+        kind: 'member_removed',
+        userIds: ['bob'],
+        by: 'alice',
+        at: NOW.toISOString(),
+        sentAt: NOW.toISOString(),
+      },
+      ConditionExpression: 'attribute_not_exists(conversationId)',
+    });
+    expect(sqsMock).toHaveReceivedCommandWith(SendMessageCommand, {
+      QueueUrl: QUEUE_URL,
+      MessageGroupId: CONVERSATION,
+      MessageDeduplicationId: `${CONVERSATION}:8`,
+    });
+    const body = sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageBody ?? '';
+    expect(JSON.parse(body)).toEqual({
+      kind: 'membership',
+      conversationId: CONVERSATION,
+      seq: 8,
+      event: 'member_removed',
+      userIds: ['bob'],
+      by: 'alice',
+      at: NOW.toISOString(),
+    });
+  });
+
+  it('ends the subscriptions before it enqueues the change, so the fan-out no longer reaches the removed member', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin', bob: 'member' });
+    givenListeners([['bob-1', 'bob']]);
+    givenNextSeq(3);
+    const order: string[] = [];
+    ddbMock.on(DeleteCommand, { TableName: tables.subscriptions }).callsFake(() => {
+      order.push('unsubscribe');
+      return {};
+    });
+    sqsMock.on(SendMessageCommand).callsFake(() => {
+      order.push('enqueue');
+      return {};
+    });
+
+    // Act
+    await call({ action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' });
+
+    // Assess
+    expect(order).toEqual(['unsubscribe', 'enqueue']);
+  });
+
+  it('lets an admin who is not the creator remove another member', async () => {
+    // Prepare
+    givenConversation({ carol: 'admin', bob: 'member' }, { createdBy: 'alice' });
+    givenListeners([]);
+    givenNextSeq(2);
+
+    // Act
+    const reply = await call(
+      { action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' },
+      'carol',
+    );
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', removed: true, seq: 2 });
+  });
+
+  it('lets the creator remove others even when their member item predates roles', async () => {
+    // Prepare
+    givenConversation({ alice: undefined, bob: undefined }, { createdBy: 'alice' });
+    givenListeners([]);
+    givenNextSeq(2);
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', removed: true });
+  });
+
+  it('refuses a plain member who removes someone else with forbidden, and writes nothing', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin', bob: 'member', carol: 'member' });
+
+    // Act
+    const reply = await call(
+      { action: 'removeMember', conversationId: CONVERSATION, userId: 'carol' },
+      'bob',
+    );
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden', retryable: false });
+    expect(String(reply.message)).toMatch(/creator or an admin/);
+    expectNothingWritten();
+  });
+
+  it('refuses a caller who is not a member with forbidden, and writes nothing', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin', bob: 'member' });
+
+    // Act
+    const reply = await call(
+      { action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' },
+      'mallory',
+    );
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden' });
+    expectNothingWritten();
+  });
+
+  it('refuses a conversation that does not exist with forbidden, and writes nothing', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin', bob: 'member' }, { missing: true });
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden' });
+    expectNothingWritten();
+  });
+
+  it('refuses removeMember and leave in a direct conversation with invalid_request, and writes nothing', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin', bob: 'member' }, { direct: true });
+
+    // Act
+    const removed = await call({ action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' });
+    const left = await call({ action: 'leave', conversationId: CONVERSATION }, 'bob');
+
+    // Assess
+    expect(removed).toMatchObject({ type: 'error', code: 'invalid_request' });
+    expect(left).toMatchObject({ type: 'error', code: 'invalid_request' });
+    expectNothingWritten();
+  });
+
+  it('acks removed: false and writes nothing when the user is not a member (a resend)', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin' });
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', userId: 'bob', removed: false });
+    expect(reply.seq).toBeUndefined();
+    expectNothingWritten();
+  });
+
+  it('records nothing when a concurrent removal deleted the member item first', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin', bob: 'member' });
+    ddbMock.on(TransactWriteCommand).rejects(
+      new TransactionCanceledException({
+        message: 'cancelled',
+        $metadata: {},
+        CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }],
+      }),
+    );
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', removed: false });
+    expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
+    expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+  });
+
+  it('reserves the next seq when a reader filled the reserved one with a tombstone first', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin', bob: 'member' });
+    givenListeners([]);
+    givenNextSeq(0);
+    let seq = 4;
+    ddbMock
+      .on(UpdateCommand, { TableName: tables.conversations })
+      .callsFake(() => ({ Attributes: { lastSeq: seq++ } }));
+    ddbMock
+      .on(PutCommand, { TableName: tables.messages })
+      .rejectsOnce(new ConditionalCheckFailedException({ message: 'taken', $metadata: {} }))
+      .resolves({});
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', removed: true, seq: 5 });
+    expect(sqsMock).toHaveReceivedCommandWith(SendMessageCommand, {
+      MessageDeduplicationId: `${CONVERSATION}:5`,
+    });
+  });
+});
+
+describe('subscribe racing a removal', () => {
+  it('takes its subscription back and answers forbidden when the caller was removed after the first check', async () => {
+    // Prepare: the member item is there for the first check and gone for the one after the write.
+    let memberReads = 0;
+    ddbMock
+      .on(GetCommand)
+      .callsFake(async (input) =>
+        input.Key?.sk === META_SK
+          ? { Item: { conversationId: CONVERSATION, lastSeq: 0 } }
+          : memberReads++ === 0
+            ? { Item: { conversationId: CONVERSATION } }
+            : {},
+      );
+    ddbMock.on(TransactWriteCommand).resolves({});
+    ddbMock.on(DeleteCommand).resolves({});
+    ddbMock.on(UpdateCommand).resolves({});
+    givenListeners([]);
+
+    // Act
+    const reply = await call({ action: 'subscribe', conversationId: CONVERSATION }, 'bob');
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden' });
+    expect(memberReads).toBe(2);
+    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, {
+      TableName: tables.subscriptions,
+      Key: { conversationId: CONVERSATION, connectionId: CONNECTION },
+    });
+  });
+
+  it('keeps the subscription of a caller who is still a member', async () => {
+    // Prepare
+    ddbMock.on(GetCommand).resolves({ Item: { conversationId: CONVERSATION, lastSeq: 0 } });
+    ddbMock.on(TransactWriteCommand).resolves({});
+    givenListeners([]);
+
+    // Act
+    const reply = await call({ action: 'subscribe', conversationId: CONVERSATION }, 'bob');
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', action: 'subscribe' });
+    expect(ddbMock).not.toHaveReceivedCommand(DeleteCommand);
+  });
+});
+
+describe('leave', () => {
+  it('lets a plain member leave, recorded as member_left by themselves', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin', bob: 'member' });
+    givenListeners([['bob-1', 'bob']]);
+    givenNextSeq(6);
+
+    // Act
+    const reply = await call({ action: 'leave', requestId: 'l-1', conversationId: CONVERSATION }, 'bob');
+
+    // Assess
+    expect(reply).toEqual({
+      type: 'ack',
+      action: 'leave',
+      requestId: 'l-1',
+      conversationId: CONVERSATION,
+      userId: 'bob',
+      removed: true,
+      seq: 6,
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: tables.messages,
+      Item: expect.objectContaining({ seq: 6, kind: 'member_left', userIds: ['bob'], by: 'bob' }),
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, {
+      TableName: tables.subscriptions,
+      Key: { conversationId: CONVERSATION, connectionId: 'bob-1' },
+    });
+  });
+});
+
+describe('addMembers records its change in the conversation order', () => {
+  it('stores and enqueues member_added with the users actually added, and acks its seq', async () => {
+    // Prepare: alice and bob are members, carol is not.
+    ddbMock.on(GetCommand).resolves({ Item: { conversationId: CONVERSATION } });
+    ddbMock.on(BatchGetCommand).resolves({ Responses: { [tables.conversations]: [{ memberId: 'bob' }] } });
+    givenNextSeq(12);
+
+    // Act
+    const reply = await call({
+      action: 'addMembers',
+      conversationId: CONVERSATION,
+      members: ['bob', 'carol'],
+    });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', added: ['carol'], seq: 12 });
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: tables.messages,
+      Item: expect.objectContaining({ seq: 12, kind: 'member_added', userIds: ['carol'], by: 'alice' }),
+    });
+    expect(sqsMock).toHaveReceivedCommandWith(SendMessageCommand, { MessageGroupId: CONVERSATION });
+  });
+
+  it('records nothing when nobody was added', async () => {
+    // Prepare
+    ddbMock.on(GetCommand).resolves({ Item: { conversationId: CONVERSATION } });
+    ddbMock.on(BatchGetCommand).resolves({ Responses: { [tables.conversations]: [{ memberId: 'bob' }] } });
+
+    // Act
+    const reply = await call({ action: 'addMembers', conversationId: CONVERSATION, members: ['bob'] });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', added: [] });
+    expect(reply.seq).toBeUndefined();
+    expectNothingWritten();
+  });
+});
+
+describe('membership events on the fan-out path and in pages', () => {
+  it('accepts a membership record from the queue and pushes it as a membership frame', () => {
+    // Prepare
+    const body = JSON.stringify({
+      kind: 'membership',
+      conversationId: CONVERSATION,
+      seq: 3,
+      event: 'member_left',
+      userIds: ['bob'],
+      by: 'bob',
+      at: NOW.toISOString(),
+    });
+
+    // Act
+    const parsed = parseQueueBody(body);
+
+    // Assess
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    expect(toPushFrame(parsed.record)).toEqual({
+      type: 'membership',
+      conversationId: CONVERSATION,
+      seq: 3,
+      event: 'member_left',
+      userIds: ['bob'],
+      by: 'bob',
+      at: NOW.toISOString(),
+    });
+  });
+
+  it('refuses a membership record with an unknown event as permanent', () => {
+    // Act
+    const parsed = parseQueueBody(
+      JSON.stringify({
+        kind: 'membership',
+        conversationId: CONVERSATION,
+        seq: 3,
+        event: 'member_banned',
+        userIds: ['bob'],
+        by: 'bob',
+        at: 'x',
+      }),
+    );
+
+    // Assess
+    expect(parsed.ok).toBe(false);
+  });
+
+  it('shows a stored change in a page as a tombstone with its kind, so clients that only skip tombstones skip it', async () => {
+    // Prepare
+    ddbMock.on(QueryCommand, { TableName: tables.messages }).resolves({
+      Items: [
+        { conversationId: CONVERSATION, seq: 1, senderId: 'alice', body: 'hi', sentAt: NOW.toISOString() },
+        {
+          conversationId: CONVERSATION,
+          seq: 2,
+          kind: 'member_removed',
+          userIds: ['bob'],
+          by: 'alice',
+          at: NOW.toISOString(),
+          sentAt: NOW.toISOString(),
+        },
+      ],
+    });
+
+    // Act
+    const page = await messagesAfter(ddb, tables, CONVERSATION, 0, { now: NOW, lastSeq: 2 });
+
+    // Assess
+    expect(page.messages).toEqual([
+      { conversationId: CONVERSATION, seq: 1, senderId: 'alice', body: 'hi', sentAt: NOW.toISOString() },
+      {
+        conversationId: CONVERSATION,
+        seq: 2,
+        tombstone: true,
+        kind: 'member_removed',
+        userIds: ['bob'],
+        by: 'alice',
+        at: NOW.toISOString(),
+      },
+    ]);
+  });
+});
+
+describe('read events', () => {
+  const moved = () => ddbMock.on(UpdateCommand, { TableName: tables.conversations }).resolves({});
+  const givenMemberCount = (memberCount: number) =>
+    ddbMock.on(GetCommand, { TableName: tables.conversations }).resolves({ Item: { memberCount } });
+
+  it("posts {type:'read'} to every listener but the reader's own connection when the cursor moved", async () => {
+    // Prepare
+    moved();
+    givenMemberCount(3);
+    givenListeners([
+      ['alice-1', 'alice'],
+      ['alice-2', 'alice'],
+      ['bob-1', 'bob'],
+    ]);
+    const post = fakePoster();
+
+    // Act
+    const reply = await call({ action: 'read', conversationId: CONVERSATION, seq: 7 }, 'alice', post);
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', readSeq: 7, moved: true });
+    expect(ddbMock).toHaveReceivedCommandWith(GetCommand, {
+      Key: { conversationId: CONVERSATION, sk: META_SK },
+      ProjectionExpression: 'memberCount',
+    });
+    const posts = post.mock.calls.map(([connectionId, data]) => [connectionId, JSON.parse(data)]);
+    const event = { type: 'read', conversationId: CONVERSATION, userId: 'alice', seq: 7 };
+    expect(posts).toEqual([
+      ['alice-2', event],
+      ['bob-1', event],
+    ]);
+  });
+
+  it(`posts nothing in a group of more than ${LIMITS.maxReadEventMembers} members`, async () => {
+    // Prepare
+    moved();
+    givenMemberCount(LIMITS.maxReadEventMembers + 1);
+    givenListeners([['bob-1', 'bob']]);
+    const post = fakePoster();
+
+    // Act
+    const reply = await call({ action: 'read', conversationId: CONVERSATION, seq: 7 }, 'alice', post);
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', moved: true });
+    expect(post).not.toHaveBeenCalled();
+    expect(ddbMock).not.toHaveReceivedCommand(QueryCommand);
+  });
+
+  it(`posts in a group of exactly ${LIMITS.maxReadEventMembers} members`, async () => {
+    // Prepare
+    moved();
+    givenMemberCount(LIMITS.maxReadEventMembers);
+    givenListeners([['bob-1', 'bob']]);
+    const post = fakePoster();
+
+    // Act
+    await call({ action: 'read', conversationId: CONVERSATION, seq: 7 }, 'alice', post);
+
+    // Assess
+    expect(post).toHaveBeenCalledTimes(1);
+  });
+
+  it('posts nothing and reads nothing more when the cursor did not move', async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand).rejects(
+      new ConditionalCheckFailedException({
+        message: 'failed',
+        $metadata: {},
+        Item: { conversationId: { S: CONVERSATION }, readSeq: { N: '9' } },
+      }),
+    );
+    const post = fakePoster();
+
+    // Act
+    const reply = await call({ action: 'read', conversationId: CONVERSATION, seq: 4 }, 'alice', post);
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', readSeq: 9, moved: false });
+    expect(post).not.toHaveBeenCalled();
+    expect(ddbMock).not.toHaveReceivedCommand(GetCommand);
+  });
+});
