@@ -13,11 +13,14 @@ import {
   ChatRequestError,
   type ConnectionState,
   type Conversation,
+  type MessageUpdate,
   type Page,
+  type PresenceEvent,
   type ReconnectReason,
   type Scheduler,
   type SendAck,
   type StoredEntry,
+  type TypingEvent,
   type WebSocketConstructor,
   type WebSocketLike,
 } from './types';
@@ -64,6 +67,10 @@ export interface ClientEvents {
   outbox: OutboxEvent;
   /** A background failure that stops nothing (an outbox store that cannot save, a token provider that threw). */
   error: { error: unknown };
+  /** Another member is typing in a conversation this connection subscribes to (ephemeral: show it ~4 s). */
+  typing: TypingEvent;
+  /** A member of a conversation this connection subscribes to came online or went offline. */
+  presence: PresenceEvent;
 }
 
 /** A request as long as it is not finished: possibly several attempts, each with its own requestId. */
@@ -95,6 +102,10 @@ const POLICY: Record<Action, { durable: boolean; resend: boolean }> = {
   createConversation: { durable: false, resend: false }, // a second one would make a second conversation
   listConversations: { durable: true, resend: true },
   read: { durable: true, resend: true }, // the cursor only moves forward
+  edit: { durable: true, resend: true }, // the same body again is acked `duplicate`
+  delete: { durable: true, resend: true }, // deleting again is acked `duplicate`
+  typing: { durable: false, resend: false }, // ephemeral: a late one is worse than none
+  presence: { durable: true, resend: true },
 };
 
 /** A connection open this long was healthy: the next failure starts the backoff from the beginning. */
@@ -140,6 +151,8 @@ export class ChatClient extends Emitter<ClientEvents> {
   private readonly pending = new Set<Pending>();
   private readonly byRequestId = new Map<string, Pending>();
   private readonly streams = new Map<string, ConversationStream>();
+  /** When this client last sent `typing` per conversation: the server's throttle, kept here too. */
+  private readonly typedAt = new Map<string, number>();
   private readonly outboxQueue: Outbox;
   /** The timers of one connection (or of the wait before the next): age limit, keepalive, its probe, reconnect. */
   private readonly timers = new Map<'age' | 'keepalive' | 'probe' | 'reconnect', () => void>();
@@ -240,6 +253,37 @@ export class ChatClient extends Emitter<ClientEvents> {
   /** Moves your read cursor in a conversation forward to `seq` (it never moves back). */
   markRead(conversationId: string, seq: number): Promise<Actions['read']['ack']> {
     return this.request('read', { conversationId, seq });
+  }
+
+  /** Replaces the body of your message at `seq`; subscribers get an `update` event with the new version. */
+  edit(conversationId: string, seq: number, body: string): Promise<Actions['edit']['ack']> {
+    return this.request('edit', { conversationId, seq, body });
+  }
+
+  /** Deletes your message at `seq` (it keeps its seq; subscribers get an `update` with `deleted: true`). */
+  delete(conversationId: string, seq: number): Promise<Actions['delete']['ack']> {
+    return this.request('delete', { conversationId, seq });
+  }
+
+  /**
+   * Tells the other members you are typing. Call it on every keystroke: it sends at most once per
+   * throttle window (3 s) per conversation, and nothing while disconnected. Resolves true when sent.
+   */
+  typing(conversationId: string): Promise<boolean> {
+    const now = this.scheduler.now();
+    const last = this.typedAt.get(conversationId);
+    if (this.currentState !== 'open' || (last !== undefined && now - last < LIMITS.typingThrottleMs))
+      return Promise.resolve(false);
+    this.typedAt.set(conversationId, now);
+    return this.request('typing', { conversationId }).then(
+      (ack) => !ack.throttled,
+      () => false,
+    );
+  }
+
+  /** Which members of a conversation are online now; `presence` events tell the changes after that. */
+  presence(conversationId: string): Promise<string[]> {
+    return this.request('presence', { conversationId }).then((ack) => ack.online);
   }
 
   /** The caller's conversations, newest activity first, with unread counts. */
@@ -469,6 +513,17 @@ export class ChatClient extends Emitter<ClientEvents> {
     if (frame.type === 'message') {
       if (typeof frame.seq === 'number' && typeof frame.conversationId === 'string')
         this.streams.get(frame.conversationId)?.accept([frame as unknown as StoredEntry]);
+    } else if (frame.type === 'edited' || frame.type === 'deleted') {
+      const update = toUpdate(frame);
+      if (update) this.streams.get(update.conversationId)?.change(update);
+    } else if (frame.type === 'typing') {
+      const { conversationId, userId } = frame;
+      if (typeof conversationId !== 'string' || typeof userId !== 'string') return;
+      this.streams.get(conversationId)?.typing({ conversationId, userId });
+      this.emit('typing', { conversationId, userId });
+    } else if (frame.type === 'presence') {
+      if (typeof frame.userId === 'string' && typeof frame.online === 'boolean')
+        this.emit('presence', { userId: frame.userId, online: frame.online });
     } else if (frame.type === 'ack' || frame.type === 'error') {
       const request = this.byRequestId.get(String(frame.requestId));
       if (request) this.answered(request, frame);
@@ -526,4 +581,28 @@ export class ChatClient extends Emitter<ClientEvents> {
     if (error) request.reject(error);
     else request.resolve(ack);
   }
+}
+
+/** An `edited` or `deleted` push as a {@link MessageUpdate}, or undefined when it is malformed. */
+function toUpdate(frame: Record<string, unknown>): MessageUpdate | undefined {
+  const { conversationId, seq, version, body, editedAt, deletedAt } = frame;
+  if (typeof conversationId !== 'string' || typeof seq !== 'number' || typeof version !== 'number') return;
+  if (frame.type === 'deleted')
+    return {
+      conversationId,
+      seq,
+      version,
+      body: '',
+      deleted: true,
+      ...(typeof deletedAt === 'string' ? { deletedAt } : {}),
+    };
+  if (typeof body !== 'string') return;
+  return {
+    conversationId,
+    seq,
+    version,
+    body,
+    deleted: false,
+    ...(typeof editedAt === 'string' ? { editedAt } : {}),
+  };
 }

@@ -14,6 +14,9 @@
  * room.on('message', (m) => show(m.seq, m.senderId, m.body)); // once each, in seq order
  * chat.send(conversationId, 'hello 👋'); // pending at once, then sent (or failed, if refused)
  * const { messages, hasMore } = await room.loadOlder(50); // scroll-back
+ * room.on('update', (u) => (u.deleted ? markDeleted(u.seq) : showEdited(u.seq, u.body))); // newer versions
+ * room.on('typing', ({ userId }) => showTyping(userId)); // ephemeral; chat.typing(id) sends (throttled)
+ * chat.on('presence', ({ userId, online }) => dot(userId, online)); // after `await chat.presence(id)`
  * ```
  */
 import { ChatClient, type ConnectOptions } from './client';

@@ -4,11 +4,24 @@
  */
 import { LIMITS } from '../shared/limits';
 import { Emitter } from './emitter';
-import { type Actions, type ChatMessage, ChatRequestError, type Scheduler, type StoredEntry } from './types';
+import {
+  type Actions,
+  type ChatMessage,
+  ChatRequestError,
+  type DeletedMessage,
+  type MessageUpdate,
+  type Scheduler,
+  type StoredEntry,
+  type TypingEvent,
+} from './types';
 
 export interface StreamEvents {
-  /** The next message in seq order. Never a duplicate, never a tombstone. */
+  /** The next message in seq order, in its latest known version. Never a duplicate, never a tombstone. */
   message: ChatMessage;
+  /** A message already delivered (or read with `loadOlder`) was edited or deleted: its newer version. */
+  update: MessageUpdate;
+  /** Another member is typing here (ephemeral; show it for a few seconds). */
+  typing: TypingEvent;
   /** The server refused the subscription or a read (for example: no longer a member). The stream is closed. */
   error: ChatRequestError;
 }
@@ -33,6 +46,8 @@ const MAX_GAP_WAIT_MS = LIMITS.writerLeaseMs;
 export interface OlderPage {
   /** Ascending, tombstones left out. */
   messages: ChatMessage[];
+  /** The messages of the page that their senders deleted (ascending), to show as deleted if you like. */
+  deleted: DeletedMessage[];
   hasMore: boolean;
 }
 
@@ -45,6 +60,10 @@ export class ConversationStream extends Emitter<StreamEvents> {
   private top = 0;
   /** Entries above a missing seq, held until the gap closes. */
   private readonly held = new Map<number, StoredEntry>();
+  /** The highest version of each seq delivered or read: an older edit or delete is ignored. */
+  private readonly versions = new Map<number, number>();
+  /** Edits and deletes of seqs not delivered yet, applied when their message is. */
+  private readonly changes = new Map<number, MessageUpdate>();
   /** True from a (re)connect until the subscribe pages are in: gaps are not repaired meanwhile. */
   private syncing = true;
   private repairing = false;
@@ -115,7 +134,8 @@ export class ConversationStream extends Emitter<StreamEvents> {
     if (this.closed) return;
     this.top = Math.max(this.top, lastSeq);
     for (const entry of entries) {
-      if (!(entry.seq > (this.delivered ?? 0)) || this.held.has(entry.seq)) continue;
+      const held = this.held.get(entry.seq);
+      if (!(entry.seq > (this.delivered ?? 0)) || (held && versionOf(held) >= versionOf(entry))) continue;
       this.held.set(entry.seq, entry);
       this.top = Math.max(this.top, entry.seq);
     }
@@ -124,12 +144,43 @@ export class ConversationStream extends Emitter<StreamEvents> {
       this.held.delete(next.seq);
       this.delivered = next.seq;
       this.gapRetries = 0;
-      if (!('tombstone' in next)) {
-        const { conversationId, seq, senderId, body, sentAt } = next;
-        this.emit('message', { conversationId, seq, senderId, body, sentAt });
-      }
+      const change = this.changes.get(next.seq);
+      this.changes.delete(next.seq);
+      if (change && change.version > versionOf(next)) {
+        this.versions.set(next.seq, change.version);
+        if (change.deleted || 'tombstone' in next) continue;
+        this.emit(
+          'message',
+          toMessage({ ...next, body: change.body, editedAt: change.editedAt }, change.version),
+        );
+      } else if (!('tombstone' in next)) {
+        this.versions.set(next.seq, versionOf(next));
+        this.emit('message', toMessage(next, versionOf(next)));
+      } else if ('deleted' in next) this.versions.set(next.seq, versionOf(next));
     }
     this.checkGap();
+  }
+
+  /**
+   * An `edited` or `deleted` push: reported as an `update` if its message was delivered in an older
+   * version, kept for the message if it is not delivered yet, ignored if it is not newer.
+   */
+  change(update: MessageUpdate): void {
+    if (this.closed) return;
+    const known = this.versions.get(update.seq);
+    if (known !== undefined || update.seq <= (this.delivered ?? 0)) {
+      if (known !== undefined && update.version <= known) return;
+      this.versions.set(update.seq, update.version);
+      this.emit('update', update);
+      return;
+    }
+    const pending = this.changes.get(update.seq);
+    if (!pending || pending.version < update.version) this.changes.set(update.seq, update);
+  }
+
+  /** A `typing` push for this conversation. */
+  typing(event: TypingEvent): void {
+    if (!this.closed) this.emit('typing', event);
   }
 
   /** A send was acked with this seq: if its push does not come, the gap repair reads it. */
@@ -145,15 +196,19 @@ export class ConversationStream extends Emitter<StreamEvents> {
     const page = this.older.then(async (): Promise<OlderPage> => {
       await this.ready;
       const beforeSeq = this.oldest ?? 1;
-      if (beforeSeq <= 1) return { messages: [], hasMore: false };
+      if (beforeSeq <= 1) return { messages: [], deleted: [], hasMore: false };
       const ack = await this.host.request('history', {
         conversationId: this.conversationId,
         beforeSeq,
         limit,
       });
       this.oldest = ack.messages[0]?.seq ?? (ack.hasMore ? beforeSeq : 1);
+      for (const entry of ack.messages)
+        if ('version' in entry && !this.versions.has(entry.seq))
+          this.versions.set(entry.seq, versionOf(entry));
       return {
         messages: ack.messages.filter((e): e is ChatMessage => !('tombstone' in e)),
+        deleted: ack.messages.filter((e): e is DeletedMessage => 'deleted' in e),
         hasMore: ack.hasMore,
       };
     });
@@ -236,4 +291,20 @@ export class ConversationStream extends Emitter<StreamEvents> {
       this.checkGap();
     }
   }
+}
+
+const versionOf = (entry: StoredEntry): number => ('version' in entry ? (entry.version ?? 0) : 0);
+
+/** The message as the app sees it: the stored fields, `editedAt` and `version` only when edited. */
+function toMessage(entry: ChatMessage, version: number): ChatMessage {
+  const { conversationId, seq, senderId, body, sentAt, editedAt } = entry;
+  return {
+    conversationId,
+    seq,
+    senderId,
+    body,
+    sentAt,
+    ...(editedAt === undefined ? {} : { editedAt }),
+    ...(version > 0 ? { version } : {}),
+  };
 }

@@ -9,14 +9,22 @@ import type {
   ConversationSummary as Conversation,
   ConversationListEntry,
   CreateConversationFrame,
+  DeleteAck,
+  DeleteFrame,
+  EditAck,
+  EditFrame,
   HistoryFrame,
   ListConversationsFrame,
   MessagesPage as Page,
+  PresenceAck,
+  PresenceFrame,
   ReadFrame,
   SendAck,
   SendFrame,
   StoredEntry,
   SubscribeFrame,
+  TypingAck,
+  TypingFrame,
   UnsubscribeFrame,
 } from '../shared/protocol';
 
@@ -25,10 +33,15 @@ export type {
   ChatMessage,
   ConversationListEntry,
   ConversationSummary as Conversation,
+  DeleteAck,
+  DeletedMessage,
+  EditAck,
   MessagesPage as Page,
+  PresenceAck,
   SendAck,
   StoredEntry,
   Tombstone,
+  TypingAck,
 } from '../shared/protocol';
 
 type Fields<F> = Omit<F, 'action' | 'requestId'>;
@@ -46,6 +59,36 @@ export interface Actions {
     ack: { conversations: ConversationListEntry[]; hasMore: boolean };
   };
   read: { fields: Fields<ReadFrame>; ack: { conversationId: string; readSeq: number; moved: boolean } };
+  edit: { fields: Fields<EditFrame>; ack: EditAck };
+  delete: { fields: Fields<DeleteFrame>; ack: DeleteAck };
+  typing: { fields: Fields<TypingFrame>; ack: TypingAck };
+  presence: { fields: Fields<PresenceFrame>; ack: PresenceAck };
+}
+
+/**
+ * A newer version of a message the stream already delivered (an `edited` or `deleted` push): `body` is
+ * the new body (empty once deleted). Older versions than the one delivered are never reported.
+ */
+export interface MessageUpdate {
+  conversationId: string;
+  seq: number;
+  version: number;
+  body: string;
+  editedAt?: string;
+  deleted: boolean;
+  deletedAt?: string;
+}
+
+/** Someone (never this connection's user's own pushes) is typing in a conversation. */
+export interface TypingEvent {
+  conversationId: string;
+  userId: string;
+}
+
+/** A user came online (first connection) or went offline (last one closed). */
+export interface PresenceEvent {
+  userId: string;
+  online: boolean;
 }
 export type Action = keyof Actions;
 

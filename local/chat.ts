@@ -13,6 +13,7 @@ import {
   ChatRequestError,
   type ConversationStream,
   connect,
+  type MessageUpdate,
   type OutboxEvent,
   type ReconnectReason,
 } from '../client';
@@ -35,8 +36,37 @@ export const USAGE = `Usage:
                          input) or on unsent messages when input ends (default 30)
   -h, --help             this text
 
-Each line typed or piped in is one message. When input ends (Ctrl-D, or the end of piped input) it
-waits until every message is sent, then exits (with 1 if one was not). Ctrl-C quits at once.`;
+Each line typed or piped in is one message, except two commands (piped input too):
+  /edit <seq> <text>     replace the body of your message #seq (its number is shown once sent: ✓ #seq)
+  /delete <seq>          delete your message #seq
+A line starting with // sends the rest of it as a message beginning with /.
+When input ends (Ctrl-D, or the end of piped input) it waits until every message is sent, then exits
+(with 1 if one was not). Ctrl-C quits at once.`;
+
+/** What one line of input asks for. */
+export type InputCommand =
+  | { kind: 'send'; body: string }
+  | { kind: 'edit'; seq: number; body: string }
+  | { kind: 'delete'; seq: number }
+  | { kind: 'invalid'; message: string };
+
+/** Reads one line of input: a message, `/edit <seq> <text>`, `/delete <seq>`, or `//…` for a message starting with `/`. */
+export function parseInput(text: string): InputCommand {
+  if (text.startsWith('//')) return { kind: 'send', body: text.slice(1) };
+  const command = /^\/(edit|delete)(?:\s+|$)/.exec(text);
+  if (command === null) return { kind: 'send', body: text };
+  const rest = text.slice(command[0].length);
+  const parsed = /^#?(\d{1,15})(?:\s+|$)/.exec(rest);
+  const seq = parsed ? Number(parsed[1]) : 0;
+  if (command[1] === 'delete') {
+    if (!(seq >= 1) || rest.slice(parsed?.[0].length ?? 0).trim() !== '')
+      return { kind: 'invalid', message: 'Usage: /delete <seq>' };
+    return { kind: 'delete', seq };
+  }
+  const body = parsed ? rest.slice(parsed[0].length) : '';
+  if (!(seq >= 1) || body.trim() === '') return { kind: 'invalid', message: 'Usage: /edit <seq> <text>' };
+  return { kind: 'edit', seq, body };
+}
 
 /** A command line that cannot be run; its message says why, and the usage follows it. */
 export class UsageError extends Error {
@@ -475,6 +505,9 @@ async function localToken(user: string): Promise<string> {
   return text;
 }
 
+/** How long "bob is typing…" counts as one burst (the server sends one per 3 s at most). */
+const TYPING_SHOWN_MS = 4_000;
+
 /** A message this client sent, from `pending` to `sent` or `failed`. */
 interface OwnMessage {
   body: string;
@@ -491,6 +524,11 @@ interface OwnMessage {
 class ConversationView {
   private readonly own = new Map<string, OwnMessage>();
   private readonly ownSeqs = new Set<number>();
+  /** The seqs on screen: edits and deletes of these are shown. */
+  private readonly shownSeqs = new Set<number>();
+  /** Who is typing, until when (ms): "bob is typing…" is noted once per burst. */
+  private readonly typing = new Map<string, number>();
+  private readSeq = 0;
   /** Live messages that came while the history was read; shown after it. */
   private held: ChatMessage[] | undefined = [];
   private readonly acks: Promise<unknown>[] = [];
@@ -502,6 +540,12 @@ class ConversationView {
     private readonly me: string | undefined,
   ) {
     stream.on('message', (m) => this.received(m));
+    stream.on('update', (u) => this.updated(u));
+    stream.on('typing', ({ userId }) => {
+      const now = Date.now();
+      if ((this.typing.get(userId) ?? 0) < now) screen.note(line([`${printable(userId)} is typing…`, 'dim']));
+      this.typing.set(userId, now + TYPING_SHOWN_MS);
+    });
     chat.on('outbox', (event) => {
       if (event.entry.conversationId === stream.conversationId) this.outbox(event);
     });
@@ -521,14 +565,43 @@ class ConversationView {
       const older = hasMore ? `; older ones with --history ${size * 2}` : '';
       this.screen.show(line([`── ${history.length} earlier messages${older} ──`, 'dim']));
     } else if (size > 0) this.screen.show(line(['── no messages yet ──', 'dim']));
-    for (const m of history) this.screen.show(messageLine(m, m.senderId === this.me));
+    for (const m of history) {
+      this.shownSeqs.add(m.seq);
+      this.screen.show(messageLine(m, m.senderId === this.me, m.editedAt ? ['(edited)', 'dim'] : undefined));
+    }
     const held = this.held ?? [];
     this.held = undefined;
     for (const m of held) this.received(m);
+    this.markRead();
   }
 
-  send(body: string): void {
-    this.acks.push(this.chat.send(this.stream.conversationId, body).acked);
+  /** A line of input: a message to send, or an `/edit` or `/delete` command. */
+  input(text: string): void {
+    const command = parseInput(text);
+    const { conversationId } = this.stream;
+    if (command.kind === 'send') {
+      if (command.body.trim() !== '') this.acks.push(this.chat.send(conversationId, command.body).acked);
+    } else if (command.kind === 'invalid') this.screen.note(line([command.message, 'yellow']));
+    else {
+      const done =
+        command.kind === 'edit'
+          ? this.chat.edit(conversationId, command.seq, command.body)
+          : this.chat.delete(conversationId, command.seq);
+      const what = command.kind === 'edit' ? 'edit' : 'delete';
+      this.acks.push(
+        done.then(
+          (ack) => {
+            // Its push is shown as for anyone's edit; a message not on screen is confirmed here.
+            if (!this.shownSeqs.has(ack.seq))
+              this.screen.show(
+                line(['✓', 'green'], ` ${what === 'edit' ? 'edited' : 'deleted'} #${ack.seq}`),
+              );
+          },
+          (error: unknown) =>
+            this.screen.note(line([`✗ could not ${what} #${command.seq}: ${describe(error)}`, 'red'])),
+        ),
+      );
+    }
   }
 
   counts(): { sent: number; failed: number; pending: number } {
@@ -549,11 +622,35 @@ class ConversationView {
     clearTimeout(timer);
   }
 
+  /** An edit or delete of a message on screen, as a line of its own. */
+  private updated(u: MessageUpdate): void {
+    if (!this.shownSeqs.has(u.seq)) return;
+    this.screen.show(
+      u.deleted
+        ? line(['✗', 'red'], ` deleted #${u.seq}`)
+        : line(['✎', 'cyan'], ` edited #${u.seq}: ${printable(u.body)}`),
+    );
+  }
+
+  /** Moves the read cursor to the last message delivered (once per burst of messages). */
+  private markRead(): void {
+    const seq = this.stream.lastSeq ?? 0;
+    if (seq <= this.readSeq) return;
+    this.readSeq = seq;
+    queueMicrotask(() => {
+      const latest = this.stream.lastSeq ?? 0;
+      this.chat.markRead(this.stream.conversationId, latest).catch(() => undefined);
+    });
+  }
+
   private received(m: ChatMessage): void {
     if (this.held) {
       this.held.push(m);
       return;
     }
+    this.shownSeqs.add(m.seq);
+    this.typing.delete(m.senderId);
+    this.markRead();
     if (this.ownSeqs.has(m.seq)) return;
     if (m.senderId === this.me) {
       // Its push may come before its ack. The outbox sends one message of a conversation at a time,
@@ -588,9 +685,13 @@ class ConversationView {
     if (event.status === 'sent') {
       known.state = 'sent';
       this.ownSeqs.add(event.ack.seq);
+      this.shownSeqs.add(event.ack.seq);
       this.screen.replace(
         known.shown,
-        messageLine({ sentAt: event.ack.sentAt, senderId: sender, body: entry.body }, true, ['✓', 'green']),
+        messageLine({ sentAt: event.ack.sentAt, senderId: sender, body: entry.body }, true, [
+          `✓ #${event.ack.seq}`,
+          'green',
+        ]),
         line(['✓', 'green'], ` sent (#${event.ack.seq}): ${preview(entry.body)}`),
       );
     } else {
@@ -718,11 +819,27 @@ async function run(options: ChatOptions, screen: Screen, interactive: boolean): 
         ]),
       );
     } else conversationId = conversation.conversationId;
+    // Before the stream moves the read cursor: how much came since this user last read (if listed).
+    const unread =
+      conversation.kind === 'join'
+        ? await chat.listConversations(LIMITS.maxPageSize).then(
+            ({ conversations }) => conversations.find((c) => c.conversationId === conversationId)?.unread,
+            () => undefined,
+          )
+        : undefined;
     const stream = chat.conversation(conversationId);
     stream.on('error', (error) => fatal(`Cannot read the conversation: ${describe(error)}`));
     view = new ConversationView(chat, stream, screen, me);
     await stream.ready;
-    if (conversation.kind === 'join') screen.show(line('Conversation ', [conversationId, 'bold'], ' joined'));
+    if (conversation.kind === 'join')
+      screen.show(
+        line(
+          'Conversation ',
+          [conversationId, 'bold'],
+          ' joined',
+          ...(unread ? [[` · ${unread} unread`, 'bold'] as [string, Style]] : []),
+        ),
+      );
     await view.showHistory(options.historySize);
   };
 
@@ -761,7 +878,7 @@ async function run(options: ChatOptions, screen: Screen, interactive: boolean): 
         );
       screen.read({
         line: (text) => {
-          if (text.trim() !== '' && !done) view?.send(text);
+          if (text.trim() !== '' && !done) view?.input(text);
         },
         end: () => void drain(),
         interrupt: () => quit(view?.counts().pending ? 1 : 0),

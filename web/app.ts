@@ -11,6 +11,7 @@ import {
   type ConversationStream,
   connect,
   localStorageOutboxStore,
+  type MessageUpdate,
   type OutboxEntry,
   type OutboxEvent,
   type WebSocketConstructor,
@@ -25,6 +26,8 @@ interface PageConfig {
 
 /** Messages read per "load older" (and when a conversation opens). */
 const PAGE_SIZE = 50;
+/** How long "bob is typing…" stays after bob's last typing event (the server sends one per 3 s at most). */
+const TYPING_SHOWN_MS = 4_000;
 /** A token this close to expiry is replaced before it is used for a connection. */
 const TOKEN_MARGIN_MS = 60_000;
 /** The signed-in user of this tab, so a reload resumes the session (and sends its outbox). */
@@ -51,6 +54,10 @@ const ui = {
   createTitle: byId('create-title', HTMLInputElement),
   createButton: byId('create-button', HTMLButtonElement),
   createError: byId('create-error', HTMLParagraphElement),
+  directForm: byId('direct-form', HTMLFormElement),
+  directUser: byId('direct-user', HTMLInputElement),
+  directButton: byId('direct-button', HTMLButtonElement),
+  directError: byId('direct-error', HTMLParagraphElement),
   openForm: byId('open-form', HTMLFormElement),
   openId: byId('open-id', HTMLInputElement),
   noConversation: byId('no-conversation', HTMLParagraphElement),
@@ -59,6 +66,8 @@ const ui = {
   conversationTitle: byId('conversation-title', HTMLHeadingElement),
   conversationMembers: byId('conversation-members', HTMLSpanElement),
   conversationId: byId('conversation-id', HTMLElement),
+  conversationPresence: byId('conversation-presence', HTMLParagraphElement),
+  typing: byId('typing', HTMLParagraphElement),
   scroller: byId('message-scroller', HTMLDivElement),
   loadOlder: byId('load-older', HTMLButtonElement),
   messages: byId('messages', HTMLOListElement),
@@ -75,8 +84,11 @@ const describeError = (err: unknown): string =>
 const formatTime = (time: string | number): string =>
   new Date(time).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
-const conversationLabel = (c: ConversationSummary): string =>
-  c.title || c.members?.join(', ') || `Conversation ${c.conversationId.slice(0, 8)}`;
+/** The title; a direct conversation is named after the other member. */
+const conversationLabel = (c: ConversationSummary, userId: string): string =>
+  c.title ||
+  (c.direct ? c.members?.filter((m) => m !== userId) : c.members)?.join(', ') ||
+  `Conversation ${c.conversationId.slice(0, 8)}`;
 
 /** Dev tokens from the control plane, reused until close to expiry. */
 class DevTokens {
@@ -149,6 +161,13 @@ class ConversationView {
   private readonly stream: ConversationStream;
   private readonly rows = new Map<number, HTMLLIElement>();
   private readonly outboxRows = new Map<string, HTMLLIElement>();
+  /** Who is typing, each with the timer that takes them off the line. */
+  private readonly typists = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Members with a live connection: asked when the conversation opens, then kept by presence events. */
+  private readonly online = new Set<string>();
+  /** The read cursor this page last sent. */
+  private readSeq = 0;
+  private readScheduled = false;
   private closed = false;
 
   constructor(
@@ -160,19 +179,35 @@ class ConversationView {
     ui.messages.replaceChildren();
     ui.outbox.replaceChildren();
     ui.loadOlder.hidden = true;
+    ui.typing.textContent = '';
+    ui.conversationPresence.replaceChildren();
     this.composer(true);
     ui.noConversation.hidden = true;
     ui.conversationPane.hidden = false;
 
     for (const entry of session.chat.outbox(conversationId)) this.showOutboxEntry(entry);
     this.stream = session.chat.conversation(conversationId);
-    this.stream.on('message', (message) => this.showMessage(message));
+    this.stream.on('message', (message) => {
+      this.showMessage(message);
+      this.stopTyping(message.senderId);
+      this.scheduleRead();
+    });
+    this.stream.on('update', (update) => this.showUpdate(update));
+    this.stream.on('typing', ({ userId }) => this.showTyping(userId));
     this.stream.on('error', (err) => this.refused(err));
     this.stream.ready.then(
       () => {
         if (this.closed) return;
         session.opened(conversationId);
+        this.scheduleRead();
         void this.loadOlder();
+        session.chat.presence(conversationId).then(
+          (online) => {
+            for (const userId of online) this.online.add(userId);
+            this.renderPresence();
+          },
+          () => undefined, // the dots stay grey; presence events still update them
+        );
       },
       () => undefined, // the error event says why
     );
@@ -181,14 +216,80 @@ class ConversationView {
   close(): void {
     this.closed = true;
     this.stream.close();
+    for (const timer of this.typists.values()) clearTimeout(timer);
   }
 
   /** Title and members as far as the directory knows them (a conversation opened by id may have neither yet). */
   renderHeader(): void {
     const known = this.session.directory.get(this.conversationId);
-    ui.conversationTitle.textContent = known ? conversationLabel(known) : 'Conversation';
+    ui.conversationTitle.textContent = known ? conversationLabel(known, this.session.userId) : 'Conversation';
     ui.conversationMembers.textContent = known?.members ? `${known.members.join(', ')} · ` : '';
     ui.conversationId.textContent = this.conversationId;
+    this.renderPresence();
+  }
+
+  /** A presence event: only users this conversation shows (members, or seen online here) matter. */
+  presenceChanged(userId: string, online: boolean): void {
+    if (online) this.online.add(userId);
+    else this.online.delete(userId);
+    this.renderPresence();
+  }
+
+  /** The user typed in the composer: the SDK sends `typing` at most once per 3 s. */
+  typed(): void {
+    if (!this.closed) void this.session.chat.typing(this.conversationId);
+  }
+
+  /** Moves the read cursor to the last message shown, when the page is visible (once per burst of messages). */
+  scheduleRead(): void {
+    if (this.readScheduled) return;
+    this.readScheduled = true;
+    queueMicrotask(() => {
+      this.readScheduled = false;
+      const seq = this.stream.lastSeq ?? 0;
+      if (this.closed || document.visibilityState !== 'visible' || seq <= this.readSeq) return;
+      this.readSeq = seq;
+      this.session.chat.markRead(this.conversationId, seq).catch(() => undefined);
+      this.session.directory.markRead(this.conversationId);
+      this.session.renderList();
+    });
+  }
+
+  private renderPresence(): void {
+    const members = this.session.directory.get(this.conversationId)?.members ?? [];
+    const shown = [...new Set([...members, ...this.online])].filter((m) => m !== this.session.userId);
+    ui.conversationPresence.replaceChildren(
+      ...shown.map((userId) => {
+        const online = this.online.has(userId);
+        return h(
+          'span',
+          { class: 'member', 'data-user': userId, 'data-online': String(online), dir: 'auto' },
+          `${userId}${online ? '' : ' (offline)'}`,
+        );
+      }),
+    );
+  }
+
+  private showTyping(userId: string): void {
+    clearTimeout(this.typists.get(userId));
+    this.typists.set(
+      userId,
+      setTimeout(() => this.stopTyping(userId), TYPING_SHOWN_MS),
+    );
+    this.renderTyping();
+  }
+
+  private stopTyping(userId: string): void {
+    if (!this.typists.has(userId)) return;
+    clearTimeout(this.typists.get(userId));
+    this.typists.delete(userId);
+    this.renderTyping();
+  }
+
+  private renderTyping(): void {
+    const names = [...this.typists.keys()];
+    ui.typing.textContent =
+      names.length === 0 ? '' : `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} typing…`;
   }
 
   /** Reads the page before the oldest message shown, keeping what is on screen where it is. */
@@ -199,6 +300,11 @@ class ConversationView {
       const page = await this.stream.loadOlder(PAGE_SIZE);
       if (this.closed) return;
       for (const message of page.messages) this.showMessage(message, { scroll: false });
+      for (const entry of page.deleted) {
+        const { conversationId, seq, senderId, deletedAt, version } = entry;
+        this.showMessage({ conversationId, seq, senderId, body: '', sentAt: deletedAt }, { scroll: false });
+        this.showUpdate({ conversationId, seq, version, body: '', deleted: true, deletedAt });
+      }
       ui.scroller.scrollTop = ui.scroller.scrollHeight - fromBottom;
       ui.loadOlder.hidden = !page.hasMore;
     } catch (err: unknown) {
@@ -246,16 +352,75 @@ class ConversationView {
         { class: 'meta' },
         h('span', { class: 'sender', dir: 'auto' }, mine ? 'you' : message.senderId),
         h('time', { datetime: message.sentAt, title: message.sentAt }, formatTime(message.sentAt)),
+        message.editedAt ? this.editedMark(message.editedAt) : null,
       ),
       h('div', { class: 'body', dir: 'auto' }, message.body),
-      mine ? h('div', { class: 'state' }, 'sent ✓') : null,
+      mine
+        ? h(
+            'div',
+            { class: 'state' },
+            'sent ✓',
+            h(
+              'span',
+              { class: 'tools' },
+              this.action('Edit', () => this.edit(message.seq)),
+              this.action('Delete', () => this.remove(message.seq)),
+            ),
+          )
+        : null,
     );
+    if (message.editedAt) row.dataset.edited = 'true';
     const stick = this.atBottom();
     const existing = this.rows.get(message.seq);
     if (existing) existing.replaceWith(row);
     else ui.messages.insertBefore(row, this.rowAfter(message.seq));
     this.rows.set(message.seq, row);
     if (scroll && (stick || mine)) this.scrollToBottom();
+  }
+
+  /** A newer version of a message on screen: its new body and an "edited" mark, or a deleted mark. */
+  private showUpdate(update: MessageUpdate): void {
+    const row = this.rows.get(update.seq);
+    if (row === undefined || row.dataset.deleted === 'true') return;
+    const body = row.querySelector('.body');
+    if (update.deleted) {
+      row.dataset.deleted = 'true';
+      delete row.dataset.edited;
+      row.querySelector('.edited')?.remove();
+      row.querySelector('.state')?.remove();
+      if (body) body.textContent = 'message deleted';
+      return;
+    }
+    row.dataset.edited = 'true';
+    if (body) body.textContent = update.body;
+    if (!row.querySelector('.edited'))
+      row.querySelector('.meta')?.append(this.editedMark(update.editedAt ?? new Date().toISOString()));
+  }
+
+  private editedMark(editedAt: string): HTMLSpanElement {
+    return h('span', { class: 'edited', title: `edited ${editedAt}` }, 'edited');
+  }
+
+  private edit(seq: number): void {
+    const current = this.rows.get(seq)?.querySelector('.body')?.textContent ?? '';
+    const body = window.prompt('Edit your message', current);
+    if (body === null || body.trim() === '' || body === current) return;
+    this.session.chat.edit(this.conversationId, seq, body).then(
+      (ack) => this.showUpdate({ ...ack, body, deleted: false }),
+      (err: unknown) => {
+        ui.conversationError.textContent = `Could not edit: ${describeError(err)}`;
+      },
+    );
+  }
+
+  private remove(seq: number): void {
+    if (!window.confirm('Delete this message for everyone?')) return;
+    this.session.chat.delete(this.conversationId, seq).then(
+      (ack) => this.showUpdate({ ...ack, body: '', deleted: true }),
+      (err: unknown) => {
+        ui.conversationError.textContent = `Could not delete: ${describeError(err)}`;
+      },
+    );
   }
 
   private showOutboxEntry(entry: OutboxEntry): void {
@@ -359,6 +524,7 @@ class Session {
       this.renderList();
     });
     this.chat.on('error', ({ error }) => console.warn('serverless-chat:', error));
+    this.chat.on('presence', ({ userId, online }) => this.view?.presenceChanged(userId, online));
     this.renderList();
     const last = localStorage.getItem(lastConversationKey(userId));
     if (last) this.open(last);
@@ -392,8 +558,29 @@ class Session {
     this.open(conversation.conversationId);
   }
 
+  /** The one direct conversation with `userId`, created the first time. */
+  async openDirect(userId: string): Promise<void> {
+    const conversation = await this.chat.openDirect(userId);
+    this.directory.remember({
+      conversationId: conversation.conversationId,
+      members: conversation.members,
+      direct: true,
+      lastActivityAt: new Date().toISOString(),
+    });
+    this.open(conversation.conversationId);
+  }
+
   send(body: string): void {
     this.view?.send(body);
+  }
+
+  typed(): void {
+    this.view?.typed();
+  }
+
+  /** The tab became visible: what the open conversation shows is now read. */
+  visible(): void {
+    this.view?.scheduleRead();
   }
 
   loadOlder(): void {
@@ -429,12 +616,19 @@ class Session {
             'data-conversation-id': c.conversationId,
             'aria-current': c.conversationId === this.view?.conversationId ? 'true' : undefined,
           },
-          h('span', { class: 'title', dir: 'auto' }, conversationLabel(c)),
+          h('span', { class: 'title', dir: 'auto' }, conversationLabel(c, this.userId)),
           h(
             'span',
             { class: 'subtle' },
             c.lastActivityAt ? formatTime(c.lastActivityAt) : c.conversationId.slice(0, 8),
           ),
+          c.unread
+            ? h(
+                'span',
+                { class: 'unread', title: `${c.unread} unread`, 'data-unread': String(c.unread) },
+                String(c.unread),
+              )
+            : null,
           count > 0 ? h('span', { class: 'badge' }, `${count} unsent`) : null,
         ),
       );
@@ -526,6 +720,23 @@ async function main(): Promise<void> {
       });
   });
 
+  ui.directForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const other = ui.directUser.value.trim();
+    if (!session || !other) return;
+    ui.directError.textContent = '';
+    ui.directButton.disabled = true;
+    session
+      .openDirect(other)
+      .then(() => ui.directForm.reset())
+      .catch((err: unknown) => {
+        ui.directError.textContent = describeError(err);
+      })
+      .finally(() => {
+        ui.directButton.disabled = false;
+      });
+  });
+
   ui.openForm.addEventListener('submit', (event) => {
     event.preventDefault();
     const conversationId = ui.openId.value.trim();
@@ -540,6 +751,11 @@ async function main(): Promise<void> {
     if (body.trim() === '') return;
     session?.send(body);
     ui.messageInput.value = '';
+  });
+
+  ui.messageInput.addEventListener('input', () => session?.typed());
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') session?.visible();
   });
 
   ui.messageInput.addEventListener('keydown', (event) => {

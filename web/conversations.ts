@@ -12,6 +12,10 @@ export interface ConversationSummary {
   conversationId: string;
   title?: string;
   members?: string[];
+  /** One conversation per pair of users (its members are the two of them). */
+  direct?: boolean;
+  /** Messages after the user's read cursor, as the server last listed them. */
+  unread?: number;
   /** ISO time of the last message (from the server) or of when this browser last opened it. */
   lastActivityAt?: string;
 }
@@ -51,12 +55,20 @@ export class ConversationDirectory {
   /** Reads the server's newest conversations; `hasMore` says that older ones were left out. */
   async refresh(chat: ChatClient): Promise<{ hasMore: boolean }> {
     const { conversations, hasMore } = await chat.listConversations(LIMITS.maxPageSize);
-    this.listed = conversations.map(({ conversationId, title, lastActivityAt }) => ({
+    this.listed = conversations.map(({ conversationId, title, lastActivityAt, unread, direct, members }) => ({
       conversationId,
       lastActivityAt,
+      unread,
       ...(title === undefined ? {} : { title }),
+      ...(direct ? { direct: true } : {}),
+      ...(members === undefined ? {} : { members }),
     }));
     return { hasMore };
+  }
+
+  /** Everything up to the last message is read: its badge goes (until the next list says otherwise). */
+  markRead(conversationId: string): void {
+    for (const entry of this.listed) if (entry.conversationId === conversationId) entry.unread = 0;
   }
 
   get(conversationId: string): ConversationSummary | undefined {

@@ -116,6 +116,14 @@ async function sideBySide(pages: Page[], file: string): Promise<void> {
   await sheet.close();
 }
 
+/** Types one more character into `typist`'s message box, then reads `watcher`'s typing line. */
+let typed = 0;
+async function keepTyping(typist: Page, watcher: Page, text: string): Promise<string | null> {
+  typed++;
+  await typist.getByLabel('Message', { exact: true }).fill(`${text}${'.'.repeat(typed % 3)}`);
+  return watcher.locator('#typing').textContent();
+}
+
 describe('the web chat page', () => {
   it('keeps two users in step when one goes offline, sends, and comes back', async () => {
     // Prepare: alice creates a conversation with bob; bob finds it in his list.
@@ -165,6 +173,65 @@ describe('the web chat page', () => {
     await sideBySide([alice, bob], path.join(OUTPUT, 'chat.png'));
     await bob.setViewportSize({ width: 390, height: 760 });
     await bob.screenshot({ path: path.join(OUTPUT, 'chat-narrow.png') });
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
+
+  it('shows the other user unread counts, typing, presence, edits and deletes', async () => {
+    // Prepare: alice writes twice before bob signs in.
+    const alice = await signIn('alice2');
+    await createConversation(alice, 'bob2', 'Plans 📅');
+    await send(alice, 'lunch at 12?');
+    await send(alice, 'or at 1');
+    await alice.locator('#messages > li[data-seq="2"][data-status="sent"]').waitFor();
+    const bob = await signIn('bob2');
+    const plans = bob.locator('#conversation-list button', { hasText: 'Plans 📅' });
+
+    // Assess: bob's list counts both as unread; opening the conversation reads them, on the server too.
+    await plans.locator('.unread', { hasText: '2' }).waitFor();
+    await plans.click();
+    await bob.locator('#messages > li[data-seq="2"]').waitFor();
+    await expect.poll(() => plans.locator('.unread').count(), patiently).toBe(0);
+    await bob.getByRole('button', { name: 'Refresh' }).click();
+    await bob.locator('#conversation-list button', { hasText: 'Plans 📅' }).waitFor();
+    await expect.poll(() => plans.locator('.unread').count(), patiently).toBe(0);
+
+    // Presence: each sees the other online (bob asked on opening; alice heard bob's subscribe announced).
+    await bob.locator('#conversation-presence .member[data-user="alice2"][data-online="true"]').waitFor();
+    await alice.locator('#conversation-presence .member[data-user="bob2"][data-online="true"]').waitFor();
+
+    // Typing: alice keeps typing, bob sees it. Typing is announced at most once per 3 s (her sends above
+    // were typed too), so she types on until one gets through, as a person would.
+    await expect.poll(() => keepTyping(alice, bob, 'let me ch'), patiently).toBe('alice2 is typing…');
+
+    // Edit: alice edits her first message; bob sees the new body marked edited.
+    alice.once('dialog', (dialog) => void dialog.accept('lunch at 12:30?'));
+    await alice.locator('#messages > li[data-seq="1"]').getByRole('button', { name: 'Edit' }).click();
+    const edited = bob.locator('#messages > li[data-seq="1"][data-edited="true"]');
+    await edited.waitFor();
+    expect(await edited.locator('.body').textContent()).toBe('lunch at 12:30?');
+    expect(await edited.locator('.edited').textContent()).toBe('edited');
+
+    // Delete: alice deletes her second message; bob sees it marked deleted.
+    alice.once('dialog', (dialog) => void dialog.accept());
+    await alice.locator('#messages > li[data-seq="2"]').getByRole('button', { name: 'Delete' }).click();
+    await bob.locator('#messages > li[data-seq="2"][data-deleted="true"]').waitFor();
+    expect(await bob.locator('#messages > li[data-seq="2"] .body').textContent()).toBe('message deleted');
+
+    // Direct: alice messages bob directly; bob's list shows it unread, named after alice.
+    await alice.getByLabel('Message a user (direct)').fill('bob2');
+    await alice.getByRole('button', { name: 'Message', exact: true }).click();
+    await alice.locator('#conversation-title', { hasText: 'bob2' }).waitFor();
+    await send(alice, 'psst 🤫');
+    await alice.locator('#messages > li[data-seq="1"][data-status="sent"]').waitFor();
+    await alice.locator('#conversation-list button', { hasText: 'Plans 📅' }).click();
+    await bob.getByRole('button', { name: 'Refresh' }).click();
+    const direct = bob.locator('#conversation-list button', { hasText: 'alice2' });
+    await direct.locator('.unread', { hasText: '1' }).waitFor();
+
+    // The screenshot: alice typing again, bob seeing it, the edit, the delete and the unread direct chat.
+    await alice.locator('#messages > li[data-seq="2"][data-deleted="true"]').waitFor();
+    await expect.poll(() => keepTyping(alice, bob, 'see you there'), patiently).toBe('alice2 is typing…');
+    await sideBySide([alice, bob], path.join(OUTPUT, 'chat-features.png'));
     expect(pageProblems).toEqual([]);
   }, 120_000);
 

@@ -142,6 +142,44 @@ describe('npm run chat', () => {
     expect(bobCli.stderr).toContain('2 of 2 messages sent.');
   }, 120_000);
 
+  it('shows the unread count on join, and edits and deletes of shown messages', async () => {
+    // Prepare: alice writes before bob joins.
+    const alice = unique('alice');
+    const bob = unique('bob');
+    const aliceCli = new ChatCli(['--user', alice, '--to', bob]);
+    await expect.poll(() => aliceCli.conversationId(), { timeout: 30_000, interval: 200 }).toBeDefined();
+    const conversationId = String(aliceCli.conversationId());
+    aliceCli.type('helo');
+    await expect
+      .poll(() => aliceCli.stdout, { timeout: 30_000, interval: 200 })
+      .toContain('✓ sent (#1): helo');
+    const bobCli = new ChatCli(['--user', bob, '--conversation', conversationId]);
+    await expect
+      .poll(() => bobCli.stdout, { timeout: 30_000, interval: 200 })
+      .toContain(`Conversation ${conversationId} joined · 1 unread`);
+    await expect.poll(() => bobCli.messagesFrom(alice), { timeout: 30_000, interval: 200 }).toEqual(['helo']);
+    // Act
+    aliceCli.type('/edit 1 hello', '/edit x');
+    await expect
+      .poll(() => bobCli.stdout, { timeout: 30_000, interval: 200 })
+      .toContain('✎ edited #1: hello');
+    aliceCli.type('/delete 1');
+    // Assess
+    await expect.poll(() => bobCli.stdout, { timeout: 30_000, interval: 200 }).toContain('✗ deleted #1');
+    expect(aliceCli.stderr).toContain('Usage: /edit <seq> <text>');
+    aliceCli.endInput();
+    bobCli.endInput();
+    expect(await aliceCli.exited).toBe(0);
+    expect(await bobCli.exited).toBe(0);
+    const reader = new ChatCli(['--user', bob, '--conversation', conversationId]);
+    await expect
+      .poll(() => reader.stdout, { timeout: 30_000, interval: 200 })
+      .toContain(`Conversation ${conversationId} joined`);
+    reader.endInput();
+    expect(await reader.exited).toBe(0);
+    expect(reader.stdout).not.toContain('unread'); // bob read it all
+  }, 120_000);
+
   it('shows a reconnect when the server drops the connection, and misses nothing meanwhile', async () => {
     // Prepare
     const alice = unique('alice');
