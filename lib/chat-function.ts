@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -13,7 +14,7 @@ import { ATTACHMENTS_ROOT } from '../shared/attachments';
 import { ENV } from '../shared/env';
 import { TABLE_ENV, TABLES, type TableDefinition, type TableName } from '../shared/tables';
 import { acknowledgeManagedPolicy, acknowledgeRule, acknowledgeWildcardResource } from './nag';
-import type { BucketAccess, FunctionWiring, QueueAccess, TableAccess } from './wiring';
+import type { BucketAccess, EventBusAccess, FunctionWiring, QueueAccess, TableAccess } from './wiring';
 import { DEFAULT_TIMEOUT_SECONDS } from './wiring';
 
 /** Repository root: wiring entries are relative to it. */
@@ -114,6 +115,15 @@ export class ChatFunction extends NodejsFunction {
       'Attachment keys are made at run time under conversations/<conversationId>/, so the grant covers that ' +
         'prefix of this one bucket, with put and get only.',
     );
+  }
+
+  /**
+   * Lets the function put events on `bus` (and on no other bus) and passes its name in
+   * ENV.offlineEventBus.
+   */
+  useEventBus(bus: IEventBus, access: EventBusAccess): void {
+    if (access === 'put') bus.grantPutEventsTo(this);
+    this.addEnvironment(ENV.offlineEventBus, bus.eventBusName);
   }
 
   /**

@@ -1,4 +1,5 @@
 import { CfnOutput, RemovalPolicy, Stack, type StackProps, Token } from 'aws-cdk-lib';
+import { EventBus } from 'aws-cdk-lib/aws-events';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
 import { ENV } from '../shared/env';
@@ -134,7 +135,8 @@ export class ServerlessChatStack extends Stack {
     const queues = this.createQueues(config);
     const attachments = this.createAttachments(props, config);
     const auth = this.createAuth(props, config);
-    const functions = this.createFunctions(tables, queues, attachments, auth.tokenIssuer);
+    const offlineBus = this.createOfflineBus();
+    const functions = this.createFunctions(tables, queues, attachments, offlineBus, auth.tokenIssuer);
     const api = this.createApi(functions, config, props);
     this.createFanout(functions, queues, api, config);
     const alarms = this.createAlarms(functions, queues, config, props);
@@ -167,11 +169,20 @@ export class ServerlessChatStack extends Stack {
     });
   }
 
+  /**
+   * The bus that names members a message reached on no live connection (source `serverless-chat`,
+   * detail-type `MemberOffline`); a push-notification service adds its rule to it.
+   */
+  private createOfflineBus(): EventBus {
+    return new EventBus(this, 'OfflineBus', { eventBusName: `${this.stackName}-chat-offline` });
+  }
+
   /** One ChatFunction per FUNCTIONS entry, with exactly the grants and variables its wiring lists. */
   private createFunctions(
     tables: ChatTables,
     queues: FanoutQueues,
     attachments: AttachmentsBucket,
+    offlineBus: EventBus,
     issuer: TokenIssuer,
   ): ChatFunctions {
     const entries = Object.entries(FUNCTIONS) as [FunctionName, FunctionWiring][];
@@ -186,6 +197,7 @@ export class ServerlessChatStack extends Stack {
           fn.useQueue(ENV.deadLetterQueueUrl, queues.deadLetterQueue, wiring.deadLetterQueue);
         }
         if (wiring.attachments) fn.useAttachments(attachments.bucket, wiring.attachments);
+        if (wiring.eventBus) fn.useEventBus(offlineBus, wiring.eventBus);
         if (wiring.verifiesTokens) {
           fn.addEnvironment(ENV.jwtIssuer, issuer.issuer);
           fn.addEnvironment(ENV.jwtJwksUrl, issuer.jwksUrl);

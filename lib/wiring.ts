@@ -22,6 +22,12 @@ export type QueueAccess = 'send' | 'consume' | 'consumeAndSend';
  */
 export type BucketAccess = 'readWrite';
 
+/**
+ * How a function uses the offline-member EventBridge bus: `put` grants `events:PutEvents` on that bus
+ * only; its name arrives as ENV.offlineEventBus.
+ */
+export type EventBusAccess = 'put';
+
 export interface FunctionWiring {
   /** Entry file relative to the repository root; it exports `handler`. */
   entry: string;
@@ -38,6 +44,8 @@ export interface FunctionWiring {
   verifiesTokens?: boolean;
   /** Attachments bucket access, on the `conversations/` prefix only; its name arrives as ENV.attachmentsBucket. */
   attachments?: BucketAccess;
+  /** Offline-member bus access; its name arrives as ENV.offlineEventBus. */
+  eventBus?: EventBusAccess;
   /** @default 10 */
   timeoutSeconds?: number;
   /** @default 256 */
@@ -92,11 +100,14 @@ export const FUNCTIONS = {
   },
   fanout: {
     entry: 'lambdas/fanout/handler.ts',
-    description: 'Posts each queued message to every subscribed connection, in FIFO group order',
-    tables: { connections: 'readWrite', subscriptions: 'readWrite' },
+    description:
+      'Posts each queued message to every subscribed connection, in FIFO group order; activity to unsubscribed members, offline events to the bus',
+    // conversations: read, the members of a message's conversation (offline events, activity frames).
+    tables: { connections: 'readWrite', subscriptions: 'readWrite', conversations: 'read' },
     fanoutQueue: 'consume',
     deadLetterQueue: 'send',
     managementApi: true,
+    eventBus: 'put',
     timeoutSeconds: 30,
     memoryMiB: 512,
   },

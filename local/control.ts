@@ -9,6 +9,8 @@
  *   POST /functions/{name}/invocations       invokes a function with the JSON body, answers its result
  *   GET  /, /app.js, /style.css              the web chat page (web/), when the runtime built it
  *   GET  /config.json                        {"webSocketUrl"}: where the page connects
+ *   POST /  (X-Amz-Target: AWSEvents.PutEvents)   the offline-event bus stand-in (local/event-bus.ts)
+ *   GET  /events                             {"eventBusName", "events"}: every event put on it
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -16,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { userIdSchema } from '../shared/protocol';
 import type { WebAsset } from '../web/build';
+import type { LocalEventBus } from './event-bus';
 
 /** The audience of local tokens; the authorizer is configured with it like an app client id on AWS. */
 export const LOCAL_AUDIENCE = 'serverless-chat-local';
@@ -44,6 +47,8 @@ export interface ControlPlaneOptions {
   onLog?: (line: string) => void;
   /** The web chat page: its assets by URL path, and the WebSocket URL it connects to (known once the API runs). */
   web?: { assets: ReadonlyMap<string, WebAsset>; webSocketUrl: () => string };
+  /** The EventBridge stand-in: answers `POST /` with an `X-Amz-Target: AWSEvents.*` header, and GET /events. */
+  eventBus?: LocalEventBus;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -52,14 +57,20 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /**
+ * Attachments: the local S3 (fauxqs on the SQS port) signs URLs as `http://<bucket>.s3.localhost:<port>`;
+ * the page uploads there (connect-src) and shows images from there (img-src).
+ */
+const LOCAL_S3_ORIGINS = 'http://*.s3.localhost:*';
+
+/**
  * The page loads scripts and styles from this origin only and connects only here and to the WebSocket
  * API, so even a rendering bug could not run a script that came in a message.
  */
 function contentSecurityPolicy(webSocketUrl: string): string {
   return [
     "default-src 'self'",
-    `connect-src 'self' ${new URL(webSocketUrl).origin}`,
-    "img-src 'self' data:",
+    `connect-src 'self' ${new URL(webSocketUrl).origin} ${LOCAL_S3_ORIGINS}`,
+    `img-src 'self' data: ${LOCAL_S3_ORIGINS}`,
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'none'",
@@ -137,6 +148,22 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     }
     if (req.method === 'GET' && url.pathname === '/config.json' && options.web !== undefined) {
       return send(res, 200, { webSocketUrl: options.web.webSocketUrl() });
+    }
+    const eventBus = options.eventBus;
+    if (
+      eventBus !== undefined &&
+      req.method === 'POST' &&
+      url.pathname === '/' &&
+      req.headers['x-amz-target'] !== undefined
+    ) {
+      const target = req.headers['x-amz-target'];
+      const reply = eventBus.handle(Array.isArray(target) ? target[0] : target, await readBody(req));
+      res.writeHead(reply.status, { 'content-type': 'application/x-amz-json-1.1' });
+      res.end(JSON.stringify(reply.body));
+      return;
+    }
+    if (eventBus !== undefined && req.method === 'GET' && url.pathname === '/events') {
+      return send(res, 200, { eventBusName: eventBus.name, events: eventBus.events });
     }
     const invocation = /^\/functions\/([A-Za-z0-9_-]+)\/invocations$/.exec(url.pathname);
     if (req.method === 'POST' && invocation?.[1] !== undefined) {

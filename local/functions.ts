@@ -19,6 +19,7 @@ export interface ResourceValues {
   managementEndpoint: string;
   jwt: { issuer: string; jwksUrl: string; audience: string };
   attachmentsBucket: string;
+  offlineEventBus: string;
 }
 
 /** The environment variables the stack gives a function with this wiring (see lib/chat-function.ts). */
@@ -29,6 +30,7 @@ export function environmentFor(wiring: FunctionWiring, values: ResourceValues): 
   if (wiring.deadLetterQueue) env[ENV.deadLetterQueueUrl] = values.deadLetterQueueUrl;
   if (wiring.managementApi) env[ENV.managementEndpoint] = values.managementEndpoint;
   if (wiring.attachments) env[ENV.attachmentsBucket] = values.attachmentsBucket;
+  if (wiring.eventBus) env[ENV.offlineEventBus] = values.offlineEventBus;
   if (wiring.verifiesTokens) {
     env[ENV.jwtIssuer] = values.jwt.issuer;
     env[ENV.jwtJwksUrl] = values.jwt.jwksUrl;

@@ -24,6 +24,7 @@ import type { TableNames } from '../shared/tables';
 import { buildWebPage } from '../web/build';
 import { startWebSocketApi, type WebSocketApi } from './apigw/server';
 import { type ControlPlane, startControlPlane, type TokenOptions } from './control';
+import { createLocalEventBus, type LocalEventBus } from './event-bus';
 import { type SqsEventSource, startSqsEventSource } from './event-source';
 import { environmentFor, type LocalFunctions, loadFunctions } from './functions';
 import { createAttachmentsBucket, createQueues, createTables } from './resources';
@@ -87,6 +88,8 @@ export interface LocalRuntime {
   tables: TableNames;
   queues: { fanout: { url: string; arn: string }; deadLetter: { url: string; arn: string } };
   api: WebSocketApi;
+  /** The offline-member bus stand-in: every event the fan-out put, also at GET `${controlUrl}/events`. */
+  eventBus: LocalEventBus;
   /** A token the authorizer accepts, for a user id. */
   issueToken(userId: string, options?: TokenOptions): Promise<string>;
   /** The WebSocket URL with a fresh token for `userId`. */
@@ -181,8 +184,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       invoker: (name, trigger) => (event) => lazy.invoke(name, event, trigger),
     };
     const { assets, bundleBytes } = await webPage;
+    const eventBus = createLocalEventBus(`${prefix}-chat-offline`);
     const control: ControlPlane = await startControlPlane({
       port: options.ports?.control,
+      eventBus,
       invoke: (name, event) => lazy.invoke(name, event, 'invoke'),
       web: { assets, webSocketUrl: () => webSocketUrl },
     });
@@ -215,6 +220,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       managementEndpoint: api.managementEndpoint,
       jwt: { issuer: control.issuer, jwksUrl: control.jwksUrl, audience: control.audience },
       attachmentsBucket,
+      offlineEventBus: eventBus.name,
     };
     // Handlers find local services through the SDK's standard endpoint variables: none knows it is local.
     Object.assign(process.env, {
@@ -224,6 +230,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_SQS: sqsEmulator.endpoint,
       AWS_ENDPOINT_URL_S3: sqsEmulator.s3Endpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: control.url,
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
       ...Object.assign({}, ...Object.values(wiring.functions).map((fn) => environmentFor(fn, values))),
     });
@@ -253,6 +260,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       tables,
       queues,
       api,
+      eventBus,
       issueToken: control.issueToken,
       connectUrl: async (userId) =>
         `${api.url}?${TOKEN_QUERY_PARAMETER}=${encodeURIComponent(await control.issueToken(userId))}`,

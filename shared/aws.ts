@@ -5,6 +5,7 @@
  * guard (shared/invocation.ts): a stopped invocation makes no more calls, and benchmarks count calls.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -22,6 +23,13 @@ export function createDocumentClient(): DynamoDBDocumentClient {
 
 export function createSqsClient(): SQSClient {
   const client = new SQSClient({});
+  client.middlewareStack.add(invocationGuard(), INVOCATION_GUARD_STEP);
+  return client;
+}
+
+/** Puts offline-member events; the endpoint comes from AWS_ENDPOINT_URL_EVENTBRIDGE if set. */
+export function createEventBridgeClient(): EventBridgeClient {
+  const client = new EventBridgeClient({});
   client.middlewareStack.add(invocationGuard(), INVOCATION_GUARD_STEP);
   return client;
 }

@@ -25,4 +25,5 @@ export const ENV = {
   jwtJwksUrl: 'JWT_JWKS_URL',
   jwtAudience: 'JWT_AUDIENCE',
   attachmentsBucket: 'ATTACHMENTS_BUCKET',
+  offlineEventBus: 'OFFLINE_EVENT_BUS_NAME',
 } as const;

@@ -1,6 +1,6 @@
 /**
  * A per-connection frame rate, counted in memory, so one noisy client is refused before its frames cost
- * an AWS call. GCRA again (see lambdas/send/rate-limit.ts): one number per connection, the time at which
+ * an AWS call. GCRA: one number per connection, the time at which
  * its bucket would be full again.
  *
  * What holds where: the local runtime runs each function in one process, so there the cap is exact per

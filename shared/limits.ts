@@ -26,13 +26,6 @@ export const LIMITS = {
   /** At most one `typing` event per user per conversation in this window; more are acked `throttled`. */
   typingThrottleMs: 3_000,
   /**
-   * Messages one user may send into one conversation: a token bucket refilled at `sendRatePerSecond`
-   * holding at most `sendBurst` (a client flushing its outbox after a reconnect sends a burst at once).
-   * Its state is the `sendTat` attribute of the sender's `MEMBER#` item (lambdas/send/rate-limit.ts).
-   */
-  sendRatePerSecond: 10,
-  sendBurst: 30,
-  /**
    * Frames one connection may send, counted in memory by each execution environment of a function
    * (shared/websocket.ts): a noisy client is refused `rate_limited` before its frame costs an AWS call.
    */
@@ -43,6 +36,13 @@ export const LIMITS = {
    * move would cost a push to every listener for every read (large chats show no per-member receipts).
    */
   maxReadEventMembers: 20,
+  /**
+   * `activity` pushes (the live conversation list) go to members not subscribed to the conversation only
+   * up to this many members: each such member costs one byUser Query per message.
+   */
+  maxActivityEventMembers: 20,
+  /** Characters of a message body an offline-member event carries as its preview. */
+  offlinePreviewChars: 100,
   /** Largest attachment a member may upload (the presigned PUT is signed for exactly the size asked). */
   maxAttachmentBytes: 10 * 1024 * 1024,
   /** How long a presigned upload or download URL stays valid. */

@@ -287,6 +287,19 @@ export type StoredEntry = ChatMessage | Tombstone | DeletedMessage | MembershipE
 
 export const isTombstone = (entry: StoredEntry): entry is Tombstone => 'tombstone' in entry;
 
+/**
+ * Server → client push to a member's connections that are not subscribed to the conversation: a new
+ * message arrived there, so a conversation list can move it up and bump its unread count
+ * (unread = seq − read cursor) without subscribing to every conversation.
+ */
+export interface ActivityFrame {
+  type: 'activity';
+  conversationId: string;
+  seq: number;
+  senderId: string;
+  sentAt: string;
+}
+
 /** Server → client push of one message. Clients dedupe by (conversationId, seq). */
 export interface MessageFrame extends ChatMessage {
   type: 'message';
@@ -476,6 +489,7 @@ export interface PresenceAck {
 
 export type ServerFrame =
   | MessageFrame
+  | ActivityFrame
   | EditedFrame
   | DeletedFrame
   | MembershipFrame

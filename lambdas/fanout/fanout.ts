@@ -7,6 +7,7 @@
  */
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -20,9 +21,11 @@ import {
 } from '../../shared/protocol';
 import { POISON_ATTRIBUTE, REDRIVE_COUNT_ATTRIBUTE } from '../../shared/queue-attributes';
 import { parseQueueBody, type QueueRecord } from '../../shared/queue-body';
-import { deleteConnection, listSubscribers } from '../../shared/store/connections';
+import { deleteConnection } from '../../shared/store/connections';
+import { listListeners } from '../../shared/store/presence';
 import type { TableNames } from '../../shared/tables';
 import { mapWithConcurrency } from './concurrency';
+import { notifyBeyondSubscribers } from './offline';
 
 /** Posts in flight at once per record: enough to hide latency, few enough to stay under throttling. */
 export const DEFAULT_CONCURRENCY = 10;
@@ -39,7 +42,14 @@ const MAX_POISON_REASON_LENGTH = 256;
 export interface FanoutDeps {
   ddb: DynamoDBDocumentClient;
   sqs: Pick<SQSClient, 'send'>;
-  tables: Pick<TableNames, 'connections' | 'subscriptions'>;
+  /**
+   * With `conversations`, a message also reaches members beyond its subscribers (./offline.ts): an
+   * `activity` frame on their other connections, and an offline event on `eventBusName`.
+   */
+  tables: Pick<TableNames, 'connections' | 'subscriptions'> & Partial<Pick<TableNames, 'conversations'>>;
+  /** The offline-member bus; without it no offline events are put. */
+  eventBridge?: Pick<EventBridgeClient, 'send'>;
+  eventBusName?: string;
   deadLetterQueueUrl: string;
   post: PostFn;
   /** Closes a connection that keeps failing while the API answers for others (G7). */
@@ -62,6 +72,10 @@ export interface DeliveryReport {
   evicted: number;
   /** Throttled, or failing with no connection reached: the record is retried. */
   failed: number;
+  /** Members named in an offline event (messages only). */
+  offline?: number;
+  /** Members whose unsubscribed connections got an `activity` frame (messages only). */
+  activity?: number;
 }
 
 /** Some connections still lack the message after their retries; SQS redelivers the record (clients dedupe by seq). */
@@ -165,7 +179,9 @@ async function evictConnection(
  * @throws FanoutDeliveryError when the record must be retried.
  */
 export async function deliverMessage(deps: FanoutDeps, message: QueueRecord): Promise<DeliveryReport> {
-  const connectionIds = await listSubscribers(deps.ddb, deps.tables, message.conversationId);
+  // A subscription acked a moment ago must already receive the next message (G5): a consistent read.
+  const listeners = await listListeners(deps.ddb, deps.tables, message.conversationId, { consistent: true });
+  const connectionIds = listeners.map((listener) => listener.connectionId);
   const data = JSON.stringify(toPushFrame(message));
   const settled = await mapWithConcurrency(connectionIds, deps.concurrency ?? DEFAULT_CONCURRENCY, (id) =>
     deliverToConnection(deps, id, message.conversationId, data),
@@ -196,6 +212,25 @@ export async function deliverMessage(deps: FanoutDeps, message: QueueRecord): Pr
     report.failed = failing.length + throttled;
   }
   if (report.failed > 0) throw new FanoutDeliveryError(message, report);
+  const conversations = deps.tables.conversations;
+  if (!('kind' in message) && conversations !== undefined) {
+    const reachedUsers = new Set<string>();
+    settled.forEach((outcome, index) => {
+      const userId = listeners[index]?.userId;
+      if (userId !== undefined && outcome.status === 'fulfilled' && outcome.value === 'delivered')
+        reachedUsers.add(userId);
+    });
+    const beyond = await notifyBeyondSubscribers(
+      {
+        ...deps,
+        tables: { conversations, connections: deps.tables.connections },
+        concurrency: deps.concurrency ?? DEFAULT_CONCURRENCY,
+      },
+      message,
+      { subscribedUsers: new Set(listeners.map((listener) => listener.userId)), reachedUsers },
+    );
+    Object.assign(report, beyond);
+  }
   return report;
 }
 

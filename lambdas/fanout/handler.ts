@@ -2,8 +2,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSHandler } from 'aws-lambda';
-import { createDocumentClient, createSqsClient, tableNamesFromEnv } from '../../shared/aws';
-import { ENV, requireEnv } from '../../shared/env';
+import {
+  createDocumentClient,
+  createEventBridgeClient,
+  createSqsClient,
+  tableNamesFromEnv,
+} from '../../shared/aws';
+import { ENV, optionalEnv, requireEnv } from '../../shared/env';
 import { createDisconnector, createManagementClient, createPoster } from '../../shared/poster';
 import { type FanoutDeps, processFanoutBatch } from './fanout';
 
@@ -11,10 +16,13 @@ const logger = new Logger({ serviceName: 'chat-fanout' });
 
 const management = createManagementClient(requireEnv(ENV.managementEndpoint));
 
+const eventBusName = optionalEnv(ENV.offlineEventBus);
+
 const deps: FanoutDeps = {
   ddb: createDocumentClient(),
   sqs: createSqsClient(),
-  tables: tableNamesFromEnv(['connections', 'subscriptions']),
+  tables: tableNamesFromEnv(['connections', 'subscriptions', 'conversations']),
+  ...(eventBusName === undefined ? {} : { eventBridge: createEventBridgeClient(), eventBusName }),
   deadLetterQueueUrl: requireEnv(ENV.deadLetterQueueUrl),
   post: createPoster({ client: management, sleep: (ms) => sleep(ms), random: Math.random }),
   disconnect: createDisconnector(management),

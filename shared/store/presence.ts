@@ -73,7 +73,7 @@ export async function listMembers(
 }
 
 /** The ids of a user's connections as the byUser index has them (eventually consistent). */
-async function indexedConnections(
+export async function indexedConnections(
   ddb: DynamoDBDocumentClient,
   tables: Pick<TableNames, 'connections'>,
   userId: string,

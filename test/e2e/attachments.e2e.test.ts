@@ -131,33 +131,3 @@ describe('attachments through the local runtime (S3 on fauxqs)', () => {
     expect(history.messages).toEqual([]);
   });
 });
-
-describe('the per-user send rate through the local runtime', () => {
-  it('refuses the sends past the burst with rate_limited and retryAfterMs, and stores only the others', async () => {
-    // Prepare
-    const alice = await track(connectAs(runtime, 'alice'));
-    const conversationId = await createConversation(alice, ['bob']);
-    const count = LIMITS.sendBurst + 10;
-
-    // Act
-    const replies = await Promise.all(
-      Array.from({ length: count }, (_, n) =>
-        alice.request({ action: 'send', conversationId, clientMessageId: `burst-${n}`, body: `#${n}` }),
-      ),
-    );
-
-    // Assess
-    const acked = replies.filter((reply) => reply.type === 'ack');
-    const limited = replies.filter((reply) => reply.code === 'rate_limited');
-    expect(acked.length + limited.length).toBe(count);
-    expect(acked.length).toBeGreaterThanOrEqual(LIMITS.sendBurst);
-    expect(limited.length).toBeGreaterThan(0);
-    for (const reply of limited) {
-      expect(reply).toMatchObject({ retryable: true, retryAfterMs: expect.any(Number) });
-    }
-    const history = await alice.request({ action: 'history', conversationId, limit: LIMITS.maxPageSize });
-    expect((history.messages as Frame[]).map((message) => message.seq)).toEqual(
-      acked.map((_, index) => index + 1),
-    );
-  });
-});

@@ -386,6 +386,7 @@ describe('ServerlessChatStack with default props', () => {
         ...(wiring.managementApi ? [ENV.managementEndpoint] : []),
         ...(wiring.verifiesTokens ? [ENV.jwtIssuer, ENV.jwtJwksUrl, ENV.jwtAudience] : []),
         ...(wiring.attachments ? [ENV.attachmentsBucket] : []),
+        ...(wiring.eventBus ? [ENV.offlineEventBus] : []),
       ];
 
       expect(Object.keys(environmentOf(template, name)).sort()).toEqual(expected.sort());
@@ -897,6 +898,33 @@ describe('ServerlessChatStack attachments bucket', () => {
     for (const name of functionNames.filter((fn) => fn !== 'attachments')) {
       expect(JSON.stringify(statementsOf(template, name))).not.toContain(`"${bucketId}"`);
       expect(environmentOf(template, name)).not.toHaveProperty(ENV.attachmentsBucket);
+    }
+  });
+});
+
+describe('ServerlessChatStack offline-member bus', () => {
+  let template: Template;
+  let busId: string;
+  beforeAll(() => {
+    template = synth();
+    busId = single(template.findResources('AWS::Events::EventBus'), 'offline event bus');
+  });
+
+  it('is a custom bus named after the stack', () => {
+    template.hasResourceProperties('AWS::Events::EventBus', { Name: 'Test-chat-offline' });
+  });
+
+  it('grants only the fan-out function events:PutEvents, on this bus only, and passes its name', () => {
+    const statements = statementsOf(template, 'fanout').filter((statement) =>
+      JSON.stringify(statement.Action).includes('events:'),
+    );
+    expect(statements).toEqual([
+      { Effect: 'Allow', Action: 'events:PutEvents', Resource: { 'Fn::GetAtt': [busId, 'Arn'] } },
+    ]);
+    expect(environmentOf(template, 'fanout')[ENV.offlineEventBus]).toEqual({ Ref: busId });
+    for (const name of functionNames.filter((fn) => fn !== 'fanout')) {
+      expect(JSON.stringify(statementsOf(template, name))).not.toContain('events:');
+      expect(environmentOf(template, name)).not.toHaveProperty(ENV.offlineEventBus);
     }
   });
 });

@@ -29,6 +29,7 @@ const FAKE_VALUES: ResourceValues = {
     audience: 'test-client',
   },
   attachmentsBucket: 'test-attachments',
+  offlineEventBus: 'test-chat-offline',
 };
 
 /** What a Lambda container of this function sees: its stack variables, a region and credentials. */

@@ -1,0 +1,164 @@
+/**
+ * What a message does beyond its subscribers: members with no connection that received it are named in
+ * one event each on the offline EventBridge bus (for a push-notification service), and members' connections
+ * that are not subscribed to the conversation get a small `activity` frame (the live conversation list).
+ * Both reuse the subscriber list the fan-out already read, and share one Query of the members.
+ */
+
+import type { Logger } from '@aws-lambda-powertools/logger';
+import {
+  type EventBridgeClient,
+  PutEventsCommand,
+  type PutEventsRequestEntry,
+} from '@aws-sdk/client-eventbridge';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LIMITS } from '../../shared/limits';
+import type { PostFn } from '../../shared/poster';
+import type { ActivityFrame, ChatMessage } from '../../shared/protocol';
+import { indexedConnections, listMembers } from '../../shared/store/presence';
+import type { TableNames } from '../../shared/tables';
+import { mapWithConcurrency } from './concurrency';
+
+/** The `source` of every offline-member event; a rule matches on it and on OFFLINE_DETAIL_TYPE. */
+export const OFFLINE_EVENT_SOURCE = 'serverless-chat';
+export const OFFLINE_DETAIL_TYPE = 'MemberOffline';
+
+/** PutEvents takes at most 10 entries per call. */
+const PUT_EVENTS_MAX_ENTRIES = 10;
+
+/** The `detail` of an offline-member event. */
+export interface OfflineMemberDetail {
+  userId: string;
+  conversationId: string;
+  seq: number;
+  senderId: string;
+  sentAt: string;
+  /** The first LIMITS.offlinePreviewChars characters of the body (whole code points). */
+  preview: string;
+}
+
+export interface OfflineDeps {
+  ddb: DynamoDBDocumentClient;
+  tables: Pick<TableNames, 'conversations' | 'connections'>;
+  /** Absent: no offline events (the stack wires the bus to the fan-out function only). */
+  eventBridge?: Pick<EventBridgeClient, 'send'>;
+  eventBusName?: string;
+  post: PostFn;
+  logger: Pick<Logger, 'warn'>;
+  concurrency: number;
+}
+
+/** Who the fan-out reached: every subscribed connection with its user, and which of them got the message. */
+export interface Reach {
+  subscribedUsers: ReadonlySet<string>;
+  reachedUsers: ReadonlySet<string>;
+}
+
+export interface OfflineReport {
+  /** Members named in an offline event. */
+  offline: number;
+  /** Members whose unsubscribed connections took an `activity` frame. */
+  activity: number;
+}
+
+function preview(body: string): string {
+  return Array.from(body).slice(0, LIMITS.offlinePreviewChars).join('');
+}
+
+/**
+ * Puts one event per offline member, in PutEvents calls of at most 10 entries (one call for groups of
+ * up to 10 members, at most 10 for the largest group). Entries EventBridge refuses are logged.
+ */
+async function putOfflineEvents(deps: OfflineDeps, message: ChatMessage, userIds: string[]): Promise<void> {
+  if (deps.eventBridge === undefined || deps.eventBusName === undefined || userIds.length === 0) return;
+  const entries: PutEventsRequestEntry[] = userIds.map((userId) => {
+    const detail: OfflineMemberDetail = {
+      userId,
+      conversationId: message.conversationId,
+      seq: message.seq,
+      senderId: message.senderId,
+      sentAt: message.sentAt,
+      preview: preview(message.body),
+    };
+    return {
+      EventBusName: deps.eventBusName,
+      Source: OFFLINE_EVENT_SOURCE,
+      DetailType: OFFLINE_DETAIL_TYPE,
+      Detail: JSON.stringify(detail),
+    };
+  });
+  for (let start = 0; start < entries.length; start += PUT_EVENTS_MAX_ENTRIES) {
+    const { FailedEntryCount } = await deps.eventBridge.send(
+      new PutEventsCommand({ Entries: entries.slice(start, start + PUT_EVENTS_MAX_ENTRIES) }),
+    );
+    if ((FailedEntryCount ?? 0) > 0)
+      deps.logger.warn('EventBridge refused offline events', { FailedEntryCount });
+  }
+}
+
+/**
+ * Posts an `activity` frame to every connection of `userIds` (found through the byUser index).
+ * @returns The users at least one of whose connections took the frame.
+ */
+async function postActivity(
+  deps: OfflineDeps,
+  message: ChatMessage,
+  userIds: string[],
+): Promise<Set<string>> {
+  const frame: ActivityFrame = {
+    type: 'activity',
+    conversationId: message.conversationId,
+    seq: message.seq,
+    senderId: message.senderId,
+    sentAt: message.sentAt,
+  };
+  const data = JSON.stringify(frame);
+  const perUser = await mapWithConcurrency(userIds, deps.concurrency, (userId) =>
+    indexedConnections(deps.ddb, deps.tables, userId),
+  );
+  const targets = perUser.flatMap((result, index) =>
+    result.status === 'fulfilled'
+      ? result.value.map((connectionId) => ({ connectionId, userId: userIds[index] ?? '' }))
+      : [],
+  );
+  // Best effort, like typing: a 410 here is left to the next message fan-out, $disconnect or TTL.
+  const posted = await mapWithConcurrency(targets, deps.concurrency, (target) =>
+    deps.post(target.connectionId, data),
+  );
+  const reached = new Set<string>();
+  posted.forEach((result, index) => {
+    if (result.status === 'fulfilled' && result.value.status === 'delivered')
+      reached.add(targets[index]?.userId ?? '');
+  });
+  return reached;
+}
+
+/**
+ * After a message reached its subscribers: one consistent Query of the members; in groups of at most
+ * LIMITS.maxActivityEventMembers, an `activity` frame to the connections of every member (the sender's
+ * other tabs included) with no subscribed connection; then an offline event for each member but the
+ * sender whom neither the message nor an activity frame reached. Best effort: a failure is logged and
+ * never fails the record, since a retry would push the message again to everyone who already has it.
+ */
+export async function notifyBeyondSubscribers(
+  deps: OfflineDeps,
+  message: ChatMessage,
+  reach: Reach,
+): Promise<OfflineReport> {
+  try {
+    const members = await listMembers(deps.ddb, deps.tables, message.conversationId);
+    const unsubscribed =
+      members.length <= LIMITS.maxActivityEventMembers
+        ? members.filter((userId) => !reach.subscribedUsers.has(userId))
+        : [];
+    const active = await postActivity(deps, message, unsubscribed);
+    const offline = members.filter(
+      (userId) => userId !== message.senderId && !reach.reachedUsers.has(userId) && !active.has(userId),
+    );
+    await putOfflineEvents(deps, message, offline);
+    return { offline: offline.length, activity: active.size };
+  } catch (err: unknown) {
+    deps.logger.warn('Could not notify members beyond the subscribers', { error: err });
+    return { offline: 0, activity: 0 };
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * A message beyond its subscribers, on the local runtime: a member with no connection is named on the
+ * offline bus (the EventBridge stand-in records what the fan-out put, through the real SDK client), and
+ * a connected member who subscribed to nothing gets an `activity` frame.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OFFLINE_DETAIL_TYPE, OFFLINE_EVENT_SOURCE } from '../../lambdas/fanout/offline';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import type { ChatClient } from './chat-client';
+import { connectAs, createConversation, sendMessage } from './helpers';
+
+let runtime: LocalRuntime;
+const clients: ChatClient[] = [];
+
+async function track(client: Promise<ChatClient>): Promise<ChatClient> {
+  const opened = await client;
+  clients.push(opened);
+  return opened;
+}
+
+beforeAll(async () => {
+  runtime = await startLocalRuntime({ logLevel: 'ERROR' });
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.close()));
+  await runtime?.stop();
+});
+
+describe('a message beyond its subscribers', () => {
+  it('names bob, who has no connection, on the offline bus, and tells carol, who subscribed to nothing, of the activity', async () => {
+    // Prepare: alice and carol are connected; only alice subscribes; bob never connects.
+    const alice = await track(connectAs(runtime, 'alice'));
+    const carol = await track(connectAs(runtime, 'carol'));
+    const conversationId = await createConversation(alice, ['bob', 'carol']);
+    await alice.request({ action: 'subscribe', conversationId });
+
+    // Act
+    const ack = await sendMessage(alice, conversationId, 'm1', 'are you there, bob?');
+
+    // Assess
+    expect(ack).toMatchObject({ type: 'ack', seq: 1 });
+    await expect
+      .poll(() => carol.frames.filter((frame) => frame.type === 'activity'), { timeout: 10_000 })
+      .toEqual([{ type: 'activity', conversationId, seq: 1, senderId: 'alice', sentAt: expect.any(String) }]);
+    await expect
+      .poll(() => runtime.eventBus.events.map((event) => event.detail), { timeout: 10_000 })
+      .toEqual([
+        {
+          userId: 'bob',
+          conversationId,
+          seq: 1,
+          senderId: 'alice',
+          sentAt: expect.any(String),
+          preview: 'are you there, bob?',
+        },
+      ]);
+    expect(runtime.eventBus.events[0]).toMatchObject({
+      eventBusName: runtime.eventBus.name,
+      source: OFFLINE_EVENT_SOURCE,
+      detailType: OFFLINE_DETAIL_TYPE,
+    });
+    expect(alice.frames.filter((frame) => frame.type === 'activity')).toEqual([]);
+    expect(carol.messages(conversationId)).toEqual([]);
+    const listed = (await (await fetch(`${runtime.controlUrl}/events`)).json()) as { events: unknown[] };
+    expect(listed.events).toEqual(JSON.parse(JSON.stringify(runtime.eventBus.events)));
+  });
+});
