@@ -10,12 +10,16 @@ import { ConversationStream } from './stream';
 import {
   type Action,
   type Actions,
+  type Attachment,
+  type AttachmentContentType,
   ChatRequestError,
   type ConnectionState,
   type Conversation,
+  type MembershipEntry,
   type MessageUpdate,
   type Page,
   type PresenceEvent,
+  type ReadEvent,
   type ReconnectReason,
   type Scheduler,
   type SendAck,
@@ -57,7 +61,15 @@ export interface ConnectOptions {
   maxConnectionMs?: number;
   /** How long a gap in seqs may stay open before the missing range is read with `history`. @default 1000 */
   gapWaitMs?: number;
+  /** Uploads attachments (`attach`). @default globalThis.fetch */
+  fetch?: (
+    url: string,
+    init: { method: string; headers: Record<string, string>; body: Uint8Array | Blob },
+  ) => Promise<{ ok: boolean; status: number }>;
 }
+
+/** What `attach` uploads: a browser File/Blob, or bytes. */
+export type FileData = Blob | Uint8Array;
 
 export interface ClientEvents {
   connecting: { attempt: number };
@@ -71,6 +83,8 @@ export interface ClientEvents {
   typing: TypingEvent;
   /** A member of a conversation this connection subscribes to came online or went offline. */
   presence: PresenceEvent;
+  /** A member's read cursor moved, in a conversation this connection subscribes to (receipts: "seen"). */
+  read: ReadEvent;
 }
 
 /** A request as long as it is not finished: possibly several attempts, each with its own requestId. */
@@ -106,6 +120,10 @@ const POLICY: Record<Action, { durable: boolean; resend: boolean }> = {
   delete: { durable: true, resend: true }, // deleting again is acked `duplicate`
   typing: { durable: false, resend: false }, // ephemeral: a late one is worse than none
   presence: { durable: true, resend: true },
+  uploadUrl: { durable: true, resend: true }, // an unused URL costs nothing
+  downloadUrl: { durable: true, resend: true },
+  removeMember: { durable: true, resend: true }, // a second removal acks `removed: false`
+  leave: { durable: true, resend: true },
 };
 
 /** A connection open this long was healthy: the next failure starts the backoff from the beginning. */
@@ -195,8 +213,64 @@ export class ChatClient extends Emitter<ClientEvents> {
    * Sends a message through the outbox: it is `pending` at once (an `outbox` event), resent with the
    * same clientMessageId until acked, and `failed` only on a permanent error.
    */
-  send(conversationId: string, body: string): { clientMessageId: string; acked: Promise<SendAck> } {
-    return this.outboxQueue.send(conversationId, body);
+  send(
+    conversationId: string,
+    body: string,
+    options: { attachment?: Attachment } = {},
+  ): { clientMessageId: string; acked: Promise<SendAck> } {
+    return this.outboxQueue.send(conversationId, body, options.attachment);
+  }
+
+  /**
+   * Uploads a file and sends a message that carries it: asks `uploadUrl`, PUTs the bytes with exactly
+   * the signed headers, then sends `body` (default: the content type) with the attachment through the
+   * outbox. Rejects if the URL is refused (not a member, a type not allowed, too large) or the upload fails.
+   */
+  async attach(
+    conversationId: string,
+    file: FileData,
+    contentType: AttachmentContentType,
+    body?: string,
+  ): Promise<{ clientMessageId: string; attachment: Attachment; acked: Promise<SendAck> }> {
+    const size = file instanceof Uint8Array ? file.byteLength : file.size;
+    const upload = await this.uploadUrl(conversationId, contentType, size);
+    const fetcher =
+      this.options.fetch ?? (globalThis.fetch as unknown as NonNullable<ConnectOptions['fetch']>);
+    const response = await fetcher(upload.url, {
+      method: upload.method,
+      headers: upload.headers,
+      body: file,
+    });
+    if (!response.ok)
+      throw new ChatRequestError('internal_error', `The upload failed with HTTP ${response.status}`);
+    const attachment: Attachment = { key: upload.key, contentType, size };
+    return { ...this.send(conversationId, body ?? contentType, { attachment }), attachment };
+  }
+
+  /** A presigned PUT for one file of `contentType` and exactly `size` bytes (members only). */
+  uploadUrl(
+    conversationId: string,
+    contentType: AttachmentContentType,
+    size: number,
+  ): Promise<Actions['uploadUrl']['ack']> {
+    return this.request('uploadUrl', { conversationId, contentType, size });
+  }
+
+  /** A presigned GET of an attachment of the conversation, valid 5 minutes: ask for it when you show it. */
+  downloadUrl(conversationId: string, key: string): Promise<Actions['downloadUrl']['ack']> {
+    return this.request('downloadUrl', { conversationId, key });
+  }
+
+  /** Removes a member (creator or admin only; not in a direct conversation). Their subscriptions end at once. */
+  removeMember(conversationId: string, userId: string): Promise<Actions['removeMember']['ack']> {
+    return this.request('removeMember', { conversationId, userId });
+  }
+
+  /** Leaves a conversation (not a direct one); its open stream is closed. */
+  async leave(conversationId: string): Promise<Actions['leave']['ack']> {
+    const ack = await this.request('leave', { conversationId });
+    this.streams.get(conversationId)?.shutDown(new ChatRequestError('closed', 'You left the conversation'));
+    return ack;
   }
 
   /** The messages sent but not yet acked (pending, or failed and kept until retried or discarded). */
@@ -513,6 +587,16 @@ export class ChatClient extends Emitter<ClientEvents> {
     if (frame.type === 'message') {
       if (typeof frame.seq === 'number' && typeof frame.conversationId === 'string')
         this.streams.get(frame.conversationId)?.accept([frame as unknown as StoredEntry]);
+    } else if (frame.type === 'membership') {
+      const { conversationId, seq, event, userIds, by, at } = frame;
+      if (typeof conversationId !== 'string' || typeof seq !== 'number' || typeof event !== 'string') return;
+      const entry = { conversationId, seq, tombstone: true, kind: event, userIds, by, at } as MembershipEntry;
+      this.streams.get(conversationId)?.accept([entry]);
+    } else if (frame.type === 'read') {
+      const { conversationId, userId, seq } = frame;
+      if (typeof conversationId !== 'string' || typeof userId !== 'string' || typeof seq !== 'number') return;
+      this.streams.get(conversationId)?.read({ conversationId, userId, seq });
+      this.emit('read', { conversationId, userId, seq });
     } else if (frame.type === 'edited' || frame.type === 'deleted') {
       const update = toUpdate(frame);
       if (update) this.streams.get(update.conversationId)?.change(update);

@@ -21,7 +21,7 @@
  */
 import { ChatClient, type ConnectOptions } from './client';
 
-export { ChatClient, type ClientEvents, type ConnectOptions } from './client';
+export { ChatClient, type ClientEvents, type ConnectOptions, type FileData } from './client';
 export {
   localStorageOutboxStore,
   MemoryOutboxStore,

@@ -4,12 +4,14 @@
  * page reload or a restarted process resumes the sends it had not finished.
  */
 import { LIMITS } from '../shared/limits';
-import { ChatRequestError, type SendAck } from './types';
+import { type Attachment, ChatRequestError, type SendAck } from './types';
 
 export interface OutboxEntry {
   clientMessageId: string;
   conversationId: string;
   body: string;
+  /** A file already uploaded (see `ChatClient.attach`) that the message carries. */
+  attachment?: Attachment;
   /** Epoch ms when `send()` was called. */
   createdAt: number;
   status: 'pending' | 'failed';
@@ -100,7 +102,9 @@ function bodyProblem(body: string): ChatRequestError | undefined {
 /** What the outbox needs from the client. */
 export interface OutboxHost {
   /** Sends until acked; rejects only with a permanent error or `closed`. */
-  send(fields: Pick<OutboxEntry, 'conversationId' | 'clientMessageId' | 'body'>): Promise<SendAck>;
+  send(
+    fields: Pick<OutboxEntry, 'conversationId' | 'clientMessageId' | 'body' | 'attachment'>,
+  ): Promise<SendAck>;
   emit(event: OutboxEvent): void;
   /** A send was acked: its conversation's stream now knows that seq exists. */
   acked(ack: SendAck): void;
@@ -143,11 +147,16 @@ export class Outbox {
       });
   }
 
-  send(conversationId: string, body: string): { clientMessageId: string; acked: Promise<SendAck> } {
+  send(
+    conversationId: string,
+    body: string,
+    attachment?: Attachment,
+  ): { clientMessageId: string; acked: Promise<SendAck> } {
     const entry: OutboxEntry = {
       clientMessageId: this.host.newId(),
       conversationId,
       body,
+      ...(attachment ? { attachment } : {}),
       createdAt: this.host.now(),
       status: 'pending',
     };
@@ -252,9 +261,14 @@ export class Outbox {
   }
 
   private async deliver(entry: OutboxEntry): Promise<void> {
-    const { conversationId, clientMessageId, body } = entry;
+    const { conversationId, clientMessageId, body, attachment } = entry;
     try {
-      const ack = await this.host.send({ conversationId, clientMessageId, body });
+      const ack = await this.host.send({
+        conversationId,
+        clientMessageId,
+        body,
+        ...(attachment ? { attachment } : {}),
+      });
       this.entries = this.entries.filter((e) => e !== entry);
       this.changed();
       this.host.acked(ack);

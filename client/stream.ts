@@ -9,7 +9,10 @@ import {
   type ChatMessage,
   ChatRequestError,
   type DeletedMessage,
+  type MembershipEntry,
+  type MembershipEvent,
   type MessageUpdate,
+  type ReadEvent,
   type Scheduler,
   type StoredEntry,
   type TypingEvent,
@@ -22,6 +25,10 @@ export interface StreamEvents {
   update: MessageUpdate;
   /** Another member is typing here (ephemeral; show it for a few seconds). */
   typing: TypingEvent;
+  /** A membership change, in seq order with the messages (from a push or a page). */
+  membership: MembershipEvent;
+  /** A member's read cursor moved here (ephemeral): mark your messages up to `seq` as seen by them. */
+  read: ReadEvent;
   /** The server refused the subscription or a read (for example: no longer a member). The stream is closed. */
   error: ChatRequestError;
 }
@@ -157,6 +164,7 @@ export class ConversationStream extends Emitter<StreamEvents> {
         this.versions.set(next.seq, versionOf(next));
         this.emit('message', toMessage(next, versionOf(next)));
       } else if ('deleted' in next) this.versions.set(next.seq, versionOf(next));
+      else if ('kind' in next) this.emit('membership', toMembership(next));
     }
     this.checkGap();
   }
@@ -176,6 +184,11 @@ export class ConversationStream extends Emitter<StreamEvents> {
     }
     const pending = this.changes.get(update.seq);
     if (!pending || pending.version < update.version) this.changes.set(update.seq, update);
+  }
+
+  /** A `read` push for this conversation. */
+  read(event: ReadEvent): void {
+    if (!this.closed) this.emit('read', event);
   }
 
   /** A `typing` push for this conversation. */
@@ -297,7 +310,7 @@ const versionOf = (entry: StoredEntry): number => ('version' in entry ? (entry.v
 
 /** The message as the app sees it: the stored fields, `editedAt` and `version` only when edited. */
 function toMessage(entry: ChatMessage, version: number): ChatMessage {
-  const { conversationId, seq, senderId, body, sentAt, editedAt } = entry;
+  const { conversationId, seq, senderId, body, sentAt, editedAt, attachment } = entry;
   return {
     conversationId,
     seq,
@@ -306,5 +319,11 @@ function toMessage(entry: ChatMessage, version: number): ChatMessage {
     sentAt,
     ...(editedAt === undefined ? {} : { editedAt }),
     ...(version > 0 ? { version } : {}),
+    ...(attachment === undefined ? {} : { attachment }),
   };
+}
+
+function toMembership(entry: MembershipEntry): MembershipEvent {
+  const { conversationId, seq, kind, userIds, by, at } = entry;
+  return { conversationId, seq, kind, userIds, by, at };
 }

@@ -11,37 +11,50 @@ import type {
   CreateConversationFrame,
   DeleteAck,
   DeleteFrame,
+  DownloadUrlAck,
+  DownloadUrlFrame,
   EditAck,
   EditFrame,
   HistoryFrame,
+  LeaveFrame,
   ListConversationsFrame,
+  MembershipChangeAck,
+  MembershipKind,
   MessagesPage as Page,
   PresenceAck,
   PresenceFrame,
   ReadFrame,
+  RemoveMemberFrame,
   SendAck,
   SendFrame,
-  StoredEntry,
   SubscribeFrame,
   TypingAck,
   TypingFrame,
   UnsubscribeFrame,
+  UploadUrlAck,
+  UploadUrlFrame,
 } from '../shared/protocol';
 
 /** The ack shapes are the server's own (shared/protocol.ts): a protocol change the SDK does not follow fails the typecheck. */
+export type { Attachment, AttachmentContentType } from '../shared/attachments';
 export type {
   ChatMessage,
   ConversationListEntry,
   ConversationSummary as Conversation,
   DeleteAck,
   DeletedMessage,
+  DownloadUrlAck,
   EditAck,
+  MembershipChangeAck,
+  MembershipEntry,
+  MembershipKind,
   MessagesPage as Page,
   PresenceAck,
   SendAck,
   StoredEntry,
   Tombstone,
   TypingAck,
+  UploadUrlAck,
 } from '../shared/protocol';
 
 type Fields<F> = Omit<F, 'action' | 'requestId'>;
@@ -63,6 +76,30 @@ export interface Actions {
   delete: { fields: Fields<DeleteFrame>; ack: DeleteAck };
   typing: { fields: Fields<TypingFrame>; ack: TypingAck };
   presence: { fields: Fields<PresenceFrame>; ack: PresenceAck };
+  uploadUrl: { fields: Fields<UploadUrlFrame>; ack: UploadUrlAck };
+  downloadUrl: { fields: Fields<DownloadUrlFrame>; ack: DownloadUrlAck };
+  removeMember: { fields: Fields<RemoveMemberFrame>; ack: MembershipChangeAck };
+  leave: { fields: Fields<LeaveFrame>; ack: MembershipChangeAck };
+}
+
+/** A member's read cursor moved to `seq` (a `read` push; only in conversations of at most 20 members). */
+export interface ReadEvent {
+  conversationId: string;
+  userId: string;
+  seq: number;
+}
+
+/**
+ * A membership change, in seq order with the messages (a `membership` push, or a change entry of a
+ * page): `userIds` were added, removed by `by`, or left.
+ */
+export interface MembershipEvent {
+  conversationId: string;
+  seq: number;
+  kind: MembershipKind;
+  userIds: string[];
+  by: string;
+  at: string;
 }
 
 /**

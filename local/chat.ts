@@ -39,6 +39,8 @@ export const USAGE = `Usage:
 Each line typed or piped in is one message, except two commands (piped input too):
   /edit <seq> <text>     replace the body of your message #seq (its number is shown once sent: ✓ #seq)
   /delete <seq>          delete your message #seq
+  /leave                 leave the conversation (not a direct one)
+A message with a file shows it as [<type> <size>] <key> (the client does not download it).
 A line starting with // sends the rest of it as a message beginning with /.
 When input ends (Ctrl-D, or the end of piped input) it waits until every message is sent, then exits
 (with 1 if one was not). Ctrl-C quits at once.`;
@@ -48,11 +50,14 @@ export type InputCommand =
   | { kind: 'send'; body: string }
   | { kind: 'edit'; seq: number; body: string }
   | { kind: 'delete'; seq: number }
+  | { kind: 'leave' }
   | { kind: 'invalid'; message: string };
 
 /** Reads one line of input: a message, `/edit <seq> <text>`, `/delete <seq>`, or `//…` for a message starting with `/`. */
 export function parseInput(text: string): InputCommand {
   if (text.startsWith('//')) return { kind: 'send', body: text.slice(1) };
+  if (/^\/leave(?:\s|$)/.test(text))
+    return text.trim() === '/leave' ? { kind: 'leave' } : { kind: 'invalid', message: 'Usage: /leave' };
   const command = /^\/(edit|delete)(?:\s+|$)/.exec(text);
   if (command === null) return { kind: 'send', body: text };
   const rest = text.slice(command[0].length);
@@ -299,6 +304,11 @@ function messageLine(
     printable(m.body),
     ...(state ? ['  ', state] : []),
   );
+}
+
+/** How a message's file is shown (it is never downloaded): `[image/png 123 B] <key>`. */
+export function attachmentText(attachment: { key: string; contentType: string; size: number }): string {
+  return `[${printable(attachment.contentType)} ${attachment.size} B] ${printable(attachment.key)}`;
 }
 
 /** A line shown earlier, which an own message's state may replace. */
@@ -568,6 +578,7 @@ class ConversationView {
     for (const m of history) {
       this.shownSeqs.add(m.seq);
       this.screen.show(messageLine(m, m.senderId === this.me, m.editedAt ? ['(edited)', 'dim'] : undefined));
+      this.showAttachment(m);
     }
     const held = this.held ?? [];
     this.held = undefined;
@@ -582,6 +593,13 @@ class ConversationView {
     if (command.kind === 'send') {
       if (command.body.trim() !== '') this.acks.push(this.chat.send(conversationId, command.body).acked);
     } else if (command.kind === 'invalid') this.screen.note(line([command.message, 'yellow']));
+    else if (command.kind === 'leave')
+      this.acks.push(
+        this.chat.leave(conversationId).then(
+          () => this.screen.show(line(['✓', 'green'], ' you left the conversation (Ctrl-D quits)')),
+          (error: unknown) => this.screen.note(line([`✗ could not leave: ${describe(error)}`, 'red'])),
+        ),
+      );
     else {
       const done =
         command.kind === 'edit'
@@ -662,6 +680,11 @@ class ConversationView {
       }
     }
     this.screen.show(messageLine(m, m.senderId === this.me));
+    this.showAttachment(m);
+  }
+
+  private showAttachment(m: ChatMessage): void {
+    if (m.attachment) this.screen.show(line(['   ', 'dim'], [attachmentText(m.attachment), 'dim']));
   }
 
   private outbox(event: OutboxEvent): void {

@@ -5,6 +5,8 @@
  * answers /config.json (the WebSocket URL) and /token?user= (a dev token).
  */
 import {
+  type Attachment,
+  type AttachmentContentType,
   type ChatClient,
   type ChatMessage,
   ChatRequestError,
@@ -76,7 +78,25 @@ const ui = {
   sendForm: byId('send-form', HTMLFormElement),
   messageInput: byId('message-input', HTMLTextAreaElement),
   sendButton: byId('send-button', HTMLButtonElement),
+  attachInput: byId('attach-input', HTMLInputElement),
+  leave: byId('leave', HTMLButtonElement),
 };
+
+/** What the server accepts as an attachment (shared/attachments.ts), without bundling its schemas. */
+const ATTACHMENT_TYPES: readonly AttachmentContentType[] = [
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'image/webp',
+  'application/pdf',
+];
+
+const formatSize = (bytes: number): string =>
+  bytes < 1024
+    ? `${bytes} B`
+    : bytes < 1024 * 1024
+      ? `${(bytes / 1024).toFixed(1)} KB`
+      : `${(bytes / 1048576).toFixed(1)} MB`;
 
 const describeError = (err: unknown): string =>
   err instanceof ChatRequestError ? `${err.message} (${err.code})` : String(err);
@@ -165,6 +185,8 @@ class ConversationView {
   private readonly typists = new Map<string, ReturnType<typeof setTimeout>>();
   /** Members with a live connection: asked when the conversation opens, then kept by presence events. */
   private readonly online = new Set<string>();
+  /** How far each other member has read, from `read` pushes: your messages up to it are "seen" by them. */
+  private readonly seen: Map<string, number>;
   /** The read cursor this page last sent. */
   private readSeq = 0;
   private readScheduled = false;
@@ -174,6 +196,7 @@ class ConversationView {
     private readonly session: Session,
     readonly conversationId: string,
   ) {
+    this.seen = session.receipts(conversationId);
     this.renderHeader();
     ui.conversationError.textContent = '';
     ui.messages.replaceChildren();
@@ -194,6 +217,7 @@ class ConversationView {
     });
     this.stream.on('update', (update) => this.showUpdate(update));
     this.stream.on('typing', ({ userId }) => this.showTyping(userId));
+    this.stream.on('read', ({ userId, seq }) => this.readBy(userId, seq));
     this.stream.on('error', (err) => this.refused(err));
     this.stream.ready.then(
       () => {
@@ -320,6 +344,66 @@ class ConversationView {
     this.session.opened(this.conversationId);
   }
 
+  /** Uploads a file straight to the bucket, then sends a message that carries it. */
+  async attach(file: File): Promise<void> {
+    const type = file.type as AttachmentContentType;
+    if (!ATTACHMENT_TYPES.includes(type)) {
+      ui.conversationError.textContent = `Cannot attach ${file.type || 'this file'}: images and PDF only`;
+      return;
+    }
+    ui.conversationError.textContent = `Uploading ${file.name}…`;
+    try {
+      await this.session.chat.attach(this.conversationId, file, type, file.name || type);
+      if (!this.closed) ui.conversationError.textContent = '';
+      this.session.opened(this.conversationId);
+    } catch (err: unknown) {
+      if (!this.closed) ui.conversationError.textContent = `Could not attach: ${describeError(err)}`;
+    }
+  }
+
+  /** A `read` push: `userId` has read up to `seq`, so your messages up to there are seen by them. */
+  private readBy(userId: string, seq: number): void {
+    if (userId === this.session.userId || seq <= (this.seen.get(userId) ?? 0)) return;
+    this.seen.set(userId, seq);
+    for (const [rowSeq, row] of this.rows) if (rowSeq <= seq) this.renderSeen(row, rowSeq);
+  }
+
+  private renderSeen(row: HTMLLIElement, seq: number): void {
+    const mark = row.querySelector('.seen');
+    if (mark === null) return; // not yours, or deleted
+    const by = [...this.seen].filter(([, upTo]) => upTo >= seq).map(([userId]) => userId);
+    mark.textContent = by.length === 0 ? '' : ` · seen by ${by.join(', ')}`;
+  }
+
+  /** The file a message carries: an image shown inline, anything else a download link (URLs are asked for now). */
+  private attachmentView(attachment: Attachment): HTMLElement {
+    const label = `${attachment.contentType}, ${formatSize(attachment.size)}`;
+    const image = attachment.contentType.startsWith('image/');
+    const element = image
+      ? h('img', { class: 'attachment-image', alt: `image (${label})`, 'data-key': attachment.key })
+      : h(
+          'a',
+          { class: 'attachment-link', 'data-key': attachment.key, rel: 'noopener' },
+          `Download (${label})`,
+        );
+    const container = h('div', { class: 'attachment' }, element);
+    this.session.chat.downloadUrl(this.conversationId, attachment.key).then(
+      ({ url }) => {
+        if (element instanceof HTMLImageElement) {
+          const stick = this.atBottom();
+          element.addEventListener('load', () => stick && this.scrollToBottom(), { once: true });
+          element.src = url;
+        } else {
+          element.setAttribute('href', url);
+          element.setAttribute('download', '');
+        }
+      },
+      (err: unknown) =>
+        container.append(h('span', { class: 'error' }, ` unavailable: ${describeError(err)}`)),
+    );
+    return container;
+  }
+
   onOutbox(event: OutboxEvent): void {
     if (event.entry.conversationId !== this.conversationId || this.closed) return;
     if (event.status === 'sent') {
@@ -332,6 +416,7 @@ class ConversationView {
         sentAt,
         senderId: this.session.userId,
         body: event.entry.body,
+        ...(event.entry.attachment ? { attachment: event.entry.attachment } : {}),
       });
     } else this.showOutboxEntry(event.entry);
   }
@@ -355,11 +440,13 @@ class ConversationView {
         message.editedAt ? this.editedMark(message.editedAt) : null,
       ),
       h('div', { class: 'body', dir: 'auto' }, message.body),
+      message.attachment ? this.attachmentView(message.attachment) : null,
       mine
         ? h(
             'div',
             { class: 'state' },
             'sent ✓',
+            h('span', { class: 'seen' }),
             h(
               'span',
               { class: 'tools' },
@@ -375,6 +462,7 @@ class ConversationView {
     if (existing) existing.replaceWith(row);
     else ui.messages.insertBefore(row, this.rowAfter(message.seq));
     this.rows.set(message.seq, row);
+    if (mine) this.renderSeen(row, message.seq);
     if (scroll && (stick || mine)) this.scrollToBottom();
   }
 
@@ -499,6 +587,8 @@ class Session {
   readonly chat: ChatClient;
   readonly directory: ConversationDirectory;
   private view: ConversationView | undefined;
+  /** Read pushes heard per conversation (they are never stored): kept while the tab lives, across views. */
+  private readonly receiptsByConversation = new Map<string, Map<string, number>>();
   /** The server left older conversations out of its list. */
   private listTruncated = false;
 
@@ -528,6 +618,16 @@ class Session {
     this.renderList();
     const last = localStorage.getItem(lastConversationKey(userId));
     if (last) this.open(last);
+  }
+
+  /** Who has read how far in a conversation, as far as this tab heard (`read` pushes). */
+  receipts(conversationId: string): Map<string, number> {
+    let receipts = this.receiptsByConversation.get(conversationId);
+    if (receipts === undefined) {
+      receipts = new Map();
+      this.receiptsByConversation.set(conversationId, receipts);
+    }
+    return receipts;
   }
 
   open(conversationId: string): void {
@@ -572,6 +672,30 @@ class Session {
 
   send(body: string): void {
     this.view?.send(body);
+  }
+
+  attach(file: File): void {
+    void this.view?.attach(file);
+  }
+
+  /** Leaves the open conversation (after a confirm): it goes from the list and the screen. */
+  async leave(): Promise<void> {
+    const view = this.view;
+    if (view === undefined || !window.confirm('Leave this conversation?')) return;
+    try {
+      await this.chat.leave(view.conversationId);
+    } catch (err: unknown) {
+      ui.conversationError.textContent = `Could not leave: ${describeError(err)}`;
+      return;
+    }
+    view.close();
+    if (this.view === view) this.view = undefined;
+    this.directory.forget(view.conversationId);
+    localStorage.removeItem(lastConversationKey(this.userId));
+    ui.conversationPane.hidden = true;
+    ui.noConversation.hidden = false;
+    document.body.dataset.view = 'list';
+    this.renderList();
   }
 
   typed(): void {
@@ -766,6 +890,12 @@ async function main(): Promise<void> {
   });
 
   ui.loadOlder.addEventListener('click', () => session?.loadOlder());
+  ui.attachInput.addEventListener('change', () => {
+    const file = ui.attachInput.files?.[0];
+    ui.attachInput.value = '';
+    if (file) session?.attach(file);
+  });
+  ui.leave.addEventListener('click', () => void session?.leave());
   ui.refreshList.addEventListener('click', () => void session?.refreshList());
   // Nothing tells a user they were added to a conversation: coming back to the tab is when to look.
   window.addEventListener('focus', () => void session?.refreshList());

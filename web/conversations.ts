@@ -52,6 +52,13 @@ export class ConversationDirectory {
     this.storage.setItem(this.key, JSON.stringify(this.remembered));
   }
 
+  /** Forgets a conversation the user left. */
+  forget(conversationId: string): void {
+    this.remembered = this.remembered.filter((c) => c.conversationId !== conversationId);
+    this.listed = this.listed.filter((c) => c.conversationId !== conversationId);
+    this.storage.setItem(this.key, JSON.stringify(this.remembered));
+  }
+
   /** Reads the server's newest conversations; `hasMore` says that older ones were left out. */
   async refresh(chat: ChatClient): Promise<{ hasMore: boolean }> {
     const { conversations, hasMore } = await chat.listConversations(LIMITS.maxPageSize);

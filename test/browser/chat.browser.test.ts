@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,6 +59,60 @@ async function createConversation(page: Page, members: string, title = ''): Prom
   await page.getByRole('button', { name: 'Create' }).click();
   await page.locator('#conversation-id:not(:empty)').waitFor();
   return (await page.locator('#conversation-id').textContent()) ?? '';
+}
+
+/** An 8×8 blue PNG. */
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEUlEQVR4nGPQqLiDFTEMLQkA8eRfATA3bycAAAAASUVORK5CYII=',
+  'base64',
+);
+
+/** Answers the page's CORS preflights to the local S3 and adds the CORS headers S3 on AWS would send. */
+async function allowCorsToLocalS3(page: Page): Promise<void> {
+  const cors = {
+    'access-control-allow-origin': '*',
+    'access-control-allow-methods': 'GET, PUT',
+    'access-control-allow-headers': 'content-type',
+  };
+  await page.route(/^http:\/\/[^/]+\.s3\.localhost:\d+\//, async (route) => {
+    if (route.request().method() === 'OPTIONS') return route.fulfill({ status: 204, headers: cors });
+    // Node does not resolve *.localhost as Chromium does: the request goes to loopback with its Host.
+    const request = route.request();
+    const url = new URL(request.url());
+    const answer = await new Promise<{ status: number; headers: Record<string, string>; body: Buffer }>(
+      (resolve, reject) => {
+        const forwarded = http.request(
+          {
+            host: '127.0.0.1',
+            port: url.port,
+            path: url.pathname + url.search,
+            method: request.method(),
+            headers: { ...request.headers(), host: url.host },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 500,
+                headers: Object.fromEntries(
+                  Object.entries(res.headers).map(([name, value]) => [name, String(value)]),
+                ),
+                body: Buffer.concat(chunks),
+              }),
+            );
+          },
+        );
+        forwarded.on('error', reject);
+        forwarded.end(request.postDataBuffer() ?? undefined);
+      },
+    );
+    await route.fulfill({
+      status: answer.status,
+      headers: { ...answer.headers, ...cors },
+      body: answer.body,
+    });
+  });
 }
 
 async function goOffline(page: Page): Promise<void> {
@@ -191,6 +246,8 @@ describe('the web chat page', () => {
     await plans.click();
     await bob.locator('#messages > li[data-seq="2"]').waitFor();
     await expect.poll(() => plans.locator('.unread').count(), patiently).toBe(0);
+    // Receipts: bob's read is pushed to alice, who sees her messages marked seen by him.
+    await alice.locator('#messages > li[data-seq="2"] .seen', { hasText: 'seen by bob2' }).waitFor();
     await bob.getByRole('button', { name: 'Refresh' }).click();
     await bob.locator('#conversation-list button', { hasText: 'Plans 📅' }).waitFor();
     await expect.poll(() => plans.locator('.unread').count(), patiently).toBe(0);
@@ -230,10 +287,65 @@ describe('the web chat page', () => {
 
     // The screenshot: alice typing again, bob seeing it, the edit, the delete and the unread direct chat.
     await alice.locator('#messages > li[data-seq="2"][data-deleted="true"]').waitFor();
+    await alice.locator('#messages > li[data-seq="1"] .seen', { hasText: 'seen by bob2' }).waitFor();
     await expect.poll(() => keepTyping(alice, bob, 'see you there'), patiently).toBe('alice2 is typing…');
     await sideBySide([alice, bob], path.join(OUTPUT, 'chat-features.png'));
     expect(pageProblems).toEqual([]);
   }, 120_000);
+
+  it('sends an image that the other member sees inline, and a PDF as a link; receipts say seen', async () => {
+    // Prepare: alice and bob in one conversation.
+    const alice = await signIn('ivan');
+    await createConversation(alice, 'judy', 'Photos');
+    const bob = await signIn('judy');
+    await bob.locator('#conversation-list button', { hasText: 'Photos' }).click();
+    await bob.locator('#conversation-id:not(:empty)').waitFor();
+    // The local S3 (fauxqs) answers no CORS preflight, which S3 on AWS does (the bucket's CORS rule):
+    // alice's uploads pass through the browser's network layer with the headers AWS would add.
+    await allowCorsToLocalS3(alice);
+
+    // Act: alice attaches a PNG and a PDF through the file input.
+    await alice
+      .locator('#attach-input')
+      .setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: PNG });
+    await alice.locator('#messages > li[data-seq="1"][data-status="sent"]').waitFor();
+    const pdf = Buffer.from('%PDF-1.4\n%%EOF\n');
+    await alice
+      .locator('#attach-input')
+      .setInputFiles({ name: 'notes.pdf', mimeType: 'application/pdf', buffer: pdf });
+    await alice.locator('#messages > li[data-seq="2"][data-status="sent"]').waitFor();
+
+    // Assess: bob sees the image loaded (from the bucket, through a download URL) and the PDF as a link.
+    const image = bob.locator('#messages > li[data-seq="1"] img.attachment-image');
+    await expect
+      .poll(
+        () =>
+          image.evaluate((img) =>
+            (img as { complete: boolean; naturalWidth: number }).complete
+              ? (img as { naturalWidth: number }).naturalWidth
+              : 0,
+          ),
+        patiently,
+      )
+      .toBeGreaterThan(0);
+    expect(await bob.locator('#messages > li[data-seq="1"] .body').textContent()).toBe('dot.png');
+    const link = bob.locator('#messages > li[data-seq="2"] a.attachment-link');
+    await expect
+      .poll(() => link.getAttribute('href'), patiently)
+      .toMatch(/^http:\/\/.*\.s3\.localhost:\d+\//);
+    expect(await link.textContent()).toBe(`Download (application/pdf, ${pdf.length} B)`);
+    // bob read both: alice sees them seen.
+    await alice.locator('#messages > li[data-seq="2"] .seen', { hasText: 'seen by judy' }).waitFor();
+    await alice.locator('#messages > li[data-seq="1"] .seen', { hasText: 'seen by judy' }).waitFor();
+
+    // Leave: bob leaves; the conversation goes from his list, and alice's next message does not reach him.
+    bob.once('dialog', (dialog) => void dialog.accept());
+    await bob.getByRole('button', { name: 'Leave' }).click();
+    await expect
+      .poll(() => bob.locator('#conversation-list button', { hasText: 'Photos' }).count(), patiently)
+      .toBe(0);
+    expect(pageProblems).toEqual([]);
+  }, 60_000);
 
   it('shows a message the server can never accept as failed, and discards it', async () => {
     // Prepare

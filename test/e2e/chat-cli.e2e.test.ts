@@ -8,6 +8,8 @@ import {
   DeleteConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
+import { connect } from '../../client';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import { writeState } from '../../local/state';
 
@@ -178,6 +180,43 @@ describe('npm run chat', () => {
     reader.endInput();
     expect(await reader.exited).toBe(0);
     expect(reader.stdout).not.toContain('unread'); // bob read it all
+  }, 120_000);
+
+  it('shows a message’s attachment as its type, size and key, and leaves with /leave', async () => {
+    // Prepare: alice (an SDK client) sends a message that names a file; bob joins in the terminal.
+    const alice = unique('alice');
+    const bob = unique('bob');
+    const chat = connect({
+      url: runtime.webSocketUrl,
+      tokenProvider: () => runtime.issueToken(alice),
+      WebSocket: WebSocket as never,
+    });
+    try {
+      const { conversationId } = await chat.createConversation([bob], 'Files');
+      // The server does not check that the upload happened: the terminal client never downloads.
+      const { key } = await chat.uploadUrl(conversationId, 'image/png', 123);
+      await chat.send(conversationId, 'a photo', { attachment: { key, contentType: 'image/png', size: 123 } })
+        .acked;
+      const bobCli = new ChatCli(['--user', bob, '--conversation', conversationId]);
+      await expect
+        .poll(() => bobCli.stdout, { timeout: 30_000, interval: 200 })
+        .toContain(`[image/png 123 B] ${key}`);
+      expect(bobCli.messagesFrom(alice)).toEqual(['a photo']);
+
+      // Act
+      bobCli.type('/leave');
+      await expect
+        .poll(() => bobCli.stdout, { timeout: 30_000, interval: 200 })
+        .toContain('you left the conversation');
+      bobCli.endInput();
+      expect(await bobCli.exited).toBe(0);
+
+      // Assess: the server says bob is gone.
+      const { removed } = await chat.removeMember(conversationId, bob);
+      expect(removed).toBe(false);
+    } finally {
+      chat.close();
+    }
   }, 120_000);
 
   it('shows a reconnect when the server drops the connection, and misses nothing meanwhile', async () => {

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { clock, parseArgs, parseInput, printable, rowsOf, tokenSubject, UsageError } from '../../local/chat';
+import {
+  attachmentText,
+  clock,
+  parseArgs,
+  parseInput,
+  printable,
+  rowsOf,
+  tokenSubject,
+  UsageError,
+} from '../../local/chat';
 
 describe('parseArgs', () => {
   it('creates a conversation as a local user, with members and a title', () => {
@@ -198,6 +207,18 @@ describe('rowsOf', () => {
 });
 
 describe('parseInput', () => {
+  it('reads /leave, and nothing after it', () => {
+    expect(parseInput('/leave')).toEqual({ kind: 'leave' });
+    expect(parseInput('/leave now')).toEqual({ kind: 'invalid', message: 'Usage: /leave' });
+    expect(parseInput('/leaves')).toEqual({ kind: 'send', body: '/leaves' });
+    expect(parseInput('//leave')).toEqual({ kind: 'send', body: '/leave' });
+  });
+
+  it('shows an attachment as its type, size and key', () => {
+    const key = 'conversations/c1/00000000-0000-4000-8000-000000000001';
+    expect(attachmentText({ key, contentType: 'image/png', size: 123 })).toBe(`[image/png 123 B] ${key}`);
+  });
+
   it('sends any line that is not a command as it is', () => {
     expect(parseInput('hello /edit 3 x')).toEqual({ kind: 'send', body: 'hello /edit 3 x' });
     expect(parseInput('/editor is vim')).toEqual({ kind: 'send', body: '/editor is vim' });

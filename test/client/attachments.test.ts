@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest';
+import type { MembershipEvent, ReadEvent } from '../../client';
+import { harness, settle } from './fakes';
+
+const C = 'c1';
+const KEY = `conversations/${C}/00000000-0000-4000-8000-000000000001`;
+
+describe('attachments', () => {
+  it('asks for an upload URL, PUTs the bytes with the signed headers, then sends the reference', async () => {
+    const puts: Array<{ url: string; method: string; headers: Record<string, string>; size: number }> = [];
+    const h = harness({
+      fetch: async (url, init) => {
+        puts.push({
+          url,
+          method: init.method,
+          headers: init.headers,
+          size: (init.body as Uint8Array).length,
+        });
+        return { ok: true, status: 200 };
+      },
+    });
+    const socket = await h.connectNow();
+    const attached = h.chat.attach(C, new Uint8Array([1, 2, 3]), 'image/png');
+    await settle();
+    const ask = socket.last('uploadUrl');
+    expect(ask).toMatchObject({ conversationId: C, contentType: 'image/png', size: 3 });
+    const headers = { 'content-type': 'image/png', 'content-length': '3' };
+    socket.ack(ask, { url: 'http://s3.test/put', key: KEY, method: 'PUT', headers, expiresAt: 'x' });
+    const { acked, attachment } = await attached;
+    expect(puts).toEqual([{ url: 'http://s3.test/put', method: 'PUT', headers, size: 3 }]);
+    expect(attachment).toEqual({ key: KEY, contentType: 'image/png', size: 3 });
+    await settle();
+    const send = socket.last('send');
+    expect(send).toMatchObject({ conversationId: C, body: 'image/png', attachment });
+    socket.ack(send, { conversationId: C, seq: 1, sentAt: 't', duplicate: false });
+    await expect(acked).resolves.toMatchObject({ seq: 1 });
+  });
+
+  it('sends nothing when the upload fails', async () => {
+    const h = harness({ fetch: async () => ({ ok: false, status: 403 }) });
+    const socket = await h.connectNow();
+    const attached = h.chat.attach(C, new Uint8Array([1]), 'application/pdf', 'the report');
+    await settle();
+    socket.ack(socket.last('uploadUrl'), {
+      url: 'u',
+      key: KEY,
+      method: 'PUT',
+      headers: { 'content-type': 'application/pdf', 'content-length': '1' },
+      expiresAt: 'x',
+    });
+    await expect(attached).rejects.toThrow(/HTTP 403/);
+    expect(socket.frames('send')).toEqual([]);
+  });
+
+  it('delivers a pushed message with its attachment, and asks for download URLs', async () => {
+    const h = harness();
+    const socket = await h.connectNow();
+    const stream = h.chat.conversation(C, { afterSeq: 0 });
+    const seen: unknown[] = [];
+    stream.on('message', (m) => seen.push(m.attachment));
+    await settle();
+    socket.ack(socket.last('subscribe'), { conversationId: C, messages: [], hasMore: false, lastSeq: 0 });
+    await stream.ready;
+    const attachment = { key: KEY, contentType: 'image/png', size: 3 };
+    socket.receive({
+      type: 'message',
+      conversationId: C,
+      seq: 1,
+      senderId: 'bob',
+      body: 'b',
+      sentAt: 't',
+      attachment,
+    });
+    expect(seen).toEqual([attachment]);
+    const url = h.chat.downloadUrl(C, KEY);
+    await settle();
+    expect(socket.last('downloadUrl')).toMatchObject({ conversationId: C, key: KEY });
+    socket.ack(socket.last('downloadUrl'), { url: 'http://s3.test/get', expiresAt: 'x' });
+    await expect(url).resolves.toEqual({ url: 'http://s3.test/get', expiresAt: 'x' });
+  });
+});
+
+describe('membership and receipts', () => {
+  it('counts a membership push as a seq and reports it in order; pages too', async () => {
+    const h = harness();
+    const socket = await h.connectNow();
+    const stream = h.chat.conversation(C, { afterSeq: 0 });
+    const order: string[] = [];
+    stream.on('message', (m) => order.push(`m${m.seq}`));
+    stream.on('membership', (e: MembershipEvent) =>
+      order.push(`${e.kind}:${e.userIds.join()}@${e.seq} by ${e.by}`),
+    );
+    await settle();
+    socket.ack(socket.last('subscribe'), {
+      conversationId: C,
+      messages: [
+        {
+          conversationId: C,
+          seq: 1,
+          tombstone: true,
+          kind: 'member_added',
+          userIds: ['carol'],
+          by: 'alice',
+          at: 'a',
+        },
+      ],
+      hasMore: false,
+      lastSeq: 1,
+    });
+    await stream.ready;
+    socket.push(C, 3);
+    socket.receive({
+      type: 'membership',
+      conversationId: C,
+      seq: 2,
+      event: 'member_left',
+      userIds: ['carol'],
+      by: 'carol',
+      at: 'b',
+    });
+    expect(order).toEqual(['member_added:carol@1 by alice', 'member_left:carol@2 by carol', 'm3']);
+    expect(socket.frames('history')).toEqual([]);
+  });
+
+  it('emits read pushes on the client and on the stream', async () => {
+    const h = harness();
+    const socket = await h.connectNow();
+    const stream = h.chat.conversation(C, { afterSeq: 0 });
+    const onClient: ReadEvent[] = [];
+    const onStream: ReadEvent[] = [];
+    h.chat.on('read', (e) => onClient.push(e));
+    stream.on('read', (e) => onStream.push(e));
+    await settle();
+    socket.receive({ type: 'read', conversationId: C, userId: 'bob', seq: 4 });
+    socket.receive({ type: 'read', conversationId: C, userId: 'bob' }); // malformed: ignored
+    expect(onClient).toEqual([{ conversationId: C, userId: 'bob', seq: 4 }]);
+    expect(onStream).toEqual(onClient);
+  });
+
+  it('removes a member and leaves; leaving closes the stream', async () => {
+    const h = harness();
+    const socket = await h.connectNow();
+    const removed = h.chat.removeMember(C, 'carol');
+    await settle();
+    expect(socket.last('removeMember')).toMatchObject({ conversationId: C, userId: 'carol' });
+    socket.ack(socket.last('removeMember'), { conversationId: C, userId: 'carol', removed: true, seq: 5 });
+    await expect(removed).resolves.toEqual({ conversationId: C, userId: 'carol', removed: true, seq: 5 });
+
+    const stream = h.chat.conversation(C, { afterSeq: 0 });
+    const left = h.chat.leave(C);
+    await settle();
+    socket.ack(socket.last('leave'), { conversationId: C, userId: 'alice', removed: true, seq: 6 });
+    await expect(left).resolves.toMatchObject({ removed: true, seq: 6 });
+    await expect(stream.ready).rejects.toThrow(/left/);
+    expect(h.chat.conversation(C)).not.toBe(stream);
+  });
+});
