@@ -5,7 +5,8 @@
  * and a `presence` query gives the current picture. Such an event never takes the FIFO message path,
  * so it can never delay a message.
  */
-import type { PosterOptions, PostFn } from './poster';
+import { mapWithConcurrency } from './concurrency';
+import type { PosterOptions, PostFn, PostResult } from './poster';
 
 /**
  * Retry little and give up fast: a typing indicator retried for seconds is stale when it lands. Two
@@ -61,23 +62,12 @@ export async function postEphemeral(
   const deadline = now() + (options.budgetMs ?? EPHEMERAL_BUDGET_MS);
   const targets = [...new Set(connectionIds)];
   const report: EphemeralReport = { targets: targets.length, delivered: 0, gone: 0, failed: 0, skipped: 0 };
-  // One iterator shared by the workers hands each connection to exactly one of them.
-  const queue = targets.values();
-  const worker = async (): Promise<void> => {
-    for (const connectionId of queue) {
-      if (now() >= deadline) {
-        report.skipped++;
-        continue;
-      }
-      try {
-        const result = await post(connectionId, data);
-        report[result.status]++;
-      } catch {
-        report.failed++;
-      }
-    }
-  };
-  const workers = Math.min(options.concurrency ?? EPHEMERAL_CONCURRENCY, targets.length);
-  await Promise.all(Array.from({ length: workers }, worker));
+  const settled = await mapWithConcurrency(
+    targets,
+    options.concurrency ?? EPHEMERAL_CONCURRENCY,
+    async (connectionId): Promise<'skipped' | PostResult['status']> =>
+      now() >= deadline ? 'skipped' : (await post(connectionId, data)).status,
+  );
+  for (const outcome of settled) report[outcome.status === 'fulfilled' ? outcome.value : 'failed']++;
   return report;
 }

@@ -11,6 +11,7 @@ import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { mapWithConcurrency } from '../../shared/concurrency';
 import type { DisconnectFn, PostFn } from '../../shared/poster';
 import {
   type DeletedFrame,
@@ -24,7 +25,6 @@ import { parseQueueBody, type QueueRecord } from '../../shared/queue-body';
 import { deleteConnection } from '../../shared/store/connections';
 import { listListeners } from '../../shared/store/presence';
 import type { TableNames } from '../../shared/tables';
-import { mapWithConcurrency } from './concurrency';
 import { notifyBeyondSubscribers } from './offline';
 
 /** Posts in flight at once per record: enough to hide latency, few enough to stay under throttling. */

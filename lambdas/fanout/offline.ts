@@ -12,12 +12,12 @@ import {
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { mapWithConcurrency } from '../../shared/concurrency';
 import { LIMITS } from '../../shared/limits';
 import type { PostFn } from '../../shared/poster';
 import type { ActivityFrame, ChatMessage } from '../../shared/protocol';
 import { indexedConnections, listMembers } from '../../shared/store/presence';
 import type { TableNames } from '../../shared/tables';
-import { mapWithConcurrency } from './concurrency';
 
 /** The `source` of every offline-member event; a rule matches on it and on OFFLINE_DETAIL_TYPE. */
 export const OFFLINE_EVENT_SOURCE = 'serverless-chat';
