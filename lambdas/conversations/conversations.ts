@@ -7,7 +7,6 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   paginateQuery,
@@ -34,6 +33,7 @@ import {
   subscribeFrameSchema,
   unsubscribeFrameSchema,
 } from '../../shared/protocol';
+import { batchGetAll } from '../../shared/store/batch';
 import { deleteSubscription, putSubscription } from '../../shared/store/connections';
 import { requireMember } from '../../shared/store/conversations';
 import { messagesAfter, messagesBefore } from '../../shared/store/messages';
@@ -397,21 +397,13 @@ async function existingMembers(
   conversationId: string,
   userIds: string[],
 ): Promise<Set<string>> {
-  const { Responses, UnprocessedKeys } = await ddb.send(
-    new BatchGetCommand({
-      RequestItems: {
-        [tables.conversations]: {
-          Keys: userIds.map((userId) => ({ conversationId, sk: memberSk(userId) })),
-          ConsistentRead: true,
-          ProjectionExpression: 'memberId',
-        },
-      },
-    }),
+  const items = await batchGetAll(
+    ddb,
+    tables.conversations,
+    userIds.map((userId) => ({ conversationId, sk: memberSk(userId) })),
+    { consistentRead: true, projection: 'memberId' },
   );
-  if (UnprocessedKeys?.[tables.conversations] !== undefined) {
-    throw new Error('BatchGetItem left member keys unprocessed');
-  }
-  return new Set((Responses?.[tables.conversations] ?? []).map((item) => String(item.memberId)));
+  return new Set(items.map((item) => String(item.memberId)));
 }
 
 /**
@@ -548,9 +540,6 @@ function memberItem(
   return { conversationId, sk: memberSk(userId), memberId: userId, joinedAt, addedBy, role };
 }
 
-/** BatchGetItem reads at most this many keys per call. */
-const BATCH_GET_LIMIT = 100;
-
 /**
  * The caller's conversations, newest activity first, at most `limit`. It reads the caller's member
  * items from the byMember index and the META item of each conversation: its cost grows with the number
@@ -580,20 +569,11 @@ export async function listConversations(
     }
   }
   const conversationIds = [...readSeqs.keys()];
-  const metas: Record<string, unknown>[] = [];
-  for (let start = 0; start < conversationIds.length; start += BATCH_GET_LIMIT) {
-    let keys: Record<string, unknown>[] = conversationIds
-      .slice(start, start + BATCH_GET_LIMIT)
-      .map((conversationId) => ({ conversationId, sk: META_SK }));
-    for (let attempt = 1; keys.length > 0; attempt++) {
-      if (attempt > 5) throw new Error('BatchGetItem left META keys unprocessed');
-      const { Responses, UnprocessedKeys } = await ddb.send(
-        new BatchGetCommand({ RequestItems: { [tables.conversations]: { Keys: keys } } }),
-      );
-      metas.push(...(Responses?.[tables.conversations] ?? []));
-      keys = UnprocessedKeys?.[tables.conversations]?.Keys ?? [];
-    }
-  }
+  const metas = await batchGetAll(
+    ddb,
+    tables.conversations,
+    conversationIds.map((conversationId) => ({ conversationId, sk: META_SK })),
+  );
   const conversations = metas
     .map((meta): ConversationListEntry => {
       const conversationId = String(meta.conversationId);

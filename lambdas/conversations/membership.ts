@@ -15,7 +15,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import {
-  BatchGetCommand,
   type DynamoDBDocumentClient,
   PutCommand,
   TransactWriteCommand,
@@ -37,6 +36,7 @@ import {
   removeMemberFrameSchema,
 } from '../../shared/protocol';
 import { encodeQueueBody, type MembershipEvent } from '../../shared/queue-body';
+import { batchGetAll } from '../../shared/store/batch';
 import { deleteSubscription } from '../../shared/store/connections';
 import { requireMember } from '../../shared/store/conversations';
 import { listListeners } from '../../shared/store/presence';
@@ -138,20 +138,13 @@ async function readMembership(
   target?: Record<string, unknown>;
 }> {
   const keys = [META_SK, memberSk(callerId), memberSk(userId)];
-  const { Responses, UnprocessedKeys } = await deps.ddb.send(
-    new BatchGetCommand({
-      RequestItems: {
-        [deps.tables.conversations]: {
-          Keys: [...new Set(keys)].map((sk) => ({ conversationId, sk })),
-          ConsistentRead: true,
-        },
-      },
-    }),
+  const items = await batchGetAll(
+    deps.ddb,
+    deps.tables.conversations,
+    [...new Set(keys)].map((sk) => ({ conversationId, sk })),
+    { consistentRead: true },
   );
-  if (UnprocessedKeys?.[deps.tables.conversations] !== undefined) {
-    throw new BusyError('Membership could not be read; try again', 1_000);
-  }
-  const bySk = new Map((Responses?.[deps.tables.conversations] ?? []).map((item) => [String(item.sk), item]));
+  const bySk = new Map(items.map((item) => [String(item.sk), item]));
   const meta = bySk.get(META_SK);
   const caller = bySk.get(memberSk(callerId));
   const target = bySk.get(memberSk(userId));
