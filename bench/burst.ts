@@ -6,6 +6,7 @@
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import type { LocalRuntime } from '../local/runtime';
 import { type AwsRequest, observeAwsRequests } from '../shared/invocation';
+import { LIMITS } from '../shared/limits';
 import { ChatClient, type Frame } from '../test/e2e/chat-client';
 
 export interface BurstOptions {
@@ -218,21 +219,28 @@ export async function runBurst(runtime: LocalRuntime, options: BurstOptions): Pr
   }
 }
 
-/** One sender sends `messages` one after another: the uncontended baseline of the burst. */
+/**
+ * Messages are sent one after another: the uncontended baseline of the burst. They rotate over as many
+ * senders as keep each within its send bucket (`LIMITS.sendBurst` messages each), so the baseline
+ * measures the pipeline, never the per-user rate limit.
+ */
 export async function runSequential(
   runtime: LocalRuntime,
   options: { messages: number; tag: string },
 ): Promise<SequentialResult> {
-  const [sender] = await connectAll(runtime, [`${options.tag}-solo`]);
-  if (sender === undefined) throw new Error('No sender');
+  const senderCount = Math.ceil(options.messages / LIMITS.sendBurst);
+  const userIds = Array.from({ length: senderCount }, (_, i) => `${options.tag}-solo${i}`);
+  const senders = await connectAll(runtime, userIds);
+  const [owner] = senders;
+  if (owner === undefined) throw new Error('No sender');
   try {
-    const conversationId = await newConversation(sender, [`${options.tag}-listener`]);
+    const conversationId = await newConversation(owner, [...userIds.slice(1), `${options.tag}-listener`]);
     const stats: SendStats = { resentUnanswered: 0, busyAnswers: 0 };
     const started = performance.now();
     const { calls } = await countSendCalls(async () => {
       for (let m = 0; m < options.messages; m++) {
         await sendUntilAcked(
-          sender,
+          senders[m % senderCount] ?? owner,
           { conversationId, clientMessageId: `solo-${m}`, body: `message ${m}` },
           30_000,
           stats,
@@ -245,6 +253,6 @@ export async function runSequential(
       sendCallsPerMessage: calls / options.messages,
     };
   } finally {
-    await sender.close();
+    await Promise.all(senders.map((sender) => sender.close()));
   }
 }

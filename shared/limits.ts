@@ -26,6 +26,13 @@ export const LIMITS = {
   /** At most one `typing` event per user per conversation in this window; more are acked `throttled`. */
   typingThrottleMs: 3_000,
   /**
+   * Messages one user may send into one conversation: a token bucket refilled at `sendRatePerSecond`
+   * holding at most `sendBurst` (a client flushing its outbox after a reconnect sends a burst at once).
+   * Its state is the `sendTat` attribute of the sender's `MEMBER#` item (lambdas/send/rate-limit.ts).
+   */
+  sendRatePerSecond: 10,
+  sendBurst: 100,
+  /**
    * Frames one connection may send, counted in memory by each execution environment of a function
    * (shared/websocket.ts): a noisy client is refused `rate_limited` before its frame costs an AWS call.
    */

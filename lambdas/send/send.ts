@@ -4,7 +4,8 @@
  * never waits for other senders, so a burst into one conversation costs per message what one sender
  * costs (G9):
  *
- * 1. GetItem: the sender is a member (non-members write nothing).
+ * 1. UpdateItem of the sender's member item: they are a member and take a token of their send rate
+ *    (./rate-limit.ts); non-members and senders over the rate write nothing.
  * 2. PutItem: claim the clientMessageId (conditional). A finished claim is a retry: re-enqueue and ack
  *    the original seq. A live claim is the same message still in flight: answer `busy`, adding no work.
  * 3. UpdateItem: reserve the next seq with an atomic `ADD lastSeq 1` on the counter (no read, no retry).
@@ -42,7 +43,6 @@ import {
   sendFrameSchema,
 } from '../../shared/protocol';
 import { encodeQueueBody } from '../../shared/queue-body';
-import { requireMember } from '../../shared/store/conversations';
 import { fillHole, getEntry } from '../../shared/store/messages';
 import { META_SK, type TableNames, TTL_ATTRIBUTE } from '../../shared/tables';
 import {
@@ -55,6 +55,7 @@ import {
   route,
 } from '../../shared/websocket';
 import { deleteMessage, editMessage } from './edit';
+import { BucketHints, takeSendToken } from './rate-limit';
 
 export type SendTables = Pick<TableNames, 'conversations' | 'messages' | 'idempotency'>;
 
@@ -67,6 +68,8 @@ export interface SendDeps {
   logger: Pick<Logger, 'appendKeys' | 'info' | 'warn'>;
   /** Makes the token that tells this attempt's claim from another's. @default crypto.randomUUID */
   newClaimToken?: () => string;
+  /** What this execution environment knows of send buckets; createSendHandler keeps one. */
+  bucketHints?: BucketHints;
 }
 
 /** Time a send must have left before it reserves a seq, so it can store what it reserved. */
@@ -453,6 +456,7 @@ const rethrowAsBusy = (err: unknown): never => {
  * and SendMessage succeeded (G1); any failure rejects, so the client resends with the same
  * clientMessageId and lands on the duplicate path, which re-enqueues (G3).
  * @throws NotAMemberError when the sender is not (or no longer) a member.
+ * @throws RateLimitedError when the sender is over their send rate in this conversation.
  * @throws BusyError when the same message is in flight, the conversation is saturated, or time ran out.
  */
 export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Caller): Promise<SendAck> {
@@ -463,8 +467,15 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
   const token = (deps.newClaimToken ?? randomUUID)();
   let stored: ChatMessage | undefined;
   try {
-    // Non-members are stopped before they write anything, even a claim.
-    await requireMember(deps.ddb, deps.tables, conversationId, caller.userId, signal);
+    // Non-members and senders over their rate are stopped before they write anything, even a claim.
+    await takeSendToken(
+      deps,
+      deps.bucketHints ?? new BucketHints(),
+      conversationId,
+      caller.userId,
+      () => deps.now().getTime(),
+      signal,
+    );
     const claimed = await claim(deps, key, conversationId, token, signal);
     if (claimed.kind === 'finished') return await replayDuplicate(deps, conversationId, claimed, signal);
     if (claimed.kind === 'inFlight') {
@@ -491,6 +502,7 @@ export function createSendHandler(
   deps: SendDeps & { logger: Logger; admission?: AdmissionGate },
 ): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
   const admission = deps.admission ?? new AdmissionGate({ maxInFlight: SEND_ADMISSION.maxInFlight });
+  const sendDeps: SendDeps = { ...deps, bucketHints: deps.bucketHints ?? new BucketHints() };
   return createRouteHandler(
     deps.logger,
     {
@@ -500,7 +512,7 @@ export function createSendHandler(
           const budget = caller.deadline - deps.now().getTime() - MIN_SEND_BUDGET_MS;
           const release = await admission.enter(Math.min(SEND_ADMISSION.maxWaitMs, budget));
           try {
-            return { ...(await sendMessage(deps, frame, caller)) };
+            return { ...(await sendMessage(sendDeps, frame, caller)) };
           } finally {
             release();
           }

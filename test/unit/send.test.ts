@@ -14,8 +14,10 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { SEND_INTERVAL_MS, SEND_TOLERANCE_MS } from '../../lambdas/send/rate-limit';
 import {
   createSendHandler,
   idempotencyKeyOf,
@@ -147,6 +149,10 @@ const messageAt = (seq: number, overrides: Partial<ChatMessage> = {}): ChatMessa
   ...overrides,
 });
 
+/** The counter update of the send under test, and the sender's member item (membership and send rate). */
+const COUNTER = { TableName: TABLE_NAMES.conversations, Key: { conversationId: 'c1', sk: META_SK } };
+const MEMBER = { TableName: TABLE_NAMES.conversations, Key: { conversationId: 'c1', sk: memberSk('alice') } };
+
 function conditionFailed(item?: Record<string, AttributeValue>): ConditionalCheckFailedException {
   return new ConditionalCheckFailedException({
     message: 'The conditional request failed',
@@ -212,7 +218,7 @@ function expectClaimReleased(): void {
 }
 
 function expectNoReservation(): void {
-  expect(ddbMock).not.toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE_NAMES.conversations });
+  expect(ddbMock).not.toHaveReceivedCommandWith(UpdateCommand, COUNTER);
 }
 
 let lastSeq: number;
@@ -220,12 +226,13 @@ let lastSeq: number;
 /** Alice is a member of c1, whose counter stands at LAST_SEQ; every write succeeds. */
 function givenEverythingSucceeds(): void {
   lastSeq = LAST_SEQ;
-  ddbMock.on(GetCommand, { TableName: TABLE_NAMES.conversations }).callsFake(({ Key }) => ({
-    Item: Key?.sk === memberSk('alice') ? { conversationId: 'c1' } : undefined,
-  }));
   ddbMock.on(PutCommand).resolves({});
   ddbMock.on(UpdateCommand).resolves({});
-  ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.conversations }).callsFake(() => {
+  ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.conversations }).callsFake(({ Key }) => {
+    if (Key?.sk !== memberSk('alice')) throw conditionFailed();
+    return {};
+  });
+  ddbMock.on(UpdateCommand, COUNTER).callsFake(() => {
     lastSeq += 1;
     return { Attributes: { lastSeq } };
   });
@@ -253,25 +260,6 @@ afterEach(() => {
 });
 
 describe('send: the hot path (G1, G2)', () => {
-  it('stores the attachment reference with the message and enqueues it', async () => {
-    // Prepare
-    const attachment = {
-      key: 'conversations/c1/0b7f3c1e-6a52-4d1f-9c11-2f5d7a9e8b40',
-      contentType: 'image/png' as const,
-      size: 68,
-    };
-
-    // Act
-    await sendMessage(makeDeps(), frame({ attachment }), caller());
-
-    // Assess
-    const stored = ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Put?.Item;
-    expect(stored).toMatchObject({ seq: 42, attachment });
-    expect(sqsMock).toHaveReceivedCommandWith(SendMessageCommand, {
-      MessageBody: encodeQueueBody(messageAt(42, { attachment })),
-    });
-  });
-
   it('stores, enqueues and acks a message with exactly five AWS calls, in that order', async () => {
     // Prepare
     const handler = createSendHandler(makeDeps());
@@ -290,7 +278,7 @@ describe('send: the hot path (G1, G2)', () => {
       duplicate: false,
     });
     expect(awsCalls()).toEqual([
-      'GetCommand',
+      'UpdateCommand',
       'PutCommand',
       'UpdateCommand',
       'TransactWriteCommand',
@@ -298,15 +286,36 @@ describe('send: the hot path (G1, G2)', () => {
     ]);
   });
 
-  it('checks membership with a consistent read of the member item', async () => {
+  it('checks membership and takes a send token in one conditional update of the member item', async () => {
     // Act
     await sendMessage(makeDeps(), frame(), caller());
 
     // Assess
-    expect(ddbMock).toHaveReceivedCommandWith(GetCommand, {
-      TableName: TABLE_NAMES.conversations,
-      Key: { conversationId: 'c1', sk: memberSk('alice') },
-      ConsistentRead: true,
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      ...MEMBER,
+      UpdateExpression: 'SET sendTat = :next',
+      ConditionExpression: 'attribute_exists(sk) AND (attribute_not_exists(sendTat) OR sendTat <= :now)',
+      ExpressionAttributeValues: { ':next': NOW.getTime() + SEND_INTERVAL_MS, ':now': NOW.getTime() },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+  });
+
+  it('stores the attachment reference with the message and enqueues it', async () => {
+    // Prepare
+    const attachment = {
+      key: 'conversations/c1/0b7f3c1e-6a52-4d1f-9c11-2f5d7a9e8b40',
+      contentType: 'image/png' as const,
+      size: 68,
+    };
+
+    // Act
+    await sendMessage(makeDeps(), frame({ attachment }), caller());
+
+    // Assess
+    const stored = ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Put?.Item;
+    expect(stored).toMatchObject({ seq: 42, attachment });
+    expect(sqsMock).toHaveReceivedCommandWith(SendMessageCommand, {
+      MessageBody: encodeQueueBody(messageAt(42, { attachment })),
     });
   });
 
@@ -335,9 +344,9 @@ describe('send: the hot path (G1, G2)', () => {
     await sendMessage(makeDeps(), frame(), caller());
 
     // Assess
-    expect(ddbMock).toHaveReceivedCommandExactlyOnceWith(UpdateCommand, {
-      TableName: TABLE_NAMES.conversations,
-      Key: { conversationId: 'c1', sk: META_SK },
+    expect(ddbMock.commandCalls(UpdateCommand, COUNTER)).toHaveLength(1);
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      ...COUNTER,
       UpdateExpression: 'SET lastReservedAt = :at ADD lastSeq :one',
       ConditionExpression: 'attribute_exists(conversationId)',
       ExpressionAttributeValues: { ':one': 1, ':at': NOW.toISOString() },
@@ -417,7 +426,7 @@ describe('send: the hot path (G1, G2)', () => {
   it('takes sentAt after the reservation, so it is never earlier than the reservation time', async () => {
     // Prepare: the reservation takes 5 ms of the clock.
     let clock = NOW.getTime();
-    ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.conversations }).callsFake(() => {
+    ddbMock.on(UpdateCommand, COUNTER).callsFake(() => {
       clock += 5;
       return { Attributes: { lastSeq: 42 } };
     });
@@ -501,10 +510,163 @@ describe('send: the hot path (G1, G2)', () => {
   });
 });
 
+/** The sender's member item, as a failed condition returns it, with its bucket `aheadMs` past now. */
+const memberWithBucket = (aheadMs: number): Record<string, AttributeValue> =>
+  marshall({ conversationId: 'c1', sk: memberSk('alice'), sendTat: NOW.getTime() + aheadMs });
+
+describe('send: the per-user send rate (token bucket on the member item)', () => {
+  const FULL_BUCKET = {
+    UpdateExpression: 'SET sendTat = :next',
+    ConditionExpression: 'attribute_exists(sk) AND (attribute_not_exists(sendTat) OR sendTat <= :now)',
+    ExpressionAttributeValues: { ':next': NOW.getTime() + SEND_INTERVAL_MS, ':now': NOW.getTime() },
+  };
+  const BUCKET_IN_USE = {
+    UpdateExpression: 'SET sendTat = sendTat + :interval',
+    ConditionExpression: 'attribute_exists(sk) AND sendTat > :now AND sendTat <= :limit',
+    ExpressionAttributeValues: {
+      ':interval': SEND_INTERVAL_MS,
+      ':now': NOW.getTime(),
+      ':limit': NOW.getTime() + SEND_TOLERANCE_MS,
+    },
+  };
+
+  it('spends a second conditional update, and stores the message, when the bucket turns out to be in use', async () => {
+    // Prepare
+    ddbMock
+      .on(UpdateCommand, MEMBER)
+      .rejectsOnce(conditionFailed(memberWithBucket(500)))
+      .resolves({ Attributes: { sendTat: NOW.getTime() + 500 + SEND_INTERVAL_MS } });
+    const handler = createSendHandler(makeDeps());
+
+    // Act
+    const reply = replyOf(await handler(routeEvent(rawFrame())));
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', seq: 42 });
+    expect(ddbMock).toHaveReceivedNthCommandWith(UpdateCommand, 1, { ...MEMBER, ...FULL_BUCKET });
+    expect(ddbMock).toHaveReceivedNthCommandWith(UpdateCommand, 2, { ...MEMBER, ...BUCKET_IN_USE });
+    expect(awsCalls()).toEqual([
+      'UpdateCommand',
+      'UpdateCommand',
+      'PutCommand',
+      'UpdateCommand',
+      'TransactWriteCommand',
+      'SendMessageCommand',
+    ]);
+  });
+
+  it('tries the in-use update first when this environment just saw the bucket in use, so a quick second send costs five calls', async () => {
+    // Prepare: the first send finds the bucket full and leaves it one interval ahead of now.
+    ddbMock.on(UpdateCommand, MEMBER).resolves({ Attributes: { sendTat: NOW.getTime() + SEND_INTERVAL_MS } });
+    const handler = createSendHandler(makeDeps());
+    await handler(routeEvent(rawFrame({ clientMessageId: 'm-1' })));
+    ddbMock.resetHistory();
+    sqsMock.resetHistory();
+
+    // Act
+    const reply = replyOf(await handler(routeEvent(rawFrame({ clientMessageId: 'm-2' }))));
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack' });
+    expect(ddbMock).toHaveReceivedNthCommandWith(UpdateCommand, 1, { ...MEMBER, ...BUCKET_IN_USE });
+    expect(awsCalls()).toEqual([
+      'UpdateCommand',
+      'PutCommand',
+      'UpdateCommand',
+      'TransactWriteCommand',
+      'SendMessageCommand',
+    ]);
+  });
+
+  it('counts sends that run at once in one environment, so they guess the bucket in use', async () => {
+    // Prepare: the member updates are held until both sends have started.
+    const started: string[] = [];
+    let release = (): void => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    ddbMock.on(UpdateCommand, MEMBER).callsFake(async (input) => {
+      started.push(input.UpdateExpression);
+      if (started.length === 2) release();
+      await held;
+      return { Attributes: { sendTat: NOW.getTime() + started.length * SEND_INTERVAL_MS } };
+    });
+    const handler = createSendHandler(makeDeps());
+
+    // Act
+    await Promise.all([
+      handler(routeEvent(rawFrame({ clientMessageId: 'm-1' }))),
+      handler(routeEvent(rawFrame({ clientMessageId: 'm-2' }))),
+    ]);
+
+    // Assess
+    expect(started).toEqual([FULL_BUCKET.UpdateExpression, BUCKET_IN_USE.UpdateExpression]);
+  });
+
+  it('refuses rate_limited, retryable after the time a token takes, and writes nothing when the bucket is empty', async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand, MEMBER).rejects(conditionFailed(memberWithBucket(SEND_TOLERANCE_MS + 250)));
+    const handler = createSendHandler(makeDeps());
+
+    // Act
+    const reply = replyOf(await handler(routeEvent(rawFrame())));
+
+    // Assess
+    expect(reply).toEqual({
+      type: 'error',
+      requestId: 'r-1',
+      code: 'rate_limited',
+      message: expect.any(String),
+      retryable: true,
+      retryAfterMs: 250,
+    });
+    expect(awsCalls()).toEqual(['UpdateCommand']);
+  });
+
+  it('refuses rate_limited when concurrent sends take the last tokens between its updates', async () => {
+    // Prepare
+    ddbMock
+      .on(UpdateCommand, MEMBER)
+      .rejectsOnce(conditionFailed(memberWithBucket(SEND_TOLERANCE_MS)))
+      .rejects(conditionFailed(memberWithBucket(SEND_TOLERANCE_MS + SEND_INTERVAL_MS)));
+    const handler = createSendHandler(makeDeps());
+
+    // Act
+    const reply = replyOf(await handler(routeEvent(rawFrame())));
+
+    // Assess
+    expect(reply).toMatchObject({ code: 'rate_limited', retryable: true, retryAfterMs: SEND_INTERVAL_MS });
+    expect(awsCalls()).toEqual(['UpdateCommand', 'UpdateCommand']);
+  });
+
+  it('follows the bucket as concurrent sends move it between full and in use, then answers busy after four updates', async () => {
+    // Prepare: each update finds the bucket in the other state.
+    ddbMock
+      .on(UpdateCommand, MEMBER)
+      .rejectsOnce(conditionFailed(memberWithBucket(100)))
+      .rejectsOnce(conditionFailed(memberWithBucket(-100)))
+      .rejectsOnce(conditionFailed(memberWithBucket(100)))
+      .rejects(conditionFailed(memberWithBucket(-100)));
+    const handler = createSendHandler(makeDeps());
+
+    // Act
+    const reply = replyOf(await handler(routeEvent(rawFrame())));
+
+    // Assess
+    expect(reply).toMatchObject({ code: 'busy', retryable: true, retryAfterMs: SEND_INTERVAL_MS });
+    expect(ddbMock.commandCalls(UpdateCommand).map((call) => call.args[0].input.UpdateExpression)).toEqual([
+      FULL_BUCKET.UpdateExpression,
+      BUCKET_IN_USE.UpdateExpression,
+      FULL_BUCKET.UpdateExpression,
+      BUCKET_IN_USE.UpdateExpression,
+    ]);
+  });
+});
+
 describe('send: only members write (G8)', () => {
   it('refuses a non-member with forbidden and writes nothing, not even a claim', async () => {
     // Prepare
-    ddbMock.on(GetCommand, { TableName: TABLE_NAMES.conversations }).resolves({});
+    ddbMock.on(UpdateCommand, MEMBER).rejects(conditionFailed());
     const handler = createSendHandler(makeDeps());
 
     // Act
@@ -518,12 +680,12 @@ describe('send: only members write (G8)', () => {
       message: expect.any(String),
       retryable: false,
     });
-    expect(awsCalls()).toEqual(['GetCommand']);
+    expect(awsCalls()).toEqual(['UpdateCommand']);
   });
 
   it('refuses with forbidden, and gives the claim back, when the conversation has no counter', async () => {
     // Prepare
-    ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.conversations }).rejects(conditionFailed());
+    ddbMock.on(UpdateCommand, COUNTER).rejects(conditionFailed());
     const handler = createSendHandler(makeDeps());
 
     // Act
@@ -667,7 +829,7 @@ describe('send: a resend is the same message (G3)', () => {
       MessageDeduplicationId: 'c1:7',
       MessageBody: encodeQueueBody(messageAt(7, { sentAt: ORIGINAL_SENT_AT })),
     });
-    expect(awsCalls()).toEqual(['GetCommand', 'PutCommand', 'GetCommand', 'SendMessageCommand']);
+    expect(awsCalls()).toEqual(['UpdateCommand', 'PutCommand', 'GetCommand', 'SendMessageCommand']);
   });
 
   it('reads the claim consistently when the failed claim put returned no item', async () => {
@@ -693,7 +855,8 @@ describe('send: a resend is the same message (G3)', () => {
     expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, {
       MessageDeduplicationId: 'c1:7',
     });
-    expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
+    expect(ddbMock.commandCalls(UpdateCommand, COUNTER)).toHaveLength(0);
+    expect(ddbMock).not.toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE_NAMES.idempotency });
     expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
   });
 
@@ -750,7 +913,7 @@ describe('send: a resend is the same message (G3)', () => {
         retryAfterMs,
       });
       // Not even the release of a claim that is not this attempt's.
-      expect(awsCalls()).toEqual(['GetCommand', 'PutCommand']);
+      expect(awsCalls()).toEqual(['UpdateCommand', 'PutCommand']);
     },
   );
 
@@ -763,16 +926,16 @@ describe('send: a resend is the same message (G3)', () => {
 
     // Assess
     expect(ack).toEqual({ conversationId: 'c1', seq: 42, sentAt: NOW.toISOString(), duplicate: false });
-    expect(ddbMock).toHaveReceivedNthCommandWith(UpdateCommand, 1, {
+    expect(ddbMock).toHaveReceivedNthCommandWith(UpdateCommand, 2, {
       TableName: TABLE_NAMES.idempotency,
       Key: { idempotencyKey: KEY },
       UpdateExpression: 'SET claimToken = :token, claimedAt = :now',
       ConditionExpression: 'claimToken = :stale AND attribute_not_exists(seq)',
       ExpressionAttributeValues: { ':token': CLAIM_TOKEN, ':now': NOW.getTime(), ':stale': 'first-attempt' },
     });
-    expect(ddbMock).toHaveReceivedNthCommandWith(UpdateCommand, 2, { TableName: TABLE_NAMES.conversations });
+    expect(ddbMock).toHaveReceivedNthCommandWith(UpdateCommand, 3, COUNTER);
     expect(awsCalls()).toEqual([
-      'GetCommand',
+      'UpdateCommand',
       'PutCommand',
       'UpdateCommand',
       'UpdateCommand',
@@ -808,7 +971,7 @@ describe('send: commit outcomes', () => {
 
     // Assess
     expect(ack).toMatchObject({ seq: 43, duplicate: false });
-    expect(ddbMock).toHaveReceivedCommandTimes(UpdateCommand, 2);
+    expect(ddbMock.commandCalls(UpdateCommand, COUNTER)).toHaveLength(2);
     const seqs = ddbMock
       .commandCalls(TransactWriteCommand)
       .map((call) => call.args[0].input.TransactItems?.[0]?.Put?.Item?.seq);
@@ -845,7 +1008,7 @@ describe('send: commit outcomes', () => {
       retryable: true,
       retryAfterMs: THROTTLED_RETRY_MS,
     });
-    expect(ddbMock).toHaveReceivedCommandTimes(UpdateCommand, 3);
+    expect(ddbMock.commandCalls(UpdateCommand, COUNTER)).toHaveLength(3);
     expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
     expectClaimReleased();
     expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
@@ -865,7 +1028,7 @@ describe('send: commit outcomes', () => {
       Item: { conversationId: 'c1', seq: 42, tombstone: true, sentAt: NOW.toISOString() },
       ConditionExpression: 'attribute_not_exists(conversationId)',
     });
-    expect(ddbMock).toHaveReceivedCommandTimes(UpdateCommand, 1);
+    expect(ddbMock.commandCalls(UpdateCommand, COUNTER)).toHaveLength(1);
     expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
     expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
   });
@@ -879,7 +1042,7 @@ describe('send: commit outcomes', () => {
 
     // Assess
     expect(ack).toMatchObject({ seq: 42, duplicate: false });
-    expect(ddbMock).toHaveReceivedCommandTimes(UpdateCommand, 1);
+    expect(ddbMock.commandCalls(UpdateCommand, COUNTER)).toHaveLength(1);
     const [first, second] = ddbMock.commandCalls(TransactWriteCommand).map((call) => call.args[0].input);
     expect(second).toEqual(first);
     expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
@@ -918,7 +1081,7 @@ describe('send: commit outcomes', () => {
       retryAfterMs: THROTTLED_RETRY_MS,
     });
     expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
-    expect(ddbMock).toHaveReceivedCommandTimes(UpdateCommand, 1);
+    expect(ddbMock.commandCalls(UpdateCommand, COUNTER)).toHaveLength(1);
     expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
       TableName: TABLE_NAMES.messages,
       Item: { conversationId: 'c1', seq: 42, tombstone: true, sentAt: NOW.toISOString() },
@@ -996,16 +1159,14 @@ describe('send: time budget', () => {
 
     // Assess
     await expect(sending).rejects.toMatchObject({ code: 'busy', retryAfterMs: MIN_SEND_BUDGET_MS });
-    expect(ddbMock).toHaveReceivedCommandTimes(UpdateCommand, 1);
+    expect(ddbMock.commandCalls(UpdateCommand, COUNTER)).toHaveLength(1);
     expectClaimReleased();
   });
 
   it('answers busy with the requestId itself once the deadline and its cleanup margin pass with the send still running', async () => {
     // Prepare
     vi.useFakeTimers();
-    ddbMock
-      .on(UpdateCommand, { TableName: TABLE_NAMES.conversations })
-      .callsFake(() => new Promise(() => {}));
+    ddbMock.on(UpdateCommand, COUNTER).callsFake(() => new Promise(() => {}));
     const handler = createSendHandler(makeDeps());
     const remainingMs = REPLY_MARGIN_MS + MIN_SEND_BUDGET_MS + 2_000;
     let settled = false;
@@ -1034,7 +1195,7 @@ describe('send: time budget', () => {
     // Prepare: like the SDK, the reservation rejects with an AbortError once its signal is aborted.
     vi.useFakeTimers();
     let reservationSignal: AbortSignal | undefined;
-    ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.conversations }).callsFake(
+    ddbMock.on(UpdateCommand, COUNTER).callsFake(
       () =>
         new Promise((_, reject) => {
           reservationSignal = lastDdbOptions()?.abortSignal;
@@ -1142,7 +1303,7 @@ const STEPS: {
 }[] = [
   {
     step: 'the membership read',
-    fail: (err) => ddbMock.on(GetCommand, { TableName: TABLE_NAMES.conversations }).rejects(err),
+    fail: (err) => ddbMock.on(UpdateCommand, MEMBER).rejects(err),
     claimed: false,
     stored: false,
   },
@@ -1154,7 +1315,7 @@ const STEPS: {
   },
   {
     step: 'the reservation',
-    fail: (err) => ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.conversations }).rejects(err),
+    fail: (err) => ddbMock.on(UpdateCommand, COUNTER).rejects(err),
     claimed: true,
     stored: false,
   },
@@ -1244,7 +1405,7 @@ describe('send: failures', () => {
 
   it('gives the claim back when the counter answers something that is not a seq', async () => {
     // Prepare
-    ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.conversations }).resolves({ Attributes: {} });
+    ddbMock.on(UpdateCommand, COUNTER).resolves({ Attributes: {} });
 
     // Act
     const sending = sendMessage(makeDeps(), frame(), caller());
@@ -1257,9 +1418,7 @@ describe('send: failures', () => {
 
   it('still answers, with the cause of the failure, when the claim cannot be given back', async () => {
     // Prepare
-    ddbMock
-      .on(UpdateCommand, { TableName: TABLE_NAMES.conversations })
-      .rejects(awsError('ThrottlingException'));
+    ddbMock.on(UpdateCommand, COUNTER).rejects(awsError('ThrottlingException'));
     ddbMock.on(DeleteCommand).rejects(new Error('socket hang up'));
     const handler = createSendHandler(makeDeps());
 
