@@ -1,8 +1,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ATTACHMENTS_ROOT } from '../shared/attachments';
-import { LIMITS } from '../shared/limits';
+import { ATTACHMENTS_CORS, ATTACHMENTS_ROOT } from '../shared/attachments';
 import { acknowledgeRule } from './nag';
 
 export interface AttachmentsBucketProps {
@@ -47,10 +46,11 @@ export class AttachmentsBucket extends Construct {
       autoDeleteObjects: false,
       cors: [
         {
-          allowedMethods: [HttpMethods.PUT, HttpMethods.GET],
+          allowedMethods: ATTACHMENTS_CORS.allowedMethods.map((method) => HttpMethods[method]),
           allowedOrigins: props.allowedOrigins ?? ['*'],
-          allowedHeaders: ['content-type', 'content-length'],
-          maxAge: LIMITS.attachmentUrlTtlSeconds,
+          allowedHeaders: [...ATTACHMENTS_CORS.allowedHeaders],
+          exposedHeaders: [...ATTACHMENTS_CORS.exposedHeaders],
+          maxAge: ATTACHMENTS_CORS.maxAgeSeconds,
         },
       ],
       lifecycleRules: [

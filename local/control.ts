@@ -57,7 +57,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /**
- * Attachments: the local S3 (fauxqs on the SQS port) signs URLs as `http://<bucket>.s3.localhost:<port>`;
+ * Attachments: the local S3 (fauxqs behind local/s3-cors.ts) is signed for as `http://<bucket>.s3.localhost:<port>`;
  * the page uploads there (connect-src) and shows images from there (img-src).
  */
 const LOCAL_S3_ORIGINS = 'http://*.s3.localhost:*';

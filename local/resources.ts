@@ -154,9 +154,10 @@ export async function createQueues(
 }
 
 /**
- * Creates the attachments bucket. fauxqs accepts any PUT a presigned URL sends (it checks no signature,
- * no CORS and no encryption settings), so locally the size and type limits hold where the URL is asked
- * for; on AWS the signed headers hold them at upload too.
+ * Creates the attachments bucket. fauxqs accepts any PUT a presigned URL sends (it checks no signature
+ * and no encryption settings), so locally the size and type limits hold where the URL is asked for; on
+ * AWS the signed headers hold them at upload too. fauxqs keeps no CORS rule: local/s3-cors.ts answers
+ * for the bucket's.
  */
 export async function createAttachmentsBucket(s3: S3Client, prefix: string): Promise<string> {
   const bucket = `${prefix}-attachments`;

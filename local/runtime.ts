@@ -28,6 +28,7 @@ import { createLocalEventBus, type LocalEventBus } from './event-bus';
 import { type SqsEventSource, startSqsEventSource } from './event-source';
 import { environmentFor, type LocalFunctions, loadFunctions } from './functions';
 import { createAttachmentsBucket, createQueues, createTables } from './resources';
+import { startS3CorsProxy } from './s3-cors';
 import {
   assertJavaAvailable,
   type DynamoDbLocal,
@@ -82,6 +83,7 @@ export interface LocalRuntime {
   controlUrl: string;
   /** The web chat page (web/), served by the control plane. */
   webUrl: string;
+  /** `s3` is the CORS front of fauxqs's S3 (local/s3-cors.ts), the endpoint presigned URLs name. */
   endpoints: { dynamodb: string; sqs: string; s3: string };
   /** SDK clients for the local services, for tests and tools that inspect them. */
   clients: { dynamodb: DynamoDBClient; sqs: SQSClient; s3: S3Client };
@@ -160,10 +162,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     if (sqsStart.status === 'rejected') throw sqsStart.reason;
     const dynamo = dynamoStart.value;
     const sqsEmulator = sqsStart.value;
+    // fauxqs answers no CORS, so all S3 traffic goes through a front that answers as the bucket's rule
+    // does: presigned URLs then name it, and the web page can upload from the control plane's origin.
+    const s3Front = await startS3CorsProxy({ upstream: sqsEmulator.s3Endpoint });
+    stops.push(() => s3Front.stop());
+    log(`S3 (attachments) on ${s3Front.endpoint}: fauxqs behind the bucket's CORS rule`);
     const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
     const ddb = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
     const sqs = new SQSClient({ ...clientConfig, endpoint: sqsEmulator.endpoint });
-    const s3 = new S3Client({ ...clientConfig, endpoint: sqsEmulator.s3Endpoint });
+    const s3 = new S3Client({ ...clientConfig, endpoint: s3Front.endpoint });
     const [tables, queues, attachmentsBucket] = await Promise.all([
       createTables(ddb, prefix),
       createQueues(sqs, prefix, {
@@ -229,7 +236,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_SQS: sqsEmulator.endpoint,
-      AWS_ENDPOINT_URL_S3: sqsEmulator.s3Endpoint,
+      AWS_ENDPOINT_URL_S3: s3Front.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: control.url,
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
       ...Object.assign({}, ...Object.values(wiring.functions).map((fn) => environmentFor(fn, values))),
@@ -255,7 +262,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       managementEndpoint: api.managementEndpoint,
       controlUrl: control.url,
       webUrl: `${control.url}/`,
-      endpoints: { dynamodb: dynamo.endpoint, sqs: sqsEmulator.endpoint, s3: sqsEmulator.s3Endpoint },
+      endpoints: { dynamodb: dynamo.endpoint, sqs: sqsEmulator.endpoint, s3: s3Front.endpoint },
       clients: { dynamodb: ddb, sqs, s3 },
       tables,
       queues,

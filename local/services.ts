@@ -176,7 +176,10 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
 
 export interface SqsEmulator {
   endpoint: string;
-  /** fauxqs serves S3 on the same port; buckets are virtual hosts of `s3.localhost`, resolved in this process. */
+  /**
+   * fauxqs serves S3 on the same port; buckets are virtual hosts of `s3.localhost`, resolved in this
+   * process. It answers no CORS: the runtime puts local/s3-cors.ts in front of it.
+   */
   s3Endpoint: string;
   stop(): Promise<void>;
 }

@@ -19,6 +19,23 @@ export type AttachmentContentType = (typeof ATTACHMENT_CONTENT_TYPES)[number];
 /** The top folder of every attachment in the bucket; functions are granted this prefix only. */
 export const ATTACHMENTS_ROOT = 'conversations/';
 
+/**
+ * The attachments bucket's CORS rule, origins aside (the stack's `allowedOrigins`, every origin by
+ * default): lib/attachments-bucket.ts gives it to the deployed bucket and local/s3-cors.ts answers
+ * with it in front of fauxqs, so a page may do locally exactly what it may do on AWS.
+ */
+export const ATTACHMENTS_CORS = {
+  allowedMethods: ['PUT', 'GET'],
+  allowedHeaders: ['content-type', 'content-length'],
+  exposedHeaders: [],
+  maxAgeSeconds: LIMITS.attachmentUrlTtlSeconds,
+} as const satisfies {
+  allowedMethods: readonly ('PUT' | 'GET')[];
+  allowedHeaders: readonly string[];
+  exposedHeaders: readonly string[];
+  maxAgeSeconds: number;
+};
+
 /** Where one conversation's attachments live: `conversations/<conversationId>/`. */
 export const attachmentPrefix = (conversationId: string): string => `${ATTACHMENTS_ROOT}${conversationId}/`;
 

@@ -1,0 +1,177 @@
+/**
+ * A CORS front for the local S3. fauxqs serves S3 but answers no CORS: no preflight, no
+ * `Access-Control-*` headers, and no PutBucketCors to ask for them. The web page, served from the control
+ * plane's origin, could then not upload an attachment with its presigned PUT. This proxy answers
+ * preflights from the bucket's CORS rule, as S3 on AWS does, and forwards every other request to fauxqs
+ * unchanged, streaming both bodies and adding the rule's headers to the response.
+ */
+import {
+  Agent,
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  request,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream';
+import { ATTACHMENTS_CORS } from '../shared/attachments';
+
+/** One CORS rule as S3 evaluates it. `*` alone matches any origin or header. */
+export interface CorsRule {
+  allowedMethods: readonly string[];
+  allowedOrigins: readonly string[];
+  /** Matched case-insensitively, as S3 does. */
+  allowedHeaders: readonly string[];
+  exposedHeaders: readonly string[];
+  maxAgeSeconds: number;
+}
+
+/** The rule the stack gives the deployed bucket (shared/attachments.ts), with its default origins: every one. */
+export const ATTACHMENTS_CORS_RULE: CorsRule = { ...ATTACHMENTS_CORS, allowedOrigins: ['*'] };
+
+export interface S3CorsProxy {
+  /** Same shape as fauxqs's (`http://s3.localhost:PORT`), so buckets stay virtual hosts of it. */
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+export interface S3CorsProxyOptions {
+  /** The S3 to forward to, e.g. fauxqs's `http://s3.localhost:PORT`. */
+  upstream: string;
+  /** @default ATTACHMENTS_CORS_RULE */
+  rule?: CorsRule;
+  /** 0 or absent: a free port. */
+  port?: number;
+}
+
+/**
+ * Each side keeps its own connection: fauxqs's keep-alive timeout is not the proxy's, and a browser that
+ * trusted it would reuse a socket the proxy already closed.
+ */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive']);
+
+const endToEnd = (headers: IncomingHttpHeaders): IncomingHttpHeaders =>
+  Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name)));
+
+const matches = (allowed: readonly string[], value: string): boolean =>
+  allowed.some((entry) => entry === '*' || entry.toLowerCase() === value.toLowerCase());
+
+/**
+ * The headers S3 adds when the rule allows this origin, method and request headers; undefined when it
+ * does not (S3 then answers a preflight 403 and other requests without CORS headers).
+ */
+function corsHeaders(
+  rule: CorsRule,
+  origin: string | undefined,
+  method: string,
+  requestHeaders: string[],
+): OutgoingHttpHeaders | undefined {
+  if (origin === undefined || !matches(rule.allowedOrigins, origin)) return undefined;
+  if (!rule.allowedMethods.includes(method)) return undefined;
+  if (!requestHeaders.every((header) => matches(rule.allowedHeaders, header))) return undefined;
+  return {
+    'access-control-allow-origin': rule.allowedOrigins.includes('*') ? '*' : origin,
+    'access-control-allow-methods': rule.allowedMethods.join(', '),
+    // S3 echoes the headers asked for, not the rule's list.
+    ...(requestHeaders.length > 0 ? { 'access-control-allow-headers': requestHeaders.join(', ') } : {}),
+    ...(rule.exposedHeaders.length > 0
+      ? { 'access-control-expose-headers': rule.exposedHeaders.join(', ') }
+      : {}),
+    'access-control-max-age': String(rule.maxAgeSeconds),
+    vary: 'Origin, Access-Control-Request-Headers, Access-Control-Request-Method',
+  };
+}
+
+function s3Error(res: ServerResponse, status: number, code: string, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/xml' });
+  res.end(
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`,
+  );
+}
+
+/** S3 answers every OPTIONS itself, from the bucket's CORS rules; fauxqs never sees one. */
+function answerPreflight(rule: CorsRule, req: IncomingMessage, res: ServerResponse): void {
+  const method = req.headers['access-control-request-method'];
+  if (req.headers.origin === undefined || method === undefined) {
+    s3Error(res, 400, 'BadRequest', 'Insufficient information. Origin request header needed.');
+    return;
+  }
+  const requested = (req.headers['access-control-request-headers'] ?? '')
+    .split(',')
+    .map((header) => header.trim())
+    .filter((header) => header !== '');
+  const headers = corsHeaders(rule, req.headers.origin, method, requested);
+  if (headers === undefined) {
+    s3Error(res, 403, 'AccessForbidden', 'CORSResponse: This CORS request is not allowed.');
+    return;
+  }
+  res.writeHead(200, { ...headers, 'content-length': 0 });
+  res.end();
+}
+
+/**
+ * Starts the proxy on 127.0.0.1 (where browsers and this process's patched lookup put `*.localhost`).
+ * The Host header is forwarded as it came, port included: fauxqs reads only the bucket name from it and
+ * checks no signature, so the proxy's port there changes nothing.
+ */
+export async function startS3CorsProxy(options: S3CorsProxyOptions): Promise<S3CorsProxy> {
+  const rule = options.rule ?? ATTACHMENTS_CORS_RULE;
+  const upstream = new URL(options.upstream);
+  // Our own pool, so stop() can close the sockets to fauxqs instead of leaving them to time out.
+  const agent = new Agent({ keepAlive: true });
+
+  const forward = (req: IncomingMessage, res: ServerResponse): void => {
+    const cors = corsHeaders(rule, req.headers.origin, req.method ?? '', []);
+    const outgoing = request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: endToEnd(req.headers),
+        agent,
+      },
+      (incoming) => {
+        res.writeHead(incoming.statusCode ?? 502, { ...endToEnd(incoming.headers), ...cors });
+        // pipeline ends the browser's response too if fauxqs's breaks off.
+        pipeline(incoming, res, () => undefined);
+      },
+    );
+    outgoing.on('error', (err) => {
+      if (res.headersSent) res.destroy(err);
+      else s3Error(res, 502, 'BadGateway', `The local S3 did not answer: ${err.message}`);
+    });
+    // A client that leaves mid-upload or mid-download: give up the request to fauxqs too.
+    res.on('close', () => {
+      if (!res.writableFinished) outgoing.destroy();
+    });
+    req.pipe(outgoing);
+  };
+
+  const server = createServer((req, res) => {
+    if (req.method === 'OPTIONS') answerPreflight(rule, req, res);
+    else forward(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    endpoint: `http://s3.localhost:${port}`,
+    stop: () =>
+      new Promise<void>((resolve, reject) => {
+        // close() waits for every open request, and a browser's upload or a kept-alive connection
+        // may never end on its own: that would hold up runtime.stop() and so `npm start`'s exit.
+        server.closeAllConnections();
+        server.close((err) => {
+          agent.destroy();
+          if (err) reject(err);
+          else resolve();
+        });
+      }),
+  };
+}

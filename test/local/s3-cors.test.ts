@@ -1,0 +1,228 @@
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ATTACHMENTS_CORS_RULE, type S3CorsProxy, startS3CorsProxy } from '../../local/s3-cors';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, type SqsEmulator, startSqsEmulator } from '../../local/services';
+
+const PAGE_ORIGIN = 'http://localhost:3002';
+
+interface Received {
+  method: string | undefined;
+  url: string | undefined;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+interface FakeS3 {
+  url: string;
+  /** Paths of requests whose headers arrived, body or not. */
+  arrived: string[];
+  /** Requests whose body arrived in full. */
+  received: Received[];
+  server: Server;
+}
+
+/** A stand-in for fauxqs that records each request and answers like a PutObject. */
+async function startFakeS3(): Promise<FakeS3> {
+  const arrived: string[] = [];
+  const received: Received[] = [];
+  const server = createServer((req, res) => {
+    arrived.push(req.url ?? '');
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      received.push({ method: req.method, url: req.url, headers: req.headers, body });
+      res.writeHead(200, { etag: '"abc"', 'x-amz-request-id': 'fake' });
+      res.end('stored');
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, arrived, received, server };
+}
+
+/** The proxy on 127.0.0.1, which is where `s3.localhost` resolves. */
+const loopback = (proxy: S3CorsProxy): string => `http://127.0.0.1:${new URL(proxy.endpoint).port}`;
+
+describe('the S3 CORS front against a stand-in S3', () => {
+  let fake: FakeS3;
+  let proxy: S3CorsProxy;
+
+  beforeAll(async () => {
+    fake = await startFakeS3();
+    proxy = await startS3CorsProxy({ upstream: fake.url });
+  });
+
+  afterEach(() => {
+    fake.arrived.length = 0;
+    fake.received.length = 0;
+  });
+
+  afterAll(async () => {
+    await proxy?.stop();
+    fake?.server.closeAllConnections();
+    fake?.server.close();
+  });
+
+  it("answers a page's preflight for a PUT with content-type itself, as the bucket's rule allows", async () => {
+    // Act
+    const answer = await fetch(`${loopback(proxy)}/bucket/key?X-Amz-Signature=abc`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: PAGE_ORIGIN,
+        'access-control-request-method': 'PUT',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+
+    // Assess
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('access-control-allow-origin')).toBe('*');
+    expect(answer.headers.get('access-control-allow-methods')).toBe('PUT, GET');
+    expect(answer.headers.get('access-control-allow-headers')).toBe('content-type');
+    expect(answer.headers.get('access-control-max-age')).toBe(String(ATTACHMENTS_CORS_RULE.maxAgeSeconds));
+    expect(fake.received).toEqual([]);
+  });
+
+  it('refuses a preflight for a method or header the rule does not allow, and one without an Origin', async () => {
+    // Prepare
+    const preflight = (headers: Record<string, string>) =>
+      fetch(`${loopback(proxy)}/bucket/key`, { method: 'OPTIONS', headers });
+
+    // Act
+    const deletion = await preflight({ origin: PAGE_ORIGIN, 'access-control-request-method': 'DELETE' });
+    const acl = await preflight({
+      origin: PAGE_ORIGIN,
+      'access-control-request-method': 'PUT',
+      'access-control-request-headers': 'content-type, x-amz-acl',
+    });
+    const noOrigin = await preflight({ 'access-control-request-method': 'PUT' });
+
+    // Assess
+    expect(deletion.status).toBe(403);
+    expect(acl.status).toBe(403);
+    expect(acl.headers.get('access-control-allow-origin')).toBeNull();
+    expect(noOrigin.status).toBe(400);
+  });
+
+  it('forwards a PUT unchanged and answers with what the S3 said plus the CORS headers', async () => {
+    // Prepare
+    const path = '/bucket/conversations/c1/k?X-Amz-Expires=300&X-Amz-Signature=abc';
+
+    // Act
+    const answer = await fetch(`${loopback(proxy)}${path}`, {
+      method: 'PUT',
+      headers: { origin: PAGE_ORIGIN, 'content-type': 'image/png', 'x-extra': 'kept' },
+      body: 'pixels',
+    });
+
+    // Assess
+    expect(fake.received).toMatchObject([
+      {
+        method: 'PUT',
+        url: path,
+        headers: {
+          host: new URL(loopback(proxy)).host,
+          origin: PAGE_ORIGIN,
+          'content-type': 'image/png',
+          'content-length': '6',
+          'x-extra': 'kept',
+        },
+        body: 'pixels',
+      },
+    ]);
+    expect(answer.status).toBe(200);
+    expect(await answer.text()).toBe('stored');
+    expect(answer.headers.get('etag')).toBe('"abc"');
+    expect(answer.headers.get('x-amz-request-id')).toBe('fake');
+    expect(answer.headers.get('access-control-allow-origin')).toBe('*');
+  });
+
+  it('adds no CORS headers to a request without an Origin, as S3 does', async () => {
+    // Act
+    const answer = await fetch(`${loopback(proxy)}/bucket/key`);
+
+    // Assess
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('access-control-allow-origin')).toBeNull();
+    expect(fake.received).toMatchObject([{ method: 'GET', url: '/bucket/key' }]);
+  });
+
+  it('stops while an upload is still arriving, so it never holds up the runtime', async () => {
+    // Prepare: a PUT that announces 10 bytes and sends 3.
+    const own = await startS3CorsProxy({ upstream: fake.url });
+    const upload = request(`${loopback(own)}/bucket/slow`, {
+      method: 'PUT',
+      headers: { 'content-length': '10' },
+    });
+    // The hang-up is the expected end ('error', then 'close'), so only 'close' is awaited.
+    upload.on('error', () => undefined);
+    const closed = new Promise((resolve) => upload.once('close', resolve));
+    upload.write('abc');
+    await vi.waitFor(() => expect(fake.arrived).toEqual(['/bucket/slow']), { timeout: 10_000 });
+
+    // Act
+    await own.stop();
+
+    // Assess
+    await closed;
+    expect(upload.destroyed).toBe(true);
+  });
+});
+
+describe('the S3 CORS front against fauxqs', () => {
+  let emulator: SqsEmulator;
+  let proxy: S3CorsProxy;
+  let s3: S3Client;
+  const bucket = 'cors-test-attachments';
+
+  beforeAll(async () => {
+    emulator = await startSqsEmulator();
+    proxy = await startS3CorsProxy({ upstream: emulator.s3Endpoint });
+    s3 = new S3Client({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: proxy.endpoint });
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  });
+
+  afterAll(async () => {
+    s3?.destroy();
+    await proxy?.stop();
+    await emulator?.stop();
+  });
+
+  it('stores a presigned PUT to the virtual-host bucket on the proxy port and serves it back', async () => {
+    // Prepare
+    const bytes = Buffer.from('not really a png');
+    const put = await getSignedUrl(
+      s3,
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'k',
+        ContentType: 'image/png',
+        ContentLength: bytes.length,
+      }),
+      { expiresIn: 60 },
+    );
+
+    // Act
+    const stored = await fetch(put, {
+      method: 'PUT',
+      headers: { origin: PAGE_ORIGIN, 'content-type': 'image/png' },
+      body: bytes,
+    });
+    const get = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'k' }), { expiresIn: 60 });
+    const got = await fetch(get, { headers: { origin: PAGE_ORIGIN } });
+
+    // Assess
+    expect(new URL(put).host).toBe(`${bucket}.${new URL(proxy.endpoint).host}`);
+    expect(stored.status).toBe(200);
+    expect(stored.headers.get('access-control-allow-origin')).toBe('*');
+    expect(got.status).toBe(200);
+    expect(got.headers.get('access-control-allow-origin')).toBe('*');
+    expect(Buffer.from(await got.arrayBuffer())).toEqual(bytes);
+  });
+});
