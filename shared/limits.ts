@@ -48,8 +48,12 @@ export const LIMITS = {
    * up to this many members: each such member costs one byUser Query per message.
    */
   maxActivityEventMembers: 20,
-  /** Characters of a message body an offline-member event carries as its preview. */
-  offlinePreviewChars: 100,
+  /**
+   * Characters (code points) of a message body shown as its preview: in an offline-member event and as a
+   * conversation's last message in `listConversations` (100 conversations × 100 characters stay well
+   * under the reply limit, where whole 16 KiB bodies would not).
+   */
+  previewChars: 100,
   /** Largest attachment a member may upload (the presigned PUT is signed for exactly the size asked). */
   maxAttachmentBytes: 10 * 1024 * 1024,
   /** How long a presigned upload or download URL stays valid. */

@@ -147,10 +147,22 @@ export const readFrameSchema = z.strictObject({
   seq: seqSchema.min(1),
 });
 
+/**
+ * Where a page of the conversation list starts: the `nextCursor` of the page before, which names the
+ * last entry it held (its activity time and id, the list's sort key).
+ */
+export const conversationCursorSchema = z
+  .string()
+  .regex(
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\|[A-Za-z0-9_-]{1,64}$/,
+    'must be a nextCursor from listConversations',
+  );
+
 export const listConversationsFrameSchema = z.strictObject({
   action: z.literal('listConversations'),
   requestId: requestIdSchema,
   limit: z.number().int().min(1).max(LIMITS.maxPageSize).optional(),
+  cursor: conversationCursorSchema.optional(),
 });
 
 /** Replaces the body of the caller's own message at `seq`; the body is checked as for `send`. */
@@ -412,6 +424,45 @@ export interface ConversationListEntry {
   lastSeq: number;
   /** When the newest seq was reserved, or the creation time of a conversation without messages. */
   lastActivityAt: string;
+  /**
+   * What the newest seq holds, for the list's preview line; absent without messages, and while the
+   * newest seq is a dead writer's tombstone or still being stored.
+   */
+  last?: LastEntry;
+}
+
+/** The newest entry of a conversation as the list shows it: a message's first characters, or what happened. */
+export type LastEntry =
+  | {
+      kind: 'message';
+      seq: number;
+      senderId: string;
+      sentAt: string;
+      /** The first LIMITS.previewChars characters of the body (whole code points). */
+      preview: string;
+      /** The body goes on past the preview. */
+      truncated?: true;
+      edited?: true;
+      attachment?: { contentType: string };
+    }
+  | { kind: 'deleted'; seq: number; senderId: string; deletedAt: string }
+  | { kind: MembershipKind; seq: number; userIds: string[]; by: string; at: string };
+
+/** A body's first LIMITS.previewChars code points (never half of a surrogate pair), and whether it goes on. */
+export function previewOf(body: string): { preview: string; truncated: boolean } {
+  const codePoints = Array.from(body);
+  return {
+    preview: codePoints.slice(0, LIMITS.previewChars).join(''),
+    truncated: codePoints.length > LIMITS.previewChars,
+  };
+}
+
+/** The ack payload of `listConversations`. */
+export interface ConversationListPage {
+  conversations: ConversationListEntry[];
+  hasMore: boolean;
+  /** Pass it as `cursor` for the next page; present when `hasMore`. */
+  nextCursor?: string;
 }
 
 /**

@@ -23,20 +23,27 @@ import { LIMITS } from '../../shared/limits';
 import {
   addMembersFrameSchema,
   type ConversationListEntry,
+  type ConversationListPage,
   type ConversationSummary,
   createConversationFrameSchema,
+  type DeletedMessage,
   historyFrameSchema,
+  isTombstone,
+  type LastEntry,
   listConversationsFrameSchema,
+  type MembershipEntry,
   type MessagesPage,
   pingFrameSchema,
+  previewOf,
   readFrameSchema,
+  type StoredEntry,
   subscribeFrameSchema,
   unsubscribeFrameSchema,
 } from '../../shared/protocol';
 import { batchGetAll } from '../../shared/store/batch';
 import { deleteSubscription, putSubscription } from '../../shared/store/connections';
 import { requireMember } from '../../shared/store/conversations';
-import { messagesAfter, messagesBefore } from '../../shared/store/messages';
+import { messagesAfter, messagesBefore, toEntry } from '../../shared/store/messages';
 import { META_SK, memberSk, TABLES, type TableNames } from '../../shared/tables';
 import { createRouteHandler, type RouteEvent, type RouteResult, route } from '../../shared/websocket';
 import { type EphemeralDeps, ephemeralRoutes, postReadEvent, prepareOnlineAnnouncement } from './ephemeral';
@@ -166,7 +173,13 @@ export function createConversationsHandler(
     listConversations: route({
       schema: listConversationsFrameSchema,
       run: async (frame, caller) => ({
-        ...(await listConversations(ddb, tables, caller.userId, frame.limit ?? LIMITS.defaultPageSize)),
+        ...(await listConversations(
+          ddb,
+          tables,
+          caller.userId,
+          frame.limit ?? LIMITS.defaultPageSize,
+          frame.cursor,
+        )),
       }),
     }),
     ping: route({ schema: pingFrameSchema, run: async () => ({}) }),
@@ -540,18 +553,62 @@ function memberItem(
   return { conversationId, sk: memberSk(userId), memberId: userId, joinedAt, addedBy, role };
 }
 
+/** The list's order: newest activity first, then by id, so a cursor names one place in it. */
+const listOrder = (a: ConversationListEntry, b: ConversationListEntry): number =>
+  b.lastActivityAt.localeCompare(a.lastActivityAt) || a.conversationId.localeCompare(b.conversationId);
+
+const cursorOf = (entry: ConversationListEntry): string => `${entry.lastActivityAt}|${entry.conversationId}`;
+
+/** Whether `entry` comes after the one the cursor names, in list order. */
+function isAfter(entry: ConversationListEntry, cursor: string): boolean {
+  const split = cursor.indexOf('|');
+  const named = { lastActivityAt: cursor.slice(0, split), conversationId: cursor.slice(split + 1) };
+  return listOrder(named as ConversationListEntry, entry) < 0;
+}
+
+/** A stored entry as the list shows it; undefined for a dead writer's tombstone. */
+function lastEntryOf(entry: StoredEntry): LastEntry | undefined {
+  if (!isTombstone(entry)) {
+    const { preview, truncated } = previewOf(entry.body);
+    return {
+      kind: 'message',
+      seq: entry.seq,
+      senderId: entry.senderId,
+      sentAt: entry.sentAt,
+      preview,
+      ...(truncated ? { truncated: true as const } : {}),
+      ...(entry.editedAt === undefined ? {} : { edited: true as const }),
+      ...(entry.attachment === undefined
+        ? {}
+        : { attachment: { contentType: entry.attachment.contentType } }),
+    };
+  }
+  if ('kind' in entry) {
+    const { kind, seq, userIds, by, at } = entry as MembershipEntry;
+    return { kind, seq, userIds, by, at };
+  }
+  if ('deleted' in entry) {
+    const { seq, senderId, deletedAt } = entry as DeletedMessage;
+    return { kind: 'deleted', seq, senderId, deletedAt };
+  }
+  return undefined;
+}
+
 /**
- * The caller's conversations, newest activity first, at most `limit`. It reads the caller's member
- * items from the byMember index and the META item of each conversation: its cost grows with the number
- * of conversations the caller belongs to, never with the number of messages. A member item whose META
- * is missing (a creation that never finished) is left out: that conversation does not exist.
+ * The caller's conversations, newest activity first, `limit` at a time after `cursor`. It reads the
+ * caller's member items from the byMember index, the META item of each conversation (activity lives
+ * there, so every page sorts them all), and the newest entry of each conversation on the page: its cost
+ * grows with the number of conversations the caller belongs to, never with the number of messages. A
+ * member item whose META is missing (a creation that never finished) is left out: that conversation
+ * does not exist.
  */
 export async function listConversations(
   ddb: DynamoDBDocumentClient,
-  tables: Pick<TableNames, 'conversations'>,
+  tables: Pick<TableNames, 'conversations' | 'messages'>,
   userId: string,
   limit: number,
-): Promise<{ conversations: ConversationListEntry[]; hasMore: boolean }> {
+  cursor?: string,
+): Promise<ConversationListPage> {
   const readSeqs = new Map<string, number>();
   const pages = paginateQuery(
     { client: ddb },
@@ -574,7 +631,7 @@ export async function listConversations(
     tables.conversations,
     conversationIds.map((conversationId) => ({ conversationId, sk: META_SK })),
   );
-  const conversations = metas
+  const listed = metas
     .map((meta): ConversationListEntry => {
       const conversationId = String(meta.conversationId);
       const lastSeq = typeof meta.lastSeq === 'number' ? meta.lastSeq : 0;
@@ -593,6 +650,26 @@ export async function listConversations(
         lastActivityAt: String(meta.lastReservedAt ?? meta.createdAt),
       };
     })
-    .sort((a, b) => b.lastActivityAt.localeCompare(a.lastActivityAt));
-  return { conversations: conversations.slice(0, limit), hasMore: conversations.length > limit };
+    .filter((entry) => cursor === undefined || isAfter(entry, cursor))
+    .sort(listOrder);
+  const page = listed.slice(0, limit);
+  const newest = await batchGetAll(
+    ddb,
+    tables.messages,
+    page
+      .filter((entry) => entry.lastSeq > 0)
+      .map(({ conversationId, lastSeq }) => ({ conversationId, seq: lastSeq })),
+  );
+  const lastById = new Map(newest.map((item) => [String(item.conversationId), lastEntryOf(toEntry(item))]));
+  const conversations = page.map((entry) => {
+    const last = lastById.get(entry.conversationId);
+    return last === undefined ? entry : { ...entry, last };
+  });
+  const hasMore = listed.length > limit;
+  const lastListed = conversations.at(-1);
+  return {
+    conversations,
+    hasMore,
+    ...(hasMore && lastListed !== undefined ? { nextCursor: cursorOf(lastListed) } : {}),
+  };
 }

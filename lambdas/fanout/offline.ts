@@ -15,7 +15,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mapWithConcurrency } from '../../shared/concurrency';
 import { LIMITS } from '../../shared/limits';
 import type { PostFn } from '../../shared/poster';
-import type { ActivityFrame, ChatMessage } from '../../shared/protocol';
+import { type ActivityFrame, type ChatMessage, previewOf } from '../../shared/protocol';
 import { indexedConnections, listMembers } from '../../shared/store/presence';
 import type { TableNames } from '../../shared/tables';
 
@@ -33,7 +33,7 @@ export interface OfflineMemberDetail {
   seq: number;
   senderId: string;
   sentAt: string;
-  /** The first LIMITS.offlinePreviewChars characters of the body (whole code points). */
+  /** The first LIMITS.previewChars characters of the body (whole code points). */
   preview: string;
 }
 
@@ -61,10 +61,6 @@ export interface OfflineReport {
   activity: number;
 }
 
-function preview(body: string): string {
-  return Array.from(body).slice(0, LIMITS.offlinePreviewChars).join('');
-}
-
 /**
  * Puts one event per offline member, in PutEvents calls of at most 10 entries (one call for groups of
  * up to 10 members, at most 10 for the largest group). Entries EventBridge refuses are logged.
@@ -78,7 +74,7 @@ async function putOfflineEvents(deps: OfflineDeps, message: ChatMessage, userIds
       seq: message.seq,
       senderId: message.senderId,
       sentAt: message.sentAt,
-      preview: preview(message.body),
+      preview: previewOf(message.body).preview,
     };
     return {
       EventBusName: deps.eventBusName,

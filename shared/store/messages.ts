@@ -43,7 +43,7 @@ export interface HoleWitness {
  * `deleted: true`, who deleted it and when, never a body), a membership change (a tombstone with its
  * `kind`), or the latest version of a message.
  */
-function toEntry(item: Record<string, unknown>): StoredEntry {
+export function toEntry(item: Record<string, unknown>): StoredEntry {
   const conversationId = String(item.conversationId);
   const seq = Number(item.seq);
   if (item.tombstone === true) return { conversationId, seq, tombstone: true };

@@ -1023,6 +1023,131 @@ describe('listConversations', () => {
   });
 });
 
+/** The byMember index lists these conversations; BatchGet answers their METAs and these newest entries. */
+function givenList(metas: Record<string, unknown>[], newest: Record<string, unknown>[] = []): void {
+  ddbMock.on(QueryCommand, { IndexName: 'byMember' }).resolves({
+    Items: metas.map(({ conversationId }) => ({ conversationId })),
+  });
+  ddbMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
+    const [table, request] = Object.entries(input.RequestItems ?? {})[0] ?? [];
+    const wanted = new Set((request?.Keys ?? []).map((key) => String(key.conversationId)));
+    const items = table === tables.messages ? newest : metas;
+    return {
+      Responses: { [String(table)]: items.filter((item) => wanted.has(String(item.conversationId))) },
+    };
+  });
+}
+
+const metaAt = (conversationId: string, day: number, lastSeq = 0): Record<string, unknown> => ({
+  conversationId,
+  sk: META_SK,
+  createdBy: 'alice',
+  createdAt: '2030-01-01T00:00:00.000Z',
+  lastSeq,
+  lastReservedAt: `2030-01-${String(day).padStart(2, '0')}T00:00:00.000Z`,
+});
+
+describe('listConversations: pages and previews', () => {
+  it('pages through every conversation once with nextCursor, newest activity first, ties by id', async () => {
+    // Prepare: five conversations, two with the same activity time.
+    givenList([metaAt('c1', 1), metaAt('c2', 2), metaAt('c3', 3), metaAt('c3b', 3), metaAt('c4', 4)]);
+
+    // Act
+    const first = await call({ action: 'listConversations', limit: 2 });
+    const second = await call({ action: 'listConversations', limit: 2, cursor: first.nextCursor });
+    const third = await call({ action: 'listConversations', limit: 2, cursor: second.nextCursor });
+
+    // Assess
+    const ids = (page: Record<string, unknown>) =>
+      (page.conversations as { conversationId: string }[]).map((entry) => entry.conversationId);
+    expect([ids(first), ids(second), ids(third)]).toEqual([['c4', 'c3'], ['c3b', 'c2'], ['c1']]);
+    expect(first).toMatchObject({ hasMore: true, nextCursor: '2030-01-03T00:00:00.000Z|c3' });
+    expect(third.hasMore).toBe(false);
+    expect(third).not.toHaveProperty('nextCursor');
+  });
+
+  it('refuses a cursor it did not hand out with invalid_request, reading nothing', async () => {
+    // Act
+    const reply = await call({ action: 'listConversations', cursor: 'c1' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'invalid_request' });
+    expect(ddbMock.calls()).toHaveLength(0);
+  });
+
+  it("shows each listed conversation's newest entry: a message's first characters, a deletion, a membership change", async () => {
+    // Prepare
+    const long = `${'👋'.repeat(LIMITS.previewChars)}and more`;
+    givenList(
+      [
+        metaAt('c-msg', 4, 7),
+        metaAt('c-del', 3, 2),
+        metaAt('c-left', 2, 5),
+        metaAt('c-dead', 1, 9),
+        metaAt('c-new', 1),
+      ],
+      [
+        {
+          conversationId: 'c-msg',
+          seq: 7,
+          senderId: 'bob',
+          body: long,
+          sentAt: '2030-01-04T00:00:00.000Z',
+          editedAt: '2030-01-04T00:01:00.000Z',
+          version: 2,
+          attachment: {
+            key: 'conversations/c-msg/0b7f3c1e-6a52-4d1f-9c11-2f5d7a9e8b40',
+            contentType: 'image/png',
+            size: 3,
+          },
+        },
+        { conversationId: 'c-del', seq: 2, deleted: true, senderId: 'bob', deletedAt: 'T2', version: 2 },
+        { conversationId: 'c-left', seq: 5, kind: 'member_left', userIds: ['carol'], by: 'carol', at: 'T5' },
+        { conversationId: 'c-dead', seq: 9, tombstone: true },
+      ],
+    );
+
+    // Act
+    const reply = await call({ action: 'listConversations' });
+
+    // Assess
+    const last = Object.fromEntries(
+      (reply.conversations as { conversationId: string; last?: unknown }[]).map((entry) => [
+        entry.conversationId,
+        entry.last,
+      ]),
+    );
+    expect(last).toEqual({
+      'c-msg': {
+        kind: 'message',
+        seq: 7,
+        senderId: 'bob',
+        sentAt: '2030-01-04T00:00:00.000Z',
+        preview: '👋'.repeat(LIMITS.previewChars),
+        truncated: true,
+        edited: true,
+        attachment: { contentType: 'image/png' },
+      },
+      'c-del': { kind: 'deleted', seq: 2, senderId: 'bob', deletedAt: 'T2' },
+      'c-left': { kind: 'member_left', seq: 5, userIds: ['carol'], by: 'carol', at: 'T5' },
+      'c-dead': undefined,
+      'c-new': undefined,
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(BatchGetCommand, {
+      RequestItems: {
+        [tables.messages]: {
+          Keys: [
+            { conversationId: 'c-msg', seq: 7 },
+            { conversationId: 'c-del', seq: 2 },
+            { conversationId: 'c-left', seq: 5 },
+            { conversationId: 'c-dead', seq: 9 },
+          ],
+        },
+      },
+    });
+  });
+});
+
 describe('ping', () => {
   it('acks at once without touching DynamoDB, so a quiet client can stay inside the idle timeout', async () => {
     // Act

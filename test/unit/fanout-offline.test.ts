@@ -190,9 +190,9 @@ describe('offline members of a message', () => {
     given({ members: ['alice', 'bob'], subscriptions: [], connectionsByUser: {} });
     const { post } = recordingPoster();
 
-    await deliverMessage(makeDeps(post), { ...MESSAGE, body: '👋'.repeat(LIMITS.offlinePreviewChars + 5) });
+    await deliverMessage(makeDeps(post), { ...MESSAGE, body: '👋'.repeat(LIMITS.previewChars + 5) });
 
-    expect(offlineDetails()[0]?.preview).toBe('👋'.repeat(LIMITS.offlinePreviewChars));
+    expect(offlineDetails()[0]?.preview).toBe('👋'.repeat(LIMITS.previewChars));
   });
 
   it('does not fail the record when EventBridge is down, since everyone subscribed already has it', async () => {

@@ -1,0 +1,61 @@
+/** The conversation list on the local runtime: pages with a cursor, unread counts and each one's newest entry. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import type { ChatClient, Frame } from './chat-client';
+import { connectAs, createConversation, sendMessage } from './helpers';
+
+let runtime: LocalRuntime;
+const clients: ChatClient[] = [];
+
+beforeAll(async () => {
+  runtime = await startLocalRuntime({ logLevel: 'ERROR' });
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.close()));
+  await runtime?.stop();
+});
+
+async function track(client: Promise<ChatClient>): Promise<ChatClient> {
+  const connected = await client;
+  clients.push(connected);
+  return connected;
+}
+
+describe('listConversations through the local runtime', () => {
+  it('pages through every conversation with nextCursor, newest activity first, each with its unread count and newest entry', async () => {
+    // Prepare: three conversations; the one with the oldest activity gets a membership change last.
+    const alice = await track(connectAs(runtime, 'list-alice'));
+    const bob = await track(connectAs(runtime, 'list-bob'));
+    const quiet = await createConversation(alice, ['list-bob', 'list-carol']);
+    const busy = await createConversation(alice, ['list-bob']);
+    const newest = await createConversation(alice, ['list-bob']);
+    await sendMessage(bob, busy, 'b1', 'first');
+    await sendMessage(bob, busy, 'b2', `${'日本語'.repeat(40)} 👋🏽`);
+    const left = await bob.request({ action: 'leave', conversationId: quiet });
+    expect(left.type).toBe('ack');
+    await sendMessage(bob, newest, 'n1', 'hello 👋');
+
+    // Act
+    const first = await alice.request({ action: 'listConversations', limit: 2 });
+    const second = await alice.request({ action: 'listConversations', limit: 2, cursor: first.nextCursor });
+
+    // Assess
+    expect(first).toMatchObject({ type: 'ack', hasMore: true, nextCursor: expect.any(String) });
+    expect(second).toMatchObject({ type: 'ack', hasMore: false });
+    const entries = [...(first.conversations as Frame[]), ...(second.conversations as Frame[])];
+    expect(entries.map((entry) => entry.conversationId)).toEqual([newest, quiet, busy]);
+    const byId = new Map(entries.map((entry) => [entry.conversationId, entry]));
+    expect(byId.get(newest)).toMatchObject({
+      unread: 1,
+      last: { kind: 'message', seq: 1, senderId: 'list-bob', preview: 'hello 👋' },
+    });
+    expect(byId.get(busy)).toMatchObject({
+      unread: 2,
+      last: { kind: 'message', seq: 2, preview: `${'日本語'.repeat(33)}日`, truncated: true },
+    });
+    expect(byId.get(quiet)).toMatchObject({
+      last: { kind: 'member_left', userIds: ['list-bob'], by: 'list-bob' },
+    });
+  }, 60_000);
+});
