@@ -310,6 +310,10 @@ export interface ActivityFrame {
   seq: number;
   senderId: string;
   sentAt: string;
+  /** The body's first LIMITS.previewChars code points, for the list's preview line. */
+  preview: string;
+  truncated?: true;
+  attachment?: { contentType: string };
 }
 
 /** Server → client push of one message. Clients dedupe by (conversationId, seq). */

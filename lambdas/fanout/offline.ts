@@ -101,12 +101,18 @@ async function postActivity(
   message: ChatMessage,
   userIds: string[],
 ): Promise<Set<string>> {
+  const { preview, truncated } = previewOf(message.body);
   const frame: ActivityFrame = {
     type: 'activity',
     conversationId: message.conversationId,
     seq: message.seq,
     senderId: message.senderId,
     sentAt: message.sentAt,
+    preview,
+    ...(truncated ? { truncated: true as const } : {}),
+    ...(message.attachment === undefined
+      ? {}
+      : { attachment: { contentType: message.attachment.contentType } }),
   };
   const data = JSON.stringify(frame);
   const perUser = await mapWithConcurrency(userIds, deps.concurrency, (userId) =>

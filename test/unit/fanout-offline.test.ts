@@ -245,6 +245,7 @@ describe('activity for members not subscribed to the conversation', () => {
       seq: 7,
       senderId: 'alice',
       sentAt: MESSAGE.sentAt,
+      preview: 'hello bob',
     };
     expect(posts.filter((p) => p.connectionId !== 'b1')).toEqual([
       { connectionId: 'k1', frame: activity },
