@@ -1,12 +1,5 @@
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  type PutCommandInput,
-  QueryCommand,
-  type QueryCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../shared/limits';
@@ -68,9 +61,6 @@ const replyBytes = (messages: unknown[]): number => Buffer.byteLength(JSON.strin
 /** The seqs of the tombstones written, in call order. */
 const tombstonesWritten = (): number[] =>
   ddbMock.commandCalls(PutCommand).map((call) => Number(call.args[0].input.Item?.seq));
-
-const lostRace = () =>
-  new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
 
 /** The messages table holding `items`; see fakeMessagesTable. */
 function givenStored(items: Record<string, unknown>[], storedUnseen: number[] = []): void {
