@@ -416,7 +416,8 @@ describe('delete', () => {
 
 describe('a resent send of a message deleted since', () => {
   it('acks the original seq as a duplicate and pushes nothing again', async () => {
-    // Prepare: the claim of m-1 is finished with seq 7, whose message was deleted.
+    // Prepare: the claim of m-1 is finished with seq 7, whose message was deleted; alice has send tokens.
+    ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.conversations }).resolves({});
     ddbMock
       .on(PutCommand, { TableName: TABLE_NAMES.idempotency })
       .rejects(
