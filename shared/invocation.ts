@@ -25,11 +25,28 @@ export function runInvocation<T>(invocation: Invocation, fn: () => T): T {
   return scope.run(invocation, fn);
 }
 
-/** Thrown instead of an AWS call made by an invocation that was stopped at its timeout. */
+/**
+ * Runs `fn` in a scope that also ends when `ended` aborts, inside the current invocation (whose own stop
+ * still applies). The route kit ends a route's scope when it has answered: on Lambda a frozen
+ * environment resumes an unfinished promise during a later invocation, and work the client was already
+ * told about (`busy`: resend) must not land behind its back.
+ */
+export function runScoped<T>(name: string, ended: AbortSignal, fn: () => T): T {
+  const outer = scope.getStore();
+  return scope.run(
+    {
+      functionName: outer?.functionName ?? name,
+      signal: outer === undefined ? ended : AbortSignal.any([outer.signal, ended]),
+    },
+    fn,
+  );
+}
+
+/** Thrown instead of an AWS call made by an invocation that was stopped (timed out, or already answered). */
 export class InvocationStoppedError extends Error {
   override readonly name = 'InvocationStoppedError';
   constructor(functionName: string, command: string) {
-    super(`${command} refused: invocation of ${functionName} was stopped at its timeout`);
+    super(`${command} refused: invocation of ${functionName} was stopped (timed out or answered)`);
   }
 }
 

@@ -17,6 +17,7 @@ import {
   ValidationError,
 } from './errors';
 import { ConnectionFrameLimiter, type FrameRate } from './frame-rate';
+import { runScoped } from './invocation';
 import { LIMITS } from './limits';
 import type { AckFrame, ErrorFrame } from './protocol';
 
@@ -204,6 +205,8 @@ export function createRouteHandler(
     logger.appendKeys({ connectionId, routeKey });
     const budgetMs = (context?.getRemainingTimeInMillis() ?? INTEGRATION_TIMEOUT_MS) - REPLY_MARGIN_MS;
     const outOfTime = new AbortController();
+    // Once the reply is out, whatever the route still runs (a frozen Lambda resumes it later) calls nothing.
+    const answered = new AbortController();
     let frame: Record<string, unknown> | undefined;
     try {
       frame = parseFrame(event.body);
@@ -224,7 +227,9 @@ export function createRouteHandler(
       logger.appendKeys({ userId: caller.userId, action });
       if (typeof frame.conversationId === 'string')
         logger.appendKeys({ conversationId: frame.conversationId });
-      const result = await withDeadline(definition.run(valid, caller), budgetMs, outOfTime);
+      const result = await runScoped(routeKey, answered.signal, () =>
+        withDeadline(definition.run(valid, caller), budgetMs, outOfTime),
+      );
       const requestId = requestIdOf(frame);
       return reply({ type: 'ack', action: action as string, ...(requestId ? { requestId } : {}), ...result });
     } catch (err: unknown) {
@@ -234,6 +239,7 @@ export function createRouteHandler(
       else logger.warn('Request refused', { code: chatError.code, reason: chatError.message });
       return reply(errorFrame(chatError, requestIdOf(frame)));
     } finally {
+      answered.abort();
       logger.removeKeys(['connectionId', 'routeKey', 'userId', 'action', 'conversationId', 'seq']);
     }
   };

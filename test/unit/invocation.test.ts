@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import {
   type AwsRequest,
   INVOCATION_GUARD_STEP,
@@ -10,7 +12,9 @@ import {
   invocationGuard,
   observeAwsRequests,
   runInvocation,
+  runScoped,
 } from '../../shared/invocation';
+import { createRouteHandler, type RouteEvent, route } from '../../shared/websocket';
 
 /**
  * A stand-in for DynamoDB on 127.0.0.1: it counts the requests that reach it and answers each with the
@@ -219,5 +223,77 @@ describe('observeAwsRequests', () => {
     // Assess
     expect(mine).toHaveLength(1);
     expect(seen).toHaveLength(2);
+  });
+});
+
+describe('runScoped', () => {
+  it('ends a scope when its own signal aborts, and when the invocation around it is stopped', async () => {
+    // Prepare
+    const ddb = client();
+    const outer = invocation('conversations');
+    const ownEnd = new AbortController();
+    const outerEnd = new AbortController();
+
+    // Act
+    const [ownRefused, outerRefused, passed] = await Promise.allSettled([
+      runScoped('route', ownEnd.signal, async () => {
+        ownEnd.abort();
+        return ddb.send(new ListTablesCommand({}));
+      }),
+      runInvocation(outer.invocation, () =>
+        runScoped('route', outerEnd.signal, async () => {
+          outer.controller.abort();
+          return ddb.send(new ListTablesCommand({}));
+        }),
+      ),
+      runScoped('route', new AbortController().signal, () => ddb.send(new ListTablesCommand({}))),
+    ]);
+
+    // Assess
+    expect(ownRefused).toMatchObject({ status: 'rejected', reason: expect.any(InvocationStoppedError) });
+    expect(outerRefused).toMatchObject({ status: 'rejected', reason: expect.any(InvocationStoppedError) });
+    expect(passed).toMatchObject({ status: 'fulfilled' });
+    expect(received).toBe(1);
+  });
+});
+
+describe('the route kit after its reply', () => {
+  it('refuses the AWS calls a route still makes after it was answered busy at its deadline', async () => {
+    // Prepare: a route that outlives its deadline, then makes a call (a frozen Lambda resuming it later).
+    const ddb = client();
+    let resume: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    let late: Promise<unknown> | undefined;
+    const slow = route({
+      schema: z.strictObject({ action: z.literal('slow'), requestId: z.string() }),
+      run: async () => {
+        await held;
+        late = ddb.send(new ListTablesCommand({}));
+        await late;
+        return {};
+      },
+    });
+    const handler = createRouteHandler(new Logger({ serviceName: 'test', logLevel: 'SILENT' }), { slow });
+    const event = {
+      body: JSON.stringify({ action: 'slow', requestId: 'r-1' }),
+      requestContext: {
+        routeKey: 'slow',
+        connectionId: 'k1',
+        requestId: 'aws-1',
+        authorizer: { principalId: 'alice' },
+      },
+    } as unknown as RouteEvent;
+
+    // Act: 1.2 s left, so the deadline (less the 1 s margin) comes at once.
+    const result = await handler(event, { getRemainingTimeInMillis: () => 1_200 });
+    resume();
+
+    // Assess
+    expect(JSON.parse(result.body ?? '{}')).toMatchObject({ type: 'error', code: 'busy', requestId: 'r-1' });
+    await expect.poll(() => late !== undefined).toBe(true);
+    await expect(late).rejects.toThrow(InvocationStoppedError);
+    expect(received).toBe(0);
   });
 });
