@@ -536,10 +536,21 @@ export interface TypingAck {
   throttled: boolean;
 }
 
+/** One member's read cursor: every seq up to `readSeq` is read by `userId` (0: nothing yet). */
+export interface MemberReadSeq {
+  userId: string;
+  readSeq: number;
+}
+
 /** The ack payload of `presence`: the members with at least one live connection, in member order. */
 export interface PresenceAck {
   conversationId: string;
   online: string[];
+  /**
+   * Every member's read cursor, in member order, so "seen by" survives a reload; only in conversations
+   * of at most LIMITS.maxReadEventMembers members (the same rule as `read` pushes), absent above.
+   */
+  readSeqs?: MemberReadSeq[];
 }
 
 export type ServerFrame =

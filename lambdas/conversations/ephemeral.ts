@@ -7,7 +7,7 @@
  *   membership check and the per-user throttle (`typingAt`, at most one event per LIMITS.typingThrottleMs);
  *   then the conversation's listeners, except the caller's own connections, get `{type:'typing'}`.
  * - `presence {conversationId}`: the members (one consistent Query) and which of them have a live
- *   connection (one byUser index Query per member).
+ *   connection (one byUser index Query per member), with their read cursors in small groups.
  * - On a `read` that moved the cursor, {@link postReadEvent}: `{type:'read'}` to the listeners, in
  *   conversations of at most LIMITS.maxReadEventMembers members.
  * - On `subscribe`, {@link prepareOnlineAnnouncement}: a connection that is the first of its user to
@@ -30,7 +30,7 @@ import {
   type TypingEvent,
   typingFrameSchema,
 } from '../../shared/protocol';
-import { listListeners, listMembers, onlineUsers } from '../../shared/store/presence';
+import { listListeners, listMemberCursors, onlineUsers } from '../../shared/store/presence';
 import { META_SK, memberSk, type TableNames } from '../../shared/tables';
 import { type Caller, type RouteDefinition, route } from '../../shared/websocket';
 
@@ -111,9 +111,12 @@ export async function sendTyping(
 }
 
 /**
- * The members of a conversation who have at least one live connection, in member order. One
- * consistent Query reads the member items (at most LIMITS.maxGroupSize), which is also the caller's
- * membership check; then one byUser index Query per other member (the caller is online: they asked).
+ * The members of a conversation who have at least one live connection, in member order, and, in
+ * conversations of at most LIMITS.maxReadEventMembers members, every member's read cursor. One
+ * consistent Query reads the member items (at most LIMITS.maxGroupSize), cursors included at no extra
+ * cost, which is also the caller's membership check; then one byUser index Query per other member (the
+ * caller is online: they asked). Cursors follow the rule of `read` pushes: a client that hears those
+ * gets the same receipts after a reload, and a large group, which hears none, gets none here.
  * @throws NotAMemberError when the caller is not a member.
  */
 export async function presence(
@@ -121,14 +124,17 @@ export async function presence(
   conversationId: string,
   userId: string,
 ): Promise<PresenceAck> {
-  const members = await listMembers(deps.ddb, deps.tables, conversationId);
+  const cursors = await listMemberCursors(deps.ddb, deps.tables, conversationId);
+  const members = cursors.map((member) => member.userId);
   if (!members.includes(userId)) throw new NotAMemberError(conversationId);
   const others = await onlineUsers(
     deps.ddb,
     deps.tables,
     members.filter((member) => member !== userId),
   );
-  return { conversationId, online: members.filter((member) => member === userId || others.has(member)) };
+  const online = members.filter((member) => member === userId || others.has(member));
+  if (members.length > LIMITS.maxReadEventMembers) return { conversationId, online };
+  return { conversationId, online, readSeqs: cursors };
 }
 
 /**

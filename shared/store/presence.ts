@@ -3,6 +3,7 @@
  * of it, and who is online (has a live connection, found through the connections table's byUser index).
  */
 import { type DynamoDBDocumentClient, GetCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import type { MemberReadSeq } from '../protocol';
 import { memberSk, TABLES, type TableNames, TTL_ATTRIBUTE } from '../tables';
 
 const BY_USER = TABLES.connections.globalSecondaryIndexes[0].indexName;
@@ -47,29 +48,42 @@ export async function listListeners(
 }
 
 /**
- * The members of a conversation, in member order: one consistent Query of its MEMBER# items (at most
- * LIMITS.maxGroupSize of them, a few KB).
+ * The members of a conversation with their read cursors, in member order: one consistent Query of its
+ * MEMBER# items (at most LIMITS.maxGroupSize of them, a few KB).
  */
-export async function listMembers(
+export async function listMemberCursors(
   ddb: DynamoDBDocumentClient,
   tables: Pick<TableNames, 'conversations'>,
   conversationId: string,
-): Promise<string[]> {
-  const members: string[] = [];
+): Promise<MemberReadSeq[]> {
+  const members: MemberReadSeq[] = [];
   const pages = paginateQuery(
     { client: ddb },
     {
       TableName: tables.conversations,
       KeyConditionExpression: 'conversationId = :c AND begins_with(sk, :member)',
       ExpressionAttributeValues: { ':c': conversationId, ':member': memberSk('') },
-      ProjectionExpression: 'memberId',
+      ProjectionExpression: 'memberId, readSeq',
       ConsistentRead: true,
     },
   );
   for await (const page of pages) {
-    for (const item of page.Items ?? []) members.push(String(item.memberId));
+    for (const item of page.Items ?? [])
+      members.push({
+        userId: String(item.memberId),
+        readSeq: typeof item.readSeq === 'number' ? item.readSeq : 0,
+      });
   }
   return members;
+}
+
+/** The members of a conversation, in member order (the same one consistent Query). */
+export async function listMembers(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'conversations'>,
+  conversationId: string,
+): Promise<string[]> {
+  return (await listMemberCursors(ddb, tables, conversationId)).map((member) => member.userId);
 }
 
 /** The ids of a user's connections as the byUser index has them (eventually consistent). */

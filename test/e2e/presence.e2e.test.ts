@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import type { ChatClient, Frame } from './chat-client';
-import { connectAs, connectWithId, createConversation } from './helpers';
+import { connectAs, connectWithId, createConversation, sendMessage } from './helpers';
 
 let runtime: LocalRuntime;
 const clients: ChatClient[] = [];
@@ -93,6 +93,29 @@ describe('presence', () => {
     // Assess
     expect(reply).toMatchObject({ type: 'ack', action: 'presence', conversationId });
     expect(reply.online).toEqual(['pete', 'pia']);
+  });
+
+  it("answers each member's stored read cursor, so receipts survive a reload", async () => {
+    // Prepare: rita writes twice; ron reads the first, then reads the second from another connection.
+    const rita = await track(connectAs(runtime, 'rita'));
+    const ron = await track(connectAs(runtime, 'ron'));
+    const conversationId = await createConversation(rita, ['ron', 'rudi']);
+    await sendMessage(rita, conversationId, 'r-1', 'one');
+    await sendMessage(rita, conversationId, 'r-2', 'two');
+    await ron.request({ action: 'read', conversationId, seq: 1 });
+    await ron.request({ action: 'read', conversationId, seq: 2 });
+
+    // Act: a fresh connection of rita, as after a reload.
+    const reloaded = await track(connectAs(runtime, 'rita'));
+    const reply = await reloaded.request({ action: 'presence', conversationId });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', action: 'presence', conversationId });
+    expect(reply.readSeqs).toEqual([
+      { userId: 'rita', readSeq: 0 },
+      { userId: 'ron', readSeq: 2 },
+      { userId: 'rudi', readSeq: 0 },
+    ]);
   });
 
   it('announces a user online when their first connection subscribes, and offline when their last one closes', async () => {

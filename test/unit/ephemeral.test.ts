@@ -279,11 +279,13 @@ describe('typing', () => {
 });
 
 describe('presence', () => {
-  /** The conversation's member items, read by the members Query. */
-  function givenMembers(members: string[]): void {
-    ddbMock
-      .on(QueryCommand, { TableName: tables.conversations })
-      .resolves({ Items: members.map((memberId) => ({ memberId })) });
+  /** The conversation's member items, read by the members Query, with a read cursor where given. */
+  function givenMembers(members: string[], readSeqs: Record<string, number> = {}): void {
+    ddbMock.on(QueryCommand, { TableName: tables.conversations }).resolves({
+      Items: members.map((memberId) =>
+        memberId in readSeqs ? { memberId, readSeq: readSeqs[memberId] } : { memberId },
+      ),
+    });
   }
 
   it('lists the members with a live connection, the caller included, in member order', async () => {
@@ -305,6 +307,12 @@ describe('presence', () => {
       requestId: 'p-1',
       conversationId: CONVERSATION,
       online: ['alice', 'bob', 'dave'],
+      readSeqs: [
+        { userId: 'alice', readSeq: 0 },
+        { userId: 'bob', readSeq: 0 },
+        { userId: 'carol', readSeq: 0 },
+        { userId: 'dave', readSeq: 0 },
+      ],
     });
     expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
       TableName: tables.conversations,
@@ -316,6 +324,52 @@ describe('presence', () => {
     const lookups = ddbMock.commandCalls(QueryCommand, { IndexName: 'byUser' }).map((c) => c.args[0].input);
     expect(lookups.map((input) => input.ExpressionAttributeValues?.[':u'])).toEqual(['bob', 'carol', 'dave']);
     for (const input of lookups) expect(input).toMatchObject({ TableName: tables.connections, Limit: 1 });
+  });
+
+  it("answers each member's read cursor from the same members Query, so receipts survive a reload", async () => {
+    // Prepare
+    givenMembers(['alice', 'bob', 'carol'], { alice: 7, bob: 5 });
+    givenIndexedConnections({ bob: ['bob-1'] });
+
+    // Act
+    const reply = await call(fakePoster(), { action: 'presence', conversationId: CONVERSATION });
+
+    // Assess
+    expect(reply).toMatchObject({
+      type: 'ack',
+      online: ['alice', 'bob'],
+      readSeqs: [
+        { userId: 'alice', readSeq: 7 },
+        { userId: 'bob', readSeq: 5 },
+        { userId: 'carol', readSeq: 0 },
+      ],
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
+      TableName: tables.conversations,
+      ProjectionExpression: 'memberId, readSeq',
+      ConsistentRead: true,
+    });
+    expect(ddbMock.commandCalls(QueryCommand, { TableName: tables.conversations })).toHaveLength(1);
+    expect(ddbMock.commandCalls(GetCommand)).toHaveLength(0);
+  });
+
+  it('leaves the read cursors out above LIMITS.maxReadEventMembers members, as read pushes are', async () => {
+    // Prepare: one member over the limit, and a group exactly at it.
+    const members = (n: number) => ['alice', ...Array.from({ length: n - 1 }, (_, i) => `m${i}`)];
+    givenMembers(members(LIMITS.maxReadEventMembers + 1), { alice: 3 });
+    givenIndexedConnections({});
+
+    // Act
+    const large = await call(fakePoster(), { action: 'presence', conversationId: CONVERSATION });
+    givenMembers(members(LIMITS.maxReadEventMembers), { alice: 3 });
+    const small = await call(fakePoster(), { action: 'presence', conversationId: CONVERSATION });
+
+    // Assess
+    expect(large).toMatchObject({ type: 'ack', online: ['alice'] });
+    expect(large).not.toHaveProperty('readSeqs');
+    expect(small).toMatchObject({ type: 'ack', online: ['alice'] });
+    expect(small.readSeqs).toHaveLength(LIMITS.maxReadEventMembers);
+    expect((small.readSeqs as unknown[])[0]).toEqual({ userId: 'alice', readSeq: 3 });
   });
 
   it('refuses a non-member with forbidden and looks up no one', async () => {
