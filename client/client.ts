@@ -10,6 +10,7 @@ import { ConversationStream } from './stream';
 import {
   type Action,
   type Actions,
+  type ActivityEvent,
   type Attachment,
   type AttachmentContentType,
   ChatRequestError,
@@ -85,6 +86,8 @@ export interface ClientEvents {
   presence: PresenceEvent;
   /** A member's read cursor moved, in a conversation this connection subscribes to (receipts: "seen"). */
   read: ReadEvent;
+  /** A new message in one of your conversations that this connection does not subscribe to (the live list). */
+  activity: ActivityEvent;
 }
 
 /** A request as long as it is not finished: possibly several attempts, each with its own requestId. */
@@ -355,14 +358,27 @@ export class ChatClient extends Emitter<ClientEvents> {
     );
   }
 
-  /** Which members of a conversation are online now; `presence` events tell the changes after that. */
+  /**
+   * Which members of a conversation are online now; `presence` events tell the changes after that.
+   * `request('presence', …)` answers the whole ack: with `readSeqs`, every member's read cursor in
+   * groups of up to 20 members, to show "seen by" before any `read` push.
+   */
   presence(conversationId: string): Promise<string[]> {
     return this.request('presence', { conversationId }).then((ack) => ack.online);
   }
 
-  /** The caller's conversations, newest activity first, with unread counts. */
-  listConversations(limit?: number): Promise<Actions['listConversations']['ack']> {
-    return this.request('listConversations', limit === undefined ? {} : { limit });
+  /**
+   * A page of the caller's conversations, newest activity first, with unread counts and each one's
+   * newest entry (`last`). Pass the page's `nextCursor` as `cursor` for the next one.
+   */
+  listConversations(
+    page: number | { limit?: number; cursor?: string } = {},
+  ): Promise<Actions['listConversations']['ack']> {
+    const { limit, cursor } = typeof page === 'number' ? { limit: page, cursor: undefined } : page;
+    return this.request('listConversations', {
+      ...(limit === undefined ? {} : { limit }),
+      ...(cursor === undefined ? {} : { cursor }),
+    });
   }
 
   /** A page of the messages before `beforeSeq` (default: the newest), ascending, tombstones included. */
@@ -605,6 +621,9 @@ export class ChatClient extends Emitter<ClientEvents> {
       if (typeof conversationId !== 'string' || typeof userId !== 'string') return;
       this.streams.get(conversationId)?.typing({ conversationId, userId });
       this.emit('typing', { conversationId, userId });
+    } else if (frame.type === 'activity') {
+      const activity = toActivity(frame);
+      if (activity) this.emit('activity', activity);
     } else if (frame.type === 'presence') {
       if (typeof frame.userId === 'string' && typeof frame.online === 'boolean')
         this.emit('presence', { userId: frame.userId, online: frame.online });
@@ -665,6 +684,29 @@ export class ChatClient extends Emitter<ClientEvents> {
     if (error) request.reject(error);
     else request.resolve(ack);
   }
+}
+
+/** An `activity` push as an {@link ActivityEvent}, or undefined when it is malformed. */
+function toActivity(frame: Record<string, unknown>): ActivityEvent | undefined {
+  const { conversationId, seq, senderId, sentAt, preview, truncated, attachment } = frame;
+  if (
+    typeof conversationId !== 'string' ||
+    typeof seq !== 'number' ||
+    typeof senderId !== 'string' ||
+    typeof sentAt !== 'string' ||
+    typeof preview !== 'string'
+  )
+    return;
+  const contentType = (attachment as { contentType?: unknown } | undefined)?.contentType;
+  return {
+    conversationId,
+    seq,
+    senderId,
+    sentAt,
+    preview,
+    ...(truncated === true ? { truncated } : {}),
+    ...(typeof contentType === 'string' ? { attachment: { contentType } } : {}),
+  };
 }
 
 /** An `edited` or `deleted` push as a {@link MessageUpdate}, or undefined when it is malformed. */

@@ -17,6 +17,8 @@
  * room.on('update', (u) => (u.deleted ? markDeleted(u.seq) : showEdited(u.seq, u.body))); // newer versions
  * room.on('typing', ({ userId }) => showTyping(userId)); // ephemeral; chat.typing(id) sends (throttled)
  * chat.on('presence', ({ userId, online }) => dot(userId, online)); // after `await chat.presence(id)`
+ * chat.on('activity', ({ conversationId, seq }) => bump(conversationId, seq)); // conversations not open
+ * room.on('membership', ({ kind, userIds, by }) => note(kind, userIds, by)); // in seq order
  * ```
  */
 import { ChatClient, type ConnectOptions } from './client';

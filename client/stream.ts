@@ -55,6 +55,8 @@ export interface OlderPage {
   messages: ChatMessage[];
   /** The messages of the page that their senders deleted (ascending), to show as deleted if you like. */
   deleted: DeletedMessage[];
+  /** The membership changes of the page (ascending), to show in place if you like. */
+  membership: MembershipEvent[];
   hasMore: boolean;
 }
 
@@ -209,7 +211,7 @@ export class ConversationStream extends Emitter<StreamEvents> {
     const page = this.older.then(async (): Promise<OlderPage> => {
       await this.ready;
       const beforeSeq = this.oldest ?? 1;
-      if (beforeSeq <= 1) return { messages: [], deleted: [], hasMore: false };
+      if (beforeSeq <= 1) return { messages: [], deleted: [], membership: [], hasMore: false };
       const ack = await this.host.request('history', {
         conversationId: this.conversationId,
         beforeSeq,
@@ -222,6 +224,7 @@ export class ConversationStream extends Emitter<StreamEvents> {
       return {
         messages: ack.messages.filter((e): e is ChatMessage => !('tombstone' in e)),
         deleted: ack.messages.filter((e): e is DeletedMessage => 'deleted' in e),
+        membership: ack.messages.filter((e): e is MembershipEntry => 'kind' in e).map(toMembership),
         hasMore: ack.hasMore,
       };
     });

@@ -5,9 +5,10 @@
  */
 import type { ErrorCode } from '../shared/errors';
 import type {
+  ActivityFrame,
   AddMembersFrame,
   ConversationSummary as Conversation,
-  ConversationListEntry,
+  ConversationListPage,
   CreateConversationFrame,
   DeleteAck,
   DeleteFrame,
@@ -40,11 +41,14 @@ export type { Attachment, AttachmentContentType } from '../shared/attachments';
 export type {
   ChatMessage,
   ConversationListEntry,
+  ConversationListPage,
   ConversationSummary as Conversation,
   DeleteAck,
   DeletedMessage,
   DownloadUrlAck,
   EditAck,
+  LastEntry,
+  MemberReadSeq,
   MembershipChangeAck,
   MembershipEntry,
   MembershipKind,
@@ -69,7 +73,7 @@ export interface Actions {
   addMembers: { fields: Fields<AddMembersFrame>; ack: { conversationId: string; added: string[] } };
   listConversations: {
     fields: Fields<ListConversationsFrame>;
-    ack: { conversations: ConversationListEntry[]; hasMore: boolean };
+    ack: ConversationListPage;
   };
   read: { fields: Fields<ReadFrame>; ack: { conversationId: string; readSeq: number; moved: boolean } };
   edit: { fields: Fields<EditFrame>; ack: EditAck };
@@ -81,6 +85,14 @@ export interface Actions {
   removeMember: { fields: Fields<RemoveMemberFrame>; ack: MembershipChangeAck };
   leave: { fields: Fields<LeaveFrame>; ack: MembershipChangeAck };
 }
+
+/**
+ * A new message in a conversation this connection does not subscribe to (an `activity` push; only in
+ * conversations of at most 20 members): move it up the list, show `preview` (the body's first 100
+ * code points; `truncated` when it goes on; `attachment` names a file's type), and its unread count
+ * is `seq` minus your read cursor.
+ */
+export type ActivityEvent = Omit<ActivityFrame, 'type'>;
 
 /** A member's read cursor moved to `seq` (a `read` push; only in conversations of at most 20 members). */
 export interface ReadEvent {

@@ -5,14 +5,21 @@
  * (or piped in) is one message, shown pending until the server acks it. With piped input it exits once
  * every message is acked, so it can be scripted.
  */
+import { readFile } from 'node:fs/promises';
+import * as http from 'node:http';
+import * as path from 'node:path';
 import { clearScreenDown, createInterface, cursorTo, type Interface, moveCursor } from 'node:readline';
 import WebSocket from 'ws';
 import {
+  type ActivityEvent,
+  type AttachmentContentType,
   type ChatClient,
   type ChatMessage,
   ChatRequestError,
+  type ConnectOptions,
   type ConversationStream,
   connect,
+  type MembershipEvent,
   type MessageUpdate,
   type OutboxEvent,
   type ReconnectReason,
@@ -36,11 +43,15 @@ export const USAGE = `Usage:
                          input) or on unsent messages when input ends (default 30)
   -h, --help             this text
 
-Each line typed or piped in is one message, except two commands (piped input too):
+Each line typed or piped in is one message, except these commands (piped input too):
   /edit <seq> <text>     replace the body of your message #seq (its number is shown once sent: ✓ #seq)
   /delete <seq>          delete your message #seq
+  /attach <path> [text]  upload a file (.png .jpg .jpeg .gif .webp .pdf, up to 10 MiB) and send it,
+                         with the text (default: the file's name); quote a path with spaces: "a b.png"
   /leave                 leave the conversation (not a direct one)
 A message with a file shows it as [<type> <size>] <key> (the client does not download it).
+Membership changes show as lines of their own (— alice added dave —), and a message in another of
+your conversations (groups of up to 20) as [<conversation id>] 1 new from bob: <its first words>.
 A line starting with // sends the rest of it as a message beginning with /.
 When input ends (Ctrl-D, or the end of piped input) it waits until every message is sent, then exits
 (with 1 if one was not). Ctrl-C quits at once.`;
@@ -50,14 +61,27 @@ export type InputCommand =
   | { kind: 'send'; body: string }
   | { kind: 'edit'; seq: number; body: string }
   | { kind: 'delete'; seq: number }
+  | { kind: 'attach'; path: string; caption?: string }
   | { kind: 'leave' }
   | { kind: 'invalid'; message: string };
 
-/** Reads one line of input: a message, `/edit <seq> <text>`, `/delete <seq>`, or `//…` for a message starting with `/`. */
+const ATTACH_USAGE = 'Usage: /attach <path> [text] (a path with spaces in double quotes)';
+
+/**
+ * Reads one line of input: a message, `/edit <seq> <text>`, `/delete <seq>`, `/attach <path> [text]`,
+ * `/leave`, or `//…` for a message starting with `/`.
+ */
 export function parseInput(text: string): InputCommand {
   if (text.startsWith('//')) return { kind: 'send', body: text.slice(1) };
   if (/^\/leave(?:\s|$)/.test(text))
     return text.trim() === '/leave' ? { kind: 'leave' } : { kind: 'invalid', message: 'Usage: /leave' };
+  if (/^\/attach(?:\s|$)/.test(text)) {
+    const parsed = /^\/attach\s+(?:"([^"]+)"|([^\s"]+))(?:\s+(.*))?$/.exec(text.trimEnd());
+    const file = parsed?.[1] ?? parsed?.[2];
+    if (file === undefined) return { kind: 'invalid', message: ATTACH_USAGE };
+    const caption = parsed?.[3]?.trim();
+    return { kind: 'attach', path: file, ...(caption ? { caption } : {}) };
+  }
   const command = /^\/(edit|delete)(?:\s+|$)/.exec(text);
   if (command === null) return { kind: 'send', body: text };
   const rest = text.slice(command[0].length);
@@ -306,6 +330,74 @@ function messageLine(
   );
 }
 
+/** The attachment type the server takes for a file name, by its extension; undefined for any other. */
+export function contentTypeOf(file: string): AttachmentContentType | undefined {
+  const types: Record<string, AttachmentContentType> = {
+    '.png': 'image/png',
+    '.jpg': 'image/jpeg',
+    '.jpeg': 'image/jpeg',
+    '.gif': 'image/gif',
+    '.webp': 'image/webp',
+    '.pdf': 'application/pdf',
+  };
+  return types[path.extname(file).toLowerCase()];
+}
+
+/**
+ * The upload for `attach`: Node's `fetch`, except for a `*.localhost` URL (the local S3 signs
+ * `http://<bucket>.s3.localhost:<port>`), which goes to loopback with its Host header: RFC 6761 makes
+ * those names loopback, but glibc does not resolve them (browsers and the runtime's process do).
+ */
+export const uploadFetch: NonNullable<ConnectOptions['fetch']> = async (url, init) => {
+  const target = new URL(url);
+  if (target.protocol !== 'http:' || !/(^|\.)localhost$/.test(target.hostname))
+    return fetch(url, init as RequestInit);
+  const body = init.body instanceof Uint8Array ? init.body : new Uint8Array(await init.body.arrayBuffer());
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {
+        host: '127.0.0.1',
+        port: target.port || 80,
+        path: `${target.pathname}${target.search}`,
+        method: init.method,
+        headers: { ...init.headers, host: target.host },
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => {
+          const status = response.statusCode ?? 0;
+          resolve({ ok: status >= 200 && status < 300, status });
+        });
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+};
+
+/**
+ * A message in another conversation, `count` of them heard so far:
+ * `[<conversation id>] 2 new from bob: lunch?` (the preview cut to 40 characters).
+ */
+export function activityText(
+  activity: Pick<ActivityEvent, 'conversationId' | 'senderId' | 'preview' | 'attachment'>,
+  count: number,
+): string {
+  const body = `${activity.attachment ? '📎 ' : ''}${preview(activity.preview)}`;
+  return `[${printable(activity.conversationId)}] ${count} new from ${printable(activity.senderId)}: ${body}`;
+}
+
+/** A membership change as a line: `— alice added dave —`, `— bob left —`. */
+export function membershipText(event: Pick<MembershipEvent, 'kind' | 'userIds' | 'by'>): string {
+  const by = printable(event.by);
+  const who = event.userIds.map(printable).join(', ');
+  const what =
+    event.kind === 'member_left'
+      ? `${by} left`
+      : `${by} ${event.kind === 'member_added' ? 'added' : 'removed'} ${who}`;
+  return `— ${what} —`;
+}
+
 /** How a message's file is shown (it is never downloaded): `[image/png 123 B] <key>`. */
 export function attachmentText(attachment: { key: string; contentType: string; size: number }): string {
   return `[${printable(attachment.contentType)} ${attachment.size} B] ${printable(attachment.key)}`;
@@ -539,8 +631,10 @@ class ConversationView {
   /** Who is typing, until when (ms): "bob is typing…" is noted once per burst. */
   private readonly typing = new Map<string, number>();
   private readSeq = 0;
-  /** Live messages that came while the history was read; shown after it. */
-  private held: ChatMessage[] | undefined = [];
+  /** Live messages and membership changes that came while the history was read; shown after it. */
+  private held: Array<ChatMessage | MembershipEvent> | undefined = [];
+  /** `activity` heard per other conversation, for "[id] 2 new from bob". */
+  private readonly elsewhere = new Map<string, number>();
   private readonly acks: Promise<unknown>[] = [];
 
   constructor(
@@ -550,7 +644,14 @@ class ConversationView {
     private readonly me: string | undefined,
   ) {
     stream.on('message', (m) => this.received(m));
+    stream.on('membership', (event) => this.membershipChanged(event));
     stream.on('update', (u) => this.updated(u));
+    chat.on('activity', (activity) => {
+      if (activity.conversationId === stream.conversationId) return;
+      const count = (this.elsewhere.get(activity.conversationId) ?? 0) + 1;
+      this.elsewhere.set(activity.conversationId, count);
+      screen.note(line([activityText(activity, count), 'dim']));
+    });
     stream.on('typing', ({ userId }) => {
       const now = Date.now();
       if ((this.typing.get(userId) ?? 0) < now) screen.note(line([`${printable(userId)} is typing…`, 'dim']));
@@ -564,10 +665,12 @@ class ConversationView {
   /** Shows up to `size` messages before the ones that come live, then whatever came meanwhile. */
   async showHistory(size: number): Promise<void> {
     let history: ChatMessage[] = [];
+    let changes: MembershipEvent[] = [];
     let hasMore = size > 0;
     while (history.length < size && hasMore) {
       const page = await this.stream.loadOlder(Math.min(LIMITS.maxPageSize, size - history.length));
       history = [...page.messages, ...history];
+      changes = [...page.membership, ...changes];
       hasMore = page.hasMore;
     }
     history = history.slice(-size);
@@ -575,14 +678,26 @@ class ConversationView {
       const older = hasMore ? `; older ones with --history ${size * 2}` : '';
       this.screen.show(line([`── ${history.length} earlier messages${older} ──`, 'dim']));
     } else if (size > 0) this.screen.show(line(['── no messages yet ──', 'dim']));
-    for (const m of history) {
-      this.shownSeqs.add(m.seq);
-      this.screen.show(messageLine(m, m.senderId === this.me, m.editedAt ? ['(edited)', 'dim'] : undefined));
-      this.showAttachment(m);
+    // The changes among the messages shown (all of them when the history was read to its start).
+    const from = hasMore ? (history[0]?.seq ?? Number.POSITIVE_INFINITY) : 0;
+    const entries = [...history, ...changes.filter((c) => c.seq > from)].sort((a, b) => a.seq - b.seq);
+    for (const entry of entries) {
+      if ('kind' in entry) {
+        this.showMembership(entry);
+        continue;
+      }
+      this.shownSeqs.add(entry.seq);
+      this.screen.show(
+        messageLine(entry, entry.senderId === this.me, entry.editedAt ? ['(edited)', 'dim'] : undefined),
+      );
+      this.showAttachment(entry);
     }
     const held = this.held ?? [];
     this.held = undefined;
-    for (const m of held) this.received(m);
+    for (const entry of held) {
+      if ('kind' in entry) this.membershipChanged(entry);
+      else this.received(entry);
+    }
     this.markRead();
   }
 
@@ -593,6 +708,7 @@ class ConversationView {
     if (command.kind === 'send') {
       if (command.body.trim() !== '') this.acks.push(this.chat.send(conversationId, command.body).acked);
     } else if (command.kind === 'invalid') this.screen.note(line([command.message, 'yellow']));
+    else if (command.kind === 'attach') this.acks.push(this.attach(command.path, command.caption));
     else if (command.kind === 'leave')
       this.acks.push(
         this.chat.leave(conversationId).then(
@@ -619,6 +735,36 @@ class ConversationView {
             this.screen.note(line([`✗ could not ${what} #${command.seq}: ${describe(error)}`, 'red'])),
         ),
       );
+    }
+  }
+
+  /**
+   * Uploads a file and sends it with `caption` (default: the file's name). Resolves once the message
+   * is acked or failed, or at once when the file cannot be read or the upload is refused (said why).
+   */
+  private async attach(file: string, caption: string | undefined): Promise<void> {
+    const contentType = contentTypeOf(file);
+    const name = path.basename(file);
+    if (contentType === undefined) {
+      this.screen.note(
+        line([`✗ cannot attach ${printable(name)}: only .png .jpg .jpeg .gif .webp .pdf`, 'red']),
+      );
+      return;
+    }
+    try {
+      const bytes = await readFile(file);
+      this.screen.note(
+        line([`Uploading ${printable(name)} (${contentType}, ${bytes.byteLength} B)…`, 'dim']),
+      );
+      const { acked } = await this.chat.attach(
+        this.stream.conversationId,
+        bytes,
+        contentType,
+        caption ?? name,
+      );
+      await acked.catch(() => undefined); // the outbox event shows a failure
+    } catch (error: unknown) {
+      this.screen.note(line([`✗ could not attach ${printable(name)}: ${describe(error)}`, 'red']));
     }
   }
 
@@ -661,6 +807,16 @@ class ConversationView {
     });
   }
 
+  /** A live membership change, after the history. */
+  private membershipChanged(event: MembershipEvent): void {
+    if (this.held) this.held.push(event);
+    else this.showMembership(event);
+  }
+
+  private showMembership(event: MembershipEvent): void {
+    this.screen.show(line([clock(event.at), 'dim'], '  ', [membershipText(event), 'dim']));
+  }
+
   private received(m: ChatMessage): void {
     if (this.held) {
       this.held.push(m);
@@ -683,7 +839,7 @@ class ConversationView {
     this.showAttachment(m);
   }
 
-  private showAttachment(m: ChatMessage): void {
+  private showAttachment(m: Pick<ChatMessage, 'attachment'>): void {
     if (m.attachment) this.screen.show(line(['   ', 'dim'], [attachmentText(m.attachment), 'dim']));
   }
 
@@ -701,6 +857,7 @@ class ConversationView {
           ),
         );
       this.own.set(entry.clientMessageId, { body: entry.body, shown, state: 'pending' });
+      if (known === undefined && entry.attachment) this.showAttachment(entry);
       return;
     }
     if (known === undefined) return;
@@ -765,6 +922,7 @@ async function run(options: ChatOptions, screen: Screen, interactive: boolean): 
     url,
     ...(server.kind === 'local' ? { tokenProvider: () => localToken(server.user) } : { token: server.token }),
     WebSocket: WatchedWebSocket,
+    fetch: uploadFetch,
   });
 
   let finish: (code: number) => void = () => {};

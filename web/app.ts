@@ -13,12 +13,13 @@ import {
   type ConversationStream,
   connect,
   localStorageOutboxStore,
+  type MembershipEvent,
   type MessageUpdate,
   type OutboxEntry,
   type OutboxEvent,
   type WebSocketConstructor,
 } from '../client';
-import { ConversationDirectory, type ConversationSummary } from './conversations';
+import { ConversationDirectory, type ConversationSummary, membershipText } from './conversations';
 import { byId, h } from './dom';
 import { offlineAwareWebSocket, untilOnline } from './network';
 
@@ -185,8 +186,13 @@ class ConversationView {
   private readonly typists = new Map<string, ReturnType<typeof setTimeout>>();
   /** Members with a live connection: asked when the conversation opens, then kept by presence events. */
   private readonly online = new Set<string>();
-  /** How far each other member has read, from `read` pushes: your messages up to it are "seen" by them. */
+  /**
+   * How far each other member has read, from the `presence` answer on opening (small groups) and from
+   * `read` pushes after it: your messages up to it are "seen" by them.
+   */
   private readonly seen: Map<string, number>;
+  /** The members, when known (created here, direct, or listed by `presence`), kept by membership changes. */
+  private members: string[] | undefined;
   /** The read cursor this page last sent. */
   private readSeq = 0;
   private readScheduled = false;
@@ -197,6 +203,7 @@ class ConversationView {
     readonly conversationId: string,
   ) {
     this.seen = session.receipts(conversationId);
+    this.members = session.directory.get(conversationId)?.members;
     this.renderHeader();
     ui.conversationError.textContent = '';
     ui.messages.replaceChildren();
@@ -218,6 +225,10 @@ class ConversationView {
     this.stream.on('update', (update) => this.showUpdate(update));
     this.stream.on('typing', ({ userId }) => this.showTyping(userId));
     this.stream.on('read', ({ userId, seq }) => this.readBy(userId, seq));
+    this.stream.on('membership', (event) => {
+      this.showMembership(event);
+      this.membershipChanged(event);
+    });
     this.stream.on('error', (err) => this.refused(err));
     this.stream.ready.then(
       () => {
@@ -225,10 +236,15 @@ class ConversationView {
         session.opened(conversationId);
         this.scheduleRead();
         void this.loadOlder();
-        session.chat.presence(conversationId).then(
-          (online) => {
+        session.chat.request('presence', { conversationId }).then(
+          ({ online, readSeqs }) => {
+            if (this.closed) return;
             for (const userId of online) this.online.add(userId);
-            this.renderPresence();
+            if (readSeqs) {
+              this.members = readSeqs.map((m) => m.userId);
+              for (const { userId, readSeq } of readSeqs) this.readBy(userId, readSeq);
+            }
+            this.renderHeader();
           },
           () => undefined, // the dots stay grey; presence events still update them
         );
@@ -247,7 +263,7 @@ class ConversationView {
   renderHeader(): void {
     const known = this.session.directory.get(this.conversationId);
     ui.conversationTitle.textContent = known ? conversationLabel(known, this.session.userId) : 'Conversation';
-    ui.conversationMembers.textContent = known?.members ? `${known.members.join(', ')} · ` : '';
+    ui.conversationMembers.textContent = this.members ? `${this.members.join(', ')} · ` : '';
     ui.conversationId.textContent = this.conversationId;
     this.renderPresence();
   }
@@ -274,13 +290,13 @@ class ConversationView {
       if (this.closed || document.visibilityState !== 'visible' || seq <= this.readSeq) return;
       this.readSeq = seq;
       this.session.chat.markRead(this.conversationId, seq).catch(() => undefined);
-      this.session.directory.markRead(this.conversationId);
+      this.session.directory.markRead(this.conversationId, seq);
       this.session.renderList();
     });
   }
 
   private renderPresence(): void {
-    const members = this.session.directory.get(this.conversationId)?.members ?? [];
+    const members = this.members ?? [];
     const shown = [...new Set([...members, ...this.online])].filter((m) => m !== this.session.userId);
     ui.conversationPresence.replaceChildren(
       ...shown.map((userId) => {
@@ -324,6 +340,7 @@ class ConversationView {
       const page = await this.stream.loadOlder(PAGE_SIZE);
       if (this.closed) return;
       for (const message of page.messages) this.showMessage(message, { scroll: false });
+      for (const change of page.membership) this.showMembership(change, { scroll: false });
       for (const entry of page.deleted) {
         const { conversationId, seq, senderId, deletedAt, version } = entry;
         this.showMessage({ conversationId, seq, senderId, body: '', sentAt: deletedAt }, { scroll: false });
@@ -359,6 +376,37 @@ class ConversationView {
     } catch (err: unknown) {
       if (!this.closed) ui.conversationError.textContent = `Could not attach: ${describeError(err)}`;
     }
+  }
+
+  /** A membership change as a line of the transcript at its seq: "alice added dave", "bob left". */
+  private showMembership(event: MembershipEvent, { scroll = true } = {}): void {
+    const text = membershipText(event, this.session.userId);
+    const row = h(
+      'li',
+      { class: 'system', 'data-seq': String(event.seq), 'data-kind': event.kind },
+      h('span', { class: 'body', dir: 'auto' }, text),
+      ' ',
+      h('time', { datetime: event.at, title: event.at }, formatTime(event.at)),
+    );
+    const stick = this.atBottom();
+    const existing = this.rows.get(event.seq);
+    if (existing) existing.replaceWith(row);
+    else ui.messages.insertBefore(row, this.rowAfter(event.seq));
+    this.rows.set(event.seq, row);
+    if (scroll && stick) this.scrollToBottom();
+  }
+
+  /** A live membership change: the member list and presence dots follow it. */
+  private membershipChanged(event: MembershipEvent): void {
+    if (event.kind !== 'member_added') for (const userId of event.userIds) this.online.delete(userId);
+    if (this.members !== undefined) {
+      const gone = new Set(event.kind === 'member_added' ? [] : event.userIds);
+      this.members = [
+        ...new Set([...this.members, ...(event.kind === 'member_added' ? event.userIds : [])]),
+      ].filter((m) => !gone.has(m));
+      this.session.directory.membersChanged(this.conversationId, this.members);
+    }
+    this.renderHeader();
   }
 
   /** A `read` push: `userId` has read up to `seq`, so your messages up to there are seen by them. */
@@ -587,7 +635,7 @@ class Session {
   readonly chat: ChatClient;
   readonly directory: ConversationDirectory;
   private view: ConversationView | undefined;
-  /** Read pushes heard per conversation (they are never stored): kept while the tab lives, across views. */
+  /** Read cursors per conversation (from `presence` on opening, then `read` pushes), kept across views. */
   private readonly receiptsByConversation = new Map<string, Map<string, number>>();
   /** The server left older conversations out of its list. */
   private listTruncated = false;
@@ -615,12 +663,18 @@ class Session {
     });
     this.chat.on('error', ({ error }) => console.warn('serverless-chat:', error));
     this.chat.on('presence', ({ userId, online }) => this.view?.presenceChanged(userId, online));
+    this.chat.on('activity', (event) => {
+      // The open conversation is subscribed: its messages come on its stream, and it marks them read.
+      if (event.conversationId === this.view?.conversationId) return;
+      if (this.directory.noteActivity(event)) this.renderList();
+      else void this.refreshList();
+    });
     this.renderList();
     const last = localStorage.getItem(lastConversationKey(userId));
     if (last) this.open(last);
   }
 
-  /** Who has read how far in a conversation, as far as this tab heard (`read` pushes). */
+  /** Who has read how far in a conversation, as far as this tab knows (`presence`, then `read` pushes). */
   receipts(conversationId: string): Map<string, number> {
     let receipts = this.receiptsByConversation.get(conversationId);
     if (receipts === undefined) {
@@ -746,6 +800,7 @@ class Session {
             { class: 'subtle' },
             c.lastActivityAt ? formatTime(c.lastActivityAt) : c.conversationId.slice(0, 8),
           ),
+          c.preview ? h('span', { class: 'preview subtle', dir: 'auto' }, c.preview) : null,
           c.unread
             ? h(
                 'span',

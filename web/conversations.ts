@@ -5,7 +5,7 @@
  * created here, and keep a conversation opened by id one click away even when it is older than the
  * listed page.
  */
-import type { ChatClient } from '../client';
+import type { ActivityEvent, ChatClient, LastEntry, MembershipKind } from '../client';
 import { LIMITS } from '../shared/limits';
 
 export interface ConversationSummary {
@@ -14,8 +14,13 @@ export interface ConversationSummary {
   members?: string[];
   /** One conversation per pair of users (its members are the two of them). */
   direct?: boolean;
-  /** Messages after the user's read cursor, as the server last listed them. */
+  /** Messages after the user's read cursor, as the server last listed them, counted up by `activity`. */
   unread?: number;
+  /** The user's read cursor and the conversation's last seq, as listed and as `activity` moves them. */
+  readSeq?: number;
+  lastSeq?: number;
+  /** The newest entry as one line ("bob: lunch?", "alice added dave"), from the list or an `activity` push. */
+  preview?: string;
   /** ISO time of the last message (from the server) or of when this browser last opened it. */
   lastActivityAt?: string;
 }
@@ -31,13 +36,39 @@ function isSummary(value: unknown): value is ConversationSummary {
   );
 }
 
+/** A membership change in words, `you` for the signed-in user: "alice added dave", "bob left". */
+export function membershipText(
+  change: { kind: MembershipKind; userIds: string[]; by: string },
+  me: string,
+): string {
+  const name = (userId: string) => (userId === me ? 'you' : userId);
+  if (change.kind === 'member_left') return `${name(change.by)} left`;
+  const verb = change.kind === 'member_added' ? 'added' : 'removed';
+  return `${name(change.by)} ${verb} ${change.userIds.map(name).join(', ')}`;
+}
+
+/** A message's preview line: "bob: lunch?", "you: 📎 dot.png", with … when the body goes on. */
+function messagePreview(
+  entry: { senderId: string; preview: string; truncated?: true; attachment?: unknown },
+  me: string,
+): string {
+  const sender = entry.senderId === me ? 'you' : entry.senderId;
+  return `${sender}: ${entry.attachment ? '📎 ' : ''}${entry.preview}${entry.truncated ? '…' : ''}`;
+}
+
+function lastEntryPreview(last: LastEntry, me: string): string {
+  if (last.kind === 'message') return messagePreview(last, me);
+  if (last.kind === 'deleted') return `${last.senderId === me ? 'you' : last.senderId}: message deleted`;
+  return membershipText(last, me);
+}
+
 export class ConversationDirectory {
   private readonly key: string;
   private remembered: ConversationSummary[];
   private listed: ConversationSummary[] = [];
 
   constructor(
-    userId: string,
+    private readonly userId: string,
     private readonly storage: Storage = localStorage,
   ) {
     this.key = `serverless-chat:conversations:${userId}`;
@@ -62,20 +93,64 @@ export class ConversationDirectory {
   /** Reads the server's newest conversations; `hasMore` says that older ones were left out. */
   async refresh(chat: ChatClient): Promise<{ hasMore: boolean }> {
     const { conversations, hasMore } = await chat.listConversations(LIMITS.maxPageSize);
-    this.listed = conversations.map(({ conversationId, title, lastActivityAt, unread, direct, members }) => ({
-      conversationId,
-      lastActivityAt,
-      unread,
-      ...(title === undefined ? {} : { title }),
-      ...(direct ? { direct: true } : {}),
-      ...(members === undefined ? {} : { members }),
-    }));
+    const before = new Map(this.listed.map((c) => [c.conversationId, c]));
+    this.listed = conversations.map(({ conversationId, title, direct, members, ...counts }) => {
+      const entry: ConversationSummary = {
+        conversationId,
+        lastActivityAt: counts.lastActivityAt,
+        unread: counts.unread,
+        readSeq: counts.readSeq,
+        lastSeq: counts.lastSeq,
+        ...(counts.last === undefined ? {} : { preview: lastEntryPreview(counts.last, this.userId) }),
+        ...(title === undefined ? {} : { title }),
+        ...(direct ? { direct: true } : {}),
+        ...(members === undefined ? {} : { members }),
+      };
+      // An `activity` heard while the list was being read may be newer than the list.
+      const heard = before.get(conversationId);
+      if (heard?.lastSeq !== undefined && heard.lastSeq > counts.lastSeq)
+        Object.assign(entry, {
+          lastSeq: heard.lastSeq,
+          unread: Math.max(0, heard.lastSeq - counts.readSeq),
+          preview: heard.preview,
+          lastActivityAt: heard.lastActivityAt,
+        });
+      return entry;
+    });
     return { hasMore };
   }
 
-  /** Everything up to the last message is read: its badge goes (until the next list says otherwise). */
-  markRead(conversationId: string): void {
-    for (const entry of this.listed) if (entry.conversationId === conversationId) entry.unread = 0;
+  /**
+   * An `activity` push: a new message in a listed conversation moves it up and counts as unread
+   * (its seq minus the read cursor, as the server counts). Returns false for a conversation the
+   * server's list did not have (new to this user, or older than the page): only the list knows its title.
+   */
+  noteActivity(activity: ActivityEvent): boolean {
+    const { conversationId, seq, sentAt } = activity;
+    const entry = this.listed.find((c) => c.conversationId === conversationId);
+    if (entry === undefined) return false;
+    if (seq <= (entry.lastSeq ?? 0)) return true;
+    entry.lastSeq = seq;
+    entry.unread = Math.max(0, seq - (entry.readSeq ?? 0));
+    entry.preview = messagePreview(activity, this.userId);
+    if (sentAt > (entry.lastActivityAt ?? '')) entry.lastActivityAt = sentAt;
+    return true;
+  }
+
+  /** Everything up to `seq` is read: its badge goes (until the next list says otherwise). */
+  markRead(conversationId: string, seq: number): void {
+    for (const entry of this.listed)
+      if (entry.conversationId === conversationId) {
+        entry.unread = 0;
+        entry.readSeq = Math.max(entry.readSeq ?? 0, seq);
+        entry.lastSeq = Math.max(entry.lastSeq ?? 0, seq);
+      }
+  }
+
+  /** Who is a member, as a membership change says: known members are kept up to date. */
+  membersChanged(conversationId: string, members: string[]): void {
+    if (this.get(conversationId)?.members === undefined) return;
+    this.remember({ conversationId, members });
   }
 
   get(conversationId: string): ConversationSummary | undefined {

@@ -4,7 +4,6 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,54 +66,6 @@ const PNG = Buffer.from(
   'base64',
 );
 
-/** Answers the page's CORS preflights to the local S3 and adds the CORS headers S3 on AWS would send. */
-async function allowCorsToLocalS3(page: Page): Promise<void> {
-  const cors = {
-    'access-control-allow-origin': '*',
-    'access-control-allow-methods': 'GET, PUT',
-    'access-control-allow-headers': 'content-type',
-  };
-  await page.route(/^http:\/\/[^/]+\.s3\.localhost:\d+\//, async (route) => {
-    if (route.request().method() === 'OPTIONS') return route.fulfill({ status: 204, headers: cors });
-    // Node does not resolve *.localhost as Chromium does: the request goes to loopback with its Host.
-    const request = route.request();
-    const url = new URL(request.url());
-    const answer = await new Promise<{ status: number; headers: Record<string, string>; body: Buffer }>(
-      (resolve, reject) => {
-        const forwarded = http.request(
-          {
-            host: '127.0.0.1',
-            port: url.port,
-            path: url.pathname + url.search,
-            method: request.method(),
-            headers: { ...request.headers(), host: url.host },
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (chunk: Buffer) => chunks.push(chunk));
-            res.on('end', () =>
-              resolve({
-                status: res.statusCode ?? 500,
-                headers: Object.fromEntries(
-                  Object.entries(res.headers).map(([name, value]) => [name, String(value)]),
-                ),
-                body: Buffer.concat(chunks),
-              }),
-            );
-          },
-        );
-        forwarded.on('error', reject);
-        forwarded.end(request.postDataBuffer() ?? undefined);
-      },
-    );
-    await route.fulfill({
-      status: answer.status,
-      headers: { ...answer.headers, ...cors },
-      body: answer.body,
-    });
-  });
-}
-
 async function goOffline(page: Page): Promise<void> {
   await page.context().setOffline(true);
   await expect.poll(() => page.locator('#connection').getAttribute('data-state'), patiently).not.toBe('open');
@@ -148,6 +99,20 @@ async function storedTranscript(userId: string, conversationId: string): Promise
     return page.messages.flatMap((m) => ('tombstone' in m ? [] : [`${m.seq} ${m.senderId}: ${m.body}`]));
   } finally {
     reader.close();
+  }
+}
+
+/** Runs `act` with an SDK client of `userId`, for what the page offers no control for. */
+async function asUser<T>(userId: string, act: (chat: ReturnType<typeof connect>) => Promise<T>): Promise<T> {
+  const chat = connect({
+    url: runtime.webSocketUrl,
+    tokenProvider: () => runtime.issueToken(userId),
+    WebSocket,
+  });
+  try {
+    return await act(chat);
+  } finally {
+    chat.close();
   }
 }
 
@@ -300,9 +265,6 @@ describe('the web chat page', () => {
     const bob = await signIn('judy');
     await bob.locator('#conversation-list button', { hasText: 'Photos' }).click();
     await bob.locator('#conversation-id:not(:empty)').waitFor();
-    // The local S3 (fauxqs) answers no CORS preflight, which S3 on AWS does (the bucket's CORS rule):
-    // alice's uploads pass through the browser's network layer with the headers AWS would add.
-    await allowCorsToLocalS3(alice);
 
     // Act: alice attaches a PNG and a PDF through the file input.
     await alice
@@ -346,6 +308,53 @@ describe('the web chat page', () => {
       .toBe(0);
     expect(pageProblems).toEqual([]);
   }, 60_000);
+
+  it('shows membership changes, live unread counts of other conversations, and receipts after a reload', async () => {
+    // Prepare: kim has two conversations with lee; lee has one of them open.
+    const kim = await signIn('kim');
+    await createConversation(kim, 'lee', 'Elsewhere 🗂');
+    await createConversation(kim, 'lee', 'Team 🧩');
+    await kim.locator('#conversation-title', { hasText: 'Team 🧩' }).waitFor();
+    const teamId = (await kim.locator('#conversation-id').textContent()) ?? '';
+    const lee = await signIn('lee');
+    await lee.locator('#conversation-list button', { hasText: 'Team 🧩' }).click();
+    await lee.locator('#conversation-id', { hasText: teamId }).waitFor();
+    const elsewhere = lee.locator('#conversation-list button', { hasText: 'Elsewhere 🗂' });
+    await elsewhere.waitFor();
+    expect(await elsewhere.locator('.unread').count()).toBe(0);
+
+    // Receipts: lee reads kim's message; kim's page, reloaded, still says so (from the presence answer).
+    await send(kim, 'hello team');
+    await lee.locator('#messages > li[data-seq="1"]').waitFor();
+    await kim.locator('#messages > li[data-seq="1"] .seen', { hasText: 'seen by lee' }).waitFor();
+    await kim.reload();
+    await kim.locator('#conversation-id', { hasText: teamId }).waitFor();
+    await kim.locator('#messages > li[data-seq="1"] .seen', { hasText: 'seen by lee' }).waitFor();
+
+    // Membership: kim adds nia (an SDK client here: the page has no "add" form), then nia leaves.
+    await asUser('kim', (chat) => chat.addMembers(teamId, ['nia']));
+    await lee
+      .locator('#messages > li.system[data-kind="member_added"]', { hasText: 'kim added nia' })
+      .waitFor();
+    await lee.locator('#conversation-presence .member[data-user="nia"]').waitFor();
+    await kim
+      .locator('#messages > li.system[data-kind="member_added"]', { hasText: 'you added nia' })
+      .waitFor();
+    await asUser('nia', (chat) => chat.leave(teamId));
+    await lee.locator('#messages > li.system[data-kind="member_left"]', { hasText: 'nia left' }).waitFor();
+    await expect
+      .poll(() => lee.locator('#conversation-presence .member[data-user="nia"]').count(), patiently)
+      .toBe(0);
+
+    // Live list: kim writes in the conversation lee does not have open; lee's badge counts it at once,
+    // and its preview line shows the newest message.
+    await kim.locator('#conversation-list button', { hasText: 'Elsewhere 🗂' }).click();
+    await send(kim, 'over here');
+    await send(kim, 'and here');
+    await elsewhere.locator('.unread', { hasText: '2' }).waitFor();
+    expect(await elsewhere.locator('.preview').textContent()).toBe('kim: and here');
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
 
   it('shows a message the server can never accept as failed, and discards it', async () => {
     // Prepare

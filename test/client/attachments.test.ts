@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { MembershipEvent, ReadEvent } from '../../client';
+import type { ActivityEvent, MembershipEvent, ReadEvent } from '../../client';
 import { harness, settle } from './fakes';
 
 const C = 'c1';
@@ -120,6 +120,67 @@ describe('membership and receipts', () => {
     });
     expect(order).toEqual(['member_added:carol@1 by alice', 'member_left:carol@2 by carol', 'm3']);
     expect(socket.frames('history')).toEqual([]);
+  });
+
+  it('lists the membership changes of an older page, in order, with its messages', async () => {
+    const h = harness();
+    const socket = await h.connectNow();
+    const stream = h.chat.conversation(C);
+    await settle();
+    socket.ack(socket.last('subscribe'), { conversationId: C, messages: [], hasMore: false, lastSeq: 4 });
+    await stream.ready;
+    const older = stream.loadOlder(10);
+    await settle();
+    expect(socket.last('history')).toMatchObject({ conversationId: C, beforeSeq: 5, limit: 10 });
+    const change = { conversationId: C, tombstone: true, userIds: ['dave'], by: 'alice', at: 'a' };
+    socket.ack(socket.last('history'), {
+      conversationId: C,
+      messages: [
+        { conversationId: C, seq: 1, senderId: 'alice', body: 'hi', sentAt: 't1' },
+        { ...change, seq: 2, kind: 'member_added' },
+        { conversationId: C, seq: 3, tombstone: true },
+        { ...change, seq: 4, kind: 'member_removed' },
+      ],
+      hasMore: false,
+      lastSeq: 4,
+    });
+    const page = await older;
+    expect(page.messages.map((m) => m.seq)).toEqual([1]);
+    expect(page.membership).toEqual([
+      { conversationId: C, seq: 2, kind: 'member_added', userIds: ['dave'], by: 'alice', at: 'a' },
+      { conversationId: C, seq: 4, kind: 'member_removed', userIds: ['dave'], by: 'alice', at: 'a' },
+    ]);
+  });
+
+  it('emits activity pushes of conversations not subscribed to, malformed ones ignored', async () => {
+    const h = harness();
+    const socket = await h.connectNow();
+    const activity: ActivityEvent[] = [];
+    h.chat.on('activity', (e) => activity.push(e));
+    const pushed = { type: 'activity', conversationId: 'other', senderId: 'bob', preview: 'lunch?' };
+    socket.receive({ ...pushed, seq: 7, sentAt: 't7' });
+    socket.receive({
+      ...pushed,
+      seq: 8,
+      sentAt: 't8',
+      preview: 'dot.png',
+      truncated: true,
+      attachment: { contentType: 'image/png' },
+    });
+    socket.receive({ ...pushed, seq: '9', sentAt: 't9' });
+    socket.receive({ type: 'activity', conversationId: 'other', seq: 10 });
+    expect(activity).toEqual([
+      { conversationId: 'other', seq: 7, senderId: 'bob', sentAt: 't7', preview: 'lunch?' },
+      {
+        conversationId: 'other',
+        seq: 8,
+        senderId: 'bob',
+        sentAt: 't8',
+        preview: 'dot.png',
+        truncated: true,
+        attachment: { contentType: 'image/png' },
+      },
+    ]);
   });
 
   it('emits read pushes on the client and on the stream', async () => {

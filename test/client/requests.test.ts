@@ -31,6 +31,23 @@ describe('requests', () => {
     expect(await page).toEqual({ conversationId: C, messages: [], hasMore: false, lastSeq: 9 });
   });
 
+  it('pages the conversation list with the cursor of the page before', async () => {
+    const h = harness();
+    const socket = await h.connectNow();
+    const entry = { ...conversation, readSeq: 0, unread: 0, lastActivityAt: conversation.createdAt };
+
+    const first = h.chat.listConversations({ limit: 1 });
+    await settle();
+    socket.ack(socket.last('listConversations'), { conversations: [entry], hasMore: true, nextCursor: 'k1' });
+    const { nextCursor } = await first;
+    const second = h.chat.listConversations({ limit: 1, cursor: nextCursor });
+    await settle();
+    socket.ack(socket.last('listConversations'), { conversations: [], hasMore: false });
+
+    expect(socket.last('listConversations')).toMatchObject({ limit: 1, cursor: 'k1' });
+    await expect(second).resolves.toEqual({ conversations: [], hasMore: false });
+  });
+
   it('waits for the connection before sending', async () => {
     const h = harness();
     const page = h.chat.history(C);

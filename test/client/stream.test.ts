@@ -216,7 +216,7 @@ describe('ordered streams', () => {
       lastSeq: 120,
     });
     expect(await secondPage).toMatchObject({ hasMore: false });
-    expect(await stream.loadOlder()).toEqual({ messages: [], deleted: [], hasMore: false });
+    expect(await stream.loadOlder()).toEqual({ messages: [], deleted: [], membership: [], hasMore: false });
   });
 
   it('reports a refused subscription and closes the stream', async () => {

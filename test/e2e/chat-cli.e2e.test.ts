@@ -1,6 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import {
@@ -214,6 +214,91 @@ describe('npm run chat', () => {
       // Assess: the server says bob is gone.
       const { removed } = await chat.removeMember(conversationId, bob);
       expect(removed).toBe(false);
+    } finally {
+      chat.close();
+    }
+  }, 120_000);
+
+  it('shows membership changes as lines, and a message in another conversation as a short note', async () => {
+    // Prepare: bob follows one of two conversations he shares with alice (an SDK client).
+    const alice = unique('alice');
+    const bob = unique('bob');
+    const carol = unique('carol');
+    const chat = connect({
+      url: runtime.webSocketUrl,
+      tokenProvider: () => runtime.issueToken(alice),
+      WebSocket: WebSocket as never,
+    });
+    try {
+      const { conversationId } = await chat.createConversation([bob], 'Followed');
+      const other = await chat.createConversation([bob], 'Elsewhere');
+      const bobCli = new ChatCli(['--user', bob, '--conversation', conversationId]);
+      await expect.poll(() => bobCli.stdout, { timeout: 30_000, interval: 200 }).toContain('no messages yet');
+
+      // Act
+      await chat.addMembers(conversationId, [carol]);
+      await chat.send(other.conversationId, 'over here').acked;
+
+      // Assess
+      await expect
+        .poll(() => bobCli.stdout, { timeout: 30_000, interval: 200 })
+        .toContain(`— ${alice} added ${carol} —`);
+      await expect
+        .poll(() => bobCli.stderr, { timeout: 30_000, interval: 200 })
+        .toContain(`[${other.conversationId}] 1 new from ${alice}: over here`);
+      bobCli.endInput();
+      expect(await bobCli.exited).toBe(0);
+    } finally {
+      chat.close();
+    }
+  }, 120_000);
+
+  it('attaches a file with /attach: uploaded to the bucket, sent with its caption, and shown with its key', async () => {
+    // Prepare: alice (an SDK client) creates the conversation; bob has a PNG on disk.
+    const alice = unique('alice');
+    const bob = unique('bob');
+    const png = Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEUlEQVR4nGPQqLiDFTEMLQkA8eRfATA3bycAAAAASUVORK5CYII=',
+      'base64',
+    );
+    const file = path.join(stateDir, 'dot 1.png');
+    writeFileSync(file, png);
+    const chat = connect({
+      url: runtime.webSocketUrl,
+      tokenProvider: () => runtime.issueToken(alice),
+      WebSocket: WebSocket as never,
+    });
+    try {
+      const { conversationId } = await chat.createConversation([bob], 'Files');
+      const bobCli = new ChatCli(['--user', bob, '--conversation', conversationId]);
+
+      // Act: the command piped in, as a script would; the client exits once the message is acked.
+      bobCli.type(`/attach "${file}" a blue dot`, '/attach notes.txt');
+      bobCli.endInput();
+
+      // Assess: sent, shown with its file line; a file of another type is refused before any upload.
+      expect(await bobCli.exited).toBe(0);
+      expect(bobCli.stdout).toContain('✓ sent (#1): a blue dot');
+      expect(bobCli.stdout).toMatch(
+        new RegExp(`\\[image/png ${png.length} B\\] conversations/${conversationId}/[0-9a-f-]{36}`),
+      );
+      expect(bobCli.stderr).toContain('cannot attach notes.txt');
+      const { messages } = await chat.history(conversationId);
+      expect(messages).toEqual([
+        expect.objectContaining({
+          seq: 1,
+          senderId: bob,
+          body: 'a blue dot',
+          attachment: expect.objectContaining({ contentType: 'image/png', size: png.length }),
+        }),
+      ]);
+      // The bytes are in the bucket: alice downloads them through a download URL.
+      const [message] = messages;
+      const key = message && 'attachment' in message ? (message.attachment?.key ?? '') : '';
+      const { url } = await chat.downloadUrl(conversationId, key);
+      const download = await fetch(url);
+      expect(download.status).toBe(200);
+      expect(Buffer.from(await download.arrayBuffer())).toEqual(png);
     } finally {
       chat.close();
     }

@@ -1,13 +1,19 @@
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
+  activityText,
   attachmentText,
   clock,
+  contentTypeOf,
+  membershipText,
   parseArgs,
   parseInput,
   printable,
   rowsOf,
   tokenSubject,
   UsageError,
+  uploadFetch,
 } from '../../local/chat';
 
 describe('parseArgs', () => {
@@ -214,6 +220,56 @@ describe('parseInput', () => {
     expect(parseInput('//leave')).toEqual({ kind: 'send', body: '/leave' });
   });
 
+  it('reads /attach <path> [text], a quoted path with spaces too', () => {
+    expect(parseInput('/attach ./dot.png')).toEqual({ kind: 'attach', path: './dot.png' });
+    expect(parseInput('/attach dot.png  the dot 🔵 ')).toEqual({
+      kind: 'attach',
+      path: 'dot.png',
+      caption: 'the dot 🔵',
+    });
+    expect(parseInput('/attach "my notes.pdf" for you')).toEqual({
+      kind: 'attach',
+      path: 'my notes.pdf',
+      caption: 'for you',
+    });
+    for (const text of ['/attach', '/attach   ', '/attach "unclosed.png'])
+      expect(parseInput(text)).toMatchObject({
+        kind: 'invalid',
+        message: expect.stringMatching(/^Usage: \/attach/),
+      });
+    expect(parseInput('/attachment')).toEqual({ kind: 'send', body: '/attachment' });
+  });
+
+  it('knows the attachment type of a file by its extension, and no other', () => {
+    expect(contentTypeOf('a/b/Photo.JPG')).toBe('image/jpeg');
+    expect(contentTypeOf('x.jpeg')).toBe('image/jpeg');
+    expect(contentTypeOf('x.webp')).toBe('image/webp');
+    expect(contentTypeOf('notes.pdf')).toBe('application/pdf');
+    expect(contentTypeOf('notes.txt')).toBeUndefined();
+    expect(contentTypeOf('png')).toBeUndefined();
+  });
+
+  it('shows a message in another conversation as one short line with its preview', () => {
+    const activity = { conversationId: 'c-2', senderId: 'bob', preview: 'lunch?\nat 12' };
+    expect(activityText(activity, 1)).toBe('[c-2] 1 new from bob: lunch? ⏎ at 12');
+    expect(activityText({ ...activity, preview: 'x'.repeat(100) }, 3)).toBe(
+      `[c-2] 3 new from bob: ${'x'.repeat(39)}…`,
+    );
+    expect(
+      activityText({ ...activity, preview: 'dot.png', attachment: { contentType: 'image/png' } }, 2),
+    ).toBe('[c-2] 2 new from bob: 📎 dot.png');
+  });
+
+  it('shows a membership change as a line of its own', () => {
+    expect(membershipText({ kind: 'member_added', userIds: ['dave', 'erin'], by: 'alice' })).toBe(
+      '— alice added dave, erin —',
+    );
+    expect(membershipText({ kind: 'member_removed', userIds: ['carol'], by: 'alice' })).toBe(
+      '— alice removed carol —',
+    );
+    expect(membershipText({ kind: 'member_left', userIds: ['bob'], by: 'bob' })).toBe('— bob left —');
+  });
+
   it('shows an attachment as its type, size and key', () => {
     const key = 'conversations/c1/00000000-0000-4000-8000-000000000001';
     expect(attachmentText({ key, contentType: 'image/png', size: 123 })).toBe(`[image/png 123 B] ${key}`);
@@ -248,5 +304,49 @@ describe('parseInput', () => {
       expect(parseInput(text)).toEqual({ kind: 'invalid', message: 'Usage: /edit <seq> <text>' });
     for (const text of ['/delete', '/delete x', '/delete 0', '/delete 3 4'])
       expect(parseInput(text)).toEqual({ kind: 'invalid', message: 'Usage: /delete <seq>' });
+  });
+});
+
+describe('uploadFetch', () => {
+  it('PUTs to a *.localhost URL on loopback with its Host header and the signed headers', async () => {
+    // Prepare: a server on loopback stands in for the local S3 (glibc does not resolve *.localhost).
+    const received: Array<{ method?: string; url?: string; headers: IncomingHttpHeaders; body: string }> = [];
+    const server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const { method, url, headers } = request;
+        received.push({ method, url, headers, body: Buffer.concat(chunks).toString() });
+        response.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+
+    try {
+      // Act
+      const answer = await uploadFetch(`http://chat-bucket.s3.localhost:${port}/conversations/c1/k?X-Amz=1`, {
+        method: 'PUT',
+        headers: { 'content-type': 'image/png', 'content-length': '3' },
+        body: new Uint8Array([0x61, 0x62, 0x63]),
+      });
+
+      // Assess
+      expect(answer).toEqual({ ok: true, status: 200 });
+      expect(received).toEqual([
+        {
+          method: 'PUT',
+          url: '/conversations/c1/k?X-Amz=1',
+          headers: expect.objectContaining({
+            host: `chat-bucket.s3.localhost:${port}`,
+            'content-type': 'image/png',
+            'content-length': '3',
+          }),
+          body: 'abc',
+        },
+      ]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
