@@ -42,7 +42,16 @@ describe('a message beyond its subscribers', () => {
     expect(ack).toMatchObject({ type: 'ack', seq: 1 });
     await expect
       .poll(() => carol.frames.filter((frame) => frame.type === 'activity'), { timeout: 10_000 })
-      .toEqual([{ type: 'activity', conversationId, seq: 1, senderId: 'alice', sentAt: expect.any(String) }]);
+      .toEqual([
+        {
+          type: 'activity',
+          conversationId,
+          seq: 1,
+          senderId: 'alice',
+          sentAt: expect.any(String),
+          preview: 'are you there, bob?',
+        },
+      ]);
     await expect
       .poll(() => runtime.eventBus.events.map((event) => event.detail), { timeout: 10_000 })
       .toEqual([
