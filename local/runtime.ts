@@ -199,6 +199,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       web: { assets, webSocketUrl: () => webSocketUrl },
     });
     stops.push(() => control.close());
+    s3Front.allowOrigins(pageOrigins(control.url));
     log(
       `web chat page on ${control.url}/ (app.js ${kb(bundleBytes.raw)} minified, ${kb(bundleBytes.gzip)} gzipped)`,
     );
@@ -278,4 +279,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     await stopAll(stops).catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * The origins the web page may be opened from: the control plane's, under each name of loopback, so
+ * `localhost`, `127.0.0.1` and `[::1]` all work.
+ */
+export function pageOrigins(controlUrl: string): string[] {
+  const { protocol, port } = new URL(controlUrl);
+  return ['localhost', '127.0.0.1', '[::1]'].map((host) => `${protocol}//${host}:${port}`);
 }

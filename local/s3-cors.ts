@@ -34,6 +34,12 @@ export const ATTACHMENTS_CORS_RULE: CorsRule = { ...ATTACHMENTS_CORS, allowedOri
 export interface S3CorsProxy {
   /** Same shape as fauxqs's (`http://s3.localhost:PORT`), so buckets stay virtual hosts of it. */
   endpoint: string;
+  /**
+   * Narrows the origins the rule allows (the runtime names its web page's once the page is served).
+   * fauxqs checks no signature, so locally the origin is what keeps another site's page, open in the
+   * same browser, from listing the bucket or reading its files; on AWS the signature does that.
+   */
+  allowOrigins(origins: readonly string[]): void;
   stop(): Promise<void>;
 }
 
@@ -117,13 +123,20 @@ function answerPreflight(rule: CorsRule, req: IncomingMessage, res: ServerRespon
  * checks no signature, so the proxy's port there changes nothing.
  */
 export async function startS3CorsProxy(options: S3CorsProxyOptions): Promise<S3CorsProxy> {
-  const rule = options.rule ?? ATTACHMENTS_CORS_RULE;
+  let rule = options.rule ?? ATTACHMENTS_CORS_RULE;
   const upstream = new URL(options.upstream);
   // Our own pool, so stop() can close the sockets to fauxqs instead of leaving them to time out.
   const agent = new Agent({ keepAlive: true });
 
   const forward = (req: IncomingMessage, res: ServerResponse): void => {
     const cors = corsHeaders(rule, req.headers.origin, req.method ?? '', []);
+    // A browser names the page's origin; one the rule does not allow gets nothing done, not merely an
+    // unreadable answer (a simple request needs no preflight). Tools without an Origin pass.
+    if (req.headers.origin !== undefined && cors === undefined) {
+      req.resume();
+      s3Error(res, 403, 'AccessForbidden', 'CORSResponse: This CORS request is not allowed.');
+      return;
+    }
     const outgoing = request(
       {
         host: upstream.hostname,
@@ -162,6 +175,9 @@ export async function startS3CorsProxy(options: S3CorsProxyOptions): Promise<S3C
 
   return {
     endpoint: `http://s3.localhost:${port}`,
+    allowOrigins: (origins) => {
+      rule = { ...rule, allowedOrigins: [...origins] };
+    },
     stop: () =>
       new Promise<void>((resolve, reject) => {
         // close() waits for every open request, and a browser's upload or a kept-alive connection

@@ -14,7 +14,7 @@ async function track(client: Promise<ChatClient>): Promise<ChatClient> {
 }
 
 /** The web page's origin: the control plane, another origin than the bucket's. */
-const PAGE_ORIGIN = 'http://localhost:3002';
+const pageOrigin = (): string => new URL(runtime.webUrl).origin;
 
 /** A 1×1 transparent PNG. */
 const PNG = Buffer.from(
@@ -94,7 +94,7 @@ describe('attachments through the local runtime (S3 on fauxqs)', () => {
     const preflight = await fetch(String(upload.url), {
       method: 'OPTIONS',
       headers: {
-        origin: PAGE_ORIGIN,
+        origin: pageOrigin(),
         'access-control-request-method': 'PUT',
         'access-control-request-headers': 'content-type',
       },
@@ -103,7 +103,7 @@ describe('attachments through the local runtime (S3 on fauxqs)', () => {
     // Assess
     expect(new URL(String(upload.url)).port).toBe(new URL(runtime.endpoints.s3).port);
     expect(preflight.status).toBe(200);
-    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(pageOrigin());
     expect(preflight.headers.get('access-control-allow-methods')).toContain('PUT');
     expect(preflight.headers.get('access-control-allow-headers')).toBe('content-type');
   });
@@ -122,21 +122,61 @@ describe('attachments through the local runtime (S3 on fauxqs)', () => {
     // Act
     const put = await fetch(String(upload.url), {
       method: 'PUT',
-      headers: { ...(upload.headers as Record<string, string>), origin: PAGE_ORIGIN },
+      headers: { ...(upload.headers as Record<string, string>), origin: pageOrigin() },
       body: PNG,
     });
     const download = await alice.request({ action: 'downloadUrl', conversationId, key: upload.key });
-    const got = await fetch(String(download.url), { headers: { origin: PAGE_ORIGIN } });
+    const got = await fetch(String(download.url), { headers: { origin: pageOrigin() } });
 
     // Assess
     expect(put.status).toBe(200);
-    expect(put.headers.get('access-control-allow-origin')).toBe('*');
+    expect(put.headers.get('access-control-allow-origin')).toBe(pageOrigin());
     // The deployed rule exposes no header: the page can read no ETag on AWS, and none locally either.
     expect(put.headers.get('etag')).not.toBeNull();
     expect(put.headers.get('access-control-expose-headers')).toBeNull();
     expect(got.status).toBe(200);
-    expect(got.headers.get('access-control-allow-origin')).toBe('*');
+    expect(got.headers.get('access-control-allow-origin')).toBe(pageOrigin());
     expect(Buffer.from(await got.arrayBuffer())).toEqual(PNG);
+  });
+
+  it("refuses another site's page: fauxqs checks no signature, so locally the origin stands in for it", async () => {
+    // Prepare: a stored file, and the bucket's URL without a signature.
+    const alice = await track(connectAs(runtime, 'alice'));
+    const conversationId = await createConversation(alice, ['bob']);
+    const upload = await alice.request({
+      action: 'uploadUrl',
+      conversationId,
+      contentType: 'image/png',
+      size: PNG.length,
+    });
+    await fetch(String(upload.url), {
+      method: 'PUT',
+      headers: upload.headers as Record<string, string>,
+      body: PNG,
+    });
+    const listing = new URL(String(upload.url));
+    listing.pathname = '/';
+    listing.search = '';
+    const evil = { origin: 'http://evil.example' };
+
+    // Act
+    const list = await fetch(String(listing), { headers: evil });
+    const put = await fetch(String(upload.url), {
+      method: 'PUT',
+      headers: { ...(upload.headers as Record<string, string>), ...evil },
+      body: Buffer.alloc(PNG.length),
+    });
+    const preflight = await fetch(String(upload.url), {
+      method: 'OPTIONS',
+      headers: { ...evil, 'access-control-request-method': 'PUT' },
+    });
+    const download = await alice.request({ action: 'downloadUrl', conversationId, key: upload.key });
+    const stored = await fetch(String(download.url));
+
+    // Assess
+    expect([list.status, put.status, preflight.status]).toEqual([403, 403, 403]);
+    expect(list.headers.get('access-control-allow-origin')).toBeNull();
+    expect(Buffer.from(await stored.arrayBuffer())).toEqual(PNG);
   });
 
   it('refuses a non-member an upload or a download URL, and a wrong type, size or foreign key to a member', async () => {
