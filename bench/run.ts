@@ -159,10 +159,11 @@ function printCostModel(): void {
     // Lambda: send (≈100 ms at 256 MB); fan-out per message ≈ 50 ms + 5 ms per push at 512 MB, one request per batch of 10.
     const lambda =
       price.lambdaRequest * (1 + 0.1) + price.lambdaGbSecond * (0.25 * 0.1 + 0.5 * (0.05 + 0.005 * n) * 1);
-    // DynamoDB: send = one strongly consistent GetItem (member: 1 RRU), the claim PutItem (1 WRU), the
-    // counter UpdateItem (1 WRU) and a 2-item transaction (2 WRU per item); fan-out = one strongly
-    // consistent Query of the subscribers.
-    const dynamo = price.dynamoRead * (1 + Math.max(1, Math.ceil((n * 80) / 4096))) + price.dynamoWrite * 6;
+    // DynamoDB: send = the member UpdateItem that takes a send token (1 WRU; byMember does not copy
+    // the bucket, so the index is not written), the claim PutItem (1 WRU), the counter UpdateItem
+    // (1 WRU) and a 2-item transaction (2 WRU per item); fan-out = one strongly consistent Query of the
+    // subscribers and one of the members (offline members and activity; about 1 RRU).
+    const dynamo = price.dynamoRead * (1 + Math.max(1, Math.ceil((n * 80) / 4096))) + price.dynamoWrite * 7;
     // SQS FIFO: SendMessage + ReceiveMessage share + DeleteMessage share (batches of up to 10).
     const sqs = price.sqsFifoRequest * (1 + 0.2);
     const total = apiGateway + lambda + dynamo + sqs;

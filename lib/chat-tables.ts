@@ -55,7 +55,8 @@ export class ChatTables extends Construct {
         indexName: index.indexName,
         partitionKey: toAttribute(index.partitionKey),
         sortKey: index.sortKey && toAttribute(index.sortKey),
-        projectionType: index.projection === 'ALL' ? ProjectionType.ALL : ProjectionType.KEYS_ONLY,
+        projectionType: ProjectionType[index.projection],
+        ...(index.nonKeyAttributes === undefined ? {} : { nonKeyAttributes: index.nonKeyAttributes }),
       });
     }
     return table;

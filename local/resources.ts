@@ -54,7 +54,10 @@ export function createTableInput(tableName: string, definition: TableDefinition)
         : indexes.map((index) => ({
             IndexName: index.indexName,
             KeySchema: keySchema(index.partitionKey, index.sortKey),
-            Projection: { ProjectionType: index.projection },
+            Projection: {
+              ProjectionType: index.projection,
+              ...(index.nonKeyAttributes === undefined ? {} : { NonKeyAttributes: index.nonKeyAttributes }),
+            },
           })),
   };
 }

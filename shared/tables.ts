@@ -24,7 +24,9 @@ export interface IndexDefinition {
   indexName: string;
   partitionKey: KeyDefinition;
   sortKey?: KeyDefinition;
-  projection: 'ALL' | 'KEYS_ONLY';
+  /** `INCLUDE` copies the keys and `nonKeyAttributes`: writes to any other attribute cost the index nothing. */
+  projection: 'ALL' | 'KEYS_ONLY' | 'INCLUDE';
+  nonKeyAttributes?: string[];
 }
 
 export interface TableDefinition {
@@ -67,7 +69,11 @@ export const TABLES = {
         indexName: 'byMember',
         partitionKey: { name: 'memberId', type: 'S' },
         sortKey: { name: 'conversationId', type: 'S' },
-        projection: 'ALL',
+        // Only what listConversations reads: the send bucket (`sendTat`) and the typing throttle
+        // (`typingAt`) change the member item on every send and typing event, and with ALL each of
+        // those writes would be a second write to the index.
+        projection: 'INCLUDE',
+        nonKeyAttributes: ['readSeq'],
       },
     ],
   },

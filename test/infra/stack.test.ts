@@ -307,11 +307,33 @@ describe('ServerlessChatStack with default props', () => {
             ? indexes.map((index) => ({
                 IndexName: index.indexName,
                 KeySchema: keySchema(index),
-                Projection: { ProjectionType: index.projection },
+                Projection: {
+                  ProjectionType: index.projection,
+                  ...(index.nonKeyAttributes === undefined
+                    ? {}
+                    : { NonKeyAttributes: index.nonKeyAttributes }),
+                },
               }))
             : Match.absent(),
         },
       });
+    });
+  });
+
+  describe('conversation list index', () => {
+    it('copies only readSeq into byMember, so the send bucket and the typing throttle never write the index', () => {
+      const table = template.toJSON().Resources[tableId(template, 'conversations')] as Resource;
+
+      expect(table.Properties.GlobalSecondaryIndexes).toEqual([
+        {
+          IndexName: 'byMember',
+          KeySchema: [
+            { AttributeName: 'memberId', KeyType: 'HASH' },
+            { AttributeName: 'conversationId', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['readSeq'] },
+        },
+      ]);
     });
   });
 
