@@ -3,7 +3,8 @@
  * stops a timed-out invocation for good: none of its calls leave afterwards. The local runtime runs every
  * handler in one process, so it marks each invocation's scope here and aborts it at the timeout, and
  * the middleware of {@link invocationGuard} refuses the calls that a stopped invocation would still
- * make. On AWS no scope is ever entered and the guard only counts.
+ * make. On AWS and locally, the route kit also runs each route in a scope of its own that ends with its
+ * reply ({@link runScoped}); outside any scope the guard only counts.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type {

@@ -465,7 +465,11 @@ export function previewOf(body: string): { preview: string; truncated: boolean }
 export interface ConversationListPage {
   conversations: ConversationListEntry[];
   hasMore: boolean;
-  /** Pass it as `cursor` for the next page; present when `hasMore`. */
+  /**
+   * Pass it as `cursor` for the next page; present when `hasMore`. A conversation that gets new activity
+   * meanwhile moves ahead of the cursor, so a pass through the pages can miss it: read the first page
+   * again after paging.
+   */
   nextCursor?: string;
 }
 

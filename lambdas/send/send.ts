@@ -1,8 +1,8 @@
 /**
  * The `send` route: store a message under the next gap-free seq of its conversation (G2), remember its
- * clientMessageId (G3), enqueue it for fan-out, and only then ack (G1). Every step is one request that
- * never waits for other senders, so a burst into one conversation costs per message what one sender
- * costs (G9):
+ * clientMessageId (G3), enqueue it for fan-out, and only then ack (G1). No step waits for other
+ * senders, and each is one request (step 1 a second one when its guess of the sender's bucket was
+ * wrong), so a burst into one conversation costs per message what one sender costs (G9):
  *
  * 1. UpdateItem of the sender's member item: they are a member and take a token of their send rate
  *    (./rate-limit.ts); non-members and senders over the rate write nothing.
