@@ -19,6 +19,7 @@ import {
   type OutboxEvent,
   type WebSocketConstructor,
 } from '../client';
+import { coalesced } from './coalesce';
 import { ConversationDirectory, type ConversationSummary, membershipText } from './conversations';
 import { byId, h } from './dom';
 import { offlineAwareWebSocket, untilOnline } from './network';
@@ -765,7 +766,10 @@ class Session {
     void this.view?.loadOlder();
   }
 
-  async refreshList(): Promise<void> {
+  /** Reads the list again; a burst of asks is one read and one more after it (./coalesce.ts). */
+  readonly refreshList = coalesced(() => this.readList());
+
+  private async readList(): Promise<void> {
     ui.refreshList.disabled = true;
     try {
       this.listTruncated = (await this.directory.refresh(this.chat)).hasMore;
