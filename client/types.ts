@@ -184,3 +184,16 @@ export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 /** Why a connection is replaced: it dropped, went silent, was declared gone, or reached its age limit. */
 export type ReconnectReason = 'lost' | 'no_answer' | 'connection_gone' | 'max_age';
+
+/**
+ * A membership change as words: "alice added dave, erin", "alice removed carol", "bob left". `name`
+ * says how to show a user id (the web page says "you" for the reader, the terminal strips controls).
+ */
+export function describeMembership(
+  change: { kind: MembershipKind; userIds: string[]; by: string },
+  name: (userId: string) => string = (userId) => userId,
+): string {
+  if (change.kind === 'member_left') return `${name(change.by)} left`;
+  const verb = change.kind === 'member_added' ? 'added' : 'removed';
+  return `${name(change.by)} ${verb} ${change.userIds.map(name).join(', ')}`;
+}

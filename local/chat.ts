@@ -19,6 +19,7 @@ import {
   type ConnectOptions,
   type ConversationStream,
   connect,
+  describeMembership,
   type MembershipEvent,
   type MessageUpdate,
   type OutboxEvent,
@@ -389,13 +390,7 @@ export function activityText(
 
 /** A membership change as a line: `— alice added dave —`, `— bob left —`. */
 export function membershipText(event: Pick<MembershipEvent, 'kind' | 'userIds' | 'by'>): string {
-  const by = printable(event.by);
-  const who = event.userIds.map(printable).join(', ');
-  const what =
-    event.kind === 'member_left'
-      ? `${by} left`
-      : `${by} ${event.kind === 'member_added' ? 'added' : 'removed'} ${who}`;
-  return `— ${what} —`;
+  return `— ${describeMembership(event, printable)} —`;
 }
 
 /** How a message's file is shown (it is never downloaded): `[image/png 123 B] <key>`. */

@@ -304,16 +304,12 @@ export const isTombstone = (entry: StoredEntry): entry is Tombstone => 'tombston
  * message arrived there, so a conversation list can move it up and bump its unread count
  * (unread = seq − read cursor) without subscribing to every conversation.
  */
-export interface ActivityFrame {
+export interface ActivityFrame extends MessagePreview {
   type: 'activity';
   conversationId: string;
   seq: number;
   senderId: string;
   sentAt: string;
-  /** The body's first LIMITS.previewChars code points, for the list's preview line. */
-  preview: string;
-  truncated?: true;
-  attachment?: { contentType: string };
 }
 
 /** Server → client push of one message. Clients dedupe by (conversationId, seq). */
@@ -437,27 +433,27 @@ export interface ConversationListEntry {
 
 /** The newest entry of a conversation as the list shows it: a message's first characters, or what happened. */
 export type LastEntry =
-  | {
-      kind: 'message';
-      seq: number;
-      senderId: string;
-      sentAt: string;
-      /** The first LIMITS.previewChars characters of the body (whole code points). */
-      preview: string;
-      /** The body goes on past the preview. */
-      truncated?: true;
-      edited?: true;
-      attachment?: { contentType: string };
-    }
+  | (MessagePreview & { kind: 'message'; seq: number; senderId: string; sentAt: string; edited?: true })
   | { kind: 'deleted'; seq: number; senderId: string; deletedAt: string }
   | { kind: MembershipKind; seq: number; userIds: string[]; by: string; at: string };
 
-/** A body's first LIMITS.previewChars code points (never half of a surrogate pair), and whether it goes on. */
-export function previewOf(body: string): { preview: string; truncated: boolean } {
-  const codePoints = Array.from(body);
+/** What a list line shows of a message: its body's start, and the type of its file if it has one. */
+export interface MessagePreview {
+  /** The body's first LIMITS.previewChars code points (never half of a surrogate pair). */
+  preview: string;
+  /** The body goes on past the preview. */
+  truncated?: true;
+  attachment?: { contentType: string };
+}
+
+export function messagePreview(message: Pick<ChatMessage, 'body' | 'attachment'>): MessagePreview {
+  const codePoints = Array.from(message.body);
   return {
     preview: codePoints.slice(0, LIMITS.previewChars).join(''),
-    truncated: codePoints.length > LIMITS.previewChars,
+    ...(codePoints.length > LIMITS.previewChars ? { truncated: true as const } : {}),
+    ...(message.attachment === undefined
+      ? {}
+      : { attachment: { contentType: message.attachment.contentType } }),
   };
 }
 

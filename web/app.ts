@@ -12,6 +12,7 @@ import {
   ChatRequestError,
   type ConversationStream,
   connect,
+  describeMembership,
   localStorageOutboxStore,
   type MembershipEvent,
   type MessageUpdate,
@@ -20,7 +21,7 @@ import {
   type WebSocketConstructor,
 } from '../client';
 import { coalesced } from './coalesce';
-import { ConversationDirectory, type ConversationSummary, membershipText } from './conversations';
+import { ConversationDirectory, type ConversationSummary } from './conversations';
 import { byId, h } from './dom';
 import { offlineAwareWebSocket, untilOnline } from './network';
 
@@ -381,7 +382,8 @@ class ConversationView {
 
   /** A membership change as a line of the transcript at its seq: "alice added dave", "bob left". */
   private showMembership(event: MembershipEvent, { scroll = true } = {}): void {
-    const text = membershipText(event, this.session.userId);
+    const me = this.session.userId;
+    const text = describeMembership(event, (userId) => (userId === me ? 'you' : userId));
     const row = h(
       'li',
       { class: 'system', 'data-seq': String(event.seq), 'data-kind': event.kind },

@@ -5,7 +5,7 @@
  * created here, and keep a conversation opened by id one click away even when it is older than the
  * listed page.
  */
-import type { ActivityEvent, ChatClient, LastEntry, MembershipKind } from '../client';
+import { type ActivityEvent, type ChatClient, describeMembership, type LastEntry } from '../client';
 import { LIMITS } from '../shared/limits';
 
 export interface ConversationSummary {
@@ -36,17 +36,6 @@ function isSummary(value: unknown): value is ConversationSummary {
   );
 }
 
-/** A membership change in words, `you` for the signed-in user: "alice added dave", "bob left". */
-export function membershipText(
-  change: { kind: MembershipKind; userIds: string[]; by: string },
-  me: string,
-): string {
-  const name = (userId: string) => (userId === me ? 'you' : userId);
-  if (change.kind === 'member_left') return `${name(change.by)} left`;
-  const verb = change.kind === 'member_added' ? 'added' : 'removed';
-  return `${name(change.by)} ${verb} ${change.userIds.map(name).join(', ')}`;
-}
-
 /** A message's preview line: "bob: lunch?", "you: 📎 dot.png", with … when the body goes on. */
 function messagePreview(
   entry: { senderId: string; preview: string; truncated?: true; attachment?: unknown },
@@ -59,7 +48,7 @@ function messagePreview(
 function lastEntryPreview(last: LastEntry, me: string): string {
   if (last.kind === 'message') return messagePreview(last, me);
   if (last.kind === 'deleted') return `${last.senderId === me ? 'you' : last.senderId}: message deleted`;
-  return membershipText(last, me);
+  return describeMembership(last, (userId) => (userId === me ? 'you' : userId));
 }
 
 export class ConversationDirectory {

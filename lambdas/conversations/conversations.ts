@@ -33,8 +33,8 @@ import {
   listConversationsFrameSchema,
   type MembershipEntry,
   type MessagesPage,
+  messagePreview,
   pingFrameSchema,
-  previewOf,
   readFrameSchema,
   type StoredEntry,
   subscribeFrameSchema,
@@ -569,18 +569,13 @@ function isAfter(entry: ConversationListEntry, cursor: string): boolean {
 /** A stored entry as the list shows it; undefined for a dead writer's tombstone. */
 function lastEntryOf(entry: StoredEntry): LastEntry | undefined {
   if (!isTombstone(entry)) {
-    const { preview, truncated } = previewOf(entry.body);
     return {
       kind: 'message',
       seq: entry.seq,
       senderId: entry.senderId,
       sentAt: entry.sentAt,
-      preview,
-      ...(truncated ? { truncated: true as const } : {}),
+      ...messagePreview(entry),
       ...(entry.editedAt === undefined ? {} : { edited: true as const }),
-      ...(entry.attachment === undefined
-        ? {}
-        : { attachment: { contentType: entry.attachment.contentType } }),
     };
   }
   if ('kind' in entry) {

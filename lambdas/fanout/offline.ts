@@ -15,7 +15,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mapWithConcurrency } from '../../shared/concurrency';
 import { LIMITS } from '../../shared/limits';
 import type { PostFn } from '../../shared/poster';
-import { type ActivityFrame, type ChatMessage, previewOf } from '../../shared/protocol';
+import { type ActivityFrame, type ChatMessage, messagePreview } from '../../shared/protocol';
 import { indexedConnections, listMembers } from '../../shared/store/presence';
 import type { TableNames } from '../../shared/tables';
 
@@ -74,7 +74,7 @@ async function putOfflineEvents(deps: OfflineDeps, message: ChatMessage, userIds
       seq: message.seq,
       senderId: message.senderId,
       sentAt: message.sentAt,
-      preview: previewOf(message.body).preview,
+      preview: messagePreview(message).preview,
     };
     return {
       EventBusName: deps.eventBusName,
@@ -101,18 +101,13 @@ async function postActivity(
   message: ChatMessage,
   userIds: string[],
 ): Promise<Set<string>> {
-  const { preview, truncated } = previewOf(message.body);
   const frame: ActivityFrame = {
     type: 'activity',
     conversationId: message.conversationId,
     seq: message.seq,
     senderId: message.senderId,
     sentAt: message.sentAt,
-    preview,
-    ...(truncated ? { truncated: true as const } : {}),
-    ...(message.attachment === undefined
-      ? {}
-      : { attachment: { contentType: message.attachment.contentType } }),
+    ...messagePreview(message),
   };
   const data = JSON.stringify(frame);
   const perUser = await mapWithConcurrency(userIds, deps.concurrency, (userId) =>

@@ -14,13 +14,12 @@
  * A resend of the same edit (same body) or of a delete finds its change already stored and enqueues the
  * event again, so a failed enqueue is repaired by the client resending, as for `send`.
  */
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { isAwsError, MessageNotFoundError, NotTheSenderError } from '../../shared/errors';
 import type { DeleteAck, DeleteFrame, EditAck, EditFrame } from '../../shared/protocol';
 import { type DeleteEvent, type EditEvent, encodeQueueBody } from '../../shared/queue-body';
+import { itemOfFailedCondition } from '../../shared/store/conditions';
 import { requireMember } from '../../shared/store/conversations';
 import type { Caller } from '../../shared/websocket';
 import type { SendDeps } from './send';
@@ -85,11 +84,7 @@ async function updateMessage(
     return { updated: true, item: (Attributes ?? {}) as MessageItem };
   } catch (err: unknown) {
     if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
-    const returned = (err as { Item?: Record<string, AttributeValue> }).Item;
-    return {
-      updated: false,
-      old: returned === undefined ? undefined : (unmarshall(returned) as MessageItem),
-    };
+    return { updated: false, old: itemOfFailedCondition<MessageItem>(err) };
   }
 }
 

@@ -15,11 +15,11 @@
  * is gone, or the other update applies. Which one to try first is a guess from what this execution
  * environment last saw of the bucket ({@link BucketHints}): a right guess is one request, a wrong one two.
  */
-import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { BusyError, NotAMemberError, RateLimitedError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
+import { itemOfFailedCondition } from '../../shared/store/conditions';
 import { memberSk, type TableNames } from '../../shared/tables';
 
 /** Milliseconds between two sends at the sustained rate. */
@@ -95,10 +95,9 @@ function updateFor(
 
 /** The member item's `sendTat` as a failed condition returned it; throws when there is no such member. */
 function tatOf(conversationId: string, err: ConditionalCheckFailedException): number | undefined {
-  const returned: Record<string, AttributeValue> | undefined = err.Item;
-  if (returned === undefined) throw new NotAMemberError(conversationId);
-  const { sendTat } = unmarshall(returned);
-  return typeof sendTat === 'number' ? sendTat : undefined;
+  const member = itemOfFailedCondition<{ sendTat?: unknown }>(err);
+  if (member === undefined) throw new NotAMemberError(conversationId);
+  return typeof member.sendTat === 'number' ? member.sendTat : undefined;
 }
 
 const rateLimited = (retryAfterMs: number): RateLimitedError =>

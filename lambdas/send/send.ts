@@ -19,7 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import {
   DeleteCommand,
@@ -29,7 +29,6 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { AdmissionGate } from '../../shared/admission';
 import { BusyError, cancellationReasons, isAwsError, NotAMemberError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
@@ -43,6 +42,7 @@ import {
   sendFrameSchema,
 } from '../../shared/protocol';
 import { encodeQueueBody } from '../../shared/queue-body';
+import { itemOfFailedCondition } from '../../shared/store/conditions';
 import { fillHole, getEntry } from '../../shared/store/messages';
 import { META_SK, type TableNames, TTL_ATTRIBUTE } from '../../shared/tables';
 import {
@@ -161,8 +161,8 @@ async function existingClaim(
   err: ConditionalCheckFailedException,
   signal: AbortSignal,
 ): Promise<IdempotencyItem | undefined> {
-  const returned: Record<string, AttributeValue> | undefined = err.Item;
-  if (returned !== undefined) return unmarshall(returned) as IdempotencyItem;
+  const returned = itemOfFailedCondition<IdempotencyItem>(err);
+  if (returned !== undefined) return returned;
   const { Item } = await deps.ddb.send(
     new GetCommand({
       TableName: deps.tables.idempotency,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { MessageUpdate, PresenceEvent, TypingEvent } from '../../client';
+import { describeMembership, type MessageUpdate, type PresenceEvent, type TypingEvent } from '../../client';
 import { harness, settle } from './fakes';
 
 const C = 'c1';
@@ -172,5 +172,21 @@ describe('typing and presence', () => {
 
     expect(socket.last('presence')).toMatchObject({ conversationId: C });
     expect(await online).toEqual(['alice', 'bob']);
+  });
+});
+
+describe('describeMembership', () => {
+  it('words a change, naming users as the caller shows them', () => {
+    const you = (userId: string) => (userId === 'alice' ? 'you' : userId);
+
+    expect(describeMembership({ kind: 'member_added', userIds: ['dave', 'erin'], by: 'alice' }, you)).toBe(
+      'you added dave, erin',
+    );
+    expect(describeMembership({ kind: 'member_removed', userIds: ['carol'], by: 'bob' })).toBe(
+      'bob removed carol',
+    );
+    expect(describeMembership({ kind: 'member_left', userIds: ['alice'], by: 'alice' }, you)).toBe(
+      'you left',
+    );
   });
 });
