@@ -1,32 +1,15 @@
 /** The conversation list on the local runtime: pages with a cursor, unread counts and each one's newest entry. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
-import type { ChatClient, Frame } from './chat-client';
-import { connectAs, createConversation, sendMessage } from './helpers';
+import { describe, expect, it } from 'vitest';
+import type { Frame } from './chat-client';
+import { connectAs, createConversation, sendMessage, useLocalRuntime } from './helpers';
 
-let runtime: LocalRuntime;
-const clients: ChatClient[] = [];
-
-beforeAll(async () => {
-  runtime = await startLocalRuntime({ logLevel: 'ERROR' });
-});
-
-afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  await runtime?.stop();
-});
-
-async function track(client: Promise<ChatClient>): Promise<ChatClient> {
-  const connected = await client;
-  clients.push(connected);
-  return connected;
-}
+const { runtime, track } = useLocalRuntime();
 
 describe('listConversations through the local runtime', () => {
   it('pages through every conversation with nextCursor, newest activity first, each with its unread count and newest entry', async () => {
     // Prepare: three conversations; the one with the oldest activity gets a membership change last.
-    const alice = await track(connectAs(runtime, 'list-alice'));
-    const bob = await track(connectAs(runtime, 'list-bob'));
+    const alice = await track(connectAs(runtime(), 'list-alice'));
+    const bob = await track(connectAs(runtime(), 'list-bob'));
     const quiet = await createConversation(alice, ['list-bob', 'list-carol']);
     const busy = await createConversation(alice, ['list-bob']);
     const newest = await createConversation(alice, ['list-bob']);
