@@ -388,6 +388,17 @@ export function activityText(
   return `[${printable(activity.conversationId)}] ${count} new from ${printable(activity.senderId)}: ${body}`;
 }
 
+/** Who else is online in the conversation, as the join shows it: `online: bob, carol` or `nobody else is online`. */
+export function onlineText(online: string[], me: string | undefined): string {
+  const others = online.filter((userId) => userId !== me).map(printable);
+  return others.length === 0 ? 'nobody else is online' : `online: ${others.join(', ')}`;
+}
+
+/** A presence change: `● bob is online`, `○ bob went offline`. */
+export function presenceText(userId: string, online: boolean): string {
+  return online ? `● ${printable(userId)} is online` : `○ ${printable(userId)} went offline`;
+}
+
 /** A membership change as a line: `— alice added dave —`, `— bob left —`. */
 export function membershipText(event: Pick<MembershipEvent, 'kind' | 'userIds' | 'by'>): string {
   return `— ${describeMembership(event, printable)} —`;
@@ -646,6 +657,9 @@ class ConversationView {
       const count = (this.elsewhere.get(activity.conversationId) ?? 0) + 1;
       this.elsewhere.set(activity.conversationId, count);
       screen.note(line([activityText(activity, count), 'dim']));
+    });
+    chat.on('presence', ({ userId, online }) => {
+      if (userId !== me) screen.note(line([presenceText(userId, online), 'dim']));
     });
     stream.on('typing', ({ userId }) => {
       const now = Date.now();
@@ -1017,6 +1031,11 @@ async function run(options: ChatOptions, screen: Screen, interactive: boolean): 
         ),
       );
     await view.showHistory(options.historySize);
+    // Who is here now; presence pushes tell the changes after that.
+    await chat.presence(conversationId).then(
+      (online) => screen.note(line([onlineText(online, me), 'dim'])),
+      () => undefined,
+    );
   };
 
   /** The input ended: waits (bounded) for every message to be acked, then ends with the outcome. */

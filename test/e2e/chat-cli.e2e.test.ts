@@ -253,6 +253,31 @@ describe('npm run chat', () => {
     }
   }, 120_000);
 
+  it('says who else is online on joining, and who goes offline after', async () => {
+    // Prepare: alice is connected (an SDK client) and listens to the conversation.
+    const alice = unique('alice');
+    const bob = unique('bob');
+    const chat = connect({
+      url: runtime.webSocketUrl,
+      tokenProvider: () => runtime.issueToken(alice),
+      WebSocket: WebSocket as never,
+    });
+    const { conversationId } = await chat.createConversation([bob], 'Presence');
+    await chat.conversation(conversationId).ready;
+
+    // Act
+    const bobCli = new ChatCli(['--user', bob, '--conversation', conversationId]);
+    await expect.poll(() => bobCli.stderr, { timeout: 30_000, interval: 200 }).toContain(`online: ${alice}`);
+    chat.close();
+
+    // Assess
+    await expect
+      .poll(() => bobCli.stderr, { timeout: 30_000, interval: 200 })
+      .toContain(`○ ${alice} went offline`);
+    bobCli.endInput();
+    expect(await bobCli.exited).toBe(0);
+  }, 120_000);
+
   it('attaches a file with /attach: uploaded to the bucket, sent with its caption, and shown with its key', async () => {
     // Prepare: alice (an SDK client) creates the conversation; bob has a PNG on disk.
     const alice = unique('alice');

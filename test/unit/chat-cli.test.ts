@@ -7,8 +7,10 @@ import {
   clock,
   contentTypeOf,
   membershipText,
+  onlineText,
   parseArgs,
   parseInput,
+  presenceText,
   printable,
   rowsOf,
   tokenSubject,
@@ -247,6 +249,13 @@ describe('parseInput', () => {
     expect(contentTypeOf('notes.pdf')).toBe('application/pdf');
     expect(contentTypeOf('notes.txt')).toBeUndefined();
     expect(contentTypeOf('png')).toBeUndefined();
+  });
+
+  it('says who else is online, and presence changes, in one short line each', () => {
+    expect(onlineText(['alice', 'bob', 'carol'], 'alice')).toBe('online: bob, carol');
+    expect(onlineText(['alice'], 'alice')).toBe('nobody else is online');
+    expect(presenceText('bob', true)).toBe('● bob is online');
+    expect(presenceText('bob\u001b[2J', false)).toBe('○ bob␛[2J went offline');
   });
 
   it('shows a message in another conversation as one short line with its preview', () => {
