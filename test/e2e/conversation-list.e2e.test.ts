@@ -1,7 +1,8 @@
 /** The conversation list on the local runtime: pages with a cursor, unread counts and each one's newest entry. */
 import { describe, expect, it } from 'vitest';
 import type { Frame } from './chat-client';
-import { connectAs, createConversation, sendMessage, useLocalRuntime } from './helpers';
+import { connectAs, createConversation, sendMessage } from './helpers';
+import { useLocalRuntime } from './runtime';
 
 const { runtime, track } = useLocalRuntime();
 

@@ -1,39 +1,8 @@
 /** Shared steps of the end-to-end tests: users, conversations, retrying sends like the client SDK. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll } from 'vitest';
-import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
+import type { LocalRuntime } from '../../local/runtime';
 import { ChatClient, type Frame } from './chat-client';
-
-/**
- * One local runtime for the test file that calls it: started before its tests, stopped after them,
- * with every client that `track` was given closed first.
- */
-export function useLocalRuntime(options: LocalRuntimeOptions = { logLevel: 'ERROR' }): {
-  runtime: () => LocalRuntime;
-  track: (client: Promise<ChatClient>) => Promise<ChatClient>;
-} {
-  let runtime: LocalRuntime | undefined;
-  const clients: ChatClient[] = [];
-  beforeAll(async () => {
-    runtime = await startLocalRuntime(options);
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.close()));
-    await runtime?.stop();
-  });
-  return {
-    runtime: () => {
-      if (runtime === undefined) throw new Error('The local runtime is not started yet');
-      return runtime;
-    },
-    track: async (client) => {
-      const connected = await client;
-      clients.push(connected);
-      return connected;
-    },
-  };
-}
 
 export async function connectAs(runtime: LocalRuntime, userId: string): Promise<ChatClient> {
   return ChatClient.connect(await runtime.connectUrl(userId));

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { SEND_INTERVAL_MS } from '../../lambdas/send/rate-limit';
 import { LIMITS } from '../../shared/limits';
 import { type ChatClient, type Frame, range } from './chat-client';
-import { connectAs, createConversation, useLocalRuntime } from './helpers';
+import { connectAs, createConversation } from './helpers';
+import { useLocalRuntime } from './runtime';
 
 const { runtime, track } = useLocalRuntime();
 
