@@ -31,6 +31,19 @@ afterAll(async () => {
   await runtime?.stop();
 });
 
+/** Alice, a new conversation of hers with bob, and an upload URL for the PNG in it. */
+async function pngUploadUrl(): Promise<{ alice: ChatClient; conversationId: string; upload: Frame }> {
+  const alice = await track(connectAs(runtime, 'alice'));
+  const conversationId = await createConversation(alice, ['bob']);
+  const upload = await alice.request({
+    action: 'uploadUrl',
+    conversationId,
+    contentType: 'image/png',
+    size: PNG.length,
+  });
+  return { alice, conversationId, upload };
+}
+
 describe('attachments through the local runtime (S3 on fauxqs)', () => {
   it('uploads a PNG with the presigned PUT, sends it, and another member downloads the same bytes', async () => {
     // Prepare
@@ -81,14 +94,7 @@ describe('attachments through the local runtime (S3 on fauxqs)', () => {
 
   it("answers a browser's CORS preflight of a presigned PUT as the bucket's rule does", async () => {
     // Prepare
-    const alice = await track(connectAs(runtime, 'alice'));
-    const conversationId = await createConversation(alice, ['bob']);
-    const upload = await alice.request({
-      action: 'uploadUrl',
-      conversationId,
-      contentType: 'image/png',
-      size: PNG.length,
-    });
+    const { upload } = await pngUploadUrl();
 
     // Act: what a browser sends before the PUT (it sets content-length itself, so asks only for content-type).
     const preflight = await fetch(String(upload.url), {
@@ -110,14 +116,7 @@ describe('attachments through the local runtime (S3 on fauxqs)', () => {
 
   it('stores a PUT from the page and answers it and the presigned GET with the CORS headers', async () => {
     // Prepare
-    const alice = await track(connectAs(runtime, 'alice'));
-    const conversationId = await createConversation(alice, ['bob']);
-    const upload = await alice.request({
-      action: 'uploadUrl',
-      conversationId,
-      contentType: 'image/png',
-      size: PNG.length,
-    });
+    const { alice, conversationId, upload } = await pngUploadUrl();
 
     // Act
     const put = await fetch(String(upload.url), {
@@ -141,14 +140,7 @@ describe('attachments through the local runtime (S3 on fauxqs)', () => {
 
   it("refuses another site's page: fauxqs checks no signature, so locally the origin stands in for it", async () => {
     // Prepare: a stored file, and the bucket's URL without a signature.
-    const alice = await track(connectAs(runtime, 'alice'));
-    const conversationId = await createConversation(alice, ['bob']);
-    const upload = await alice.request({
-      action: 'uploadUrl',
-      conversationId,
-      contentType: 'image/png',
-      size: PNG.length,
-    });
+    const { alice, conversationId, upload } = await pngUploadUrl();
     await fetch(String(upload.url), {
       method: 'PUT',
       headers: upload.headers as Record<string, string>,
