@@ -73,6 +73,14 @@ class ChatCli {
   }
 }
 
+/** An SDK client of `userId` on the test's runtime, for the other side of a conversation. */
+const sdkClient = (userId: string) =>
+  connect({
+    url: runtime.webSocketUrl,
+    tokenProvider: () => runtime.issueToken(userId),
+    WebSocket: WebSocket as never,
+  });
+
 const unique = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
 
 beforeAll(async () => {
@@ -186,11 +194,7 @@ describe('npm run chat', () => {
     // Prepare: alice (an SDK client) sends a message that names a file; bob joins in the terminal.
     const alice = unique('alice');
     const bob = unique('bob');
-    const chat = connect({
-      url: runtime.webSocketUrl,
-      tokenProvider: () => runtime.issueToken(alice),
-      WebSocket: WebSocket as never,
-    });
+    const chat = sdkClient(alice);
     try {
       const { conversationId } = await chat.createConversation([bob], 'Files');
       // The server does not check that the upload happened: the terminal client never downloads.
@@ -224,11 +228,7 @@ describe('npm run chat', () => {
     const alice = unique('alice');
     const bob = unique('bob');
     const carol = unique('carol');
-    const chat = connect({
-      url: runtime.webSocketUrl,
-      tokenProvider: () => runtime.issueToken(alice),
-      WebSocket: WebSocket as never,
-    });
+    const chat = sdkClient(alice);
     try {
       const { conversationId } = await chat.createConversation([bob], 'Followed');
       const other = await chat.createConversation([bob], 'Elsewhere');
@@ -257,11 +257,7 @@ describe('npm run chat', () => {
     // Prepare: alice is connected (an SDK client) and listens to the conversation.
     const alice = unique('alice');
     const bob = unique('bob');
-    const chat = connect({
-      url: runtime.webSocketUrl,
-      tokenProvider: () => runtime.issueToken(alice),
-      WebSocket: WebSocket as never,
-    });
+    const chat = sdkClient(alice);
     const { conversationId } = await chat.createConversation([bob], 'Presence');
     await chat.conversation(conversationId).ready;
 
@@ -288,11 +284,7 @@ describe('npm run chat', () => {
     );
     const file = path.join(stateDir, 'dot 1.png');
     writeFileSync(file, png);
-    const chat = connect({
-      url: runtime.webSocketUrl,
-      tokenProvider: () => runtime.issueToken(alice),
-      WebSocket: WebSocket as never,
-    });
+    const chat = sdkClient(alice);
     try {
       const { conversationId } = await chat.createConversation([bob], 'Files');
       const bobCli = new ChatCli(['--user', bob, '--conversation', conversationId]);
