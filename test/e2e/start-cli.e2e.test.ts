@@ -96,6 +96,9 @@ describe('npm start', () => {
     expect(stateWhileRunning).toBe(true);
     expect(output).not.toContain('Forced exit');
     expect(output).toContain('Stopped cleanly.');
+    // The open socket's $disconnect ran before DynamoDB Local stopped, and could write to it.
+    expect(output).toMatch(/DISCONNECT \S+ 1001 [^\n]*\$disconnect → 200/);
+    expect(output).not.toContain('$disconnect failed');
     expect(await closeCode).toBe(1001);
     // npm itself ends by re-raising the terminal's SIGINT once its script has exited (the shell shows 130).
     expect([0, 'SIGINT']).toContain(exit.code ?? exit.signal);
