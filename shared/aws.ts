@@ -6,7 +6,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { S3Client } from '@aws-sdk/client-s3';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { requireEnv } from './env';
@@ -34,9 +34,18 @@ export function createEventBridgeClient(): EventBridgeClient {
   return client;
 }
 
-/** Signs attachment URLs; the endpoint, as for every client, comes from AWS_ENDPOINT_URL_S3 if set. */
-export function createS3Client(): S3Client {
-  const client = new S3Client({});
+/**
+ * Signs attachment URLs; the endpoint, as for every client, comes from AWS_ENDPOINT_URL_S3 if set.
+ * Checksums only where S3 requires them: by default the SDK signs a CRC32 of the body into a presigned
+ * PUT, and with no body at signing time that is the CRC32 of nothing, which S3 then holds the upload to.
+ * `config` is for tests, which give a region and credentials.
+ */
+export function createS3Client(config: S3ClientConfig = {}): S3Client {
+  const client = new S3Client({
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    ...config,
+  });
   client.middlewareStack.add(invocationGuard(), INVOCATION_GUARD_STEP);
   return client;
 }
