@@ -24,6 +24,7 @@ import {
   type MessageUpdate,
   type OutboxEvent,
   type ReconnectReason,
+  type SendAck,
 } from '../client';
 import { LIMITS } from '../shared/limits';
 import { conversationIdSchema, userIdSchema } from '../shared/protocol';
@@ -637,6 +638,9 @@ class ConversationView {
   /** Who is typing, until when (ms): "bob is typing…" is noted once per burst. */
   private readonly typing = new Map<string, number>();
   private readSeq = 0;
+  /** Own sends not yet acked or failed, and the newest seq acked: see sent(). */
+  private sendsInFlight = 0;
+  private newestOwnSeq = 0;
   /** Live messages and membership changes that came while the history was read; shown after it. */
   private held: Array<ChatMessage | MembershipEvent> | undefined = [];
   /** `activity` heard per other conversation, for "[id] 2 new from bob". */
@@ -715,7 +719,7 @@ class ConversationView {
     const command = parseInput(text);
     const { conversationId } = this.stream;
     if (command.kind === 'send') {
-      if (command.body.trim() !== '') this.acks.push(this.chat.send(conversationId, command.body).acked);
+      if (command.body.trim() !== '') this.acks.push(this.sent(this.chat.send(conversationId, command.body).acked));
     } else if (command.kind === 'invalid') this.screen.note(line([command.message, 'yellow']));
     else if (command.kind === 'attach') this.acks.push(this.attach(command.path, command.caption));
     else if (command.kind === 'leave')
@@ -771,7 +775,7 @@ class ConversationView {
         contentType,
         caption ?? name,
       );
-      await acked.catch(() => undefined); // the outbox event shows a failure
+      await this.sent(acked);
     } catch (error: unknown) {
       this.screen.note(line([`✗ could not attach ${printable(name)}: ${describe(error)}`, 'red']));
     }
@@ -803,6 +807,29 @@ class ConversationView {
         ? line(['✗', 'red'], ` deleted #${u.seq}`)
         : line(['✎', 'cyan'], ` edited #${u.seq}: ${printable(u.body)}`),
     );
+  }
+
+  /**
+   * Tracks one own send. Sending implies having read what came before, as in every chat app: once no
+   * own send is left in flight, the read cursor moves to the newest one acked, so a user's own messages
+   * never count as unread to them, even when they quit before their pushes come back. Resolves after
+   * that move, so a quit that waits for the acks waits for it too; never rejects (the outbox event
+   * shows a failed send).
+   */
+  private async sent(acked: Promise<SendAck>): Promise<void> {
+    this.sendsInFlight += 1;
+    try {
+      const ack = await acked;
+      this.newestOwnSeq = Math.max(this.newestOwnSeq, ack.seq);
+    } catch {
+      // Shown by its outbox event.
+    } finally {
+      this.sendsInFlight -= 1;
+      if (this.sendsInFlight === 0 && this.newestOwnSeq > this.readSeq) {
+        this.readSeq = this.newestOwnSeq;
+        await this.chat.markRead(this.stream.conversationId, this.readSeq).catch(() => undefined);
+      }
+    }
   }
 
   /** Moves the read cursor to the last message delivered (once per burst of messages). */

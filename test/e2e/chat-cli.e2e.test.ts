@@ -190,6 +190,32 @@ describe('npm run chat', () => {
     expect(reader.stdout).not.toContain('unread'); // bob read it all
   }, 120_000);
 
+  it('counts none of a user’s own messages as unread to them, even when they quit at once', async () => {
+    // Prepare: messages piped in, so the terminal quits as soon as the last one is acked.
+    const alice = unique('alice');
+    const bob = unique('bob');
+    const aliceCli = new ChatCli(['--user', alice, '--to', bob]);
+    aliceCli.type('one', 'two', 'three');
+
+    // Act
+    aliceCli.endInput();
+    expect(await aliceCli.exited).toBe(0);
+
+    // Assess: alice has read her own three; bob has not read them yet.
+    const conversationId = String(aliceCli.conversationId());
+    const unreadOf = async (userId: string) => {
+      const chat = sdkClient(userId);
+      try {
+        const { conversations } = await chat.listConversations({ limit: 100 });
+        return conversations.find((c) => c.conversationId === conversationId)?.unread;
+      } finally {
+        chat.close();
+      }
+    };
+    expect(await unreadOf(alice)).toBe(0);
+    expect(await unreadOf(bob)).toBe(3);
+  }, 120_000);
+
   it('shows a message’s attachment as its type, size and key, and leaves with /leave', async () => {
     // Prepare: alice (an SDK client) sends a message that names a file; bob joins in the terminal.
     const alice = unique('alice');
