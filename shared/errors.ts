@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'busy'
   | 'rate_limited'
   | 'limit_exceeded'
+  | 'conflict'
   | 'connection_gone'
   | 'internal_error';
 
@@ -98,6 +99,14 @@ export class NotAnAdminError extends ChatError {
 /** A documented limit (group size, subscriptions per connection, ...) would be exceeded; nothing was written. */
 export class LimitExceededError extends ChatError {
   readonly code = 'limit_exceeded';
+}
+
+/**
+ * The request names something that already stands for something else: a clientMessageId this sender
+ * already used in this conversation for a message with another body or attachment. Nothing was written.
+ */
+export class ConflictError extends ChatError {
+  readonly code = 'conflict';
 }
 
 /** The connection is gone: `$disconnect` (or a 410) already removed it, so it can subscribe to nothing. */

@@ -17,7 +17,7 @@
  * with a tombstone (shared/store/messages.ts); a writer that comes back after that finds its slot taken
  * and reserves again. README "How a message gets its seq" walks through every failure case.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -30,7 +30,13 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { AdmissionGate } from '../../shared/admission';
-import { BusyError, cancellationReasons, isAwsError, NotAMemberError } from '../../shared/errors';
+import {
+  BusyError,
+  ConflictError,
+  cancellationReasons,
+  isAwsError,
+  NotAMemberError,
+} from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
 import {
   type ChatMessage,
@@ -117,6 +123,16 @@ export const idempotencyKeyOf = (conversationId: string, senderId: string, clien
   `${conversationId}#${senderId}#${clientMessageId}`;
 
 /**
+ * What a clientMessageId stands for: a digest of the body and attachment, kept on the claim so that a
+ * resend carrying other content is refused rather than acked as the message it is not.
+ */
+export const contentDigestOf = (frame: Pick<SendFrame, 'body' | 'attachment'>): string => {
+  const { attachment } = frame;
+  const content = [frame.body, attachment?.key, attachment?.contentType, attachment?.size];
+  return createHash('sha256').update(JSON.stringify(content)).digest('base64url').slice(0, 22);
+};
+
+/**
  * Puts a stored message on the FIFO fan-out queue. The group keeps one conversation's messages in
  * enqueue order, which is not always seq order: two senders may enqueue seq 6 before seq 5, so clients
  * order by seq. The body is ASCII-only JSON, so no character a chat body may hold makes SQS refuse it
@@ -143,6 +159,8 @@ export async function enqueueMessage(
 
 /** The idempotency item: a live claim (no seq yet) or a finished send (with its seq). */
 interface IdempotencyItem {
+  /** contentDigestOf the message; absent on claims written before it was kept. */
+  contentDigest?: string;
   claimToken?: string;
   claimedAt?: number;
   seq?: number;
@@ -152,7 +170,8 @@ interface IdempotencyItem {
 type ClaimOutcome =
   | { kind: 'claimed' }
   | { kind: 'finished'; seq: number; sentAt: string }
-  | { kind: 'inFlight'; retryAfterMs: number };
+  | { kind: 'inFlight'; retryAfterMs: number }
+  | { kind: 'conflict' };
 
 /** The item a failed conditional write returned, or a consistent read of it when none came back. */
 async function existingClaim(
@@ -182,6 +201,7 @@ async function claim(
   deps: SendDeps,
   key: string,
   conversationId: string,
+  contentDigest: string,
   token: string,
   signal: AbortSignal,
 ): Promise<ClaimOutcome> {
@@ -193,6 +213,7 @@ async function claim(
         Item: {
           idempotencyKey: key,
           conversationId,
+          contentDigest,
           claimToken: token,
           claimedAt: now,
           [TTL_ATTRIBUTE]: Math.floor(now / 1000) + LIMITS.idempotencyTtlSeconds,
@@ -208,6 +229,8 @@ async function claim(
     const existing = await existingClaim(deps, key, err, signal);
     // Released a moment ago by an attempt that gave up: the next try will find the key free or taken.
     if (existing === undefined) return { kind: 'inFlight', retryAfterMs: IN_FLIGHT_RETRY_MIN_MS };
+    if (existing.contentDigest !== undefined && existing.contentDigest !== contentDigest)
+      return { kind: 'conflict' };
     if (typeof existing.seq === 'number' && typeof existing.sentAt === 'string') {
       return { kind: 'finished', seq: existing.seq, sentAt: existing.sentAt };
     }
@@ -457,6 +480,7 @@ const rethrowAsBusy = (err: unknown): never => {
  * clientMessageId and lands on the duplicate path, which re-enqueues (G3).
  * @throws NotAMemberError when the sender is not (or no longer) a member.
  * @throws RateLimitedError when the sender is over their send rate in this conversation.
+ * @throws ConflictError when the clientMessageId already stands for a message with other content.
  * @throws BusyError when the same message is in flight, the conversation is saturated, or time ran out.
  */
 export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Caller): Promise<SendAck> {
@@ -476,10 +500,19 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
       () => deps.now().getTime(),
       signal,
     );
-    const claimed = await claim(deps, key, conversationId, token, signal);
+    const claimed = await claim(deps, key, conversationId, contentDigestOf(frame), token, signal);
     if (claimed.kind === 'finished') return await replayDuplicate(deps, conversationId, claimed, signal);
+    if (claimed.kind === 'conflict') {
+      throw new ConflictError(
+        `clientMessageId ${clientMessageId} was already used for another message in this conversation; ` +
+          'give each new message an id of its own',
+      );
+    }
     if (claimed.kind === 'inFlight') {
-      throw new BusyError('This message is already being sent; its ack will follow', claimed.retryAfterMs);
+      throw new BusyError(
+        'An earlier attempt of this message is still being stored, and its ack goes to the connection that sent it',
+        claimed.retryAfterMs,
+      );
     }
     try {
       stored = await storeClaimed(deps, frame, caller, key, token);

@@ -19,6 +19,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SEND_INTERVAL_MS, SEND_TOLERANCE_MS } from '../../lambdas/send/rate-limit';
 import {
+  contentDigestOf,
   createSendHandler,
   idempotencyKeyOf,
   MIN_SEND_BUDGET_MS,
@@ -176,9 +177,10 @@ function cancelled(...codes: string[]): TransactionCanceledException {
 const awsError = (name: string): Error => Object.assign(new Error(`${name} from AWS`), { name });
 
 /** The idempotency item of a finished send, as DynamoDB returns it with ALL_OLD: raw attribute values. */
-const finishedClaim = (seq: number): Record<string, AttributeValue> => ({
+const finishedClaim = (seq: number, content: Partial<SendFrame> = {}): Record<string, AttributeValue> => ({
   idempotencyKey: { S: KEY },
   conversationId: { S: 'c1' },
+  contentDigest: { S: contentDigestOf(frame(content)) },
   claimToken: { S: 'first-attempt' },
   claimedAt: { N: String(Date.parse(ORIGINAL_SENT_AT) - 50) },
   seq: { N: String(seq) },
@@ -187,9 +189,10 @@ const finishedClaim = (seq: number): Record<string, AttributeValue> => ({
 });
 
 /** The idempotency item of an attempt still in flight (no seq yet), claimed `ageMs` before NOW. */
-const liveClaim = (ageMs: number): Record<string, AttributeValue> => ({
+const liveClaim = (ageMs: number, content: Partial<SendFrame> = {}): Record<string, AttributeValue> => ({
   idempotencyKey: { S: KEY },
   conversationId: { S: 'c1' },
+  contentDigest: { S: contentDigestOf(frame(content)) },
   claimToken: { S: 'first-attempt' },
   claimedAt: { N: String(NOW.getTime() - ageMs) },
   [TTL_ATTRIBUTE]: { N: '1900000000' },
@@ -330,6 +333,7 @@ describe('send: the hot path (G1, G2)', () => {
       Item: {
         idempotencyKey: KEY,
         conversationId: 'c1',
+        contentDigest: contentDigestOf(frame()),
         claimToken: CLAIM_TOKEN,
         claimedAt: NOW.getTime(),
         [TTL_ATTRIBUTE]: Math.floor(NOW.getTime() / 1000) + LIMITS.idempotencyTtlSeconds,
@@ -830,6 +834,48 @@ describe('send: a resend is the same message (G3)', () => {
       MessageBody: encodeQueueBody(messageAt(7, { sentAt: ORIGINAL_SENT_AT })),
     });
     expect(awsCalls()).toEqual(['UpdateCommand', 'PutCommand', 'GetCommand', 'SendMessageCommand']);
+  });
+
+  it.each([
+    { claim: 'stored', existing: () => finishedClaim(7, { body: 'hello, bob' }) },
+    { claim: 'still in flight', existing: () => liveClaim(100, { body: 'hello, bob' }) },
+    {
+      claim: 'stored with the same body and an attachment',
+      existing: () =>
+        finishedClaim(7, { attachment: { key: 'conversations/c1/f1', contentType: 'image/png', size: 9 } }),
+    },
+  ])(
+    'answers conflict, writing and enqueuing nothing, to a clientMessageId already used for other content ($claim)',
+    async ({ existing }) => {
+      // Prepare
+      givenClaimExists(existing());
+      const handler = createSendHandler(makeDeps());
+
+      // Act
+      const reply = replyOf(await handler(routeEvent(rawFrame())));
+
+      // Assess
+      expect(reply).toEqual({
+        type: 'error',
+        requestId: 'r-1',
+        code: 'conflict',
+        message: expect.stringContaining('clientMessageId m-1 was already used for another message'),
+        retryable: false,
+      });
+      expect(awsCalls()).toEqual(['UpdateCommand', 'PutCommand']);
+    },
+  );
+
+  it('acks a resend as a duplicate when its claim predates content digests', async () => {
+    // Prepare
+    const { contentDigest: _, ...legacy } = finishedClaim(7, { body: 'other' });
+    givenClaimExists(legacy);
+
+    // Act
+    const ack = await sendMessage(makeDeps(), frame(), caller());
+
+    // Assess
+    expect(ack).toEqual({ conversationId: 'c1', seq: 7, sentAt: ORIGINAL_SENT_AT, duplicate: true });
   });
 
   it('reads the claim consistently when the failed claim put returned no item', async () => {
