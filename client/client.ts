@@ -66,7 +66,7 @@ export interface ConnectOptions {
   fetch?: (
     url: string,
     init: { method: string; headers: Record<string, string>; body: Uint8Array | Blob },
-  ) => Promise<{ ok: boolean; status: number }>;
+  ) => Promise<{ ok: boolean; status: number; text?: () => Promise<string> }>;
 }
 
 /** What `attach` uploads: a browser File/Blob, or bytes. */
@@ -244,8 +244,16 @@ export class ChatClient extends Emitter<ClientEvents> {
       headers: upload.headers,
       body: file,
     });
-    if (!response.ok)
-      throw new ChatRequestError('internal_error', `The upload failed with HTTP ${response.status}`);
+    // Read to its end: S3 answers nothing on success and an XML error otherwise, and a browser reports a
+    // response left unread as an aborted request.
+    const answer = (await response.text?.().catch(() => '')) ?? '';
+    if (!response.ok) {
+      const code = /<Code>([^<]{1,64})<\/Code>/.exec(answer)?.[1];
+      throw new ChatRequestError(
+        'internal_error',
+        `The upload failed with HTTP ${response.status}${code === undefined ? '' : ` (${code})`}`,
+      );
+    }
     const attachment: Attachment = { key: upload.key, contentType, size };
     return { ...this.send(conversationId, body ?? contentType, { attachment }), attachment };
   }

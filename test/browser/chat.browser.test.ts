@@ -19,7 +19,7 @@ const patiently = { timeout: 30_000, interval: 100 };
 
 let runtime: LocalRuntime;
 let browser: Browser;
-/** Uncaught exceptions and console errors of every page (a CSP violation is one). */
+/** Uncaught exceptions, console errors (a CSP violation is one) and failed S3 requests of every page. */
 const pageProblems: string[] = [];
 
 beforeAll(async () => {
@@ -43,6 +43,11 @@ async function signIn(userId: string, context?: BrowserContext): Promise<Page> {
   page.on('pageerror', (err) => pageProblems.push(`${userId}: ${err.message}`));
   page.on('console', (message) => {
     if (message.type() === 'error') pageProblems.push(`${userId}: ${message.text()}`);
+  });
+  // An upload or download the browser gave up on, even one whose bytes got through.
+  page.on('requestfailed', (request) => {
+    if (new URL(request.url()).hostname.endsWith('.s3.localhost'))
+      pageProblems.push(`${userId}: ${request.method()} to S3 failed: ${request.failure()?.errorText}`);
   });
   await page.goto(runtime.webUrl);
   await page.getByLabel('User id', { exact: true }).fill(userId);

@@ -8,6 +8,7 @@ const KEY = `conversations/${C}/00000000-0000-4000-8000-000000000001`;
 describe('attachments', () => {
   it('asks for an upload URL, PUTs the bytes with the signed headers, then sends the reference', async () => {
     const puts: Array<{ url: string; method: string; headers: Record<string, string>; size: number }> = [];
+    const answersRead: string[] = [];
     const h = harness({
       fetch: async (url, init) => {
         puts.push({
@@ -16,7 +17,7 @@ describe('attachments', () => {
           headers: init.headers,
           size: (init.body as Uint8Array).length,
         });
-        return { ok: true, status: 200 };
+        return { ok: true, status: 200, text: async () => (answersRead.push(url), '') };
       },
     });
     const socket = await h.connectNow();
@@ -28,6 +29,8 @@ describe('attachments', () => {
     socket.ack(ask, { url: 'http://s3.test/put', key: KEY, method: 'PUT', headers, expiresAt: 'x' });
     const { acked, attachment } = await attached;
     expect(puts).toEqual([{ url: 'http://s3.test/put', method: 'PUT', headers, size: 3 }]);
+    // Read to its end, or a browser reports the upload as aborted.
+    expect(answersRead).toEqual(['http://s3.test/put']);
     expect(attachment).toEqual({ key: KEY, contentType: 'image/png', size: 3 });
     await settle();
     const send = socket.last('send');
@@ -49,6 +52,23 @@ describe('attachments', () => {
       expiresAt: 'x',
     });
     await expect(attached).rejects.toThrow(/HTTP 403/);
+    expect(socket.frames('send')).toEqual([]);
+  });
+
+  it('names the S3 error code of a refused upload', async () => {
+    const refusal = '<?xml version="1.0"?><Error><Code>SignatureDoesNotMatch</Code><Message>no</Message></Error>';
+    const h = harness({ fetch: async () => ({ ok: false, status: 403, text: async () => refusal }) });
+    const socket = await h.connectNow();
+    const attached = h.chat.attach(C, new Uint8Array([1]), 'image/png');
+    await settle();
+    socket.ack(socket.last('uploadUrl'), {
+      url: 'u',
+      key: KEY,
+      method: 'PUT',
+      headers: { 'content-type': 'image/png', 'content-length': '1' },
+      expiresAt: 'x',
+    });
+    await expect(attached).rejects.toThrow('The upload failed with HTTP 403 (SignatureDoesNotMatch)');
     expect(socket.frames('send')).toEqual([]);
   });
 
