@@ -719,7 +719,8 @@ class ConversationView {
     const command = parseInput(text);
     const { conversationId } = this.stream;
     if (command.kind === 'send') {
-      if (command.body.trim() !== '') this.acks.push(this.sent(this.chat.send(conversationId, command.body).acked));
+      if (command.body.trim() !== '')
+        this.acks.push(this.sent(this.chat.send(conversationId, command.body).acked));
     } else if (command.kind === 'invalid') this.screen.note(line([command.message, 'yellow']));
     else if (command.kind === 'attach') this.acks.push(this.attach(command.path, command.caption));
     else if (command.kind === 'leave')

@@ -17,7 +17,11 @@ describe('attachments', () => {
           headers: init.headers,
           size: (init.body as Uint8Array).length,
         });
-        return { ok: true, status: 200, text: async () => (answersRead.push(url), '') };
+        const text = async () => {
+          answersRead.push(url);
+          return '';
+        };
+        return { ok: true, status: 200, text };
       },
     });
     const socket = await h.connectNow();
@@ -56,7 +60,8 @@ describe('attachments', () => {
   });
 
   it('names the S3 error code of a refused upload', async () => {
-    const refusal = '<?xml version="1.0"?><Error><Code>SignatureDoesNotMatch</Code><Message>no</Message></Error>';
+    const refusal =
+      '<?xml version="1.0"?><Error><Code>SignatureDoesNotMatch</Code><Message>no</Message></Error>';
     const h = harness({ fetch: async () => ({ ok: false, status: 403, text: async () => refusal }) });
     const socket = await h.connectNow();
     const attached = h.chat.attach(C, new Uint8Array([1]), 'image/png');

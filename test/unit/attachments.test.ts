@@ -88,7 +88,9 @@ describe('uploadUrl', () => {
     );
     expect(url.searchParams.get('X-Amz-Expires')).toBe(String(LIMITS.attachmentUrlTtlSeconds));
     // No checksum of the body the URL is signed without: S3 would refuse every upload that is not empty.
-    expect([...url.searchParams.keys()].filter((name) => name.toLowerCase().includes('checksum'))).toEqual([]);
+    expect([...url.searchParams.keys()].filter((name) => name.toLowerCase().includes('checksum'))).toEqual(
+      [],
+    );
     expect(ddbMock).toHaveReceivedCommandWith(GetCommand, {
       Key: { conversationId: 'c1', sk: memberSk('alice') },
       ConsistentRead: true,
