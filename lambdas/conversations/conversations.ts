@@ -141,11 +141,18 @@ export function createConversationsHandler(
     read: route({
       schema: readFrameSchema,
       run: async (frame, caller) => {
-        const cursor = await markRead(ddb, tables, frame.conversationId, caller.userId, frame.seq, clock());
-        if (cursor.moved && ephemeral !== undefined) {
-          await postReadEvent(ephemeral, frame.conversationId, caller, cursor.readSeq);
+        const { readSeq, moved, memberCount } = await markRead(
+          ddb,
+          tables,
+          frame.conversationId,
+          caller.userId,
+          frame.seq,
+          clock(),
+        );
+        if (moved && ephemeral !== undefined) {
+          await postReadEvent(ephemeral, frame.conversationId, caller, readSeq, memberCount);
         }
-        return { conversationId: frame.conversationId, ...cursor };
+        return { conversationId: frame.conversationId, readSeq, moved };
       },
     }),
     addMembers: route({
@@ -371,9 +378,13 @@ export async function openDirect(
 
 /**
  * Moves the caller's read cursor (`readSeq` on their member item) forward to `seq`; it never moves
- * back, so receipts arriving out of order are harmless. One conditional UpdateItem.
+ * back, so receipts arriving out of order are harmless. A consistent read of META (`lastSeq`, and
+ * `memberCount` for the read event), then one conditional UpdateItem. A cursor past `lastSeq` would hold unread at 0 for good and tell the others
+ * "seen" of messages not yet written, so it is refused; a pushed seq is never past it (the counter moves
+ * before the message is stored).
  * @returns the cursor after the call, and whether this call moved it.
- * @throws NotAMemberError when the caller is not a member.
+ * @throws NotAMemberError when the caller is not a member (checked before a seq past the end is named).
+ * @throws ValidationError when `seq` is past the conversation's last seq; nothing is written.
  */
 export async function markRead(
   ddb: DynamoDBDocumentClient,
@@ -382,7 +393,22 @@ export async function markRead(
   userId: string,
   seq: number,
   now: Date,
-): Promise<{ readSeq: number; moved: boolean }> {
+): Promise<{ readSeq: number; moved: boolean; memberCount?: number }> {
+  const { Item: meta } = await ddb.send(
+    new GetCommand({
+      TableName: tables.conversations,
+      Key: { conversationId, sk: META_SK },
+      ConsistentRead: true,
+      ProjectionExpression: 'lastSeq, memberCount',
+    }),
+  );
+  const lastSeq = typeof meta?.lastSeq === 'number' ? meta.lastSeq : 0;
+  const memberCount = typeof meta?.memberCount === 'number' ? { memberCount: meta.memberCount } : {};
+  if (seq > lastSeq) {
+    // Only a member learns where the conversation ends.
+    await requireMember(ddb, tables, conversationId, userId);
+    throw new ValidationError([`seq: ${seq} is past the conversation's last seq, ${lastSeq}`]);
+  }
   try {
     await ddb.send(
       new UpdateCommand({
@@ -395,11 +421,11 @@ export async function markRead(
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
     );
-    return { readSeq: seq, moved: true };
+    return { readSeq: seq, moved: true, ...memberCount };
   } catch (err: unknown) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
     if (err.Item === undefined) throw new NotAMemberError(conversationId);
-    return { readSeq: Number(err.Item.readSeq?.N ?? seq), moved: false };
+    return { readSeq: Number(err.Item.readSeq?.N ?? seq), moved: false, ...memberCount };
   }
 }
 

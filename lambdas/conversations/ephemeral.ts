@@ -171,8 +171,8 @@ export async function prepareOnlineAnnouncement(
 /**
  * Tells the conversation's listeners (every subscribed connection but the caller's own, so the reader's
  * other tabs hear it too) that the caller's read cursor moved to `seq`. Skipped, with no post, when the
- * conversation has more than LIMITS.maxReadEventMembers members: one eventually consistent GetItem of
- * META's `memberCount` decides, then one eventually consistent Query of the listeners. Best effort, like
+ * conversation has more than LIMITS.maxReadEventMembers members (`memberCount`, which the read of META
+ * before the cursor moved gave), else one eventually consistent Query of the listeners. Best effort, like
  * typing: the cursor itself is stored, and `listConversations` reads it.
  * @returns whether the event was posted (false: the group is too large).
  */
@@ -181,16 +181,10 @@ export async function postReadEvent(
   conversationId: string,
   caller: Asker,
   seq: number,
+  memberCount: number | undefined,
 ): Promise<boolean> {
-  const { Item } = await deps.ddb.send(
-    new GetCommand({
-      TableName: deps.tables.conversations,
-      Key: { conversationId, sk: META_SK },
-      ProjectionExpression: 'memberCount',
-    }),
-  );
-  const memberCount = typeof Item?.memberCount === 'number' ? Item.memberCount : Number.POSITIVE_INFINITY;
-  if (memberCount > LIMITS.maxReadEventMembers) return false;
+  // A META without a count is treated as a large group: no push is the safe side.
+  if ((memberCount ?? Number.POSITIVE_INFINITY) > LIMITS.maxReadEventMembers) return false;
   const listeners = await listListeners(deps.ddb, deps.tables, conversationId, { consistent: false });
   const targets = listeners
     .filter((listener) => listener.connectionId !== caller.connectionId)

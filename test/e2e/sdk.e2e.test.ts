@@ -179,6 +179,9 @@ describe('direct conversations and read cursors', () => {
     const unreadBefore = await bob.chat.listConversations();
     const moved = await bob.chat.markRead(fromAlice.conversationId, 2);
     const back = await bob.chat.markRead(fromAlice.conversationId, 1);
+    const pastTheEnd = await bob.chat
+      .markRead(fromAlice.conversationId, 1_000)
+      .catch((error: unknown) => error);
     const unreadAfter = await bob.chat.listConversations();
 
     // Assess
@@ -190,6 +193,7 @@ describe('direct conversations and read cursors', () => {
     expect(entry(unreadBefore)).toMatchObject({ direct: true, lastSeq: 3, readSeq: 0, unread: 3 });
     expect(moved).toMatchObject({ readSeq: 2, moved: true });
     expect(back).toMatchObject({ readSeq: 2, moved: false });
+    expect(pastTheEnd).toMatchObject({ code: 'invalid_request' });
     expect(entry(unreadAfter)).toMatchObject({ readSeq: 2, unread: 1 });
     await expect(alice.chat.addMembers(fromAlice.conversationId, [user('carol')])).rejects.toMatchObject({
       code: 'invalid_request',

@@ -1253,6 +1253,10 @@ describe('direct conversations', () => {
 });
 
 describe('read', () => {
+  beforeEach(() => {
+    givenConversation(['alice', 'bob'], 10);
+  });
+
   it("moves the caller's read cursor forward with one conditional update", async () => {
     // Prepare
     ddbMock.on(UpdateCommand).resolves({});
@@ -1305,6 +1309,32 @@ describe('read', () => {
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', code: 'forbidden' });
+  });
+
+  it('refuses a seq past the last one with invalid_request, and moves nothing', async () => {
+    // Act
+    const reply = await call({ action: 'read', conversationId: CONVERSATION, seq: 11 });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'invalid_request' });
+    expect(String(reply.message)).toContain("seq: 11 is past the conversation's last seq, 10");
+    expect(ddbMock).toHaveReceivedCommandWith(GetCommand, {
+      Key: { conversationId: CONVERSATION, sk: META_SK },
+      ConsistentRead: true,
+    });
+    expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
+  });
+
+  it('refuses a non-member with forbidden, not with the last seq, when the seq is past it', async () => {
+    // Prepare
+    givenConversation(['bob'], 10);
+
+    // Act
+    const reply = await call({ action: 'read', conversationId: CONVERSATION, seq: 2 ** 40 });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden' });
+    expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
   });
 
   it('lists unread counts from the read cursors, never below zero', async () => {

@@ -604,7 +604,9 @@ describe('membership events on the fan-out path and in pages', () => {
 describe('read events', () => {
   const moved = () => ddbMock.on(UpdateCommand, { TableName: tables.conversations }).resolves({});
   const givenMemberCount = (memberCount: number) =>
-    ddbMock.on(GetCommand, { TableName: tables.conversations }).resolves({ Item: { memberCount } });
+    ddbMock
+      .on(GetCommand, { TableName: tables.conversations })
+      .resolves({ Item: { memberCount, lastSeq: 10 } });
 
   it("posts {type:'read'} to every listener but the reader's own connection when the cursor moved", async () => {
     // Prepare
@@ -622,9 +624,11 @@ describe('read events', () => {
 
     // Assess
     expect(reply).toMatchObject({ type: 'ack', readSeq: 7, moved: true });
-    expect(ddbMock).toHaveReceivedCommandWith(GetCommand, {
+    // One consistent read of META bounds the cursor and sizes the group.
+    expect(ddbMock).toHaveReceivedCommandExactlyOnceWith(GetCommand, {
       Key: { conversationId: CONVERSATION, sk: META_SK },
-      ProjectionExpression: 'memberCount',
+      ConsistentRead: true,
+      ProjectionExpression: 'lastSeq, memberCount',
     });
     const posts = post.mock.calls.map(([connectionId, data]) => [connectionId, JSON.parse(data)]);
     const event = { type: 'read', conversationId: CONVERSATION, userId: 'alice', seq: 7 };
@@ -666,6 +670,7 @@ describe('read events', () => {
 
   it('posts nothing and reads nothing more when the cursor did not move', async () => {
     // Prepare
+    givenMemberCount(3);
     ddbMock.on(UpdateCommand).rejects(
       new ConditionalCheckFailedException({
         message: 'failed',
@@ -681,6 +686,7 @@ describe('read events', () => {
     // Assess
     expect(reply).toMatchObject({ type: 'ack', readSeq: 9, moved: false });
     expect(post).not.toHaveBeenCalled();
-    expect(ddbMock).not.toHaveReceivedCommand(GetCommand);
+    expect(ddbMock).toHaveReceivedCommandTimes(GetCommand, 1); // META, before the update
+    expect(ddbMock).not.toHaveReceivedCommand(QueryCommand);
   });
 });
