@@ -3,7 +3,9 @@
  * keeps its seq; the change is stored on the message item and then enqueued in the conversation's FIFO
  * group, behind the message it changes, and only then acked (G1). Each is three requests:
  *
- * 1. GetItem: the caller is a member (non-members write nothing).
+ * 1. UpdateItem of the caller's member item: they are a member and take a token of the same send bucket
+ *    as their messages (./rate-limit.ts), since each change is fanned out like a message; non-members
+ *    and callers over the rate write nothing.
  * 2. UpdateItem on the message, conditional on the caller being its sender and it not being deleted
  *    (an edit also on the body being different), with `ADD version 1`: concurrent changes serialize on
  *    the item and each gets its own version, so the last write wins without a read or a retry loop. A
@@ -20,11 +22,25 @@ import { isAwsError, MessageNotFoundError, NotTheSenderError } from '../../share
 import type { DeleteAck, DeleteFrame, EditAck, EditFrame } from '../../shared/protocol';
 import { type DeleteEvent, type EditEvent, encodeQueueBody } from '../../shared/queue-body';
 import { itemOfFailedCondition } from '../../shared/store/conditions';
-import { requireMember } from '../../shared/store/conversations';
 import type { Caller } from '../../shared/websocket';
+import { BucketHints, takeSendToken } from './rate-limit';
 import type { SendDeps } from './send';
 
-export type EditDeps = Pick<SendDeps, 'ddb' | 'sqs' | 'tables' | 'fanoutQueueUrl' | 'now' | 'logger'>;
+export type EditDeps = Pick<
+  SendDeps,
+  'ddb' | 'sqs' | 'tables' | 'fanoutQueueUrl' | 'now' | 'logger' | 'bucketHints'
+>;
+
+/** The member check and one token of the caller's send bucket in this conversation. */
+const takeToken = (deps: EditDeps, conversationId: string, caller: Caller): Promise<void> =>
+  takeSendToken(
+    deps,
+    deps.bucketHints ?? new BucketHints(),
+    conversationId,
+    caller.userId,
+    () => deps.now().getTime(),
+    caller.signal,
+  );
 
 /** The message item as a failed condition returns it (ALL_OLD). */
 interface MessageItem {
@@ -114,6 +130,7 @@ function refusal(
  * Replaces the body of the caller's own message and enqueues the `edited` event; resolves only after
  * both (G1). The same body again changes nothing and re-enqueues the current version.
  * @throws NotAMemberError when the caller is not a member.
+ * @throws RateLimitedError when the caller is over their send rate in this conversation.
  * @throws NotTheSenderError when the message is someone else's.
  * @throws MessageNotFoundError when there is no message at `seq`, only a tombstone, or it was deleted.
  * Throttling and running out of time are thrown as they come; the route answers them `busy`.
@@ -121,7 +138,7 @@ function refusal(
 export async function editMessage(deps: EditDeps, frame: EditFrame, caller: Caller): Promise<EditAck> {
   const { conversationId, seq, body } = frame;
   deps.logger.appendKeys({ conversationId, seq });
-  await requireMember(deps.ddb, deps.tables, conversationId, caller.userId, caller.signal);
+  await takeToken(deps, conversationId, caller);
   const editedAt = deps.now().toISOString();
   const result = await updateMessage(
     deps,
@@ -152,9 +169,11 @@ export async function editMessage(deps: EditDeps, frame: EditFrame, caller: Call
 }
 
 /**
- * Deletes the caller's own message (its body is removed, its seq stays, marked deleted) and enqueues
+ * Deletes the caller's own message (its body and attachment reference are removed, its seq stays,
+ * marked deleted) and enqueues
  * the `deleted` event; resolves only after both (G1). Deleting again changes nothing and re-enqueues.
  * @throws NotAMemberError when the caller is not a member.
+ * @throws RateLimitedError when the caller is over their send rate in this conversation.
  * @throws NotTheSenderError when the message is someone else's.
  * @throws MessageNotFoundError when there is no message at `seq`, or only a tombstone.
  * Throttling and running out of time are thrown as they come; the route answers them `busy`.
@@ -162,13 +181,14 @@ export async function editMessage(deps: EditDeps, frame: EditFrame, caller: Call
 export async function deleteMessage(deps: EditDeps, frame: DeleteFrame, caller: Caller): Promise<DeleteAck> {
   const { conversationId, seq } = frame;
   deps.logger.appendKeys({ conversationId, seq });
-  await requireMember(deps.ddb, deps.tables, conversationId, caller.userId, caller.signal);
+  await takeToken(deps, conversationId, caller);
   const result = await updateMessage(
     deps,
     { conversationId, seq },
     {
       // sentAt stays: it witnesses the age of the holes below this seq (shared/store/messages.ts).
-      expression: 'SET deleted = :true, deletedAt = :at REMOVE body, editedAt ADD version :one',
+      // The attachment reference goes with the body: history never showed it on a deleted message.
+      expression: 'SET deleted = :true, deletedAt = :at REMOVE body, editedAt, attachment ADD version :one',
       condition: 'senderId = :sender AND attribute_not_exists(deleted)',
       values: { ':true': true, ':at': deps.now().toISOString(), ':one': 1, ':sender': caller.userId },
     },

@@ -102,7 +102,7 @@ function tatOf(conversationId: string, err: ConditionalCheckFailedException): nu
 
 const rateLimited = (retryAfterMs: number): RateLimitedError =>
   new RateLimitedError(
-    `At most ${LIMITS.sendRatePerSecond} messages a second (bursts of ${LIMITS.sendBurst}) per user per conversation`,
+    `At most ${LIMITS.sendRatePerSecond} messages, edits and deletes a second (bursts of ${LIMITS.sendBurst}) per user per conversation`,
     Math.max(1, Math.ceil(retryAfterMs)),
   );
 

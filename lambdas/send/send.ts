@@ -554,12 +554,14 @@ export function createSendHandler(
       // Three requests each and no reservation, so they skip the admission gate.
       edit: route({
         schema: editFrameSchema,
-        run: async (frame, caller) => ({ ...(await editMessage(deps, frame, caller).catch(rethrowAsBusy)) }),
+        run: async (frame, caller) => ({
+          ...(await editMessage(sendDeps, frame, caller).catch(rethrowAsBusy)),
+        }),
       }),
       delete: route({
         schema: deleteFrameSchema,
         run: async (frame, caller) => ({
-          ...(await deleteMessage(deps, frame, caller).catch(rethrowAsBusy)),
+          ...(await deleteMessage(sendDeps, frame, caller).catch(rethrowAsBusy)),
         }),
       }),
     },

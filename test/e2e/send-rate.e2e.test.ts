@@ -88,6 +88,34 @@ describe('the per-user send rate through the local runtime', () => {
     expect(await storedSeqs(alice, conversationId)).toEqual(range(acked + more));
   }, 120_000);
 
+  it('counts edits and deletes in the same bucket: past it they are rate_limited and change nothing', async () => {
+    // Prepare
+    const alice = await track(connectAs(runtime(), 'rate-editor'));
+    const conversationId = await createConversation(alice, ['rate-reader']);
+    const { lastWaveAt } = await emptyBucket(alice, conversationId, 'edit');
+
+    // Act: 20 edits of seq 1 at once, and a delete of seq 2, into the empty bucket.
+    const replies = await Promise.all([
+      ...Array.from({ length: 20 }, (_, n) =>
+        alice.request({ action: 'edit', conversationId, seq: 1, body: `edit ${n}` }).catch((e: Frame) => e),
+      ),
+      alice.request({ action: 'delete', conversationId, seq: 2 }).catch((e: Frame) => e),
+    ]);
+    const refilled = Math.ceil((performance.now() - lastWaveAt) / SEND_INTERVAL_MS) + 1;
+
+    // Assess
+    const edited = replies.filter((reply) => reply.type === 'ack');
+    const limited = replies.filter((reply) => reply.code === 'rate_limited');
+    expect(edited.length + limited.length).toBe(replies.length);
+    expect(edited.length).toBeLessThanOrEqual(refilled);
+    expect(String(limited[0]?.message)).toContain('messages, edits and deletes');
+    const page = await alice.request({ action: 'history', conversationId, beforeSeq: 3, limit: 2 });
+    const [first] = page.messages as Frame[];
+    // Each acked edit made one version; the refused ones made none.
+    const editsOfFirst = edited.filter((reply) => reply.action === 'edit').length;
+    expect(first?.version ?? 0).toBe(editsOfFirst);
+  }, 120_000);
+
   it('limits each member on their own: another member sends while one is refused, and the refused one sends after retryAfterMs', async () => {
     // Prepare
     const carol = await track(connectAs(runtime(), 'rate-carol'));

@@ -18,6 +18,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type FanoutDeps, processRecord } from '../../lambdas/fanout/fanout';
+import { SEND_INTERVAL_MS, SEND_TOLERANCE_MS } from '../../lambdas/send/rate-limit';
 import { createSendHandler, type SendDeps, THROTTLED_RETRY_MS } from '../../lambdas/send/send';
 import { LIMITS } from '../../shared/limits';
 import { createDisconnector, createPoster } from '../../shared/poster';
@@ -117,10 +118,11 @@ beforeEach(() => {
   ddbMock.reset();
   sqsMock.reset();
   apiMock.reset();
-  // alice and bob are members of c1; mallory is not.
-  ddbMock.on(GetCommand, { TableName: TABLE_NAMES.conversations }).callsFake(({ Key }) => ({
-    Item: [memberSk('alice'), memberSk('bob')].includes(Key?.sk) ? { conversationId: 'c1' } : undefined,
-  }));
+  // alice and bob are members of c1 with a full send bucket; mallory is not a member.
+  ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.conversations }).callsFake(({ Key }) => {
+    if (![memberSk('alice'), memberSk('bob')].includes(Key?.sk)) throw conditionFailed();
+    return { Attributes: { sendTat: NOW.getTime() + SEND_INTERVAL_MS } };
+  });
   ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.messages }).callsFake(({ UpdateExpression }) => ({
     Attributes: String(UpdateExpression).includes('deleted')
       ? {
@@ -159,7 +161,7 @@ describe('edit', () => {
       editedAt: NOW.toISOString(),
       duplicate: false,
     });
-    expect(awsCalls()).toEqual(['GetCommand', 'UpdateCommand', 'SendMessageCommand']);
+    expect(awsCalls()).toEqual(['UpdateCommand', 'UpdateCommand', 'SendMessageCommand']);
     expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: TABLE_NAMES.messages,
       Key: { conversationId: 'c1', seq: 7 },
@@ -217,8 +219,9 @@ describe('edit', () => {
 
     // Assess
     expect(reply).toMatchObject({ type: 'ack', version: 3, duplicate: false });
-    expect(ddbMock).toHaveReceivedCommandTimes(UpdateCommand, 1);
-    const update = ddbMock.commandCalls(UpdateCommand)[0]?.args[0].input;
+    const messageUpdates = ddbMock.commandCalls(UpdateCommand, { TableName: TABLE_NAMES.messages });
+    expect(messageUpdates).toHaveLength(1);
+    const update = messageUpdates[0]?.args[0].input;
     expect(update?.ConditionExpression).not.toContain('version');
     expect(sqsMock).toHaveReceivedCommandWith(SendMessageCommand, { MessageDeduplicationId: 'c1:7:v3' });
     const body = JSON.parse(String(sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageBody));
@@ -243,7 +246,7 @@ describe('edit', () => {
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', code: 'forbidden' });
-    expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
+    expect(ddbMock).not.toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE_NAMES.messages });
     expectNothingEnqueued();
   });
 
@@ -338,11 +341,12 @@ describe('delete', () => {
       deletedAt: NOW.toISOString(),
       duplicate: false,
     });
-    expect(awsCalls()).toEqual(['GetCommand', 'UpdateCommand', 'SendMessageCommand']);
+    expect(awsCalls()).toEqual(['UpdateCommand', 'UpdateCommand', 'SendMessageCommand']);
     expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: TABLE_NAMES.messages,
       Key: { conversationId: 'c1', seq: 7 },
-      UpdateExpression: 'SET deleted = :true, deletedAt = :at REMOVE body, editedAt ADD version :one',
+      UpdateExpression:
+        'SET deleted = :true, deletedAt = :at REMOVE body, editedAt, attachment ADD version :one',
       ConditionExpression: 'senderId = :sender AND attribute_not_exists(deleted)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
@@ -410,8 +414,40 @@ describe('delete', () => {
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', code: 'forbidden' });
-    expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
+    expect(ddbMock).not.toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE_NAMES.messages });
   });
+
+  it.each(['edit', 'delete'] as const)(
+    'takes a token of the send bucket, so an %s over the rate is rate_limited and touches nothing',
+    async (action) => {
+      // Prepare: alice's bucket is empty for another second.
+      const emptyUntil = NOW.getTime() + SEND_TOLERANCE_MS + 1_000;
+      ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.conversations }).rejects(
+        new ConditionalCheckFailedException({
+          message: 'failed',
+          $metadata: {},
+          Item: { conversationId: { S: 'c1' }, sendTat: { N: String(emptyUntil) } },
+        }),
+      );
+
+      // Act
+      const reply = await invoke(action === 'edit' ? { action, body: 'again' } : { action });
+
+      // Assess
+      expect(reply).toMatchObject({
+        type: 'error',
+        code: 'rate_limited',
+        retryable: true,
+        retryAfterMs: 1_000,
+      });
+      expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+        TableName: TABLE_NAMES.conversations,
+        Key: { conversationId: 'c1', sk: memberSk('alice') },
+      });
+      expect(ddbMock).not.toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE_NAMES.messages });
+      expectNothingEnqueued();
+    },
+  );
 });
 
 describe('a resent send of a message deleted since', () => {
