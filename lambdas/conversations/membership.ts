@@ -11,6 +11,11 @@
  * - A removed member stops receiving at once: their member item and their subscriptions to the
  *   conversation are deleted before the event is enqueued, so no later fan-out reaches them, and every
  *   route's member check refuses them from then on.
+ * - A removal survives its own failures: the transaction that deletes the member item also writes a
+ *   removal record (`REMOVED#<userId>`), which later gets the change's seq. A resend that finds the
+ *   record finishes what the first attempt left (subscriptions, the change, its enqueue) and is acked
+ *   as the first attempt would have been, so a step that failed never leaves a removed member listening
+ *   or a change out of the order.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -29,6 +34,7 @@ import {
   NotAnAdminError,
   ValidationError,
 } from '../../shared/errors';
+import { LIMITS } from '../../shared/limits';
 import {
   leaveFrameSchema,
   type MembershipChangeAck,
@@ -45,6 +51,9 @@ import { type RouteDefinition, route } from '../../shared/websocket';
 
 /** Reservations tried when a reader filled the reserved seq first (a change slower than the writer lease). */
 const RESERVE_ATTEMPTS = 3;
+
+/** How long a resend waits when another resend took an unfinished removal over a moment ago. */
+const TAKEN_OVER_RETRY_MS = 250;
 
 export interface MembershipDeps {
   ddb: DynamoDBDocumentClient;
@@ -104,7 +113,7 @@ export async function recordMembershipChange(
       if (isAwsError(err, 'ConditionalCheckFailedException')) continue;
       throw err;
     }
-    const event: MembershipEvent = {
+    await enqueueMembershipEvent(deps, {
       kind: 'membership',
       conversationId,
       seq,
@@ -112,21 +121,43 @@ export async function recordMembershipChange(
       userIds: change.userIds,
       by: change.by,
       at,
-    };
-    await deps.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: deps.fanoutQueueUrl,
-        MessageGroupId: conversationId,
-        MessageDeduplicationId: `${conversationId}:${seq}`,
-        MessageBody: encodeQueueBody(event),
-      }),
-    );
+    });
     return seq;
   }
   throw new BusyError('Could not store the membership change; try again', 1_000);
 }
 
-/** META and the member items of the caller and the target: one strongly consistent BatchGetItem. */
+/** Enqueues a stored change in the conversation's FIFO group; the dedup id makes a repeat a no-op. */
+async function enqueueMembershipEvent(
+  deps: Pick<MembershipDeps, 'sqs' | 'fanoutQueueUrl'>,
+  event: MembershipEvent,
+): Promise<void> {
+  await deps.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: deps.fanoutQueueUrl,
+      MessageGroupId: event.conversationId,
+      MessageDeduplicationId: `${event.conversationId}:${event.seq}`,
+      MessageBody: encodeQueueBody(event),
+    }),
+  );
+}
+
+/** The sort key of the record of `userId`'s latest removal from the conversation. */
+export const removalSk = (userId: string): string => `REMOVED#${userId}`;
+
+/**
+ * The record of a removal, written in the transaction that deletes the member item: who removed whom,
+ * how, and when its current attempt began (`claimedAt`, ms); `seq` and `at` once the change is stored.
+ */
+interface RemovalRecord {
+  kind: MembershipKind;
+  by: string;
+  claimedAt: number;
+  seq?: number;
+  at?: string;
+}
+
+/** META, the member items of the caller and the target, and the target's removal record: one strongly consistent BatchGetItem. */
 async function readMembership(
   deps: Pick<MembershipDeps, 'ddb' | 'tables'>,
   conversationId: string,
@@ -136,8 +167,9 @@ async function readMembership(
   meta?: Record<string, unknown>;
   caller?: Record<string, unknown>;
   target?: Record<string, unknown>;
+  removal?: RemovalRecord;
 }> {
-  const keys = [META_SK, memberSk(callerId), memberSk(userId)];
+  const keys = [META_SK, memberSk(callerId), memberSk(userId), removalSk(userId)];
   const items = await batchGetAll(
     deps.ddb,
     deps.tables.conversations,
@@ -148,10 +180,12 @@ async function readMembership(
   const meta = bySk.get(META_SK);
   const caller = bySk.get(memberSk(callerId));
   const target = bySk.get(memberSk(userId));
+  const removal = bySk.get(removalSk(userId)) as RemovalRecord | undefined;
   return {
     ...(meta === undefined ? {} : { meta }),
     ...(caller === undefined ? {} : { caller }),
     ...(target === undefined ? {} : { target }),
+    ...(removal === undefined ? {} : { removal }),
   };
 }
 
@@ -196,20 +230,28 @@ async function endSubscriptions(
 
 /**
  * Removes `userId` from the conversation (`leave` when it is the caller): checks, then one transaction
- * that deletes the member item (only if it is there) and decrements META `memberCount`, then ends the
- * user's subscriptions, then records the change (see {@link recordMembershipChange}); the ack comes after.
- * A user who is not a member (a resend) is acked `removed: false` and nothing is written.
+ * that deletes the member item (only if it is there), decrements META `memberCount` and writes the
+ * removal record; then ends the user's subscriptions, records the change (see
+ * {@link recordMembershipChange}) and gives the record its seq; the ack comes after.
+ * A resend from the same caller finds the record and is answered as the first attempt was (see
+ * {@link finishRemoval}); a user who is not a member otherwise is acked `removed: false`, nothing written.
  * @throws NotAMemberError when the caller is not a member (or the conversation does not exist).
  * @throws ValidationError for a direct conversation.
  * @throws NotAnAdminError when the caller removes someone else without being the creator or an admin.
+ * @throws BusyError when the first attempt of this removal is still running.
  */
 export async function removeMember(
   deps: MembershipDeps,
   input: { conversationId: string; userId: string; callerId: string },
 ): Promise<MembershipChangeAck> {
   const { conversationId, userId, callerId } = input;
-  const { meta, caller, target } = await readMembership(deps, conversationId, callerId, userId);
-  if (meta === undefined || caller === undefined) throw new NotAMemberError(conversationId);
+  const { meta, caller, target, removal } = await readMembership(deps, conversationId, callerId, userId);
+  if (meta === undefined) throw new NotAMemberError(conversationId);
+  // A resend of this caller's removal (after a leave, the caller is no member any more).
+  if (target === undefined && removal?.by === callerId) {
+    return finishRemoval(deps, conversationId, userId, removal);
+  }
+  if (caller === undefined) throw new NotAMemberError(conversationId);
   if (meta.direct === true) {
     throw new ValidationError(['conversationId: a direct conversation has exactly its two members']);
   }
@@ -219,6 +261,11 @@ export async function removeMember(
   }
   const unchanged = { conversationId, userId, removed: false };
   if (target === undefined) return unchanged;
+  const record: RemovalRecord = {
+    kind: leaving ? 'member_left' : 'member_removed',
+    by: callerId,
+    claimedAt: deps.clock().getTime(),
+  };
   try {
     await deps.ddb.send(
       new TransactWriteCommand({
@@ -239,6 +286,13 @@ export async function removeMember(
               ExpressionAttributeValues: { ':minusOne': -1 },
             },
           },
+          {
+            // Replaces the record of an earlier removal of the same user, who was added again since.
+            Put: {
+              TableName: deps.tables.conversations,
+              Item: { conversationId, sk: removalSk(userId), ...record },
+            },
+          },
         ],
       }),
     );
@@ -247,16 +301,91 @@ export async function removeMember(
     if (cancellationReasons(err)?.[0]?.Code === 'ConditionalCheckFailed') return unchanged;
     throw err;
   }
+  return completeRemoval(deps, conversationId, userId, record);
+}
+
+/**
+ * What follows the transaction: ends the user's subscriptions, stores and enqueues the change, and
+ * writes its seq and time on the removal record (only if no attempt wrote them first).
+ */
+async function completeRemoval(
+  deps: MembershipDeps,
+  conversationId: string,
+  userId: string,
+  record: RemovalRecord,
+): Promise<MembershipChangeAck> {
   await endSubscriptions(deps, conversationId, userId);
+  const now = deps.clock();
   const seq = await recordMembershipChange(deps, {
     conversationId,
-    kind: leaving ? 'member_left' : 'member_removed',
+    kind: record.kind,
     userIds: [userId],
-    by: callerId,
-    now: deps.clock(),
+    by: record.by,
+    now,
   });
-  deps.logger.info(leaving ? 'Member left' : 'Member removed', { seq });
+  await deps.ddb.send(
+    new UpdateCommand({
+      TableName: deps.tables.conversations,
+      Key: { conversationId, sk: removalSk(userId) },
+      UpdateExpression: 'SET seq = :seq, #at = :at',
+      ConditionExpression: 'attribute_exists(conversationId) AND attribute_not_exists(seq)',
+      ExpressionAttributeNames: { '#at': 'at' },
+      ExpressionAttributeValues: { ':seq': seq, ':at': now.toISOString() },
+    }),
+  );
+  deps.logger.info(record.kind === 'member_left' ? 'Member left' : 'Member removed', { seq });
   return { conversationId, userId, removed: true, seq };
+}
+
+/**
+ * A resend of a removal whose transaction went through. Finished (the record has its seq): the change
+ * is enqueued again (a no-op within SQS's dedup window, a repair if the first enqueue failed) and acked
+ * with its seq, as the first attempt was. Unfinished, with the first attempt possibly still running
+ * (within the writer lease): `busy` until the lease ends. Unfinished after it: that attempt is gone, so
+ * this one takes the record over (conditionally, so only one resend does) and completes the removal.
+ */
+async function finishRemoval(
+  deps: MembershipDeps,
+  conversationId: string,
+  userId: string,
+  removal: RemovalRecord,
+): Promise<MembershipChangeAck> {
+  if (typeof removal.seq === 'number') {
+    await enqueueMembershipEvent(deps, {
+      kind: 'membership',
+      conversationId,
+      seq: removal.seq,
+      event: removal.kind,
+      userIds: [userId],
+      by: removal.by,
+      at: String(removal.at),
+    });
+    return { conversationId, userId, removed: true, seq: removal.seq };
+  }
+  const now = deps.clock().getTime();
+  const leaseLeft = removal.claimedAt + LIMITS.writerLeaseMs - now;
+  if (leaseLeft > 0) {
+    throw new BusyError('This removal is still being carried out by an earlier attempt', leaseLeft);
+  }
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tables.conversations,
+        Key: { conversationId, sk: removalSk(userId) },
+        UpdateExpression: 'SET claimedAt = :now',
+        ConditionExpression: 'claimedAt = :stale AND attribute_not_exists(seq)',
+        ExpressionAttributeValues: { ':now': now, ':stale': removal.claimedAt },
+      }),
+    );
+  } catch (err: unknown) {
+    // Another resend took it over (or finished it) a moment ago.
+    if (isAwsError(err, 'ConditionalCheckFailedException')) {
+      throw new BusyError('This removal is being finished by another attempt', TAKEN_OVER_RETRY_MS);
+    }
+    throw err;
+  }
+  deps.logger.info('Took over a removal whose first attempt is gone');
+  return completeRemoval(deps, conversationId, userId, { ...removal, claimedAt: now });
 }
 
 /** The `removeMember` and `leave` routes, for the conversations handler's route table. */

@@ -65,6 +65,9 @@ describe('membership through the local runtime', () => {
     });
     const bobReads = await bob.request({ action: 'history', conversationId });
     const left = await carol.request({ action: 'leave', conversationId });
+    // Resends whose acks were lost: answered as the first attempts were, recording nothing again.
+    const leftAgain = await carol.request({ action: 'leave', conversationId });
+    const removedAgain = await alice.request({ action: 'removeMember', conversationId, userId: 'bob' });
     const history = await alice.request({ action: 'history', conversationId });
 
     // Assess
@@ -74,6 +77,8 @@ describe('membership through the local runtime', () => {
     expect(bobSends).toMatchObject({ type: 'error', code: 'forbidden' });
     expect(bobReads).toMatchObject({ type: 'error', code: 'forbidden' });
     expect(left).toMatchObject({ type: 'ack', userId: 'carol', removed: true, seq: 5 });
+    expect(leftAgain).toMatchObject({ type: 'ack', userId: 'carol', removed: true, seq: 5 });
+    expect(removedAgain).toMatchObject({ type: 'ack', userId: 'bob', removed: true, seq: 3 });
     await expect
       .poll(() => ordered(alice, conversationId), { timeout: 10_000 })
       .toEqual(['message:1', 'member_added:2', 'member_removed:3', 'message:4', 'member_left:5']);

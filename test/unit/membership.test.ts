@@ -19,6 +19,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { createConversationsHandler } from '../../lambdas/conversations/conversations';
+import { removalSk } from '../../lambdas/conversations/membership';
 import { toPushFrame } from '../../lambdas/fanout/fanout';
 import { LIMITS } from '../../shared/limits';
 import type { PostFn, PostResult } from '../../shared/poster';
@@ -97,6 +98,7 @@ async function call(
 function givenConversation(
   members: Record<string, 'admin' | 'member' | undefined>,
   meta: { createdBy?: string; direct?: boolean; missing?: boolean } = {},
+  removals: Record<string, Record<string, unknown>> = {},
 ): void {
   ddbMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
     const keys = input.RequestItems?.[tables.conversations]?.Keys ?? [];
@@ -107,6 +109,8 @@ function givenConversation(
           ? []
           : [{ conversationId: CONVERSATION, sk, createdBy: meta.createdBy ?? 'alice', direct: meta.direct }];
       }
+      const removed = Object.keys(removals).find((user) => removalSk(user) === sk);
+      if (removed !== undefined) return [{ conversationId: CONVERSATION, sk, ...removals[removed] }];
       const userId = Object.keys(members).find((member) => memberSk(member) === sk);
       if (userId === undefined) return [];
       const role = members[userId];
@@ -193,6 +197,18 @@ describe('removeMember', () => {
             ExpressionAttributeValues: { ':minusOne': -1 },
           },
         },
+        {
+          Put: {
+            TableName: tables.conversations,
+            Item: {
+              conversationId: CONVERSATION,
+              sk: removalSk('bob'),
+              kind: 'member_removed',
+              by: 'alice',
+              claimedAt: NOW.getTime(),
+            },
+          },
+        },
       ],
     });
     const deleted = ddbMock
@@ -234,6 +250,14 @@ describe('removeMember', () => {
       userIds: ['bob'],
       by: 'alice',
       at: NOW.toISOString(),
+    });
+    // The removal record gets the change's seq, once.
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: tables.conversations,
+      Key: { conversationId: CONVERSATION, sk: removalSk('bob') },
+      UpdateExpression: 'SET seq = :seq, #at = :at',
+      ConditionExpression: 'attribute_exists(conversationId) AND attribute_not_exists(seq)',
+      ExpressionAttributeValues: { ':seq': 8, ':at': NOW.toISOString() },
     });
   });
 
@@ -400,6 +424,132 @@ describe('removeMember', () => {
     expect(sqsMock).toHaveReceivedCommandWith(SendMessageCommand, {
       MessageDeduplicationId: `${CONVERSATION}:5`,
     });
+  });
+});
+
+describe('a resent removal', () => {
+  const finished = {
+    kind: 'member_removed',
+    by: 'alice',
+    claimedAt: NOW.getTime() - 60_000,
+    seq: 8,
+    at: 'then',
+  };
+
+  it('acks a finished removal with its seq and enqueues the same change again, reserving nothing', async () => {
+    // Prepare: bob is gone; the record of alice's removal of him has seq 8.
+    givenConversation({ alice: 'admin' }, {}, { bob: finished });
+    sqsMock.on(SendMessageCommand).resolves({});
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', userId: 'bob', removed: true, seq: 8 });
+    expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, {
+      MessageDeduplicationId: `${CONVERSATION}:8`,
+    });
+    const body = sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageBody ?? '';
+    expect(JSON.parse(body)).toMatchObject({
+      seq: 8,
+      event: 'member_removed',
+      userIds: ['bob'],
+      by: 'alice',
+    });
+    expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
+    expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
+  });
+
+  it('acks a resent leave as the first one was, not forbidden', async () => {
+    // Prepare: bob left (his member item is gone); his ack was lost.
+    givenConversation({ alice: 'admin' }, {}, { bob: { ...finished, kind: 'member_left', by: 'bob' } });
+    sqsMock.on(SendMessageCommand).resolves({});
+
+    // Act
+    const reply = await call({ action: 'leave', conversationId: CONVERSATION }, 'bob');
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', action: 'leave', userId: 'bob', removed: true, seq: 8 });
+  });
+
+  it('answers busy, writing nothing, while the first attempt may still be running', async () => {
+    // Prepare: the transaction went through 2 s ago; no seq yet.
+    givenConversation(
+      { alice: 'admin' },
+      {},
+      { bob: { kind: 'member_removed', by: 'alice', claimedAt: NOW.getTime() - 2_000 } },
+    );
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'busy', retryAfterMs: LIMITS.writerLeaseMs - 2_000 });
+    expectNothingWritten();
+  });
+
+  it('finishes a removal whose first attempt died after its transaction: subscriptions end and the change is recorded', async () => {
+    // Prepare: the first attempt deleted bob's member item and died before anything else.
+    const claimedAt = NOW.getTime() - LIMITS.writerLeaseMs - 1;
+    givenConversation({ alice: 'admin' }, {}, { bob: { kind: 'member_removed', by: 'alice', claimedAt } });
+    givenListeners([['bob-1', 'bob']]);
+    givenNextSeq(9);
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', removed: true, seq: 9 });
+    expect(ddbMock).toHaveReceivedNthCommandWith(UpdateCommand, 1, {
+      Key: { conversationId: CONVERSATION, sk: removalSk('bob') },
+      UpdateExpression: 'SET claimedAt = :now',
+      ConditionExpression: 'claimedAt = :stale AND attribute_not_exists(seq)',
+      ExpressionAttributeValues: { ':now': NOW.getTime(), ':stale': claimedAt },
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, {
+      TableName: tables.subscriptions,
+      Key: { conversationId: CONVERSATION, connectionId: 'bob-1' },
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: tables.messages,
+      Item: expect.objectContaining({ seq: 9, kind: 'member_removed', userIds: ['bob'], by: 'alice' }),
+    });
+    expect(sqsMock).toHaveReceivedCommandWith(SendMessageCommand, {
+      MessageDeduplicationId: `${CONVERSATION}:9`,
+    });
+    expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
+  });
+
+  it('answers busy when another resend took the unfinished removal over first', async () => {
+    // Prepare
+    const claimedAt = NOW.getTime() - LIMITS.writerLeaseMs - 1;
+    givenConversation({ alice: 'admin' }, {}, { bob: { kind: 'member_removed', by: 'alice', claimedAt } });
+    ddbMock
+      .on(UpdateCommand, { TableName: tables.conversations })
+      .rejects(new ConditionalCheckFailedException({ message: 'taken', $metadata: {} }));
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'busy', retryAfterMs: 250 });
+    expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+    expect(ddbMock).not.toHaveReceivedCommand(PutCommand);
+  });
+
+  it('leaves another admin’s removal alone: acked removed: false, nothing written', async () => {
+    // Prepare: carol, another admin, removes bob, whom alice removed.
+    givenConversation({ alice: 'admin', carol: 'admin' }, {}, { bob: finished });
+
+    // Act
+    const reply = await call(
+      { action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' },
+      'carol',
+    );
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', removed: false });
+    expectNothingWritten();
   });
 });
 
