@@ -1,17 +1,26 @@
 /**
  * The offline half of presence: when `$disconnect` closes a user's last connection, the listeners of
- * the conversations that connection had subscribed to get `{type:'presence', userId, online: false}`.
- * The audience is bounded by the closed connection's own `conversations` set (at most
- * LIMITS.maxSubscriptionsPerConnection), never by how many conversations the user belongs to. The online
- * half lives in `subscribe` (lambdas/conversations/ephemeral.ts): at `$connect` a connection listens to
- * nothing yet, so there is no one to tell.
+ * the conversations where that user was announced online get `{type:'presence', userId, online: false}`:
+ * those the closed connection had subscribed to, and those its user's earlier-closed connections had
+ * (see below). The audience is bounded by what the user's connections subscribed to, never by how many
+ * conversations the user belongs to. The online half lives in `subscribe`
+ * (lambdas/conversations/ephemeral.ts): at `$connect` a connection listens to nothing yet, so there is
+ * no one to tell.
+ *
+ * A connection that closes while its user has another one hands its audience over: one UpdateItem adds
+ * its conversations to that connection's `announcedTo` set, so that a tab which listened to a
+ * conversation and closed first does not leave its listeners seeing the user online after the user's
+ * last tab closed. If the other connection is gone by then (its own `$disconnect` ran first), the
+ * condition fails and this one announces offline itself: at least once, never zero times.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { EPHEMERAL_BUDGET_MS, postEphemeral } from '../../shared/ephemeral';
 import type { PostFn } from '../../shared/poster';
 import type { PresenceEvent } from '../../shared/protocol';
-import { hasOtherConnection, listListeners } from '../../shared/store/presence';
+import { ANNOUNCED_ATTRIBUTE } from '../../shared/store/connections';
+import { listListeners, otherConnection } from '../../shared/store/presence';
 import type { TableNames } from '../../shared/tables';
 
 /** Subscription partitions read at once while gathering the audience. */
@@ -28,11 +37,15 @@ export interface OfflineDeps {
   postBudgetMs?: number;
 }
 
-/** A connection `$disconnect` just deleted: its user and the conversations it had subscribed to. */
+/**
+ * A connection `$disconnect` just deleted: its user, the conversations it had subscribed to, and those
+ * handed over to it by the user's connections that closed before it (`announced`).
+ */
 export interface ClosedConnection {
   connectionId: string;
   userId?: string;
   conversations: string[];
+  announced?: string[];
 }
 
 export type AnnounceOffline = (closed: ClosedConnection) => Promise<void>;
@@ -55,10 +68,35 @@ export function createOfflineAnnouncer(deps: OfflineDeps): AnnounceOffline {
   };
 }
 
+/**
+ * Adds `conversations` to the `announcedTo` set of the user's live connection `connectionId`.
+ * @returns false when that connection was deleted meanwhile (then nobody else will announce them).
+ */
+async function handOver(deps: OfflineDeps, connectionId: string, conversations: string[]): Promise<boolean> {
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tables.connections,
+        Key: { connectionId },
+        UpdateExpression: 'ADD #announced :conversations',
+        ConditionExpression: 'attribute_exists(connectionId)',
+        ExpressionAttributeNames: { '#announced': ANNOUNCED_ATTRIBUTE },
+        ExpressionAttributeValues: { ':conversations': new Set(conversations) },
+      }),
+    );
+    return true;
+  } catch (err: unknown) {
+    if (err instanceof ConditionalCheckFailedException) return false;
+    throw err;
+  }
+}
+
 async function announceOffline(deps: OfflineDeps, closed: ClosedConnection): Promise<void> {
-  const { userId, conversations } = closed;
+  const { userId } = closed;
+  const conversations = [...new Set([...closed.conversations, ...(closed.announced ?? [])])];
   if (userId === undefined || conversations.length === 0) return;
-  if (await hasOtherConnection(deps.ddb, deps.tables, userId, closed.connectionId, deps.now())) return;
+  const survivor = await otherConnection(deps.ddb, deps.tables, userId, closed.connectionId, deps.now());
+  if (survivor !== undefined && (await handOver(deps, survivor, conversations))) return;
   const targets = new Set<string>();
   for (let start = 0; start < conversations.length; start += AUDIENCE_CONCURRENCY) {
     const partitions = await Promise.all(

@@ -200,10 +200,12 @@ export async function deleteConnection(
   tables: Tables,
   connectionId: string,
   knownConversations: string[] = [],
-): Promise<{ userId?: string; conversations: string[] }> {
+): Promise<{ userId?: string; conversations: string[]; announced: string[] }> {
   const { Attributes } = await ddb.send(
     new DeleteCommand({ TableName: tables.connections, Key: { connectionId }, ReturnValues: 'ALL_OLD' }),
   );
+  const handedOver: unknown = Attributes?.[ANNOUNCED_ATTRIBUTE];
+  const announced = handedOver instanceof Set ? [...handedOver].map(String) : [];
   const subscribed: unknown = Attributes?.conversations;
   const conversations = new Set(knownConversations);
   if (subscribed instanceof Set)
@@ -211,5 +213,12 @@ export async function deleteConnection(
   const keys = [...conversations].map((conversationId) => ({ conversationId, connectionId }));
   await batchDelete(ddb, tables.subscriptions, keys);
   const userId: unknown = Attributes?.userId;
-  return { ...(typeof userId === 'string' ? { userId } : {}), conversations: [...conversations] };
+  return { ...(typeof userId === 'string' ? { userId } : {}), conversations: [...conversations], announced };
 }
+
+/**
+ * On a connection item: conversations whose listeners heard its user come online through connections
+ * that have closed since, handed over so that whichever connection of the user closes last tells them
+ * the user went offline (lambdas/connect/presence.ts).
+ */
+export const ANNOUNCED_ATTRIBUTE = 'announcedTo';

@@ -111,19 +111,19 @@ export async function indexedConnections(
 }
 
 /**
- * Whether `userId` has a live connection other than `exceptConnectionId`. The byUser index names the
- * candidates, but it is eventually consistent: it may still list a connection deleted a moment ago (two
- * sockets of one user closing at once would each see the other). So each candidate is confirmed by a
- * consistent GetItem of its connection item, whose TTL must not have passed: two connections closing
+ * A live connection of `userId` other than `exceptConnectionId`, or undefined. The byUser index names
+ * the candidates, but it is eventually consistent: it may still list a connection deleted a moment ago
+ * (two sockets of one user closing at once would each see the other). So each candidate is confirmed by
+ * a consistent GetItem of its connection item, whose TTL must not have passed: two connections closing
  * together announce "offline" at least once, never zero times.
  */
-export async function hasOtherConnection(
+export async function otherConnection(
   ddb: DynamoDBDocumentClient,
   tables: Pick<TableNames, 'connections'>,
   userId: string,
   exceptConnectionId: string,
   now: Date,
-): Promise<boolean> {
+): Promise<string | undefined> {
   const candidates = (await indexedConnections(ddb, tables, userId)).filter(
     (connectionId) => connectionId !== exceptConnectionId,
   );
@@ -143,9 +143,10 @@ export async function hasOtherConnection(
         return Item !== undefined && !(typeof expiresAt === 'number' && expiresAt <= nowSeconds);
       }),
     );
-    if (found.includes(true)) return true;
+    const live = found.indexOf(true);
+    if (live >= 0) return candidates[start + live];
   }
-  return false;
+  return undefined;
 }
 
 /**

@@ -151,4 +151,31 @@ describe('presence', () => {
     const reply = await oscar.request({ action: 'presence', conversationId });
     expect(reply.online).toEqual(['oscar']);
   });
+
+  it('announces a user offline where their first-closed tab listened, when their last tab closes elsewhere', async () => {
+    // Prepare: quinn's first tab listens to one conversation, her second tab to another.
+    const paul = await track(connectAs(runtime, 'paul'));
+    const tab1 = await connectWithId(runtime, 'quinn');
+    const tab2 = await connectWithId(runtime, 'quinn');
+    clients.push(tab1.client, tab2.client);
+    const withPaul = await createConversation(tab1.client, ['paul']);
+    const elsewhere = await createConversation(tab2.client, ['rex']);
+    await paul.request({ action: 'subscribe', conversationId: withPaul });
+    await tab1.client.request({ action: 'subscribe', conversationId: withPaul });
+    await tab2.client.request({ action: 'subscribe', conversationId: elsewhere });
+
+    // Act: the tab paul shares a conversation with closes first, then the other one.
+    await closeAndSettle(tab1.client, tab1.connectionId);
+    await drain(paul);
+    const whileTab2Open = pushed(paul, 'presence');
+    await closeAndSettle(tab2.client, tab2.connectionId);
+    await drain(paul);
+
+    // Assess
+    expect(whileTab2Open).toEqual([{ type: 'presence', userId: 'quinn', online: true }]);
+    expect(pushed(paul, 'presence')).toEqual([
+      { type: 'presence', userId: 'quinn', online: true },
+      { type: 'presence', userId: 'quinn', online: false },
+    ]);
+  });
 });

@@ -484,13 +484,14 @@ describe('offline event on $disconnect', () => {
     });
   }
 
-  /** The closed connection's item: alice's, subscribed to `conversations`. */
-  function givenClosedConnection(conversations: string[]): void {
+  /** The closed connection's item: alice's, subscribed to `conversations`, with `announced` handed over to it. */
+  function givenClosedConnection(conversations: string[], announced: string[] = []): void {
     ddbMock.on(DeleteCommand).resolves({
       Attributes: {
         connectionId: CONNECTION,
         userId: 'alice',
         ...(conversations.length > 0 ? { conversations: new Set(conversations) } : {}),
+        ...(announced.length > 0 ? { announcedTo: new Set(announced) } : {}),
       },
     });
     ddbMock.on(BatchWriteCommand).resolves({});
@@ -573,6 +574,65 @@ describe('offline event on $disconnect', () => {
     givenClosedConnection(['general']);
     givenIndexedConnections({ alice: [CONNECTION, 'alice-2'] });
     givenLiveConnections(live);
+    givenListenersOf({ general: [['bob-1', 'bob']] });
+    const post = fakePoster();
+
+    // Act
+    await connectHandler(post)(disconnect);
+
+    // Assess
+    expect(postsOf(post)).toEqual([['bob-1', { type: 'presence', userId: 'alice', online: false }]]);
+  });
+
+  it("hands its conversations over to the user's other connection, which will announce them offline", async () => {
+    // Prepare
+    givenClosedConnection(['general'], ['random']);
+    givenIndexedConnections({ alice: [CONNECTION, 'alice-2'] });
+    givenLiveConnections({ 'alice-2': LATER });
+    ddbMock.on(UpdateCommand, { TableName: tables.connections }).resolves({});
+    const post = fakePoster();
+
+    // Act
+    await connectHandler(post)(disconnect);
+
+    // Assess
+    expect(post).not.toHaveBeenCalled();
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: tables.connections,
+      Key: { connectionId: 'alice-2' },
+      UpdateExpression: 'ADD #announced :conversations',
+      ConditionExpression: 'attribute_exists(connectionId)',
+      ExpressionAttributeNames: { '#announced': 'announcedTo' },
+      ExpressionAttributeValues: { ':conversations': new Set(['general', 'random']) },
+    });
+  });
+
+  it('posts offline to the listeners of the conversations handed over to it when it is the last', async () => {
+    // Prepare: an earlier tab listened to "random" and handed it over before it closed.
+    givenClosedConnection(['general'], ['random']);
+    givenIndexedConnections({ alice: [CONNECTION] });
+    givenListenersOf({ general: [['bob-1', 'bob']], random: [['dan-1', 'dan']] });
+    const post = fakePoster();
+
+    // Act
+    await connectHandler(post)(disconnect);
+
+    // Assess
+    const offline = { type: 'presence', userId: 'alice', online: false };
+    expect(postsOf(post)).toEqual([
+      ['bob-1', offline],
+      ['dan-1', offline],
+    ]);
+  });
+
+  it('posts offline itself when the other connection closed before the handover reached it', async () => {
+    // Prepare
+    givenClosedConnection(['general']);
+    givenIndexedConnections({ alice: [CONNECTION, 'alice-2'] });
+    givenLiveConnections({ 'alice-2': LATER });
+    ddbMock
+      .on(UpdateCommand, { TableName: tables.connections })
+      .rejects(new ConditionalCheckFailedException({ message: 'gone', $metadata: {} }));
     givenListenersOf({ general: [['bob-1', 'bob']] });
     const post = fakePoster();
 
