@@ -135,6 +135,15 @@ function reply(frame: AckFrame | ErrorFrame): RouteResult {
   return { statusCode: 200, body: JSON.stringify(frame) };
 }
 
+/** The frame if it parses, else undefined: a refusal answers with its requestId when it has one. */
+function parsedOrUndefined(raw: string | undefined): Record<string, unknown> | undefined {
+  try {
+    return parseFrame(raw);
+  } catch {
+    return undefined;
+  }
+}
+
 function requestIdOf(frame: Record<string, unknown> | undefined): string | undefined {
   const value = frame?.requestId;
   return typeof value === 'string' && value.length <= 64 ? value : undefined;
@@ -190,8 +199,9 @@ export const CONNECTION_FRAME_RATE: FrameRate = {
 
 /**
  * Makes a Lambda handler for a set of two-way routes keyed by `action`. A frame whose action is not
- * in `routes` gets `unknown_action`, so the same handler can serve `$default`. A connection over the
- * frame rate gets `rate_limited` before its frame is parsed, so it costs no AWS call.
+ * in `routes` gets `unknown_action`, so the same handler can serve `$default`. Every frame counts against
+ * its connection's frame rate, malformed ones included; over it a frame gets `rate_limited` without
+ * running its route, so it costs no AWS call.
  */
 export function createRouteHandler(
   logger: Logger,
@@ -209,9 +219,12 @@ export function createRouteHandler(
     const answered = new AbortController();
     let frame: Record<string, unknown> | undefined;
     try {
-      frame = parseFrame(event.body);
       const waitMs = frames.take(connectionId, clock());
-      if (waitMs !== undefined) throw new RateLimitedError('Too many frames on this connection', waitMs);
+      if (waitMs !== undefined) {
+        frame = parsedOrUndefined(event.body);
+        throw new RateLimitedError('Too many frames on this connection', waitMs);
+      }
+      frame = parseFrame(event.body);
       const action = frame.action;
       const definition =
         typeof action === 'string' && Object.hasOwn(routes, action) ? routes[action] : undefined;

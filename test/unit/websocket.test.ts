@@ -402,4 +402,25 @@ describe('createRouteHandler per-connection frame rate', () => {
     // Assess
     expect([first.type, second.type, third.code]).toEqual(['ack', 'ack', 'rate_limited']);
   });
+
+  it('counts frames that do not parse, so malformed frames cannot pass the cap', async () => {
+    // Prepare
+    const run = vi.fn(async () => ({}));
+    const handler = createRouteHandler(logger, { echo: route({ schema: echoSchema, run }) }, () => 0, {
+      ratePerSecond: 1,
+      burst: 2,
+    });
+
+    // Act
+    const malformed = [
+      replyOf(await handler(eventWith('{"action":'))),
+      replyOf(await handler(eventWith('not json'))),
+    ];
+    const valid = replyOf(await handler(eventWith(frameOf(3))));
+
+    // Assess
+    expect(malformed.map((reply) => reply.code)).toEqual(['invalid_json', 'invalid_json']);
+    expect(valid).toMatchObject({ code: 'rate_limited', requestId: 'r3', retryAfterMs: 1_000 });
+    expect(run).not.toHaveBeenCalled();
+  });
 });
