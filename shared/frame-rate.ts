@@ -1,7 +1,7 @@
 /**
  * A per-connection frame rate, counted in memory, so one noisy client is refused before its frames cost
- * an AWS call. GCRA: one number per connection, the time at which
- * its bucket would be full again.
+ * an AWS call. GCRA: per connection, the time at which its bucket would be full again, and the latest
+ * time a refused frame was told to come back.
  *
  * What holds where: the local runtime runs each function in one process, so there the cap is exact per
  * function. On AWS each execution environment counts only the frames it serves, and API Gateway spreads
@@ -15,11 +15,18 @@ export interface FrameRate {
   maxConnections?: number;
 }
 
+interface ConnectionState {
+  /** GCRA's theoretical arrival time of the admitted frames. */
+  tat: number;
+  /** The latest time a refused frame was told to come back; the next refusal is told one interval later. */
+  promised: number;
+}
+
 export class ConnectionFrameLimiter {
   private readonly intervalMs: number;
   private readonly toleranceMs: number;
   private readonly maxConnections: number;
-  private readonly tats = new Map<string, number>();
+  private readonly connections = new Map<string, ConnectionState>();
 
   constructor(rate: FrameRate) {
     this.intervalMs = 1_000 / rate.ratePerSecond;
@@ -27,18 +34,35 @@ export class ConnectionFrameLimiter {
     this.maxConnections = rate.maxConnections ?? 10_000;
   }
 
-  /** Takes a token for one frame of `connectionId`; returns undefined if allowed, else the ms to wait. */
+  /**
+   * Takes a token for one frame of `connectionId`; returns undefined if allowed, else the ms to wait.
+   *
+   * Frames refused together are told to come back one interval apart, each to a token of its own: told
+   * the same time, they would all come back at once, one would be admitted and the rest refused again,
+   * so a client that waits as told would be refused as often as one that floods.
+   */
   take(connectionId: string, now: number): number | undefined {
-    const tat = Math.max(this.tats.get(connectionId) ?? now, now);
+    const state = this.connections.get(connectionId) ?? { tat: now, promised: Number.NEGATIVE_INFINITY };
+    const tat = Math.max(state.tat, now);
     const over = tat - now - this.toleranceMs;
-    if (over > 0) return Math.ceil(over);
-    // Re-inserted so the map's order is least recently seen first.
-    this.tats.delete(connectionId);
-    this.tats.set(connectionId, tat + this.intervalMs);
-    if (this.tats.size > this.maxConnections) {
-      const oldest = this.tats.keys().next().value;
-      if (oldest !== undefined) this.tats.delete(oldest);
+    let waitMs: number | undefined;
+    if (over > 0) {
+      state.promised = Math.max(now + over, state.promised + this.intervalMs);
+      waitMs = Math.ceil(state.promised - now);
+    } else {
+      state.tat = tat + this.intervalMs;
     }
-    return undefined;
+    this.remember(connectionId, state);
+    return waitMs;
+  }
+
+  /** Re-inserts the connection, so the map's order is least recently seen first, and bounds its size. */
+  private remember(connectionId: string, state: ConnectionState): void {
+    this.connections.delete(connectionId);
+    this.connections.set(connectionId, state);
+    if (this.connections.size > this.maxConnections) {
+      const oldest = this.connections.keys().next().value;
+      if (oldest !== undefined) this.connections.delete(oldest);
+    }
   }
 }

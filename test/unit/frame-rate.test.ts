@@ -18,6 +18,21 @@ describe('ConnectionFrameLimiter', () => {
     expect(answers).toEqual([undefined, undefined, 250, undefined]);
   });
 
+  it('tells frames refused together to come back one interval apart, and admits each when it does', () => {
+    // Prepare
+    const limiter = new ConnectionFrameLimiter({ ratePerSecond: 4, burst: 2 });
+    limiter.take('c', 0);
+    limiter.take('c', 0);
+
+    // Act
+    const told = [limiter.take('c', 0), limiter.take('c', 0), limiter.take('c', 0)];
+    const comingBack = told.map((waitMs) => limiter.take('c', Number(waitMs)));
+
+    // Assess
+    expect(told).toEqual([250, 500, 750]);
+    expect(comingBack).toEqual([undefined, undefined, undefined]);
+  });
+
   it('forgets the least recently seen connection past its size, so its memory stays bounded', () => {
     // Prepare
     const limiter = new ConnectionFrameLimiter({ ratePerSecond: 1, burst: 1, maxConnections: 2 });
