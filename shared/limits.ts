@@ -39,6 +39,15 @@ export const LIMITS = {
   connectionFramesPerSecond: 50,
   connectionFrameBurst: 200,
   /**
+   * Frames of one connection refused since its bucket was last full, after which the route kit closes it
+   * (DeleteConnection): a refused frame has already been charged to the stage's throttle, so refusing does
+   * not stop a client that ignores `rate_limited`. Frames refused together are told to come back one
+   * interval apart, so a client that waits `retryAfterMs` is refused each frame about once and would need
+   * over 400 frames beyond the burst in flight at once (600 sent together) to get here; the SDK has at most
+   * one subscribe per stream (200 subscriptions per connection) and one send per conversation out at once.
+   */
+  connectionFramesRefusedBeforeClose: 400,
+  /**
    * `read` events go to the conversation's listeners only up to this many members: above it, a cursor
    * move would cost a push to every listener for every read (large chats show no per-member receipts).
    */

@@ -5,6 +5,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import type { z } from 'zod';
+import { ENV, optionalEnv } from './env';
 import {
   BusyError,
   type ChatError,
@@ -16,9 +17,10 @@ import {
   UnknownActionError,
   ValidationError,
 } from './errors';
-import { ConnectionFrameLimiter, type FrameRate } from './frame-rate';
+import { ConnectionFrameLimiter, type FrameRate, type FrameRefusal } from './frame-rate';
 import { runScoped } from './invocation';
 import { LIMITS } from './limits';
+import { createDisconnector, createManagementClient, type DisconnectFn } from './poster';
 import type { AckFrame, ErrorFrame } from './protocol';
 
 /** The authorizer's output as API Gateway passes it to every route after `$connect`. */
@@ -195,21 +197,59 @@ async function withDeadline<T>(running: Promise<T>, budgetMs: number, abort: Abo
 export const CONNECTION_FRAME_RATE: FrameRate = {
   ratePerSecond: LIMITS.connectionFramesPerSecond,
   burst: LIMITS.connectionFrameBurst,
+  closeAfterRefused: LIMITS.connectionFramesRefusedBeforeClose,
 };
+
+/** How long a refused frame's answer waits for the DeleteConnection of its connection. */
+const CLOSE_TIMEOUT_MS = 1_000;
+
+/**
+ * Closes connections through the stage's management API at ENV.managementEndpoint (the stage's callback
+ * URL on AWS, the emulator's locally), which the stack gives every function behind a two-way route. The
+ * variable is read once, when the route kit is built, and is optional: unit tests build handlers without
+ * a management API. Without it a close fails with a message naming the variable; the refusal is answered
+ * all the same.
+ */
+function managementApiDisconnector(): DisconnectFn {
+  const endpoint = optionalEnv(ENV.managementEndpoint);
+  if (endpoint === undefined) {
+    return async () => {
+      throw new Error(`${ENV.managementEndpoint} is not set: cannot close connections`);
+    };
+  }
+  return createDisconnector(createManagementClient(endpoint, CLOSE_TIMEOUT_MS));
+}
 
 /**
  * Makes a Lambda handler for a set of two-way routes keyed by `action`. A frame whose action is not
  * in `routes` gets `unknown_action`, so the same handler can serve `$default`. Every frame counts against
  * its connection's frame rate, malformed ones included; over it a frame gets `rate_limited` without
- * running its route, so it costs no AWS call.
+ * running its route, so it costs no AWS call, and the frame that takes a connection past
+ * `frameRate.closeAfterRefused` refusals also closes it through `disconnect` (one call per such connection).
  */
 export function createRouteHandler(
   logger: Logger,
   routes: Routes,
   clock: () => number = Date.now,
   frameRate: FrameRate = CONNECTION_FRAME_RATE,
+  disconnect: DisconnectFn = managementApiDisconnector(),
 ): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
   const frames = new ConnectionFrameLimiter(frameRate);
+  /** Never throws: a failed close leaves the refusal's answer as it is. */
+  const closeFlooding = async (connectionId: string, refusal: FrameRefusal): Promise<void> => {
+    logger.warn('Closing a connection that kept sending while refused', {
+      connectionId,
+      refused: refusal.refused,
+    });
+    try {
+      await disconnect(connectionId);
+    } catch (err: unknown) {
+      logger.error('Could not close a connection that kept sending while refused', {
+        connectionId,
+        error: err instanceof Error ? err : String(err),
+      });
+    }
+  };
   return async (event, context) => {
     const { connectionId, requestId: awsRequestId, routeKey } = event.requestContext;
     logger.appendKeys({ connectionId, routeKey });
@@ -219,10 +259,11 @@ export function createRouteHandler(
     const answered = new AbortController();
     let frame: Record<string, unknown> | undefined;
     try {
-      const waitMs = frames.take(connectionId, clock());
-      if (waitMs !== undefined) {
+      const refusal = frames.take(connectionId, clock());
+      if (refusal !== undefined) {
         frame = parsedOrUndefined(event.body);
-        throw new RateLimitedError('Too many frames on this connection', waitMs);
+        if (refusal.close) await closeFlooding(connectionId, refusal);
+        throw new RateLimitedError('Too many frames on this connection', refusal.retryAfterMs);
       }
       frame = parseFrame(event.body);
       const action = frame.action;

@@ -1,6 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import {
+  ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
+  LimitExceededException,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import { ENV } from '../../shared/env';
 import {
   BusyError,
   ConnectionGoneError,
@@ -422,5 +429,91 @@ describe('createRouteHandler per-connection frame rate', () => {
     expect(malformed.map((reply) => reply.code)).toEqual(['invalid_json', 'invalid_json']);
     expect(valid).toMatchObject({ code: 'rate_limited', requestId: 'r3', retryAfterMs: 1_000 });
     expect(run).not.toHaveBeenCalled();
+  });
+});
+
+describe('createRouteHandler closing a connection that keeps sending while refused', () => {
+  const ENDPOINT = 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod';
+  const management = mockClient(ApiGatewayManagementApiClient);
+  const frameOf = (n: number) => JSON.stringify({ action: 'echo', requestId: `r${n}`, text: 'hi' });
+
+  /** A burst of 2 and a close at the 3rd refusal, with the default disconnect at ENDPOINT. */
+  function floodedHandler() {
+    vi.stubEnv(ENV.managementEndpoint, ENDPOINT);
+    const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+    const warn = vi.spyOn(logger, 'warn');
+    const error = vi.spyOn(logger, 'error');
+    const run = vi.fn(async () => ({}));
+    const handler = createRouteHandler(logger, { echo: route({ schema: echoSchema, run }) }, () => 0, {
+      ratePerSecond: 1,
+      burst: 2,
+      closeAfterRefused: 3,
+    });
+    return { handler, warn, error };
+  }
+
+  afterEach(() => {
+    management.reset();
+    vi.unstubAllEnvs();
+  });
+
+  it('makes no management call below the threshold, then one DeleteConnection of the connection at the stage endpoint', async () => {
+    // Prepare
+    management.on(DeleteConnectionCommand).resolves({});
+    const { handler, warn } = floodedHandler();
+
+    // Act
+    const belowThreshold = [];
+    for (let n = 1; n <= 4; n++) belowThreshold.push(replyOf(await handler(eventWith(frameOf(n)))));
+    const callsBelowThreshold = management.calls().length;
+    const atThreshold = replyOf(await handler(eventWith(frameOf(5))));
+    const afterClose = [];
+    for (let n = 6; n <= 8; n++) afterClose.push(replyOf(await handler(eventWith(frameOf(n)))));
+
+    // Assess
+    expect(belowThreshold.map((reply) => reply.type)).toEqual(['ack', 'ack', 'error', 'error']);
+    expect(callsBelowThreshold).toBe(0);
+    expect(atThreshold).toMatchObject({
+      code: 'rate_limited',
+      requestId: 'r5',
+      retryAfterMs: expect.any(Number),
+    });
+    expect(afterClose.map((reply) => reply.code)).toEqual(['rate_limited', 'rate_limited', 'rate_limited']);
+    expect(management).toReceiveCommandTimes(DeleteConnectionCommand, 1);
+    expect(management).toReceiveCommandWith(DeleteConnectionCommand, { ConnectionId: 'conn-1' });
+    const client = management.call(0).thisValue as ApiGatewayManagementApiClient;
+    const endpoint = await client.config.endpoint?.();
+    expect(`${endpoint?.protocol}//${endpoint?.hostname}${endpoint?.path}`).toBe(ENDPOINT);
+    expect(warn).toHaveBeenCalledWith(
+      'Closing a connection that kept sending while refused',
+      expect.objectContaining({ connectionId: 'conn-1' }),
+    );
+  });
+
+  it('still answers rate_limited when DeleteConnection fails, and logs the failure', async () => {
+    // Prepare
+    management
+      .on(DeleteConnectionCommand)
+      .rejects(new LimitExceededException({ message: 'slow down', $metadata: { httpStatusCode: 429 } }));
+    const { handler, error } = floodedHandler();
+    for (let n = 1; n <= 4; n++) await handler(eventWith(frameOf(n)));
+
+    // Act
+    const reply = replyOf(await handler(eventWith(frameOf(5))));
+
+    // Assess
+    expect(management).toReceiveCommandTimes(DeleteConnectionCommand, 1);
+    expect(reply).toEqual({
+      type: 'error',
+      requestId: 'r5',
+      code: 'rate_limited',
+      message: expect.any(String),
+      retryable: true,
+      retryAfterMs: expect.any(Number),
+    });
+    expect(error).toHaveBeenCalledWith(
+      'Could not close a connection that kept sending while refused',
+      expect.objectContaining({ connectionId: 'conn-1', error: expect.any(LimitExceededException) }),
+    );
   });
 });
