@@ -38,7 +38,11 @@ export interface FunctionWiring {
   fanoutQueue?: QueueAccess;
   /** Dead-letter queue access; its URL arrives as ENV.deadLetterQueueUrl. */
   deadLetterQueue?: QueueAccess;
-  /** Posts to connections through the management API; its endpoint arrives as ENV.managementEndpoint. */
+  /**
+   * Posts to or closes connections through the management API; its endpoint arrives as
+   * ENV.managementEndpoint. Every function behind a two-way route needs it: its route kit closes a
+   * connection that keeps sending while refused (shared/websocket.ts).
+   */
   managementApi?: boolean;
   /** Verifies JWTs; issuer settings arrive as ENV.jwtIssuer, ENV.jwtJwksUrl, ENV.jwtAudience. */
   verifiesTokens?: boolean;
@@ -73,6 +77,8 @@ export const FUNCTIONS = {
       'Stores a message under the next gap-free seq and enqueues it for fan-out; edits and deletes messages',
     tables: { conversations: 'readWrite', messages: 'readWrite', idempotency: 'readWrite' },
     fanoutQueue: 'send',
+    // The route kit closes a connection that keeps sending while refused.
+    managementApi: true,
     timeoutSeconds: LIMITS.sendTimeoutSeconds,
   },
   conversations: {
@@ -97,6 +103,8 @@ export const FUNCTIONS = {
     // read: the membership check; the URLs it signs are the only way to the bucket.
     tables: { conversations: 'read' },
     attachments: 'readWrite',
+    // The route kit closes a connection that keeps sending while refused.
+    managementApi: true,
   },
   fanout: {
     entry: 'lambdas/fanout/handler.ts',

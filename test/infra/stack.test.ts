@@ -27,6 +27,15 @@ const functionNames = Object.keys(FUNCTIONS) as FunctionName[];
 const tableNames = Object.keys(TABLES) as TableName[];
 const routeKeys = Object.keys(ROUTES) as RouteKey[];
 const wiringOf = (name: FunctionName): FunctionWiring => FUNCTIONS[name];
+/** The functions that answer two-way routes: each runs the route kit (shared/websocket.ts). */
+const twoWayFunctions = [
+  ...new Set(
+    routeKeys
+      .map((key) => routeTarget<FunctionName>(ROUTES[key]))
+      .filter((target) => target.routeResponse)
+      .map((target) => target.function),
+  ),
+];
 
 interface Resource {
   Properties: Record<string, unknown>;
@@ -481,6 +490,22 @@ describe('ServerlessChatStack with default props', () => {
         const resource = JSON.stringify(grants[0]?.Resource);
         expect(resource).toContain(`{"Ref":"${api}"}`);
         expect(resource).toMatch(/\/prod\/\*\/@connections\/\*"\]\]\}$/);
+        expect(environmentOf(template, name)[ENV.managementEndpoint]).toEqual(
+          template.findOutputs('ManagementEndpoint').ManagementEndpoint?.Value,
+        );
+      },
+    );
+
+    it.each(twoWayFunctions)(
+      'lets %s close a connection that keeps sending while refused: ManageConnections on @connections/* of the stage, and its endpoint',
+      (name) => {
+        const grants = statementsOf(template, name).filter(
+          (s) => s.Action === 'execute-api:ManageConnections',
+        );
+
+        expect(grants).toHaveLength(1);
+        expect(grants[0]?.Effect).toBe('Allow');
+        expect(JSON.stringify(grants[0]?.Resource)).toMatch(/\/prod\/\*\/@connections\/\*"\]\]\}$/);
         expect(environmentOf(template, name)[ENV.managementEndpoint]).toEqual(
           template.findOutputs('ManagementEndpoint').ManagementEndpoint?.Value,
         );
