@@ -227,7 +227,7 @@ export async function deliverMessage(deps: FanoutDeps, message: QueueRecord): Pr
         concurrency: deps.concurrency ?? DEFAULT_CONCURRENCY,
       },
       message,
-      { subscribedUsers: new Set(listeners.map((listener) => listener.userId)), reachedUsers },
+      { subscribedConnections: new Set(listeners.map((listener) => listener.connectionId)), reachedUsers },
     );
     Object.assign(report, beyond);
   }

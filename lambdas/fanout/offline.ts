@@ -48,9 +48,9 @@ export interface OfflineDeps {
   concurrency: number;
 }
 
-/** Who the fan-out reached: every subscribed connection with its user, and which of them got the message. */
+/** Who the fan-out reached: the subscribed connections, and the users whose connections got the message. */
 export interface Reach {
-  subscribedUsers: ReadonlySet<string>;
+  subscribedConnections: ReadonlySet<string>;
   reachedUsers: ReadonlySet<string>;
 }
 
@@ -93,13 +93,15 @@ async function putOfflineEvents(deps: OfflineDeps, message: ChatMessage, userIds
 }
 
 /**
- * Posts an `activity` frame to every connection of `userIds` (found through the byUser index).
+ * Posts an `activity` frame to every connection of `userIds` (found through the byUser index) that is
+ * not in `subscribed`: those got the message itself.
  * @returns The users at least one of whose connections took the frame.
  */
 async function postActivity(
   deps: OfflineDeps,
   message: ChatMessage,
   userIds: string[],
+  subscribed: ReadonlySet<string>,
 ): Promise<Set<string>> {
   const frame: ActivityFrame = {
     type: 'activity',
@@ -115,7 +117,9 @@ async function postActivity(
   );
   const targets = perUser.flatMap((result, index) =>
     result.status === 'fulfilled'
-      ? result.value.map((connectionId) => ({ connectionId, userId: userIds[index] ?? '' }))
+      ? result.value
+          .filter((connectionId) => !subscribed.has(connectionId))
+          .map((connectionId) => ({ connectionId, userId: userIds[index] ?? '' }))
       : [],
   );
   // Best effort, like typing: a 410 here is left to the next message fan-out, $disconnect or TTL.
@@ -132,8 +136,9 @@ async function postActivity(
 
 /**
  * After a message reached its subscribers: one consistent Query of the members; in groups of at most
- * LIMITS.maxActivityEventMembers, an `activity` frame to the connections of every member (the sender's
- * other tabs included) with no subscribed connection; then an offline event for each member but the
+ * LIMITS.maxActivityEventMembers, an `activity` frame to every connection of every member (the sender's
+ * included) that is not subscribed to the conversation, so a tab showing another conversation hears it
+ * even while the user's other tab has this one open; then an offline event for each member but the
  * sender whom neither the message nor an activity frame reached. Best effort: a failure is logged and
  * never fails the record, since a retry would push the message again to everyone who already has it.
  */
@@ -144,11 +149,8 @@ export async function notifyBeyondSubscribers(
 ): Promise<OfflineReport> {
   try {
     const members = await listMembers(deps.ddb, deps.tables, message.conversationId);
-    const unsubscribed =
-      members.length <= LIMITS.maxActivityEventMembers
-        ? members.filter((userId) => !reach.subscribedUsers.has(userId))
-        : [];
-    const active = await postActivity(deps, message, unsubscribed);
+    const lookedUp = members.length <= LIMITS.maxActivityEventMembers ? members : [];
+    const active = await postActivity(deps, message, lookedUp, reach.subscribedConnections);
     const offline = members.filter(
       (userId) => userId !== message.senderId && !reach.reachedUsers.has(userId) && !active.has(userId),
     );

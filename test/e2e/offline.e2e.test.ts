@@ -74,4 +74,27 @@ describe('a message beyond its subscribers', () => {
     const listed = (await (await fetch(`${runtime.controlUrl}/events`)).json()) as { events: unknown[] };
     expect(listed.events).toEqual(JSON.parse(JSON.stringify(runtime.eventBus.events)));
   });
+
+  it("tells a member's tab that shows another conversation, while their other tab has this one open", async () => {
+    // Prepare: dave's first tab subscribes to the conversation; his second tab subscribes to nothing.
+    const erin = await track(connectAs(runtime, 'erin'));
+    const daveHere = await track(connectAs(runtime, 'dave'));
+    const daveElsewhere = await track(connectAs(runtime, 'dave'));
+    const conversationId = await createConversation(erin, ['dave']);
+    await daveHere.request({ action: 'subscribe', conversationId });
+
+    // Act
+    await sendMessage(erin, conversationId, 'e1', 'lunch?');
+
+    // Assess: the open tab gets the message, the other one the activity, and nobody is named offline.
+    await expect.poll(() => daveHere.messages(conversationId), { timeout: 10_000 }).toHaveLength(1);
+    await expect
+      .poll(() => daveElsewhere.frames.filter((frame) => frame.type === 'activity'), { timeout: 10_000 })
+      .toMatchObject([{ type: 'activity', conversationId, seq: 1, senderId: 'erin', preview: 'lunch?' }]);
+    expect(daveHere.frames.filter((frame) => frame.type === 'activity')).toEqual([]);
+    const named = runtime.eventBus.events.filter(
+      (event) => (event.detail as { conversationId?: string }).conversationId === conversationId,
+    );
+    expect(named).toEqual([]);
+  });
 });

@@ -255,18 +255,38 @@ describe('activity for members not subscribed to the conversation', () => {
     expect(report.activity).toBe(1);
   });
 
-  it("reaches the sender's other tabs that are not subscribed, and looks up only unsubscribed members", async () => {
+  it("reaches the sender's other tabs that are not subscribed, looking up each member once", async () => {
     given({
       members: ['alice', 'bob'],
       subscriptions: [{ connectionId: 'b1', userId: 'bob' }],
-      connectionsByUser: { alice: ['a2'] },
+      connectionsByUser: { alice: ['a2'], bob: ['b1'] },
     });
     const { post, posts } = recordingPoster();
 
     await deliverMessage(makeDeps(post), MESSAGE);
 
     expect(posts.map((p) => p.connectionId)).toEqual(['b1', 'a2']);
-    expect(byUserQueries()).toBe(1);
+    expect(byUserQueries()).toBe(2);
+  });
+
+  it('posts activity to the tab of a member that shows another conversation while their other tab has this one open', async () => {
+    // Prepare: bob's tab b1 is subscribed here; his tab b2 is not.
+    given({
+      members: ['alice', 'bob'],
+      subscriptions: [{ connectionId: 'b1', userId: 'bob' }],
+      connectionsByUser: { bob: ['b1', 'b2'] },
+    });
+    const { post, posts } = recordingPoster();
+
+    // Act
+    await deliverMessage(makeDeps(post), MESSAGE);
+
+    // Assess: b1 got the message, b2 the activity frame.
+    expect(posts.map((p) => [p.connectionId, (p.frame as { type: string }).type])).toEqual([
+      ['b1', 'message'],
+      ['b2', 'activity'],
+    ]);
+    expect(events).not.toHaveReceivedCommand(PutEventsCommand);
   });
 
   it(`skips activity lookups in groups of more than ${LIMITS.maxActivityEventMembers} members`, async () => {
