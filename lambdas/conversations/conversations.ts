@@ -317,6 +317,10 @@ export async function createConversation(
   };
 }
 
+/** Attempts of `openDirect` whose transaction met the other user's, and the most it waits between them. */
+const DIRECT_ATTEMPTS = 4;
+const DIRECT_RETRY_MAX_MS = 100;
+
 /**
  * The id of the one direct conversation of two users: the same whoever asks, and never a random
  * conversation's (those are UUIDs, which have no `dm-` prefix).
@@ -346,16 +350,23 @@ export async function openDirect(
     ]);
   }
   const conversationId = directConversationId(callerId, other);
-  try {
-    return await createConversation(ddb, tables, {
-      conversationId,
-      members: [callerId, other],
-      createdBy: callerId,
-      now,
-      direct: true,
-    });
-  } catch (err: unknown) {
-    if (!cancellationReasons(err)?.some((reason) => reason.Code === 'ConditionalCheckFailed')) throw err;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createConversation(ddb, tables, {
+        conversationId,
+        members: [callerId, other],
+        createdBy: callerId,
+        now,
+        direct: true,
+      });
+    } catch (err: unknown) {
+      const codes = cancellationReasons(err)?.map((reason) => reason.Code) ?? [];
+      if (codes.includes('ConditionalCheckFailed')) break;
+      // Both users opening it at the same moment: DynamoDB may cancel both transactions. One of them
+      // wins on the next attempt, and the other then finds it.
+      if (!codes.includes('TransactionConflict') || attempt >= DIRECT_ATTEMPTS) throw err;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * DIRECT_RETRY_MAX_MS));
+    }
   }
   // It exists already (or the other user created it a moment ago): answer with it.
   const { Item } = await ddb.send(

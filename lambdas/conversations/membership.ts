@@ -256,9 +256,10 @@ export async function removeMember(
     throw new ValidationError(['conversationId: a direct conversation has exactly its two members']);
   }
   const leaving = userId === callerId;
-  if (!leaving && caller.role !== 'admin' && meta.createdBy !== callerId) {
-    throw new NotAnAdminError(conversationId);
-  }
+  // The creator's rights live in their member item's role; META's createdBy speaks only for an item
+  // written before roles existed, so a creator who left and was added back is a plain member.
+  const isAdmin = caller.role === 'admin' || (caller.role === undefined && meta.createdBy === callerId);
+  if (!leaving && !isAdmin) throw new NotAnAdminError(conversationId);
   const unchanged = { conversationId, userId, removed: false };
   if (target === undefined) return unchanged;
   const record: RemovalRecord = {

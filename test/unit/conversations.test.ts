@@ -1219,6 +1219,21 @@ describe('direct conversations', () => {
     });
   });
 
+  it('tries again when the other user opened it in the same instant and both transactions were cancelled', async () => {
+    // Prepare
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejectsOnce(cancelled({ Code: 'TransactionConflict' }, { Code: 'None' }, { Code: 'None' }))
+      .resolves({});
+
+    // Act
+    const reply = await call({ action: 'createConversation', members: ['bob'], direct: true });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', conversation: { direct: true, members: ['alice', 'bob'] } });
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
+  });
+
   it.each([
     ['two other members', { members: ['bob', 'carol'] }],
     ['oneself', { members: ['alice'] }],

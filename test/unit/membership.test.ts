@@ -328,6 +328,18 @@ describe('removeMember', () => {
     expectNothingWritten();
   });
 
+  it('refuses a creator who left and was added back, now a plain member, with forbidden', async () => {
+    // Prepare: alice created the conversation, left, and bob added her again.
+    givenConversation({ alice: 'member', bob: 'member', carol: 'member' }, { createdBy: 'alice' });
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: CONVERSATION, userId: 'carol' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden' });
+    expectNothingWritten();
+  });
+
   it('refuses a caller who is not a member with forbidden, and writes nothing', async () => {
     // Prepare
     givenConversation({ alice: 'admin', bob: 'member' });
