@@ -17,6 +17,7 @@ import {
   type ConnectionState,
   type Conversation,
   type MembershipEntry,
+  type MembershipEvent,
   type MessageUpdate,
   type Page,
   type PresenceEvent,
@@ -88,6 +89,12 @@ export interface ClientEvents {
   read: ReadEvent;
   /** A new message in one of your conversations that this connection does not subscribe to (the live list). */
   activity: ActivityEvent;
+  /**
+   * A membership change this connection heard: in a conversation it subscribes to (also delivered in
+   * order on the stream), or one that names you, wherever you are connected: you were added (the
+   * conversation is new to your list), removed, or left from another tab (it leaves your list).
+   */
+  membership: MembershipEvent;
 }
 
 /** A request as long as it is not finished: possibly several attempts, each with its own requestId. */
@@ -616,6 +623,15 @@ export class ChatClient extends Emitter<ClientEvents> {
       if (typeof conversationId !== 'string' || typeof seq !== 'number' || typeof event !== 'string') return;
       const entry = { conversationId, seq, tombstone: true, kind: event, userIds, by, at } as MembershipEntry;
       this.streams.get(conversationId)?.accept([entry]);
+      if (Array.isArray(userIds) && typeof by === 'string' && typeof at === 'string')
+        this.emit('membership', {
+          conversationId,
+          seq,
+          kind: event as MembershipEvent['kind'],
+          userIds: userIds.map(String),
+          by,
+          at,
+        });
     } else if (frame.type === 'read') {
       const { conversationId, userId, seq } = frame;
       if (typeof conversationId !== 'string' || typeof userId !== 'string' || typeof seq !== 'number') return;

@@ -662,6 +662,12 @@ class ConversationView {
       this.elsewhere.set(activity.conversationId, count);
       screen.note(line([activityText(activity, count), 'dim']));
     });
+    // A change elsewhere that names this user: added to a conversation, removed, or left from another terminal.
+    chat.on('membership', (event) => {
+      if (event.conversationId === stream.conversationId || me === undefined || !event.userIds.includes(me))
+        return;
+      screen.note(line([`[${printable(event.conversationId)}] ${membershipText(event)}`, 'dim']));
+    });
     chat.on('presence', ({ userId, online }) => {
       if (userId !== me) screen.note(line([presenceText(userId, online), 'dim']));
     });

@@ -111,8 +111,18 @@ export function createConversationsHandler(
   const newId = deps.newId ?? randomUUID;
   const ephemeral: EphemeralDeps | undefined =
     deps.ephemeral === undefined ? undefined : { ...deps.ephemeral, ddb, tables, logger, clock };
+  // With posting too, a change reaches the users it names (./membership.ts, tellNamedUsers).
   const membership: MembershipDeps | undefined =
-    deps.membership === undefined ? undefined : { ...deps.membership, ddb, tables, logger, clock };
+    deps.membership === undefined
+      ? undefined
+      : {
+          ...deps.membership,
+          ddb,
+          tables,
+          logger,
+          clock,
+          ...(deps.ephemeral && { post: deps.ephemeral.post }),
+        };
 
   return createRouteHandler(logger, {
     ...(ephemeral === undefined ? {} : ephemeralRoutes(ephemeral)),

@@ -26,6 +26,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
+import { mapWithConcurrency } from '../../shared/concurrency';
+import { postEphemeral } from '../../shared/ephemeral';
 import {
   BusyError,
   cancellationReasons,
@@ -35,9 +37,11 @@ import {
   ValidationError,
 } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
+import type { PostFn } from '../../shared/poster';
 import {
   leaveFrameSchema,
   type MembershipChangeAck,
+  type MembershipFrame,
   type MembershipKind,
   removeMemberFrameSchema,
 } from '../../shared/protocol';
@@ -45,12 +49,15 @@ import { encodeQueueBody, type MembershipEvent } from '../../shared/queue-body';
 import { batchGetAll } from '../../shared/store/batch';
 import { deleteSubscription } from '../../shared/store/connections';
 import { requireMember } from '../../shared/store/conversations';
-import { listListeners } from '../../shared/store/presence';
+import { indexedConnections, listListeners } from '../../shared/store/presence';
 import { META_SK, memberSk, type TableNames } from '../../shared/tables';
 import { type RouteDefinition, route } from '../../shared/websocket';
 
 /** Reservations tried when a reader filled the reserved seq first (a change slower than the writer lease). */
 const RESERVE_ATTEMPTS = 3;
+
+/** byUser lookups at once when a change names several users. */
+const NAMED_LOOKUP_CONCURRENCY = 10;
 
 /** How long a resend waits when another resend took an unfinished removal over a moment ago. */
 const TAKEN_OVER_RETRY_MS = 250;
@@ -62,6 +69,8 @@ export interface MembershipDeps {
   fanoutQueueUrl: string;
   logger: Pick<Logger, 'info'>;
   clock: () => Date;
+  /** Posts to the connections of the users a change names (see tellNamedUsers). @default none */
+  post?: PostFn;
 }
 
 /** A member's role: the creator is an admin, everyone added later a member. */
@@ -75,7 +84,7 @@ export type MemberRole = 'admin' | 'member';
  * @returns the change's seq.
  */
 export async function recordMembershipChange(
-  deps: Pick<MembershipDeps, 'ddb' | 'sqs' | 'tables' | 'fanoutQueueUrl'>,
+  deps: Pick<MembershipDeps, 'ddb' | 'sqs' | 'tables' | 'fanoutQueueUrl' | 'post'>,
   change: { conversationId: string; kind: MembershipKind; userIds: string[]; by: string; now: Date },
 ): Promise<number> {
   const { conversationId } = change;
@@ -113,7 +122,7 @@ export async function recordMembershipChange(
       if (isAwsError(err, 'ConditionalCheckFailedException')) continue;
       throw err;
     }
-    await enqueueMembershipEvent(deps, {
+    const event: MembershipEvent = {
       kind: 'membership',
       conversationId,
       seq,
@@ -121,10 +130,42 @@ export async function recordMembershipChange(
       userIds: change.userIds,
       by: change.by,
       at,
-    });
+    };
+    await enqueueMembershipEvent(deps, event);
+    await tellNamedUsers(deps, event);
     return seq;
   }
   throw new BusyError('Could not store the membership change; try again', 1_000);
+}
+
+/**
+ * Posts the change, as the `membership` frame subscribers get, to every connection of the users it
+ * names: the added, the removed, the one who left. None of those connections subscribes to the
+ * conversation (an added user's never did, a removed user's subscriptions ended before the enqueue), so
+ * the fan-out reaches none of them, and without this a conversation list would learn of the change only
+ * on its next refresh. One keys-only byUser Query per user named (at most LIMITS.maxGroupSize - 1, for
+ * the largest add), then the posts; best effort like typing: it never throws.
+ */
+async function tellNamedUsers(
+  deps: Pick<MembershipDeps, 'ddb' | 'tables' | 'post'>,
+  event: MembershipEvent,
+): Promise<void> {
+  const { post } = deps;
+  if (post === undefined) return;
+  const frame: MembershipFrame = {
+    type: 'membership',
+    conversationId: event.conversationId,
+    seq: event.seq,
+    event: event.event,
+    userIds: event.userIds,
+    by: event.by,
+    at: event.at,
+  };
+  const found = await mapWithConcurrency(event.userIds, NAMED_LOOKUP_CONCURRENCY, (userId) =>
+    indexedConnections(deps.ddb, deps.tables, userId),
+  );
+  const connections = found.flatMap((result) => (result.status === 'fulfilled' ? result.value : []));
+  await postEphemeral(post, connections, JSON.stringify(frame));
 }
 
 /** Enqueues a stored change in the conversation's FIFO group; the dedup id makes a repeat a no-op. */

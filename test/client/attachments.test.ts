@@ -147,6 +147,28 @@ describe('membership and receipts', () => {
     expect(socket.frames('history')).toEqual([]);
   });
 
+  it('emits a membership change that names you in a conversation this connection does not subscribe to', async () => {
+    const h = harness();
+    const socket = await h.connectNow();
+    const heard: MembershipEvent[] = [];
+    h.chat.on('membership', (e) => heard.push(e));
+
+    socket.receive({
+      type: 'membership',
+      conversationId: 'c9',
+      seq: 4,
+      event: 'member_added',
+      userIds: ['me'],
+      by: 'alice',
+      at: 't',
+    });
+
+    expect(heard).toEqual([
+      { conversationId: 'c9', seq: 4, kind: 'member_added', userIds: ['me'], by: 'alice', at: 't' },
+    ]);
+    expect(socket.frames('subscribe')).toEqual([]);
+  });
+
   it('lists the membership changes of an older page, in order, with its messages', async () => {
     const h = harness();
     const socket = await h.connectNow();

@@ -264,6 +264,8 @@ describe('npm run chat', () => {
       // Act
       await chat.addMembers(conversationId, [carol]);
       await chat.send(other.conversationId, 'over here').acked;
+      const third = await chat.createConversation([carol], 'Later');
+      await chat.addMembers(third.conversationId, [bob]);
 
       // Assess
       await expect
@@ -272,6 +274,9 @@ describe('npm run chat', () => {
       await expect
         .poll(() => bobCli.stderr, { timeout: 30_000, interval: 200 })
         .toContain(`[${other.conversationId}] 1 new from ${alice}: over here`);
+      await expect
+        .poll(() => bobCli.stderr, { timeout: 30_000, interval: 200 })
+        .toContain(`[${third.conversationId}] — ${alice} added ${bob} —`);
       bobCli.endInput();
       expect(await bobCli.exited).toBe(0);
     } finally {

@@ -92,7 +92,8 @@ describe('membership through the local runtime', () => {
       at: expect.any(String),
     });
     await drain(bob);
-    expect(ordered(bob, conversationId)).toEqual(['message:1', 'member_added:2']);
+    // bob hears of his own removal, and of nothing after it.
+    expect(ordered(bob, conversationId)).toEqual(['message:1', 'member_added:2', 'member_removed:3']);
     expect(history.messages).toMatchObject([
       { seq: 1, body: 'hello' },
       { seq: 2, tombstone: true, kind: 'member_added', userIds: ['carol'], by: 'alice' },
@@ -102,6 +103,34 @@ describe('membership through the local runtime', () => {
     ]);
     const list = await alice.request({ action: 'presence', conversationId });
     expect(list).toMatchObject({ type: 'ack', online: ['alice'] });
+  });
+
+  it('tells the users a change names on their connections, subscribed there or not', async () => {
+    // Prepare: hal is connected but subscribes to nothing; ivy subscribes to the conversation.
+    const gil = await track(connectAs(runtime, 'gil'));
+    const hal = await track(connectAs(runtime, 'hal'));
+    const ivy = await track(connectAs(runtime, 'ivy'));
+    const conversationId = await createConversation(gil, ['ivy']);
+    await ivy.request({ action: 'subscribe', conversationId });
+
+    // Act
+    await gil.request({ action: 'addMembers', conversationId, members: ['hal'] });
+    await gil.request({ action: 'removeMember', conversationId, userId: 'ivy' });
+
+    // Assess: hal hears he was added; ivy hears she was removed, once, though unsubscribed by then.
+    const membershipOf = (client: typeof hal) =>
+      client.frames.filter((frame) => frame.type === 'membership' && frame.conversationId === conversationId);
+    await expect
+      .poll(() => membershipOf(hal), { timeout: 10_000 })
+      .toMatchObject([{ event: 'member_added', userIds: ['hal'], by: 'gil', seq: 1 }]);
+    await expect
+      .poll(() => membershipOf(ivy), { timeout: 10_000 })
+      .toMatchObject([
+        { event: 'member_added', userIds: ['hal'], seq: 1 },
+        { event: 'member_removed', userIds: ['ivy'], by: 'gil', seq: 2 },
+      ]);
+    await drain(ivy);
+    expect(membershipOf(ivy)).toHaveLength(2);
   });
 
   it('refuses removeMember and leave in a direct conversation', async () => {

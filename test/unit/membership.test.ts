@@ -439,6 +439,74 @@ describe('removeMember', () => {
   });
 });
 
+describe('the users a change names hear it on every connection', () => {
+  /** Connections per user, as the byUser index lists them. */
+  function givenConnectionsOf(byUser: Record<string, string[]>): void {
+    ddbMock.on(QueryCommand, { TableName: tables.connections }).callsFake((input) => ({
+      Items: (byUser[String(input.ExpressionAttributeValues?.[':u'])] ?? []).map((connectionId) => ({
+        connectionId,
+      })),
+    }));
+  }
+
+  it('posts member_removed to the removed user’s connections, whose subscriptions have ended', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin', bob: 'member' });
+    givenListeners([['bob-1', 'bob']]);
+    givenNextSeq(4);
+    givenConnectionsOf({ bob: ['bob-1', 'bob-2'] });
+    const post = fakePoster();
+
+    // Act
+    await call({ action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' }, 'alice', post);
+
+    // Assess
+    const frame = {
+      type: 'membership',
+      conversationId: CONVERSATION,
+      seq: 4,
+      event: 'member_removed',
+      userIds: ['bob'],
+      by: 'alice',
+      at: NOW.toISOString(),
+    };
+    expect(post.mock.calls.map(([connectionId, data]) => [connectionId, JSON.parse(data)])).toEqual([
+      ['bob-1', frame],
+      ['bob-2', frame],
+    ]);
+  });
+
+  it('posts member_added to the connections of each user added, who subscribe to nothing there yet', async () => {
+    // Prepare
+    ddbMock.on(GetCommand).resolves({ Item: { conversationId: CONVERSATION } });
+    ddbMock.on(BatchGetCommand).resolves({ Responses: { [tables.conversations]: [] } });
+    givenNextSeq(2);
+    givenConnectionsOf({ carol: ['carol-1'], dan: [] });
+    const post = fakePoster();
+
+    // Act
+    const reply = await call(
+      { action: 'addMembers', conversationId: CONVERSATION, members: ['carol', 'dan'] },
+      'alice',
+      post,
+    );
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', added: ['carol', 'dan'], seq: 2 });
+    expect(post.mock.calls.map(([connectionId, data]) => [connectionId, JSON.parse(data)])).toEqual([
+      [
+        'carol-1',
+        expect.objectContaining({
+          type: 'membership',
+          seq: 2,
+          event: 'member_added',
+          userIds: ['carol', 'dan'],
+        }),
+      ],
+    ]);
+  });
+});
+
 describe('a resent removal', () => {
   const finished = {
     kind: 'member_removed',
