@@ -83,6 +83,12 @@ const ui = {
   sendButton: byId('send-button', HTMLButtonElement),
   attachInput: byId('attach-input', HTMLInputElement),
   leave: byId('leave', HTMLButtonElement),
+  membersToggle: byId('members-toggle', HTMLButtonElement),
+  membersPanel: byId('members-panel', HTMLElement),
+  memberList: byId('member-list', HTMLUListElement),
+  addMembersForm: byId('add-members-form', HTMLFormElement),
+  addMembers: byId('add-members', HTMLInputElement),
+  addMembersButton: byId('add-members-button', HTMLButtonElement),
 };
 
 /** What the server accepts as an attachment (shared/attachments.ts), without bundling its schemas. */
@@ -103,6 +109,17 @@ const formatSize = (bytes: number): string =>
 
 const describeError = (err: unknown): string =>
   err instanceof ChatRequestError ? `${err.message} (${err.code})` : String(err);
+
+/** User ids typed in a field, comma- or space-separated: each once, `me` left out. */
+const userIdList = (text: string, me: string): string[] => [
+  ...new Set(text.split(/[\s,]+/).filter((userId) => userId !== '' && userId !== me)),
+];
+
+/** Opens or closes the member panel under the conversation header. */
+const showMembersPanel = (open: boolean): void => {
+  ui.membersPanel.hidden = !open;
+  ui.membersToggle.ariaExpanded = String(open);
+};
 
 const formatTime = (time: string | number): string =>
   new Date(time).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
@@ -206,7 +223,9 @@ class ConversationView {
   ) {
     this.seen = session.receipts(conversationId);
     this.members = session.directory.get(conversationId)?.members;
+    showMembersPanel(false);
     this.renderHeader();
+    this.renderMembers();
     ui.conversationError.textContent = '';
     ui.messages.replaceChildren();
     ui.outbox.replaceChildren();
@@ -245,6 +264,7 @@ class ConversationView {
             if (readSeqs) {
               this.members = readSeqs.map((m) => m.userId);
               for (const { userId, readSeq } of readSeqs) this.readBy(userId, readSeq);
+              this.renderMembers();
             }
             this.renderHeader();
           },
@@ -267,7 +287,63 @@ class ConversationView {
     ui.conversationTitle.textContent = known ? conversationLabel(known, this.session.userId) : 'Conversation';
     ui.conversationMembers.textContent = this.members ? `${this.members.join(', ')} · ` : '';
     ui.conversationId.textContent = this.conversationId;
+    // A direct conversation has exactly its two members: nobody is added or removed.
+    ui.membersToggle.hidden = known?.direct === true;
+    if (known?.direct) showMembersPanel(false);
     this.renderPresence();
+  }
+
+  /**
+   * Adds members; the server skips those who are members already. The `membership` push that follows
+   * puts the line in the transcript and the new members in the list. Resolves false when refused.
+   */
+  async addMembers(userIds: string[]): Promise<boolean> {
+    ui.conversationError.textContent = '';
+    try {
+      const { added } = await this.session.chat.addMembers(this.conversationId, userIds);
+      if (added.length === 0 && !this.closed)
+        ui.conversationError.textContent = `Nobody added: ${userIds.join(', ')} already in this conversation`;
+      return true;
+    } catch (err: unknown) {
+      if (!this.closed)
+        ui.conversationError.textContent = `Could not add ${userIds.join(', ')}: ${describeError(err)}`;
+      return false;
+    }
+  }
+
+  /**
+   * The member panel: each member, with Remove next to the others. The page does not know who is an
+   * admin, so everyone gets the buttons and the server's refusal is shown in the error line.
+   */
+  private renderMembers(): void {
+    const me = this.session.userId;
+    ui.membersToggle.textContent = this.members ? `Members (${this.members.length})` : 'Members';
+    ui.memberList.replaceChildren(
+      ...(this.members?.map((userId) =>
+        h(
+          'li',
+          { 'data-user': userId },
+          h('span', { dir: 'auto' }, userId === me ? `${userId} (you)` : userId),
+          userId === me ? null : this.removeButton(userId),
+        ),
+      ) ?? [h('li', { class: 'subtle' }, 'The member list is not known here; you can still add people.')]),
+    );
+  }
+
+  private removeButton(userId: string): HTMLButtonElement {
+    const button = h('button', { type: 'button', class: 'link', 'aria-label': `Remove ${userId}` }, 'Remove');
+    button.addEventListener('click', () => {
+      if (!window.confirm(`Remove ${userId} from this conversation?`)) return;
+      button.disabled = true;
+      ui.conversationError.textContent = '';
+      // On success the `membership` push takes them off the list.
+      this.session.chat.removeMember(this.conversationId, userId).catch((err: unknown) => {
+        button.disabled = false;
+        if (!this.closed)
+          ui.conversationError.textContent = `Could not remove ${userId}: ${describeError(err)}`;
+      });
+    });
+    return button;
   }
 
   /** A presence event: only users this conversation shows (members, or seen online here) matter. */
@@ -408,6 +484,7 @@ class ConversationView {
         ...new Set([...this.members, ...(event.kind === 'member_added' ? event.userIds : [])]),
       ].filter((m) => !gone.has(m));
       this.session.directory.membersChanged(this.conversationId, this.members);
+      this.renderMembers();
     }
     this.renderHeader();
   }
@@ -735,6 +812,11 @@ class Session {
     void this.view?.attach(file);
   }
 
+  /** Adds members to the open conversation; false when there is none or the server refused. */
+  addMembers(userIds: string[]): Promise<boolean> {
+    return this.view?.addMembers(userIds) ?? Promise.resolve(false);
+  }
+
   /** Leaves the open conversation (after a confirm): it goes from the list and the screen. */
   async leave(): Promise<void> {
     const view = this.view;
@@ -888,9 +970,7 @@ async function main(): Promise<void> {
   ui.createForm.addEventListener('submit', (event) => {
     event.preventDefault();
     if (!session) return;
-    const members = ui.createMembers.value
-      .split(/[\s,]+/)
-      .filter((member) => member !== '' && member !== session?.userId);
+    const members = userIdList(ui.createMembers.value, session.userId);
     const title = ui.createTitle.value.trim() || undefined;
     ui.createError.textContent = '';
     ui.createButton.disabled = true;
@@ -957,6 +1037,24 @@ async function main(): Promise<void> {
     if (file) session?.attach(file);
   });
   ui.leave.addEventListener('click', () => void session?.leave());
+  ui.membersToggle.addEventListener('click', () =>
+    showMembersPanel(ui.membersToggle.ariaExpanded !== 'true'),
+  );
+  ui.addMembersForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (!session) return;
+    const userIds = userIdList(ui.addMembers.value, session.userId);
+    if (userIds.length === 0) return;
+    ui.addMembersButton.disabled = true;
+    session
+      .addMembers(userIds)
+      .then((accepted) => {
+        if (accepted) ui.addMembersForm.reset();
+      })
+      .finally(() => {
+        ui.addMembersButton.disabled = false;
+      });
+  });
   ui.refreshList.addEventListener('click', () => void session?.refreshList());
   // Nothing tells a user they were added to a conversation: coming back to the tab is when to look.
   window.addEventListener('focus', () => void session?.refreshList());

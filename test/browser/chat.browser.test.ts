@@ -336,7 +336,7 @@ describe('the web chat page', () => {
     await kim.locator('#conversation-id', { hasText: teamId }).waitFor();
     await kim.locator('#messages > li[data-seq="1"] .seen', { hasText: 'seen by lee' }).waitFor();
 
-    // Membership: kim adds nia (an SDK client here: the page has no "add" form), then nia leaves.
+    // Membership: kim adds nia from another device (an SDK client), then nia leaves.
     await asUser('kim', (chat) => chat.addMembers(teamId, ['nia']));
     await lee
       .locator('#messages > li.system[data-kind="member_added"]', { hasText: 'kim added nia' })
@@ -358,6 +358,70 @@ describe('the web chat page', () => {
     await send(kim, 'and here');
     await elsewhere.locator('.unread', { hasText: '2' }).waitFor();
     expect(await elsewhere.locator('.preview').textContent()).toBe('kim: and here');
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
+
+  it('adds and removes members from the header: a plain member is refused a removal, the creator is not', async () => {
+    // Prepare: wade creates a group with xena, who opens it; yuri is signed in and not a member yet.
+    const wade = await signIn('wade');
+    await createConversation(wade, 'xena', 'Crew 🛠');
+    const xena = await signIn('xena');
+    await xena.locator('#conversation-list button', { hasText: 'Crew 🛠' }).click();
+    await xena.locator('#conversation-title', { hasText: 'Crew 🛠' }).waitFor();
+    const yuri = await signIn('yuri');
+    const crewOnYuri = yuri.locator('#conversation-list button', { hasText: 'Crew 🛠' });
+    const addField = wade.getByLabel('Add people (user ids, comma-separated)');
+
+    // Act 1: wade adds yuri in the Members panel.
+    await wade.getByRole('button', { name: 'Members' }).click();
+    await addField.fill('yuri');
+    await wade.getByRole('button', { name: 'Add', exact: true }).click();
+
+    // Assess 1: both members see the line, xena's member list follows it, and yuri's list has the conversation.
+    await wade
+      .locator('#messages > li.system[data-kind="member_added"]', { hasText: 'you added yuri' })
+      .waitFor();
+    await xena
+      .locator('#messages > li.system[data-kind="member_added"]', { hasText: 'wade added yuri' })
+      .waitFor();
+    await expect.poll(() => addField.inputValue(), patiently).toBe('');
+    await xena.getByRole('button', { name: 'Members' }).click();
+    await xena.locator('#member-list li[data-user="yuri"]').waitFor();
+    await yuri.getByRole('button', { name: 'Refresh' }).click();
+    await crewOnYuri.waitFor();
+
+    // Act 2: xena, a plain member, tries to remove yuri.
+    xena.once('dialog', (dialog) => void dialog.accept());
+    await xena.getByRole('button', { name: 'Remove yuri' }).click();
+
+    // Assess 2: the server's refusal is shown as text, and yuri stays.
+    await xena.locator('#conversation-error', { hasText: '(forbidden)' }).waitFor();
+    expect(await xena.locator('#conversation-error > *').count()).toBe(0);
+    expect(await xena.locator('#member-list li[data-user="yuri"]').count()).toBe(1);
+    await sideBySide([wade, xena], path.join(OUTPUT, 'chat-members.png'));
+
+    // Act 3: wade, the creator, removes yuri.
+    wade.once('dialog', (dialog) => void dialog.accept());
+    await wade.getByRole('button', { name: 'Remove yuri' }).click();
+
+    // Assess 3: the line on both pages, yuri off both member lists, and the conversation off yuri's list.
+    await wade
+      .locator('#messages > li.system[data-kind="member_removed"]', { hasText: 'you removed yuri' })
+      .waitFor();
+    await xena
+      .locator('#messages > li.system[data-kind="member_removed"]', { hasText: 'wade removed yuri' })
+      .waitFor();
+    for (const page of [wade, xena])
+      await expect.poll(() => page.locator('#member-list li[data-user="yuri"]').count(), patiently).toBe(0);
+    await yuri.getByRole('button', { name: 'Refresh' }).click();
+    await expect.poll(() => crewOnYuri.count(), patiently).toBe(0);
+
+    // Direct: a direct conversation has no member controls.
+    await wade.getByLabel('Message a user (direct)').fill('xena');
+    await wade.getByRole('button', { name: 'Message', exact: true }).click();
+    await wade.locator('#conversation-title', { hasText: 'xena' }).waitFor();
+    expect(await wade.getByRole('button', { name: 'Members' }).count()).toBe(0);
+    expect(await wade.locator('#members-panel').isHidden()).toBe(true);
     expect(pageProblems).toEqual([]);
   }, 120_000);
 
