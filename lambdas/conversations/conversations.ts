@@ -415,16 +415,8 @@ export async function markRead(
   seq: number,
   now: Date,
 ): Promise<{ readSeq: number; moved: boolean; memberCount?: number }> {
-  const { Item: meta } = await ddb.send(
-    new GetCommand({
-      TableName: tables.conversations,
-      Key: { conversationId, sk: META_SK },
-      ConsistentRead: true,
-      ProjectionExpression: 'lastSeq, memberCount',
-    }),
-  );
-  const lastSeq = typeof meta?.lastSeq === 'number' ? meta.lastSeq : 0;
-  const memberCount = typeof meta?.memberCount === 'number' ? { memberCount: meta.memberCount } : {};
+  const { lastSeq, memberCount: count } = await readCounter(ddb, tables, conversationId);
+  const memberCount = count === undefined ? {} : { memberCount: count };
   if (seq > lastSeq) {
     // Only a member learns where the conversation ends.
     await requireMember(ddb, tables, conversationId, userId);
@@ -570,24 +562,25 @@ export async function subscribe(
   return { conversationId, messages: page.messages, hasMore: page.hasMore, lastSeq };
 }
 
-/** The conversation's counter: the last reserved seq and when it was reserved (consistent read). */
+/** The conversation's counter (the last reserved seq, when it was reserved) and member count: one consistent read. */
 async function readCounter(
   ddb: DynamoDBDocumentClient,
   tables: Pick<TableNames, 'conversations'>,
   conversationId: string,
-): Promise<{ lastSeq: number; lastReservedAt?: string }> {
+): Promise<{ lastSeq: number; lastReservedAt?: string; memberCount?: number }> {
   const { Item } = await ddb.send(
     new GetCommand({
       TableName: tables.conversations,
       Key: { conversationId, sk: META_SK },
       ConsistentRead: true,
-      ProjectionExpression: 'lastSeq, lastReservedAt',
+      ProjectionExpression: 'lastSeq, lastReservedAt, memberCount',
     }),
   );
-  const lastSeq = typeof Item?.lastSeq === 'number' ? Item.lastSeq : 0;
-  return typeof Item?.lastReservedAt === 'string'
-    ? { lastSeq, lastReservedAt: Item.lastReservedAt }
-    : { lastSeq };
+  return {
+    lastSeq: typeof Item?.lastSeq === 'number' ? Item.lastSeq : 0,
+    ...(typeof Item?.lastReservedAt === 'string' ? { lastReservedAt: Item.lastReservedAt } : {}),
+    ...(typeof Item?.memberCount === 'number' ? { memberCount: Item.memberCount } : {}),
+  };
 }
 
 function memberItem(

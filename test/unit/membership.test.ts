@@ -858,7 +858,7 @@ describe('read events', () => {
     expect(ddbMock).toHaveReceivedCommandExactlyOnceWith(GetCommand, {
       Key: { conversationId: CONVERSATION, sk: META_SK },
       ConsistentRead: true,
-      ProjectionExpression: 'lastSeq, memberCount',
+      ProjectionExpression: 'lastSeq, lastReservedAt, memberCount',
     });
     const posts = post.mock.calls.map(([connectionId, data]) => [connectionId, JSON.parse(data)]);
     const event = { type: 'read', conversationId: CONVERSATION, userId: 'alice', seq: 7 };
