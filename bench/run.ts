@@ -162,8 +162,13 @@ function printCostModel(): void {
     // DynamoDB: send = the member UpdateItem that takes a send token (1 WRU; byMember does not copy
     // the bucket, so the index is not written), the claim PutItem (1 WRU), the counter UpdateItem
     // (1 WRU) and a 2-item transaction (2 WRU per item); fan-out = one strongly consistent Query of the
-    // subscribers and one of the members (offline members and activity; about 1 RRU).
-    const dynamo = price.dynamoRead * (1 + Math.max(1, Math.ceil((n * 80) / 4096))) + price.dynamoWrite * 7;
+    // subscribers and one of the members (offline members and activity; about 1 RRU), and in groups of
+    // up to LIMITS.maxActivityEventMembers one keys-only byUser Query per member (0.5 RRU each) for the
+    // activity frames; members are taken to be the subscribers here.
+    const activityLookups = n <= LIMITS.maxActivityEventMembers ? n * 0.5 : 0;
+    const dynamo =
+      price.dynamoRead * (1 + Math.max(1, Math.ceil((n * 80) / 4096)) + activityLookups) +
+      price.dynamoWrite * 7;
     // SQS FIFO: SendMessage + ReceiveMessage share + DeleteMessage share (batches of up to 10).
     const sqs = price.sqsFifoRequest * (1 + 0.2);
     const total = apiGateway + lambda + dynamo + sqs;
