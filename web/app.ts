@@ -281,6 +281,24 @@ class ConversationView {
     for (const timer of this.typists.values()) clearTimeout(timer);
   }
 
+  /**
+   * This user is no longer a member (removed, or left, maybe in another tab): the transcript stays on
+   * screen with the line that says so, and nothing more can be done here.
+   */
+  ended(event: MembershipEvent): void {
+    this.showMembership(event);
+    ui.conversationError.textContent =
+      event.kind === 'member_left'
+        ? 'You left this conversation.'
+        : `${event.by} removed you from this conversation.`;
+    this.composer(false);
+    ui.loadOlder.hidden = true;
+    ui.membersToggle.hidden = true;
+    showMembersPanel(false);
+    ui.conversationPresence.replaceChildren();
+    this.close();
+  }
+
   /** Title and members as far as the directory knows them (a conversation opened by id may have neither yet). */
   renderHeader(): void {
     const known = this.session.directory.get(this.conversationId);
@@ -743,6 +761,7 @@ class Session {
     });
     this.chat.on('error', ({ error }) => console.warn('serverless-chat:', error));
     this.chat.on('presence', ({ userId, online }) => this.view?.presenceChanged(userId, online));
+    this.chat.on('membership', (event) => this.membershipHeard(event));
     this.chat.on('activity', (event) => {
       // The open conversation is subscribed: its messages come on its stream, and it marks them read.
       if (event.conversationId === this.view?.conversationId) return;
@@ -752,6 +771,26 @@ class Session {
     this.renderList();
     const last = localStorage.getItem(lastConversationKey(userId));
     if (last) this.open(last);
+  }
+
+  /**
+   * A membership change that names this user, wherever it happened: added, the list learns of the
+   * conversation; removed (or left in another tab), it leaves the list, and its view says so.
+   */
+  private membershipHeard(event: MembershipEvent): void {
+    if (!event.userIds.includes(this.userId)) return;
+    if (event.kind === 'member_added') {
+      void this.refreshList();
+      return;
+    }
+    if (this.view?.conversationId === event.conversationId) {
+      this.view.ended(event);
+      this.view = undefined;
+    }
+    this.directory.forget(event.conversationId);
+    if (localStorage.getItem(lastConversationKey(this.userId)) === event.conversationId)
+      localStorage.removeItem(lastConversationKey(this.userId));
+    this.renderList();
   }
 
   /** Who has read how far in a conversation, as far as this tab knows (`presence`, then `read` pushes). */
@@ -1056,7 +1095,7 @@ async function main(): Promise<void> {
       });
   });
   ui.refreshList.addEventListener('click', () => void session?.refreshList());
-  // Nothing tells a user they were added to a conversation: coming back to the tab is when to look.
+  // Pushes that name the user (added, removed) are best effort: coming back to the tab is when to look again.
   window.addEventListener('focus', () => void session?.refreshList());
   ui.back.addEventListener('click', () => {
     document.body.dataset.view = 'list';

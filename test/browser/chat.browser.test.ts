@@ -377,7 +377,8 @@ describe('the web chat page', () => {
     await addField.fill('yuri');
     await wade.getByRole('button', { name: 'Add', exact: true }).click();
 
-    // Assess 1: both members see the line, xena's member list follows it, and yuri's list has the conversation.
+    // Assess 1: both members see the line, xena's member list follows it, and yuri's list has the
+    // conversation at once (no Refresh): yuri opens it and sees who added him.
     await wade
       .locator('#messages > li.system[data-kind="member_added"]', { hasText: 'you added yuri' })
       .waitFor();
@@ -387,8 +388,10 @@ describe('the web chat page', () => {
     await expect.poll(() => addField.inputValue(), patiently).toBe('');
     await xena.getByRole('button', { name: 'Members' }).click();
     await xena.locator('#member-list li[data-user="yuri"]').waitFor();
-    await yuri.getByRole('button', { name: 'Refresh' }).click();
-    await crewOnYuri.waitFor();
+    await crewOnYuri.click();
+    await yuri
+      .locator('#messages > li.system[data-kind="member_added"]', { hasText: 'wade added you' })
+      .waitFor();
 
     // Act 2: xena, a plain member, tries to remove yuri.
     xena.once('dialog', (dialog) => void dialog.accept());
@@ -404,7 +407,8 @@ describe('the web chat page', () => {
     wade.once('dialog', (dialog) => void dialog.accept());
     await wade.getByRole('button', { name: 'Remove yuri' }).click();
 
-    // Assess 3: the line on both pages, yuri off both member lists, and the conversation off yuri's list.
+    // Assess 3: the line on every page, yuri off both member lists; yuri's page says he was removed,
+    // takes the conversation off his list and lets him send nothing more there.
     await wade
       .locator('#messages > li.system[data-kind="member_removed"]', { hasText: 'you removed yuri' })
       .waitFor();
@@ -413,7 +417,13 @@ describe('the web chat page', () => {
       .waitFor();
     for (const page of [wade, xena])
       await expect.poll(() => page.locator('#member-list li[data-user="yuri"]').count(), patiently).toBe(0);
-    await yuri.getByRole('button', { name: 'Refresh' }).click();
+    await yuri
+      .locator('#messages > li.system[data-kind="member_removed"]', { hasText: 'wade removed you' })
+      .waitFor();
+    await yuri
+      .locator('#conversation-error', { hasText: 'wade removed you from this conversation.' })
+      .waitFor();
+    expect(await yuri.getByLabel('Message', { exact: true }).isDisabled()).toBe(true);
     await expect.poll(() => crewOnYuri.count(), patiently).toBe(0);
 
     // Direct: a direct conversation has no member controls.
