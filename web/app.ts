@@ -305,8 +305,9 @@ class ConversationView {
     ui.conversationTitle.textContent = known ? conversationLabel(known, this.session.userId) : 'Conversation';
     ui.conversationMembers.textContent = this.members ? `${this.members.join(', ')} · ` : '';
     ui.conversationId.textContent = this.conversationId;
-    // A direct conversation has exactly its two members: nobody is added or removed.
+    // A direct conversation has exactly its two members: nobody is added, removed, or leaves.
     ui.membersToggle.hidden = known?.direct === true;
+    ui.leave.hidden = known?.direct === true;
     if (known?.direct) showMembersPanel(false);
     this.renderPresence();
   }

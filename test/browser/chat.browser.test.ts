@@ -426,11 +426,12 @@ describe('the web chat page', () => {
     expect(await yuri.getByLabel('Message', { exact: true }).isDisabled()).toBe(true);
     await expect.poll(() => crewOnYuri.count(), patiently).toBe(0);
 
-    // Direct: a direct conversation has no member controls.
+    // Direct: a direct conversation has no member controls, and nobody leaves it.
     await wade.getByLabel('Message a user (direct)').fill('xena');
     await wade.getByRole('button', { name: 'Message', exact: true }).click();
     await wade.locator('#conversation-title', { hasText: 'xena' }).waitFor();
     expect(await wade.getByRole('button', { name: 'Members' }).count()).toBe(0);
+    expect(await wade.getByRole('button', { name: 'Leave' }).count()).toBe(0);
     expect(await wade.locator('#members-panel').isHidden()).toBe(true);
     expect(pageProblems).toEqual([]);
   }, 120_000);
