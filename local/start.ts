@@ -71,8 +71,6 @@ async function main(): Promise<void> {
     servicesInOwnProcessGroup: true,
     onLog: (line) => console.log(`${time()}  ${line}`),
   });
-  process.off('SIGINT', interruptedWhileStarting);
-  process.off('SIGTERM', interruptedWhileStarting);
   // The first runtime keeps the state file, so the helper commands never lose it to a second one.
   const other = runningState();
   const ownsState = other === undefined;
@@ -137,6 +135,10 @@ Ctrl-C stops everything. Open a second terminal for the commands above.
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // Only now: with no listener at all, even for an instant, a signal would kill the process outright and
+  // leave DynamoDB Local, in its own process group, running.
+  process.off('SIGINT', interruptedWhileStarting);
+  process.off('SIGTERM', interruptedWhileStarting);
 }
 
 main().catch((err: unknown) => {

@@ -294,6 +294,7 @@ class ConversationView {
     this.composer(false);
     ui.loadOlder.hidden = true;
     ui.membersToggle.hidden = true;
+    ui.leave.hidden = true;
     showMembersPanel(false);
     ui.conversationPresence.replaceChildren();
     this.close();

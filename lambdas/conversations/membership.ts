@@ -59,6 +59,12 @@ const RESERVE_ATTEMPTS = 3;
 /** byUser lookups at once when a change names several users. */
 const NAMED_LOOKUP_CONCURRENCY = 10;
 
+/**
+ * How long after a removal began a request from its caller for the same user counts as a resend of it:
+ * the writer lease, then SQS's 5-minute deduplication window, inside which its re-enqueue is a no-op.
+ */
+export const REMOVAL_RESEND_WINDOW_MS = LIMITS.writerLeaseMs + 5 * 60_000;
+
 /** How long a resend waits when another resend took an unfinished removal over a moment ago. */
 const TAKEN_OVER_RETRY_MS = 250;
 
@@ -80,12 +86,15 @@ export type MemberRole = 'admin' | 'member';
  * Stores a membership change under the next seq and enqueues it in the conversation's FIFO group.
  * Three requests: UpdateItem META (`ADD lastSeq 1`, `SET lastReservedAt`), PutItem of the entry only if
  * the slot is empty, SendMessage (dedup id `conversationId:seq`). If the process dies between the
- * reservation and the put, a reader fills the seq with a tombstone, as for a send.
+ * reservation and the put, a reader fills the seq with a tombstone, as for a send. `onStored` runs once
+ * the entry is stored and before it is enqueued, so whoever must find the change again (a removal's
+ * record) learns its seq before anything that could fail after it.
  * @returns the change's seq.
  */
 export async function recordMembershipChange(
   deps: Pick<MembershipDeps, 'ddb' | 'sqs' | 'tables' | 'fanoutQueueUrl' | 'post'>,
   change: { conversationId: string; kind: MembershipKind; userIds: string[]; by: string; now: Date },
+  onStored: (seq: number, at: string) => Promise<void> = async () => undefined,
 ): Promise<number> {
   const { conversationId } = change;
   const at = change.now.toISOString();
@@ -122,6 +131,7 @@ export async function recordMembershipChange(
       if (isAwsError(err, 'ConditionalCheckFailedException')) continue;
       throw err;
     }
+    await onStored(seq, at);
     const event: MembershipEvent = {
       kind: 'membership',
       conversationId,
@@ -288,8 +298,13 @@ export async function removeMember(
   const { conversationId, userId, callerId } = input;
   const { meta, caller, target, removal } = await readMembership(deps, conversationId, callerId, userId);
   if (meta === undefined) throw new NotAMemberError(conversationId);
-  // A resend of this caller's removal (after a leave, the caller is no member any more).
-  if (target === undefined && removal?.by === callerId) {
+  // A resend of this caller's removal (after a leave, the caller is no member any more), while a resend
+  // is still plausible; an old record is history, and the usual checks answer.
+  if (
+    target === undefined &&
+    removal?.by === callerId &&
+    deps.clock().getTime() < removal.claimedAt + REMOVAL_RESEND_WINDOW_MS
+  ) {
     return finishRemoval(deps, conversationId, userId, removal);
   }
   if (caller === undefined) throw new NotAMemberError(conversationId);
@@ -357,23 +372,30 @@ async function completeRemoval(
   record: RemovalRecord,
 ): Promise<MembershipChangeAck> {
   await endSubscriptions(deps, conversationId, userId);
-  const now = deps.clock();
-  const seq = await recordMembershipChange(deps, {
-    conversationId,
-    kind: record.kind,
-    userIds: [userId],
-    by: record.by,
-    now,
-  });
-  await deps.ddb.send(
-    new UpdateCommand({
-      TableName: deps.tables.conversations,
-      Key: { conversationId, sk: removalSk(userId) },
-      UpdateExpression: 'SET seq = :seq, #at = :at',
-      ConditionExpression: 'attribute_exists(conversationId) AND attribute_not_exists(seq)',
-      ExpressionAttributeNames: { '#at': 'at' },
-      ExpressionAttributeValues: { ':seq': seq, ':at': now.toISOString() },
-    }),
+  // The record gets the seq as soon as the change is stored: a resend after a failed enqueue then
+  // enqueues that change again instead of recording a second one.
+  const remember = async (seq: number, at: string): Promise<void> => {
+    try {
+      await deps.ddb.send(
+        new UpdateCommand({
+          TableName: deps.tables.conversations,
+          Key: { conversationId, sk: removalSk(userId) },
+          UpdateExpression: 'SET seq = :seq, #at = :at',
+          ConditionExpression: 'attribute_exists(conversationId) AND attribute_not_exists(seq)',
+          ExpressionAttributeNames: { '#at': 'at' },
+          ExpressionAttributeValues: { ':seq': seq, ':at': at },
+        }),
+      );
+    } catch (err: unknown) {
+      // Another attempt gave the record its seq first (it outlived its lease): this change stands too.
+      if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
+      deps.logger.info('The removal record already had a seq', { seq });
+    }
+  };
+  const seq = await recordMembershipChange(
+    deps,
+    { conversationId, kind: record.kind, userIds: [userId], by: record.by, now: deps.clock() },
+    remember,
   );
   deps.logger.info(record.kind === 'member_left' ? 'Member left' : 'Member removed', { seq });
   return { conversationId, userId, removed: true, seq };

@@ -424,6 +424,7 @@ describe('the web chat page', () => {
       .locator('#conversation-error', { hasText: 'wade removed you from this conversation.' })
       .waitFor();
     expect(await yuri.getByLabel('Message', { exact: true }).isDisabled()).toBe(true);
+    expect(await yuri.getByRole('button', { name: 'Leave' }).count()).toBe(0);
     await expect.poll(() => crewOnYuri.count(), patiently).toBe(0);
 
     // Direct: a direct conversation has no member controls, and nobody leaves it.

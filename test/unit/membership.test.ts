@@ -19,7 +19,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { createConversationsHandler } from '../../lambdas/conversations/conversations';
-import { removalSk } from '../../lambdas/conversations/membership';
+import { REMOVAL_RESEND_WINDOW_MS, removalSk } from '../../lambdas/conversations/membership';
 import { toPushFrame } from '../../lambdas/fanout/fanout';
 import { LIMITS } from '../../shared/limits';
 import type { PostFn, PostResult } from '../../shared/poster';
@@ -615,6 +615,53 @@ describe('a resent removal', () => {
     expect(reply).toMatchObject({ type: 'error', code: 'busy', retryAfterMs: 250 });
     expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
     expect(ddbMock).not.toHaveReceivedCommand(PutCommand);
+  });
+
+  it('treats a record older than the resend window as history: removed: false, nothing enqueued', async () => {
+    // Prepare: alice removed bob long ago and removes him again (he is not a member).
+    const old = { ...finished, claimedAt: NOW.getTime() - REMOVAL_RESEND_WINDOW_MS - 1 };
+    givenConversation({ alice: 'admin' }, {}, { bob: old });
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', removed: false });
+    expectNothingWritten();
+  });
+
+  it('gives the record its seq once the change is stored, before the enqueue, so a failed enqueue is repaired by a resend', async () => {
+    // Prepare: the queue refuses the change.
+    givenConversation({ alice: 'admin', bob: 'member' });
+    givenListeners([]);
+    givenNextSeq(6);
+    sqsMock.on(SendMessageCommand).rejects(new Error('SQS is down'));
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' });
+
+    // Assess: the error reaches the caller, and the record already names seq 6 for the resend to enqueue.
+    expect(reply).toMatchObject({ type: 'error', code: 'internal_error' });
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: { conversationId: CONVERSATION, sk: removalSk('bob') },
+      ExpressionAttributeValues: { ':seq': 6, ':at': NOW.toISOString() },
+    });
+  });
+
+  it('acks its own seq when another attempt gave the record a seq first', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin', bob: 'member' });
+    givenListeners([]);
+    givenNextSeq(6);
+    ddbMock
+      .on(UpdateCommand, { Key: { conversationId: CONVERSATION, sk: removalSk('bob') } })
+      .rejects(new ConditionalCheckFailedException({ message: 'has a seq', $metadata: {} }));
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', removed: true, seq: 6 });
   });
 
   it('leaves another admin’s removal alone: acked removed: false, nothing written', async () => {
