@@ -66,9 +66,10 @@ export const FUNCTIONS = {
   connect: {
     entry: 'lambdas/connect/handler.ts',
     description:
-      '$connect stores the connection; $disconnect removes it and its subscriptions and announces the user offline',
-    tables: { connections: 'readWrite', subscriptions: 'readWrite' },
-    // Posts the offline presence event when the user's last connection closes.
+      "$connect stores the connection and announces a user's first online; $disconnect removes it and its subscriptions and announces the user offline",
+    // conversations: the byMember index names the conversations whose listeners hear "online".
+    tables: { connections: 'readWrite', subscriptions: 'readWrite', conversations: 'read' },
+    // Posts the presence events when the user's first connection opens and last one closes.
     managementApi: true,
   },
   send: {

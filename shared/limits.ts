@@ -53,6 +53,12 @@ export const LIMITS = {
    */
   maxReadEventMembers: 20,
   /**
+   * When a user's first connection opens, `online` goes to the listeners of at most this many of their
+   * conversations (one Query of the subscriptions each); a conversation past it hears the user when one
+   * of their connections subscribes to it.
+   */
+  onlineAnnouncedConversations: 50,
+  /**
    * `activity` pushes (the live conversation list) go to members not subscribed to the conversation only
    * up to this many members: each such member costs one byUser Query per message.
    */

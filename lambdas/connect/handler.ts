@@ -5,32 +5,35 @@ import { ENV, requireEnv } from '../../shared/env';
 import { EPHEMERAL_POSTER_OPTIONS } from '../../shared/ephemeral';
 import { createManagementClient, createPoster } from '../../shared/poster';
 import { createConnectHandler } from './lifecycle';
-import { createOfflineAnnouncer } from './presence';
+import { createOfflineAnnouncer, createOnlineAnnouncer } from './presence';
 
 const logger = new Logger({ serviceName: 'chat-connect' });
 const ddb = createDocumentClient();
-const tables = tableNamesFromEnv(['connections', 'subscriptions']);
+const tables = tableNamesFromEnv(['connections', 'subscriptions', 'conversations']);
 const now = () => new Date();
 const management = createManagementClient(
   requireEnv(ENV.managementEndpoint),
   EPHEMERAL_POSTER_OPTIONS.timeoutMs,
 );
 
+const presence = {
+  ddb,
+  tables,
+  logger,
+  now,
+  post: createPoster({
+    client: management,
+    sleep: (ms) => sleep(ms),
+    random: Math.random,
+    options: EPHEMERAL_POSTER_OPTIONS,
+  }),
+};
+
 export const handler = createConnectHandler({
   ddb,
   tables,
   logger,
   now,
-  announceOffline: createOfflineAnnouncer({
-    ddb,
-    tables,
-    logger,
-    now,
-    post: createPoster({
-      client: management,
-      sleep: (ms) => sleep(ms),
-      random: Math.random,
-      options: EPHEMERAL_POSTER_OPTIONS,
-    }),
-  }),
+  announceOnline: createOnlineAnnouncer(presence),
+  announceOffline: createOfflineAnnouncer(presence),
 });

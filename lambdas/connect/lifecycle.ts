@@ -5,13 +5,15 @@ import { UnauthorizedError } from '../../shared/errors';
 import { deleteConnection, putConnection } from '../../shared/store/connections';
 import type { TableNames } from '../../shared/tables';
 import { type RouteEvent, userIdOf } from '../../shared/websocket';
-import type { AnnounceOffline } from './presence';
+import type { AnnounceOffline, AnnounceOnline } from './presence';
 
 export interface ConnectDeps {
   ddb: DynamoDBDocumentClient;
   tables: Pick<TableNames, 'connections' | 'subscriptions'>;
   logger: Pick<Logger, 'appendKeys' | 'removeKeys' | 'info' | 'warn' | 'error'>;
   now: () => Date;
+  /** Tells listeners that a user's first connection opened (./presence.ts). @default none */
+  announceOnline?: AnnounceOnline;
   /** Tells listeners that a user's last connection closed (./presence.ts). @default none */
   announceOffline?: AnnounceOffline;
 }
@@ -47,6 +49,7 @@ export function createConnectHandler(deps: ConnectDeps): (event: LifecycleEvent)
       { connectionId: event.requestContext.connectionId, userId, connectedAt: connectedAt.toISOString() },
       connectedAt,
     );
+    await deps.announceOnline?.({ connectionId: event.requestContext.connectionId, userId });
     logger.info('Connected', { userId });
     return { statusCode: 200 };
   }

@@ -1,11 +1,16 @@
 /**
+ * Presence at the connection's edges. Online: when `$connect` opens a user's first connection, the
+ * listeners of up to LIMITS.onlineAnnouncedConversations of the user's conversations get
+ * `{type:'presence', userId, online: true}`, and those conversations are written to the new connection's
+ * `announcedTo` set first, so that the user's last connection to close tells the same listeners the
+ * user went offline. A conversation past that bound hears the user when one of their connections
+ * subscribes to it (lambdas/conversations/ephemeral.ts).
+ *
  * The offline half of presence: when `$disconnect` closes a user's last connection, the listeners of
  * the conversations where that user was announced online get `{type:'presence', userId, online: false}`:
  * those the closed connection had subscribed to, and those its user's earlier-closed connections had
- * (see below). The audience is bounded by what the user's connections subscribed to, never by how many
- * conversations the user belongs to. The online half lives in `subscribe`
- * (lambdas/conversations/ephemeral.ts): at `$connect` a connection listens to nothing yet, so there is
- * no one to tell.
+ * (see below), and those announced at `$connect`. The audience is bounded by what the user's
+ * connections subscribed to and the bound above, never by how many conversations the user belongs to.
  *
  * A connection that closes while its user has another one hands its audience over: one UpdateItem adds
  * its conversations to that connection's `announcedTo` set, so that a tab which listened to a
@@ -17,10 +22,11 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { EPHEMERAL_BUDGET_MS, postEphemeral } from '../../shared/ephemeral';
+import { LIMITS } from '../../shared/limits';
 import type { PostFn } from '../../shared/poster';
 import type { PresenceEvent } from '../../shared/protocol';
 import { ANNOUNCED_ATTRIBUTE } from '../../shared/store/connections';
-import { listListeners, otherConnection } from '../../shared/store/presence';
+import { listListeners, memberConversationIds, otherConnection } from '../../shared/store/presence';
 import type { TableNames } from '../../shared/tables';
 
 /** Subscription partitions read at once while gathering the audience. */
@@ -49,6 +55,50 @@ export interface ClosedConnection {
 }
 
 export type AnnounceOffline = (closed: ClosedConnection) => Promise<void>;
+
+/** A connection `$connect` just stored. */
+export interface OpenedConnection {
+  connectionId: string;
+  userId: string;
+}
+
+export type AnnounceOnline = (opened: OpenedConnection) => Promise<void>;
+
+export interface OnlineDeps extends Omit<OfflineDeps, 'tables'> {
+  tables: Pick<TableNames, 'connections' | 'subscriptions' | 'conversations'>;
+}
+
+/**
+ * Makes the `$connect` step that announces a user online when this is their only live connection (the
+ * same byUser check as offline's). Best effort: it never throws, and a failure is only logged.
+ */
+export function createOnlineAnnouncer(deps: OnlineDeps): AnnounceOnline {
+  return async (opened) => {
+    try {
+      await announceOnline(deps, opened);
+    } catch (err: unknown) {
+      deps.logger.warn('Could not announce the user online', {
+        error: err instanceof Error ? err : String(err),
+      });
+    }
+  };
+}
+
+async function announceOnline(deps: OnlineDeps, opened: OpenedConnection): Promise<void> {
+  const { userId, connectionId } = opened;
+  if ((await otherConnection(deps.ddb, deps.tables, userId, connectionId, deps.now())) !== undefined) return;
+  const conversations = await memberConversationIds(
+    deps.ddb,
+    deps.tables,
+    userId,
+    LIMITS.onlineAnnouncedConversations,
+  );
+  if (conversations.length === 0) return;
+  // Whoever hears "online" must hear "offline" too: the audience goes on the connection before the posts.
+  if (!(await handOver(deps, connectionId, conversations))) return;
+  const event: PresenceEvent = { type: 'presence', userId, online: true };
+  await postToListeners(deps, userId, conversations, event);
+}
 
 /**
  * Makes the `$disconnect` step that announces a user offline. It runs after the connection item and its
@@ -97,6 +147,16 @@ async function announceOffline(deps: OfflineDeps, closed: ClosedConnection): Pro
   if (userId === undefined || conversations.length === 0) return;
   const survivor = await otherConnection(deps.ddb, deps.tables, userId, closed.connectionId, deps.now());
   if (survivor !== undefined && (await handOver(deps, survivor, conversations))) return;
+  await postToListeners(deps, userId, conversations, { type: 'presence', userId, online: false });
+}
+
+/** Posts `event` once to each connection subscribed to any of `conversations`, but `userId`'s own. */
+async function postToListeners(
+  deps: OfflineDeps,
+  userId: string,
+  conversations: string[],
+  event: PresenceEvent,
+): Promise<void> {
   const targets = new Set<string>();
   for (let start = 0; start < conversations.length; start += AUDIENCE_CONCURRENCY) {
     const partitions = await Promise.all(
@@ -108,9 +168,8 @@ async function announceOffline(deps: OfflineDeps, closed: ClosedConnection): Pro
       if (listener.userId !== userId) targets.add(listener.connectionId);
     }
   }
-  const event: PresenceEvent = { type: 'presence', userId, online: false };
   const report = await postEphemeral(deps.post, [...targets], JSON.stringify(event), {
     budgetMs: deps.postBudgetMs ?? EPHEMERAL_BUDGET_MS,
   });
-  deps.logger.debug('Offline posted', { ...report });
+  deps.logger.debug(event.online ? 'Online posted' : 'Offline posted', { ...report });
 }

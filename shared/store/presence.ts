@@ -2,11 +2,12 @@
  * Presence reads: who listens to a conversation (its subscriptions, with their users), who is a member
  * of it, and who is online (has a live connection, found through the connections table's byUser index).
  */
-import { type DynamoDBDocumentClient, GetCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, paginateQuery, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { MemberReadSeq } from '../protocol';
 import { memberSk, TABLES, type TableNames, TTL_ATTRIBUTE } from '../tables';
 
 const BY_USER = TABLES.connections.globalSecondaryIndexes[0].indexName;
+const BY_MEMBER = TABLES.conversations.globalSecondaryIndexes[0].indexName;
 
 /** Index reads in flight at once when looking up several users. */
 const LOOKUP_CONCURRENCY = 10;
@@ -147,6 +148,29 @@ export async function otherConnection(
     if (live >= 0) return candidates[start + live];
   }
   return undefined;
+}
+
+/**
+ * Up to `limit` conversations of `userId`: one Query of the conversations table's byMember index, keys
+ * only (0.5 RRU per 4 KB), in conversation id order.
+ */
+export async function memberConversationIds(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'conversations'>,
+  userId: string,
+  limit: number,
+): Promise<string[]> {
+  const { Items } = await ddb.send(
+    new QueryCommand({
+      TableName: tables.conversations,
+      IndexName: BY_MEMBER,
+      KeyConditionExpression: 'memberId = :u',
+      ExpressionAttributeValues: { ':u': userId },
+      ProjectionExpression: 'conversationId',
+      Limit: limit,
+    }),
+  );
+  return (Items ?? []).map((item) => String(item.conversationId));
 }
 
 /**

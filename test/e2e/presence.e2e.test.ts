@@ -152,6 +152,28 @@ describe('presence', () => {
     expect(reply.online).toEqual(['oscar']);
   });
 
+  it('announces a user online when their first connection opens, before it subscribes to anything', async () => {
+    // Prepare: sam listens to his conversation with tess, who is not connected.
+    const sam = await track(connectAs(runtime, 'sam'));
+    const conversationId = await createConversation(sam, ['tess']);
+    await sam.request({ action: 'subscribe', conversationId });
+
+    // Act: tess opens the app (a connection that subscribes to nothing), then closes it.
+    const tess = await connectWithId(runtime, 'tess');
+    clients.push(tess.client);
+    await expect
+      .poll(() => pushed(sam, 'presence'), { timeout: 10_000 })
+      .toEqual([{ type: 'presence', userId: 'tess', online: true }]);
+    await closeAndSettle(tess.client, tess.connectionId);
+    await drain(sam);
+
+    // Assess
+    expect(pushed(sam, 'presence')).toEqual([
+      { type: 'presence', userId: 'tess', online: true },
+      { type: 'presence', userId: 'tess', online: false },
+    ]);
+  });
+
   it('announces a user offline where their first-closed tab listened, when their last tab closes elsewhere', async () => {
     // Prepare: quinn's first tab listens to one conversation, her second tab to another.
     const paul = await track(connectAs(runtime, 'paul'));

@@ -19,7 +19,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { createConnectHandler, type LifecycleEvent } from '../../lambdas/connect/lifecycle';
-import { createOfflineAnnouncer } from '../../lambdas/connect/presence';
+import { createOfflineAnnouncer, createOnlineAnnouncer } from '../../lambdas/connect/presence';
 import { createConversationsHandler } from '../../lambdas/conversations/conversations';
 import { postEphemeral } from '../../shared/ephemeral';
 import { LIMITS } from '../../shared/limits';
@@ -457,6 +457,127 @@ describe('online event on subscribe', () => {
     expect(reply).toMatchObject({ type: 'error', code: 'forbidden' });
     expect(post).not.toHaveBeenCalled();
     expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
+  });
+});
+
+describe('online event on $connect', () => {
+  const connect = {
+    requestContext: {
+      routeKey: '$connect',
+      eventType: 'CONNECT',
+      connectionId: CONNECTION,
+      authorizer: { principalId: 'alice', userId: 'alice' },
+    },
+  } as unknown as LifecycleEvent;
+
+  function connectHandler(post: PostFn) {
+    const log = {
+      appendKeys: vi.fn(),
+      removeKeys: vi.fn(),
+      info: vi.fn(),
+      warn: vi.fn(),
+      error: vi.fn(),
+      debug: vi.fn(),
+    };
+    const now = () => NOW;
+    return createConnectHandler({
+      ddb,
+      tables,
+      logger: log,
+      now,
+      announceOnline: createOnlineAnnouncer({ ddb, tables, post, logger: log, now }),
+    });
+  }
+
+  /** The conversations of each user, as the byMember index lists them. */
+  function givenConversationsOf(byMember: Record<string, string[]>): void {
+    ddbMock
+      .on(QueryCommand, { TableName: tables.conversations, IndexName: 'byMember' })
+      .callsFake((input) => ({
+        Items: (byMember[String(input.ExpressionAttributeValues?.[':u'])] ?? []).map((conversationId) => ({
+          conversationId,
+        })),
+      }));
+  }
+
+  function givenListenersOf(byConversation: Record<string, [string, string][]>): void {
+    ddbMock.on(QueryCommand, { TableName: tables.subscriptions }).callsFake((input) => {
+      const listeners = byConversation[String(input.ExpressionAttributeValues?.[':c'])] ?? [];
+      return { Items: listeners.map(([connectionId, userId]) => ({ connectionId, userId })) };
+    });
+  }
+
+  it("posts online to the listeners of the user's conversations when it is their first connection, recording them for offline", async () => {
+    // Prepare
+    ddbMock.on(PutCommand).resolves({});
+    ddbMock.on(UpdateCommand, { TableName: tables.connections }).resolves({});
+    givenIndexedConnections({ alice: [CONNECTION] });
+    givenConversationsOf({ alice: ['general', 'random'] });
+    givenListenersOf({
+      general: [['bob-1', 'bob']],
+      random: [
+        ['bob-1', 'bob'],
+        ['carol-1', 'carol'],
+      ],
+    });
+    const post = fakePoster();
+
+    // Act
+    const result = await connectHandler(post)(connect);
+
+    // Assess
+    expect(result).toEqual({ statusCode: 200 });
+    const online = { type: 'presence', userId: 'alice', online: true };
+    expect(postsOf(post)).toEqual([
+      ['bob-1', online],
+      ['carol-1', online],
+    ]);
+    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
+      IndexName: 'byMember',
+      KeyConditionExpression: 'memberId = :u',
+      Limit: LIMITS.onlineAnnouncedConversations,
+    });
+    // Recorded on the connection before the posts, so its user's last close announces offline there.
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: tables.connections,
+      Key: { connectionId: CONNECTION },
+      ExpressionAttributeValues: { ':conversations': new Set(['general', 'random']) },
+    });
+  });
+
+  it('posts nothing when the user already has another live connection', async () => {
+    // Prepare
+    ddbMock.on(PutCommand).resolves({});
+    givenIndexedConnections({ alice: [CONNECTION, 'alice-2'] });
+    ddbMock.on(GetCommand, { TableName: tables.connections }).resolves({ Item: { connectionId: 'alice-2' } });
+    givenConversationsOf({ alice: ['general'] });
+    const post = fakePoster();
+
+    // Act
+    await connectHandler(post)(connect);
+
+    // Assess
+    expect(post).not.toHaveBeenCalled();
+    expect(ddbMock).not.toHaveReceivedCommandWith(QueryCommand, { IndexName: 'byMember' });
+  });
+
+  it('posts nothing when it could not record the audience (the connection already closed)', async () => {
+    // Prepare
+    ddbMock.on(PutCommand).resolves({});
+    givenIndexedConnections({ alice: [CONNECTION] });
+    givenConversationsOf({ alice: ['general'] });
+    givenListenersOf({ general: [['bob-1', 'bob']] });
+    ddbMock
+      .on(UpdateCommand, { TableName: tables.connections })
+      .rejects(new ConditionalCheckFailedException({ message: 'gone', $metadata: {} }));
+    const post = fakePoster();
+
+    // Act
+    const result = await connectHandler(post)(connect);
+
+    // Assess
+    expect(result).toEqual({ statusCode: 200 });
+    expect(post).not.toHaveBeenCalled();
   });
 });
 
