@@ -179,6 +179,8 @@ export class ChatClient extends Emitter<ClientEvents> {
   private readonly pending = new Set<Pending>();
   private readonly byRequestId = new Map<string, Pending>();
   private readonly streams = new Map<string, ConversationStream>();
+  /** The last presence heard of each user, so a repeated one is not reported again. */
+  private readonly presenceOf = new Map<string, boolean>();
   /** When this client last sent `typing` per conversation: the server's throttle, kept here too. */
   private readonly typedAt = new Map<string, number>();
   private readonly outboxQueue: Outbox;
@@ -649,8 +651,13 @@ export class ChatClient extends Emitter<ClientEvents> {
       const activity = toActivity(frame);
       if (activity) this.emit('activity', activity);
     } else if (frame.type === 'presence') {
-      if (typeof frame.userId === 'string' && typeof frame.online === 'boolean')
-        this.emit('presence', { userId: frame.userId, online: frame.online });
+      const { userId, online } = frame;
+      if (typeof userId !== 'string' || typeof online !== 'boolean') return;
+      // The server may say the same twice (announced at connect and again at a subscribe, or by two tabs
+      // at once): only a change is an event.
+      if (this.presenceOf.get(userId) === online) return;
+      this.presenceOf.set(userId, online);
+      this.emit('presence', { userId, online });
     } else if (frame.type === 'ack' || frame.type === 'error') {
       const request = this.byRequestId.get(String(frame.requestId));
       if (request) this.answered(request, frame);

@@ -162,6 +162,23 @@ describe('typing and presence', () => {
     expect(presence).toEqual([{ userId: 'bob', online: false }]);
   });
 
+  it('reports a presence only when it changes: the same one said twice is one event', async () => {
+    const { chat, socket } = await openStream();
+    const presence: PresenceEvent[] = [];
+    chat.on('presence', (e) => presence.push(e));
+
+    for (const online of [true, true, false, false, true])
+      socket.receive({ type: 'presence', userId: 'bob', online });
+    socket.receive({ type: 'presence', userId: 'carol', online: true });
+
+    expect(presence).toEqual([
+      { userId: 'bob', online: true },
+      { userId: 'bob', online: false },
+      { userId: 'bob', online: true },
+      { userId: 'carol', online: true },
+    ]);
+  });
+
   it('asks who is online', async () => {
     const h = harness();
     const socket = await h.connectNow();
