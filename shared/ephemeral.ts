@@ -5,8 +5,15 @@
  * and a `presence` query gives the current picture. Such an event never takes the FIFO message path,
  * so it can never delay a message.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mapWithConcurrency } from './concurrency';
-import type { PosterOptions, PostFn, PostResult } from './poster';
+import {
+  createManagementClient,
+  createPoster,
+  type PosterOptions,
+  type PostFn,
+  type PostResult,
+} from './poster';
 
 /**
  * Retry little and give up fast: a typing indicator retried for seconds is stale when it lands. Two
@@ -18,6 +25,16 @@ export const EPHEMERAL_POSTER_OPTIONS: PosterOptions = {
   maxDelayMs: 200,
   timeoutMs: 1_000,
 };
+
+/** The poster of a function that posts ephemeral events, on the management API at `endpoint`. */
+export function createEphemeralPoster(endpoint: string): PostFn {
+  return createPoster({
+    client: createManagementClient(endpoint, EPHEMERAL_POSTER_OPTIONS.timeoutMs),
+    sleep: (ms) => sleep(ms),
+    random: Math.random,
+    options: EPHEMERAL_POSTER_OPTIONS,
+  });
+}
 
 /** Posts in flight at once. */
 export const EPHEMERAL_CONCURRENCY = 10;

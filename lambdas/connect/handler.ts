@@ -1,9 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+/** Lambda entry of `$connect` and `$disconnect` (lib/wiring.ts). Logic: ./lifecycle.ts and ./presence.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createDocumentClient, tableNamesFromEnv } from '../../shared/aws';
 import { ENV, requireEnv } from '../../shared/env';
-import { EPHEMERAL_POSTER_OPTIONS } from '../../shared/ephemeral';
-import { createManagementClient, createPoster } from '../../shared/poster';
+import { createEphemeralPoster } from '../../shared/ephemeral';
 import { createConnectHandler } from './lifecycle';
 import { createOfflineAnnouncer, createOnlineAnnouncer } from './presence';
 
@@ -11,22 +10,12 @@ const logger = new Logger({ serviceName: 'chat-connect' });
 const ddb = createDocumentClient();
 const tables = tableNamesFromEnv(['connections', 'subscriptions', 'conversations']);
 const now = () => new Date();
-const management = createManagementClient(
-  requireEnv(ENV.managementEndpoint),
-  EPHEMERAL_POSTER_OPTIONS.timeoutMs,
-);
-
 const presence = {
   ddb,
   tables,
   logger,
   now,
-  post: createPoster({
-    client: management,
-    sleep: (ms) => sleep(ms),
-    random: Math.random,
-    options: EPHEMERAL_POSTER_OPTIONS,
-  }),
+  post: createEphemeralPoster(requireEnv(ENV.managementEndpoint)),
 };
 
 export const handler = createConnectHandler({
