@@ -68,20 +68,29 @@ export interface OnlineDeps extends Omit<OfflineDeps, 'tables'> {
   tables: Pick<TableNames, 'connections' | 'subscriptions' | 'conversations'>;
 }
 
+/** Runs an announcement as best effort: it never throws, and a failure is only logged. */
+function bestEffort<T>(
+  deps: Pick<OfflineDeps, 'logger'>,
+  what: string,
+  announce: (subject: T) => Promise<void>,
+): (subject: T) => Promise<void> {
+  return async (subject) => {
+    try {
+      await announce(subject);
+    } catch (err: unknown) {
+      deps.logger.warn(`Could not announce the user ${what}`, {
+        error: err instanceof Error ? err : String(err),
+      });
+    }
+  };
+}
+
 /**
  * Makes the `$connect` step that announces a user online when this is their only live connection (the
  * same byUser check as offline's). Best effort: it never throws, and a failure is only logged.
  */
 export function createOnlineAnnouncer(deps: OnlineDeps): AnnounceOnline {
-  return async (opened) => {
-    try {
-      await announceOnline(deps, opened);
-    } catch (err: unknown) {
-      deps.logger.warn('Could not announce the user online', {
-        error: err instanceof Error ? err : String(err),
-      });
-    }
-  };
+  return bestEffort(deps, 'online', (opened: OpenedConnection) => announceOnline(deps, opened));
 }
 
 async function announceOnline(deps: OnlineDeps, opened: OpenedConnection): Promise<void> {
@@ -107,15 +116,7 @@ async function announceOnline(deps: OnlineDeps, opened: OpenedConnection): Promi
  * conversations it shares. Best effort: it never throws, and a failure is only logged.
  */
 export function createOfflineAnnouncer(deps: OfflineDeps): AnnounceOffline {
-  return async (closed) => {
-    try {
-      await announceOffline(deps, closed);
-    } catch (err: unknown) {
-      deps.logger.warn('Could not announce the user offline', {
-        error: err instanceof Error ? err : String(err),
-      });
-    }
-  };
+  return bestEffort(deps, 'offline', (closed: ClosedConnection) => announceOffline(deps, closed));
 }
 
 /**
