@@ -88,6 +88,14 @@ function givenListeners(listeners: [connectionId: string, userId: string][]): vo
     .resolves({ Items: listeners.map(([connectionId, userId]) => ({ connectionId, userId })) });
 }
 
+/** Listeners per conversation, as the subscriptions partition lists them. */
+function givenListenersOf(byConversation: Record<string, [string, string][]>): void {
+  ddbMock.on(QueryCommand, { TableName: tables.subscriptions }).callsFake((input) => {
+    const listeners = byConversation[String(input.ExpressionAttributeValues?.[':c'])] ?? [];
+    return { Items: listeners.map(([connectionId, userId]) => ({ connectionId, userId })) };
+  });
+}
+
 /** The byUser index lists these connections per user (users not named have none). */
 function givenIndexedConnections(byUser: Record<string, string[]>): void {
   ddbMock.on(QueryCommand, { TableName: tables.connections, IndexName: 'byUser' }).callsFake((input) => {
@@ -500,13 +508,6 @@ describe('online event on $connect', () => {
       }));
   }
 
-  function givenListenersOf(byConversation: Record<string, [string, string][]>): void {
-    ddbMock.on(QueryCommand, { TableName: tables.subscriptions }).callsFake((input) => {
-      const listeners = byConversation[String(input.ExpressionAttributeValues?.[':c'])] ?? [];
-      return { Items: listeners.map(([connectionId, userId]) => ({ connectionId, userId })) };
-    });
-  }
-
   it("posts online to the listeners of the user's conversations when it is their first connection, recording them for offline", async () => {
     // Prepare
     ddbMock.on(PutCommand).resolves({});
@@ -616,14 +617,6 @@ describe('offline event on $disconnect', () => {
       },
     });
     ddbMock.on(BatchWriteCommand).resolves({});
-  }
-
-  /** Listeners per conversation (after the closed connection's subscriptions were deleted). */
-  function givenListenersOf(byConversation: Record<string, [string, string][]>): void {
-    ddbMock.on(QueryCommand, { TableName: tables.subscriptions }).callsFake((input) => {
-      const listeners = byConversation[String(input.ExpressionAttributeValues?.[':c'])] ?? [];
-      return { Items: listeners.map(([connectionId, userId]) => ({ connectionId, userId })) };
-    });
   }
 
   /** Connection items that still exist, as a consistent GetItem sees them. */
