@@ -1,0 +1,66 @@
+/**
+ * Operational signals as CloudWatch metrics. Powertools Metrics writes them in the Embedded Metric
+ * Format: one structured log line per invocation, which CloudWatch turns into metrics with no API call on
+ * the hot path. The dashboard and the alarms of the stack (lib/) read the same names from {@link METRIC}.
+ */
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+
+/** The CloudWatch namespace of every metric below. */
+export const METRICS_NAMESPACE = 'ServerlessChat';
+
+/** Every metric the functions emit, with its CloudWatch name and unit. */
+export const METRIC = {
+  /** A frame answered `busy` (throttled, saturated, out of time): the client resends after `retryAfterMs`. */
+  busy: { name: 'Busy', unit: MetricUnit.Count },
+  /** A frame answered `rate_limited`: its sender is over a per-user limit. */
+  rateLimited: { name: 'RateLimited', unit: MetricUnit.Count },
+  /** A connection deleted because API Gateway answered 410 Gone (or it was closed for flooding). */
+  connectionsEvicted: { name: 'ConnectionsEvicted', unit: MetricUnit.Count },
+  /** A seq whose writer died, filled with a tombstone so that every seq resolves to one item (G2). */
+  tombstonesFilled: { name: 'TombstonesFilled', unit: MetricUnit.Count },
+  /** A fan-out record reported failed: SQS redelivers it, and after maxReceiveCount moves it to the DLQ. */
+  fanoutFailures: { name: 'FanoutFailures', unit: MetricUnit.Count },
+  /** A dead letter put back on the fan-out queue by the redrive function. */
+  redriven: { name: 'Redriven', unit: MetricUnit.Count },
+  /** Time from a message's `sentAt` to the end of its fan-out. */
+  fanoutLag: { name: 'FanoutLag', unit: MetricUnit.Milliseconds },
+} as const;
+
+export type MetricKey = keyof typeof METRIC;
+
+/** Where code records a signal: handlers pass {@link metricSinkOf} a Powertools `Metrics`, tests a fake. */
+export interface MetricSink {
+  record(metric: MetricKey, value?: number): void;
+}
+
+/** A sink that records into `metrics`; they are written when the invocation publishes them. */
+export function metricSinkOf(metrics: Pick<Metrics, 'addMetric'>): MetricSink {
+  return {
+    record: (metric, value = 1) => {
+      const { name, unit } = METRIC[metric];
+      metrics.addMetric(name, unit, value);
+    },
+  };
+}
+
+/**
+ * The function's Powertools `Metrics`, created once at module scope by its handler. Set
+ * `POWERTOOLS_METRICS_DISABLED=true` to keep the EMF lines out of a log (the local runtime does).
+ */
+export function createMetrics(serviceName: string): Metrics {
+  return new Metrics({ namespace: METRICS_NAMESPACE, serviceName });
+}
+
+/** Wraps a handler so that what an invocation recorded is published when it ends, even when it throws. */
+export function withMetrics<E, C, R>(
+  metrics: Pick<Metrics, 'publishStoredMetrics'>,
+  handler: (event: E, context: C) => Promise<R>,
+): (event: E, context: C) => Promise<R> {
+  return async (event, context) => {
+    try {
+      return await handler(event, context);
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+}
