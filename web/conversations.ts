@@ -25,6 +25,12 @@ export interface ConversationSummary {
   lastActivityAt?: string;
 }
 
+/** The title; a direct conversation is named after the other member. */
+export const conversationLabel = (c: ConversationSummary, userId: string): string =>
+  c.title ||
+  (c.direct ? c.members?.filter((m) => m !== userId) : c.members)?.join(', ') ||
+  `Conversation ${c.conversationId.slice(0, 8)}`;
+
 function isSummary(value: unknown): value is ConversationSummary {
   const entry = value as Partial<ConversationSummary> | null;
   return (

@@ -1,0 +1,249 @@
+import {
+  type ChatClient,
+  connect,
+  localStorageOutboxStore,
+  type MembershipEvent,
+  type WebSocketConstructor,
+} from '../client';
+import { coalesced } from './coalesce';
+import type { ConnectionStatus } from './connection-status';
+import { ConversationView } from './conversation/view';
+import { ConversationDirectory, conversationLabel } from './conversations';
+import type { DevTokens } from './dev-tokens';
+import { h } from './dom';
+import { describeError, formatTime } from './format';
+import { untilOnline } from './network';
+import { ui } from './ui';
+
+export interface PageConfig {
+  webSocketUrl: string;
+}
+
+const lastConversationKey = (userId: string) => `serverless-chat:last-conversation:${userId}`;
+
+/** A signed-in user: the SDK client, the conversation list, the open conversation. */
+export class Session {
+  readonly chat: ChatClient;
+  readonly directory: ConversationDirectory;
+  private view: ConversationView | undefined;
+  /** Read cursors per conversation (from `presence` on opening, then `read` pushes), kept across views. */
+  private readonly receiptsByConversation = new Map<string, Map<string, number>>();
+  /** The server left older conversations out of its list. */
+  private listTruncated = false;
+
+  constructor(
+    readonly userId: string,
+    tokens: DevTokens,
+    config: PageConfig,
+    WebSocket: WebSocketConstructor,
+    status: ConnectionStatus,
+  ) {
+    this.directory = new ConversationDirectory(userId);
+    this.chat = connect({
+      url: config.webSocketUrl,
+      // Offline, the next connection waits for the network instead of failing and backing off.
+      tokenProvider: () => untilOnline().then(() => tokens.get()),
+      WebSocket,
+      outboxStore: localStorageOutboxStore(`serverless-chat:outbox:${userId}`),
+    });
+    status.watch(this.chat);
+    this.chat.on('open', () => void this.refreshList());
+    this.chat.on('outbox', (event) => {
+      this.view?.onOutbox(event);
+      this.renderList();
+    });
+    this.chat.on('error', ({ error }) => console.warn('serverless-chat:', error));
+    this.chat.on('presence', ({ userId, online }) => this.view?.presenceChanged(userId, online));
+    this.chat.on('membership', (event) => this.membershipHeard(event));
+    this.chat.on('activity', (event) => {
+      // The open conversation is subscribed: its messages come on its stream, and it marks them read.
+      if (event.conversationId === this.view?.conversationId) return;
+      if (this.directory.noteActivity(event)) this.renderList();
+      else void this.refreshList();
+    });
+    this.renderList();
+    const last = localStorage.getItem(lastConversationKey(userId));
+    if (last) this.open(last);
+  }
+
+  /**
+   * A membership change that names this user, wherever it happened: added, the list learns of the
+   * conversation; removed (or left in another tab), it leaves the list, and its view says so.
+   */
+  private membershipHeard(event: MembershipEvent): void {
+    if (!event.userIds.includes(this.userId)) return;
+    if (event.kind === 'member_added') {
+      void this.refreshList();
+      return;
+    }
+    if (this.view?.conversationId === event.conversationId) {
+      this.view.ended(event);
+      this.view = undefined;
+    }
+    this.directory.forget(event.conversationId);
+    if (localStorage.getItem(lastConversationKey(this.userId)) === event.conversationId)
+      localStorage.removeItem(lastConversationKey(this.userId));
+    this.renderList();
+  }
+
+  /** Who has read how far in a conversation, as far as this tab knows (`presence`, then `read` pushes). */
+  receipts(conversationId: string): Map<string, number> {
+    let receipts = this.receiptsByConversation.get(conversationId);
+    if (receipts === undefined) {
+      receipts = new Map();
+      this.receiptsByConversation.set(conversationId, receipts);
+    }
+    return receipts;
+  }
+
+  open(conversationId: string): void {
+    document.body.dataset.view = 'conversation';
+    if (this.view?.conversationId !== conversationId) {
+      this.view?.close();
+      this.view = new ConversationView(this, conversationId);
+    }
+    this.renderList();
+    ui.messageInput.focus();
+  }
+
+  /** The conversation answered its subscribe: it goes to the top of the list, and is reopened after a reload. */
+  opened(conversationId: string): void {
+    this.directory.remember({ conversationId, lastActivityAt: new Date().toISOString() });
+    localStorage.setItem(lastConversationKey(this.userId), conversationId);
+    this.renderList();
+  }
+
+  async create(members: string[], title: string | undefined): Promise<void> {
+    const conversation = await this.chat.createConversation(members, title);
+    this.directory.remember({
+      conversationId: conversation.conversationId,
+      title: conversation.title,
+      members: conversation.members,
+      lastActivityAt: conversation.createdAt,
+    });
+    this.open(conversation.conversationId);
+  }
+
+  /** The one direct conversation with `userId`, created the first time. */
+  async openDirect(userId: string): Promise<void> {
+    const conversation = await this.chat.openDirect(userId);
+    this.directory.remember({
+      conversationId: conversation.conversationId,
+      members: conversation.members,
+      direct: true,
+      lastActivityAt: new Date().toISOString(),
+    });
+    this.open(conversation.conversationId);
+  }
+
+  send(body: string): void {
+    this.view?.send(body);
+  }
+
+  attach(file: File): void {
+    void this.view?.attach(file);
+  }
+
+  /** Adds members to the open conversation; false when there is none or the server refused. */
+  addMembers(userIds: string[]): Promise<boolean> {
+    return this.view?.addMembers(userIds) ?? Promise.resolve(false);
+  }
+
+  /** Leaves the open conversation (after a confirm): it goes from the list and the screen. */
+  async leave(): Promise<void> {
+    const view = this.view;
+    if (view === undefined || !window.confirm('Leave this conversation?')) return;
+    try {
+      await this.chat.leave(view.conversationId);
+    } catch (err: unknown) {
+      ui.conversationError.textContent = `Could not leave: ${describeError(err)}`;
+      return;
+    }
+    view.close();
+    if (this.view === view) this.view = undefined;
+    this.directory.forget(view.conversationId);
+    localStorage.removeItem(lastConversationKey(this.userId));
+    ui.conversationPane.hidden = true;
+    ui.noConversation.hidden = false;
+    document.body.dataset.view = 'list';
+    this.renderList();
+  }
+
+  typed(): void {
+    this.view?.typed();
+  }
+
+  /** The tab became visible: what the open conversation shows is now read. */
+  visible(): void {
+    this.view?.scheduleRead();
+  }
+
+  loadOlder(): void {
+    void this.view?.loadOlder();
+  }
+
+  /** Reads the list again; a burst of asks is one read and one more after it (./coalesce.ts). */
+  readonly refreshList = coalesced(() => this.readList());
+
+  private async readList(): Promise<void> {
+    ui.refreshList.disabled = true;
+    try {
+      this.listTruncated = (await this.directory.refresh(this.chat)).hasMore;
+      this.renderList();
+    } catch (err: unknown) {
+      ui.conversationListHint.textContent = `Could not list conversations: ${describeError(err)}`;
+    } finally {
+      ui.refreshList.disabled = false;
+    }
+  }
+
+  renderList(): void {
+    const unsent = new Map<string, number>();
+    for (const entry of this.chat.outbox())
+      unsent.set(entry.conversationId, (unsent.get(entry.conversationId) ?? 0) + 1);
+    const items = this.directory.all().map((c) => {
+      const count = unsent.get(c.conversationId) ?? 0;
+      return h(
+        'li',
+        {},
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'conversation-item',
+            'data-conversation-id': c.conversationId,
+            'aria-current': c.conversationId === this.view?.conversationId ? 'true' : undefined,
+          },
+          h('span', { class: 'title', dir: 'auto' }, conversationLabel(c, this.userId)),
+          h(
+            'span',
+            { class: 'subtle' },
+            c.lastActivityAt ? formatTime(c.lastActivityAt) : c.conversationId.slice(0, 8),
+          ),
+          c.preview ? h('span', { class: 'preview subtle', dir: 'auto' }, c.preview) : null,
+          c.unread
+            ? h(
+                'span',
+                { class: 'unread', title: `${c.unread} unread`, 'data-unread': String(c.unread) },
+                String(c.unread),
+              )
+            : null,
+          count > 0 ? h('span', { class: 'badge' }, `${count} unsent`) : null,
+        ),
+      );
+    });
+    ui.conversationList.replaceChildren(...items);
+    ui.conversationListHint.textContent =
+      items.length === 0
+        ? 'No conversations yet: create one, or open one by id.'
+        : this.listTruncated
+          ? 'Older conversations are left out: open them by id.'
+          : '';
+    this.view?.renderHeader();
+  }
+
+  close(): void {
+    this.view?.close();
+    this.chat.close();
+  }
+}
