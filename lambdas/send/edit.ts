@@ -4,7 +4,7 @@
  * group, behind the message it changes, and only then acked (G1). Each is three requests:
  *
  * 1. UpdateItem of the caller's member item: they are a member and take a token of the same send bucket
- *    as their messages (./rate-limit.ts), since each change is fanned out like a message; non-members
+ *    as their messages (shared/store/send-bucket.ts), since each change is fanned out like a message; non-members
  *    and callers over the rate write nothing.
  * 2. UpdateItem on the message, conditional on the caller being its sender and it not being deleted
  *    (an edit also on the body being different), with `ADD version 1`: concurrent changes serialize on
@@ -23,7 +23,7 @@ import type { DeleteAck, DeleteFrame, EditAck, EditFrame } from '../../shared/pr
 import { type DeleteEvent, type EditEvent, encodeQueueBody } from '../../shared/queue-body';
 import { itemOfFailedCondition } from '../../shared/store/conditions';
 import type { Caller } from '../../shared/websocket';
-import { BucketHints, takeSendToken } from './rate-limit';
+import { BucketHints, takeSendToken } from '../../shared/store/send-bucket';
 import type { SendDeps } from './send';
 
 export type EditDeps = Pick<

@@ -5,7 +5,7 @@
  * wrong), so a burst into one conversation costs per message what one sender costs (G9):
  *
  * 1. UpdateItem of the sender's member item: they are a member and take a token of their send rate
- *    (./rate-limit.ts); non-members and senders over the rate write nothing.
+ *    (shared/store/send-bucket.ts); non-members and senders over the rate write nothing.
  * 2. PutItem: claim the clientMessageId (conditional). A finished claim is a retry: re-enqueue and ack
  *    the original seq. A live claim is the same message still in flight: answer `busy`, adding no work.
  * 3. UpdateItem: reserve the next seq with an atomic `ADD lastSeq 1` on the counter (no read, no retry).
@@ -61,7 +61,7 @@ import {
   route,
 } from '../../shared/websocket';
 import { deleteMessage, editMessage } from './edit';
-import { BucketHints, takeSendToken } from './rate-limit';
+import { BucketHints, takeSendToken } from '../../shared/store/send-bucket';
 
 export type SendTables = Pick<TableNames, 'conversations' | 'messages' | 'idempotency'>;
 

@@ -1,10 +1,10 @@
 /**
- * The per-user, per-conversation send rate (lambdas/send/rate-limit.ts) on DynamoDB Local: its two
+ * The per-user, per-conversation send rate (shared/store/send-bucket.ts) on DynamoDB Local: its two
  * conditional updates must split the bucket's states exactly, which only a real condition evaluator shows.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { SEND_INTERVAL_MS } from '../../lambdas/send/rate-limit';
+import { SEND_INTERVAL_MS } from '../../shared/store/send-bucket';
 import { LIMITS } from '../../shared/limits';
 import { type ChatClient, type Frame, range } from './chat-client';
 import { connectAs, createConversation } from './helpers';

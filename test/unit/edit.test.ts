@@ -18,7 +18,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type FanoutDeps, processRecord } from '../../lambdas/fanout/fanout';
-import { SEND_INTERVAL_MS, SEND_TOLERANCE_MS } from '../../lambdas/send/rate-limit';
+import { SEND_INTERVAL_MS, SEND_TOLERANCE_MS } from '../../shared/store/send-bucket';
 import { createSendHandler, type SendDeps, THROTTLED_RETRY_MS } from '../../lambdas/send/send';
 import { LIMITS } from '../../shared/limits';
 import { createDisconnector, createPoster } from '../../shared/poster';

@@ -17,7 +17,7 @@ import {
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SEND_INTERVAL_MS, SEND_TOLERANCE_MS } from '../../lambdas/send/rate-limit';
+import { SEND_INTERVAL_MS, SEND_TOLERANCE_MS } from '../../shared/store/send-bucket';
 import {
   contentDigestOf,
   createSendHandler,

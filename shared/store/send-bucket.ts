@@ -17,10 +17,10 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { BusyError, NotAMemberError, RateLimitedError } from '../../shared/errors';
-import { LIMITS } from '../../shared/limits';
-import { itemOfFailedCondition } from '../../shared/store/conditions';
-import { memberSk, type TableNames } from '../../shared/tables';
+import { BusyError, NotAMemberError, RateLimitedError } from '../errors';
+import { LIMITS } from '../limits';
+import { memberSk, type TableNames } from '../tables';
+import { itemOfFailedCondition } from './conditions';
 
 /** Milliseconds between two sends at the sustained rate. */
 export const SEND_INTERVAL_MS = 1_000 / LIMITS.sendRatePerSecond;
