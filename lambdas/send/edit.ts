@@ -22,8 +22,8 @@ import { isAwsError, MessageNotFoundError, NotTheSenderError } from '../../share
 import type { DeleteAck, DeleteFrame, EditAck, EditFrame } from '../../shared/protocol';
 import { type DeleteEvent, type EditEvent, encodeQueueBody } from '../../shared/queue-body';
 import { itemOfFailedCondition } from '../../shared/store/conditions';
-import type { Caller } from '../../shared/websocket';
 import { BucketHints, takeSendToken } from '../../shared/store/send-bucket';
+import type { Caller } from '../../shared/websocket';
 import type { SendDeps } from './send';
 
 export type EditDeps = Pick<

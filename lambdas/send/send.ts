@@ -49,7 +49,10 @@ import {
 } from '../../shared/protocol';
 import { encodeQueueBody } from '../../shared/queue-body';
 import { itemOfFailedCondition } from '../../shared/store/conditions';
+import { reserveSeq } from '../../shared/store/conversations';
+import { enqueueMessage } from '../../shared/store/fanout-queue';
 import { fillHole, getEntry } from '../../shared/store/messages';
+import { BucketHints, takeSendToken } from '../../shared/store/send-bucket';
 import { META_SK, type TableNames, TTL_ATTRIBUTE } from '../../shared/tables';
 import {
   type Caller,
@@ -61,7 +64,6 @@ import {
   route,
 } from '../../shared/websocket';
 import { deleteMessage, editMessage } from './edit';
-import { BucketHints, takeSendToken } from '../../shared/store/send-bucket';
 
 export type SendTables = Pick<TableNames, 'conversations' | 'messages' | 'idempotency'>;
 
@@ -131,31 +133,6 @@ export const contentDigestOf = (frame: Pick<SendFrame, 'body' | 'attachment'>): 
   const content = [frame.body, attachment?.key, attachment?.contentType, attachment?.size];
   return createHash('sha256').update(JSON.stringify(content)).digest('base64url').slice(0, 22);
 };
-
-/**
- * Puts a stored message on the FIFO fan-out queue. The group keeps one conversation's messages in
- * enqueue order, which is not always seq order: two senders may enqueue seq 6 before seq 5, so clients
- * order by seq. The body is ASCII-only JSON, so no character a chat body may hold makes SQS refuse it
- * after the message was stored. The dedup id makes a re-enqueue within SQS's 5-minute window a no-op: a
- * retry whose first enqueue did get in (only the ack was lost) is not fanned out twice, while one whose
- * first enqueue failed gets in now.
- */
-export async function enqueueMessage(
-  sqs: SQSClient,
-  queueUrl: string,
-  message: ChatMessage,
-  signal?: AbortSignal,
-): Promise<void> {
-  await sqs.send(
-    new SendMessageCommand({
-      QueueUrl: queueUrl,
-      MessageGroupId: message.conversationId,
-      MessageDeduplicationId: `${message.conversationId}:${message.seq}`,
-      MessageBody: encodeQueueBody(message),
-    }),
-    { abortSignal: signal },
-  );
-}
 
 /** The idempotency item: a live claim (no seq yet) or a finished send (with its seq). */
 interface IdempotencyItem {
@@ -288,34 +265,6 @@ async function releaseClaim(deps: SendDeps, key: string, token: string): Promise
   } catch (err: unknown) {
     // Not ours any more, or not reachable: the lease frees it anyway.
     deps.logger.warn('Could not release a send claim', { error: err instanceof Error ? err.message : err });
-  }
-}
-
-/** Reserves the next seq: one atomic update of the counter, which never conflicts and never retries. */
-async function reserveSeq(
-  deps: SendDeps,
-  conversationId: string,
-  reservedAt: string,
-  signal: AbortSignal,
-): Promise<number> {
-  try {
-    const { Attributes } = await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.conversations,
-        Key: { conversationId, sk: META_SK },
-        UpdateExpression: 'SET lastReservedAt = :at ADD lastSeq :one',
-        ConditionExpression: 'attribute_exists(conversationId)',
-        ExpressionAttributeValues: { ':one': 1, ':at': reservedAt },
-        ReturnValues: 'UPDATED_NEW',
-      }),
-      { abortSignal: signal },
-    );
-    if (typeof Attributes?.lastSeq !== 'number')
-      throw new Error(`Counter of ${conversationId} is not a number`);
-    return Attributes.lastSeq;
-  } catch (err: unknown) {
-    if (isAwsError(err, 'ConditionalCheckFailedException')) throw new NotAMemberError(conversationId);
-    throw err;
   }
 }
 

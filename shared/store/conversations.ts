@@ -1,7 +1,7 @@
-/** Membership checks shared by every route that touches a conversation. */
-import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { NotAMemberError } from '../errors';
-import { memberSk, type TableNames } from '../tables';
+/** The conversations table: membership checks and the seq counter every stored entry takes its seq from. */
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { isAwsError, NotAMemberError } from '../errors';
+import { META_SK, memberSk, type TableNames } from '../tables';
 
 /**
  * Throws {@link NotAMemberError} unless `userId` is a member of `conversationId`. A strongly consistent
@@ -24,4 +24,37 @@ export async function requireMember(
     { abortSignal: signal },
   );
   if (Item === undefined) throw new NotAMemberError(conversationId);
+}
+
+/**
+ * Reserves the next seq of a conversation: one atomic `ADD lastSeq 1` on its META counter, which never
+ * conflicts and never retries (G2). `reservedAt` dates the reservation for readers that must tell a dead
+ * writer's hole from one still being written (shared/store/messages.ts).
+ * @throws NotAMemberError when the conversation does not exist.
+ */
+export async function reserveSeq(
+  deps: { ddb: DynamoDBDocumentClient; tables: Pick<TableNames, 'conversations'> },
+  conversationId: string,
+  reservedAt: string,
+  signal: AbortSignal,
+): Promise<number> {
+  try {
+    const { Attributes } = await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tables.conversations,
+        Key: { conversationId, sk: META_SK },
+        UpdateExpression: 'SET lastReservedAt = :at ADD lastSeq :one',
+        ConditionExpression: 'attribute_exists(conversationId)',
+        ExpressionAttributeValues: { ':one': 1, ':at': reservedAt },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+      { abortSignal: signal },
+    );
+    if (typeof Attributes?.lastSeq !== 'number')
+      throw new Error(`Counter of ${conversationId} is not a number`);
+    return Attributes.lastSeq;
+  } catch (err: unknown) {
+    if (isAwsError(err, 'ConditionalCheckFailedException')) throw new NotAMemberError(conversationId);
+    throw err;
+  }
 }
