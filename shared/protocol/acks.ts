@@ -1,0 +1,151 @@
+/** What the server answers a request with: the ack frame, and the payload each action puts in it. */
+import type { MembershipKind, MessagePreview, StoredEntry } from './entries';
+
+/** The ack payload of `send`. A duplicate (a resend) carries the seq and sentAt of the original message. */
+export interface SendAck {
+  conversationId: string;
+  seq: number;
+  sentAt: string;
+  duplicate: boolean;
+}
+
+/**
+ * The ack payload of `edit` and `delete`: the version now stored. `duplicate` means nothing changed (the
+ * same body again, or deleted already) and the event was enqueued again, so a lost fan-out is repaired.
+ * `editedAt` is absent when a never-edited message is "edited" to its own body.
+ */
+export interface EditAck {
+  conversationId: string;
+  seq: number;
+  version: number;
+  editedAt?: string;
+  duplicate: boolean;
+}
+
+export interface DeleteAck {
+  conversationId: string;
+  seq: number;
+  version: number;
+  deletedAt: string;
+  duplicate: boolean;
+}
+
+/**
+ * The ack payload of `removeMember` and `leave`. `removed: false` means the user was not a member (a
+ * resend, or never one): nothing changed and no event was recorded. `seq` is the change's seq.
+ */
+export interface MembershipChangeAck {
+  conversationId: string;
+  userId: string;
+  removed: boolean;
+  seq?: number;
+}
+
+/** A conversation as `createConversation` returns it. */
+export interface ConversationSummary {
+  conversationId: string;
+  title?: string;
+  /** Set on the one conversation of a pair of users. */
+  direct?: true;
+  members: string[];
+  createdBy: string;
+  createdAt: string;
+  lastSeq: number;
+}
+
+/** One entry of the `listConversations` ack, newest activity first. */
+export interface ConversationListEntry {
+  conversationId: string;
+  title?: string;
+  /** A direct conversation lists its two members (it has no title). */
+  direct?: true;
+  members?: string[];
+  /** The caller's read cursor, and how many seqs lie after it (lastSeq − readSeq). */
+  readSeq: number;
+  unread: number;
+  createdBy: string;
+  createdAt: string;
+  lastSeq: number;
+  /** When the newest seq was reserved, or the creation time of a conversation without messages. */
+  lastActivityAt: string;
+  /**
+   * What the newest seq holds, for the list's preview line; absent without messages, and while the
+   * newest seq is a dead writer's tombstone or still being stored.
+   */
+  last?: LastEntry;
+}
+
+/** The newest entry of a conversation as the list shows it: a message's first characters, or what happened. */
+export type LastEntry =
+  | (MessagePreview & { kind: 'message'; seq: number; senderId: string; sentAt: string; edited?: true })
+  | { kind: 'deleted'; seq: number; senderId: string; deletedAt: string }
+  | { kind: MembershipKind; seq: number; userIds: string[]; by: string; at: string };
+/** The ack payload of `listConversations`. */
+export interface ConversationListPage {
+  conversations: ConversationListEntry[];
+  hasMore: boolean;
+  /**
+   * Pass it as `cursor` for the next page; present when `hasMore`. A conversation that gets new activity
+   * meanwhile moves ahead of the cursor, so a pass through the pages can miss it: read the first page
+   * again after paging.
+   */
+  nextCursor?: string;
+}
+
+/**
+ * The ack of `subscribe` (a backlog page after `afterSeq`) and of `history` (a page before `beforeSeq`):
+ * ascending entries, tombstones included, and the conversation's counter when it was read.
+ */
+export interface MessagesPage {
+  conversationId: string;
+  messages: StoredEntry[];
+  hasMore: boolean;
+  lastSeq: number;
+}
+
+/**
+ * The ack of `uploadUrl`: PUT the file's bytes to `url` with exactly `headers` before `expiresAt`, then
+ * send a message with `attachment: {key, contentType, size}`.
+ */
+export interface UploadUrlAck {
+  url: string;
+  key: string;
+  method: 'PUT';
+  headers: { 'content-type': string; 'content-length': string };
+  expiresAt: string;
+}
+
+/** The ack of `downloadUrl`: GET `url` before `expiresAt`. */
+export interface DownloadUrlAck {
+  url: string;
+  expiresAt: string;
+}
+
+export interface AckFrame {
+  type: 'ack';
+  action: string;
+  requestId?: string;
+  [key: string]: unknown;
+}
+/** The ack payload of `typing`: `throttled` means it came within the throttle window and went nowhere. */
+export interface TypingAck {
+  conversationId: string;
+  throttled: boolean;
+}
+
+/** One member's read cursor: every seq up to `readSeq` is read by `userId` (0: nothing yet). */
+export interface MemberReadSeq {
+  userId: string;
+  readSeq: number;
+}
+
+/** The ack payload of `presence`: the members with at least one live connection, in member order. */
+export interface PresenceAck {
+  conversationId: string;
+  online: string[];
+  /**
+   * Every member's read cursor, in member order, so "seen by" survives a reload; only in conversations
+   * of at most LIMITS.maxReadEventMembers members (the same rule as `read` pushes), absent above.
+   */
+  readSeqs?: MemberReadSeq[];
+}

@@ -1,0 +1,212 @@
+/** Every frame a client may send, as the zod schema that validates it and the type it parses to. */
+import { z } from 'zod';
+import {
+  attachmentContentTypeSchema,
+  attachmentKeySchema,
+  attachmentSchema,
+  attachmentSizeSchema,
+  isKeyOf,
+} from '../attachments';
+import { LIMITS } from '../limits';
+import {
+  clientMessageIdSchema,
+  conversationIdSchema,
+  isWellFormedUnicode,
+  requestIdSchema,
+  seqSchema,
+  userIdSchema,
+} from './fields';
+
+const utf8Bytes = (value: string): number => Buffer.byteLength(value, 'utf8');
+
+/** Marks a schema issue that means "too large", so it maps to `payload_too_large`, not `invalid_request`. */
+const tooLarge = (limitBytes: number) => ({ payloadTooLargeLimit: limitBytes });
+export const sendFrameSchema = z
+  .strictObject({
+    action: z.literal('send'),
+    requestId: requestIdSchema,
+    conversationId: conversationIdSchema,
+    clientMessageId: clientMessageIdSchema,
+    body: z
+      .string()
+      .min(1, 'must not be empty')
+      .refine(isWellFormedUnicode, 'must be well-formed Unicode (it has a lone surrogate)')
+      .refine((body) => utf8Bytes(body) <= LIMITS.maxBodyBytes, {
+        message: `must be at most ${LIMITS.maxBodyBytes} bytes of UTF-8`,
+        params: tooLarge(LIMITS.maxBodyBytes),
+      }),
+    /** A file uploaded through `uploadUrl` into this conversation; its key must be under its prefix. */
+    attachment: attachmentSchema.optional(),
+  })
+  .refine((frame) => frame.attachment === undefined || isKeyOf(frame.conversationId, frame.attachment.key), {
+    message: "must be a key of this conversation's attachments",
+    path: ['attachment', 'key'],
+  });
+
+/** Asks for a presigned PUT of one attachment of `contentType` and exactly `size` bytes. */
+export const uploadUrlFrameSchema = z.strictObject({
+  action: z.literal('uploadUrl'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  contentType: attachmentContentTypeSchema,
+  size: attachmentSizeSchema,
+});
+
+/** Asks for a presigned GET of an attachment of the conversation. */
+export const downloadUrlFrameSchema = z
+  .strictObject({
+    action: z.literal('downloadUrl'),
+    requestId: requestIdSchema,
+    conversationId: conversationIdSchema,
+    key: attachmentKeySchema,
+  })
+  .refine((frame) => isKeyOf(frame.conversationId, frame.key), {
+    message: "must be a key of this conversation's attachments",
+    path: ['key'],
+  });
+
+export const subscribeFrameSchema = z.strictObject({
+  action: z.literal('subscribe'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  afterSeq: seqSchema.optional(),
+});
+
+export const unsubscribeFrameSchema = z.strictObject({
+  action: z.literal('unsubscribe'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+});
+
+export const historyFrameSchema = z.strictObject({
+  action: z.literal('history'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  beforeSeq: seqSchema.min(1).optional(),
+  limit: z.number().int().min(1).max(LIMITS.maxPageSize).optional(),
+});
+
+const membersSchema = z
+  .array(userIdSchema)
+  .min(1)
+  // The group size limit is checked where the group is known, and answered with limit_exceeded.
+  .refine((members) => new Set(members).size === members.length, { message: 'must not repeat a member' });
+
+export const createConversationFrameSchema = z.strictObject({
+  action: z.literal('createConversation'),
+  requestId: requestIdSchema,
+  members: membersSchema,
+  /** One conversation per pair of users: `members` names the other one; asking again returns the same one. */
+  direct: z.boolean().optional(),
+  title: z
+    .string()
+    .min(1)
+    .max(LIMITS.maxTitleLength)
+    .refine(isWellFormedUnicode, 'must be well-formed Unicode')
+    .optional(),
+});
+
+export const addMembersFrameSchema = z.strictObject({
+  action: z.literal('addMembers'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  members: membersSchema,
+});
+
+/** Moves the caller's read cursor forward to `seq` (never back). */
+export const readFrameSchema = z.strictObject({
+  action: z.literal('read'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  seq: seqSchema.min(1),
+});
+
+/**
+ * Where a page of the conversation list starts: the `nextCursor` of the page before, which names the
+ * last entry it held (its activity time and id, the list's sort key).
+ */
+export const conversationCursorSchema = z
+  .string()
+  .regex(
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\|[A-Za-z0-9_-]{1,64}$/,
+    'must be a nextCursor from listConversations',
+  );
+
+export const listConversationsFrameSchema = z.strictObject({
+  action: z.literal('listConversations'),
+  requestId: requestIdSchema,
+  limit: z.number().int().min(1).max(LIMITS.maxPageSize).optional(),
+  cursor: conversationCursorSchema.optional(),
+});
+
+/** Replaces the body of the caller's own message at `seq`; the body is checked as for `send`. */
+export const editFrameSchema = z.strictObject({
+  action: z.literal('edit'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  seq: seqSchema.min(1),
+  body: sendFrameSchema.shape.body,
+});
+
+/** Deletes the caller's own message at `seq`: its body is removed and the seq stays, marked deleted. */
+export const deleteFrameSchema = z.strictObject({
+  action: z.literal('delete'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  seq: seqSchema.min(1),
+});
+
+/**
+ * Removes another member (only the conversation's creator or an admin may) or oneself (anyone: the same
+ * as `leave`). Direct conversations refuse it.
+ */
+export const removeMemberFrameSchema = z.strictObject({
+  action: z.literal('removeMember'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  userId: userIdSchema,
+});
+
+/** The caller leaves the conversation (any member; not a direct conversation). */
+export const leaveFrameSchema = z.strictObject({
+  action: z.literal('leave'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+});
+
+/** A keepalive: answered with an ack and nothing else, so a quiet client stays inside the idle timeout. */
+export const pingFrameSchema = z.strictObject({
+  action: z.literal('ping'),
+  requestId: requestIdSchema,
+});
+
+/** "I am typing" in a conversation: ephemeral, throttled per user, never stored, never queued. */
+export const typingFrameSchema = z.strictObject({
+  action: z.literal('typing'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+});
+
+/** Which members of a conversation are online now (have at least one live connection). */
+export const presenceFrameSchema = z.strictObject({
+  action: z.literal('presence'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+});
+
+export type SendFrame = z.infer<typeof sendFrameSchema>;
+export type SubscribeFrame = z.infer<typeof subscribeFrameSchema>;
+export type UnsubscribeFrame = z.infer<typeof unsubscribeFrameSchema>;
+export type HistoryFrame = z.infer<typeof historyFrameSchema>;
+export type CreateConversationFrame = z.infer<typeof createConversationFrameSchema>;
+export type AddMembersFrame = z.infer<typeof addMembersFrameSchema>;
+export type ListConversationsFrame = z.infer<typeof listConversationsFrameSchema>;
+export type ReadFrame = z.infer<typeof readFrameSchema>;
+export type TypingFrame = z.infer<typeof typingFrameSchema>;
+export type PresenceFrame = z.infer<typeof presenceFrameSchema>;
+export type EditFrame = z.infer<typeof editFrameSchema>;
+export type UploadUrlFrame = z.infer<typeof uploadUrlFrameSchema>;
+export type DownloadUrlFrame = z.infer<typeof downloadUrlFrameSchema>;
+export type DeleteFrame = z.infer<typeof deleteFrameSchema>;
+export type RemoveMemberFrame = z.infer<typeof removeMemberFrameSchema>;
+export type LeaveFrame = z.infer<typeof leaveFrameSchema>;

@@ -1,0 +1,17 @@
+/**
+ * The wire protocol: every frame a client may send (validated with zod) and every frame the server
+ * sends back or pushes. README "Protocol" documents the same shapes for humans.
+ *
+ * - fields: the field schemas several frames share (ids, seqs, requestId)
+ * - frames: client → server, one schema and one type per action
+ * - entries: what a conversation stores at each seq (messages, tombstones)
+ * - acks: the reply to a request, and the payload each action acks with
+ * - errors: the reply to a refused request
+ * - pushes: server → client pushes, and the union of every server frame
+ */
+export * from './acks';
+export * from './entries';
+export * from './errors';
+export * from './fields';
+export * from './frames';
+export * from './pushes';

@@ -1,0 +1,92 @@
+/** Every frame the server sends: the pushes, and the union with the reply frames of a request. */
+import type { AckFrame } from './acks';
+import type { ChatMessage, MembershipKind, MessagePreview } from './entries';
+import type { ErrorFrame } from './errors';
+
+/**
+ * Server → client push to a member's connections that are not subscribed to the conversation: a new
+ * message arrived there, so a conversation list can move it up and bump its unread count
+ * (unread = seq − read cursor) without subscribing to every conversation.
+ */
+export interface ActivityFrame extends MessagePreview {
+  type: 'activity';
+  conversationId: string;
+  seq: number;
+  senderId: string;
+  sentAt: string;
+}
+
+/** Server → client push of one message. Clients dedupe by (conversationId, seq). */
+export interface MessageFrame extends ChatMessage {
+  type: 'message';
+}
+
+/** Server → client push: the message at `seq` now has this body (keep it only if `version` is newer). */
+export interface EditedFrame {
+  type: 'edited';
+  conversationId: string;
+  seq: number;
+  body: string;
+  editedAt: string;
+  version: number;
+}
+
+/** Server → client push: the message at `seq` was deleted by its sender (its highest version). */
+export interface DeletedFrame {
+  type: 'deleted';
+  conversationId: string;
+  seq: number;
+  deletedAt: string;
+  version: number;
+}
+
+/** Server → client push of a membership change, in seq order with the messages (see MembershipEntry). */
+export interface MembershipFrame {
+  type: 'membership';
+  conversationId: string;
+  seq: number;
+  event: MembershipKind;
+  userIds: string[];
+  by: string;
+  at: string;
+}
+/** Server → client push: a member is typing in a conversation. Never stored; may be lost. */
+export interface TypingEvent {
+  type: 'typing';
+  conversationId: string;
+  userId: string;
+}
+
+/** Server → client push: a user came online (first connection) or went offline (last one closed). */
+export interface PresenceEvent {
+  type: 'presence';
+  userId: string;
+  online: boolean;
+}
+
+/**
+ * Server → client push: a member's read cursor moved to `seq`. Ephemeral (never stored, never queued)
+ * and only in conversations of at most LIMITS.maxReadEventMembers members.
+ */
+export interface ReadEvent {
+  type: 'read';
+  conversationId: string;
+  userId: string;
+  seq: number;
+}
+export type ServerFrame =
+  | MessageFrame
+  | ActivityFrame
+  | EditedFrame
+  | DeletedFrame
+  | MembershipFrame
+  | TypingEvent
+  | ReadEvent
+  | PresenceEvent
+  | ErrorFrame
+  | AckFrame;
+
+/** Turns a stored message into the frame pushed to subscribers. */
+export function toMessageFrame(message: ChatMessage): MessageFrame {
+  return { type: 'message', ...message };
+}
