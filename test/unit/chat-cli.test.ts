@@ -1,22 +1,19 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { parseArgs, parseInput, UsageError } from '../../local/chat/args';
 import {
   activityText,
   attachmentText,
   clock,
-  contentTypeOf,
   membershipText,
   onlineText,
-  parseArgs,
-  parseInput,
   presenceText,
   printable,
   rowsOf,
-  tokenSubject,
-  UsageError,
-  uploadFetch,
-} from '../../local/chat';
+} from '../../local/chat/format';
+import { tokenSubject } from '../../local/chat/session';
+import { contentTypeOf, uploadFetch } from '../../local/chat/upload';
 
 describe('parseArgs', () => {
   it('creates a conversation as a local user, with members and a title', () => {

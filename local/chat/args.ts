@@ -1,0 +1,190 @@
+/** The command line and the lines typed into the chat: what each asks for, or why it cannot be run. */
+import { LIMITS } from '../../shared/limits';
+import { conversationIdSchema, userIdSchema } from '../../shared/protocol';
+
+export const USAGE = `Usage:
+  npm run chat -- --user <you> --to <member>[,<member>…] [--title <text>]   create a conversation
+  npm run chat -- --user <you> --conversation <id>                         join one
+  npm run chat -- --url wss://… --token <JWT> (--to … | --conversation <id>) the same on a deployment
+
+  --user <id>            chat as this user on the running \`npm start\` (a fresh token on every reconnect)
+  --url <wss://…>        a deployment's WebSocket stage URL; with --token <JWT>, whose sub is you
+  --to <ids>             create a conversation with these members (comma-separated)
+  --title <text>         the new conversation's title
+  --conversation <id>    join a conversation you are a member of (its id is printed when it is created)
+  --history <n>          how many recent messages to show on join (default 20)
+  --wait <seconds>       how long to wait for the server before giving up on joining (with piped
+                         input) or on unsent messages when input ends (default 30)
+  -h, --help             this text
+
+Each line typed or piped in is one message, except these commands (piped input too):
+  /edit <seq> <text>     replace the body of your message #seq (its number is shown once sent: ✓ #seq)
+  /delete <seq>          delete your message #seq
+  /attach <path> [text]  upload a file (.png .jpg .jpeg .gif .webp .pdf, up to 10 MiB) and send it,
+                         with the text (default: the file's name); quote a path with spaces: "a b.png"
+  /leave                 leave the conversation (not a direct one)
+A message with a file shows it as [<type> <size>] <key> (the client does not download it).
+Membership changes show as lines of their own (— alice added dave —), and a message in another of
+your conversations (groups of up to 20) as [<conversation id>] 1 new from bob: <its first words>.
+A line starting with // sends the rest of it as a message beginning with /.
+When input ends (Ctrl-D, or the end of piped input) it waits until every message is sent, then exits
+(with 1 if one was not). Ctrl-C quits at once.`;
+
+/** What one line of input asks for. */
+export type InputCommand =
+  | { kind: 'send'; body: string }
+  | { kind: 'edit'; seq: number; body: string }
+  | { kind: 'delete'; seq: number }
+  | { kind: 'attach'; path: string; caption?: string }
+  | { kind: 'leave' }
+  | { kind: 'invalid'; message: string };
+
+const ATTACH_USAGE = 'Usage: /attach <path> [text] (a path with spaces in double quotes)';
+
+/**
+ * Reads one line of input: a message, `/edit <seq> <text>`, `/delete <seq>`, `/attach <path> [text]`,
+ * `/leave`, or `//…` for a message starting with `/`.
+ */
+export function parseInput(text: string): InputCommand {
+  if (text.startsWith('//')) return { kind: 'send', body: text.slice(1) };
+  if (/^\/leave(?:\s|$)/.test(text))
+    return text.trim() === '/leave' ? { kind: 'leave' } : { kind: 'invalid', message: 'Usage: /leave' };
+  if (/^\/attach(?:\s|$)/.test(text)) {
+    const parsed = /^\/attach\s+(?:"([^"]+)"|([^\s"]+))(?:\s+(.*))?$/.exec(text.trimEnd());
+    const file = parsed?.[1] ?? parsed?.[2];
+    if (file === undefined) return { kind: 'invalid', message: ATTACH_USAGE };
+    const caption = parsed?.[3]?.trim();
+    return { kind: 'attach', path: file, ...(caption ? { caption } : {}) };
+  }
+  const command = /^\/(edit|delete)(?:\s+|$)/.exec(text);
+  if (command === null) return { kind: 'send', body: text };
+  const rest = text.slice(command[0].length);
+  const parsed = /^#?(\d{1,15})(?:\s+|$)/.exec(rest);
+  const seq = parsed ? Number(parsed[1]) : 0;
+  if (command[1] === 'delete') {
+    if (!(seq >= 1) || rest.slice(parsed?.[0].length ?? 0).trim() !== '')
+      return { kind: 'invalid', message: 'Usage: /delete <seq>' };
+    return { kind: 'delete', seq };
+  }
+  const body = parsed ? rest.slice(parsed[0].length) : '';
+  if (!(seq >= 1) || body.trim() === '') return { kind: 'invalid', message: 'Usage: /edit <seq> <text>' };
+  return { kind: 'edit', seq, body };
+}
+
+/** A command line that cannot be run; its message says why, and the usage follows it. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface ChatOptions {
+  /** The local runtime as one of its users, or a deployment with a token. */
+  server: { kind: 'local'; user: string } | { kind: 'remote'; url: string; token: string };
+  conversation:
+    | { kind: 'create'; members: string[]; title?: string }
+    | { kind: 'join'; conversationId: string };
+  historySize: number;
+  waitSeconds: number;
+}
+
+export type Command = { command: 'help' } | { command: 'chat'; options: ChatOptions };
+
+const VALUE_OPTIONS = new Set([
+  '--user',
+  '--url',
+  '--token',
+  '--to',
+  '--title',
+  '--conversation',
+  '--history',
+  '--wait',
+]);
+
+/** The value of `name` checked by a protocol schema, or a usage error naming the option. */
+function checked(
+  name: string,
+  value: string,
+  schema: typeof userIdSchema | typeof conversationIdSchema,
+): string {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new UsageError(`${name} "${value}": ${result.error.issues[0]?.message}`);
+  return result.data;
+}
+
+/**
+ * Turns the command line into what to run, or throws a {@link UsageError}. Options take their value
+ * as the next argument or after `=` (`--title=--odd`); a value may not start with `--` otherwise.
+ */
+export function parseArgs(args: readonly string[]): Command {
+  const values = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    if (arg === '-h' || arg === '--help') return { command: 'help' };
+    if (!arg.startsWith('--'))
+      throw new UsageError(`Unexpected argument "${arg}"${i === 0 ? ` (did you mean --user ${arg}?)` : ''}`);
+    const equals = arg.indexOf('=');
+    const name = equals === -1 ? arg : arg.slice(0, equals);
+    if (!VALUE_OPTIONS.has(name)) throw new UsageError(`Unknown option ${name}`);
+    let value = equals === -1 ? args[++i] : arg.slice(equals + 1);
+    if (value === undefined || (equals === -1 && value.startsWith('--')))
+      throw new UsageError(`${name} needs a value`);
+    if (name === '--to') value = [values.get(name), value].filter((v) => v !== undefined).join(',');
+    else if (values.has(name)) throw new UsageError(`${name} is given twice`);
+    values.set(name, value);
+  }
+
+  const user = values.get('--user');
+  const url = values.get('--url');
+  const token = values.get('--token');
+  let server: ChatOptions['server'];
+  if (user !== undefined && url !== undefined)
+    throw new UsageError('--user is for the local runtime and --url for a deployment: give one of them');
+  if (user !== undefined) {
+    if (token !== undefined)
+      throw new UsageError('--token goes with --url; with --user a local token is fetched for you');
+    server = { kind: 'local', user: checked('--user', user, userIdSchema) };
+  } else if (url !== undefined) {
+    if (token === undefined) throw new UsageError('--url needs --token <JWT>');
+    let protocol: string;
+    try {
+      protocol = new URL(url).protocol;
+    } catch {
+      throw new UsageError(`--url "${url}" is not a URL`);
+    }
+    if (protocol !== 'wss:' && protocol !== 'ws:')
+      throw new UsageError(`--url must be a wss:// (or ws://) URL, not ${protocol}//`);
+    server = { kind: 'remote', url, token };
+  } else throw new UsageError('Say who you are: --user <id> on `npm start`, or --url wss://… --token <JWT>');
+
+  const to = values.get('--to');
+  const title = values.get('--title');
+  const conversationId = values.get('--conversation');
+  let conversation: ChatOptions['conversation'];
+  if (to !== undefined && conversationId !== undefined)
+    throw new UsageError('--to creates a conversation and --conversation joins one: give one of them');
+  if (to !== undefined) {
+    const members = [...new Set(to.split(',').map((member) => member.trim()))].filter(Boolean);
+    if (members.length === 0) throw new UsageError('--to needs at least one member');
+    for (const member of members) checked('--to', member, userIdSchema);
+    if (title !== undefined && (title === '' || title.length > LIMITS.maxTitleLength))
+      throw new UsageError(`--title takes 1-${LIMITS.maxTitleLength} characters`);
+    conversation = { kind: 'create', members, ...(title === undefined ? {} : { title }) };
+  } else if (conversationId !== undefined) {
+    if (title !== undefined) throw new UsageError('--title names a new conversation: use it with --to');
+    conversation = {
+      kind: 'join',
+      conversationId: checked('--conversation', conversationId, conversationIdSchema),
+    };
+  } else
+    throw new UsageError(
+      'Say whom to chat with: --to <ids> creates a conversation, --conversation <id> joins one',
+    );
+
+  const history = values.get('--history') ?? '20';
+  if (!/^\d+$/.test(history)) throw new UsageError('--history takes a whole number of messages (0 for none)');
+  const wait = Number(values.get('--wait') ?? '30');
+  if (!(wait > 0 && Number.isFinite(wait))) throw new UsageError('--wait takes a positive number of seconds');
+  return {
+    command: 'chat',
+    options: { server, conversation, historySize: Number(history), waitSeconds: wait },
+  };
+}
