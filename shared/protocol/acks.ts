@@ -149,3 +149,31 @@ export interface PresenceAck {
    */
   readSeqs?: MemberReadSeq[];
 }
+
+/** The ack payload of `createConversation`, also when a direct conversation already existed. */
+export interface CreateConversationAck {
+  conversation: ConversationSummary;
+}
+
+/** The ack payload of `addMembers`: who was added (not who already was), and the change's seq if any. */
+export interface AddMembersAck {
+  conversationId: string;
+  added: string[];
+  /** Present when someone was added and the handler records membership changes in the conversation's order. */
+  seq?: number;
+}
+
+/** The ack payload of `read`: the caller's read cursor now, and whether this frame moved it. */
+export interface ReadAck {
+  conversationId: string;
+  readSeq: number;
+  moved: boolean;
+}
+
+/** The ack payload of `unsubscribe` (idempotent: also when there was no subscription). */
+export interface UnsubscribeAck {
+  conversationId: string;
+}
+
+/** The ack payload of `ping`: nothing but the ack itself. */
+export type PingAck = Record<string, never>;

@@ -2,6 +2,7 @@
  * The wire protocol: every frame a client may send (validated with zod) and every frame the server
  * sends back or pushes. README "Protocol" documents the same shapes for humans.
  *
+ * - actions: the action table, each action's request schema and ack payload type
  * - fields: the field schemas several frames share (ids, seqs, requestId)
  * - frames: client → server, one schema and one type per action
  * - entries: what a conversation stores at each seq (messages, tombstones)
@@ -10,6 +11,7 @@
  * - pushes: server → client pushes, and the union of every server frame
  */
 export * from './acks';
+export * from './actions';
 export * from './entries';
 export * from './errors';
 export * from './fields';
