@@ -21,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { assertIdentitySources, identityPresent, runAuthorizer } from './authorizer';
+import { CLOSE_GRACE_MS, CLOSE_REASONS, type Connection } from './connection';
 import {
   type ApiInfo,
   authorizerEvent,
@@ -32,181 +33,18 @@ import {
 } from './events';
 import { FrameHeaderReader, isControlFrame } from './frames';
 import { newAwsId } from './ids';
-import { handleManagementRequest, type ManagedConnection, setRequestId } from './management';
+import { handleManagementRequest, setRequestId } from './management';
+import { DEFAULTS, type WebSocketApi, type WebSocketApiOptions } from './options';
+import { selectionPath, toBuffer } from './routes';
+import { connectResponseHeaders, refuse } from './upgrade';
+import { errorMessage, isRecord, statusOf } from './values';
 
-/** Invokes a function with an event and resolves with its result (structurally local/functions.ts's). */
-export type Invoke = (event: unknown) => Promise<unknown>;
-
-export interface WebSocketApiOptions {
-  /** 0 picks any free port. @default 0 */
-  port?: number;
-  /** @default '127.0.0.1' */
-  host?: string;
-  /** @default 'local' */
-  stage?: string;
-  /** @default 'local' */
-  apiId?: string;
-  /** Only `$request.body.<path>` is supported. @default '$request.body.action' */
-  routeSelectionExpression?: string;
-  /** Route key → handler: `$connect`, `$disconnect`, `$default` and custom keys. */
-  routes: Record<string, { invoke: Invoke; twoWay: boolean }>;
-  /** The `$connect` REQUEST authorizer, e.g. identitySource `['route.request.querystring.token']`. */
-  authorizer?: { invoke: Invoke; identitySource: string[] };
-  /** Closes (1001) a connection with no data frame in either direction for this long. @default 600000 */
-  idleTimeoutMs?: number;
-  /** Closes (1001) every connection this long after it opened. @default 7200000 */
-  maxConnectionMs?: number;
-  /** A larger client frame (one fragment of a message) closes the socket with 1009. @default 32768 */
-  maxFrameBytes?: number;
-  /**
-   * A larger client message (all its frames together) closes with 1009; a larger management POST gets
-   * 413. @default 131072
-   */
-  maxMessageBytes?: number;
-  /** One readable line per connect, refused connect, route invocation and disconnect. */
-  onLog?: (line: string) => void;
-  /**
-   * Log each successful route invocation. Off when the invoker logs invocations itself.
-   * @default true
-   */
-  logInvocations?: boolean;
-}
-
-export interface WebSocketApi {
-  /** `ws://HOST:PORT/{stage}` */
-  url: string;
-  /** `http://HOST:PORT/{stage}`: the SDK appends `/@connections/{id}`. */
-  managementEndpoint: string;
-  /** Test hook: management POSTs to this connection answer with this HTTP status, until cleared with undefined. */
-  injectPostFailure(connectionId: string, status: number | undefined): void;
-  /** Test hook: drops a socket WITHOUT running `$disconnect`, as a vanished client or lost network does. */
-  dropConnection(connectionId: string): void;
-  connectionIds(): string[];
-  /** Closes every socket (running `$disconnect` for each), waits for running invocations, stops the server. */
-  close(): Promise<void>;
-}
-
-const DEFAULTS = {
-  port: 0,
-  host: '127.0.0.1',
-  stage: 'local',
-  apiId: 'local',
-  routeSelectionExpression: '$request.body.action',
-  idleTimeoutMs: 10 * 60 * 1000,
-  maxConnectionMs: 2 * 60 * 60 * 1000,
-  maxFrameBytes: 32 * 1024,
-  maxMessageBytes: 128 * 1024,
-};
+export type { Invoke, WebSocketApi, WebSocketApiOptions } from './options';
+export { connectResponseHeaders } from './upgrade';
 
 /** Only the authorizer's `methodArn` shows these; LocalStack uses the same placeholders. */
 const REGION = 'us-east-1';
 const ACCOUNT_ID = '000000000000';
-
-/** How long a client may take to answer our close frame before its socket is destroyed. */
-const CLOSE_GRACE_MS = 1000;
-
-const CLOSE_REASONS: Record<number, string> = {
-  1000: 'Connection Closed Normally',
-  1001: 'Going away',
-  1003: 'Unsupported data',
-  1005: 'No status code',
-  1006: 'Connection closed abnormally',
-  1009: 'Message too big',
-};
-
-interface Connection extends ManagedConnection {
-  info: ConnectionInfo;
-  socket: WebSocket;
-  idleTimer: NodeJS.Timeout;
-  maxTimer: NodeJS.Timeout;
-  graceTimer?: NodeJS.Timeout;
-  /** Set when the server started the close: its code is what `$disconnect` reports. */
-  serverClose?: { code: number; reason: string };
-  dropped: boolean;
-  /** Resolves once `$disconnect` has run (or was skipped for a dropped socket). */
-  closed: Promise<void>;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** The JSON path of `$request.body.<path>`; anything else is a configuration error. */
-function selectionPath(expression: string): string[] {
-  const match = /^\$request\.body\.([A-Za-z0-9_$]+(?:\.[A-Za-z0-9_$]+)*)$/.exec(expression);
-  if (match?.[1] === undefined) {
-    throw new Error(`Unsupported routeSelectionExpression '${expression}': use $request.body.<field>`);
-  }
-  return match[1].split('.');
-}
-
-/** The status a Lambda proxy result stands for; a result without one counts as 200, as on AWS. */
-function statusOf(result: unknown): number {
-  return isRecord(result) && typeof result.statusCode === 'number' ? result.statusCode : 200;
-}
-
-/** Headers the WebSocket handshake itself defines: a `$connect` result cannot override them. */
-const HANDSHAKE_HEADERS = new Set([
-  'connection',
-  'content-length',
-  'sec-websocket-accept',
-  'sec-websocket-extensions',
-  'sec-websocket-version',
-  'transfer-encoding',
-  'upgrade',
-]);
-
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
-/** Any control character but tab (CR and LF above all) would break or split the response head. */
-function safeHeaderValue(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    if ((code < 0x20 && code !== 0x09) || code === 0x7f) return false;
-  }
-  return true;
-}
-
-/**
- * The header lines of the 101 response for a `$connect` result's `headers`. As on API Gateway, the
- * subprotocol is whatever `Sec-WebSocket-Protocol` the handler returned (any spelling of the name), and
- * none when it returned none, whatever the client offered. Names the handshake defines, invalid names
- * and values with control characters are dropped.
- */
-export function connectResponseHeaders(result: unknown): string[] {
-  if (!isRecord(result) || !isRecord(result.headers)) return [];
-  const lines: string[] = [];
-  for (const [name, raw] of Object.entries(result.headers)) {
-    if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') continue;
-    const value = String(raw);
-    if (!HEADER_NAME.test(name) || !safeHeaderValue(value)) continue;
-    const lower = name.toLowerCase();
-    if (HANDSHAKE_HEADERS.has(lower)) continue;
-    lines.push(`${lower === 'sec-websocket-protocol' ? 'Sec-WebSocket-Protocol' : name}: ${value}`);
-  }
-  return lines;
-}
-
-/** Refuses a WebSocket handshake with a plain HTTP response, as API Gateway does. */
-function refuse(socket: Duplex, status: number, message: string): void {
-  if (socket.destroyed) return;
-  const body = JSON.stringify({ message });
-  socket.once('finish', () => socket.destroy());
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
-      'Connection: close\r\nContent-Type: application/json\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
-}
-
-function toBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-}
 
 /**
  * Starts the emulator and resolves once it listens.
