@@ -18,7 +18,7 @@
  *   or a change out of the order.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
   type DynamoDBDocumentClient,
   PutCommand,
@@ -45,10 +45,11 @@ import {
   type MembershipKind,
   removeMemberFrameSchema,
 } from '../../shared/protocol';
-import { encodeQueueBody, type MembershipEvent } from '../../shared/queue-body';
+import type { MembershipEvent } from '../../shared/queue-body';
 import { batchGetAll } from '../../shared/store/batch';
 import { deleteSubscription } from '../../shared/store/connections';
-import { requireMember } from '../../shared/store/conversations';
+import { requireMember, reserveSeq } from '../../shared/store/conversations';
+import { enqueue } from '../../shared/store/fanout-queue';
 import { indexedConnections, listListeners } from '../../shared/store/presence';
 import { META_SK, memberSk, type TableNames } from '../../shared/tables';
 import { type RouteDefinition, route } from '../../shared/websocket';
@@ -99,17 +100,7 @@ export async function recordMembershipChange(
   const { conversationId } = change;
   const at = change.now.toISOString();
   for (let attempt = 1; attempt <= RESERVE_ATTEMPTS; attempt++) {
-    const { Attributes } = await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.conversations,
-        Key: { conversationId, sk: META_SK },
-        UpdateExpression: 'ADD lastSeq :one SET lastReservedAt = :at',
-        ConditionExpression: 'attribute_exists(conversationId)',
-        ExpressionAttributeValues: { ':one': 1, ':at': at },
-        ReturnValues: 'UPDATED_NEW',
-      }),
-    );
-    const seq = Number(Attributes?.lastSeq);
+    const seq = await reserveSeq(deps, conversationId, at);
     try {
       await deps.ddb.send(
         new PutCommand({
@@ -141,7 +132,7 @@ export async function recordMembershipChange(
       by: change.by,
       at,
     };
-    await enqueueMembershipEvent(deps, event);
+    await enqueue(deps.sqs, deps.fanoutQueueUrl, event);
     await tellNamedUsers(deps, event);
     return seq;
   }
@@ -176,21 +167,6 @@ async function tellNamedUsers(
   );
   const connections = found.flatMap((result) => (result.status === 'fulfilled' ? result.value : []));
   await postEphemeral(post, connections, JSON.stringify(frame));
-}
-
-/** Enqueues a stored change in the conversation's FIFO group; the dedup id makes a repeat a no-op. */
-async function enqueueMembershipEvent(
-  deps: Pick<MembershipDeps, 'sqs' | 'fanoutQueueUrl'>,
-  event: MembershipEvent,
-): Promise<void> {
-  await deps.sqs.send(
-    new SendMessageCommand({
-      QueueUrl: deps.fanoutQueueUrl,
-      MessageGroupId: event.conversationId,
-      MessageDeduplicationId: `${event.conversationId}:${event.seq}`,
-      MessageBody: encodeQueueBody(event),
-    }),
-  );
 }
 
 /** The sort key of the record of `userId`'s latest removal from the conversation. */
@@ -415,7 +391,7 @@ async function finishRemoval(
   removal: RemovalRecord,
 ): Promise<MembershipChangeAck> {
   if (typeof removal.seq === 'number') {
-    await enqueueMembershipEvent(deps, {
+    await enqueue(deps.sqs, deps.fanoutQueueUrl, {
       kind: 'membership',
       conversationId,
       seq: removal.seq,

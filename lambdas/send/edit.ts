@@ -16,12 +16,11 @@
  * A resend of the same edit (same body) or of a delete finds its change already stored and enqueues the
  * event again, so a failed enqueue is repaired by the client resending, as for `send`.
  */
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isAwsError, MessageNotFoundError, NotTheSenderError } from '../../shared/errors';
 import type { DeleteAck, DeleteFrame, EditAck, EditFrame } from '../../shared/protocol';
-import { type DeleteEvent, type EditEvent, encodeQueueBody } from '../../shared/queue-body';
 import { itemOfFailedCondition } from '../../shared/store/conditions';
+import { enqueue } from '../../shared/store/fanout-queue';
 import { BucketHints, takeSendToken } from '../../shared/store/send-bucket';
 import type { Caller } from '../../shared/websocket';
 import type { SendDeps } from './send';
@@ -51,27 +50,6 @@ interface MessageItem {
   editedAt?: string;
   deletedAt?: string;
   version?: number;
-}
-
-/**
- * Enqueues an edit or delete in the conversation's group, behind the message it changes. One dedup id
- * per version: a resend within SQS's 5-minute window is a no-op, a later one pushes the same version
- * again, which clients ignore.
- */
-async function enqueueEvent(
-  deps: EditDeps,
-  event: EditEvent | DeleteEvent,
-  signal: AbortSignal,
-): Promise<void> {
-  await deps.sqs.send(
-    new SendMessageCommand({
-      QueueUrl: deps.fanoutQueueUrl,
-      MessageGroupId: event.conversationId,
-      MessageDeduplicationId: `${event.conversationId}:${event.seq}:v${event.version}`,
-      MessageBody: encodeQueueBody(event),
-    }),
-    { abortSignal: signal },
-  );
 }
 
 /**
@@ -159,8 +137,9 @@ export async function editMessage(deps: EditDeps, frame: EditFrame, caller: Call
   const stored = { conversationId, seq, version, duplicate: !result.updated };
   // A message "edited" to the body it was sent with has no edit to fan out.
   if (item?.editedAt === undefined) return stored;
-  await enqueueEvent(
-    deps,
+  await enqueue(
+    deps.sqs,
+    deps.fanoutQueueUrl,
     { kind: 'edit', conversationId, seq, body, editedAt: item.editedAt, version },
     caller.signal,
   );
@@ -201,7 +180,12 @@ export async function deleteMessage(deps: EditDeps, frame: DeleteFrame, caller: 
   }
   const version = item?.version ?? 0;
   const deletedAt = String(item?.deletedAt);
-  await enqueueEvent(deps, { kind: 'delete', conversationId, seq, deletedAt, version }, caller.signal);
+  await enqueue(
+    deps.sqs,
+    deps.fanoutQueueUrl,
+    { kind: 'delete', conversationId, seq, deletedAt, version },
+    caller.signal,
+  );
   deps.logger.info(result.updated ? 'Message deleted and enqueued' : 'Repeated delete re-enqueued', {
     version,
   });

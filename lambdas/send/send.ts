@@ -20,7 +20,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -30,13 +30,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { AdmissionGate } from '../../shared/admission';
-import {
-  BusyError,
-  ConflictError,
-  cancellationReasons,
-  isAwsError,
-  NotAMemberError,
-} from '../../shared/errors';
+import { BusyError, ConflictError, cancellationReasons, isAwsError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
 import {
   type ChatMessage,
@@ -47,13 +41,12 @@ import {
   type SendFrame,
   sendFrameSchema,
 } from '../../shared/protocol';
-import { encodeQueueBody } from '../../shared/queue-body';
 import { itemOfFailedCondition } from '../../shared/store/conditions';
 import { reserveSeq } from '../../shared/store/conversations';
-import { enqueueMessage } from '../../shared/store/fanout-queue';
+import { enqueue } from '../../shared/store/fanout-queue';
 import { fillHole, getEntry } from '../../shared/store/messages';
 import { BucketHints, takeSendToken } from '../../shared/store/send-bucket';
-import { META_SK, type TableNames, TTL_ATTRIBUTE } from '../../shared/tables';
+import { type TableNames, TTL_ATTRIBUTE } from '../../shared/tables';
 import {
   type Caller,
   createRouteHandler,
@@ -346,7 +339,7 @@ async function replayDuplicate(
   if (entry === undefined || (isTombstone(entry) && !('deleted' in entry))) {
     throw new Error(`Message ${conversationId}:${original.seq} is missing`);
   }
-  if (!isTombstone(entry)) await enqueueMessage(deps.sqs, deps.fanoutQueueUrl, entry, signal);
+  if (!isTombstone(entry)) await enqueue(deps.sqs, deps.fanoutQueueUrl, entry, signal);
   deps.logger.info('Duplicate send answered');
   return { conversationId, seq: original.seq, sentAt: original.sentAt, duplicate: true };
 }
@@ -468,7 +461,7 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
     } finally {
       if (stored === undefined) await releaseClaim(deps, key, token);
     }
-    await enqueueMessage(deps.sqs, deps.fanoutQueueUrl, stored, signal);
+    await enqueue(deps.sqs, deps.fanoutQueueUrl, stored, signal);
     deps.logger.info('Message stored and enqueued');
     return { conversationId, seq: stored.seq, sentAt: stored.sentAt, duplicate: false };
   } catch (err: unknown) {

@@ -36,7 +36,7 @@ export async function reserveSeq(
   deps: { ddb: DynamoDBDocumentClient; tables: Pick<TableNames, 'conversations'> },
   conversationId: string,
   reservedAt: string,
-  signal: AbortSignal,
+  signal?: AbortSignal,
 ): Promise<number> {
   try {
     const { Attributes } = await deps.ddb.send(

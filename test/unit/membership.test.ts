@@ -221,7 +221,8 @@ describe('removeMember', () => {
     expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: tables.conversations,
       Key: { conversationId: CONVERSATION, sk: META_SK },
-      UpdateExpression: 'ADD lastSeq :one SET lastReservedAt = :at',
+      UpdateExpression: 'SET lastReservedAt = :at ADD lastSeq :one',
+      ConditionExpression: 'attribute_exists(conversationId)',
     });
     expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
       TableName: tables.messages,
