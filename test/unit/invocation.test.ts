@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -14,7 +13,9 @@ import {
   runInvocation,
   runScoped,
 } from '../../shared/invocation';
-import { createRouteHandler, type RouteEvent, route } from '../../shared/websocket';
+import { createRouteHandler, route } from '../../shared/websocket';
+import { routeEvent } from '../support/api-gateway';
+import { deferred } from '../support/deferred';
 
 /**
  * A stand-in for DynamoDB on 127.0.0.1: it counts the requests that reach it and answers each with the
@@ -117,8 +118,11 @@ describe('invocationGuard', () => {
     // Prepare: the invocation is stopped while it waits between two requests.
     const ddb = client();
     const { controller, invocation: send } = invocation('send');
+    const waiting = deferred();
+    const waitOver = deferred();
     const afterTheWait = async () => {
-      await sleep(20);
+      waiting.resolve();
+      await waitOver.promise;
       return ddb.send(new ListTablesCommand({}));
     };
 
@@ -127,8 +131,9 @@ describe('invocationGuard', () => {
       await ddb.send(new ListTablesCommand({}));
       return afterTheWait();
     });
-    await sleep(5);
+    await waiting.promise;
     controller.abort();
+    waitOver.resolve();
 
     // Assess
     await expect(run).rejects.toThrow(InvocationStoppedError);
@@ -176,11 +181,12 @@ describe('invocationGuard', () => {
     const running = invocation('fanout');
     stopped.controller.abort();
 
-    // Act
+    // Act: the running invocation sends once the stopped one has been refused.
+    const refusal = runInvocation(stopped.invocation, () => ddb.send(new ListTablesCommand({})));
     const [refused, passed] = await Promise.allSettled([
-      runInvocation(stopped.invocation, () => ddb.send(new ListTablesCommand({}))),
+      refusal,
       runInvocation(running.invocation, async () => {
-        await sleep(1);
+        await refusal.catch(() => undefined);
         return ddb.send(new ListTablesCommand({}));
       }),
     ]);
@@ -261,34 +267,23 @@ describe('the route kit after its reply', () => {
   it('refuses the AWS calls a route still makes after it was answered busy at its deadline', async () => {
     // Prepare: a route that outlives its deadline, then makes a call (a frozen Lambda resuming it later).
     const ddb = client();
-    let resume: () => void = () => {};
-    const held = new Promise<void>((resolve) => {
-      resume = resolve;
-    });
+    const held = deferred();
     let late: Promise<unknown> | undefined;
     const slow = route({
       schema: z.strictObject({ action: z.literal('slow'), requestId: z.string() }),
       run: async () => {
-        await held;
+        await held.promise;
         late = ddb.send(new ListTablesCommand({}));
         await late;
         return {};
       },
     });
     const handler = createRouteHandler(new Logger({ serviceName: 'test', logLevel: 'SILENT' }), { slow });
-    const event = {
-      body: JSON.stringify({ action: 'slow', requestId: 'r-1' }),
-      requestContext: {
-        routeKey: 'slow',
-        connectionId: 'k1',
-        requestId: 'aws-1',
-        authorizer: { principalId: 'alice' },
-      },
-    } as unknown as RouteEvent;
+    const event = routeEvent({ body: { action: 'slow', requestId: 'r-1' } });
 
     // Act: 1.2 s left, so the deadline (less the 1 s margin) comes at once.
     const result = await handler(event, { getRemainingTimeInMillis: () => 1_200 });
-    resume();
+    held.resolve();
 
     // Assess
     expect(JSON.parse(result.body ?? '{}')).toMatchObject({ type: 'error', code: 'busy', requestId: 'r-1' });
