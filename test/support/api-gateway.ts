@@ -46,7 +46,8 @@ function actionOf(body: unknown): string | undefined {
       return undefined;
     }
   }
-  const action: unknown = typeof body === 'object' && body !== null && 'action' in body ? body.action : undefined;
+  const action: unknown =
+    typeof body === 'object' && body !== null && 'action' in body ? body.action : undefined;
   return typeof action === 'string' ? action : undefined;
 }
 
