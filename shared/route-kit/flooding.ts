@@ -1,0 +1,32 @@
+/** The frame rate each connection gets, and how a connection that keeps sending while refused is closed. */
+import { ENV, optionalEnv } from '../env';
+import type { FrameRate } from '../frame-rate';
+import { LIMITS } from '../limits';
+import { createDisconnector, createManagementClient, type DisconnectFn } from '../poster';
+
+/** Frames per connection each handler admits (shared/frame-rate.ts); over it a frame is `rate_limited`. */
+export const CONNECTION_FRAME_RATE: FrameRate = {
+  ratePerSecond: LIMITS.connectionFramesPerSecond,
+  burst: LIMITS.connectionFrameBurst,
+  closeAfterRefused: LIMITS.connectionFramesRefusedBeforeClose,
+};
+
+/** How long a refused frame's answer waits for the DeleteConnection of its connection. */
+const CLOSE_TIMEOUT_MS = 1_000;
+
+/**
+ * Closes connections through the stage's management API at ENV.managementEndpoint (the stage's callback
+ * URL on AWS, the emulator's locally), which the stack gives every function behind a two-way route. The
+ * variable is read once, when the route kit is built, and is optional: unit tests build handlers without
+ * a management API. Without it a close fails with a message naming the variable; the refusal is answered
+ * all the same.
+ */
+export function managementApiDisconnector(): DisconnectFn {
+  const endpoint = optionalEnv(ENV.managementEndpoint);
+  if (endpoint === undefined) {
+    return async () => {
+      throw new Error(`${ENV.managementEndpoint} is not set: cannot close connections`);
+    };
+  }
+  return createDisconnector(createManagementClient(endpoint, CLOSE_TIMEOUT_MS));
+}
