@@ -15,11 +15,10 @@ import { h } from '../dom';
 import { describeError, formatTime } from '../format';
 import type { Session } from '../session';
 import { ui } from '../ui';
+import { TypingLine } from './typing';
 
 /** Messages read per "load older" (and when a conversation opens). */
 const PAGE_SIZE = 50;
-/** How long "bob is typing…" stays after bob's last typing event (the server sends one per 3 s at most). */
-const TYPING_SHOWN_MS = 4_000;
 
 /** What the server accepts as an attachment (shared/attachments.ts), without bundling its schemas. */
 const ATTACHMENT_TYPES: readonly AttachmentContentType[] = [
@@ -48,8 +47,7 @@ export class ConversationView {
   private readonly stream: ConversationStream;
   private readonly rows = new Map<number, HTMLLIElement>();
   private readonly outboxRows = new Map<string, HTMLLIElement>();
-  /** Who is typing, each with the timer that takes them off the line. */
-  private readonly typists = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly typing = new TypingLine();
   /** Members with a live connection: asked when the conversation opens, then kept by presence events. */
   private readonly online = new Set<string>();
   /**
@@ -77,7 +75,6 @@ export class ConversationView {
     ui.messages.replaceChildren();
     ui.outbox.replaceChildren();
     ui.loadOlder.hidden = true;
-    ui.typing.textContent = '';
     ui.conversationPresence.replaceChildren();
     this.composer(true);
     ui.noConversation.hidden = true;
@@ -87,11 +84,11 @@ export class ConversationView {
     this.stream = session.chat.conversation(conversationId);
     this.stream.on('message', (message) => {
       this.showMessage(message);
-      this.stopTyping(message.senderId);
+      this.typing.stop(message.senderId);
       this.scheduleRead();
     });
     this.stream.on('update', (update) => this.showUpdate(update));
-    this.stream.on('typing', ({ userId }) => this.showTyping(userId));
+    this.stream.on('typing', ({ userId }) => this.typing.show(userId));
     this.stream.on('read', ({ userId, seq }) => this.readBy(userId, seq));
     this.stream.on('membership', (event) => {
       this.showMembership(event);
@@ -125,7 +122,7 @@ export class ConversationView {
   close(): void {
     this.closed = true;
     this.stream.close();
-    for (const timer of this.typists.values()) clearTimeout(timer);
+    this.typing.clear();
   }
 
   /**
@@ -253,28 +250,6 @@ export class ConversationView {
         );
       }),
     );
-  }
-
-  private showTyping(userId: string): void {
-    clearTimeout(this.typists.get(userId));
-    this.typists.set(
-      userId,
-      setTimeout(() => this.stopTyping(userId), TYPING_SHOWN_MS),
-    );
-    this.renderTyping();
-  }
-
-  private stopTyping(userId: string): void {
-    if (!this.typists.has(userId)) return;
-    clearTimeout(this.typists.get(userId));
-    this.typists.delete(userId);
-    this.renderTyping();
-  }
-
-  private renderTyping(): void {
-    const names = [...this.typists.keys()];
-    ui.typing.textContent =
-      names.length === 0 ? '' : `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} typing…`;
   }
 
   /** Reads the page before the oldest message shown, keeping what is on screen where it is. */
