@@ -15,6 +15,7 @@ import { h } from '../dom';
 import { describeError, formatTime } from '../format';
 import type { Session } from '../session';
 import { ui } from '../ui';
+import { PresenceLine } from './presence';
 import { TypingLine } from './typing';
 
 /** Messages read per "load older" (and when a conversation opens). */
@@ -48,8 +49,7 @@ export class ConversationView {
   private readonly rows = new Map<number, HTMLLIElement>();
   private readonly outboxRows = new Map<string, HTMLLIElement>();
   private readonly typing = new TypingLine();
-  /** Members with a live connection: asked when the conversation opens, then kept by presence events. */
-  private readonly online = new Set<string>();
+  private readonly presence: PresenceLine;
   /**
    * How far each other member has read, from the `presence` answer on opening (small groups) and from
    * `read` pushes after it: your messages up to it are "seen" by them.
@@ -66,6 +66,7 @@ export class ConversationView {
     private readonly session: Session,
     readonly conversationId: string,
   ) {
+    this.presence = new PresenceLine(session.userId);
     this.seen = session.receipts(conversationId);
     this.members = session.directory.get(conversationId)?.members;
     showMembersPanel(false);
@@ -75,7 +76,7 @@ export class ConversationView {
     ui.messages.replaceChildren();
     ui.outbox.replaceChildren();
     ui.loadOlder.hidden = true;
-    ui.conversationPresence.replaceChildren();
+    this.presence.clear();
     this.composer(true);
     ui.noConversation.hidden = true;
     ui.conversationPane.hidden = false;
@@ -104,7 +105,7 @@ export class ConversationView {
         session.chat.request('presence', { conversationId }).then(
           ({ online, readSeqs }) => {
             if (this.closed) return;
-            for (const userId of online) this.online.add(userId);
+            for (const userId of online) this.presence.set(userId, true);
             if (readSeqs) {
               this.members = readSeqs.map((m) => m.userId);
               for (const { userId, readSeq } of readSeqs) this.readBy(userId, readSeq);
@@ -140,7 +141,7 @@ export class ConversationView {
     ui.membersToggle.hidden = true;
     ui.leave.hidden = true;
     showMembersPanel(false);
-    ui.conversationPresence.replaceChildren();
+    this.presence.clear();
     this.close();
   }
 
@@ -154,7 +155,7 @@ export class ConversationView {
     ui.membersToggle.hidden = known?.direct === true;
     ui.leave.hidden = known?.direct === true;
     if (known?.direct) showMembersPanel(false);
-    this.renderPresence();
+    this.presence.render(this.members);
   }
 
   /**
@@ -212,9 +213,8 @@ export class ConversationView {
 
   /** A presence event: only users this conversation shows (members, or seen online here) matter. */
   presenceChanged(userId: string, online: boolean): void {
-    if (online) this.online.add(userId);
-    else this.online.delete(userId);
-    this.renderPresence();
+    this.presence.set(userId, online);
+    this.presence.render(this.members);
   }
 
   /** The user typed in the composer: the SDK sends `typing` at most once per 3 s. */
@@ -235,21 +235,6 @@ export class ConversationView {
       this.session.directory.markRead(this.conversationId, seq);
       this.session.renderList();
     });
-  }
-
-  private renderPresence(): void {
-    const members = this.members ?? [];
-    const shown = [...new Set([...members, ...this.online])].filter((m) => m !== this.session.userId);
-    ui.conversationPresence.replaceChildren(
-      ...shown.map((userId) => {
-        const online = this.online.has(userId);
-        return h(
-          'span',
-          { class: 'member', 'data-user': userId, 'data-online': String(online), dir: 'auto' },
-          `${userId}${online ? '' : ' (offline)'}`,
-        );
-      }),
-    );
   }
 
   /** Reads the page before the oldest message shown, keeping what is on screen where it is. */
@@ -319,7 +304,7 @@ export class ConversationView {
 
   /** A live membership change: the member list and presence dots follow it. */
   private membershipChanged(event: MembershipEvent): void {
-    if (event.kind !== 'member_added') for (const userId of event.userIds) this.online.delete(userId);
+    if (event.kind !== 'member_added') for (const userId of event.userIds) this.presence.set(userId, false);
     if (this.members !== undefined) {
       const gone = new Set(event.kind === 'member_added' ? [] : event.userIds);
       this.members = [
