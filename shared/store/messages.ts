@@ -108,31 +108,63 @@ export async function getMessage(
   return entry === undefined || isTombstone(entry) ? undefined : entry;
 }
 
-/**
- * Fills a seq with a tombstone unless something is stored there: a conditional put, so it can never
- * overwrite a message, and a writer that commits later finds its slot taken and reserves another seq.
- * @returns true when the tombstone was written, false when the slot was already taken.
- */
-export async function fillHole(
+/** A slot of the messages table takes one item, ever: every write of a new entry is conditional on this. */
+const SLOT_EMPTY = 'attribute_not_exists(conversationId)';
+
+/** Puts `item` at its seq unless something is stored there; false when the slot was taken. */
+async function putIfSlotEmpty(
   ddb: DynamoDBDocumentClient,
   tables: MessageTables,
-  conversationId: string,
-  seq: number,
-  now: Date,
+  item: { conversationId: string; seq: number } & Record<string, unknown>,
+  signal?: AbortSignal,
 ): Promise<boolean> {
   try {
     await ddb.send(
-      new PutCommand({
-        TableName: tables.messages,
-        Item: { conversationId, seq, tombstone: true, sentAt: now.toISOString() },
-        ConditionExpression: 'attribute_not_exists(conversationId)',
-      }),
+      new PutCommand({ TableName: tables.messages, Item: item, ConditionExpression: SLOT_EMPTY }),
+      signal === undefined ? undefined : { abortSignal: signal },
     );
     return true;
   } catch (err: unknown) {
     if (isAwsError(err, 'ConditionalCheckFailedException')) return false;
     throw err;
   }
+}
+
+/**
+ * Stores a membership change at the seq reserved for it, only if the slot is empty: a reader may have
+ * filled it with a tombstone meanwhile, and then the caller reserves again. `sentAt` is the change's
+ * time, as a message's: it dates the holes below this seq for readers.
+ * @returns true when stored, false when the slot was already taken.
+ */
+export function putMembershipEntry(
+  ddb: DynamoDBDocumentClient,
+  tables: MessageTables,
+  entry: {
+    conversationId: string;
+    seq: number;
+    kind: MembershipKind;
+    userIds: string[];
+    by: string;
+    at: string;
+  },
+  signal?: AbortSignal,
+): Promise<boolean> {
+  return putIfSlotEmpty(ddb, tables, { ...entry, sentAt: entry.at }, signal);
+}
+
+/**
+ * Fills a seq with a tombstone unless something is stored there: a conditional put, so it can never
+ * overwrite a message, and a writer that commits later finds its slot taken and reserves another seq.
+ * @returns true when the tombstone was written, false when the slot was already taken.
+ */
+export function fillHole(
+  ddb: DynamoDBDocumentClient,
+  tables: MessageTables,
+  conversationId: string,
+  seq: number,
+  now: Date,
+): Promise<boolean> {
+  return putIfSlotEmpty(ddb, tables, { conversationId, seq, tombstone: true, sentAt: now.toISOString() });
 }
 
 /** The time after which a reserved seq's writer cannot still be running: its whole lease has passed. */

@@ -9,6 +9,7 @@ import {
   type HoleWitness,
   messagesAfter,
   messagesBefore,
+  putMembershipEntry,
 } from '../../shared/store/messages';
 import { fakeMessagesTable } from './fakes/messages-table';
 
@@ -540,5 +541,32 @@ describe('fillHole', () => {
 
     // Assess
     await expect(fill).rejects.toThrow('throttled');
+  });
+});
+
+describe('putMembershipEntry', () => {
+  it('stores the change at its seq, dated for readers, only where nothing is stored', async () => {
+    // Prepare: seq 5 is free, seq 6 was filled by a reader.
+    givenStored([tombstone(6)]);
+    const change = {
+      conversationId: CONVERSATION,
+      kind: 'member_added' as const,
+      userIds: ['carol'],
+      by: 'bob',
+    };
+    const at = NOW.toISOString();
+
+    // Act
+    const stored5 = await putMembershipEntry(ddb, tables, { ...change, seq: 5, at });
+    const stored6 = await putMembershipEntry(ddb, tables, { ...change, seq: 6, at });
+
+    // Assess
+    expect(stored5).toBe(true);
+    expect(stored6).toBe(false);
+    expect(ddbMock).toHaveReceivedNthCommandWith(PutCommand, 1, {
+      TableName: tables.messages,
+      Item: { ...change, seq: 5, at, sentAt: at },
+      ConditionExpression: 'attribute_not_exists(conversationId)',
+    });
   });
 });
