@@ -1,8 +1,8 @@
 /** The conversation list on the local runtime: pages with a cursor, unread counts and each one's newest entry. */
 import { describe, expect, it } from 'vitest';
+import { useLocalRuntime } from '../support/local-runtime';
 import type { Frame } from './chat-client';
 import { connectAs, createConversation, sendMessage } from './helpers';
-import { useLocalRuntime } from './runtime';
 
 const { runtime, track } = useLocalRuntime();
 

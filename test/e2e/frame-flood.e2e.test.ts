@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../shared/limits';
+import { useLocalRuntime } from '../support/local-runtime';
 import { connectAs, connectionStored, connectWithId } from './helpers';
-import { useLocalRuntime } from './runtime';
 
 const { runtime, track } = useLocalRuntime();
 

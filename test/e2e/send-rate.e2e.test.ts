@@ -4,11 +4,11 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { SEND_INTERVAL_MS } from '../../shared/store/send-bucket';
 import { LIMITS } from '../../shared/limits';
+import { SEND_INTERVAL_MS } from '../../shared/store/send-bucket';
+import { useLocalRuntime } from '../support/local-runtime';
 import { type ChatClient, type Frame, range } from './chat-client';
 import { connectAs, createConversation } from './helpers';
-import { useLocalRuntime } from './runtime';
 
 const { runtime, track } = useLocalRuntime();
 

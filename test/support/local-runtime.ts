@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll } from 'vitest';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
-import type { ChatClient } from './chat-client';
+import type { ChatClient } from '../e2e/chat-client';
 
 /**
  * One local runtime for the test file that calls it: started before its tests, stopped after them,
