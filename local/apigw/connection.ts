@@ -1,5 +1,5 @@
 /** An open connection as the emulator keeps it, and how it is closed. */
-import type { WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 import type { ConnectionInfo } from './events';
 import type { ManagedConnection } from './management';
 
@@ -26,4 +26,35 @@ export interface Connection extends ManagedConnection {
   dropped: boolean;
   /** Resolves once `$disconnect` has run (or was skipped for a dropped socket). */
   closed: Promise<void>;
+}
+
+export function clearTimers(connection: Connection): void {
+  clearTimeout(connection.idleTimer);
+  clearTimeout(connection.maxTimer);
+  clearTimeout(connection.graceTimer);
+}
+
+export function closeConnection(connection: Connection, code: number, reason: string): void {
+  if (connection.serverClose || connection.dropped) return;
+  connection.serverClose = { code, reason };
+  clearTimeout(connection.idleTimer);
+  clearTimeout(connection.maxTimer);
+  connection.socket.close(code, reason);
+  connection.graceTimer = setTimeout(() => connection.socket.terminate(), CLOSE_GRACE_MS);
+}
+
+/**
+ * Data frames in either direction count as activity: AWS closes a connection when "no messages are
+ * sent between the server and client" for the idle period, so server pushes keep it open too.
+ */
+export function touch(connection: Connection): void {
+  connection.lastActiveAt = Date.now();
+  connection.idleTimer.refresh();
+}
+
+export function sendFrame(connection: Connection, data: string | Buffer): boolean {
+  if (connection.serverClose || connection.socket.readyState !== WebSocket.OPEN) return false;
+  connection.socket.send(data, { binary: false });
+  touch(connection);
+  return true;
 }
