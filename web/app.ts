@@ -5,7 +5,7 @@
  * answers /config.json (the WebSocket URL) and /token?user= (a dev token).
  */
 import { ConnectionStatus } from './connection-status';
-import { showMembersPanel } from './conversation/view';
+import { showMembersPanel } from './conversation/members';
 import { DevTokens } from './dev-tokens';
 import { describeError } from './format';
 import { offlineAwareWebSocket } from './network';

@@ -15,6 +15,7 @@ import { h } from '../dom';
 import { describeError, formatTime } from '../format';
 import type { Session } from '../session';
 import { ui } from '../ui';
+import { MembersPanel, showMembersPanel } from './members';
 import { PresenceLine } from './presence';
 import { TypingLine } from './typing';
 
@@ -37,12 +38,6 @@ const formatSize = (bytes: number): string =>
       ? `${(bytes / 1024).toFixed(1)} KB`
       : `${(bytes / 1048576).toFixed(1)} MB`;
 
-/** Opens or closes the member panel under the conversation header. */
-export const showMembersPanel = (open: boolean): void => {
-  ui.membersPanel.hidden = !open;
-  ui.membersToggle.ariaExpanded = String(open);
-};
-
 /** One open conversation: its stream rendered in seq order, and its outbox entries below. */
 export class ConversationView {
   private readonly stream: ConversationStream;
@@ -55,8 +50,7 @@ export class ConversationView {
    * `read` pushes after it: your messages up to it are "seen" by them.
    */
   private readonly seen: Map<string, number>;
-  /** The members, when known (created here, direct, or listed by `presence`), kept by membership changes. */
-  private members: string[] | undefined;
+  private readonly members: MembersPanel;
   /** The read cursor this page last sent. */
   private readSeq = 0;
   private readScheduled = false;
@@ -68,10 +62,10 @@ export class ConversationView {
   ) {
     this.presence = new PresenceLine(session.userId);
     this.seen = session.receipts(conversationId);
-    this.members = session.directory.get(conversationId)?.members;
+    this.members = new MembersPanel(session.chat, session.directory, session.userId, conversationId);
     showMembersPanel(false);
     this.renderHeader();
-    this.renderMembers();
+    this.members.render();
     ui.conversationError.textContent = '';
     ui.messages.replaceChildren();
     ui.outbox.replaceChildren();
@@ -107,9 +101,8 @@ export class ConversationView {
             if (this.closed) return;
             for (const userId of online) this.presence.set(userId, true);
             if (readSeqs) {
-              this.members = readSeqs.map((m) => m.userId);
+              this.members.listed(readSeqs.map((m) => m.userId));
               for (const { userId, readSeq } of readSeqs) this.readBy(userId, readSeq);
-              this.renderMembers();
             }
             this.renderHeader();
           },
@@ -122,6 +115,7 @@ export class ConversationView {
 
   close(): void {
     this.closed = true;
+    this.members.close();
     this.stream.close();
     this.typing.clear();
   }
@@ -149,72 +143,25 @@ export class ConversationView {
   renderHeader(): void {
     const known = this.session.directory.get(this.conversationId);
     ui.conversationTitle.textContent = known ? conversationLabel(known, this.session.userId) : 'Conversation';
-    ui.conversationMembers.textContent = this.members ? `${this.members.join(', ')} · ` : '';
+    const members = this.members.list;
+    ui.conversationMembers.textContent = members ? `${members.join(', ')} · ` : '';
     ui.conversationId.textContent = this.conversationId;
     // A direct conversation has exactly its two members: nobody is added, removed, or leaves.
     ui.membersToggle.hidden = known?.direct === true;
     ui.leave.hidden = known?.direct === true;
     if (known?.direct) showMembersPanel(false);
-    this.presence.render(this.members);
+    this.presence.render(members);
   }
 
-  /**
-   * Adds members; the server skips those who are members already. The `membership` push that follows
-   * puts the line in the transcript and the new members in the list. Resolves false when refused.
-   */
-  async addMembers(userIds: string[]): Promise<boolean> {
-    ui.conversationError.textContent = '';
-    try {
-      const { added } = await this.session.chat.addMembers(this.conversationId, userIds);
-      if (added.length === 0 && !this.closed)
-        ui.conversationError.textContent = `Nobody added: ${userIds.join(', ')} already in this conversation`;
-      return true;
-    } catch (err: unknown) {
-      if (!this.closed)
-        ui.conversationError.textContent = `Could not add ${userIds.join(', ')}: ${describeError(err)}`;
-      return false;
-    }
-  }
-
-  /**
-   * The member panel: each member, with Remove next to the others. The page does not know who is an
-   * admin, so everyone gets the buttons and the server's refusal is shown in the error line.
-   */
-  private renderMembers(): void {
-    const me = this.session.userId;
-    ui.membersToggle.textContent = this.members ? `Members (${this.members.length})` : 'Members';
-    ui.memberList.replaceChildren(
-      ...(this.members?.map((userId) =>
-        h(
-          'li',
-          { 'data-user': userId },
-          h('span', { dir: 'auto' }, userId === me ? `${userId} (you)` : userId),
-          userId === me ? null : this.removeButton(userId),
-        ),
-      ) ?? [h('li', { class: 'subtle' }, 'The member list is not known here; you can still add people.')]),
-    );
-  }
-
-  private removeButton(userId: string): HTMLButtonElement {
-    const button = h('button', { type: 'button', class: 'link', 'aria-label': `Remove ${userId}` }, 'Remove');
-    button.addEventListener('click', () => {
-      if (!window.confirm(`Remove ${userId} from this conversation?`)) return;
-      button.disabled = true;
-      ui.conversationError.textContent = '';
-      // On success the `membership` push takes them off the list.
-      this.session.chat.removeMember(this.conversationId, userId).catch((err: unknown) => {
-        button.disabled = false;
-        if (!this.closed)
-          ui.conversationError.textContent = `Could not remove ${userId}: ${describeError(err)}`;
-      });
-    });
-    return button;
+  /** Adds members to this conversation; false when the server refused. */
+  addMembers(userIds: string[]): Promise<boolean> {
+    return this.members.add(userIds);
   }
 
   /** A presence event: only users this conversation shows (members, or seen online here) matter. */
   presenceChanged(userId: string, online: boolean): void {
     this.presence.set(userId, online);
-    this.presence.render(this.members);
+    this.presence.render(this.members.list);
   }
 
   /** The user typed in the composer: the SDK sends `typing` at most once per 3 s. */
@@ -305,14 +252,7 @@ export class ConversationView {
   /** A live membership change: the member list and presence dots follow it. */
   private membershipChanged(event: MembershipEvent): void {
     if (event.kind !== 'member_added') for (const userId of event.userIds) this.presence.set(userId, false);
-    if (this.members !== undefined) {
-      const gone = new Set(event.kind === 'member_added' ? [] : event.userIds);
-      this.members = [
-        ...new Set([...this.members, ...(event.kind === 'member_added' ? event.userIds : [])]),
-      ].filter((m) => !gone.has(m));
-      this.session.directory.membersChanged(this.conversationId, this.members);
-      this.renderMembers();
-    }
+    this.members.changed(event);
     this.renderHeader();
   }
 

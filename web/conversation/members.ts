@@ -1,0 +1,107 @@
+import type { ChatClient, MembershipEvent } from '../../client';
+import type { ConversationDirectory } from '../conversations';
+import { h } from '../dom';
+import { describeError } from '../format';
+import { ui } from '../ui';
+
+/** Opens or closes the member panel under the conversation header. */
+export const showMembersPanel = (open: boolean): void => {
+  ui.membersPanel.hidden = !open;
+  ui.membersToggle.ariaExpanded = String(open);
+};
+
+/** The open conversation's members, as far as this page knows them, and the panel that adds and removes them. */
+export class MembersPanel {
+  /** The members, when known (created here, direct, or listed by `presence`), kept by membership changes. */
+  private members: string[] | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly chat: ChatClient,
+    private readonly directory: ConversationDirectory,
+    private readonly me: string,
+    private readonly conversationId: string,
+  ) {
+    this.members = directory.get(conversationId)?.members;
+  }
+
+  /** The members, or undefined when this page does not know them. */
+  get list(): readonly string[] | undefined {
+    return this.members;
+  }
+
+  /** The `presence` answer listed every member. */
+  listed(userIds: string[]): void {
+    this.members = userIds;
+    this.render();
+  }
+
+  /** A live membership change: a known member list follows it, here and in the directory. */
+  changed(event: MembershipEvent): void {
+    if (this.members === undefined) return;
+    const gone = new Set(event.kind === 'member_added' ? [] : event.userIds);
+    this.members = [
+      ...new Set([...this.members, ...(event.kind === 'member_added' ? event.userIds : [])]),
+    ].filter((m) => !gone.has(m));
+    this.directory.membersChanged(this.conversationId, this.members);
+    this.render();
+  }
+
+  /** The view closed: answers that come later write nothing. */
+  close(): void {
+    this.closed = true;
+  }
+
+  /**
+   * Adds members; the server skips those who are members already. The `membership` push that follows
+   * puts the line in the transcript and the new members in the list. Resolves false when refused.
+   */
+  async add(userIds: string[]): Promise<boolean> {
+    ui.conversationError.textContent = '';
+    try {
+      const { added } = await this.chat.addMembers(this.conversationId, userIds);
+      if (added.length === 0 && !this.closed)
+        ui.conversationError.textContent = `Nobody added: ${userIds.join(', ')} already in this conversation`;
+      return true;
+    } catch (err: unknown) {
+      if (!this.closed)
+        ui.conversationError.textContent = `Could not add ${userIds.join(', ')}: ${describeError(err)}`;
+      return false;
+    }
+  }
+
+  /**
+   * The member panel: each member, with Remove next to the others. The page does not know who is an
+   * admin, so everyone gets the buttons and the server's refusal is shown in the error line.
+   */
+  render(): void {
+    const me = this.me;
+    ui.membersToggle.textContent = this.members ? `Members (${this.members.length})` : 'Members';
+    ui.memberList.replaceChildren(
+      ...(this.members?.map((userId) =>
+        h(
+          'li',
+          { 'data-user': userId },
+          h('span', { dir: 'auto' }, userId === me ? `${userId} (you)` : userId),
+          userId === me ? null : this.removeButton(userId),
+        ),
+      ) ?? [h('li', { class: 'subtle' }, 'The member list is not known here; you can still add people.')]),
+    );
+  }
+
+  private removeButton(userId: string): HTMLButtonElement {
+    const button = h('button', { type: 'button', class: 'link', 'aria-label': `Remove ${userId}` }, 'Remove');
+    button.addEventListener('click', () => {
+      if (!window.confirm(`Remove ${userId} from this conversation?`)) return;
+      button.disabled = true;
+      ui.conversationError.textContent = '';
+      // On success the `membership` push takes them off the list.
+      this.chat.removeMember(this.conversationId, userId).catch((err: unknown) => {
+        button.disabled = false;
+        if (!this.closed)
+          ui.conversationError.textContent = `Could not remove ${userId}: ${describeError(err)}`;
+      });
+    });
+    return button;
+  }
+}
