@@ -27,3 +27,10 @@ export function byId<T extends HTMLElement>(id: string, kind: new () => T): T {
   if (!(element instanceof kind)) throw new Error(`index.html has no ${kind.name} #${id}`);
   return element;
 }
+
+/** A button styled as a link that runs `onClick`: the Edit, Delete, Retry and Discard of message rows. */
+export function actionButton(label: string, onClick: () => void): HTMLButtonElement {
+  const button = h('button', { type: 'button', class: 'link' }, label);
+  button.addEventListener('click', onClick);
+  return button;
+}
