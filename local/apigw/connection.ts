@@ -4,8 +4,9 @@ import type { ConnectionInfo } from './events';
 import type { ManagedConnection } from './management';
 
 /** How long a client may take to answer our close frame before its socket is destroyed. */
-export const CLOSE_GRACE_MS = 1000;
+const CLOSE_GRACE_MS = 1000;
 
+/** The reason `$disconnect` reports for a close code when the close frame gave none. */
 export const CLOSE_REASONS: Record<number, string> = {
   1000: 'Connection Closed Normally',
   1001: 'Going away',
@@ -15,6 +16,7 @@ export const CLOSE_REASONS: Record<number, string> = {
   1009: 'Message too big',
 };
 
+/** An open connection: what the management API sees, and the socket and timers behind it. */
 export interface Connection extends ManagedConnection {
   info: ConnectionInfo;
   socket: WebSocket;
@@ -28,12 +30,17 @@ export interface Connection extends ManagedConnection {
   closed: Promise<void>;
 }
 
+/** Stops every timer of a connection that is gone. */
 export function clearTimers(connection: Connection): void {
   clearTimeout(connection.idleTimer);
   clearTimeout(connection.maxTimer);
   clearTimeout(connection.graceTimer);
 }
 
+/**
+ * Starts a server-side close (once): `code` is what `$disconnect` will report, and a client that does
+ * not answer the close frame within a second has its socket destroyed.
+ */
 export function closeConnection(connection: Connection, code: number, reason: string): void {
   if (connection.serverClose || connection.dropped) return;
   connection.serverClose = { code, reason };
@@ -52,6 +59,7 @@ export function touch(connection: Connection): void {
   connection.idleTimer.refresh();
 }
 
+/** Sends a text frame unless the connection is closing or closed; says whether it was sent. */
 export function sendFrame(connection: Connection, data: string | Buffer): boolean {
   if (connection.serverClose || connection.socket.readyState !== WebSocket.OPEN) return false;
   connection.socket.send(data, { binary: false });

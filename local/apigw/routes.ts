@@ -1,4 +1,7 @@
-/** From a client's messages to route invocations. */
+/**
+ * An accepted connection's life: its frames held to the size limit, its messages routed to their
+ * handlers, its close followed by `$disconnect`.
+ */
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
 import { CLOSE_REASONS, type Connection, clearTimers, closeConnection, sendFrame, touch } from './connection';
@@ -17,7 +20,7 @@ export function selectionPath(expression: string): string[] {
   return match[1].split('.');
 }
 
-export function toBuffer(data: RawData): Buffer {
+function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
 }
@@ -66,6 +69,7 @@ async function dispatch(emulator: Emulator, connection: Connection, body: string
   }
 }
 
+/** Runs `$disconnect` for a closed connection and logs its outcome, a handler that throws included. */
 export async function runDisconnect(
   emulator: Emulator,
   info: ConnectionInfo,
@@ -84,7 +88,10 @@ export async function runDisconnect(
   log(`DISCONNECT ${info.connectionId} ${close.code} ${close.reason}, ${outcome}`);
 }
 
-/** `raw` is the socket under `socket`, whose bytes are read for frame headers. */
+/**
+ * Keeps an accepted socket as a connection until it closes. `raw` is the socket under `socket`, whose
+ * bytes are read for frame headers.
+ */
 export function register(emulator: Emulator, socket: WebSocket, raw: Duplex, info: ConnectionInfo): void {
   const { connections, log, settings, track } = emulator;
   let markClosed: () => void = () => undefined;

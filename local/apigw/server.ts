@@ -15,6 +15,12 @@
  * The frame limit applies to each frame: `ws` hands over whole messages, reassembled from their
  * fragments, so the emulator reads the frame headers on the raw socket alongside it (frames.ts). A
  * message sent as several frames of up to 32 KB each may thus reach 128 KB, as on AWS.
+ *
+ * - options.ts: what startWebSocketApi takes and returns; emulator.ts: what its parts share
+ * - upgrade.ts: the handshake: the authorizer, `$connect`, the 101 response or a refusal
+ * - routes.ts: an open connection's frames and messages, routed to their handlers, and `$disconnect`
+ * - connection.ts: a connection's timers, sends and close; management.ts: the `@connections` API
+ * - events.ts, authorizer.ts, frames.ts, ids.ts: the events, the policy check, frame headers, ids
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';

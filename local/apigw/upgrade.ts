@@ -70,6 +70,7 @@ export function refuse(socket: Duplex, status: number, message: string): void {
   );
 }
 
+/** The `ws` server for accepted handshakes, which adds the headers `$connect` returned to each 101. */
 export function createHandshakes(maxMessageBytes: number): Handshakes {
   // ws would pick the first subprotocol the client offers; API Gateway picks none by itself, so the
   // 101 response carries only the headers `$connect` returned (added on 'headers' below).
@@ -85,6 +86,10 @@ export function createHandshakes(maxMessageBytes: number): Handshakes {
   return { wss, headers: handshakeHeaders };
 }
 
+/**
+ * Answers one upgrade request as API Gateway does: the stage path, then the authorizer, then `$connect`;
+ * a refusal at any step is a plain HTTP response, and success opens the connection.
+ */
 export async function accept(
   emulator: Emulator,
   handshakes: Handshakes,

@@ -1,9 +1,11 @@
 /** Reading the unknown values that handlers return and throw. */
 
+/** A plain object (not null, not an array), whose fields may be read. */
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** What a thrown value says, for a log line. */
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
