@@ -1,24 +1,11 @@
 /**
- * Reading stored messages: one by seq (a retried send), the backlog after a seq (subscribe) and pages
- * before a seq (history). Readers are also where a dead writer's hole is filled: a seq reserved by a
- * send that never stored its message becomes a tombstone, so every seq in 1..lastSeq resolves to exactly
- * one item (see README "How a message gets its seq").
+ * Pages of the messages table: the backlog after a seq (subscribe) and pages before a seq (history).
+ * Readers are also where a dead writer's hole is filled.
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { isAwsError } from '../errors';
-import { LIMITS } from '../limits';
-import {
-  type ChatMessage,
-  chatMessageSchema,
-  isTombstone,
-  MEMBERSHIP_KINDS,
-  type MembershipKind,
-  type StoredEntry,
-  type Tombstone,
-} from '../protocol';
-import type { TableNames } from '../tables';
-
-type MessageTables = Pick<TableNames, 'messages'>;
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { LIMITS } from '../../limits';
+import type { StoredEntry, Tombstone } from '../../protocol';
+import { fillHole, type MessageTables, toEntry } from './entries';
 
 export interface MessagePage {
   /** Always in ascending seq order; tombstones included, to be skipped by clients. */
@@ -36,135 +23,6 @@ export interface HoleWitness {
   lastSeq: number;
   /** ISO time taken just before the reservation of `lastSeq`; absent before the first send. */
   lastReservedAt?: string;
-}
-
-/**
- * A stored item as a page shows it: a dead writer's tombstone, a deleted message (a tombstone with
- * `deleted: true`, who deleted it and when, never a body), a membership change (a tombstone with its
- * `kind`), or the latest version of a message.
- */
-export function toEntry(item: Record<string, unknown>): StoredEntry {
-  const conversationId = String(item.conversationId);
-  const seq = Number(item.seq);
-  if (item.tombstone === true) return { conversationId, seq, tombstone: true };
-  if (MEMBERSHIP_KINDS.includes(item.kind as MembershipKind)) {
-    return {
-      conversationId,
-      seq,
-      tombstone: true,
-      kind: item.kind as MembershipKind,
-      userIds: Array.isArray(item.userIds) ? item.userIds.map(String) : [],
-      by: String(item.by),
-      at: String(item.at),
-    };
-  }
-  if (item.deleted === true) {
-    return {
-      conversationId,
-      seq,
-      tombstone: true,
-      deleted: true,
-      senderId: String(item.senderId),
-      deletedAt: String(item.deletedAt),
-      version: Number(item.version),
-    };
-  }
-  return chatMessageSchema.parse({
-    conversationId,
-    seq,
-    senderId: item.senderId,
-    body: item.body,
-    sentAt: item.sentAt,
-    ...(item.editedAt === undefined ? {} : { editedAt: item.editedAt }),
-    ...(item.version === undefined ? {} : { version: item.version }),
-    ...(item.attachment === undefined ? {} : { attachment: item.attachment }),
-  });
-}
-
-/** What is stored at one seq, strongly consistent; undefined when nothing is (yet). */
-export async function getEntry(
-  ddb: DynamoDBDocumentClient,
-  tables: MessageTables,
-  conversationId: string,
-  seq: number,
-  signal?: AbortSignal,
-): Promise<StoredEntry | undefined> {
-  const { Item } = await ddb.send(
-    new GetCommand({ TableName: tables.messages, Key: { conversationId, seq }, ConsistentRead: true }),
-    { abortSignal: signal },
-  );
-  return Item === undefined ? undefined : toEntry(Item);
-}
-
-/** One stored message, strongly consistent; undefined when there is none (or only a tombstone) at that seq. */
-export async function getMessage(
-  ddb: DynamoDBDocumentClient,
-  tables: MessageTables,
-  conversationId: string,
-  seq: number,
-  signal?: AbortSignal,
-): Promise<ChatMessage | undefined> {
-  const entry = await getEntry(ddb, tables, conversationId, seq, signal);
-  return entry === undefined || isTombstone(entry) ? undefined : entry;
-}
-
-/** A slot of the messages table takes one item, ever: every write of a new entry is conditional on this. */
-const SLOT_EMPTY = 'attribute_not_exists(conversationId)';
-
-/** Puts `item` at its seq unless something is stored there; false when the slot was taken. */
-async function putIfSlotEmpty(
-  ddb: DynamoDBDocumentClient,
-  tables: MessageTables,
-  item: { conversationId: string; seq: number } & Record<string, unknown>,
-  signal?: AbortSignal,
-): Promise<boolean> {
-  try {
-    await ddb.send(
-      new PutCommand({ TableName: tables.messages, Item: item, ConditionExpression: SLOT_EMPTY }),
-      signal === undefined ? undefined : { abortSignal: signal },
-    );
-    return true;
-  } catch (err: unknown) {
-    if (isAwsError(err, 'ConditionalCheckFailedException')) return false;
-    throw err;
-  }
-}
-
-/**
- * Stores a membership change at the seq reserved for it, only if the slot is empty: a reader may have
- * filled it with a tombstone meanwhile, and then the caller reserves again. `sentAt` is the change's
- * time, as a message's: it dates the holes below this seq for readers.
- * @returns true when stored, false when the slot was already taken.
- */
-export function putMembershipEntry(
-  ddb: DynamoDBDocumentClient,
-  tables: MessageTables,
-  entry: {
-    conversationId: string;
-    seq: number;
-    kind: MembershipKind;
-    userIds: string[];
-    by: string;
-    at: string;
-  },
-  signal?: AbortSignal,
-): Promise<boolean> {
-  return putIfSlotEmpty(ddb, tables, { ...entry, sentAt: entry.at }, signal);
-}
-
-/**
- * Fills a seq with a tombstone unless something is stored there: a conditional put, so it can never
- * overwrite a message, and a writer that commits later finds its slot taken and reserves another seq.
- * @returns true when the tombstone was written, false when the slot was already taken.
- */
-export function fillHole(
-  ddb: DynamoDBDocumentClient,
-  tables: MessageTables,
-  conversationId: string,
-  seq: number,
-  now: Date,
-): Promise<boolean> {
-  return putIfSlotEmpty(ddb, tables, { conversationId, seq, tombstone: true, sentAt: now.toISOString() });
 }
 
 /** The time after which a reserved seq's writer cannot still be running: its whole lease has passed. */
