@@ -3,16 +3,15 @@ import type {
   ChatRequestError,
   ConversationStream,
   MembershipEvent,
-  OutboxEntry,
   OutboxEvent,
 } from '../../client';
 import { conversationLabel } from '../conversations';
-import { actionButton, h } from '../dom';
-import { describeError, formatTime } from '../format';
+import { describeError } from '../format';
 import type { Session } from '../session';
 import { ui } from '../ui';
 import { MembersPanel, showMembersPanel } from './members';
-import { scrollToBottom, Transcript } from './messages';
+import { Transcript } from './messages';
+import { OutboxRows } from './outbox';
 import { PresenceLine } from './presence';
 import { TypingLine } from './typing';
 
@@ -32,7 +31,7 @@ const ATTACHMENT_TYPES: readonly AttachmentContentType[] = [
 export class ConversationView {
   private readonly stream: ConversationStream;
   private readonly transcript: Transcript;
-  private readonly outboxRows = new Map<string, HTMLLIElement>();
+  private readonly outbox: OutboxRows;
   private readonly typing = new TypingLine();
   private readonly presence: PresenceLine;
   private readonly members: MembersPanel;
@@ -57,14 +56,14 @@ export class ConversationView {
     this.renderHeader();
     this.members.render();
     ui.conversationError.textContent = '';
-    ui.outbox.replaceChildren();
+    this.outbox = new OutboxRows(session.chat, () => session.renderList());
     ui.loadOlder.hidden = true;
     this.presence.clear();
     this.composer(true);
     ui.noConversation.hidden = true;
     ui.conversationPane.hidden = false;
 
-    for (const entry of session.chat.outbox(conversationId)) this.showOutboxEntry(entry);
+    for (const entry of session.chat.outbox(conversationId)) this.outbox.show(entry);
     this.stream = session.chat.conversation(conversationId);
     this.stream.on('message', (message) => {
       this.transcript.showMessage(message);
@@ -232,8 +231,7 @@ export class ConversationView {
   onOutbox(event: OutboxEvent): void {
     if (event.entry.conversationId !== this.conversationId || this.closed) return;
     if (event.status === 'sent') {
-      this.outboxRows.get(event.entry.clientMessageId)?.remove();
-      this.outboxRows.delete(event.entry.clientMessageId);
+      this.outbox.remove(event.entry.clientMessageId);
       const { conversationId, seq, sentAt } = event.ack;
       this.transcript.showMessage({
         conversationId,
@@ -243,42 +241,7 @@ export class ConversationView {
         body: event.entry.body,
         ...(event.entry.attachment ? { attachment: event.entry.attachment } : {}),
       });
-    } else this.showOutboxEntry(event.entry);
-  }
-
-  private showOutboxEntry(entry: OutboxEntry): void {
-    const id = entry.clientMessageId;
-    const failed = entry.status === 'failed';
-    const row = h(
-      'li',
-      { class: 'message mine', 'data-client-message-id': id, 'data-status': entry.status },
-      h(
-        'div',
-        { class: 'meta' },
-        h('span', { class: 'sender' }, 'you'),
-        h('time', { datetime: new Date(entry.createdAt).toISOString() }, formatTime(entry.createdAt)),
-      ),
-      h('div', { class: 'body', dir: 'auto' }, entry.body),
-      failed
-        ? h(
-            'div',
-            { class: 'state' },
-            `failed: ${entry.error?.message ?? 'refused'} `,
-            actionButton('Retry', () => void this.session.chat.retry(id).catch(() => undefined)),
-            actionButton('Discard', () => {
-              this.session.chat.discard(id);
-              this.outboxRows.get(id)?.remove();
-              this.outboxRows.delete(id);
-              this.session.renderList();
-            }),
-          )
-        : h('div', { class: 'state' }, 'pending…'),
-    );
-    const existing = this.outboxRows.get(id);
-    if (existing) existing.replaceWith(row);
-    else ui.outbox.append(row);
-    this.outboxRows.set(id, row);
-    scrollToBottom();
+    } else this.outbox.show(event.entry);
   }
 
   private refused(err: ChatRequestError): void {
