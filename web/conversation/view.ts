@@ -1,13 +1,13 @@
 import type {
   AttachmentContentType,
+  ChatClient,
   ChatRequestError,
   ConversationStream,
   MembershipEvent,
   OutboxEvent,
 } from '../../client';
-import { conversationLabel } from '../conversations';
+import { type ConversationDirectory, conversationLabel } from '../conversations';
 import { describeError } from '../format';
-import type { Session } from '../session';
 import { ui } from '../ui';
 import { MembersPanel, showMembersPanel } from './members';
 import { Transcript } from './messages';
@@ -27,6 +27,19 @@ const ATTACHMENT_TYPES: readonly AttachmentContentType[] = [
   'application/pdf',
 ];
 
+/** What a view needs from the signed-in session (../session.ts). */
+export interface ViewHost {
+  readonly userId: string;
+  readonly chat: ChatClient;
+  readonly directory: ConversationDirectory;
+  /** Who has read how far in a conversation, kept across its views. */
+  receipts(conversationId: string): Map<string, number>;
+  /** The conversation answered its subscribe, or this user sent to it. */
+  opened(conversationId: string): void;
+  /** Draws the conversation list again (unread counts, unsent badges). */
+  renderList(): void;
+}
+
 /** One open conversation: its stream rendered in seq order, and its outbox entries below. */
 export class ConversationView {
   private readonly stream: ConversationStream;
@@ -41,7 +54,7 @@ export class ConversationView {
   private closed = false;
 
   constructor(
-    private readonly session: Session,
+    private readonly session: ViewHost,
     readonly conversationId: string,
   ) {
     this.presence = new PresenceLine(session.userId);
