@@ -1,4 +1,4 @@
-/** One conversation on screen, and the user's lines turned into sends, edits, deletes, uploads and leaving. */
+/** One conversation on screen, and the user's lines turned into sends, edits, deletes, uploads, leaving. */
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type {
@@ -16,7 +16,7 @@ import {
   activityText,
   attachmentText,
   clock,
-  describe,
+  errorText,
   line,
   membershipText,
   messageLine,
@@ -146,7 +146,7 @@ export class ConversationView {
       this.acks.push(
         this.chat.leave(conversationId).then(
           () => this.screen.show(line(['✓', 'green'], ' you left the conversation (Ctrl-D quits)')),
-          (error: unknown) => this.screen.note(line([`✗ could not leave: ${describe(error)}`, 'red'])),
+          (error: unknown) => this.screen.note(line([`✗ could not leave: ${errorText(error)}`, 'red'])),
         ),
       );
     else {
@@ -165,7 +165,7 @@ export class ConversationView {
               );
           },
           (error: unknown) =>
-            this.screen.note(line([`✗ could not ${what} #${command.seq}: ${describe(error)}`, 'red'])),
+            this.screen.note(line([`✗ could not ${what} #${command.seq}: ${errorText(error)}`, 'red'])),
         ),
       );
     }
@@ -197,7 +197,7 @@ export class ConversationView {
       );
       await this.sent(acked);
     } catch (error: unknown) {
-      this.screen.note(line([`✗ could not attach ${printable(name)}: ${describe(error)}`, 'red']));
+      this.screen.note(line([`✗ could not attach ${printable(name)}: ${errorText(error)}`, 'red']));
     }
   }
 
@@ -332,7 +332,7 @@ export class ConversationView {
       );
     } else {
       known.state = 'failed';
-      const reason = describe(event.error);
+      const reason = errorText(event.error);
       this.screen.replace(
         known.shown,
         messageLine(

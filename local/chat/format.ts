@@ -45,6 +45,7 @@ export function rowsOf(text: string, columns: number): number | undefined {
   return Number.isNaN(width) ? undefined : Math.max(1, Math.ceil(width / columns));
 }
 
+/** The start of a message for a one-line note: its first 40 characters, made printable. */
 export const preview = (body: string): string => {
   const chars = [...printable(body)];
   return chars.length > 40 ? `${chars.slice(0, 39).join('')}…` : chars.join('');
@@ -70,6 +71,7 @@ export interface Line {
   styled: string;
 }
 
+/** A line from parts: plain text, or text with the styles to show it in. */
 export function line(...parts: Array<string | [string, ...Style[]]>): Line {
   let plain = '';
   let styled = '';
@@ -88,6 +90,7 @@ function senderStyle(senderId: string, own: boolean): Style[] {
   return [SENDER_COLOURS[hash % SENDER_COLOURS.length] ?? 'yellow'];
 }
 
+/** A message as the transcript shows it: time, sender (own ones in cyan), body, and its state if any. */
 export function messageLine(
   m: { sentAt: string; senderId: string; body: string },
   own: boolean,
@@ -136,7 +139,8 @@ export function attachmentText(attachment: { key: string; contentType: string; s
   return `[${printable(attachment.contentType)} ${attachment.size} B] ${printable(attachment.key)}`;
 }
 
-export const describe = (err: unknown): string => {
+/** What went wrong, for the user: a server refusal with its code, or an error with its cause. */
+export const errorText = (err: unknown): string => {
   if (err instanceof ChatRequestError) return `${err.code}: ${err.message}`;
   if (!(err instanceof Error)) return String(err);
   const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';

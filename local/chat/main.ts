@@ -12,7 +12,7 @@
  * - format.ts: how each line reads; upload.ts: what `/attach` needs
  */
 import { type Command, parseArgs, USAGE, UsageError } from './args';
-import { describe } from './format';
+import { errorText } from './format';
 import { PlainScreen, TerminalScreen } from './screen';
 import { run } from './session';
 
@@ -39,7 +39,7 @@ if (require.main === module) {
   main().then(
     (code) => process.exit(code),
     (err: unknown) => {
-      process.stderr.write(`${describe(err)}\n`);
+      process.stderr.write(`${errorText(err)}\n`);
       process.exit(1);
     },
   );

@@ -5,7 +5,7 @@ import { LIMITS } from '../../shared/limits';
 import { readState } from '../state';
 import type { ChatOptions } from './args';
 import { ConversationView } from './conversation-view';
-import { describe, type Line, line, onlineText, printable, type Style } from './format';
+import { errorText, type Line, line, onlineText, printable, type Style } from './format';
 import type { Screen } from './screen';
 import { uploadFetch } from './upload';
 
@@ -107,8 +107,8 @@ export async function run(options: ChatOptions, screen: Screen, interactive: boo
   });
   chat.on('error', ({ error }) => {
     // While dialling, it is the token provider's: the `reconnecting` that follows says it.
-    if (chat.state === 'connecting') lastError = `no token: ${describe(error)}`;
-    else screen.note(line([describe(error), 'yellow']));
+    if (chat.state === 'connecting') lastError = `no token: ${errorText(error)}`;
+    else screen.note(line([errorText(error), 'yellow']));
   });
   chat.on('closed', ({ reason }) => {
     if (reason === 'gave_up') fatal('Gave up reconnecting');
@@ -153,7 +153,7 @@ export async function run(options: ChatOptions, screen: Screen, interactive: boo
           )
         : undefined;
     const stream = chat.conversation(conversationId);
-    stream.on('error', (error) => fatal(`Cannot read the conversation: ${describe(error)}`));
+    stream.on('error', (error) => fatal(`Cannot read the conversation: ${errorText(error)}`));
     view = new ConversationView(chat, stream, screen, me);
     await stream.ready;
     if (conversation.kind === 'join')
@@ -218,8 +218,8 @@ export async function run(options: ChatOptions, screen: Screen, interactive: boo
       clearTimeout(joinTimer);
       fatal(
         options.conversation.kind === 'create'
-          ? `Could not create the conversation: ${describe(err)}`
-          : `Cannot join conversation ${options.conversation.conversationId}: ${describe(err)}`,
+          ? `Could not create the conversation: ${errorText(err)}`
+          : `Cannot join conversation ${options.conversation.conversationId}: ${errorText(err)}`,
       );
     },
   );
