@@ -23,7 +23,7 @@ import { itemOfFailedCondition } from '../../shared/store/conditions';
 import { enqueue } from '../../shared/store/fanout-queue';
 import { BucketHints, takeSendToken } from '../../shared/store/send-bucket';
 import type { Caller } from '../../shared/websocket';
-import type { SendDeps } from './send';
+import type { SendDeps } from './deps';
 
 export type EditDeps = Pick<
   SendDeps,

@@ -1,8 +1,8 @@
-/** Lambda entry of the `send`, `edit` and `delete` WebSocket routes. The logic lives in ./send.ts and ./edit.ts. */
+/** Lambda entry of the `send`, `edit` and `delete` WebSocket routes. Its routes are in ./routes.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createDocumentClient, createSqsClient, tableNamesFromEnv } from '../../shared/aws';
 import { ENV, requireEnv } from '../../shared/env';
-import { createSendHandler } from './send';
+import { createSendHandler } from './routes';
 
 const logger = new Logger({ serviceName: 'chat-send' });
 

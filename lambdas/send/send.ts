@@ -18,100 +18,26 @@
  * and reserves again. README "How a message gets its seq" walks through every failure case.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import type { SQSClient } from '@aws-sdk/client-sqs';
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
-import { AdmissionGate } from '../../shared/admission';
-import { BusyError, ConflictError, cancellationReasons, isAwsError } from '../../shared/errors';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BusyError, ConflictError, isAwsError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
-import {
-  type ChatMessage,
-  deleteFrameSchema,
-  editFrameSchema,
-  isTombstone,
-  type SendAck,
-  type SendFrame,
-  sendFrameSchema,
-} from '../../shared/protocol';
+import { type ChatMessage, isTombstone, type SendAck, type SendFrame } from '../../shared/protocol';
 import { itemOfFailedCondition } from '../../shared/store/conditions';
-import { reserveSeq } from '../../shared/store/conversations';
 import { enqueue } from '../../shared/store/fanout-queue';
-import { fillHole, getEntry } from '../../shared/store/messages';
+import { getEntry } from '../../shared/store/messages';
 import { BucketHints, takeSendToken } from '../../shared/store/send-bucket';
-import { type TableNames, TTL_ATTRIBUTE } from '../../shared/tables';
-import {
-  type Caller,
-  createRouteHandler,
-  type InvocationContext,
-  OUT_OF_TIME_RETRY_MS,
-  type RouteEvent,
-  type RouteResult,
-  route,
-} from '../../shared/websocket';
-import { deleteMessage, editMessage } from './edit';
-
-export type SendTables = Pick<TableNames, 'conversations' | 'messages' | 'idempotency'>;
-
-export interface SendDeps {
-  ddb: DynamoDBDocumentClient;
-  sqs: SQSClient;
-  tables: SendTables;
-  fanoutQueueUrl: string;
-  now: () => Date;
-  logger: Pick<Logger, 'appendKeys' | 'info' | 'warn'>;
-  /** Makes the token that tells this attempt's claim from another's. @default crypto.randomUUID */
-  newClaimToken?: () => string;
-  /** What this execution environment knows of send buckets; createSendHandler keeps one. */
-  bucketHints?: BucketHints;
-}
-
-/** Time a send must have left before it reserves a seq, so it can store what it reserved. */
-export const MIN_SEND_BUDGET_MS = 3_000;
-
-/**
- * Sends in progress at once in one execution environment, and how long one may wait for a place before
- * it is answered `busy` (shared/admission.ts). On Lambda one invocation runs per environment, so only
- * the local runtime, where every invocation shares a process, ever waits.
- */
-export const SEND_ADMISSION = { maxInFlight: 40, maxWaitMs: 2_500 } as const;
-
-/** Reservations one send may make when readers keep filling its slots (it was slower than the lease). */
-const MAX_RESERVATIONS = 3;
-
-/** How long to wait when DynamoDB or SQS throttle: long enough for a partition to recover. */
-export const THROTTLED_RETRY_MS = 1_000;
-
-/** The least a client waits before asking again about a message still in flight. */
-const IN_FLIGHT_RETRY_MIN_MS = 250;
+import { TTL_ATTRIBUTE } from '../../shared/tables';
+import type { Caller } from '../../shared/websocket';
+import { asBusy, IN_FLIGHT_RETRY_MIN_MS } from './busy';
+import { storeClaimed } from './commit';
+import type { SendDeps } from './deps';
 
 /**
  * The most: the first attempt's ack reaches the connection that sent it, but a client that reconnected
  * meanwhile only learns the outcome by asking again.
  */
 const IN_FLIGHT_RETRY_MAX_MS = 5_000;
-
-/** Throttling errors of DynamoDB and SQS, after the SDK's own retries. */
-const THROTTLING = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'TransactionConflictException',
-]);
-
-/** Positions of the items in the commit transaction; CancellationReasons are reported by index. */
-const TX = { message: 0, claim: 1 } as const;
-
-/** Attempts of one commit that keeps meeting a concurrent transaction on its two items. */
-const COMMIT_ATTEMPTS = 3;
 
 /** Same conversation, same sender, same clientMessageId: one message, whatever the number of retries. */
 export const idempotencyKeyOf = (conversationId: string, senderId: string, clientMessageId: string): string =>
@@ -261,68 +187,6 @@ async function releaseClaim(deps: SendDeps, key: string, token: string): Promise
   }
 }
 
-type CommitOutcome = 'stored' | 'slotTaken' | 'claimLost' | 'conflict' | 'throttled';
-
-/** Cancellation reasons of a transaction that DynamoDB throttled. */
-const TRANSACTION_THROTTLING = new Set([
-  'ThrottlingError',
-  'ProvisionedThroughputExceeded',
-  'RequestLimitExceeded',
-]);
-
-/**
- * Stores the message under its reserved seq and marks the claim finished, in one transaction. Both items
- * are this message's own, so concurrent senders never conflict here, whatever their number. Membership
- * was checked when the send began: a member removed while their send is in flight may still have that
- * one message stored, under a seq reserved while they were a member.
- */
-async function commit(
-  deps: SendDeps,
-  message: ChatMessage,
-  clientMessageId: string,
-  key: string,
-  token: string,
-  signal: AbortSignal,
-): Promise<CommitOutcome> {
-  const { seq, sentAt } = message;
-  try {
-    await deps.ddb.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Put: {
-              TableName: deps.tables.messages,
-              Item: { ...message, clientMessageId },
-              ConditionExpression: 'attribute_not_exists(conversationId)',
-            },
-          },
-          {
-            Update: {
-              TableName: deps.tables.idempotency,
-              Key: { idempotencyKey: key },
-              UpdateExpression: 'SET seq = :seq, sentAt = :sentAt',
-              ConditionExpression: 'claimToken = :token AND attribute_not_exists(seq)',
-              ExpressionAttributeValues: { ':seq': seq, ':sentAt': sentAt, ':token': token },
-            },
-          },
-        ],
-      }),
-      { abortSignal: signal },
-    );
-    return 'stored';
-  } catch (err: unknown) {
-    const codes = cancellationReasons(err)?.map((reason) => reason.Code);
-    if (codes === undefined) throw err;
-    if (codes[TX.claim] === 'ConditionalCheckFailed') return 'claimLost';
-    if (codes[TX.message] === 'ConditionalCheckFailed') return 'slotTaken';
-    // Both items belong to this message alone, so a conflict is a reader filling the slot or a resend
-    // taking the claim over at this very moment: the next attempt sees which.
-    if (codes.includes('TransactionConflict')) return 'conflict';
-    if (codes.some((code) => code !== undefined && TRANSACTION_THROTTLING.has(code))) return 'throttled';
-    throw err;
-  }
-}
-
 /**
  * Re-enqueues the original message so that a fan-out lost after the first attempt is repaired; a message
  * its sender deleted since is not pushed again.
@@ -343,78 +207,6 @@ async function replayDuplicate(
   deps.logger.info('Duplicate send answered');
   return { conversationId, seq: original.seq, sentAt: original.sentAt, duplicate: true };
 }
-
-/**
- * Reserves a seq and stores the claimed message under it. A slot filled by a reader (this writer was
- * slower than the lease) is given up for a fresh reservation. A seq this writer reserved but cannot use
- * is filled with a tombstone by the writer itself, at once.
- */
-async function storeClaimed(
-  deps: SendDeps,
-  frame: SendFrame,
-  caller: Caller,
-  key: string,
-  token: string,
-): Promise<ChatMessage> {
-  const { conversationId, clientMessageId, body } = frame;
-  for (let reservation = 1; reservation <= MAX_RESERVATIONS; reservation++) {
-    if (caller.deadline - deps.now().getTime() < MIN_SEND_BUDGET_MS) {
-      throw new BusyError('Too little time was left to store the message', MIN_SEND_BUDGET_MS);
-    }
-    const seq = await reserveSeq(deps, conversationId, deps.now().toISOString(), caller.signal);
-    deps.logger.appendKeys({ seq });
-    // sentAt is taken after the reservation: readers rely on it being later than the seq's reservation.
-    const message: ChatMessage = {
-      conversationId,
-      seq,
-      senderId: caller.userId,
-      body,
-      sentAt: deps.now().toISOString(),
-      ...(frame.attachment === undefined ? {} : { attachment: frame.attachment }),
-    };
-    let outcome: CommitOutcome;
-    try {
-      outcome = await commit(deps, message, clientMessageId, key, token, caller.signal);
-      for (let attempt = 2; outcome === 'conflict' && attempt <= COMMIT_ATTEMPTS; attempt++) {
-        outcome = await commit(deps, message, clientMessageId, key, token, caller.signal);
-      }
-    } catch (err: unknown) {
-      // The commit failed (throttled, out of time, unreachable) with a seq reserved: fill it now rather
-      // than let every reader wait a lease for it. If the commit did land after all, the fill finds the
-      // slot taken and does nothing.
-      await fillHole(deps.ddb, deps.tables, conversationId, seq, deps.now()).catch(() => false);
-      throw err;
-    }
-    if (outcome === 'stored') return message;
-    if (outcome === 'slotTaken') {
-      deps.logger.warn('A reader filled the reserved seq; reserving again', { reservation });
-      continue;
-    }
-    // This writer reserved the seq and cannot use it: it fills the hole itself, at once.
-    await fillHole(deps.ddb, deps.tables, conversationId, seq, deps.now());
-    if (outcome === 'conflict') throw new BusyError('The message kept conflicting', THROTTLED_RETRY_MS);
-    if (outcome === 'throttled') throw new BusyError('The conversation is saturated', THROTTLED_RETRY_MS);
-    throw new BusyError('A later attempt of this message took it over', IN_FLIGHT_RETRY_MIN_MS);
-  }
-  throw new BusyError('The conversation kept taking the reserved seqs', THROTTLED_RETRY_MS);
-}
-
-/** The route's deadline passed (its abort signal fired) or the runtime stopped the invocation. */
-const isOutOfTime = (err: unknown): boolean =>
-  err instanceof Error && (err.name === 'AbortError' || err.name === 'InvocationStoppedError');
-
-/** Throttling and running out of time are `busy`: safe to resend after a pause. */
-function asBusy(err: unknown): unknown {
-  if (err instanceof Error && THROTTLING.has(err.name)) {
-    return new BusyError('The conversation is saturated', THROTTLED_RETRY_MS);
-  }
-  if (isOutOfTime(err)) return new BusyError('The request ran out of time', OUT_OF_TIME_RETRY_MS);
-  return err;
-}
-
-const rethrowAsBusy = (err: unknown): never => {
-  throw asBusy(err);
-};
 
 /**
  * Stores and enqueues one message and returns its ack. Resolves only after both the message is stored
@@ -467,46 +259,4 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
   } catch (err: unknown) {
     throw asBusy(err);
   }
-}
-
-/**
- * Builds the Lambda handler of the `send`, `edit` and `delete` routes (./edit.ts) from its
- * dependencies; `handler.ts` passes real clients, tests pass mocked ones.
- */
-export function createSendHandler(
-  deps: SendDeps & { logger: Logger; admission?: AdmissionGate },
-): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
-  const admission = deps.admission ?? new AdmissionGate({ maxInFlight: SEND_ADMISSION.maxInFlight });
-  const sendDeps: SendDeps = { ...deps, bucketHints: deps.bucketHints ?? new BucketHints() };
-  return createRouteHandler(
-    deps.logger,
-    {
-      send: route({
-        schema: sendFrameSchema,
-        run: async (frame, caller) => {
-          const budget = caller.deadline - deps.now().getTime() - MIN_SEND_BUDGET_MS;
-          const release = await admission.enter(Math.min(SEND_ADMISSION.maxWaitMs, budget));
-          try {
-            return { ...(await sendMessage(sendDeps, frame, caller)) };
-          } finally {
-            release();
-          }
-        },
-      }),
-      // Three requests each and no reservation, so they skip the admission gate.
-      edit: route({
-        schema: editFrameSchema,
-        run: async (frame, caller) => ({
-          ...(await editMessage(sendDeps, frame, caller).catch(rethrowAsBusy)),
-        }),
-      }),
-      delete: route({
-        schema: deleteFrameSchema,
-        run: async (frame, caller) => ({
-          ...(await deleteMessage(sendDeps, frame, caller).catch(rethrowAsBusy)),
-        }),
-      }),
-    },
-    () => deps.now().getTime(),
-  );
 }

@@ -18,13 +18,15 @@ import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type FanoutDeps, processRecord } from '../../lambdas/fanout/fanout';
-import { SEND_INTERVAL_MS, SEND_TOLERANCE_MS } from '../../shared/store/send-bucket';
-import { createSendHandler, type SendDeps, THROTTLED_RETRY_MS } from '../../lambdas/send/send';
+import { THROTTLED_RETRY_MS } from '../../lambdas/send/busy';
+import type { SendDeps } from '../../lambdas/send/deps';
+import { createSendHandler } from '../../lambdas/send/routes';
 import { LIMITS } from '../../shared/limits';
 import { createDisconnector, createPoster } from '../../shared/poster';
 import type { ChatMessage } from '../../shared/protocol';
 import { encodeQueueBody, parseQueueBody } from '../../shared/queue-body';
 import { messagesAfter } from '../../shared/store/messages';
+import { SEND_INTERVAL_MS, SEND_TOLERANCE_MS } from '../../shared/store/send-bucket';
 import { memberSk } from '../../shared/tables';
 import type { AuthorizerContext, RouteEvent } from '../../shared/websocket';
 

@@ -17,21 +17,16 @@ import {
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SEND_INTERVAL_MS, SEND_TOLERANCE_MS } from '../../shared/store/send-bucket';
-import {
-  contentDigestOf,
-  createSendHandler,
-  idempotencyKeyOf,
-  MIN_SEND_BUDGET_MS,
-  type SendDeps,
-  sendMessage,
-  THROTTLED_RETRY_MS,
-} from '../../lambdas/send/send';
+import { THROTTLED_RETRY_MS } from '../../lambdas/send/busy';
+import { MIN_SEND_BUDGET_MS, type SendDeps } from '../../lambdas/send/deps';
+import { createSendHandler } from '../../lambdas/send/routes';
+import { contentDigestOf, idempotencyKeyOf, sendMessage } from '../../lambdas/send/send';
 import { AdmissionGate } from '../../shared/admission';
 import type { ErrorCode } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
 import type { ChatMessage, SendFrame } from '../../shared/protocol';
 import { encodeQueueBody } from '../../shared/queue-body';
+import { SEND_INTERVAL_MS, SEND_TOLERANCE_MS } from '../../shared/store/send-bucket';
 import { META_SK, memberSk, TTL_ATTRIBUTE } from '../../shared/tables';
 import {
   type AuthorizerContext,

@@ -1,0 +1,24 @@
+/** What the operations of the send function are given: clients, table names, clock, logger. */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { BucketHints } from '../../shared/store/send-bucket';
+import type { TableNames } from '../../shared/tables';
+
+export type SendTables = Pick<TableNames, 'conversations' | 'messages' | 'idempotency'>;
+
+export interface SendDeps {
+  ddb: DynamoDBDocumentClient;
+  sqs: SQSClient;
+  tables: SendTables;
+  fanoutQueueUrl: string;
+  now: () => Date;
+  logger: Pick<Logger, 'appendKeys' | 'info' | 'warn'>;
+  /** Makes the token that tells this attempt's claim from another's. @default crypto.randomUUID */
+  newClaimToken?: () => string;
+  /** What this execution environment knows of send buckets; createSendHandler keeps one. */
+  bucketHints?: BucketHints;
+}
+
+/** Time a send must have left before it reserves a seq, so it can store what it reserved. */
+export const MIN_SEND_BUDGET_MS = 3_000;

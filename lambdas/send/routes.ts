@@ -1,0 +1,65 @@
+/** The route table of the send function: `send`, `edit` and `delete` (./send.ts, ./edit.ts). */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { AdmissionGate } from '../../shared/admission';
+import { deleteFrameSchema, editFrameSchema, sendFrameSchema } from '../../shared/protocol';
+import { BucketHints } from '../../shared/store/send-bucket';
+import {
+  createRouteHandler,
+  type InvocationContext,
+  type RouteEvent,
+  type RouteResult,
+  route,
+} from '../../shared/websocket';
+import { rethrowAsBusy } from './busy';
+import { MIN_SEND_BUDGET_MS, type SendDeps } from './deps';
+import { deleteMessage, editMessage } from './edit';
+import { sendMessage } from './send';
+
+/**
+ * Sends in progress at once in one execution environment, and how long one may wait for a place before
+ * it is answered `busy` (shared/admission.ts). On Lambda one invocation runs per environment, so only
+ * the local runtime, where every invocation shares a process, ever waits.
+ */
+export const SEND_ADMISSION = { maxInFlight: 40, maxWaitMs: 2_500 } as const;
+
+/**
+ * Builds the Lambda handler of the `send`, `edit` and `delete` routes (./edit.ts) from its
+ * dependencies; `handler.ts` passes real clients, tests pass mocked ones.
+ */
+export function createSendHandler(
+  deps: SendDeps & { logger: Logger; admission?: AdmissionGate },
+): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
+  const admission = deps.admission ?? new AdmissionGate({ maxInFlight: SEND_ADMISSION.maxInFlight });
+  const sendDeps: SendDeps = { ...deps, bucketHints: deps.bucketHints ?? new BucketHints() };
+  return createRouteHandler(
+    deps.logger,
+    {
+      send: route({
+        schema: sendFrameSchema,
+        run: async (frame, caller) => {
+          const budget = caller.deadline - deps.now().getTime() - MIN_SEND_BUDGET_MS;
+          const release = await admission.enter(Math.min(SEND_ADMISSION.maxWaitMs, budget));
+          try {
+            return { ...(await sendMessage(sendDeps, frame, caller)) };
+          } finally {
+            release();
+          }
+        },
+      }),
+      // Three requests each and no reservation, so they skip the admission gate.
+      edit: route({
+        schema: editFrameSchema,
+        run: async (frame, caller) => ({
+          ...(await editMessage(sendDeps, frame, caller).catch(rethrowAsBusy)),
+        }),
+      }),
+      delete: route({
+        schema: deleteFrameSchema,
+        run: async (frame, caller) => ({
+          ...(await deleteMessage(sendDeps, frame, caller).catch(rethrowAsBusy)),
+        }),
+      }),
+    },
+    () => deps.now().getTime(),
+  );
+}
