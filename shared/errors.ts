@@ -158,9 +158,49 @@ export class InternalError extends ChatError {
   }
 }
 
-/** Narrows an unknown thrown value to a ChatError, wrapping anything else as InternalError. */
+/** How long to wait when DynamoDB or SQS throttle: long enough for a partition to recover. */
+export const THROTTLED_RETRY_MS = 1_000;
+
+/** How long a client waits before resending a frame that ran out of time. */
+export const OUT_OF_TIME_RETRY_MS = 1_000;
+
+/** Throttling errors of DynamoDB and SQS, after the SDK's own retries. */
+const THROTTLING = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'TransactionConflictException',
+]);
+
+/** True for a DynamoDB or SQS throttling error that outlasted the SDK's own retries. */
+export const isThrottled = (err: unknown): boolean => err instanceof Error && THROTTLING.has(err.name);
+
+/** The route's deadline passed (its abort signal fired) or the runtime stopped the invocation. */
+export const isOutOfTime = (err: unknown): boolean =>
+  err instanceof Error && (err.name === 'AbortError' || err.name === 'InvocationStoppedError');
+
+/** The answer to a request that ran out of time: nothing it did needs undoing, so it may be resent. */
+export const outOfTimeError = (): BusyError =>
+  new BusyError('The request ran out of time', OUT_OF_TIME_RETRY_MS);
+
+/**
+ * Throttling and running out of time are `busy`: safe to resend after a pause. Anything else is
+ * returned as it is, so a core can rethrow `asBusy(err)` and keep its own errors.
+ */
+export function asBusy(err: unknown): unknown {
+  if (isThrottled(err)) return new BusyError('The service is saturated', THROTTLED_RETRY_MS);
+  if (isOutOfTime(err)) return outOfTimeError();
+  return err;
+}
+
+/**
+ * Narrows an unknown thrown value to a ChatError: the same policy for every route, so throttling and
+ * running out of time are `busy` with `retryAfterMs`, and anything else unexpected is InternalError.
+ */
 export function toChatError(err: unknown): ChatError {
-  return err instanceof ChatError ? err : new InternalError();
+  const chatError = asBusy(err);
+  return chatError instanceof ChatError ? chatError : new InternalError();
 }
 
 /** True for an AWS SDK error with the given name (works across SDK package copies). */

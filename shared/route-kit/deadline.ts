@@ -1,5 +1,5 @@
 /** A route's time budget: the deadline it runs against, and the `busy` answer when it runs out. */
-import { BusyError } from '../errors';
+import { outOfTimeError } from '../errors';
 
 /** The part of the Lambda context the route kit reads. */
 export interface InvocationContext {
@@ -15,9 +15,6 @@ export const REPLY_MARGIN_MS = 1_000;
 
 /** The budget of a route invoked without a Lambda context: API Gateway's 29 s integration timeout. */
 export const INTEGRATION_TIMEOUT_MS = 29_000;
-
-/** How long a client waits before resending a frame that ran out of time. */
-export const OUT_OF_TIME_RETRY_MS = 1_000;
 
 const EXPIRED = Symbol('expired');
 
@@ -62,5 +59,5 @@ export async function withDeadline<T>(
   } finally {
     grace.cancel();
   }
-  throw new BusyError('The request ran out of time', OUT_OF_TIME_RETRY_MS);
+  throw outOfTimeError();
 }

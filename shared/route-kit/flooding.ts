@@ -15,18 +15,26 @@ export const CONNECTION_FRAME_RATE: FrameRate = {
 const CLOSE_TIMEOUT_MS = 1_000;
 
 /**
- * Closes connections through the stage's management API at ENV.managementEndpoint (the stage's callback
- * URL on AWS, the emulator's locally), which the stack gives every function behind a two-way route. The
- * variable is read once, when the route kit is built, and is optional: unit tests build handlers without
- * a management API. Without it a close fails with a message naming the variable; the refusal is answered
- * all the same.
+ * Closes connections through the stage's management API at `endpoint` (the stage's callback URL on AWS,
+ * the emulator's locally): what a handler passes as the route kit's `disconnect`, with the endpoint it
+ * read from ENV.managementEndpoint.
  */
-export function managementApiDisconnector(): DisconnectFn {
+export function managementApiDisconnector(endpoint: string): DisconnectFn {
+  return createDisconnector(createManagementClient(endpoint, CLOSE_TIMEOUT_MS));
+}
+
+/**
+ * The disconnector of the untyped `createRouteHandler` (./handler.ts), from ENV.managementEndpoint, which the stack
+ * gives every function behind a two-way route. The variable is read once, when the route kit is built,
+ * and is optional: unit tests build handlers without a management API. Without it a close fails with a
+ * message naming the variable; the refusal is answered all the same.
+ */
+export function envManagementApiDisconnector(): DisconnectFn {
   const endpoint = optionalEnv(ENV.managementEndpoint);
   if (endpoint === undefined) {
     return async () => {
       throw new Error(`${ENV.managementEndpoint} is not set: cannot close connections`);
     };
   }
-  return createDisconnector(createManagementClient(endpoint, CLOSE_TIMEOUT_MS));
+  return managementApiDisconnector(endpoint);
 }

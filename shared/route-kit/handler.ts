@@ -1,12 +1,19 @@
-/** The route handler: a set of two-way routes keyed by action, each run against its deadline. */
+/**
+ * The route handler: two-way routes keyed by action, each run against its deadline, every failure
+ * answered by one error policy (shared/errors.ts `toChatError`). {@link createActionHandler} is typed from
+ * the action table (shared/protocol/actions.ts); {@link createRouteHandler} is the untyped form that the
+ * handlers still use until they move to it.
+ */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { z } from 'zod';
 import { RateLimitedError, toChatError, UnknownActionError } from '../errors';
 import { ConnectionFrameLimiter, type FrameRate, type FrameRefusal } from '../frame-rate';
 import { runScoped } from '../invocation';
+import type { MetricSink } from '../metrics';
 import type { DisconnectFn } from '../poster';
+import { ACTIONS, type AckOf, type Action, isAction, type RequestOf } from '../protocol';
 import { INTEGRATION_TIMEOUT_MS, type InvocationContext, REPLY_MARGIN_MS, withDeadline } from './deadline';
-import { CONNECTION_FRAME_RATE, managementApiDisconnector } from './flooding';
+import { CONNECTION_FRAME_RATE, envManagementApiDisconnector } from './flooding';
 import {
   errorFrame,
   parsedOrUndefined,
@@ -39,24 +46,81 @@ export interface RouteDefinition<S extends z.ZodType> {
 
 type Routes = Record<string, RouteDefinition<z.ZodType>>;
 
+/** The route of action `A`: its validated frame and its caller in, its ack payload out. Throws ChatErrors. */
+export type ActionRoute<A extends Action> = (frame: RequestOf<A>, caller: Caller) => Promise<AckOf<A>>;
+
+/** Routes keyed by action, each typed from the action table; a handler serves the ones it is given. */
+export type ActionRoutes = { [A in Action]?: ActionRoute<A> };
+
+/** What the route kit runs with, all passed in: it reads nothing from the environment. */
+export interface RouteKitDeps {
+  logger: Logger;
+  /** Epoch ms now: the frame rate's clock and the start of each deadline. */
+  clock: () => number;
+  /** Frames per connection; handlers pass CONNECTION_FRAME_RATE. */
+  frameRate: FrameRate;
+  /** Closes a connection that keeps sending while refused; handlers pass `managementApiDisconnector`. */
+  disconnect: DisconnectFn;
+  /** Counts every `busy` and `rate_limited` answer. */
+  metrics: MetricSink;
+}
+
+/** A route as the kit runs it: the schema its frame must pass and the function that answers it. */
+interface Runnable {
+  schema: z.ZodType;
+  run: (frame: never, caller: Caller) => Promise<object>;
+}
+
+/** Records nothing: the untyped handler has no sink until its callers move to the typed one. */
+const NO_METRICS: MetricSink = { record: () => {} };
+
 /** Builds a route definition with the frame type inferred from its schema. */
 export function route<S extends z.ZodType>(definition: RouteDefinition<S>): RouteDefinition<z.ZodType> {
   return definition as RouteDefinition<z.ZodType>;
 }
 
 /**
- * Makes a Lambda handler for a set of two-way routes keyed by `action`. A frame whose action is not
- * in `routes` gets `unknown_action`, so the same handler can serve `$default`. Every frame counts against
- * its connection's frame rate, malformed ones included; over it a frame gets `rate_limited` without
- * running its route, so it costs no AWS call, and the frame that takes a connection past
- * `frameRate.closeAfterRefused` refusals also closes it through `disconnect` (one call per such connection).
+ * Makes a Lambda handler for the routes given, keyed by action; each frame is validated against its
+ * action's schema in the action table, and each route's result must be its action's ack payload. A
+ * frame whose action has no route here gets `unknown_action`, so the same handler can serve `$default`.
+ * Every frame counts against its connection's frame rate, malformed ones included; over it a frame gets
+ * `rate_limited` without running its route, so it costs no AWS call, and the frame that takes a
+ * connection past `frameRate.closeAfterRefused` refusals also closes it through `disconnect` (one call per
+ * such connection). Any failure is answered by `toChatError`: throttling and running out of time are
+ * `busy` with `retryAfterMs` on every route.
+ */
+export function createActionHandler(
+  deps: RouteKitDeps,
+  routes: ActionRoutes,
+): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
+  return handleRoutes(deps, (action) => {
+    if (!isAction(action)) return undefined;
+    const run: Runnable['run'] | undefined = routes[action];
+    return run && { schema: ACTIONS[action].request, run };
+  });
+}
+
+/**
+ * The untyped form of {@link createActionHandler}: each route brings its own schema and may return any
+ * object. Its defaults read the clock and ENV.managementEndpoint, and it counts no metrics.
+ * @deprecated Move the routes to {@link createActionHandler}; this goes once none is left.
  */
 export function createRouteHandler(
   logger: Logger,
   routes: Routes,
   clock: () => number = Date.now,
   frameRate: FrameRate = CONNECTION_FRAME_RATE,
-  disconnect: DisconnectFn = managementApiDisconnector(),
+  disconnect: DisconnectFn = envManagementApiDisconnector(),
+): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
+  return handleRoutes({ logger, clock, frameRate, disconnect, metrics: NO_METRICS }, (action) =>
+    typeof action === 'string' && Object.hasOwn(routes, action) ? routes[action] : undefined,
+  );
+}
+
+/** The handler of both forms: `routeOf` finds the route of a frame's `action`, or undefined. */
+function handleRoutes(
+  { logger, clock, frameRate, disconnect, metrics }: RouteKitDeps,
+  routeOf: (action: unknown) => Runnable | undefined,
 ): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
   const frames = new ConnectionFrameLimiter(frameRate);
   /** Never throws: a failed close leaves the refusal's answer as it is. */
@@ -91,8 +155,7 @@ export function createRouteHandler(
       }
       frame = parseFrame(event.body);
       const action = frame.action;
-      const definition =
-        typeof action === 'string' && Object.hasOwn(routes, action) ? routes[action] : undefined;
+      const definition = routeOf(action);
       if (definition === undefined) throw new UnknownActionError(action);
       const valid = validate(definition.schema, frame);
       const caller: Caller = {
@@ -106,12 +169,14 @@ export function createRouteHandler(
       if (typeof frame.conversationId === 'string')
         logger.appendKeys({ conversationId: frame.conversationId });
       const result = await runScoped(routeKey, answered.signal, () =>
-        withDeadline(definition.run(valid, caller), budgetMs, outOfTime),
+        withDeadline(definition.run(valid as never, caller), budgetMs, outOfTime),
       );
       const requestId = requestIdOf(frame);
       return reply({ type: 'ack', action: action as string, ...(requestId ? { requestId } : {}), ...result });
     } catch (err: unknown) {
       const chatError = toChatError(err);
+      if (chatError.code === 'busy') metrics.record('busy');
+      if (chatError.code === 'rate_limited') metrics.record('rateLimited');
       if (chatError.code === 'internal_error')
         logger.error('Request failed', { error: err instanceof Error ? err : String(err) });
       else logger.warn('Request refused', { code: chatError.code, reason: chatError.message });

@@ -1,9 +1,16 @@
 /**
  * The one place where an API Gateway WebSocket event becomes a validated frame and a result becomes the
- * reply frame of a two-way route. Every route handler is built with {@link createRouteHandler}.
+ * reply frame of a two-way route. Every route handler is built with {@link createActionHandler}, typed
+ * from the action table (shared/protocol/actions.ts), or the untyped {@link createRouteHandler} it replaces.
+ *
+ * - frames: who sent an event, how its frame parses and validates, the reply frame
+ * - deadline: each route's time budget, and `busy` when it runs out
+ * - flooding: the frame rate of a connection, and closing one that keeps sending while refused
+ * - handler: the route handler itself, and its error policy
  */
-export { type InvocationContext, OUT_OF_TIME_RETRY_MS, REPLY_MARGIN_MS } from './deadline';
-export { CONNECTION_FRAME_RATE } from './flooding';
+export { OUT_OF_TIME_RETRY_MS } from '../errors';
+export { type InvocationContext, REPLY_MARGIN_MS } from './deadline';
+export { CONNECTION_FRAME_RATE, managementApiDisconnector } from './flooding';
 export {
   type AuthorizerContext,
   errorFrame,
@@ -13,4 +20,13 @@ export {
   userIdOf,
   validate,
 } from './frames';
-export { type Caller, createRouteHandler, type RouteDefinition, route } from './handler';
+export {
+  type ActionRoute,
+  type ActionRoutes,
+  type Caller,
+  createActionHandler,
+  createRouteHandler,
+  type RouteDefinition,
+  type RouteKitDeps,
+  route,
+} from './handler';

@@ -5,8 +5,9 @@ import {
   LimitExceededException,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { z } from 'zod';
+import { ROUTES } from '../../lib/wiring';
 import { ENV } from '../../shared/env';
 import {
   BusyError,
@@ -14,14 +15,22 @@ import {
   InternalError,
   LimitExceededError,
   NotAMemberError,
+  THROTTLED_RETRY_MS,
 } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
+import type { MetricKey, MetricSink } from '../../shared/metrics';
+import { ACTIONS, type AckOf, type RequestOf, type SendAck, type SendFrame } from '../../shared/protocol';
 import {
+  type ActionRoutes,
   type Caller,
+  CONNECTION_FRAME_RATE,
+  createActionHandler,
   createRouteHandler,
+  managementApiDisconnector,
   OUT_OF_TIME_RETRY_MS,
   REPLY_MARGIN_MS,
   type RouteEvent,
+  type RouteKitDeps,
   route,
   userIdOf,
 } from '../../shared/websocket';
@@ -515,5 +524,204 @@ describe('createRouteHandler closing a connection that keeps sending while refus
       'Could not close a connection that kept sending while refused',
       expect.objectContaining({ connectionId: 'conn-1', error: expect.any(LimitExceededException) }),
     );
+  });
+
+  it('managementApiDisconnector deletes the connection at the endpoint it is given, whatever the environment says', async () => {
+    // Prepare
+    vi.stubEnv(ENV.managementEndpoint, 'https://elsewhere.example.com/prod');
+    management.on(DeleteConnectionCommand).resolves({});
+    const endpoint = 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod';
+
+    // Act
+    await managementApiDisconnector(endpoint)('conn-9');
+
+    // Assess
+    expect(management).toReceiveCommandWith(DeleteConnectionCommand, { ConnectionId: 'conn-9' });
+    const client = management.call(0).thisValue as ApiGatewayManagementApiClient;
+    const url = await client.config.endpoint?.();
+    expect(`${url?.protocol}//${url?.hostname}${url?.path}`).toBe(endpoint);
+  });
+});
+
+/** An AWS SDK error as the SDK throws it: what the error policy reads is its name. */
+const awsError = (name: string) => Object.assign(new Error(`${name} from the SDK`), { name });
+
+const THROTTLING_NAMES = [
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'TransactionConflictException',
+];
+
+describe('createRouteHandler error policy', () => {
+  it.each(THROTTLING_NAMES)(
+    'answers a route whose core throws %s busy with retryAfterMs, not internal_error',
+    async (name) => {
+      // Prepare
+      const { handler } = handlerWith(vi.fn().mockRejectedValue(awsError(name)));
+      // Act
+      const reply = replyOf(await handler(eventWith('{"action":"echo","requestId":"r3","text":"hi"}')));
+      // Assess
+      expect(reply).toEqual({
+        type: 'error',
+        requestId: 'r3',
+        code: 'busy',
+        message: expect.any(String),
+        retryable: true,
+        retryAfterMs: THROTTLED_RETRY_MS,
+      });
+    },
+  );
+
+  it.each(['AbortError', 'InvocationStoppedError'])(
+    'answers a route whose call was stopped with %s busy with the out-of-time retryAfterMs',
+    async (name) => {
+      // Prepare
+      const { handler } = handlerWith(vi.fn().mockRejectedValue(awsError(name)));
+      // Act
+      const reply = replyOf(await handler(eventWith('{"action":"echo","text":"hi"}')));
+      // Assess
+      expect(reply).toMatchObject({ code: 'busy', retryable: true, retryAfterMs: OUT_OF_TIME_RETRY_MS });
+    },
+  );
+});
+
+describe('createActionHandler', () => {
+  const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+
+  /** A sink that keeps what it was told. */
+  function fakeSink(): MetricSink & { recorded: MetricKey[] } {
+    const recorded: MetricKey[] = [];
+    return { recorded, record: (metric) => recorded.push(metric) };
+  }
+
+  function depsWith(overrides: Partial<RouteKitDeps> = {}): RouteKitDeps & { sink: MetricSink } {
+    const sink = fakeSink();
+    return {
+      logger,
+      clock: () => 1_000_000,
+      frameRate: CONNECTION_FRAME_RATE,
+      disconnect: vi.fn(async () => {}),
+      metrics: sink,
+      sink,
+      ...overrides,
+    };
+  }
+
+  const unsubscribeFrame = (requestId = 'r1') =>
+    JSON.stringify({ action: 'unsubscribe', requestId, conversationId: 'c1' });
+
+  it('validates a frame against its action in the action table and acks with what the route returns', async () => {
+    // Prepare
+    const unsubscribe = vi.fn(async (frame: RequestOf<'unsubscribe'>) => ({
+      conversationId: frame.conversationId,
+    }));
+    const handler = createActionHandler(depsWith(), { unsubscribe });
+
+    // Act
+    const acked = replyOf(await handler(eventWith(unsubscribeFrame())));
+    const refused = replyOf(
+      await handler(eventWith('{"action":"unsubscribe","requestId":"r2","conversationId":"no spaces"}')),
+    );
+
+    // Assess
+    expect(acked).toEqual({ type: 'ack', action: 'unsubscribe', requestId: 'r1', conversationId: 'c1' });
+    expect(refused).toMatchObject({ type: 'error', code: 'invalid_request', requestId: 'r2' });
+    expect(unsubscribe).toHaveBeenCalledTimes(1);
+    expect(unsubscribe).toHaveBeenCalledWith(
+      { action: 'unsubscribe', requestId: 'r1', conversationId: 'c1' },
+      expect.objectContaining({
+        userId: 'alice',
+        connectionId: 'conn-1',
+        deadline: 1_000_000 + 29_000 - REPLY_MARGIN_MS,
+      }),
+    );
+  });
+
+  it.each([
+    ['an action of the table this handler has no route for', '{"action":"send"}'],
+    ['an action outside the table', '{"action":"echo"}'],
+    ["one of Object's own keys", '{"action":"constructor"}'],
+  ])('answers unknown_action for %s', async (_case, body) => {
+    // Prepare
+    const handler = createActionHandler(depsWith(), { unsubscribe: async (frame) => frame });
+    // Act
+    const reply = replyOf(await handler(eventWith(body)));
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'unknown_action' });
+  });
+
+  it.each(THROTTLING_NAMES)(
+    'answers a non-send route whose core throws %s busy with retryAfterMs, and counts it',
+    async (name) => {
+      // Prepare
+      const deps = depsWith();
+      const handler = createActionHandler(deps, {
+        listConversations: vi.fn().mockRejectedValue(awsError(name)),
+      });
+
+      // Act
+      const reply = replyOf(await handler(eventWith('{"action":"listConversations","requestId":"r4"}')));
+
+      // Assess
+      expect(reply).toEqual({
+        type: 'error',
+        requestId: 'r4',
+        code: 'busy',
+        message: expect.any(String),
+        retryable: true,
+        retryAfterMs: THROTTLED_RETRY_MS,
+      });
+      expect(deps.sink).toMatchObject({ recorded: ['busy'] });
+    },
+  );
+
+  it('counts each rate_limited answer, and nothing for an ack or another refusal', async () => {
+    // Prepare
+    const deps = depsWith({ frameRate: { ratePerSecond: 1, burst: 2 } });
+    const handler = createActionHandler(deps, { unsubscribe: async (frame) => frame });
+
+    // Act
+    const codes = [];
+    for (const body of [unsubscribeFrame(), '{"action":"dance"}', unsubscribeFrame(), unsubscribeFrame()]) {
+      codes.push(replyOf(await handler(eventWith(body))).code);
+    }
+
+    // Assess
+    expect(codes).toEqual([undefined, 'unknown_action', 'rate_limited', 'rate_limited']);
+    expect(deps.sink).toMatchObject({ recorded: ['rateLimited', 'rateLimited'] });
+  });
+
+  it('closes a connection that keeps sending while refused through the disconnect it is given', async () => {
+    // Prepare
+    const disconnect = vi.fn(async () => {});
+    const deps = depsWith({ frameRate: { ratePerSecond: 1, burst: 1, closeAfterRefused: 2 }, disconnect });
+    const handler = createActionHandler(deps, { unsubscribe: async (frame) => frame });
+
+    // Act
+    for (let n = 1; n <= 4; n++) await handler(eventWith(unsubscribeFrame(`r${n}`)));
+
+    // Assess
+    expect(disconnect).toHaveBeenCalledTimes(1);
+    expect(disconnect).toHaveBeenCalledWith('conn-1');
+  });
+
+  it('types each route from the action table, so a wrong ack fails the typecheck', () => {
+    expectTypeOf<AckOf<'send'>>().toEqualTypeOf<SendAck>();
+    expectTypeOf<RequestOf<'send'>>().toEqualTypeOf<SendFrame>();
+    expectTypeOf<NonNullable<ActionRoutes['send']>>().returns.resolves.toEqualTypeOf<SendAck>();
+    const wrongAck: ActionRoutes = {
+      // @ts-expect-error: an unsubscribe ack carries the conversationId
+      unsubscribe: async () => ({ conversation: 'c1' }),
+    };
+    expect(wrongAck).toBeDefined();
+  });
+});
+
+describe('the action table', () => {
+  it('has an entry for every two-way route the stack wires, and no other', () => {
+    const wired = Object.keys(ROUTES).filter((key) => !key.startsWith('$'));
+    expect(Object.keys(ACTIONS).sort()).toEqual(wired.sort());
   });
 });
