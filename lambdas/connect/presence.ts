@@ -26,7 +26,8 @@ import { LIMITS } from '../../shared/limits';
 import type { PostFn } from '../../shared/poster';
 import type { PresenceEvent } from '../../shared/protocol';
 import { ANNOUNCED_ATTRIBUTE } from '../../shared/store/connections';
-import { listListeners, memberConversationIds, otherConnection } from '../../shared/store/presence';
+import { memberConversationIds } from '../../shared/store/conversations';
+import { listListeners, otherConnection } from '../../shared/store/presence';
 import type { TableNames } from '../../shared/tables';
 
 /** Subscription partitions read at once while gathering the audience. */

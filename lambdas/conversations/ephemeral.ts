@@ -30,7 +30,8 @@ import {
   type TypingEvent,
   typingFrameSchema,
 } from '../../shared/protocol';
-import { listListeners, listMemberCursors, onlineUsers } from '../../shared/store/presence';
+import { listMemberCursors } from '../../shared/store/conversations';
+import { listListeners, onlineUsers } from '../../shared/store/presence';
 import { META_SK, memberSk, type TableNames } from '../../shared/tables';
 import { type Caller, type RouteDefinition, route } from '../../shared/websocket';
 

@@ -1,9 +1,9 @@
-/** Lambda entry of the conversation routes and `$default` (lib/wiring.ts). Logic: ./conversations.ts. */
+/** Lambda entry of the conversation routes and `$default` (lib/wiring.ts). Routes: ./routes.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createDocumentClient, createSqsClient, tableNamesFromEnv } from '../../shared/aws';
 import { ENV, requireEnv } from '../../shared/env';
 import { createEphemeralPoster } from '../../shared/ephemeral';
-import { createConversationsHandler } from './conversations';
+import { createConversationsHandler } from './routes';
 
 export const handler = createConversationsHandler({
   ddb: createDocumentClient(),

@@ -1,13 +1,14 @@
 /**
- * Presence reads: who listens to a conversation (its subscriptions, with their users), who is a member
- * of it, and who is online (has a live connection, found through the connections table's byUser index).
+ * Presence reads: who listens to a conversation (its subscriptions, with their users) and who is online
+ * (has a live connection, found through the connections table's byUser index). Who is a member of a
+ * conversation is the conversations table's (./conversations/members.ts).
  */
-import { type DynamoDBDocumentClient, GetCommand, paginateQuery, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { MemberReadSeq } from '../protocol';
-import { memberSk, TABLES, type TableNames, TTL_ATTRIBUTE } from '../tables';
+import { type DynamoDBDocumentClient, GetCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { TABLES, type TableNames, TTL_ATTRIBUTE } from '../tables';
+
+export { listMembers } from './conversations';
 
 const BY_USER = TABLES.connections.globalSecondaryIndexes[0].indexName;
-const BY_MEMBER = TABLES.conversations.globalSecondaryIndexes[0].indexName;
 
 /** Index reads in flight at once when looking up several users. */
 const LOOKUP_CONCURRENCY = 10;
@@ -46,45 +47,6 @@ export async function listListeners(
     }
   }
   return listeners;
-}
-
-/**
- * The members of a conversation with their read cursors, in member order: one consistent Query of its
- * MEMBER# items (at most LIMITS.maxGroupSize of them, a few KB).
- */
-export async function listMemberCursors(
-  ddb: DynamoDBDocumentClient,
-  tables: Pick<TableNames, 'conversations'>,
-  conversationId: string,
-): Promise<MemberReadSeq[]> {
-  const members: MemberReadSeq[] = [];
-  const pages = paginateQuery(
-    { client: ddb },
-    {
-      TableName: tables.conversations,
-      KeyConditionExpression: 'conversationId = :c AND begins_with(sk, :member)',
-      ExpressionAttributeValues: { ':c': conversationId, ':member': memberSk('') },
-      ProjectionExpression: 'memberId, readSeq',
-      ConsistentRead: true,
-    },
-  );
-  for await (const page of pages) {
-    for (const item of page.Items ?? [])
-      members.push({
-        userId: String(item.memberId),
-        readSeq: typeof item.readSeq === 'number' ? item.readSeq : 0,
-      });
-  }
-  return members;
-}
-
-/** The members of a conversation, in member order (the same one consistent Query). */
-export async function listMembers(
-  ddb: DynamoDBDocumentClient,
-  tables: Pick<TableNames, 'conversations'>,
-  conversationId: string,
-): Promise<string[]> {
-  return (await listMemberCursors(ddb, tables, conversationId)).map((member) => member.userId);
 }
 
 /** The ids of a user's connections as the byUser index has them (eventually consistent). */
@@ -148,29 +110,6 @@ export async function otherConnection(
     if (live >= 0) return candidates[start + live];
   }
   return undefined;
-}
-
-/**
- * Up to `limit` conversations of `userId`: one Query of the conversations table's byMember index, keys
- * only (0.5 RRU per 4 KB), in conversation id order.
- */
-export async function memberConversationIds(
-  ddb: DynamoDBDocumentClient,
-  tables: Pick<TableNames, 'conversations'>,
-  userId: string,
-  limit: number,
-): Promise<string[]> {
-  const { Items } = await ddb.send(
-    new QueryCommand({
-      TableName: tables.conversations,
-      IndexName: BY_MEMBER,
-      KeyConditionExpression: 'memberId = :u',
-      ExpressionAttributeValues: { ':u': userId },
-      ProjectionExpression: 'conversationId',
-      Limit: limit,
-    }),
-  );
-  return (Items ?? []).map((item) => String(item.conversationId));
 }
 
 /**

@@ -20,7 +20,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createConversationsHandler, directConversationId } from '../../lambdas/conversations/conversations';
+import { directConversationId } from '../../lambdas/conversations/direct';
+import { createConversationsHandler } from '../../lambdas/conversations/routes';
 import { LIMITS } from '../../shared/limits';
 import { META_SK, memberSk } from '../../shared/tables';
 import type { RouteEvent } from '../../shared/websocket';

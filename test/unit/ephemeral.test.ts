@@ -20,7 +20,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { createConnectHandler, type LifecycleEvent } from '../../lambdas/connect/lifecycle';
 import { createOfflineAnnouncer, createOnlineAnnouncer } from '../../lambdas/connect/presence';
-import { createConversationsHandler } from '../../lambdas/conversations/conversations';
+import { createConversationsHandler } from '../../lambdas/conversations/routes';
 import { postEphemeral } from '../../shared/ephemeral';
 import { LIMITS } from '../../shared/limits';
 import type { PostFn, PostResult } from '../../shared/poster';

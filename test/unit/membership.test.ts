@@ -18,12 +18,13 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { createConversationsHandler } from '../../lambdas/conversations/conversations';
-import { REMOVAL_RESEND_WINDOW_MS, removalSk } from '../../lambdas/conversations/membership';
+import { REMOVAL_RESEND_WINDOW_MS } from '../../lambdas/conversations/membership';
+import { createConversationsHandler } from '../../lambdas/conversations/routes';
 import { toPushFrame } from '../../lambdas/fanout/fanout';
 import { LIMITS } from '../../shared/limits';
 import type { PostFn, PostResult } from '../../shared/poster';
 import { parseQueueBody } from '../../shared/queue-body';
+import { removalSk } from '../../shared/store/conversations';
 import { messagesAfter } from '../../shared/store/messages';
 import { META_SK, memberSk } from '../../shared/tables';
 import type { RouteEvent } from '../../shared/websocket';

@@ -1,30 +1,7 @@
-/** The conversations table: membership checks and the seq counter every stored entry takes its seq from. */
+/** The META item of a conversation: the seq counter every stored entry takes its seq from, and the member count. */
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isAwsError, NotAMemberError } from '../errors';
-import { META_SK, memberSk, type TableNames } from '../tables';
-
-/**
- * Throws {@link NotAMemberError} unless `userId` is a member of `conversationId`. A strongly consistent
- * read, so a member added a moment ago is seen.
- */
-export async function requireMember(
-  ddb: DynamoDBDocumentClient,
-  tables: Pick<TableNames, 'conversations'>,
-  conversationId: string,
-  userId: string,
-  signal?: AbortSignal,
-): Promise<void> {
-  const { Item } = await ddb.send(
-    new GetCommand({
-      TableName: tables.conversations,
-      Key: { conversationId, sk: memberSk(userId) },
-      ConsistentRead: true,
-      ProjectionExpression: 'conversationId',
-    }),
-    { abortSignal: signal },
-  );
-  if (Item === undefined) throw new NotAMemberError(conversationId);
-}
+import { isAwsError, NotAMemberError } from '../../errors';
+import { META_SK, type TableNames } from '../../tables';
 
 /**
  * Reserves the next seq of a conversation: one atomic `ADD lastSeq 1` on its META counter, which never
@@ -57,4 +34,25 @@ export async function reserveSeq(
     if (isAwsError(err, 'ConditionalCheckFailedException')) throw new NotAMemberError(conversationId);
     throw err;
   }
+}
+
+/** The conversation's counter (the last reserved seq, when it was reserved) and member count: one consistent read. */
+export async function readCounter(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'conversations'>,
+  conversationId: string,
+): Promise<{ lastSeq: number; lastReservedAt?: string; memberCount?: number }> {
+  const { Item } = await ddb.send(
+    new GetCommand({
+      TableName: tables.conversations,
+      Key: { conversationId, sk: META_SK },
+      ConsistentRead: true,
+      ProjectionExpression: 'lastSeq, lastReservedAt, memberCount',
+    }),
+  );
+  return {
+    lastSeq: typeof Item?.lastSeq === 'number' ? Item.lastSeq : 0,
+    ...(typeof Item?.lastReservedAt === 'string' ? { lastReservedAt: Item.lastReservedAt } : {}),
+    ...(typeof Item?.memberCount === 'number' ? { memberCount: Item.memberCount } : {}),
+  };
 }

@@ -1,0 +1,58 @@
+/**
+ * Membership changes as events in the conversation's order: `removeMember` and `leave`, and the event
+ * `addMembers` records. A change takes a seq like a message (the atomic `ADD lastSeq 1` on META), is
+ * stored at that seq in the messages table with a conditional put, and is enqueued in the conversation's
+ * FIFO group, where the fan-out pushes it as `{type:'membership'}` after the messages before it.
+ *
+ * - Anyone may leave; only the creator (META `createdBy`) or an admin (`role: 'admin'` on the member
+ *   item; the creator is one) removes someone else. `addMembers` adds plain members: nobody is made an
+ *   admin after creation.
+ * - Direct conversations refuse both: they have exactly their two members, and nobody could re-add one.
+ * - A removed member stops receiving at once: their member item and their subscriptions to the
+ *   conversation are deleted before the event is enqueued, so no later fan-out reaches them, and every
+ *   route's member check refuses them from then on.
+ * - A removal survives its own failures: the transaction that deletes the member item also writes a
+ *   removal record (`REMOVED#<userId>`), which later gets the change's seq. A resend that finds the
+ *   record finishes what the first attempt left (subscriptions, the change, its enqueue) and is acked
+ *   as the first attempt would have been, so a step that failed never leaves a removed member listening
+ *   or a change out of the order.
+ *
+ * Here: ./record.ts (a change in the order, told to the users it names), ./remove.ts (removeMember and
+ * leave, and finishing an unfinished removal), and the routes below.
+ */
+import type { z } from 'zod';
+import { leaveFrameSchema, removeMemberFrameSchema } from '../../../shared/protocol';
+import { type RouteDefinition, route } from '../../../shared/websocket';
+import type { MembershipDeps } from './record';
+import { removeMember } from './remove';
+
+export { type MembershipDeps, recordMembershipChange } from './record';
+export { REMOVAL_RESEND_WINDOW_MS, removeMember } from './remove';
+
+/** The `removeMember` and `leave` routes, for the conversations handler's route table. */
+export function membershipRoutes(
+  deps: MembershipDeps,
+): Record<'removeMember' | 'leave', RouteDefinition<z.ZodType>> {
+  return {
+    removeMember: route({
+      schema: removeMemberFrameSchema,
+      run: async (frame, caller) => ({
+        ...(await removeMember(deps, {
+          conversationId: frame.conversationId,
+          userId: frame.userId,
+          callerId: caller.userId,
+        })),
+      }),
+    }),
+    leave: route({
+      schema: leaveFrameSchema,
+      run: async (frame, caller) => ({
+        ...(await removeMember(deps, {
+          conversationId: frame.conversationId,
+          userId: caller.userId,
+          callerId: caller.userId,
+        })),
+      }),
+    }),
+  };
+}

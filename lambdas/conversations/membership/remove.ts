@@ -1,0 +1,216 @@
+/** Removing a member (`removeMember`, or `leave` when it is the caller), and finishing a removal a resend finds unfinished. */
+import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BusyError,
+  cancellationReasons,
+  isAwsError,
+  NotAMemberError,
+  NotAnAdminError,
+  ValidationError,
+} from '../../../shared/errors';
+import { LIMITS } from '../../../shared/limits';
+import type { MembershipChangeAck } from '../../../shared/protocol';
+import { deleteSubscription } from '../../../shared/store/connections';
+import { type RemovalRecord, readMembership, removalSk } from '../../../shared/store/conversations';
+import { enqueue } from '../../../shared/store/fanout-queue';
+import { listListeners } from '../../../shared/store/presence';
+import { META_SK, memberSk } from '../../../shared/tables';
+import { type MembershipDeps, recordMembershipChange } from './record';
+
+/**
+ * How long after a removal began a request from its caller for the same user counts as a resend of it:
+ * the writer lease, then SQS's 5-minute deduplication window, inside which its re-enqueue is a no-op.
+ */
+export const REMOVAL_RESEND_WINDOW_MS = LIMITS.writerLeaseMs + 5 * 60_000;
+
+/** How long a resend waits when another resend took an unfinished removal over a moment ago. */
+const TAKEN_OVER_RETRY_MS = 250;
+
+/** Deletes every subscription of `userId`'s connections to the conversation, so no later fan-out reaches them. */
+async function endSubscriptions(
+  deps: Pick<MembershipDeps, 'ddb' | 'tables'>,
+  conversationId: string,
+  userId: string,
+): Promise<void> {
+  const listeners = await listListeners(deps.ddb, deps.tables, conversationId, { consistent: true });
+  await Promise.all(
+    listeners
+      .filter((listener) => listener.userId === userId)
+      .map((listener) =>
+        deleteSubscription(deps.ddb, deps.tables, { conversationId, connectionId: listener.connectionId }),
+      ),
+  );
+}
+
+/**
+ * Removes `userId` from the conversation (`leave` when it is the caller): checks, then one transaction
+ * that deletes the member item (only if it is there), decrements META `memberCount` and writes the
+ * removal record; then ends the user's subscriptions, records the change (see
+ * {@link recordMembershipChange}) and gives the record its seq; the ack comes after.
+ * A resend from the same caller finds the record and is answered as the first attempt was (see
+ * {@link finishRemoval}); a user who is not a member otherwise is acked `removed: false`, nothing written.
+ * @throws NotAMemberError when the caller is not a member (or the conversation does not exist).
+ * @throws ValidationError for a direct conversation.
+ * @throws NotAnAdminError when the caller removes someone else without being the creator or an admin.
+ * @throws BusyError when the first attempt of this removal is still running.
+ */
+export async function removeMember(
+  deps: MembershipDeps,
+  input: { conversationId: string; userId: string; callerId: string },
+): Promise<MembershipChangeAck> {
+  const { conversationId, userId, callerId } = input;
+  const { meta, caller, target, removal } = await readMembership(deps, conversationId, callerId, userId);
+  if (meta === undefined) throw new NotAMemberError(conversationId);
+  // A resend of this caller's removal (after a leave, the caller is no member any more), while a resend
+  // is still plausible; an old record is history, and the usual checks answer.
+  if (
+    target === undefined &&
+    removal?.by === callerId &&
+    deps.clock().getTime() < removal.claimedAt + REMOVAL_RESEND_WINDOW_MS
+  ) {
+    return finishRemoval(deps, conversationId, userId, removal);
+  }
+  if (caller === undefined) throw new NotAMemberError(conversationId);
+  if (meta.direct === true) {
+    throw new ValidationError(['conversationId: a direct conversation has exactly its two members']);
+  }
+  const leaving = userId === callerId;
+  // The creator's rights live in their member item's role; META's createdBy speaks only for an item
+  // written before roles existed, so a creator who left and was added back is a plain member.
+  const isAdmin = caller.role === 'admin' || (caller.role === undefined && meta.createdBy === callerId);
+  if (!leaving && !isAdmin) throw new NotAnAdminError(conversationId);
+  const unchanged = { conversationId, userId, removed: false };
+  if (target === undefined) return unchanged;
+  const record: RemovalRecord = {
+    kind: leaving ? 'member_left' : 'member_removed',
+    by: callerId,
+    claimedAt: deps.clock().getTime(),
+  };
+  try {
+    await deps.ddb.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Delete: {
+              TableName: deps.tables.conversations,
+              Key: { conversationId, sk: memberSk(userId) },
+              ConditionExpression: 'attribute_exists(conversationId)',
+            },
+          },
+          {
+            Update: {
+              TableName: deps.tables.conversations,
+              Key: { conversationId, sk: META_SK },
+              UpdateExpression: 'ADD memberCount :minusOne',
+              ConditionExpression: 'attribute_exists(conversationId)',
+              ExpressionAttributeValues: { ':minusOne': -1 },
+            },
+          },
+          {
+            // Replaces the record of an earlier removal of the same user, who was added again since.
+            Put: {
+              TableName: deps.tables.conversations,
+              Item: { conversationId, sk: removalSk(userId), ...record },
+            },
+          },
+        ],
+      }),
+    );
+  } catch (err: unknown) {
+    // Removed by a concurrent request a moment ago: that one records the change.
+    if (cancellationReasons(err)?.[0]?.Code === 'ConditionalCheckFailed') return unchanged;
+    throw err;
+  }
+  return completeRemoval(deps, conversationId, userId, record);
+}
+
+/**
+ * What follows the transaction: ends the user's subscriptions, stores and enqueues the change, and
+ * writes its seq and time on the removal record (only if no attempt wrote them first).
+ */
+async function completeRemoval(
+  deps: MembershipDeps,
+  conversationId: string,
+  userId: string,
+  record: RemovalRecord,
+): Promise<MembershipChangeAck> {
+  await endSubscriptions(deps, conversationId, userId);
+  // The record gets the seq as soon as the change is stored: a resend after a failed enqueue then
+  // enqueues that change again instead of recording a second one.
+  const remember = async (seq: number, at: string): Promise<void> => {
+    try {
+      await deps.ddb.send(
+        new UpdateCommand({
+          TableName: deps.tables.conversations,
+          Key: { conversationId, sk: removalSk(userId) },
+          UpdateExpression: 'SET seq = :seq, #at = :at',
+          ConditionExpression: 'attribute_exists(conversationId) AND attribute_not_exists(seq)',
+          ExpressionAttributeNames: { '#at': 'at' },
+          ExpressionAttributeValues: { ':seq': seq, ':at': at },
+        }),
+      );
+    } catch (err: unknown) {
+      // Another attempt gave the record its seq first (it outlived its lease): this change stands too.
+      if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
+      deps.logger.info('The removal record already had a seq', { seq });
+    }
+  };
+  const seq = await recordMembershipChange(
+    deps,
+    { conversationId, kind: record.kind, userIds: [userId], by: record.by, now: deps.clock() },
+    remember,
+  );
+  deps.logger.info(record.kind === 'member_left' ? 'Member left' : 'Member removed', { seq });
+  return { conversationId, userId, removed: true, seq };
+}
+
+/**
+ * A resend of a removal whose transaction went through. Finished (the record has its seq): the change
+ * is enqueued again (a no-op within SQS's dedup window, a repair if the first enqueue failed) and acked
+ * with its seq, as the first attempt was. Unfinished, with the first attempt possibly still running
+ * (within the writer lease): `busy` until the lease ends. Unfinished after it: that attempt is gone, so
+ * this one takes the record over (conditionally, so only one resend does) and completes the removal.
+ */
+async function finishRemoval(
+  deps: MembershipDeps,
+  conversationId: string,
+  userId: string,
+  removal: RemovalRecord,
+): Promise<MembershipChangeAck> {
+  if (typeof removal.seq === 'number') {
+    await enqueue(deps.sqs, deps.fanoutQueueUrl, {
+      kind: 'membership',
+      conversationId,
+      seq: removal.seq,
+      event: removal.kind,
+      userIds: [userId],
+      by: removal.by,
+      at: String(removal.at),
+    });
+    return { conversationId, userId, removed: true, seq: removal.seq };
+  }
+  const now = deps.clock().getTime();
+  const leaseLeft = removal.claimedAt + LIMITS.writerLeaseMs - now;
+  if (leaseLeft > 0) {
+    throw new BusyError('This removal is still being carried out by an earlier attempt', leaseLeft);
+  }
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tables.conversations,
+        Key: { conversationId, sk: removalSk(userId) },
+        UpdateExpression: 'SET claimedAt = :now',
+        ConditionExpression: 'claimedAt = :stale AND attribute_not_exists(seq)',
+        ExpressionAttributeValues: { ':now': now, ':stale': removal.claimedAt },
+      }),
+    );
+  } catch (err: unknown) {
+    // Another resend took it over (or finished it) a moment ago.
+    if (isAwsError(err, 'ConditionalCheckFailedException')) {
+      throw new BusyError('This removal is being finished by another attempt', TAKEN_OVER_RETRY_MS);
+    }
+    throw err;
+  }
+  deps.logger.info('Took over a removal whose first attempt is gone');
+  return completeRemoval(deps, conversationId, userId, { ...removal, claimedAt: now });
+}

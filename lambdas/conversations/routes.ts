@@ -1,0 +1,220 @@
+/**
+ * Conversation routes: create a conversation, add members, subscribe (backlog + live), unsubscribe and
+ * read history. One Lambda serves them all and `$default`, so an unknown action or a malformed frame
+ * gets its error frame here too.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LIMITS } from '../../shared/limits';
+import {
+  addMembersFrameSchema,
+  createConversationFrameSchema,
+  historyFrameSchema,
+  listConversationsFrameSchema,
+  pingFrameSchema,
+  readFrameSchema,
+  subscribeFrameSchema,
+  unsubscribeFrameSchema,
+} from '../../shared/protocol';
+import { deleteSubscription } from '../../shared/store/connections';
+import {
+  addMembers,
+  createConversation,
+  markRead,
+  readCounter,
+  requireMember,
+} from '../../shared/store/conversations';
+import { messagesBefore } from '../../shared/store/messages';
+import type { TableNames } from '../../shared/tables';
+import { createRouteHandler, type RouteEvent, type RouteResult, route } from '../../shared/websocket';
+import { openDirect } from './direct';
+import { type EphemeralDeps, ephemeralRoutes, postReadEvent, prepareOnlineAnnouncement } from './ephemeral';
+import { listConversations } from './list';
+import { type MembershipDeps, membershipRoutes, recordMembershipChange } from './membership';
+import { confirmSubscriber, subscribe } from './subscribe';
+
+export interface ConversationsDeps {
+  ddb: DynamoDBDocumentClient;
+  tables: Pick<TableNames, 'conversations' | 'subscriptions' | 'connections' | 'messages'>;
+  logger: Logger;
+  /** @default () => new Date() */
+  clock?: () => Date;
+  /** Generates conversation ids; they must match `conversationIdSchema`. @default crypto.randomUUID */
+  newId?: () => string;
+  /**
+   * Posting to connections (./ephemeral.ts): serves `typing` and `presence` and makes `subscribe`
+   * announce a user's arrival. @default none: no such routes, and subscribe announces nothing
+   */
+  ephemeral?: Pick<EphemeralDeps, 'post' | 'postBudgetMs'>;
+  /**
+   * The fan-out queue (./membership.ts): serves `removeMember` and `leave`, and makes `addMembers` record
+   * its change in the conversation's order. @default none: no such routes, and adds record nothing
+   */
+  membership?: Pick<MembershipDeps, 'sqs' | 'fanoutQueueUrl'>;
+}
+
+/**
+ * Builds the Lambda handler of the conversation routes and `$default`.
+ *
+ * - `createConversation {members, title?}` writes META and every member item (the caller included) in
+ *   one transaction, so a conversation never exists without its members.
+ * - `addMembers {conversationId, members}` adds those not yet members (as plain members; the creator is
+ *   the admin); existing members are skipped. With `deps.membership` the change takes a seq.
+ * - `removeMember` and `leave` (./membership.ts), with `deps.membership`.
+ * - `read {conversationId, seq}` moves the caller's read cursor; with `deps.ephemeral`, a move is posted
+ *   to the listeners as `{type:'read'}` in groups of at most LIMITS.maxReadEventMembers.
+ * - `subscribe {conversationId, afterSeq?}` registers the subscription first and only then reads the
+ *   backlog (G5): a message missing from the backlog was committed after the subscription was stored,
+ *   so its fan-out pushes it live and there is no gap. Without `afterSeq` there is no backlog,
+ *   only `lastSeq`. When the ack says `hasMore`, the client subscribes again with `afterSeq` = the
+ *   last seq it received; subscribing again is idempotent and live messages that overlap the backlog
+ *   are deduped by seq.
+ * - `unsubscribe {conversationId}` removes the caller connection's subscription (idempotent).
+ * - `history {conversationId, beforeSeq?, limit?}` returns a page of older messages, ascending.
+ * - `typing` and `presence` (./ephemeral.ts), with `deps.ephemeral`.
+ *
+ * Non-members get `forbidden` from subscribe, history and addMembers before anything is written.
+ */
+export function createConversationsHandler(
+  deps: ConversationsDeps,
+): (event: RouteEvent) => Promise<RouteResult> {
+  const { ddb, tables, logger } = deps;
+  const clock = deps.clock ?? (() => new Date());
+  const newId = deps.newId ?? randomUUID;
+  const ephemeral: EphemeralDeps | undefined =
+    deps.ephemeral === undefined ? undefined : { ...deps.ephemeral, ddb, tables, logger, clock };
+  // With posting too, a change reaches the users it names (./membership.ts, tellNamedUsers).
+  const membership: MembershipDeps | undefined =
+    deps.membership === undefined
+      ? undefined
+      : {
+          ...deps.membership,
+          ddb,
+          tables,
+          logger,
+          clock,
+          ...(deps.ephemeral && { post: deps.ephemeral.post }),
+        };
+
+  return createRouteHandler(logger, {
+    ...(ephemeral === undefined ? {} : ephemeralRoutes(ephemeral)),
+    ...(membership === undefined ? {} : membershipRoutes(membership)),
+    createConversation: route({
+      schema: createConversationFrameSchema,
+      run: async (frame, caller) => {
+        if (frame.direct === true) {
+          const conversation = await openDirect(ddb, tables, caller.userId, frame, clock());
+          logger.appendKeys({ conversationId: conversation.conversationId });
+          return { conversation };
+        }
+        const conversationId = newId();
+        logger.appendKeys({ conversationId });
+        const conversation = await createConversation(ddb, tables, {
+          conversationId,
+          title: frame.title,
+          members: [caller.userId, ...frame.members],
+          createdBy: caller.userId,
+          now: clock(),
+        });
+        logger.info('Conversation created', { memberCount: conversation.members.length });
+        return { conversation };
+      },
+    }),
+    read: route({
+      schema: readFrameSchema,
+      run: async (frame, caller) => {
+        const { readSeq, moved, memberCount } = await markRead(
+          ddb,
+          tables,
+          frame.conversationId,
+          caller.userId,
+          frame.seq,
+          clock(),
+        );
+        if (moved && ephemeral !== undefined) {
+          await postReadEvent(ephemeral, frame.conversationId, caller, readSeq, memberCount);
+        }
+        return { conversationId: frame.conversationId, readSeq, moved };
+      },
+    }),
+    addMembers: route({
+      schema: addMembersFrameSchema,
+      run: async (frame, caller) => {
+        await requireMember(ddb, tables, frame.conversationId, caller.userId);
+        const added = await addMembers(ddb, tables, {
+          conversationId: frame.conversationId,
+          members: frame.members,
+          addedBy: caller.userId,
+          now: clock(),
+        });
+        if (added.length === 0 || membership === undefined)
+          return { conversationId: frame.conversationId, added };
+        const seq = await recordMembershipChange(membership, {
+          conversationId: frame.conversationId,
+          kind: 'member_added',
+          userIds: added,
+          by: caller.userId,
+          now: clock(),
+        });
+        return { conversationId: frame.conversationId, added, seq };
+      },
+    }),
+    listConversations: route({
+      schema: listConversationsFrameSchema,
+      run: async (frame, caller) => ({
+        ...(await listConversations(
+          ddb,
+          tables,
+          caller.userId,
+          frame.limit ?? LIMITS.defaultPageSize,
+          frame.cursor,
+        )),
+      }),
+    }),
+    ping: route({ schema: pingFrameSchema, run: async () => ({}) }),
+    subscribe: route({
+      schema: subscribeFrameSchema,
+      run: async (frame, caller) => {
+        const [, announceOnline] = await Promise.all([
+          requireMember(ddb, tables, frame.conversationId, caller.userId),
+          ephemeral && prepareOnlineAnnouncement(ephemeral, frame.conversationId, caller),
+        ]);
+        const page = await subscribe(ddb, tables, frame, caller, clock());
+        // Where members can be removed, a removal may have run between the check above and the write.
+        if (membership !== undefined) await confirmSubscriber(membership, frame.conversationId, caller);
+        await announceOnline?.();
+        return { ...page };
+      },
+    }),
+    unsubscribe: route({
+      schema: unsubscribeFrameSchema,
+      run: async (frame, caller) => {
+        await deleteSubscription(ddb, tables, {
+          conversationId: frame.conversationId,
+          connectionId: caller.connectionId,
+        });
+        return { conversationId: frame.conversationId };
+      },
+    }),
+    history: route({
+      schema: historyFrameSchema,
+      run: async (frame, caller) => {
+        const [, counter] = await Promise.all([
+          requireMember(ddb, tables, frame.conversationId, caller.userId),
+          readCounter(ddb, tables, frame.conversationId),
+        ]);
+        const page = await messagesBefore(
+          ddb,
+          tables,
+          frame.conversationId,
+          frame.beforeSeq,
+          { ...counter, now: clock() },
+          frame.limit,
+        );
+        const lastSeq = Math.max(counter.lastSeq, page.messages.at(-1)?.seq ?? 0);
+        return { conversationId: frame.conversationId, ...page, lastSeq };
+      },
+    }),
+  });
+}

@@ -1,0 +1,112 @@
+/**
+ * Reads of the `MEMBER#<userId>` items: is X a member, which of these users are, who the members are
+ * (with their read cursors), and which conversations a user belongs to (the byMember index).
+ */
+import { type DynamoDBDocumentClient, GetCommand, paginateQuery, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { NotAMemberError } from '../../errors';
+import type { MemberReadSeq } from '../../protocol';
+import { memberSk, TABLES, type TableNames } from '../../tables';
+import { batchGetAll } from '../batch';
+
+const BY_MEMBER = TABLES.conversations.globalSecondaryIndexes[0].indexName;
+
+/**
+ * Throws {@link NotAMemberError} unless `userId` is a member of `conversationId`. A strongly consistent
+ * read, so a member added a moment ago is seen.
+ */
+export async function requireMember(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'conversations'>,
+  conversationId: string,
+  userId: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  const { Item } = await ddb.send(
+    new GetCommand({
+      TableName: tables.conversations,
+      Key: { conversationId, sk: memberSk(userId) },
+      ConsistentRead: true,
+      ProjectionExpression: 'conversationId',
+    }),
+    { abortSignal: signal },
+  );
+  if (Item === undefined) throw new NotAMemberError(conversationId);
+}
+
+/** Which of `userIds` are members already: one strongly consistent BatchGetItem. */
+export async function existingMembers(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'conversations'>,
+  conversationId: string,
+  userIds: string[],
+): Promise<Set<string>> {
+  const items = await batchGetAll(
+    ddb,
+    tables.conversations,
+    userIds.map((userId) => ({ conversationId, sk: memberSk(userId) })),
+    { consistentRead: true, projection: 'memberId' },
+  );
+  return new Set(items.map((item) => String(item.memberId)));
+}
+
+/**
+ * The members of a conversation with their read cursors, in member order: one consistent Query of its
+ * MEMBER# items (at most LIMITS.maxGroupSize of them, a few KB).
+ */
+export async function listMemberCursors(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'conversations'>,
+  conversationId: string,
+): Promise<MemberReadSeq[]> {
+  const members: MemberReadSeq[] = [];
+  const pages = paginateQuery(
+    { client: ddb },
+    {
+      TableName: tables.conversations,
+      KeyConditionExpression: 'conversationId = :c AND begins_with(sk, :member)',
+      ExpressionAttributeValues: { ':c': conversationId, ':member': memberSk('') },
+      ProjectionExpression: 'memberId, readSeq',
+      ConsistentRead: true,
+    },
+  );
+  for await (const page of pages) {
+    for (const item of page.Items ?? [])
+      members.push({
+        userId: String(item.memberId),
+        readSeq: typeof item.readSeq === 'number' ? item.readSeq : 0,
+      });
+  }
+  return members;
+}
+
+/** The members of a conversation, in member order (the same one consistent Query). */
+export async function listMembers(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'conversations'>,
+  conversationId: string,
+): Promise<string[]> {
+  return (await listMemberCursors(ddb, tables, conversationId)).map((member) => member.userId);
+}
+
+/**
+ * Up to `limit` conversations of `userId`: one Query of the conversations table's byMember index, keys
+ * only (0.5 RRU per 4 KB), in conversation id order.
+ */
+export async function memberConversationIds(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'conversations'>,
+  userId: string,
+  limit: number,
+): Promise<string[]> {
+  const { Items } = await ddb.send(
+    new QueryCommand({
+      TableName: tables.conversations,
+      IndexName: BY_MEMBER,
+      KeyConditionExpression: 'memberId = :u',
+      ExpressionAttributeValues: { ':u': userId },
+      ProjectionExpression: 'conversationId',
+      Limit: limit,
+    }),
+  );
+  return (Items ?? []).map((item) => String(item.conversationId));
+}

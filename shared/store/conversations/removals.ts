@@ -1,0 +1,55 @@
+/**
+ * Removal records (`REMOVED#<userId>`): written in the transaction that deletes a member item, they let
+ * a resent removal find and finish what its first attempt left (lambdas/conversations/membership/).
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { MembershipKind } from '../../protocol';
+import { META_SK, memberSk, type TableNames } from '../../tables';
+import { batchGetAll } from '../batch';
+
+/** The sort key of the record of `userId`'s latest removal from the conversation. */
+export const removalSk = (userId: string): string => `REMOVED#${userId}`;
+
+/**
+ * The record of a removal, written in the transaction that deletes the member item: who removed whom,
+ * how, and when its current attempt began (`claimedAt`, ms); `seq` and `at` once the change is stored.
+ */
+export interface RemovalRecord {
+  kind: MembershipKind;
+  by: string;
+  claimedAt: number;
+  seq?: number;
+  at?: string;
+}
+
+/** META, the member items of the caller and the target, and the target's removal record: one strongly consistent BatchGetItem. */
+export async function readMembership(
+  deps: { ddb: DynamoDBDocumentClient; tables: Pick<TableNames, 'conversations'> },
+  conversationId: string,
+  callerId: string,
+  userId: string,
+): Promise<{
+  meta?: Record<string, unknown>;
+  caller?: Record<string, unknown>;
+  target?: Record<string, unknown>;
+  removal?: RemovalRecord;
+}> {
+  const keys = [META_SK, memberSk(callerId), memberSk(userId), removalSk(userId)];
+  const items = await batchGetAll(
+    deps.ddb,
+    deps.tables.conversations,
+    [...new Set(keys)].map((sk) => ({ conversationId, sk })),
+    { consistentRead: true },
+  );
+  const bySk = new Map(items.map((item) => [String(item.sk), item]));
+  const meta = bySk.get(META_SK);
+  const caller = bySk.get(memberSk(callerId));
+  const target = bySk.get(memberSk(userId));
+  const removal = bySk.get(removalSk(userId)) as RemovalRecord | undefined;
+  return {
+    ...(meta === undefined ? {} : { meta }),
+    ...(caller === undefined ? {} : { caller }),
+    ...(target === undefined ? {} : { target }),
+    ...(removal === undefined ? {} : { removal }),
+  };
+}
