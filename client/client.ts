@@ -5,12 +5,14 @@
 import { type BackoffPolicy, fullJitterDelay } from '../shared/backoff';
 import { LIMITS } from '../shared/limits';
 import { Emitter } from './emitter';
-import { MemoryOutboxStore, Outbox, type OutboxEntry, type OutboxEvent, type OutboxStore } from './outbox';
+import { type ClientEvents, type ConnectOptions, type FileData, randomId, systemScheduler } from './options';
+import { MemoryOutboxStore, Outbox, type OutboxEntry } from './outbox';
+import { toActivity, toUpdate } from './pushes';
+import { type Pending, POLICY, utf8Length } from './requests';
 import { ConversationStream } from './stream';
 import {
   type Action,
   type Actions,
-  type ActivityEvent,
   type Attachment,
   type AttachmentContentType,
   ChatRequestError,
@@ -18,123 +20,14 @@ import {
   type Conversation,
   type MembershipEntry,
   type MembershipEvent,
-  type MessageUpdate,
   type Page,
-  type PresenceEvent,
-  type ReadEvent,
   type ReconnectReason,
   type Scheduler,
   type SendAck,
   type StoredEntry,
-  type TypingEvent,
   type WebSocketConstructor,
   type WebSocketLike,
 } from './types';
-
-export interface ConnectOptions {
-  /** The stage URL, `wss://<api>.execute-api.<region>.amazonaws.com/<stage>` (or `ws://127.0.0.1:3001/local`). */
-  url: string;
-  /** A fixed token. Prefer `tokenProvider` for long sessions: tokens expire. */
-  token?: string;
-  /** Called before every connection attempt, so an expired token is replaced by a fresh one. */
-  tokenProvider?: () => string | Promise<string>;
-  /** @default globalThis.WebSocket (browsers, Node ≥ 22); on Node 20 pass the `ws` package's export. */
-  WebSocket?: WebSocketConstructor;
-  /** Where unsent messages are kept. @default new MemoryOutboxStore() */
-  outboxStore?: OutboxStore;
-  /** @default the platform's Date.now and setTimeout */
-  scheduler?: Scheduler;
-  /** Uniform in [0, 1), for the reconnect jitter. @default Math.random */
-  random?: () => number;
-  /** Makes clientMessageIds (1-64 of A-Za-z0-9_.:-). @default crypto.randomUUID */
-  newId?: () => string;
-  /** Reconnect delay: full jitter below a ceiling that doubles per failed attempt. @default { baseDelayMs: 1000, maxDelayMs: 30000 } */
-  backoff?: BackoffPolicy;
-  /** Give up (state `closed`, reason `gave_up`) after this many failed attempts in a row. @default Infinity */
-  maxReconnectAttempts?: number;
-  /**
-   * How long to wait for an answer before resending (or, when nothing at all came back meanwhile,
-   * before declaring the connection dead). Longer than a send can run (10 s). @default 15000
-   */
-  requestTimeoutMs?: number;
-  /** Sends a keepalive after this long without sending anything; API Gateway drops a connection idle for 10 min. @default 300000 */
-  keepaliveMs?: number;
-  /** Replaces the connection after this long; API Gateway closes it at 2 h. @default 6600000 (110 min) */
-  maxConnectionMs?: number;
-  /** How long a gap in seqs may stay open before the missing range is read with `history`. @default 1000 */
-  gapWaitMs?: number;
-  /** Uploads attachments (`attach`). @default globalThis.fetch */
-  fetch?: (
-    url: string,
-    init: { method: string; headers: Record<string, string>; body: Uint8Array | Blob },
-  ) => Promise<{ ok: boolean; status: number; text?: () => Promise<string> }>;
-}
-
-/** What `attach` uploads: a browser File/Blob, or bytes. */
-export type FileData = Blob | Uint8Array;
-
-export interface ClientEvents {
-  connecting: { attempt: number };
-  open: { attempt: number };
-  reconnecting: { attempt: number; delayMs: number; reason: ReconnectReason };
-  closed: { reason: 'client' | 'gave_up' };
-  outbox: OutboxEvent;
-  /** A background failure that stops nothing (an outbox store that cannot save, a token provider that threw). */
-  error: { error: unknown };
-  /** Another member is typing in a conversation this connection subscribes to (ephemeral: show it ~4 s). */
-  typing: TypingEvent;
-  /** A member of a conversation this connection subscribes to came online or went offline. */
-  presence: PresenceEvent;
-  /** A member's read cursor moved, in a conversation this connection subscribes to (receipts: "seen"). */
-  read: ReadEvent;
-  /** A new message in one of your conversations that this connection does not subscribe to (the live list). */
-  activity: ActivityEvent;
-  /**
-   * A membership change this connection heard: in a conversation it subscribes to (also delivered in
-   * order on the stream), or one that names you, wherever you are connected: you were added (the
-   * conversation is new to your list), removed, or left from another tab (it leaves your list).
-   */
-  membership: MembershipEvent;
-}
-
-/** A request as long as it is not finished: possibly several attempts, each with its own requestId. */
-interface Pending {
-  frame: Record<string, unknown>;
-  /** Survives a lost connection (sent again on the next); otherwise it fails with `no_answer` once sent. */
-  durable: boolean;
-  /** Safe to send twice, so an unanswered attempt is resent; otherwise it fails with `no_answer`. */
-  resend: boolean;
-  attempts: number;
-  /** The requestId of the attempt awaiting its answer on the current connection. */
-  current: string | undefined;
-  /** Frames received on the connection when the current attempt went out. */
-  receivedBefore: number;
-  /** Cancels the answer deadline, or the wait before the next attempt. */
-  cancelTimer: (() => void) | undefined;
-  ids: string[];
-  resolve(ack: unknown): void;
-  reject(error: ChatRequestError): void;
-}
-
-/** Per action: may it outlive its connection (durable), may it be sent twice (resend). */
-const POLICY: Record<Action, { durable: boolean; resend: boolean }> = {
-  send: { durable: true, resend: true }, // the clientMessageId makes a resend the same message (G3)
-  history: { durable: true, resend: true },
-  addMembers: { durable: true, resend: true }, // existing members are skipped
-  subscribe: { durable: false, resend: true }, // a subscription belongs to one connection
-  unsubscribe: { durable: false, resend: true },
-  createConversation: { durable: false, resend: false }, // a second one would make a second conversation
-  listConversations: { durable: true, resend: true },
-  read: { durable: true, resend: true }, // the cursor only moves forward
-  edit: { durable: true, resend: true }, // the same body again is acked `duplicate`
-  delete: { durable: true, resend: true }, // deleting again is acked `duplicate`
-  typing: { durable: false, resend: false }, // ephemeral: a late one is worse than none
-  presence: { durable: true, resend: true },
-  uploadUrl: { durable: true, resend: true }, // an unused URL costs nothing
-  downloadUrl: { durable: true, resend: true },
-  removeMember: { durable: true, resend: true }, // a second removal acks `removed: false`
-  leave: { durable: true, resend: true },
-};
 
 /** A connection open this long was healthy: the next failure starts the backoff from the beginning. */
 const STABLE_AFTER_MS = 60_000;
@@ -146,25 +39,6 @@ const ANONYMOUS_ERROR_WAIT_MS = 2_000;
  * collides with a request's (decimal) ids.
  */
 const KEEPALIVE_FRAME = '{"action":"ping","requestId":"keepalive"}';
-
-const systemScheduler: Scheduler = {
-  now: () => Date.now(),
-  after(ms, fn) {
-    const handle = setTimeout(fn, ms);
-    return () => clearTimeout(handle);
-  },
-};
-
-/** A UUID; pages served over plain http (not localhost) have no randomUUID, but do have getRandomValues. */
-function randomId(): string {
-  const { crypto } = globalThis;
-  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
-  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join(
-    '',
-  );
-}
-
-const utf8Length = (text: string): number => new TextEncoder().encode(text).length;
 
 /** A chat connection. Create it with {@link connect}. */
 export class ChatClient extends Emitter<ClientEvents> {
@@ -715,51 +589,4 @@ export class ChatClient extends Emitter<ClientEvents> {
     if (error) request.reject(error);
     else request.resolve(ack);
   }
-}
-
-/** An `activity` push as an {@link ActivityEvent}, or undefined when it is malformed. */
-function toActivity(frame: Record<string, unknown>): ActivityEvent | undefined {
-  const { conversationId, seq, senderId, sentAt, preview, truncated, attachment } = frame;
-  if (
-    typeof conversationId !== 'string' ||
-    typeof seq !== 'number' ||
-    typeof senderId !== 'string' ||
-    typeof sentAt !== 'string' ||
-    typeof preview !== 'string'
-  )
-    return;
-  const contentType = (attachment as { contentType?: unknown } | undefined)?.contentType;
-  return {
-    conversationId,
-    seq,
-    senderId,
-    sentAt,
-    preview,
-    ...(truncated === true ? { truncated } : {}),
-    ...(typeof contentType === 'string' ? { attachment: { contentType } } : {}),
-  };
-}
-
-/** An `edited` or `deleted` push as a {@link MessageUpdate}, or undefined when it is malformed. */
-function toUpdate(frame: Record<string, unknown>): MessageUpdate | undefined {
-  const { conversationId, seq, version, body, editedAt, deletedAt } = frame;
-  if (typeof conversationId !== 'string' || typeof seq !== 'number' || typeof version !== 'number') return;
-  if (frame.type === 'deleted')
-    return {
-      conversationId,
-      seq,
-      version,
-      body: '',
-      deleted: true,
-      ...(typeof deletedAt === 'string' ? { deletedAt } : {}),
-    };
-  if (typeof body !== 'string') return;
-  return {
-    conversationId,
-    seq,
-    version,
-    body,
-    deleted: false,
-    ...(typeof editedAt === 'string' ? { editedAt } : {}),
-  };
 }

@@ -21,9 +21,11 @@
  * room.on('membership', ({ kind, userIds, by }) => note(kind, userIds, by)); // in seq order
  * ```
  */
-import { ChatClient, type ConnectOptions } from './client';
+import { ChatClient } from './client';
+import type { ConnectOptions } from './options';
 
-export { ChatClient, type ClientEvents, type ConnectOptions, type FileData } from './client';
+export { ChatClient } from './client';
+export type { ClientEvents, ConnectOptions, FileData } from './options';
 export {
   localStorageOutboxStore,
   MemoryOutboxStore,
