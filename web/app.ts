@@ -20,6 +20,7 @@ const userIdList = (text: string, me: string): string[] => [
   ...new Set(text.split(/[\s,]+/).filter((userId) => userId !== '' && userId !== me)),
 ];
 
+/** Starts the page: its config, the controls, and the session this tab had before a reload. */
 async function main(): Promise<void> {
   const config = (await (await fetch('/config.json', { cache: 'no-store' })).json()) as PageConfig;
   const WebSocket = offlineAwareWebSocket();
@@ -45,13 +46,7 @@ async function main(): Promise<void> {
     }
   };
 
-  ui.signInForm.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const userId = ui.userId.value.trim();
-    if (userId) void signIn(userId);
-  });
-
-  ui.signOut.addEventListener('click', () => {
+  const signOut = (): void => {
     session?.close();
     session = undefined;
     sessionStorage.removeItem(SESSION_USER_KEY);
@@ -63,16 +58,41 @@ async function main(): Promise<void> {
     ui.conversationPane.hidden = true;
     ui.conversationList.replaceChildren();
     document.body.dataset.view = 'list';
+  };
+
+  wireSignIn(signIn, signOut);
+  wireSidebar(() => session);
+  wireConversation(() => session);
+
+  const userId = new URLSearchParams(location.search).get('user') ?? sessionStorage.getItem(SESSION_USER_KEY);
+  if (userId) {
+    ui.userId.value = userId;
+    await signIn(userId);
+  } else ui.userId.focus();
+}
+
+/** The sign-in form and the Sign out button. */
+function wireSignIn(signIn: (userId: string) => Promise<void>, signOut: () => void): void {
+  ui.signInForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const userId = ui.userId.value.trim();
+    if (userId) void signIn(userId);
   });
 
+  ui.signOut.addEventListener('click', signOut);
+}
+
+/** The sidebar: the conversation list and its Refresh, and the forms that create or open a conversation. */
+function wireSidebar(current: () => Session | undefined): void {
   ui.conversationList.addEventListener('click', (event) => {
     const target = event.target instanceof Element ? event.target : null;
     const item = target?.closest<HTMLButtonElement>('button[data-conversation-id]');
-    if (item?.dataset.conversationId) session?.open(item.dataset.conversationId);
+    if (item?.dataset.conversationId) current()?.open(item.dataset.conversationId);
   });
 
   ui.createForm.addEventListener('submit', (event) => {
     event.preventDefault();
+    const session = current();
     if (!session) return;
     const members = userIdList(ui.createMembers.value, session.userId);
     const title = ui.createTitle.value.trim() || undefined;
@@ -92,6 +112,7 @@ async function main(): Promise<void> {
   ui.directForm.addEventListener('submit', (event) => {
     event.preventDefault();
     const other = ui.directUser.value.trim();
+    const session = current();
     if (!session || !other) return;
     ui.directError.textContent = '';
     ui.directButton.disabled = true;
@@ -109,22 +130,30 @@ async function main(): Promise<void> {
   ui.openForm.addEventListener('submit', (event) => {
     event.preventDefault();
     const conversationId = ui.openId.value.trim();
+    const session = current();
     if (!session || !conversationId) return;
     session.open(conversationId);
     ui.openForm.reset();
   });
 
+  ui.refreshList.addEventListener('click', () => void current()?.refreshList());
+  // Pushes that name the user (added, removed) are best effort: coming back to the tab is when to look again.
+  window.addEventListener('focus', () => void current()?.refreshList());
+}
+
+/** The open conversation's controls: the composer, Load older, Attach, Leave, Members, and Back on a phone. */
+function wireConversation(current: () => Session | undefined): void {
   ui.sendForm.addEventListener('submit', (event) => {
     event.preventDefault();
     const body = ui.messageInput.value;
     if (body.trim() === '') return;
-    session?.send(body);
+    current()?.send(body);
     ui.messageInput.value = '';
   });
 
-  ui.messageInput.addEventListener('input', () => session?.typed());
+  ui.messageInput.addEventListener('input', () => current()?.typed());
   document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'visible') session?.visible();
+    if (document.visibilityState === 'visible') current()?.visible();
   });
 
   ui.messageInput.addEventListener('keydown', (event) => {
@@ -134,18 +163,19 @@ async function main(): Promise<void> {
     }
   });
 
-  ui.loadOlder.addEventListener('click', () => session?.loadOlder());
+  ui.loadOlder.addEventListener('click', () => current()?.loadOlder());
   ui.attachInput.addEventListener('change', () => {
     const file = ui.attachInput.files?.[0];
     ui.attachInput.value = '';
-    if (file) session?.attach(file);
+    if (file) current()?.attach(file);
   });
-  ui.leave.addEventListener('click', () => void session?.leave());
+  ui.leave.addEventListener('click', () => void current()?.leave());
   ui.membersToggle.addEventListener('click', () =>
     showMembersPanel(ui.membersToggle.ariaExpanded !== 'true'),
   );
   ui.addMembersForm.addEventListener('submit', (event) => {
     event.preventDefault();
+    const session = current();
     if (!session) return;
     const userIds = userIdList(ui.addMembers.value, session.userId);
     if (userIds.length === 0) return;
@@ -159,18 +189,9 @@ async function main(): Promise<void> {
         ui.addMembersButton.disabled = false;
       });
   });
-  ui.refreshList.addEventListener('click', () => void session?.refreshList());
-  // Pushes that name the user (added, removed) are best effort: coming back to the tab is when to look again.
-  window.addEventListener('focus', () => void session?.refreshList());
   ui.back.addEventListener('click', () => {
     document.body.dataset.view = 'list';
   });
-
-  const userId = new URLSearchParams(location.search).get('user') ?? sessionStorage.getItem(SESSION_USER_KEY);
-  if (userId) {
-    ui.userId.value = userId;
-    await signIn(userId);
-  } else ui.userId.focus();
 }
 
 main().catch((err: unknown) => {
