@@ -1,16 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { describe, expect, it } from 'vitest';
+import { useLocalRuntime } from '../support/local-runtime';
 import type { ChatClient, Frame } from './chat-client';
 import { connectAs, createConversation, sendMessage } from './helpers';
 
-let runtime: LocalRuntime;
-const clients: ChatClient[] = [];
-
-async function track(client: Promise<ChatClient>): Promise<ChatClient> {
-  const opened = await client;
-  clients.push(opened);
-  return opened;
-}
+const { runtime, track } = useLocalRuntime();
 
 /** Pushed frames about one conversation (messages, edits, deletes), in arrival order. */
 const pushes = (client: ChatClient, conversationId: string): Frame[] =>
@@ -21,20 +14,11 @@ const pushes = (client: ChatClient, conversationId: string): Frame[] =>
       frame.conversationId === conversationId,
   );
 
-beforeAll(async () => {
-  runtime = await startLocalRuntime({ logLevel: 'ERROR' });
-});
-
-afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  await runtime?.stop();
-});
-
 describe('edit and delete through the local runtime', () => {
   it('pushes message, edited and deleted in that order, and history and the backlog show the latest version', async () => {
     // Prepare
-    const alice = await track(connectAs(runtime, 'alice'));
-    const bob = await track(connectAs(runtime, 'bob'));
+    const alice = await track(connectAs(runtime(), 'alice'));
+    const bob = await track(connectAs(runtime(), 'bob'));
     const conversationId = await createConversation(alice, ['bob']);
     await bob.request({ action: 'subscribe', conversationId });
     await sendMessage(alice, conversationId, 'm1', 'see you at 5');
@@ -95,8 +79,8 @@ describe('edit and delete through the local runtime', () => {
 
   it("refuses bob's edit and delete of alice's message and changes nothing", async () => {
     // Prepare
-    const alice = await track(connectAs(runtime, 'alice'));
-    const bob = await track(connectAs(runtime, 'bob'));
+    const alice = await track(connectAs(runtime(), 'alice'));
+    const bob = await track(connectAs(runtime(), 'bob'));
     const conversationId = await createConversation(alice, ['bob']);
     await sendMessage(alice, conversationId, 'm1', 'mine');
 
