@@ -1,16 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { describe, expect, it } from 'vitest';
+import { useLocalRuntime } from '../support/local-runtime';
 import type { ChatClient, Frame } from './chat-client';
 import { connectAs, createConversation, sendMessage } from './helpers';
 
-let runtime: LocalRuntime;
-const clients: ChatClient[] = [];
-
-async function track(client: Promise<ChatClient>): Promise<ChatClient> {
-  const opened = await client;
-  clients.push(opened);
-  return opened;
-}
+const { runtime, track } = useLocalRuntime();
 
 /** Pushed frames of one conversation that take a seq (messages and membership changes), in arrival order. */
 const ordered = (client: ChatClient, conversationId: string): string[] =>
@@ -31,21 +24,12 @@ async function drain(client: ChatClient): Promise<void> {
   expect(await client.request({ action: 'ping' })).toMatchObject({ type: 'ack' });
 }
 
-beforeAll(async () => {
-  runtime = await startLocalRuntime({ logLevel: 'ERROR' });
-});
-
-afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  await runtime?.stop();
-});
-
 describe('membership through the local runtime', () => {
   it('orders add, remove and leave with the messages; a removed member receives nothing more and can neither read nor send', async () => {
     // Prepare
-    const alice = await track(connectAs(runtime, 'alice'));
-    const bob = await track(connectAs(runtime, 'bob'));
-    const carol = await track(connectAs(runtime, 'carol'));
+    const alice = await track(connectAs(runtime(), 'alice'));
+    const bob = await track(connectAs(runtime(), 'bob'));
+    const carol = await track(connectAs(runtime(), 'carol'));
     const conversationId = await createConversation(alice, ['bob']);
     await alice.request({ action: 'subscribe', conversationId });
     await bob.request({ action: 'subscribe', conversationId });
@@ -107,9 +91,9 @@ describe('membership through the local runtime', () => {
 
   it('tells the users a change names on their connections, subscribed there or not', async () => {
     // Prepare: hal is connected but subscribes to nothing; ivy subscribes to the conversation.
-    const gil = await track(connectAs(runtime, 'gil'));
-    const hal = await track(connectAs(runtime, 'hal'));
-    const ivy = await track(connectAs(runtime, 'ivy'));
+    const gil = await track(connectAs(runtime(), 'gil'));
+    const hal = await track(connectAs(runtime(), 'hal'));
+    const ivy = await track(connectAs(runtime(), 'ivy'));
     const conversationId = await createConversation(gil, ['ivy']);
     await ivy.request({ action: 'subscribe', conversationId });
 
@@ -135,7 +119,7 @@ describe('membership through the local runtime', () => {
 
   it('refuses removeMember and leave in a direct conversation', async () => {
     // Prepare
-    const dora = await track(connectAs(runtime, 'dora'));
+    const dora = await track(connectAs(runtime(), 'dora'));
     const created = await dora.request({ action: 'createConversation', direct: true, members: ['ed'] });
     const conversationId = String((created.conversation as Frame).conversationId);
 
@@ -152,8 +136,8 @@ describe('membership through the local runtime', () => {
 describe('read receipts through the local runtime', () => {
   it("tells the other subscribers when a member's read cursor moves, and only when it moves", async () => {
     // Prepare
-    const fay = await track(connectAs(runtime, 'fay'));
-    const gus = await track(connectAs(runtime, 'gus'));
+    const fay = await track(connectAs(runtime(), 'fay'));
+    const gus = await track(connectAs(runtime(), 'gus'));
     const conversationId = await createConversation(fay, ['gus']);
     await fay.request({ action: 'subscribe', conversationId });
     await gus.request({ action: 'subscribe', conversationId });
