@@ -19,13 +19,12 @@
  * condition fails and this one announces offline itself: at least once, never zero times.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EPHEMERAL_BUDGET_MS, postEphemeral } from '../../shared/ephemeral';
 import { LIMITS } from '../../shared/limits';
 import type { PostFn } from '../../shared/poster';
 import type { PresenceEvent } from '../../shared/protocol';
-import { ANNOUNCED_ATTRIBUTE } from '../../shared/store/connections';
+import { addAnnounced } from '../../shared/store/connections';
 import { memberConversationIds } from '../../shared/store/conversations';
 import { listListeners, otherConnection } from '../../shared/store/presence';
 import type { TableNames } from '../../shared/tables';
@@ -105,7 +104,7 @@ async function announceOnline(deps: OnlineDeps, opened: OpenedConnection): Promi
   );
   if (conversations.length === 0) return;
   // Whoever hears "online" must hear "offline" too: the audience goes on the connection before the posts.
-  if (!(await handOver(deps, connectionId, conversations))) return;
+  if (!(await addAnnounced(deps.ddb, deps.tables, connectionId, conversations))) return;
   const event: PresenceEvent = { type: 'presence', userId, online: true };
   await postToListeners(deps, userId, conversations, event);
 }
@@ -120,35 +119,12 @@ export function createOfflineAnnouncer(deps: OfflineDeps): AnnounceOffline {
   return bestEffort(deps, 'offline', (closed: ClosedConnection) => announceOffline(deps, closed));
 }
 
-/**
- * Adds `conversations` to the `announcedTo` set of the user's live connection `connectionId`.
- * @returns false when that connection was deleted meanwhile (then nobody else will announce them).
- */
-async function handOver(deps: OfflineDeps, connectionId: string, conversations: string[]): Promise<boolean> {
-  try {
-    await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.connections,
-        Key: { connectionId },
-        UpdateExpression: 'ADD #announced :conversations',
-        ConditionExpression: 'attribute_exists(connectionId)',
-        ExpressionAttributeNames: { '#announced': ANNOUNCED_ATTRIBUTE },
-        ExpressionAttributeValues: { ':conversations': new Set(conversations) },
-      }),
-    );
-    return true;
-  } catch (err: unknown) {
-    if (err instanceof ConditionalCheckFailedException) return false;
-    throw err;
-  }
-}
-
 async function announceOffline(deps: OfflineDeps, closed: ClosedConnection): Promise<void> {
   const { userId } = closed;
   const conversations = [...new Set([...closed.conversations, ...(closed.announced ?? [])])];
   if (userId === undefined || conversations.length === 0) return;
   const survivor = await otherConnection(deps.ddb, deps.tables, userId, closed.connectionId, deps.now());
-  if (survivor !== undefined && (await handOver(deps, survivor, conversations))) return;
+  if (survivor !== undefined && (await addAnnounced(deps.ddb, deps.tables, survivor, conversations))) return;
   await postToListeners(deps, userId, conversations, { type: 'presence', userId, online: false });
 }
 

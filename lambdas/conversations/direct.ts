@@ -1,10 +1,10 @@
 /** Direct conversations: the one conversation of two users, opened the same way whoever asks first. */
 import { createHash } from 'node:crypto';
-import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { cancellationReasons, ValidationError } from '../../shared/errors';
 import type { ConversationSummary } from '../../shared/protocol';
-import { createConversation } from '../../shared/store/conversations';
-import { META_SK, type TableNames } from '../../shared/tables';
+import { createConversation, readMeta } from '../../shared/store/conversations';
+import type { TableNames } from '../../shared/tables';
 
 /** Attempts of `openDirect` whose transaction met the other user's, and the most it waits between them. */
 const DIRECT_ATTEMPTS = 4;
@@ -58,20 +58,14 @@ export async function openDirect(
     }
   }
   // It exists already (or the other user created it a moment ago): answer with it.
-  const { Item } = await ddb.send(
-    new GetCommand({
-      TableName: tables.conversations,
-      Key: { conversationId, sk: META_SK },
-      ConsistentRead: true,
-    }),
-  );
-  if (Item === undefined) throw new Error(`Direct conversation ${conversationId} has members but no META`);
+  const meta = await readMeta(ddb, tables, conversationId);
+  if (meta === undefined) throw new Error(`Direct conversation ${conversationId} has members but no META`);
   return {
     conversationId,
     direct: true,
-    members: Array.isArray(Item.members) ? Item.members.map(String) : [callerId, other],
-    createdBy: String(Item.createdBy),
-    createdAt: String(Item.createdAt),
-    lastSeq: typeof Item.lastSeq === 'number' ? Item.lastSeq : 0,
+    members: Array.isArray(meta.members) ? meta.members.map(String) : [callerId, other],
+    createdBy: String(meta.createdBy),
+    createdAt: String(meta.createdAt),
+    lastSeq: typeof meta.lastSeq === 'number' ? meta.lastSeq : 0,
   };
 }

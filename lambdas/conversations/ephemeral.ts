@@ -14,8 +14,7 @@
  *   listen to a conversation announces `{type:'presence', online: true}` to that conversation's listeners.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
 import { EPHEMERAL_BUDGET_MS, postEphemeral } from '../../shared/ephemeral';
 import { NotAMemberError } from '../../shared/errors';
@@ -30,9 +29,9 @@ import {
   type TypingEvent,
   typingFrameSchema,
 } from '../../shared/protocol';
-import { listMemberCursors } from '../../shared/store/conversations';
+import { listMemberCursors, takeTypingSlot } from '../../shared/store/conversations';
 import { listListeners, onlineUsers } from '../../shared/store/presence';
-import { META_SK, memberSk, type TableNames } from '../../shared/tables';
+import type { TableNames } from '../../shared/tables';
 import { type Caller, type RouteDefinition, route } from '../../shared/websocket';
 
 export interface EphemeralDeps {
@@ -81,22 +80,7 @@ export async function sendTyping(
   caller: Asker & { signal?: AbortSignal },
 ): Promise<TypingAck> {
   const now = deps.clock().getTime();
-  try {
-    await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.conversations,
-        Key: { conversationId, sk: memberSk(caller.userId) },
-        UpdateExpression: 'SET typingAt = :now',
-        ConditionExpression:
-          'attribute_exists(conversationId) AND (attribute_not_exists(typingAt) OR typingAt <= :cutoff)',
-        ExpressionAttributeValues: { ':now': now, ':cutoff': now - LIMITS.typingThrottleMs },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-      { abortSignal: caller.signal },
-    );
-  } catch (err: unknown) {
-    if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    if (err.Item === undefined) throw new NotAMemberError(conversationId);
+  if (!(await takeTypingSlot(deps.ddb, deps.tables, conversationId, caller.userId, now, caller.signal))) {
     return { conversationId, throttled: true };
   }
   const listeners = await listListeners(deps.ddb, deps.tables, conversationId, { consistent: false });

@@ -1,5 +1,5 @@
 /** The caller's conversation list: newest activity first, a page at a time, with unread counts and last entries. */
-import { type DynamoDBDocumentClient, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   type ConversationListEntry,
   type ConversationListPage,
@@ -11,8 +11,9 @@ import {
   type StoredEntry,
 } from '../../shared/protocol';
 import { batchGetAll } from '../../shared/store/batch';
+import { memberReadSeqs, readMetas } from '../../shared/store/conversations';
 import { toEntry } from '../../shared/store/messages';
-import { META_SK, TABLES, type TableNames } from '../../shared/tables';
+import type { TableNames } from '../../shared/tables';
 
 /** The list's order: newest activity first, then by id, so a cursor names one place in it. */
 const listOrder = (a: ConversationListEntry, b: ConversationListEntry): number =>
@@ -65,28 +66,8 @@ export async function listConversations(
   limit: number,
   cursor?: string,
 ): Promise<ConversationListPage> {
-  const readSeqs = new Map<string, number>();
-  const pages = paginateQuery(
-    { client: ddb },
-    {
-      TableName: tables.conversations,
-      IndexName: TABLES.conversations.globalSecondaryIndexes[0].indexName,
-      KeyConditionExpression: 'memberId = :u',
-      ExpressionAttributeValues: { ':u': userId },
-      ProjectionExpression: 'conversationId, readSeq',
-    },
-  );
-  for await (const page of pages) {
-    for (const item of page.Items ?? []) {
-      readSeqs.set(String(item.conversationId), typeof item.readSeq === 'number' ? item.readSeq : 0);
-    }
-  }
-  const conversationIds = [...readSeqs.keys()];
-  const metas = await batchGetAll(
-    ddb,
-    tables.conversations,
-    conversationIds.map((conversationId) => ({ conversationId, sk: META_SK })),
-  );
+  const readSeqs = await memberReadSeqs(ddb, tables, userId);
+  const metas = await readMetas(ddb, tables, [...readSeqs.keys()]);
   const listed = metas
     .map((meta): ConversationListEntry => {
       const conversationId = String(meta.conversationId);

@@ -222,3 +222,32 @@ export async function deleteConnection(
  * the user went offline (lambdas/connect/presence.ts).
  */
 export const ANNOUNCED_ATTRIBUTE = 'announcedTo';
+
+/**
+ * Adds `conversations` to the `announcedTo` set of the live connection `connectionId` (see
+ * {@link ANNOUNCED_ATTRIBUTE}).
+ * @returns false when that connection was deleted meanwhile (then nobody else will announce them).
+ */
+export async function addAnnounced(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'connections'>,
+  connectionId: string,
+  conversations: string[],
+): Promise<boolean> {
+  try {
+    await ddb.send(
+      new UpdateCommand({
+        TableName: tables.connections,
+        Key: { connectionId },
+        UpdateExpression: 'ADD #announced :conversations',
+        ConditionExpression: 'attribute_exists(connectionId)',
+        ExpressionAttributeNames: { '#announced': ANNOUNCED_ATTRIBUTE },
+        ExpressionAttributeValues: { ':conversations': new Set(conversations) },
+      }),
+    );
+    return true;
+  } catch (err: unknown) {
+    if (isAwsError(err, 'ConditionalCheckFailedException')) return false;
+    throw err;
+  }
+}

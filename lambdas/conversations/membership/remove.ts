@@ -1,20 +1,17 @@
 /** Removing a member (`removeMember`, or `leave` when it is the caller), and finishing a removal a resend finds unfinished. */
-import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import {
-  BusyError,
-  cancellationReasons,
-  isAwsError,
-  NotAMemberError,
-  NotAnAdminError,
-  ValidationError,
-} from '../../../shared/errors';
+import { BusyError, NotAMemberError, NotAnAdminError, ValidationError } from '../../../shared/errors';
 import { LIMITS } from '../../../shared/limits';
 import type { MembershipChangeAck } from '../../../shared/protocol';
 import { deleteSubscription } from '../../../shared/store/connections';
-import { type RemovalRecord, readMembership, removalSk } from '../../../shared/store/conversations';
+import {
+  claimRemoval,
+  type RemovalRecord,
+  readMembership,
+  removeMemberItem,
+  setRemovalSeq,
+} from '../../../shared/store/conversations';
 import { enqueue } from '../../../shared/store/fanout-queue';
 import { listListeners } from '../../../shared/store/presence';
-import { META_SK, memberSk } from '../../../shared/tables';
 import { type MembershipDeps, recordMembershipChange } from './record';
 
 /**
@@ -86,41 +83,8 @@ export async function removeMember(
     by: callerId,
     claimedAt: deps.clock().getTime(),
   };
-  try {
-    await deps.ddb.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Delete: {
-              TableName: deps.tables.conversations,
-              Key: { conversationId, sk: memberSk(userId) },
-              ConditionExpression: 'attribute_exists(conversationId)',
-            },
-          },
-          {
-            Update: {
-              TableName: deps.tables.conversations,
-              Key: { conversationId, sk: META_SK },
-              UpdateExpression: 'ADD memberCount :minusOne',
-              ConditionExpression: 'attribute_exists(conversationId)',
-              ExpressionAttributeValues: { ':minusOne': -1 },
-            },
-          },
-          {
-            // Replaces the record of an earlier removal of the same user, who was added again since.
-            Put: {
-              TableName: deps.tables.conversations,
-              Item: { conversationId, sk: removalSk(userId), ...record },
-            },
-          },
-        ],
-      }),
-    );
-  } catch (err: unknown) {
-    // Removed by a concurrent request a moment ago: that one records the change.
-    if (cancellationReasons(err)?.[0]?.Code === 'ConditionalCheckFailed') return unchanged;
-    throw err;
-  }
+  // False: removed by a concurrent request a moment ago, which records the change.
+  if (!(await removeMemberItem(deps.ddb, deps.tables, conversationId, userId, record))) return unchanged;
   return completeRemoval(deps, conversationId, userId, record);
 }
 
@@ -138,20 +102,8 @@ async function completeRemoval(
   // The record gets the seq as soon as the change is stored: a resend after a failed enqueue then
   // enqueues that change again instead of recording a second one.
   const remember = async (seq: number, at: string): Promise<void> => {
-    try {
-      await deps.ddb.send(
-        new UpdateCommand({
-          TableName: deps.tables.conversations,
-          Key: { conversationId, sk: removalSk(userId) },
-          UpdateExpression: 'SET seq = :seq, #at = :at',
-          ConditionExpression: 'attribute_exists(conversationId) AND attribute_not_exists(seq)',
-          ExpressionAttributeNames: { '#at': 'at' },
-          ExpressionAttributeValues: { ':seq': seq, ':at': at },
-        }),
-      );
-    } catch (err: unknown) {
-      // Another attempt gave the record its seq first (it outlived its lease): this change stands too.
-      if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
+    // Another attempt gave the record its seq first (it outlived its lease): this change stands too.
+    if (!(await setRemovalSeq(deps, conversationId, userId, { seq, at }))) {
       deps.logger.info('The removal record already had a seq', { seq });
     }
   };
@@ -194,22 +146,9 @@ async function finishRemoval(
   if (leaseLeft > 0) {
     throw new BusyError('This removal is still being carried out by an earlier attempt', leaseLeft);
   }
-  try {
-    await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.conversations,
-        Key: { conversationId, sk: removalSk(userId) },
-        UpdateExpression: 'SET claimedAt = :now',
-        ConditionExpression: 'claimedAt = :stale AND attribute_not_exists(seq)',
-        ExpressionAttributeValues: { ':now': now, ':stale': removal.claimedAt },
-      }),
-    );
-  } catch (err: unknown) {
+  if (!(await claimRemoval(deps, conversationId, userId, { staleClaimedAt: removal.claimedAt, now }))) {
     // Another resend took it over (or finished it) a moment ago.
-    if (isAwsError(err, 'ConditionalCheckFailedException')) {
-      throw new BusyError('This removal is being finished by another attempt', TAKEN_OVER_RETRY_MS);
-    }
-    throw err;
+    throw new BusyError('This removal is being finished by another attempt', TAKEN_OVER_RETRY_MS);
   }
   deps.logger.info('Took over a removal whose first attempt is gone');
   return completeRemoval(deps, conversationId, userId, { ...removal, claimedAt: now });

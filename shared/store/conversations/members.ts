@@ -89,6 +89,34 @@ export async function listMembers(
 }
 
 /**
+ * Every conversation of `userId` with their read cursor in it (0 before their first `read`): one
+ * paginated Query of the byMember index, which projects `readSeq` for this.
+ */
+export async function memberReadSeqs(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'conversations'>,
+  userId: string,
+): Promise<Map<string, number>> {
+  const readSeqs = new Map<string, number>();
+  const pages = paginateQuery(
+    { client: ddb },
+    {
+      TableName: tables.conversations,
+      IndexName: BY_MEMBER,
+      KeyConditionExpression: 'memberId = :u',
+      ExpressionAttributeValues: { ':u': userId },
+      ProjectionExpression: 'conversationId, readSeq',
+    },
+  );
+  for await (const page of pages) {
+    for (const item of page.Items ?? []) {
+      readSeqs.set(String(item.conversationId), typeof item.readSeq === 'number' ? item.readSeq : 0);
+    }
+  }
+  return readSeqs;
+}
+
+/**
  * Up to `limit` conversations of `userId`: one Query of the conversations table's byMember index, keys
  * only (0.5 RRU per 4 KB), in conversation id order.
  */

@@ -1,6 +1,7 @@
 /**
- * Writes that decide who is a member: a new conversation with its members, and members added later.
- * Each writes META and `MEMBER#` items together, so `memberCount` never disagrees with the items.
+ * Writes that decide who is a member: a new conversation with its members, members added later, a
+ * member removed. Each writes META and `MEMBER#` items together, so `memberCount` never disagrees with
+ * the items.
  */
 import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { cancellationReasons, LimitExceededError, NotAMemberError, ValidationError } from '../../errors';
@@ -8,6 +9,7 @@ import { LIMITS } from '../../limits';
 import type { ConversationSummary } from '../../protocol';
 import { META_SK, memberSk, type TableNames } from '../../tables';
 import { existingMembers } from './members';
+import { type RemovalRecord, removalSk } from './removals';
 
 /** DynamoDB refuses a TransactWriteItems call with more items than this. */
 const MAX_TRANSACTION_ITEMS = 100;
@@ -169,6 +171,56 @@ export async function addMembers(
       // Someone added one of these users meanwhile (or the transaction conflicted): look again.
       if (attempt >= ADD_MEMBERS_ATTEMPTS) throw err;
     }
+  }
+}
+
+/**
+ * Removes `userId`: one transaction deletes the member item (only if it is there), decrements META
+ * `memberCount` and writes the removal record, replacing the record of an earlier removal of the same
+ * user (who was added again since).
+ * @returns false when the user was not a member any more (removed by a concurrent request a moment
+ * ago); nothing is written then.
+ */
+export async function removeMemberItem(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'conversations'>,
+  conversationId: string,
+  userId: string,
+  record: RemovalRecord,
+): Promise<boolean> {
+  try {
+    await ddb.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Delete: {
+              TableName: tables.conversations,
+              Key: { conversationId, sk: memberSk(userId) },
+              ConditionExpression: 'attribute_exists(conversationId)',
+            },
+          },
+          {
+            Update: {
+              TableName: tables.conversations,
+              Key: { conversationId, sk: META_SK },
+              UpdateExpression: 'ADD memberCount :minusOne',
+              ConditionExpression: 'attribute_exists(conversationId)',
+              ExpressionAttributeValues: { ':minusOne': -1 },
+            },
+          },
+          {
+            Put: {
+              TableName: tables.conversations,
+              Item: { conversationId, sk: removalSk(userId), ...record },
+            },
+          },
+        ],
+      }),
+    );
+    return true;
+  } catch (err: unknown) {
+    if (cancellationReasons(err)?.[0]?.Code === 'ConditionalCheckFailed') return false;
+    throw err;
   }
 }
 

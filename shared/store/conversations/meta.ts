@@ -2,6 +2,7 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isAwsError, NotAMemberError } from '../../errors';
 import { META_SK, type TableNames } from '../../tables';
+import { batchGetAll } from '../batch';
 
 /**
  * Reserves the next seq of a conversation: one atomic `ADD lastSeq 1` on its META counter, which never
@@ -55,4 +56,36 @@ export async function readCounter(
     ...(typeof Item?.lastReservedAt === 'string' ? { lastReservedAt: Item.lastReservedAt } : {}),
     ...(typeof Item?.memberCount === 'number' ? { memberCount: Item.memberCount } : {}),
   };
+}
+
+/** The whole META item, read consistently; undefined when the conversation does not exist. */
+export async function readMeta(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'conversations'>,
+  conversationId: string,
+): Promise<Record<string, unknown> | undefined> {
+  const { Item } = await ddb.send(
+    new GetCommand({
+      TableName: tables.conversations,
+      Key: { conversationId, sk: META_SK },
+      ConsistentRead: true,
+    }),
+  );
+  return Item;
+}
+
+/**
+ * The META items of `conversationIds`, eventually consistent, 100 per BatchGetItem, in no particular
+ * order; a conversation without META (a creation that never finished) is simply absent.
+ */
+export async function readMetas(
+  ddb: DynamoDBDocumentClient,
+  tables: Pick<TableNames, 'conversations'>,
+  conversationIds: string[],
+): Promise<Record<string, unknown>[]> {
+  return batchGetAll(
+    ddb,
+    tables.conversations,
+    conversationIds.map((conversationId) => ({ conversationId, sk: META_SK })),
+  );
 }

@@ -2,7 +2,8 @@
  * Removal records (`REMOVED#<userId>`): written in the transaction that deletes a member item, they let
  * a resent removal find and finish what its first attempt left (lambdas/conversations/membership/).
  */
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { isAwsError } from '../../errors';
 import type { MembershipKind } from '../../protocol';
 import { META_SK, memberSk, type TableNames } from '../../tables';
 import { batchGetAll } from '../batch';
@@ -52,4 +53,60 @@ export async function readMembership(
     ...(target === undefined ? {} : { target }),
     ...(removal === undefined ? {} : { removal }),
   };
+}
+
+/**
+ * Gives the removal record its change's seq and time, unless an attempt gave it one first.
+ * @returns false when the record already had a seq (another attempt outlived its lease and stored its own change).
+ */
+export async function setRemovalSeq(
+  deps: { ddb: DynamoDBDocumentClient; tables: Pick<TableNames, 'conversations'> },
+  conversationId: string,
+  userId: string,
+  change: { seq: number; at: string },
+): Promise<boolean> {
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tables.conversations,
+        Key: { conversationId, sk: removalSk(userId) },
+        UpdateExpression: 'SET seq = :seq, #at = :at',
+        ConditionExpression: 'attribute_exists(conversationId) AND attribute_not_exists(seq)',
+        ExpressionAttributeNames: { '#at': 'at' },
+        ExpressionAttributeValues: { ':seq': change.seq, ':at': change.at },
+      }),
+    );
+    return true;
+  } catch (err: unknown) {
+    if (isAwsError(err, 'ConditionalCheckFailedException')) return false;
+    throw err;
+  }
+}
+
+/**
+ * Takes over an unfinished removal whose attempt is gone: moves `claimedAt` from the value this resend
+ * read to `now`, only if nobody moved it or gave the record a seq meanwhile, so one resend wins.
+ * @returns false when another resend took it over (or finished it) first.
+ */
+export async function claimRemoval(
+  deps: { ddb: DynamoDBDocumentClient; tables: Pick<TableNames, 'conversations'> },
+  conversationId: string,
+  userId: string,
+  claim: { staleClaimedAt: number; now: number },
+): Promise<boolean> {
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tables.conversations,
+        Key: { conversationId, sk: removalSk(userId) },
+        UpdateExpression: 'SET claimedAt = :now',
+        ConditionExpression: 'claimedAt = :stale AND attribute_not_exists(seq)',
+        ExpressionAttributeValues: { ':now': claim.now, ':stale': claim.staleClaimedAt },
+      }),
+    );
+    return true;
+  } catch (err: unknown) {
+    if (isAwsError(err, 'ConditionalCheckFailedException')) return false;
+    throw err;
+  }
 }
