@@ -9,8 +9,13 @@ import { showMembersPanel } from './conversation/members';
 import { DevTokens } from './dev-tokens';
 import { describeError } from './format';
 import { offlineAwareWebSocket } from './network';
-import { type PageConfig, Session } from './session';
+import { Session } from './session';
 import { ui } from './ui';
+
+/** What the control plane's /config.json says. */
+interface PageConfig {
+  webSocketUrl: string;
+}
 
 /** The signed-in user of this tab, so a reload resumes the session (and sends its outbox). */
 const SESSION_USER_KEY = 'serverless-chat:user';
@@ -38,7 +43,7 @@ async function main(): Promise<void> {
       ui.who.hidden = false;
       ui.signInScreen.hidden = true;
       ui.chatScreen.hidden = false;
-      session = new Session(userId, tokens, config, WebSocket, status);
+      session = new Session(userId, tokens, config.webSocketUrl, WebSocket, status);
     } catch (err: unknown) {
       ui.signInError.textContent = err instanceof Error ? err.message : String(err);
     } finally {

@@ -15,10 +15,6 @@ import { describeError, formatTime } from './format';
 import { untilOnline } from './network';
 import { ui } from './ui';
 
-export interface PageConfig {
-  webSocketUrl: string;
-}
-
 const lastConversationKey = (userId: string) => `serverless-chat:last-conversation:${userId}`;
 
 /** A signed-in user: the SDK client, the conversation list, the open conversation. */
@@ -34,13 +30,13 @@ export class Session {
   constructor(
     readonly userId: string,
     tokens: DevTokens,
-    config: PageConfig,
+    webSocketUrl: string,
     WebSocket: WebSocketConstructor,
     status: ConnectionStatus,
   ) {
     this.directory = new ConversationDirectory(userId);
     this.chat = connect({
-      url: config.webSocketUrl,
+      url: webSocketUrl,
       // Offline, the next connection waits for the network instead of failing and backing off.
       tokenProvider: () => untilOnline().then(() => tokens.get()),
       WebSocket,
