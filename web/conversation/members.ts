@@ -75,15 +75,14 @@ export class MembersPanel {
    * admin, so everyone gets the buttons and the server's refusal is shown in the error line.
    */
   render(): void {
-    const me = this.me;
     ui.membersToggle.textContent = this.members ? `Members (${this.members.length})` : 'Members';
     ui.memberList.replaceChildren(
       ...(this.members?.map((userId) =>
         h(
           'li',
           { 'data-user': userId },
-          h('span', { dir: 'auto' }, userId === me ? `${userId} (you)` : userId),
-          userId === me ? null : this.removeButton(userId),
+          h('span', { dir: 'auto' }, userId === this.me ? `${userId} (you)` : userId),
+          userId === this.me ? null : this.removeButton(userId),
         ),
       ) ?? [h('li', { class: 'subtle' }, 'The member list is not known here; you can still add people.')]),
     );

@@ -138,8 +138,7 @@ export class Transcript {
 
   /** A membership change as a line of the transcript at its seq: "alice added dave", "bob left". */
   showMembership(event: MembershipEvent, { scroll = true } = {}): void {
-    const me = this.me;
-    const text = describeMembership(event, (userId) => (userId === me ? 'you' : userId));
+    const text = describeMembership(event, (userId) => (userId === this.me ? 'you' : userId));
     const row = h(
       'li',
       { class: 'system', 'data-seq': String(event.seq), 'data-kind': event.kind },
