@@ -6,7 +6,8 @@ import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { BusyError, cancellationReasons } from '../../shared/errors';
 import type { ChatMessage, SendFrame } from '../../shared/protocol';
 import { reserveSeq } from '../../shared/store/conversations';
-import { fillHole } from '../../shared/store/messages';
+import { type Claim, claimDoneItem } from '../../shared/store/idempotency';
+import { fillHole, messagePutItem } from '../../shared/store/messages';
 import type { Caller } from '../../shared/websocket';
 import { IN_FLIGHT_RETRY_MIN_MS, THROTTLED_RETRY_MS } from './busy';
 import { MIN_SEND_BUDGET_MS, type SendDeps } from './deps';
@@ -39,35 +40,15 @@ async function commit(
   deps: SendDeps,
   message: ChatMessage,
   clientMessageId: string,
-  key: string,
-  token: string,
+  attempt: Pick<Claim, 'key' | 'token'>,
   signal: AbortSignal,
 ): Promise<CommitOutcome> {
-  const { seq, sentAt } = message;
+  const items = [
+    messagePutItem(deps.tables, message, clientMessageId),
+    claimDoneItem(deps.tables, attempt, message),
+  ];
   try {
-    await deps.ddb.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Put: {
-              TableName: deps.tables.messages,
-              Item: { ...message, clientMessageId },
-              ConditionExpression: 'attribute_not_exists(conversationId)',
-            },
-          },
-          {
-            Update: {
-              TableName: deps.tables.idempotency,
-              Key: { idempotencyKey: key },
-              UpdateExpression: 'SET seq = :seq, sentAt = :sentAt',
-              ConditionExpression: 'claimToken = :token AND attribute_not_exists(seq)',
-              ExpressionAttributeValues: { ':seq': seq, ':sentAt': sentAt, ':token': token },
-            },
-          },
-        ],
-      }),
-      { abortSignal: signal },
-    );
+    await deps.ddb.send(new TransactWriteCommand({ TransactItems: items }), { abortSignal: signal });
     return 'stored';
   } catch (err: unknown) {
     const codes = cancellationReasons(err)?.map((reason) => reason.Code);
@@ -91,8 +72,7 @@ export async function storeClaimed(
   deps: SendDeps,
   frame: SendFrame,
   caller: Caller,
-  key: string,
-  token: string,
+  attempt: Pick<Claim, 'key' | 'token'>,
 ): Promise<ChatMessage> {
   const { conversationId, clientMessageId, body } = frame;
   for (let reservation = 1; reservation <= MAX_RESERVATIONS; reservation++) {
@@ -112,9 +92,9 @@ export async function storeClaimed(
     };
     let outcome: CommitOutcome;
     try {
-      outcome = await commit(deps, message, clientMessageId, key, token, caller.signal);
-      for (let attempt = 2; outcome === 'conflict' && attempt <= COMMIT_ATTEMPTS; attempt++) {
-        outcome = await commit(deps, message, clientMessageId, key, token, caller.signal);
+      outcome = await commit(deps, message, clientMessageId, attempt, caller.signal);
+      for (let tries = 2; outcome === 'conflict' && tries <= COMMIT_ATTEMPTS; tries++) {
+        outcome = await commit(deps, message, clientMessageId, attempt, caller.signal);
       }
     } catch (err: unknown) {
       // The commit failed (throttled, out of time, unreachable) with a seq reserved: fill it now rather

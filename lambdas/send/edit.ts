@@ -16,11 +16,10 @@
  * A resend of the same edit (same body) or of a delete finds its change already stored and enqueues the
  * event again, so a failed enqueue is repaired by the client resending, as for `send`.
  */
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isAwsError, MessageNotFoundError, NotTheSenderError } from '../../shared/errors';
+import { MessageNotFoundError, NotTheSenderError } from '../../shared/errors';
 import type { DeleteAck, DeleteFrame, EditAck, EditFrame } from '../../shared/protocol';
-import { itemOfFailedCondition } from '../../shared/store/conditions';
 import { enqueue } from '../../shared/store/fanout-queue';
+import { editBody, type MessageItem, markDeleted } from '../../shared/store/messages';
 import { BucketHints, takeSendToken } from '../../shared/store/send-bucket';
 import type { Caller } from '../../shared/websocket';
 import type { SendDeps } from './deps';
@@ -40,47 +39,6 @@ const takeToken = (deps: EditDeps, conversationId: string, caller: Caller): Prom
     () => deps.now().getTime(),
     caller.signal,
   );
-
-/** The message item as a failed condition returns it (ALL_OLD). */
-interface MessageItem {
-  senderId?: string;
-  body?: string;
-  tombstone?: boolean;
-  deleted?: boolean;
-  editedAt?: string;
-  deletedAt?: string;
-  version?: number;
-}
-
-/**
- * Applies one conditional update to the message at `seq`. Returns the updated attributes, or the item as
- * it was when the condition failed (undefined when there is no item at all).
- */
-async function updateMessage(
-  deps: EditDeps,
-  key: { conversationId: string; seq: number },
-  update: { expression: string; condition: string; values: Record<string, unknown> },
-  signal: AbortSignal,
-): Promise<{ updated: true; item: MessageItem } | { updated: false; old: MessageItem | undefined }> {
-  try {
-    const { Attributes } = await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.messages,
-        Key: key,
-        UpdateExpression: update.expression,
-        ConditionExpression: update.condition,
-        ExpressionAttributeValues: update.values,
-        ReturnValues: 'ALL_NEW',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-      { abortSignal: signal },
-    );
-    return { updated: true, item: (Attributes ?? {}) as MessageItem };
-  } catch (err: unknown) {
-    if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
-    return { updated: false, old: itemOfFailedCondition<MessageItem>(err) };
-  }
-}
 
 /**
  * Why the change was refused, unless it is a resend of a change already made (then undefined). A
@@ -118,14 +76,11 @@ export async function editMessage(deps: EditDeps, frame: EditFrame, caller: Call
   deps.logger.appendKeys({ conversationId, seq });
   await takeToken(deps, conversationId, caller);
   const editedAt = deps.now().toISOString();
-  const result = await updateMessage(
-    deps,
-    { conversationId, seq },
-    {
-      expression: 'SET body = :body, editedAt = :at ADD version :one',
-      condition: 'senderId = :sender AND attribute_not_exists(deleted) AND body <> :body',
-      values: { ':body': body, ':at': editedAt, ':one': 1, ':sender': caller.userId },
-    },
+  const result = await editBody(
+    deps.ddb,
+    deps.tables,
+    { conversationId, seq, senderId: caller.userId },
+    { body, editedAt },
     caller.signal,
   );
   const item = result.updated ? result.item : result.old;
@@ -161,16 +116,11 @@ export async function deleteMessage(deps: EditDeps, frame: DeleteFrame, caller: 
   const { conversationId, seq } = frame;
   deps.logger.appendKeys({ conversationId, seq });
   await takeToken(deps, conversationId, caller);
-  const result = await updateMessage(
-    deps,
-    { conversationId, seq },
-    {
-      // sentAt stays: it witnesses the age of the holes below this seq (shared/store/messages.ts).
-      // The attachment reference goes with the body: history never showed it on a deleted message.
-      expression: 'SET deleted = :true, deletedAt = :at REMOVE body, editedAt, attachment ADD version :one',
-      condition: 'senderId = :sender AND attribute_not_exists(deleted)',
-      values: { ':true': true, ':at': deps.now().toISOString(), ':one': 1, ':sender': caller.userId },
-    },
+  const result = await markDeleted(
+    deps.ddb,
+    deps.tables,
+    { conversationId, seq, senderId: caller.userId },
+    deps.now().toISOString(),
     caller.signal,
   );
   const item = result.updated ? result.item : result.old;

@@ -18,16 +18,12 @@
  * and reserves again. README "How a message gets its seq" walks through every failure case.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { BusyError, ConflictError, isAwsError } from '../../shared/errors';
-import { LIMITS } from '../../shared/limits';
+import { BusyError, ConflictError } from '../../shared/errors';
 import { type ChatMessage, isTombstone, type SendAck, type SendFrame } from '../../shared/protocol';
-import { itemOfFailedCondition } from '../../shared/store/conditions';
 import { enqueue } from '../../shared/store/fanout-queue';
+import { type Claim, claim, idempotencyKeyOf, releaseClaim } from '../../shared/store/idempotency';
 import { getEntry } from '../../shared/store/messages';
 import { BucketHints, takeSendToken } from '../../shared/store/send-bucket';
-import { TTL_ATTRIBUTE } from '../../shared/tables';
 import type { Caller } from '../../shared/websocket';
 import { asBusy, IN_FLIGHT_RETRY_MIN_MS } from './busy';
 import { storeClaimed } from './commit';
@@ -39,10 +35,6 @@ import type { SendDeps } from './deps';
  */
 const IN_FLIGHT_RETRY_MAX_MS = 5_000;
 
-/** Same conversation, same sender, same clientMessageId: one message, whatever the number of retries. */
-export const idempotencyKeyOf = (conversationId: string, senderId: string, clientMessageId: string): string =>
-  `${conversationId}#${senderId}#${clientMessageId}`;
-
 /**
  * What a clientMessageId stands for: a digest of the body and attachment, kept on the claim so that a
  * resend carrying other content is refused rather than acked as the message it is not.
@@ -53,136 +45,12 @@ export const contentDigestOf = (frame: Pick<SendFrame, 'body' | 'attachment'>): 
   return createHash('sha256').update(JSON.stringify(content)).digest('base64url').slice(0, 22);
 };
 
-/** The idempotency item: a live claim (no seq yet) or a finished send (with its seq). */
-interface IdempotencyItem {
-  /** contentDigestOf the message; absent on claims written before it was kept. */
-  contentDigest?: string;
-  claimToken?: string;
-  claimedAt?: number;
-  seq?: number;
-  sentAt?: string;
-}
-
-type ClaimOutcome =
-  | { kind: 'claimed' }
-  | { kind: 'finished'; seq: number; sentAt: string }
-  | { kind: 'inFlight'; retryAfterMs: number }
-  | { kind: 'conflict' };
-
-/** The item a failed conditional write returned, or a consistent read of it when none came back. */
-async function existingClaim(
-  deps: SendDeps,
-  key: string,
-  err: ConditionalCheckFailedException,
-  signal: AbortSignal,
-): Promise<IdempotencyItem | undefined> {
-  const returned = itemOfFailedCondition<IdempotencyItem>(err);
-  if (returned !== undefined) return returned;
-  const { Item } = await deps.ddb.send(
-    new GetCommand({
-      TableName: deps.tables.idempotency,
-      Key: { idempotencyKey: key },
-      ConsistentRead: true,
-    }),
-    { abortSignal: signal },
-  );
-  return Item as IdempotencyItem | undefined;
-}
-
-/**
- * Claims the clientMessageId for this attempt. A claim whose lease ran out belongs to an invocation that
- * is no longer running, so this attempt takes it over (conditionally, so only one resend can).
- */
-async function claim(
-  deps: SendDeps,
-  key: string,
-  conversationId: string,
-  contentDigest: string,
-  token: string,
-  signal: AbortSignal,
-): Promise<ClaimOutcome> {
-  const now = deps.now().getTime();
+/** Gives the claim of a send that gave up back; if that fails, the claim's lease frees it anyway. */
+async function giveClaimBack(deps: SendDeps, attempt: Claim): Promise<void> {
   try {
-    await deps.ddb.send(
-      new PutCommand({
-        TableName: deps.tables.idempotency,
-        Item: {
-          idempotencyKey: key,
-          conversationId,
-          contentDigest,
-          claimToken: token,
-          claimedAt: now,
-          [TTL_ATTRIBUTE]: Math.floor(now / 1000) + LIMITS.idempotencyTtlSeconds,
-        },
-        ConditionExpression: 'attribute_not_exists(idempotencyKey)',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-      { abortSignal: signal },
-    );
-    return { kind: 'claimed' };
+    await releaseClaim(deps, attempt);
   } catch (err: unknown) {
-    if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    const existing = await existingClaim(deps, key, err, signal);
-    // Released a moment ago by an attempt that gave up: the next try will find the key free or taken.
-    if (existing === undefined) return { kind: 'inFlight', retryAfterMs: IN_FLIGHT_RETRY_MIN_MS };
-    if (existing.contentDigest !== undefined && existing.contentDigest !== contentDigest)
-      return { kind: 'conflict' };
-    if (typeof existing.seq === 'number' && typeof existing.sentAt === 'string') {
-      return { kind: 'finished', seq: existing.seq, sentAt: existing.sentAt };
-    }
-    const leaseLeft = (existing.claimedAt ?? 0) + LIMITS.writerLeaseMs - now;
-    // The first attempt will answer on its own; only if it died does a resend after its lease help.
-    if (leaseLeft > 0) {
-      const retryAfterMs = Math.min(IN_FLIGHT_RETRY_MAX_MS, Math.max(IN_FLIGHT_RETRY_MIN_MS, leaseLeft));
-      return { kind: 'inFlight', retryAfterMs };
-    }
-    return takeOver(deps, key, existing.claimToken, token, now, signal);
-  }
-}
-
-async function takeOver(
-  deps: SendDeps,
-  key: string,
-  staleToken: string | undefined,
-  token: string,
-  now: number,
-  signal: AbortSignal,
-): Promise<ClaimOutcome> {
-  try {
-    await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.idempotency,
-        Key: { idempotencyKey: key },
-        UpdateExpression: 'SET claimToken = :token, claimedAt = :now',
-        ConditionExpression: 'claimToken = :stale AND attribute_not_exists(seq)',
-        ExpressionAttributeValues: { ':token': token, ':now': now, ':stale': staleToken ?? '' },
-      }),
-      { abortSignal: signal },
-    );
-    deps.logger.warn('Took over the claim of a send whose writer is gone');
-    return { kind: 'claimed' };
-  } catch (err: unknown) {
-    // Another resend took it over (or the original finished) a moment ago.
-    if (isAwsError(err, 'ConditionalCheckFailedException')) {
-      return { kind: 'inFlight', retryAfterMs: IN_FLIGHT_RETRY_MIN_MS };
-    }
-    throw err;
-  }
-}
-
-/** Gives the claim back so a resend can start at once; only this attempt's own claim, only if unfinished. */
-async function releaseClaim(deps: SendDeps, key: string, token: string): Promise<void> {
-  try {
-    await deps.ddb.send(
-      new DeleteCommand({
-        TableName: deps.tables.idempotency,
-        Key: { idempotencyKey: key },
-        ConditionExpression: 'claimToken = :token AND attribute_not_exists(seq)',
-        ExpressionAttributeValues: { ':token': token },
-      }),
-    );
-  } catch (err: unknown) {
-    // Not ours any more, or not reachable: the lease frees it anyway.
+    // Not ours any more, or not reachable.
     deps.logger.warn('Could not release a send claim', { error: err instanceof Error ? err.message : err });
   }
 }
@@ -221,8 +89,12 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
   const { conversationId, clientMessageId } = frame;
   const { signal } = caller;
   deps.logger.appendKeys({ conversationId });
-  const key = idempotencyKeyOf(conversationId, caller.userId, clientMessageId);
-  const token = (deps.newClaimToken ?? randomUUID)();
+  const attempt: Claim = {
+    key: idempotencyKeyOf(conversationId, caller.userId, clientMessageId),
+    conversationId,
+    contentDigest: contentDigestOf(frame),
+    token: (deps.newClaimToken ?? randomUUID)(),
+  };
   let stored: ChatMessage | undefined;
   try {
     // Non-members and senders over their rate are stopped before they write anything, even a claim.
@@ -234,7 +106,7 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
       () => deps.now().getTime(),
       signal,
     );
-    const claimed = await claim(deps, key, conversationId, contentDigestOf(frame), token, signal);
+    const claimed = await claim(deps, attempt, deps.now().getTime(), signal);
     if (claimed.kind === 'finished') return await replayDuplicate(deps, conversationId, claimed, signal);
     if (claimed.kind === 'conflict') {
       throw new ConflictError(
@@ -245,13 +117,14 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
     if (claimed.kind === 'inFlight') {
       throw new BusyError(
         'An earlier attempt of this message is still being stored, and its ack goes to the connection that sent it',
-        claimed.retryAfterMs,
+        Math.min(IN_FLIGHT_RETRY_MAX_MS, Math.max(IN_FLIGHT_RETRY_MIN_MS, claimed.leaseLeftMs)),
       );
     }
+    if (claimed.tookOver) deps.logger.warn('Took over the claim of a send whose writer is gone');
     try {
-      stored = await storeClaimed(deps, frame, caller, key, token);
+      stored = await storeClaimed(deps, frame, caller, attempt);
     } finally {
-      if (stored === undefined) await releaseClaim(deps, key, token);
+      if (stored === undefined) await giveClaimBack(deps, attempt);
     }
     await enqueue(deps.sqs, deps.fanoutQueueUrl, stored, signal);
     deps.logger.info('Message stored and enqueued');

@@ -1,12 +1,22 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../shared/limits';
 import {
+  editBody,
   fillHole,
   getMessage,
   type HoleWitness,
+  markDeleted,
+  messagePutItem,
   messagesAfter,
   messagesBefore,
   putMembershipEntry,
@@ -567,6 +577,76 @@ describe('putMembershipEntry', () => {
       TableName: tables.messages,
       Item: { ...change, seq: 5, at, sentAt: at },
       ConditionExpression: 'attribute_not_exists(conversationId)',
+    });
+  });
+});
+
+describe('messagePutItem', () => {
+  it('puts the message with its clientMessageId only where nothing is stored', () => {
+    // Prepare
+    const message = { conversationId: CONVERSATION, seq: 5, senderId: 'bob', body: 'hi', sentAt: OLD };
+
+    // Act
+    const item = messagePutItem(tables, message, 'c-5');
+
+    // Assess
+    expect(item).toEqual({
+      Put: {
+        TableName: tables.messages,
+        Item: { ...message, clientMessageId: 'c-5' },
+        ConditionExpression: 'attribute_not_exists(conversationId)',
+      },
+    });
+  });
+});
+
+describe('editBody and markDeleted', () => {
+  const target = { conversationId: CONVERSATION, seq: 5, senderId: 'bob' };
+  const signal = new AbortController().signal;
+
+  it('edits with one conditional update that bumps the version and returns the item either way', async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand).resolves({ Attributes: { senderId: 'bob', body: 'new', version: 2 } });
+
+    // Act
+    const result = await editBody(ddb, tables, target, { body: 'new', editedAt: NOW.toISOString() }, signal);
+
+    // Assess
+    expect(result).toEqual({ updated: true, item: { senderId: 'bob', body: 'new', version: 2 } });
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: tables.messages,
+      Key: { conversationId: CONVERSATION, seq: 5 },
+      UpdateExpression: 'SET body = :body, editedAt = :at ADD version :one',
+      ConditionExpression: 'senderId = :sender AND attribute_not_exists(deleted) AND body <> :body',
+      ExpressionAttributeValues: { ':body': 'new', ':at': NOW.toISOString(), ':one': 1, ':sender': 'bob' },
+      ReturnValues: 'ALL_NEW',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+  });
+
+  it('deletes with one conditional update and returns the item as it was when refused', async () => {
+    // Prepare: the message is someone else's.
+    const old = { conversationId: CONVERSATION, seq: 5, senderId: 'carol', body: 'hers', sentAt: OLD };
+    ddbMock
+      .on(UpdateCommand)
+      .rejects(
+        new ConditionalCheckFailedException({ message: 'failed', $metadata: {}, Item: marshall(old) }),
+      );
+
+    // Act
+    const result = await markDeleted(ddb, tables, target, NOW.toISOString(), signal);
+
+    // Assess
+    expect(result).toEqual({ updated: false, old });
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: tables.messages,
+      Key: { conversationId: CONVERSATION, seq: 5 },
+      UpdateExpression:
+        'SET deleted = :true, deletedAt = :at REMOVE body, editedAt, attachment ADD version :one',
+      ConditionExpression: 'senderId = :sender AND attribute_not_exists(deleted)',
+      ExpressionAttributeValues: { ':true': true, ':at': NOW.toISOString(), ':one': 1, ':sender': 'bob' },
+      ReturnValues: 'ALL_NEW',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
   });
 });

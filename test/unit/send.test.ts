@@ -20,12 +20,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { THROTTLED_RETRY_MS } from '../../lambdas/send/busy';
 import { MIN_SEND_BUDGET_MS, type SendDeps } from '../../lambdas/send/deps';
 import { createSendHandler } from '../../lambdas/send/routes';
-import { contentDigestOf, idempotencyKeyOf, sendMessage } from '../../lambdas/send/send';
+import { contentDigestOf, sendMessage } from '../../lambdas/send/send';
 import { AdmissionGate } from '../../shared/admission';
 import type { ErrorCode } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
 import type { ChatMessage, SendFrame } from '../../shared/protocol';
 import { encodeQueueBody } from '../../shared/queue-body';
+import { idempotencyKeyOf } from '../../shared/store/idempotency';
 import { SEND_INTERVAL_MS, SEND_TOLERANCE_MS } from '../../shared/store/send-bucket';
 import { META_SK, memberSk, TTL_ATTRIBUTE } from '../../shared/tables';
 import {

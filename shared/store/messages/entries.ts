@@ -1,8 +1,13 @@
 /**
  * One entry of the messages table: what an item reads as, a read by seq, and the conditional puts that
- * store a new entry at a reserved seq (a membership change, a dead writer's tombstone).
+ * store a new entry at a reserved seq (a sent message, a membership change, a dead writer's tombstone).
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { isAwsError } from '../../errors';
 import {
   type ChatMessage,
@@ -106,6 +111,25 @@ async function putIfSlotEmpty(
     if (isAwsError(err, 'ConditionalCheckFailedException')) return false;
     throw err;
   }
+}
+
+/**
+ * The transaction item that stores a sent message at its reserved seq, only if the slot is empty: a
+ * reader that filled it with a tombstone first cancels the transaction. The clientMessageId is kept on
+ * the item, out of what pages show.
+ */
+export function messagePutItem(
+  tables: MessageTables,
+  message: ChatMessage,
+  clientMessageId: string,
+): NonNullable<TransactWriteCommandInput['TransactItems']>[number] {
+  return {
+    Put: {
+      TableName: tables.messages,
+      Item: { ...message, clientMessageId },
+      ConditionExpression: SLOT_EMPTY,
+    },
+  };
 }
 
 /**

@@ -1,19 +1,23 @@
 /**
- * Reading stored messages: one by seq (a retried send), the backlog after a seq (subscribe) and pages
- * before a seq (history). Readers are also where a dead writer's hole is filled: a seq reserved by a
- * send that never stored its message becomes a tombstone, so every seq in 1..lastSeq resolves to exactly
- * one item (see README "How a message gets its seq").
- *
+ * The messages table, every read and write of it. Each seq of a conversation holds one item: a message
+ * (later edited or deleted by its sender), a membership change, or the tombstone of a writer that died
+ * between reserving the seq and storing under it. Readers fill such holes, so every seq in 1..lastSeq
+ * resolves to exactly one item (see README "How a message gets its seq"). *
  * - ./entries.ts: what an item reads as (`toEntry`), one read by seq (`getEntry`, `getMessage`) and the
- *   puts of a new entry only where its slot is empty (`putMembershipEntry`, `fillHole`).
+ *   puts of a new entry only where its slot is empty (`messagePutItem` in a send's transaction,
+ *   `putMembershipEntry`, `fillHole`).
+ * - ./changes.ts: a sender's changes to their message, each one conditional update (`editBody`,
+ *   `markDeleted`).
  * - ./pages.ts: the backlog after a seq (`messagesAfter`) and pages before one (`messagesBefore`), which
  *   fill the holes of dead writers on the way.
  */
+export { type ChangeResult, type ChangeTarget, editBody, type MessageItem, markDeleted } from './changes';
 export {
   fillHole,
   getEntry,
   getMessage,
   type MessageTables,
+  messagePutItem,
   putMembershipEntry,
   toEntry,
 } from './entries';

@@ -1,0 +1,197 @@
+/**
+ * The idempotency table: one item per (conversation, sender, clientMessageId) says what a send of it
+ * became. A send first claims the key (a live claim: its token, when it claimed, a digest of the
+ * content), then marks the claim done with the seq in the transaction that stores the message
+ * ({@link claimDoneItem}). A claim whose writer died is taken over after the writer lease; a send that
+ * gives up releases its claim so that a resend can start at once.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { isAwsError } from '../errors';
+import { LIMITS } from '../limits';
+import { type TableNames, TTL_ATTRIBUTE } from '../tables';
+import { itemOfFailedCondition } from './conditions';
+
+export interface IdempotencyStore {
+  ddb: DynamoDBDocumentClient;
+  tables: Pick<TableNames, 'idempotency'>;
+}
+
+/** One item of a TransactWriteItems request. */
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** A claim is this attempt's only while it holds the attempt's token and has no seq yet. */
+const STILL_OURS = 'claimToken = :token AND attribute_not_exists(seq)';
+
+/** Same conversation, same sender, same clientMessageId: one message, whatever the number of retries. */
+export const idempotencyKeyOf = (conversationId: string, senderId: string, clientMessageId: string): string =>
+  `${conversationId}#${senderId}#${clientMessageId}`;
+
+/** One attempt's claim of a key: the token that tells it from other attempts, and what it sends. */
+export interface Claim {
+  key: string;
+  conversationId: string;
+  /** A digest of the message's content: a resend with other content is a conflict, not a retry. */
+  contentDigest: string;
+  token: string;
+}
+
+/** The idempotency item: a live claim (no seq yet) or a finished send (with its seq). */
+interface IdempotencyItem {
+  /** The claim's contentDigest; absent on claims written before it was kept. */
+  contentDigest?: string;
+  claimToken?: string;
+  claimedAt?: number;
+  seq?: number;
+  sentAt?: string;
+}
+
+/**
+ * What claiming found: the key is this attempt's now (`tookOver` when it was a dead writer's), the send
+ * finished before, another attempt holds it for `leaseLeftMs` more (0 when it changed hands a moment
+ * ago), or the key stands for other content.
+ */
+export type ClaimOutcome =
+  | { kind: 'claimed'; tookOver: boolean }
+  | { kind: 'finished'; seq: number; sentAt: string }
+  | { kind: 'inFlight'; leaseLeftMs: number }
+  | { kind: 'conflict' };
+
+/** The item a failed conditional write returned, or a consistent read of it when none came back. */
+async function existingClaim(
+  store: IdempotencyStore,
+  key: string,
+  err: ConditionalCheckFailedException,
+  signal: AbortSignal,
+): Promise<IdempotencyItem | undefined> {
+  const returned = itemOfFailedCondition<IdempotencyItem>(err);
+  if (returned !== undefined) return returned;
+  const { Item } = await store.ddb.send(
+    new GetCommand({
+      TableName: store.tables.idempotency,
+      Key: { idempotencyKey: key },
+      ConsistentRead: true,
+    }),
+    { abortSignal: signal },
+  );
+  return Item as IdempotencyItem | undefined;
+}
+
+/**
+ * Claims the key for this attempt: one conditional put that returns the claim it collided with. A claim
+ * whose lease ran out belongs to an invocation that is no longer running, so this attempt takes it over
+ * (conditionally, so only one resend can).
+ */
+export async function claim(
+  store: IdempotencyStore,
+  attempt: Claim,
+  now: number,
+  signal: AbortSignal,
+): Promise<ClaimOutcome> {
+  const { key, conversationId, contentDigest, token } = attempt;
+  try {
+    await store.ddb.send(
+      new PutCommand({
+        TableName: store.tables.idempotency,
+        Item: {
+          idempotencyKey: key,
+          conversationId,
+          contentDigest,
+          claimToken: token,
+          claimedAt: now,
+          [TTL_ATTRIBUTE]: Math.floor(now / 1000) + LIMITS.idempotencyTtlSeconds,
+        },
+        ConditionExpression: 'attribute_not_exists(idempotencyKey)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+      { abortSignal: signal },
+    );
+    return { kind: 'claimed', tookOver: false };
+  } catch (err: unknown) {
+    if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    const existing = await existingClaim(store, key, err, signal);
+    // Released a moment ago by an attempt that gave up: the next try will find the key free or taken.
+    if (existing === undefined) return { kind: 'inFlight', leaseLeftMs: 0 };
+    if (existing.contentDigest !== undefined && existing.contentDigest !== contentDigest)
+      return { kind: 'conflict' };
+    if (typeof existing.seq === 'number' && typeof existing.sentAt === 'string') {
+      return { kind: 'finished', seq: existing.seq, sentAt: existing.sentAt };
+    }
+    const leaseLeftMs = (existing.claimedAt ?? 0) + LIMITS.writerLeaseMs - now;
+    // The first attempt will answer on its own; only if it died does a resend after its lease help.
+    if (leaseLeftMs > 0) return { kind: 'inFlight', leaseLeftMs };
+    return takeOver(store, key, existing.claimToken, token, now, signal);
+  }
+}
+
+async function takeOver(
+  store: IdempotencyStore,
+  key: string,
+  staleToken: string | undefined,
+  token: string,
+  now: number,
+  signal: AbortSignal,
+): Promise<ClaimOutcome> {
+  try {
+    await store.ddb.send(
+      new UpdateCommand({
+        TableName: store.tables.idempotency,
+        Key: { idempotencyKey: key },
+        UpdateExpression: 'SET claimToken = :token, claimedAt = :now',
+        ConditionExpression: 'claimToken = :stale AND attribute_not_exists(seq)',
+        ExpressionAttributeValues: { ':token': token, ':now': now, ':stale': staleToken ?? '' },
+      }),
+      { abortSignal: signal },
+    );
+    return { kind: 'claimed', tookOver: true };
+  } catch (err: unknown) {
+    // Another resend took it over (or the original finished) a moment ago.
+    if (isAwsError(err, 'ConditionalCheckFailedException')) return { kind: 'inFlight', leaseLeftMs: 0 };
+    throw err;
+  }
+}
+
+/**
+ * The transaction item that marks the claim done with the message's seq, only if the claim is still
+ * this attempt's: a resend that took it over meanwhile cancels the transaction.
+ */
+export function claimDoneItem(
+  tables: IdempotencyStore['tables'],
+  attempt: Pick<Claim, 'key' | 'token'>,
+  sent: { seq: number; sentAt: string },
+): TransactItem {
+  return {
+    Update: {
+      TableName: tables.idempotency,
+      Key: { idempotencyKey: attempt.key },
+      UpdateExpression: 'SET seq = :seq, sentAt = :sentAt',
+      ConditionExpression: STILL_OURS,
+      ExpressionAttributeValues: { ':seq': sent.seq, ':sentAt': sent.sentAt, ':token': attempt.token },
+    },
+  };
+}
+
+/**
+ * Gives the claim back so a resend can start at once; only this attempt's own claim, only if unfinished.
+ * @throws the failure of the delete, a failed condition included (the claim is not this attempt's).
+ */
+export async function releaseClaim(
+  store: IdempotencyStore,
+  attempt: Pick<Claim, 'key' | 'token'>,
+): Promise<void> {
+  await store.ddb.send(
+    new DeleteCommand({
+      TableName: store.tables.idempotency,
+      Key: { idempotencyKey: attempt.key },
+      ConditionExpression: STILL_OURS,
+      ExpressionAttributeValues: { ':token': attempt.token },
+    }),
+  );
+}
