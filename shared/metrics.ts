@@ -8,13 +8,25 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 /** The CloudWatch namespace of every metric below. */
 export const METRICS_NAMESPACE = 'ServerlessChat';
 
+/**
+ * The one dimension of every metric: Powertools adds it from `serviceName`, and a CloudWatch metric is
+ * found only under its exact dimension set, so the dashboard and the alarms ask for this one alone.
+ */
+export const SERVICE_DIMENSION = 'service';
+
+/** The fan-out function's `serviceName`: its lag and failures are alarmed on under this `service`. */
+export const FANOUT_SERVICE_NAME = 'chat-fanout';
+
 /** Every metric the functions emit, with its CloudWatch name and unit. */
 export const METRIC = {
   /** A frame answered `busy` (throttled, saturated, out of time): the client resends after `retryAfterMs`. */
   busy: { name: 'Busy', unit: MetricUnit.Count },
   /** A frame answered `rate_limited`: its sender is over a per-user limit. */
   rateLimited: { name: 'RateLimited', unit: MetricUnit.Count },
-  /** A connection deleted because API Gateway answered 410 Gone (or it was closed for flooding). */
+  /**
+   * A connection the backend let go of: deleted after API Gateway answered 410 Gone, or closed because it
+   * kept failing while others were reached, or for flooding.
+   */
   connectionsEvicted: { name: 'ConnectionsEvicted', unit: MetricUnit.Count },
   /** A seq whose writer died, filled with a tombstone so that every seq resolves to one item (G2). */
   tombstonesFilled: { name: 'TombstonesFilled', unit: MetricUnit.Count },
@@ -22,7 +34,7 @@ export const METRIC = {
   fanoutFailures: { name: 'FanoutFailures', unit: MetricUnit.Count },
   /** A dead letter put back on the fan-out queue by the redrive function. */
   redriven: { name: 'Redriven', unit: MetricUnit.Count },
-  /** Time from a message's `sentAt` to the end of its fan-out. */
+  /** Time from a fan-out record's event time (a message's `sentAt`, an edit's `editedAt`…) to its last post. */
   fanoutLag: { name: 'FanoutLag', unit: MetricUnit.Milliseconds },
 } as const;
 
@@ -51,16 +63,20 @@ export function createMetrics(serviceName: string): Metrics {
   return new Metrics({ namespace: METRICS_NAMESPACE, serviceName });
 }
 
-/** Wraps a handler so that what an invocation recorded is published when it ends, even when it throws. */
+/**
+ * Wraps a handler so that what an invocation recorded is published when it ends, even when it throws.
+ * An invocation that recorded nothing publishes nothing: Powertools would warn about it on every quiet
+ * invocation, even with metrics disabled.
+ */
 export function withMetrics<E, C, R>(
-  metrics: Pick<Metrics, 'publishStoredMetrics'>,
+  metrics: Pick<Metrics, 'publishStoredMetrics' | 'hasStoredMetrics'>,
   handler: (event: E, context: C) => Promise<R>,
 ): (event: E, context: C) => Promise<R> {
   return async (event, context) => {
     try {
       return await handler(event, context);
     } finally {
-      metrics.publishStoredMetrics();
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
   };
 }
