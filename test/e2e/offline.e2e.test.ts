@@ -3,35 +3,18 @@
  * offline bus (the EventBridge stand-in records what the fan-out put, through the real SDK client), and
  * a connected member who subscribed to nothing gets an `activity` frame.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OFFLINE_DETAIL_TYPE, OFFLINE_EVENT_SOURCE } from '../../lambdas/fanout/offline';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
-import type { ChatClient } from './chat-client';
+import { useLocalRuntime } from '../support/local-runtime';
 import { connectAs, createConversation, sendMessage } from './helpers';
 
-let runtime: LocalRuntime;
-const clients: ChatClient[] = [];
-
-async function track(client: Promise<ChatClient>): Promise<ChatClient> {
-  const opened = await client;
-  clients.push(opened);
-  return opened;
-}
-
-beforeAll(async () => {
-  runtime = await startLocalRuntime({ logLevel: 'ERROR' });
-});
-
-afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  await runtime?.stop();
-});
+const { runtime, track } = useLocalRuntime();
 
 describe('a message beyond its subscribers', () => {
   it('names bob, who has no connection, on the offline bus, and tells carol, who subscribed to nothing, of the activity', async () => {
     // Prepare: alice and carol are connected; only alice subscribes; bob never connects.
-    const alice = await track(connectAs(runtime, 'alice'));
-    const carol = await track(connectAs(runtime, 'carol'));
+    const alice = await track(connectAs(runtime(), 'alice'));
+    const carol = await track(connectAs(runtime(), 'carol'));
     const conversationId = await createConversation(alice, ['bob', 'carol']);
     await alice.request({ action: 'subscribe', conversationId });
 
@@ -53,7 +36,7 @@ describe('a message beyond its subscribers', () => {
         },
       ]);
     await expect
-      .poll(() => runtime.eventBus.events.map((event) => event.detail), { timeout: 10_000 })
+      .poll(() => runtime().eventBus.events.map((event) => event.detail), { timeout: 10_000 })
       .toEqual([
         {
           userId: 'bob',
@@ -64,22 +47,22 @@ describe('a message beyond its subscribers', () => {
           preview: 'are you there, bob?',
         },
       ]);
-    expect(runtime.eventBus.events[0]).toMatchObject({
-      eventBusName: runtime.eventBus.name,
+    expect(runtime().eventBus.events[0]).toMatchObject({
+      eventBusName: runtime().eventBus.name,
       source: OFFLINE_EVENT_SOURCE,
       detailType: OFFLINE_DETAIL_TYPE,
     });
     expect(alice.frames.filter((frame) => frame.type === 'activity')).toEqual([]);
     expect(carol.messages(conversationId)).toEqual([]);
-    const listed = (await (await fetch(`${runtime.controlUrl}/events`)).json()) as { events: unknown[] };
-    expect(listed.events).toEqual(JSON.parse(JSON.stringify(runtime.eventBus.events)));
+    const listed = (await (await fetch(`${runtime().controlUrl}/events`)).json()) as { events: unknown[] };
+    expect(listed.events).toEqual(JSON.parse(JSON.stringify(runtime().eventBus.events)));
   });
 
   it("tells a member's tab that shows another conversation, while their other tab has this one open", async () => {
     // Prepare: dave's first tab subscribes to the conversation; his second tab subscribes to nothing.
-    const erin = await track(connectAs(runtime, 'erin'));
-    const daveHere = await track(connectAs(runtime, 'dave'));
-    const daveElsewhere = await track(connectAs(runtime, 'dave'));
+    const erin = await track(connectAs(runtime(), 'erin'));
+    const daveHere = await track(connectAs(runtime(), 'dave'));
+    const daveElsewhere = await track(connectAs(runtime(), 'dave'));
     const conversationId = await createConversation(erin, ['dave']);
     await daveHere.request({ action: 'subscribe', conversationId });
 
@@ -92,7 +75,7 @@ describe('a message beyond its subscribers', () => {
       .poll(() => daveElsewhere.frames.filter((frame) => frame.type === 'activity'), { timeout: 10_000 })
       .toMatchObject([{ type: 'activity', conversationId, seq: 1, senderId: 'erin', preview: 'lunch?' }]);
     expect(daveHere.frames.filter((frame) => frame.type === 'activity')).toEqual([]);
-    const named = runtime.eventBus.events.filter(
+    const named = runtime().eventBus.events.filter(
       (event) => (event.detail as { conversationId?: string }).conversationId === conversationId,
     );
     expect(named).toEqual([]);
