@@ -1,20 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../shared/limits';
+import { useLocalRuntime } from '../support/local-runtime';
 import type { ChatClient, Frame } from './chat-client';
 import { connectAs, createConversation, sendMessage } from './helpers';
 
-let runtime: LocalRuntime;
-const clients: ChatClient[] = [];
-
-async function track(client: Promise<ChatClient>): Promise<ChatClient> {
-  const opened = await client;
-  clients.push(opened);
-  return opened;
-}
+const { runtime, track } = useLocalRuntime();
 
 /** The web page's origin: the control plane, another origin than the bucket's. */
-const pageOrigin = (): string => new URL(runtime.webUrl).origin;
+const pageOrigin = (): string => new URL(runtime().webUrl).origin;
 
 /** A 1×1 transparent PNG. */
 const PNG = Buffer.from(
@@ -22,18 +15,9 @@ const PNG = Buffer.from(
   'base64',
 );
 
-beforeAll(async () => {
-  runtime = await startLocalRuntime({ logLevel: 'ERROR' });
-});
-
-afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  await runtime?.stop();
-});
-
 /** Alice, a new conversation of hers with bob, and an upload URL for the PNG in it. */
 async function pngUploadUrl(): Promise<{ alice: ChatClient; conversationId: string; upload: Frame }> {
-  const alice = await track(connectAs(runtime, 'alice'));
+  const alice = await track(connectAs(runtime(), 'alice'));
   const conversationId = await createConversation(alice, ['bob']);
   const upload = await alice.request({
     action: 'uploadUrl',
@@ -47,8 +31,8 @@ async function pngUploadUrl(): Promise<{ alice: ChatClient; conversationId: stri
 describe('attachments through the local runtime (S3 on fauxqs)', () => {
   it('uploads a PNG with the presigned PUT, sends it, and another member downloads the same bytes', async () => {
     // Prepare
-    const alice = await track(connectAs(runtime, 'alice'));
-    const bob = await track(connectAs(runtime, 'bob'));
+    const alice = await track(connectAs(runtime(), 'alice'));
+    const bob = await track(connectAs(runtime(), 'bob'));
     const conversationId = await createConversation(alice, ['bob']);
     await bob.request({ action: 'subscribe', conversationId });
 
@@ -107,7 +91,7 @@ describe('attachments through the local runtime (S3 on fauxqs)', () => {
     });
 
     // Assess
-    expect(new URL(String(upload.url)).port).toBe(new URL(runtime.endpoints.s3).port);
+    expect(new URL(String(upload.url)).port).toBe(new URL(runtime().endpoints.s3).port);
     expect(preflight.status).toBe(200);
     expect(preflight.headers.get('access-control-allow-origin')).toBe(pageOrigin());
     expect(preflight.headers.get('access-control-allow-methods')).toContain('PUT');
@@ -173,8 +157,8 @@ describe('attachments through the local runtime (S3 on fauxqs)', () => {
 
   it('refuses a non-member an upload or a download URL, and a wrong type, size or foreign key to a member', async () => {
     // Prepare
-    const alice = await track(connectAs(runtime, 'alice'));
-    const mallory = await track(connectAs(runtime, 'mallory'));
+    const alice = await track(connectAs(runtime(), 'alice'));
+    const mallory = await track(connectAs(runtime(), 'mallory'));
     const conversationId = await createConversation(alice, ['bob']);
     const upload = await alice.request({
       action: 'uploadUrl',
