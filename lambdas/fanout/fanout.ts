@@ -12,6 +12,7 @@ import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mapWithConcurrency } from '../../shared/concurrency';
+import type { MetricSink } from '../../shared/metrics';
 import type { DisconnectFn, PostFn } from '../../shared/poster';
 import {
   type DeletedFrame,
@@ -61,6 +62,13 @@ export interface FanoutDeps {
   remainingTimeMs?: () => number;
   /** @default DEFAULT_RECORD_BUDGET_MS */
   recordBudgetMs?: number;
+  /**
+   * Where the fan-out counts evicted connections and failed records and times each record's lag.
+   * @default - nothing is recorded
+   */
+  metrics?: MetricSink;
+  /** Milliseconds since the epoch, the end point of a record's lag. @default Date.now */
+  now?: () => number;
 }
 
 export interface DeliveryReport {
@@ -211,6 +219,9 @@ export async function deliverMessage(deps: FanoutDeps, message: QueueRecord): Pr
   } else {
     report.failed = failing.length + throttled;
   }
+  // Counted before a failure is thrown: the connections are gone whether or not the record is retried.
+  const letGo = report.gone + report.evicted;
+  if (letGo > 0) deps.metrics?.record('connectionsEvicted', letGo);
   if (report.failed > 0) throw new FanoutDeliveryError(message, report);
   const conversations = deps.tables.conversations;
   if (!('kind' in message) && conversations !== undefined) {
@@ -262,6 +273,21 @@ export async function sendPoisonToDeadLetterQueue(
   );
 }
 
+/** When what a record carries happened: its fan-out lag is measured from this. */
+function eventTimeOf(record: QueueRecord): string {
+  if (!('kind' in record)) return record.sentAt;
+  if (record.kind === 'edit') return record.editedAt;
+  if (record.kind === 'delete') return record.deletedAt;
+  return record.at;
+}
+
+function recordLag(deps: FanoutDeps, record: QueueRecord): void {
+  const eventTime = Date.parse(eventTimeOf(record));
+  if (Number.isNaN(eventTime)) return;
+  // The writer's clock may run a little ahead of this function's; a lag is never negative.
+  deps.metrics?.record('fanoutLag', Math.max(0, (deps.now ?? Date.now)() - eventTime));
+}
+
 /**
  * Processes one fan-out record: a poison body goes to the dead-letter queue and counts as processed;
  * anything else is delivered to every subscriber.
@@ -288,6 +314,7 @@ export async function processRecord(deps: FanoutDeps, record: SQSRecord): Promis
   deps.logger.appendKeys({ conversationId, seq });
   try {
     const report = await deliverMessage(deps, parsed.record);
+    recordLag(deps, parsed.record);
     deps.logger.info('Message fanned out', { kind, ...report });
   } catch (err: unknown) {
     deps.logger.error('Fan-out failed; SQS will retry the record and the rest of its group', {
@@ -302,14 +329,23 @@ export async function processRecord(deps: FanoutDeps, record: SQSRecord): Promis
 
 /**
  * Processes a FIFO batch in order. A failed record fails every later record of its group
- * (skipGroupOnError) but not other groups; the failures go back to SQS as batchItemFailures.
+ * (skipGroupOnError) but not other groups; the failures go back to SQS as batchItemFailures, and are
+ * counted as FanoutFailures.
  */
 export async function processFanoutBatch(deps: FanoutDeps, event: SQSEvent): Promise<SQSBatchResponse> {
   // A fresh processor per batch: its failure bookkeeping is per batch and must not leak between invocations.
   const processor = new SqsFifoPartialProcessorAsync();
-  return processPartialResponse(event, (record: SQSRecord) => processRecord(deps, record), processor, {
-    skipGroupOnError: true,
-    // Reporting every record as failed retries the same records as throwing would, without a Lambda error.
-    throwOnFullBatchFailure: false,
-  });
+  const response = await processPartialResponse(
+    event,
+    (record: SQSRecord) => processRecord(deps, record),
+    processor,
+    {
+      skipGroupOnError: true,
+      // Reporting every record as failed retries the same records as throwing would, without a Lambda error.
+      throwOnFullBatchFailure: false,
+    },
+  );
+  const failures = response.batchItemFailures.length;
+  if (failures > 0) deps.metrics?.record('fanoutFailures', failures);
+  return response;
 }

@@ -9,10 +9,12 @@ import {
   tableNamesFromEnv,
 } from '../../shared/aws';
 import { ENV, optionalEnv, requireEnv } from '../../shared/env';
+import { createMetrics, FANOUT_SERVICE_NAME, metricSinkOf, withMetrics } from '../../shared/metrics';
 import { createDisconnector, createManagementClient, createPoster } from '../../shared/poster';
 import { type FanoutDeps, processFanoutBatch } from './fanout';
 
-const logger = new Logger({ serviceName: 'chat-fanout' });
+const logger = new Logger({ serviceName: FANOUT_SERVICE_NAME });
+const metrics = createMetrics(FANOUT_SERVICE_NAME);
 
 const management = createManagementClient(requireEnv(ENV.managementEndpoint));
 
@@ -27,9 +29,10 @@ const deps: FanoutDeps = {
   post: createPoster({ client: management, sleep: (ms) => sleep(ms), random: Math.random }),
   disconnect: createDisconnector(management),
   logger,
+  metrics: metricSinkOf(metrics),
 };
 
-export const handler: SQSHandler = async (event, context) => {
+export const handler: SQSHandler = withMetrics(metrics, async (event, context) => {
   logger.addContext(context);
   return processFanoutBatch({ ...deps, remainingTimeMs: () => context.getRemainingTimeInMillis() }, event);
-};
+});
