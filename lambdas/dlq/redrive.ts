@@ -16,6 +16,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
+import type { MetricSink } from '../../shared/metrics';
 import { POISON_ATTRIBUTE, REDRIVE_COUNT_ATTRIBUTE } from '../../shared/queue-attributes';
 
 export const redriveInputSchema = z.strictObject({
@@ -40,6 +41,8 @@ export interface RedriveDeps {
   deadLetterQueueUrl: string;
   fanoutQueueUrl: string;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Counts each letter put back on the fan-out queue. */
+  metrics: MetricSink;
 }
 
 export class InvalidRedriveInputError extends Error {
@@ -213,6 +216,7 @@ export async function redrive(deps: RedriveDeps, input: RedriveInput): Promise<R
             throw err;
           }
           summary.moved++;
+          deps.metrics.record('redriven');
         }
       }
     }

@@ -19,6 +19,7 @@ import {
   redrive,
   redriveDeduplicationId,
 } from '../../lambdas/dlq/redrive';
+import type { MetricSink } from '../../shared/metrics';
 
 const sqs = mockClient(SQSClient);
 
@@ -78,12 +79,13 @@ const input = (overrides: Partial<RedriveInput> = {}): RedriveInput => ({
   ...overrides,
 });
 
-function makeDeps(): RedriveDeps {
+function makeDeps(metrics: MetricSink = { record: vi.fn() }): RedriveDeps {
   return {
     sqs: new SQSClient({}),
     deadLetterQueueUrl: DLQ_URL,
     fanoutQueueUrl: FANOUT_URL,
     logger: new Logger({ serviceName: 'chat-dlq-test', logLevel: 'SILENT' }),
+    metrics,
   };
 }
 
@@ -261,6 +263,40 @@ describe('redrive', () => {
     expect(summary).toEqual({ moved: 2, skipped: 0, dryRun: false, wouldMove: 0 });
     expect(sqs).toReceiveCommandWith(DeleteMessageCommand, { ReceiptHandle: 'rh-bad' });
   });
+});
+
+describe('redrive metrics', () => {
+  it('counts each letter put back on the fan-out queue as Redriven', async () => {
+    // Prepare
+    givenDeadLetters([letter({ id: 'm1' }), letter({ id: 'm2', group: 'conv-b' })]);
+    const metrics = { record: vi.fn() };
+
+    // Act
+    await redrive(makeDeps(metrics), input());
+
+    // Assess
+    expect(metrics.record.mock.calls).toEqual([['redriven'], ['redriven']]);
+  });
+
+  it.each([
+    ['a dry run', letter({ id: 'm1' }), input({ dryRun: true }), false],
+    ['a poison letter', letter({ id: 'bad', poison: true }), input(), false],
+    ['a letter whose send failed', letter({ id: 'm1' }), input(), true],
+  ])(
+    'counts nothing for a letter left in the dead-letter queue: %s',
+    async (_case, dead, options, failSend) => {
+      // Prepare
+      givenDeadLetters([dead]);
+      if (failSend) sqs.on(SendMessageCommand).rejects(new Error('fan-out queue unavailable'));
+      const metrics = { record: vi.fn() };
+
+      // Act
+      await redrive(makeDeps(metrics), options).catch(() => undefined);
+
+      // Assess
+      expect(metrics.record).not.toHaveBeenCalled();
+    },
+  );
 });
 
 describe('redriveDeduplicationId', () => {
