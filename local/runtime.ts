@@ -249,6 +249,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       AWS_ENDPOINT_URL_S3: s3Front.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: control.url,
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
+      // EMF metrics are JSON lines on stdout, meant for CloudWatch Logs, not for a terminal.
+      POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
       ...Object.assign({}, ...Object.values(wiring.functions).map((fn) => environmentFor(fn, values))),
     });
     functions = await loadFunctions(wiring.functions, { root: ROOT, onLog: log });
