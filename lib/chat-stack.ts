@@ -5,9 +5,10 @@ import type { Construct } from 'constructs';
 import { ENV } from '../shared/env';
 import type { TableName } from '../shared/tables';
 import { AttachmentsBucket, type AttachmentsBucketProps } from './attachments-bucket';
-import { ChatAlarms } from './chat-alarms';
+import { ChatAlarms, type SignalAlarmThresholds } from './chat-alarms';
 import { ChatApi } from './chat-api';
 import { ChatAuth, type CognitoAuthProps, type OidcIssuerProps, type TokenIssuer } from './chat-auth';
+import { ChatDashboard } from './chat-dashboard';
 import { ChatFunction } from './chat-function';
 import { ChatTables, constructId } from './chat-tables';
 import { FanoutQueues } from './fanout-queues';
@@ -75,6 +76,12 @@ export interface ServerlessChatStackProps extends StackProps {
    */
   readonly oldestMessageAgeAlarmSeconds?: number;
   /**
+   * Thresholds of the alarms on the functions' own metrics (fan-out lag and failures, busy, rate-limited,
+   * evicted connections).
+   * @default SIGNAL_ALARM_DEFAULTS (lib/chat-alarms.ts)
+   */
+  readonly signalAlarms?: SignalAlarmThresholds;
+  /**
    * What happens to the tables and the user pool when they leave the stack.
    * @default RemovalPolicy.RETAIN
    */
@@ -123,7 +130,7 @@ type ChatFunctions = Record<FunctionName, ChatFunction>;
 
 /**
  * serverless-chat: API Gateway WebSocket → Lambda → DynamoDB + SQS FIFO → fan-out Lambda →
- * postToConnection, with a FIFO dead-letter queue, a redrive function and alarms. Functions, grants,
+ * postToConnection, with a FIFO dead-letter queue, a redrive function, alarms and a dashboard. Functions, grants,
  * environment variables and routes all come from lib/wiring.ts.
  */
 export class ServerlessChatStack extends Stack {
@@ -140,7 +147,8 @@ export class ServerlessChatStack extends Stack {
     const api = this.createApi(functions, config, props);
     this.createFanout(functions, queues, api, config);
     const alarms = this.createAlarms(functions, queues, config, props);
-    this.createOutputs(tables, queues, attachments, auth, api, functions, alarms);
+    const dashboard = this.createDashboard(functions, queues, alarms);
+    this.createOutputs(tables, queues, attachments, auth, api, functions, alarms, dashboard);
   }
 
   private createTables(config: ResolvedProps): ChatTables {
@@ -257,7 +265,17 @@ export class ServerlessChatStack extends Stack {
       deadLetterQueue: queues.deadLetterQueue,
       functions,
       oldestMessageAgeSeconds: config.oldestMessageAgeAlarmSeconds,
+      signalAlarms: props.signalAlarms,
       email: props.alarmEmail,
+    });
+  }
+
+  private createDashboard(functions: ChatFunctions, queues: FanoutQueues, alarms: ChatAlarms): ChatDashboard {
+    return new ChatDashboard(this, 'Dashboard', {
+      fanoutQueue: queues.queue,
+      deadLetterQueue: queues.deadLetterQueue,
+      functions,
+      alarms: alarms.alarms,
     });
   }
 
@@ -269,6 +287,7 @@ export class ServerlessChatStack extends Stack {
     api: ChatApi,
     functions: ChatFunctions,
     alarms: ChatAlarms,
+    dashboard: ChatDashboard,
   ): void {
     const output = (id: string, value: string, description: string): void => {
       new CfnOutput(this, id, { value, description });
@@ -284,6 +303,7 @@ export class ServerlessChatStack extends Stack {
     output('DeadLetterQueueName', queues.deadLetterQueue.queueName, 'FIFO dead-letter queue name');
     output('RedriveFunctionName', functions.dlq.functionName, 'Invoke to move dead letters back to fan-out');
     output('AlarmTopicArn', alarms.topic.topicArn, 'SNS topic that receives every alarm');
+    output('DashboardName', dashboard.dashboard.dashboardName, 'CloudWatch dashboard of the chat');
     output('AttachmentsBucketName', attachments.bucket.bucketName, 'S3 bucket of message attachments');
     if (auth.userPool && auth.userPoolClient) {
       output('UserPoolId', auth.userPool.userPoolId, 'Cognito user pool that issues connect tokens');
