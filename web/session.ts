@@ -92,6 +92,7 @@ export class Session {
     return receipts;
   }
 
+  /** Shows a conversation (a new view unless it is the open one) and focuses the composer. */
   open(conversationId: string): void {
     document.body.dataset.view = 'conversation';
     if (this.view?.conversationId !== conversationId) {
@@ -109,6 +110,7 @@ export class Session {
     this.renderList();
   }
 
+  /** Creates a group conversation with `members` (you are added) and opens it. */
   async create(members: string[], title: string | undefined): Promise<void> {
     const conversation = await this.chat.createConversation(members, title);
     this.directory.remember({
@@ -132,6 +134,7 @@ export class Session {
     this.open(conversation.conversationId);
   }
 
+  /** Sends to the open conversation; with none open, nothing happens (so for attach, typed, loadOlder). */
   send(body: string): void {
     this.view?.send(body);
   }
@@ -193,6 +196,7 @@ export class Session {
     }
   }
 
+  /** Draws the conversation list: titles, previews, unread counts and unsent badges. */
   renderList(): void {
     const unsent = new Map<string, number>();
     for (const entry of this.chat.outbox())
@@ -238,6 +242,7 @@ export class Session {
     this.view?.renderHeader();
   }
 
+  /** Signs out: the view and the connection close. */
   close(): void {
     this.view?.close();
     this.chat.close();

@@ -22,6 +22,7 @@ function atBottom(): boolean {
   return ui.scroller.scrollHeight - ui.scroller.scrollTop - ui.scroller.clientHeight < 48;
 }
 
+/** Scrolls the transcript (and the outbox under it) to its end. */
 export function scrollToBottom(): void {
   ui.scroller.scrollTop = ui.scroller.scrollHeight;
 }

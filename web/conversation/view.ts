@@ -1,3 +1,11 @@
+/**
+ * One open conversation. ConversationView runs its stream and coordinates the parts, one file each:
+ * - messages.ts: the transcript (messages and membership lines in seq order, edits, deletes,
+ *   attachments, seen marks)
+ * - outbox.ts: your pending and failed messages under it
+ * - members.ts: the known members and the Members panel
+ * - presence.ts and typing.ts: the lines under the header, who is online and who is typing
+ */
 import type {
   AttachmentContentType,
   ChatClient,
@@ -114,6 +122,7 @@ export class ConversationView {
     );
   }
 
+  /** Unsubscribes; answers that arrive later change nothing on screen. */
   close(): void {
     this.closed = true;
     this.members.close();
@@ -212,6 +221,7 @@ export class ConversationView {
     }
   }
 
+  /** Sends through the outbox, which shows the message as pending until its ack. */
   send(body: string): void {
     this.session.chat.send(this.conversationId, body);
     this.session.opened(this.conversationId);
@@ -241,6 +251,7 @@ export class ConversationView {
     this.renderHeader();
   }
 
+  /** An outbox change: a sent entry becomes a message at its seq, any other is shown as pending or failed. */
   onOutbox(event: OutboxEvent): void {
     if (event.entry.conversationId !== this.conversationId || this.closed) return;
     if (event.status === 'sent') {
