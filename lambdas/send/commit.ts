@@ -100,7 +100,7 @@ export async function storeClaimed(
       // The commit failed (throttled, out of time, unreachable) with a seq reserved: fill it now rather
       // than let every reader wait a lease for it. If the commit did land after all, the fill finds the
       // slot taken and does nothing.
-      await fillHole(deps.ddb, deps.tables, conversationId, seq, deps.now()).catch(() => false);
+      await fillHole(deps.ddb, deps.tables, conversationId, seq, deps.now(), deps.metrics).catch(() => false);
       throw err;
     }
     if (outcome === 'stored') return message;
@@ -109,7 +109,7 @@ export async function storeClaimed(
       continue;
     }
     // This writer reserved the seq and cannot use it: it fills the hole itself, at once.
-    await fillHole(deps.ddb, deps.tables, conversationId, seq, deps.now());
+    await fillHole(deps.ddb, deps.tables, conversationId, seq, deps.now(), deps.metrics);
     if (outcome === 'conflict') throw new BusyError('The message kept conflicting', THROTTLED_RETRY_MS);
     if (outcome === 'throttled') throw new BusyError('The conversation is saturated', THROTTLED_RETRY_MS);
     throw new BusyError('A later attempt of this message took it over', IN_FLIGHT_RETRY_MIN_MS);

@@ -2,6 +2,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { MetricSink } from '../../shared/metrics';
 import type { BucketHints } from '../../shared/store/send-bucket';
 import type { TableNames } from '../../shared/tables';
 
@@ -14,6 +15,8 @@ export interface SendDeps {
   fanoutQueueUrl: string;
   now: () => Date;
   logger: Pick<Logger, 'appendKeys' | 'info' | 'warn'>;
+  /** Where the tombstones a send fills in its own reserved seqs are counted. */
+  metrics: MetricSink;
   /** Makes the token that tells this attempt's claim from another's. @default crypto.randomUUID */
   newClaimToken?: () => string;
   /** What this execution environment knows of send buckets; createSendHandler keeps one. */

@@ -2,15 +2,22 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createDocumentClient, createSqsClient, tableNamesFromEnv } from '../../shared/aws';
 import { ENV, requireEnv } from '../../shared/env';
+import { createMetrics, metricSinkOf, withMetrics } from '../../shared/metrics';
 import { createSendHandler } from './routes';
 
-const logger = new Logger({ serviceName: 'chat-send' });
+const SERVICE_NAME = 'chat-send';
+const logger = new Logger({ serviceName: SERVICE_NAME });
+const metrics = createMetrics(SERVICE_NAME);
 
-export const handler = createSendHandler({
-  ddb: createDocumentClient(),
-  sqs: createSqsClient(),
-  tables: tableNamesFromEnv(['conversations', 'messages', 'idempotency']),
-  fanoutQueueUrl: requireEnv(ENV.fanoutQueueUrl),
-  now: () => new Date(),
-  logger,
-});
+export const handler = withMetrics(
+  metrics,
+  createSendHandler({
+    ddb: createDocumentClient(),
+    sqs: createSqsClient(),
+    tables: tableNamesFromEnv(['conversations', 'messages', 'idempotency']),
+    fanoutQueueUrl: requireEnv(ENV.fanoutQueueUrl),
+    now: () => new Date(),
+    logger,
+    metrics: metricSinkOf(metrics),
+  }),
+);

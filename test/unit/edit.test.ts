@@ -16,7 +16,7 @@ import {
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { type FanoutDeps, processRecord } from '../../lambdas/fanout/fanout';
 import { THROTTLED_RETRY_MS } from '../../lambdas/send/busy';
 import type { SendDeps } from '../../lambdas/send/deps';
@@ -52,6 +52,7 @@ const makeDeps = (): SendDeps & { logger: Logger } => ({
   fanoutQueueUrl: QUEUE_URL,
   now: () => NOW,
   logger: new Logger({ serviceName: 'chat-edit-test', logLevel: 'SILENT' }),
+  metrics: { record: vi.fn() },
 });
 
 function routeEvent(frame: Record<string, unknown>, userId = 'alice'): RouteEvent {

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { LIMITS } from '../../shared/limits';
 import {
   editBody,
@@ -542,6 +542,20 @@ describe('fillHole', () => {
     });
   });
 
+  it('counts each tombstone it writes, and no slot that was taken', async () => {
+    // Prepare: seq 5 is free, seq 6 was taken by its writer.
+    givenStored([stored(6)]);
+    const metrics = { record: vi.fn() };
+
+    // Act
+    await fillHole(ddb, tables, CONVERSATION, 5, NOW, metrics);
+    await fillHole(ddb, tables, CONVERSATION, 6, NOW, metrics);
+
+    // Assess
+    expect(metrics.record).toHaveBeenCalledTimes(1);
+    expect(metrics.record).toHaveBeenCalledWith('tombstonesFilled');
+  });
+
   it('rethrows a failure other than a taken slot', async () => {
     // Prepare
     ddbMock.on(PutCommand).rejects(new Error('throttled'));
@@ -648,5 +662,21 @@ describe('editBody and markDeleted', () => {
       ReturnValues: 'ALL_NEW',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
+  });
+});
+
+describe('readers count the holes they fill', () => {
+  it('records tombstonesFilled once per hole filled by a backlog and by a history page', async () => {
+    // Prepare: seqs 2 and 4 are holes of dead writers; 4's writer stored it after all, unseen by the read.
+    givenStored([stored(1), stored(3), stored(5)], [4]);
+    const metrics = { record: vi.fn() };
+
+    // Act
+    await messagesAfter(ddb, tables, CONVERSATION, 0, witness(5), 10, metrics);
+    await messagesBefore(ddb, tables, CONVERSATION, undefined, witness(5), 10, metrics);
+
+    // Assess: seq 2 once by the backlog (history then finds it filled), seq 4 never.
+    expect(tombstonesWritten()).toEqual([2, 4, 4]);
+    expect(metrics.record.mock.calls).toEqual([['tombstonesFilled']]);
   });
 });

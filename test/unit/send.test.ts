@@ -69,6 +69,7 @@ function makeDeps(overrides: Partial<SendDeps & { logger: Logger }> = {}): SendD
     fanoutQueueUrl: QUEUE_URL,
     now: () => NOW,
     logger: silentLogger(),
+    metrics: { record: vi.fn() },
     newClaimToken: () => CLAIM_TOKEN,
     ...overrides,
   };
@@ -1073,6 +1074,21 @@ describe('send: commit outcomes', () => {
     expect(ddbMock.commandCalls(UpdateCommand, COUNTER)).toHaveLength(1);
     expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
     expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+  });
+
+  it('counts the tombstone it fills in its own seq, and only one it wrote', async () => {
+    // Prepare: the first commit lost its claim; the second send's seq was filled by a reader first.
+    ddbMock.on(TransactWriteCommand).rejects(cancelled('None', 'ConditionalCheckFailed'));
+    const deps = makeDeps();
+
+    // Act
+    await expect(sendMessage(deps, frame(), caller())).rejects.toMatchObject({ code: 'busy' });
+    ddbMock.on(PutCommand, { TableName: TABLE_NAMES.messages }).rejects(conditionFailed());
+    await expect(sendMessage(deps, frame(), caller())).rejects.toMatchObject({ code: 'busy' });
+
+    // Assess
+    expect(deps.metrics.record).toHaveBeenCalledTimes(1);
+    expect(deps.metrics.record).toHaveBeenCalledWith('tombstonesFilled');
   });
 
   it('retries the same commit, under the same seq, after a transaction conflict', async () => {

@@ -9,6 +9,7 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { isAwsError } from '../../errors';
+import type { MetricSink } from '../../metrics';
 import {
   type ChatMessage,
   chatMessageSchema,
@@ -157,14 +158,20 @@ export function putMembershipEntry(
 /**
  * Fills a seq with a tombstone unless something is stored there: a conditional put, so it can never
  * overwrite a message, and a writer that commits later finds its slot taken and reserves another seq.
+ * Each tombstone written is counted in `metrics` as `tombstonesFilled`: every one is a writer that died
+ * or gave up between reserving its seq and storing under it.
  * @returns true when the tombstone was written, false when the slot was already taken.
  */
-export function fillHole(
+export async function fillHole(
   ddb: DynamoDBDocumentClient,
   tables: MessageTables,
   conversationId: string,
   seq: number,
   now: Date,
+  metrics?: MetricSink,
 ): Promise<boolean> {
-  return putIfSlotEmpty(ddb, tables, { conversationId, seq, tombstone: true, sentAt: now.toISOString() });
+  const item = { conversationId, seq, tombstone: true, sentAt: now.toISOString() };
+  const filled = await putIfSlotEmpty(ddb, tables, item);
+  if (filled) metrics?.record('tombstonesFilled');
+  return filled;
 }

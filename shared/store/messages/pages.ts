@@ -4,6 +4,7 @@
  */
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { LIMITS } from '../../limits';
+import type { MetricSink } from '../../metrics';
 import type { StoredEntry, Tombstone } from '../../protocol';
 import { fillHole, type MessageTables, toEntry } from './entries';
 
@@ -44,7 +45,7 @@ async function withHolesFilled(
   conversationId: string,
   items: Record<string, unknown>[],
   range: { from: number; to: number; tailWitness?: string | undefined },
-  options: { now: Date; limit: number; direction: 'ascending' | 'descending' },
+  options: { now: Date; limit: number; direction: 'ascending' | 'descending'; metrics?: MetricSink },
 ): Promise<{ entries: StoredEntry[]; truncated: boolean }> {
   const entries = items.map(toEntry);
   const present = new Set(entries.map((entry) => entry.seq));
@@ -62,7 +63,7 @@ async function withHolesFilled(
   const filled = await Promise.all(
     due.map(
       async (seq): Promise<Tombstone | undefined> =>
-        (await fillHole(ddb, tables, conversationId, seq, options.now))
+        (await fillHole(ddb, tables, conversationId, seq, options.now, options.metrics))
           ? { conversationId, seq, tombstone: true }
           : undefined,
     ),
@@ -92,7 +93,8 @@ function fitReply(entries: StoredEntry[]): { kept: StoredEntry[]; trimmed: boole
 
 /**
  * Entries with seq > afterSeq, ascending, one page. Strongly consistent so a just-acked message is seen.
- * It asks for one item more than `limit`, so `hasMore` is true only when there really is more.
+ * It asks for one item more than `limit`, so `hasMore` is true only when there really is more. The holes
+ * it fills are counted in `metrics`.
  */
 export async function messagesAfter(
   ddb: DynamoDBDocumentClient,
@@ -101,6 +103,7 @@ export async function messagesAfter(
   afterSeq: number,
   witness: HoleWitness,
   limit: number = LIMITS.defaultPageSize,
+  metrics?: MetricSink,
 ): Promise<MessagePage> {
   const { Items = [], LastEvaluatedKey } = await ddb.send(
     new QueryCommand({
@@ -122,6 +125,7 @@ export async function messagesAfter(
     now: witness.now,
     limit,
     direction: 'ascending',
+    metrics,
   });
   const { kept, trimmed } = fitReply(filled.entries);
   return { messages: kept, hasMore: trimmed || more || filled.truncated };
@@ -130,6 +134,7 @@ export async function messagesAfter(
 /**
  * The newest entries with seq < beforeSeq (or the newest of all), returned in ascending order. The item
  * at beforeSeq itself is read too, as the witness of the holes just below it, and left out of the page.
+ * The holes it fills are counted in `metrics`.
  */
 export async function messagesBefore(
   ddb: DynamoDBDocumentClient,
@@ -138,6 +143,7 @@ export async function messagesBefore(
   beforeSeq: number | undefined,
   witness: HoleWitness,
   limit: number = LIMITS.defaultPageSize,
+  metrics?: MetricSink,
 ): Promise<MessagePage> {
   const { Items = [], LastEvaluatedKey } = await ddb.send(
     new QueryCommand({
@@ -167,6 +173,7 @@ export async function messagesBefore(
     now: witness.now,
     limit,
     direction: 'descending',
+    metrics,
   });
   // Newest first while trimming, so the page nearest beforeSeq is what survives the reply quota.
   const { kept, trimmed } = fitReply(filled.entries.reverse());
