@@ -8,28 +8,14 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { createConnectHandler, type LifecycleEvent } from '../../lambdas/connect/lifecycle';
+import { createConnectHandler } from '../../lambdas/connect/lifecycle';
 import { LIMITS } from '../../shared/limits';
-import type { AuthorizerContext } from '../../shared/websocket';
+import { lifecycleEvent } from '../support/api-gateway';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const tables = { connections: 'connections-table', subscriptions: 'subscriptions-table' };
 const NOW = new Date('2025-06-01T12:00:00.000Z');
 const CONNECTION_ID = 'conn-1=';
-
-function lifecycleEvent(
-  eventType: 'CONNECT' | 'DISCONNECT',
-  authorizer: AuthorizerContext | undefined,
-): LifecycleEvent {
-  return {
-    requestContext: {
-      routeKey: eventType === 'CONNECT' ? '$connect' : '$disconnect',
-      eventType,
-      connectionId: CONNECTION_ID,
-      ...(authorizer === undefined ? {} : { authorizer }),
-    },
-  } as LifecycleEvent;
-}
 
 function setup() {
   const logger = { appendKeys: vi.fn(), removeKeys: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() };
@@ -53,7 +39,12 @@ describe('$connect', () => {
     const { handle, logger } = setup();
 
     // Act
-    const result = await handle(lifecycleEvent('CONNECT', { principalId: 'alice', userId: 'alice' }));
+    const result = await handle(
+      lifecycleEvent('CONNECT', {
+        connectionId: CONNECTION_ID,
+        authorizer: { principalId: 'alice', userId: 'alice' },
+      }),
+    );
 
     // Assess
     expect(result).toEqual({ statusCode: 200 });
@@ -76,7 +67,9 @@ describe('$connect', () => {
     const { handle } = setup();
 
     // Act
-    await handle(lifecycleEvent('CONNECT', { principalId: 'bob' }));
+    await handle(
+      lifecycleEvent('CONNECT', { connectionId: CONNECTION_ID, authorizer: { principalId: 'bob' } }),
+    );
 
     // Assess
     expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
@@ -89,7 +82,7 @@ describe('$connect', () => {
     const { handle, logger } = setup();
 
     // Act
-    const result = await handle(lifecycleEvent('CONNECT', undefined));
+    const result = await handle(lifecycleEvent('CONNECT', { connectionId: CONNECTION_ID, authorizer: null }));
 
     // Assess
     expect(result).toEqual({ statusCode: 401 });
@@ -103,7 +96,9 @@ describe('$connect', () => {
     const { handle, logger } = setup();
 
     // Act
-    const attempt = handle(lifecycleEvent('CONNECT', { userId: 'alice' }));
+    const attempt = handle(
+      lifecycleEvent('CONNECT', { connectionId: CONNECTION_ID, authorizer: { userId: 'alice' } }),
+    );
 
     // Assess
     await expect(attempt).rejects.toThrow('ProvisionedThroughputExceededException');
@@ -126,7 +121,9 @@ describe('$disconnect', () => {
     const { handle } = setup();
 
     // Act
-    const result = await handle(lifecycleEvent('DISCONNECT', { userId: 'alice' }));
+    const result = await handle(
+      lifecycleEvent('DISCONNECT', { connectionId: CONNECTION_ID, authorizer: { userId: 'alice' } }),
+    );
 
     // Assess
     expect(result).toEqual({ statusCode: 200 });
@@ -156,7 +153,9 @@ describe('$disconnect', () => {
     const { handle } = setup();
 
     // Act
-    const result = await handle(lifecycleEvent('DISCONNECT', undefined));
+    const result = await handle(
+      lifecycleEvent('DISCONNECT', { connectionId: CONNECTION_ID, authorizer: null }),
+    );
 
     // Assess
     expect(result).toEqual({ statusCode: 200 });

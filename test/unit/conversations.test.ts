@@ -19,12 +19,13 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { directConversationId } from '../../lambdas/conversations/direct';
 import { createConversationsHandler } from '../../lambdas/conversations/routes';
 import { LIMITS } from '../../shared/limits';
 import { META_SK, memberSk } from '../../shared/tables';
-import type { RouteEvent } from '../../shared/websocket';
+import { routeEvent } from '../support/api-gateway';
+import { deferred } from '../support/deferred';
 import { fakeMessagesTable } from './fakes/messages-table';
 
 const tables = {
@@ -50,34 +51,8 @@ const handler = createConversationsHandler({
   newId: () => 'conv-new',
 });
 
-/** `principalId: null` builds an event that no authorizer has vouched for. */
-function eventOf(body: unknown, principalId: string | null = 'alice'): RouteEvent {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
-  const action = typeof body === 'object' && body !== null && 'action' in body ? String(body.action) : '';
-  return {
-    body: text,
-    isBase64Encoded: false,
-    requestContext: {
-      connectionId: CONNECTION,
-      requestId: 'aws-request-1',
-      routeKey: action === '' ? '$default' : action,
-      eventType: 'MESSAGE',
-      messageId: 'msg-1',
-      messageDirection: 'IN',
-      extendedRequestId: 'ext-1',
-      requestTime: '02/Jan/2030:03:04:05 +0000',
-      requestTimeEpoch: NOW.getTime(),
-      connectedAt: NOW.getTime() - 1000,
-      domainName: 'example.execute-api.us-east-1.amazonaws.com',
-      stage: 'test',
-      apiId: 'api-1',
-      authorizer: principalId === null ? undefined : { principalId },
-    },
-  } as RouteEvent;
-}
-
 async function call(body: unknown): Promise<Record<string, unknown>> {
-  const result = await handler(eventOf(body));
+  const result = await handler(routeEvent({ body, connectionId: CONNECTION, at: NOW }));
   expect(result.statusCode).toBe(200);
   return JSON.parse(result.body) as Record<string, unknown>;
 }
@@ -426,7 +401,13 @@ describe('bad input changes nothing (G8)', () => {
 
   it('refuses a frame without an authenticated user and writes nothing', async () => {
     // Act
-    const reply = await handler(eventOf({ action: 'unsubscribe', conversationId: CONVERSATION }, null));
+    const reply = await handler(
+      routeEvent({
+        body: { action: 'unsubscribe', conversationId: CONVERSATION },
+        authorizer: null,
+        at: NOW,
+      }),
+    );
 
     // Assess
     expect(JSON.parse(reply.body)).toMatchObject({ type: 'error', code: 'unauthorized' });
@@ -903,24 +884,23 @@ describe('history', () => {
   });
 
   it('reads the counter while it checks membership', async () => {
-    // Prepare: a read answers once both have started, or after 200 ms if the other one never starts.
+    // Prepare: no read is answered until the test releases them, which it does once both have started.
     const started: string[] = [];
     const startedWhenAnswered: number[] = [];
-    let bothStarted: () => void = () => {};
-    const both = new Promise<void>((resolve) => {
-      bothStarted = resolve;
-    });
+    const release = deferred();
     ddbMock.on(GetCommand).callsFake(async (input: GetCommandInput) => {
       started.push(input.Key?.sk === META_SK ? 'counter' : 'member');
-      if (started.length === 2) bothStarted();
-      await Promise.race([both, new Promise((resolve) => setTimeout(resolve, 200))]);
+      await release.promise;
       startedWhenAnswered.push(started.length);
       return { Item: { conversationId: CONVERSATION, lastSeq: 0 } };
     });
     givenStoredMessages([]);
 
-    // Act
-    const reply = await call({ action: 'history', conversationId: CONVERSATION });
+    // Act: one read held back must not keep the other from starting.
+    const replied = call({ action: 'history', conversationId: CONVERSATION });
+    await vi.waitFor(() => expect(started).toHaveLength(2), { timeout: 5_000 });
+    release.resolve();
+    const reply = await replied;
 
     // Assess
     expect(reply).toMatchObject({ type: 'ack', messages: [], lastSeq: 0 });

@@ -18,14 +18,14 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { createConnectHandler, type LifecycleEvent } from '../../lambdas/connect/lifecycle';
+import { createConnectHandler } from '../../lambdas/connect/lifecycle';
 import { createOfflineAnnouncer, createOnlineAnnouncer } from '../../lambdas/connect/presence';
 import { createConversationsHandler } from '../../lambdas/conversations/routes';
 import { postEphemeral } from '../../shared/ephemeral';
 import { LIMITS } from '../../shared/limits';
 import type { PostFn, PostResult } from '../../shared/poster';
 import { META_SK, memberSk, TTL_ATTRIBUTE } from '../../shared/tables';
-import type { RouteEvent } from '../../shared/websocket';
+import { lifecycleEvent, routeEvent } from '../support/api-gateway';
 
 const tables = {
   conversations: 'conversations-t',
@@ -53,31 +53,8 @@ function conversationsHandler(post: PostFn) {
   return createConversationsHandler({ ddb, tables, logger, clock: () => NOW, ephemeral: { post } });
 }
 
-function eventOf(body: Record<string, unknown>, userId = 'alice', connectionId = CONNECTION): RouteEvent {
-  return {
-    body: JSON.stringify(body),
-    isBase64Encoded: false,
-    requestContext: {
-      connectionId,
-      requestId: 'aws-request-1',
-      routeKey: String(body.action),
-      eventType: 'MESSAGE',
-      messageId: 'msg-1',
-      messageDirection: 'IN',
-      extendedRequestId: 'ext-1',
-      requestTime: '02/Jan/2030:03:04:05 +0000',
-      requestTimeEpoch: NOW.getTime(),
-      connectedAt: NOW.getTime() - 1000,
-      domainName: 'example.execute-api.us-east-1.amazonaws.com',
-      stage: 'test',
-      apiId: 'api-1',
-      authorizer: { principalId: userId },
-    },
-  } as RouteEvent;
-}
-
 async function call(post: PostFn, body: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const result = await conversationsHandler(post)(eventOf(body));
+  const result = await conversationsHandler(post)(routeEvent({ body, connectionId: CONNECTION, at: NOW }));
   return JSON.parse(result.body) as Record<string, unknown>;
 }
 
@@ -469,14 +446,10 @@ describe('online event on subscribe', () => {
 });
 
 describe('online event on $connect', () => {
-  const connect = {
-    requestContext: {
-      routeKey: '$connect',
-      eventType: 'CONNECT',
-      connectionId: CONNECTION,
-      authorizer: { principalId: 'alice', userId: 'alice' },
-    },
-  } as unknown as LifecycleEvent;
+  const connect = lifecycleEvent('CONNECT', {
+    connectionId: CONNECTION,
+    authorizer: { principalId: 'alice', userId: 'alice' },
+  });
 
   function connectHandler(post: PostFn) {
     const log = {
@@ -583,9 +556,7 @@ describe('online event on $connect', () => {
 });
 
 describe('offline event on $disconnect', () => {
-  const disconnect = {
-    requestContext: { routeKey: '$disconnect', eventType: 'DISCONNECT', connectionId: CONNECTION },
-  } as LifecycleEvent;
+  const disconnect = lifecycleEvent('DISCONNECT', { connectionId: CONNECTION, authorizer: null });
 
   function connectHandler(post: PostFn, warn = vi.fn()) {
     const log = {

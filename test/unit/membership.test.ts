@@ -27,7 +27,7 @@ import { parseQueueBody } from '../../shared/queue-body';
 import { removalSk } from '../../shared/store/conversations';
 import { messagesAfter } from '../../shared/store/messages';
 import { META_SK, memberSk } from '../../shared/tables';
-import type { RouteEvent } from '../../shared/websocket';
+import { routeEvent } from '../support/api-gateway';
 
 const tables = {
   conversations: 'conversations-t',
@@ -60,35 +60,12 @@ function handlerWith(post: PostFn = fakePoster()) {
   });
 }
 
-function eventOf(body: Record<string, unknown>, userId: string): RouteEvent {
-  return {
-    body: JSON.stringify(body),
-    isBase64Encoded: false,
-    requestContext: {
-      connectionId: CONNECTION,
-      requestId: 'aws-request-1',
-      routeKey: String(body.action),
-      eventType: 'MESSAGE',
-      messageId: 'msg-1',
-      messageDirection: 'IN',
-      extendedRequestId: 'ext-1',
-      requestTime: '02/Jan/2030:03:04:05 +0000',
-      requestTimeEpoch: NOW.getTime(),
-      connectedAt: NOW.getTime() - 1000,
-      domainName: 'example.execute-api.us-east-1.amazonaws.com',
-      stage: 'test',
-      apiId: 'api-1',
-      authorizer: { principalId: userId },
-    },
-  } as RouteEvent;
-}
-
 async function call(
   body: Record<string, unknown>,
   userId = 'alice',
   post: PostFn = fakePoster(),
 ): Promise<Record<string, unknown>> {
-  const result = await handlerWith(post)(eventOf(body, userId));
+  const result = await handlerWith(post)(routeEvent({ body, userId, connectionId: CONNECTION, at: NOW }));
   return JSON.parse(result.body) as Record<string, unknown>;
 }
 
