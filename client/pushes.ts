@@ -1,8 +1,84 @@
-/** The server's pushes, decoded from raw frames into the SDK's events. */
-import type { ActivityEvent, MessageUpdate } from './types';
+/** The frames the server sends, decoded: pushes become the SDK's events, answers go to their requests. */
+import type { ClientEvents } from './options';
+import type { ConversationStream } from './stream';
+import type { ActivityEvent, MembershipEntry, MembershipEvent, MessageUpdate, StoredEntry } from './types';
+
+/** Where a received frame goes. */
+export interface FrameListener {
+  /** The open stream of a conversation, if any. */
+  stream(conversationId: string): ConversationStream | undefined;
+  emit<K extends 'membership' | 'read' | 'typing' | 'activity' | 'presence'>(
+    type: K,
+    event: ClientEvents[K],
+  ): void;
+  /** The last presence heard of each user, so a repeated one is not reported again. */
+  presenceOf: Map<string, boolean>;
+  /** An `ack` or `error` frame. */
+  answer(frame: Record<string, unknown>): void;
+  /** API Gateway's own error, which names no request of ours. */
+  anonymousError(): void;
+}
+
+/** Decodes one frame and hands it on; a frame that does not parse, or is malformed, is dropped. */
+export function receiveFrame(data: unknown, to: FrameListener): void {
+  let frame: Record<string, unknown>;
+  try {
+    frame = JSON.parse(String(data));
+  } catch {
+    return;
+  }
+  if (typeof frame !== 'object' || frame === null) return;
+  if (frame.type === 'message') {
+    if (typeof frame.seq === 'number' && typeof frame.conversationId === 'string')
+      to.stream(frame.conversationId)?.accept([frame as unknown as StoredEntry]);
+  } else if (frame.type === 'membership') {
+    const { conversationId, seq, event, userIds, by, at } = frame;
+    if (typeof conversationId !== 'string' || typeof seq !== 'number' || typeof event !== 'string') return;
+    const entry = { conversationId, seq, tombstone: true, kind: event, userIds, by, at } as MembershipEntry;
+    to.stream(conversationId)?.accept([entry]);
+    if (Array.isArray(userIds) && typeof by === 'string' && typeof at === 'string')
+      to.emit('membership', {
+        conversationId,
+        seq,
+        kind: event as MembershipEvent['kind'],
+        userIds: userIds.map(String),
+        by,
+        at,
+      });
+  } else if (frame.type === 'read') {
+    const { conversationId, userId, seq } = frame;
+    if (typeof conversationId !== 'string' || typeof userId !== 'string' || typeof seq !== 'number') return;
+    to.stream(conversationId)?.read({ conversationId, userId, seq });
+    to.emit('read', { conversationId, userId, seq });
+  } else if (frame.type === 'edited' || frame.type === 'deleted') {
+    const update = toUpdate(frame);
+    if (update) to.stream(update.conversationId)?.change(update);
+  } else if (frame.type === 'typing') {
+    const { conversationId, userId } = frame;
+    if (typeof conversationId !== 'string' || typeof userId !== 'string') return;
+    to.stream(conversationId)?.typing({ conversationId, userId });
+    to.emit('typing', { conversationId, userId });
+  } else if (frame.type === 'activity') {
+    const activity = toActivity(frame);
+    if (activity) to.emit('activity', activity);
+  } else if (frame.type === 'presence') {
+    const { userId, online } = frame;
+    if (typeof userId !== 'string' || typeof online !== 'boolean') return;
+    // The server may say the same twice (announced at connect and again at a subscribe, or by two tabs
+    // at once): only a change is an event.
+    if (to.presenceOf.get(userId) === online) return;
+    to.presenceOf.set(userId, online);
+    to.emit('presence', { userId, online });
+  } else if (frame.type === 'ack' || frame.type === 'error') {
+    to.answer(frame);
+  } else if (frame.type === undefined && typeof frame.message === 'string') {
+    // API Gateway's own error ("Internal server error"): its requestId is AWS's, not ours.
+    to.anonymousError();
+  }
+}
 
 /** An `activity` push as an {@link ActivityEvent}, or undefined when it is malformed. */
-export function toActivity(frame: Record<string, unknown>): ActivityEvent | undefined {
+function toActivity(frame: Record<string, unknown>): ActivityEvent | undefined {
   const { conversationId, seq, senderId, sentAt, preview, truncated, attachment } = frame;
   if (
     typeof conversationId !== 'string' ||
@@ -25,7 +101,7 @@ export function toActivity(frame: Record<string, unknown>): ActivityEvent | unde
 }
 
 /** An `edited` or `deleted` push as a {@link MessageUpdate}, or undefined when it is malformed. */
-export function toUpdate(frame: Record<string, unknown>): MessageUpdate | undefined {
+function toUpdate(frame: Record<string, unknown>): MessageUpdate | undefined {
   const { conversationId, seq, version, body, editedAt, deletedAt } = frame;
   if (typeof conversationId !== 'string' || typeof seq !== 'number' || typeof version !== 'number') return;
   if (frame.type === 'deleted')
