@@ -1,6 +1,6 @@
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { describe, expect, it } from 'vitest';
+import { useLocalRuntime } from '../support/local-runtime';
 import { ChatClient, HandshakeRefusedError, range } from './chat-client';
 import {
   connectAs,
@@ -11,24 +11,17 @@ import {
   sendMessage,
 } from './helpers';
 
-let runtime: LocalRuntime;
-const clients: ChatClient[] = [];
-
-async function track(client: Promise<ChatClient>): Promise<ChatClient> {
-  const opened = await client;
-  clients.push(opened);
-  return opened;
-}
+const { runtime, track } = useLocalRuntime();
 
 /** Stored seqs of a conversation, read straight from DynamoDB Local. */
 async function storedSeqs(conversationId: string): Promise<number[]> {
-  const ddb = runtime.clients.dynamodb;
+  const ddb = runtime().clients.dynamodb;
   const seqs: number[] = [];
   let startKey: Record<string, never> | undefined;
   do {
     const page = await ddb.send(
       new QueryCommand({
-        TableName: runtime.tables.messages,
+        TableName: runtime().tables.messages,
         KeyConditionExpression: 'conversationId = :c',
         ExpressionAttributeValues: { ':c': { S: conversationId } },
         ExclusiveStartKey: startKey,
@@ -40,20 +33,11 @@ async function storedSeqs(conversationId: string): Promise<number[]> {
   return seqs;
 }
 
-beforeAll(async () => {
-  runtime = await startLocalRuntime({ logLevel: 'ERROR' });
-});
-
-afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  await runtime?.stop();
-});
-
 describe('two users chat through the local runtime', () => {
   it('delivers a message from alice to bob with a server-assigned seq', async () => {
     // Prepare
-    const alice = await track(connectAs(runtime, 'alice'));
-    const bob = await track(connectAs(runtime, 'bob'));
+    const alice = await track(connectAs(runtime(), 'alice'));
+    const bob = await track(connectAs(runtime(), 'bob'));
     const conversationId = await createConversation(alice, ['bob']);
     const subscribed = await bob.request({ action: 'subscribe', conversationId });
     // Act
@@ -72,7 +56,7 @@ describe('two users chat through the local runtime', () => {
   });
 
   it('returns the original seq when a send is retried with the same clientMessageId', async () => {
-    const alice = await track(connectAs(runtime, 'alice'));
+    const alice = await track(connectAs(runtime(), 'alice'));
     const conversationId = await createConversation(alice, ['bob']);
 
     const first = await sendMessage(alice, conversationId, 'retry-me', 'once');
@@ -84,7 +68,7 @@ describe('two users chat through the local runtime', () => {
   });
 
   it('refuses with conflict, storing nothing, a clientMessageId reused for another body', async () => {
-    const alice = await track(connectAs(runtime, 'alice'));
+    const alice = await track(connectAs(runtime(), 'alice'));
     const conversationId = await createConversation(alice, ['bob']);
     await sendMessage(alice, conversationId, 'reused', 'the first message');
 
@@ -99,9 +83,9 @@ describe('twenty concurrent senders in one conversation', () => {
   it('stores exactly seqs 1..500 and every subscriber receives all 500', async () => {
     // Prepare
     const users = range(20).map((n) => `sender-${n}`);
-    const owner = await track(connectAs(runtime, users[0] ?? 'sender-1'));
+    const owner = await track(connectAs(runtime(), users[0] ?? 'sender-1'));
     const conversationId = await createConversation(owner, users.slice(1));
-    const senders = await Promise.all(users.map((user) => track(connectAs(runtime, user))));
+    const senders = await Promise.all(users.map((user) => track(connectAs(runtime(), user))));
     await Promise.all(senders.map((client) => client.request({ action: 'subscribe', conversationId })));
     // Act
     const acks = await Promise.all(
@@ -129,9 +113,9 @@ describe('twenty concurrent senders in one conversation', () => {
 describe('a subscriber that was offline', () => {
   it('gets the backlog after its last seq and then live messages, with no gap', async () => {
     // Prepare
-    const alice = await track(connectAs(runtime, 'alice'));
+    const alice = await track(connectAs(runtime(), 'alice'));
     const conversationId = await createConversation(alice, ['carol']);
-    const carol = await track(connectAs(runtime, 'carol'));
+    const carol = await track(connectAs(runtime(), 'carol'));
     await carol.request({ action: 'subscribe', conversationId });
     await sendMessage(alice, conversationId, 'm1', 'one');
     await sendMessage(alice, conversationId, 'm2', 'two');
@@ -139,7 +123,7 @@ describe('a subscriber that was offline', () => {
     await carol.close();
     // Act: messages arrive while carol is away, then she resumes from seq 2
     for (const n of [3, 4, 5]) await sendMessage(alice, conversationId, `m${n}`, `${n}`);
-    const back = await track(connectAs(runtime, 'carol'));
+    const back = await track(connectAs(runtime(), 'carol'));
     const resumed = await back.request({ action: 'subscribe', conversationId, afterSeq: 2 });
     await sendMessage(alice, conversationId, 'm6', 'six');
     // Assess
@@ -161,25 +145,25 @@ describe('a subscriber that was offline', () => {
 describe('a connection that vanished without $disconnect', () => {
   it('is removed on the first 410 while the others still receive', async () => {
     // Prepare
-    const alice = await track(connectAs(runtime, 'alice'));
+    const alice = await track(connectAs(runtime(), 'alice'));
     const conversationId = await createConversation(alice, ['dave', 'erin']);
-    const { client: dave, connectionId: daveConnectionId } = await connectWithId(runtime, 'dave');
-    clients.push(dave);
-    const erin = await track(connectAs(runtime, 'erin'));
+    const { client: dave, connectionId: daveConnectionId } = await connectWithId(runtime(), 'dave');
+    track(dave);
+    const erin = await track(connectAs(runtime(), 'erin'));
     await dave.request({ action: 'subscribe', conversationId });
     await erin.request({ action: 'subscribe', conversationId });
-    const storedBeforeDrop = await connectionStored(runtime, daveConnectionId);
-    const subscriptionsBefore = await countItems(runtime, runtime.tables.subscriptions);
+    const storedBeforeDrop = await connectionStored(runtime(), daveConnectionId);
+    const subscriptionsBefore = await countItems(runtime(), runtime().tables.subscriptions);
     // Act
-    runtime.api.dropConnection(daveConnectionId);
+    runtime().api.dropConnection(daveConnectionId);
     await sendMessage(alice, conversationId, 'after-drop', 'anyone there?');
     // Assess
     expect(storedBeforeDrop).toBe(true);
     await expect.poll(() => erin.seqs(conversationId), { timeout: 10_000 }).toEqual([1]);
     await expect
-      .poll(() => countItems(runtime, runtime.tables.subscriptions), { timeout: 10_000 })
+      .poll(() => countItems(runtime(), runtime().tables.subscriptions), { timeout: 10_000 })
       .toBe(subscriptionsBefore - 1);
-    await expect.poll(() => connectionStored(runtime, daveConnectionId), { timeout: 10_000 }).toBe(false);
+    await expect.poll(() => connectionStored(runtime(), daveConnectionId), { timeout: 10_000 }).toBe(false);
     expect(dave.seqs(conversationId)).toEqual([]);
   });
 });
@@ -187,22 +171,22 @@ describe('a connection that vanished without $disconnect', () => {
 describe('a connection that keeps failing while others receive', () => {
   it('is closed so the conversation goes on, and gets the message back by resuming with afterSeq', async () => {
     // Prepare: ivan's connection answers 500 to every post, judy's works
-    const alice = await track(connectAs(runtime, 'alice'));
+    const alice = await track(connectAs(runtime(), 'alice'));
     const conversationId = await createConversation(alice, ['ivan', 'judy']);
-    const { client: ivan, connectionId: ivanConnectionId } = await connectWithId(runtime, 'ivan');
-    clients.push(ivan);
-    const judy = await track(connectAs(runtime, 'judy'));
+    const { client: ivan, connectionId: ivanConnectionId } = await connectWithId(runtime(), 'ivan');
+    track(ivan);
+    const judy = await track(connectAs(runtime(), 'judy'));
     await ivan.request({ action: 'subscribe', conversationId });
     await judy.request({ action: 'subscribe', conversationId });
-    runtime.api.injectPostFailure(ivanConnectionId, 500);
+    runtime().api.injectPostFailure(ivanConnectionId, 500);
     // Act
     await sendMessage(alice, conversationId, 'first', 'one');
     await sendMessage(alice, conversationId, 'second', 'two');
     // Assess: judy is not held up behind retries, ivan is disconnected, and resuming repairs his gap
     await expect.poll(() => judy.seqs(conversationId), { timeout: 20_000 }).toEqual([1, 2]);
     await expect.poll(() => ivan.closeCode, { timeout: 10_000 }).toBeDefined();
-    await expect.poll(() => connectionStored(runtime, ivanConnectionId), { timeout: 10_000 }).toBe(false);
-    const back = await track(connectAs(runtime, 'ivan'));
+    await expect.poll(() => connectionStored(runtime(), ivanConnectionId), { timeout: 10_000 }).toBe(false);
+    const back = await track(connectAs(runtime(), 'ivan'));
     const resumed = await back.request({ action: 'subscribe', conversationId, afterSeq: 0 });
     expect((resumed.messages as { seq: number }[]).map((m) => m.seq)).toEqual([1, 2]);
   });
@@ -210,31 +194,31 @@ describe('a connection that keeps failing while others receive', () => {
 
 describe('bad input is refused and writes nothing', () => {
   it('refuses a handshake without a token, with a forged token and with an expired token', async () => {
-    const forged = (await runtime.issueToken('mallory')).replace(/\.[^.]+$/, '.c2lnbmF0dXJl');
-    const expired = await runtime.issueToken('mallory', { expiresInSeconds: -60 });
-    const connectionsBefore = await countItems(runtime, runtime.tables.connections);
+    const forged = (await runtime().issueToken('mallory')).replace(/\.[^.]+$/, '.c2lnbmF0dXJl');
+    const expired = await runtime().issueToken('mallory', { expiresInSeconds: -60 });
+    const connectionsBefore = await countItems(runtime(), runtime().tables.connections);
 
     const attempts = [
-      ChatClient.connect(runtime.webSocketUrl),
-      ChatClient.connect(`${runtime.webSocketUrl}?token=${forged}`),
-      ChatClient.connect(`${runtime.webSocketUrl}?token=${expired}`),
-      ChatClient.connect(`${runtime.webSocketUrl}?token=not-a-jwt`),
+      ChatClient.connect(runtime().webSocketUrl),
+      ChatClient.connect(`${runtime().webSocketUrl}?token=${forged}`),
+      ChatClient.connect(`${runtime().webSocketUrl}?token=${expired}`),
+      ChatClient.connect(`${runtime().webSocketUrl}?token=not-a-jwt`),
     ];
     const outcomes = await Promise.allSettled(attempts);
 
     expect(
       outcomes.map((outcome) => (outcome.status === 'rejected' ? outcome.reason : outcome.value)),
     ).toEqual(attempts.map(() => new HandshakeRefusedError(401)));
-    expect(await countItems(runtime, runtime.tables.connections)).toBe(connectionsBefore);
+    expect(await countItems(runtime(), runtime().tables.connections)).toBe(connectionsBefore);
   });
 
   it('answers each bad frame with its documented error code and stores nothing', async () => {
     // Prepare
-    const alice = await track(connectAs(runtime, 'alice'));
-    const mallory = await track(connectAs(runtime, 'mallory'));
+    const alice = await track(connectAs(runtime(), 'alice'));
+    const mallory = await track(connectAs(runtime(), 'mallory'));
     const conversationId = await createConversation(alice, ['bob']);
-    const messagesBefore = await countItems(runtime, runtime.tables.messages);
-    const subscriptionsBefore = await countItems(runtime, runtime.tables.subscriptions);
+    const messagesBefore = await countItems(runtime(), runtime().tables.messages);
+    const subscriptionsBefore = await countItems(runtime(), runtime().tables.subscriptions);
     // Act
     const nonMemberSend = await mallory.request({
       action: 'send',
@@ -263,13 +247,13 @@ describe('bad input is refused and writes nothing', () => {
     await expect
       .poll(() => mallory.frames.some((frame) => frame.code === 'invalid_json'), { timeout: 5_000 })
       .toBe(true);
-    expect(await countItems(runtime, runtime.tables.messages)).toBe(messagesBefore);
-    expect(await countItems(runtime, runtime.tables.subscriptions)).toBe(subscriptionsBefore);
+    expect(await countItems(runtime(), runtime().tables.messages)).toBe(messagesBefore);
+    expect(await countItems(runtime(), runtime().tables.subscriptions)).toBe(subscriptionsBefore);
   });
 
   it('closes the socket with 1009 when a frame is over 32 KB', async () => {
-    const alice = await track(connectAs(runtime, 'alice'));
-    const messagesBefore = await countItems(runtime, runtime.tables.messages);
+    const alice = await track(connectAs(runtime(), 'alice'));
+    const messagesBefore = await countItems(runtime(), runtime().tables.messages);
 
     alice.sendRaw(
       JSON.stringify({
@@ -281,6 +265,6 @@ describe('bad input is refused and writes nothing', () => {
     );
 
     await expect.poll(() => alice.closeCode, { timeout: 5_000 }).toBe(1009);
-    expect(await countItems(runtime, runtime.tables.messages)).toBe(messagesBefore);
+    expect(await countItems(runtime(), runtime().tables.messages)).toBe(messagesBefore);
   });
 });
