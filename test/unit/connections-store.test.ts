@@ -19,6 +19,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionGoneError, LimitExceededError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
 import {
+  ANNOUNCED_ATTRIBUTE,
+  addAnnounced,
   deleteConnection,
   deleteSubscription,
   listSubscribers,
@@ -383,5 +385,39 @@ describe('deleteConnection', () => {
     // Assess: no subscribe can add to a connection that is gone, so what is left is only for TTL or a 410.
     expect(ddbMock).toHaveReceivedCommandTimes(DeleteCommand, 1);
     expect(ddbMock.calls()[0]?.args[0]).toBeInstanceOf(DeleteCommand);
+  });
+});
+
+describe('addAnnounced', () => {
+  it("adds the conversations to the connection's announcedTo set only while the connection exists", async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand).resolves({});
+
+    // Act
+    const added = await addAnnounced(ddb, tables, 'c1', ['conv-1', 'conv-2']);
+
+    // Assess
+    expect(added).toBe(true);
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: tables.connections,
+      Key: { connectionId: 'c1' },
+      UpdateExpression: 'ADD #announced :conversations',
+      ConditionExpression: 'attribute_exists(connectionId)',
+      ExpressionAttributeNames: { '#announced': ANNOUNCED_ATTRIBUTE },
+      ExpressionAttributeValues: { ':conversations': new Set(['conv-1', 'conv-2']) },
+    });
+  });
+
+  it('answers false when the connection was deleted meanwhile', async () => {
+    // Prepare
+    ddbMock
+      .on(UpdateCommand)
+      .rejects(new ConditionalCheckFailedException({ message: 'no connection', $metadata: {} }));
+
+    // Act
+    const added = await addAnnounced(ddb, tables, 'c1', ['conv-1']);
+
+    // Assess
+    expect(added).toBe(false);
   });
 });
