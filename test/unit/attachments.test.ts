@@ -8,7 +8,8 @@ import { createS3Client } from '../../shared/aws';
 import { LIMITS } from '../../shared/limits';
 import { sendFrameSchema } from '../../shared/protocol';
 import { memberSk } from '../../shared/tables';
-import type { AuthorizerContext, RouteEvent } from '../../shared/websocket';
+import type { RouteEvent } from '../../shared/websocket';
+import { routeEvent } from '../support/api-gateway';
 
 const NOW = new Date('2025-03-04T05:06:07.000Z');
 const KEY_ID = '0b7f3c1e-6a52-4d1f-9c11-2f5d7a9e8b40';
@@ -30,32 +31,17 @@ const makeDeps = (): AttachmentDeps => ({
   newKeyId: () => KEY_ID,
 });
 
-function routeEvent(frame: Record<string, unknown>, userId = 'alice'): RouteEvent {
-  const authorizer: AuthorizerContext = { principalId: userId };
-  return {
-    body: JSON.stringify({ requestId: 'r-1', conversationId: 'c1', ...frame }),
-    isBase64Encoded: false,
-    requestContext: {
-      routeKey: String(frame.action),
-      messageId: 'msg-1',
-      eventType: 'MESSAGE',
-      extendedRequestId: 'ext-1',
-      requestTime: '04/Mar/2025:05:06:07 +0000',
-      messageDirection: 'IN',
-      stage: 'test',
-      connectedAt: NOW.getTime(),
-      requestTimeEpoch: NOW.getTime(),
-      requestId: 'aws-req-1',
-      domainName: 'abc.execute-api.eu-west-1.amazonaws.com',
-      connectionId: `conn-${userId}`,
-      apiId: 'abc',
-      authorizer,
-    },
-  };
-}
+/** `frame` on its route from `userId`'s connection, with the fields every frame of these tests shares. */
+const frameEvent = (frame: Record<string, unknown>, userId = 'alice'): RouteEvent =>
+  routeEvent({
+    body: { requestId: 'r-1', conversationId: 'c1', ...frame },
+    routeKey: String(frame.action),
+    userId,
+    connectionId: `conn-${userId}`,
+  });
 
 async function invoke(frame: Record<string, unknown>, userId = 'alice'): Promise<Record<string, unknown>> {
-  const result = await createAttachmentsHandler(makeDeps())(routeEvent(frame, userId));
+  const result = await createAttachmentsHandler(makeDeps())(frameEvent(frame, userId));
   return JSON.parse(result.body) as Record<string, unknown>;
 }
 

@@ -28,7 +28,8 @@ import { encodeQueueBody, parseQueueBody } from '../../shared/queue-body';
 import { messagesAfter } from '../../shared/store/messages';
 import { SEND_INTERVAL_MS, SEND_TOLERANCE_MS } from '../../shared/store/send-bucket';
 import { memberSk } from '../../shared/tables';
-import type { AuthorizerContext, RouteEvent } from '../../shared/websocket';
+import type { RouteEvent } from '../../shared/websocket';
+import { routeEvent } from '../support/api-gateway';
 
 const TABLE_NAMES = {
   conversations: 'test-conversations',
@@ -55,34 +56,19 @@ const makeDeps = (): SendDeps & { logger: Logger } => ({
   metrics: { record: vi.fn() },
 });
 
-function routeEvent(frame: Record<string, unknown>, userId = 'alice'): RouteEvent {
-  const authorizer: AuthorizerContext = { principalId: userId };
-  return {
-    body: JSON.stringify({ requestId: 'r-1', conversationId: 'c1', seq: 7, ...frame }),
-    isBase64Encoded: false,
-    requestContext: {
-      routeKey: String(frame.action),
-      messageId: 'msg-1',
-      eventType: 'MESSAGE',
-      extendedRequestId: 'ext-1',
-      requestTime: '04/Mar/2025:05:06:07 +0000',
-      messageDirection: 'IN',
-      stage: 'test',
-      connectedAt: NOW.getTime(),
-      requestTimeEpoch: NOW.getTime(),
-      requestId: 'aws-req-1',
-      domainName: 'abc.execute-api.eu-west-1.amazonaws.com',
-      connectionId: `conn-${userId}`,
-      apiId: 'abc',
-      authorizer,
-    },
-  };
-}
+/** `frame` on its route from `userId`'s connection, with the fields every frame of these tests shares. */
+const frameEvent = (frame: Record<string, unknown>, userId = 'alice'): RouteEvent =>
+  routeEvent({
+    body: { requestId: 'r-1', conversationId: 'c1', seq: 7, ...frame },
+    routeKey: String(frame.action),
+    userId,
+    connectionId: `conn-${userId}`,
+  });
 
 /** Runs one frame through the send function's handler, as `userId`, and returns the parsed reply. */
 async function invoke(frame: Record<string, unknown>, userId = 'alice'): Promise<Record<string, unknown>> {
   const handler = createSendHandler(makeDeps());
-  const result = await handler(routeEvent(frame, userId));
+  const result = await handler(frameEvent(frame, userId));
   return JSON.parse(result.body) as Record<string, unknown>;
 }
 

@@ -38,6 +38,7 @@ import {
   type RouteEvent,
   type RouteResult,
 } from '../../shared/websocket';
+import { routeEvent } from '../support/api-gateway';
 
 const TABLE_NAMES = {
   conversations: 'test-conversations',
@@ -92,32 +93,11 @@ const frame = (overrides: Partial<SendFrame> = {}): SendFrame => ({
   ...overrides,
 });
 
-/** `null` leaves the authorizer out, as for a route reached without `$connect` authorization. */
-function routeEvent(
+/** `body` on the `send` route from alice's connection; `null` leaves the authorizer out. */
+const sendEvent = (
   body: string,
   authorizer: AuthorizerContext | null = { principalId: 'alice' },
-): RouteEvent {
-  return {
-    body,
-    isBase64Encoded: false,
-    requestContext: {
-      routeKey: 'send',
-      messageId: 'msg-1',
-      eventType: 'MESSAGE',
-      extendedRequestId: 'ext-1',
-      requestTime: '04/Mar/2025:05:06:07 +0000',
-      messageDirection: 'IN',
-      stage: 'test',
-      connectedAt: NOW.getTime(),
-      requestTimeEpoch: NOW.getTime(),
-      requestId: 'aws-req-1',
-      domainName: 'abc.execute-api.eu-west-1.amazonaws.com',
-      connectionId: 'conn-alice',
-      apiId: 'abc',
-      ...(authorizer === null ? {} : { authorizer }),
-    },
-  };
-}
+): RouteEvent => routeEvent({ body, routeKey: 'send', connectionId: 'conn-alice', authorizer });
 
 const rawFrame = (fields: Record<string, unknown> = {}): string =>
   JSON.stringify({
@@ -265,7 +245,7 @@ describe('send: the hot path (G1, G2)', () => {
     const handler = createSendHandler(makeDeps());
 
     // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame())));
+    const reply = replyOf(await handler(sendEvent(rawFrame())));
 
     // Assess
     expect(reply).toEqual({
@@ -483,7 +463,7 @@ describe('send: the hot path (G1, G2)', () => {
     const handler = createSendHandler(makeDeps());
 
     // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame())));
+    const reply = replyOf(await handler(sendEvent(rawFrame())));
 
     // Assess
     expect(reply).toEqual({
@@ -540,7 +520,7 @@ describe('send: the per-user send rate (token bucket on the member item)', () =>
     const handler = createSendHandler(makeDeps());
 
     // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame())));
+    const reply = replyOf(await handler(sendEvent(rawFrame())));
 
     // Assess
     expect(reply).toMatchObject({ type: 'ack', seq: 42 });
@@ -560,12 +540,12 @@ describe('send: the per-user send rate (token bucket on the member item)', () =>
     // Prepare: the first send finds the bucket full and leaves it one interval ahead of now.
     ddbMock.on(UpdateCommand, MEMBER).resolves({ Attributes: { sendTat: NOW.getTime() + SEND_INTERVAL_MS } });
     const handler = createSendHandler(makeDeps());
-    await handler(routeEvent(rawFrame({ clientMessageId: 'm-1' })));
+    await handler(sendEvent(rawFrame({ clientMessageId: 'm-1' })));
     ddbMock.resetHistory();
     sqsMock.resetHistory();
 
     // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame({ clientMessageId: 'm-2' }))));
+    const reply = replyOf(await handler(sendEvent(rawFrame({ clientMessageId: 'm-2' }))));
 
     // Assess
     expect(reply).toMatchObject({ type: 'ack' });
@@ -596,8 +576,8 @@ describe('send: the per-user send rate (token bucket on the member item)', () =>
 
     // Act
     await Promise.all([
-      handler(routeEvent(rawFrame({ clientMessageId: 'm-1' }))),
-      handler(routeEvent(rawFrame({ clientMessageId: 'm-2' }))),
+      handler(sendEvent(rawFrame({ clientMessageId: 'm-1' }))),
+      handler(sendEvent(rawFrame({ clientMessageId: 'm-2' }))),
     ]);
 
     // Assess
@@ -610,7 +590,7 @@ describe('send: the per-user send rate (token bucket on the member item)', () =>
     const handler = createSendHandler(makeDeps());
 
     // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame())));
+    const reply = replyOf(await handler(sendEvent(rawFrame())));
 
     // Assess
     expect(reply).toEqual({
@@ -633,7 +613,7 @@ describe('send: the per-user send rate (token bucket on the member item)', () =>
     const handler = createSendHandler(makeDeps());
 
     // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame())));
+    const reply = replyOf(await handler(sendEvent(rawFrame())));
 
     // Assess
     expect(reply).toMatchObject({ code: 'rate_limited', retryable: true, retryAfterMs: SEND_INTERVAL_MS });
@@ -651,7 +631,7 @@ describe('send: the per-user send rate (token bucket on the member item)', () =>
     const handler = createSendHandler(makeDeps());
 
     // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame())));
+    const reply = replyOf(await handler(sendEvent(rawFrame())));
 
     // Assess
     expect(reply).toMatchObject({ code: 'busy', retryable: true, retryAfterMs: SEND_INTERVAL_MS });
@@ -671,7 +651,7 @@ describe('send: only members write (G8)', () => {
     const handler = createSendHandler(makeDeps());
 
     // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame())));
+    const reply = replyOf(await handler(sendEvent(rawFrame())));
 
     // Assess
     expect(reply).toEqual({
@@ -690,7 +670,7 @@ describe('send: only members write (G8)', () => {
     const handler = createSendHandler(makeDeps());
 
     // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame())));
+    const reply = replyOf(await handler(sendEvent(rawFrame())));
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'forbidden', retryable: false });
@@ -704,7 +684,7 @@ describe('send: only members write (G8)', () => {
     const handler = createSendHandler(makeDeps());
 
     // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame(), null)));
+    const reply = replyOf(await handler(sendEvent(rawFrame(), null)));
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'unauthorized' });
@@ -772,7 +752,7 @@ describe('send: bad input changes nothing (G8)', () => {
     const handler = createSendHandler(makeDeps());
 
     // Act
-    const reply = replyOf(await handler(routeEvent(body)));
+    const reply = replyOf(await handler(sendEvent(body)));
 
     // Assess
     expect(reply).toEqual({
@@ -791,7 +771,7 @@ describe('send: bad input changes nothing (G8)', () => {
     const handler = createSendHandler(makeDeps());
 
     // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame({ body: atLimit }))));
+    const reply = replyOf(await handler(sendEvent(rawFrame({ body: atLimit }))));
 
     // Assess
     expect(Buffer.byteLength(atLimit, 'utf8')).toBe(limit);
@@ -807,7 +787,7 @@ describe('send: a resend is the same message (G3)', () => {
     const handler = createSendHandler(makeDeps());
 
     // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame())));
+    const reply = replyOf(await handler(sendEvent(rawFrame())));
 
     // Assess
     expect(reply).toEqual({
@@ -849,7 +829,7 @@ describe('send: a resend is the same message (G3)', () => {
       const handler = createSendHandler(makeDeps());
 
       // Act
-      const reply = replyOf(await handler(routeEvent(rawFrame())));
+      const reply = replyOf(await handler(sendEvent(rawFrame())));
 
       // Assess
       expect(reply).toEqual({
@@ -910,7 +890,7 @@ describe('send: a resend is the same message (G3)', () => {
     const handler = createSendHandler(makeDeps());
 
     // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame())));
+    const reply = replyOf(await handler(sendEvent(rawFrame())));
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'busy', retryAfterMs: 250 });
@@ -925,7 +905,7 @@ describe('send: a resend is the same message (G3)', () => {
     const handler = createSendHandler(makeDeps());
 
     // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame())));
+    const reply = replyOf(await handler(sendEvent(rawFrame())));
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'internal_error', retryable: true });
@@ -944,7 +924,7 @@ describe('send: a resend is the same message (G3)', () => {
       const handler = createSendHandler(makeDeps());
 
       // Act
-      const reply = replyOf(await handler(routeEvent(rawFrame())));
+      const reply = replyOf(await handler(sendEvent(rawFrame())));
 
       // Assess
       expect(reply).toEqual({
@@ -1159,7 +1139,7 @@ describe('send: time budget', () => {
     const remaining = REPLY_MARGIN_MS + MIN_SEND_BUDGET_MS + 10;
 
     // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame()), lambdaContext(remaining)));
+    const reply = replyOf(await handler(sendEvent(rawFrame()), lambdaContext(remaining)));
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'busy', retryable: true });
@@ -1173,7 +1153,7 @@ describe('send: time budget', () => {
 
     // Act
     const reply = replyOf(
-      await handler(routeEvent(rawFrame()), lambdaContext(REPLY_MARGIN_MS + MIN_SEND_BUDGET_MS - 1)),
+      await handler(sendEvent(rawFrame()), lambdaContext(REPLY_MARGIN_MS + MIN_SEND_BUDGET_MS - 1)),
     );
 
     // Assess
@@ -1196,7 +1176,7 @@ describe('send: time budget', () => {
 
     // Act
     const reply = replyOf(
-      await handler(routeEvent(rawFrame()), lambdaContext(REPLY_MARGIN_MS + MIN_SEND_BUDGET_MS)),
+      await handler(sendEvent(rawFrame()), lambdaContext(REPLY_MARGIN_MS + MIN_SEND_BUDGET_MS)),
     );
 
     // Assess
@@ -1230,7 +1210,7 @@ describe('send: time budget', () => {
     let settled = false;
 
     // Act
-    const replying = handler(routeEvent(rawFrame()), lambdaContext(remainingMs)).finally(() => {
+    const replying = handler(sendEvent(rawFrame()), lambdaContext(remainingMs)).finally(() => {
       settled = true;
     });
     await vi.advanceTimersByTimeAsync(remainingMs - REPLY_MARGIN_MS / 2 - 1);
@@ -1264,7 +1244,7 @@ describe('send: time budget', () => {
 
     // Act
     const budgetMs = MIN_SEND_BUDGET_MS + 2_000;
-    const replying = handler(routeEvent(rawFrame()), lambdaContext(REPLY_MARGIN_MS + budgetMs));
+    const replying = handler(sendEvent(rawFrame()), lambdaContext(REPLY_MARGIN_MS + budgetMs));
     await vi.advanceTimersByTimeAsync(budgetMs);
     const reply = replyOf(await replying);
 
@@ -1328,7 +1308,7 @@ describe('send: time budget', () => {
     const handler = createSendHandler(makeDeps());
 
     // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame())));
+    const reply = replyOf(await handler(sendEvent(rawFrame())));
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'busy' });
@@ -1404,7 +1384,7 @@ describe('send: failures', () => {
       const handler = createSendHandler(makeDeps());
 
       // Act
-      const reply = replyOf(await handler(routeEvent(rawFrame())));
+      const reply = replyOf(await handler(sendEvent(rawFrame())));
 
       // Assess
       expect(reply).toEqual({
@@ -1446,7 +1426,7 @@ describe('send: failures', () => {
       const handler = createSendHandler(makeDeps());
 
       // Act
-      const reply = replyOf(await handler(routeEvent(rawFrame())));
+      const reply = replyOf(await handler(sendEvent(rawFrame())));
 
       // Assess
       expect(reply).toEqual({
@@ -1481,7 +1461,7 @@ describe('send: failures', () => {
     const handler = createSendHandler(makeDeps());
 
     // Act
-    const reply = replyOf(await handler(routeEvent(rawFrame())));
+    const reply = replyOf(await handler(sendEvent(rawFrame())));
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'busy' });
