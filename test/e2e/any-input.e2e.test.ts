@@ -6,32 +6,16 @@
 import { randomUUID } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../shared/limits';
-import type { ChatClient, Frame } from './chat-client';
+import { useLocalRuntime } from '../support/local-runtime';
+import type { Frame } from './chat-client';
 import { connectAs, connectWithId, createConversation, sendMessage } from './helpers';
 
-let runtime: LocalRuntime;
-const clients: ChatClient[] = [];
-
-async function track(client: Promise<ChatClient>): Promise<ChatClient> {
-  const opened = await client;
-  clients.push(opened);
-  return opened;
-}
+const { runtime, track } = useLocalRuntime();
 
 /** A user id no other test uses. */
 const user = (name: string): string => `${name}-${randomUUID().slice(0, 8)}`;
-
-beforeAll(async () => {
-  runtime = await startLocalRuntime({ logLevel: 'ERROR' });
-});
-
-afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  await runtime?.stop();
-});
 
 /** Every kind of text a chat carries, with the 4-byte characters right at the body limit. */
 const CORPUS: [string, string][] = [
@@ -51,8 +35,8 @@ describe('G10: any well-formed text travels end to end byte for byte', () => {
   it('stores, pushes and reads back every body of a multilingual corpus', async () => {
     // Prepare
     const [aliceId, bobId] = [user('alice'), user('bob')];
-    const alice = await track(connectAs(runtime, aliceId));
-    const bob = await track(connectAs(runtime, bobId));
+    const alice = await track(connectAs(runtime(), aliceId));
+    const bob = await track(connectAs(runtime(), bobId));
     const conversationId = await createConversation(alice, [bobId]);
     await bob.request({ action: 'subscribe', conversationId });
 
@@ -73,9 +57,9 @@ describe('G10: any well-formed text travels end to end byte for byte', () => {
       expect(Buffer.from(String(pushed.get(seq)))).toEqual(Buffer.from(body));
       expect(Buffer.from(String(read.get(seq)))).toEqual(Buffer.from(body));
     });
-    const { Attributes } = await runtime.clients.sqs.send(
+    const { Attributes } = await runtime().clients.sqs.send(
       new GetQueueAttributesCommand({
-        QueueUrl: runtime.queues.deadLetter.url,
+        QueueUrl: runtime().queues.deadLetter.url,
         AttributeNames: ['ApproximateNumberOfMessages'],
       }),
     );
@@ -85,7 +69,7 @@ describe('G10: any well-formed text travels end to end byte for byte', () => {
   it('refuses a body with a lone surrogate with invalid_request and stores nothing', async () => {
     // Prepare: JSON may escape a surrogate half on its own; no UTF-8 can carry it.
     const aliceId = user('alice');
-    const alice = await track(connectAs(runtime, aliceId));
+    const alice = await track(connectAs(runtime(), aliceId));
     const conversationId = await createConversation(alice, [user('bob')]);
 
     // Act
@@ -107,10 +91,10 @@ describe('a subscribe racing $disconnect', () => {
   it('never leaves a subscription behind for a connection that is gone', async () => {
     // Prepare
     const ownerId = user('owner');
-    const owner = await track(connectAs(runtime, ownerId));
+    const owner = await track(connectAs(runtime(), ownerId));
     const memberId = user('member');
     const conversationId = await createConversation(owner, [memberId]);
-    const sockets = await Promise.all(Array.from({ length: 40 }, () => connectWithId(runtime, memberId)));
+    const sockets = await Promise.all(Array.from({ length: 40 }, () => connectWithId(runtime(), memberId)));
 
     // Act: each socket subscribes and drops at once, so $disconnect runs while subscribe is in flight.
     for (const { client } of sockets) {
@@ -121,7 +105,13 @@ describe('a subscribe racing $disconnect', () => {
     // Assess: once every connection is gone, none of them is still a subscriber.
     const ids = new Set(sockets.map(({ connectionId }) => connectionId));
     await expect
-      .poll(() => runtime.api.connectionIds().filter((id) => ids.has(id)), { timeout: 30_000 })
+      .poll(
+        () =>
+          runtime()
+            .api.connectionIds()
+            .filter((id) => ids.has(id)),
+        { timeout: 30_000 },
+      )
       .toEqual([]);
     await expect.poll(() => subscribersOf(conversationId), { timeout: 30_000, interval: 500 }).toEqual([]);
   }, 60_000);
@@ -129,9 +119,9 @@ describe('a subscribe racing $disconnect', () => {
 
 /** The connection ids subscribed to a conversation, read straight from DynamoDB Local. */
 async function subscribersOf(conversationId: string): Promise<string[]> {
-  const { Items = [] } = await runtime.clients.dynamodb.send(
+  const { Items = [] } = await runtime().clients.dynamodb.send(
     new QueryCommand({
-      TableName: runtime.tables.subscriptions,
+      TableName: runtime().tables.subscriptions,
       KeyConditionExpression: 'conversationId = :c',
       ExpressionAttributeValues: { ':c': { S: conversationId } },
       ConsistentRead: true,
@@ -144,7 +134,7 @@ describe('one maximum group size on every path', () => {
   it(`creates a group of ${LIMITS.maxGroupSize} in one call and refuses one member more, by create or by add`, async () => {
     // Prepare
     const creatorId = user('creator');
-    const creator = await track(connectAs(runtime, creatorId));
+    const creator = await track(connectAs(runtime(), creatorId));
     const others = Array.from({ length: LIMITS.maxGroupSize - 1 }, (_, i) => user(`m${i}`));
 
     // Act
@@ -166,7 +156,7 @@ describe('one maximum group size on every path', () => {
   it('lets concurrent adds fill a group exactly to the limit and no further', async () => {
     // Prepare: a group one short of ten below the limit, and twenty people added at once.
     const creatorId = user('creator');
-    const creator = await track(connectAs(runtime, creatorId));
+    const creator = await track(connectAs(runtime(), creatorId));
     const start = Array.from({ length: LIMITS.maxGroupSize - 11 }, (_, i) => user(`s${i}`));
     const conversationId = await createConversation(creator, start);
 
@@ -193,7 +183,7 @@ describe('look-alike user ids', () => {
     ['a decomposed accent (not NFC)', 'Zoe\u0308'],
   ])('refuses a member id with %s with invalid_request', async (_case, memberId) => {
     // Prepare
-    const creator = await track(connectAs(runtime, user('creator')));
+    const creator = await track(connectAs(runtime(), user('creator')));
 
     // Act
     const reply = await creator.request({ action: 'createConversation', members: [memberId] });
@@ -207,7 +197,7 @@ describe('history paging', () => {
   it('says hasMore only when there is more, so an exactly full last page ends the paging', async () => {
     // Prepare
     const aliceId = user('alice');
-    const alice = await track(connectAs(runtime, aliceId));
+    const alice = await track(connectAs(runtime(), aliceId));
     const conversationId = await createConversation(alice, [user('bob')]);
     for (let i = 1; i <= 6; i++) await sendMessage(alice, conversationId, `page-${i}`, `message ${i}`);
 
