@@ -4,15 +4,16 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mapWithConcurrency } from '../../../shared/concurrency';
 import { postEphemeral } from '../../../shared/ephemeral';
-import { BusyError, isAwsError } from '../../../shared/errors';
+import { BusyError } from '../../../shared/errors';
 import type { PostFn } from '../../../shared/poster';
 import type { MembershipFrame, MembershipKind } from '../../../shared/protocol';
 import type { MembershipEvent } from '../../../shared/queue-body';
 import { reserveSeq } from '../../../shared/store/conversations';
 import { enqueue } from '../../../shared/store/fanout-queue';
+import { putMembershipEntry } from '../../../shared/store/messages';
 import { indexedConnections } from '../../../shared/store/presence';
 import type { TableNames } from '../../../shared/tables';
 
@@ -51,27 +52,9 @@ export async function recordMembershipChange(
   const at = change.now.toISOString();
   for (let attempt = 1; attempt <= RESERVE_ATTEMPTS; attempt++) {
     const seq = await reserveSeq(deps, conversationId, at);
-    try {
-      await deps.ddb.send(
-        new PutCommand({
-          TableName: deps.tables.messages,
-          // sentAt dates the holes below this seq, as a message's does (shared/store/messages.ts).
-          Item: {
-            conversationId,
-            seq,
-            kind: change.kind,
-            userIds: change.userIds,
-            by: change.by,
-            at,
-            sentAt: at,
-          },
-          ConditionExpression: 'attribute_not_exists(conversationId)',
-        }),
-      );
-    } catch (err: unknown) {
-      if (isAwsError(err, 'ConditionalCheckFailedException')) continue;
-      throw err;
-    }
+    const entry = { conversationId, seq, kind: change.kind, userIds: change.userIds, by: change.by, at };
+    // A reader filled the slot with a tombstone first: reserve another seq.
+    if (!(await putMembershipEntry(deps.ddb, deps.tables, entry))) continue;
     await onStored(seq, at);
     const event: MembershipEvent = {
       kind: 'membership',
