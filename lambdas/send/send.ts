@@ -6,16 +6,16 @@
  *
  * 1. UpdateItem of the sender's member item: they are a member and take a token of their send rate
  *    (shared/store/send-bucket.ts); non-members and senders over the rate write nothing.
- * 2. PutItem: claim the clientMessageId (conditional). A finished claim is a retry: re-enqueue and ack
- *    the original seq. A live claim is the same message still in flight: answer `busy`, adding no work.
+ * 2. PutItem: claim the clientMessageId (conditional; shared/store/idempotency.ts). A finished claim
+ *    is a retry: re-enqueue and ack the original seq. A live claim is the same message still in flight: answer `busy`, adding no work.
  * 3. UpdateItem: reserve the next seq with an atomic `ADD lastSeq 1` on the counter (no read, no retry).
  * 4. TransactWriteItems: store the message under that seq (only if the slot is empty) and mark the
- *    claim done with the seq (only if it is still ours).
+ *    claim done with the seq (only if it is still ours). Steps 3 and 4 are ./commit.ts.
  * 5. SendMessage to the FIFO queue, then ack.
  *
  * A writer that dies between 3 and 4 leaves a hole, which the first reader past the writer lease fills
- * with a tombstone (shared/store/messages.ts); a writer that comes back after that finds its slot taken
- * and reserves again. README "How a message gets its seq" walks through every failure case.
+ * with a tombstone (shared/store/messages/pages.ts); a writer that comes back after that finds its slot
+ * taken and reserves again. README "How a message gets its seq" walks through every failure case.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { BusyError, ConflictError } from '../../shared/errors';
@@ -44,6 +44,67 @@ export const contentDigestOf = (frame: Pick<SendFrame, 'body' | 'attachment'>): 
   const content = [frame.body, attachment?.key, attachment?.contentType, attachment?.size];
   return createHash('sha256').update(JSON.stringify(content)).digest('base64url').slice(0, 22);
 };
+
+/**
+ * Stores and enqueues one message and returns its ack. Resolves only after both the message is stored
+ * and SendMessage succeeded (G1); any failure rejects, so the client resends with the same
+ * clientMessageId and lands on the duplicate path, which re-enqueues (G3).
+ * @throws NotAMemberError when the sender is not (or no longer) a member.
+ * @throws RateLimitedError when the sender is over their send rate in this conversation.
+ * @throws ConflictError when the clientMessageId already stands for a message with other content.
+ * @throws BusyError when the same message is in flight, the conversation is saturated, or time ran out.
+ */
+export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Caller): Promise<SendAck> {
+  const { conversationId, clientMessageId } = frame;
+  const { signal } = caller;
+  deps.logger.appendKeys({ conversationId });
+  const attempt: Claim = {
+    key: idempotencyKeyOf(conversationId, caller.userId, clientMessageId),
+    conversationId,
+    contentDigest: contentDigestOf(frame),
+    token: (deps.newClaimToken ?? randomUUID)(),
+  };
+  let stored: ChatMessage | undefined;
+  try {
+    // 1. Non-members and senders over their rate are stopped before they write anything, even a claim.
+    await takeSendToken(
+      deps,
+      deps.bucketHints ?? new BucketHints(),
+      conversationId,
+      caller.userId,
+      () => deps.now().getTime(),
+      signal,
+    );
+    // 2. Claim the clientMessageId.
+    const claimed = await claim(deps, attempt, deps.now().getTime(), signal);
+    if (claimed.kind === 'finished') return await replayDuplicate(deps, conversationId, claimed, signal);
+    if (claimed.kind === 'conflict') {
+      throw new ConflictError(
+        `clientMessageId ${clientMessageId} was already used for another message in this conversation; ` +
+          'give each new message an id of its own',
+      );
+    }
+    if (claimed.kind === 'inFlight') {
+      throw new BusyError(
+        'An earlier attempt of this message is still being stored, and its ack goes to the connection that sent it',
+        Math.min(IN_FLIGHT_RETRY_MAX_MS, Math.max(IN_FLIGHT_RETRY_MIN_MS, claimed.leaseLeftMs)),
+      );
+    }
+    if (claimed.tookOver) deps.logger.warn('Took over the claim of a send whose writer is gone');
+    // 3 and 4. Reserve a seq and commit under it (./commit.ts).
+    try {
+      stored = await storeClaimed(deps, frame, caller, attempt);
+    } finally {
+      if (stored === undefined) await giveClaimBack(deps, attempt);
+    }
+    // 5. Enqueue, then ack.
+    await enqueue(deps.sqs, deps.fanoutQueueUrl, stored, signal);
+    deps.logger.info('Message stored and enqueued');
+    return { conversationId, seq: stored.seq, sentAt: stored.sentAt, duplicate: false };
+  } catch (err: unknown) {
+    throw asBusy(err);
+  }
+}
 
 /** Gives the claim of a send that gave up back; if that fails, the claim's lease frees it anyway. */
 async function giveClaimBack(deps: SendDeps, attempt: Claim): Promise<void> {
@@ -74,62 +135,4 @@ async function replayDuplicate(
   if (!isTombstone(entry)) await enqueue(deps.sqs, deps.fanoutQueueUrl, entry, signal);
   deps.logger.info('Duplicate send answered');
   return { conversationId, seq: original.seq, sentAt: original.sentAt, duplicate: true };
-}
-
-/**
- * Stores and enqueues one message and returns its ack. Resolves only after both the message is stored
- * and SendMessage succeeded (G1); any failure rejects, so the client resends with the same
- * clientMessageId and lands on the duplicate path, which re-enqueues (G3).
- * @throws NotAMemberError when the sender is not (or no longer) a member.
- * @throws RateLimitedError when the sender is over their send rate in this conversation.
- * @throws ConflictError when the clientMessageId already stands for a message with other content.
- * @throws BusyError when the same message is in flight, the conversation is saturated, or time ran out.
- */
-export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Caller): Promise<SendAck> {
-  const { conversationId, clientMessageId } = frame;
-  const { signal } = caller;
-  deps.logger.appendKeys({ conversationId });
-  const attempt: Claim = {
-    key: idempotencyKeyOf(conversationId, caller.userId, clientMessageId),
-    conversationId,
-    contentDigest: contentDigestOf(frame),
-    token: (deps.newClaimToken ?? randomUUID)(),
-  };
-  let stored: ChatMessage | undefined;
-  try {
-    // Non-members and senders over their rate are stopped before they write anything, even a claim.
-    await takeSendToken(
-      deps,
-      deps.bucketHints ?? new BucketHints(),
-      conversationId,
-      caller.userId,
-      () => deps.now().getTime(),
-      signal,
-    );
-    const claimed = await claim(deps, attempt, deps.now().getTime(), signal);
-    if (claimed.kind === 'finished') return await replayDuplicate(deps, conversationId, claimed, signal);
-    if (claimed.kind === 'conflict') {
-      throw new ConflictError(
-        `clientMessageId ${clientMessageId} was already used for another message in this conversation; ` +
-          'give each new message an id of its own',
-      );
-    }
-    if (claimed.kind === 'inFlight') {
-      throw new BusyError(
-        'An earlier attempt of this message is still being stored, and its ack goes to the connection that sent it',
-        Math.min(IN_FLIGHT_RETRY_MAX_MS, Math.max(IN_FLIGHT_RETRY_MIN_MS, claimed.leaseLeftMs)),
-      );
-    }
-    if (claimed.tookOver) deps.logger.warn('Took over the claim of a send whose writer is gone');
-    try {
-      stored = await storeClaimed(deps, frame, caller, attempt);
-    } finally {
-      if (stored === undefined) await giveClaimBack(deps, attempt);
-    }
-    await enqueue(deps.sqs, deps.fanoutQueueUrl, stored, signal);
-    deps.logger.info('Message stored and enqueued');
-    return { conversationId, seq: stored.seq, sentAt: stored.sentAt, duplicate: false };
-  } catch (err: unknown) {
-    throw asBusy(err);
-  }
 }
