@@ -7,7 +7,8 @@
  * 1. UpdateItem of the sender's member item: they are a member and take a token of their send rate
  *    (shared/store/send-bucket.ts); non-members and senders over the rate write nothing.
  * 2. PutItem: claim the clientMessageId (conditional; shared/store/idempotency.ts). A finished claim
- *    is a retry: re-enqueue and ack the original seq. A live claim is the same message still in flight: answer `busy`, adding no work.
+ *    is a retry: re-enqueue and ack the original seq. A live claim is the same message still in
+ *    flight: answer `busy`, adding no work.
  * 3. UpdateItem: reserve the next seq with an atomic `ADD lastSeq 1` on the counter (no read, no retry).
  * 4. TransactWriteItems: store the message under that seq (only if the slot is empty) and mark the
  *    claim done with the seq (only if it is still ours). Steps 3 and 4 are ./commit.ts.
