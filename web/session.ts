@@ -8,10 +8,10 @@ import {
 import { coalesced } from './coalesce';
 import type { ConnectionStatus } from './connection-status';
 import { ConversationView } from './conversation/view';
-import { ConversationDirectory, conversationLabel } from './conversations';
+import { renderConversationList } from './conversation-list';
+import { ConversationDirectory } from './conversations';
 import type { DevTokens } from './dev-tokens';
-import { h } from './dom';
-import { describeError, formatTime } from './format';
+import { describeError } from './format';
 import { untilOnline } from './network';
 import { ui } from './ui';
 
@@ -198,47 +198,13 @@ export class Session {
 
   /** Draws the conversation list: titles, previews, unread counts and unsent badges. */
   renderList(): void {
-    const unsent = new Map<string, number>();
-    for (const entry of this.chat.outbox())
-      unsent.set(entry.conversationId, (unsent.get(entry.conversationId) ?? 0) + 1);
-    const items = this.directory.all().map((c) => {
-      const count = unsent.get(c.conversationId) ?? 0;
-      return h(
-        'li',
-        {},
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'conversation-item',
-            'data-conversation-id': c.conversationId,
-            'aria-current': c.conversationId === this.view?.conversationId ? 'true' : undefined,
-          },
-          h('span', { class: 'title', dir: 'auto' }, conversationLabel(c, this.userId)),
-          h(
-            'span',
-            { class: 'subtle' },
-            c.lastActivityAt ? formatTime(c.lastActivityAt) : c.conversationId.slice(0, 8),
-          ),
-          c.preview ? h('span', { class: 'preview subtle', dir: 'auto' }, c.preview) : null,
-          c.unread
-            ? h(
-                'span',
-                { class: 'unread', title: `${c.unread} unread`, 'data-unread': String(c.unread) },
-                String(c.unread),
-              )
-            : null,
-          count > 0 ? h('span', { class: 'badge' }, `${count} unsent`) : null,
-        ),
-      );
+    renderConversationList({
+      conversations: this.directory.all(),
+      outbox: this.chat.outbox(),
+      me: this.userId,
+      openId: this.view?.conversationId,
+      truncated: this.listTruncated,
     });
-    ui.conversationList.replaceChildren(...items);
-    ui.conversationListHint.textContent =
-      items.length === 0
-        ? 'No conversations yet: create one, or open one by id.'
-        : this.listTruncated
-          ? 'Older conversations are left out: open them by id.'
-          : '';
     this.view?.renderHeader();
   }
 
