@@ -1,42 +1,18 @@
 /**
  * The SDK's public types: what each action takes and answers, the errors it reports, and the few
- * platform pieces it needs (a WebSocket, a clock). Frame shapes come from shared/protocol.ts, so a
+ * platform pieces it needs (a WebSocket, a clock). Frame and ack shapes come from shared/protocol/, so a
  * protocol change that the SDK does not follow fails the typecheck.
  */
 import type { ErrorCode } from '../shared/errors';
 import type {
+  AckOf,
   ActivityFrame,
-  AddMembersFrame,
-  ConversationSummary as Conversation,
-  ConversationListPage,
-  CreateConversationFrame,
-  DeleteAck,
-  DeleteFrame,
-  DownloadUrlAck,
-  DownloadUrlFrame,
-  EditAck,
-  EditFrame,
-  HistoryFrame,
-  LeaveFrame,
-  ListConversationsFrame,
-  MembershipChangeAck,
   MembershipKind,
-  MessagesPage as Page,
-  PresenceAck,
-  PresenceFrame,
-  ReadFrame,
-  RemoveMemberFrame,
-  SendAck,
-  SendFrame,
-  SubscribeFrame,
-  TypingAck,
-  TypingFrame,
-  UnsubscribeFrame,
-  UploadUrlAck,
-  UploadUrlFrame,
+  Action as ProtocolAction,
+  RequestOf,
 } from '../shared/protocol';
 
-/** The ack shapes are the server's own (shared/protocol.ts): a protocol change the SDK does not follow fails the typecheck. */
+/** The ack shapes are the server's own (shared/protocol/acks.ts): a protocol change the SDK does not follow fails the typecheck. */
 export type { Attachment, AttachmentContentType } from '../shared/attachments';
 export type {
   ChatMessage,
@@ -61,30 +37,14 @@ export type {
   UploadUrlAck,
 } from '../shared/protocol';
 
-type Fields<F> = Omit<F, 'action' | 'requestId'>;
+/** What a request of action `A` takes: its frame without `action` and `requestId`, which the SDK sets. */
+type Fields<A extends ProtocolAction> = Omit<RequestOf<A>, 'action' | 'requestId'>;
 
-/** Every action of the protocol: the fields it takes and the ack it answers with. */
-export interface Actions {
-  send: { fields: Fields<SendFrame>; ack: SendAck };
-  subscribe: { fields: Fields<SubscribeFrame>; ack: Page };
-  unsubscribe: { fields: Fields<UnsubscribeFrame>; ack: { conversationId: string } };
-  history: { fields: Fields<HistoryFrame>; ack: Page };
-  createConversation: { fields: Fields<CreateConversationFrame>; ack: { conversation: Conversation } };
-  addMembers: { fields: Fields<AddMembersFrame>; ack: { conversationId: string; added: string[] } };
-  listConversations: {
-    fields: Fields<ListConversationsFrame>;
-    ack: ConversationListPage;
-  };
-  read: { fields: Fields<ReadFrame>; ack: { conversationId: string; readSeq: number; moved: boolean } };
-  edit: { fields: Fields<EditFrame>; ack: EditAck };
-  delete: { fields: Fields<DeleteFrame>; ack: DeleteAck };
-  typing: { fields: Fields<TypingFrame>; ack: TypingAck };
-  presence: { fields: Fields<PresenceFrame>; ack: PresenceAck };
-  uploadUrl: { fields: Fields<UploadUrlFrame>; ack: UploadUrlAck };
-  downloadUrl: { fields: Fields<DownloadUrlFrame>; ack: DownloadUrlAck };
-  removeMember: { fields: Fields<RemoveMemberFrame>; ack: MembershipChangeAck };
-  leave: { fields: Fields<LeaveFrame>; ack: MembershipChangeAck };
-}
+/**
+ * Every action of the protocol but `ping` (the SDK's own keepalive): the fields it takes and the ack it
+ * answers with, both from the action table (shared/protocol/actions.ts) that also types the server's routes.
+ */
+export type Actions = { [A in Exclude<ProtocolAction, 'ping'>]: { fields: Fields<A>; ack: AckOf<A> } };
 
 /**
  * A new message in a conversation this connection does not subscribe to (an `activity` push; only in
