@@ -18,6 +18,7 @@ import {
 } from '../errors';
 import { LIMITS } from '../limits';
 import { type TableNames, TTL_ATTRIBUTE } from '../tables';
+import { updateIf } from './conditions';
 
 type Tables = Pick<TableNames, 'connections' | 'subscriptions'>;
 type SubscriptionTables = Pick<TableNames, 'subscriptions'>;
@@ -234,20 +235,13 @@ export async function addAnnounced(
   connectionId: string,
   conversations: string[],
 ): Promise<boolean> {
-  try {
-    await ddb.send(
-      new UpdateCommand({
-        TableName: tables.connections,
-        Key: { connectionId },
-        UpdateExpression: 'ADD #announced :conversations',
-        ConditionExpression: 'attribute_exists(connectionId)',
-        ExpressionAttributeNames: { '#announced': ANNOUNCED_ATTRIBUTE },
-        ExpressionAttributeValues: { ':conversations': new Set(conversations) },
-      }),
-    );
-    return true;
-  } catch (err: unknown) {
-    if (isAwsError(err, 'ConditionalCheckFailedException')) return false;
-    throw err;
-  }
+  const outcome = await updateIf(ddb, {
+    TableName: tables.connections,
+    Key: { connectionId },
+    UpdateExpression: 'ADD #announced :conversations',
+    ConditionExpression: 'attribute_exists(connectionId)',
+    ExpressionAttributeNames: { '#announced': ANNOUNCED_ATTRIBUTE },
+    ExpressionAttributeValues: { ':conversations': new Set(conversations) },
+  });
+  return outcome.applied;
 }

@@ -1,8 +1,8 @@
 /** Read cursors: `readSeq` on each member's `MEMBER#` item, the last seq that member has seen. */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NotAMemberError, ValidationError } from '../../errors';
 import { memberSk, type TableNames } from '../../tables';
+import { updateIf } from '../conditions';
 import { requireMember } from './members';
 import { readCounter } from './meta';
 
@@ -31,22 +31,16 @@ export async function markRead(
     await requireMember(ddb, tables, conversationId, userId);
     throw new ValidationError([`seq: ${seq} is past the conversation's last seq, ${lastSeq}`]);
   }
-  try {
-    await ddb.send(
-      new UpdateCommand({
-        TableName: tables.conversations,
-        Key: { conversationId, sk: memberSk(userId) },
-        UpdateExpression: 'SET readSeq = :seq, readAt = :now',
-        ConditionExpression:
-          'attribute_exists(conversationId) AND (attribute_not_exists(readSeq) OR readSeq < :seq)',
-        ExpressionAttributeValues: { ':seq': seq, ':now': now.toISOString() },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-    );
-    return { readSeq: seq, moved: true, ...memberCount };
-  } catch (err: unknown) {
-    if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    if (err.Item === undefined) throw new NotAMemberError(conversationId);
-    return { readSeq: Number(err.Item.readSeq?.N ?? seq), moved: false, ...memberCount };
-  }
+  const outcome = await updateIf(ddb, {
+    TableName: tables.conversations,
+    Key: { conversationId, sk: memberSk(userId) },
+    UpdateExpression: 'SET readSeq = :seq, readAt = :now',
+    ConditionExpression:
+      'attribute_exists(conversationId) AND (attribute_not_exists(readSeq) OR readSeq < :seq)',
+    ExpressionAttributeValues: { ':seq': seq, ':now': now.toISOString() },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  });
+  if (outcome.applied) return { readSeq: seq, moved: true, ...memberCount };
+  if (outcome.item === undefined) throw new NotAMemberError(conversationId);
+  return { readSeq: Number(outcome.item.readSeq ?? seq), moved: false, ...memberCount };
 }

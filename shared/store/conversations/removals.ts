@@ -2,11 +2,11 @@
  * Removal records (`REMOVED#<userId>`): written in the transaction that deletes a member item, they let
  * a resent removal find and finish what its first attempt left (lambdas/conversations/membership/).
  */
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isAwsError } from '../../errors';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { MembershipKind } from '../../protocol';
 import { META_SK, memberSk, type TableNames } from '../../tables';
 import { batchGetAll } from '../batch';
+import { updateIf } from '../conditions';
 
 /** The sort key of the record of `userId`'s latest removal from the conversation. */
 export const removalSk = (userId: string): string => `REMOVED#${userId}`;
@@ -65,22 +65,15 @@ export async function setRemovalSeq(
   userId: string,
   change: { seq: number; at: string },
 ): Promise<boolean> {
-  try {
-    await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.conversations,
-        Key: { conversationId, sk: removalSk(userId) },
-        UpdateExpression: 'SET seq = :seq, #at = :at',
-        ConditionExpression: 'attribute_exists(conversationId) AND attribute_not_exists(seq)',
-        ExpressionAttributeNames: { '#at': 'at' },
-        ExpressionAttributeValues: { ':seq': change.seq, ':at': change.at },
-      }),
-    );
-    return true;
-  } catch (err: unknown) {
-    if (isAwsError(err, 'ConditionalCheckFailedException')) return false;
-    throw err;
-  }
+  const outcome = await updateIf(deps.ddb, {
+    TableName: deps.tables.conversations,
+    Key: { conversationId, sk: removalSk(userId) },
+    UpdateExpression: 'SET seq = :seq, #at = :at',
+    ConditionExpression: 'attribute_exists(conversationId) AND attribute_not_exists(seq)',
+    ExpressionAttributeNames: { '#at': 'at' },
+    ExpressionAttributeValues: { ':seq': change.seq, ':at': change.at },
+  });
+  return outcome.applied;
 }
 
 /**
@@ -94,19 +87,12 @@ export async function claimRemoval(
   userId: string,
   claim: { staleClaimedAt: number; now: number },
 ): Promise<boolean> {
-  try {
-    await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tables.conversations,
-        Key: { conversationId, sk: removalSk(userId) },
-        UpdateExpression: 'SET claimedAt = :now',
-        ConditionExpression: 'claimedAt = :stale AND attribute_not_exists(seq)',
-        ExpressionAttributeValues: { ':now': claim.now, ':stale': claim.staleClaimedAt },
-      }),
-    );
-    return true;
-  } catch (err: unknown) {
-    if (isAwsError(err, 'ConditionalCheckFailedException')) return false;
-    throw err;
-  }
+  const outcome = await updateIf(deps.ddb, {
+    TableName: deps.tables.conversations,
+    Key: { conversationId, sk: removalSk(userId) },
+    UpdateExpression: 'SET claimedAt = :now',
+    ConditionExpression: 'claimedAt = :stale AND attribute_not_exists(seq)',
+    ExpressionAttributeValues: { ':now': claim.now, ':stale': claim.staleClaimedAt },
+  });
+  return outcome.applied;
 }

@@ -1,9 +1,9 @@
 /** The typing throttle: `typingAt` (ms since the epoch) on the typist's `MEMBER#` item. */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NotAMemberError } from '../../errors';
 import { LIMITS } from '../../limits';
 import { memberSk, type TableNames } from '../../tables';
+import { updateIf } from '../conditions';
 
 /**
  * Sets `typingAt` to `now` on the member item of `userId`, only if that item exists and `typingAt` is
@@ -20,23 +20,19 @@ export async function takeTypingSlot(
   now: number,
   signal?: AbortSignal,
 ): Promise<boolean> {
-  try {
-    await ddb.send(
-      new UpdateCommand({
-        TableName: tables.conversations,
-        Key: { conversationId, sk: memberSk(userId) },
-        UpdateExpression: 'SET typingAt = :now',
-        ConditionExpression:
-          'attribute_exists(conversationId) AND (attribute_not_exists(typingAt) OR typingAt <= :cutoff)',
-        ExpressionAttributeValues: { ':now': now, ':cutoff': now - LIMITS.typingThrottleMs },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-      { abortSignal: signal },
-    );
-    return true;
-  } catch (err: unknown) {
-    if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    if (err.Item === undefined) throw new NotAMemberError(conversationId);
-    return false;
-  }
+  const outcome = await updateIf(
+    ddb,
+    {
+      TableName: tables.conversations,
+      Key: { conversationId, sk: memberSk(userId) },
+      UpdateExpression: 'SET typingAt = :now',
+      ConditionExpression:
+        'attribute_exists(conversationId) AND (attribute_not_exists(typingAt) OR typingAt <= :cutoff)',
+      ExpressionAttributeValues: { ':now': now, ':cutoff': now - LIMITS.typingThrottleMs },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+    signal,
+  );
+  if (!outcome.applied && outcome.item === undefined) throw new NotAMemberError(conversationId);
+  return outcome.applied;
 }
