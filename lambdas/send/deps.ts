@@ -1,4 +1,7 @@
-/** What the operations of the send function are given: clients, table names, clock, logger. */
+/**
+ * What the operations of the send function are given (clients, table names, clock, logger, metrics),
+ * and the timings they share.
+ */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -25,3 +28,6 @@ export interface SendDeps {
 
 /** Time a send must have left before it reserves a seq, so it can store what it reserved. */
 export const MIN_SEND_BUDGET_MS = 3_000;
+
+/** The least a client waits before asking again about a message still in flight. */
+export const IN_FLIGHT_RETRY_MIN_MS = 250;

@@ -10,7 +10,6 @@ import {
   type RouteResult,
   route,
 } from '../../shared/websocket';
-import { rethrowAsBusy } from './busy';
 import { MIN_SEND_BUDGET_MS, type SendDeps } from './deps';
 import { deleteMessage, editMessage } from './edit';
 import { sendMessage } from './send';
@@ -49,15 +48,11 @@ export function createSendHandler(
       // Three requests each and no reservation, so they skip the admission gate.
       edit: route({
         schema: editFrameSchema,
-        run: async (frame, caller) => ({
-          ...(await editMessage(sendDeps, frame, caller).catch(rethrowAsBusy)),
-        }),
+        run: async (frame, caller) => ({ ...(await editMessage(sendDeps, frame, caller)) }),
       }),
       delete: route({
         schema: deleteFrameSchema,
-        run: async (frame, caller) => ({
-          ...(await deleteMessage(sendDeps, frame, caller).catch(rethrowAsBusy)),
-        }),
+        run: async (frame, caller) => ({ ...(await deleteMessage(sendDeps, frame, caller)) }),
       }),
     },
     () => deps.now().getTime(),

@@ -19,16 +19,15 @@
  * taken and reserves again. README "How a message gets its seq" walks through every failure case.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { BusyError, ConflictError } from '../../shared/errors';
+import { asBusy, BusyError, ConflictError } from '../../shared/errors';
 import { type ChatMessage, isTombstone, type SendAck, type SendFrame } from '../../shared/protocol';
 import { enqueue } from '../../shared/store/fanout-queue';
 import { type Claim, claim, idempotencyKeyOf, releaseClaim } from '../../shared/store/idempotency';
 import { getEntry } from '../../shared/store/messages';
 import { BucketHints, takeSendToken } from '../../shared/store/send-bucket';
 import type { Caller } from '../../shared/websocket';
-import { asBusy, IN_FLIGHT_RETRY_MIN_MS } from './busy';
 import { storeClaimed } from './commit';
-import type { SendDeps } from './deps';
+import { IN_FLIGHT_RETRY_MIN_MS, type SendDeps } from './deps';
 
 /**
  * The most: the first attempt's ack reaches the connection that sent it, but a client that reconnected

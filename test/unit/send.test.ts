@@ -17,12 +17,11 @@ import {
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { THROTTLED_RETRY_MS } from '../../lambdas/send/busy';
 import { MIN_SEND_BUDGET_MS, type SendDeps } from '../../lambdas/send/deps';
 import { createSendHandler } from '../../lambdas/send/routes';
 import { contentDigestOf, sendMessage } from '../../lambdas/send/send';
 import { AdmissionGate } from '../../shared/admission';
-import type { ErrorCode } from '../../shared/errors';
+import { type ErrorCode, THROTTLED_RETRY_MS } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
 import type { ChatMessage, SendFrame } from '../../shared/protocol';
 import { encodeQueueBody } from '../../shared/queue-body';
