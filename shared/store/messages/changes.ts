@@ -31,11 +31,30 @@ export interface ChangeTarget {
   senderId: string;
 }
 
+/** One change: what it sets, and when it may (`:sender` is the caller, `:one` the version step). */
+interface Change {
+  expression: string;
+  condition: string;
+}
+
+const EDIT: Change = {
+  expression: 'SET body = :body, editedAt = :at ADD version :one',
+  condition: 'senderId = :sender AND attribute_not_exists(deleted) AND body <> :body',
+};
+
+const DELETE: Change = {
+  // sentAt stays: it witnesses the age of the holes below this seq (./pages.ts).
+  // The attachment reference goes with the body: history never showed it on a deleted message.
+  expression: 'SET deleted = :true, deletedAt = :at REMOVE body, editedAt, attachment ADD version :one',
+  condition: 'senderId = :sender AND attribute_not_exists(deleted)',
+};
+
 async function updateMessage(
   ddb: DynamoDBDocumentClient,
   tables: MessageTables,
   target: ChangeTarget,
-  update: { expression: string; condition: string; values: Record<string, unknown> },
+  change: Change,
+  values: Record<string, unknown>,
   signal: AbortSignal,
 ): Promise<ChangeResult> {
   try {
@@ -43,9 +62,9 @@ async function updateMessage(
       new UpdateCommand({
         TableName: tables.messages,
         Key: { conversationId: target.conversationId, seq: target.seq },
-        UpdateExpression: update.expression,
-        ConditionExpression: update.condition,
-        ExpressionAttributeValues: { ...update.values, ':one': 1, ':sender': target.senderId },
+        UpdateExpression: change.expression,
+        ConditionExpression: change.condition,
+        ExpressionAttributeValues: { ...values, ':one': 1, ':sender': target.senderId },
         ReturnValues: 'ALL_NEW',
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
@@ -69,17 +88,8 @@ export function editBody(
   edit: { body: string; editedAt: string },
   signal: AbortSignal,
 ): Promise<ChangeResult> {
-  return updateMessage(
-    ddb,
-    tables,
-    target,
-    {
-      expression: 'SET body = :body, editedAt = :at ADD version :one',
-      condition: 'senderId = :sender AND attribute_not_exists(deleted) AND body <> :body',
-      values: { ':body': edit.body, ':at': edit.editedAt },
-    },
-    signal,
-  );
+  const values = { ':body': edit.body, ':at': edit.editedAt };
+  return updateMessage(ddb, tables, target, EDIT, values, signal);
 }
 
 /**
@@ -93,17 +103,5 @@ export function markDeleted(
   deletedAt: string,
   signal: AbortSignal,
 ): Promise<ChangeResult> {
-  return updateMessage(
-    ddb,
-    tables,
-    target,
-    {
-      // sentAt stays: it witnesses the age of the holes below this seq (./pages.ts).
-      // The attachment reference goes with the body: history never showed it on a deleted message.
-      expression: 'SET deleted = :true, deletedAt = :at REMOVE body, editedAt, attachment ADD version :one',
-      condition: 'senderId = :sender AND attribute_not_exists(deleted)',
-      values: { ':true': true, ':at': deletedAt },
-    },
-    signal,
-  );
+  return updateMessage(ddb, tables, target, DELETE, { ':true': true, ':at': deletedAt }, signal);
 }

@@ -15,6 +15,7 @@ import {
   chatMessageSchema,
   isTombstone,
   MEMBERSHIP_KINDS,
+  type MembershipEntry,
   type MembershipKind,
   type StoredEntry,
 } from '../../protocol';
@@ -142,14 +143,7 @@ export function messagePutItem(
 export function putMembershipEntry(
   ddb: DynamoDBDocumentClient,
   tables: MessageTables,
-  entry: {
-    conversationId: string;
-    seq: number;
-    kind: MembershipKind;
-    userIds: string[];
-    by: string;
-    at: string;
-  },
+  entry: Omit<MembershipEntry, 'tombstone'>,
   signal?: AbortSignal,
 ): Promise<boolean> {
   return putIfSlotEmpty(ddb, tables, { ...entry, sentAt: entry.at }, signal);
