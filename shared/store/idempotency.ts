@@ -12,12 +12,10 @@ import {
   GetCommand,
   PutCommand,
   type TransactWriteCommandInput,
-  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { isAwsError } from '../errors';
 import { LIMITS } from '../limits';
 import { type TableNames, TTL_ATTRIBUTE } from '../tables';
-import { itemOfFailedCondition } from './conditions';
+import { itemOfFailedCondition, updateIf } from './conditions';
 
 export interface IdempotencyStore {
   ddb: DynamoDBDocumentClient;
@@ -139,23 +137,19 @@ async function takeOver(
   now: number,
   signal: AbortSignal,
 ): Promise<ClaimOutcome> {
-  try {
-    await store.ddb.send(
-      new UpdateCommand({
-        TableName: store.tables.idempotency,
-        Key: { idempotencyKey: key },
-        UpdateExpression: 'SET claimToken = :token, claimedAt = :now',
-        ConditionExpression: 'claimToken = :stale AND attribute_not_exists(seq)',
-        ExpressionAttributeValues: { ':token': token, ':now': now, ':stale': staleToken ?? '' },
-      }),
-      { abortSignal: signal },
-    );
-    return { kind: 'claimed', tookOver: true };
-  } catch (err: unknown) {
-    // Another resend took it over (or the original finished) a moment ago.
-    if (isAwsError(err, 'ConditionalCheckFailedException')) return { kind: 'inFlight', leaseLeftMs: 0 };
-    throw err;
-  }
+  const outcome = await updateIf(
+    store.ddb,
+    {
+      TableName: store.tables.idempotency,
+      Key: { idempotencyKey: key },
+      UpdateExpression: 'SET claimToken = :token, claimedAt = :now',
+      ConditionExpression: 'claimToken = :stale AND attribute_not_exists(seq)',
+      ExpressionAttributeValues: { ':token': token, ':now': now, ':stale': staleToken ?? '' },
+    },
+    signal,
+  );
+  // Refused: another resend took it over (or the original finished) a moment ago.
+  return outcome.applied ? { kind: 'claimed', tookOver: true } : { kind: 'inFlight', leaseLeftMs: 0 };
 }
 
 /**
