@@ -1,5 +1,13 @@
-/** Batch reads of one table, with DynamoDB's unprocessed keys retried the one way the project does it. */
-import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+/**
+ * Reads of many items of one table: batch gets, with DynamoDB's unprocessed keys retried the one way
+ * the project does it, and queries read to their last page.
+ */
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  paginateQuery,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { fullJitterDelay } from '../backoff';
 
 /** BatchGetItem reads at most this many keys per call. */
@@ -42,6 +50,25 @@ export async function batchGetAll(
       items.push(...(Responses?.[tableName] ?? []));
       pending = UnprocessedKeys?.[tableName]?.Keys ?? [];
     }
+  }
+  return items;
+}
+
+/**
+ * The items of a Query, page after page until the last, in the order DynamoDB returns them. With
+ * `limit`, each page asks for at most that many items and no page is read once that many are in hand.
+ */
+export async function queryAll(
+  ddb: DynamoDBDocumentClient,
+  input: QueryCommandInput,
+  options: { limit?: number } = {},
+): Promise<Record<string, unknown>[]> {
+  const { limit } = options;
+  const items: Record<string, unknown>[] = [];
+  const pages = paginateQuery({ client: ddb, ...(limit === undefined ? {} : { pageSize: limit }) }, input);
+  for await (const page of pages) {
+    items.push(...(page.Items ?? []));
+    if (limit !== undefined && items.length >= limit) break;
   }
   return items;
 }

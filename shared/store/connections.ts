@@ -4,7 +4,6 @@ import {
   DeleteCommand,
   type DynamoDBDocumentClient,
   PutCommand,
-  paginateQuery,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -18,6 +17,7 @@ import {
 } from '../errors';
 import { LIMITS } from '../limits';
 import { type TableNames, TTL_ATTRIBUTE } from '../tables';
+import { queryAll } from './batch';
 import { updateIf } from './conditions';
 
 type Tables = Pick<TableNames, 'connections' | 'subscriptions'>;
@@ -142,22 +142,15 @@ export async function listSubscribers(
   tables: SubscriptionTables,
   conversationId: string,
 ): Promise<string[]> {
-  const connectionIds: string[] = [];
-  const pages = paginateQuery(
-    { client: ddb },
-    {
-      TableName: tables.subscriptions,
-      KeyConditionExpression: 'conversationId = :c',
-      ExpressionAttributeValues: { ':c': conversationId },
-      ProjectionExpression: 'connectionId',
-      // A subscription acked a moment ago must already receive the next message (G5).
-      ConsistentRead: true,
-    },
-  );
-  for await (const page of pages) {
-    for (const item of page.Items ?? []) connectionIds.push(String(item.connectionId));
-  }
-  return connectionIds;
+  const items = await queryAll(ddb, {
+    TableName: tables.subscriptions,
+    KeyConditionExpression: 'conversationId = :c',
+    ExpressionAttributeValues: { ':c': conversationId },
+    ProjectionExpression: 'connectionId',
+    // A subscription acked a moment ago must already receive the next message (G5).
+    ConsistentRead: true,
+  });
+  return items.map((item) => String(item.connectionId));
 }
 
 const BATCH_WRITE_LIMIT = 25;

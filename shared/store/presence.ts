@@ -3,8 +3,9 @@
  * (has a live connection, found through the connections table's byUser index). Who is a member of a
  * conversation is the conversations table's (./conversations/members.ts).
  */
-import { type DynamoDBDocumentClient, GetCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLES, type TableNames, TTL_ATTRIBUTE } from '../tables';
+import { queryAll } from './batch';
 
 export { listMembers } from './conversations';
 
@@ -30,23 +31,14 @@ export async function listListeners(
   conversationId: string,
   options: { consistent: boolean },
 ): Promise<Listener[]> {
-  const listeners: Listener[] = [];
-  const pages = paginateQuery(
-    { client: ddb },
-    {
-      TableName: tables.subscriptions,
-      KeyConditionExpression: 'conversationId = :c',
-      ExpressionAttributeValues: { ':c': conversationId },
-      ProjectionExpression: 'connectionId, userId',
-      ConsistentRead: options.consistent,
-    },
-  );
-  for await (const page of pages) {
-    for (const item of page.Items ?? []) {
-      listeners.push({ connectionId: String(item.connectionId), userId: String(item.userId) });
-    }
-  }
-  return listeners;
+  const items = await queryAll(ddb, {
+    TableName: tables.subscriptions,
+    KeyConditionExpression: 'conversationId = :c',
+    ExpressionAttributeValues: { ':c': conversationId },
+    ProjectionExpression: 'connectionId, userId',
+    ConsistentRead: options.consistent,
+  });
+  return items.map((item) => ({ connectionId: String(item.connectionId), userId: String(item.userId) }));
 }
 
 /** The ids of a user's connections as the byUser index has them (eventually consistent). */
@@ -56,21 +48,17 @@ export async function indexedConnections(
   userId: string,
   limit?: number,
 ): Promise<string[]> {
-  const ids: string[] = [];
-  const pages = paginateQuery(
-    { client: ddb, ...(limit === undefined ? {} : { pageSize: limit }) },
+  const items = await queryAll(
+    ddb,
     {
       TableName: tables.connections,
       IndexName: BY_USER,
       KeyConditionExpression: 'userId = :u',
       ExpressionAttributeValues: { ':u': userId },
     },
+    limit === undefined ? {} : { limit },
   );
-  for await (const page of pages) {
-    for (const item of page.Items ?? []) ids.push(String(item.connectionId));
-    if (limit !== undefined && ids.length >= limit) break;
-  }
-  return ids;
+  return items.map((item) => String(item.connectionId));
 }
 
 /**

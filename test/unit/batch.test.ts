@@ -1,8 +1,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, type BatchGetCommandInput, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
+  DynamoDBDocumentClient,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { batchGetAll } from '../../shared/store/batch';
+import { batchGetAll, queryAll } from '../../shared/store/batch';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
@@ -54,5 +59,42 @@ describe('batchGetAll', () => {
     // Assess
     await expect(reading).rejects.toThrow('BatchGetItem on t left keys unprocessed');
     expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 5);
+  });
+});
+
+describe('queryAll', () => {
+  const input = {
+    TableName: 't',
+    KeyConditionExpression: 'conversationId = :c',
+    ExpressionAttributeValues: { ':c': 'c-1' },
+  };
+
+  it('reads every page, in order, and sends the query as given', async () => {
+    // Prepare
+    ddbMock
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [{ n: 1 }, { n: 2 }], LastEvaluatedKey: { n: 2 } })
+      .resolvesOnce({ Items: [{ n: 3 }] });
+
+    // Act
+    const items = await queryAll(ddb, input);
+
+    // Assess
+    expect(items).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect(ddbMock).toHaveReceivedCommandTimes(QueryCommand, 2);
+    expect(ddbMock).toHaveReceivedNthCommandWith(QueryCommand, 2, { ...input, ExclusiveStartKey: { n: 2 } });
+  });
+
+  it('with a limit, asks for that many per page and reads no page once it has them', async () => {
+    // Prepare
+    ddbMock.on(QueryCommand).resolves({ Items: [{ n: 1 }], LastEvaluatedKey: { n: 1 } });
+
+    // Act
+    const items = await queryAll(ddb, input, { limit: 1 });
+
+    // Assess
+    expect(items).toEqual([{ n: 1 }]);
+    expect(ddbMock).toHaveReceivedCommandTimes(QueryCommand, 1);
+    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, { ...input, Limit: 1 });
   });
 });

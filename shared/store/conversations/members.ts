@@ -2,11 +2,11 @@
  * Reads of the `MEMBER#<userId>` items: is X a member, which of these users are, who the members are
  * (with their read cursors), and which conversations a user belongs to (the byMember index).
  */
-import { type DynamoDBDocumentClient, GetCommand, paginateQuery, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { NotAMemberError } from '../../errors';
 import type { MemberReadSeq } from '../../protocol';
 import { memberSk, TABLES, type TableNames } from '../../tables';
-import { batchGetAll } from '../batch';
+import { batchGetAll, queryAll } from '../batch';
 
 const BY_MEMBER = TABLES.conversations.globalSecondaryIndexes[0].indexName;
 
@@ -58,25 +58,17 @@ export async function listMemberCursors(
   tables: Pick<TableNames, 'conversations'>,
   conversationId: string,
 ): Promise<MemberReadSeq[]> {
-  const members: MemberReadSeq[] = [];
-  const pages = paginateQuery(
-    { client: ddb },
-    {
-      TableName: tables.conversations,
-      KeyConditionExpression: 'conversationId = :c AND begins_with(sk, :member)',
-      ExpressionAttributeValues: { ':c': conversationId, ':member': memberSk('') },
-      ProjectionExpression: 'memberId, readSeq',
-      ConsistentRead: true,
-    },
-  );
-  for await (const page of pages) {
-    for (const item of page.Items ?? [])
-      members.push({
-        userId: String(item.memberId),
-        readSeq: typeof item.readSeq === 'number' ? item.readSeq : 0,
-      });
-  }
-  return members;
+  const items = await queryAll(ddb, {
+    TableName: tables.conversations,
+    KeyConditionExpression: 'conversationId = :c AND begins_with(sk, :member)',
+    ExpressionAttributeValues: { ':c': conversationId, ':member': memberSk('') },
+    ProjectionExpression: 'memberId, readSeq',
+    ConsistentRead: true,
+  });
+  return items.map((item) => ({
+    userId: String(item.memberId),
+    readSeq: typeof item.readSeq === 'number' ? item.readSeq : 0,
+  }));
 }
 
 /** The members of a conversation, in member order (the same one consistent Query). */
@@ -97,23 +89,16 @@ export async function memberReadSeqs(
   tables: Pick<TableNames, 'conversations'>,
   userId: string,
 ): Promise<Map<string, number>> {
-  const readSeqs = new Map<string, number>();
-  const pages = paginateQuery(
-    { client: ddb },
-    {
-      TableName: tables.conversations,
-      IndexName: BY_MEMBER,
-      KeyConditionExpression: 'memberId = :u',
-      ExpressionAttributeValues: { ':u': userId },
-      ProjectionExpression: 'conversationId, readSeq',
-    },
+  const items = await queryAll(ddb, {
+    TableName: tables.conversations,
+    IndexName: BY_MEMBER,
+    KeyConditionExpression: 'memberId = :u',
+    ExpressionAttributeValues: { ':u': userId },
+    ProjectionExpression: 'conversationId, readSeq',
+  });
+  return new Map(
+    items.map((item) => [String(item.conversationId), typeof item.readSeq === 'number' ? item.readSeq : 0]),
   );
-  for await (const page of pages) {
-    for (const item of page.Items ?? []) {
-      readSeqs.set(String(item.conversationId), typeof item.readSeq === 'number' ? item.readSeq : 0);
-    }
-  }
-  return readSeqs;
 }
 
 /**
