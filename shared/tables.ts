@@ -9,9 +9,13 @@
  *                  `conversations` set, read atomically with the item's deletion.
  * - conversations: one META item per conversation holds the gap-free `lastSeq` counter and `memberCount`; one MEMBER#<userId>
  *                  item per member answers "is X a member" with one GetItem; GSI byMember lists a user's
- *                  conversations.
+ *                  conversations; one REMOVED#<userId> item records a user's latest removal.
  * - messages:      backlog after a seq and history before a seq are Queries on (conversationId, seq).
  * - idempotency:   one item per (conversation, sender, clientMessageId) remembers the seq a send got.
+ *
+ * Every read and write of a table lives with its owner under shared/store/: connections.ts (connections
+ * and subscriptions; presence.ts holds their who-listens and who-is-online reads), conversations/,
+ * messages/, idempotency.ts.
  */
 export type KeyType = 'S' | 'N';
 

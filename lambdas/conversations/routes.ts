@@ -2,6 +2,14 @@
  * Conversation routes: create a conversation, add members, subscribe (backlog + live), unsubscribe and
  * read history. One Lambda serves them all and `$default`, so an unknown action or a malformed frame
  * gets its error frame here too.
+ *
+ * The route table below; the routes with more than a few steps live beside it:
+ * - ./direct.ts: `createConversation` with `direct: true`, the one conversation of two users;
+ * - ./subscribe.ts: `subscribe`, the subscription before the backlog, and the check after it;
+ * - ./list.ts: `listConversations`;
+ * - ./membership/: `removeMember` and `leave`, and the change `addMembers` records;
+ * - ./ephemeral.ts: `typing` and `presence`, and the posts of `read` and `subscribe`.
+ * Every read and write of the conversations table is in shared/store/conversations/.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';

@@ -1,4 +1,7 @@
-/** Connections and subscriptions: who is online and which conversations each socket listens to. */
+/**
+ * The connections and subscriptions tables: who is online and which conversations each socket listens
+ * to. Their reads for presence and fan-out (who listens, who is online) are in ./presence.ts.
+ */
 import {
   BatchWriteCommand,
   DeleteCommand,
