@@ -1,6 +1,4 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import {
   ApiGatewayManagementApiClient,
@@ -10,31 +8,32 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { invokeRedrive } from '../../local/redrive';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
-import type { RuntimeState } from '../../local/state';
+import { useLocalRuntime } from '../support/local-runtime';
 import type { ChatClient } from './chat-client';
 import { connectWithId as connectWithIdOf, createConversation, sendMessage } from './helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
 
-let runtime: LocalRuntime;
-let stateDir: string;
-let stateFile: string;
-const clients: ChatClient[] = [];
+// Short visibility and two receives, so a failing message reaches the DLQ within seconds.
+const { runtime, track, stateFile } = useLocalRuntime({
+  visibilityTimeoutSeconds: 1,
+  maxReceiveCount: 2,
+  stateFile: true,
+});
 
 /** Connects, tracks the client for teardown, and returns its API Gateway connection id. */
 async function connectWithId(userId: string): Promise<{ client: ChatClient; connectionId: string }> {
-  const connected = await connectWithIdOf(runtime, userId);
-  clients.push(connected.client);
+  const connected = await connectWithIdOf(runtime(), userId);
+  track(connected.client);
   return connected;
 }
 
 async function deadLetterDepth(): Promise<number> {
-  const { Attributes } = await runtime.clients.sqs.send(
+  const { Attributes } = await runtime().clients.sqs.send(
     new GetQueueAttributesCommand({
-      QueueUrl: runtime.queues.deadLetter.url,
+      QueueUrl: runtime().queues.deadLetter.url,
       AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
     }),
   );
@@ -50,18 +49,11 @@ async function deadLetterDepth(): Promise<number> {
  * lives in this process and must keep serving while the child runs.
  */
 async function runRedriveCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const state: RuntimeState = {
-    pid: process.pid,
-    webSocketUrl: runtime.webSocketUrl,
-    managementEndpoint: runtime.managementEndpoint,
-    controlUrl: runtime.controlUrl,
-  };
-  writeFileSync(stateFile, JSON.stringify(state));
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
       ['--import', 'tsx', 'local/redrive.ts', ...args],
-      { cwd: ROOT, env: { ...process.env, RUNTIME_STATE_FILE: stateFile }, timeout: 30_000 },
+      { cwd: ROOT, env: { ...process.env, RUNTIME_STATE_FILE: stateFile() }, timeout: 30_000 },
       (err, stdout, stderr) => {
         if (err !== null && typeof err.code !== 'number') reject(err);
         else resolve({ code: err === null ? 0 : Number(err.code), stdout, stderr });
@@ -70,19 +62,6 @@ async function runRedriveCli(args: string[]): Promise<{ code: number; stdout: st
   });
 }
 
-beforeAll(async () => {
-  // Short visibility and two receives, so a failing message reaches the DLQ within seconds.
-  runtime = await startLocalRuntime({ visibilityTimeoutSeconds: 1, maxReceiveCount: 2, logLevel: 'ERROR' });
-  stateDir = mkdtempSync(path.join(tmpdir(), 'redrive-cli-'));
-  stateFile = path.join(stateDir, 'runtime.json');
-});
-
-afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  await runtime?.stop();
-  if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
-});
-
 describe('a fan-out that keeps failing', () => {
   it('goes to the DLQ, a dry run leaves it there, and after `npm run redrive` it is delivered', async () => {
     // Prepare: frank's connection answers 500 to every post
@@ -90,13 +69,13 @@ describe('a fan-out that keeps failing', () => {
     const conversationId = await createConversation(alice, ['frank']);
     const { client: frank, connectionId } = await connectWithId('frank');
     await frank.request({ action: 'subscribe', conversationId });
-    runtime.api.injectPostFailure(connectionId, 500);
+    runtime().api.injectPostFailure(connectionId, 500);
     // Act
     const ack = await sendMessage(alice, conversationId, 'doomed', 'will this arrive?');
     await expect.poll(deadLetterDepth, { timeout: 30_000, interval: 250 }).toBe(1);
     const framesWhileFailing = frank.seqs(conversationId);
-    runtime.api.injectPostFailure(connectionId, undefined);
-    const dryRun = await invokeRedrive(runtime.controlUrl, { dryRun: true });
+    runtime().api.injectPostFailure(connectionId, undefined);
+    const dryRun = await invokeRedrive(runtime().controlUrl, { dryRun: true });
     const depthAfterDryRun = await deadLetterDepth();
     const cli = await runRedriveCli([]);
     // Assess
@@ -111,7 +90,7 @@ describe('a fan-out that keeps failing', () => {
   }, 60_000);
 
   it('refuses bad redrive input with a function error', async () => {
-    await expect(invokeRedrive(runtime.controlUrl, { maxMessages: 'lots' })).rejects.toThrow(
+    await expect(invokeRedrive(runtime().controlUrl, { maxMessages: 'lots' })).rejects.toThrow(
       /Redrive failed/,
     );
   });
@@ -128,7 +107,7 @@ describe('a fan-out that keeps failing', () => {
 describe('the management API answers the real AWS SDK client', () => {
   const management = () =>
     new ApiGatewayManagementApiClient({
-      endpoint: runtime.managementEndpoint,
+      endpoint: runtime().managementEndpoint,
       region: 'us-east-1',
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
