@@ -1,18 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { describe, expect, it } from 'vitest';
+import { useLocalRuntime } from '../support/local-runtime';
 import type { ChatClient, Frame } from './chat-client';
 import { connectAs, connectWithId, createConversation, sendMessage } from './helpers';
 
-let runtime: LocalRuntime;
-const clients: ChatClient[] = [];
 /** The emulator's log: one line per invocation, `DISCONNECT <id> …` once a `$disconnect` has run. */
 const log: string[] = [];
-
-async function track(client: Promise<ChatClient>): Promise<ChatClient> {
-  const opened = await client;
-  clients.push(opened);
-  return opened;
-}
+const { runtime, track } = useLocalRuntime({ onLog: (line) => log.push(line) });
 
 const pushed = (client: ChatClient, type: string): Frame[] =>
   client.frames.filter((frame) => frame.type === type);
@@ -30,20 +23,11 @@ async function drain(client: ChatClient): Promise<void> {
   expect(await client.request({ action: 'ping' })).toMatchObject({ type: 'ack' });
 }
 
-beforeAll(async () => {
-  runtime = await startLocalRuntime({ logLevel: 'ERROR', onLog: (line) => log.push(line) });
-});
-
-afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  await runtime?.stop();
-});
-
 describe('typing', () => {
   it('reaches the other subscriber as a typing frame, stores nothing, and throttles a second one within 3 s', async () => {
     // Prepare
-    const tina = await track(connectAs(runtime, 'tina'));
-    const ted = await track(connectAs(runtime, 'ted'));
+    const tina = await track(connectAs(runtime(), 'tina'));
+    const ted = await track(connectAs(runtime(), 'ted'));
     const conversationId = await createConversation(tina, ['ted']);
     await tina.request({ action: 'subscribe', conversationId });
     await ted.request({ action: 'subscribe', conversationId });
@@ -65,8 +49,8 @@ describe('typing', () => {
 
   it('is refused to a non-member, whom nothing reaches', async () => {
     // Prepare
-    const tina = await track(connectAs(runtime, 'tina'));
-    const mallory = await track(connectAs(runtime, 'mallory'));
+    const tina = await track(connectAs(runtime(), 'tina'));
+    const mallory = await track(connectAs(runtime(), 'mallory'));
     const conversationId = await createConversation(tina, ['ted']);
     await tina.request({ action: 'subscribe', conversationId });
 
@@ -83,8 +67,8 @@ describe('typing', () => {
 describe('presence', () => {
   it('lists the members who have a live connection', async () => {
     // Prepare: paul is a member and has never connected.
-    const pia = await track(connectAs(runtime, 'pia'));
-    await track(connectAs(runtime, 'pete'));
+    const pia = await track(connectAs(runtime(), 'pia'));
+    await track(connectAs(runtime(), 'pete'));
     const conversationId = await createConversation(pia, ['pete', 'paul']);
 
     // Act
@@ -97,8 +81,8 @@ describe('presence', () => {
 
   it("answers each member's stored read cursor, so receipts survive a reload", async () => {
     // Prepare: rita writes twice; ron reads the first, then reads the second from another connection.
-    const rita = await track(connectAs(runtime, 'rita'));
-    const ron = await track(connectAs(runtime, 'ron'));
+    const rita = await track(connectAs(runtime(), 'rita'));
+    const ron = await track(connectAs(runtime(), 'ron'));
     const conversationId = await createConversation(rita, ['ron', 'rudi']);
     await sendMessage(rita, conversationId, 'r-1', 'one');
     await sendMessage(rita, conversationId, 'r-2', 'two');
@@ -106,7 +90,7 @@ describe('presence', () => {
     await ron.request({ action: 'read', conversationId, seq: 2 });
 
     // Act: a fresh connection of rita, as after a reload.
-    const reloaded = await track(connectAs(runtime, 'rita'));
+    const reloaded = await track(connectAs(runtime(), 'rita'));
     const reply = await reloaded.request({ action: 'presence', conversationId });
 
     // Assess
@@ -120,10 +104,11 @@ describe('presence', () => {
 
   it('announces a user online when their first connection subscribes, and offline when their last one closes', async () => {
     // Prepare
-    const oscar = await track(connectAs(runtime, 'oscar'));
-    const tab1 = await connectWithId(runtime, 'olga');
-    const tab2 = await connectWithId(runtime, 'olga');
-    clients.push(tab1.client, tab2.client);
+    const oscar = await track(connectAs(runtime(), 'oscar'));
+    const tab1 = await connectWithId(runtime(), 'olga');
+    const tab2 = await connectWithId(runtime(), 'olga');
+    track(tab1.client);
+    track(tab2.client);
     const [olgaTab1, olgaTab2] = [tab1.client, tab2.client];
     const conversationId = await createConversation(olgaTab1, ['oscar']);
     await oscar.request({ action: 'subscribe', conversationId });
@@ -154,13 +139,13 @@ describe('presence', () => {
 
   it('announces a user online when their first connection opens, before it subscribes to anything', async () => {
     // Prepare: sam listens to his conversation with tess, who is not connected.
-    const sam = await track(connectAs(runtime, 'sam'));
+    const sam = await track(connectAs(runtime(), 'sam'));
     const conversationId = await createConversation(sam, ['tess']);
     await sam.request({ action: 'subscribe', conversationId });
 
     // Act: tess opens the app (a connection that subscribes to nothing), then closes it.
-    const tess = await connectWithId(runtime, 'tess');
-    clients.push(tess.client);
+    const tess = await connectWithId(runtime(), 'tess');
+    track(tess.client);
     await expect
       .poll(() => pushed(sam, 'presence'), { timeout: 10_000 })
       .toEqual([{ type: 'presence', userId: 'tess', online: true }]);
@@ -176,10 +161,11 @@ describe('presence', () => {
 
   it('announces a user offline where their first-closed tab listened, when their last tab closes elsewhere', async () => {
     // Prepare: quinn's first tab listens to one conversation, her second tab to another.
-    const paul = await track(connectAs(runtime, 'paul'));
-    const tab1 = await connectWithId(runtime, 'quinn');
-    const tab2 = await connectWithId(runtime, 'quinn');
-    clients.push(tab1.client, tab2.client);
+    const paul = await track(connectAs(runtime(), 'paul'));
+    const tab1 = await connectWithId(runtime(), 'quinn');
+    const tab2 = await connectWithId(runtime(), 'quinn');
+    track(tab1.client);
+    track(tab2.client);
     const withPaul = await createConversation(tab1.client, ['paul']);
     const elsewhere = await createConversation(tab2.client, ['rex']);
     await paul.request({ action: 'subscribe', conversationId: withPaul });
