@@ -8,39 +8,31 @@ import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type ChatClient, type ChatMessage, connect } from '../../client';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/services';
+import { useLocalRuntime } from '../support/local-runtime';
 import { range } from './chat-client';
 
-let runtime: LocalRuntime;
-const clients: ChatClient[] = [];
-
-beforeAll(async () => {
-  runtime = await startLocalRuntime({ logLevel: 'ERROR' });
-});
-
-afterAll(async () => {
-  for (const client of clients) client.close();
-  await runtime?.stop();
-});
+const { runtime, track } = useLocalRuntime();
 
 const user = (name: string): string => `${name}-${randomUUID().slice(0, 8)}`;
 
 /** Opens an SDK client for `userId` and returns it with its API Gateway connection id once it is open. */
 async function open(userId: string): Promise<{ chat: ChatClient; connectionId: () => string }> {
-  const known = new Set(runtime.api.connectionIds());
+  const known = new Set(runtime().api.connectionIds());
   let current = '';
   const chat = connect({
-    url: runtime.webSocketUrl,
-    tokenProvider: () => runtime.issueToken(userId),
+    url: runtime().webSocketUrl,
+    tokenProvider: () => runtime().issueToken(userId),
     WebSocket: WebSocket as never,
   });
-  clients.push(chat);
+  track(chat);
   chat.on('open', () => {
-    const fresh = runtime.api.connectionIds().find((id) => !known.has(id));
+    const fresh = runtime()
+      .api.connectionIds()
+      .find((id) => !known.has(id));
     if (fresh !== undefined) {
       known.add(fresh);
       current = fresh;
@@ -77,7 +69,7 @@ describe('the SDK on the local runtime', () => {
     // Act: 30 sends; after the tenth the socket vanishes without a close frame.
     const sends = Array.from({ length: 30 }, (_, i) => {
       const sent = alice.chat.send(conversationId, `burst ${i + 1} ✓`);
-      if (i === 9) runtime.api.dropConnection(alice.connectionId());
+      if (i === 9) runtime().api.dropConnection(alice.connectionId());
       return sent.acked;
     });
     const acks = await Promise.all(sends);
@@ -104,7 +96,7 @@ describe('the SDK on the local runtime', () => {
     await expect.poll(() => shownToBob.length, { timeout: 20_000 }).toBe(1);
     const reconnected = new Promise<void>((resolve) => bob.chat.on('open', () => resolve()));
     const management = new ApiGatewayManagementApiClient({
-      endpoint: runtime.managementEndpoint,
+      endpoint: runtime().managementEndpoint,
       region: LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
     });
