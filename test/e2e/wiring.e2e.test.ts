@@ -1,10 +1,10 @@
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ServerlessChatStack } from '../../lib/chat-stack';
 import { FUNCTIONS, routeTarget } from '../../lib/wiring';
-import { DEFAULT_WIRING, type LocalRuntime, localRoutes, startLocalRuntime } from '../../local/runtime';
-import type { ChatClient } from './chat-client';
+import { DEFAULT_WIRING, localRoutes } from '../../local/runtime';
+import { useLocalRuntime } from '../support/local-runtime';
 import { connectAs } from './helpers';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -55,29 +55,19 @@ describe('the local route table', () => {
 });
 
 describe('a route added to the wiring', () => {
-  let runtime: LocalRuntime;
-  let client: ChatClient | undefined;
-
-  beforeAll(async () => {
-    runtime = await startLocalRuntime({
-      wiring: {
-        ...DEFAULT_WIRING,
-        functions: {
-          ...DEFAULT_WIRING.functions,
-          ping: { entry: 'test/e2e/fixtures/ping-handler.ts', description: 'test route', tables: {} },
-        },
-        routes: { ...DEFAULT_WIRING.routes, ping: 'ping' },
+  const { runtime, track } = useLocalRuntime({
+    wiring: {
+      ...DEFAULT_WIRING,
+      functions: {
+        ...DEFAULT_WIRING.functions,
+        ping: { entry: 'test/e2e/fixtures/ping-handler.ts', description: 'test route', tables: {} },
       },
-    });
-  });
-
-  afterAll(async () => {
-    await client?.close();
-    await runtime?.stop();
+      routes: { ...DEFAULT_WIRING.routes, ping: 'ping' },
+    },
   });
 
   it('is served locally with no edit of the local runtime', async () => {
-    client = await connectAs(runtime, 'alice');
+    const client = await track(connectAs(runtime(), 'alice'));
 
     const reply = await client.request({ action: 'ping' });
 
