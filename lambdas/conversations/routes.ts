@@ -27,7 +27,7 @@ import {
 } from '../../shared/protocol';
 import { deleteSubscription } from '../../shared/store/connections';
 import {
-  addMembers,
+  addMemberItems,
   createConversation,
   markRead,
   readCounter,
@@ -56,7 +56,7 @@ export interface ConversationsDeps {
    */
   ephemeral?: Pick<EphemeralDeps, 'post' | 'postBudgetMs'>;
   /**
-   * The fan-out queue (./membership.ts): serves `removeMember` and `leave`, and makes `addMembers` record
+   * The fan-out queue (./membership/): serves `removeMember` and `leave`, and makes `addMembers` record
    * its change in the conversation's order. @default none: no such routes, and adds record nothing
    */
   membership?: Pick<MembershipDeps, 'sqs' | 'fanoutQueueUrl'>;
@@ -150,7 +150,7 @@ export function createConversationsHandler(
       schema: addMembersFrameSchema,
       run: async (frame, caller) => {
         await requireMember(ddb, tables, frame.conversationId, caller.userId);
-        const added = await addMembers(ddb, tables, {
+        const added = await addMemberItems(ddb, tables, {
           conversationId: frame.conversationId,
           members: frame.members,
           addedBy: caller.userId,

@@ -20,7 +20,7 @@ export {
   requireMember,
 } from './members';
 export {
-  addMembers,
+  addMemberItems,
   createConversation,
   removeMemberItem,
 } from './membership';

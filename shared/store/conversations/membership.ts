@@ -14,7 +14,7 @@ import { type RemovalRecord, removalSk } from './removals';
 /** DynamoDB refuses a TransactWriteItems call with more items than this. */
 const MAX_TRANSACTION_ITEMS = 100;
 
-/** Attempts of addMembers when a concurrent add keeps changing who is a member. */
+/** Attempts of addMemberItems when a concurrent add keeps changing who is a member. */
 const ADD_MEMBERS_ATTEMPTS = 3;
 
 /** A member's role: the creator is an admin, everyone added later a member. */
@@ -108,7 +108,7 @@ export async function createConversation(
  * @returns the users actually added, in request order; existing members are left out.
  * @throws LimitExceededError when the group would grow past LIMITS.maxGroupSize (nothing is written).
  */
-export async function addMembers(
+export async function addMemberItems(
   ddb: DynamoDBDocumentClient,
   tables: Pick<TableNames, 'conversations'>,
   input: { conversationId: string; members: string[]; addedBy: string; now: Date },
