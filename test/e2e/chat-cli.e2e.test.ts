@@ -1,25 +1,24 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { connect } from '../../client';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
-import { writeState } from '../../local/state';
+import { useLocalRuntime } from '../support/local-runtime';
 
 const ROOT = path.join(__dirname, '..', '..');
 /** A message line of the transcript: time, sender, body (own lines add a state after two spaces). */
 const MESSAGE_LINE = /^(?:\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d {2}(\S+) {2}(.*)$/;
 
-let runtime: LocalRuntime;
-let stateDir: string;
-let stateFile: string;
+// The CLI finds the runtime as it finds `npm start`: through the state file (this process is its pid).
+const { runtime, stateFile } = useLocalRuntime({ stateFile: true });
+/** A folder of this file's own, for files the CLI reads. */
+const scratchDir = (): string => path.dirname(stateFile());
 const sessions: ChatCli[] = [];
 
 /** `npm run chat` in a child process with piped stdin, as a script would run it. */
@@ -29,7 +28,7 @@ class ChatCli {
   readonly exited: Promise<number | null>;
   private readonly child: ChildProcessWithoutNullStreams;
 
-  constructor(args: string[], env: Record<string, string> = { RUNTIME_STATE_FILE: stateFile }) {
+  constructor(args: string[], env: Record<string, string> = { RUNTIME_STATE_FILE: stateFile() }) {
     this.child = spawn('npm', ['run', '-s', 'chat', '--', ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
@@ -76,35 +75,15 @@ class ChatCli {
 /** An SDK client of `userId` on the test's runtime, for the other side of a conversation. */
 const sdkClient = (userId: string) =>
   connect({
-    url: runtime.webSocketUrl,
-    tokenProvider: () => runtime.issueToken(userId),
+    url: runtime().webSocketUrl,
+    tokenProvider: () => runtime().issueToken(userId),
     WebSocket: WebSocket as never,
   });
 
 const unique = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
 
-beforeAll(async () => {
-  runtime = await startLocalRuntime({ logLevel: 'ERROR' });
-  stateDir = mkdtempSync(path.join(tmpdir(), 'chat-cli-'));
-  stateFile = path.join(stateDir, 'runtime.json');
-  // The CLI finds the runtime as it finds `npm start`: through the state file (this process is its pid).
-  vi.stubEnv('RUNTIME_STATE_FILE', stateFile);
-  writeState({
-    pid: process.pid,
-    webSocketUrl: runtime.webSocketUrl,
-    managementEndpoint: runtime.managementEndpoint,
-    controlUrl: runtime.controlUrl,
-  });
-  vi.unstubAllEnvs();
-});
-
 afterEach(() => {
   for (const session of sessions.splice(0)) session.kill();
-});
-
-afterAll(async () => {
-  await runtime?.stop();
-  if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
 });
 
 describe('npm run chat', () => {
@@ -313,7 +292,7 @@ describe('npm run chat', () => {
       'iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEUlEQVR4nGPQqLiDFTEMLQkA8eRfATA3bycAAAAASUVORK5CYII=',
       'base64',
     );
-    const file = path.join(stateDir, 'dot 1.png');
+    const file = path.join(scratchDir(), 'dot 1.png');
     writeFileSync(file, png);
     const chat = sdkClient(alice);
     try {
@@ -358,14 +337,16 @@ describe('npm run chat', () => {
     const bob = unique('bob');
     const aliceCli = new ChatCli(['--user', alice, '--to', bob]);
     await expect.poll(() => aliceCli.conversationId(), { timeout: 30_000, interval: 200 }).toBeDefined();
-    const before = new Set(runtime.api.connectionIds());
+    const before = new Set(runtime().api.connectionIds());
     const bobCli = new ChatCli(['--user', bob, '--conversation', String(aliceCli.conversationId())]);
     await expect
       .poll(() => bobCli.stdout, { timeout: 30_000, interval: 200 })
       .toContain('── no messages yet ──');
-    const [bobConnection] = runtime.api.connectionIds().filter((id) => !before.has(id));
+    const [bobConnection] = runtime()
+      .api.connectionIds()
+      .filter((id) => !before.has(id));
     const api = new ApiGatewayManagementApiClient({
-      endpoint: runtime.managementEndpoint,
+      endpoint: runtime().managementEndpoint,
       region: 'us-east-1',
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
@@ -427,7 +408,7 @@ describe('npm run chat', () => {
 
   it('says how to start the runtime when none is running', async () => {
     const cli = new ChatCli(['--user', unique('alice'), '--to', 'bob'], {
-      RUNTIME_STATE_FILE: path.join(stateDir, 'none.json'),
+      RUNTIME_STATE_FILE: path.join(scratchDir(), 'none.json'),
     });
     cli.endInput();
 
