@@ -7,7 +7,7 @@
  * - ./direct.ts: `createConversation` with `direct: true`, the one conversation of two users;
  * - ./subscribe.ts: `subscribe`, the subscription before the backlog, and the check after it;
  * - ./list.ts: `listConversations`;
- * - ./membership/: `removeMember` and `leave`, and the change `addMembers` records;
+ * - ./membership/: `addMembers`, `removeMember` and `leave`, each change recorded in the conversation's order;
  * - ./ephemeral.ts: `typing` and `presence`, and the posts of `read` and `subscribe`.
  * Every read and write of the conversations table is in shared/store/conversations/.
  */
@@ -26,20 +26,14 @@ import {
   unsubscribeFrameSchema,
 } from '../../shared/protocol';
 import { deleteSubscription } from '../../shared/store/connections';
-import {
-  addMemberItems,
-  createConversation,
-  markRead,
-  readCounter,
-  requireMember,
-} from '../../shared/store/conversations';
+import { createConversation, markRead, readCounter, requireMember } from '../../shared/store/conversations';
 import { messagesBefore } from '../../shared/store/messages';
 import type { TableNames } from '../../shared/tables';
 import { createRouteHandler, type RouteEvent, type RouteResult, route } from '../../shared/websocket';
 import { openDirect } from './direct';
 import { type EphemeralDeps, ephemeralRoutes, postReadEvent, prepareOnlineAnnouncement } from './ephemeral';
 import { listConversations } from './list';
-import { type MembershipDeps, membershipRoutes, recordMembershipChange } from './membership';
+import { addMembers, type MembershipDeps, membershipRoutes } from './membership';
 import { confirmSubscriber, subscribe } from './subscribe';
 
 export interface ConversationsDeps {
@@ -148,25 +142,9 @@ export function createConversationsHandler(
     }),
     addMembers: route({
       schema: addMembersFrameSchema,
-      run: async (frame, caller) => {
-        await requireMember(ddb, tables, frame.conversationId, caller.userId);
-        const added = await addMemberItems(ddb, tables, {
-          conversationId: frame.conversationId,
-          members: frame.members,
-          addedBy: caller.userId,
-          now: clock(),
-        });
-        if (added.length === 0 || membership === undefined)
-          return { conversationId: frame.conversationId, added };
-        const seq = await recordMembershipChange(membership, {
-          conversationId: frame.conversationId,
-          kind: 'member_added',
-          userIds: added,
-          by: caller.userId,
-          now: clock(),
-        });
-        return { conversationId: frame.conversationId, added, seq };
-      },
+      run: async (frame, caller) => ({
+        ...(await addMembers({ ddb, tables, clock, membership }, frame, caller.userId)),
+      }),
     }),
     listConversations: route({
       schema: listConversationsFrameSchema,

@@ -17,8 +17,8 @@
  *   as the first attempt would have been, so a step that failed never leaves a removed member listening
  *   or a change out of the order.
  *
- * Here: ./record.ts (a change in the order, told to the users it names), ./remove.ts (removeMember and
- * leave, and finishing an unfinished removal), and the routes below.
+ * Here: ./record.ts (a change in the order, told to the users it names), ./add.ts (addMembers),
+ * ./remove.ts (removeMember and leave, and finishing an unfinished removal), and the routes below.
  */
 import type { z } from 'zod';
 import { leaveFrameSchema, removeMemberFrameSchema } from '../../../shared/protocol';
@@ -26,8 +26,9 @@ import { type RouteDefinition, route } from '../../../shared/websocket';
 import type { MembershipDeps } from './record';
 import { removeMember } from './remove';
 
-export { type MembershipDeps, recordMembershipChange } from './record';
-export { REMOVAL_RESEND_WINDOW_MS, removeMember } from './remove';
+export { addMembers } from './add';
+export type { MembershipDeps } from './record';
+export { REMOVAL_RESEND_WINDOW_MS } from './remove';
 
 /** The `removeMember` and `leave` routes, for the conversations handler's route table. */
 export function membershipRoutes(

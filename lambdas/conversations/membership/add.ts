@@ -1,0 +1,41 @@
+/** Adding members (`addMembers`), and recording the addition in the conversation's order. */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AddMembersAck } from '../../../shared/protocol';
+import { addMemberItems, requireMember } from '../../../shared/store/conversations';
+import type { TableNames } from '../../../shared/tables';
+import { type MembershipDeps, recordMembershipChange } from './record';
+
+/**
+ * Adds those of `frame.members` who are not members yet, as plain members, once the caller is found to
+ * be a member; with `membership`, a non-empty addition then takes a seq (see recordMembershipChange).
+ * @throws NotAMemberError when the caller is not a member (nothing is written).
+ */
+export async function addMembers(
+  deps: {
+    ddb: DynamoDBDocumentClient;
+    tables: Pick<TableNames, 'conversations'>;
+    clock: () => Date;
+    /** @default none: the addition is not recorded */
+    membership?: MembershipDeps | undefined;
+  },
+  frame: { conversationId: string; members: string[] },
+  callerId: string,
+): Promise<AddMembersAck> {
+  const { ddb, tables, clock, membership } = deps;
+  await requireMember(ddb, tables, frame.conversationId, callerId);
+  const added = await addMemberItems(ddb, tables, {
+    conversationId: frame.conversationId,
+    members: frame.members,
+    addedBy: callerId,
+    now: clock(),
+  });
+  if (added.length === 0 || membership === undefined) return { conversationId: frame.conversationId, added };
+  const seq = await recordMembershipChange(membership, {
+    conversationId: frame.conversationId,
+    kind: 'member_added',
+    userIds: added,
+    by: callerId,
+    now: clock(),
+  });
+  return { conversationId: frame.conversationId, added, seq };
+}
