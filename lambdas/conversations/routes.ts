@@ -63,7 +63,7 @@ export interface ConversationsDeps {
  *   one transaction, so a conversation never exists without its members.
  * - `addMembers {conversationId, members}` adds those not yet members (as plain members; the creator is
  *   the admin); existing members are skipped. With `deps.membership` the change takes a seq.
- * - `removeMember` and `leave` (./membership.ts), with `deps.membership`.
+ * - `removeMember` and `leave` (./membership/), with `deps.membership`.
  * - `read {conversationId, seq}` moves the caller's read cursor; with `deps.ephemeral`, a move is posted
  *   to the listeners as `{type:'read'}` in groups of at most LIMITS.maxReadEventMembers.
  * - `subscribe {conversationId, afterSeq?}` registers the subscription first and only then reads the
@@ -86,7 +86,7 @@ export function createConversationsHandler(
   const newId = deps.newId ?? randomUUID;
   const ephemeral: EphemeralDeps | undefined =
     deps.ephemeral === undefined ? undefined : { ...deps.ephemeral, ddb, tables, logger, clock };
-  // With posting too, a change reaches the users it names (./membership.ts, tellNamedUsers).
+  // With posting too, a change reaches the users it names (./membership/record.ts, tellNamedUsers).
   const membership: MembershipDeps | undefined =
     deps.membership === undefined
       ? undefined
