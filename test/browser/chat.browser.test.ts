@@ -9,15 +9,15 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { connect } from '../../client';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import { LIMITS } from '../../shared/limits';
+import { useLocalRuntime } from '../support/local-runtime';
 
 const CHROMIUM = '/usr/bin/chromium';
 const OUTPUT = path.join(__dirname, '..', '..', 'test-output');
 /** Browser round trips through the local runtime take milliseconds; a slow CI machine gets room. */
 const patiently = { timeout: 30_000, interval: 100 };
 
-let runtime: LocalRuntime;
+const { runtime } = useLocalRuntime();
 let browser: Browser;
 /** Uncaught exceptions, console errors (a CSP violation is one) and failed S3 requests of every page. */
 const pageProblems: string[] = [];
@@ -25,14 +25,12 @@ const pageProblems: string[] = [];
 beforeAll(async () => {
   if (!existsSync(CHROMIUM))
     throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does it on CI)`);
-  runtime = await startLocalRuntime({ logLevel: 'ERROR' });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
   await mkdir(OUTPUT, { recursive: true });
 });
 
 afterAll(async () => {
   await browser?.close();
-  await runtime?.stop();
 });
 
 /** Opens the page in `context` (by default a new one: storage and network of its own) and signs in. */
@@ -49,7 +47,7 @@ async function signIn(userId: string, context?: BrowserContext): Promise<Page> {
     if (new URL(request.url()).hostname.endsWith('.s3.localhost'))
       pageProblems.push(`${userId}: ${request.method()} to S3 failed: ${request.failure()?.errorText}`);
   });
-  await page.goto(runtime.webUrl);
+  await page.goto(runtime().webUrl);
   await page.getByLabel('User id', { exact: true }).fill(userId);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.locator('#connection[data-state="open"]').waitFor();
@@ -95,8 +93,8 @@ function transcript(page: Page): Promise<string[]> {
 /** The conversation as the server stores it, read through the SDK. */
 async function storedTranscript(userId: string, conversationId: string): Promise<string[]> {
   const reader = connect({
-    url: runtime.webSocketUrl,
-    tokenProvider: () => runtime.issueToken(userId),
+    url: runtime().webSocketUrl,
+    tokenProvider: () => runtime().issueToken(userId),
     WebSocket,
   });
   try {
@@ -110,8 +108,8 @@ async function storedTranscript(userId: string, conversationId: string): Promise
 /** Runs `act` with an SDK client of `userId`, for what the page offers no control for. */
 async function asUser<T>(userId: string, act: (chat: ReturnType<typeof connect>) => Promise<T>): Promise<T> {
   const chat = connect({
-    url: runtime.webSocketUrl,
-    tokenProvider: () => runtime.issueToken(userId),
+    url: runtime().webSocketUrl,
+    tokenProvider: () => runtime().issueToken(userId),
     WebSocket,
   });
   try {
