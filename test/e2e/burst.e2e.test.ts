@@ -2,34 +2,25 @@
  * G9: a burst of senders into one conversation is absorbed. The benchmark runs the full 100 × 10 burst
  * (`npm run bench`); this test runs a smaller one and holds it to the same promises.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runBurst, runSequential } from '../../bench/burst';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { useLocalRuntime } from '../support/local-runtime';
 import { range } from './chat-client';
 
-let runtime: LocalRuntime;
 const timeouts: string[] = [];
-
-beforeAll(async () => {
-  runtime = await startLocalRuntime({
-    logLevel: 'ERROR',
-    onLog: (line) => {
-      if (line.includes('timed out')) timeouts.push(line);
-    },
-  });
-});
-
-afterAll(async () => {
-  await runtime?.stop();
+const { runtime } = useLocalRuntime({
+  onLog: (line) => {
+    if (line.includes('timed out')) timeouts.push(line);
+  },
 });
 
 describe('a burst of senders into one conversation', () => {
   it('acks every message once, stores seqs 1..N with no tombstone, delivers all, with no timeout and no anonymous reply', async () => {
     // Prepare: the uncontended cost of a send, measured on the same runtime.
-    const solo = await runSequential(runtime, { messages: 20, tag: 'burst-solo' });
+    const solo = await runSequential(runtime(), { messages: 20, tag: 'burst-solo' });
 
     // Act: 30 users send 10 messages each at once, resending unanswered sends after 5 s.
-    const burst = await runBurst(runtime, {
+    const burst = await runBurst(runtime(), {
       users: 30,
       messagesPerUser: 10,
       resendAfterMs: 5_000,
