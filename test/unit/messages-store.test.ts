@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -13,6 +14,7 @@ import { LIMITS } from '../../shared/limits';
 import {
   editBody,
   fillHole,
+  getEntries,
   getMessage,
   type HoleWitness,
   markDeleted,
@@ -678,5 +680,28 @@ describe('readers count the holes they fill', () => {
     // Assess: seq 2 once by the backlog (history then finds it filled), seq 4 never.
     expect(tombstonesWritten()).toEqual([2, 4, 4]);
     expect(metrics.record.mock.calls).toEqual([['tombstonesFilled']]);
+  });
+});
+
+describe('getEntries', () => {
+  it('reads the entries at several seqs in one batch and shows them as pages do', async () => {
+    // Prepare
+    const slots = [
+      { conversationId: CONVERSATION, seq: 5 },
+      { conversationId: 'conv-2', seq: 1 },
+    ];
+    ddbMock.on(BatchGetCommand).resolves({ Responses: { [tables.messages]: [stored(5), tombstone(1)] } });
+
+    // Act
+    const entries = await getEntries(ddb, tables, slots);
+
+    // Assess
+    expect(entries).toEqual([
+      { conversationId: CONVERSATION, seq: 5, senderId: 'bob', body: 'message 5', sentAt: OLD },
+      { conversationId: CONVERSATION, seq: 1, tombstone: true },
+    ]);
+    expect(ddbMock).toHaveReceivedCommandWith(BatchGetCommand, {
+      RequestItems: { [tables.messages]: { Keys: slots } },
+    });
   });
 });

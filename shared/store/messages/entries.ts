@@ -20,6 +20,7 @@ import {
   type StoredEntry,
 } from '../../protocol';
 import type { TableNames } from '../../tables';
+import { batchGetAll } from '../batch';
 
 export type MessageTables = Pick<TableNames, 'messages'>;
 
@@ -79,6 +80,19 @@ export async function getEntry(
     { abortSignal: signal },
   );
   return Item === undefined ? undefined : toEntry(Item);
+}
+
+/**
+ * What is stored at each of `slots`, in one BatchGetItem per 100 (eventually consistent, as a list
+ * line may be); in no particular order, and a slot with nothing stored is left out.
+ */
+export async function getEntries(
+  ddb: DynamoDBDocumentClient,
+  tables: MessageTables,
+  slots: { conversationId: string; seq: number }[],
+): Promise<StoredEntry[]> {
+  const items = await batchGetAll(ddb, tables.messages, slots);
+  return items.map(toEntry);
 }
 
 /** One stored message, strongly consistent; undefined when there is none (or only a tombstone) at that seq. */

@@ -3,7 +3,7 @@
  * (later edited or deleted by its sender), a membership change, or the tombstone of a writer that died
  * between reserving the seq and storing under it. Readers fill such holes, so every seq in 1..lastSeq
  * resolves to exactly one item (see README "How a message gets its seq"). *
- * - ./entries.ts: what an item reads as (`toEntry`), one read by seq (`getEntry`, `getMessage`) and the
+ * - ./entries.ts: what an item reads as (`toEntry`), reads by seq (`getEntry`, `getMessage`, `getEntries`) and the
  *   puts of a new entry only where its slot is empty (`messagePutItem` in a send's transaction,
  *   `putMembershipEntry`, `fillHole`).
  * - ./changes.ts: a sender's changes to their message, each one conditional update (`editBody`,
@@ -14,6 +14,7 @@
 export { type ChangeResult, type ChangeTarget, editBody, type MessageItem, markDeleted } from './changes';
 export {
   fillHole,
+  getEntries,
   getEntry,
   getMessage,
   type MessageTables,
