@@ -6,11 +6,11 @@ import {
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
-  SQSClient,
+  type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type FanoutDeps, processFanoutBatch } from '../../lambdas/fanout/fanout';
 import {
   type SqsEventSource,
@@ -18,36 +18,27 @@ import {
   startSqsEventSource,
 } from '../../local/event-source';
 import { createQueues, type LocalQueue } from '../../local/resources';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, type SqsEmulator, startSqsEmulator } from '../../local/services';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/services';
 import { POISON_ATTRIBUTE, REDRIVE_COUNT_ATTRIBUTE } from '../../shared/queue-attributes';
+import { useSqsEmulator } from '../support/local-runtime';
 
-let emulator: SqsEmulator;
-let sqs: SQSClient;
+const local = useSqsEmulator();
+const sqs = (): SQSClient => local().sqs;
 let queueCount = 0;
 const running: SqsEventSource[] = [];
-
-beforeAll(async () => {
-  emulator = await startSqsEmulator();
-  sqs = new SQSClient({ endpoint: emulator.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-});
 
 afterEach(async () => {
   await Promise.all(running.splice(0).map((source) => source.stop()));
 });
 
-afterAll(async () => {
-  sqs.destroy();
-  await emulator.stop();
-});
-
 /** A fresh queue pair per test, so no test sees another's messages. */
 async function freshQueues(settings = { maxReceiveCount: 5, visibilityTimeoutSeconds: 30 }) {
   queueCount++;
-  return createQueues(sqs, `es${queueCount}`, settings);
+  return createQueues(sqs(), `es${queueCount}`, settings);
 }
 
 function start(queue: LocalQueue, options: Omit<SqsEventSourceOptions, 'sqs' | 'queueUrl' | 'queueArn'>) {
-  const source = startSqsEventSource({ sqs, queueUrl: queue.url, queueArn: queue.arn, ...options });
+  const source = startSqsEventSource({ sqs: sqs(), queueUrl: queue.url, queueArn: queue.arn, ...options });
   running.push(source);
   return source;
 }
@@ -55,7 +46,7 @@ function start(queue: LocalQueue, options: Omit<SqsEventSourceOptions, 'sqs' | '
 /** Sends `[group, body]` pairs in one request, in order, each with its own deduplication id. */
 async function send(queue: LocalQueue, messages: [group: string, body: string][]): Promise<void> {
   for (let i = 0; i < messages.length; i += 10) {
-    const { Failed } = await sqs.send(
+    const { Failed } = await sqs().send(
       new SendMessageBatchCommand({
         QueueUrl: queue.url,
         Entries: messages.slice(i, i + 10).map(([group, body], j) => ({
@@ -71,7 +62,7 @@ async function send(queue: LocalQueue, messages: [group: string, body: string][]
 }
 
 async function counts(queue: LocalQueue): Promise<{ visible: number; inFlight: number }> {
-  const { Attributes = {} } = await sqs.send(
+  const { Attributes = {} } = await sqs().send(
     new GetQueueAttributesCommand({
       QueueUrl: queue.url,
       AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
@@ -177,7 +168,7 @@ describe('startSqsEventSource', () => {
 
     // Assess
     await expect.poll(() => counts(deadLetter), { timeout: 15_000 }).toEqual({ visible: 1, inFlight: 0 });
-    const dead = await sqs.send(
+    const dead = await sqs().send(
       new ReceiveMessageCommand({
         QueueUrl: deadLetter.url,
         MessageSystemAttributeNames: ['MessageGroupId'],
@@ -256,7 +247,7 @@ describe('startSqsEventSource', () => {
     // Prepare
     const { fanout, deadLetter } = await freshQueues();
     const body = 'not a chat message';
-    const sent = await sqs.send(
+    const sent = await sqs().send(
       new SendMessageCommand({
         QueueUrl: fanout.url,
         MessageBody: body,
@@ -273,7 +264,7 @@ describe('startSqsEventSource', () => {
       ddb: DynamoDBDocumentClient.from(
         new DynamoDBClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
       ),
-      sqs,
+      sqs: sqs(),
       tables: { connections: 'unused', subscriptions: 'unused' },
       deadLetterQueueUrl: deadLetter.url,
       post: async () => ({ status: 'delivered', attempts: 1 }),
@@ -327,7 +318,7 @@ describe('startSqsEventSource', () => {
     });
     const dead = await vi.waitFor(
       async () => {
-        const { Messages } = await sqs.send(
+        const { Messages } = await sqs().send(
           new ReceiveMessageCommand({
             QueueUrl: deadLetter.url,
             MessageSystemAttributeNames: ['All'],
@@ -349,7 +340,7 @@ describe('startSqsEventSource', () => {
     // Prepare
     const { fanout } = await freshQueues();
     const source = startSqsEventSource({
-      sqs,
+      sqs: sqs(),
       queueUrl: fanout.url,
       queueArn: fanout.arn,
       waitTimeSeconds: 20,
@@ -375,7 +366,7 @@ describe('startSqsEventSource', () => {
     let invoked = false;
     let finished = false;
     const source = startSqsEventSource({
-      sqs,
+      sqs: sqs(),
       queueUrl: fanout.url,
       queueArn: fanout.arn,
       invoke: async () => {
@@ -400,7 +391,7 @@ describe('startSqsEventSource', () => {
   it('refuses a batch size SQS cannot receive in one call', () => {
     expect(() =>
       startSqsEventSource({
-        sqs,
+        sqs: sqs(),
         queueUrl: 'q',
         queueArn: 'arn:aws:sqs:us-east-1:0:q',
         batchSize: 11,
