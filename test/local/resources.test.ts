@@ -1,22 +1,15 @@
 import {
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
-  DynamoDBClient,
+  type DynamoDBClient,
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FANOUT_QUEUE, fanoutVisibilityTimeoutSeconds } from '../../lib/wiring';
 import { createQueues, createTables } from '../../local/resources';
-import {
-  type DynamoDbLocal,
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  type SqsEmulator,
-  startDynamoDbLocal,
-  startSqsEmulator,
-} from '../../local/services';
 import { type KeyDefinition, TABLES, type TableDefinition, type TableName } from '../../shared/tables';
+import { useDynamoDbLocal, useSqsEmulator } from '../support/local-runtime';
 
 const keySchemaOf = (partitionKey: KeyDefinition, sortKey?: KeyDefinition) => [
   { AttributeName: partitionKey.name, KeyType: 'HASH' },
@@ -24,28 +17,17 @@ const keySchemaOf = (partitionKey: KeyDefinition, sortKey?: KeyDefinition) => [
 ];
 
 describe('createTables', () => {
-  let dynamo: DynamoDbLocal;
-  let ddb: DynamoDBClient;
+  const local = useDynamoDbLocal();
+  const ddb = (): DynamoDBClient => local().ddb;
   const described = new Map<TableName, TableDescription>();
   const entries = Object.entries(TABLES) as [TableName, TableDefinition][];
 
   beforeAll(async () => {
-    dynamo = await startDynamoDbLocal();
-    ddb = new DynamoDBClient({
-      endpoint: dynamo.endpoint,
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-    });
-    const names = await createTables(ddb, 'test');
+    const names = await createTables(ddb(), 'test');
     for (const [name] of entries) {
-      const { Table } = await ddb.send(new DescribeTableCommand({ TableName: names[name] }));
+      const { Table } = await ddb().send(new DescribeTableCommand({ TableName: names[name] }));
       if (Table) described.set(name, Table);
     }
-  });
-
-  afterAll(async () => {
-    ddb.destroy();
-    await dynamo.stop();
   });
 
   it.each(entries)('creates %s with the key schema and billing mode of TABLES', (name, definition) => {
@@ -86,7 +68,7 @@ describe('createTables', () => {
   it.each(entries)(
     'enables TTL on %s exactly when TABLES names a TTL attribute',
     async (name, definition) => {
-      const { TimeToLiveDescription } = await ddb.send(
+      const { TimeToLiveDescription } = await ddb().send(
         new DescribeTimeToLiveCommand({ TableName: `test-${name}` }),
       );
 
@@ -103,30 +85,16 @@ describe('createTables', () => {
 });
 
 describe('createQueues', () => {
-  let emulator: SqsEmulator;
-  let sqs: SQSClient;
-
-  beforeAll(async () => {
-    emulator = await startSqsEmulator();
-    sqs = new SQSClient({
-      endpoint: emulator.endpoint,
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-    });
-  });
-
-  afterAll(async () => {
-    sqs.destroy();
-    await emulator.stop();
-  });
+  const local = useSqsEmulator();
+  const sqs = (): SQSClient => local().sqs;
 
   const attributesOf = async (url: string) =>
-    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }))).Attributes ??
-    {};
+    (await sqs().send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })))
+      .Attributes ?? {};
 
   it('creates a FIFO fan-out queue that redrives to a FIFO dead-letter queue after maxReceiveCount', async () => {
     // Act
-    const queues = await createQueues(sqs, 'pair', { maxReceiveCount: 3, visibilityTimeoutSeconds: 42 });
+    const queues = await createQueues(sqs(), 'pair', { maxReceiveCount: 3, visibilityTimeoutSeconds: 42 });
 
     // Assess
     const fanout = await attributesOf(queues.fanout.url);
@@ -153,7 +121,7 @@ describe('createQueues', () => {
 
   it('defaults to the deployed settings from lib/wiring.ts', async () => {
     // Act
-    const queues = await createQueues(sqs, 'defaults');
+    const queues = await createQueues(sqs(), 'defaults');
 
     // Assess
     const fanout = await attributesOf(queues.fanout.url);
