@@ -5,7 +5,8 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ATTACHMENTS_CORS_RULE, type S3CorsProxy, startS3CorsProxy } from '../../local/s3-cors';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, type SqsEmulator, startSqsEmulator } from '../../local/services';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/services';
+import { useSqsEmulator } from '../support/local-runtime';
 
 const PAGE_ORIGIN = 'http://localhost:3002';
 
@@ -176,14 +177,13 @@ describe('the S3 CORS front against a stand-in S3', () => {
 });
 
 describe('the S3 CORS front against fauxqs', () => {
-  let emulator: SqsEmulator;
+  const local = useSqsEmulator();
   let proxy: S3CorsProxy;
   let s3: S3Client;
   const bucket = 'cors-test-attachments';
 
   beforeAll(async () => {
-    emulator = await startSqsEmulator();
-    proxy = await startS3CorsProxy({ upstream: emulator.s3Endpoint });
+    proxy = await startS3CorsProxy({ upstream: local().emulator.s3Endpoint });
     s3 = new S3Client({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: proxy.endpoint });
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   });
@@ -191,7 +191,6 @@ describe('the S3 CORS front against fauxqs', () => {
   afterAll(async () => {
     s3?.destroy();
     await proxy?.stop();
-    await emulator?.stop();
   });
 
   it('stores a presigned PUT to the virtual-host bucket on the proxy port and serves it back', async () => {
