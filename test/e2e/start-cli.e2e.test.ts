@@ -31,6 +31,8 @@ function javaOnPort(port: number): number[] {
   }
 }
 
+// `npm start` itself is the subject here: it runs in a child process, so the in-process runtime fixture
+// (test/support/local-runtime.ts) would test something else.
 let child: ChildProcess | undefined;
 
 afterAll(() => {

@@ -85,6 +85,8 @@ describe('assertJavaAvailable', () => {
 });
 
 describe('startDynamoDbLocal', () => {
+  // The start-up is what this file tests, so it starts the services itself, not through the fixtures
+  // of test/support/local-runtime.ts, which are built on these functions.
   let dynamo: DynamoDbLocal;
 
   beforeAll(async () => {
