@@ -5,9 +5,9 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, expect, vi } from 'vitest';
@@ -17,20 +17,12 @@ import { SEND_INTERVAL_MS } from '../../../shared/store/send-bucket';
 import { memberSk } from '../../../shared/tables';
 import type { RouteEvent } from '../../../shared/websocket';
 import { routeEvent } from '../../support/api-gateway';
+import { ddb, ddbMock, NOW, QUEUE_URL, sqs, sqsMock, TABLE_NAMES } from './send-function';
 
-export const TABLE_NAMES = {
-  conversations: 'test-conversations',
-  messages: 'test-messages',
-  idempotency: 'test-idempotency',
-};
-export const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/fanout.fifo';
-export const NOW = new Date('2025-03-04T05:06:07.000Z');
+/** The same tables, clients and time as the send tests'. */
+export { ddb, ddbMock, NOW, QUEUE_URL, sqs, sqsMock, TABLE_NAMES };
+
 export const SENT_AT = '2025-03-04T05:00:00.000Z';
-
-export const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
-export const sqs = new SQSClient({ region: 'eu-west-1' });
-export const ddbMock = mockClient(ddb);
-export const sqsMock = mockClient(sqs);
 export const apiMock = mockClient(ApiGatewayManagementApiClient);
 
 export const makeDeps = (): SendDeps & { logger: Logger } => ({
