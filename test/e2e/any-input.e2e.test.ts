@@ -3,19 +3,16 @@
  * a subscribe racing `$disconnect` leaves nothing behind, one group size on every path, look-alike ids,
  * and `hasMore` that means there is more.
  */
-import { randomUUID } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../shared/limits';
+import { uniqueUser } from '../support/chat';
 import { useLocalRuntime } from '../support/local-runtime';
 import type { Frame } from './chat-client';
 import { connectAs, connectWithId, createConversation, sendMessage } from './helpers';
 
 const { runtime, track } = useLocalRuntime();
-
-/** A user id no other test uses. */
-const user = (name: string): string => `${name}-${randomUUID().slice(0, 8)}`;
 
 /** Every kind of text a chat carries, with the 4-byte characters right at the body limit. */
 const CORPUS: [string, string][] = [
@@ -34,7 +31,7 @@ const CORPUS: [string, string][] = [
 describe('G10: any well-formed text travels end to end byte for byte', () => {
   it('stores, pushes and reads back every body of a multilingual corpus', async () => {
     // Prepare
-    const [aliceId, bobId] = [user('alice'), user('bob')];
+    const [aliceId, bobId] = [uniqueUser('alice'), uniqueUser('bob')];
     const alice = await track(connectAs(runtime(), aliceId));
     const bob = await track(connectAs(runtime(), bobId));
     const conversationId = await createConversation(alice, [bobId]);
@@ -68,9 +65,9 @@ describe('G10: any well-formed text travels end to end byte for byte', () => {
 
   it('refuses a body with a lone surrogate with invalid_request and stores nothing', async () => {
     // Prepare: JSON may escape a surrogate half on its own; no UTF-8 can carry it.
-    const aliceId = user('alice');
+    const aliceId = uniqueUser('alice');
     const alice = await track(connectAs(runtime(), aliceId));
-    const conversationId = await createConversation(alice, [user('bob')]);
+    const conversationId = await createConversation(alice, [uniqueUser('bob')]);
 
     // Act
     alice.sendRaw(
@@ -90,9 +87,9 @@ describe('G10: any well-formed text travels end to end byte for byte', () => {
 describe('a subscribe racing $disconnect', () => {
   it('never leaves a subscription behind for a connection that is gone', async () => {
     // Prepare
-    const ownerId = user('owner');
+    const ownerId = uniqueUser('owner');
     const owner = await track(connectAs(runtime(), ownerId));
-    const memberId = user('member');
+    const memberId = uniqueUser('member');
     const conversationId = await createConversation(owner, [memberId]);
     const sockets = await Promise.all(Array.from({ length: 40 }, () => connectWithId(runtime(), memberId)));
 
@@ -133,17 +130,21 @@ async function subscribersOf(conversationId: string): Promise<string[]> {
 describe('one maximum group size on every path', () => {
   it(`creates a group of ${LIMITS.maxGroupSize} in one call and refuses one member more, by create or by add`, async () => {
     // Prepare
-    const creatorId = user('creator');
+    const creatorId = uniqueUser('creator');
     const creator = await track(connectAs(runtime(), creatorId));
-    const others = Array.from({ length: LIMITS.maxGroupSize - 1 }, (_, i) => user(`m${i}`));
+    const others = Array.from({ length: LIMITS.maxGroupSize - 1 }, (_, i) => uniqueUser(`m${i}`));
 
     // Act
     const full = await creator.request({ action: 'createConversation', members: others });
     const conversationId = String((full.conversation as Frame | undefined)?.conversationId);
-    const addOne = await creator.request({ action: 'addMembers', conversationId, members: [user('late')] });
+    const addOne = await creator.request({
+      action: 'addMembers',
+      conversationId,
+      members: [uniqueUser('late')],
+    });
     const tooBig = await creator.request({
       action: 'createConversation',
-      members: [...others, user('extra')],
+      members: [...others, uniqueUser('extra')],
     });
 
     // Assess
@@ -155,15 +156,15 @@ describe('one maximum group size on every path', () => {
 
   it('lets concurrent adds fill a group exactly to the limit and no further', async () => {
     // Prepare: a group one short of ten below the limit, and twenty people added at once.
-    const creatorId = user('creator');
+    const creatorId = uniqueUser('creator');
     const creator = await track(connectAs(runtime(), creatorId));
-    const start = Array.from({ length: LIMITS.maxGroupSize - 11 }, (_, i) => user(`s${i}`));
+    const start = Array.from({ length: LIMITS.maxGroupSize - 11 }, (_, i) => uniqueUser(`s${i}`));
     const conversationId = await createConversation(creator, start);
 
     // Act
     const replies = await Promise.all(
       Array.from({ length: 20 }, () =>
-        creator.request({ action: 'addMembers', conversationId, members: [user('joiner')] }),
+        creator.request({ action: 'addMembers', conversationId, members: [uniqueUser('joiner')] }),
       ),
     );
 
@@ -183,7 +184,7 @@ describe('look-alike user ids', () => {
     ['a decomposed accent (not NFC)', 'Zoe\u0308'],
   ])('refuses a member id with %s with invalid_request', async (_case, memberId) => {
     // Prepare
-    const creator = await track(connectAs(runtime(), user('creator')));
+    const creator = await track(connectAs(runtime(), uniqueUser('creator')));
 
     // Act
     const reply = await creator.request({ action: 'createConversation', members: [memberId] });
@@ -196,9 +197,9 @@ describe('look-alike user ids', () => {
 describe('history paging', () => {
   it('says hasMore only when there is more, so an exactly full last page ends the paging', async () => {
     // Prepare
-    const aliceId = user('alice');
+    const aliceId = uniqueUser('alice');
     const alice = await track(connectAs(runtime(), aliceId));
-    const conversationId = await createConversation(alice, [user('bob')]);
+    const conversationId = await createConversation(alice, [uniqueUser('bob')]);
     for (let i = 1; i <= 6; i++) await sendMessage(alice, conversationId, `page-${i}`, `message ${i}`);
 
     // Act

@@ -1,5 +1,4 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -9,6 +8,7 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { connect } from '../../client';
+import { uniqueUser } from '../support/chat';
 import { useLocalRuntime } from '../support/local-runtime';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -80,8 +80,6 @@ const sdkClient = (userId: string) =>
     WebSocket: WebSocket as never,
   });
 
-const unique = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
-
 afterEach(() => {
   for (const session of sessions.splice(0)) session.kill();
 });
@@ -89,8 +87,8 @@ afterEach(() => {
 describe('npm run chat', () => {
   it('lets alice create a conversation and bob join it; each sees the other’s lines in order', async () => {
     // Prepare: alice creates the conversation and sends three lines before bob is there
-    const alice = unique('alice');
-    const bob = unique('bob');
+    const alice = uniqueUser('alice');
+    const bob = uniqueUser('bob');
     const aliceCli = new ChatCli(['--user', alice, '--to', bob, '--title', 'CLI test']);
     const early = ['hello bob 👋', 'second — ñ, 中文, مرحبا', 'third 🇯🇵 👨‍👩‍👧 e\u0301'];
     aliceCli.type(...early);
@@ -133,8 +131,8 @@ describe('npm run chat', () => {
 
   it('shows the unread count on join, and edits and deletes of shown messages', async () => {
     // Prepare: alice writes before bob joins.
-    const alice = unique('alice');
-    const bob = unique('bob');
+    const alice = uniqueUser('alice');
+    const bob = uniqueUser('bob');
     const aliceCli = new ChatCli(['--user', alice, '--to', bob]);
     await expect.poll(() => aliceCli.conversationId(), { timeout: 30_000, interval: 200 }).toBeDefined();
     const conversationId = String(aliceCli.conversationId());
@@ -171,8 +169,8 @@ describe('npm run chat', () => {
 
   it('counts none of a user’s own messages as unread to them, even when they quit at once', async () => {
     // Prepare: messages piped in, so the terminal quits as soon as the last one is acked.
-    const alice = unique('alice');
-    const bob = unique('bob');
+    const alice = uniqueUser('alice');
+    const bob = uniqueUser('bob');
     const aliceCli = new ChatCli(['--user', alice, '--to', bob]);
     aliceCli.type('one', 'two', 'three');
 
@@ -197,8 +195,8 @@ describe('npm run chat', () => {
 
   it('shows a message’s attachment as its type, size and key, and leaves with /leave', async () => {
     // Prepare: alice (an SDK client) sends a message that names a file; bob joins in the terminal.
-    const alice = unique('alice');
-    const bob = unique('bob');
+    const alice = uniqueUser('alice');
+    const bob = uniqueUser('bob');
     const chat = sdkClient(alice);
     try {
       const { conversationId } = await chat.createConversation([bob], 'Files');
@@ -230,9 +228,9 @@ describe('npm run chat', () => {
 
   it('shows membership changes as lines, and a message in another conversation as a short note', async () => {
     // Prepare: bob follows one of two conversations he shares with alice (an SDK client).
-    const alice = unique('alice');
-    const bob = unique('bob');
-    const carol = unique('carol');
+    const alice = uniqueUser('alice');
+    const bob = uniqueUser('bob');
+    const carol = uniqueUser('carol');
     const chat = sdkClient(alice);
     try {
       const { conversationId } = await chat.createConversation([bob], 'Followed');
@@ -265,8 +263,8 @@ describe('npm run chat', () => {
 
   it('says who else is online on joining, and who goes offline after', async () => {
     // Prepare: alice is connected (an SDK client) and listens to the conversation.
-    const alice = unique('alice');
-    const bob = unique('bob');
+    const alice = uniqueUser('alice');
+    const bob = uniqueUser('bob');
     const chat = sdkClient(alice);
     const { conversationId } = await chat.createConversation([bob], 'Presence');
     await chat.conversation(conversationId).ready;
@@ -286,8 +284,8 @@ describe('npm run chat', () => {
 
   it('attaches a file with /attach: uploaded to the bucket, sent with its caption, and shown with its key', async () => {
     // Prepare: alice (an SDK client) creates the conversation; bob has a PNG on disk.
-    const alice = unique('alice');
-    const bob = unique('bob');
+    const alice = uniqueUser('alice');
+    const bob = uniqueUser('bob');
     const png = Buffer.from(
       'iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEUlEQVR4nGPQqLiDFTEMLQkA8eRfATA3bycAAAAASUVORK5CYII=',
       'base64',
@@ -333,8 +331,8 @@ describe('npm run chat', () => {
 
   it('shows a reconnect when the server drops the connection, and misses nothing meanwhile', async () => {
     // Prepare
-    const alice = unique('alice');
-    const bob = unique('bob');
+    const alice = uniqueUser('alice');
+    const bob = uniqueUser('bob');
     const aliceCli = new ChatCli(['--user', alice, '--to', bob]);
     await expect.poll(() => aliceCli.conversationId(), { timeout: 30_000, interval: 200 }).toBeDefined();
     const before = new Set(runtime().api.connectionIds());
@@ -366,8 +364,8 @@ describe('npm run chat', () => {
   }, 120_000);
 
   it('marks a message the server can never take as failed, and exits 1 once the rest are sent', async () => {
-    const alice = unique('alice');
-    const cli = new ChatCli(['--user', alice, '--to', unique('bob')]);
+    const alice = uniqueUser('alice');
+    const cli = new ChatCli(['--user', alice, '--to', uniqueUser('bob')]);
 
     cli.type('fine', 'x'.repeat(17_000), 'also fine');
     cli.endInput();
@@ -381,13 +379,13 @@ describe('npm run chat', () => {
   }, 60_000);
 
   it('exits 1 with the server’s reason when a user who is not a member joins', async () => {
-    const owner = new ChatCli(['--user', unique('alice'), '--to', unique('bob')]);
+    const owner = new ChatCli(['--user', uniqueUser('alice'), '--to', uniqueUser('bob')]);
     owner.endInput();
     expect(await owner.exited).toBe(0);
 
     const stranger = new ChatCli([
       '--user',
-      unique('mallory'),
+      uniqueUser('mallory'),
       '--conversation',
       String(owner.conversationId()),
     ]);
@@ -399,7 +397,7 @@ describe('npm run chat', () => {
   }, 60_000);
 
   it('prints the usage and exits 2 when it is not told whom to chat with', async () => {
-    const cli = new ChatCli(['--user', unique('alice')]);
+    const cli = new ChatCli(['--user', uniqueUser('alice')]);
 
     expect(await cli.exited).toBe(2);
     expect(cli.stderr).toContain('Say whom to chat with: --to <ids> creates a conversation');
@@ -407,7 +405,7 @@ describe('npm run chat', () => {
   }, 30_000);
 
   it('says how to start the runtime when none is running', async () => {
-    const cli = new ChatCli(['--user', unique('alice'), '--to', 'bob'], {
+    const cli = new ChatCli(['--user', uniqueUser('alice'), '--to', 'bob'], {
       RUNTIME_STATE_FILE: path.join(scratchDir(), 'none.json'),
     });
     cli.endInput();

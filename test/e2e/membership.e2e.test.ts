@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { drain } from '../support/chat';
 import { useLocalRuntime } from '../support/local-runtime';
 import type { ChatClient, Frame } from './chat-client';
 import { connectAs, createConversation, sendMessage } from './helpers';
@@ -18,11 +19,6 @@ const ordered = (client: ChatClient, conversationId: string): string[] =>
 
 const pushed = (client: ChatClient, type: string): Frame[] =>
   client.frames.filter((frame) => frame.type === type && frame.requestId === undefined);
-
-/** A round trip on `client`: every frame posted to it before this call has arrived once it returns. */
-async function drain(client: ChatClient): Promise<void> {
-  expect(await client.request({ action: 'ping' })).toMatchObject({ type: 'ack' });
-}
 
 describe('membership through the local runtime', () => {
   it('orders add, remove and leave with the messages; a removed member receives nothing more and can neither read nor send', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { drain } from '../support/chat';
 import { useLocalRuntime } from '../support/local-runtime';
 import type { ChatClient, Frame } from './chat-client';
 import { connectAs, connectWithId, createConversation, sendMessage } from './helpers';
@@ -16,11 +17,6 @@ async function closeAndSettle(client: ChatClient, connectionId: string): Promise
   await expect
     .poll(() => log.some((line) => line.startsWith(`DISCONNECT ${connectionId} `)), { timeout: 10_000 })
     .toBe(true);
-}
-
-/** A round trip on `client`: every frame posted to it before this call has arrived once it returns. */
-async function drain(client: ChatClient): Promise<void> {
-  expect(await client.request({ action: 'ping' })).toMatchObject({ type: 'ack' });
 }
 
 describe('typing', () => {

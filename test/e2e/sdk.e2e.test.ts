@@ -3,7 +3,6 @@
  * dropped mid-burst and a connection closed by the server, and two clients end with the same transcript
  * as the server's history.
  */
-import { randomUUID } from 'node:crypto';
 import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
@@ -12,12 +11,11 @@ import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type ChatClient, type ChatMessage, connect } from '../../client';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/services';
+import { uniqueUser } from '../support/chat';
 import { useLocalRuntime } from '../support/local-runtime';
 import { range } from './chat-client';
 
 const { runtime, track } = useLocalRuntime();
-
-const user = (name: string): string => `${name}-${randomUUID().slice(0, 8)}`;
 
 /** Opens an SDK client for `userId` and returns it with its API Gateway connection id once it is open. */
 async function open(userId: string): Promise<{ chat: ChatClient; connectionId: () => string }> {
@@ -58,7 +56,7 @@ async function history(chat: ChatClient, conversationId: string): Promise<ChatMe
 describe('the SDK on the local runtime', () => {
   it('shows every message once and in order when the sender socket drops mid-burst', async () => {
     // Prepare
-    const [aliceId, bobId] = [user('alice'), user('bob')];
+    const [aliceId, bobId] = [uniqueUser('alice'), uniqueUser('bob')];
     const alice = await open(aliceId);
     const bob = await open(bobId);
     const { conversationId } = await alice.chat.createConversation([bobId]);
@@ -87,7 +85,7 @@ describe('the SDK on the local runtime', () => {
 
   it('resumes after the server closes the connection through the management API, missing nothing', async () => {
     // Prepare
-    const [aliceId, bobId] = [user('alice'), user('bob')];
+    const [aliceId, bobId] = [uniqueUser('alice'), uniqueUser('bob')];
     const alice = await open(aliceId);
     const bob = await open(bobId);
     const { conversationId } = await alice.chat.createConversation([bobId]);
@@ -124,7 +122,7 @@ describe('the SDK on the local runtime', () => {
 
   it('leaves two chatting clients with identical transcripts, equal to the history', async () => {
     // Prepare
-    const [aliceId, bobId] = [user('alice'), user('bob')];
+    const [aliceId, bobId] = [uniqueUser('alice'), uniqueUser('bob')];
     const alice = await open(aliceId);
     const bob = await open(bobId);
     const { conversationId } = await alice.chat.createConversation([bobId], 'Both ways');
@@ -157,7 +155,7 @@ describe('the SDK on the local runtime', () => {
 describe('direct conversations and read cursors', () => {
   it('gives a pair one direct conversation, and counts unread from a cursor that never moves back', async () => {
     // Prepare
-    const [aliceId, bobId] = [user('alice'), user('bob')];
+    const [aliceId, bobId] = [uniqueUser('alice'), uniqueUser('bob')];
     const alice = await open(aliceId);
     const bob = await open(bobId);
 
@@ -187,7 +185,9 @@ describe('direct conversations and read cursors', () => {
     expect(back).toMatchObject({ readSeq: 2, moved: false });
     expect(pastTheEnd).toMatchObject({ code: 'invalid_request' });
     expect(entry(unreadAfter)).toMatchObject({ readSeq: 2, unread: 1 });
-    await expect(alice.chat.addMembers(fromAlice.conversationId, [user('carol')])).rejects.toMatchObject({
+    await expect(
+      alice.chat.addMembers(fromAlice.conversationId, [uniqueUser('carol')]),
+    ).rejects.toMatchObject({
       code: 'invalid_request',
     });
   }, 90_000);
