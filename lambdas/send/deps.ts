@@ -1,13 +1,14 @@
 /**
  * What the operations of the send function are given (clients, table names, clock, logger, metrics),
- * and the timings they share.
+ * the timings they share, and the step each begins with.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { MetricSink } from '../../shared/metrics';
-import type { BucketHints } from '../../shared/store/send-bucket';
+import { BucketHints, takeSendToken } from '../../shared/store/send-bucket';
 import type { TableNames } from '../../shared/tables';
+import type { Caller } from '../../shared/websocket';
 
 export type SendTables = Pick<TableNames, 'conversations' | 'messages' | 'idempotency'>;
 
@@ -31,3 +32,18 @@ export const MIN_SEND_BUDGET_MS = 3_000;
 
 /** The least a client waits before asking again about a message still in flight. */
 export const IN_FLIGHT_RETRY_MIN_MS = 250;
+
+/** The member check and one token of the caller's send bucket in this conversation. */
+export const takeToken = (
+  deps: Pick<SendDeps, 'ddb' | 'tables' | 'now' | 'bucketHints'>,
+  conversationId: string,
+  caller: Caller,
+): Promise<void> =>
+  takeSendToken(
+    deps,
+    deps.bucketHints ?? new BucketHints(),
+    conversationId,
+    caller.userId,
+    () => deps.now().getTime(),
+    caller.signal,
+  );

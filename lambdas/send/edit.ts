@@ -20,25 +20,13 @@ import { MessageNotFoundError, NotTheSenderError } from '../../shared/errors';
 import type { DeleteAck, DeleteFrame, EditAck, EditFrame } from '../../shared/protocol';
 import { enqueue } from '../../shared/store/fanout-queue';
 import { editBody, type MessageItem, markDeleted } from '../../shared/store/messages';
-import { BucketHints, takeSendToken } from '../../shared/store/send-bucket';
 import type { Caller } from '../../shared/websocket';
-import type { SendDeps } from './deps';
+import { type SendDeps, takeToken } from './deps';
 
 export type EditDeps = Pick<
   SendDeps,
   'ddb' | 'sqs' | 'tables' | 'fanoutQueueUrl' | 'now' | 'logger' | 'bucketHints'
 >;
-
-/** The member check and one token of the caller's send bucket in this conversation. */
-const takeToken = (deps: EditDeps, conversationId: string, caller: Caller): Promise<void> =>
-  takeSendToken(
-    deps,
-    deps.bucketHints ?? new BucketHints(),
-    conversationId,
-    caller.userId,
-    () => deps.now().getTime(),
-    caller.signal,
-  );
 
 /**
  * Why the change was refused, unless it is a resend of a change already made (then undefined). A

@@ -24,10 +24,9 @@ import { type ChatMessage, isTombstone, type SendAck, type SendFrame } from '../
 import { enqueue } from '../../shared/store/fanout-queue';
 import { type Claim, claim, idempotencyKeyOf, releaseClaim } from '../../shared/store/idempotency';
 import { getEntry } from '../../shared/store/messages';
-import { BucketHints, takeSendToken } from '../../shared/store/send-bucket';
 import type { Caller } from '../../shared/websocket';
 import { storeClaimed } from './commit';
-import { IN_FLIGHT_RETRY_MIN_MS, type SendDeps } from './deps';
+import { IN_FLIGHT_RETRY_MIN_MS, type SendDeps, takeToken } from './deps';
 
 /**
  * The most: the first attempt's ack reaches the connection that sent it, but a client that reconnected
@@ -67,14 +66,7 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
   let stored: ChatMessage | undefined;
   try {
     // 1. Non-members and senders over their rate are stopped before they write anything, even a claim.
-    await takeSendToken(
-      deps,
-      deps.bucketHints ?? new BucketHints(),
-      conversationId,
-      caller.userId,
-      () => deps.now().getTime(),
-      signal,
-    );
+    await takeToken(deps, conversationId, caller);
     // 2. Claim the clientMessageId.
     const claimed = await claim(deps, attempt, deps.now().getTime(), signal);
     if (claimed.kind === 'finished') return await replayDuplicate(deps, conversationId, claimed, signal);
