@@ -12,14 +12,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll } from 'vitest';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
-import {
-  type DynamoDbLocal,
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  type SqsEmulator,
-  startDynamoDbLocal,
-  startSqsEmulator,
-} from '../../local/services';
+import * as services from '../../local/services';
 import type { RuntimeState } from '../../local/state';
 
 /** Something a test opened that must be closed before the runtime stops (a socket, an SDK client). */
@@ -116,16 +109,16 @@ export function useLocalRuntime(options: LocalRuntimeFixtureOptions = {}): Local
 
 const localClientConfig = (endpoint: string) => ({
   endpoint,
-  region: LOCAL_REGION,
-  credentials: LOCAL_CREDENTIALS,
+  region: services.LOCAL_REGION,
+  credentials: services.LOCAL_CREDENTIALS,
 });
 
 /** DynamoDB Local on a free port, with a client for it. */
-export function useDynamoDbLocal(): () => { dynamo: DynamoDbLocal; ddb: DynamoDBClient } {
+export function useDynamoDbLocal(): () => { dynamo: services.DynamoDbLocal; ddb: DynamoDBClient } {
   return useStarted(
     'DynamoDB Local',
     async () => {
-      const dynamo = await startDynamoDbLocal();
+      const dynamo = await services.startDynamoDbLocal();
       return { dynamo, ddb: new DynamoDBClient(localClientConfig(dynamo.endpoint)) };
     },
     async ({ dynamo, ddb }) => {
@@ -136,11 +129,11 @@ export function useDynamoDbLocal(): () => { dynamo: DynamoDbLocal; ddb: DynamoDB
 }
 
 /** The SQS emulator (fauxqs, which also serves S3) on a free port, with an SQS client for it. */
-export function useSqsEmulator(): () => { emulator: SqsEmulator; sqs: SQSClient } {
+export function useSqsEmulator(): () => { emulator: services.SqsEmulator; sqs: SQSClient } {
   return useStarted(
     'The SQS emulator',
     async () => {
-      const emulator = await startSqsEmulator();
+      const emulator = await services.startSqsEmulator();
       return { emulator, sqs: new SQSClient(localClientConfig(emulator.endpoint)) };
     },
     async ({ emulator, sqs }) => {
