@@ -24,6 +24,7 @@ export const ENV = {
   jwtIssuer: 'JWT_ISSUER',
   jwtJwksUrl: 'JWT_JWKS_URL',
   jwtAudience: 'JWT_AUDIENCE',
+  jwtMaxLifetimeSeconds: 'JWT_MAX_LIFETIME_SECONDS',
   attachmentsBucket: 'ATTACHMENTS_BUCKET',
   offlineEventBus: 'OFFLINE_EVENT_BUS_NAME',
 } as const;
