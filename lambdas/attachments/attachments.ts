@@ -11,24 +11,19 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { attachmentPrefix } from '../../shared/attachments';
 import { LIMITS } from '../../shared/limits';
-import {
-  type DownloadUrlAck,
-  type DownloadUrlFrame,
-  downloadUrlFrameSchema,
-  type UploadUrlAck,
-  type UploadUrlFrame,
-  uploadUrlFrameSchema,
-} from '../../shared/protocol';
-import { requireMember } from '../../shared/store/conversations';
-import type { TableNames } from '../../shared/tables';
+import type { MetricSink } from '../../shared/metrics';
+import type { DisconnectFn } from '../../shared/poster';
+import type { DownloadUrlAck, DownloadUrlFrame, UploadUrlAck, UploadUrlFrame } from '../../shared/protocol';
 import {
   type Caller,
-  createRouteHandler,
+  CONNECTION_FRAME_RATE,
+  createActionHandler,
   type InvocationContext,
   type RouteEvent,
   type RouteResult,
-  route,
-} from '../../shared/websocket';
+} from '../../shared/route-kit';
+import { requireMember } from '../../shared/store/conversations';
+import type { TableNames } from '../../shared/tables';
 
 export interface AttachmentDeps {
   ddb: DynamoDBDocumentClient;
@@ -37,6 +32,10 @@ export interface AttachmentDeps {
   bucket: string;
   now: () => Date;
   logger: Logger;
+  /** Closes a connection that keeps sending while refused (the route kit's `disconnect`). */
+  disconnect: DisconnectFn;
+  /** Counts the route kit's `busy` and `rate_limited` answers. */
+  metrics: MetricSink;
   /** Makes the last part of a new key. @default crypto.randomUUID */
   newKeyId?: () => string;
 }
@@ -101,18 +100,17 @@ export async function downloadUrl(
 export function createAttachmentsHandler(
   deps: AttachmentDeps,
 ): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
-  return createRouteHandler(
-    deps.logger,
+  return createActionHandler(
     {
-      uploadUrl: route({
-        schema: uploadUrlFrameSchema,
-        run: async (frame, caller) => ({ ...(await uploadUrl(deps, frame, caller)) }),
-      }),
-      downloadUrl: route({
-        schema: downloadUrlFrameSchema,
-        run: async (frame, caller) => ({ ...(await downloadUrl(deps, frame, caller)) }),
-      }),
+      logger: deps.logger,
+      clock: () => deps.now().getTime(),
+      frameRate: CONNECTION_FRAME_RATE,
+      disconnect: deps.disconnect,
+      metrics: deps.metrics,
     },
-    () => deps.now().getTime(),
+    {
+      uploadUrl: (frame, caller) => uploadUrl(deps, frame, caller),
+      downloadUrl: (frame, caller) => downloadUrl(deps, frame, caller),
+    },
   );
 }

@@ -2,15 +2,24 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createDocumentClient, createS3Client, tableNamesFromEnv } from '../../shared/aws';
 import { ENV, requireEnv } from '../../shared/env';
+import { createMetrics, metricSinkOf, withMetrics } from '../../shared/metrics';
+import { managementApiDisconnector } from '../../shared/route-kit';
 import { createAttachmentsHandler } from './attachments';
 
-const logger = new Logger({ serviceName: 'chat-attachments' });
+const SERVICE_NAME = 'chat-attachments';
+const logger = new Logger({ serviceName: SERVICE_NAME });
+const metrics = createMetrics(SERVICE_NAME);
 
-export const handler = createAttachmentsHandler({
-  ddb: createDocumentClient(),
-  s3: createS3Client(),
-  tables: tableNamesFromEnv(['conversations']),
-  bucket: requireEnv(ENV.attachmentsBucket),
-  now: () => new Date(),
-  logger,
-});
+export const handler = withMetrics(
+  metrics,
+  createAttachmentsHandler({
+    ddb: createDocumentClient(),
+    s3: createS3Client(),
+    tables: tableNamesFromEnv(['conversations']),
+    bucket: requireEnv(ENV.attachmentsBucket),
+    now: () => new Date(),
+    logger,
+    disconnect: managementApiDisconnector(requireEnv(ENV.managementEndpoint)),
+    metrics: metricSinkOf(metrics),
+  }),
+);

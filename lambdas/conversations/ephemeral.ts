@@ -15,24 +15,15 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { z } from 'zod';
 import { EPHEMERAL_BUDGET_MS, postEphemeral } from '../../shared/ephemeral';
 import { NotAMemberError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
 import type { PostFn } from '../../shared/poster';
-import {
-  type PresenceAck,
-  type PresenceEvent,
-  presenceFrameSchema,
-  type ReadEvent,
-  type TypingAck,
-  type TypingEvent,
-  typingFrameSchema,
-} from '../../shared/protocol';
+import type { PresenceAck, PresenceEvent, ReadEvent, TypingAck, TypingEvent } from '../../shared/protocol';
+import type { ActionRoutes, Caller } from '../../shared/route-kit';
 import { listMemberCursors, takeTypingSlot } from '../../shared/store/conversations';
 import { listListeners, onlineUsers } from '../../shared/store/presence';
 import type { TableNames } from '../../shared/tables';
-import { type Caller, type RouteDefinition, route } from '../../shared/websocket';
 
 export interface EphemeralDeps {
   ddb: DynamoDBDocumentClient;
@@ -49,18 +40,10 @@ export interface EphemeralDeps {
 type Asker = Pick<Caller, 'userId' | 'connectionId'>;
 
 /** The `typing` and `presence` routes, for the conversations handler's route table. */
-export function ephemeralRoutes(
-  deps: EphemeralDeps,
-): Record<'typing' | 'presence', RouteDefinition<z.ZodType>> {
+export function ephemeralRoutes(deps: EphemeralDeps): Pick<Required<ActionRoutes>, 'typing' | 'presence'> {
   return {
-    typing: route({
-      schema: typingFrameSchema,
-      run: async (frame, caller) => ({ ...(await sendTyping(deps, frame.conversationId, caller)) }),
-    }),
-    presence: route({
-      schema: presenceFrameSchema,
-      run: async (frame, caller) => ({ ...(await presence(deps, frame.conversationId, caller.userId)) }),
-    }),
+    typing: (frame, caller) => sendTyping(deps, frame.conversationId, caller),
+    presence: (frame, caller) => presence(deps, frame.conversationId, caller.userId),
   };
 }
 

@@ -3,12 +3,23 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { createDocumentClient, createSqsClient, tableNamesFromEnv } from '../../shared/aws';
 import { ENV, requireEnv } from '../../shared/env';
 import { createEphemeralPoster } from '../../shared/ephemeral';
+import { createMetrics, metricSinkOf, withMetrics } from '../../shared/metrics';
+import { managementApiDisconnector } from '../../shared/route-kit';
 import { createConversationsHandler } from './routes';
 
-export const handler = createConversationsHandler({
-  ddb: createDocumentClient(),
-  tables: tableNamesFromEnv(['conversations', 'subscriptions', 'connections', 'messages']),
-  logger: new Logger({ serviceName: 'chat-conversations' }),
-  ephemeral: { post: createEphemeralPoster(requireEnv(ENV.managementEndpoint)) },
-  membership: { sqs: createSqsClient(), fanoutQueueUrl: requireEnv(ENV.fanoutQueueUrl) },
-});
+const SERVICE_NAME = 'chat-conversations';
+const metrics = createMetrics(SERVICE_NAME);
+const managementEndpoint = requireEnv(ENV.managementEndpoint);
+
+export const handler = withMetrics(
+  metrics,
+  createConversationsHandler({
+    ddb: createDocumentClient(),
+    tables: tableNamesFromEnv(['conversations', 'subscriptions', 'connections', 'messages']),
+    logger: new Logger({ serviceName: SERVICE_NAME }),
+    disconnect: managementApiDisconnector(managementEndpoint),
+    metrics: metricSinkOf(metrics),
+    ephemeral: { post: createEphemeralPoster(managementEndpoint) },
+    membership: { sqs: createSqsClient(), fanoutQueueUrl: requireEnv(ENV.fanoutQueueUrl) },
+  }),
+);

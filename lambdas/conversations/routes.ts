@@ -15,21 +15,19 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LIMITS } from '../../shared/limits';
+import type { MetricSink } from '../../shared/metrics';
+import type { DisconnectFn } from '../../shared/poster';
 import {
-  addMembersFrameSchema,
-  createConversationFrameSchema,
-  historyFrameSchema,
-  listConversationsFrameSchema,
-  pingFrameSchema,
-  readFrameSchema,
-  subscribeFrameSchema,
-  unsubscribeFrameSchema,
-} from '../../shared/protocol';
+  CONNECTION_FRAME_RATE,
+  createActionHandler,
+  type InvocationContext,
+  type RouteEvent,
+  type RouteResult,
+} from '../../shared/route-kit';
 import { deleteSubscription } from '../../shared/store/connections';
 import { createConversation, markRead, readCounter, requireMember } from '../../shared/store/conversations';
 import { messagesBefore } from '../../shared/store/messages';
 import type { TableNames } from '../../shared/tables';
-import { createRouteHandler, type RouteEvent, type RouteResult, route } from '../../shared/websocket';
 import { openDirect } from './direct';
 import { type EphemeralDeps, ephemeralRoutes, postReadEvent, prepareOnlineAnnouncement } from './ephemeral';
 import { listConversations } from './list';
@@ -40,6 +38,10 @@ export interface ConversationsDeps {
   ddb: DynamoDBDocumentClient;
   tables: Pick<TableNames, 'conversations' | 'subscriptions' | 'connections' | 'messages'>;
   logger: Logger;
+  /** Closes a connection that keeps sending while refused (the route kit's `disconnect`). */
+  disconnect: DisconnectFn;
+  /** Counts the route kit's `busy` and `rate_limited` answers and the tombstones a reader fills. */
+  metrics: MetricSink;
   /** @default () => new Date() */
   clock?: () => Date;
   /** Generates conversation ids; they must match `conversationIdSchema`. @default crypto.randomUUID */
@@ -80,8 +82,8 @@ export interface ConversationsDeps {
  */
 export function createConversationsHandler(
   deps: ConversationsDeps,
-): (event: RouteEvent) => Promise<RouteResult> {
-  const { ddb, tables, logger } = deps;
+): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
+  const { ddb, tables, logger, metrics } = deps;
   const clock = deps.clock ?? (() => new Date());
   const newId = deps.newId ?? randomUUID;
   const ephemeral: EphemeralDeps | undefined =
@@ -99,12 +101,18 @@ export function createConversationsHandler(
           ...(deps.ephemeral && { post: deps.ephemeral.post }),
         };
 
-  return createRouteHandler(logger, {
-    ...(ephemeral === undefined ? {} : ephemeralRoutes(ephemeral)),
-    ...(membership === undefined ? {} : membershipRoutes(membership)),
-    createConversation: route({
-      schema: createConversationFrameSchema,
-      run: async (frame, caller) => {
+  return createActionHandler(
+    {
+      logger,
+      clock: () => clock().getTime(),
+      frameRate: CONNECTION_FRAME_RATE,
+      disconnect: deps.disconnect,
+      metrics,
+    },
+    {
+      ...(ephemeral === undefined ? {} : ephemeralRoutes(ephemeral)),
+      ...(membership === undefined ? {} : membershipRoutes(membership)),
+      createConversation: async (frame, caller) => {
         if (frame.direct === true) {
           const conversation = await openDirect(ddb, tables, caller.userId, frame, clock());
           logger.appendKeys({ conversationId: conversation.conversationId });
@@ -122,10 +130,7 @@ export function createConversationsHandler(
         logger.info('Conversation created', { memberCount: conversation.members.length });
         return { conversation };
       },
-    }),
-    read: route({
-      schema: readFrameSchema,
-      run: async (frame, caller) => {
+      read: async (frame, caller) => {
         const { readSeq, moved, memberCount } = await markRead(
           ddb,
           tables,
@@ -139,53 +144,29 @@ export function createConversationsHandler(
         }
         return { conversationId: frame.conversationId, readSeq, moved };
       },
-    }),
-    addMembers: route({
-      schema: addMembersFrameSchema,
-      run: async (frame, caller) => ({
-        ...(await addMembers({ ddb, tables, clock, membership }, frame, caller.userId)),
-      }),
-    }),
-    listConversations: route({
-      schema: listConversationsFrameSchema,
-      run: async (frame, caller) => ({
-        ...(await listConversations(
-          ddb,
-          tables,
-          caller.userId,
-          frame.limit ?? LIMITS.defaultPageSize,
-          frame.cursor,
-        )),
-      }),
-    }),
-    ping: route({ schema: pingFrameSchema, run: async () => ({}) }),
-    subscribe: route({
-      schema: subscribeFrameSchema,
-      run: async (frame, caller) => {
+      addMembers: (frame, caller) => addMembers({ ddb, tables, clock, membership }, frame, caller.userId),
+      listConversations: (frame, caller) =>
+        listConversations(ddb, tables, caller.userId, frame.limit ?? LIMITS.defaultPageSize, frame.cursor),
+      ping: async () => ({}),
+      subscribe: async (frame, caller) => {
         const [, announceOnline] = await Promise.all([
           requireMember(ddb, tables, frame.conversationId, caller.userId),
           ephemeral && prepareOnlineAnnouncement(ephemeral, frame.conversationId, caller),
         ]);
-        const page = await subscribe(ddb, tables, frame, caller, clock());
+        const page = await subscribe(ddb, tables, frame, caller, clock(), metrics);
         // Where members can be removed, a removal may have run between the check above and the write.
         if (membership !== undefined) await confirmSubscriber(membership, frame.conversationId, caller);
         await announceOnline?.();
-        return { ...page };
+        return page;
       },
-    }),
-    unsubscribe: route({
-      schema: unsubscribeFrameSchema,
-      run: async (frame, caller) => {
+      unsubscribe: async (frame, caller) => {
         await deleteSubscription(ddb, tables, {
           conversationId: frame.conversationId,
           connectionId: caller.connectionId,
         });
         return { conversationId: frame.conversationId };
       },
-    }),
-    history: route({
-      schema: historyFrameSchema,
-      run: async (frame, caller) => {
+      history: async (frame, caller) => {
         const [, counter] = await Promise.all([
           requireMember(ddb, tables, frame.conversationId, caller.userId),
           readCounter(ddb, tables, frame.conversationId),
@@ -196,11 +177,12 @@ export function createConversationsHandler(
           frame.conversationId,
           frame.beforeSeq,
           { ...counter, now: clock() },
+          metrics,
           frame.limit,
         );
         const lastSeq = Math.max(counter.lastSeq, page.messages.at(-1)?.seq ?? 0);
         return { conversationId: frame.conversationId, ...page, lastSeq };
       },
-    }),
-  });
+    },
+  );
 }

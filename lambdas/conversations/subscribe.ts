@@ -1,6 +1,7 @@
 /** Subscribing to a conversation: the subscription first, then the backlog (G5). */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NotAMemberError } from '../../shared/errors';
+import type { MetricSink } from '../../shared/metrics';
 import type { MessagesPage } from '../../shared/protocol';
 import { deleteSubscription, putSubscription } from '../../shared/store/connections';
 import { readCounter, requireMember } from '../../shared/store/conversations';
@@ -13,6 +14,7 @@ import type { TableNames } from '../../shared/tables';
  * subscription was stored, so its fan-out (which lists subscribers after the commit) pushes it live.
  * Without `afterSeq` the client wants live messages only; `lastSeq` tells it where it stands.
  * When `hasMore` is true the client subscribes again with `afterSeq` = the last seq it received.
+ * The tombstones the backlog read fills are counted in `metrics`.
  */
 export async function subscribe(
   ddb: DynamoDBDocumentClient,
@@ -20,6 +22,7 @@ export async function subscribe(
   frame: { conversationId: string; afterSeq?: number | undefined },
   caller: { userId: string; connectionId: string },
   now: Date,
+  metrics: MetricSink,
 ): Promise<MessagesPage> {
   const { conversationId, afterSeq } = frame;
   await putSubscription(
@@ -32,7 +35,7 @@ export async function subscribe(
   const page =
     afterSeq === undefined
       ? { messages: [], hasMore: false }
-      : await messagesAfter(ddb, tables, conversationId, afterSeq, { ...counter, now });
+      : await messagesAfter(ddb, tables, conversationId, afterSeq, { ...counter, now }, metrics);
   // A send that reserved its seq after the counter was read may already be in the backlog.
   const lastSeq = Math.max(counter.lastSeq, page.messages.at(-1)?.seq ?? 0);
   return { conversationId, messages: page.messages, hasMore: page.hasMore, lastSeq };

@@ -3,6 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { createDocumentClient, createSqsClient, tableNamesFromEnv } from '../../shared/aws';
 import { ENV, requireEnv } from '../../shared/env';
 import { createMetrics, metricSinkOf, withMetrics } from '../../shared/metrics';
+import { managementApiDisconnector } from '../../shared/route-kit';
 import { createSendHandler } from './routes';
 
 const SERVICE_NAME = 'chat-send';
@@ -19,5 +20,6 @@ export const handler = withMetrics(
     now: () => new Date(),
     logger,
     metrics: metricSinkOf(metrics),
+    disconnect: managementApiDisconnector(requireEnv(ENV.managementEndpoint)),
   }),
 );

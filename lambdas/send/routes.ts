@@ -1,15 +1,15 @@
 /** The route table of the send function: `send`, `edit` and `delete` (./send.ts, ./edit.ts). */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { AdmissionGate } from '../../shared/admission';
-import { deleteFrameSchema, editFrameSchema, sendFrameSchema } from '../../shared/protocol';
-import { BucketHints } from '../../shared/store/send-bucket';
+import type { DisconnectFn } from '../../shared/poster';
 import {
-  createRouteHandler,
+  CONNECTION_FRAME_RATE,
+  createActionHandler,
   type InvocationContext,
   type RouteEvent,
   type RouteResult,
-  route,
-} from '../../shared/websocket';
+} from '../../shared/route-kit';
+import { BucketHints } from '../../shared/store/send-bucket';
 import { MIN_SEND_BUDGET_MS, type SendDeps } from './deps';
 import { deleteMessage, editMessage } from './edit';
 import { sendMessage } from './send';
@@ -21,40 +21,43 @@ import { sendMessage } from './send';
  */
 export const SEND_ADMISSION = { maxInFlight: 40, maxWaitMs: 2_500 } as const;
 
+/** What the send function's handler is built from: its operations' deps, and the route kit's. */
+export type SendHandlerDeps = SendDeps & {
+  logger: Logger;
+  disconnect: DisconnectFn;
+  admission?: AdmissionGate;
+};
+
 /**
  * Builds the Lambda handler of the `send`, `edit` and `delete` routes (./edit.ts) from its
  * dependencies; `handler.ts` passes real clients, tests pass mocked ones.
  */
 export function createSendHandler(
-  deps: SendDeps & { logger: Logger; admission?: AdmissionGate },
+  deps: SendHandlerDeps,
 ): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
   const admission = deps.admission ?? new AdmissionGate({ maxInFlight: SEND_ADMISSION.maxInFlight });
   const sendDeps: SendDeps = { ...deps, bucketHints: deps.bucketHints ?? new BucketHints() };
-  return createRouteHandler(
-    deps.logger,
+  return createActionHandler(
     {
-      send: route({
-        schema: sendFrameSchema,
-        run: async (frame, caller) => {
-          const budget = caller.deadline - deps.now().getTime() - MIN_SEND_BUDGET_MS;
-          const release = await admission.enter(Math.min(SEND_ADMISSION.maxWaitMs, budget));
-          try {
-            return { ...(await sendMessage(sendDeps, frame, caller)) };
-          } finally {
-            release();
-          }
-        },
-      }),
-      // Three requests each and no reservation, so they skip the admission gate.
-      edit: route({
-        schema: editFrameSchema,
-        run: async (frame, caller) => ({ ...(await editMessage(sendDeps, frame, caller)) }),
-      }),
-      delete: route({
-        schema: deleteFrameSchema,
-        run: async (frame, caller) => ({ ...(await deleteMessage(sendDeps, frame, caller)) }),
-      }),
+      logger: deps.logger,
+      clock: () => deps.now().getTime(),
+      frameRate: CONNECTION_FRAME_RATE,
+      disconnect: deps.disconnect,
+      metrics: deps.metrics,
     },
-    () => deps.now().getTime(),
+    {
+      send: async (frame, caller) => {
+        const budget = caller.deadline - deps.now().getTime() - MIN_SEND_BUDGET_MS;
+        const release = await admission.enter(Math.min(SEND_ADMISSION.maxWaitMs, budget));
+        try {
+          return await sendMessage(sendDeps, frame, caller);
+        } finally {
+          release();
+        }
+      },
+      // Three requests each and no reservation, so they skip the admission gate.
+      edit: (frame, caller) => editMessage(sendDeps, frame, caller),
+      delete: (frame, caller) => deleteMessage(sendDeps, frame, caller),
+    },
   );
 }

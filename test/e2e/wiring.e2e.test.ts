@@ -60,7 +60,13 @@ describe('a route added to the wiring', () => {
       ...DEFAULT_WIRING,
       functions: {
         ...DEFAULT_WIRING.functions,
-        ping: { entry: 'test/e2e/fixtures/ping-handler.ts', description: 'test route', tables: {} },
+        ping: {
+          entry: 'test/e2e/fixtures/ping-handler.ts',
+          description: 'test route',
+          tables: {},
+          // Like every function behind a two-way route: its route kit closes flooding connections.
+          managementApi: true,
+        },
       },
       routes: { ...DEFAULT_WIRING.routes, ping: 'ping' },
     },

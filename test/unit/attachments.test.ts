@@ -2,13 +2,13 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { type AttachmentDeps, createAttachmentsHandler } from '../../lambdas/attachments/attachments';
 import { createS3Client } from '../../shared/aws';
 import { LIMITS } from '../../shared/limits';
 import { sendFrameSchema } from '../../shared/protocol';
+import type { RouteEvent } from '../../shared/route-kit';
 import { memberSk } from '../../shared/tables';
-import type { RouteEvent } from '../../shared/websocket';
 import { routeEvent } from '../support/api-gateway';
 
 const NOW = new Date('2025-03-04T05:06:07.000Z');
@@ -28,6 +28,8 @@ const makeDeps = (): AttachmentDeps => ({
   bucket: 'test-attachments',
   now: () => NOW,
   logger: new Logger({ serviceName: 'chat-attachments-test', logLevel: 'SILENT' }),
+  disconnect: vi.fn(async () => {}),
+  metrics: { record: vi.fn() },
   newKeyId: () => KEY_ID,
 });
 

@@ -43,10 +43,15 @@ const CONNECTION = 'conn-1';
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
 
+/** The conversations function's sink: what its routes and readers count. */
+const metrics = { record: vi.fn() };
+
 const handler = createConversationsHandler({
   ddb,
   tables,
   logger: new Logger({ serviceName: 'chat-conversations', logLevel: 'SILENT' }),
+  disconnect: vi.fn(async () => {}),
+  metrics,
   clock: () => NOW,
   newId: () => 'conv-new',
 });
@@ -116,6 +121,7 @@ function expectNothingWritten(): void {
 
 beforeEach(() => {
   ddbMock.reset();
+  metrics.record.mockClear();
 });
 
 describe('subscribe (G5 gapless resume)', () => {
@@ -264,6 +270,7 @@ describe('subscribe (G5 gapless resume)', () => {
       Item: { conversationId: CONVERSATION, seq: 6, tombstone: true, sentAt: NOW.toISOString() },
       ConditionExpression: 'attribute_not_exists(conversationId)',
     });
+    expect(metrics.record.mock.calls).toEqual([['tombstonesFilled'], ['tombstonesFilled']]);
   });
 
   it('answers with the newest backlog seq as lastSeq when messages were sent after the counter was read', async () => {
@@ -881,6 +888,7 @@ describe('history', () => {
       tombstone(5),
     ]);
     expect(ddbMock).toHaveReceivedCommandTimes(PutCommand, 2);
+    expect(metrics.record.mock.calls).toEqual([['tombstonesFilled'], ['tombstonesFilled']]);
   });
 
   it('reads the counter while it checks membership', async () => {

@@ -8,7 +8,7 @@ import {
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { type FanoutDeps, processRecord } from '../../lambdas/fanout/fanout';
 import { createDisconnector, createPoster } from '../../shared/poster';
 import type { ChatMessage } from '../../shared/protocol';
@@ -181,11 +181,18 @@ describe('pages show the latest version', () => {
     });
 
     // Act
-    const page = await messagesAfter(ddb, { messages: 'messages-t' }, 'c1', 0, {
-      now: NOW,
-      lastSeq: 2,
-      lastReservedAt: SENT_AT,
-    });
+    const page = await messagesAfter(
+      ddb,
+      { messages: 'messages-t' },
+      'c1',
+      0,
+      {
+        now: NOW,
+        lastSeq: 2,
+        lastReservedAt: SENT_AT,
+      },
+      { record: vi.fn() },
+    );
 
     // Assess
     expect(page.messages).toEqual([

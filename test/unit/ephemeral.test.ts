@@ -50,7 +50,15 @@ function fakePoster(answers: Record<string, PostResult> = {}) {
 }
 
 function conversationsHandler(post: PostFn) {
-  return createConversationsHandler({ ddb, tables, logger, clock: () => NOW, ephemeral: { post } });
+  return createConversationsHandler({
+    ddb,
+    tables,
+    logger,
+    disconnect: vi.fn(async () => {}),
+    metrics: { record: vi.fn() },
+    clock: () => NOW,
+    ephemeral: { post },
+  });
 }
 
 async function call(post: PostFn, body: Record<string, unknown>): Promise<Record<string, unknown>> {

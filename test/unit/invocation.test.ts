@@ -1,9 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import {
   type AwsRequest,
   INVOCATION_GUARD_STEP,
@@ -13,9 +11,10 @@ import {
   runInvocation,
   runScoped,
 } from '../../shared/invocation';
-import { createRouteHandler, route } from '../../shared/websocket';
+import { createActionHandler } from '../../shared/route-kit';
 import { routeEvent } from '../support/api-gateway';
 import { deferred } from '../support/deferred';
+import { routeKitDeps } from '../support/route-kit';
 
 /**
  * A stand-in for DynamoDB on 127.0.0.1: it counts the requests that reach it and answers each with the
@@ -269,17 +268,14 @@ describe('the route kit after its reply', () => {
     const ddb = client();
     const held = deferred();
     let late: Promise<unknown> | undefined;
-    const slow = route({
-      schema: z.strictObject({ action: z.literal('slow'), requestId: z.string() }),
-      run: async () => {
-        await held.promise;
-        late = ddb.send(new ListTablesCommand({}));
-        await late;
-        return {};
-      },
-    });
-    const handler = createRouteHandler(new Logger({ serviceName: 'test', logLevel: 'SILENT' }), { slow });
-    const event = routeEvent({ body: { action: 'slow', requestId: 'r-1' } });
+    const slow = async () => {
+      await held.promise;
+      late = ddb.send(new ListTablesCommand({}));
+      await late;
+      return {};
+    };
+    const handler = createActionHandler(routeKitDeps({ clock: Date.now }), { ping: slow });
+    const event = routeEvent({ body: { action: 'ping', requestId: 'r-1' } });
 
     // Act: 1.2 s left, so the deadline (less the 1 s margin) comes at once.
     const result = await handler(event, { getRemainingTimeInMillis: () => 1_200 });

@@ -54,6 +54,8 @@ function handlerWith(post: PostFn = fakePoster()) {
     ddb,
     tables,
     logger,
+    disconnect: vi.fn(async () => {}),
+    metrics: { record: vi.fn() },
     clock: () => NOW,
     ephemeral: { post },
     membership: { sqs, fanoutQueueUrl: QUEUE_URL },
@@ -839,7 +841,14 @@ describe('membership events on the fan-out path and in pages', () => {
     });
 
     // Act
-    const page = await messagesAfter(ddb, tables, CONVERSATION, 0, { now: NOW, lastSeq: 2 });
+    const page = await messagesAfter(
+      ddb,
+      tables,
+      CONVERSATION,
+      0,
+      { now: NOW, lastSeq: 2 },
+      { record: vi.fn() },
+    );
 
     // Assess
     expect(page.messages).toEqual([

@@ -1,6 +1,6 @@
 /** The messages store's backlog after a seq (subscribe): pages, and the holes of dead writers it fills. */
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LIMITS } from '../../shared/limits';
 import { messagesAfter } from '../../shared/store/messages';
 import {
@@ -31,7 +31,7 @@ describe('messagesAfter', () => {
     ddbMock.on(QueryCommand).resolves({ Items: [stored(4), stored(5)] });
 
     // Act
-    const page = await messagesAfter(ddb, tables, CONVERSATION, 3, witness(5), 10);
+    const page = await messagesAfter(ddb, tables, CONVERSATION, 3, witness(5), { record: vi.fn() }, 10);
 
     // Assess
     expect(seqs(page)).toEqual([4, 5]);
@@ -51,7 +51,7 @@ describe('messagesAfter', () => {
     givenStored(range(1, 3).map((seq) => stored(seq)));
 
     // Act
-    const page = await messagesAfter(ddb, tables, CONVERSATION, 0, witness(3), 2);
+    const page = await messagesAfter(ddb, tables, CONVERSATION, 0, witness(3), { record: vi.fn() }, 2);
 
     // Assess
     expect(seqs(page)).toEqual([1, 2]);
@@ -63,7 +63,7 @@ describe('messagesAfter', () => {
     givenStored(range(1, 3).map((seq) => stored(seq)));
 
     // Act
-    const page = await messagesAfter(ddb, tables, CONVERSATION, 1, witness(3), 2);
+    const page = await messagesAfter(ddb, tables, CONVERSATION, 1, witness(3), { record: vi.fn() }, 2);
 
     // Assess
     expect(seqs(page)).toEqual([2, 3]);
@@ -75,7 +75,7 @@ describe('messagesAfter', () => {
     ddbMock.on(QueryCommand).resolves({ Items: bulky(1, 10, 1) });
 
     // Act
-    const page = await messagesAfter(ddb, tables, CONVERSATION, 0, witness(10));
+    const page = await messagesAfter(ddb, tables, CONVERSATION, 0, witness(10), { record: vi.fn() });
 
     // Assess
     expect(page.hasMore).toBe(true);
@@ -91,7 +91,7 @@ describe('messagesAfter fills the holes of dead writers (G2)', () => {
     givenStored([stored(4, YOUNG), stored(6, OLD)]);
 
     // Act
-    const page = await messagesAfter(ddb, tables, CONVERSATION, 3, witness(6), 10);
+    const page = await messagesAfter(ddb, tables, CONVERSATION, 3, witness(6), { record: vi.fn() }, 10);
 
     // Assess
     expect(page.messages).toEqual([
@@ -116,7 +116,7 @@ describe('messagesAfter fills the holes of dead writers (G2)', () => {
     givenStored([stored(4, OLD), stored(6, sentAt)]);
 
     // Act
-    const page = await messagesAfter(ddb, tables, CONVERSATION, 3, witness(6), 10);
+    const page = await messagesAfter(ddb, tables, CONVERSATION, 3, witness(6), { record: vi.fn() }, 10);
 
     // Assess
     expect(seqs(page)).toEqual([4, 6]);
@@ -128,7 +128,7 @@ describe('messagesAfter fills the holes of dead writers (G2)', () => {
     givenStored([stored(4)]);
 
     // Act
-    const page = await messagesAfter(ddb, tables, CONVERSATION, 3, witness(6, OLD), 10);
+    const page = await messagesAfter(ddb, tables, CONVERSATION, 3, witness(6, OLD), { record: vi.fn() }, 10);
 
     // Assess
     expect(page.messages).toEqual([expect.objectContaining({ seq: 4 }), tombstone(5), tombstone(6)]);
@@ -144,7 +144,15 @@ describe('messagesAfter fills the holes of dead writers (G2)', () => {
     givenStored([stored(4)]);
 
     // Act
-    const page = await messagesAfter(ddb, tables, CONVERSATION, 3, witness(6, lastReservedAt), 10);
+    const page = await messagesAfter(
+      ddb,
+      tables,
+      CONVERSATION,
+      3,
+      witness(6, lastReservedAt),
+      { record: vi.fn() },
+      10,
+    );
 
     // Assess
     expect(seqs(page)).toEqual([4]);
@@ -156,7 +164,7 @@ describe('messagesAfter fills the holes of dead writers (G2)', () => {
     givenStored([stored(4), stored(6)], [5]);
 
     // Act
-    const page = await messagesAfter(ddb, tables, CONVERSATION, 3, witness(6), 10);
+    const page = await messagesAfter(ddb, tables, CONVERSATION, 3, witness(6), { record: vi.fn() }, 10);
 
     // Assess
     expect(seqs(page)).toEqual([4, 6]);
@@ -170,7 +178,7 @@ describe('messagesAfter fills the holes of dead writers (G2)', () => {
     ddbMock.on(PutCommand).rejects(new Error('throttled'));
 
     // Act
-    const read = messagesAfter(ddb, tables, CONVERSATION, 3, witness(6), 10);
+    const read = messagesAfter(ddb, tables, CONVERSATION, 3, witness(6), { record: vi.fn() }, 10);
 
     // Assess
     await expect(read).rejects.toThrow('throttled');
@@ -181,7 +189,7 @@ describe('messagesAfter fills the holes of dead writers (G2)', () => {
     givenStored([stored(10)]);
 
     // Act
-    const page = await messagesAfter(ddb, tables, CONVERSATION, 0, witness(10), 3);
+    const page = await messagesAfter(ddb, tables, CONVERSATION, 0, witness(10), { record: vi.fn() }, 3);
 
     // Assess: the page stops at the last hole filled, so 4..9 are not skipped as if caught up.
     expect(tombstonesWritten().sort()).toEqual([1, 2, 3]);
@@ -197,7 +205,7 @@ describe('messagesAfter fills the holes of dead writers (G2)', () => {
     });
 
     // Act
-    const page = await messagesAfter(ddb, tables, CONVERSATION, 0, witness(9, OLD), 5);
+    const page = await messagesAfter(ddb, tables, CONVERSATION, 0, witness(9, OLD), { record: vi.fn() }, 5);
 
     // Assess
     expect(ddbMock).not.toHaveReceivedCommand(PutCommand);
@@ -210,7 +218,7 @@ describe('messagesAfter fills the holes of dead writers (G2)', () => {
     givenStored([stored(1), stored(3), stored(5)]);
 
     // Act
-    const page = await messagesAfter(ddb, tables, CONVERSATION, 0, witness(20, OLD), 2);
+    const page = await messagesAfter(ddb, tables, CONVERSATION, 0, witness(20, OLD), { record: vi.fn() }, 2);
 
     // Assess
     expect(page.messages).toEqual([

@@ -1,6 +1,6 @@
 /** The messages store's pages before a seq (history): pages, and the holes of dead writers it fills. */
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LIMITS } from '../../shared/limits';
 import { messagesBefore } from '../../shared/store/messages';
 import {
@@ -31,7 +31,7 @@ describe('messagesBefore', () => {
     givenStored([stored(1), stored(2), stored(3)]);
 
     // Act
-    const page = await messagesBefore(ddb, tables, CONVERSATION, 5, witness(4, OLD), 10);
+    const page = await messagesBefore(ddb, tables, CONVERSATION, 5, witness(4, OLD), { record: vi.fn() }, 10);
 
     // Assess
     expect(page.messages.map((entry) => entry.seq)).toEqual([1, 2, 3, 4]);
@@ -44,7 +44,7 @@ describe('messagesBefore', () => {
     givenStored(range(1, 12).map((seq) => stored(seq)));
 
     // Act
-    const page = await messagesBefore(ddb, tables, CONVERSATION, 10, witness(12), 3);
+    const page = await messagesBefore(ddb, tables, CONVERSATION, 10, witness(12), { record: vi.fn() }, 3);
 
     // Assess
     expect(seqs(page)).toEqual([7, 8, 9]);
@@ -66,7 +66,15 @@ describe('messagesBefore', () => {
     givenStored(range(1, 20).map((seq) => stored(seq)));
 
     // Act
-    const page = await messagesBefore(ddb, tables, CONVERSATION, undefined, witness(20), 2);
+    const page = await messagesBefore(
+      ddb,
+      tables,
+      CONVERSATION,
+      undefined,
+      witness(20),
+      { record: vi.fn() },
+      2,
+    );
 
     // Assess
     expect(seqs(page)).toEqual([19, 20]);
@@ -86,7 +94,7 @@ describe('messagesBefore', () => {
     givenStored([stored(1), stored(2), ...above]);
 
     // Act
-    const page = await messagesBefore(ddb, tables, CONVERSATION, 3, witness(4), 2);
+    const page = await messagesBefore(ddb, tables, CONVERSATION, 3, witness(4), { record: vi.fn() }, 2);
 
     // Assess
     expect(seqs(page)).toEqual([1, 2]);
@@ -98,7 +106,7 @@ describe('messagesBefore', () => {
     givenStored(range(1, 10).map((seq) => stored(seq)));
 
     // Act
-    const page = await messagesBefore(ddb, tables, CONVERSATION, 11, witness(12), 3);
+    const page = await messagesBefore(ddb, tables, CONVERSATION, 11, witness(12), { record: vi.fn() }, 3);
 
     // Assess
     expect(seqs(page)).toEqual([8, 9, 10]);
@@ -110,7 +118,7 @@ describe('messagesBefore', () => {
     ddbMock.on(QueryCommand).resolves({ Items: bulky(10, 1, -1) });
 
     // Act
-    const page = await messagesBefore(ddb, tables, CONVERSATION, 11, witness(10));
+    const page = await messagesBefore(ddb, tables, CONVERSATION, 11, witness(10), { record: vi.fn() });
 
     // Assess
     const kept = page.messages.length;
@@ -127,7 +135,7 @@ describe('messagesBefore fills the holes of dead writers (G2)', () => {
     givenStored([...range(1, 7).map((seq) => stored(seq, YOUNG)), stored(9, OLD)]);
 
     // Act
-    const page = await messagesBefore(ddb, tables, CONVERSATION, 9, witness(12), 5);
+    const page = await messagesBefore(ddb, tables, CONVERSATION, 9, witness(12), { record: vi.fn() }, 5);
 
     // Assess
     expect(page.messages).toEqual([
@@ -147,7 +155,7 @@ describe('messagesBefore fills the holes of dead writers (G2)', () => {
     givenStored([...range(1, 7).map((seq) => stored(seq, OLD)), stored(9, YOUNG)]);
 
     // Act
-    const page = await messagesBefore(ddb, tables, CONVERSATION, 9, witness(12), 5);
+    const page = await messagesBefore(ddb, tables, CONVERSATION, 9, witness(12), { record: vi.fn() }, 5);
 
     // Assess
     expect(seqs(page)).toEqual([3, 4, 5, 6, 7]);
@@ -159,7 +167,7 @@ describe('messagesBefore fills the holes of dead writers (G2)', () => {
     givenStored([stored(3), stored(4)]);
 
     // Act
-    const page = await messagesBefore(ddb, tables, CONVERSATION, 5, witness(4), 10);
+    const page = await messagesBefore(ddb, tables, CONVERSATION, 5, witness(4), { record: vi.fn() }, 10);
 
     // Assess
     expect(page.messages).toEqual([
@@ -176,7 +184,7 @@ describe('messagesBefore fills the holes of dead writers (G2)', () => {
     givenStored([stored(1), stored(3), stored(4)]);
 
     // Act
-    const page = await messagesBefore(ddb, tables, CONVERSATION, 5, witness(4), 2);
+    const page = await messagesBefore(ddb, tables, CONVERSATION, 5, witness(4), { record: vi.fn() }, 2);
 
     // Assess
     expect(seqs(page)).toEqual([3, 4]);
@@ -194,7 +202,15 @@ describe('messagesBefore fills the holes of dead writers (G2)', () => {
       givenStored(range(1, 3).map((seq) => stored(seq)));
 
       // Act
-      const page = await messagesBefore(ddb, tables, CONVERSATION, undefined, witness(5, lastReservedAt), 10);
+      const page = await messagesBefore(
+        ddb,
+        tables,
+        CONVERSATION,
+        undefined,
+        witness(5, lastReservedAt),
+        { record: vi.fn() },
+        10,
+      );
 
       // Assess
       expect(seqs(page)).toEqual(expected);
@@ -207,7 +223,7 @@ describe('messagesBefore fills the holes of dead writers (G2)', () => {
     givenStored([stored(1), stored(2), stored(3), stored(6)]);
 
     // Act
-    const page = await messagesBefore(ddb, tables, CONVERSATION, 6, witness(3, OLD), 10);
+    const page = await messagesBefore(ddb, tables, CONVERSATION, 6, witness(3, OLD), { record: vi.fn() }, 10);
 
     // Assess
     expect(seqs(page)).toEqual([1, 2, 3]);
@@ -219,7 +235,15 @@ describe('messagesBefore fills the holes of dead writers (G2)', () => {
     givenStored([stored(10)]);
 
     // Act
-    const page = await messagesBefore(ddb, tables, CONVERSATION, undefined, witness(10), 3);
+    const page = await messagesBefore(
+      ddb,
+      tables,
+      CONVERSATION,
+      undefined,
+      witness(10),
+      { record: vi.fn() },
+      3,
+    );
 
     // Assess
     expect(ddbMock).toHaveReceivedCommandTimes(PutCommand, 3);

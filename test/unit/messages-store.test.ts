@@ -73,8 +73,8 @@ describe('fillHole', () => {
     givenStored([stored(6)]);
 
     // Act
-    const filled = await fillHole(ddb, tables, CONVERSATION, 5, NOW);
-    const taken = await fillHole(ddb, tables, CONVERSATION, 6, NOW);
+    const filled = await fillHole(ddb, tables, CONVERSATION, 5, NOW, { record: vi.fn() });
+    const taken = await fillHole(ddb, tables, CONVERSATION, 6, NOW, { record: vi.fn() });
 
     // Assess
     expect(filled).toBe(true);
@@ -105,7 +105,7 @@ describe('fillHole', () => {
     ddbMock.on(PutCommand).rejects(new Error('throttled'));
 
     // Act
-    const fill = fillHole(ddb, tables, CONVERSATION, 5, NOW);
+    const fill = fillHole(ddb, tables, CONVERSATION, 5, NOW, { record: vi.fn() });
 
     // Assess
     await expect(fill).rejects.toThrow('throttled');
@@ -212,8 +212,8 @@ describe('readers count the holes they fill', () => {
     const metrics = { record: vi.fn() };
 
     // Act
-    await messagesAfter(ddb, tables, CONVERSATION, 0, witness(5), 10, metrics);
-    await messagesBefore(ddb, tables, CONVERSATION, undefined, witness(5), 10, metrics);
+    await messagesAfter(ddb, tables, CONVERSATION, 0, witness(5), metrics, 10);
+    await messagesBefore(ddb, tables, CONVERSATION, undefined, witness(5), metrics, 10);
 
     // Assess: seq 2 once by the backlog (history then finds it filled), seq 4 never.
     expect(tombstonesWritten()).toEqual([2, 4, 4]);

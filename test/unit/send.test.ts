@@ -320,12 +320,28 @@ describe('send: handler module', () => {
     await expect(loading).rejects.toThrow('FANOUT_QUEUE_URL');
   });
 
+  it('fails at cold start naming a missing management endpoint, which closes flooding connections', async () => {
+    // Prepare
+    vi.stubEnv('CONVERSATIONS_TABLE', 'c');
+    vi.stubEnv('MESSAGES_TABLE', 'm');
+    vi.stubEnv('IDEMPOTENCY_TABLE', 'i');
+    vi.stubEnv('FANOUT_QUEUE_URL', QUEUE_URL);
+    vi.stubEnv('WS_MANAGEMENT_ENDPOINT', '');
+
+    // Act
+    const loading = import('../../lambdas/send/handler.js');
+
+    // Assess
+    await expect(loading).rejects.toThrow('WS_MANAGEMENT_ENDPOINT');
+  });
+
   it('exports a handler when every variable is set', async () => {
     // Prepare
     vi.stubEnv('CONVERSATIONS_TABLE', 'c');
     vi.stubEnv('MESSAGES_TABLE', 'm');
     vi.stubEnv('IDEMPOTENCY_TABLE', 'i');
     vi.stubEnv('FANOUT_QUEUE_URL', QUEUE_URL);
+    vi.stubEnv('WS_MANAGEMENT_ENDPOINT', 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod');
 
     // Act
     const module = await import('../../lambdas/send/handler.js');

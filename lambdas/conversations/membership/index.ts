@@ -20,9 +20,7 @@
  * Here: ./record.ts (a change in the order, told to the users it names), ./add.ts (addMembers),
  * ./remove.ts (removeMember and leave, and finishing an unfinished removal), and the routes below.
  */
-import type { z } from 'zod';
-import { leaveFrameSchema, removeMemberFrameSchema } from '../../../shared/protocol';
-import { type RouteDefinition, route } from '../../../shared/websocket';
+import type { ActionRoutes } from '../../../shared/route-kit';
 import type { MembershipDeps } from './record';
 import { removeMember } from './remove';
 
@@ -33,27 +31,19 @@ export { REMOVAL_RESEND_WINDOW_MS } from './remove';
 /** The `removeMember` and `leave` routes, for the conversations handler's route table. */
 export function membershipRoutes(
   deps: MembershipDeps,
-): Record<'removeMember' | 'leave', RouteDefinition<z.ZodType>> {
+): Pick<Required<ActionRoutes>, 'removeMember' | 'leave'> {
   return {
-    removeMember: route({
-      schema: removeMemberFrameSchema,
-      run: async (frame, caller) => ({
-        ...(await removeMember(deps, {
-          conversationId: frame.conversationId,
-          userId: frame.userId,
-          callerId: caller.userId,
-        })),
+    removeMember: (frame, caller) =>
+      removeMember(deps, {
+        conversationId: frame.conversationId,
+        userId: frame.userId,
+        callerId: caller.userId,
       }),
-    }),
-    leave: route({
-      schema: leaveFrameSchema,
-      run: async (frame, caller) => ({
-        ...(await removeMember(deps, {
-          conversationId: frame.conversationId,
-          userId: caller.userId,
-          callerId: caller.userId,
-        })),
+    leave: (frame, caller) =>
+      removeMember(deps, {
+        conversationId: frame.conversationId,
+        userId: caller.userId,
+        callerId: caller.userId,
       }),
-    }),
   };
 }

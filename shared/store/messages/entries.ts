@@ -176,10 +176,10 @@ export async function fillHole(
   conversationId: string,
   seq: number,
   now: Date,
-  metrics?: MetricSink,
+  metrics: MetricSink,
 ): Promise<boolean> {
   const item = { conversationId, seq, tombstone: true, sentAt: now.toISOString() };
   const filled = await putIfSlotEmpty(ddb, tables, item);
-  if (filled) metrics?.record('tombstonesFilled');
+  if (filled) metrics.record('tombstonesFilled');
   return filled;
 }

@@ -45,7 +45,7 @@ async function withHolesFilled(
   conversationId: string,
   items: Record<string, unknown>[],
   range: { from: number; to: number; tailWitness?: string | undefined },
-  options: { now: Date; limit: number; direction: 'ascending' | 'descending'; metrics?: MetricSink },
+  options: { now: Date; limit: number; direction: 'ascending' | 'descending'; metrics: MetricSink },
 ): Promise<{ entries: StoredEntry[]; truncated: boolean }> {
   const entries = items.map(toEntry);
   const present = new Set(entries.map((entry) => entry.seq));
@@ -102,8 +102,8 @@ export async function messagesAfter(
   conversationId: string,
   afterSeq: number,
   witness: HoleWitness,
+  metrics: MetricSink,
   limit: number = LIMITS.defaultPageSize,
-  metrics?: MetricSink,
 ): Promise<MessagePage> {
   const { Items = [], LastEvaluatedKey } = await ddb.send(
     new QueryCommand({
@@ -142,8 +142,8 @@ export async function messagesBefore(
   conversationId: string,
   beforeSeq: number | undefined,
   witness: HoleWitness,
+  metrics: MetricSink,
   limit: number = LIMITS.defaultPageSize,
-  metrics?: MetricSink,
 ): Promise<MessagePage> {
   const { Items = [], LastEvaluatedKey } = await ddb.send(
     new QueryCommand({

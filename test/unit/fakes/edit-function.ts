@@ -11,11 +11,10 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, expect, vi } from 'vitest';
-import type { SendDeps } from '../../../lambdas/send/deps';
-import { createSendHandler } from '../../../lambdas/send/routes';
+import { createSendHandler, type SendHandlerDeps } from '../../../lambdas/send/routes';
+import type { RouteEvent } from '../../../shared/route-kit';
 import { SEND_INTERVAL_MS } from '../../../shared/store/send-bucket';
 import { memberSk } from '../../../shared/tables';
-import type { RouteEvent } from '../../../shared/websocket';
 import { routeEvent } from '../../support/api-gateway';
 import { ddb, ddbMock, NOW, QUEUE_URL, sqs, sqsMock, TABLE_NAMES } from './send-function';
 
@@ -25,7 +24,7 @@ export { ddb, ddbMock, NOW, QUEUE_URL, sqs, sqsMock, TABLE_NAMES };
 export const SENT_AT = '2025-03-04T05:00:00.000Z';
 export const apiMock = mockClient(ApiGatewayManagementApiClient);
 
-export const makeDeps = (): SendDeps & { logger: Logger } => ({
+export const makeDeps = (): SendHandlerDeps => ({
   ddb,
   sqs,
   tables: TABLE_NAMES,
@@ -33,6 +32,7 @@ export const makeDeps = (): SendDeps & { logger: Logger } => ({
   now: () => NOW,
   logger: new Logger({ serviceName: 'chat-edit-test', logLevel: 'SILENT' }),
   metrics: { record: vi.fn() },
+  disconnect: vi.fn(async () => {}),
 });
 
 /** `frame` on its route from `userId`'s connection, with the fields every frame of these tests shares. */

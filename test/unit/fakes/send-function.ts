@@ -21,17 +21,17 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, expect, vi } from 'vitest';
-import type { SendDeps } from '../../../lambdas/send/deps';
+import type { SendHandlerDeps } from '../../../lambdas/send/routes';
 import { contentDigestOf } from '../../../lambdas/send/send';
 import type { ChatMessage, SendFrame } from '../../../shared/protocol';
-import { META_SK, memberSk, TTL_ATTRIBUTE } from '../../../shared/tables';
 import type {
   AuthorizerContext,
   Caller,
   InvocationContext,
   RouteEvent,
   RouteResult,
-} from '../../../shared/websocket';
+} from '../../../shared/route-kit';
+import { META_SK, memberSk, TTL_ATTRIBUTE } from '../../../shared/tables';
 import { routeEvent } from '../../support/api-gateway';
 
 export const TABLE_NAMES = {
@@ -56,9 +56,7 @@ export const sqsMock = mockClient(sqs);
 
 export const silentLogger = (): Logger => new Logger({ serviceName: 'chat-send-test', logLevel: 'SILENT' });
 
-export function makeDeps(
-  overrides: Partial<SendDeps & { logger: Logger }> = {},
-): SendDeps & { logger: Logger } {
+export function makeDeps(overrides: Partial<SendHandlerDeps> = {}): SendHandlerDeps {
   return {
     ddb,
     sqs,
@@ -67,6 +65,7 @@ export function makeDeps(
     now: () => NOW,
     logger: silentLogger(),
     metrics: { record: vi.fn() },
+    disconnect: vi.fn(async () => {}),
     newClaimToken: () => CLAIM_TOKEN,
     ...overrides,
   };
