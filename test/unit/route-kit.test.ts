@@ -1,4 +1,3 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
@@ -6,7 +5,6 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
-import { z } from 'zod';
 import { ROUTES } from '../../lib/wiring';
 import { ENV } from '../../shared/env';
 import {
@@ -18,72 +16,52 @@ import {
   THROTTLED_RETRY_MS,
 } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
-import type { MetricKey, MetricSink } from '../../shared/metrics';
 import { ACTIONS, type AckOf, type RequestOf, type SendAck, type SendFrame } from '../../shared/protocol';
 import {
+  type ActionRoute,
   type ActionRoutes,
   type Caller,
-  CONNECTION_FRAME_RATE,
   createActionHandler,
-  createRouteHandler,
   managementApiDisconnector,
   OUT_OF_TIME_RETRY_MS,
   REPLY_MARGIN_MS,
-  type RouteEvent,
-  type RouteKitDeps,
-  route,
   userIdOf,
-} from '../../shared/websocket';
+} from '../../shared/route-kit';
+import { type ConnectionEventOptions, routeEvent } from '../support/api-gateway';
+import { KIT_NOW, routeKitDeps } from '../support/route-kit';
 
-const echoSchema = z.strictObject({
-  action: z.literal('echo'),
-  requestId: z.string().optional(),
-  text: z.string(),
+/** The event of `body`, a frame as the client sent it, on alice's connection conn-1 unless `options` say otherwise. */
+const eventWith = (body: string, options: ConnectionEventOptions = {}) => routeEvent({ body, ...options });
+
+/** The route most tests run: `unsubscribe`, acked with the conversationId of its frame. */
+const echoConversation: ActionRoute<'unsubscribe'> = async (frame) => ({
+  conversationId: frame.conversationId,
 });
 
-function eventWith(
-  body: string | undefined,
-  authorizer: Record<string, string> | null = { principalId: 'alice' },
-) {
-  return {
-    body,
-    isBase64Encoded: false,
-    requestContext: {
-      routeKey: 'echo',
-      eventType: 'MESSAGE',
-      connectionId: 'conn-1',
-      requestId: 'aws-req-1',
-      messageId: 'msg-1',
-      apiId: 'api',
-      stage: 'test',
-      domainName: 'localhost',
-      connectedAt: 0,
-      requestTimeEpoch: 0,
-      extendedRequestId: 'x',
-      messageDirection: 'IN',
-      ...(authorizer ? { authorizer } : {}),
-    },
-  } as unknown as RouteEvent;
-}
-
-function handlerWith(run = vi.fn(async (frame: { text: string }) => ({ echoed: frame.text }))) {
-  const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
-  return { run, handler: createRouteHandler(logger, { echo: route({ schema: echoSchema, run }) }) };
+function handlerWith(run = vi.fn(echoConversation)) {
+  return { run, handler: createActionHandler(routeKitDeps(), { unsubscribe: run }) };
 }
 
 const replyOf = (result: { body: string }) => JSON.parse(result.body) as Record<string, unknown>;
 
-describe('createRouteHandler', () => {
+describe('createActionHandler', () => {
   it('acks a valid frame with the action, the requestId and the result', async () => {
     // Prepare
     const { handler, run } = handlerWith();
     // Act
-    const result = await handler(eventWith(JSON.stringify({ action: 'echo', requestId: 'r1', text: 'hi' })));
+    const result = await handler(
+      eventWith(JSON.stringify({ action: 'unsubscribe', requestId: 'r1', conversationId: 'c1' })),
+    );
     // Assess
     expect(result.statusCode).toBe(200);
-    expect(replyOf(result)).toEqual({ type: 'ack', action: 'echo', requestId: 'r1', echoed: 'hi' });
+    expect(replyOf(result)).toEqual({
+      type: 'ack',
+      action: 'unsubscribe',
+      requestId: 'r1',
+      conversationId: 'c1',
+    });
     expect(run).toHaveBeenCalledWith(
-      { action: 'echo', requestId: 'r1', text: 'hi' },
+      { action: 'unsubscribe', requestId: 'r1', conversationId: 'c1' },
       {
         userId: 'alice',
         connectionId: 'conn-1',
@@ -95,14 +73,14 @@ describe('createRouteHandler', () => {
   });
 
   it.each([
-    ['malformed JSON', '{"action": "echo",', 'invalid_json'],
+    ['malformed JSON', '{"action": "unsubscribe",', 'invalid_json'],
     ['a JSON array', '[1,2]', 'invalid_json'],
-    ['a JSON string', '"echo"', 'invalid_json'],
+    ['a JSON string', '"unsubscribe"', 'invalid_json'],
     ['an unknown action', '{"action":"dance","requestId":"r9"}', 'unknown_action'],
-    ['a missing action', '{"text":"hi"}', 'unknown_action'],
+    ['a missing action', '{"conversationId":"c1"}', 'unknown_action'],
     ['an inherited property name as action', '{"action":"toString"}', 'unknown_action'],
-    ['a wrong-typed field', '{"action":"echo","text":42}', 'invalid_request'],
-    ['an unexpected field', '{"action":"echo","text":"hi","admin":true}', 'invalid_request'],
+    ['a wrong-typed field', '{"action":"unsubscribe","conversationId":42}', 'invalid_request'],
+    ['an unexpected field', '{"action":"unsubscribe","conversationId":"c1","admin":true}', 'invalid_request'],
   ])('refuses %s with %s and never runs the action', async (_case, body, code) => {
     // Prepare
     const { handler, run } = handlerWith();
@@ -116,14 +94,16 @@ describe('createRouteHandler', () => {
 
   it('echoes the requestId on an error so the client can match it', async () => {
     const { handler } = handlerWith();
-    const reply = replyOf(await handler(eventWith('{"action":"echo","requestId":"r7","text":1}')));
+    const reply = replyOf(
+      await handler(eventWith('{"action":"unsubscribe","requestId":"r7","conversationId":1}')),
+    );
     expect(reply).toMatchObject({ type: 'error', code: 'invalid_request', requestId: 'r7' });
-    expect(reply.message).toContain('text');
+    expect(reply.message).toContain('conversationId');
   });
 
   it('refuses a frame over the 32 KB frame limit before parsing it', async () => {
     const { handler, run } = handlerWith();
-    const body = JSON.stringify({ action: 'echo', text: 'x'.repeat(LIMITS.maxFrameBytes) });
+    const body = JSON.stringify({ action: 'unsubscribe', conversationId: 'x'.repeat(LIMITS.maxFrameBytes) });
     const reply = replyOf(await handler(eventWith(body)));
     expect(reply).toMatchObject({ type: 'error', code: 'payload_too_large' });
     expect(run).not.toHaveBeenCalled();
@@ -131,7 +111,9 @@ describe('createRouteHandler', () => {
 
   it('refuses a frame without an authorizer identity', async () => {
     const { handler, run } = handlerWith();
-    const reply = replyOf(await handler(eventWith('{"action":"echo","text":"hi"}', null)));
+    const reply = replyOf(
+      await handler(eventWith('{"action":"unsubscribe","conversationId":"c1"}', { authorizer: null })),
+    );
     expect(reply).toMatchObject({ type: 'error', code: 'unauthorized' });
     expect(run).not.toHaveBeenCalled();
   });
@@ -142,7 +124,7 @@ describe('createRouteHandler', () => {
       .mockRejectedValueOnce(new NotAMemberError('c1'))
       .mockRejectedValueOnce(new Error('socket hang up with secret details'));
     const { handler } = handlerWith(failing);
-    const frame = JSON.stringify({ action: 'echo', text: 'hi' });
+    const frame = JSON.stringify({ action: 'unsubscribe', conversationId: 'c1' });
 
     const forbidden = replyOf(await handler(eventWith(frame)));
     const internal = replyOf(await handler(eventWith(frame)));
@@ -163,15 +145,16 @@ describe('createRouteHandler', () => {
     // Prepare
     const { handler } = handlerWith(vi.fn().mockRejectedValue(error));
     // Act
-    const reply = replyOf(await handler(eventWith('{"action":"echo","requestId":"r2","text":"hi"}')));
+    const reply = replyOf(
+      await handler(eventWith('{"action":"unsubscribe","requestId":"r2","conversationId":"c1"}')),
+    );
     // Assess
     expect(reply).toEqual({ type: 'error', requestId: 'r2', code, message: error.message, retryable });
   });
 });
 
-describe('createRouteHandler deadline', () => {
-  const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
-  const frame = JSON.stringify({ action: 'echo', requestId: 'r5', text: 'hi' });
+describe('createActionHandler deadline', () => {
+  const frame = JSON.stringify({ action: 'unsubscribe', requestId: 'r5', conversationId: 'c1' });
   /** A Lambda context with this much time left. */
   const remaining = (ms: number) => ({ getRemainingTimeInMillis: () => ms });
 
@@ -181,12 +164,12 @@ describe('createRouteHandler deadline', () => {
     let answer: () => void = () => {};
     const run = vi.fn(
       (_frame: unknown, caller: Caller) =>
-        new Promise<Record<string, unknown>>((resolve) => {
+        new Promise<{ conversationId: string }>((resolve) => {
           callers.push(caller);
-          answer = () => resolve({ echoed: 'late' });
+          answer = () => resolve({ conversationId: 'late' });
         }),
     );
-    const handler = createRouteHandler(logger, { echo: route({ schema: echoSchema, run }) });
+    const handler = createActionHandler(routeKitDeps(), { unsubscribe: run });
     return { handler, callers, answer: () => answer() };
   }
 
@@ -195,18 +178,14 @@ describe('createRouteHandler deadline', () => {
   });
 
   it.each([
-    ['the Lambda context', remaining(5_000), 1_000_000 + 5_000 - REPLY_MARGIN_MS],
-    ["API Gateway's 29 s without a context", undefined, 1_000_000 + 29_000 - REPLY_MARGIN_MS],
+    ['the Lambda context', remaining(5_000), KIT_NOW + 5_000 - REPLY_MARGIN_MS],
+    ["API Gateway's 29 s without a context", undefined, KIT_NOW + 29_000 - REPLY_MARGIN_MS],
   ])(
     'gives the route a deadline from %s, less the reply margin, and a live signal',
     async (_case, context, deadline) => {
       // Prepare
-      const run = vi.fn(async (_frame: unknown, _caller: Caller) => ({}));
-      const handler = createRouteHandler(
-        logger,
-        { echo: route({ schema: echoSchema, run }) },
-        () => 1_000_000,
-      );
+      const run = vi.fn(async (_frame: unknown, _caller: Caller) => ({ conversationId: 'c1' }));
+      const handler = createActionHandler(routeKitDeps(), { unsubscribe: run });
 
       // Act
       await handler(eventWith(frame), context);
@@ -279,7 +258,7 @@ describe('createRouteHandler deadline', () => {
     const reply = replyOf(await result);
 
     // Assess
-    expect(reply).toEqual({ type: 'ack', action: 'echo', requestId: 'r5', echoed: 'late' });
+    expect(reply).toEqual({ type: 'ack', action: 'unsubscribe', requestId: 'r5', conversationId: 'late' });
     expect(vi.getTimerCount()).toBe(0);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(callers[0]?.signal.aborted).toBe(false);
@@ -291,7 +270,7 @@ describe('createRouteHandler deadline', () => {
     const { handler } = pendingRoute();
 
     // Act
-    const reply = replyOf(await handler(eventWith('{"action":"echo",'), remaining(1_100)));
+    const reply = replyOf(await handler(eventWith('{"action":"unsubscribe",'), remaining(1_100)));
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', code: 'invalid_json' });
@@ -300,8 +279,8 @@ describe('createRouteHandler deadline', () => {
 
   it('tells the client when to resend when the error says so', async () => {
     // Prepare
-    const handler = createRouteHandler(logger, {
-      echo: route({ schema: echoSchema, run: vi.fn().mockRejectedValue(new BusyError('Throttled', 250)) }),
+    const handler = createActionHandler(routeKitDeps(), {
+      unsubscribe: vi.fn().mockRejectedValue(new BusyError('Throttled', 250)),
     });
 
     // Act
@@ -318,20 +297,15 @@ describe('createRouteHandler deadline', () => {
   });
 });
 
-describe('createRouteHandler logging', () => {
-  const withConversation = z.strictObject({
-    action: z.literal('echo'),
-    requestId: z.string().optional(),
-    conversationId: z.string(),
-  });
-
-  function loggedHandler(run: () => Promise<Record<string, unknown>>) {
-    const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+describe('createActionHandler logging', () => {
+  function loggedHandler(run: ActionRoute<'unsubscribe'>) {
+    const deps = routeKitDeps();
+    const { logger } = deps;
     const warn = vi.spyOn(logger, 'warn');
     const error = vi.spyOn(logger, 'error');
     const appendKeys = vi.spyOn(logger, 'appendKeys');
     const removeKeys = vi.spyOn(logger, 'removeKeys');
-    const handler = createRouteHandler(logger, { echo: route({ schema: withConversation, run }) });
+    const handler = createActionHandler(deps, { unsubscribe: run });
     return { handler, warn, error, appendKeys, removeKeys };
   }
 
@@ -339,8 +313,8 @@ describe('createRouteHandler logging', () => {
     // Prepare
     const { handler, warn, error } = loggedHandler(vi.fn().mockRejectedValue(new Error('boom')));
     // Act
-    await handler(eventWith('{"action":"echo",'));
-    await handler(eventWith('{"action":"echo","conversationId":"c1"}'));
+    await handler(eventWith('{"action":"unsubscribe",'));
+    await handler(eventWith('{"action":"unsubscribe","conversationId":"c1"}'));
     // Assess
     expect(warn).toHaveBeenCalledWith('Request refused', expect.objectContaining({ code: 'invalid_json' }));
     expect(error).toHaveBeenCalledWith(
@@ -351,9 +325,9 @@ describe('createRouteHandler logging', () => {
 
   it("tags the request's logs with its conversationId and clears it afterwards", async () => {
     // Prepare
-    const { handler, appendKeys, removeKeys } = loggedHandler(async () => ({}));
+    const { handler, appendKeys, removeKeys } = loggedHandler(echoConversation);
     // Act
-    await handler(eventWith('{"action":"echo","conversationId":"c1"}'));
+    await handler(eventWith('{"action":"unsubscribe","conversationId":"c1"}'));
     // Assess
     expect(appendKeys).toHaveBeenCalledWith({ conversationId: 'c1' });
     expect(removeKeys).toHaveBeenLastCalledWith(expect.arrayContaining(['conversationId', 'seq']));
@@ -362,23 +336,23 @@ describe('createRouteHandler logging', () => {
 
 describe('userIdOf', () => {
   it('prefers the userId context and falls back to principalId', () => {
-    expect(userIdOf(eventWith('', { principalId: 'p', userId: 'u' }))).toBe('u');
-    expect(userIdOf(eventWith('', { principalId: 'p' }))).toBe('p');
+    expect(userIdOf(routeEvent({ authorizer: { principalId: 'p', userId: 'u' } }))).toBe('u');
+    expect(userIdOf(routeEvent({ authorizer: { principalId: 'p' } }))).toBe('p');
   });
 });
 
-describe('createRouteHandler per-connection frame rate', () => {
-  const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
-  const frameOf = (n: number) => JSON.stringify({ action: 'echo', requestId: `r${n}`, text: 'hi' });
+describe('createActionHandler per-connection frame rate', () => {
+  const frameOf = (n: number) =>
+    JSON.stringify({ action: 'unsubscribe', requestId: `r${n}`, conversationId: 'c1' });
 
   it('answers rate_limited, with retryAfterMs and without running the route, past the burst of one connection', async () => {
     // Prepare
     let now = 1_000_000;
-    const run = vi.fn(async () => ({}));
-    const handler = createRouteHandler(logger, { echo: route({ schema: echoSchema, run }) }, () => now, {
-      ratePerSecond: 10,
-      burst: 3,
-    });
+    const run = vi.fn(echoConversation);
+    const handler = createActionHandler(
+      routeKitDeps({ clock: () => now, frameRate: { ratePerSecond: 10, burst: 3 } }),
+      { unsubscribe: run },
+    );
 
     // Act
     const replies = [];
@@ -402,13 +376,12 @@ describe('createRouteHandler per-connection frame rate', () => {
 
   it('counts each connection on its own', async () => {
     // Prepare
-    const run = vi.fn(async () => ({}));
-    const handler = createRouteHandler(logger, { echo: route({ schema: echoSchema, run }) }, () => 0, {
-      ratePerSecond: 1,
-      burst: 1,
-    });
-    const other = eventWith(frameOf(2));
-    other.requestContext.connectionId = 'conn-2';
+    const run = vi.fn(echoConversation);
+    const handler = createActionHandler(
+      routeKitDeps({ clock: () => 0, frameRate: { ratePerSecond: 1, burst: 1 } }),
+      { unsubscribe: run },
+    );
+    const other = eventWith(frameOf(2), { connectionId: 'conn-2' });
 
     // Act
     const first = replyOf(await handler(eventWith(frameOf(1))));
@@ -421,11 +394,11 @@ describe('createRouteHandler per-connection frame rate', () => {
 
   it('counts frames that do not parse, so malformed frames cannot pass the cap', async () => {
     // Prepare
-    const run = vi.fn(async () => ({}));
-    const handler = createRouteHandler(logger, { echo: route({ schema: echoSchema, run }) }, () => 0, {
-      ratePerSecond: 1,
-      burst: 2,
-    });
+    const run = vi.fn(echoConversation);
+    const handler = createActionHandler(
+      routeKitDeps({ clock: () => 0, frameRate: { ratePerSecond: 1, burst: 2 } }),
+      { unsubscribe: run },
+    );
 
     // Act
     const malformed = [
@@ -441,23 +414,22 @@ describe('createRouteHandler per-connection frame rate', () => {
   });
 });
 
-describe('createRouteHandler closing a connection that keeps sending while refused', () => {
+describe('createActionHandler closing a connection that keeps sending while refused', () => {
   const ENDPOINT = 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod';
   const management = mockClient(ApiGatewayManagementApiClient);
-  const frameOf = (n: number) => JSON.stringify({ action: 'echo', requestId: `r${n}`, text: 'hi' });
+  const frameOf = (n: number) =>
+    JSON.stringify({ action: 'unsubscribe', requestId: `r${n}`, conversationId: 'c1' });
 
-  /** A burst of 2 and a close at the 3rd refusal, with the default disconnect at ENDPOINT. */
+  /** A burst of 2 and a close at the 3rd refusal, through the management API at ENDPOINT. */
   function floodedHandler() {
-    vi.stubEnv(ENV.managementEndpoint, ENDPOINT);
-    const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
-    const warn = vi.spyOn(logger, 'warn');
-    const error = vi.spyOn(logger, 'error');
-    const run = vi.fn(async () => ({}));
-    const handler = createRouteHandler(logger, { echo: route({ schema: echoSchema, run }) }, () => 0, {
-      ratePerSecond: 1,
-      burst: 2,
-      closeAfterRefused: 3,
+    const deps = routeKitDeps({
+      clock: () => 0,
+      frameRate: { ratePerSecond: 1, burst: 2, closeAfterRefused: 3 },
+      disconnect: managementApiDisconnector(ENDPOINT),
     });
+    const warn = vi.spyOn(deps.logger, 'warn');
+    const error = vi.spyOn(deps.logger, 'error');
+    const handler = createActionHandler(deps, { unsubscribe: echoConversation });
     return { handler, warn, error };
   }
 
@@ -554,14 +526,16 @@ const THROTTLING_NAMES = [
   'TransactionConflictException',
 ];
 
-describe('createRouteHandler error policy', () => {
+describe('createActionHandler error policy', () => {
   it.each(THROTTLING_NAMES)(
     'answers a route whose core throws %s busy with retryAfterMs, not internal_error',
     async (name) => {
       // Prepare
       const { handler } = handlerWith(vi.fn().mockRejectedValue(awsError(name)));
       // Act
-      const reply = replyOf(await handler(eventWith('{"action":"echo","requestId":"r3","text":"hi"}')));
+      const reply = replyOf(
+        await handler(eventWith('{"action":"unsubscribe","requestId":"r3","conversationId":"c1"}')),
+      );
       // Assess
       expect(reply).toEqual({
         type: 'error',
@@ -580,34 +554,15 @@ describe('createRouteHandler error policy', () => {
       // Prepare
       const { handler } = handlerWith(vi.fn().mockRejectedValue(awsError(name)));
       // Act
-      const reply = replyOf(await handler(eventWith('{"action":"echo","text":"hi"}')));
+      const reply = replyOf(await handler(eventWith('{"action":"unsubscribe","conversationId":"c1"}')));
       // Assess
       expect(reply).toMatchObject({ code: 'busy', retryable: true, retryAfterMs: OUT_OF_TIME_RETRY_MS });
     },
   );
 });
 
-describe('createActionHandler', () => {
-  const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
-
-  /** A sink that keeps what it was told. */
-  function fakeSink(): MetricSink & { recorded: MetricKey[] } {
-    const recorded: MetricKey[] = [];
-    return { recorded, record: (metric) => recorded.push(metric) };
-  }
-
-  function depsWith(overrides: Partial<RouteKitDeps> = {}): RouteKitDeps & { sink: MetricSink } {
-    const sink = fakeSink();
-    return {
-      logger,
-      clock: () => 1_000_000,
-      frameRate: CONNECTION_FRAME_RATE,
-      disconnect: vi.fn(async () => {}),
-      metrics: sink,
-      sink,
-      ...overrides,
-    };
-  }
+describe('createActionHandler typed from the action table', () => {
+  const depsWith = routeKitDeps;
 
   const unsubscribeFrame = (requestId = 'r1') =>
     JSON.stringify({ action: 'unsubscribe', requestId, conversationId: 'c1' });
@@ -634,7 +589,7 @@ describe('createActionHandler', () => {
       expect.objectContaining({
         userId: 'alice',
         connectionId: 'conn-1',
-        deadline: 1_000_000 + 29_000 - REPLY_MARGIN_MS,
+        deadline: KIT_NOW + 29_000 - REPLY_MARGIN_MS,
       }),
     );
   });
