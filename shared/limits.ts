@@ -34,7 +34,7 @@ export const LIMITS = {
   sendBurst: 100,
   /**
    * Frames one connection may send, counted in memory by each execution environment of a function
-   * (shared/websocket.ts): a noisy client is refused `rate_limited` before its frame costs an AWS call.
+   * (shared/route-kit/): a noisy client is refused `rate_limited` before its frame costs an AWS call.
    */
   connectionFramesPerSecond: 50,
   connectionFrameBurst: 200,

@@ -2,9 +2,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UnauthorizedError } from '../../shared/errors';
+import { type RouteEvent, userIdOf } from '../../shared/route-kit';
 import { deleteConnection, putConnection } from '../../shared/store/connections';
 import type { TableNames } from '../../shared/tables';
-import { type RouteEvent, userIdOf } from '../../shared/websocket';
 import type { AnnounceOffline, AnnounceOnline } from './presence';
 
 export interface ConnectDeps {

@@ -5,10 +5,10 @@
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { BusyError, cancellationReasons, THROTTLED_RETRY_MS } from '../../shared/errors';
 import type { ChatMessage, SendFrame } from '../../shared/protocol';
+import type { Caller } from '../../shared/route-kit';
 import { reserveSeq } from '../../shared/store/conversations';
 import { type Claim, claimDoneItem } from '../../shared/store/idempotency';
 import { fillHole, messagePutItem } from '../../shared/store/messages';
-import type { Caller } from '../../shared/websocket';
 import { IN_FLIGHT_RETRY_MIN_MS, MIN_SEND_BUDGET_MS, type SendDeps } from './deps';
 
 /** Reservations one send may make when readers keep filling its slots (it was slower than the lease). */

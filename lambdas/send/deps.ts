@@ -6,9 +6,9 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { MetricSink } from '../../shared/metrics';
+import type { Caller } from '../../shared/route-kit';
 import { BucketHints, takeSendToken } from '../../shared/store/send-bucket';
 import type { TableNames } from '../../shared/tables';
-import type { Caller } from '../../shared/websocket';
 
 export type SendTables = Pick<TableNames, 'conversations' | 'messages' | 'idempotency'>;
 

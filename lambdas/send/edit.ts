@@ -18,9 +18,9 @@
  */
 import { MessageNotFoundError, NotTheSenderError } from '../../shared/errors';
 import type { DeleteAck, DeleteFrame, EditAck, EditFrame } from '../../shared/protocol';
+import type { Caller } from '../../shared/route-kit';
 import { enqueue } from '../../shared/store/fanout-queue';
 import { editBody, type MessageItem, markDeleted } from '../../shared/store/messages';
-import type { Caller } from '../../shared/websocket';
 import { type SendDeps, takeToken } from './deps';
 
 export type EditDeps = Pick<

@@ -21,10 +21,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { asBusy, BusyError, ConflictError } from '../../shared/errors';
 import { type ChatMessage, isTombstone, type SendAck, type SendFrame } from '../../shared/protocol';
+import type { Caller } from '../../shared/route-kit';
 import { enqueue } from '../../shared/store/fanout-queue';
 import { type Claim, claim, idempotencyKeyOf, releaseClaim } from '../../shared/store/idempotency';
 import { getEntry } from '../../shared/store/messages';
-import type { Caller } from '../../shared/websocket';
 import { storeClaimed } from './commit';
 import { IN_FLIGHT_RETRY_MIN_MS, type SendDeps, takeToken } from './deps';
 

@@ -1,6 +1,6 @@
 /**
  * The action table: every client → server action, the schema its frame must pass and the payload its
- * ack carries. The route kit (shared/websocket.ts) and the SDK (client/types.ts) are both typed from it,
+ * ack carries. The route kit (shared/route-kit/) and the SDK (client/types.ts) are both typed from it,
  * so a changed request or ack fails the typecheck on both sides.
  */
 import type { z } from 'zod';

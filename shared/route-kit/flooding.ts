@@ -1,5 +1,4 @@
 /** The frame rate each connection gets, and how a connection that keeps sending while refused is closed. */
-import { ENV, optionalEnv } from '../env';
 import type { FrameRate } from '../frame-rate';
 import { LIMITS } from '../limits';
 import { createDisconnector, createManagementClient, type DisconnectFn } from '../poster';
@@ -21,20 +20,4 @@ const CLOSE_TIMEOUT_MS = 1_000;
  */
 export function managementApiDisconnector(endpoint: string): DisconnectFn {
   return createDisconnector(createManagementClient(endpoint, CLOSE_TIMEOUT_MS));
-}
-
-/**
- * The disconnector of the untyped `createRouteHandler` (./handler.ts), from ENV.managementEndpoint, which the stack
- * gives every function behind a two-way route. The variable is read once, when the route kit is built,
- * and is optional: unit tests build handlers without a management API. Without it a close fails with a
- * message naming the variable; the refusal is answered all the same.
- */
-export function envManagementApiDisconnector(): DisconnectFn {
-  const endpoint = optionalEnv(ENV.managementEndpoint);
-  if (endpoint === undefined) {
-    return async () => {
-      throw new Error(`${ENV.managementEndpoint} is not set: cannot close connections`);
-    };
-  }
-  return managementApiDisconnector(endpoint);
 }

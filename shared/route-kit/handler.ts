@@ -1,11 +1,9 @@
 /**
- * The route handler: two-way routes keyed by action, each run against its deadline, every failure
- * answered by one error policy (shared/errors.ts `toChatError`). {@link createActionHandler} is typed from
- * the action table (shared/protocol/actions.ts); {@link createRouteHandler} is the untyped form that the
- * handlers still use until they move to it.
+ * The route handler: two-way routes keyed by action and typed from the action table
+ * (shared/protocol/actions.ts), each run against its deadline, every failure answered by one error policy
+ * (shared/errors.ts `toChatError`).
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { z } from 'zod';
 import { RateLimitedError, toChatError, UnknownActionError } from '../errors';
 import { ConnectionFrameLimiter, type FrameRate, type FrameRefusal } from '../frame-rate';
 import { runScoped } from '../invocation';
@@ -13,7 +11,6 @@ import type { MetricSink } from '../metrics';
 import type { DisconnectFn } from '../poster';
 import { ACTIONS, type AckOf, type Action, isAction, type RequestOf } from '../protocol';
 import { INTEGRATION_TIMEOUT_MS, type InvocationContext, REPLY_MARGIN_MS, withDeadline } from './deadline';
-import { CONNECTION_FRAME_RATE, envManagementApiDisconnector } from './flooding';
 import {
   errorFrame,
   parsedOrUndefined,
@@ -38,14 +35,6 @@ export interface Caller {
   signal: AbortSignal;
 }
 
-export interface RouteDefinition<S extends z.ZodType> {
-  schema: S;
-  /** Runs the action; its result is spread into the ack frame. Throws ChatError subclasses. */
-  run: (frame: z.infer<S>, caller: Caller) => Promise<Record<string, unknown>>;
-}
-
-type Routes = Record<string, RouteDefinition<z.ZodType>>;
-
 /** The route of action `A`: its validated frame and its caller in, its ack payload out. Throws ChatErrors. */
 export type ActionRoute<A extends Action> = (frame: RequestOf<A>, caller: Caller) => Promise<AckOf<A>>;
 
@@ -65,20 +54,6 @@ export interface RouteKitDeps {
   metrics: MetricSink;
 }
 
-/** A route as the kit runs it: the schema its frame must pass and the function that answers it. */
-interface Runnable {
-  schema: z.ZodType;
-  run: (frame: never, caller: Caller) => Promise<object>;
-}
-
-/** Records nothing: the untyped handler has no sink until its callers move to the typed one. */
-const NO_METRICS: MetricSink = { record: () => {} };
-
-/** Builds a route definition with the frame type inferred from its schema. */
-export function route<S extends z.ZodType>(definition: RouteDefinition<S>): RouteDefinition<z.ZodType> {
-  return definition as RouteDefinition<z.ZodType>;
-}
-
 /**
  * Makes a Lambda handler for the routes given, keyed by action; each frame is validated against its
  * action's schema in the action table, and each route's result must be its action's ack payload. A
@@ -93,35 +68,7 @@ export function createActionHandler(
   deps: RouteKitDeps,
   routes: ActionRoutes,
 ): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
-  return handleRoutes(deps, (action) => {
-    if (!isAction(action)) return undefined;
-    const run: Runnable['run'] | undefined = routes[action];
-    return run && { schema: ACTIONS[action].request, run };
-  });
-}
-
-/**
- * The untyped form of {@link createActionHandler}: each route brings its own schema and may return any
- * object. Its defaults read the clock and ENV.managementEndpoint, and it counts no metrics.
- * @deprecated Move the routes to {@link createActionHandler}; this goes once none is left.
- */
-export function createRouteHandler(
-  logger: Logger,
-  routes: Routes,
-  clock: () => number = Date.now,
-  frameRate: FrameRate = CONNECTION_FRAME_RATE,
-  disconnect: DisconnectFn = envManagementApiDisconnector(),
-): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
-  return handleRoutes({ logger, clock, frameRate, disconnect, metrics: NO_METRICS }, (action) =>
-    typeof action === 'string' && Object.hasOwn(routes, action) ? routes[action] : undefined,
-  );
-}
-
-/** The handler of both forms: `routeOf` finds the route of a frame's `action`, or undefined. */
-function handleRoutes(
-  { logger, clock, frameRate, disconnect, metrics }: RouteKitDeps,
-  routeOf: (action: unknown) => Runnable | undefined,
-): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
+  const { logger, clock, frameRate, disconnect, metrics } = deps;
   const frames = new ConnectionFrameLimiter(frameRate);
   /** Never throws: a failed close leaves the refusal's answer as it is. */
   const closeFlooding = async (connectionId: string, refusal: FrameRefusal): Promise<void> => {
@@ -155,9 +102,10 @@ function handleRoutes(
       }
       frame = parseFrame(event.body);
       const action = frame.action;
-      const definition = routeOf(action);
-      if (definition === undefined) throw new UnknownActionError(action);
-      const valid = validate(definition.schema, frame);
+      if (!isAction(action)) throw new UnknownActionError(action);
+      const run: ((frame: never, caller: Caller) => Promise<object>) | undefined = routes[action];
+      if (run === undefined) throw new UnknownActionError(action);
+      const valid = validate(ACTIONS[action].request, frame);
       const caller: Caller = {
         userId: userIdOf(event),
         connectionId,
@@ -169,10 +117,10 @@ function handleRoutes(
       if (typeof frame.conversationId === 'string')
         logger.appendKeys({ conversationId: frame.conversationId });
       const result = await runScoped(routeKey, answered.signal, () =>
-        withDeadline(definition.run(valid as never, caller), budgetMs, outOfTime),
+        withDeadline(run(valid as never, caller), budgetMs, outOfTime),
       );
       const requestId = requestIdOf(frame);
-      return reply({ type: 'ack', action: action as string, ...(requestId ? { requestId } : {}), ...result });
+      return reply({ type: 'ack', action, ...(requestId ? { requestId } : {}), ...result });
     } catch (err: unknown) {
       const chatError = toChatError(err);
       if (chatError.code === 'busy') metrics.record('busy');

@@ -1,7 +1,7 @@
 /**
  * The one place where an API Gateway WebSocket event becomes a validated frame and a result becomes the
  * reply frame of a two-way route. Every route handler is built with {@link createActionHandler}, typed
- * from the action table (shared/protocol/actions.ts), or the untyped {@link createRouteHandler} it replaces.
+ * from the action table (shared/protocol/actions.ts).
  *
  * - frames: who sent an event, how its frame parses and validates, the reply frame
  * - deadline: each route's time budget, and `busy` when it runs out
@@ -25,8 +25,5 @@ export {
   type ActionRoutes,
   type Caller,
   createActionHandler,
-  createRouteHandler,
-  type RouteDefinition,
   type RouteKitDeps,
-  route,
 } from './handler';

@@ -5,7 +5,7 @@
  * local runtime), with fixed ids so that a test can assert on them.
  */
 import { formatRequestTime } from '../../local/apigw/events';
-import type { AuthorizerContext, RouteEvent } from '../../shared/websocket';
+import type { AuthorizerContext, RouteEvent } from '../../shared/route-kit';
 
 /** When an event is sent unless a test says otherwise. */
 export const EVENT_TIME = new Date('2025-03-04T05:06:07.000Z');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectionFrameLimiter } from '../../shared/frame-rate';
 import { LIMITS } from '../../shared/limits';
-import { CONNECTION_FRAME_RATE } from '../../shared/websocket';
+import { CONNECTION_FRAME_RATE } from '../../shared/route-kit';
 
 describe('ConnectionFrameLimiter', () => {
   it('admits the burst at once, then one frame per interval, and says how long to wait', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ChatError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
 import { createConversationFrameSchema, sendFrameSchema, userIdSchema } from '../../shared/protocol';
-import { validate } from '../../shared/websocket';
+import { validate } from '../../shared/route-kit';
 
 /** The error code `validate` answers for a frame, or 'ok' when the frame is valid. */
 function codeOf(schema: Parameters<typeof validate>[0], frame: unknown): string {

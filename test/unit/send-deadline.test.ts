@@ -7,7 +7,7 @@ import { createSendHandler } from '../../lambdas/send/routes';
 import { sendMessage } from '../../lambdas/send/send';
 import { AdmissionGate } from '../../shared/admission';
 import { THROTTLED_RETRY_MS } from '../../shared/errors';
-import { OUT_OF_TIME_RETRY_MS, REPLY_MARGIN_MS } from '../../shared/websocket';
+import { OUT_OF_TIME_RETRY_MS, REPLY_MARGIN_MS } from '../../shared/route-kit';
 import {
   awsCalls,
   awsError,
