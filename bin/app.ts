@@ -51,11 +51,15 @@ function removalPolicy(): RemovalPolicy | undefined {
 function oidc(): ServerlessChatStackProps['oidc'] {
   const issuer = text('oidcIssuer');
   const jwksUrl = text('oidcJwksUrl');
-  if (issuer === undefined && jwksUrl === undefined) return undefined;
-  if (issuer === undefined || jwksUrl === undefined) {
-    throw new Error('Context oidcIssuer and oidcJwksUrl must be given together');
+  const audience = text('oidcAudience');
+  if (issuer === undefined && jwksUrl === undefined && audience === undefined) return undefined;
+  if (issuer === undefined || jwksUrl === undefined || audience === undefined) {
+    throw new Error(
+      'Context oidcIssuer, oidcJwksUrl and oidcAudience must be given together (the audience is the client id ' +
+        'of this API at the issuer: without it tokens minted for any of its apps would be accepted)',
+    );
   }
-  return { issuer, jwksUrl, audience: text('oidcAudience') };
+  return { issuer, jwksUrl, audience };
 }
 
 const rateLimit = numeric('rateLimit');
@@ -73,6 +77,7 @@ new ServerlessChatStack(app, text('stackName') ?? 'ServerlessChatStack', {
   removalPolicy: removalPolicy(),
   stageName: text('stageName'),
   createApiGatewayCloudWatchRole: flag('createApiGatewayCloudWatchRole'),
+  ...(flag('localhostCallback') === true ? { cognito: { localhostCallback: true } } : {}),
 });
 
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -1,4 +1,4 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import {
   AccountRecovery,
   FeaturePlan,
@@ -18,10 +18,16 @@ export interface OidcIssuerProps {
   /** Where the issuer publishes its signing keys (JWKS), an https URL. */
   readonly jwksUrl: string;
   /**
-   * The audience (`aud` claim) tokens must carry.
-   * @default - the audience is not checked
+   * This API's client id at the issuer: id tokens must list it in `aud`, Cognito access tokens carry it
+   * as `client_id`. Required (synth fails without it): an issuer mints tokens for all its apps, and any
+   * of them would otherwise open a socket here.
    */
-  readonly audience?: string;
+  readonly audience: string;
+  /**
+   * Longest lifetime (`exp - iat`) of a token the authorizer accepts; a socket lives as long as its token.
+   * @default Duration.hours(24)
+   */
+  readonly maxTokenLifetime?: Duration;
 }
 
 /** Settings of the Cognito user pool the stack creates when no OIDC issuer is given. */
@@ -43,16 +49,32 @@ export interface CognitoAuthProps {
    */
   readonly mfa?: Mfa;
   /**
-   * Where the browser app receives the authorization code (OAuth code flow).
-   * @default ['http://localhost:5173/']
+   * Where the browser app receives the authorization code (OAuth code flow, hosted UI): https URLs of the
+   * deployed page. Without any, the app client has no OAuth flow (SRP and admin sign-in only).
+   * @default - none
    */
   readonly callbackUrls?: string[];
+  /**
+   * Also accept the local web page (`http://localhost:5173/`) as callback and logout URL, for development
+   * against this pool. Leave it off in production: anyone running a page on that port of a user's machine
+   * could receive their codes.
+   * @default false
+   */
+  readonly localhostCallback?: boolean;
   /**
    * Where the browser app lands after sign-out.
    * @default - the callback URLs
    */
   readonly logoutUrls?: string[];
+  /**
+   * Longest lifetime (`exp - iat`) of a token the authorizer accepts. The app client issues 1-hour tokens.
+   * @default Duration.hours(24)
+   */
+  readonly maxTokenLifetime?: Duration;
 }
+
+/** The local web page (`npm run web`), a callback URL only with `localhostCallback`. */
+export const LOCALHOST_CALLBACK_URL = 'http://localhost:5173/';
 
 export interface ChatAuthProps {
   /**
@@ -76,8 +98,11 @@ export interface ChatAuthProps {
 export interface TokenIssuer {
   readonly issuer: string;
   readonly jwksUrl: string;
-  readonly audience?: string;
+  readonly audience: string;
+  readonly maxLifetimeSeconds: number;
 }
+
+const DEFAULT_MAX_TOKEN_LIFETIME = Duration.hours(24);
 
 /**
  * Who may connect: either a Cognito user pool with a browser app client created here, or an existing OIDC
@@ -93,7 +118,20 @@ export class ChatAuth extends Construct {
   constructor(scope: Construct, id: string, props: ChatAuthProps = {}) {
     super(scope, id);
     if (props.oidc) {
-      this.tokenIssuer = props.oidc;
+      const { issuer, jwksUrl, audience, maxTokenLifetime } = props.oidc;
+      // TypeScript requires it; a JavaScript app or a value read from context may still leave it out.
+      if (typeof audience !== 'string' || audience.trim() === '') {
+        throw new Error(
+          'oidc.audience is required: without it the authorizer would accept tokens the issuer minted for ' +
+            "any of its apps. Set it to this API's client id at the issuer (the aud of its id tokens).",
+        );
+      }
+      this.tokenIssuer = {
+        issuer,
+        jwksUrl,
+        audience,
+        maxLifetimeSeconds: (maxTokenLifetime ?? DEFAULT_MAX_TOKEN_LIFETIME).toSeconds(),
+      };
       return;
     }
     const cognito = props.cognito ?? {};
@@ -135,26 +173,50 @@ export class ChatAuth extends Construct {
           'cognito.threatProtection = false, trading adaptive authentication for a lower price per user.',
       );
     }
-    const callbackUrls = cognito.callbackUrls ?? ['http://localhost:5173/'];
+    const callbackUrls = callbackUrlsOf(cognito);
     // A browser cannot keep a secret, so the client has none: SRP for direct sign-in, code flow (PKCE) for
-    // hosted UI, and admin sign-in, which only a caller with IAM rights on the pool can use (operators and
-    // scripts getting a token for `npm run chat -- --url … --token …`).
+    // hosted UI when it has somewhere to send the code, and admin sign-in, which only a caller with IAM
+    // rights on the pool can use (operators and scripts getting a token for `npm run chat -- --token …`).
     this.userPoolClient = this.userPool.addClient('WebClient', {
       generateSecret: false,
       authFlows: { userSrp: true, adminUserPassword: true },
-      oAuth: {
-        flows: { authorizationCodeGrant: true },
-        scopes: [OAuthScope.OPENID, OAuthScope.EMAIL, OAuthScope.PROFILE],
-        callbackUrls,
-        logoutUrls: cognito.logoutUrls ?? callbackUrls,
-      },
+      ...(callbackUrls.length === 0
+        ? { disableOAuth: true }
+        : {
+            oAuth: {
+              flows: { authorizationCodeGrant: true },
+              scopes: [OAuthScope.OPENID, OAuthScope.EMAIL, OAuthScope.PROFILE],
+              callbackUrls,
+              logoutUrls: cognito.logoutUrls ?? callbackUrls,
+            },
+          }),
       preventUserExistenceErrors: true,
       enableTokenRevocation: true,
     });
     this.tokenIssuer = {
       issuer: this.userPool.userPoolProviderUrl,
       jwksUrl: `${this.userPool.userPoolProviderUrl}/.well-known/jwks.json`,
+      // The authorizer checks id tokens' `aud` and access tokens' `client_id` against this one client.
       audience: this.userPoolClient.userPoolClientId,
+      maxLifetimeSeconds: (cognito.maxTokenLifetime ?? DEFAULT_MAX_TOKEN_LIFETIME).toSeconds(),
     };
   }
+}
+
+/**
+ * The callback URLs the app client gets: the given ones, each https (Cognito allows http only for
+ * localhost), plus the local page when asked for.
+ * @throws Error naming the URL when one is not https.
+ */
+function callbackUrlsOf(cognito: CognitoAuthProps): string[] {
+  const urls = [...(cognito.callbackUrls ?? [])];
+  for (const url of urls) {
+    if (!url.startsWith('https://')) {
+      throw new Error(
+        `cognito.callbackUrls must be https URLs; got '${url}'. For the local page set cognito.localhostCallback.`,
+      );
+    }
+  }
+  if (cognito.localhostCallback === true) urls.push(LOCALHOST_CALLBACK_URL);
+  return urls;
 }

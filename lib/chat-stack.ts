@@ -109,7 +109,8 @@ export class ServerlessChatStack extends Stack {
         if (wiring.verifiesTokens) {
           fn.addEnvironment(ENV.jwtIssuer, issuer.issuer);
           fn.addEnvironment(ENV.jwtJwksUrl, issuer.jwksUrl);
-          if (issuer.audience !== undefined) fn.addEnvironment(ENV.jwtAudience, issuer.audience);
+          fn.addEnvironment(ENV.jwtAudience, issuer.audience);
+          fn.addEnvironment(ENV.jwtMaxLifetimeSeconds, String(issuer.maxLifetimeSeconds));
         }
         return [name, fn];
       }),

@@ -137,9 +137,7 @@ export function resolveProps(props: ServerlessChatStackProps): ResolvedProps {
   if (props.oidc) {
     requireHttpsUrl('oidc.issuer', props.oidc.issuer);
     requireHttpsUrl('oidc.jwksUrl', props.oidc.jwksUrl);
-    if (props.oidc.audience !== undefined && props.oidc.audience.trim() === '') {
-      throw new Error('oidc.audience must not be empty; leave it out to skip the audience check');
-    }
+    // oidc.audience is checked by ChatAuth, which also stands alone.
   }
   if (props.alarmEmail !== undefined && !Token.isUnresolved(props.alarmEmail)) {
     if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(props.alarmEmail)) {

@@ -11,15 +11,32 @@ import { userIdSchema } from '../../shared/protocol';
 /** What a token must satisfy beyond a valid signature. */
 export interface TokenPolicy {
   issuer: string;
-  /** When set, `aud` must include it or `client_id` must equal it (Cognito access tokens carry no `aud`). */
-  audience?: string;
+  /**
+   * This API's client id (or the `aud` its issuer puts in its tokens). A Cognito access token
+   * (`token_use: access`) must carry it as `client_id`; any other token must list it in `aud`. Without
+   * it a token the issuer minted for any of its apps would open a socket.
+   */
+  audience: string;
   /** Allowed clock skew between the issuer and this function. @default 5 */
   clockToleranceSeconds?: number;
+  /**
+   * Longest lifetime (`exp - iat`) a token may have: a token that lives longer is refused, since the
+   * socket it opens lives as long. @default 86400 (24 h, Cognito's longest id and access token validity)
+   */
+  maxLifetimeSeconds?: number;
+}
+
+/** Who a verified token names, and until when (epoch seconds) it may be used. */
+export interface VerifiedToken {
+  userId: string;
+  exp: number;
 }
 
 /** Asymmetric algorithms only: a shared-secret or `none` token can never pass. */
 const ALGORITHMS = ['RS256', 'ES256'];
 const DEFAULT_CLOCK_TOLERANCE_SECONDS = 5;
+/** 24 h. */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 86_400;
 const TOKEN_USES = new Set(['id', 'access']);
 
 /**
@@ -38,14 +55,37 @@ const TOKEN_ERROR_CODES = new Set<string>([
   errors.JWKSMultipleMatchingKeys.code,
 ]);
 
+/**
+ * A Cognito access token (`token_use: access`) names the app it was issued to in `client_id` and has no
+ * `aud`; an id token, or any other OIDC token, names its audience in `aud`. Each kind is checked by its
+ * own claim only, so an access token minted for another app of the issuer never passes.
+ */
 function audienceMatches(payload: JWTPayload, audience: string): boolean {
+  if (payload.token_use === 'access') return payload.client_id === audience;
   const aud = payload.aud;
   const audiences = aud === undefined ? [] : Array.isArray(aud) ? aud : [aud];
-  return audiences.includes(audience) || payload.client_id === audience;
+  return audiences.includes(audience);
+}
+
+/** Refuses a token issued in the future or meant to live longer than the policy allows. */
+function checkLifetime(
+  payload: JWTPayload,
+  policy: TokenPolicy,
+  nowSeconds: number,
+  tolerance: number,
+): void {
+  const { iat, exp } = payload;
+  // jose has checked both are numbers: `requiredClaims` below.
+  if (iat === undefined || exp === undefined) throw new UnauthorizedError('Token has no iat or exp');
+  if (iat > nowSeconds + tolerance) throw new UnauthorizedError('Token was issued in the future (iat)');
+  const max = policy.maxLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
+  if (exp - iat > max) {
+    throw new UnauthorizedError(`Token lifetime of ${exp - iat} s is over the limit of ${max} s`);
+  }
 }
 
 /**
- * Verifies a JWT and returns its subject as the user id.
+ * Verifies a JWT and returns its subject as the user id, with its expiry.
  * @param keys Key getter: `createRemoteJWKSet` in Lambda, `createLocalJWKSet` in tests.
  * @param now The verifier's clock.
  * @throws UnauthorizedError naming the reason (never the token) when the token is missing or invalid.
@@ -56,17 +96,18 @@ export async function verifyToken(
   keys: JWTVerifyGetKey,
   policy: TokenPolicy,
   now: Date = new Date(),
-): Promise<string> {
+): Promise<VerifiedToken> {
   if (token === undefined || token === '') throw new UnauthorizedError('No token query parameter');
   let payload: JWTPayload;
+  const tolerance = policy.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
   try {
     ({ payload } = await jwtVerify(token, keys, {
       issuer: policy.issuer,
       algorithms: ALGORITHMS,
-      clockTolerance: policy.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS,
+      clockTolerance: tolerance,
       currentDate: now,
-      // A token without exp would be valid forever.
-      requiredClaims: ['exp'],
+      // A token without exp would be valid forever; without iat its lifetime could not be checked.
+      requiredClaims: ['exp', 'iat'],
     }));
   } catch (err: unknown) {
     if (err instanceof errors.JOSEError && TOKEN_ERROR_CODES.has(err.code)) {
@@ -74,7 +115,8 @@ export async function verifyToken(
     }
     throw err;
   }
-  if (policy.audience !== undefined && !audienceMatches(payload, policy.audience)) {
+  checkLifetime(payload, policy, Math.floor(now.getTime() / 1000), tolerance);
+  if (!audienceMatches(payload, policy.audience)) {
     throw new UnauthorizedError('Token audience does not match');
   }
   if (payload.token_use !== undefined && !TOKEN_USES.has(String(payload.token_use))) {
@@ -82,21 +124,22 @@ export async function verifyToken(
   }
   const sub = userIdSchema.safeParse(payload.sub);
   if (!sub.success) throw new UnauthorizedError('Token has no valid sub claim');
-  return sub.data;
+  return { userId: sub.data, exp: payload.exp as number };
 }
 
 /**
- * The policy that lets one user open this socket. `context.userId` reaches every later route as
- * `requestContext.authorizer.userId`.
+ * The policy that lets one user open this socket. Its context reaches `$connect` and every later route
+ * as `requestContext.authorizer`: `userId`, and `exp` (epoch seconds), after which the route kit refuses
+ * the socket's frames and the fan-out stops pushing to it.
  */
-export function allowPolicy(userId: string, methodArn: string): APIGatewayAuthorizerResult {
+export function allowPolicy({ userId, exp }: VerifiedToken, methodArn: string): APIGatewayAuthorizerResult {
   return {
     principalId: userId,
     policyDocument: {
       Version: '2012-10-17',
       Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: methodArn }],
     },
-    context: { userId },
+    context: { userId, exp },
   };
 }
 
@@ -123,8 +166,8 @@ export function createAuthorizer(
   const now = deps.now ?? (() => new Date());
   return async (event) => {
     try {
-      const userId = await verifyToken(event.queryStringParameters?.token, deps.keys, deps.policy, now());
-      return allowPolicy(userId, event.methodArn);
+      const verified = await verifyToken(event.queryStringParameters?.token, deps.keys, deps.policy, now());
+      return allowPolicy(verified, event.methodArn);
     } catch (err: unknown) {
       if (err instanceof UnauthorizedError) {
         deps.logger.warn('Connection refused', { reason: err.message });

@@ -25,7 +25,11 @@ describe('cdk-nag AwsSolutions checks', () => {
 
   it('reports no unacknowledged error or warning with an OIDC issuer, an alarm email and the logging role', () => {
     const props: ServerlessChatStackProps = {
-      oidc: { issuer: 'https://login.example.com', jwksUrl: 'https://login.example.com/jwks' },
+      oidc: {
+        issuer: 'https://login.example.com',
+        jwksUrl: 'https://login.example.com/jwks',
+        audience: 'chat-api',
+      },
       alarmEmail: 'ops@example.com',
       createApiGatewayCloudWatchRole: true,
       stageName: 'dev',

@@ -1,8 +1,9 @@
-import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ChatApi } from '../../lib/chat-api';
+import type { OidcIssuerProps } from '../../lib/chat-auth';
 import { ServerlessChatStack, type ServerlessChatStackProps } from '../../lib/chat-stack';
 import {
   FANOUT_CONSUMER,
@@ -415,7 +416,9 @@ describe('ServerlessChatStack with default props', () => {
         ...(wiring.fanoutQueue ? [ENV.fanoutQueueUrl] : []),
         ...(wiring.deadLetterQueue ? [ENV.deadLetterQueueUrl] : []),
         ...(wiring.managementApi ? [ENV.managementEndpoint] : []),
-        ...(wiring.verifiesTokens ? [ENV.jwtIssuer, ENV.jwtJwksUrl, ENV.jwtAudience] : []),
+        ...(wiring.verifiesTokens
+          ? [ENV.jwtIssuer, ENV.jwtJwksUrl, ENV.jwtAudience, ENV.jwtMaxLifetimeSeconds]
+          : []),
         ...(wiring.attachments ? [ENV.attachmentsBucket] : []),
         ...(wiring.eventBus ? [ENV.offlineEventBus] : []),
       ];
@@ -523,6 +526,7 @@ describe('ServerlessChatStack with default props', () => {
         'Fn::Join': ['', [{ 'Fn::GetAtt': [pool, 'ProviderURL'] }, '/.well-known/jwks.json']],
       });
       expect(environment[ENV.jwtAudience]).toEqual({ Ref: client });
+      expect(environment[ENV.jwtMaxLifetimeSeconds]).toBe('86400');
     });
   });
 
@@ -546,12 +550,17 @@ describe('ServerlessChatStack with default props', () => {
       });
     });
 
-    it('creates a browser app client without a secret that signs in with SRP or the code flow', () => {
-      template.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+    it('creates a browser app client without a secret that signs in with SRP and has no callback URL', () => {
+      const clients = template.findResources('AWS::Cognito::UserPoolClient');
+      const properties = clients[single(clients, 'user pool client')]?.Properties ?? {};
+
+      expect(properties).toMatchObject({
         GenerateSecret: false,
-        ExplicitAuthFlows: Match.arrayWith(['ALLOW_USER_SRP_AUTH']),
-        AllowedOAuthFlows: ['code'],
+        ExplicitAuthFlows: expect.arrayContaining(['ALLOW_USER_SRP_AUTH']),
+        AllowedOAuthFlowsUserPoolClient: false,
       });
+      expect(properties).not.toHaveProperty('CallbackURLs');
+      expect(JSON.stringify(template.toJSON())).not.toContain('localhost');
     });
 
     it('lets an operator with IAM rights on the pool sign in for a user, and never with a bare password', () => {
@@ -735,6 +744,7 @@ describe('ServerlessChatStack with an existing OIDC issuer', () => {
     issuer: 'https://login.example.com/',
     jwksUrl: 'https://login.example.com/.well-known/jwks.json',
     audience: 'chat-api',
+    maxTokenLifetime: Duration.hours(8),
   };
   let template: Template;
   beforeAll(() => {
@@ -754,27 +764,44 @@ describe('ServerlessChatStack with an existing OIDC issuer', () => {
     expect(environment[ENV.jwtIssuer]).toBe(oidc.issuer);
     expect(environment[ENV.jwtJwksUrl]).toBe(oidc.jwksUrl);
     expect(environment[ENV.jwtAudience]).toBe(oidc.audience);
+    expect(environment[ENV.jwtMaxLifetimeSeconds]).toBe('28800');
   });
 });
 
-describe('ServerlessChatStack with an OIDC issuer and no audience', () => {
-  let template: Template;
-  beforeAll(() => {
-    template = synth({
-      oidc: { issuer: 'https://login.example.com', jwksUrl: 'https://login.example.com/jwks' },
+describe('ServerlessChatStack with Cognito callback URLs', () => {
+  it('gives the app client the code flow with the https callback URLs given, and no localhost', () => {
+    const template = synth({ cognito: { callbackUrls: ['https://chat.example.com/'] } });
+
+    template.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+      AllowedOAuthFlows: ['code'],
+      CallbackURLs: ['https://chat.example.com/'],
+      LogoutURLs: ['https://chat.example.com/'],
+    });
+    expect(JSON.stringify(template.toJSON())).not.toContain('localhost');
+  });
+
+  it('adds the local web page as callback only when localhostCallback asks for it', () => {
+    const template = synth({ cognito: { localhostCallback: true } });
+
+    template.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+      AllowedOAuthFlows: ['code'],
+      CallbackURLs: ['http://localhost:5173/'],
     });
   });
 
-  it('leaves the audience variable unset so the authorizer skips the audience check', () => {
-    const environment = environmentOf(template, 'authorizer');
+  it('passes a configured maximum token lifetime to the authorizer', () => {
+    const template = synth({ cognito: { maxTokenLifetime: Duration.hours(2) } });
 
-    expect(environment[ENV.jwtIssuer]).toBe('https://login.example.com');
-    expect(environment).not.toHaveProperty(ENV.jwtAudience);
+    expect(environmentOf(template, 'authorizer')[ENV.jwtMaxLifetimeSeconds]).toBe('7200');
   });
 });
 
 describe('ServerlessChatStack props validation', () => {
-  const oidc = { issuer: 'https://login.example.com', jwksUrl: 'https://login.example.com/jwks' };
+  const oidc = {
+    issuer: 'https://login.example.com',
+    jwksUrl: 'https://login.example.com/jwks',
+    audience: 'chat-api',
+  };
 
   it.each<[string, ServerlessChatStackProps, RegExp]>([
     [
@@ -819,7 +846,17 @@ describe('ServerlessChatStack props validation', () => {
       { oidc: { ...oidc, jwksUrl: 'jwks' } },
       /oidc\.jwksUrl must be an https URL/,
     ],
-    ['an empty oidc audience', { oidc: { ...oidc, audience: ' ' } }, /oidc\.audience must not be empty/],
+    [
+      'an oidc issuer without an audience',
+      { oidc: { issuer: oidc.issuer, jwksUrl: oidc.jwksUrl } as OidcIssuerProps },
+      /oidc\.audience is required: without it the authorizer would accept tokens the issuer minted for any/,
+    ],
+    ['an empty oidc audience', { oidc: { ...oidc, audience: ' ' } }, /oidc\.audience is required/],
+    [
+      'a Cognito callback URL over plain http',
+      { cognito: { callbackUrls: ['http://chat.example.com/'] } },
+      /cognito\.callbackUrls must be https URLs; got 'http:\/\/chat\.example\.com\/'/,
+    ],
     ['a stage name with a slash', { stageName: 'prod/v1' }, /stageName must be 1-128 letters/],
     ['an alarm email without @', { alarmEmail: 'ops.example.com' }, /alarmEmail must be an email address/],
   ])('refuses %s at synth with a message naming the prop', (_case, props, message) => {

@@ -37,6 +37,8 @@ interface TokenOptions {
   issuer?: string;
   /** Epoch seconds; null leaves exp out. */
   expiresAt?: number | null;
+  /** Epoch seconds; null leaves iat out. */
+  issuedAt?: number | null;
 }
 
 function sign({
@@ -45,11 +47,12 @@ function sign({
   kid = 'trusted',
   issuer = ISSUER,
   expiresAt = nowSeconds + 3600,
+  issuedAt = nowSeconds - 60,
 }: TokenOptions = {}): Promise<string> {
   const jwt = new SignJWT({ sub: 'alice', aud: CLIENT_ID, token_use: 'id', ...claims })
     .setProtectedHeader({ alg: 'RS256', kid })
-    .setIssuer(issuer)
-    .setIssuedAt(nowSeconds - 60);
+    .setIssuer(issuer);
+  if (issuedAt !== null) jwt.setIssuedAt(issuedAt);
   return (expiresAt === null ? jwt : jwt.setExpirationTime(expiresAt)).sign(key);
 }
 
@@ -73,7 +76,7 @@ function setup(policy: Partial<TokenPolicy> = {}, keyGetter?: JWTVerifyGetKey) {
 }
 
 describe('$connect authorizer', () => {
-  it('allows a valid token with the sub as principal and userId, scoped to the methodArn', async () => {
+  it('allows a valid token with the sub as principal and userId and its exp, scoped to the methodArn', async () => {
     // Prepare
     const { authorize } = setup();
     const token = await sign({ claims: { sub: 'user-42' } });
@@ -88,7 +91,7 @@ describe('$connect authorizer', () => {
         Version: '2012-10-17',
         Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: METHOD_ARN }],
       },
-      context: { userId: 'user-42' },
+      context: { userId: 'user-42', exp: nowSeconds + 3600 },
     });
   });
 
@@ -104,10 +107,22 @@ describe('$connect authorizer', () => {
     expect(result.principalId).toBe('alice');
   });
 
-  it('accepts any audience when none is configured', async () => {
+  it('accepts a token that lives exactly as long as the maximum lifetime', async () => {
     // Prepare
-    const { authorize } = setup({ audience: undefined });
-    const token = await sign({ claims: { aud: 'some-other-app' } });
+    const { authorize } = setup({ maxLifetimeSeconds: 600 });
+    const token = await sign({ issuedAt: nowSeconds - 60, expiresAt: nowSeconds + 540 });
+
+    // Act
+    const result = await authorize(eventWith(token));
+
+    // Assess
+    expect(result.context).toEqual({ userId: 'alice', exp: nowSeconds + 540 });
+  });
+
+  it('tolerates a few seconds of clock skew on iat', async () => {
+    // Prepare
+    const { authorize } = setup();
+    const token = await sign({ issuedAt: nowSeconds + 4 });
 
     // Act
     const result = await authorize(eventWith(token));
@@ -139,6 +154,17 @@ describe('$connect authorizer', () => {
       /ERR_JWT_CLAIM_VALIDATION_FAILED.*nbf/,
     ],
     ['a token without exp', () => sign({ expiresAt: null }), /ERR_JWT_CLAIM_VALIDATION_FAILED.*exp/],
+    ['a token without iat', () => sign({ issuedAt: null }), /ERR_JWT_CLAIM_VALIDATION_FAILED.*iat/],
+    [
+      'a token issued in the future beyond the clock tolerance',
+      () => sign({ issuedAt: nowSeconds + 60, expiresAt: nowSeconds + 3600 }),
+      /issued in the future/,
+    ],
+    [
+      'a token that lives longer than 24 hours',
+      () => sign({ issuedAt: nowSeconds - 60, expiresAt: nowSeconds - 60 + 86_401 }),
+      /lifetime of 86401 s is over the limit of 86400 s/,
+    ],
     [
       'a token signed by another key under the trusted kid',
       () => sign({ key: untrustedKey }),
@@ -158,6 +184,16 @@ describe('$connect authorizer', () => {
     [
       'an access token whose client_id is another app',
       () => sign({ claims: { aud: undefined, client_id: 'another-client', token_use: 'access' } }),
+      /audience/,
+    ],
+    [
+      "an access token of another app that lists this API's client id in aud",
+      () => sign({ claims: { aud: CLIENT_ID, client_id: 'another-client', token_use: 'access' } }),
+      /audience/,
+    ],
+    [
+      "an id token for another app that carries this API's client id as client_id",
+      () => sign({ claims: { aud: 'another-client', client_id: CLIENT_ID } }),
       /audience/,
     ],
     [
