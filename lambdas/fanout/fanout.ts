@@ -62,11 +62,8 @@ export interface FanoutDeps {
   remainingTimeMs?: () => number;
   /** @default DEFAULT_RECORD_BUDGET_MS */
   recordBudgetMs?: number;
-  /**
-   * Where the fan-out counts evicted connections and failed records and times each record's lag.
-   * @default - nothing is recorded
-   */
-  metrics?: MetricSink;
+  /** Where the fan-out counts evicted connections and failed records and times each record's lag. */
+  metrics: MetricSink;
   /** Milliseconds since the epoch, the end point of a record's lag. @default Date.now */
   now?: () => number;
 }
@@ -221,7 +218,7 @@ export async function deliverMessage(deps: FanoutDeps, message: QueueRecord): Pr
   }
   // Counted before a failure is thrown: the connections are gone whether or not the record is retried.
   const letGo = report.gone + report.evicted;
-  if (letGo > 0) deps.metrics?.record('connectionsEvicted', letGo);
+  if (letGo > 0) deps.metrics.record('connectionsEvicted', letGo);
   if (report.failed > 0) throw new FanoutDeliveryError(message, report);
   const conversations = deps.tables.conversations;
   if (!('kind' in message) && conversations !== undefined) {
@@ -285,7 +282,7 @@ function recordLag(deps: FanoutDeps, record: QueueRecord): void {
   const eventTime = Date.parse(eventTimeOf(record));
   if (Number.isNaN(eventTime)) return;
   // The writer's clock may run a little ahead of this function's; a lag is never negative.
-  deps.metrics?.record('fanoutLag', Math.max(0, (deps.now ?? Date.now)() - eventTime));
+  deps.metrics.record('fanoutLag', Math.max(0, (deps.now ?? Date.now)() - eventTime));
 }
 
 /**
@@ -346,6 +343,6 @@ export async function processFanoutBatch(deps: FanoutDeps, event: SQSEvent): Pro
     },
   );
   const failures = response.batchItemFailures.length;
-  if (failures > 0) deps.metrics?.record('fanoutFailures', failures);
+  if (failures > 0) deps.metrics.record('fanoutFailures', failures);
   return response;
 }

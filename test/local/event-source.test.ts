@@ -269,6 +269,7 @@ describe('startSqsEventSource', () => {
       deadLetterQueueUrl: deadLetter.url,
       post: async () => ({ status: 'delivered', attempts: 1 }),
       disconnect: async () => undefined,
+      metrics: { record: vi.fn() },
       logger: { info: vi.fn(), warn: vi.fn(), error: vi.fn(), appendKeys: vi.fn(), removeKeys: vi.fn() },
     };
 

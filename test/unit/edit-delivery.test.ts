@@ -78,6 +78,7 @@ describe('fan-out of edit and delete records', () => {
       options: { maxAttempts: 2 },
     }),
     disconnect: createDisconnector(new ApiGatewayManagementApiClient({})),
+    metrics: { record: vi.fn() },
     logger: new Logger({ serviceName: 'chat-fanout-test', logLevel: 'SILENT' }),
   });
 

@@ -8,7 +8,7 @@ import { EventBridgeClient, PutEventsCommand, type PutEventsCommandInput } from 
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { deliverMessage, type FanoutDeps } from '../../lambdas/fanout/fanout';
 import {
   OFFLINE_DETAIL_TYPE,
@@ -86,6 +86,7 @@ function makeDeps(post: FanoutDeps['post']): FanoutDeps {
     deadLetterQueueUrl: 'https://sqs.local/000000000000/fanout-dlq.fifo',
     post,
     disconnect: async () => {},
+    metrics: { record: vi.fn() },
     logger: new Logger({ serviceName: 'chat-fanout-test', logLevel: 'SILENT' }),
   };
 }

@@ -114,6 +114,7 @@ function makeDeps(overrides: Partial<FanoutDeps> = {}): FanoutDeps {
       options: { maxAttempts: 3 },
     }),
     disconnect: createDisconnector(new ApiGatewayManagementApiClient({})),
+    metrics: { record: vi.fn() },
     logger: new Logger({ serviceName: 'chat-fanout-test', logLevel: 'SILENT' }),
     ...overrides,
   };
