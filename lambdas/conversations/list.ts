@@ -10,9 +10,8 @@ import {
   messagePreview,
   type StoredEntry,
 } from '../../shared/protocol';
-import { batchGetAll } from '../../shared/store/batch';
 import { memberReadSeqs, readMetas } from '../../shared/store/conversations';
-import { toEntry } from '../../shared/store/messages';
+import { getEntries } from '../../shared/store/messages';
 import type { TableNames } from '../../shared/tables';
 
 /** The list's order: newest activity first, then by id, so a cursor names one place in it. */
@@ -90,14 +89,14 @@ export async function listConversations(
     .filter((entry) => cursor === undefined || isAfter(entry, cursor))
     .sort(listOrder);
   const page = listed.slice(0, limit);
-  const newest = await batchGetAll(
+  const newest = await getEntries(
     ddb,
-    tables.messages,
+    tables,
     page
       .filter((entry) => entry.lastSeq > 0)
       .map(({ conversationId, lastSeq }) => ({ conversationId, seq: lastSeq })),
   );
-  const lastById = new Map(newest.map((item) => [String(item.conversationId), lastEntryOf(toEntry(item))]));
+  const lastById = new Map(newest.map((entry) => [entry.conversationId, lastEntryOf(entry)]));
   const conversations = page.map((entry) => {
     const last = lastById.get(entry.conversationId);
     return last === undefined ? entry : { ...entry, last };
