@@ -28,7 +28,7 @@ export const LIMITS = {
   /**
    * Messages one user may send into one conversation: a token bucket refilled at `sendRatePerSecond`
    * holding at most `sendBurst` (a client flushing its outbox after a reconnect sends a burst at once).
-   * Its state is the `sendTat` attribute of the sender's `MEMBER#` item (shared/store/send-bucket.ts).
+   * Its state is the `sendTat` attribute of the sender's `MEMBER#` item (shared/store/conversations/send-bucket.ts).
    */
   sendRatePerSecond: 10,
   sendBurst: 100,

@@ -16,7 +16,8 @@ import { mapWithConcurrency } from '../../shared/concurrency';
 import { LIMITS } from '../../shared/limits';
 import type { PostFn } from '../../shared/poster';
 import { type ActivityFrame, type ChatMessage, messagePreview } from '../../shared/protocol';
-import { indexedConnections, listMembers } from '../../shared/store/presence';
+import { listMembers } from '../../shared/store/conversations';
+import { indexedConnections } from '../../shared/store/presence';
 import type { TableNames } from '../../shared/tables';
 
 /** The `source` of every offline-member event; a rule matches on it and on OFFLINE_DETAIL_TYPE. */

@@ -7,7 +7,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { MetricSink } from '../../shared/metrics';
 import type { Caller } from '../../shared/route-kit';
-import { BucketHints, takeSendToken } from '../../shared/store/send-bucket';
+import { BucketHints, takeSendToken } from '../../shared/store/conversations';
 import type { TableNames } from '../../shared/tables';
 
 export type SendTables = Pick<TableNames, 'conversations' | 'messages' | 'idempotency'>;

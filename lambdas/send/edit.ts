@@ -4,7 +4,7 @@
  * group, behind the message it changes, and only then acked (G1). Each is three requests:
  *
  * 1. UpdateItem of the caller's member item: they are a member and take a token of the same send bucket
- *    as their messages (shared/store/send-bucket.ts), since each change is fanned out like a message; non-members
+ *    as their messages (shared/store/conversations/send-bucket.ts), since each change is fanned out like a message; non-members
  *    and callers over the rate write nothing.
  * 2. UpdateItem on the message, conditional on the caller being its sender and it not being deleted
  *    (an edit also on the body being different), with `ADD version 1`: concurrent changes serialize on

@@ -9,7 +9,7 @@ import {
   type RouteEvent,
   type RouteResult,
 } from '../../shared/route-kit';
-import { BucketHints } from '../../shared/store/send-bucket';
+import { BucketHints } from '../../shared/store/conversations';
 import { MIN_SEND_BUDGET_MS, type SendDeps } from './deps';
 import { deleteMessage, editMessage } from './edit';
 import { sendMessage } from './send';

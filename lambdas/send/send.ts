@@ -5,7 +5,7 @@
  * wrong), so a burst into one conversation costs per message what one sender costs (G9):
  *
  * 1. UpdateItem of the sender's member item: they are a member and take a token of their send rate
- *    (shared/store/send-bucket.ts); non-members and senders over the rate write nothing.
+ *    (shared/store/conversations/send-bucket.ts); non-members and senders over the rate write nothing.
  * 2. PutItem: claim the clientMessageId (conditional; shared/store/idempotency.ts). A finished claim
  *    is a retry: re-enqueue and ack the original seq. A live claim is the same message still in
  *    flight: answer `busy`, adding no work.

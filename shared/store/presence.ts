@@ -7,9 +7,6 @@ import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLES, type TableNames, TTL_ATTRIBUTE } from '../tables';
 import { queryAll } from './batch';
 
-// lambdas/fanout/offline.ts imports it from here; its owner is ./conversations/members.ts.
-export { listMembers } from './conversations';
-
 const BY_USER = TABLES.connections.globalSecondaryIndexes[0].indexName;
 
 /** Index reads in flight at once when looking up several users. */

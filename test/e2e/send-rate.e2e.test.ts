@@ -1,11 +1,11 @@
 /**
- * The per-user, per-conversation send rate (shared/store/send-bucket.ts) on DynamoDB Local: its two
+ * The per-user, per-conversation send rate (shared/store/conversations/send-bucket.ts) on DynamoDB Local: its two
  * conditional updates must split the bucket's states exactly, which only a real condition evaluator shows.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../shared/limits';
-import { SEND_INTERVAL_MS } from '../../shared/store/send-bucket';
+import { SEND_INTERVAL_MS } from '../../shared/store/conversations';
 import { useLocalRuntime } from '../support/local-runtime';
 import { type ChatClient, type Frame, range } from './chat-client';
 import { connectAs, createConversation } from './helpers';

@@ -5,7 +5,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { encodeQueueBody } from '../../shared/queue-body';
-import { SEND_TOLERANCE_MS } from '../../shared/store/send-bucket';
+import { SEND_TOLERANCE_MS } from '../../shared/store/conversations';
 import { memberSk } from '../../shared/tables';
 import {
   awsCalls,

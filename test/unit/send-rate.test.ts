@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createSendHandler } from '../../lambdas/send/routes';
 import type { ErrorCode } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
-import { SEND_INTERVAL_MS, SEND_TOLERANCE_MS } from '../../shared/store/send-bucket';
+import { SEND_INTERVAL_MS, SEND_TOLERANCE_MS } from '../../shared/store/conversations';
 import { memberSk } from '../../shared/tables';
 import {
   awsCalls,

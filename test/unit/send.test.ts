@@ -6,8 +6,8 @@ import { createSendHandler } from '../../lambdas/send/routes';
 import { contentDigestOf, sendMessage } from '../../lambdas/send/send';
 import { LIMITS } from '../../shared/limits';
 import { encodeQueueBody } from '../../shared/queue-body';
+import { SEND_INTERVAL_MS } from '../../shared/store/conversations';
 import { idempotencyKeyOf } from '../../shared/store/idempotency';
-import { SEND_INTERVAL_MS } from '../../shared/store/send-bucket';
 import { TTL_ATTRIBUTE } from '../../shared/tables';
 import {
   awsCalls,

@@ -13,7 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, expect, vi } from 'vitest';
 import { createSendHandler, type SendHandlerDeps } from '../../../lambdas/send/routes';
 import type { RouteEvent } from '../../../shared/route-kit';
-import { SEND_INTERVAL_MS } from '../../../shared/store/send-bucket';
+import { SEND_INTERVAL_MS } from '../../../shared/store/conversations';
 import { memberSk } from '../../../shared/tables';
 import { routeEvent } from '../../support/api-gateway';
 import { ddb, ddbMock, NOW, QUEUE_URL, sqs, sqsMock, TABLE_NAMES } from './send-function';
