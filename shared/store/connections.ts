@@ -20,11 +20,9 @@ import {
 } from '../errors';
 import { LIMITS } from '../limits';
 import { type TableNames, TTL_ATTRIBUTE } from '../tables';
-import { queryAll } from './batch';
 import { updateIf } from './conditions';
 
 type Tables = Pick<TableNames, 'connections' | 'subscriptions'>;
-type SubscriptionTables = Pick<TableNames, 'subscriptions'>;
 
 export interface ConnectionRecord {
   connectionId: string;
@@ -137,23 +135,6 @@ export async function deleteSubscription(
     }
     throw err;
   }
-}
-
-/** Lists the connections subscribed to a conversation: one paginated Query, O(subscribers). */
-export async function listSubscribers(
-  ddb: DynamoDBDocumentClient,
-  tables: SubscriptionTables,
-  conversationId: string,
-): Promise<string[]> {
-  const items = await queryAll(ddb, {
-    TableName: tables.subscriptions,
-    KeyConditionExpression: 'conversationId = :c',
-    ExpressionAttributeValues: { ':c': conversationId },
-    ProjectionExpression: 'connectionId',
-    // A subscription acked a moment ago must already receive the next message (G5).
-    ConsistentRead: true,
-  });
-  return items.map((item) => String(item.connectionId));
 }
 
 const BATCH_WRITE_LIMIT = 25;

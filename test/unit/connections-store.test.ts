@@ -23,10 +23,10 @@ import {
   addAnnounced,
   deleteConnection,
   deleteSubscription,
-  listSubscribers,
   putConnection,
   putSubscription,
 } from '../../shared/store/connections';
+import { listListeners } from '../../shared/store/presence';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
@@ -240,11 +240,11 @@ describe('deleteSubscription', () => {
   });
 });
 
-describe('listSubscribers', () => {
+describe('listListeners, as the fan-out reads the subscribers', () => {
   it('reads strongly consistent, so a subscription acked a moment ago gets the next message (G5)', async () => {
     ddbMock.on(QueryCommand).resolves({ Items: [{ connectionId: 'c1' }] });
 
-    await listSubscribers(ddb, tables, 'general');
+    await listListeners(ddb, tables, 'general', { consistent: true });
 
     expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
       TableName: tables.subscriptions,
@@ -264,10 +264,10 @@ describe('listSubscribers', () => {
       .resolvesOnce({ Items: [{ connectionId: 'c3' }] });
 
     // Act
-    const connectionIds = await listSubscribers(ddb, tables, 'general');
+    const listeners = await listListeners(ddb, tables, 'general', { consistent: true });
 
     // Assess
-    expect(connectionIds).toEqual(['c1', 'c2', 'c3']);
+    expect(listeners.map((listener) => listener.connectionId)).toEqual(['c1', 'c2', 'c3']);
     expect(ddbMock).toHaveReceivedCommandTimes(QueryCommand, 2);
     expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
       TableName: tables.subscriptions,
