@@ -4,6 +4,7 @@
  * cover the `methodArn` (IAM wildcards `*` and `?` included).
  */
 import type { HandshakeRequest } from './events';
+import { isRecord } from './values';
 
 /** The authorizer decided: a status that refuses the handshake, or the context of an allowed one. */
 export type AuthorizerOutcome =
@@ -39,10 +40,6 @@ export function identityPresent(sources: readonly string[], request: HandshakeRe
         : request.queryStringParameters?.[name];
     return value !== undefined && value !== '';
   });
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function asList(value: unknown): unknown[] {
