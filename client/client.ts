@@ -61,12 +61,14 @@ export class ChatClient extends Emitter<ClientEvents> {
           presenceOf: this.presenceOf,
           answer: (frame) => this.requests.answer(frame),
           anonymousError: () => this.requests.anonymousError(),
+          tokenExpired: () => this.connection.replace('token_expired'),
         }),
       lost: () => {
         this.requests.connectionLost();
         for (const stream of this.streams.values()) stream.pause();
       },
       gaveUp: () => this.shutDown('gave_up'),
+      authFailed: () => this.shutDown('auth_failed'),
     });
     this.requests = new Requests({
       scheduler,
@@ -290,7 +292,7 @@ export class ChatClient extends Emitter<ClientEvents> {
     this.shutDown('client');
   }
 
-  private shutDown(reason: 'client' | 'gave_up'): void {
+  private shutDown(reason: ClientEvents['closed']['reason']): void {
     if (this.connection.state === 'closed') return;
     this.connection.close();
     const closed = new ChatRequestError('closed', 'The client is closed');

@@ -8,6 +8,7 @@ import type {
   ReadEvent,
   ReconnectReason,
   Scheduler,
+  TokenRequest,
   TypingEvent,
   WebSocketConstructor,
 } from './types';
@@ -17,8 +18,16 @@ export interface ConnectOptions {
   url: string;
   /** A fixed token. Prefer `tokenProvider` for long sessions: tokens expire. */
   token?: string;
-  /** Called before every connection attempt, so an expired token is replaced by a fresh one. */
-  tokenProvider?: () => string | Promise<string>;
+  /**
+   * Called before every connection attempt, so an expired token is replaced by a fresh one. The request
+   * says why: after `expired` or `refused` the last token must not be returned again (refresh it).
+   */
+  tokenProvider?: (request: TokenRequest) => string | Promise<string>;
+  /**
+   * After this many refused handshakes in a row the client emits `auth_failed` (the user must sign in
+   * again); with a fixed `token` it also closes, since that token will never be accepted. @default 3
+   */
+  maxAuthRefusals?: number;
   /** @default globalThis.WebSocket (browsers, Node ≥ 22); on Node 20 pass the `ws` package's export. */
   WebSocket?: WebSocketConstructor;
   /** Where unsent messages are kept. @default new MemoryOutboxStore() */
@@ -58,7 +67,13 @@ export interface ClientEvents {
   connecting: { attempt: number };
   open: { attempt: number };
   reconnecting: { attempt: number; delayMs: number; reason: ReconnectReason };
-  closed: { reason: 'client' | 'gave_up' };
+  closed: { reason: 'client' | 'gave_up' | 'auth_failed' };
+  /**
+   * The server refused `refusals` handshakes in a row: the tokens the app has are not accepted. `message`
+   * says so in words, for the user. A client with a `tokenProvider` keeps trying (with backoff), so it
+   * recovers once the provider has a token of a new sign-in.
+   */
+  auth_failed: { refusals: number; message: string };
   outbox: OutboxEvent;
   /** A background failure that stops nothing (an outbox store that cannot save, a token provider that threw). */
   error: { error: unknown };

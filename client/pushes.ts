@@ -17,6 +17,8 @@ export interface FrameListener {
   answer(frame: Record<string, unknown>): void;
   /** API Gateway's own error, which names no request of ours. */
   anonymousError(): void;
+  /** The server refused a frame because the connection's token expired; it closes the connection. */
+  tokenExpired(): void;
 }
 
 /** Decodes one frame and hands it on; a frame that does not parse, or is malformed, is dropped. */
@@ -69,6 +71,9 @@ export function receiveFrame(data: unknown, to: FrameListener): void {
     if (to.presenceOf.get(userId) === online) return;
     to.presenceOf.set(userId, online);
     to.emit('presence', { userId, online });
+  } else if (frame.type === 'error' && frame.code === 'token_expired') {
+    // Not the request's fault: the connection ended under it, and a fresh one resends what may be resent.
+    to.tokenExpired();
   } else if (frame.type === 'ack' || frame.type === 'error') {
     to.answer(frame);
   } else if (frame.type === undefined && typeof frame.message === 'string') {

@@ -1,6 +1,7 @@
 /**
  * The connection state machine: it (re)connects with a fresh token, keeps the socket alive and young,
- * and replaces it when it dies, goes silent or grows old, with backoff between failed attempts.
+ * and replaces it when it dies, goes silent, grows old or outlives its token, with backoff between failed
+ * attempts. It tells the token provider why it asks, and the app when tokens keep being refused.
  */
 import { type BackoffPolicy, fullJitterDelay } from '../shared/backoff';
 import type { ClientEvents, ConnectOptions } from './options';
@@ -8,6 +9,7 @@ import type {
   ConnectionState,
   ReconnectReason,
   Scheduler,
+  TokenRequest,
   WebSocketConstructor,
   WebSocketLike,
 } from './types';
@@ -20,6 +22,34 @@ const STABLE_AFTER_MS = 60_000;
  * collides with a request's (decimal) ids.
  */
 const KEEPALIVE_FRAME = '{"action":"ping","requestId":"keepalive"}';
+const DEFAULT_MAX_AUTH_REFUSALS = 3;
+
+/**
+ * Whether a socket's error event says the server answered the handshake 401 or 403. Node's `ws` says so
+ * ("Unexpected server response: 401"); a browser does not, and its refused handshake looks like any
+ * failed one (then an expired token is still told by its `exp`: {@link expiryOf}).
+ */
+function refusedHandshake(event: unknown): boolean {
+  const { message, error } = (event ?? {}) as { message?: unknown; error?: { message?: unknown } };
+  const text = typeof message === 'string' ? message : String(error?.message ?? '');
+  return /\b40[13]\b/.test(text);
+}
+
+/**
+ * The `exp` of a JWT in epoch ms, read without verifying it (only to tell the provider why a token is
+ * asked for); undefined for a token that is not a JWT with an `exp`.
+ */
+function expiryOf(token: string): number | undefined {
+  const payload = token.split('.')[1];
+  if (payload === undefined) return undefined;
+  try {
+    const claims: unknown = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/')));
+    const exp = (claims as { exp?: unknown } | null)?.exp;
+    return typeof exp === 'number' ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** What the connection tells the client it belongs to. */
 export interface SocketHost {
@@ -28,7 +58,10 @@ export interface SocketHost {
   backoff: BackoffPolicy;
   /** How long a keepalive waits for any frame before the connection is declared dead. */
   timeoutMs: number;
-  emit<K extends 'connecting' | 'open' | 'reconnecting' | 'error'>(type: K, event: ClientEvents[K]): void;
+  emit<K extends 'connecting' | 'open' | 'reconnecting' | 'error' | 'auth_failed'>(
+    type: K,
+    event: ClientEvents[K],
+  ): void;
   /** The socket opened: resume what waits for it. */
   opened(): void;
   /** A frame arrived on the current socket. */
@@ -37,6 +70,8 @@ export interface SocketHost {
   lost(): void;
   /** `maxReconnectAttempts` failed in a row: the client closes. */
   gaveUp(): void;
+  /** A fixed token was refused `maxAuthRefusals` times in a row: the client closes. */
+  authFailed(): void;
 }
 
 /** One logical connection, over as many sockets as it takes. */
@@ -48,6 +83,10 @@ export class Connection {
   private openedAt = 0;
   /** Frames received on this connection: an attempt that saw none arrive after it was sent met a dead socket. */
   private receivedCount = 0;
+  /** Why the next token is asked for. */
+  private tokenRequest: TokenRequest = { reason: 'connect', refusals: 0 };
+  /** The `exp` (epoch ms) of the token of the current socket, when it is a JWT. */
+  private tokenExpiry: number | undefined;
   /** The timers of one connection (or of the wait before the next): age limit, keepalive, its probe, reconnect. */
   private readonly timers = new Map<'age' | 'keepalive' | 'probe' | 'reconnect', () => void>();
   private readonly WebSocket: WebSocketConstructor;
@@ -89,21 +128,29 @@ export class Connection {
     this.host.emit('connecting', { attempt: this.attempt });
     let socket: WebSocketLike;
     try {
-      const token = this.options.tokenProvider ? await this.options.tokenProvider() : this.options.token;
+      const token =
+        (this.options.tokenProvider
+          ? await this.options.tokenProvider(this.tokenRequest)
+          : this.options.token) ?? '';
       if (this.currentState !== 'connecting') return;
       const url = new URL(this.options.url);
-      url.searchParams.set('token', token ?? '');
+      url.searchParams.set('token', token);
       socket = new this.WebSocket(url.toString());
+      this.tokenExpiry = expiryOf(token);
     } catch (error: unknown) {
       this.host.emit('error', { error });
       this.reconnect('lost');
       return;
     }
     this.socket = socket;
+    let refused = false;
     socket.onopen = () => this.opened(socket);
     socket.onmessage = (event: { data: unknown }) => this.onFrame(socket, event.data);
-    socket.onclose = () => socket === this.socket && this.lost('lost');
-    socket.onerror = () => {}; // a close event follows; it decides
+    socket.onclose = () => socket === this.socket && this.lost(refused ? 'refused' : 'lost');
+    // A close event follows; it decides, knowing whether the handshake was refused.
+    socket.onerror = (event: unknown) => {
+      refused ||= this.currentState === 'connecting' && refusedHandshake(event);
+    };
   }
 
   /** Drops the current socket on purpose and connects again. */
@@ -121,6 +168,7 @@ export class Connection {
     if (socket !== this.socket) return;
     const attempt = this.attempt;
     this.currentState = 'open';
+    this.tokenRequest = { reason: 'reconnect', refusals: 0 };
     this.openedAt = this.host.scheduler.now();
     this.setTimer('age', this.options.maxConnectionMs ?? 110 * 60_000, () => this.replace('max_age'));
     this.armKeepalive();
@@ -144,9 +192,28 @@ export class Connection {
   private lost(reason: ReconnectReason): void {
     this.socket = undefined;
     this.stopConnectionTimers();
-    if (this.currentState === 'open' && this.host.scheduler.now() - this.openedAt >= STABLE_AFTER_MS)
-      this.attempt = 0;
+    const now = this.host.scheduler.now();
+    if (this.currentState === 'open' && now - this.openedAt >= STABLE_AFTER_MS) this.attempt = 0;
     this.host.lost();
+    if (reason === 'refused') {
+      const refusals = this.tokenRequest.refusals + 1;
+      this.tokenRequest = { reason: 'refused', refusals };
+      if (refusals === (this.options.maxAuthRefusals ?? DEFAULT_MAX_AUTH_REFUSALS)) {
+        this.host.emit('auth_failed', {
+          refusals,
+          message: `The server refused the sign-in ${refusals} times in a row: sign in again.`,
+        });
+        if (this.options.tokenProvider === undefined) {
+          this.host.authFailed();
+          return;
+        }
+      }
+    } else {
+      // AWS may close the socket before its `token_expired` answer is out: the token's own exp tells.
+      const expired =
+        reason === 'token_expired' || (this.tokenExpiry !== undefined && now >= this.tokenExpiry);
+      this.tokenRequest = { reason: expired ? 'expired' : 'reconnect', refusals: 0 };
+    }
     this.reconnect(reason);
   }
 
@@ -157,9 +224,12 @@ export class Connection {
       return;
     }
     this.attempt++;
-    // A connection that reached its age limit is replaced at once: nothing is wrong with the server.
+    // A connection that reached its age limit or outlived its token is replaced at once: nothing is wrong
+    // with the server.
     const delayMs =
-      reason === 'max_age' ? 0 : fullJitterDelay(this.attempt, this.host.random, this.host.backoff);
+      reason === 'max_age' || reason === 'token_expired'
+        ? 0
+        : fullJitterDelay(this.attempt, this.host.random, this.host.backoff);
     this.currentState = 'reconnecting';
     this.host.emit('reconnecting', { attempt: this.attempt, delayMs, reason });
     this.setTimer('reconnect', delayMs, () => void this.dial());

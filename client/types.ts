@@ -142,8 +142,29 @@ export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
-/** Why a connection is replaced: it dropped, went silent, was declared gone, or reached its age limit. */
-export type ReconnectReason = 'lost' | 'no_answer' | 'connection_gone' | 'max_age';
+/**
+ * Why a connection is replaced: it dropped, went silent, was declared gone, reached its age limit, its
+ * token expired (`token_expired`: the server refuses its frames and closes it), or its handshake was
+ * refused (the token was not accepted).
+ */
+export type ReconnectReason =
+  | 'lost'
+  | 'no_answer'
+  | 'connection_gone'
+  | 'max_age'
+  | 'token_expired'
+  | 'refused';
+
+/**
+ * Why the SDK asks its token provider for a token: the first connection, a reconnect, a token that
+ * expired (the server said `token_expired`, or the token's own `exp` had passed when its socket was lost),
+ * or a handshake that refused the last token.
+ */
+export interface TokenRequest {
+  reason: 'connect' | 'reconnect' | 'expired' | 'refused';
+  /** Handshakes refused in a row before this request; 0 unless `reason` is `refused`. */
+  refusals: number;
+}
 
 /**
  * A membership change as words: "alice added dave, erin", "alice removed carol", "bob left". `name`

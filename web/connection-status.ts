@@ -24,8 +24,16 @@ export class ConnectionStatus {
     chat.on('reconnecting', ({ attempt, delayMs, reason }) =>
       this.set('reconnecting', `reconnecting #${attempt} in ${Math.round(delayMs)} ms (${reason})`),
     );
+    chat.on('auth_failed', ({ message }) => this.set('reconnecting', message));
     chat.on('closed', ({ reason }) =>
-      this.set('closed', reason === 'client' ? 'closed' : 'closed: gave up reconnecting'),
+      this.set(
+        'closed',
+        reason === 'client'
+          ? 'closed'
+          : reason === 'auth_failed'
+            ? 'closed: sign in again'
+            : 'closed: gave up reconnecting',
+      ),
     );
   }
 

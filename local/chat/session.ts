@@ -27,6 +27,8 @@ const REASONS: Record<ReconnectReason, string> = {
   no_answer: 'the server stopped answering',
   connection_gone: 'the server dropped this connection',
   max_age: 'the connection reached its age limit',
+  token_expired: 'the token expired; connecting with a fresh one',
+  refused: 'the server refused the token',
 };
 
 /** Asks the running local runtime for a fresh token (it re-reads where the runtime is, every time). */
