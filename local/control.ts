@@ -11,6 +11,12 @@
  *   GET  /config.json                        {"webSocketUrl"}: where the page connects
  *   POST /  (X-Amz-Target: AWSEvents.PutEvents)   the offline-event bus stand-in (local/event-bus.ts)
  *   GET  /events                             {"eventBusName", "events"}: every event put on it
+ *
+ * It listens on loopback and answers only this machine's tools and its own page: a request whose Host is
+ * not a name of loopback (DNS rebinding) or whose Origin is another page's is refused with 403, and a
+ * POST must be JSON (415 otherwise), which a browser sends cross-origin only after a preflight this
+ * server never grants. Without that, any site open in the developer's browser could invoke `send` as
+ * anyone with a `text/plain` POST.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -19,11 +25,14 @@ import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { userIdSchema } from '../shared/protocol';
 import type { WebAsset } from '../web/build';
 import type { LocalEventBus } from './event-bus';
+import { LOOPBACK_HOST, refuseForeignRequest, sameOrigin } from './loopback';
 
 /** The audience of local tokens; the authorizer is configured with it like an app client id on AWS. */
 export const LOCAL_AUDIENCE = 'serverless-chat-local';
 const DEFAULT_TOKEN_SECONDS = 60 * 60;
 const MAX_INVOKE_BODY_BYTES = 256 * 1024;
+/** The invocations' JSON and the event bus's AWS JSON: neither can be sent cross-origin without a preflight. */
+const POST_MEDIA_TYPES = new Set(['application/json', 'application/x-amz-json-1.1']);
 
 export interface TokenOptions {
   /** Seconds until expiry; negative values make an already expired token (for tests). @default 3600 */
@@ -41,7 +50,6 @@ export interface ControlPlane {
 
 export interface ControlPlaneOptions {
   port?: number;
-  host?: string;
   /** Invokes a function by wiring name; set after the functions are loaded. */
   invoke: (name: string, event: unknown) => Promise<unknown>;
   onLog?: (line: string) => void;
@@ -78,6 +86,19 @@ function contentSecurityPolicy(webSocketUrl: string): string {
   ].join('; ');
 }
 
+const mediaType = (req: IncomingMessage): string =>
+  (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+
+/** Answers a request from anywhere but this machine's tools and the page's own origin, or a non-JSON POST. */
+function refuseForeign(req: IncomingMessage, res: ServerResponse): boolean {
+  const refusal = refuseForeignRequest(req.headers, sameOrigin);
+  if (refusal === undefined && (req.method !== 'POST' || POST_MEDIA_TYPES.has(mediaType(req)))) return false;
+  req.resume();
+  if (refusal !== undefined) send(res, refusal.status, { message: refusal.message });
+  else send(res, 415, { message: 'A POST here must be application/json' });
+  return true;
+}
+
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -91,7 +112,6 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 /** Starts the control plane with a fresh RS256 key; tokens of an earlier run are no longer valid. */
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
-  const host = options.host ?? '127.0.0.1';
   const { privateKey, publicKey } = await generateKeyPair('RS256');
   const kid = randomUUID();
   const publicJwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
@@ -110,6 +130,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (refuseForeign(req, res)) return;
     const url = new URL(req.url ?? '/', issuer);
     if (req.method === 'GET' && url.pathname === '/.well-known/jwks.json') {
       return send(res, 200, { keys: [publicJwk] });
@@ -194,9 +215,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => send(res, 500, { message: String(err) }));
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, LOOPBACK_HOST, resolve));
   const { port } = server.address() as AddressInfo;
-  issuer = `http://${host}:${port}`;
+  issuer = `http://${LOOPBACK_HOST}:${port}`;
   options.onLog?.(`control plane on ${issuer} (tokens: ${issuer}/token?user=alice)`);
 
   return {

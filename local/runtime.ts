@@ -27,6 +27,7 @@ import { type ControlPlane, startControlPlane, type TokenOptions } from './contr
 import { createLocalEventBus, type LocalEventBus } from './event-bus';
 import { type SqsEventSource, startSqsEventSource } from './event-source';
 import { environmentFor, type LocalFunctions, loadFunctions } from './functions';
+import { LOOPBACK_HOST } from './loopback';
 import { createAttachmentsBucket, createQueues, createTables } from './resources';
 import { startS3CorsProxy } from './s3-cors';
 import {
@@ -214,6 +215,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     );
     const api = await startWebSocketApi({
       port: options.ports?.webSocket,
+      host: LOOPBACK_HOST,
       stage: options.stage ?? 'local',
       routeSelectionExpression: ROUTE_SELECTION_EXPRESSION,
       routes: localRoutes(wiring, lazy),

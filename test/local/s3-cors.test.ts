@@ -111,7 +111,7 @@ describe('the S3 CORS front against a stand-in S3', () => {
     expect(noOrigin.status).toBe(400);
   });
 
-  it('forwards a PUT unchanged and answers with what the S3 said plus the CORS headers', async () => {
+  it('forwards a PUT unchanged but for the Origin it checked, and answers with what the S3 said plus the CORS headers', async () => {
     // Prepare
     const path = '/bucket/conversations/c1/k?X-Amz-Expires=300&X-Amz-Signature=abc';
 
@@ -129,7 +129,6 @@ describe('the S3 CORS front against a stand-in S3', () => {
         url: path,
         headers: {
           host: new URL(loopback(proxy)).host,
-          origin: PAGE_ORIGIN,
           'content-type': 'image/png',
           'content-length': '6',
           'x-extra': 'kept',
@@ -137,6 +136,8 @@ describe('the S3 CORS front against a stand-in S3', () => {
         body: 'pixels',
       },
     ]);
+    // fauxqs refuses every request that names an Origin (local/services.ts); the front has judged it.
+    expect(fake.received[0]?.headers.origin).toBeUndefined();
     expect(answer.status).toBe(200);
     expect(await answer.text()).toBe('stored');
     expect(answer.headers.get('etag')).toBe('"abc"');
@@ -152,6 +153,25 @@ describe('the S3 CORS front against a stand-in S3', () => {
     expect(answer.status).toBe(200);
     expect(answer.headers.get('access-control-allow-origin')).toBeNull();
     expect(fake.received).toMatchObject([{ method: 'GET', url: '/bucket/key' }]);
+  });
+
+  it('refuses a Host that is not a name of loopback (DNS rebinding) and forwards nothing', async () => {
+    // Prepare: a page of the attacker's name, which resolves to 127.0.0.1, reads the bucket same-origin.
+    const port = new URL(proxy.endpoint).port;
+
+    // Act
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      request(`${loopback(proxy)}/bucket/key`, { headers: { host: `evil.example:${port}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      })
+        .once('error', reject)
+        .end();
+    });
+
+    // Assess
+    expect(status).toBe(403);
+    expect(fake.arrived).toEqual([]);
   });
 
   it('stops while an upload is still arriving, so it never holds up the runtime', async () => {
