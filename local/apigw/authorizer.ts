@@ -8,7 +8,7 @@ import { isRecord } from './values';
 
 /** The authorizer decided: a status that refuses the handshake, or the context of an allowed one. */
 export type AuthorizerOutcome =
-  | { allowed: true; principalId: string; context: Record<string, string | number | boolean> }
+  | { allowed: true; principalId: string; context: Record<string, string> }
   | { allowed: false; status: 401 | 403 | 500; message: string };
 
 const IDENTITY_SOURCE = /^route\.request\.(header|querystring)\.(.+)$/;
@@ -84,7 +84,8 @@ function isUnauthorized(err: unknown): boolean {
 /**
  * Invokes the authorizer and maps its answer: a thrown `Unauthorized` is 401, a policy that does not
  * allow `methodArn` is 403, any other throw or a malformed result (no principalId, a context value that
- * is not a string, number or boolean) is 500.
+ * is not a string, number or boolean) is 500. Context values reach the routes stringified, as API
+ * Gateway documents ("numberKey": "1"), so a route that reads a number must parse it.
  */
 export async function runAuthorizer(
   invoke: (event: unknown) => Promise<unknown>,
@@ -100,12 +101,12 @@ export async function runAuthorizer(
   if (!isRecord(result) || typeof result.principalId !== 'string' || !isRecord(result.policyDocument)) {
     return { allowed: false, status: 500, message: 'Internal Server Error' };
   }
-  const context: Record<string, string | number | boolean> = {};
+  const context: Record<string, string> = {};
   for (const [key, value] of Object.entries(isRecord(result.context) ? result.context : {})) {
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       return { allowed: false, status: 500, message: 'Internal Server Error' };
     }
-    context[key] = value;
+    context[key] = String(value);
   }
   if (!policyAllows(result.policyDocument, event.methodArn)) {
     return { allowed: false, status: 403, message: 'Forbidden' };
