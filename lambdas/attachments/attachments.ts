@@ -5,37 +5,28 @@
  * message names tells which conversation's members may read it.
  */
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { attachmentPrefix } from '../../shared/attachments';
 import { LIMITS } from '../../shared/limits';
-import type { MetricSink } from '../../shared/metrics';
-import type { DisconnectFn } from '../../shared/poster';
 import type { DownloadUrlAck, DownloadUrlFrame, UploadUrlAck, UploadUrlFrame } from '../../shared/protocol';
 import {
+  type ActionHandler,
   type Caller,
-  CONNECTION_FRAME_RATE,
   createActionHandler,
-  type InvocationContext,
-  type RouteEvent,
-  type RouteResult,
+  type FunctionKitDeps,
+  routeKitOf,
 } from '../../shared/route-kit';
 import { requireMember } from '../../shared/store/conversations';
 import type { TableNames } from '../../shared/tables';
 
-export interface AttachmentDeps {
+/** The attachment routes' clients and names, and what the route kit runs with (its `now` dates the URLs). */
+export interface AttachmentDeps extends FunctionKitDeps {
   ddb: DynamoDBDocumentClient;
   s3: S3Client;
   tables: Pick<TableNames, 'conversations'>;
   bucket: string;
-  now: () => Date;
-  logger: Logger;
-  /** Closes a connection that keeps sending while refused (the route kit's `disconnect`). */
-  disconnect: DisconnectFn;
-  /** Counts the route kit's `busy` and `rate_limited` answers. */
-  metrics: MetricSink;
   /** Makes the last part of a new key. @default crypto.randomUUID */
   newKeyId?: () => string;
 }
@@ -97,20 +88,9 @@ export async function downloadUrl(
 }
 
 /** Builds the Lambda handler of the attachment routes; `handler.ts` passes real clients. */
-export function createAttachmentsHandler(
-  deps: AttachmentDeps,
-): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
-  return createActionHandler(
-    {
-      logger: deps.logger,
-      clock: () => deps.now().getTime(),
-      frameRate: CONNECTION_FRAME_RATE,
-      disconnect: deps.disconnect,
-      metrics: deps.metrics,
-    },
-    {
-      uploadUrl: (frame, caller) => uploadUrl(deps, frame, caller),
-      downloadUrl: (frame, caller) => downloadUrl(deps, frame, caller),
-    },
-  );
+export function createAttachmentsHandler(deps: AttachmentDeps): ActionHandler {
+  return createActionHandler(routeKitOf(deps), {
+    uploadUrl: (frame, caller) => uploadUrl(deps, frame, caller),
+    downloadUrl: (frame, caller) => downloadUrl(deps, frame, caller),
+  });
 }

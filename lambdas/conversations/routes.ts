@@ -17,13 +17,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LIMITS } from '../../shared/limits';
 import type { MetricSink } from '../../shared/metrics';
 import type { DisconnectFn } from '../../shared/poster';
-import {
-  CONNECTION_FRAME_RATE,
-  createActionHandler,
-  type InvocationContext,
-  type RouteEvent,
-  type RouteResult,
-} from '../../shared/route-kit';
+import { type ActionHandler, createActionHandler, routeKitOf } from '../../shared/route-kit';
 import { deleteSubscription } from '../../shared/store/connections';
 import { createConversation, markRead, readCounter, requireMember } from '../../shared/store/conversations';
 import { messagesBefore } from '../../shared/store/messages';
@@ -80,9 +74,7 @@ export interface ConversationsDeps {
  *
  * Non-members get `forbidden` from subscribe, history and addMembers before anything is written.
  */
-export function createConversationsHandler(
-  deps: ConversationsDeps,
-): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
+export function createConversationsHandler(deps: ConversationsDeps): ActionHandler {
   const { ddb, tables, logger, metrics } = deps;
   const clock = deps.clock ?? (() => new Date());
   const newId = deps.newId ?? randomUUID;
@@ -101,88 +93,79 @@ export function createConversationsHandler(
           ...(deps.ephemeral && { post: deps.ephemeral.post }),
         };
 
-  return createActionHandler(
-    {
-      logger,
-      clock: () => clock().getTime(),
-      frameRate: CONNECTION_FRAME_RATE,
-      disconnect: deps.disconnect,
-      metrics,
-    },
-    {
-      ...(ephemeral === undefined ? {} : ephemeralRoutes(ephemeral)),
-      ...(membership === undefined ? {} : membershipRoutes(membership)),
-      createConversation: async (frame, caller) => {
-        if (frame.direct === true) {
-          const conversation = await openDirect(ddb, tables, caller.userId, frame, clock());
-          logger.appendKeys({ conversationId: conversation.conversationId });
-          return { conversation };
-        }
-        const conversationId = newId();
-        logger.appendKeys({ conversationId });
-        const conversation = await createConversation(ddb, tables, {
-          conversationId,
-          title: frame.title,
-          members: [caller.userId, ...frame.members],
-          createdBy: caller.userId,
-          now: clock(),
-        });
-        logger.info('Conversation created', { memberCount: conversation.members.length });
+  return createActionHandler(routeKitOf({ logger, now: clock, disconnect: deps.disconnect, metrics }), {
+    ...(ephemeral === undefined ? {} : ephemeralRoutes(ephemeral)),
+    ...(membership === undefined ? {} : membershipRoutes(membership)),
+    createConversation: async (frame, caller) => {
+      if (frame.direct === true) {
+        const conversation = await openDirect(ddb, tables, caller.userId, frame, clock());
+        logger.appendKeys({ conversationId: conversation.conversationId });
         return { conversation };
-      },
-      read: async (frame, caller) => {
-        const { readSeq, moved, memberCount } = await markRead(
-          ddb,
-          tables,
-          frame.conversationId,
-          caller.userId,
-          frame.seq,
-          clock(),
-        );
-        if (moved && ephemeral !== undefined) {
-          await postReadEvent(ephemeral, frame.conversationId, caller, readSeq, memberCount);
-        }
-        return { conversationId: frame.conversationId, readSeq, moved };
-      },
-      addMembers: (frame, caller) => addMembers({ ddb, tables, clock, membership }, frame, caller.userId),
-      listConversations: (frame, caller) =>
-        listConversations(ddb, tables, caller.userId, frame.limit ?? LIMITS.defaultPageSize, frame.cursor),
-      ping: async () => ({}),
-      subscribe: async (frame, caller) => {
-        const [, announceOnline] = await Promise.all([
-          requireMember(ddb, tables, frame.conversationId, caller.userId),
-          ephemeral && prepareOnlineAnnouncement(ephemeral, frame.conversationId, caller),
-        ]);
-        const page = await subscribe(ddb, tables, frame, caller, clock(), metrics);
-        // Where members can be removed, a removal may have run between the check above and the write.
-        if (membership !== undefined) await confirmSubscriber(membership, frame.conversationId, caller);
-        await announceOnline?.();
-        return page;
-      },
-      unsubscribe: async (frame, caller) => {
-        await deleteSubscription(ddb, tables, {
-          conversationId: frame.conversationId,
-          connectionId: caller.connectionId,
-        });
-        return { conversationId: frame.conversationId };
-      },
-      history: async (frame, caller) => {
-        const [, counter] = await Promise.all([
-          requireMember(ddb, tables, frame.conversationId, caller.userId),
-          readCounter(ddb, tables, frame.conversationId),
-        ]);
-        const page = await messagesBefore(
-          ddb,
-          tables,
-          frame.conversationId,
-          frame.beforeSeq,
-          { ...counter, now: clock() },
-          metrics,
-          frame.limit,
-        );
-        const lastSeq = Math.max(counter.lastSeq, page.messages.at(-1)?.seq ?? 0);
-        return { conversationId: frame.conversationId, ...page, lastSeq };
-      },
+      }
+      const conversationId = newId();
+      logger.appendKeys({ conversationId });
+      const conversation = await createConversation(ddb, tables, {
+        conversationId,
+        title: frame.title,
+        members: [caller.userId, ...frame.members],
+        createdBy: caller.userId,
+        now: clock(),
+      });
+      logger.info('Conversation created', { memberCount: conversation.members.length });
+      return { conversation };
     },
-  );
+    read: async (frame, caller) => {
+      const { readSeq, moved, memberCount } = await markRead(
+        ddb,
+        tables,
+        frame.conversationId,
+        caller.userId,
+        frame.seq,
+        clock(),
+      );
+      if (moved && ephemeral !== undefined) {
+        await postReadEvent(ephemeral, frame.conversationId, caller, readSeq, memberCount);
+      }
+      return { conversationId: frame.conversationId, readSeq, moved };
+    },
+    addMembers: (frame, caller) => addMembers({ ddb, tables, clock, membership }, frame, caller.userId),
+    listConversations: (frame, caller) =>
+      listConversations(ddb, tables, caller.userId, frame.limit ?? LIMITS.defaultPageSize, frame.cursor),
+    ping: async () => ({}),
+    subscribe: async (frame, caller) => {
+      const [, announceOnline] = await Promise.all([
+        requireMember(ddb, tables, frame.conversationId, caller.userId),
+        ephemeral && prepareOnlineAnnouncement(ephemeral, frame.conversationId, caller),
+      ]);
+      const page = await subscribe(ddb, tables, frame, caller, clock(), metrics);
+      // Where members can be removed, a removal may have run between the check above and the write.
+      if (membership !== undefined) await confirmSubscriber(membership, frame.conversationId, caller);
+      await announceOnline?.();
+      return page;
+    },
+    unsubscribe: async (frame, caller) => {
+      await deleteSubscription(ddb, tables, {
+        conversationId: frame.conversationId,
+        connectionId: caller.connectionId,
+      });
+      return { conversationId: frame.conversationId };
+    },
+    history: async (frame, caller) => {
+      const [, counter] = await Promise.all([
+        requireMember(ddb, tables, frame.conversationId, caller.userId),
+        readCounter(ddb, tables, frame.conversationId),
+      ]);
+      const page = await messagesBefore(
+        ddb,
+        tables,
+        frame.conversationId,
+        frame.beforeSeq,
+        { ...counter, now: clock() },
+        metrics,
+        frame.limit,
+      );
+      const lastSeq = Math.max(counter.lastSeq, page.messages.at(-1)?.seq ?? 0);
+      return { conversationId: frame.conversationId, ...page, lastSeq };
+    },
+  });
 }

@@ -1,13 +1,10 @@
 /** The route table of the send function: `send`, `edit` and `delete` (./send.ts, ./edit.ts). */
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { AdmissionGate } from '../../shared/admission';
-import type { DisconnectFn } from '../../shared/poster';
 import {
-  CONNECTION_FRAME_RATE,
+  type ActionHandler,
   createActionHandler,
-  type InvocationContext,
-  type RouteEvent,
-  type RouteResult,
+  type FunctionKitDeps,
+  routeKitOf,
 } from '../../shared/route-kit';
 import { BucketHints } from '../../shared/store/conversations';
 import { MIN_SEND_BUDGET_MS, type SendDeps } from './deps';
@@ -22,42 +19,27 @@ import { sendMessage } from './send';
 export const SEND_ADMISSION = { maxInFlight: 40, maxWaitMs: 2_500 } as const;
 
 /** What the send function's handler is built from: its operations' deps, and the route kit's. */
-export type SendHandlerDeps = SendDeps & {
-  logger: Logger;
-  disconnect: DisconnectFn;
-  admission?: AdmissionGate;
-};
+export type SendHandlerDeps = SendDeps & FunctionKitDeps & { admission?: AdmissionGate };
 
 /**
  * Builds the Lambda handler of the `send`, `edit` and `delete` routes (./edit.ts) from its
  * dependencies; `handler.ts` passes real clients, tests pass mocked ones.
  */
-export function createSendHandler(
-  deps: SendHandlerDeps,
-): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
+export function createSendHandler(deps: SendHandlerDeps): ActionHandler {
   const admission = deps.admission ?? new AdmissionGate({ maxInFlight: SEND_ADMISSION.maxInFlight });
   const sendDeps: SendDeps = { ...deps, bucketHints: deps.bucketHints ?? new BucketHints() };
-  return createActionHandler(
-    {
-      logger: deps.logger,
-      clock: () => deps.now().getTime(),
-      frameRate: CONNECTION_FRAME_RATE,
-      disconnect: deps.disconnect,
-      metrics: deps.metrics,
+  return createActionHandler(routeKitOf(deps), {
+    send: async (frame, caller) => {
+      const budget = caller.deadline - deps.now().getTime() - MIN_SEND_BUDGET_MS;
+      const release = await admission.enter(Math.min(SEND_ADMISSION.maxWaitMs, budget));
+      try {
+        return await sendMessage(sendDeps, frame, caller);
+      } finally {
+        release();
+      }
     },
-    {
-      send: async (frame, caller) => {
-        const budget = caller.deadline - deps.now().getTime() - MIN_SEND_BUDGET_MS;
-        const release = await admission.enter(Math.min(SEND_ADMISSION.maxWaitMs, budget));
-        try {
-          return await sendMessage(sendDeps, frame, caller);
-        } finally {
-          release();
-        }
-      },
-      // Three requests each and no reservation, so they skip the admission gate.
-      edit: (frame, caller) => editMessage(sendDeps, frame, caller),
-      delete: (frame, caller) => deleteMessage(sendDeps, frame, caller),
-    },
-  );
+    // Three requests each and no reservation, so they skip the admission gate.
+    edit: (frame, caller) => editMessage(sendDeps, frame, caller),
+    delete: (frame, caller) => deleteMessage(sendDeps, frame, caller),
+  });
 }

@@ -11,6 +11,7 @@ import type { MetricSink } from '../metrics';
 import type { DisconnectFn } from '../poster';
 import { ACTIONS, type AckOf, type Action, isAction, type RequestOf } from '../protocol';
 import { INTEGRATION_TIMEOUT_MS, type InvocationContext, REPLY_MARGIN_MS, withDeadline } from './deadline';
+import { CONNECTION_FRAME_RATE } from './flooding';
 import {
   errorFrame,
   parsedOrUndefined,
@@ -54,6 +55,22 @@ export interface RouteKitDeps {
   metrics: MetricSink;
 }
 
+/** A two-way route's Lambda handler, as {@link createActionHandler} makes it. */
+export type ActionHandler = (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult>;
+
+/** What a function hands the route kit: its logger and clock, how it closes a connection, its sink. */
+export interface FunctionKitDeps {
+  logger: Logger;
+  now: () => Date;
+  disconnect: DisconnectFn;
+  metrics: MetricSink;
+}
+
+/** The route kit's deps of a function: its own logger, clock, disconnect and sink, at CONNECTION_FRAME_RATE. */
+export function routeKitOf({ logger, now, disconnect, metrics }: FunctionKitDeps): RouteKitDeps {
+  return { logger, clock: () => now().getTime(), frameRate: CONNECTION_FRAME_RATE, disconnect, metrics };
+}
+
 /**
  * Makes a Lambda handler for the routes given, keyed by action; each frame is validated against its
  * action's schema in the action table, and each route's result must be its action's ack payload. A
@@ -64,10 +81,7 @@ export interface RouteKitDeps {
  * such connection). Any failure is answered by `toChatError`: throttling and running out of time are
  * `busy` with `retryAfterMs` on every route.
  */
-export function createActionHandler(
-  deps: RouteKitDeps,
-  routes: ActionRoutes,
-): (event: RouteEvent, context?: InvocationContext) => Promise<RouteResult> {
+export function createActionHandler(deps: RouteKitDeps, routes: ActionRoutes): ActionHandler {
   const { logger, clock, frameRate, disconnect, metrics } = deps;
   const frames = new ConnectionFrameLimiter(frameRate);
   /** Never throws: a failed close leaves the refusal's answer as it is. */

@@ -21,9 +21,12 @@ export {
   validate,
 } from './frames';
 export {
+  type ActionHandler,
   type ActionRoute,
   type ActionRoutes,
   type Caller,
   createActionHandler,
+  type FunctionKitDeps,
   type RouteKitDeps,
+  routeKitOf,
 } from './handler';

@@ -4,8 +4,9 @@
  * that keeps what it was told to count.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { vi } from 'vitest';
+import { type Mock, vi } from 'vitest';
 import type { MetricKey, MetricSink } from '../../shared/metrics';
+import type { DisconnectFn } from '../../shared/poster';
 import { CONNECTION_FRAME_RATE, type RouteKitDeps } from '../../shared/route-kit';
 
 /** When the clock of {@link routeKitDeps} says it is, unless a test says otherwise. */
@@ -31,4 +32,9 @@ export function routeKitDeps(
     sink,
     ...overrides,
   };
+}
+
+/** The route kit's part of a function's deps, faked: a disconnect and a sink that record their calls. */
+export function routeKitFakes(): { disconnect: DisconnectFn & Mock; metrics: { record: Mock } } {
+  return { disconnect: vi.fn(async () => {}), metrics: { record: vi.fn() } };
 }

@@ -26,6 +26,7 @@ import { LIMITS } from '../../shared/limits';
 import type { PostFn, PostResult } from '../../shared/poster';
 import { META_SK, memberSk, TTL_ATTRIBUTE } from '../../shared/tables';
 import { lifecycleEvent, routeEvent } from '../support/api-gateway';
+import { routeKitFakes } from '../support/route-kit';
 
 const tables = {
   conversations: 'conversations-t',
@@ -54,8 +55,7 @@ function conversationsHandler(post: PostFn) {
     ddb,
     tables,
     logger,
-    disconnect: vi.fn(async () => {}),
-    metrics: { record: vi.fn() },
+    ...routeKitFakes(),
     clock: () => NOW,
     ephemeral: { post },
   });

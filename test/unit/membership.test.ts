@@ -28,6 +28,7 @@ import { removalSk } from '../../shared/store/conversations';
 import { messagesAfter } from '../../shared/store/messages';
 import { META_SK, memberSk } from '../../shared/tables';
 import { routeEvent } from '../support/api-gateway';
+import { routeKitFakes } from '../support/route-kit';
 
 const tables = {
   conversations: 'conversations-t',
@@ -54,8 +55,7 @@ function handlerWith(post: PostFn = fakePoster()) {
     ddb,
     tables,
     logger,
-    disconnect: vi.fn(async () => {}),
-    metrics: { record: vi.fn() },
+    ...routeKitFakes(),
     clock: () => NOW,
     ephemeral: { post },
     membership: { sqs, fanoutQueueUrl: QUEUE_URL },

@@ -21,14 +21,16 @@ import {
   type ActionRoute,
   type ActionRoutes,
   type Caller,
+  CONNECTION_FRAME_RATE,
   createActionHandler,
   managementApiDisconnector,
   OUT_OF_TIME_RETRY_MS,
   REPLY_MARGIN_MS,
+  routeKitOf,
   userIdOf,
 } from '../../shared/route-kit';
 import { type ConnectionEventOptions, routeEvent } from '../support/api-gateway';
-import { KIT_NOW, routeKitDeps } from '../support/route-kit';
+import { KIT_NOW, routeKitDeps, routeKitFakes } from '../support/route-kit';
 
 /** The event of `body`, a frame as the client sent it, on alice's connection conn-1 unless `options` say otherwise. */
 const eventWith = (body: string, options: ConnectionEventOptions = {}) => routeEvent({ body, ...options });
@@ -671,6 +673,19 @@ describe('createActionHandler typed from the action table', () => {
       unsubscribe: async () => ({ conversation: 'c1' }),
     };
     expect(wrongAck).toBeDefined();
+  });
+});
+
+describe('routeKitOf', () => {
+  it("runs the route kit on the function's own clock, logger, disconnect and sink, at the connections' frame rate", () => {
+    // Prepare
+    const { logger } = routeKitDeps();
+    const fakes = routeKitFakes();
+    // Act
+    const deps = routeKitOf({ logger, now: () => new Date(1_234), ...fakes });
+    // Assess
+    expect(deps).toEqual({ logger, clock: expect.any(Function), frameRate: CONNECTION_FRAME_RATE, ...fakes });
+    expect(deps.clock()).toBe(1_234);
   });
 });
 

@@ -301,47 +301,38 @@ describe('send: logging', () => {
 });
 
 describe('send: handler module', () => {
+  /** Every variable the stack gives the send function; the management endpoint closes flooding connections. */
+  const ENVIRONMENT = {
+    CONVERSATIONS_TABLE: 'c',
+    MESSAGES_TABLE: 'm',
+    IDEMPOTENCY_TABLE: 'i',
+    FANOUT_QUEUE_URL: QUEUE_URL,
+    WS_MANAGEMENT_ENDPOINT: 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod',
+  };
+
   afterEach(() => {
     vi.unstubAllEnvs();
     vi.resetModules();
   });
 
-  it('fails at cold start naming a missing queue variable', async () => {
-    // Prepare
-    vi.stubEnv('CONVERSATIONS_TABLE', 'c');
-    vi.stubEnv('MESSAGES_TABLE', 'm');
-    vi.stubEnv('IDEMPOTENCY_TABLE', 'i');
-    vi.stubEnv('FANOUT_QUEUE_URL', '');
+  it.each(['FANOUT_QUEUE_URL', 'WS_MANAGEMENT_ENDPOINT'])(
+    'fails at cold start naming a missing %s',
+    async (missing) => {
+      // Prepare
+      for (const [name, value] of Object.entries(ENVIRONMENT))
+        vi.stubEnv(name, name === missing ? '' : value);
 
-    // Act
-    const loading = import('../../lambdas/send/handler.js');
+      // Act
+      const loading = import('../../lambdas/send/handler.js');
 
-    // Assess
-    await expect(loading).rejects.toThrow('FANOUT_QUEUE_URL');
-  });
-
-  it('fails at cold start naming a missing management endpoint, which closes flooding connections', async () => {
-    // Prepare
-    vi.stubEnv('CONVERSATIONS_TABLE', 'c');
-    vi.stubEnv('MESSAGES_TABLE', 'm');
-    vi.stubEnv('IDEMPOTENCY_TABLE', 'i');
-    vi.stubEnv('FANOUT_QUEUE_URL', QUEUE_URL);
-    vi.stubEnv('WS_MANAGEMENT_ENDPOINT', '');
-
-    // Act
-    const loading = import('../../lambdas/send/handler.js');
-
-    // Assess
-    await expect(loading).rejects.toThrow('WS_MANAGEMENT_ENDPOINT');
-  });
+      // Assess
+      await expect(loading).rejects.toThrow(missing);
+    },
+  );
 
   it('exports a handler when every variable is set', async () => {
     // Prepare
-    vi.stubEnv('CONVERSATIONS_TABLE', 'c');
-    vi.stubEnv('MESSAGES_TABLE', 'm');
-    vi.stubEnv('IDEMPOTENCY_TABLE', 'i');
-    vi.stubEnv('FANOUT_QUEUE_URL', QUEUE_URL);
-    vi.stubEnv('WS_MANAGEMENT_ENDPOINT', 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod');
+    for (const [name, value] of Object.entries(ENVIRONMENT)) vi.stubEnv(name, value);
 
     // Act
     const module = await import('../../lambdas/send/handler.js');
