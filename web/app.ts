@@ -52,8 +52,10 @@ async function main(): Promise<void> {
   };
 
   const signOut = (): void => {
-    session?.close();
+    session?.signOut();
     session = undefined;
+    // A draft is the signed-out user's too.
+    ui.messageInput.value = '';
     sessionStorage.removeItem(SESSION_USER_KEY);
     status.signedOut();
     ui.who.hidden = true;

@@ -85,6 +85,13 @@ export class ConversationDirectory {
     this.storage.setItem(this.key, JSON.stringify(this.remembered));
   }
 
+  /** Forgets everything, in memory and in storage (the user signed out). */
+  clear(): void {
+    this.remembered = [];
+    this.listed = [];
+    this.storage.removeItem(this.key);
+  }
+
   /** Reads the server's newest conversations; `hasMore` says that older ones were left out. */
   async refresh(chat: ChatClient): Promise<{ hasMore: boolean }> {
     const { conversations, hasMore } = await chat.listConversations(LIMITS.maxPageSize);

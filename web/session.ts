@@ -16,6 +16,7 @@ import { untilOnline } from './network';
 import { ui } from './ui';
 
 const lastConversationKey = (userId: string) => `serverless-chat:last-conversation:${userId}`;
+const outboxKey = (userId: string) => `serverless-chat:outbox:${userId}`;
 
 /** A signed-in user: the SDK client, the conversation list, the open conversation. */
 export class Session {
@@ -40,7 +41,7 @@ export class Session {
       // Offline, the next connection waits for the network instead of failing and backing off.
       tokenProvider: () => untilOnline().then(() => tokens.get()),
       WebSocket,
-      outboxStore: localStorageOutboxStore(`serverless-chat:outbox:${userId}`),
+      outboxStore: localStorageOutboxStore(outboxKey(userId)),
     });
     status.watch(this.chat);
     this.chat.on('open', () => void this.refreshList());
@@ -208,9 +209,17 @@ export class Session {
     this.view?.renderHeader();
   }
 
-  /** Signs out: the view and the connection close. */
-  close(): void {
+  /**
+   * Signs out: the view and the connection close, and this browser forgets what it kept for the user
+   * (unsent messages, the remembered conversations, the last one open), so the next person at this
+   * browser finds none of it in storage. Unsent messages are lost: signing out is the user's say-so.
+   */
+  signOut(): void {
     this.view?.close();
+    // Closed first, so the outbox has stopped and saves nothing after its key is gone.
     this.chat.close();
+    localStorage.removeItem(outboxKey(this.userId));
+    localStorage.removeItem(lastConversationKey(this.userId));
+    this.directory.clear();
   }
 }

@@ -489,4 +489,29 @@ describe('the web chat page', () => {
     expect(await storedTranscript('erin', conversationId)).toEqual(expected);
     expect(pageProblems).toEqual([]);
   }, 60_000);
+
+  it('keeps nothing of a user who signs out: no unsent body, draft or conversation in storage', async () => {
+    // Prepare: ivan's message waits in the outbox while he is offline, and he has typed another.
+    const ivan = await signIn('ivan');
+    await createConversation(ivan, 'judy', 'Secret plans');
+    await goOffline(ivan);
+    await send(ivan, 'unsent secret 🤫');
+    await ivan.locator('#outbox > li[data-status="pending"]').waitFor();
+    await ivan.getByLabel('Message', { exact: true }).fill('a draft');
+    const storage = () =>
+      ivan.evaluate(() => JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage } }));
+    const before = await storage();
+
+    // Act
+    await ivan.getByRole('button', { name: 'Sign out' }).click();
+
+    // Assess: the storage held the body until then, and holds nothing of ivan's now.
+    expect(before).toContain('unsent secret 🤫');
+    const after = await storage();
+    expect(after).not.toContain('unsent secret');
+    expect(after).not.toContain('Secret plans');
+    expect(after).not.toContain('ivan');
+    expect(await ivan.getByLabel('Message', { exact: true }).inputValue()).toBe('');
+    expect(pageProblems).toEqual([]);
+  }, 60_000);
 });
