@@ -4,11 +4,18 @@
  *   npx cdk deploy -c oidcIssuer=https://issuer.example.com -c oidcJwksUrl=https://issuer.example.com/jwks
  * Other keys: oidcAudience, rateLimit, burstLimit, maxReceiveCount, fanoutMaxConcurrency,
  * oldestMessageAgeAlarmSeconds, removalPolicy (retain|destroy|snapshot), createApiGatewayCloudWatchRole,
- * stackName. Every resource is checked against cdk-nag's AWS Solutions rules at synth.
+ * stackName, tableMaxReadRequestUnits, tableMaxWriteRequestUnits, and two JSON ones:
+ *   -c 'routeThrottles={"send":{"rateLimit":100,"burstLimit":200}}'
+ *   -c reservedConcurrency=suggested   (or a JSON object such as '{"authorizer":5,"fanout":10}')
+ * Every resource is checked against cdk-nag's AWS Solutions rules at synth.
  */
 import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ServerlessChatStack, type ServerlessChatStackProps } from '../lib/chat-stack';
+import {
+  ServerlessChatStack,
+  type ServerlessChatStackProps,
+  SUGGESTED_RESERVED_CONCURRENCY,
+} from '../lib/chat-stack';
 
 const app = new App();
 
@@ -62,6 +69,36 @@ function oidc(): ServerlessChatStackProps['oidc'] {
   return { issuer, jwksUrl, audience };
 }
 
+/** A context value holding a JSON object, parsed; the stack props check what is inside. */
+function jsonObject<T>(key: string): T | undefined {
+  const value = text(key);
+  if (value === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new Error(`Context ${key} must be a JSON object; got '${value}'`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error(`Context ${key} must be a JSON object; got '${value}'`);
+  }
+  return parsed as T;
+}
+
+function reservedConcurrency(): ServerlessChatStackProps['reservedConcurrency'] {
+  if (text('reservedConcurrency') === 'suggested') return SUGGESTED_RESERVED_CONCURRENCY;
+  return jsonObject('reservedConcurrency');
+}
+
+function tableThroughput(): ServerlessChatStackProps['tableThroughput'] {
+  const maxReadRequestUnits = numeric('tableMaxReadRequestUnits');
+  const maxWriteRequestUnits = numeric('tableMaxWriteRequestUnits');
+  return {
+    ...(maxReadRequestUnits === undefined ? {} : { maxReadRequestUnits }),
+    ...(maxWriteRequestUnits === undefined ? {} : { maxWriteRequestUnits }),
+  };
+}
+
 const rateLimit = numeric('rateLimit');
 const burstLimit = numeric('burstLimit');
 
@@ -77,6 +114,9 @@ new ServerlessChatStack(app, text('stackName') ?? 'ServerlessChatStack', {
   removalPolicy: removalPolicy(),
   stageName: text('stageName'),
   createApiGatewayCloudWatchRole: flag('createApiGatewayCloudWatchRole'),
+  routeThrottles: jsonObject('routeThrottles'),
+  reservedConcurrency: reservedConcurrency(),
+  tableThroughput: tableThroughput(),
   ...(flag('localhostCallback') === true ? { cognito: { localhostCallback: true } } : {}),
 });
 

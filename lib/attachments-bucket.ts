@@ -65,7 +65,8 @@ export class AttachmentsBucket extends Construct {
       this.bucket,
       'AwsSolutions-S1',
       'Every object is reached only through a URL the attachments function signs after a membership check, ' +
-        'and that function logs each URL it signs; server access logs would need a second bucket of their own.',
+        'and the API access log records each uploadUrl and downloadUrl request with its user (principalId), ' +
+        'connection and time (not the object key); server access logs would need a second bucket of their own.',
     );
   }
 }

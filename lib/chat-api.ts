@@ -1,5 +1,11 @@
 import { AccessLogField, AccessLogFormat, CfnAccount } from 'aws-cdk-lib/aws-apigateway';
-import { LogGroupLogDestination, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  type CfnStage,
+  LogGroupLogDestination,
+  WebSocketApi,
+  type WebSocketRoute,
+  WebSocketStage,
+} from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -35,8 +41,14 @@ export interface ChatApiProps {
   readonly authorizer: IFunction;
   /** The stage name, the last path segment of the wss:// and callback URLs. */
   readonly stageName: string;
-  /** Stage-wide throttling. */
+  /** Stage-wide throttling: the throttle of every route that has none of its own. */
   readonly throttle: StageThrottle;
+  /**
+   * Throttles of particular routes (across all clients), by route key; each replaces the stage's for
+   * its route.
+   * @default - every route has the stage's throttle
+   */
+  readonly routeThrottles?: Readonly<Partial<Record<string, StageThrottle>>>;
   /**
    * Create the account-wide role that lets API Gateway write access logs. Each account and region needs
    * it once; leave this off when another stack (or the console) already set it.
@@ -66,7 +78,7 @@ export class ChatApi extends Construct {
       description: 'serverless-chat WebSocket API',
       routeSelectionExpression: ROUTE_SELECTION_EXPRESSION,
     });
-    this.addRoutes(props);
+    const routes = this.addRoutes(props);
     const accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: props.accessLogRetention ?? RetentionDays.ONE_MONTH,
     });
@@ -77,10 +89,36 @@ export class ChatApi extends Construct {
       throttle: { rateLimit: props.throttle.rateLimit, burstLimit: props.throttle.burstLimit },
       accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: accessLogFormat() },
     });
+    this.throttleRoutes(routes, props.routeThrottles ?? {});
     if (props.createCloudWatchRole) this.createCloudWatchRole();
   }
 
-  private addRoutes(props: ChatApiProps): void {
+  /**
+   * Route settings name their route by key, and CloudFormation refuses a stage whose settings name a
+   * route that does not exist yet, so the stage waits for the routes it throttles.
+   */
+  private throttleRoutes(
+    routes: Map<string, WebSocketRoute>,
+    throttles: Readonly<Partial<Record<string, StageThrottle>>>,
+  ): void {
+    // RouteSettings is untyped JSON in CloudFormation's schema, so CDK passes it through as written: the
+    // keys must already be CloudFormation's (ThrottlingRateLimit, not throttlingRateLimit).
+    const settings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
+    for (const [routeKey, throttle] of Object.entries(throttles)) {
+      const route = routes.get(routeKey);
+      if (throttle === undefined) continue;
+      if (route === undefined) throw new Error(`routeThrottles.${routeKey}: the API has no such route`);
+      settings[routeKey] = {
+        ThrottlingRateLimit: throttle.rateLimit,
+        ThrottlingBurstLimit: throttle.burstLimit,
+      };
+      this.stage.node.addDependency(route);
+    }
+    if (Object.keys(settings).length > 0) (this.stage.node.defaultChild as CfnStage).routeSettings = settings;
+  }
+
+  private addRoutes(props: ChatApiProps): Map<string, WebSocketRoute> {
+    const routes = new Map<string, WebSocketRoute>();
     const authorizer = new WebSocketLambdaAuthorizer('ConnectAuthorizer', props.authorizer, {
       identitySource: [`route.request.querystring.${TOKEN_QUERY_PARAMETER}`],
     });
@@ -94,6 +132,7 @@ export class ChatApi extends Construct {
         authorizer: routeKey === '$connect' ? authorizer : undefined,
         returnResponse: target.routeResponse,
       });
+      routes.set(routeKey, route);
       if (routeKey !== '$connect') {
         acknowledgeRule(
           route,
@@ -103,6 +142,7 @@ export class ChatApi extends Construct {
         );
       }
     }
+    return routes;
   }
 
   private createCloudWatchRole(): void {
@@ -123,13 +163,15 @@ export class ChatApi extends Construct {
   }
 }
 
-/** One JSON line per request, with the fields that explain a refused connect or a failed route. */
+/** One JSON line per request, with the fields that explain a refused connect or a failed route, and who sent it. */
 function accessLogFormat(): AccessLogFormat {
   return AccessLogFormat.custom(
     JSON.stringify({
       requestId: AccessLogField.contextRequestId(),
       requestTime: AccessLogField.contextRequestTime(),
       ip: AccessLogField.contextIdentitySourceIp(),
+      // The user the $connect authorizer let in; every later frame of the connection carries it too.
+      principalId: AccessLogField.contextAuthorizerPrincipalId(),
       eventType: AccessLogField.contextEventType(),
       routeKey: AccessLogField.contextRouteKey(),
       connectionId: AccessLogField.contextConnectionId(),

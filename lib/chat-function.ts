@@ -12,9 +12,9 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ATTACHMENTS_ROOT } from '../shared/attachments';
 import { ENV } from '../shared/env';
-import { TABLE_ENV, TABLES, type TableDefinition, type TableName } from '../shared/tables';
+import { TABLE_ENV, type TableName } from '../shared/tables';
 import { acknowledgeManagedPolicy, acknowledgeRule, acknowledgeWildcardResource } from './nag';
-import type { BucketAccess, EventBusAccess, FunctionWiring, QueueAccess, TableAccess } from './wiring';
+import type { BucketAccess, EventBusAccess, FunctionWiring, QueueAccess, TableGrant } from './wiring';
 import { DEFAULT_TIMEOUT_SECONDS } from './wiring';
 
 /** Repository root: wiring entries are relative to it. */
@@ -36,6 +36,11 @@ export interface ChatFunctionProps {
    * @default RemovalPolicy.RETAIN (the CloudFormation default for log groups)
    */
   readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * Executions reserved for the function, which are also the most it may run at once.
+   * @default - none reserved: it runs in the account's shared pool
+   */
+  readonly reservedConcurrency?: number;
 }
 
 /**
@@ -62,6 +67,7 @@ export class ChatFunction extends NodejsFunction {
       timeout: Duration.seconds(wiring.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS),
       memorySize: wiring.memoryMiB ?? DEFAULT_MEMORY_MIB,
       tracing: Tracing.ACTIVE,
+      reservedConcurrentExecutions: props.reservedConcurrency,
       logGroup,
       environment: { NODE_OPTIONS: '--enable-source-maps' },
       bundling: {
@@ -74,19 +80,30 @@ export class ChatFunction extends NodejsFunction {
     this.acknowledgeBaseFindings();
   }
 
-  /** Grants read or read-write access to `table` and passes its name in TABLE_ENV[name]. */
-  useTable(name: TableName, table: ITable, access: TableAccess): void {
-    if (access === 'readWrite') table.grantReadWriteData(this);
-    else table.grantReadData(this);
-    this.addEnvironment(TABLE_ENV[name], table.tableName);
-    const definition: TableDefinition = TABLES[name];
-    if (definition.globalSecondaryIndexes?.length) {
-      acknowledgeWildcardResource(
-        this,
-        `${table.tableArn}/index/*`,
-        `Queries on the global secondary indexes of the ${name} table; the grant covers that table's indexes only.`,
+  /**
+   * Grants exactly `grant` on `table` (its item actions on the table, Query on each named index and on
+   * no other) and passes the table's name in TABLE_ENV[name]. Nothing else of the table: no Scan, no
+   * stream reads, no DescribeTable.
+   */
+  useTable(name: TableName, table: ITable, grant: TableGrant): void {
+    if (grant.actions.length > 0) {
+      this.addToRolePolicy(
+        new PolicyStatement({
+          actions: grant.actions.map((action) => `dynamodb:${action}`),
+          resources: [table.tableArn],
+        }),
       );
     }
+    const indexes = grant.queryIndexes ?? [];
+    if (indexes.length > 0) {
+      this.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources: indexes.map((index) => `${table.tableArn}/index/${index}`),
+        }),
+      );
+    }
+    this.addEnvironment(TABLE_ENV[name], table.tableName);
   }
 
   /**

@@ -21,9 +21,16 @@ import {
   type FunctionName,
   type FunctionWiring,
   fanoutVisibilityTimeoutSeconds,
-  type TableAccess,
+  type TableGrant,
 } from './wiring';
 
+export {
+  DEFAULT_ROUTE_THROTTLES,
+  DEFAULT_TABLE_THROUGHPUT,
+  type RouteThrottle,
+  SUGGESTED_RESERVED_CONCURRENCY,
+  type TableThroughputCap,
+} from './capacity';
 export { DEFAULTS, type ServerlessChatStackProps, type ThrottleProps } from './stack-props';
 
 type ChatFunctions = Record<FunctionName, ChatFunction>;
@@ -43,7 +50,7 @@ export class ServerlessChatStack extends Stack {
     const attachments = this.createAttachments(props, config);
     const auth = this.createAuth(props, config);
     const offlineBus = this.createOfflineBus();
-    const functions = this.createFunctions(tables, queues, attachments, offlineBus, auth.tokenIssuer);
+    const functions = this.createFunctions(tables, queues, attachments, offlineBus, auth.tokenIssuer, config);
     const api = this.createApi(functions, config, props);
     this.createFanout(functions, queues, api, config);
     const alarms = this.createAlarms(functions, queues, config, props);
@@ -52,7 +59,10 @@ export class ServerlessChatStack extends Stack {
   }
 
   private createTables(config: ResolvedProps): ChatTables {
-    return new ChatTables(this, 'Tables', { removalPolicy: config.removalPolicy });
+    return new ChatTables(this, 'Tables', {
+      removalPolicy: config.removalPolicy,
+      throughput: config.capacity.tableThroughput,
+    });
   }
 
   private createQueues(config: ResolvedProps): FanoutQueues {
@@ -92,13 +102,17 @@ export class ServerlessChatStack extends Stack {
     attachments: AttachmentsBucket,
     offlineBus: EventBus,
     issuer: TokenIssuer,
+    config: ResolvedProps,
   ): ChatFunctions {
     const entries = Object.entries(FUNCTIONS) as [FunctionName, FunctionWiring][];
     const functions = Object.fromEntries(
       entries.map(([name, wiring]) => {
-        const fn = new ChatFunction(this, `${constructId(name)}Function`, { wiring });
-        for (const [table, access] of Object.entries(wiring.tables) as [TableName, TableAccess][]) {
-          fn.useTable(table, tables.tables[table], access);
+        const fn = new ChatFunction(this, `${constructId(name)}Function`, {
+          wiring,
+          reservedConcurrency: config.capacity.reservedConcurrency[name],
+        });
+        for (const [table, grant] of Object.entries(wiring.tables) as [TableName, TableGrant][]) {
+          fn.useTable(table, tables.tables[table], grant);
         }
         if (wiring.fanoutQueue) fn.useQueue(ENV.fanoutQueueUrl, queues.queue, wiring.fanoutQueue);
         if (wiring.deadLetterQueue) {
@@ -128,6 +142,7 @@ export class ServerlessChatStack extends Stack {
       authorizer: functions[AUTHORIZER],
       stageName: config.stageName,
       throttle: { rateLimit: config.rateLimit, burstLimit: config.burstLimit },
+      routeThrottles: config.capacity.routeThrottles,
       createCloudWatchRole: props.createApiGatewayCloudWatchRole,
     });
   }

@@ -9,6 +9,7 @@ import {
 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { type KeyDefinition, TABLES, type TableDefinition, type TableName } from '../shared/tables';
+import { DEFAULT_TABLE_THROUGHPUT, type TableThroughputCap } from './capacity';
 
 export interface ChatTablesProps {
   /**
@@ -16,12 +17,18 @@ export interface ChatTablesProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * On-demand throughput cap per table, applied to the table and to each of its indexes.
+   * @default DEFAULT_TABLE_THROUGHPUT (lib/capacity.ts) for every table
+   */
+  readonly throughput?: Partial<Record<TableName, TableThroughputCap>>;
 }
 
 /**
  * One DynamoDB table per entry of TABLES in shared/tables.ts. Keys, indexes and TTL come from that data,
  * which the local runtime also uses, so the deployed and local key design cannot drift apart.
- * Every table is on-demand, encrypted with the AWS-managed key and has point-in-time recovery.
+ * Every table is on-demand with a throughput cap (so a runaway cannot buy unbounded capacity), encrypted
+ * with the AWS-managed key and has point-in-time recovery.
  */
 export class ChatTables extends Construct {
   readonly tables: Record<TableName, Table>;
@@ -31,7 +38,15 @@ export class ChatTables extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const entries = Object.entries(TABLES) as [TableName, TableDefinition][];
     this.tables = Object.fromEntries(
-      entries.map(([name, definition]) => [name, this.createTable(name, definition, removalPolicy)]),
+      entries.map(([name, definition]) => [
+        name,
+        this.createTable(
+          name,
+          definition,
+          removalPolicy,
+          props.throughput?.[name] ?? DEFAULT_TABLE_THROUGHPUT,
+        ),
+      ]),
     ) as Record<TableName, Table>;
   }
 
@@ -40,12 +55,19 @@ export class ChatTables extends Construct {
     return Object.entries(this.tables) as [TableName, Table][];
   }
 
-  private createTable(name: TableName, definition: TableDefinition, removalPolicy: RemovalPolicy): Table {
+  private createTable(
+    name: TableName,
+    definition: TableDefinition,
+    removalPolicy: RemovalPolicy,
+    cap: TableThroughputCap,
+  ): Table {
     const table = new Table(this, constructId(name), {
       partitionKey: toAttribute(definition.partitionKey),
       sortKey: definition.sortKey && toAttribute(definition.sortKey),
       timeToLiveAttribute: definition.timeToLiveAttribute,
       billingMode: BillingMode.PAY_PER_REQUEST,
+      maxReadRequestUnits: cap.maxReadRequestUnits,
+      maxWriteRequestUnits: cap.maxWriteRequestUnits,
       encryption: TableEncryption.AWS_MANAGED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy,
@@ -56,6 +78,8 @@ export class ChatTables extends Construct {
         partitionKey: toAttribute(index.partitionKey),
         sortKey: index.sortKey && toAttribute(index.sortKey),
         projectionType: ProjectionType[index.projection],
+        maxReadRequestUnits: cap.maxReadRequestUnits,
+        maxWriteRequestUnits: cap.maxWriteRequestUnits,
         ...(index.nonKeyAttributes === undefined ? {} : { nonKeyAttributes: index.nonKeyAttributes }),
       });
     }

@@ -1,8 +1,15 @@
 import { RemovalPolicy, type StackProps, Token } from 'aws-cdk-lib';
+import { TABLES, type TableName } from '../shared/tables';
 import type { AttachmentsBucketProps } from './attachments-bucket';
+import {
+  type ResolvedCapacity,
+  type RouteThrottle,
+  resolveCapacity,
+  type TableThroughputCap,
+} from './capacity';
 import type { SignalAlarmThresholds } from './chat-alarms';
 import type { CognitoAuthProps, OidcIssuerProps } from './chat-auth';
-import { FANOUT_QUEUE } from './wiring';
+import { FANOUT_QUEUE, type FunctionName, type RouteKey } from './wiring';
 
 /** Stage-wide throttling of the WebSocket API. */
 export interface ThrottleProps {
@@ -85,6 +92,35 @@ export interface ServerlessChatStackProps extends StackProps {
    * @default every origin, no expiry, the stack's removalPolicy
    */
   readonly attachments?: AttachmentsBucketProps;
+  /**
+   * Per-route throttles of the stage (across all clients), merged over the defaults route by route; a
+   * route with none has the stage's `throttle`. A client over a route's limit gets API Gateway's own
+   * 429 error frame (or, for `$connect`, a refused handshake); see docs/security.md.
+   * @default DEFAULT_ROUTE_THROTTLES (lib/capacity.ts): $connect 20/s (burst 40), send 50/s (100),
+   * listConversations 5/s (10), history 20/s (40), presence 10/s (20)
+   */
+  readonly routeThrottles?: Partial<Record<RouteKey, RouteThrottle>>;
+  /**
+   * Reserved concurrency per function: a reservation both guarantees a function that many executions
+   * and caps it there. Opt-in, because AWS refuses any reservation that leaves the account's regional
+   * pool fewer than 100 unreserved executions, and a new account's pool may be as small as 10: on such
+   * an account set nothing here. When set, it must reserve the authorizer and the fan-out (the two
+   * whose capacity it exists to keep), and the fan-out at least `fanoutMaxConcurrency`.
+   * `SUGGESTED_RESERVED_CONCURRENCY` (lib/capacity.ts) fits an account with 1,000.
+   * @default - nothing reserved: every function runs in the account's shared pool
+   */
+  readonly reservedConcurrency?: Partial<Record<FunctionName, number>>;
+  /**
+   * On-demand throughput cap of every table and each of its indexes (request units a second). A request
+   * over it is throttled, which a route answers `busy` with `retryAfterMs`.
+   * @default DEFAULT_TABLE_THROUGHPUT (lib/capacity.ts): 1,000 read and 500 write units a second
+   */
+  readonly tableThroughput?: Partial<TableThroughputCap>;
+  /**
+   * A cap for a particular table, over `tableThroughput`.
+   * @default - every table has `tableThroughput`
+   */
+  readonly tableThroughputOverrides?: Partial<Record<TableName, Partial<TableThroughputCap>>>;
 }
 
 /** The props with every default applied, after validation. */
@@ -96,6 +132,7 @@ export interface ResolvedProps {
   readonly oldestMessageAgeAlarmSeconds: number;
   readonly removalPolicy: RemovalPolicy;
   readonly stageName: string;
+  readonly capacity: ResolvedCapacity;
 }
 
 export const DEFAULTS = {
@@ -117,6 +154,11 @@ export function resolveProps(props: ServerlessChatStackProps): ResolvedProps {
     oldestMessageAgeAlarmSeconds: props.oldestMessageAgeAlarmSeconds ?? DEFAULTS.oldestMessageAgeAlarmSeconds,
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     stageName: props.stageName ?? DEFAULTS.stageName,
+    capacity: resolveCapacity(
+      props,
+      Object.keys(TABLES) as TableName[],
+      props.fanoutMaxConcurrency ?? DEFAULTS.fanoutMaxConcurrency,
+    ),
   };
   requirePositive('throttle.rateLimit', config.rateLimit);
   requirePositive('throttle.burstLimit', config.burstLimit);

@@ -5,9 +5,45 @@
  * works in both places with no second edit. This file must not import aws-cdk-lib.
  */
 import { LIMITS } from '../shared/limits';
-import type { TableName } from '../shared/tables';
+import type { TABLES, TableName } from '../shared/tables';
 
-export type TableAccess = 'read' | 'readWrite';
+/**
+ * A DynamoDB data-plane action, as IAM names it without the `dynamodb:` prefix. A TransactWriteItems
+ * call needs no action of its own: IAM checks each of its items as the PutItem, UpdateItem, DeleteItem
+ * or ConditionCheckItem it is. Scan and the stream actions are left out on purpose: no code path scans,
+ * and no table has a stream.
+ */
+export type TableAction =
+  | 'GetItem'
+  | 'BatchGetItem'
+  | 'Query'
+  | 'PutItem'
+  | 'UpdateItem'
+  | 'DeleteItem'
+  | 'BatchWriteItem'
+  | 'ConditionCheckItem';
+
+/** The names of the global secondary indexes of `T`, as shared/tables.ts defines them. */
+export type IndexOf<T extends TableName> = (typeof TABLES)[T] extends {
+  globalSecondaryIndexes: readonly (infer I)[];
+}
+  ? I extends { indexName: infer N extends string }
+    ? N
+    : never
+  : never;
+
+/**
+ * What one function may do on one table: `actions` on the table's items, and Query on exactly the
+ * `queryIndexes` named (each its own resource, `table/<name>/index/<index>`, so no wildcard).
+ */
+export interface TableGrant<I extends string = string> {
+  readonly actions: readonly TableAction[];
+  /** @default none */
+  readonly queryIndexes?: readonly I[];
+}
+
+/** Per table, the grant of one function; a table left out is neither granted nor named to it. */
+export type TableGrants = { readonly [T in TableName]?: TableGrant<IndexOf<T>> };
 
 /**
  * How a function uses a queue. `consume` on the fan-out queue makes it the event source; the dlq
@@ -32,8 +68,12 @@ export interface FunctionWiring {
   /** Entry file relative to the repository root; it exports `handler`. */
   entry: string;
   description: string;
-  /** Tables the function reads or writes; each gets an env var from TABLE_ENV and a matching grant. */
-  tables: Partial<Record<TableName, TableAccess>>;
+  /**
+   * The tables the function uses, each with exactly the actions its code sends (derived from the store
+   * functions it calls, shared/store/): the stack grants that and passes the table's name in
+   * TABLE_ENV[table] in one call, so the grant and the name cannot drift apart.
+   */
+  tables: TableGrants;
   /** Fan-out queue access; its URL arrives as ENV.fanoutQueueUrl (shared/env.ts). */
   fanoutQueue?: QueueAccess;
   /** Dead-letter queue access; its URL arrives as ENV.deadLetterQueueUrl. */
@@ -67,8 +107,14 @@ export const FUNCTIONS = {
     entry: 'lambdas/connect/handler.ts',
     description:
       "$connect stores the connection and announces a user's first online; $disconnect removes it and its subscriptions and announces the user offline",
-    // conversations: the byMember index names the conversations whose listeners hear "online".
-    tables: { connections: 'readWrite', subscriptions: 'readWrite', conversations: 'read' },
+    tables: {
+      // putConnection, deleteConnection, addAnnounced; otherConnection confirms a byUser candidate.
+      connections: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'], queryIndexes: ['byUser'] },
+      // listListeners hears presence; deleteConnection removes a closed socket's subscriptions.
+      subscriptions: { actions: ['Query', 'BatchWriteItem'] },
+      // memberConversationIds: the byMember index names the conversations whose listeners hear "online".
+      conversations: { actions: [], queryIndexes: ['byMember'] },
+    },
     // Posts the presence events when the user's first connection opens and last one closes.
     managementApi: true,
   },
@@ -76,7 +122,15 @@ export const FUNCTIONS = {
     entry: 'lambdas/send/handler.ts',
     description:
       'Stores a message under the next gap-free seq and enqueues it for fan-out; edits and deletes messages',
-    tables: { conversations: 'readWrite', messages: 'readWrite', idempotency: 'readWrite' },
+    tables: {
+      // takeSendToken (the membership check is its condition) and reserveSeq: conditional updates only.
+      conversations: { actions: ['UpdateItem'] },
+      // getEntry (edit, delete, a resend), the message put in the commit transaction, fillHole,
+      // editBody and markDeleted.
+      messages: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
+      // claim (put, its read-back, the take-over), claimDoneItem in the commit transaction, releaseClaim.
+      idempotency: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
+    },
     fanoutQueue: 'send',
     // The route kit closes a connection that keeps sending while refused.
     managementApi: true,
@@ -86,12 +140,21 @@ export const FUNCTIONS = {
     entry: 'lambdas/conversations/handler.ts',
     description:
       'Conversation routes: create, add/remove members, leave, list, read, subscribe, unsubscribe, history, typing, presence, ping; $default',
-    // messages: readWrite because a reader fills a dead writer's seq with a tombstone.
     tables: {
-      conversations: 'readWrite',
-      subscriptions: 'readWrite',
-      connections: 'readWrite',
-      messages: 'readWrite',
+      // Membership checks and counters (GetItem), list and membership reads (BatchGetItem, Query of the
+      // member items, byMember for the caller's list), create/add/remove (transaction items), read
+      // cursors, the typing throttle, removal records and seqs (UpdateItem).
+      conversations: {
+        actions: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
+        queryIndexes: ['byMember'],
+      },
+      // putSubscription and deleteSubscription keep the connection's `conversations` set; byUser finds
+      // who is online (presence) and a removed member's sockets.
+      connections: { actions: ['UpdateItem'], queryIndexes: ['byUser'] },
+      subscriptions: { actions: ['Query', 'PutItem', 'DeleteItem'] },
+      // Backlog and history pages (Query), the list's last messages (BatchGetItem); PutItem because a
+      // reader fills a dead writer's seq with a tombstone, and membership changes are stored here.
+      messages: { actions: ['BatchGetItem', 'Query', 'PutItem'] },
     },
     // Posts typing, presence and read events straight to connections: they never take the FIFO message path.
     managementApi: true,
@@ -101,8 +164,8 @@ export const FUNCTIONS = {
   attachments: {
     entry: 'lambdas/attachments/handler.ts',
     description: 'Presigned S3 URLs for members: uploadUrl (PUT of one attachment) and downloadUrl (GET)',
-    // read: the membership check; the URLs it signs are the only way to the bucket.
-    tables: { conversations: 'read' },
+    // requireMember, one GetItem: the URLs it signs are the only way to the bucket.
+    tables: { conversations: { actions: ['GetItem'] } },
     attachments: 'readWrite',
     // The route kit closes a connection that keeps sending while refused.
     managementApi: true,
@@ -111,8 +174,14 @@ export const FUNCTIONS = {
     entry: 'lambdas/fanout/handler.ts',
     description:
       'Posts each queued message to every subscribed connection, in FIFO group order; activity to unsubscribed members, offline events to the bus',
-    // conversations: read, the members of a message's conversation (offline events, activity frames).
-    tables: { connections: 'readWrite', subscriptions: 'readWrite', conversations: 'read' },
+    tables: {
+      // A 410 deletes the gone connection; byUser tells which members are online (offline events).
+      connections: { actions: ['DeleteItem'], queryIndexes: ['byUser'] },
+      // listListeners, and the gone connection's subscriptions deleted in batches.
+      subscriptions: { actions: ['Query', 'BatchWriteItem'] },
+      // listMembers: one Query of the member items (offline events, activity frames).
+      conversations: { actions: ['Query'] },
+    },
     fanoutQueue: 'consume',
     deadLetterQueue: 'send',
     managementApi: true,
