@@ -498,8 +498,9 @@ describe('the web chat page', () => {
     await send(ivan, 'unsent secret 🤫');
     await ivan.locator('#outbox > li[data-status="pending"]').waitFor();
     await ivan.getByLabel('Message', { exact: true }).fill('a draft');
+    // An expression, since the page's globals are not in this Node program's types.
     const storage = () =>
-      ivan.evaluate(() => JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage } }));
+      ivan.evaluate<string>('JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage } })');
     const before = await storage();
 
     // Act
