@@ -4,7 +4,7 @@
  *   npx cdk deploy -c oidcIssuer=https://issuer.example.com -c oidcJwksUrl=https://issuer.example.com/jwks
  * Other keys: oidcAudience, rateLimit, burstLimit, maxReceiveCount, fanoutMaxConcurrency,
  * oldestMessageAgeAlarmSeconds, removalPolicy (retain|destroy|snapshot), createApiGatewayCloudWatchRole,
- * stackName, tableMaxReadRequestUnits, tableMaxWriteRequestUnits, and two JSON ones:
+ * stackName, tableMaxReadRequestUnits, tableMaxWriteRequestUnits, webSecurityHeaders, and two JSON ones:
  *   -c 'routeThrottles={"send":{"rateLimit":100,"burstLimit":200}}'
  *   -c reservedConcurrency=suggested   (or a JSON object such as '{"authorizer":5,"fanout":10}')
  * Every resource is checked against cdk-nag's AWS Solutions rules at synth.
@@ -117,6 +117,7 @@ new ServerlessChatStack(app, text('stackName') ?? 'ServerlessChatStack', {
   routeThrottles: jsonObject('routeThrottles'),
   reservedConcurrency: reservedConcurrency(),
   tableThroughput: tableThroughput(),
+  webSecurityHeaders: flag('webSecurityHeaders'),
   ...(flag('localhostCallback') === true ? { cognito: { localhostCallback: true } } : {}),
 });
 

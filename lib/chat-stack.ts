@@ -13,6 +13,7 @@ import { ChatFunction } from './chat-function';
 import { ChatTables, constructId } from './chat-tables';
 import { FanoutQueues } from './fanout-queues';
 import { type ResolvedProps, resolveProps, type ServerlessChatStackProps } from './stack-props';
+import { WebSecurityHeaders } from './web-security-headers';
 import {
   AUTHORIZER,
   FANOUT_CONSUMER,
@@ -56,6 +57,7 @@ export class ServerlessChatStack extends Stack {
     const alarms = this.createAlarms(functions, queues, config, props);
     const dashboard = this.createDashboard(functions, queues, alarms);
     this.createOutputs(tables, queues, attachments, auth, api, functions, alarms, dashboard);
+    if (props.webSecurityHeaders) this.createWebSecurityHeaders(api, attachments);
   }
 
   private createTables(config: ResolvedProps): ChatTables {
@@ -192,6 +194,18 @@ export class ServerlessChatStack extends Stack {
       deadLetterQueue: queues.deadLetterQueue,
       functions,
       alarms: alarms.alarms,
+    });
+  }
+
+  /** The deployed web page's headers, for a distribution this stack does not own. */
+  private createWebSecurityHeaders(api: ChatApi, attachments: AttachmentsBucket): void {
+    const headers = new WebSecurityHeaders(this, 'WebSecurityHeaders', {
+      webSocketApi: api.api,
+      attachmentsBucket: attachments.bucket,
+    });
+    new CfnOutput(this, 'WebResponseHeadersPolicyId', {
+      value: headers.policy.responseHeadersPolicyId,
+      description: 'CloudFront response-headers policy to attach to the behaviours that serve the web page',
     });
   }
 

@@ -121,6 +121,13 @@ export interface ServerlessChatStackProps extends StackProps {
    * @default - every table has `tableThroughput`
    */
   readonly tableThroughputOverrides?: Partial<Record<TableName, Partial<TableThroughputCap>>>;
+  /**
+   * Create the CloudFront response-headers policy of the web page (WebSecurityHeaders: a CSP allowing
+   * only this API's wss:// origin and the attachments bucket, HSTS, nosniff, no framing) and output its
+   * id as WebResponseHeadersPolicyId, for the distribution that serves the page.
+   * @default false
+   */
+  readonly webSecurityHeaders?: boolean;
 }
 
 /** The props with every default applied, after validation. */
