@@ -81,7 +81,7 @@ export interface FunctionWiring {
   /**
    * Posts to or closes connections through the management API; its endpoint arrives as
    * ENV.managementEndpoint. Every function behind a two-way route needs it: its route kit closes a
-   * connection that keeps sending while refused (shared/websocket.ts).
+   * connection that keeps sending while refused (shared/route-kit/).
    */
   managementApi?: boolean;
   /** Verifies JWTs; issuer settings arrive as ENV.jwtIssuer, ENV.jwtJwksUrl, ENV.jwtAudience. */

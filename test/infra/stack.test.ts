@@ -28,7 +28,7 @@ const functionNames = Object.keys(FUNCTIONS) as FunctionName[];
 const tableNames = Object.keys(TABLES) as TableName[];
 const routeKeys = Object.keys(ROUTES) as RouteKey[];
 const wiringOf = (name: FunctionName): FunctionWiring => FUNCTIONS[name];
-/** The functions that answer two-way routes: each runs the route kit (shared/websocket.ts). */
+/** The functions that answer two-way routes: each runs the route kit (shared/route-kit/). */
 const twoWayFunctions = [
   ...new Set(
     routeKeys
