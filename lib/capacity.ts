@@ -19,7 +19,7 @@ export interface RouteThrottle {
 /**
  * Route throttles applied unless a route's entry in the `routeThrottles` prop replaces them. They keep
  * one route from taking the whole stage: `$connect` runs the authorizer on every attempt (garbage
- * tokens included) and then the connect function, `send` writes four tables and enqueues, and
+ * tokens included) and then the connect function, `send` writes three tables and enqueues, and
  * `listConversations`, `history` and `presence` are the reads whose cost grows with the caller's data.
  * Every other route has the stage's default throttle (`throttle`).
  */
@@ -40,10 +40,10 @@ export interface TableThroughputCap {
 }
 
 /**
- * The on-demand throughput cap of every table unless the `tableThroughput` prop names another. Well
- * under the 40,000 units a second a new account may use per table, and above what the default stage
- * and route throttles can make the functions ask for, so it bounds a runaway (a loop, a redrive storm)
- * rather than ordinary traffic.
+ * The on-demand throughput cap of every table unless the `tableThroughput` prop names another: well
+ * under the 40,000 units a second a new account may use per table. It bounds a runaway (a loop, a
+ * redrive storm, a flood the throttles let through) and the bill; it is not derived from the throttles,
+ * so raise it with them when traffic grows (requests over it are answered `busy`).
  */
 export const DEFAULT_TABLE_THROUGHPUT: TableThroughputCap = {
   maxReadRequestUnits: 1_000,
