@@ -34,7 +34,10 @@ describe('DynamoDB grants against the code', () => {
       const { grants, untold } = codeActions(FUNCTIONS[name].entry);
 
       expect(untold, 'commands whose table the code does not name as tables.<name>').toEqual([]);
-      expect(grants).toEqual(declared(name));
+      expect(
+        grants,
+        `what the code sends (received) against FUNCTIONS.${name}.tables in lib/wiring.ts`,
+      ).toEqual(declared(name));
     },
   );
 });
