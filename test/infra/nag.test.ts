@@ -3,7 +3,11 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import type { ChatFunction } from '../../lib/chat-function';
-import { ServerlessChatStack, type ServerlessChatStackProps } from '../../lib/chat-stack';
+import {
+  ServerlessChatStack,
+  type ServerlessChatStackProps,
+  SUGGESTED_RESERVED_CONCURRENCY,
+} from '../../lib/chat-stack';
 
 /** Runs the AWS Solutions rules over a freshly built stack; acknowledged findings are not reported. */
 function findings(props: ServerlessChatStackProps): string[] {
@@ -33,6 +37,15 @@ describe('cdk-nag AwsSolutions checks', () => {
       alarmEmail: 'ops@example.com',
       createApiGatewayCloudWatchRole: true,
       stageName: 'dev',
+    };
+
+    expect(findings(props)).toEqual([]);
+  });
+
+  it('reports no unacknowledged error or warning with reserved concurrency and the web page headers policy', () => {
+    const props: ServerlessChatStackProps = {
+      reservedConcurrency: SUGGESTED_RESERVED_CONCURRENCY,
+      webSecurityHeaders: true,
     };
 
     expect(findings(props)).toEqual([]);
