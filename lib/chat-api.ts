@@ -66,7 +66,8 @@ export interface ChatApiProps {
  * The WebSocket API: route selection on `$request.body.action`, one route per entry of ROUTES in
  * lib/wiring.ts, `$connect` behind a REQUEST authorizer reading the token query parameter, a route
  * response (`returnResponse`) on exactly the routes the wiring makes two-way, so their handler's return
- * value is the reply frame, and one throttled, access-logged stage.
+ * value is the reply frame, and one stage, throttled as a whole and per route, whose access log names the
+ * user of every request.
  */
 export class ChatApi extends Construct {
   readonly api: WebSocketApi;
