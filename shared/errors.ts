@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'limit_exceeded'
   | 'conflict'
   | 'connection_gone'
+  | 'token_expired'
   | 'internal_error';
 
 /** Base class of every error the client may see. `retryable` tells the client SDK whether to resend. */
@@ -115,6 +116,18 @@ export class ConnectionGoneError extends ChatError {
   override readonly retryable = true;
   constructor(connectionId: string) {
     super(`Connection ${connectionId} is closed; reconnect and subscribe again`);
+  }
+}
+
+/**
+ * The token the connection was opened with has expired (its `exp`, which the authorizer put in the
+ * context): the frame was not run, and the connection is being closed. Not retryable on this connection:
+ * the client reconnects with a fresh token and sends it again there.
+ */
+export class TokenExpiredError extends ChatError {
+  readonly code = 'token_expired';
+  constructor() {
+    super('Your sign-in token has expired and this connection is closed; reconnect with a fresh token');
   }
 }
 

@@ -2,7 +2,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UnauthorizedError } from '../../shared/errors';
-import { type RouteEvent, userIdOf } from '../../shared/route-kit';
+import { type RouteEvent, tokenExpiryOf, userIdOf } from '../../shared/route-kit';
 import { deleteConnection, putConnection } from '../../shared/store/connections';
 import type { TableNames } from '../../shared/tables';
 import type { AnnounceOffline, AnnounceOnline } from './presence';
@@ -27,7 +27,8 @@ export type LifecycleEvent = Pick<RouteEvent, 'requestContext'>;
 
 /**
  * Makes the handler of `$connect` and `$disconnect`, dispatching on `requestContext.eventType`.
- * `$connect` without an authorized user returns 401 and writes nothing. `$disconnect` is idempotent:
+ * `$connect` without an authorized user returns 401 and writes nothing; the connection item keeps its
+ * token's `exp` (the authorizer's) and expires with it. `$disconnect` is idempotent:
  * a connection already removed (by a 410 during fan-out, or by TTL) deletes nothing and still succeeds.
  */
 export function createConnectHandler(deps: ConnectDeps): (event: LifecycleEvent) => Promise<LifecycleResult> {
@@ -35,8 +36,10 @@ export function createConnectHandler(deps: ConnectDeps): (event: LifecycleEvent)
 
   async function connect(event: LifecycleEvent): Promise<LifecycleResult> {
     let userId: string;
+    let tokenExpiresAt: number | undefined;
     try {
       userId = userIdOf(event);
+      tokenExpiresAt = tokenExpiryOf(event);
     } catch (err: unknown) {
       if (!(err instanceof UnauthorizedError)) throw err;
       logger.warn('Connection refused', { reason: err.message });
@@ -46,7 +49,12 @@ export function createConnectHandler(deps: ConnectDeps): (event: LifecycleEvent)
     await putConnection(
       ddb,
       tables,
-      { connectionId: event.requestContext.connectionId, userId, connectedAt: connectedAt.toISOString() },
+      {
+        connectionId: event.requestContext.connectionId,
+        userId,
+        connectedAt: connectedAt.toISOString(),
+        ...(tokenExpiresAt === undefined ? {} : { tokenExpiresAt }),
+      },
       connectedAt,
     );
     await deps.announceOnline?.({ connectionId: event.requestContext.connectionId, userId });

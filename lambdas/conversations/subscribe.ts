@@ -20,15 +20,16 @@ export async function subscribe(
   ddb: DynamoDBDocumentClient,
   tables: Pick<TableNames, 'conversations' | 'subscriptions' | 'connections' | 'messages'>,
   frame: { conversationId: string; afterSeq?: number | undefined },
-  caller: { userId: string; connectionId: string },
+  caller: { userId: string; connectionId: string; tokenExpiresAt?: number },
   now: Date,
   metrics: MetricSink,
 ): Promise<MessagesPage> {
   const { conversationId, afterSeq } = frame;
+  const { connectionId, userId, tokenExpiresAt } = caller;
   await putSubscription(
     ddb,
     tables,
-    { conversationId, connectionId: caller.connectionId, userId: caller.userId },
+    { conversationId, connectionId, userId, ...(tokenExpiresAt === undefined ? {} : { tokenExpiresAt }) },
     now,
   );
   const counter = await readCounter(ddb, tables, conversationId);

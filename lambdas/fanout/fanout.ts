@@ -12,6 +12,7 @@ import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mapWithConcurrency } from '../../shared/concurrency';
+import { TokenExpiredError } from '../../shared/errors';
 import type { MetricSink } from '../../shared/metrics';
 import type { DisconnectFn, PostFn } from '../../shared/poster';
 import {
@@ -23,8 +24,9 @@ import {
 } from '../../shared/protocol';
 import { POISON_ATTRIBUTE, REDRIVE_COUNT_ATTRIBUTE } from '../../shared/queue-attributes';
 import { parseQueueBody, type QueueRecord } from '../../shared/queue-body';
+import { errorFrame } from '../../shared/route-kit';
 import { deleteConnection } from '../../shared/store/connections';
-import { listListeners } from '../../shared/store/presence';
+import { type Listener, listListeners } from '../../shared/store/presence';
 import type { TableNames } from '../../shared/tables';
 import { notifyBeyondSubscribers } from './offline';
 
@@ -75,6 +77,8 @@ export interface DeliveryReport {
   gone: number;
   /** Kept failing while others were reached: disconnected and removed; the client resumes with afterSeq. */
   evicted: number;
+  /** Subscribed with a token that has expired since: told `token_expired`, disconnected and removed. */
+  expired: number;
   /** Throttled, or failing with no connection reached: the record is retried. */
   failed: number;
   /** Members named in an offline event (messages only). */
@@ -174,10 +178,25 @@ async function evictConnection(
   await forgetConnection(deps, connectionId, conversationId);
 }
 
+/** What a connection whose token expired gets instead of the message, before it is closed. */
+const TOKEN_EXPIRED_FRAME = JSON.stringify(errorFrame(new TokenExpiredError(), undefined));
+
+/**
+ * Ends the connections whose tokens expired: each is told why (one post, in place of the message's),
+ * closed and forgotten, as for a 410. Its client reconnects with a fresh token and resumes with afterSeq.
+ */
+async function endExpired(deps: FanoutDeps, expired: Listener[], conversationId: string): Promise<void> {
+  await mapWithConcurrency(expired, deps.concurrency ?? DEFAULT_CONCURRENCY, async ({ connectionId }) => {
+    await deps.post(connectionId, TOKEN_EXPIRED_FRAME);
+    await evictConnection(deps, connectionId, conversationId);
+  });
+}
+
 /**
  * Pushes one message (or an edit or delete of one) to every subscribed connection, `concurrency` at a time. Every connection is
  * attempted before the outcome is decided, so a dead or slow one never keeps the message from others.
- * A 410 deletes that connection and its subscriptions. A connection that still fails after its retries
+ * A 410 deletes that connection and its subscriptions; so does a token that expired, after telling the
+ * connection `token_expired` in place of the message. A connection that still fails after its retries
  * while others were reached is evicted (closed and forgotten), so one bad socket never blocks the
  * conversation. Throttling, or every connection failing, means API Gateway itself is in trouble: then
  * the record fails and SQS retries it, and after maxReceiveCount it moves to the DLQ (G6).
@@ -185,17 +204,28 @@ async function evictConnection(
  */
 export async function deliverMessage(deps: FanoutDeps, message: QueueRecord): Promise<DeliveryReport> {
   // A subscription acked a moment ago must already receive the next message (G5): a consistent read.
-  const listeners = await listListeners(deps.ddb, deps.tables, message.conversationId, { consistent: true });
+  const subscribed = await listListeners(deps.ddb, deps.tables, message.conversationId, { consistent: true });
+  // The token's exp came with the subscription: telling a live connection from an expired one costs nothing.
+  const nowSeconds = (deps.now ?? Date.now)() / 1000;
+  const expired = subscribed.filter(
+    ({ tokenExpiresAt }) => tokenExpiresAt !== undefined && nowSeconds >= tokenExpiresAt,
+  );
+  const listeners =
+    expired.length === 0 ? subscribed : subscribed.filter((listener) => !expired.includes(listener));
   const connectionIds = listeners.map((listener) => listener.connectionId);
   const data = JSON.stringify(toPushFrame(message));
-  const settled = await mapWithConcurrency(connectionIds, deps.concurrency ?? DEFAULT_CONCURRENCY, (id) =>
-    deliverToConnection(deps, id, message.conversationId, data),
-  );
+  const [settled] = await Promise.all([
+    mapWithConcurrency(connectionIds, deps.concurrency ?? DEFAULT_CONCURRENCY, (id) =>
+      deliverToConnection(deps, id, message.conversationId, data),
+    ),
+    endExpired(deps, expired, message.conversationId),
+  ]);
   const report: DeliveryReport = {
-    subscribers: connectionIds.length,
+    subscribers: subscribed.length,
     delivered: 0,
     gone: 0,
     evicted: 0,
+    expired: expired.length,
     failed: 0,
   };
   const failing: string[] = [];
@@ -217,7 +247,7 @@ export async function deliverMessage(deps: FanoutDeps, message: QueueRecord): Pr
     report.failed = failing.length + throttled;
   }
   // Counted before a failure is thrown: the connections are gone whether or not the record is retried.
-  const letGo = report.gone + report.evicted;
+  const letGo = report.gone + report.evicted + report.expired;
   if (letGo > 0) deps.metrics.record('connectionsEvicted', letGo);
   if (report.failed > 0) throw new FanoutDeliveryError(message, report);
   const conversations = deps.tables.conversations;
@@ -235,7 +265,8 @@ export async function deliverMessage(deps: FanoutDeps, message: QueueRecord): Pr
         concurrency: deps.concurrency ?? DEFAULT_CONCURRENCY,
       },
       message,
-      { subscribedConnections: new Set(listeners.map((listener) => listener.connectionId)), reachedUsers },
+      // An expired subscription is no reason to reach its connection another way.
+      { subscribedConnections: new Set(subscribed.map((listener) => listener.connectionId)), reachedUsers },
     );
     Object.assign(report, beyond);
   }

@@ -1,7 +1,18 @@
-/** The frame rate each connection gets, and how a connection that keeps sending while refused is closed. */
+/**
+ * The frame rate each connection gets, and how the route kit closes a connection: one that keeps sending
+ * while refused, or one whose token has expired.
+ */
+import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { FrameRate } from '../frame-rate';
 import { LIMITS } from '../limits';
-import { createDisconnector, createManagementClient, type DisconnectFn } from '../poster';
+import { createDisconnector, createManagementClient } from '../poster';
+
+/**
+ * Closes a connection (one already gone counts as closed). With `lastFrame`, that frame is posted to it
+ * first: a route's own answer would be lost once its connection is deleted, and the client must learn
+ * why it was closed (`token_expired`). A {@link DisconnectFn} that ignores `lastFrame` also fits.
+ */
+export type CloseFn = (connectionId: string, lastFrame?: string) => Promise<void>;
 
 /** Frames per connection each handler admits (shared/frame-rate.ts); over it a frame is `rate_limited`. */
 export const CONNECTION_FRAME_RATE: FrameRate = {
@@ -16,8 +27,18 @@ const CLOSE_TIMEOUT_MS = 1_000;
 /**
  * Closes connections through the stage's management API at `endpoint` (the stage's callback URL on AWS,
  * the emulator's locally): what a handler passes as the route kit's `disconnect`, with the endpoint it
- * read from ENV.managementEndpoint.
+ * read from ENV.managementEndpoint. A `lastFrame` costs one PostToConnection before the DeleteConnection;
+ * if it cannot be posted the connection is closed all the same.
  */
-export function managementApiDisconnector(endpoint: string): DisconnectFn {
-  return createDisconnector(createManagementClient(endpoint, CLOSE_TIMEOUT_MS));
+export function managementApiDisconnector(endpoint: string): CloseFn {
+  const client = createManagementClient(endpoint, CLOSE_TIMEOUT_MS);
+  const disconnect = createDisconnector(client);
+  return async (connectionId, lastFrame) => {
+    if (lastFrame !== undefined) {
+      await client
+        .send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: lastFrame }))
+        .catch(() => undefined);
+    }
+    await disconnect(connectionId);
+  };
 }

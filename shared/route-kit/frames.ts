@@ -15,6 +15,8 @@ import type { AckFrame, ErrorFrame } from '../protocol';
 export interface AuthorizerContext {
   principalId?: string;
   userId?: string;
+  /** The token's `exp` in epoch seconds; API Gateway passes context values as strings. */
+  exp?: string | number;
 }
 
 export type RouteEvent = APIGatewayProxyWebsocketEventV2 & {
@@ -33,6 +35,19 @@ export function userIdOf(event: Pick<RouteEvent, 'requestContext'>): string {
   const userId = authorizer?.userId ?? authorizer?.principalId;
   if (typeof userId !== 'string' || userId === '') throw new UnauthorizedError('No authenticated user');
   return userId;
+}
+
+/**
+ * When the caller's token expires (epoch seconds), from the authorizer context; undefined for a
+ * connection opened before the authorizer passed `exp` (it ends at API Gateway's 2-hour limit).
+ * @throws UnauthorizedError when `exp` is there but not a number: the authorizer is not this one.
+ */
+export function tokenExpiryOf(event: Pick<RouteEvent, 'requestContext'>): number | undefined {
+  const exp = event.requestContext.authorizer?.exp;
+  if (exp === undefined) return undefined;
+  const seconds = typeof exp === 'number' ? exp : /^[0-9]{1,12}$/.test(exp) ? Number(exp) : Number.NaN;
+  if (!Number.isFinite(seconds)) throw new UnauthorizedError('The token expiry (exp) is not a number');
+  return seconds;
 }
 
 /** Parses a raw frame: size first (cheap), then JSON, then that it is an object. */

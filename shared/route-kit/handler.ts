@@ -4,14 +4,13 @@
  * (shared/errors.ts `toChatError`).
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { RateLimitedError, toChatError, UnknownActionError } from '../errors';
+import { RateLimitedError, TokenExpiredError, toChatError, UnknownActionError } from '../errors';
 import { ConnectionFrameLimiter, type FrameRate, type FrameRefusal } from '../frame-rate';
 import { runScoped } from '../invocation';
 import type { MetricSink } from '../metrics';
-import type { DisconnectFn } from '../poster';
 import { ACTIONS, type AckOf, type Action, isAction, type RequestOf } from '../protocol';
 import { INTEGRATION_TIMEOUT_MS, type InvocationContext, REPLY_MARGIN_MS, withDeadline } from './deadline';
-import { CONNECTION_FRAME_RATE } from './flooding';
+import { type CloseFn, CONNECTION_FRAME_RATE } from './flooding';
 import {
   errorFrame,
   parsedOrUndefined,
@@ -20,6 +19,7 @@ import {
   type RouteResult,
   reply,
   requestIdOf,
+  tokenExpiryOf,
   userIdOf,
   validate,
 } from './frames';
@@ -34,6 +34,12 @@ export interface Caller {
   deadline: number;
   /** Aborted at `deadline`: pass it to AWS calls so none outlives the answer. */
   signal: AbortSignal;
+  /**
+   * When the connection's token expires (epoch seconds, from the authorizer's `exp`); no frame runs after
+   * it. Stored with a subscription so the fan-out stops pushing to it then. Undefined for a connection
+   * opened before the authorizer passed `exp`.
+   */
+  tokenExpiresAt?: number;
 }
 
 /** The route of action `A`: its validated frame and its caller in, its ack payload out. Throws ChatErrors. */
@@ -49,8 +55,11 @@ export interface RouteKitDeps {
   clock: () => number;
   /** Frames per connection; handlers pass CONNECTION_FRAME_RATE. */
   frameRate: FrameRate;
-  /** Closes a connection that keeps sending while refused; handlers pass `managementApiDisconnector`. */
-  disconnect: DisconnectFn;
+  /**
+   * Closes a connection that keeps sending while refused, or whose token expired (after posting the
+   * `token_expired` refusal to it); handlers pass `managementApiDisconnector`.
+   */
+  disconnect: CloseFn;
   /** Counts every `busy` and `rate_limited` answer. */
   metrics: MetricSink;
 }
@@ -62,7 +71,7 @@ export type ActionHandler = (event: RouteEvent, context?: InvocationContext) => 
 export interface FunctionKitDeps {
   logger: Logger;
   now: () => Date;
-  disconnect: DisconnectFn;
+  disconnect: CloseFn;
   metrics: MetricSink;
 }
 
@@ -78,26 +87,37 @@ export function routeKitOf({ logger, now, disconnect, metrics }: FunctionKitDeps
  * Every frame counts against its connection's frame rate, malformed ones included; over it a frame gets
  * `rate_limited` without running its route, so it costs no AWS call, and the frame that takes a
  * connection past `frameRate.closeAfterRefused` refusals also closes it through `disconnect` (one call per
- * such connection). Any failure is answered by `toChatError`: throttling and running out of time are
- * `busy` with `retryAfterMs` on every route.
+ * such connection). A frame that arrives once the connection's token has expired (the authorizer's `exp`,
+ * no tolerance) runs nothing: `disconnect` posts it the `token_expired` refusal and closes the connection
+ * (two calls, once per connection). Any failure is answered by `toChatError`: throttling and running out
+ * of time are `busy` with `retryAfterMs` on every route.
  */
 export function createActionHandler(deps: RouteKitDeps, routes: ActionRoutes): ActionHandler {
   const { logger, clock, frameRate, disconnect, metrics } = deps;
   const frames = new ConnectionFrameLimiter(frameRate);
   /** Never throws: a failed close leaves the refusal's answer as it is. */
+  const close = async (connectionId: string, why: string, lastFrame?: string): Promise<void> => {
+    try {
+      await (lastFrame === undefined ? disconnect(connectionId) : disconnect(connectionId, lastFrame));
+    } catch (err: unknown) {
+      logger.error(`Could not close a connection ${why}`, {
+        connectionId,
+        error: err instanceof Error ? err : String(err),
+      });
+    }
+  };
   const closeFlooding = async (connectionId: string, refusal: FrameRefusal): Promise<void> => {
     logger.warn('Closing a connection that kept sending while refused', {
       connectionId,
       refused: refusal.refused,
     });
-    try {
-      await disconnect(connectionId);
-    } catch (err: unknown) {
-      logger.error('Could not close a connection that kept sending while refused', {
-        connectionId,
-        error: err instanceof Error ? err : String(err),
-      });
-    }
+    await close(connectionId, 'that kept sending while refused');
+  };
+  /** The route's own answer is lost once the connection is deleted: the refusal is posted before it. */
+  const closeExpired = async (connectionId: string, requestId: string | undefined): Promise<never> => {
+    const refusal = new TokenExpiredError();
+    await close(connectionId, 'whose token expired', JSON.stringify(errorFrame(refusal, requestId)));
+    throw refusal;
   };
   return async (event, context) => {
     const { connectionId, requestId: awsRequestId, routeKey } = event.requestContext;
@@ -108,6 +128,11 @@ export function createActionHandler(deps: RouteKitDeps, routes: ActionRoutes): A
     const answered = new AbortController();
     let frame: Record<string, unknown> | undefined;
     try {
+      const tokenExpiresAt = tokenExpiryOf(event);
+      if (tokenExpiresAt !== undefined && clock() >= tokenExpiresAt * 1000) {
+        frame = parsedOrUndefined(event.body);
+        await closeExpired(connectionId, requestIdOf(frame));
+      }
       const refusal = frames.take(connectionId, clock());
       if (refusal !== undefined) {
         frame = parsedOrUndefined(event.body);
@@ -126,6 +151,7 @@ export function createActionHandler(deps: RouteKitDeps, routes: ActionRoutes): A
         awsRequestId,
         deadline: clock() + budgetMs,
         signal: outOfTime.signal,
+        ...(tokenExpiresAt === undefined ? {} : { tokenExpiresAt }),
       };
       logger.appendKeys({ userId: caller.userId, action });
       if (typeof frame.conversationId === 'string')

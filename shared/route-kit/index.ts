@@ -3,20 +3,23 @@
  * reply frame of a two-way route. Every route handler is built with {@link createActionHandler}, typed
  * from the action table (shared/protocol/actions.ts).
  *
- * - frames: who sent an event, how its frame parses and validates, the reply frame
+ * - frames: who sent an event (and until when its token holds), how its frame parses and validates,
+ *   the reply frame
  * - deadline: each route's time budget, and `busy` when it runs out
- * - flooding: the frame rate of a connection, and closing one that keeps sending while refused
+ * - flooding: the frame rate of a connection, and closing one that keeps sending while refused or whose
+ *   token expired
  * - handler: the route handler itself, and its error policy
  */
 export { OUT_OF_TIME_RETRY_MS } from '../errors';
 export { type InvocationContext, REPLY_MARGIN_MS } from './deadline';
-export { CONNECTION_FRAME_RATE, managementApiDisconnector } from './flooding';
+export { type CloseFn, CONNECTION_FRAME_RATE, managementApiDisconnector } from './flooding';
 export {
   type AuthorizerContext,
   errorFrame,
   parseFrame,
   type RouteEvent,
   type RouteResult,
+  tokenExpiryOf,
   userIdOf,
   validate,
 } from './frames';

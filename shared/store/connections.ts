@@ -28,14 +28,21 @@ export interface ConnectionRecord {
   connectionId: string;
   userId: string;
   connectedAt: string;
+  /**
+   * When the token the connection was opened with expires (epoch seconds): its items expire then too,
+   * and the fan-out treats its subscriptions as gone after it.
+   */
+  tokenExpiresAt?: number;
 }
 
 /** How long a client waits before retrying a subscription change that collided with another. */
 const CONFLICT_RETRY_MS = 250;
 
-const expiry = (now: Date): number => Math.floor(now.getTime() / 1000) + LIMITS.connectionTtlSeconds;
+/** The TTL of a connection's items: API Gateway's connection limit, or its token's expiry if sooner. */
+const expiry = (now: Date, tokenExpiresAt = Number.POSITIVE_INFINITY): number =>
+  Math.min(Math.floor(now.getTime() / 1000) + LIMITS.connectionTtlSeconds, tokenExpiresAt);
 
-/** Stores a new connection; TTL removes it if `$disconnect` never comes. */
+/** Stores a new connection; TTL removes it if `$disconnect` never comes (at the latest at its token's expiry). */
 export async function putConnection(
   ddb: DynamoDBDocumentClient,
   tables: Tables,
@@ -45,7 +52,7 @@ export async function putConnection(
   await ddb.send(
     new PutCommand({
       TableName: tables.connections,
-      Item: { ...connection, [TTL_ATTRIBUTE]: expiry(now) },
+      Item: { ...connection, [TTL_ATTRIBUTE]: expiry(now, connection.tokenExpiresAt) },
     }),
   );
 }
@@ -55,14 +62,15 @@ export async function putConnection(
  * connection item: the subscription is written only while the connection still exists, and its
  * conversation joins the connection's `conversations` set. `$disconnect` deletes the connection item and
  * reads that set in the same atomic step, so a subscribe racing a disconnect either lands in the set
- * (and is deleted with it) or fails here: it can never leave an orphan subscription behind.
+ * (and is deleted with it) or fails here: it can never leave an orphan subscription behind. The
+ * subscription carries the connection's `tokenExpiresAt`, which the fan-out reads with it (no extra call).
  * @throws ConnectionGoneError when the connection no longer exists.
  * @throws LimitExceededError when the connection already listens to the most conversations allowed.
  */
 export async function putSubscription(
   ddb: DynamoDBDocumentClient,
   tables: Tables,
-  subscription: { conversationId: string; connectionId: string; userId: string },
+  subscription: { conversationId: string; connectionId: string; userId: string; tokenExpiresAt?: number },
   now: Date,
 ): Promise<void> {
   const { conversationId, connectionId } = subscription;
@@ -90,7 +98,11 @@ export async function putSubscription(
           {
             Put: {
               TableName: tables.subscriptions,
-              Item: { ...subscription, subscribedAt: now.toISOString(), [TTL_ATTRIBUTE]: expiry(now) },
+              Item: {
+                ...subscription,
+                subscribedAt: now.toISOString(),
+                [TTL_ATTRIBUTE]: expiry(now, subscription.tokenExpiresAt),
+              },
             },
           },
         ],

@@ -16,6 +16,8 @@ const LOOKUP_CONCURRENCY = 10;
 export interface Listener {
   connectionId: string;
   userId: string;
+  /** When the connection's token expires (epoch seconds), if it subscribed with one. */
+  tokenExpiresAt?: number;
 }
 
 /**
@@ -33,10 +35,14 @@ export async function listListeners(
     TableName: tables.subscriptions,
     KeyConditionExpression: 'conversationId = :c',
     ExpressionAttributeValues: { ':c': conversationId },
-    ProjectionExpression: 'connectionId, userId',
+    ProjectionExpression: 'connectionId, userId, tokenExpiresAt',
     ConsistentRead: options.consistent,
   });
-  return items.map((item) => ({ connectionId: String(item.connectionId), userId: String(item.userId) }));
+  return items.map((item) => ({
+    connectionId: String(item.connectionId),
+    userId: String(item.userId),
+    ...(typeof item.tokenExpiresAt === 'number' ? { tokenExpiresAt: item.tokenExpiresAt } : {}),
+  }));
 }
 
 /** The ids of a user's connections as the byUser index has them (eventually consistent). */

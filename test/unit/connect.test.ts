@@ -61,6 +61,46 @@ describe('$connect', () => {
     expect(logger.appendKeys).toHaveBeenCalledWith({ connectionId: CONNECTION_ID });
   });
 
+  it.each([
+    ['a token that expires before the 2 h limit: at its exp', 600, 600],
+    ['a token that outlives the 2 h limit: at the limit', 3 * 3600, LIMITS.connectionTtlSeconds],
+  ])('stores the token exp with the connection and a TTL for %s', async (_case, expiresIn, ttlIn) => {
+    // Prepare
+    ddbMock.on(PutCommand).resolves({});
+    const { handle } = setup();
+    const exp = NOW.getTime() / 1000 + expiresIn;
+
+    // Act: API Gateway hands the authorizer's context values to the routes as strings.
+    await handle(
+      lifecycleEvent('CONNECT', {
+        connectionId: CONNECTION_ID,
+        authorizer: { principalId: 'alice', userId: 'alice', exp: String(exp) },
+      }),
+    );
+
+    // Assess
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      Item: expect.objectContaining({ tokenExpiresAt: exp, expiresAt: NOW.getTime() / 1000 + ttlIn }),
+    });
+  });
+
+  it('refuses with 401 and writes nothing when the authorizer context has an exp that is not a number', async () => {
+    // Prepare
+    const { handle } = setup();
+
+    // Act
+    const result = await handle(
+      lifecycleEvent('CONNECT', {
+        connectionId: CONNECTION_ID,
+        authorizer: { principalId: 'alice', exp: 'soon' },
+      }),
+    );
+
+    // Assess
+    expect(result).toEqual({ statusCode: 401 });
+    expect(ddbMock.calls()).toHaveLength(0);
+  });
+
   it('falls back to the principalId when the authorizer context carries no userId', async () => {
     // Prepare
     ddbMock.on(PutCommand).resolves({});

@@ -134,6 +134,20 @@ describe('putSubscription', () => {
     });
   });
 
+  it("stores the connection's token exp on the subscription, which then expires with the token", async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).resolves({});
+    const tokenExpiresAt = NOW.getTime() / 1000 + 300;
+
+    // Act
+    await putSubscription(ddb, tables, { ...subscription, tokenExpiresAt }, NOW);
+
+    // Assess
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    const items = ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems;
+    expect(items?.[1]?.Put?.Item).toMatchObject({ tokenExpiresAt, expiresAt: tokenExpiresAt });
+  });
+
   it('refuses with connection_gone when the connection item no longer exists', async () => {
     // Prepare: a failed attribute_exists returns no old item.
     ddbMock.on(TransactWriteCommand).rejects(cancelled({ Code: 'ConditionalCheckFailed' }));
@@ -251,6 +265,28 @@ describe('listListeners, as the fan-out reads the subscribers', () => {
       KeyConditionExpression: 'conversationId = :c',
       ConsistentRead: true,
     });
+  });
+
+  it("reads each subscription's token exp in the same Query, so the fan-out tells expired ones apart for free", async () => {
+    // Prepare
+    ddbMock.on(QueryCommand).resolves({
+      Items: [
+        { connectionId: 'c1', userId: 'alice', tokenExpiresAt: 1_700_000_000 },
+        { connectionId: 'c2', userId: 'bob' },
+      ],
+    });
+
+    // Act
+    const listeners = await listListeners(ddb, tables, 'general', { consistent: true });
+
+    // Assess
+    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
+      ProjectionExpression: 'connectionId, userId, tokenExpiresAt',
+    });
+    expect(listeners).toEqual([
+      { connectionId: 'c1', userId: 'alice', tokenExpiresAt: 1_700_000_000 },
+      { connectionId: 'c2', userId: 'bob' },
+    ]);
   });
 
   it('follows LastEvaluatedKey and returns the connections of every page', async () => {

@@ -74,19 +74,28 @@ function record(body: string, group: string, messageId: string, dedupId = messag
 const messageRecord = (m: ChatMessage, messageId: string): SQSRecord =>
   record(JSON.stringify(m), m.conversationId, messageId, `${m.conversationId}:${m.seq}`);
 
+/** A subscription as the fan-out Query returns it: a connection id, or one with its token's exp. */
+type Subscription = string | { connectionId: string; tokenExpiresAt: number };
+const idOf = (subscription: Subscription): string =>
+  typeof subscription === 'string' ? subscription : subscription.connectionId;
+
 /**
  * Subscribers per conversation, answered to the fan-out Query; deleting a connection item hands back the
  * conversations it subscribed to, as DynamoDB's ALL_OLD would (a string set reads as a JS Set).
  */
-function givenSubscriptions(byConversation: Record<string, string[]>): void {
+function givenSubscriptions(byConversation: Record<string, Subscription[]>): void {
   ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
     const subscribers = byConversation[String(input.ExpressionAttributeValues?.[':c'])] ?? [];
-    return { Items: subscribers.map((connectionId) => ({ connectionId })) };
+    return {
+      Items: subscribers.map((subscription) =>
+        typeof subscription === 'string' ? { connectionId: subscription } : subscription,
+      ),
+    };
   });
   ddb.on(DeleteCommand).callsFake((input: DeleteCommandInput) => {
     const connectionId = String(input.Key?.connectionId);
     const conversations = Object.keys(byConversation).filter((c) =>
-      byConversation[c]?.includes(connectionId),
+      byConversation[c]?.some((subscription) => idOf(subscription) === connectionId),
     );
     return { Attributes: { connectionId, conversations: new Set(conversations) } };
   });
@@ -155,6 +164,75 @@ describe('fan-out of one message', () => {
         Data: JSON.stringify({ type: 'message', ...m }),
       });
     }
+  });
+
+  it('costs one Query and one post per live connection, with or without token expiries on the subscriptions', async () => {
+    // Prepare
+    const now = Date.parse('2025-01-01T00:00:00.000Z');
+    const live = (connectionId: string) => ({ connectionId, tokenExpiresAt: now / 1000 + 60 });
+    const callsFor = async (subscriptions: Subscription[]) => {
+      ddb.resetHistory();
+      api.resetHistory();
+      givenSubscriptions({ 'conv-a': subscriptions });
+      api.on(PostToConnectionCommand).resolves({});
+      await processRecord(makeDeps({ now: () => now }), messageRecord(message('conv-a', 1), 'm1'));
+      return { ddb: ddb.calls().length, api: api.calls().length };
+    };
+
+    // Act
+    const before = await callsFor(['conn-1', 'conn-2', 'conn-3']);
+    const after = await callsFor([live('conn-1'), live('conn-2'), live('conn-3')]);
+
+    // Assess
+    expect(before).toEqual({ ddb: 1, api: 3 });
+    expect(after).toEqual(before);
+  });
+
+  it('tells a subscription past its token exp token_expired instead of the message, then closes and forgets it like a 410', async () => {
+    // Prepare
+    const now = Date.parse('2025-01-01T00:00:00.000Z');
+    givenSubscriptions({
+      'conv-a': [
+        { connectionId: 'conn-live', tokenExpiresAt: now / 1000 + 1 },
+        { connectionId: 'conn-expired', tokenExpiresAt: now / 1000 },
+      ],
+    });
+    api.on(PostToConnectionCommand).resolves({});
+    api.on(DeleteConnectionCommand).resolves({});
+    const metrics = { record: vi.fn() };
+    const m = message('conv-a', 3);
+
+    // Act
+    await processRecord(makeDeps({ now: () => now, metrics }), messageRecord(m, 'm1'));
+
+    // Assess
+    expect(api).toReceiveCommandTimes(PostToConnectionCommand, 2);
+    expect(api).toReceiveCommandWith(PostToConnectionCommand, {
+      ConnectionId: 'conn-live',
+      Data: JSON.stringify({ type: 'message', ...m }),
+    });
+    const farewell = api
+      .commandCalls(PostToConnectionCommand)
+      .find((call) => call.args[0].input.ConnectionId === 'conn-expired');
+    expect(JSON.parse(String(farewell?.args[0].input.Data))).toMatchObject({
+      type: 'error',
+      code: 'token_expired',
+      retryable: false,
+    });
+    expect(api).toReceiveCommandTimes(DeleteConnectionCommand, 1);
+    expect(api).toReceiveCommandWith(DeleteConnectionCommand, { ConnectionId: 'conn-expired' });
+    expect(ddb).toReceiveCommandWith(DeleteCommand, {
+      TableName: TABLES.connections,
+      Key: { connectionId: 'conn-expired' },
+    });
+    expect(ddb).toReceiveCommandWith(BatchWriteCommand, {
+      RequestItems: {
+        [TABLES.subscriptions]: [
+          { DeleteRequest: { Key: { conversationId: 'conv-a', connectionId: 'conn-expired' } } },
+        ],
+      },
+    });
+    expect(metrics.record).toHaveBeenCalledWith('connectionsEvicted', 1);
   });
 
   it('G7: a 410 deletes that connection and its subscriptions while the other connections still get the message', async () => {
