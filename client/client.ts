@@ -162,6 +162,32 @@ export class ChatClient extends Emitter<ClientEvents> {
     return this.request('removeMember', { conversationId, userId });
   }
 
+  /**
+   * Makes a member an admin (admins only; not in a direct conversation): they may then remove members,
+   * promote others, and add back users an admin removed.
+   */
+  promote(conversationId: string, userId: string): Promise<Actions['promote']['ack']> {
+    return this.request('promote', { conversationId, userId });
+  }
+
+  /**
+   * Blocks a user: they can no longer open a direct conversation with you nor add you to a group (their
+   * attempts are refused `forbidden`). Conversations you share already stay.
+   */
+  block(userId: string): Promise<Actions['block']['ack']> {
+    return this.request('block', { userId });
+  }
+
+  /** Takes a user off your block list. */
+  unblock(userId: string): Promise<Actions['unblock']['ack']> {
+    return this.request('unblock', { userId });
+  }
+
+  /** The users you block, sorted. */
+  listBlocked(): Promise<string[]> {
+    return this.request('listBlocked', {}).then((ack) => ack.userIds);
+  }
+
   /** Leaves a conversation (not a direct one); its open stream is closed. */
   async leave(conversationId: string): Promise<Actions['leave']['ack']> {
     const ack = await this.request('leave', { conversationId });

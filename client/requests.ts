@@ -40,6 +40,10 @@ const POLICY: Record<Action, { durable: boolean; resend: boolean }> = {
   downloadUrl: { durable: true, resend: true },
   removeMember: { durable: true, resend: true }, // a second removal acks `removed: false`
   leave: { durable: true, resend: true },
+  promote: { durable: true, resend: true }, // promoting an admin acks `promoted: false`
+  block: { durable: true, resend: true }, // the list is a set: blocking twice acks `changed: false`
+  unblock: { durable: true, resend: true },
+  listBlocked: { durable: true, resend: true },
 };
 
 /** API Gateway's anonymous "Internal server error" names no request: every unanswered one is resent after this. */

@@ -139,7 +139,7 @@ export const FUNCTIONS = {
   conversations: {
     entry: 'lambdas/conversations/handler.ts',
     description:
-      'Conversation routes: create, add/remove members, leave, list, read, subscribe, unsubscribe, history, typing, presence, ping; $default',
+      'Conversation routes: create, add/remove/promote members, leave, block list, list, read, subscribe, unsubscribe, history, typing, presence, ping; $default',
     tables: {
       // Membership checks and counters (GetItem), list and membership reads (BatchGetItem, Query of the
       // member items, byMember for the caller's list), create/add/remove (transaction items), read
@@ -231,6 +231,10 @@ export const ROUTES = {
   addMembers: 'conversations',
   removeMember: 'conversations',
   leave: 'conversations',
+  promote: 'conversations',
+  block: 'conversations',
+  unblock: 'conversations',
+  listBlocked: 'conversations',
   listConversations: 'conversations',
   read: 'conversations',
   uploadUrl: 'attachments',

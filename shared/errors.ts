@@ -89,12 +89,20 @@ export class NotTheSenderError extends ChatError {
   }
 }
 
-/** Only the conversation's creator or an admin removes other members. */
+/** Only an admin of the conversation (the creator is one) removes other members, promotes, or adds back a removed user. */
 export class NotAnAdminError extends ChatError {
   readonly code = 'forbidden';
-  constructor(conversationId: string) {
-    super(`Only the creator or an admin of conversation ${conversationId} may remove other members`);
+  constructor(conversationId: string, what = 'remove other members') {
+    super(`Only the creator or an admin of conversation ${conversationId} may ${what}`);
   }
+}
+
+/**
+ * The caller may not do this to that user: they blocked the caller. The words say no more than a
+ * refusal, so a block is not announced to the one blocked.
+ */
+export class NotAllowedError extends ChatError {
+  readonly code = 'forbidden';
 }
 
 /** A documented limit (group size, subscriptions per connection, ...) would be exceeded; nothing was written. */

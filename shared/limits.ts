@@ -8,6 +8,15 @@ export const LIMITS = {
   maxReplyBytes: 100 * 1024,
   /** Members of one conversation, the creator included, on create and on every add. */
   maxGroupSize: 100,
+  /**
+   * Conversations one user may be in (direct ones included): a conditional counter on the user's
+   * `USER#<userId>` profile item, taken in the transaction that writes their member item and given back
+   * when they leave or are removed (shared/store/conversations/profiles.ts). Above it, whoever tries to add them, and they
+   * themselves, are refused `limit_exceeded`.
+   */
+  maxConversationsPerUser: 500,
+  /** Users one user may block (a string set on their profile item, which must stay well under 400 KB). */
+  maxBlockedUsers: 1_000,
   /** Conversations one connection listens to at once; bounds the connection item and `$disconnect`. */
   maxSubscriptionsPerConnection: 200,
   maxTitleLength: 200,

@@ -7,7 +7,8 @@
  * - ./direct.ts: `createConversation` with `direct: true`, the one conversation of two users;
  * - ./subscribe.ts: `subscribe`, the subscription before the backlog, and the check after it;
  * - ./list.ts: `listConversations`;
- * - ./membership/: `addMembers`, `removeMember` and `leave`, each change recorded in the conversation's order;
+ * - ./membership/: `addMembers`, `removeMember`, `leave` and `promote`, each change recorded in the
+ *   conversation's order, and the block list (`block`, `unblock`, `listBlocked`);
  * - ./ephemeral.ts: `typing` and `presence`, and the posts of `read` and `subscribe`.
  * Every read and write of the conversations table is in shared/store/conversations/.
  */
@@ -25,7 +26,7 @@ import type { TableNames } from '../../shared/tables';
 import { openDirect } from './direct';
 import { type EphemeralDeps, ephemeralRoutes, postReadEvent, prepareOnlineAnnouncement } from './ephemeral';
 import { listConversations } from './list';
-import { addMembers, type MembershipDeps, membershipRoutes } from './membership';
+import { addMembers, blockRoutes, type MembershipDeps, membershipRoutes } from './membership';
 import { confirmSubscriber, subscribe } from './subscribe';
 
 export interface ConversationsDeps {
@@ -59,7 +60,10 @@ export interface ConversationsDeps {
  *   one transaction, so a conversation never exists without its members.
  * - `addMembers {conversationId, members}` adds those not yet members (as plain members; the creator is
  *   the admin); existing members are skipped. With `deps.membership` the change takes a seq.
- * - `removeMember` and `leave` (./membership/), with `deps.membership`.
+ * - `removeMember`, `leave` and `promote` (./membership/), with `deps.membership`.
+ * - `block`, `unblock` and `listBlocked` (./membership/blocks.ts).
+ * - Every write that makes someone a member (create, direct, add) takes their conversation slot and is
+ *   refused when they block the caller (shared/store/conversations/profiles.ts).
  * - `read {conversationId, seq}` moves the caller's read cursor; with `deps.ephemeral`, a move is posted
  *   to the listeners as `{type:'read'}` in groups of at most LIMITS.maxReadEventMembers.
  * - `subscribe {conversationId, afterSeq?}` registers the subscription first and only then reads the
@@ -96,6 +100,7 @@ export function createConversationsHandler(deps: ConversationsDeps): ActionHandl
   return createActionHandler(routeKitOf({ logger, now: clock, disconnect: deps.disconnect, metrics }), {
     ...(ephemeral === undefined ? {} : ephemeralRoutes(ephemeral)),
     ...(membership === undefined ? {} : membershipRoutes(membership)),
+    ...blockRoutes({ ddb, tables }),
     createConversation: async (frame, caller) => {
       if (frame.direct === true) {
         const conversation = await openDirect(ddb, tables, caller.userId, frame, clock());

@@ -41,6 +41,29 @@ export interface MembershipChangeAck {
   seq?: number;
 }
 
+/**
+ * The ack payload of `promote`. `promoted: false` means the user was an admin already (a resend, or the
+ * successor of a leaving admin): nothing changed. `seq` is the `member_promoted` change's seq.
+ */
+export interface PromoteAck {
+  conversationId: string;
+  userId: string;
+  promoted: boolean;
+  seq?: number;
+}
+
+/** The ack payload of `block` and `unblock`: the user's state on the list now, and whether this frame changed it. */
+export interface BlockAck {
+  userId: string;
+  blocked: boolean;
+  changed: boolean;
+}
+
+/** The ack payload of `listBlocked`: the users the caller blocks, sorted. */
+export interface BlockedListAck {
+  userIds: string[];
+}
+
 /** A conversation as `createConversation` returns it. */
 export interface ConversationSummary {
   conversationId: string;

@@ -44,8 +44,12 @@ export interface DeletedMessage extends Tombstone {
   version: number;
 }
 
-/** What changed in a conversation's membership: who was added, removed by someone else, or left. */
-export const MEMBERSHIP_KINDS = ['member_added', 'member_removed', 'member_left'] as const;
+/**
+ * What changed in a conversation's membership: who was added, removed by someone else, left, or was made
+ * an admin (by an admin, or as the successor of the last admin, who left). A client that does not know a
+ * kind skips it like any tombstone.
+ */
+export const MEMBERSHIP_KINDS = ['member_added', 'member_removed', 'member_left', 'member_promoted'] as const;
 export type MembershipKind = (typeof MEMBERSHIP_KINDS)[number];
 
 /**

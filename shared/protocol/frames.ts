@@ -167,6 +167,37 @@ export const removeMemberFrameSchema = z.strictObject({
   userId: userIdSchema,
 });
 
+/** Makes a member an admin (only an admin may; not in a direct conversation). */
+export const promoteFrameSchema = z.strictObject({
+  action: z.literal('promote'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+  userId: userIdSchema,
+});
+
+/**
+ * Puts a user on the caller's block list: they can no longer open a direct conversation with the caller
+ * nor add them to a group.
+ */
+export const blockFrameSchema = z.strictObject({
+  action: z.literal('block'),
+  requestId: requestIdSchema,
+  userId: userIdSchema,
+});
+
+/** Takes a user off the caller's block list. */
+export const unblockFrameSchema = z.strictObject({
+  action: z.literal('unblock'),
+  requestId: requestIdSchema,
+  userId: userIdSchema,
+});
+
+/** The caller's block list. */
+export const listBlockedFrameSchema = z.strictObject({
+  action: z.literal('listBlocked'),
+  requestId: requestIdSchema,
+});
+
 /** The caller leaves the conversation (any member; not a direct conversation). */
 export const leaveFrameSchema = z.strictObject({
   action: z.literal('leave'),
@@ -210,3 +241,7 @@ export type DownloadUrlFrame = z.infer<typeof downloadUrlFrameSchema>;
 export type DeleteFrame = z.infer<typeof deleteFrameSchema>;
 export type RemoveMemberFrame = z.infer<typeof removeMemberFrameSchema>;
 export type LeaveFrame = z.infer<typeof leaveFrameSchema>;
+export type PromoteFrame = z.infer<typeof promoteFrameSchema>;
+export type BlockFrame = z.infer<typeof blockFrameSchema>;
+export type UnblockFrame = z.infer<typeof unblockFrameSchema>;
+export type ListBlockedFrame = z.infer<typeof listBlockedFrameSchema>;

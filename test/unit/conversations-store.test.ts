@@ -23,14 +23,18 @@ import { NotAMemberError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
 import {
   claimRemoval,
+  makeAdmin,
   memberReadSeqs,
+  PROFILE_SK,
   type RemovalRecord,
   readMeta,
   readMetas,
   removalSk,
   removeMemberItem,
   setRemovalSeq,
+  stillAdmin,
   takeTypingSlot,
+  userPk,
 } from '../../shared/store/conversations';
 import { META_SK, memberSk } from '../../shared/tables';
 
@@ -148,10 +152,10 @@ describe('removeMemberItem', () => {
     ddbMock.on(TransactWriteCommand).resolves({});
 
     // Act
-    const removed = await removeMemberItem(ddb, tables, CONVERSATION, 'bob', record);
+    const removed = await removeMemberItem(ddb, tables, CONVERSATION, 'bob', { record, counted: false });
 
     // Assess
-    expect(removed).toBe(true);
+    expect(removed).toBe('removed');
     expect(ddbMock).toHaveReceivedCommandWith(TransactWriteCommand, {
       TransactItems: [
         {
@@ -180,15 +184,55 @@ describe('removeMemberItem', () => {
     });
   });
 
-  it('answers false when the member was removed a moment ago', async () => {
+  it('gives back the conversation slot the member item took, and carries the role items in the same transaction', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).resolves({});
+    const also = [makeAdmin(tables, CONVERSATION, 'carol')];
+
+    // Act
+    await removeMemberItem(ddb, tables, CONVERSATION, 'bob', { record, counted: true, also });
+
+    // Assess
+    const items = ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems;
+    expect(items?.slice(3)).toEqual([
+      {
+        Update: {
+          TableName: tables.conversations,
+          Key: { conversationId: userPk('bob'), sk: PROFILE_SK },
+          UpdateExpression: 'ADD conversationCount :minusOne',
+          ExpressionAttributeValues: { ':minusOne': -1 },
+        },
+      },
+      ...also,
+    ]);
+  });
+
+  it('answers roles_changed when a role condition failed, and writes nothing', async () => {
+    // Prepare
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejects(cancelled('None', 'None', 'None', 'None', 'ConditionalCheckFailed'));
+
+    // Act
+    const removed = await removeMemberItem(ddb, tables, CONVERSATION, 'bob', {
+      record,
+      counted: true,
+      also: [stillAdmin(tables, CONVERSATION, 'carol')],
+    });
+
+    // Assess
+    expect(removed).toBe('roles_changed');
+  });
+
+  it('answers not_a_member when the member was removed a moment ago', async () => {
     // Prepare
     ddbMock.on(TransactWriteCommand).rejects(cancelled('ConditionalCheckFailed', 'None', 'None'));
 
     // Act
-    const removed = await removeMemberItem(ddb, tables, CONVERSATION, 'bob', record);
+    const removed = await removeMemberItem(ddb, tables, CONVERSATION, 'bob', { record, counted: true });
 
     // Assess
-    expect(removed).toBe(false);
+    expect(removed).toBe('not_a_member');
   });
 
   it('rethrows a transaction that failed for another reason', async () => {
@@ -196,7 +240,7 @@ describe('removeMemberItem', () => {
     ddbMock.on(TransactWriteCommand).rejects(cancelled('None', 'TransactionConflict', 'None'));
 
     // Act
-    const attempt = removeMemberItem(ddb, tables, CONVERSATION, 'bob', record);
+    const attempt = removeMemberItem(ddb, tables, CONVERSATION, 'bob', { record, counted: true });
 
     // Assess
     await expect(attempt).rejects.toBeInstanceOf(TransactionCanceledException);

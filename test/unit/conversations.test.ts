@@ -63,10 +63,24 @@ async function call(body: unknown): Promise<Record<string, unknown>> {
 }
 
 /**
- * Answers GetCommand like the conversations table: `members` are members, META holds the counter
- * (`lastSeq`, and `lastReservedAt` once a send reserved a seq).
+ * Answers GetCommand and BatchGetCommand like the conversations table: `members` are members (the first
+ * one created the conversation and is its admin), META holds the counter (`lastSeq`, and
+ * `lastReservedAt` once a send reserved a seq).
  */
 function givenConversation(members: string[], lastSeq = 0, lastReservedAt?: string): void {
+  ddbMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
+    const asked = (input.RequestItems?.[tables.conversations]?.Keys ?? []).map((key) => key.sk);
+    const items = [
+      { conversationId: CONVERSATION, sk: META_SK, lastSeq, createdBy: members[0] },
+      ...members.map((userId, i) => ({
+        conversationId: CONVERSATION,
+        sk: memberSk(userId),
+        memberId: userId,
+        role: i === 0 ? 'admin' : 'member',
+      })),
+    ];
+    return { Responses: { [tables.conversations]: items.filter((item) => asked.includes(item.sk)) } };
+  });
   ddbMock.on(GetCommand).callsFake((input: GetCommandInput) => {
     const sk = input.Key?.sk;
     if (sk === META_SK) {
@@ -104,6 +118,19 @@ function givenStoredMessages(seqs: number[]): void {
 /** A cancelled transaction, with one reason per item in order. */
 const cancelled = (...CancellationReasons: CancellationReason[]) =>
   new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: {}, CancellationReasons });
+
+/** The transaction item that takes `userId`'s conversation slot, refused when they are full or block `by`. */
+const slotTake = (userId: string, by = 'alice') => ({
+  Update: {
+    TableName: tables.conversations,
+    Key: { conversationId: `USER#${userId}`, sk: 'PROFILE' },
+    UpdateExpression: 'ADD conversationCount :one',
+    ConditionExpression:
+      '(attribute_not_exists(conversationCount) OR conversationCount < :cap) AND NOT contains(blocked, :by)',
+    ExpressionAttributeValues: { ':one': 1, ':cap': LIMITS.maxConversationsPerUser, ':by': by },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  },
+});
 
 /** `count` distinct user ids that are not alice. */
 const users = (count: number) => Array.from({ length: count }, (_, i) => `user-${i}`);
@@ -442,10 +469,14 @@ describe('createConversation', () => {
         joinedAt: NOW.toISOString(),
         addedBy: 'alice',
         role: userId === 'alice' ? 'admin' : 'member',
+        counted: true,
       },
       ConditionExpression: 'attribute_not_exists(conversationId)',
     },
   });
+
+  /** A member's item and their conversation slot, as a creation writes them. */
+  const memberWrites = (userId: string) => [memberPut(userId), slotTake(userId)];
 
   it('writes every member, the caller included, and META last with lastSeq 0, in one transaction of conditional puts', async () => {
     // Prepare
@@ -478,9 +509,9 @@ describe('createConversation', () => {
     expect(ddbMock).not.toHaveReceivedCommand(PutCommand);
     expect(ddbMock).toHaveReceivedCommandWith(TransactWriteCommand, {
       TransactItems: [
-        memberPut('alice'),
-        memberPut('bob'),
-        memberPut('carol'),
+        ...memberWrites('alice'),
+        ...memberWrites('bob'),
+        ...memberWrites('carol'),
         {
           Put: {
             TableName: tables.conversations,
@@ -510,27 +541,104 @@ describe('createConversation', () => {
     // Assess
     expect(reply.conversation).toMatchObject({ members: ['alice', 'bob'] });
     const [items = []] = transactItems();
-    expect(items.map((item) => item.Put?.Item?.sk)).toEqual([memberSk('alice'), memberSk('bob'), META_SK]);
+    expect(items.filter((item) => item.Put).map((item) => item.Put?.Item?.sk)).toEqual([
+      memberSk('alice'),
+      memberSk('bob'),
+      META_SK,
+    ]);
     expect(items.at(-1)?.Put?.Item).toMatchObject({ memberCount: 2 });
   });
 
-  it('creates a group of the caller and 98 others in one transaction of 100 items, META last', async () => {
+  it('creates a group of up to 49 members in one transaction, each member with their slot, META last', async () => {
     // Prepare
     ddbMock.on(TransactWriteCommand).resolves({});
-    const members = users(LIMITS.maxGroupSize - 2);
+    const members = users(48);
 
     // Act
     const reply = await call({ action: 'createConversation', members });
 
     // Assess
     expect(reply.type).toBe('ack');
-    expect(reply.conversation).toMatchObject({ members: ['alice', ...members] });
     const calls = transactItems();
     expect(calls).toHaveLength(1);
     const [items = []] = calls;
-    expect(items).toHaveLength(100);
-    expect(items.slice(0, -1)).toEqual(['alice', ...members].map(memberPut));
-    expect(items.at(-1)?.Put?.Item).toMatchObject({ sk: META_SK, memberCount: LIMITS.maxGroupSize - 1 });
+    expect(items).toHaveLength(99);
+    expect(items.slice(0, -1)).toEqual(['alice', ...members].flatMap(memberWrites));
+    expect(items.at(-1)?.Put?.Item).toMatchObject({ sk: META_SK, memberCount: 49 });
+  });
+
+  it('refuses with forbidden, in words that do not tell of a block, when a member blocks the caller, and writes nothing', async () => {
+    // Prepare: bob's slot condition fails and hands back his profile as DynamoDB stores it.
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejects(
+        cancelled({ Code: 'None' }, { Code: 'None' }, { Code: 'None' }, {
+          Code: 'ConditionalCheckFailed',
+          Item: { blocked: { SS: ['alice'] } },
+        } as CancellationReason),
+      );
+
+    // Act
+    const reply = await call({ action: 'createConversation', members: ['bob', 'carol'] });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden', retryable: false });
+    expect(String(reply.message)).not.toMatch(/block/i);
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+  });
+
+  it('refuses with limit_exceeded naming the member whose conversation cap is full, and writes nothing', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).rejects(
+      cancelled({ Code: 'None' }, { Code: 'None' }, { Code: 'None' }, {
+        Code: 'ConditionalCheckFailed',
+        Item: { conversationCount: { N: String(LIMITS.maxConversationsPerUser) } },
+      } as CancellationReason),
+    );
+
+    // Act
+    const reply = await call({ action: 'createConversation', members: ['bob'] });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'limit_exceeded', retryable: false });
+    expect(String(reply.message)).toContain(`bob is in ${LIMITS.maxConversationsPerUser} conversations`);
+  });
+
+  it('undoes the members a large group wrote when a later transaction is refused, and writes no META', async () => {
+    // Prepare: the second run of members meets user-60's full cap (item 2 × 11 + 1 of that run).
+    const members = users(LIMITS.maxGroupSize - 1);
+    ddbMock
+      .on(TransactWriteCommand)
+      .resolvesOnce({})
+      .rejectsOnce(
+        cancelled(...Array.from({ length: 23 }, () => ({ Code: 'None' })), {
+          Code: 'ConditionalCheckFailed',
+          Item: { conversationCount: { N: String(LIMITS.maxConversationsPerUser) } },
+        } as CancellationReason),
+      )
+      .resolves({});
+
+    // Act
+    const reply = await call({ action: 'createConversation', members });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'limit_exceeded' });
+    expect(String(reply.message)).toContain(`user-59 is in`);
+    const [first = [], , undo = [], ...rest] = transactItems();
+    expect(rest).toEqual([]);
+    const undone = ['alice', ...members].slice(0, 49);
+    expect(undo).toHaveLength(first.length);
+    expect(undo.filter((item) => item.Delete).map((item) => item.Delete?.Key?.sk)).toEqual(
+      undone.map(memberSk),
+    );
+    expect(undo.filter((item) => item.Update).map((item) => item.Update?.ExpressionAttributeValues)).toEqual(
+      undone.map(() => ({ ':minusOne': -1 })),
+    );
+    expect(
+      transactItems()
+        .flat()
+        .some((item) => item.Put?.Item?.sk === META_SK),
+    ).toBe(false);
   });
 
   it('creates the largest group, the caller and 99 others, with every member written before META', async () => {
@@ -544,10 +652,12 @@ describe('createConversation', () => {
     // Assess
     expect(reply.type).toBe('ack');
     expect(reply.conversation).toMatchObject({ members: ['alice', ...members] });
-    const [first = [], last = [], ...rest] = transactItems();
+    const [first = [], second = [], last = [], ...rest] = transactItems();
     expect(rest).toEqual([]);
-    expect(first).toEqual(['alice', ...members].map(memberPut));
-    expect(last).toEqual([
+    expect([...first, ...second, ...last.slice(0, -1)]).toEqual(['alice', ...members].flatMap(memberWrites));
+    expect(first.length).toBeLessThanOrEqual(100);
+    expect(second.length).toBeLessThanOrEqual(100);
+    expect(last.slice(-1)).toEqual([
       {
         Put: expect.objectContaining({
           Item: expect.objectContaining({ sk: META_SK, lastSeq: 0, memberCount: LIMITS.maxGroupSize }),
@@ -572,16 +682,35 @@ describe('createConversation', () => {
 });
 
 describe('addMembers', () => {
-  /** Answers the membership BatchGetItem: one list of current members per call, the last one repeating. */
+  /**
+   * Answers the BatchGetItems: the caller's membership read (META, created by alice, and the caller's
+   * item with `callerRole`), then the members read, one list of current members per call, the last one
+   * repeating.
+   */
   function givenMembersRead(...answers: string[][]): void {
     let call = 0;
     ddbMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
-      const members = answers[Math.min(call++, answers.length - 1)] ?? [];
       const asked = (input.RequestItems?.[tables.conversations]?.Keys ?? []).map((key) => key.sk);
+      if (asked.includes(META_SK)) {
+        const meta = { conversationId: CONVERSATION, sk: META_SK, createdBy: 'alice' };
+        const caller = {
+          conversationId: CONVERSATION,
+          sk: memberSk('alice'),
+          memberId: 'alice',
+          role: callerRole,
+        };
+        return { Responses: { [tables.conversations]: [meta, caller] } };
+      }
+      const members = answers[Math.min(call++, answers.length - 1)] ?? [];
       const found = members.filter((userId) => asked.includes(memberSk(userId)));
       return { Responses: { [tables.conversations]: found.map((memberId) => ({ memberId })) } };
     });
   }
+
+  let callerRole = 'admin';
+  beforeEach(() => {
+    callerRole = 'admin';
+  });
 
   const memberPut = (userId: string) => ({
     Put: {
@@ -593,19 +722,23 @@ describe('addMembers', () => {
         joinedAt: NOW.toISOString(),
         addedBy: 'alice',
         role: 'member',
+        counted: true,
       },
       ConditionExpression: 'attribute_not_exists(conversationId)',
     },
   });
 
-  const countUpdate = (added: number) => ({
+  /** A member's item and their conversation slot, as an admin's add writes them. */
+  const memberWrites = (userId: string) => [memberPut(userId), slotTake(userId)];
+
+  const countUpdate = (added: number, room = added) => ({
     Update: {
       TableName: tables.conversations,
       Key: { conversationId: CONVERSATION, sk: META_SK },
       UpdateExpression: 'ADD memberCount :added',
       ConditionExpression:
         'attribute_exists(conversationId) AND attribute_not_exists(direct) AND memberCount <= :room',
-      ExpressionAttributeValues: { ':added': added, ':room': LIMITS.maxGroupSize - added },
+      ExpressionAttributeValues: { ':added': added, ':room': LIMITS.maxGroupSize - room },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
     },
   });
@@ -638,7 +771,7 @@ describe('addMembers', () => {
     });
     expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
     expect(ddbMock).toHaveReceivedCommandWith(TransactWriteCommand, {
-      TransactItems: [countUpdate(2), memberPut('carol'), memberPut('dave')],
+      TransactItems: [countUpdate(2), ...memberWrites('carol'), ...memberWrites('dave')],
     });
     expect(ddbMock).not.toHaveReceivedCommand(PutCommand);
   });
@@ -708,7 +841,9 @@ describe('addMembers', () => {
     givenMembersRead(['alice'], ['alice', 'carol']);
     ddbMock
       .on(TransactWriteCommand)
-      .rejectsOnce(cancelled({ Code: 'None' }, { Code: 'ConditionalCheckFailed' }, { Code: 'None' }))
+      .rejectsOnce(
+        cancelled({ Code: 'None' }, { Code: 'ConditionalCheckFailed' }, { Code: 'None' }, { Code: 'None' }),
+      )
       .resolves({});
 
     // Act
@@ -720,10 +855,10 @@ describe('addMembers', () => {
 
     // Assess
     expect(reply).toMatchObject({ type: 'ack', added: ['dave'] });
-    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 2);
+    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 3);
     expect(transactItems()).toEqual([
-      [countUpdate(2), memberPut('carol'), memberPut('dave')],
-      [countUpdate(1), memberPut('dave')],
+      [countUpdate(2), ...memberWrites('carol'), ...memberWrites('dave')],
+      [countUpdate(1), ...memberWrites('dave')],
     ]);
   });
 
@@ -738,11 +873,11 @@ describe('addMembers', () => {
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', code: 'internal_error', retryable: true });
-    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 3);
+    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 4);
     expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
   });
 
-  it('refuses as many users as the group size limit with limit_exceeded before reading or writing any member', async () => {
+  it('refuses as many users as the group size limit with limit_exceeded before reading or writing any of them', async () => {
     // Prepare
     givenConversation(['alice']);
     givenMembersRead(['alice']);
@@ -756,11 +891,12 @@ describe('addMembers', () => {
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', code: 'limit_exceeded', retryable: false });
-    expect(ddbMock).not.toHaveReceivedCommand(BatchGetCommand);
+    // Only the caller's own membership was read.
+    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 1);
     expectNothingWritten();
   });
 
-  it('adds 99 users to a group of one in one transaction of 100 items', async () => {
+  it('adds 99 users to a group of one in transactions of at most 100 items, each counting its own members', async () => {
     // Prepare
     givenConversation(['alice']);
     givenMembersRead(['alice']);
@@ -772,9 +908,84 @@ describe('addMembers', () => {
 
     // Assess
     expect(reply).toMatchObject({ type: 'ack', added: members });
-    const [items = []] = transactItems();
-    expect(items).toHaveLength(LIMITS.maxGroupSize);
-    expect(items[0]).toEqual(countUpdate(LIMITS.maxGroupSize - 1));
+    const [first = [], second = [], third = [], ...rest] = transactItems();
+    expect(rest).toEqual([]);
+    // The first run needs room for the whole add, the next ones for what is left of it.
+    expect([first[0], second[0], third[0]]).toEqual([
+      countUpdate(49, 99),
+      countUpdate(49, 50),
+      countUpdate(1, 1),
+    ]);
+    expect([...first.slice(1), ...second.slice(1), ...third.slice(1)]).toEqual(members.flatMap(memberWrites));
+  });
+
+  it('checks, when the caller is no admin, that no user it adds was removed by an admin, in the same transaction', async () => {
+    // Prepare
+    callerRole = 'member';
+    givenConversation(['alice']);
+    givenMembersRead(['alice']);
+    ddbMock.on(TransactWriteCommand).resolves({});
+
+    // Act
+    const reply = await call({ action: 'addMembers', conversationId: CONVERSATION, members: ['carol'] });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', added: ['carol'] });
+    expect(transactItems()).toEqual([
+      [
+        countUpdate(1),
+        ...memberWrites('carol'),
+        {
+          ConditionCheck: {
+            TableName: tables.conversations,
+            Key: { conversationId: CONVERSATION, sk: 'REMOVED#carol' },
+            ConditionExpression: 'attribute_not_exists(conversationId) OR #kind <> :removed',
+            ExpressionAttributeNames: { '#kind': 'kind' },
+            ExpressionAttributeValues: { ':removed': 'member_removed' },
+          },
+        },
+      ],
+    ]);
+  });
+
+  it('refuses a plain member who adds back a user an admin removed with forbidden, writing nothing', async () => {
+    // Prepare: carol's removal record says an admin removed her.
+    callerRole = 'member';
+    givenConversation(['alice']);
+    givenMembersRead(['alice']);
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejects(
+        cancelled({ Code: 'None' }, { Code: 'None' }, { Code: 'None' }, { Code: 'ConditionalCheckFailed' }),
+      );
+
+    // Act
+    const reply = await call({ action: 'addMembers', conversationId: CONVERSATION, members: ['carol'] });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden', retryable: false });
+    expect(String(reply.message)).toContain('add back carol');
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+  });
+
+  it('refuses with forbidden when a user blocks the caller, and writes nothing', async () => {
+    // Prepare
+    givenConversation(['alice']);
+    givenMembersRead(['alice']);
+    ddbMock.on(TransactWriteCommand).rejects(
+      cancelled({ Code: 'None' }, { Code: 'None' }, {
+        Code: 'ConditionalCheckFailed',
+        Item: { blocked: { SS: ['alice'] } },
+      } as CancellationReason),
+    );
+
+    // Act
+    const reply = await call({ action: 'addMembers', conversationId: CONVERSATION, members: ['carol'] });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden', retryable: false });
+    expect(String(reply.message)).not.toMatch(/block/i);
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
   });
 
   it('reports an unexpected storage failure as a retryable internal_error', async () => {
@@ -1239,7 +1450,6 @@ describe('direct conversations', () => {
   it('refuses to add members to a direct conversation', async () => {
     // Prepare
     givenConversation(['alice', 'bob']);
-    ddbMock.on(BatchGetCommand).resolves({ Responses: { [tables.conversations]: [] } });
     ddbMock.on(TransactWriteCommand).rejects(
       cancelled({
         Code: 'ConditionalCheckFailed',

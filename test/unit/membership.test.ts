@@ -189,6 +189,17 @@ describe('removeMember', () => {
             },
           },
         },
+        // The caller is still an admin when the removal is written.
+        {
+          ConditionCheck: {
+            TableName: tables.conversations,
+            Key: { conversationId: CONVERSATION, sk: memberSk('alice') },
+            ConditionExpression:
+              'attribute_exists(conversationId) AND (attribute_not_exists(#role) OR #role = :admin)',
+            ExpressionAttributeNames: { '#role': 'role' },
+            ExpressionAttributeValues: { ':admin': 'admin' },
+          },
+        },
       ],
     });
     const deleted = ddbMock
@@ -459,8 +470,7 @@ describe('the users a change names hear it on every connection', () => {
 
   it('posts member_added to the connections of each user added, who subscribe to nothing there yet', async () => {
     // Prepare
-    ddbMock.on(GetCommand).resolves({ Item: { conversationId: CONVERSATION } });
-    ddbMock.on(BatchGetCommand).resolves({ Responses: { [tables.conversations]: [] } });
+    givenConversation({ alice: 'admin' });
     givenNextSeq(2);
     givenConnectionsOf({ carol: ['carol-1'], dan: [] });
     const post = fakePoster();
@@ -740,8 +750,7 @@ describe('leave', () => {
 describe('addMembers records its change in the conversation order', () => {
   it('stores and enqueues member_added with the users actually added, and acks its seq', async () => {
     // Prepare: alice and bob are members, carol is not.
-    ddbMock.on(GetCommand).resolves({ Item: { conversationId: CONVERSATION } });
-    ddbMock.on(BatchGetCommand).resolves({ Responses: { [tables.conversations]: [{ memberId: 'bob' }] } });
+    givenConversation({ alice: 'admin', bob: 'member' });
     givenNextSeq(12);
 
     // Act
@@ -762,8 +771,7 @@ describe('addMembers records its change in the conversation order', () => {
 
   it('records nothing when nobody was added', async () => {
     // Prepare
-    ddbMock.on(GetCommand).resolves({ Item: { conversationId: CONVERSATION } });
-    ddbMock.on(BatchGetCommand).resolves({ Responses: { [tables.conversations]: [{ memberId: 'bob' }] } });
+    givenConversation({ alice: 'admin', bob: 'member' });
 
     // Act
     const reply = await call({ action: 'addMembers', conversationId: CONVERSATION, members: ['bob'] });

@@ -1,14 +1,18 @@
 /** Adding members (`addMembers`), and recording the addition in the conversation's order. */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { NotAMemberError } from '../../../shared/errors';
 import type { AddMembersAck } from '../../../shared/protocol';
-import { addMemberItems, requireMember } from '../../../shared/store/conversations';
+import { addMemberItems, isAdmin, readMembership } from '../../../shared/store/conversations';
 import type { TableNames } from '../../../shared/tables';
 import { type MembershipDeps, recordMembershipChange } from './record';
 
 /**
  * Adds those of `frame.members` who are not members yet, as plain members, once the caller is found to
  * be a member; with `membership`, a non-empty addition then takes a seq (see recordMembershipChange).
+ * Each added user's conversation slot is taken in the same transaction (see addMemberItems), and a user
+ * an admin removed is added back only by an admin.
  * @throws NotAMemberError when the caller is not a member (nothing is written).
+ * @throws LimitExceededError, NotAllowedError or NotAnAdminError from addMemberItems (nothing is written).
  */
 export async function addMembers(
   deps: {
@@ -22,11 +26,13 @@ export async function addMembers(
   callerId: string,
 ): Promise<AddMembersAck> {
   const { ddb, tables, clock, membership } = deps;
-  await requireMember(ddb, tables, frame.conversationId, callerId);
+  const { meta, caller } = await readMembership(deps, frame.conversationId, callerId, callerId);
+  if (meta === undefined || caller === undefined) throw new NotAMemberError(frame.conversationId);
   const added = await addMemberItems(ddb, tables, {
     conversationId: frame.conversationId,
     members: frame.members,
     addedBy: callerId,
+    byAdmin: isAdmin(caller, meta.createdBy),
     now: clock(),
   });
   if (added.length === 0 || membership === undefined) return { conversationId: frame.conversationId, added };

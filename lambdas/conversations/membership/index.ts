@@ -4,9 +4,14 @@
  * stored at that seq in the messages table with a conditional put, and is enqueued in the conversation's
  * FIFO group, where the fan-out pushes it as `{type:'membership'}` after the messages before it.
  *
- * - Anyone may leave; only the creator (META `createdBy`) or an admin (`role: 'admin'` on the member
- *   item; the creator is one) removes someone else. `addMembers` adds plain members: nobody is made an
- *   admin after creation.
+ * - Anyone may leave; only an admin (`role: 'admin'` on the member item; the creator is one, and so is
+ *   whom an admin promotes with `promote`) removes someone else. `addMembers` adds plain members; a user
+ *   an admin removed is added back only by an admin (their `REMOVED#` record says who removed them,
+ *   checked in the add's transaction). When the last admin leaves, the longest-standing member (earliest
+ *   `joinedAt`) is promoted in the same transaction, so a group always has an admin while it has members.
+ * - Every member item takes its user's conversation slot (LIMITS.maxConversationsPerUser) in the
+ *   transaction that writes it, refused when the user blocks whoever adds them; a removal gives it back.
+ *   The block list itself: ./blocks.ts.
  * - Direct conversations refuse both: they have exactly their two members, and nobody could re-add one.
  * - A removed member stops receiving at once: their member item and their subscriptions to the
  *   conversation are deleted before the event is enqueued, so no later fan-out reaches them, and every
@@ -18,21 +23,26 @@
  *   or a change out of the order.
  *
  * Here: ./record.ts (a change in the order, told to the users it names), ./add.ts (addMembers),
- * ./remove.ts (removeMember and leave, and finishing an unfinished removal), and the routes below.
+ * ./remove.ts (removeMember and leave, and finishing an unfinished removal), ./promote.ts (promote),
+ * ./blocks.ts (block, unblock, listBlocked), and the routes below.
  */
 import type { ActionRoutes } from '../../../shared/route-kit';
+import { promote } from './promote';
 import type { MembershipDeps } from './record';
 import { removeMember } from './remove';
 
 export { addMembers } from './add';
+export { blockRoutes } from './blocks';
 export type { MembershipDeps } from './record';
 export { REMOVAL_RESEND_WINDOW_MS } from './remove';
 
-/** The `removeMember` and `leave` routes, for the conversations handler's route table. */
+/** The `removeMember`, `leave` and `promote` routes, for the conversations handler's route table. */
 export function membershipRoutes(
   deps: MembershipDeps,
-): Pick<Required<ActionRoutes>, 'removeMember' | 'leave'> {
+): Pick<Required<ActionRoutes>, 'removeMember' | 'leave' | 'promote'> {
   return {
+    promote: (frame, caller) =>
+      promote(deps, { conversationId: frame.conversationId, userId: frame.userId, callerId: caller.userId }),
     removeMember: (frame, caller) =>
       removeMember(deps, {
         conversationId: frame.conversationId,

@@ -85,7 +85,8 @@ async function tellNamedUsers(
   event: MembershipEvent,
 ): Promise<void> {
   const { post } = deps;
-  if (post === undefined) return;
+  // A promoted user is a member, whom the fan-out reaches like every listener.
+  if (post === undefined || event.event === 'member_promoted') return;
   const frame: MembershipFrame = {
     type: 'membership',
     conversationId: event.conversationId,

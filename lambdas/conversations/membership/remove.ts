@@ -5,10 +5,16 @@ import type { MembershipChangeAck } from '../../../shared/protocol';
 import { deleteSubscription } from '../../../shared/store/connections';
 import {
   claimRemoval,
+  isAdmin,
+  listStandings,
+  longestStanding,
+  makeAdmin,
   type RemovalRecord,
   readMembership,
   removeMemberItem,
   setRemovalSeq,
+  stillAdmin,
+  type TransactItem,
 } from '../../../shared/store/conversations';
 import { enqueue } from '../../../shared/store/fanout-queue';
 import { listListeners } from '../../../shared/store/presence';
@@ -22,6 +28,9 @@ export const REMOVAL_RESEND_WINDOW_MS = LIMITS.writerLeaseMs + 5 * 60_000;
 
 /** How long a resend waits when another resend took an unfinished removal over a moment ago. */
 const TAKEN_OVER_RETRY_MS = 250;
+
+/** Attempts of a removal whose transaction met a concurrent change of roles (two admins leaving at once). */
+const ROLE_ATTEMPTS = 3;
 
 /** Deletes every subscription of `userId`'s connections to the conversation, so no later fan-out reaches them. */
 async function endSubscriptions(
@@ -41,9 +50,11 @@ async function endSubscriptions(
 
 /**
  * Removes `userId` from the conversation (`leave` when it is the caller): checks, then one transaction
- * that deletes the member item (only if it is there), decrements META `memberCount` and writes the
- * removal record; then ends the user's subscriptions, records the change (see
- * {@link recordMembershipChange}) and gives the record its seq; the ack comes after.
+ * that deletes the member item (only if it is there), decrements META `memberCount`, gives back the
+ * user's conversation slot, writes the removal record and keeps the conversation an admin (see
+ * {@link keepAnAdmin}; a caller removing someone else is checked to be an admin still); then ends the
+ * user's subscriptions, records the change (see {@link recordMembershipChange}) and gives the record its
+ * seq, and records a successor's promotion; the ack comes after.
  * A resend from the same caller finds the record and is answered as the first attempt was (see
  * {@link finishRemoval}); a user who is not a member otherwise is acked `removed: false`, nothing written.
  * @throws NotAMemberError when the caller is not a member (or the conversation does not exist).
@@ -74,8 +85,8 @@ export async function removeMember(
   const leaving = userId === callerId;
   // The creator's rights live in their member item's role; META's createdBy speaks only for an item
   // written before roles existed, so a creator who left and was added back is a plain member.
-  const isAdmin = caller.role === 'admin' || (caller.role === undefined && meta.createdBy === callerId);
-  if (!leaving && !isAdmin) throw new NotAnAdminError(conversationId);
+  const callerIsAdmin = isAdmin(caller, meta.createdBy);
+  if (!leaving && !callerIsAdmin) throw new NotAnAdminError(conversationId);
   const unchanged = { conversationId, userId, removed: false };
   if (target === undefined) return unchanged;
   const record: RemovalRecord = {
@@ -83,9 +94,56 @@ export async function removeMember(
     by: callerId,
     claimedAt: deps.clock().getTime(),
   };
-  // False: removed by a concurrent request a moment ago, which records the change.
-  if (!(await removeMemberItem(deps.ddb, deps.tables, conversationId, userId, record))) return unchanged;
-  return completeRemoval(deps, conversationId, userId, record);
+  for (let attempt = 1; attempt <= ROLE_ATTEMPTS; attempt++) {
+    const succession: { also?: TransactItem[]; successor?: string } =
+      leaving && callerIsAdmin ? await keepAnAdmin(deps, conversationId, userId, meta.createdBy) : {};
+    const also = succession.also ?? (leaving ? [] : [stillAdmin(deps.tables, conversationId, callerId)]);
+    const outcome = await removeMemberItem(deps.ddb, deps.tables, conversationId, userId, {
+      record,
+      counted: target.counted === true,
+      also,
+    });
+    // Removed by a concurrent request a moment ago, which records the change.
+    if (outcome === 'not_a_member') return unchanged;
+    if (outcome === 'removed') {
+      const ack = await completeRemoval(deps, conversationId, userId, record);
+      if (succession.successor !== undefined) {
+        await recordMembershipChange(deps, {
+          conversationId,
+          kind: 'member_promoted',
+          userIds: [succession.successor],
+          by: callerId,
+          now: deps.clock(),
+        });
+      }
+      return ack;
+    }
+    // The caller removing someone else is no admin any more: the usual answer.
+    if (!leaving) throw new NotAnAdminError(conversationId);
+  }
+  throw new BusyError('The roles of this conversation changed meanwhile', TAKEN_OVER_RETRY_MS);
+}
+
+/**
+ * What keeps a conversation with an admin when admin `userId` leaves: while another admin is there, a
+ * condition that they still are (two admins leaving at once then cannot both go unnoticed, as their
+ * transactions touch each other's items); otherwise the longest-standing member is promoted in the same
+ * transaction. One consistent Query of the member items.
+ */
+async function keepAnAdmin(
+  deps: MembershipDeps,
+  conversationId: string,
+  userId: string,
+  createdBy: unknown,
+): Promise<{ also: TransactItem[]; successor?: string }> {
+  const others = (await listStandings(deps.ddb, deps.tables, conversationId)).filter(
+    (member) => member.userId !== userId,
+  );
+  const admin = others.find((member) => isAdmin(member, createdBy));
+  if (admin !== undefined) return { also: [stillAdmin(deps.tables, conversationId, admin.userId)] };
+  const successor = longestStanding(others);
+  if (successor === undefined) return { also: [] };
+  return { also: [makeAdmin(deps.tables, conversationId, successor.userId)], successor: successor.userId };
 }
 
 /**

@@ -5,7 +5,10 @@
  *   counter as readers see it, whole META items;
  * - ./members.ts: reads of `MEMBER#` items: the membership check, which users are members, the members
  *   with their read cursors, a user's conversations (the byMember index);
- * - ./membership.ts: the writes that decide who is a member: create, add, remove;
+ * - ./membership.ts: the writes that decide who is a member: create, add, remove (each taking or giving
+ *   back the member's conversation slot on their profile item, ./profiles.ts);
+ * - ./profiles.ts: a user's `USER#` profile item: their conversation count (the cap) and block list;
+ * - ./roles.ts: who is an admin, promoting, the successor of the last admin;
  * - ./removals.ts: `REMOVED#` records, which let a resent removal finish its first attempt;
  * - ./cursors.ts: moving a member's read cursor;
  * - ./send-bucket.ts: the send rate, on the member items;
@@ -23,8 +26,20 @@ export {
   addMemberItems,
   createConversation,
   removeMemberItem,
+  type TransactItem,
 } from './membership';
 export { readCounter, readMeta, readMetas, reserveSeq } from './meta';
+export {
+  admissionRefusal,
+  blockUser,
+  giveBackConversationSlot,
+  PROFILE_SK,
+  readProfile,
+  takeConversationSlot,
+  type UserProfile,
+  unblockUser,
+  userPk,
+} from './profiles';
 export {
   claimRemoval,
   type RemovalRecord,
@@ -32,6 +47,15 @@ export {
   removalSk,
   setRemovalSeq,
 } from './removals';
+export {
+  isAdmin,
+  listStandings,
+  longestStanding,
+  type MemberStanding,
+  makeAdmin,
+  promoteMember,
+  stillAdmin,
+} from './roles';
 export {
   BucketHints,
   SEND_INTERVAL_MS,
