@@ -569,14 +569,12 @@ describe('createConversation', () => {
 
   it('refuses with forbidden, in words that do not tell of a block, when a member blocks the caller, and writes nothing', async () => {
     // Prepare: bob's slot condition fails and hands back his profile as DynamoDB stores it.
-    ddbMock
-      .on(TransactWriteCommand)
-      .rejects(
-        cancelled({ Code: 'None' }, { Code: 'None' }, { Code: 'None' }, {
-          Code: 'ConditionalCheckFailed',
-          Item: { blocked: { SS: ['alice'] } },
-        } as CancellationReason),
-      );
+    ddbMock.on(TransactWriteCommand).rejects(
+      cancelled({ Code: 'None' }, { Code: 'None' }, { Code: 'None' }, {
+        Code: 'ConditionalCheckFailed',
+        Item: { blocked: { SS: ['alice'] } },
+      } as CancellationReason),
+    );
 
     // Act
     const reply = await call({ action: 'createConversation', members: ['bob', 'carol'] });
@@ -1380,6 +1378,37 @@ describe('direct conversations', () => {
     });
     const [items] = transactItems();
     expect(items?.at(-1)?.Put?.Item).toMatchObject({ sk: META_SK, direct: true, members: ['alice', 'bob'] });
+  });
+
+  it('takes both users’ conversation slots in the transaction that creates it, refused if either blocks the caller', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).resolves({});
+
+    // Act
+    await call({ action: 'createConversation', members: ['bob'], direct: true });
+
+    // Assess
+    const [items = []] = transactItems();
+    expect(items.filter((item) => item.Update)).toEqual([slotTake('alice'), slotTake('bob')]);
+  });
+
+  it('refuses with forbidden, reading nothing back, when the other user blocks the caller', async () => {
+    // Prepare: the pair has no conversation yet, and bob's slot condition fails on his block list.
+    ddbMock.on(TransactWriteCommand).rejects(
+      cancelled({ Code: 'None' }, { Code: 'None' }, { Code: 'None' }, {
+        Code: 'ConditionalCheckFailed',
+        Item: { blocked: { SS: ['alice'] } },
+      } as CancellationReason),
+    );
+
+    // Act
+    const reply = await call({ action: 'createConversation', members: ['bob'], direct: true });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden', retryable: false });
+    expect(String(reply.message)).not.toMatch(/block/i);
+    expect(ddbMock).not.toHaveReceivedCommand(GetCommand);
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
   });
 
   it('returns the existing conversation, writing nothing new, when the pair already has one', async () => {

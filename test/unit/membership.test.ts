@@ -73,12 +73,13 @@ async function call(
 
 /**
  * The conversations table: META (created by `createdBy`, `direct` if set) and one member item per entry
- * of `members` with its role, answered to the strongly consistent BatchGetItem of removeMember.
+ * of `members` with its role (and `counted` for those in `counted`: their item took a conversation slot), answered to the strongly consistent BatchGetItem of removeMember.
  */
 function givenConversation(
   members: Record<string, 'admin' | 'member' | undefined>,
   meta: { createdBy?: string; direct?: boolean; missing?: boolean } = {},
   removals: Record<string, Record<string, unknown>> = {},
+  counted: string[] = [],
 ): void {
   ddbMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
     const keys = input.RequestItems?.[tables.conversations]?.Keys ?? [];
@@ -94,7 +95,15 @@ function givenConversation(
       const userId = Object.keys(members).find((member) => memberSk(member) === sk);
       if (userId === undefined) return [];
       const role = members[userId];
-      return [{ conversationId: CONVERSATION, sk, memberId: userId, ...(role ? { role } : {}) }];
+      return [
+        {
+          conversationId: CONVERSATION,
+          sk,
+          memberId: userId,
+          ...(role ? { role } : {}),
+          ...(counted.includes(userId) ? { counted: true } : {}),
+        },
+      ];
     });
     return { Responses: { [tables.conversations]: items } };
   });
@@ -961,5 +970,324 @@ describe('read events', () => {
     expect(post).not.toHaveBeenCalled();
     expect(ddbMock).toHaveReceivedCommandTimes(GetCommand, 1); // META, before the update
     expect(ddbMock).not.toHaveReceivedCommand(QueryCommand);
+  });
+});
+
+describe('roles', () => {
+  /** The member items as the consistent Query of listStandings returns them. */
+  function givenStandings(members: [userId: string, joinedAt: string, role?: string][]): void {
+    ddbMock.on(QueryCommand, { TableName: tables.conversations }).resolves({
+      Items: members.map(([memberId, joinedAt, role]) => ({ memberId, joinedAt, ...(role ? { role } : {}) })),
+    });
+  }
+
+  const adminCheck = (userId: string) => ({
+    ConditionCheck: {
+      TableName: tables.conversations,
+      Key: { conversationId: CONVERSATION, sk: memberSk(userId) },
+      ConditionExpression:
+        'attribute_exists(conversationId) AND (attribute_not_exists(#role) OR #role = :admin)',
+      ExpressionAttributeNames: { '#role': 'role' },
+      ExpressionAttributeValues: { ':admin': 'admin' },
+    },
+  });
+
+  const promotion = (userId: string) => ({
+    Update: {
+      TableName: tables.conversations,
+      Key: { conversationId: CONVERSATION, sk: memberSk(userId) },
+      UpdateExpression: 'SET #role = :admin',
+      ConditionExpression:
+        'attribute_exists(conversationId) AND (attribute_not_exists(#role) OR #role <> :admin)',
+      ExpressionAttributeNames: { '#role': 'role' },
+      ExpressionAttributeValues: { ':admin': 'admin' },
+    },
+  });
+
+  /** The items after the removal's own three (member item, memberCount, removal record). */
+  const roleItems = () =>
+    ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.slice(3);
+
+  it('promotes the longest-standing member in the transaction of the last admin leaving, and records it after the leave', async () => {
+    // Prepare: carol joined before dave; bob is the one who joined last.
+    givenConversation({ alice: 'admin', bob: 'member', carol: 'member', dave: 'member' });
+    givenStandings([
+      ['alice', '2030-01-01T00:00:00.000Z', 'admin'],
+      ['bob', '2030-01-01T00:00:09.000Z', 'member'],
+      ['carol', '2030-01-01T00:00:01.000Z', 'member'],
+      ['dave', '2030-01-01T00:00:01.000Z', 'member'],
+    ]);
+    givenListeners([]);
+    givenNextSeq(4);
+
+    // Act
+    const reply = await call({ action: 'leave', conversationId: CONVERSATION });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', removed: true, seq: 4 });
+    expect(roleItems()).toEqual([promotion('carol')]);
+    const recorded = ddbMock
+      .commandCalls(PutCommand, { TableName: tables.messages })
+      .map((c) => c.args[0].input.Item?.kind);
+    expect(recorded).toEqual(['member_left', 'member_promoted']);
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: tables.messages,
+      Item: expect.objectContaining({ kind: 'member_promoted', userIds: ['carol'], by: 'alice' }),
+    });
+  });
+
+  it('checks in the transaction that another admin is still there instead of promoting anyone', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin', bob: 'admin', carol: 'member' });
+    givenStandings([
+      ['alice', '2030-01-01T00:00:00.000Z', 'admin'],
+      ['bob', '2030-01-01T00:00:05.000Z', 'admin'],
+      ['carol', '2030-01-01T00:00:01.000Z', 'member'],
+    ]);
+    givenListeners([]);
+    givenNextSeq(4);
+
+    // Act
+    await call({ action: 'leave', conversationId: CONVERSATION });
+
+    // Assess
+    expect(roleItems()).toEqual([adminCheck('bob')]);
+  });
+
+  it('reads the roles again when the other admin left at the same moment, then promotes a successor', async () => {
+    // Prepare: bob's check fails (he left meanwhile); the second read finds him gone.
+    givenConversation({ alice: 'admin', bob: 'admin', carol: 'member' });
+    ddbMock
+      .on(QueryCommand, { TableName: tables.conversations })
+      .resolvesOnce({
+        Items: [
+          { memberId: 'alice', joinedAt: '2030-01-01T00:00:00.000Z', role: 'admin' },
+          { memberId: 'bob', joinedAt: '2030-01-01T00:00:05.000Z', role: 'admin' },
+          { memberId: 'carol', joinedAt: '2030-01-01T00:00:01.000Z', role: 'member' },
+        ],
+      })
+      .resolves({
+        Items: [
+          { memberId: 'alice', joinedAt: '2030-01-01T00:00:00.000Z', role: 'admin' },
+          { memberId: 'carol', joinedAt: '2030-01-01T00:00:01.000Z', role: 'member' },
+        ],
+      });
+    givenListeners([]);
+    givenNextSeq(4);
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejectsOnce(
+        new TransactionCanceledException({
+          message: 'Transaction cancelled',
+          $metadata: {},
+          CancellationReasons: [
+            { Code: 'None' },
+            { Code: 'None' },
+            { Code: 'None' },
+            { Code: 'ConditionalCheckFailed' },
+          ],
+        }),
+      )
+      .resolves({});
+
+    // Act
+    const reply = await call({ action: 'leave', conversationId: CONVERSATION });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', removed: true });
+    const attempts = ddbMock
+      .commandCalls(TransactWriteCommand)
+      .map((c) => c.args[0].input.TransactItems?.slice(3));
+    expect(attempts).toEqual([[adminCheck('bob')], [promotion('carol')]]);
+  });
+
+  it('gives back the conversation slot of a member whose item took one', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin', bob: 'member' }, {}, {}, ['bob']);
+    givenListeners([]);
+    givenNextSeq(2);
+
+    // Act
+    await call({ action: 'removeMember', conversationId: CONVERSATION, userId: 'bob' });
+
+    // Assess
+    expect(roleItems()).toEqual([
+      {
+        Update: {
+          TableName: tables.conversations,
+          Key: { conversationId: 'USER#bob', sk: 'PROFILE' },
+          UpdateExpression: 'ADD conversationCount :minusOne',
+          ExpressionAttributeValues: { ':minusOne': -1 },
+        },
+      },
+      adminCheck('alice'),
+    ]);
+  });
+
+  it('lets an admin promote a member: one transaction with the check that the caller is still an admin, then member_promoted', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin', bob: 'member' });
+    givenNextSeq(5);
+
+    // Act
+    const reply = await call({
+      action: 'promote',
+      requestId: 'p-1',
+      conversationId: CONVERSATION,
+      userId: 'bob',
+    });
+
+    // Assess
+    expect(reply).toEqual({
+      type: 'ack',
+      action: 'promote',
+      requestId: 'p-1',
+      conversationId: CONVERSATION,
+      userId: 'bob',
+      promoted: true,
+      seq: 5,
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(TransactWriteCommand, {
+      TransactItems: [promotion('bob'), adminCheck('alice')],
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: tables.messages,
+      Item: expect.objectContaining({ seq: 5, kind: 'member_promoted', userIds: ['bob'], by: 'alice' }),
+    });
+  });
+
+  it('acks promoted: false and writes nothing when the user is an admin already', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin', bob: 'admin' });
+
+    // Act
+    const reply = await call({ action: 'promote', conversationId: CONVERSATION, userId: 'bob' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', promoted: false });
+    expectNothingWritten();
+  });
+
+  it('refuses a plain member who promotes with forbidden, and writes nothing', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin', bob: 'member', carol: 'member' });
+
+    // Act
+    const reply = await call({ action: 'promote', conversationId: CONVERSATION, userId: 'carol' }, 'bob');
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden', retryable: false });
+    expectNothingWritten();
+  });
+
+  it.each([
+    ['a user who is not a member', {}, 'invalid_request'],
+    ['a direct conversation', { direct: true }, 'invalid_request'],
+  ])('refuses promoting in %s, and writes nothing', async (_case, meta, code) => {
+    // Prepare
+    givenConversation({ alice: 'admin', ...(meta.direct ? { bob: 'member' } : {}) }, meta);
+
+    // Act
+    const reply = await call({ action: 'promote', conversationId: CONVERSATION, userId: 'bob' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code });
+    expectNothingWritten();
+  });
+});
+
+describe('the block list', () => {
+  const profileKey = { conversationId: 'USER#alice', sk: 'PROFILE' };
+
+  it('adds the user to the caller’s block list with one conditional update, bounded in size', async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand).resolves({});
+
+    // Act
+    const reply = await call({ action: 'block', requestId: 'b-1', userId: 'mallory' });
+
+    // Assess
+    expect(reply).toEqual({
+      type: 'ack',
+      action: 'block',
+      requestId: 'b-1',
+      userId: 'mallory',
+      blocked: true,
+      changed: true,
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: tables.conversations,
+      Key: profileKey,
+      UpdateExpression: 'ADD blocked :user',
+      ConditionExpression:
+        'NOT contains(blocked, :id) AND (attribute_not_exists(blocked) OR size(blocked) < :max)',
+      ExpressionAttributeValues: {
+        ':user': new Set(['mallory']),
+        ':id': 'mallory',
+        ':max': LIMITS.maxBlockedUsers,
+      },
+    });
+  });
+
+  it('acks changed: false when the user is blocked already', async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand).rejects(
+      new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: {},
+        Item: { blocked: { SS: ['mallory'] } },
+      }),
+    );
+
+    // Act
+    const reply = await call({ action: 'block', userId: 'mallory' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', blocked: true, changed: false });
+  });
+
+  it('refuses a full block list with limit_exceeded', async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand).rejects(
+      new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: {},
+        Item: { blocked: { SS: ['someone-else'] } },
+      }),
+    );
+
+    // Act
+    const reply = await call({ action: 'block', userId: 'mallory' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'limit_exceeded', retryable: false });
+  });
+
+  it('refuses blocking oneself with invalid_request, writing nothing', async () => {
+    // Act
+    const reply = await call({ action: 'block', userId: 'alice' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'invalid_request' });
+    expectNothingWritten();
+  });
+
+  it('takes the user off the list, and lists the rest sorted', async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand).resolves({});
+    ddbMock.on(GetCommand).resolves({ Item: { ...profileKey, blocked: new Set(['zed', 'bob']) } });
+
+    // Act
+    const unblocked = await call({ action: 'unblock', userId: 'mallory' });
+    const listed = await call({ action: 'listBlocked' });
+
+    // Assess
+    expect(unblocked).toMatchObject({ type: 'ack', userId: 'mallory', blocked: false, changed: true });
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: profileKey,
+      UpdateExpression: 'DELETE blocked :user',
+      ConditionExpression: 'contains(blocked, :id)',
+    });
+    expect(listed).toMatchObject({ type: 'ack', userIds: ['bob', 'zed'] });
   });
 });
