@@ -110,9 +110,11 @@ export class ChatClient extends Emitter<ClientEvents> {
   }
 
   /**
-   * Uploads a file and sends a message that carries it: asks `uploadUrl`, PUTs the bytes with exactly
-   * the signed headers, then sends `body` (default: the content type) with the attachment through the
-   * outbox. Rejects if the URL is refused (not a member, a type not allowed, too large) or the upload fails.
+   * Uploads a file and sends a message that carries it: asks `uploadUrl`, POSTs the signed form with the
+   * bytes, asks `confirmUpload` (the server checks the file's size, type and first bytes), then sends
+   * `body` (default: the content type) with the confirmed attachment through the outbox. Rejects if the
+   * URL is refused (not a member, a type not allowed, too large), the upload fails, or the file is not
+   * what `contentType` says.
    */
   async attach(
     conversationId: string,
@@ -122,13 +124,13 @@ export class ChatClient extends Emitter<ClientEvents> {
   ): Promise<{ clientMessageId: string; attachment: Attachment; acked: Promise<SendAck> }> {
     const size = file instanceof Uint8Array ? file.byteLength : file.size;
     const upload = await this.uploadUrl(conversationId, contentType, size);
+    const form = new FormData();
+    for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
+    // S3 reads every field before the file, which must come last.
+    form.append('file', file instanceof Uint8Array ? new Blob([file], { type: contentType }) : file);
     const fetcher =
       this.options.fetch ?? (globalThis.fetch as unknown as NonNullable<ConnectOptions['fetch']>);
-    const response = await fetcher(upload.url, {
-      method: upload.method,
-      headers: upload.headers,
-      body: file,
-    });
+    const response = await fetcher(upload.url, { method: upload.method, body: form });
     // Read to its end: S3 answers nothing on success and an XML error otherwise, and a browser reports a
     // response left unread as an aborted request.
     const answer = (await response.text?.().catch(() => '')) ?? '';
@@ -139,11 +141,11 @@ export class ChatClient extends Emitter<ClientEvents> {
         `The upload failed with HTTP ${response.status}${code === undefined ? '' : ` (${code})`}`,
       );
     }
-    const attachment: Attachment = { key: upload.key, contentType, size };
+    const { attachment } = await this.request('confirmUpload', { conversationId, key: upload.key });
     return { ...this.send(conversationId, body ?? contentType, { attachment }), attachment };
   }
 
-  /** A presigned PUT for one file of `contentType` and exactly `size` bytes (members only). */
+  /** A presigned POST for one file of `contentType` and exactly `size` bytes (members only). */
   uploadUrl(
     conversationId: string,
     contentType: AttachmentContentType,

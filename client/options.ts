@@ -53,10 +53,10 @@ export interface ConnectOptions {
   maxConnectionMs?: number;
   /** How long a gap in seqs may stay open before the missing range is read with `history`. @default 1000 */
   gapWaitMs?: number;
-  /** Uploads attachments (`attach`). @default globalThis.fetch */
+  /** Uploads attachments (`attach`: a multipart form POST). @default globalThis.fetch */
   fetch?: (
     url: string,
-    init: { method: string; headers: Record<string, string>; body: Uint8Array | Blob },
+    init: { method: string; body: FormData },
   ) => Promise<{ ok: boolean; status: number; text?: () => Promise<string> }>;
 }
 

@@ -37,6 +37,8 @@ const POLICY: Record<Action, { durable: boolean; resend: boolean }> = {
   typing: { durable: false, resend: false }, // ephemeral: a late one is worse than none
   presence: { durable: true, resend: true },
   uploadUrl: { durable: true, resend: true }, // an unused URL costs nothing
+  // Confirming again finds the attachment already made and answers it.
+  confirmUpload: { durable: true, resend: true },
   downloadUrl: { durable: true, resend: true },
   removeMember: { durable: true, resend: true }, // a second removal acks `removed: false`
   leave: { durable: true, resend: true },

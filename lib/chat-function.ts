@@ -10,7 +10,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { ATTACHMENTS_ROOT } from '../shared/attachments';
+import { ATTACHMENTS_ROOT, UPLOADS_ROOT } from '../shared/attachments';
 import { ENV } from '../shared/env';
 import { TABLE_ENV, type TableName } from '../shared/tables';
 import { acknowledgeManagedPolicy, acknowledgeRule, acknowledgeWildcardResource } from './nag';
@@ -117,21 +117,30 @@ export class ChatFunction extends NodejsFunction {
   }
 
   /**
-   * Lets the function put and get objects under the attachments prefix of `bucket` (and nothing else of
-   * it: no list, no delete), which is what signing upload and download URLs needs, and passes the bucket
-   * name in ENV.attachmentsBucket.
+   * Grants the object actions `access` needs, each on its prefix of `bucket` only (no list, nothing
+   * else of the bucket), and passes the bucket name in ENV.attachmentsBucket.
    */
   useAttachments(bucket: IBucket, access: BucketAccess): void {
-    const objects = bucket.arnForObjects(`${ATTACHMENTS_ROOT}*`);
-    const actions = access === 'readWrite' ? ['s3:PutObject', 's3:GetObject'] : [];
-    this.addToRolePolicy(new PolicyStatement({ actions, resources: [objects] }));
+    const grants: { prefix: string; actions: string[] }[] =
+      access === 'sign'
+        ? [
+            // Signing a POST needs PutObject; confirmUpload reads the upload and deletes it.
+            { prefix: UPLOADS_ROOT, actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'] },
+            // The confirmed copy, and the GETs downloadUrl signs after its HeadObject.
+            { prefix: ATTACHMENTS_ROOT, actions: ['s3:PutObject', 's3:GetObject'] },
+          ]
+        : [{ prefix: ATTACHMENTS_ROOT, actions: ['s3:GetObject', 's3:DeleteObject'] }];
+    for (const { prefix, actions } of grants) {
+      const objects = bucket.arnForObjects(`${prefix}*`);
+      this.addToRolePolicy(new PolicyStatement({ actions, resources: [objects] }));
+      acknowledgeWildcardResource(
+        this,
+        objects,
+        `Attachment keys are made at run time under ${prefix}<conversationId>/, so the grant covers that ` +
+          'prefix of this one bucket, with the object actions the function sends only.',
+      );
+    }
     this.addEnvironment(ENV.attachmentsBucket, bucket.bucketName);
-    acknowledgeWildcardResource(
-      this,
-      objects,
-      'Attachment keys are made at run time under conversations/<conversationId>/, so the grant covers that ' +
-        'prefix of this one bucket, with put and get only.',
-    );
   }
 
   /**

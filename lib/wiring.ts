@@ -53,10 +53,13 @@ export type TableGrants = { readonly [T in TableName]?: TableGrant<IndexOf<T>> }
 export type QueueAccess = 'send' | 'consume' | 'consumeAndSend';
 
 /**
- * How a function uses the attachments bucket: `readWrite` lets it sign PUT and GET URLs of objects under
- * `conversations/` (shared/attachments.ts), and nothing else of the bucket.
+ * How a function uses the attachments bucket (shared/attachments.ts), and nothing else of it:
+ * - `sign`: signs POSTs under `uploads/` and GETs under `conversations/`, and confirms uploads (reads
+ *   and deletes under `uploads/`, puts the copy under `conversations/`);
+ * - `verify`: reads (HeadObject) and deletes objects under `conversations/`: a send checks the
+ *   attachment it names, a delete removes the deleted message's object.
  */
-export type BucketAccess = 'readWrite';
+export type BucketAccess = 'sign' | 'verify';
 
 /**
  * How a function uses the offline-member EventBridge bus: `put` grants `events:PutEvents` on that bus
@@ -86,7 +89,7 @@ export interface FunctionWiring {
   managementApi?: boolean;
   /** Verifies JWTs; issuer settings arrive as ENV.jwtIssuer, ENV.jwtJwksUrl, ENV.jwtAudience. */
   verifiesTokens?: boolean;
-  /** Attachments bucket access, on the `conversations/` prefix only; its name arrives as ENV.attachmentsBucket. */
+  /** Attachments bucket access, by prefix (BucketAccess); its name arrives as ENV.attachmentsBucket. */
   attachments?: BucketAccess;
   /** Offline-member bus access; its name arrives as ENV.offlineEventBus. */
   eventBus?: EventBusAccess;
@@ -132,6 +135,8 @@ export const FUNCTIONS = {
       idempotency: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
     },
     fanoutQueue: 'send',
+    // A send that carries an attachment checks it (HeadObject); a delete removes its object.
+    attachments: 'verify',
     // The route kit closes a connection that keeps sending while refused.
     managementApi: true,
     timeoutSeconds: LIMITS.sendTimeoutSeconds,
@@ -163,10 +168,11 @@ export const FUNCTIONS = {
   },
   attachments: {
     entry: 'lambdas/attachments/handler.ts',
-    description: 'Presigned S3 URLs for members: uploadUrl (PUT of one attachment) and downloadUrl (GET)',
+    description:
+      'Attachments for members: uploadUrl (presigned POST), confirmUpload (checks the upload), downloadUrl (GET)',
     // requireMember, one GetItem: the URLs it signs are the only way to the bucket.
     tables: { conversations: { actions: ['GetItem'] } },
-    attachments: 'readWrite',
+    attachments: 'sign',
     // The route kit closes a connection that keeps sending while refused.
     managementApi: true,
   },
@@ -238,6 +244,7 @@ export const ROUTES = {
   listConversations: 'conversations',
   read: 'conversations',
   uploadUrl: 'attachments',
+  confirmUpload: 'attachments',
   downloadUrl: 'attachments',
   typing: 'conversations',
   presence: 'conversations',

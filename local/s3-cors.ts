@@ -1,9 +1,13 @@
 /**
- * A CORS front for the local S3. fauxqs serves S3 but answers no CORS: no preflight, no
- * `Access-Control-*` headers, and no PutBucketCors to ask for them. The web page, served from the control
- * plane's origin, could then not upload an attachment with its presigned PUT. This proxy answers
- * preflights from the bucket's CORS rule, as S3 on AWS does, and forwards every other request to fauxqs
- * unchanged, streaming both bodies and adding the rule's headers to the response.
+ * A front for the local S3 that does what fauxqs does not and S3 on AWS does:
+ * - CORS: fauxqs answers no preflight, no `Access-Control-*` headers, and has no PutBucketCors, so the
+ *   web page, served from the control plane's origin, could not upload or download an attachment. This
+ *   proxy answers preflights from the bucket's CORS rule and adds the rule's headers to every response.
+ * - POST object uploads (presigned POST with a policy), which fauxqs lacks: ./s3-post.ts holds the form
+ *   to its policy and the upload is stored with a PUT.
+ * - The `response-content-type` and `response-content-disposition` of a GET, which fauxqs ignores.
+ * Every other request is forwarded to fauxqs unchanged, streaming both bodies, and every answer carries
+ * `X-Content-Type-Options: nosniff`. Signatures are checked nowhere locally (docs/security.md).
  */
 import {
   Agent,
@@ -18,6 +22,7 @@ import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
 import { ATTACHMENTS_CORS } from '../shared/attachments';
 import { LOOPBACK_HOST, refuseForeignRequest } from './loopback';
+import { isFormUpload, readFormUpload } from './s3-post';
 
 /** One CORS rule as S3 evaluates it. `*` alone matches any origin or header. */
 export interface CorsRule {
@@ -100,8 +105,41 @@ function corsHeaders(
   };
 }
 
-function s3Error(res: ServerResponse, status: number, code: string, message: string): void {
-  res.writeHead(status, { 'content-type': 'application/xml' });
+/** On every answer: a browser must not guess a type other than the one S3 names (S3 cannot send it). */
+const NOSNIFF = { 'x-content-type-options': 'nosniff' } as const;
+
+/**
+ * The headers a GET's `response-*` query parameters ask S3 to answer with (S3 honours them on signed
+ * requests only; locally nothing is signed-checked).
+ */
+function responseOverrides(path: string | undefined): OutgoingHttpHeaders {
+  const query = new URL(path ?? '/', 'http://s3.localhost').searchParams;
+  const type = query.get('response-content-type');
+  const disposition = query.get('response-content-disposition');
+  return {
+    ...(type === null ? {} : { 'content-type': type }),
+    ...(disposition === null ? {} : { 'content-disposition': disposition }),
+  };
+}
+
+/**
+ * The bucket a request names: the first label of a virtual host (`<bucket>.s3.localhost`), else the
+ * first path segment (an address or `s3.localhost`, as fauxqs reads it too).
+ */
+function bucketOf(req: IncomingMessage): string {
+  const host = (req.headers.host ?? '').split(':')[0] ?? '';
+  const virtual = /^([^.]+)\.s3\.localhost$/.exec(host)?.[1];
+  return virtual ?? (req.url ?? '/').split('?')[0]?.split('/')[1] ?? '';
+}
+
+function s3Error(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: OutgoingHttpHeaders = {},
+): void {
+  res.writeHead(status, { ...headers, ...NOSNIFF, 'content-type': 'application/xml' });
   res.end(
     `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`,
   );
@@ -123,7 +161,7 @@ function answerPreflight(rule: CorsRule, req: IncomingMessage, res: ServerRespon
     s3Error(res, 403, 'AccessForbidden', 'CORSResponse: This CORS request is not allowed.');
     return;
   }
-  res.writeHead(200, { ...headers, 'content-length': 0 });
+  res.writeHead(200, { ...headers, ...NOSNIFF, 'content-length': 0 });
   res.end();
 }
 
@@ -139,15 +177,64 @@ export async function startS3CorsProxy(options: S3CorsProxyOptions): Promise<S3C
   // Our own pool, so stop() can close the sockets to fauxqs instead of leaving them to time out.
   const agent = new Agent({ keepAlive: true });
 
-  const forward = (req: IncomingMessage, res: ServerResponse): void => {
+  /**
+   * The CORS headers for this request; undefined when it was refused here. A browser names the page's
+   * origin; one the rule does not allow gets nothing done, not merely an unreadable answer (a simple
+   * request needs no preflight). Tools without an Origin pass.
+   */
+  const admit = (req: IncomingMessage, res: ServerResponse): OutgoingHttpHeaders | undefined => {
     const cors = corsHeaders(rule, req.headers.origin, req.method ?? '', []);
-    // A browser names the page's origin; one the rule does not allow gets nothing done, not merely an
-    // unreadable answer (a simple request needs no preflight). Tools without an Origin pass.
     if (req.headers.origin !== undefined && cors === undefined) {
       req.resume();
       s3Error(res, 403, 'AccessForbidden', 'CORSResponse: This CORS request is not allowed.');
+      return undefined;
+    }
+    return cors ?? {};
+  };
+
+  /** A presigned POST: held to its policy here, then stored in fauxqs with a PUT of its key. */
+  const upload = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const cors = admit(req, res);
+    if (cors === undefined) return;
+    const form = await readFormUpload(req, bucketOf(req), new Date());
+    if ('status' in form) {
+      s3Error(res, form.status, form.code, form.message, cors);
       return;
     }
+    // The bucket stays where the POST named it: in the Host, or as the first path segment.
+    const base = (req.url ?? '/').split('?')[0]?.replace(/\/$/, '') ?? '';
+    const path = `${base}/${form.key.split('/').map(encodeURIComponent).join('/')}`;
+    const put = request({
+      host: upstream.hostname,
+      port: upstream.port,
+      method: 'PUT',
+      path,
+      headers: {
+        host: req.headers.host,
+        'content-type': form.contentType,
+        'content-length': form.file.byteLength,
+      },
+      agent,
+    });
+    put.on('response', (stored) => {
+      stored.resume();
+      const status = stored.statusCode ?? 502;
+      // S3 answers a successful form upload 204 with no body (success_action_status's default).
+      if (status >= 200 && status < 300) {
+        res.writeHead(204, { ...cors, ...NOSNIFF, etag: stored.headers.etag ?? '' });
+        res.end();
+      } else s3Error(res, status, 'InternalError', 'The local S3 did not store the upload', cors);
+    });
+    put.on('error', (err) =>
+      s3Error(res, 502, 'BadGateway', `The local S3 did not answer: ${err.message}`, cors),
+    );
+    put.end(form.file);
+  };
+
+  const forward = (req: IncomingMessage, res: ServerResponse): void => {
+    const cors = admit(req, res);
+    if (cors === undefined) return;
+    const overrides = req.method === 'GET' ? responseOverrides(req.url) : {};
     const outgoing = request(
       {
         host: upstream.hostname,
@@ -158,7 +245,9 @@ export async function startS3CorsProxy(options: S3CorsProxyOptions): Promise<S3C
         agent,
       },
       (incoming) => {
-        res.writeHead(incoming.statusCode ?? 502, { ...endToEnd(incoming.headers), ...cors });
+        const status = incoming.statusCode ?? 502;
+        const asked = status >= 200 && status < 300 ? overrides : {};
+        res.writeHead(status, { ...endToEnd(incoming.headers), ...asked, ...cors, ...NOSNIFF });
         // pipeline ends the browser's response too if fauxqs's breaks off.
         pipeline(incoming, res, () => undefined);
       },
@@ -181,7 +270,12 @@ export async function startS3CorsProxy(options: S3CorsProxyOptions): Promise<S3C
       req.resume();
       s3Error(res, refusal.status, 'AccessForbidden', refusal.message);
     } else if (req.method === 'OPTIONS') answerPreflight(rule, req, res);
-    else forward(req, res);
+    else if (isFormUpload(req)) {
+      upload(req, res).catch((err: unknown) => {
+        if (res.headersSent) res.destroy();
+        else s3Error(res, 500, 'InternalError', err instanceof Error ? err.message : String(err));
+      });
+    } else forward(req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

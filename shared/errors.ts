@@ -105,6 +105,22 @@ export class NotAllowedError extends ChatError {
   readonly code = 'forbidden';
 }
 
+/** A key names no attachment: nothing was uploaded (or confirmed) there, it expired, or it was deleted. */
+export class AttachmentNotFoundError extends ChatError {
+  readonly code = 'not_found';
+  constructor(key: string, reason: string) {
+    super(`No attachment at ${key}: ${reason}`);
+  }
+}
+
+/**
+ * A file is not what it claims (its type, size or first bytes), or a message names an attachment with
+ * another size, type or uploader than the one stored. Nothing was written.
+ */
+export class AttachmentRejectedError extends ChatError {
+  readonly code = 'invalid_request';
+}
+
 /** A documented limit (group size, subscriptions per connection, ...) would be exceeded; nothing was written. */
 export class LimitExceededError extends ChatError {
   readonly code = 'limit_exceeded';

@@ -1,16 +1,27 @@
 /**
- * The `uploadUrl` and `downloadUrl` routes: a member gets a presigned S3 URL for one attachment of their
- * conversation. The function never touches the bytes: it checks membership (one consistent GetItem) and
- * signs, which is local computation. Keys are made here, under the conversation's prefix, so a key a
+ * The `uploadUrl`, `confirmUpload` and `downloadUrl` routes. A member gets a presigned POST for one
+ * upload, confirms it (the server checks what arrived and makes it an attachment a message may name),
+ * and gets presigned GETs of the conversation's attachments. Each route first checks membership (one
+ * consistent GetItem); signing is local computation, and only confirmUpload and downloadUrl read the
+ * bucket (shared/store/attachments.ts). Keys are made here, under the conversation's prefix, so a key a
  * message names tells which conversation's members may read it.
  */
 import { randomUUID } from 'node:crypto';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { attachmentPrefix } from '../../shared/attachments';
+import { ATTACHMENT_EXTENSIONS, isImageType, uploadPrefix } from '../../shared/attachments';
+import { AttachmentNotFoundError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
-import type { DownloadUrlAck, DownloadUrlFrame, UploadUrlAck, UploadUrlFrame } from '../../shared/protocol';
+import type {
+  ConfirmUploadAck,
+  ConfirmUploadFrame,
+  DownloadUrlAck,
+  DownloadUrlFrame,
+  UploadUrlAck,
+  UploadUrlFrame,
+} from '../../shared/protocol';
 import {
   type ActionHandler,
   type Caller,
@@ -18,6 +29,7 @@ import {
   type FunctionKitDeps,
   routeKitOf,
 } from '../../shared/route-kit';
+import { confirmUpload as confirmStoredUpload, verifiedType } from '../../shared/store/attachments';
 import { requireMember } from '../../shared/store/conversations';
 import type { TableNames } from '../../shared/tables';
 
@@ -31,17 +43,13 @@ export interface AttachmentDeps extends FunctionKitDeps {
   newKeyId?: () => string;
 }
 
-/**
- * Headers a presigned PUT is signed with: S3 then refuses an upload of another type or length
- * (SignatureDoesNotMatch), so the size and type asked for are the size and type stored.
- */
-const SIGNED_UPLOAD_HEADERS = new Set(['content-type', 'content-length']);
-
 const expiresAt = (deps: AttachmentDeps): string =>
   new Date(deps.now().getTime() + LIMITS.attachmentUrlTtlSeconds * 1000).toISOString();
 
 /**
- * A presigned PUT for one new attachment of the caller's conversation.
+ * A presigned POST for one new upload of the caller's conversation. Its policy holds S3 to this exact
+ * key, this exact Content-Type and exactly `size` bytes, and allows no other field: S3 refuses any other
+ * upload with the form, so headers such as Content-Disposition or Content-Encoding cannot ride along.
  * @throws NotAMemberError when the caller is not a member; nothing is signed.
  */
 export async function uploadUrl(
@@ -50,30 +58,44 @@ export async function uploadUrl(
   caller: Caller,
 ): Promise<UploadUrlAck> {
   await requireMember(deps.ddb, deps.tables, frame.conversationId, caller.userId, caller.signal);
-  const key = `${attachmentPrefix(frame.conversationId)}${(deps.newKeyId ?? randomUUID)()}`;
-  const url = await getSignedUrl(
-    deps.s3,
-    new PutObjectCommand({
-      Bucket: deps.bucket,
-      Key: key,
-      ContentType: frame.contentType,
-      ContentLength: frame.size,
-    }),
-    { expiresIn: LIMITS.attachmentUrlTtlSeconds, signableHeaders: SIGNED_UPLOAD_HEADERS },
-  );
-  return {
-    url,
-    key,
-    method: 'PUT',
-    headers: { 'content-type': frame.contentType, 'content-length': String(frame.size) },
-    expiresAt: expiresAt(deps),
-  };
+  const key = `${uploadPrefix(frame.conversationId)}${(deps.newKeyId ?? randomUUID)()}`;
+  const { url, fields } = await createPresignedPost(deps.s3, {
+    Bucket: deps.bucket,
+    Key: key,
+    Fields: { 'Content-Type': frame.contentType },
+    Conditions: [
+      ['eq', '$Content-Type', frame.contentType],
+      ['content-length-range', frame.size, frame.size],
+    ],
+    Expires: LIMITS.attachmentUrlTtlSeconds,
+  });
+  return { url, key, method: 'POST', fields, expiresAt: expiresAt(deps) };
+}
+
+/**
+ * Checks the caller's upload and makes it an attachment under `conversations/` (see
+ * shared/store/attachments.ts: four S3 requests), which a message may then carry.
+ * @throws NotAMemberError when the caller is not a member; the bucket is not read.
+ * @throws AttachmentNotFoundError when nothing was uploaded at the key.
+ * @throws AttachmentRejectedError when the upload is not what it claims; it is deleted.
+ */
+export async function confirmUpload(
+  deps: AttachmentDeps,
+  frame: ConfirmUploadFrame,
+  caller: Caller,
+): Promise<ConfirmUploadAck> {
+  await requireMember(deps.ddb, deps.tables, frame.conversationId, caller.userId, caller.signal);
+  const attachment = await confirmStoredUpload(deps, frame.key, caller.userId, caller.signal, deps.logger);
+  return { attachment };
 }
 
 /**
  * A presigned GET of an attachment of the caller's conversation (the schema already checked that the key
- * is under its prefix).
+ * is under its prefix). One HeadObject reads the type confirmUpload stored, which the URL signs as
+ * `response-content-type`, with `response-content-disposition` `inline` for images (their first bytes
+ * were checked) and `attachment` for anything else, so a browser never renders a file as a page.
  * @throws NotAMemberError when the caller is not a member; nothing is signed.
+ * @throws AttachmentNotFoundError when the object is gone (its message was deleted) or was never confirmed.
  */
 export async function downloadUrl(
   deps: AttachmentDeps,
@@ -81,16 +103,29 @@ export async function downloadUrl(
   caller: Caller,
 ): Promise<DownloadUrlAck> {
   await requireMember(deps.ddb, deps.tables, frame.conversationId, caller.userId, caller.signal);
-  const url = await getSignedUrl(deps.s3, new GetObjectCommand({ Bucket: deps.bucket, Key: frame.key }), {
-    expiresIn: LIMITS.attachmentUrlTtlSeconds,
-  });
-  return { url, expiresAt: expiresAt(deps) };
+  const contentType = await verifiedType(deps, frame.key, caller.signal);
+  if (contentType === undefined)
+    throw new AttachmentNotFoundError(frame.key, 'it was deleted with its message');
+  const disposition = isImageType(contentType) ? 'inline' : 'attachment';
+  const filename = `${frame.key.slice(frame.key.lastIndexOf('/') + 1)}.${ATTACHMENT_EXTENSIONS[contentType]}`;
+  const url = await getSignedUrl(
+    deps.s3,
+    new GetObjectCommand({
+      Bucket: deps.bucket,
+      Key: frame.key,
+      ResponseContentType: contentType,
+      ResponseContentDisposition: `${disposition}; filename="${filename}"`,
+    }),
+    { expiresIn: LIMITS.attachmentUrlTtlSeconds },
+  );
+  return { url, expiresAt: expiresAt(deps), contentType, disposition };
 }
 
 /** Builds the Lambda handler of the attachment routes; `handler.ts` passes real clients. */
 export function createAttachmentsHandler(deps: AttachmentDeps): ActionHandler {
   return createActionHandler(routeKitOf(deps), {
     uploadUrl: (frame, caller) => uploadUrl(deps, frame, caller),
+    confirmUpload: (frame, caller) => confirmUpload(deps, frame, caller),
     downloadUrl: (frame, caller) => downloadUrl(deps, frame, caller),
   });
 }

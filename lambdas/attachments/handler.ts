@@ -1,4 +1,4 @@
-/** Lambda entry of the `uploadUrl` and `downloadUrl` routes. The logic lives in ./attachments.ts. */
+/** Lambda entry of the `uploadUrl`, `confirmUpload` and `downloadUrl` routes. The logic lives in ./attachments.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createDocumentClient, createS3Client, tableNamesFromEnv } from '../../shared/aws';
 import { ENV, requireEnv } from '../../shared/env';

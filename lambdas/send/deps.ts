@@ -7,6 +7,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { MetricSink } from '../../shared/metrics';
 import type { Caller } from '../../shared/route-kit';
+import type { AttachmentBucket } from '../../shared/store/attachments';
 import { BucketHints, takeSendToken } from '../../shared/store/conversations';
 import type { TableNames } from '../../shared/tables';
 
@@ -23,6 +24,11 @@ export interface SendDeps {
   metrics: MetricSink;
   /** Makes the token that tells this attempt's claim from another's. @default crypto.randomUUID */
   newClaimToken?: () => string;
+  /**
+   * The attachments bucket: a send that carries an attachment checks it there (one HeadObject), and
+   * a delete removes the deleted message's object. Without it, messages with attachments are refused.
+   */
+  attachments?: AttachmentBucket;
   /** What this execution environment knows of send buckets; createSendHandler keeps one. */
   bucketHints?: BucketHints;
 }

@@ -19,13 +19,14 @@
 import { MessageNotFoundError, NotTheSenderError } from '../../shared/errors';
 import type { DeleteAck, DeleteFrame, EditAck, EditFrame } from '../../shared/protocol';
 import type { Caller } from '../../shared/route-kit';
+import { deleteAttachment } from '../../shared/store/attachments';
 import { enqueue } from '../../shared/store/fanout-queue';
 import { editBody, type MessageItem, markDeleted } from '../../shared/store/messages';
 import { type SendDeps, takeToken } from './deps';
 
 export type EditDeps = Pick<
   SendDeps,
-  'ddb' | 'sqs' | 'tables' | 'fanoutQueueUrl' | 'now' | 'logger' | 'bucketHints'
+  'ddb' | 'sqs' | 'tables' | 'fanoutQueueUrl' | 'now' | 'logger' | 'bucketHints' | 'attachments'
 >;
 
 /**
@@ -92,7 +93,7 @@ export async function editMessage(deps: EditDeps, frame: EditFrame, caller: Call
 
 /**
  * Deletes the caller's own message (its body and attachment reference are removed, its seq stays,
- * marked deleted) and enqueues
+ * marked deleted), deletes its attachment's object if it had one (one S3 DeleteObject), and enqueues
  * the `deleted` event; resolves only after both (G1). Deleting again changes nothing and re-enqueues.
  * @throws NotAMemberError when the caller is not a member.
  * @throws RateLimitedError when the caller is over their send rate in this conversation.
@@ -115,6 +116,12 @@ export async function deleteMessage(deps: EditDeps, frame: DeleteFrame, caller: 
   if (!result.updated) {
     const refused = refusal(item, frame, caller.userId, 'delete');
     if (refused !== undefined) throw refused;
+  }
+  // Only once the message is marked deleted, and before the enqueue: a delete resent after a failed
+  // enqueue finds the message already deleted and would not know the key any more. A failure is
+  // logged and left (docs/security.md, Attachments), never the user's failure.
+  if (result.updated && result.removedAttachment !== undefined && deps.attachments !== undefined) {
+    await deleteAttachment(deps.attachments, result.removedAttachment.key, deps.logger, caller.signal);
   }
   const version = item?.version ?? 0;
   const deletedAt = String(item?.deletedAt);

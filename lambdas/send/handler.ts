@@ -1,6 +1,6 @@
 /** Lambda entry of the `send`, `edit` and `delete` WebSocket routes. Its routes are in ./routes.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createDocumentClient, createSqsClient, tableNamesFromEnv } from '../../shared/aws';
+import { createDocumentClient, createS3Client, createSqsClient, tableNamesFromEnv } from '../../shared/aws';
 import { ENV, requireEnv } from '../../shared/env';
 import { createMetrics, metricSinkOf, withMetrics } from '../../shared/metrics';
 import { managementApiDisconnector } from '../../shared/route-kit';
@@ -17,6 +17,7 @@ export const handler = withMetrics(
     sqs: createSqsClient(),
     tables: tableNamesFromEnv(['conversations', 'messages', 'idempotency']),
     fanoutQueueUrl: requireEnv(ENV.fanoutQueueUrl),
+    attachments: { s3: createS3Client(), bucket: requireEnv(ENV.attachmentsBucket) },
     now: () => new Date(),
     logger,
     metrics: metricSinkOf(metrics),

@@ -14,14 +14,19 @@
  *    claim done with the seq (only if it is still ours). Steps 3 and 4 are ./commit.ts.
  * 5. SendMessage to the FIFO queue, then ack.
  *
+ * A message with an attachment adds one S3 HeadObject after step 1 (shared/store/attachments.ts): the
+ * object must be one confirmUpload verified, of the size and type the message claims, uploaded by the
+ * sender. A plain-text send never reaches S3.
+ *
  * A writer that dies between 3 and 4 leaves a hole, which the first reader past the writer lease fills
  * with a tombstone (shared/store/messages/pages.ts); a writer that comes back after that finds its slot
  * taken and reserves again. README "How a message gets its seq" walks through every failure case.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { asBusy, BusyError, ConflictError } from '../../shared/errors';
+import { AttachmentRejectedError, asBusy, BusyError, ConflictError } from '../../shared/errors';
 import { type ChatMessage, isTombstone, type SendAck, type SendFrame } from '../../shared/protocol';
 import type { Caller } from '../../shared/route-kit';
+import { checkReference } from '../../shared/store/attachments';
 import { enqueue } from '../../shared/store/fanout-queue';
 import { type Claim, claim, idempotencyKeyOf, releaseClaim } from '../../shared/store/idempotency';
 import { getEntry } from '../../shared/store/messages';
@@ -67,6 +72,7 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
   try {
     // 1. Non-members and senders over their rate are stopped before they write anything, even a claim.
     await takeToken(deps, conversationId, caller);
+    if (frame.attachment !== undefined) await checkAttachment(deps, frame.attachment, caller);
     // 2. Claim the clientMessageId.
     const claimed = await claim(deps, attempt, deps.now().getTime(), signal);
     if (claimed.kind === 'finished') return await replayDuplicate(deps, conversationId, claimed, signal);
@@ -96,6 +102,17 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
   } catch (err: unknown) {
     throw asBusy(err);
   }
+}
+
+/** The attachment check of a send that carries one, before anything is written. */
+async function checkAttachment(
+  deps: SendDeps,
+  attachment: NonNullable<SendFrame['attachment']>,
+  caller: Caller,
+): Promise<void> {
+  if (deps.attachments === undefined)
+    throw new AttachmentRejectedError('This deployment takes no attachments');
+  await checkReference(deps.attachments, attachment, caller.userId, caller.signal);
 }
 
 /** Gives the claim of a send that gave up back; if that fails, the claim's lease frees it anyway. */

@@ -25,7 +25,10 @@ export const uploadFetch: NonNullable<ConnectOptions['fetch']> = async (url, ini
   const target = new URL(url);
   if (target.protocol !== 'http:' || !/(^|\.)localhost$/.test(target.hostname))
     return fetch(url, init as RequestInit);
-  const body = init.body instanceof Uint8Array ? init.body : new Uint8Array(await init.body.arrayBuffer());
+  // The multipart encoding fetch would send, with its boundary in the content type.
+  const form = new Response(init.body);
+  const body = new Uint8Array(await form.arrayBuffer());
+  const contentType = form.headers.get('content-type') ?? 'multipart/form-data';
   return new Promise((resolve, reject) => {
     const request = http.request(
       {
@@ -33,13 +36,15 @@ export const uploadFetch: NonNullable<ConnectOptions['fetch']> = async (url, ini
         port: target.port || 80,
         path: `${target.pathname}${target.search}`,
         method: init.method,
-        headers: { ...init.headers, host: target.host },
+        headers: { 'content-type': contentType, 'content-length': body.byteLength, host: target.host },
       },
       (response) => {
-        response.resume();
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () => {
           const status = response.statusCode ?? 0;
-          resolve({ ok: status >= 200 && status < 300, status });
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ ok: status >= 200 && status < 300, status, text: async () => text });
         });
       },
     );

@@ -1,4 +1,5 @@
 /** What the server answers a request with: the ack frame, and the payload each action puts in it. */
+import type { Attachment } from '../attachments';
 import type { MembershipKind, MessagePreview, StoredEntry } from './entries';
 
 /** The ack payload of `send`. A duplicate (a resend) carries the seq and sentAt of the original message. */
@@ -127,21 +128,33 @@ export interface MessagesPage {
 }
 
 /**
- * The ack of `uploadUrl`: PUT the file's bytes to `url` with exactly `headers` before `expiresAt`, then
- * send a message with `attachment: {key, contentType, size}`.
+ * The ack of `uploadUrl`: POST a form to `url` before `expiresAt` with `fields` (in this order) and the
+ * file last (as the `file` field); the signed policy holds S3 to this key, type and exact size. Then
+ * `confirmUpload` the key.
  */
 export interface UploadUrlAck {
   url: string;
+  /** The upload key, under `uploads/<conversationId>/`; no message may name it before confirmUpload. */
   key: string;
-  method: 'PUT';
-  headers: { 'content-type': string; 'content-length': string };
+  method: 'POST';
+  fields: Record<string, string>;
   expiresAt: string;
 }
 
-/** The ack of `downloadUrl`: GET `url` before `expiresAt`. */
+/** The ack of `confirmUpload`: the attachment a message may now carry (key under `conversations/`). */
+export interface ConfirmUploadAck {
+  attachment: Attachment;
+}
+
+/**
+ * The ack of `downloadUrl`: GET `url` before `expiresAt`. S3 answers with the verified `contentType`
+ * and a `Content-Disposition` the URL's signature covers: `inline` for images, `attachment` otherwise.
+ */
 export interface DownloadUrlAck {
   url: string;
   expiresAt: string;
+  contentType: string;
+  disposition: 'inline' | 'attachment';
 }
 
 export interface AckFrame {

@@ -8,6 +8,7 @@ import type {
   AddMembersAck,
   BlockAck,
   BlockedListAck,
+  ConfirmUploadAck,
   ConversationListPage,
   CreateConversationAck,
   DeleteAck,
@@ -26,6 +27,7 @@ import type {
 } from './acks';
 import {
   addMembersFrameSchema,
+  confirmUploadFrameSchema,
   blockFrameSchema,
   createConversationFrameSchema,
   deleteFrameSchema,
@@ -82,6 +84,7 @@ export const ACTIONS = {
   presence: answers<PresenceAck>()(presenceFrameSchema),
   ping: answers<PingAck>()(pingFrameSchema),
   uploadUrl: answers<UploadUrlAck>()(uploadUrlFrameSchema),
+  confirmUpload: answers<ConfirmUploadAck>()(confirmUploadFrameSchema),
   downloadUrl: answers<DownloadUrlAck>()(downloadUrlFrameSchema),
 } as const satisfies Record<string, ActionSpec>;
 

@@ -6,6 +6,8 @@ import {
   attachmentSchema,
   attachmentSizeSchema,
   isKeyOf,
+  isUploadKeyOf,
+  uploadKeySchema,
 } from '../attachments';
 import { LIMITS } from '../limits';
 import {
@@ -43,7 +45,7 @@ export const sendFrameSchema = z
     path: ['attachment', 'key'],
   });
 
-/** Asks for a presigned PUT of one attachment of `contentType` and exactly `size` bytes. */
+/** Asks for a presigned POST of one attachment of `contentType` and exactly `size` bytes. */
 export const uploadUrlFrameSchema = z.strictObject({
   action: z.literal('uploadUrl'),
   requestId: requestIdSchema,
@@ -51,6 +53,22 @@ export const uploadUrlFrameSchema = z.strictObject({
   contentType: attachmentContentTypeSchema,
   size: attachmentSizeSchema,
 });
+
+/**
+ * Asks the server to check an upload (its size, type and first bytes) and make it an attachment a
+ * message may name.
+ */
+export const confirmUploadFrameSchema = z
+  .strictObject({
+    action: z.literal('confirmUpload'),
+    requestId: requestIdSchema,
+    conversationId: conversationIdSchema,
+    key: uploadKeySchema,
+  })
+  .refine((frame) => isUploadKeyOf(frame.conversationId, frame.key), {
+    message: "must be a key of this conversation's uploads",
+    path: ['key'],
+  });
 
 /** Asks for a presigned GET of an attachment of the conversation. */
 export const downloadUrlFrameSchema = z
@@ -238,6 +256,7 @@ export type PresenceFrame = z.infer<typeof presenceFrameSchema>;
 export type EditFrame = z.infer<typeof editFrameSchema>;
 export type UploadUrlFrame = z.infer<typeof uploadUrlFrameSchema>;
 export type DownloadUrlFrame = z.infer<typeof downloadUrlFrameSchema>;
+export type ConfirmUploadFrame = z.infer<typeof confirmUploadFrameSchema>;
 export type DeleteFrame = z.infer<typeof deleteFrameSchema>;
 export type RemoveMemberFrame = z.infer<typeof removeMemberFrameSchema>;
 export type LeaveFrame = z.infer<typeof leaveFrameSchema>;

@@ -4,24 +4,28 @@ import { harness, settle } from './fakes';
 
 const C = 'c1';
 const KEY = `conversations/${C}/00000000-0000-4000-8000-000000000001`;
+const UPLOAD_KEY = `uploads/${C}/00000000-0000-4000-8000-000000000001`;
 
 describe('attachments', () => {
-  it('asks for an upload URL, PUTs the bytes with the signed headers, then sends the reference', async () => {
-    const puts: Array<{ url: string; method: string; headers: Record<string, string>; size: number }> = [];
+  it('asks for an upload URL, POSTs the signed form with the file last, confirms the upload, then sends the confirmed reference', async () => {
+    const posts: Array<{ url: string; method: string; fields: [string, string][]; file: string }> = [];
     const answersRead: string[] = [];
     const h = harness({
       fetch: async (url, init) => {
-        puts.push({
+        const entries = [...init.body.entries()];
+        const last = entries.at(-1);
+        posts.push({
           url,
           method: init.method,
-          headers: init.headers,
-          size: (init.body as Uint8Array).length,
+          fields: entries.filter(([name]) => name !== 'file') as [string, string][],
+          file:
+            last?.[0] === 'file' && last[1] instanceof Blob ? `${last[1].type}:${last[1].size}` : 'not last',
         });
         const text = async () => {
           answersRead.push(url);
           return '';
         };
-        return { ok: true, status: 200, text };
+        return { ok: true, status: 204, text };
       },
     });
     const socket = await h.connectNow();
@@ -29,12 +33,19 @@ describe('attachments', () => {
     await settle();
     const ask = socket.last('uploadUrl');
     expect(ask).toMatchObject({ conversationId: C, contentType: 'image/png', size: 3 });
-    const headers = { 'content-type': 'image/png', 'content-length': '3' };
-    socket.ack(ask, { url: 'http://s3.test/put', key: KEY, method: 'PUT', headers, expiresAt: 'x' });
-    const { acked, attachment } = await attached;
-    expect(puts).toEqual([{ url: 'http://s3.test/put', method: 'PUT', headers, size: 3 }]);
+    const fields = { key: UPLOAD_KEY, 'Content-Type': 'image/png', Policy: 'p', 'X-Amz-Signature': 's' };
+    socket.ack(ask, { url: 'http://s3.test/', key: UPLOAD_KEY, method: 'POST', fields, expiresAt: 'x' });
+    await settle();
+    expect(posts).toEqual([
+      { url: 'http://s3.test/', method: 'POST', fields: Object.entries(fields), file: 'image/png:3' },
+    ]);
     // Read to its end, or a browser reports the upload as aborted.
-    expect(answersRead).toEqual(['http://s3.test/put']);
+    expect(answersRead).toEqual(['http://s3.test/']);
+    const confirm = socket.last('confirmUpload');
+    expect(confirm).toMatchObject({ conversationId: C, key: UPLOAD_KEY });
+    expect(socket.frames('send')).toEqual([]);
+    socket.ack(confirm, { attachment: { key: KEY, contentType: 'image/png', size: 3 } });
+    const { acked, attachment } = await attached;
     expect(attachment).toEqual({ key: KEY, contentType: 'image/png', size: 3 });
     await settle();
     const send = socket.last('send');
@@ -50,30 +61,51 @@ describe('attachments', () => {
     await settle();
     socket.ack(socket.last('uploadUrl'), {
       url: 'u',
-      key: KEY,
-      method: 'PUT',
-      headers: { 'content-type': 'application/pdf', 'content-length': '1' },
+      key: UPLOAD_KEY,
+      method: 'POST',
+      fields: {},
       expiresAt: 'x',
     });
     await expect(attached).rejects.toThrow(/HTTP 403/);
+    expect(socket.frames('confirmUpload')).toEqual([]);
+    expect(socket.frames('send')).toEqual([]);
+  });
+
+  it('sends nothing when the server refuses the upload at confirmUpload', async () => {
+    const h = harness({ fetch: async () => ({ ok: true, status: 204 }) });
+    const socket = await h.connectNow();
+    const attached = h.chat.attach(C, new Uint8Array([1]), 'image/png');
+    await settle();
+    socket.ack(socket.last('uploadUrl'), {
+      url: 'u',
+      key: UPLOAD_KEY,
+      method: 'POST',
+      fields: {},
+      expiresAt: 'x',
+    });
+    await settle();
+    socket.error(socket.last('confirmUpload'), 'invalid_request', {
+      message: 'its first bytes are not those of image/png',
+    });
+    await expect(attached).rejects.toThrow(/first bytes/);
     expect(socket.frames('send')).toEqual([]);
   });
 
   it('names the S3 error code of a refused upload', async () => {
     const refusal =
-      '<?xml version="1.0"?><Error><Code>SignatureDoesNotMatch</Code><Message>no</Message></Error>';
+      '<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Invalid according to Policy</Message></Error>';
     const h = harness({ fetch: async () => ({ ok: false, status: 403, text: async () => refusal }) });
     const socket = await h.connectNow();
     const attached = h.chat.attach(C, new Uint8Array([1]), 'image/png');
     await settle();
     socket.ack(socket.last('uploadUrl'), {
       url: 'u',
-      key: KEY,
-      method: 'PUT',
-      headers: { 'content-type': 'image/png', 'content-length': '1' },
+      key: UPLOAD_KEY,
+      method: 'POST',
+      fields: {},
       expiresAt: 'x',
     });
-    await expect(attached).rejects.toThrow('The upload failed with HTTP 403 (SignatureDoesNotMatch)');
+    await expect(attached).rejects.toThrow('The upload failed with HTTP 403 (AccessDenied)');
     expect(socket.frames('send')).toEqual([]);
   });
 

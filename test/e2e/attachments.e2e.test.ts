@@ -1,3 +1,8 @@
+/**
+ * Attachments through the local runtime (S3 on fauxqs behind local/s3-cors.ts): a presigned POST held
+ * to its policy, confirmUpload's checks, what a message may name, signed downloads, and an object that
+ * goes with its message.
+ */
 import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../shared/limits';
 import { useLocalRuntime } from '../support/local-runtime';
@@ -15,7 +20,28 @@ const PNG = Buffer.from(
   'base64',
 );
 
-/** Alice, a new conversation of hers with bob, and an upload URL for the PNG in it. */
+/** A page as long as the PNG, which a browser that sniffed it would run. */
+const HTML = Buffer.from(`<html><script>alert(document.cookie)</script>`.padEnd(PNG.length, ' '));
+
+/** POSTs the upload's signed form with `file` last, as a browser's FormData does. */
+function post(
+  upload: Frame,
+  file: Buffer,
+  fields: Record<string, string> = {},
+  origin?: string,
+): Promise<Response> {
+  const form = new FormData();
+  for (const [name, value] of Object.entries({ ...(upload.fields as Record<string, string>), ...fields }))
+    form.append(name, value);
+  form.append('file', new Blob([file]));
+  return fetch(String(upload.url), {
+    method: 'POST',
+    body: form,
+    ...(origin === undefined ? {} : { headers: { origin } }),
+  });
+}
+
+/** Alice, a new conversation of hers with bob, and an upload URL for a PNG-sized image/png in it. */
 async function pngUploadUrl(): Promise<{ alice: ChatClient; conversationId: string; upload: Frame }> {
   const alice = await track(connectAs(runtime(), 'alice'));
   const conversationId = await createConversation(alice, ['bob']);
@@ -28,8 +54,15 @@ async function pngUploadUrl(): Promise<{ alice: ChatClient; conversationId: stri
   return { alice, conversationId, upload };
 }
 
+/** The object at `key`, fetched without a signature (the local S3 checks none). */
+const objectAt = (upload: Frame, key: string): Promise<Response> => {
+  const url = new URL(String(upload.url));
+  url.pathname = `/${key}`;
+  return fetch(String(url));
+};
+
 describe('attachments through the local runtime (S3 on fauxqs)', () => {
-  it('uploads a PNG with the presigned PUT, sends it, and another member downloads the same bytes', async () => {
+  it('uploads a PNG with the presigned POST, confirms it, sends it, and another member downloads it inline with its type', async () => {
     // Prepare
     const alice = await track(connectAs(runtime(), 'alice'));
     const bob = await track(connectAs(runtime(), 'bob'));
@@ -43,12 +76,9 @@ describe('attachments through the local runtime (S3 on fauxqs)', () => {
       contentType: 'image/png',
       size: PNG.length,
     });
-    const put = await fetch(String(upload.url), {
-      method: 'PUT',
-      headers: upload.headers as Record<string, string>,
-      body: PNG,
-    });
-    const attachment = { key: upload.key, contentType: 'image/png', size: PNG.length };
+    const posted = await post(upload, PNG);
+    const confirmed = await alice.request({ action: 'confirmUpload', conversationId, key: upload.key });
+    const attachment = confirmed.attachment as Frame;
     const ack = await sendMessage(alice, conversationId, 'pic-1', 'a pixel', { attachment });
     const pushedMessage = (): Frame | undefined =>
       bob.frames.find((frame) => frame.type === 'message' && frame.conversationId === conversationId);
@@ -65,97 +95,143 @@ describe('attachments through the local runtime (S3 on fauxqs)', () => {
     // Assess
     expect(upload).toMatchObject({
       type: 'ack',
-      method: 'PUT',
-      key: expect.stringMatching(`^conversations/${conversationId}/`),
+      method: 'POST',
+      key: expect.stringMatching(`^uploads/${conversationId}/`),
     });
-    expect(put.status).toBe(200);
+    expect(posted.status).toBe(204);
+    expect(attachment).toEqual({
+      key: String(upload.key).replace(/^uploads\//, 'conversations/'),
+      contentType: 'image/png',
+      size: PNG.length,
+    });
+    expect((await objectAt(upload, String(upload.key))).status).toBe(404);
     expect(ack).toMatchObject({ type: 'ack', seq: 1 });
     expect(pushed).toMatchObject({ seq: 1, body: 'a pixel', attachment });
+    expect(download).toMatchObject({ contentType: 'image/png', disposition: 'inline' });
     expect(got.status).toBe(200);
+    expect(got.headers.get('content-type')).toBe('image/png');
+    expect(got.headers.get('content-disposition')).toMatch(/^inline; filename="[0-9a-f-]+\.png"$/);
+    expect(got.headers.get('x-content-type-options')).toBe('nosniff');
     expect(Buffer.from(await got.arrayBuffer())).toEqual(PNG);
     expect(history.messages).toMatchObject([{ seq: 1, attachment }]);
   });
 
-  it("answers a browser's CORS preflight of a presigned PUT as the bucket's rule does", async () => {
+  it('refuses an HTML body uploaded as image/png at confirmUpload and deletes it, so no message can name it', async () => {
     // Prepare
-    const { upload } = await pngUploadUrl();
+    const { alice, conversationId, upload } = await pngUploadUrl();
+    const posted = await post(upload, HTML);
 
-    // Act: what a browser sends before the PUT (it sets content-length itself, so asks only for content-type).
-    const preflight = await fetch(String(upload.url), {
-      method: 'OPTIONS',
-      headers: {
-        origin: pageOrigin(),
-        'access-control-request-method': 'PUT',
-        'access-control-request-headers': 'content-type',
+    // Act
+    const confirmed = await alice.request({ action: 'confirmUpload', conversationId, key: upload.key });
+    const sent = await alice.request({
+      action: 'send',
+      conversationId,
+      clientMessageId: 'html-1',
+      body: 'a pixel, honest',
+      attachment: {
+        key: String(upload.key).replace(/^uploads\//, 'conversations/'),
+        contentType: 'image/png',
+        size: PNG.length,
       },
     });
 
-    // Assess
-    expect(new URL(String(upload.url)).port).toBe(new URL(runtime().endpoints.s3).port);
-    expect(preflight.status).toBe(200);
-    expect(preflight.headers.get('access-control-allow-origin')).toBe(pageOrigin());
-    expect(preflight.headers.get('access-control-allow-methods')).toContain('PUT');
-    expect(preflight.headers.get('access-control-allow-headers')).toBe('content-type');
+    // Assess: the policy let it in (its type and size are what was signed); its first bytes did not.
+    expect(posted.status).toBe(204);
+    expect(confirmed).toMatchObject({ type: 'error', code: 'invalid_request' });
+    expect(String(confirmed.message)).toContain('first bytes');
+    expect((await objectAt(upload, String(upload.key))).status).toBe(404);
+    expect(sent).toMatchObject({ type: 'error', code: 'not_found' });
+    const history = await alice.request({ action: 'history', conversationId });
+    expect(history.messages).toEqual([]);
   });
 
-  it('stores a PUT from the page and answers it and the presigned GET with the CORS headers', async () => {
+  it('refuses a message naming a key never uploaded, or a confirmed one with another size or type', async () => {
+    // Prepare
+    const { alice, conversationId, upload } = await pngUploadUrl();
+    await post(upload, PNG);
+    const { attachment } = await alice.request({ action: 'confirmUpload', conversationId, key: upload.key });
+    const send = (clientMessageId: string, claimed: object) =>
+      alice.request({ action: 'send', conversationId, clientMessageId, body: 'x', attachment: claimed });
+
+    // Act
+    const neverUploaded = await send('never-1', {
+      ...(attachment as Frame),
+      key: `conversations/${conversationId}/00000000-0000-4000-8000-000000000000`,
+    });
+    const otherSize = await send('size-1', { ...(attachment as Frame), size: PNG.length + 1 });
+    const otherType = await send('type-1', { ...(attachment as Frame), contentType: 'application/pdf' });
+
+    // Assess
+    expect(neverUploaded).toMatchObject({ type: 'error', code: 'not_found' });
+    expect(otherSize).toMatchObject({ type: 'error', code: 'invalid_request' });
+    expect(otherType).toMatchObject({ type: 'error', code: 'invalid_request' });
+    const history = await alice.request({ action: 'history', conversationId });
+    expect(history.messages).toEqual([]);
+  });
+
+  it("deletes a message's object with the message: its download URL is refused and the object is gone", async () => {
+    // Prepare
+    const { alice, conversationId, upload } = await pngUploadUrl();
+    await post(upload, PNG);
+    const { attachment } = await alice.request({ action: 'confirmUpload', conversationId, key: upload.key });
+    const key = String((attachment as Frame).key);
+    const ack = await sendMessage(alice, conversationId, 'pic-1', 'a pixel', { attachment });
+    expect((await objectAt(upload, key)).status).toBe(200);
+
+    // Act
+    const deleted = await alice.request({ action: 'delete', conversationId, seq: ack.seq });
+    const download = await alice.request({ action: 'downloadUrl', conversationId, key });
+
+    // Assess
+    expect(deleted).toMatchObject({ type: 'ack', duplicate: false });
+    expect(download).toMatchObject({ type: 'error', code: 'not_found' });
+    expect((await objectAt(upload, key)).status).toBe(404);
+  });
+
+  it('refuses a POST of another type, another size or an extra header field, as S3 holds the policy, and stores nothing', async () => {
     // Prepare
     const { alice, conversationId, upload } = await pngUploadUrl();
 
     // Act
-    const put = await fetch(String(upload.url), {
-      method: 'PUT',
-      headers: { ...(upload.headers as Record<string, string>), origin: pageOrigin() },
-      body: PNG,
-    });
-    const download = await alice.request({ action: 'downloadUrl', conversationId, key: upload.key });
-    const got = await fetch(String(download.url), { headers: { origin: pageOrigin() } });
+    const otherType = await post(upload, PNG, { 'Content-Type': 'text/html' });
+    const larger = await post(upload, Buffer.concat([PNG, Buffer.from(' ')]));
+    const disposition = await post(upload, PNG, { 'Content-Disposition': 'inline' });
+    const confirmed = await alice.request({ action: 'confirmUpload', conversationId, key: upload.key });
 
     // Assess
-    expect(put.status).toBe(200);
-    expect(put.headers.get('access-control-allow-origin')).toBe(pageOrigin());
-    // The deployed rule exposes no header: the page can read no ETag on AWS, and none locally either.
-    expect(put.headers.get('etag')).not.toBeNull();
-    expect(put.headers.get('access-control-expose-headers')).toBeNull();
+    expect([otherType.status, larger.status, disposition.status]).toEqual([403, 403, 403]);
+    expect(await otherType.text()).toContain('Invalid according to Policy');
+    expect(confirmed).toMatchObject({ type: 'error', code: 'not_found' });
+  });
+
+  it("answers a page's POST and the presigned GET with the CORS headers, and refuses another site's page", async () => {
+    // Prepare
+    const { alice, conversationId, upload } = await pngUploadUrl();
+    const evil = 'http://evil.example';
+
+    // Act
+    const foreign = await post(upload, HTML, {}, evil);
+    const posted = await post(upload, PNG, {}, pageOrigin());
+    await alice.request({ action: 'confirmUpload', conversationId, key: upload.key });
+    const key = String(upload.key).replace(/^uploads\//, 'conversations/');
+    const download = await alice.request({ action: 'downloadUrl', conversationId, key });
+    const got = await fetch(String(download.url), { headers: { origin: pageOrigin() } });
+    const listing = new URL(String(upload.url));
+    listing.pathname = '/';
+    const list = await fetch(String(listing), { headers: { origin: evil } });
+
+    // Assess
+    expect(new URL(String(upload.url)).port).toBe(new URL(runtime().endpoints.s3).port);
+    expect(foreign.status).toBe(403);
+    expect(posted.status).toBe(204);
+    expect(posted.headers.get('access-control-allow-origin')).toBe(pageOrigin());
     expect(got.status).toBe(200);
     expect(got.headers.get('access-control-allow-origin')).toBe(pageOrigin());
     expect(Buffer.from(await got.arrayBuffer())).toEqual(PNG);
+    expect(list.status).toBe(403);
   });
 
-  it("refuses another site's page: fauxqs checks no signature, so locally the origin stands in for it", async () => {
-    // Prepare: a stored file, and the bucket's URL without a signature.
-    const { alice, conversationId, upload } = await pngUploadUrl();
-    await fetch(String(upload.url), {
-      method: 'PUT',
-      headers: upload.headers as Record<string, string>,
-      body: PNG,
-    });
-    const listing = new URL(String(upload.url));
-    listing.pathname = '/';
-    listing.search = '';
-    const evil = { origin: 'http://evil.example' };
-
-    // Act
-    const list = await fetch(String(listing), { headers: evil });
-    const put = await fetch(String(upload.url), {
-      method: 'PUT',
-      headers: { ...(upload.headers as Record<string, string>), ...evil },
-      body: Buffer.alloc(PNG.length),
-    });
-    const preflight = await fetch(String(upload.url), {
-      method: 'OPTIONS',
-      headers: { ...evil, 'access-control-request-method': 'PUT' },
-    });
-    const download = await alice.request({ action: 'downloadUrl', conversationId, key: upload.key });
-    const stored = await fetch(String(download.url));
-
-    // Assess
-    expect([list.status, put.status, preflight.status]).toEqual([403, 403, 403]);
-    expect(list.headers.get('access-control-allow-origin')).toBeNull();
-    expect(Buffer.from(await stored.arrayBuffer())).toEqual(PNG);
-  });
-
-  it('refuses a non-member an upload or a download URL, and a wrong type, size or foreign key to a member', async () => {
+  it('refuses a non-member an upload, a confirm or a download URL, and a wrong type, size or foreign key to a member', async () => {
     // Prepare
     const alice = await track(connectAs(runtime(), 'alice'));
     const mallory = await track(connectAs(runtime(), 'mallory'));
@@ -166,6 +242,7 @@ describe('attachments through the local runtime (S3 on fauxqs)', () => {
       contentType: 'image/png',
       size: 10,
     });
+    const key = String(upload.key).replace(/^uploads\//, 'conversations/');
 
     // Act
     const strangerUpload = await mallory.request({
@@ -174,11 +251,12 @@ describe('attachments through the local runtime (S3 on fauxqs)', () => {
       contentType: 'image/png',
       size: 10,
     });
-    const strangerDownload = await mallory.request({
-      action: 'downloadUrl',
+    const strangerConfirm = await mallory.request({
+      action: 'confirmUpload',
       conversationId,
       key: upload.key,
     });
+    const strangerDownload = await mallory.request({ action: 'downloadUrl', conversationId, key });
     const wrongType = await alice.request({
       action: 'uploadUrl',
       conversationId,
@@ -197,11 +275,12 @@ describe('attachments through the local runtime (S3 on fauxqs)', () => {
       conversationId: otherConversation,
       clientMessageId: 'steal-1',
       body: 'look',
-      attachment: { key: upload.key, contentType: 'image/png', size: 10 },
+      attachment: { key, contentType: 'image/png', size: 10 },
     });
 
     // Assess
     expect(strangerUpload).toMatchObject({ type: 'error', code: 'forbidden' });
+    expect(strangerConfirm).toMatchObject({ type: 'error', code: 'forbidden' });
     expect(strangerDownload).toMatchObject({ type: 'error', code: 'forbidden' });
     expect(wrongType).toMatchObject({ type: 'error', code: 'invalid_request' });
     expect(tooLarge).toMatchObject({ type: 'error', code: 'payload_too_large' });

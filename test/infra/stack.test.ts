@@ -921,18 +921,30 @@ describe('ServerlessChatStack attachments bucket', () => {
     });
   });
 
-  it('lets browsers PUT and GET with presigned URLs (CORS) and aborts abandoned multipart uploads', () => {
+  it('lets browsers POST uploads and GET with presigned requests (CORS), and never PUT', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
       CorsConfiguration: {
         CorsRules: [
           Match.objectLike({
-            AllowedMethods: ['PUT', 'GET'],
+            AllowedMethods: ['POST', 'GET'],
             AllowedHeaders: ['content-type', 'content-length'],
           }),
         ],
       },
+    });
+  });
+
+  it('expires unconfirmed uploads (uploads/) after a day, and aborts abandoned multipart uploads', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: {
         Rules: [
+          Match.objectLike({
+            Id: 'ExpireUnconfirmedUploads',
+            Prefix: 'uploads/',
+            ExpirationInDays: 1,
+            Status: 'Enabled',
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+          }),
           Match.objectLike({
             Prefix: 'conversations/',
             AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
@@ -942,19 +954,29 @@ describe('ServerlessChatStack attachments bucket', () => {
     });
   });
 
-  it('grants only the attachments function put and get, on the conversations/ prefix only, and passes its name', () => {
-    const statements = statementsOf(template, 'attachments').filter((statement) =>
-      JSON.stringify(statement.Resource).includes(`"${bucketId}"`),
-    );
-    expect(statements).toEqual([
+  it('grants the attachments function its object actions per prefix, the send function read and delete of confirmed attachments, and nobody else anything', () => {
+    const objects = (prefix: string) => ({
+      'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${prefix}*`]],
+    });
+    const onBucket = (name: FunctionName) =>
+      statementsOf(template, name).filter((statement) =>
+        JSON.stringify(statement.Resource).includes(`"${bucketId}"`),
+      );
+    expect(onBucket('attachments')).toEqual([
       {
         Effect: 'Allow',
-        Action: ['s3:PutObject', 's3:GetObject'],
-        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/conversations/*']] },
+        Action: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'],
+        Resource: objects('uploads/'),
       },
+      { Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject'], Resource: objects('conversations/') },
     ]);
-    expect(environmentOf(template, 'attachments')[ENV.attachmentsBucket]).toEqual({ Ref: bucketId });
-    for (const name of functionNames.filter((fn) => fn !== 'attachments')) {
+    expect(onBucket('send')).toEqual([
+      { Effect: 'Allow', Action: ['s3:GetObject', 's3:DeleteObject'], Resource: objects('conversations/') },
+    ]);
+    for (const name of ['attachments', 'send'] as const) {
+      expect(environmentOf(template, name)[ENV.attachmentsBucket]).toEqual({ Ref: bucketId });
+    }
+    for (const name of functionNames.filter((fn) => fn !== 'attachments' && fn !== 'send')) {
       expect(JSON.stringify(statementsOf(template, name))).not.toContain(`"${bucketId}"`);
       expect(environmentOf(template, name)).not.toHaveProperty(ENV.attachmentsBucket);
     }

@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ATTACHMENTS_CORS_RULE, type S3CorsProxy, startS3CorsProxy } from '../../local/s3-cors';
@@ -70,13 +71,13 @@ describe('the S3 CORS front against a stand-in S3', () => {
     fake?.server.close();
   });
 
-  it("answers a page's preflight for a PUT with content-type itself, as the bucket's rule allows", async () => {
+  it("answers a page's preflight for a POST with content-type itself, as the bucket's rule allows", async () => {
     // Act
     const answer = await fetch(`${loopback(proxy)}/bucket/key?X-Amz-Signature=abc`, {
       method: 'OPTIONS',
       headers: {
         origin: PAGE_ORIGIN,
-        'access-control-request-method': 'PUT',
+        'access-control-request-method': 'POST',
         'access-control-request-headers': 'content-type',
       },
     });
@@ -84,7 +85,7 @@ describe('the S3 CORS front against a stand-in S3', () => {
     // Assess
     expect(answer.status).toBe(200);
     expect(answer.headers.get('access-control-allow-origin')).toBe('*');
-    expect(answer.headers.get('access-control-allow-methods')).toBe('PUT, GET');
+    expect(answer.headers.get('access-control-allow-methods')).toBe('POST, GET');
     expect(answer.headers.get('access-control-allow-headers')).toBe('content-type');
     expect(answer.headers.get('access-control-max-age')).toBe(String(ATTACHMENTS_CORS_RULE.maxAgeSeconds));
     expect(fake.received).toEqual([]);
@@ -97,44 +98,35 @@ describe('the S3 CORS front against a stand-in S3', () => {
 
     // Act
     const deletion = await preflight({ origin: PAGE_ORIGIN, 'access-control-request-method': 'DELETE' });
+    const put = await preflight({ origin: PAGE_ORIGIN, 'access-control-request-method': 'PUT' });
     const acl = await preflight({
       origin: PAGE_ORIGIN,
-      'access-control-request-method': 'PUT',
+      'access-control-request-method': 'POST',
       'access-control-request-headers': 'content-type, x-amz-acl',
     });
     const noOrigin = await preflight({ 'access-control-request-method': 'PUT' });
 
     // Assess
     expect(deletion.status).toBe(403);
+    // Uploads are POSTs with a policy; a presigned PUT would let any header ride along (issue 15).
+    expect(put.status).toBe(403);
     expect(acl.status).toBe(403);
     expect(acl.headers.get('access-control-allow-origin')).toBeNull();
     expect(noOrigin.status).toBe(400);
   });
 
-  it('forwards a PUT unchanged but for the Origin it checked, and answers with what the S3 said plus the CORS headers', async () => {
+  it('forwards a GET unchanged but for the Origin it checked, and answers with what the S3 said plus the CORS headers and nosniff', async () => {
     // Prepare
     const path = '/bucket/conversations/c1/k?X-Amz-Expires=300&X-Amz-Signature=abc';
 
     // Act
     const answer = await fetch(`${loopback(proxy)}${path}`, {
-      method: 'PUT',
-      headers: { origin: PAGE_ORIGIN, 'content-type': 'image/png', 'x-extra': 'kept' },
-      body: 'pixels',
+      headers: { origin: PAGE_ORIGIN, 'x-extra': 'kept' },
     });
 
     // Assess
     expect(fake.received).toMatchObject([
-      {
-        method: 'PUT',
-        url: path,
-        headers: {
-          host: new URL(loopback(proxy)).host,
-          'content-type': 'image/png',
-          'content-length': '6',
-          'x-extra': 'kept',
-        },
-        body: 'pixels',
-      },
+      { method: 'GET', url: path, headers: { host: new URL(loopback(proxy)).host, 'x-extra': 'kept' } },
     ]);
     // fauxqs refuses every request that names an Origin (local/services.ts); the front has judged it.
     expect(fake.received[0]?.headers.origin).toBeUndefined();
@@ -143,6 +135,93 @@ describe('the S3 CORS front against a stand-in S3', () => {
     expect(answer.headers.get('etag')).toBe('"abc"');
     expect(answer.headers.get('x-amz-request-id')).toBe('fake');
     expect(answer.headers.get('access-control-allow-origin')).toBe('*');
+    expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('answers a GET with the type and disposition its signed response-* parameters ask for, as S3 does', async () => {
+    // Act
+    const answer = await fetch(
+      `${loopback(proxy)}/bucket/k?response-content-type=image%2Fpng&response-content-disposition=attachment%3B%20filename%3D%22k.png%22`,
+    );
+
+    // Assess
+    expect(answer.headers.get('content-type')).toBe('image/png');
+    expect(answer.headers.get('content-disposition')).toBe('attachment; filename="k.png"');
+    expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  describe('a presigned POST', () => {
+    const KEY = 'uploads/c1/k';
+    const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const policy = (
+      conditions: unknown[],
+      expiration = new Date(Date.now() + 60_000).toISOString(),
+    ): string => Buffer.from(JSON.stringify({ expiration, conditions })).toString('base64');
+    /** The conditions uploadUrl signs for an 8-byte PNG at KEY. */
+    const SIGNED = [
+      { bucket: 'bucket' },
+      { key: KEY },
+      ['eq', '$Content-Type', 'image/png'],
+      ['content-length-range', 8, 8],
+    ];
+
+    const post = (fields: Record<string, string>, file: Uint8Array = PNG): Promise<Response> => {
+      const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) form.append(name, value);
+      form.append('file', new Blob([file]));
+      return fetch(`${loopback(proxy)}/bucket`, {
+        method: 'POST',
+        headers: { origin: PAGE_ORIGIN },
+        body: form,
+      });
+    };
+    const valid = {
+      key: KEY,
+      'Content-Type': 'image/png',
+      Policy: policy(SIGNED),
+      'X-Amz-Signature': 'unchecked',
+    };
+
+    it('is stored with a PUT of its key and Content-Type and answered 204 with the CORS headers', async () => {
+      // Act
+      const answer = await post(valid);
+
+      // Assess
+      expect(answer.status).toBe(204);
+      expect(answer.headers.get('access-control-allow-origin')).toBe('*');
+      expect(fake.received).toMatchObject([
+        {
+          method: 'PUT',
+          url: `/bucket/${KEY}`,
+          headers: { 'content-type': 'image/png', 'content-length': '8' },
+        },
+      ]);
+    });
+
+    it.each([
+      ['another Content-Type', { 'Content-Type': 'text/html' }, PNG, 'Policy Condition failed'],
+      ['another key', { key: 'conversations/c1/k' }, PNG, 'Policy Condition failed'],
+      ['a field the policy does not name', { 'Content-Disposition': 'inline' }, PNG, 'Extra input fields'],
+      ['a larger file', {}, new Uint8Array(9), 'content-length 9'],
+      ['a smaller file', {}, new Uint8Array(7), 'content-length 7'],
+      [
+        'an expired policy',
+        { Policy: policy(SIGNED, new Date(Date.now() - 1000).toISOString()) },
+        PNG,
+        'Policy expired',
+      ],
+    ])(
+      'with %s is refused 403 as S3 refuses it, and nothing is stored',
+      async (_case, fields, file, reason) => {
+        // Act
+        const answer = await post({ ...valid, ...fields }, file);
+
+        // Assess
+        expect(answer.status).toBe(403);
+        expect(await answer.text()).toContain(reason);
+        expect(fake.received).toEqual([]);
+      },
+    );
   });
 
   it('adds no CORS headers to a request without an Origin, as S3 does', async () => {
@@ -213,35 +292,46 @@ describe('the S3 CORS front against fauxqs', () => {
     await proxy?.stop();
   });
 
-  it('stores a presigned PUT to the virtual-host bucket on the proxy port and serves it back', async () => {
+  it('stores a presigned POST to the virtual-host bucket on the proxy port and serves it back with the signed type and disposition', async () => {
     // Prepare
     const bytes = Buffer.from('not really a png');
-    const put = await getSignedUrl(
+    const { url, fields } = await createPresignedPost(s3, {
+      Bucket: bucket,
+      Key: 'uploads/c1/k',
+      Fields: { 'Content-Type': 'image/png' },
+      Conditions: [
+        ['eq', '$Content-Type', 'image/png'],
+        ['content-length-range', bytes.length, bytes.length],
+      ],
+      Expires: 60,
+    });
+    const form = new FormData();
+    for (const [name, value] of Object.entries(fields)) form.append(name, value);
+    form.append('file', new Blob([bytes]));
+
+    // Act
+    const stored = await fetch(url, { method: 'POST', headers: { origin: PAGE_ORIGIN }, body: form });
+    const get = await getSignedUrl(
       s3,
-      new PutObjectCommand({
+      new GetObjectCommand({
         Bucket: bucket,
-        Key: 'k',
-        ContentType: 'image/png',
-        ContentLength: bytes.length,
+        Key: 'uploads/c1/k',
+        ResponseContentType: 'image/png',
+        ResponseContentDisposition: 'attachment; filename="k.png"',
       }),
       { expiresIn: 60 },
     );
-
-    // Act
-    const stored = await fetch(put, {
-      method: 'PUT',
-      headers: { origin: PAGE_ORIGIN, 'content-type': 'image/png' },
-      body: bytes,
-    });
-    const get = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'k' }), { expiresIn: 60 });
     const got = await fetch(get, { headers: { origin: PAGE_ORIGIN } });
 
     // Assess
-    expect(new URL(put).host).toBe(`${bucket}.${new URL(proxy.endpoint).host}`);
-    expect(stored.status).toBe(200);
+    expect(new URL(url).host).toBe(`${bucket}.${new URL(proxy.endpoint).host}`);
+    expect(stored.status).toBe(204);
     expect(stored.headers.get('access-control-allow-origin')).toBe('*');
     expect(got.status).toBe(200);
     expect(got.headers.get('access-control-allow-origin')).toBe('*');
+    expect(got.headers.get('content-type')).toBe('image/png');
+    expect(got.headers.get('content-disposition')).toBe('attachment; filename="k.png"');
+    expect(got.headers.get('x-content-type-options')).toBe('nosniff');
     expect(Buffer.from(await got.arrayBuffer())).toEqual(bytes);
   });
 });

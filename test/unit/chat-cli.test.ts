@@ -314,7 +314,7 @@ describe('parseInput', () => {
 });
 
 describe('uploadFetch', () => {
-  it('PUTs to a *.localhost URL on loopback with its Host header and the signed headers', async () => {
+  it('POSTs the form to a *.localhost URL on loopback with its Host header and multipart encoding', async () => {
     // Prepare: a server on loopback stands in for the local S3 (glibc does not resolve *.localhost).
     const received: Array<{ method?: string; url?: string; headers: IncomingHttpHeaders; body: string }> = [];
     const server = createServer((request, response) => {
@@ -323,32 +323,35 @@ describe('uploadFetch', () => {
       request.on('end', () => {
         const { method, url, headers } = request;
         received.push({ method, url, headers, body: Buffer.concat(chunks).toString() });
-        response.writeHead(200).end();
+        response.writeHead(204).end();
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
+    const form = new FormData();
+    form.append('key', 'uploads/c1/k');
+    form.append('file', new Blob([new Uint8Array([0x61, 0x62, 0x63])], { type: 'image/png' }));
 
     try {
       // Act
-      const answer = await uploadFetch(`http://chat-bucket.s3.localhost:${port}/conversations/c1/k?X-Amz=1`, {
-        method: 'PUT',
-        headers: { 'content-type': 'image/png', 'content-length': '3' },
-        body: new Uint8Array([0x61, 0x62, 0x63]),
+      const answer = await uploadFetch(`http://chat-bucket.s3.localhost:${port}/`, {
+        method: 'POST',
+        body: form,
       });
 
       // Assess
-      expect(answer).toEqual({ ok: true, status: 200 });
+      expect(answer).toMatchObject({ ok: true, status: 204 });
       expect(received).toEqual([
         {
-          method: 'PUT',
-          url: '/conversations/c1/k?X-Amz=1',
+          method: 'POST',
+          url: '/',
           headers: expect.objectContaining({
             host: `chat-bucket.s3.localhost:${port}`,
-            'content-type': 'image/png',
-            'content-length': '3',
+            'content-type': expect.stringMatching(/^multipart\/form-data; boundary=/),
           }),
-          body: 'abc',
+          body: expect.stringMatching(
+            /name="key"\r\n\r\nuploads\/c1\/k\r\n[\s\S]*name="file"[\s\S]*\r\n\r\nabc\r\n/,
+          ),
         },
       ]);
     } finally {

@@ -200,7 +200,7 @@ describe('editBody and markDeleted', () => {
         'SET deleted = :true, deletedAt = :at REMOVE body, editedAt, attachment ADD version :one',
       ConditionExpression: 'senderId = :sender AND attribute_not_exists(deleted)',
       ExpressionAttributeValues: { ':true': true, ':at': NOW.toISOString(), ':one': 1, ':sender': 'bob' },
-      ReturnValues: 'ALL_NEW',
+      ReturnValues: 'ALL_OLD',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
   });

@@ -74,25 +74,6 @@ describe('send: the hot path (G1, G2)', () => {
     });
   });
 
-  it('stores the attachment reference with the message and enqueues it', async () => {
-    // Prepare
-    const attachment = {
-      key: 'conversations/c1/0b7f3c1e-6a52-4d1f-9c11-2f5d7a9e8b40',
-      contentType: 'image/png' as const,
-      size: 68,
-    };
-
-    // Act
-    await sendMessage(makeDeps(), frame({ attachment }), caller());
-
-    // Assess
-    const stored = ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Put?.Item;
-    expect(stored).toMatchObject({ seq: 42, attachment });
-    expect(sqsMock).toHaveReceivedCommandWith(SendMessageCommand, {
-      MessageBody: encodeQueueBody(messageAt(42, { attachment })),
-    });
-  });
-
   it('claims the clientMessageId per conversation and sender with a conditional put that returns the old claim', async () => {
     // Act
     await sendMessage(makeDeps(), frame(), caller());
@@ -308,6 +289,7 @@ describe('send: handler module', () => {
     IDEMPOTENCY_TABLE: 'i',
     FANOUT_QUEUE_URL: QUEUE_URL,
     WS_MANAGEMENT_ENDPOINT: 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod',
+    ATTACHMENTS_BUCKET: 'a',
   };
 
   afterEach(() => {

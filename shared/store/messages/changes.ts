@@ -4,6 +4,7 @@
  * failed condition returns the item as it was, which tells the caller why in the same request.
  */
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Attachment } from '../../attachments';
 import { isAwsError } from '../../errors';
 import { itemOfFailedCondition } from '../conditions';
 import type { MessageTables } from './entries';
@@ -12,6 +13,7 @@ import type { MessageTables } from './entries';
 export interface MessageItem {
   senderId?: string;
   body?: string;
+  attachment?: Attachment;
   tombstone?: boolean;
   deleted?: boolean;
   editedAt?: string;
@@ -31,10 +33,14 @@ export interface ChangeTarget {
   senderId: string;
 }
 
-/** One change: what it sets, and when it may (`:sender` is the caller, `:one` the version step). */
+/**
+ * One change: what it sets, and when it may (`:sender` is the caller, `:one` the version step), and
+ * whether the update returns the item as it was (ALL_OLD) rather than as it is now.
+ */
 interface Change {
   expression: string;
   condition: string;
+  returnsOld?: true;
 }
 
 const EDIT: Change = {
@@ -47,6 +53,8 @@ const DELETE: Change = {
   // The attachment reference goes with the body: history never showed it on a deleted message.
   expression: 'SET deleted = :true, deletedAt = :at REMOVE body, editedAt, attachment ADD version :one',
   condition: 'senderId = :sender AND attribute_not_exists(deleted)',
+  // The removed attachment's key is in the old item only, and its object must go too.
+  returnsOld: true,
 };
 
 async function updateMessage(
@@ -65,7 +73,7 @@ async function updateMessage(
         UpdateExpression: change.expression,
         ConditionExpression: change.condition,
         ExpressionAttributeValues: { ...values, ':one': 1, ':sender': target.senderId },
-        ReturnValues: 'ALL_NEW',
+        ReturnValues: change.returnsOld ? 'ALL_OLD' : 'ALL_NEW',
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
       { abortSignal: signal },
@@ -92,16 +100,35 @@ export function editBody(
   return updateMessage(ddb, tables, target, EDIT, values, signal);
 }
 
+/** A delete's result: as a change's, with the attachment the deleted message carried. */
+export type DeleteResult =
+  | { updated: true; item: MessageItem; removedAttachment?: Attachment }
+  | { updated: false; old: MessageItem | undefined };
+
 /**
  * Marks the sender's message deleted, unless it already is: its body and attachment reference go, its
- * seq stays.
+ * seq stays. The update returns the item as it was, so the attachment it carried is known without a
+ * read (the caller deletes its object); the item as it is now follows from the update expression.
  */
-export function markDeleted(
+export async function markDeleted(
   ddb: DynamoDBDocumentClient,
   tables: MessageTables,
   target: ChangeTarget,
   deletedAt: string,
   signal: AbortSignal,
-): Promise<ChangeResult> {
-  return updateMessage(ddb, tables, target, DELETE, { ':true': true, ':at': deletedAt }, signal);
+): Promise<DeleteResult> {
+  const result = await updateMessage(
+    ddb,
+    tables,
+    target,
+    DELETE,
+    { ':true': true, ':at': deletedAt },
+    signal,
+  );
+  if (!result.updated) return result;
+  const { body: _body, editedAt: _editedAt, attachment, ...kept } = result.item;
+  const item = { ...kept, deleted: true, deletedAt, version: (kept.version ?? 0) + 1 };
+  return attachment === undefined
+    ? { updated: true, item }
+    : { updated: true, item, removedAttachment: attachment };
 }

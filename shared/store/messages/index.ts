@@ -11,7 +11,14 @@
  * - ./pages.ts: the backlog after a seq (`messagesAfter`) and pages before one (`messagesBefore`), which
  *   fill the holes of dead writers on the way.
  */
-export { type ChangeResult, type ChangeTarget, editBody, type MessageItem, markDeleted } from './changes';
+export {
+  type ChangeResult,
+  type ChangeTarget,
+  type DeleteResult,
+  editBody,
+  type MessageItem,
+  markDeleted,
+} from './changes';
 export {
   fillHole,
   getEntries,

@@ -24,7 +24,7 @@ export { ddb, ddbMock, NOW, QUEUE_URL, sqs, sqsMock, TABLE_NAMES };
 export const SENT_AT = '2025-03-04T05:00:00.000Z';
 export const apiMock = mockClient(ApiGatewayManagementApiClient);
 
-export const makeDeps = (): SendHandlerDeps => ({
+export const makeDeps = (overrides: Partial<SendHandlerDeps> = {}): SendHandlerDeps => ({
   ddb,
   sqs,
   tables: TABLE_NAMES,
@@ -33,6 +33,7 @@ export const makeDeps = (): SendHandlerDeps => ({
   logger: new Logger({ serviceName: 'chat-edit-test', logLevel: 'SILENT' }),
   metrics: { record: vi.fn() },
   disconnect: vi.fn(async () => {}),
+  ...overrides,
 });
 
 /** `frame` on its route from `userId`'s connection, with the fields every frame of these tests shares. */
@@ -48,8 +49,9 @@ export const frameEvent = (frame: Record<string, unknown>, userId = 'alice'): Ro
 export async function invoke(
   frame: Record<string, unknown>,
   userId = 'alice',
+  overrides: Partial<SendHandlerDeps> = {},
 ): Promise<Record<string, unknown>> {
-  const handler = createSendHandler(makeDeps());
+  const handler = createSendHandler(makeDeps(overrides));
   const result = await handler(frameEvent(frame, userId));
   return JSON.parse(result.body) as Record<string, unknown>;
 }
@@ -97,15 +99,9 @@ export function useEditFunctionMocks(): void {
       return { Attributes: { sendTat: NOW.getTime() + SEND_INTERVAL_MS } };
     });
     ddbMock.on(UpdateCommand, { TableName: TABLE_NAMES.messages }).callsFake(({ UpdateExpression }) => ({
+      // A delete returns the item as it was (ALL_OLD), an edit as it is now (ALL_NEW).
       Attributes: String(UpdateExpression).includes('deleted')
-        ? {
-            conversationId: 'c1',
-            seq: 7,
-            senderId: 'alice',
-            deleted: true,
-            deletedAt: NOW.toISOString(),
-            version: 1,
-          }
+        ? { conversationId: 'c1', seq: 7, senderId: 'alice', body: 'hello', sentAt: SENT_AT }
         : {
             conversationId: 'c1',
             seq: 7,
