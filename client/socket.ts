@@ -23,6 +23,12 @@ const STABLE_AFTER_MS = 60_000;
  */
 const KEEPALIVE_FRAME = '{"action":"ping","requestId":"keepalive"}';
 const DEFAULT_MAX_AUTH_REFUSALS = 3;
+/**
+ * A socket told `token_expired` this soon after opening was given a token already past its exp (the
+ * authorizer tolerates 5 s of clock skew, and a provider may hand out a cached token): reconnecting at
+ * once could loop, so it waits its backoff like any failure.
+ */
+const STALE_TOKEN_MS = 5_000;
 
 /**
  * Whether a socket's error event says the server answered the handshake 401 or 403. Node's `ws` says so
@@ -214,22 +220,20 @@ export class Connection {
         reason === 'token_expired' || (this.tokenExpiry !== undefined && now >= this.tokenExpiry);
       this.tokenRequest = { reason: expired ? 'expired' : 'reconnect', refusals: 0 };
     }
-    this.reconnect(reason);
+    // A connection that reached its age limit or outlived its token is replaced at once: nothing is wrong
+    // with the server.
+    const outlived = reason === 'token_expired' && now - this.openedAt >= STALE_TOKEN_MS;
+    this.reconnect(reason, reason === 'max_age' || outlived);
   }
 
-  private reconnect(reason: ReconnectReason): void {
+  private reconnect(reason: ReconnectReason, immediate = false): void {
     if (this.currentState === 'closed') return;
     if (this.attempt >= (this.options.maxReconnectAttempts ?? Number.POSITIVE_INFINITY)) {
       this.host.gaveUp();
       return;
     }
     this.attempt++;
-    // A connection that reached its age limit or outlived its token is replaced at once: nothing is wrong
-    // with the server.
-    const delayMs =
-      reason === 'max_age' || reason === 'token_expired'
-        ? 0
-        : fullJitterDelay(this.attempt, this.host.random, this.host.backoff);
+    const delayMs = immediate ? 0 : fullJitterDelay(this.attempt, this.host.random, this.host.backoff);
     this.currentState = 'reconnecting';
     this.host.emit('reconnecting', { attempt: this.attempt, delayMs, reason });
     this.setTimer('reconnect', delayMs, () => void this.dial());

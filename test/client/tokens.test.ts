@@ -43,6 +43,7 @@ describe('tokens that end', () => {
     await settle();
     first.ack(first.last('subscribe'), { conversationId: C, messages: [], hasMore: false, lastSeq: 0 });
     first.push(C, 1);
+    await h.clock.advance(60_000);
     const { acked } = h.chat.send(C, 'after the expiry');
     await settle();
     const refused = first.last('send');
@@ -79,6 +80,7 @@ describe('tokens that end', () => {
     // Prepare
     const h = withProvider();
     const first = await h.connectNow();
+    await h.clock.advance(60_000);
 
     // Act
     first.receive({
@@ -91,6 +93,29 @@ describe('tokens that end', () => {
     await h.clock.advance(0);
 
     // Assess
+    expect(h.sockets).toHaveLength(2);
+    expect(h.asked.at(-1)).toEqual({ reason: 'expired', refusals: 0 });
+  });
+
+  it('waits its backoff when token_expired comes right after opening: the token was stale, and at once could loop', async () => {
+    // Prepare
+    const h = withProvider();
+    const first = await h.connectNow();
+
+    // Act
+    first.receive({
+      type: 'error',
+      requestId: '1',
+      code: 'token_expired',
+      message: 'expired',
+      retryable: false,
+    });
+    await h.clock.advance(0);
+
+    // Assess
+    expect(h.events.at(-1)).toEqual(['reconnecting', { attempt: 1, delayMs: 500, reason: 'token_expired' }]);
+    expect(h.sockets).toHaveLength(1);
+    await h.clock.advance(500);
     expect(h.sockets).toHaveLength(2);
     expect(h.asked.at(-1)).toEqual({ reason: 'expired', refusals: 0 });
   });
