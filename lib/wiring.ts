@@ -147,10 +147,19 @@ export const FUNCTIONS = {
       'Conversation routes: create, add/remove/promote members, leave, block list, list, read, subscribe, unsubscribe, history, typing, presence, ping; $default',
     tables: {
       // Membership checks and counters (GetItem), list and membership reads (BatchGetItem, Query of the
-      // member items, byMember for the caller's list), create/add/remove (transaction items), read
-      // cursors, the typing throttle, removal records and seqs (UpdateItem).
+      // member items, byMember for the caller's list), create/add/remove (transaction items, with
+      // ConditionCheck items: still an admin, not removed by one), read cursors, the typing throttle,
+      // removal records and seqs (UpdateItem).
       conversations: {
-        actions: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
+        actions: [
+          'GetItem',
+          'BatchGetItem',
+          'Query',
+          'PutItem',
+          'UpdateItem',
+          'DeleteItem',
+          'ConditionCheckItem',
+        ],
         queryIndexes: ['byMember'],
       },
       // putSubscription and deleteSubscription keep the connection's `conversations` set; byUser finds
