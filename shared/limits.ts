@@ -78,7 +78,7 @@ export const LIMITS = {
    * under the reply limit, where whole 16 KiB bodies would not).
    */
   previewChars: 100,
-  /** Largest attachment a member may upload (the presigned PUT is signed for exactly the size asked). */
+  /** Largest attachment a member may upload (the presigned POST's policy allows exactly the size asked). */
   maxAttachmentBytes: 10 * 1024 * 1024,
   /** How long a presigned upload or download URL stays valid. */
   attachmentUrlTtlSeconds: 300,
