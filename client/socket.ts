@@ -42,6 +42,16 @@ function refusedHandshake(event: unknown): boolean {
 }
 
 /**
+ * Whether a socket's error event says the server refused the handshake with 429: the user already has
+ * the most connections allowed (LIMITS.maxConnectionsPerUser). Like a 401, only Node's `ws` can tell.
+ */
+function tooManyConnections(event: unknown): boolean {
+  const { message, error } = (event ?? {}) as { message?: unknown; error?: { message?: unknown } };
+  const text = typeof message === 'string' ? message : String(error?.message ?? '');
+  return /\b429\b/.test(text);
+}
+
+/**
  * The `exp` of a JWT in epoch ms, read without verifying it (only to tell the provider why a token is
  * asked for); undefined for a token that is not a JWT with an `exp`.
  */
@@ -149,13 +159,15 @@ export class Connection {
       return;
     }
     this.socket = socket;
-    let refused = false;
+    let refused: ReconnectReason = 'lost';
     socket.onopen = () => this.opened(socket);
     socket.onmessage = (event: { data: unknown }) => this.onFrame(socket, event.data);
-    socket.onclose = () => socket === this.socket && this.lost(refused ? 'refused' : 'lost');
-    // A close event follows; it decides, knowing whether the handshake was refused.
+    socket.onclose = () => socket === this.socket && this.lost(refused);
+    // A close event follows; it decides, knowing whether and why the handshake was refused.
     socket.onerror = (event: unknown) => {
-      refused ||= this.currentState === 'connecting' && refusedHandshake(event);
+      if (this.currentState !== 'connecting' || refused !== 'lost') return;
+      if (refusedHandshake(event)) refused = 'refused';
+      else if (tooManyConnections(event)) refused = 'too_many_connections';
     };
   }
 

@@ -144,8 +144,10 @@ export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 /**
  * Why a connection is replaced: it dropped, went silent, was declared gone, reached its age limit, its
- * token expired (`token_expired`: the server refuses its frames and closes it), or its handshake was
- * refused (the token was not accepted).
+ * token expired (`token_expired`: the server refuses its frames and closes it), its handshake was
+ * refused (the token was not accepted), or its handshake was refused because the user already has the
+ * most connections allowed (`too_many_connections`, HTTP 429: close another tab or device; a browser
+ * cannot read the status, so there it looks like `lost`).
  */
 export type ReconnectReason =
   | 'lost'
@@ -153,7 +155,8 @@ export type ReconnectReason =
   | 'connection_gone'
   | 'max_age'
   | 'token_expired'
-  | 'refused';
+  | 'refused'
+  | 'too_many_connections';
 
 /**
  * Why the SDK asks its token provider for a token: the first connection, a reconnect, a token that

@@ -111,7 +111,8 @@ export const FUNCTIONS = {
     description:
       "$connect stores the connection and announces a user's first online; $disconnect removes it and its subscriptions and announces the user offline",
     tables: {
-      // putConnection, deleteConnection, addAnnounced; otherConnection confirms a byUser candidate.
+      // putConnection, deleteConnection, addAnnounced, the user's connection slot on their USER# item
+      // (claimed at $connect, given back at $disconnect); otherConnection confirms a byUser candidate.
       connections: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'], queryIndexes: ['byUser'] },
       // listListeners hears presence; deleteConnection removes a closed socket's subscriptions.
       subscriptions: { actions: ['Query', 'BatchWriteItem'] },
@@ -133,6 +134,8 @@ export const FUNCTIONS = {
       messages: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
       // claim (put, its read-back, the take-over), claimDoneItem in the commit transaction, releaseClaim.
       idempotency: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
+      // The user's frame budget on their USER# item (shared/store/user-limits.ts), one UpdateItem a frame.
+      connections: { actions: ['UpdateItem'] },
     },
     fanoutQueue: 'send',
     // A send that carries an attachment checks it (HeadObject); a delete removes its object.
@@ -162,8 +165,9 @@ export const FUNCTIONS = {
         ],
         queryIndexes: ['byMember'],
       },
-      // putSubscription and deleteSubscription keep the connection's `conversations` set; byUser finds
-      // who is online (presence) and a removed member's sockets.
+      // putSubscription and deleteSubscription keep the connection's `conversations` set, and every frame
+      // takes its user's budget on their USER# item; byUser finds who is online (presence) and a removed
+      // member's sockets.
       connections: { actions: ['UpdateItem'], queryIndexes: ['byUser'] },
       subscriptions: { actions: ['Query', 'PutItem', 'DeleteItem'] },
       // Backlog and history pages (Query), the list's last messages (BatchGetItem); PutItem because a
@@ -180,7 +184,8 @@ export const FUNCTIONS = {
     description:
       'Attachments for members: uploadUrl (presigned POST), confirmUpload (checks the upload), downloadUrl (GET)',
     // requireMember, one GetItem: the URLs it signs are the only way to the bucket.
-    tables: { conversations: { actions: ['GetItem'] } },
+    // takeUserToken: the user's frame budget on their USER# item in the connections table.
+    tables: { conversations: { actions: ['GetItem'] }, connections: { actions: ['UpdateItem'] } },
     attachments: 'sign',
     // The route kit closes a connection that keeps sending while refused.
     managementApi: true,
@@ -190,8 +195,9 @@ export const FUNCTIONS = {
     description:
       'Posts each queued message to every subscribed connection, in FIFO group order; activity to unsubscribed members, offline events to the bus',
     tables: {
-      // A 410 deletes the gone connection; byUser tells which members are online (offline events).
-      connections: { actions: ['DeleteItem'], queryIndexes: ['byUser'] },
+      // A 410 deletes the gone connection and gives its user's connection slot back (UpdateItem of the
+      // USER# item); byUser tells which members are online (offline events).
+      connections: { actions: ['DeleteItem', 'UpdateItem'], queryIndexes: ['byUser'] },
       // listListeners, and the gone connection's subscriptions deleted in batches.
       subscriptions: { actions: ['Query', 'BatchWriteItem'] },
       // listMembers: one Query of the member items (offline events, activity frames).

@@ -82,6 +82,28 @@ export const LIMITS = {
   maxAttachmentBytes: 10 * 1024 * 1024,
   /** How long a presigned upload or download URL stays valid. */
   attachmentUrlTtlSeconds: 300,
+  /**
+   * Open connections of one user at once, counted across execution environments on the user's limits
+   * item in the connections table (shared/store/user-limits.ts); `$connect` past it is refused with 429.
+   * Each connection multiplies the fan-out of every message to the user, so this also bounds what one
+   * user costs every sender.
+   */
+  maxConnectionsPerUser: 10,
+  /**
+   * Per-user frame budgets by cost class (shared/protocol/actions.ts), each a token bucket of `perSecond`
+   * holding at most `burst`, on the user's limits item so they hold across execution environments.
+   * Generous on purpose: they stop one user from costing the others, not a client at work (a reconnect
+   * re-subscribes up to 200 streams at once; a send stays limited first by its per-conversation bucket).
+   */
+  userBudgets: {
+    cheap: { perSecond: 20, burst: 100 },
+    read: { perSecond: 30, burst: 300 },
+    write: { perSecond: 30, burst: 300 },
+    admin: { perSecond: 10, burst: 100 },
+  },
   /** How long a clientMessageId is remembered for idempotent retries. */
   idempotencyTtlSeconds: 7 * 24 * 60 * 60,
 } as const;
+
+/** What a frame's action costs, so each class has its own per-user budget (LIMITS.userBudgets). */
+export type CostClass = keyof typeof LIMITS.userBudgets;

@@ -22,7 +22,10 @@ export class ConnectionStatus {
       this.set('open', reconnects === 0 ? 'open' : `open · reconnected ${reconnects}×`);
     });
     chat.on('reconnecting', ({ attempt, delayMs, reason }) =>
-      this.set('reconnecting', `reconnecting #${attempt} in ${Math.round(delayMs)} ms (${reason})`),
+      this.set(
+        'reconnecting',
+        `reconnecting #${attempt} in ${Math.round(delayMs)} ms (${reason === 'too_many_connections' ? 'too many connections: close another tab or device' : reason})`,
+      ),
     );
     chat.on('auth_failed', ({ message }) => this.set('reconnecting', message));
     chat.on('closed', ({ reason }) =>

@@ -3,19 +3,21 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { createDocumentClient, createS3Client, tableNamesFromEnv } from '../../shared/aws';
 import { ENV, requireEnv } from '../../shared/env';
 import { createMetrics, metricSinkOf, withMetrics } from '../../shared/metrics';
-import { managementApiDisconnector } from '../../shared/route-kit';
+import { managementApiDisconnector, userBudgetOf } from '../../shared/route-kit';
 import { createAttachmentsHandler } from './attachments';
 
 const SERVICE_NAME = 'chat-attachments';
 const logger = new Logger({ serviceName: SERVICE_NAME });
 const metrics = createMetrics(SERVICE_NAME);
+const ddb = createDocumentClient();
 
 export const handler = withMetrics(
   metrics,
   createAttachmentsHandler({
-    ddb: createDocumentClient(),
+    ddb,
     s3: createS3Client(),
     tables: tableNamesFromEnv(['conversations']),
+    userBudget: userBudgetOf(ddb, tableNamesFromEnv(['connections'])),
     bucket: requireEnv(ENV.attachmentsBucket),
     now: () => new Date(),
     logger,

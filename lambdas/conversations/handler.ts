@@ -4,18 +4,21 @@ import { createDocumentClient, createSqsClient, tableNamesFromEnv } from '../../
 import { ENV, requireEnv } from '../../shared/env';
 import { createEphemeralPoster } from '../../shared/ephemeral';
 import { createMetrics, metricSinkOf, withMetrics } from '../../shared/metrics';
-import { managementApiDisconnector } from '../../shared/route-kit';
+import { managementApiDisconnector, userBudgetOf } from '../../shared/route-kit';
 import { createConversationsHandler } from './routes';
 
 const SERVICE_NAME = 'chat-conversations';
 const metrics = createMetrics(SERVICE_NAME);
 const managementEndpoint = requireEnv(ENV.managementEndpoint);
+const ddb = createDocumentClient();
+const tables = tableNamesFromEnv(['conversations', 'subscriptions', 'connections', 'messages']);
 
 export const handler = withMetrics(
   metrics,
   createConversationsHandler({
-    ddb: createDocumentClient(),
-    tables: tableNamesFromEnv(['conversations', 'subscriptions', 'connections', 'messages']),
+    ddb,
+    tables,
+    userBudget: userBudgetOf(ddb, tables),
     logger: new Logger({ serviceName: SERVICE_NAME }),
     disconnect: managementApiDisconnector(managementEndpoint),
     metrics: metricSinkOf(metrics),

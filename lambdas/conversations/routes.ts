@@ -18,7 +18,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LIMITS } from '../../shared/limits';
 import type { MetricSink } from '../../shared/metrics';
 import type { DisconnectFn } from '../../shared/poster';
-import { type ActionHandler, createActionHandler, routeKitOf } from '../../shared/route-kit';
+import { type ActionHandler, createActionHandler, routeKitOf, type UserBudget } from '../../shared/route-kit';
 import { deleteSubscription } from '../../shared/store/connections';
 import { createConversation, markRead, readCounter, requireMember } from '../../shared/store/conversations';
 import { messagesBefore } from '../../shared/store/messages';
@@ -39,6 +39,8 @@ export interface ConversationsDeps {
   metrics: MetricSink;
   /** @default () => new Date() */
   clock?: () => Date;
+  /** Each frame's per-user budget (the route kit's `userBudget`). @default none */
+  userBudget?: UserBudget;
   /** Generates conversation ids; they must match `conversationIdSchema`. @default crypto.randomUUID */
   newId?: () => string;
   /**
@@ -97,7 +99,9 @@ export function createConversationsHandler(deps: ConversationsDeps): ActionHandl
           ...(deps.ephemeral && { post: deps.ephemeral.post }),
         };
 
-  return createActionHandler(routeKitOf({ logger, now: clock, disconnect: deps.disconnect, metrics }), {
+  const { disconnect, userBudget } = deps;
+  const kit = routeKitOf({ logger, now: clock, disconnect, metrics, ...(userBudget && { userBudget }) });
+  return createActionHandler(kit, {
     ...(ephemeral === undefined ? {} : ephemeralRoutes(ephemeral)),
     ...(membership === undefined ? {} : membershipRoutes(membership)),
     ...blockRoutes({ ddb, tables }),

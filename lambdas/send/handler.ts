@@ -3,19 +3,21 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { createDocumentClient, createS3Client, createSqsClient, tableNamesFromEnv } from '../../shared/aws';
 import { ENV, requireEnv } from '../../shared/env';
 import { createMetrics, metricSinkOf, withMetrics } from '../../shared/metrics';
-import { managementApiDisconnector } from '../../shared/route-kit';
+import { managementApiDisconnector, userBudgetOf } from '../../shared/route-kit';
 import { createSendHandler } from './routes';
 
 const SERVICE_NAME = 'chat-send';
 const logger = new Logger({ serviceName: SERVICE_NAME });
 const metrics = createMetrics(SERVICE_NAME);
+const ddb = createDocumentClient();
 
 export const handler = withMetrics(
   metrics,
   createSendHandler({
-    ddb: createDocumentClient(),
+    ddb,
     sqs: createSqsClient(),
     tables: tableNamesFromEnv(['conversations', 'messages', 'idempotency']),
+    userBudget: userBudgetOf(ddb, tableNamesFromEnv(['connections'])),
     fanoutQueueUrl: requireEnv(ENV.fanoutQueueUrl),
     attachments: { s3: createS3Client(), bucket: requireEnv(ENV.attachmentsBucket) },
     now: () => new Date(),

@@ -29,6 +29,7 @@ const REASONS: Record<ReconnectReason, string> = {
   max_age: 'the connection reached its age limit',
   token_expired: 'the token expired; connecting with a fresh one',
   refused: 'the server refused the token',
+  too_many_connections: 'too many connections for this user (close another chat window or tab)',
 };
 
 /** Asks the running local runtime for a fresh token (it re-reads where the runtime is, every time). */

@@ -4,6 +4,7 @@
  * so a changed request or ack fails the typecheck on both sides.
  */
 import type { z } from 'zod';
+import type { CostClass } from '../limits';
 import type {
   AddMembersAck,
   BlockAck,
@@ -50,42 +51,52 @@ import {
   uploadUrlFrameSchema,
 } from './frames';
 
-/** One action of the table: its request schema, and its ack payload as a type. */
+/**
+ * What one frame of an action may cost, so each class has its own per-user budget (LIMITS.userBudgets,
+ * taken by the route kit before the route runs): `cheap` (typing), `read` (pages, subscriptions,
+ * presence, the list, download URLs), `write` (messages, edits, deletes, read cursors), `admin`
+ * (conversations and their members, blocks, uploads). `free` (ping) makes no AWS call: only the
+ * connection's frame rate bounds it, and a budget would cost it its first one.
+ */
+export type ActionCost = CostClass | 'free';
+
+/** One action of the table: its request schema, its cost class, and its ack payload as a type. */
 export interface ActionSpec<S extends z.ZodType = z.ZodType, Ack = unknown> {
   request: S;
+  cost: ActionCost;
   /** Type only, never set: a schema checks what comes in, the typecheck what goes out. */
   readonly ack?: Ack;
 }
 
-/** An action whose ack payload is `Ack`: `answers<SendAck>()(sendFrameSchema)`. */
+/** An action whose ack payload is `Ack`: `answers<SendAck>()(sendFrameSchema, 'write')`. */
 const answers =
   <Ack>() =>
-  <S extends z.ZodType>(request: S): ActionSpec<S, Ack> => ({ request });
+  <S extends z.ZodType>(request: S, cost: ActionCost): ActionSpec<S, Ack> => ({ request, cost });
 
 /** Every action a client may send, keyed by the frame's `action` field. */
 export const ACTIONS = {
-  send: answers<SendAck>()(sendFrameSchema),
-  edit: answers<EditAck>()(editFrameSchema),
-  delete: answers<DeleteAck>()(deleteFrameSchema),
-  subscribe: answers<MessagesPage>()(subscribeFrameSchema),
-  unsubscribe: answers<UnsubscribeAck>()(unsubscribeFrameSchema),
-  history: answers<MessagesPage>()(historyFrameSchema),
-  createConversation: answers<CreateConversationAck>()(createConversationFrameSchema),
-  addMembers: answers<AddMembersAck>()(addMembersFrameSchema),
-  removeMember: answers<MembershipChangeAck>()(removeMemberFrameSchema),
-  leave: answers<MembershipChangeAck>()(leaveFrameSchema),
-  promote: answers<PromoteAck>()(promoteFrameSchema),
-  block: answers<BlockAck>()(blockFrameSchema),
-  unblock: answers<BlockAck>()(unblockFrameSchema),
-  listBlocked: answers<BlockedListAck>()(listBlockedFrameSchema),
-  listConversations: answers<ConversationListPage>()(listConversationsFrameSchema),
-  read: answers<ReadAck>()(readFrameSchema),
-  typing: answers<TypingAck>()(typingFrameSchema),
-  presence: answers<PresenceAck>()(presenceFrameSchema),
-  ping: answers<PingAck>()(pingFrameSchema),
-  uploadUrl: answers<UploadUrlAck>()(uploadUrlFrameSchema),
-  confirmUpload: answers<ConfirmUploadAck>()(confirmUploadFrameSchema),
-  downloadUrl: answers<DownloadUrlAck>()(downloadUrlFrameSchema),
+  send: answers<SendAck>()(sendFrameSchema, 'write'),
+  edit: answers<EditAck>()(editFrameSchema, 'write'),
+  delete: answers<DeleteAck>()(deleteFrameSchema, 'write'),
+  subscribe: answers<MessagesPage>()(subscribeFrameSchema, 'read'),
+  unsubscribe: answers<UnsubscribeAck>()(unsubscribeFrameSchema, 'read'),
+  history: answers<MessagesPage>()(historyFrameSchema, 'read'),
+  createConversation: answers<CreateConversationAck>()(createConversationFrameSchema, 'admin'),
+  addMembers: answers<AddMembersAck>()(addMembersFrameSchema, 'admin'),
+  removeMember: answers<MembershipChangeAck>()(removeMemberFrameSchema, 'admin'),
+  leave: answers<MembershipChangeAck>()(leaveFrameSchema, 'admin'),
+  promote: answers<PromoteAck>()(promoteFrameSchema, 'admin'),
+  block: answers<BlockAck>()(blockFrameSchema, 'admin'),
+  unblock: answers<BlockAck>()(unblockFrameSchema, 'admin'),
+  listBlocked: answers<BlockedListAck>()(listBlockedFrameSchema, 'read'),
+  listConversations: answers<ConversationListPage>()(listConversationsFrameSchema, 'read'),
+  read: answers<ReadAck>()(readFrameSchema, 'write'),
+  typing: answers<TypingAck>()(typingFrameSchema, 'cheap'),
+  presence: answers<PresenceAck>()(presenceFrameSchema, 'read'),
+  ping: answers<PingAck>()(pingFrameSchema, 'free'),
+  uploadUrl: answers<UploadUrlAck>()(uploadUrlFrameSchema, 'admin'),
+  confirmUpload: answers<ConfirmUploadAck>()(confirmUploadFrameSchema, 'admin'),
+  downloadUrl: answers<DownloadUrlAck>()(downloadUrlFrameSchema, 'read'),
 } as const satisfies Record<string, ActionSpec>;
 
 export type Action = keyof typeof ACTIONS;

@@ -8,7 +8,8 @@ import { RateLimitedError, TokenExpiredError, toChatError, UnknownActionError } 
 import { ConnectionFrameLimiter, type FrameRate, type FrameRefusal } from '../frame-rate';
 import { runScoped } from '../invocation';
 import type { MetricSink } from '../metrics';
-import { ACTIONS, type AckOf, type Action, isAction, type RequestOf } from '../protocol';
+import { ACTIONS, type AckOf, type Action, type ActionCost, isAction, type RequestOf } from '../protocol';
+import type { UserBudget } from './budget';
 import { INTEGRATION_TIMEOUT_MS, type InvocationContext, REPLY_MARGIN_MS, withDeadline } from './deadline';
 import { type CloseFn, CONNECTION_FRAME_RATE } from './flooding';
 import {
@@ -62,6 +63,11 @@ export interface RouteKitDeps {
   disconnect: CloseFn;
   /** Counts every `busy` and `rate_limited` answer. */
   metrics: MetricSink;
+  /**
+   * The per-user budget each frame's cost class is taken from before its route runs (./budget.ts);
+   * handlers pass `userBudgetOf`. @default none: only the connection's frame rate bounds a user
+   */
+  userBudget?: UserBudget;
 }
 
 /** A two-way route's Lambda handler, as {@link createActionHandler} makes it. */
@@ -73,11 +79,20 @@ export interface FunctionKitDeps {
   now: () => Date;
   disconnect: CloseFn;
   metrics: MetricSink;
+  /** @default none (see RouteKitDeps.userBudget) */
+  userBudget?: UserBudget;
 }
 
-/** The route kit's deps of a function: its own logger, clock, disconnect and sink, at CONNECTION_FRAME_RATE. */
-export function routeKitOf({ logger, now, disconnect, metrics }: FunctionKitDeps): RouteKitDeps {
-  return { logger, clock: () => now().getTime(), frameRate: CONNECTION_FRAME_RATE, disconnect, metrics };
+/** The route kit's deps of a function: its own logger, clock, disconnect, sink and budgets, at CONNECTION_FRAME_RATE. */
+export function routeKitOf({ logger, now, disconnect, metrics, userBudget }: FunctionKitDeps): RouteKitDeps {
+  return {
+    logger,
+    clock: () => now().getTime(),
+    frameRate: CONNECTION_FRAME_RATE,
+    disconnect,
+    metrics,
+    ...(userBudget === undefined ? {} : { userBudget }),
+  };
 }
 
 /**
@@ -89,12 +104,18 @@ export function routeKitOf({ logger, now, disconnect, metrics }: FunctionKitDeps
  * connection past `frameRate.closeAfterRefused` refusals also closes it through `disconnect` (one call per
  * such connection). A frame that arrives once the connection's token has expired (the authorizer's `exp`,
  * no tolerance) runs nothing: `disconnect` posts it the `token_expired` refusal and closes the connection
- * (two calls, once per connection). Any failure is answered by `toChatError`: throttling and running out
- * of time are `busy` with `retryAfterMs` on every route.
+ * (two calls, once per connection). A frame past its user's budget for its action's cost class
+ * (`userBudget`) is refused `rate_limited` before its route runs. Any failure is answered by
+ * `toChatError`: throttling and running out of time are `busy` with `retryAfterMs` on every route.
  */
 export function createActionHandler(deps: RouteKitDeps, routes: ActionRoutes): ActionHandler {
-  const { logger, clock, frameRate, disconnect, metrics } = deps;
+  const { logger, clock, frameRate, disconnect, metrics, userBudget } = deps;
   const frames = new ConnectionFrameLimiter(frameRate);
+  /** Runs a route once its frame is paid for from the user's budget of its cost class. */
+  const charged = async (cost: ActionCost, caller: Caller, route: () => Promise<object>): Promise<object> => {
+    if (userBudget !== undefined && cost !== 'free') await userBudget(caller.userId, cost, caller.signal);
+    return route();
+  };
   /** Never throws: a failed close leaves the refusal's answer as it is. */
   const close = async (connectionId: string, why: string, lastFrame?: string): Promise<void> => {
     try {
@@ -157,7 +178,11 @@ export function createActionHandler(deps: RouteKitDeps, routes: ActionRoutes): A
       if (typeof frame.conversationId === 'string')
         logger.appendKeys({ conversationId: frame.conversationId });
       const result = await runScoped(routeKey, answered.signal, () =>
-        withDeadline(run(valid as never, caller), budgetMs, outOfTime),
+        withDeadline(
+          charged(ACTIONS[action].cost, caller, () => run(valid as never, caller)),
+          budgetMs,
+          outOfTime,
+        ),
       );
       const requestId = requestIdOf(frame);
       return reply({ type: 'ack', action, ...(requestId ? { requestId } : {}), ...result });

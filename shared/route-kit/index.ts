@@ -8,9 +8,11 @@
  * - deadline: each route's time budget, and `busy` when it runs out
  * - flooding: the frame rate of a connection, and closing one that keeps sending while refused or whose
  *   token expired
+ * - budget: the per-user budget of each frame's cost class, across execution environments
  * - handler: the route handler itself, and its error policy
  */
 export { OUT_OF_TIME_RETRY_MS } from '../errors';
+export { type UserBudget, userBudgetOf } from './budget';
 export { type InvocationContext, REPLY_MARGIN_MS } from './deadline';
 export { type CloseFn, CONNECTION_FRAME_RATE, managementApiDisconnector } from './flooding';
 export {

@@ -21,6 +21,7 @@ import {
 import { LIMITS } from '../limits';
 import { type TableNames, TTL_ATTRIBUTE } from '../tables';
 import { updateIf } from './conditions';
+import { releaseConnectionSlot } from './user-limits';
 
 type Tables = Pick<TableNames, 'connections' | 'subscriptions'>;
 
@@ -41,6 +42,9 @@ const CONFLICT_RETRY_MS = 250;
 /** The TTL of a connection's items: API Gateway's connection limit, or its token's expiry if sooner. */
 const expiry = (now: Date, tokenExpiresAt = Number.POSITIVE_INFINITY): number =>
   Math.min(Math.floor(now.getTime() / 1000) + LIMITS.connectionTtlSeconds, tokenExpiresAt);
+
+/** The TTL (epoch seconds) of a connection opened at `now`: its user's connection slot lapses with it. */
+export const connectionExpiry = expiry;
 
 /** Stores a new connection; TTL removes it if `$disconnect` never comes (at the latest at its token's expiry). */
 export async function putConnection(
@@ -182,6 +186,8 @@ async function batchDelete(
  * `knownConversations` are deleted too: a 410 names the subscription it came through, which matters
  * when the connection item is already gone (expired by TTL after a `$disconnect` that never came, or
  * deleted by an earlier attempt that failed halfway) and so hands back no set. TTL removes the rest.
+ * A connection item that was there gives its user's connection slot back (./user-limits.ts): one more
+ * UpdateItem.
  * @returns the user of the connection (when its item was still there) and the conversations whose
  * subscriptions were deleted, so `$disconnect` can tell their listeners that the user went offline.
  */
@@ -203,6 +209,9 @@ export async function deleteConnection(
   const keys = [...conversations].map((conversationId) => ({ conversationId, connectionId }));
   await batchDelete(ddb, tables.subscriptions, keys);
   const userId: unknown = Attributes?.userId;
+  const expiresAt: unknown = Attributes?.[TTL_ATTRIBUTE];
+  if (typeof userId === 'string' && typeof expiresAt === 'number')
+    await releaseConnectionSlot(ddb, tables, { userId, connectionId, expiresAt });
   return { ...(typeof userId === 'string' ? { userId } : {}), conversations: [...conversations], announced };
 }
 

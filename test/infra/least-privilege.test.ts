@@ -111,7 +111,10 @@ describe('DynamoDB grants', () => {
     expect(format.principalId).toBe('$context.authorizer.principalId');
   });
 
-  it('lets the attachments function read one thing of one table: a member item, by key', () => {
-    expect(dynamoGrants(template, 'attachments')).toEqual({ conversations: ['dynamodb:GetItem'] });
+  it("lets the attachments function read a member item by key and take its user's frame budget, nothing else", () => {
+    expect(dynamoGrants(template, 'attachments')).toEqual({
+      conversations: ['dynamodb:GetItem'],
+      connections: ['dynamodb:UpdateItem'],
+    });
   });
 });

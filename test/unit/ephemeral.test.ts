@@ -549,8 +549,9 @@ describe('online event on $connect', () => {
     givenIndexedConnections({ alice: [CONNECTION] });
     givenConversationsOf({ alice: ['general'] });
     givenListenersOf({ general: [['bob-1', 'bob']] });
+    // The audience goes on the connection item (the user's own item, where the connection slot is, is not it).
     ddbMock
-      .on(UpdateCommand, { TableName: tables.connections })
+      .on(UpdateCommand, { TableName: tables.connections, Key: { connectionId: CONNECTION } })
       .rejects(new ConditionalCheckFailedException({ message: 'gone', $metadata: {} }));
     const post = fakePoster();
 

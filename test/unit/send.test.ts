@@ -287,6 +287,7 @@ describe('send: handler module', () => {
     CONVERSATIONS_TABLE: 'c',
     MESSAGES_TABLE: 'm',
     IDEMPOTENCY_TABLE: 'i',
+    CONNECTIONS_TABLE: 'co',
     FANOUT_QUEUE_URL: QUEUE_URL,
     WS_MANAGEMENT_ENDPOINT: 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod',
     ATTACHMENTS_BUCKET: 'a',

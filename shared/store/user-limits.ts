@@ -1,0 +1,140 @@
+/**
+ * Per-user limits that hold across execution environments, on one `USER#<userId>` item per user in the
+ * connections table (its key never collides with an API Gateway connection id, and it has no `userId`
+ * attribute, so the byUser index never lists it):
+ *
+ * - `live`: the user's open connections, a string set of `<expiresAt> <connectionId>`, capped at
+ *   LIMITS.maxConnectionsPerUser by the condition of the `ADD` that claims a slot at `$connect`;
+ * - one GCRA bucket per cost class (`tat_<class>`, ../store/gcra.ts) for the user's frames.
+ *
+ * A slot is given back when its connection item is deleted (`$disconnect`, or a 410 in the fan-out:
+ * ./connections.ts deleteConnection). A connection that ends without either (a lost `$disconnect`, a
+ * crash between the two deletes) cannot hold its slot for ever: every entry carries its connection's own
+ * TTL, and a claim refused at the cap drops the entries past it and tries again. So the count can only
+ * drift upwards, by connections that are gone, and for at most LIMITS.connectionTtlSeconds.
+ */
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { RateLimitedError } from '../errors';
+import { type CostClass, LIMITS } from '../limits';
+import { type TableNames, TTL_ATTRIBUTE } from '../tables';
+import { updateIf } from './conditions';
+import { type BucketHints, takeToken } from './gcra';
+
+type Tables = Pick<TableNames, 'connections'>;
+
+const LIVE_ATTRIBUTE = 'live';
+
+/** The key of a user's limits item in the connections table. */
+export const userKey = (userId: string): { connectionId: string } => ({ connectionId: `USER#${userId}` });
+
+/** One open connection of a user, as its slot names it. */
+export interface ConnectionSlot {
+  userId: string;
+  connectionId: string;
+  /** The connection item's TTL (epoch seconds): the slot lapses with it. */
+  expiresAt: number;
+}
+
+const entryOf = (slot: ConnectionSlot): string => `${slot.expiresAt} ${slot.connectionId}`;
+
+/** Claims per `$connect`: the claim, and once more after dropping lapsed entries. */
+const CLAIM_ATTEMPTS = 2;
+
+/**
+ * Takes one of the user's connection slots: one UpdateItem, plus two when the user is at the cap and
+ * some of their entries have lapsed (one to drop them, one to claim again).
+ * @returns false when the user already has LIMITS.maxConnectionsPerUser live connections (nothing is written).
+ */
+export async function claimConnectionSlot(
+  ddb: DynamoDBDocumentClient,
+  tables: Tables,
+  slot: ConnectionSlot,
+  now: Date,
+  cap: number = LIMITS.maxConnectionsPerUser,
+): Promise<boolean> {
+  for (let attempt = 1; attempt <= CLAIM_ATTEMPTS; attempt++) {
+    const outcome = await updateIf(ddb, {
+      TableName: tables.connections,
+      Key: userKey(slot.userId),
+      // The item lives as long as its newest connection could: TTL removes a user's item once idle.
+      UpdateExpression: 'ADD #live :entry SET #ttl = :ttl',
+      ConditionExpression: 'attribute_not_exists(#live) OR size(#live) < :cap',
+      ExpressionAttributeNames: { '#live': LIVE_ATTRIBUTE, '#ttl': TTL_ATTRIBUTE },
+      ExpressionAttributeValues: { ':entry': new Set([entryOf(slot)]), ':cap': cap, ':ttl': slot.expiresAt },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+    if (outcome.applied) return true;
+    const live: unknown = outcome.item?.[LIVE_ATTRIBUTE];
+    const nowSeconds = Math.floor(now.getTime() / 1000);
+    const lapsed = (live instanceof Set ? [...live].map(String) : []).filter(
+      (entry) => Number(entry.split(' ')[0]) <= nowSeconds,
+    );
+    if (lapsed.length === 0 || attempt === CLAIM_ATTEMPTS) return false;
+    await ddb.send(
+      new UpdateCommand({
+        TableName: tables.connections,
+        Key: userKey(slot.userId),
+        UpdateExpression: 'DELETE #live :lapsed',
+        ExpressionAttributeNames: { '#live': LIVE_ATTRIBUTE },
+        ExpressionAttributeValues: { ':lapsed': new Set(lapsed) },
+      }),
+    );
+  }
+  return false;
+}
+
+/** Gives a connection's slot back (idempotent: one UpdateItem, whether or not the slot was there). */
+export async function releaseConnectionSlot(
+  ddb: DynamoDBDocumentClient,
+  tables: Tables,
+  slot: ConnectionSlot,
+): Promise<void> {
+  await ddb.send(
+    new UpdateCommand({
+      TableName: tables.connections,
+      Key: userKey(slot.userId),
+      UpdateExpression: 'DELETE #live :entry',
+      ExpressionAttributeNames: { '#live': LIVE_ATTRIBUTE },
+      ExpressionAttributeValues: { ':entry': new Set([entryOf(slot)]) },
+    }),
+  );
+}
+
+/**
+ * Takes one token from the user's budget of `costClass` (LIMITS.userBudgets): one UpdateItem of the
+ * user's item when this environment guesses the bucket's state right, two when not.
+ * @throws RateLimitedError when the budget is spent; nothing is written.
+ * @throws BusyError when concurrent frames of the user kept changing the bucket's state.
+ */
+export async function takeUserToken(
+  ddb: DynamoDBDocumentClient,
+  tables: Tables,
+  hints: BucketHints,
+  userId: string,
+  costClass: CostClass,
+  now: () => number,
+  signal: AbortSignal,
+): Promise<void> {
+  const { perSecond, burst } = LIMITS.userBudgets[costClass];
+  const intervalMs = 1_000 / perSecond;
+  await takeToken(
+    ddb,
+    {
+      tableName: tables.connections,
+      key: userKey(userId),
+      attribute: `tat_${costClass}`,
+      intervalMs,
+      toleranceMs: (burst - 1) * intervalMs,
+    },
+    {
+      empty: (retryAfterMs) =>
+        new RateLimitedError(
+          `At most ${perSecond} ${costClass} requests a second (bursts of ${burst}) per user`,
+          retryAfterMs,
+        ),
+    },
+    hints,
+    now,
+    signal,
+  );
+}
