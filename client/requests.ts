@@ -46,6 +46,10 @@ const POLICY: Record<Action, { durable: boolean; resend: boolean }> = {
   block: { durable: true, resend: true }, // the list is a set: blocking twice acks `changed: false`
   unblock: { durable: true, resend: true },
   listBlocked: { durable: true, resend: true },
+  setWhoCanAdd: { durable: true, resend: true }, // setting the same value twice changes nothing
+  listInvitations: { durable: true, resend: true },
+  accept: { durable: true, resend: true }, // an answered invitation acks `joined: false`
+  decline: { durable: true, resend: true },
 };
 
 /** API Gateway's anonymous "Internal server error" names no request: every unanswered one is resent after this. */

@@ -147,7 +147,7 @@ export const FUNCTIONS = {
   conversations: {
     entry: 'lambdas/conversations/handler.ts',
     description:
-      'Conversation routes: create, add/remove/promote members, leave, block list, list, read, subscribe, unsubscribe, history, typing, presence, ping; $default',
+      'Conversation routes: create, add/remove/promote members, leave, block list, invitations, list, read, subscribe, unsubscribe, history, typing, presence, ping; $default',
     tables: {
       // Membership checks and counters (GetItem), list and membership reads (BatchGetItem, Query of the
       // member items, byMember for the caller's list), create/add/remove (transaction items, with
@@ -256,6 +256,10 @@ export const ROUTES = {
   block: 'conversations',
   unblock: 'conversations',
   listBlocked: 'conversations',
+  setWhoCanAdd: 'conversations',
+  listInvitations: 'conversations',
+  accept: 'conversations',
+  decline: 'conversations',
   listConversations: 'conversations',
   read: 'conversations',
   uploadUrl: 'attachments',

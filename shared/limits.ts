@@ -17,6 +17,17 @@ export const LIMITS = {
   maxConversationsPerUser: 500,
   /** Users one user may block (a string set on their profile item, which must stay well under 400 KB). */
   maxBlockedUsers: 1_000,
+  /**
+   * Invitations one user may have pending (a counter on their profile item, like the conversation cap):
+   * a group added to by someone the user's `whoCanAdd` does not admit becomes an invitation.
+   */
+  maxPendingInvitations: 100,
+  /**
+   * Who may add a user to a group straight away until they choose (`setWhoCanAdd`): `anyone`, `contacts`
+   * (people they share a group with) or `nobody`; the others' adds become invitations. `anyone` keeps
+   * the behaviour clients had before invitations existed.
+   */
+  defaultWhoCanAdd: 'anyone',
   /** Conversations one connection listens to at once; bounds the connection item and `$disconnect`. */
   maxSubscriptionsPerConnection: 200,
   maxTitleLength: 200,

@@ -7,8 +7,8 @@
  * - ./direct.ts: `createConversation` with `direct: true`, the one conversation of two users;
  * - ./subscribe.ts: `subscribe`, the subscription before the backlog, and the check after it;
  * - ./list.ts: `listConversations`;
- * - ./membership/: `addMembers`, `removeMember`, `leave` and `promote`, each change recorded in the
- *   conversation's order, and the block list (`block`, `unblock`, `listBlocked`);
+ * - ./membership/: group creation, `addMembers`, `removeMember`, `leave`, `promote` and `accept`, each
+ *   change recorded in the conversation's order; invitations, the block list and `setWhoCanAdd`;
  * - ./ephemeral.ts: `typing` and `presence`, and the posts of `read` and `subscribe`.
  * Every read and write of the conversations table is in shared/store/conversations/.
  */
@@ -20,13 +20,20 @@ import type { MetricSink } from '../../shared/metrics';
 import type { DisconnectFn } from '../../shared/poster';
 import { type ActionHandler, createActionHandler, routeKitOf, type UserBudget } from '../../shared/route-kit';
 import { deleteSubscription } from '../../shared/store/connections';
-import { createConversation, markRead, readCounter, requireMember } from '../../shared/store/conversations';
+import { markRead, readCounter, requireMember } from '../../shared/store/conversations';
 import { messagesBefore } from '../../shared/store/messages';
 import type { TableNames } from '../../shared/tables';
 import { openDirect } from './direct';
 import { type EphemeralDeps, ephemeralRoutes, postReadEvent, prepareOnlineAnnouncement } from './ephemeral';
 import { listConversations } from './list';
-import { addMembers, blockRoutes, type MembershipDeps, membershipRoutes } from './membership';
+import {
+  addMembers,
+  blockRoutes,
+  createGroup,
+  invitationRoutes,
+  type MembershipDeps,
+  membershipRoutes,
+} from './membership';
 import { confirmSubscriber, subscribe } from './subscribe';
 
 export interface ConversationsDeps {
@@ -63,9 +70,11 @@ export interface ConversationsDeps {
  * - `addMembers {conversationId, members}` adds those not yet members (as plain members; the creator is
  *   the admin); existing members are skipped. With `deps.membership` the change takes a seq.
  * - `removeMember`, `leave` and `promote` (./membership/), with `deps.membership`.
- * - `block`, `unblock` and `listBlocked` (./membership/blocks.ts).
- * - Every write that makes someone a member (create, direct, add) takes their conversation slot and is
- *   refused when they block the caller (shared/store/conversations/profiles.ts).
+ * - `block`, `unblock`, `listBlocked` and `setWhoCanAdd` (./membership/blocks.ts); `listInvitations`,
+ *   `accept` and `decline` (./membership/invitations.ts).
+ * - Every write that makes someone a member (create, direct, add, accept) takes their conversation slot
+ *   and is refused when they block the caller (shared/store/conversations/profiles.ts); a user whose
+ *   `whoCanAdd` does not admit the caller is invited rather than added (./membership/consent.ts).
  * - `read {conversationId, seq}` moves the caller's read cursor; with `deps.ephemeral`, a move is posted
  *   to the listeners as `{type:'read'}` in groups of at most LIMITS.maxReadEventMembers.
  * - `subscribe {conversationId, afterSeq?}` registers the subscription first and only then reads the
@@ -105,6 +114,7 @@ export function createConversationsHandler(deps: ConversationsDeps): ActionHandl
     ...(ephemeral === undefined ? {} : ephemeralRoutes(ephemeral)),
     ...(membership === undefined ? {} : membershipRoutes(membership)),
     ...blockRoutes({ ddb, tables }),
+    ...invitationRoutes({ ddb, tables, clock, membership }),
     createConversation: async (frame, caller) => {
       if (frame.direct === true) {
         const conversation = await openDirect(ddb, tables, caller.userId, frame, clock());
@@ -113,13 +123,10 @@ export function createConversationsHandler(deps: ConversationsDeps): ActionHandl
       }
       const conversationId = newId();
       logger.appendKeys({ conversationId });
-      const conversation = await createConversation(ddb, tables, {
-        conversationId,
-        title: frame.title,
-        members: [caller.userId, ...frame.members],
-        createdBy: caller.userId,
-        now: clock(),
-      });
+      const conversation = await createGroup(
+        { ddb, tables, membership },
+        { conversationId, title: frame.title, members: frame.members, callerId: caller.userId, now: clock() },
+      );
       logger.info('Conversation created', { memberCount: conversation.members.length });
       return { conversation };
     },

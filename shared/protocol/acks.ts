@@ -1,6 +1,7 @@
 /** What the server answers a request with: the ack frame, and the payload each action puts in it. */
 import type { Attachment } from '../attachments';
 import type { MembershipKind, MessagePreview, StoredEntry } from './entries';
+import type { WhoCanAdd } from './frames';
 
 /** The ack payload of `send`. A duplicate (a resend) carries the seq and sentAt of the original message. */
 export interface SendAck {
@@ -60,9 +61,39 @@ export interface BlockAck {
   changed: boolean;
 }
 
-/** The ack payload of `listBlocked`: the users the caller blocks, sorted. */
+/** The ack payload of `listBlocked`: the users the caller blocks, sorted, and who may add them to a group. */
 export interface BlockedListAck {
   userIds: string[];
+  whoCanAdd: WhoCanAdd;
+}
+
+/** The ack payload of `setWhoCanAdd`: the setting now. */
+export interface WhoCanAddAck {
+  whoCanAdd: WhoCanAdd;
+}
+
+/** A pending invitation to a group: who invited the caller, when, and the group's title if it has one. */
+export interface Invitation {
+  conversationId: string;
+  invitedBy: string;
+  invitedAt: string;
+  title?: string;
+}
+
+/** The ack payload of `listInvitations`: the caller's pending invitations, newest first. */
+export interface InvitationsAck {
+  invitations: Invitation[];
+}
+
+/**
+ * The ack payload of `accept` and `decline`. `accept`: `joined` is true when the caller became a member
+ * (`seq` is the `member_added` change's seq); `decline`: `declined` says whether there was an invitation.
+ */
+export interface InvitationAnswerAck {
+  conversationId: string;
+  joined?: boolean;
+  declined?: boolean;
+  seq?: number;
 }
 
 /** A conversation as `createConversation` returns it. */
@@ -75,6 +106,11 @@ export interface ConversationSummary {
   createdBy: string;
   createdAt: string;
   lastSeq: number;
+  /**
+   * On the answer to `createConversation` only: the users invited rather than added (their `whoCanAdd`
+   * does not admit the creator), who are not in `members`; absent when none.
+   */
+  invited?: string[];
 }
 
 /** One entry of the `listConversations` ack, newest activity first. */
@@ -195,6 +231,8 @@ export interface CreateConversationAck {
 export interface AddMembersAck {
   conversationId: string;
   added: string[];
+  /** The users invited rather than added (their `whoCanAdd` does not admit the caller); absent when none. */
+  invited?: string[];
   /** Present when someone was added and the handler records membership changes in the conversation's order. */
   seq?: number;
 }

@@ -210,10 +210,43 @@ export const unblockFrameSchema = z.strictObject({
   userId: userIdSchema,
 });
 
-/** The caller's block list. */
+/** The caller's block list, and who may add them to a group. */
 export const listBlockedFrameSchema = z.strictObject({
   action: z.literal('listBlocked'),
   requestId: requestIdSchema,
+});
+
+/**
+ * Who may add the caller to a group straight away: `anyone`, `contacts` (people they share a group
+ * with) or `nobody`. Anyone else's add becomes an invitation the caller accepts or declines.
+ */
+export const whoCanAddSchema = z.enum(['anyone', 'contacts', 'nobody']);
+export type WhoCanAdd = z.infer<typeof whoCanAddSchema>;
+
+export const setWhoCanAddFrameSchema = z.strictObject({
+  action: z.literal('setWhoCanAdd'),
+  requestId: requestIdSchema,
+  whoCanAdd: whoCanAddSchema,
+});
+
+/** The caller's pending invitations to groups. */
+export const listInvitationsFrameSchema = z.strictObject({
+  action: z.literal('listInvitations'),
+  requestId: requestIdSchema,
+});
+
+/** Accepts the caller's invitation to a group: they become a member, with its history. */
+export const acceptFrameSchema = z.strictObject({
+  action: z.literal('accept'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
+});
+
+/** Declines the caller's invitation to a group: it is forgotten, and the group learns nothing. */
+export const declineFrameSchema = z.strictObject({
+  action: z.literal('decline'),
+  requestId: requestIdSchema,
+  conversationId: conversationIdSchema,
 });
 
 /** The caller leaves the conversation (any member; not a direct conversation). */
@@ -264,3 +297,7 @@ export type PromoteFrame = z.infer<typeof promoteFrameSchema>;
 export type BlockFrame = z.infer<typeof blockFrameSchema>;
 export type UnblockFrame = z.infer<typeof unblockFrameSchema>;
 export type ListBlockedFrame = z.infer<typeof listBlockedFrameSchema>;
+export type SetWhoCanAddFrame = z.infer<typeof setWhoCanAddFrameSchema>;
+export type ListInvitationsFrame = z.infer<typeof listInvitationsFrameSchema>;
+export type AcceptFrame = z.infer<typeof acceptFrameSchema>;
+export type DeclineFrame = z.infer<typeof declineFrameSchema>;

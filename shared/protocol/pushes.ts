@@ -74,7 +74,20 @@ export interface ReadEvent {
   userId: string;
   seq: number;
 }
+/**
+ * Server → client push to the connections of a user invited to a group (their `whoCanAdd` did not admit
+ * the one who added them): they are no member until they `accept`. Older clients ignore it.
+ */
+export interface InvitationFrame {
+  type: 'invitation';
+  conversationId: string;
+  invitedBy: string;
+  invitedAt: string;
+  title?: string;
+}
+
 export type ServerFrame =
+  | InvitationFrame
   | MessageFrame
   | ActivityFrame
   | EditedFrame

@@ -119,15 +119,25 @@ function givenStoredMessages(seqs: number[]): void {
 const cancelled = (...CancellationReasons: CancellationReason[]) =>
   new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: {}, CancellationReasons });
 
-/** The transaction item that takes `userId`'s conversation slot, refused when they are full or block `by`. */
-const slotTake = (userId: string, by = 'alice') => ({
+/**
+ * The transaction item that takes `userId`'s conversation slot, refused when they are full, block `by`,
+ * or (`checksSetting`) no longer let anyone add them, as read before the transaction; `by` itself
+ * only checks the cap and, harmlessly, its own block list.
+ */
+const slotTake = (userId: string, by = 'alice', checksSetting = userId !== by) => ({
   Update: {
     TableName: tables.conversations,
     Key: { conversationId: `USER#${userId}`, sk: 'PROFILE' },
     UpdateExpression: 'ADD conversationCount :one',
-    ConditionExpression:
-      '(attribute_not_exists(conversationCount) OR conversationCount < :cap) AND NOT contains(blocked, :by)',
-    ExpressionAttributeValues: { ':one': 1, ':cap': LIMITS.maxConversationsPerUser, ':by': by },
+    ConditionExpression: `(attribute_not_exists(conversationCount) OR conversationCount < :cap) AND NOT contains(blocked, :by)${
+      checksSetting ? ' AND (attribute_not_exists(whoCanAdd) OR whoCanAdd = :seen)' : ''
+    }`,
+    ExpressionAttributeValues: {
+      ':one': 1,
+      ':cap': LIMITS.maxConversationsPerUser,
+      ':by': by,
+      ...(checksSetting ? { ':seen': 'anyone' } : {}),
+    },
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
   },
 });
@@ -149,6 +159,8 @@ function expectNothingWritten(): void {
 beforeEach(() => {
   ddbMock.reset();
   metrics.record.mockClear();
+  // No user has a profile item yet: everyone lets anyone add them (LIMITS.defaultWhoCanAdd).
+  ddbMock.on(BatchGetCommand).resolves({ Responses: { [tables.conversations]: [] } });
 });
 
 describe('subscribe (G5 gapless resume)', () => {
@@ -689,6 +701,8 @@ describe('addMembers', () => {
     let call = 0;
     ddbMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
       const asked = (input.RequestItems?.[tables.conversations]?.Keys ?? []).map((key) => key.sk);
+      // The profiles: none written yet.
+      if (asked.includes('PROFILE')) return { Responses: { [tables.conversations]: [] } };
       if (asked.includes(META_SK)) {
         const meta = { conversationId: CONVERSATION, sk: META_SK, createdBy: 'alice' };
         const caller = {
@@ -853,7 +867,7 @@ describe('addMembers', () => {
 
     // Assess
     expect(reply).toMatchObject({ type: 'ack', added: ['dave'] });
-    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 3);
+    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 4);
     expect(transactItems()).toEqual([
       [countUpdate(2), ...memberWrites('carol'), ...memberWrites('dave')],
       [countUpdate(1), ...memberWrites('dave')],
@@ -871,7 +885,7 @@ describe('addMembers', () => {
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', code: 'internal_error', retryable: true });
-    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 4);
+    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 5);
     expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
   });
 
@@ -889,8 +903,8 @@ describe('addMembers', () => {
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', code: 'limit_exceeded', retryable: false });
-    // Only the caller's own membership was read.
-    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 1);
+    // Only the caller's own membership and the users' profiles were read.
+    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 2);
     expectNothingWritten();
   });
 
@@ -1389,7 +1403,8 @@ describe('direct conversations', () => {
 
     // Assess
     const [items = []] = transactItems();
-    expect(items.filter((item) => item.Update)).toEqual([slotTake('alice'), slotTake('bob')]);
+    // A direct conversation asks no consent but the block list's.
+    expect(items.filter((item) => item.Update)).toEqual([slotTake('alice'), slotTake('bob', 'alice', false)]);
   });
 
   it('refuses with forbidden, reading nothing back, when the other user blocks the caller', async () => {

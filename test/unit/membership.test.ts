@@ -73,18 +73,24 @@ async function call(
 
 /**
  * The conversations table: META (created by `createdBy`, `direct` if set) and one member item per entry
- * of `members` with its role (and `counted` for those in `counted`: their item took a conversation slot), answered to the strongly consistent BatchGetItem of removeMember.
+ * of `members` with its role (and `counted` for those in `counted`: their item took a conversation slot),
+ * and the users' `profiles` (none: the defaults), answered to the strongly consistent BatchGetItem of removeMember.
  */
 function givenConversation(
   members: Record<string, 'admin' | 'member' | undefined>,
   meta: { createdBy?: string; direct?: boolean; missing?: boolean } = {},
   removals: Record<string, Record<string, unknown>> = {},
   counted: string[] = [],
+  profiles: Record<string, Record<string, unknown>> = {},
 ): void {
   ddbMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
     const keys = input.RequestItems?.[tables.conversations]?.Keys ?? [];
     const items = keys.flatMap((key): Record<string, unknown>[] => {
       const sk = String(key.sk);
+      if (sk === 'PROFILE') {
+        const profile = profiles[String(key.conversationId).slice('USER#'.length)];
+        return profile === undefined ? [] : [{ ...key, ...profile }];
+      }
       if (sk === META_SK) {
         return meta.missing
           ? []
@@ -1181,7 +1187,7 @@ describe('roles', () => {
   });
 
   it.each([
-    ['a user who is not a member', {}, 'invalid_request'],
+    ['a user who is not a member', { direct: false }, 'invalid_request'],
     ['a direct conversation', { direct: true }, 'invalid_request'],
   ])('refuses promoting in %s, and writes nothing', async (_case, meta, code) => {
     // Prepare
@@ -1289,5 +1295,233 @@ describe('the block list', () => {
       ConditionExpression: 'contains(blocked, :id)',
     });
     expect(listed).toMatchObject({ type: 'ack', userIds: ['bob', 'zed'] });
+  });
+});
+
+describe('consent: invitations instead of membership', () => {
+  const invitePut = (userId: string, conversationId: string, by = 'alice', byAdmin = true) => ({
+    Put: {
+      TableName: tables.conversations,
+      Item: {
+        conversationId: `USER#${userId}`,
+        sk: `INVITE#${conversationId}`,
+        invitedTo: conversationId,
+        invitedBy: by,
+        invitedAt: NOW.toISOString(),
+        byAdmin,
+      },
+      ConditionExpression: 'attribute_not_exists(conversationId)',
+    },
+  });
+
+  const invitationTake = (userId: string, seen: string) => ({
+    Update: {
+      TableName: tables.conversations,
+      Key: { conversationId: `USER#${userId}`, sk: 'PROFILE' },
+      UpdateExpression: 'ADD invitationCount :one',
+      ConditionExpression:
+        '(attribute_not_exists(invitationCount) OR invitationCount < :max) AND NOT contains(blocked, :by) AND whoCanAdd = :seen',
+      ExpressionAttributeValues: {
+        ':one': 1,
+        ':max': LIMITS.maxPendingInvitations,
+        ':by': 'alice',
+        ':seen': seen,
+      },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  });
+
+  /** The byMember index: each user's conversations. */
+  function givenConversationsOf(byUser: Record<string, string[]>): void {
+    ddbMock
+      .on(QueryCommand, { IndexName: 'byMember' })
+      .callsFake((input: { ExpressionAttributeValues?: Record<string, unknown> }) => {
+        const userId = String(input.ExpressionAttributeValues?.[':u']);
+        return { Items: (byUser[userId] ?? []).map((conversationId) => ({ conversationId })) };
+      });
+  }
+
+  it('invites, rather than adds, a user who lets nobody add them, in the transaction that adds the others', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin' }, {}, {}, [], { bob: { whoCanAdd: 'nobody' } });
+    givenNextSeq(3);
+    ddbMock
+      .on(QueryCommand, { TableName: tables.connections })
+      .resolves({ Items: [{ connectionId: 'bob-1' }] });
+    const post = fakePoster();
+
+    // Act
+    const reply = await call(
+      { action: 'addMembers', conversationId: CONVERSATION, members: ['bob', 'carol'] },
+      'alice',
+      post,
+    );
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', added: ['carol'], invited: ['bob'], seq: 3 });
+    const [items = []] = ddbMock
+      .commandCalls(TransactWriteCommand)
+      .map((c) => c.args[0].input.TransactItems ?? []);
+    expect(items[0]?.Update?.ExpressionAttributeValues).toMatchObject({ ':added': 1 });
+    expect(items.slice(1, 3)).toEqual([invitePut('bob', CONVERSATION), invitationTake('bob', 'nobody')]);
+    expect(items[3]?.Put?.Item).toMatchObject({ sk: memberSk('carol') });
+    // Only carol's arrival is in the order; bob hears of his invitation on his connection.
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: tables.messages,
+      Item: expect.objectContaining({ kind: 'member_added', userIds: ['carol'] }),
+    });
+    const invitation = post.mock.calls.map(([connectionId, data]) => [connectionId, JSON.parse(data)]);
+    expect(invitation).toContainEqual([
+      'bob-1',
+      { type: 'invitation', conversationId: CONVERSATION, invitedBy: 'alice', invitedAt: NOW.toISOString() },
+    ]);
+  });
+
+  it('adds a contacts-only user who shares a group with the caller, and invites one who shares only a direct conversation', async () => {
+    // Prepare
+    givenConversation({ alice: 'admin' }, {}, {}, [], {
+      bob: { whoCanAdd: 'contacts' },
+      carol: { whoCanAdd: 'contacts' },
+    });
+    givenConversationsOf({ alice: ['dm-ac', 'group-ab'], bob: ['group-ab'], carol: ['dm-ac'] });
+    givenNextSeq(3);
+
+    // Act
+    const reply = await call({
+      action: 'addMembers',
+      conversationId: CONVERSATION,
+      members: ['bob', 'carol'],
+    });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', added: ['bob'], invited: ['carol'] });
+  });
+
+  it('answers busy, writing nothing, when the user changed who may add them while the add was on its way', async () => {
+    // Prepare: read as `anyone`, but bob's profile says `nobody` when the transaction runs.
+    givenConversation({ alice: 'admin' });
+    ddbMock.on(TransactWriteCommand).rejects(
+      new TransactionCanceledException({
+        message: 'Transaction cancelled',
+        $metadata: {},
+        CancellationReasons: [
+          { Code: 'None' },
+          { Code: 'None' },
+          { Code: 'ConditionalCheckFailed', Item: { whoCanAdd: { S: 'nobody' } } },
+        ],
+      }),
+    );
+
+    // Act
+    const reply = await call({ action: 'addMembers', conversationId: CONVERSATION, members: ['bob'] });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'busy', retryable: true });
+    expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+  });
+
+  it('makes an accepted invitation a membership in one transaction, recorded as member_added by the inviter', async () => {
+    // Prepare
+    ddbMock.on(GetCommand).resolves({
+      Item: { invitedTo: CONVERSATION, invitedBy: 'alice', invitedAt: NOW.toISOString(), byAdmin: false },
+    });
+    givenNextSeq(9);
+
+    // Act
+    const reply = await call({ action: 'accept', conversationId: CONVERSATION }, 'bob');
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', conversationId: CONVERSATION, joined: true, seq: 9 });
+    const items = ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(items.map((item) => Object.keys(item)[0])).toEqual([
+      'Delete',
+      'Update',
+      'Put',
+      'Update',
+      'ConditionCheck',
+    ]);
+    expect(items[0]?.Delete?.Key).toEqual({ conversationId: 'USER#bob', sk: `INVITE#${CONVERSATION}` });
+    expect(items[1]?.Update).toMatchObject({
+      Key: { conversationId: 'USER#bob', sk: 'PROFILE' },
+      UpdateExpression: 'ADD conversationCount :one, invitationCount :minusOne',
+    });
+    expect(items[2]?.Put?.Item).toMatchObject({
+      sk: memberSk('bob'),
+      addedBy: 'alice',
+      role: 'member',
+      counted: true,
+    });
+    expect(items[3]?.Update).toMatchObject({ Key: { conversationId: CONVERSATION, sk: META_SK } });
+    // The inviter was no admin: an admin's removal since then still keeps bob out.
+    expect(items[4]?.ConditionCheck?.Key).toEqual({ conversationId: CONVERSATION, sk: removalSk('bob') });
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: tables.messages,
+      Item: expect.objectContaining({ kind: 'member_added', userIds: ['bob'], by: 'alice' }),
+    });
+  });
+
+  it('acks joined: false and writes nothing when there is no invitation', async () => {
+    // Prepare
+    ddbMock.on(GetCommand).resolves({});
+
+    // Act
+    const reply = await call({ action: 'accept', conversationId: CONVERSATION }, 'bob');
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', joined: false });
+    expectNothingWritten();
+  });
+
+  it('declines by deleting the invitation and giving back its pending slot, recording nothing', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).resolves({});
+
+    // Act
+    const reply = await call({ action: 'decline', conversationId: CONVERSATION }, 'bob');
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', declined: true });
+    const items = ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(items.map((item) => item.Delete?.Key ?? item.Update?.UpdateExpression)).toEqual([
+      { conversationId: 'USER#bob', sk: `INVITE#${CONVERSATION}` },
+      'ADD invitationCount :minusOne',
+    ]);
+    expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+  });
+
+  it('lists the pending invitations newest first, and stores the setting of who may add', async () => {
+    // Prepare
+    ddbMock.on(QueryCommand).resolves({
+      Items: [
+        { invitedTo: 'c-old', invitedBy: 'alice', invitedAt: '2030-01-01T00:00:00.000Z', byAdmin: true },
+        {
+          invitedTo: 'c-new',
+          invitedBy: 'carol',
+          invitedAt: '2030-01-02T00:00:00.000Z',
+          byAdmin: true,
+          title: 'T',
+        },
+      ],
+    });
+    ddbMock.on(UpdateCommand).resolves({});
+
+    // Act
+    const listed = await call({ action: 'listInvitations' }, 'bob');
+    const set = await call({ action: 'setWhoCanAdd', whoCanAdd: 'contacts' }, 'bob');
+
+    // Assess
+    expect(listed).toMatchObject({
+      type: 'ack',
+      invitations: [
+        { conversationId: 'c-new', invitedBy: 'carol', invitedAt: '2030-01-02T00:00:00.000Z', title: 'T' },
+        { conversationId: 'c-old', invitedBy: 'alice', invitedAt: '2030-01-01T00:00:00.000Z' },
+      ],
+    });
+    expect(set).toMatchObject({ type: 'ack', whoCanAdd: 'contacts' });
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: { conversationId: 'USER#bob', sk: 'PROFILE' },
+      UpdateExpression: 'SET whoCanAdd = :who',
+      ExpressionAttributeValues: { ':who': 'contacts' },
+    });
   });
 });

@@ -12,6 +12,9 @@
  * - Every member item takes its user's conversation slot (LIMITS.maxConversationsPerUser) in the
  *   transaction that writes it, refused when the user blocks whoever adds them; a removal gives it back.
  *   The block list itself: ./blocks.ts.
+ * - Consent: a user whose `whoCanAdd` (anyone, contacts: people who share a group with them, nobody)
+ *   does not admit whoever creates or adds to a group is invited instead: an `INVITE#` item in their
+ *   own partition, no member item, so no history, messages or offline events until they `accept`.
  * - Direct conversations refuse both: they have exactly their two members, and nobody could re-add one.
  * - A removed member stops receiving at once: their member item and their subscriptions to the
  *   conversation are deleted before the event is enqueued, so no later fan-out reaches them, and every
@@ -24,7 +27,9 @@
  *
  * Here: ./record.ts (a change in the order, told to the users it names), ./add.ts (addMembers),
  * ./remove.ts (removeMember and leave, and finishing an unfinished removal), ./promote.ts (promote),
- * ./blocks.ts (block, unblock, listBlocked), and the routes below.
+ * ./blocks.ts (block, unblock, listBlocked, setWhoCanAdd), ./consent.ts (who is added and who invited),
+ * ./create.ts (a group's creation), ./invitations.ts (listInvitations, accept, decline), and the routes
+ * below.
  */
 import type { ActionRoutes } from '../../../shared/route-kit';
 import { promote } from './promote';
@@ -33,6 +38,8 @@ import { removeMember } from './remove';
 
 export { addMembers } from './add';
 export { blockRoutes } from './blocks';
+export { createGroup } from './create';
+export { invitationRoutes } from './invitations';
 export type { MembershipDeps } from './record';
 export { REMOVAL_RESEND_WINDOW_MS } from './remove';
 

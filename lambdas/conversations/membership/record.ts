@@ -5,8 +5,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { mapWithConcurrency } from '../../../shared/concurrency';
-import { postEphemeral } from '../../../shared/ephemeral';
 import { BusyError } from '../../../shared/errors';
 import type { PostFn } from '../../../shared/poster';
 import type { MembershipFrame, MembershipKind } from '../../../shared/protocol';
@@ -14,14 +12,11 @@ import type { MembershipEvent } from '../../../shared/queue-body';
 import { reserveSeq } from '../../../shared/store/conversations';
 import { enqueue } from '../../../shared/store/fanout-queue';
 import { putMembershipEntry } from '../../../shared/store/messages';
-import { indexedConnections } from '../../../shared/store/presence';
 import type { TableNames } from '../../../shared/tables';
+import { postToUsers } from './consent';
 
 /** Reservations tried when a reader filled the reserved seq first (a change slower than the writer lease). */
 const RESERVE_ATTEMPTS = 3;
-
-/** byUser lookups at once when a change names several users. */
-const NAMED_LOOKUP_CONCURRENCY = 10;
 
 export interface MembershipDeps {
   ddb: DynamoDBDocumentClient;
@@ -96,9 +91,5 @@ async function tellNamedUsers(
     by: event.by,
     at: event.at,
   };
-  const found = await mapWithConcurrency(event.userIds, NAMED_LOOKUP_CONCURRENCY, (userId) =>
-    indexedConnections(deps.ddb, deps.tables, userId),
-  );
-  const connections = found.flatMap((result) => (result.status === 'fulfilled' ? result.value : []));
-  await postEphemeral(post, connections, JSON.stringify(frame));
+  await postToUsers({ ddb: deps.ddb, tables: deps.tables, post }, event.userIds, JSON.stringify(frame));
 }

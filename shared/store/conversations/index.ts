@@ -7,14 +7,27 @@
  *   with their read cursors, a user's conversations (the byMember index);
  * - ./membership.ts: the writes that decide who is a member: create, add, remove (each taking or giving
  *   back the member's conversation slot on their profile item, ./profiles.ts);
- * - ./profiles.ts: a user's `USER#` profile item: their conversation count (the cap) and block list;
+ * - ./profiles.ts: a user's `USER#` profile item: their conversation count (the cap), pending
+ *   invitations, block list and `whoCanAdd`;
+ * - ./admission.ts: what each user adds to a creation's or add's transaction (member item or
+ *   invitation, slot, checks), and why a refused one was refused;
+ * - ./invitations.ts: `INVITE#` items in a user's partition: which exist, the list, accept, decline;
  * - ./roles.ts: who is an admin, promoting, the successor of the last admin;
  * - ./removals.ts: `REMOVED#` records, which let a resent removal finish its first attempt;
  * - ./cursors.ts: moving a member's read cursor;
  * - ./send-bucket.ts: the send rate, on the member items;
  * - ./typing.ts: the typing throttle, on the member items.
  */
+
+export { type Admission, invitationSk, type TransactItem } from './admission';
 export { markRead } from './cursors';
+export {
+  acceptInvitation,
+  declineInvitation,
+  listInvitations,
+  readInvitation,
+  type StoredInvitation,
+} from './invitations';
 export {
   listMemberCursors,
   listMembers,
@@ -24,17 +37,19 @@ export {
 } from './members';
 export {
   addMemberItems,
+  type Consent,
   createConversation,
   removeMemberItem,
-  type TransactItem,
 } from './membership';
 export { readCounter, readMeta, readMetas, reserveSeq } from './meta';
 export {
-  admissionRefusal,
   blockUser,
   giveBackConversationSlot,
   PROFILE_SK,
   readProfile,
+  readProfiles,
+  seenCondition,
+  setWhoCanAdd,
   takeConversationSlot,
   type UserProfile,
   unblockUser,

@@ -5,33 +5,30 @@
  * (./profiles.ts) in the same transaction, so the per-user cap and the block list hold under races.
  */
 
-import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import {
-  cancellationReasons,
-  LimitExceededError,
-  NotAMemberError,
-  NotAnAdminError,
-  ValidationError,
-} from '../../errors';
+import { cancellationReasons, LimitExceededError, NotAMemberError, ValidationError } from '../../errors';
 import { LIMITS } from '../../limits';
-import type { ConversationSummary } from '../../protocol';
+import type { ConversationSummary, WhoCanAdd } from '../../protocol';
 import { META_SK, memberSk, type TableNames } from '../../tables';
+import {
+  type Admission,
+  type AdmissionContext,
+  admissionUnit,
+  type TransactItem,
+  undoUnit,
+  unitRefusal,
+  unitSize,
+} from './admission';
+import { existingInvitations } from './invitations';
 import { existingMembers } from './members';
-import { admissionRefusal, giveBackConversationSlot, takeConversationSlot } from './profiles';
+import { giveBackConversationSlot } from './profiles';
 import { type RemovalRecord, removalSk } from './removals';
-
-/** One item of a TransactWriteItems call. */
-export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 /** DynamoDB refuses a TransactWriteItems call with more items than this. */
 const MAX_TRANSACTION_ITEMS = 100;
 
 /** Attempts of addMemberItems when a concurrent add keeps changing who is a member. */
 const ADD_MEMBERS_ATTEMPTS = 3;
-
-/** A member's role: the creator is an admin, everyone added later a member until an admin promotes them. */
-export type MemberRole = 'admin' | 'member';
 
 type Tables = Pick<TableNames, 'conversations'>;
 
@@ -42,13 +39,18 @@ function groupTooLarge(size: number): LimitExceededError {
   );
 }
 
+/** Who a creation or add admits as members and who it invites, as the caller sorted them (./admission.ts). */
+export type Consent = Map<string, { invite: boolean; seen?: WhoCanAdd }>;
+
 /**
- * Writes one item per member, takes each member's conversation slot (refused when they are at their cap
- * or block the creator), and writes the META item (counter at 0, memberCount) last. Up to 49 members
- * that is one TransactWriteItems; a larger group takes a transaction per 49 members with META in the
- * last, so a conversation is never visible without its members, and a refused transaction has the ones
- * before it undone (their member items deleted and slots given back) before the refusal is thrown. The
- * members are deduplicated, first occurrence first, so pass the creator first.
+ * Writes one unit per member (./admission.ts: the member item or invitation, and the user's slot,
+ * refused when they are at their cap or block the creator) and the META item (counter at 0,
+ * memberCount) last. Up to 49 users that is one TransactWriteItems; a larger group takes a transaction
+ * per 49 with META in the last, so a conversation is never visible without its members, and a refused
+ * transaction has the ones before it undone (their items deleted and slots given back) before the
+ * refusal is thrown. The users are deduplicated, first occurrence first, so pass the creator first;
+ * `consent` says who is invited rather than added (nobody, for a direct conversation).
+ * @returns the conversation, whose `members` are those added, and `invited` those invited (if any).
  * @throws LimitExceededError when there are more than LIMITS.maxGroupSize members, or one is at their cap.
  * @throws NotAllowedError when a member blocks the creator.
  * @throws the TransactionCanceledException when the conversation (or a member item) exists already.
@@ -63,12 +65,19 @@ export async function createConversation(
     createdBy: string;
     now: Date;
     direct?: boolean;
+    consent?: Consent;
   },
 ): Promise<ConversationSummary> {
-  const members = [...new Set(input.members)];
-  if (members.length > LIMITS.maxGroupSize) throw groupTooLarge(members.length);
+  const users = [...new Set(input.members)];
+  if (users.length > LIMITS.maxGroupSize) throw groupTooLarge(users.length);
   const createdAt = input.now.toISOString();
   const { conversationId, createdBy } = input;
+  const admissions = users.map((userId): Admission => {
+    const consent = input.consent?.get(userId);
+    return { userId, invite: consent?.invite === true, ...(consent?.seen ? { seen: consent.seen } : {}) };
+  });
+  const members = admissions.filter((admission) => !admission.invite).map((admission) => admission.userId);
+  const invited = admissions.filter((admission) => admission.invite).map((admission) => admission.userId);
   const meta = {
     conversationId,
     sk: META_SK,
@@ -79,44 +88,40 @@ export async function createConversation(
     memberCount: members.length,
     ...(input.direct === true ? { direct: true, members } : {}),
   };
-  const metaPut: TransactItem = {
-    Put: {
-      TableName: tables.conversations,
-      Item: meta,
-      ConditionExpression: 'attribute_not_exists(conversationId)',
-    },
+  const context: AdmissionContext = {
+    conversationId,
+    by: createdBy,
+    at: createdAt,
+    byAdmin: true,
+    ...(input.title === undefined ? {} : { title: input.title }),
+    roleOf: (userId) => (userId === createdBy ? 'admin' : 'member'),
   };
-  const chunks = chunk(members, Math.floor((MAX_TRANSACTION_ITEMS - 1) / 2));
-  for (const [index, users] of chunks.entries()) {
-    const items: TransactItem[] = users.flatMap((userId) => [
-      {
+  const runs = chunk(admissions, Math.floor((MAX_TRANSACTION_ITEMS - 1) / unitSize(true)));
+  for (const [index, run] of runs.entries()) {
+    const items = run.flatMap((admission) => admissionUnit(tables, context, admission));
+    // A conversation exists once its META exists: every route checks META, so it goes in the last transaction.
+    if (index === runs.length - 1) {
+      items.push({
         Put: {
           TableName: tables.conversations,
-          Item: memberItem(conversationId, userId, {
-            addedBy: createdBy,
-            joinedAt: createdAt,
-            role: userId === createdBy ? 'admin' : 'member',
-          }),
-          // A colliding id must fail, never join someone else's conversation.
+          Item: meta,
           ConditionExpression: 'attribute_not_exists(conversationId)',
         },
-      },
-      takeConversationSlot(tables, userId, createdBy),
-    ]);
-    if (index === chunks.length - 1) items.push(metaPut);
+      });
+    }
     try {
       await ddb.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (err: unknown) {
-      await undoMembers(ddb, tables, conversationId, chunks.slice(0, index).flat());
-      const reasons = cancellationReasons(err);
+      await undoUnits(ddb, tables, conversationId, runs.slice(0, index).flat());
+      const reasons = cancellationReasons(err) ?? [];
       // A member item or META was there already: the caller decides (a direct conversation answers with it).
-      const collided = reasons?.some((reason, i) => reason.Code === 'ConditionalCheckFailed' && i % 2 === 0);
-      const refused = reasons?.findIndex(
-        (reason, i) => reason.Code === 'ConditionalCheckFailed' && i % 2 === 1,
+      const refusals = reasons.map((reason, i) =>
+        i < run.length * unitSize(true) ? unitRefusal(reason, i, { admissions: run, context }) : undefined,
       );
-      const user = refused === undefined ? undefined : users[(refused - 1) / 2];
-      if (collided || user === undefined) throw err;
-      throw admissionRefusal(reasons?.[refused ?? 0]?.Item, user, createdBy);
+      const refusal = refusals.find((found) => found !== undefined);
+      const collided = reasons.some((reason, i) => reason.Code === 'ConditionalCheckFailed' && i % 2 === 0);
+      if (collided || refusal === undefined) throw err;
+      throw refusal;
     }
   }
   return {
@@ -127,18 +132,18 @@ export async function createConversation(
     createdBy,
     createdAt,
     lastSeq: 0,
+    ...(invited.length > 0 ? { invited } : {}),
   };
 }
 
 /**
- * Adds each user who is not a member yet in one transaction per up to 49 users (33 when the caller is
- * no admin): their member items, their conversation slots (refused when they are at their cap or block
- * the caller) and META `memberCount`, which can only grow to LIMITS.maxGroupSize. A caller who is no
- * admin also has each user's removal record checked in the transaction: a user an admin removed is
- * added back only by an admin. Member items are put only if they are not there, so concurrent adds and
+ * Adds each user who is not a member yet, or invites them (`consent`), in one transaction per up to 49
+ * users (33 when the caller is no admin): their units (./admission.ts: member item or invitation, slot,
+ * and for a caller who is no admin the check that no admin removed them) and META `memberCount`, which
+ * can only grow to LIMITS.maxGroupSize. Items are put only if they are not there, so concurrent adds and
  * retries are safe and never overwrite the original `joinedAt`/`addedBy`; a refused transaction has the
- * ones before it undone before the refusal is thrown.
- * @returns the users actually added, in request order; existing members are left out.
+ * ones before it undone before the refusal is thrown. Users with a pending invitation are left out.
+ * @returns the users added and those invited, in request order.
  * @throws LimitExceededError when the group would grow past LIMITS.maxGroupSize or a user is at their cap.
  * @throws NotAllowedError when a user blocks the caller.
  * @throws NotAnAdminError when the caller is no admin and a user was removed by one.
@@ -146,24 +151,52 @@ export async function createConversation(
 export async function addMemberItems(
   ddb: DynamoDBDocumentClient,
   tables: Tables,
-  input: { conversationId: string; members: string[]; addedBy: string; byAdmin: boolean; now: Date },
-): Promise<string[]> {
+  input: {
+    conversationId: string;
+    members: string[];
+    addedBy: string;
+    byAdmin: boolean;
+    now: Date;
+    consent?: Consent;
+  },
+): Promise<{ added: string[]; invited: string[] }> {
   const { conversationId, addedBy, byAdmin } = input;
-  const joinedAt = input.now.toISOString();
   const requested = [...new Set(input.members)];
   // Even if only the caller were a member, these would not fit.
   if (requested.length >= LIMITS.maxGroupSize) throw groupTooLarge(requested.length + 1);
-  const perUser = byAdmin ? 2 : 3;
+  const context: AdmissionContext = {
+    conversationId,
+    by: addedBy,
+    at: input.now.toISOString(),
+    byAdmin,
+    roleOf: () => 'member',
+  };
+  const size = unitSize(byAdmin);
   for (let attempt = 1; ; attempt++) {
-    const existing = await existingMembers(ddb, tables, conversationId, requested);
-    const added = requested.filter((userId) => !existing.has(userId));
-    if (added.length === 0) return [];
-    const chunks = chunk(added, Math.floor((MAX_TRANSACTION_ITEMS - 1) / perUser));
+    const [existing, pending] = await Promise.all([
+      existingMembers(ddb, tables, conversationId, requested),
+      existingInvitations(
+        ddb,
+        tables,
+        conversationId,
+        requested.filter((userId) => input.consent?.get(userId)?.invite),
+      ),
+    ]);
+    const admissions = requested
+      .filter((userId) => !existing.has(userId) && !pending.has(userId))
+      .map((userId): Admission => {
+        const consent = input.consent?.get(userId);
+        return { userId, invite: consent?.invite === true, ...(consent?.seen ? { seen: consent.seen } : {}) };
+      });
+    const added = admissions.filter((admission) => !admission.invite).map((admission) => admission.userId);
+    const invited = admissions.filter((admission) => admission.invite).map((admission) => admission.userId);
+    if (admissions.length === 0) return { added, invited };
+    const runs = chunk(admissions, Math.floor((MAX_TRANSACTION_ITEMS - 1) / size));
     let done = 0;
+    let joined = 0;
     try {
-      for (const users of chunks) {
-        // The room the rest of this add needs: the chunks before this one are in memberCount already.
-        const rest = added.length - done * (chunks[0]?.length ?? 0);
+      for (const run of runs) {
+        const joining = run.filter((admission) => !admission.invite).length;
         await ddb.send(
           new TransactWriteCommand({
             TransactItems: [
@@ -174,59 +207,39 @@ export async function addMemberItems(
                   UpdateExpression: 'ADD memberCount :added',
                   ConditionExpression:
                     'attribute_exists(conversationId) AND attribute_not_exists(direct) AND memberCount <= :room',
-                  ExpressionAttributeValues: { ':added': users.length, ':room': LIMITS.maxGroupSize - rest },
+                  // The room the rest of this add needs: the runs before this one are in memberCount already.
+                  ExpressionAttributeValues: {
+                    ':added': joining,
+                    ':room': LIMITS.maxGroupSize - (added.length - joined),
+                  },
                   ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
                 },
               },
-              ...users.flatMap((userId) => [
-                {
-                  Put: {
-                    TableName: tables.conversations,
-                    Item: memberItem(conversationId, userId, { addedBy, joinedAt, role: 'member' }),
-                    ConditionExpression: 'attribute_not_exists(conversationId)',
-                  },
-                },
-                takeConversationSlot(tables, userId, addedBy),
-                ...(byAdmin ? [] : [notRemovedByAnAdmin(tables, conversationId, userId)]),
-              ]),
+              ...run.flatMap((admission) => admissionUnit(tables, context, admission)),
             ],
           }),
         );
         done += 1;
+        joined += joining;
       }
-      return added;
+      return { added, invited };
     } catch (err: unknown) {
-      const undone = chunks.slice(0, done).flat();
-      await undoMembers(ddb, tables, conversationId, undone, { memberCount: true });
+      await undoUnits(ddb, tables, conversationId, runs.slice(0, done).flat(), { memberCount: true });
       const reasons = cancellationReasons(err);
       if (reasons === undefined) throw err;
-      refuseAdd(reasons, conversationId, chunks[done] ?? [], { perUser, addedBy, added: added.length });
+      refuseAdd(reasons, { admissions: runs[done] ?? [], context, added: added.length - joined });
       // Someone added one of these users meanwhile (or the transaction conflicted): look again.
       if (attempt >= ADD_MEMBERS_ATTEMPTS) throw err;
     }
   }
 }
 
-/** The condition that `userId`'s latest departure, if any, was no admin's removal. */
-function notRemovedByAnAdmin(tables: Tables, conversationId: string, userId: string): TransactItem {
-  return {
-    ConditionCheck: {
-      TableName: tables.conversations,
-      Key: { conversationId, sk: removalSk(userId) },
-      ConditionExpression: 'attribute_not_exists(conversationId) OR #kind <> :removed',
-      ExpressionAttributeNames: { '#kind': 'kind' },
-      ExpressionAttributeValues: { ':removed': 'member_removed' },
-    },
-  };
-}
-
 /** Throws the refusal an add's cancelled transaction stands for; returns when it is a race worth another look. */
 function refuseAdd(
   reasons: { Code?: string; Item?: Record<string, unknown> }[],
-  conversationId: string,
-  users: string[],
-  add: { perUser: number; addedBy: string; added: number },
+  run: { admissions: Admission[]; context: AdmissionContext; added: number },
 ): void {
+  const { conversationId } = run.context;
   const meta = reasons[0];
   if (meta?.Code === 'ConditionalCheckFailed') {
     const item = meta.Item as { direct?: unknown; memberCount?: { N?: string } } | undefined;
@@ -235,56 +248,44 @@ function refuseAdd(
       throw new ValidationError(['conversationId: a direct conversation has exactly its two members']);
     }
     const count = Number(item.memberCount?.N);
-    throw groupTooLarge(Number.isFinite(count) ? count + add.added : LIMITS.maxGroupSize + 1);
+    throw groupTooLarge(Number.isFinite(count) ? count + run.added : LIMITS.maxGroupSize + 1);
   }
   for (const [index, reason] of reasons.entries()) {
-    if (index === 0 || reason.Code !== 'ConditionalCheckFailed') continue;
-    const user = users[Math.floor((index - 1) / add.perUser)];
-    const which = (index - 1) % add.perUser;
-    if (user === undefined) continue;
-    if (which === 1) throw admissionRefusal(reason.Item, user, add.addedBy);
-    if (which === 2) throw new NotAnAdminError(conversationId, `add back ${user}, whom an admin removed`);
+    const refusal = index === 0 ? undefined : unitRefusal(reason, index - 1, run);
+    if (refusal !== undefined) throw refusal;
   }
 }
 
 /**
- * Undoes member items a refused creation or add wrote before the refusal: deletes them (only if they are
- * still there), gives their slots back and, for an add, takes them off META `memberCount`.
+ * Undoes units a refused creation or add wrote before the refusal: deletes their member items or
+ * invitations (only if they are still there), gives their slots back and, for an add, takes the members
+ * off META `memberCount`.
  */
-async function undoMembers(
+async function undoUnits(
   ddb: DynamoDBDocumentClient,
   tables: Tables,
   conversationId: string,
-  userIds: string[],
+  admissions: Admission[],
   options: { memberCount?: boolean } = {},
 ): Promise<void> {
-  const perTransaction = Math.floor((MAX_TRANSACTION_ITEMS - 1) / 2);
-  for (const users of chunk(userIds, perTransaction)) {
+  for (const run of chunk(admissions, Math.floor((MAX_TRANSACTION_ITEMS - 1) / 2))) {
+    const members = run.filter((admission) => !admission.invite).length;
     await ddb.send(
       new TransactWriteCommand({
         TransactItems: [
-          ...users.flatMap((userId): TransactItem[] => [
-            {
-              Delete: {
-                TableName: tables.conversations,
-                Key: { conversationId, sk: memberSk(userId) },
-                ConditionExpression: 'attribute_exists(conversationId)',
-              },
-            },
-            giveBackConversationSlot(tables, userId),
-          ]),
-          ...(options.memberCount !== true
-            ? []
-            : [
+          ...run.flatMap((admission) => undoUnit(tables, conversationId, admission)),
+          ...(options.memberCount === true && members > 0
+            ? [
                 {
                   Update: {
                     TableName: tables.conversations,
                     Key: { conversationId, sk: META_SK },
                     UpdateExpression: 'ADD memberCount :minus',
-                    ExpressionAttributeValues: { ':minus': -users.length },
+                    ExpressionAttributeValues: { ':minus': -members },
                   },
                 },
-              ]),
+              ]
+            : []),
         ],
       }),
     );
@@ -352,16 +353,4 @@ function chunk<T>(items: T[], size: number): T[][] {
   const runs: T[][] = [];
   for (let start = 0; start < items.length; start += size) runs.push(items.slice(start, start + size));
   return runs;
-}
-
-/**
- * A member item. `counted` marks that it took the user's conversation slot, which a removal gives back
- * (items written before the cap existed took none).
- */
-function memberItem(
-  conversationId: string,
-  userId: string,
-  join: { addedBy: string; joinedAt: string; role: MemberRole },
-): Record<string, string | boolean> {
-  return { conversationId, sk: memberSk(userId), memberId: userId, ...join, counted: true };
 }

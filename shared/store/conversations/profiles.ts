@@ -1,42 +1,67 @@
 /**
- * Per-user items of the conversations table: how many conversations a user is in (the cap) and whom
- * they block. They live under the partition `USER#<userId>` (sort key `PROFILE`), which no conversation
+ * Per-user items of the conversations table: how many conversations a user is in (the cap), how many
+ * invitations they have pending, whom they block and who may add them to a group (`whoCanAdd`). They live under the partition `USER#<userId>` (sort key `PROFILE`), which no conversation
  * id can name (`conversationIdSchema` has no `#`) and which the byMember index never lists (no
  * `memberId`), so every write that makes someone a member takes that user's slot in the same
  * transaction as the member item, and a block holds under races.
  */
-import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { type ChatError, LimitExceededError, NotAllowedError } from '../../errors';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { LimitExceededError } from '../../errors';
 import { LIMITS } from '../../limits';
+import type { WhoCanAdd } from '../../protocol';
 import type { TableNames } from '../../tables';
+import { batchGetAll } from '../batch';
 import { updateIf } from '../conditions';
 
 /** The partition of a user's own items in the conversations table. */
 export const userPk = (userId: string): string => `USER#${userId}`;
 export const PROFILE_SK = 'PROFILE';
 
-/** A user's profile item: conversations counted against their cap, and the users they block. */
+/** A user's profile item: conversations counted against their cap, the users they block, who may add them. */
 export interface UserProfile {
   conversationCount?: number;
   blocked?: Set<string>;
+  whoCanAdd: WhoCanAdd;
 }
 
 type Tables = Pick<TableNames, 'conversations'>;
 
 /**
- * The transaction item that takes one of `userId`'s conversation slots, refused (condition) when they
- * are at LIMITS.maxConversationsPerUser or block `by` (the user who creates, adds or opens). It returns
- * the profile when refused, which {@link admissionRefusal} turns into the answer.
+ * The condition that `whoCanAdd` is still `seen`, the value read before the transaction (an item without
+ * it holds LIMITS.defaultWhoCanAdd); empty when nothing was read (the caller, a direct conversation).
  */
-export function takeConversationSlot(tables: Tables, userId: string, by: string) {
+export function seenCondition(seen: WhoCanAdd | undefined): {
+  expression: string;
+  values: Record<string, string>;
+} {
+  if (seen === undefined) return { expression: '', values: {} };
+  const expression =
+    seen === LIMITS.defaultWhoCanAdd
+      ? ' AND (attribute_not_exists(whoCanAdd) OR whoCanAdd = :seen)'
+      : ' AND whoCanAdd = :seen';
+  return { expression, values: { ':seen': seen } };
+}
+
+/**
+ * The transaction item that takes one of `userId`'s conversation slots, refused (condition) when they
+ * are at LIMITS.maxConversationsPerUser, block `by` (the user who creates, adds or opens), or changed
+ * `whoCanAdd` since it was read as `seen`. It returns the profile when refused, which
+ * ./admission.ts (profileRefusal) turns into the answer.
+ */
+export function takeConversationSlot(tables: Tables, userId: string, by: string, seen?: WhoCanAdd) {
+  const still = seenCondition(seen);
   return {
     Update: {
       TableName: tables.conversations,
       Key: { conversationId: userPk(userId), sk: PROFILE_SK },
       UpdateExpression: 'ADD conversationCount :one',
-      ConditionExpression:
-        '(attribute_not_exists(conversationCount) OR conversationCount < :cap) AND NOT contains(blocked, :by)',
-      ExpressionAttributeValues: { ':one': 1, ':cap': LIMITS.maxConversationsPerUser, ':by': by },
+      ConditionExpression: `(attribute_not_exists(conversationCount) OR conversationCount < :cap) AND NOT contains(blocked, :by)${still.expression}`,
+      ExpressionAttributeValues: {
+        ':one': 1,
+        ':cap': LIMITS.maxConversationsPerUser,
+        ':by': by,
+        ...still.values,
+      },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
     },
   };
@@ -52,25 +77,6 @@ export function giveBackConversationSlot(tables: Tables, userId: string) {
       ExpressionAttributeValues: { ':minusOne': -1 },
     },
   };
-}
-
-/**
- * Why {@link takeConversationSlot} refused `userId` (its failed condition's marshalled item): a block
- * answers `forbidden` in words that do not say who blocked whom; a full cap says whose it is.
- */
-export function admissionRefusal(
-  item: Record<string, unknown> | undefined,
-  userId: string,
-  by: string,
-): ChatError {
-  const blocked = (item?.blocked as { SS?: string[] } | undefined)?.SS ?? [];
-  if (blocked.includes(by)) return new NotAllowedError(`You cannot add ${userId} to a conversation`);
-  const cap = LIMITS.maxConversationsPerUser;
-  return new LimitExceededError(
-    userId === by
-      ? `You are in ${cap} conversations, the most one user may be in; leave one first`
-      : `${userId} is in ${cap} conversations, the most one user may be in`,
-  );
 }
 
 /**
@@ -117,7 +123,34 @@ export async function unblockUser(
   return outcome.applied;
 }
 
-/** A user's profile (block list and conversation count), read consistently; empty before their first write. */
+/** Sets who may add `userId` to a group straight away (the others invite them). One UpdateItem. */
+export async function setWhoCanAdd(
+  ddb: DynamoDBDocumentClient,
+  tables: Tables,
+  userId: string,
+  whoCanAdd: WhoCanAdd,
+): Promise<void> {
+  await ddb.send(
+    new UpdateCommand({
+      TableName: tables.conversations,
+      Key: { conversationId: userPk(userId), sk: PROFILE_SK },
+      UpdateExpression: 'SET whoCanAdd = :who',
+      ExpressionAttributeValues: { ':who': whoCanAdd },
+    }),
+  );
+}
+
+/** A profile item as the table holds it, read into a {@link UserProfile}. */
+function toProfile(item: Record<string, unknown> | undefined): UserProfile {
+  const who = item?.whoCanAdd;
+  return {
+    ...(typeof item?.conversationCount === 'number' ? { conversationCount: item.conversationCount } : {}),
+    ...(item?.blocked instanceof Set ? { blocked: item.blocked as Set<string> } : {}),
+    whoCanAdd: who === 'anyone' || who === 'contacts' || who === 'nobody' ? who : LIMITS.defaultWhoCanAdd,
+  };
+}
+
+/** A user's profile, read consistently; the defaults before their first write. */
 export async function readProfile(
   ddb: DynamoDBDocumentClient,
   tables: Tables,
@@ -130,8 +163,21 @@ export async function readProfile(
       ConsistentRead: true,
     }),
   );
-  return {
-    ...(typeof Item?.conversationCount === 'number' ? { conversationCount: Item.conversationCount } : {}),
-    ...(Item?.blocked instanceof Set ? { blocked: Item.blocked as Set<string> } : {}),
-  };
+  return toProfile(Item);
+}
+
+/** The profiles of `userIds`: strongly consistent BatchGetItems of 100 keys. */
+export async function readProfiles(
+  ddb: DynamoDBDocumentClient,
+  tables: Tables,
+  userIds: string[],
+): Promise<Map<string, UserProfile>> {
+  const items = await batchGetAll(
+    ddb,
+    tables.conversations,
+    userIds.map((userId) => ({ conversationId: userPk(userId), sk: PROFILE_SK })),
+    { consistentRead: true },
+  );
+  const byPk = new Map(items.map((item) => [String(item.conversationId), item]));
+  return new Map(userIds.map((userId) => [userId, toProfile(byPk.get(userPk(userId)))]));
 }

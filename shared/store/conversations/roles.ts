@@ -7,7 +7,7 @@ import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-
 import { cancellationReasons } from '../../errors';
 import { memberSk, type TableNames } from '../../tables';
 import { queryAll } from '../batch';
-import type { TransactItem } from './membership';
+import type { TransactItem } from './admission';
 
 type Tables = Pick<TableNames, 'conversations'>;
 
