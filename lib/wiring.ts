@@ -166,9 +166,9 @@ export const FUNCTIONS = {
         queryIndexes: ['byMember'],
       },
       // putSubscription and deleteSubscription keep the connection's `conversations` set, and every frame
-      // takes its user's budget on their USER# item; byUser finds who is online (presence) and a removed
-      // member's sockets.
-      connections: { actions: ['UpdateItem'], queryIndexes: ['byUser'] },
+      // takes its user's budget on their USER# item; presence reads the members' USER# items
+      // (BatchGetItem); byUser finds a removed member's sockets.
+      connections: { actions: ['UpdateItem', 'BatchGetItem'], queryIndexes: ['byUser'] },
       subscriptions: { actions: ['Query', 'PutItem', 'DeleteItem'] },
       // Backlog and history pages (Query), the list's last messages (BatchGetItem); PutItem because a
       // reader fills a dead writer's seq with a tombstone, and membership changes are stored here.

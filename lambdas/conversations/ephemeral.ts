@@ -7,7 +7,8 @@
  *   membership check and the per-user throttle (`typingAt`, at most one event per LIMITS.typingThrottleMs);
  *   then the conversation's listeners, except the caller's own connections, get `{type:'typing'}`.
  * - `presence {conversationId}`: the members (one consistent Query) and which of them have a live
- *   connection (one byUser index Query per member), with their read cursors in small groups.
+ *   connection (their connection slots: one BatchGetItem for up to 100 members), with their read
+ *   cursors in small groups.
  * - On a `read` that moved the cursor, {@link postReadEvent}: `{type:'read'}` to the listeners, in
  *   conversations of at most LIMITS.maxReadEventMembers members.
  * - On `subscribe`, {@link prepareOnlineAnnouncement}: a connection that is the first of its user to
@@ -22,7 +23,8 @@ import type { PostFn } from '../../shared/poster';
 import type { PresenceAck, PresenceEvent, ReadEvent, TypingAck, TypingEvent } from '../../shared/protocol';
 import type { ActionRoutes, Caller } from '../../shared/route-kit';
 import { listMemberCursors, takeTypingSlot } from '../../shared/store/conversations';
-import { listListeners, onlineUsers } from '../../shared/store/presence';
+import { listListeners } from '../../shared/store/presence';
+import { onlineUsers } from '../../shared/store/user-limits';
 import type { TableNames } from '../../shared/tables';
 
 export interface EphemeralDeps {
@@ -82,13 +84,14 @@ export async function sendTyping(
  * The members of a conversation who have at least one live connection, in member order, and, in
  * conversations of at most LIMITS.maxReadEventMembers members, every member's read cursor. One
  * consistent Query reads the member items (at most LIMITS.maxGroupSize), cursors included at no extra
- * cost, which is also the caller's membership check; then one byUser index Query per other member (the
- * caller is online: they asked). Cursors follow the rule of `read` pushes: a client that hears those
+ * cost, which is also the caller's membership check; then one BatchGetItem of the other members'
+ * connection slots (shared/store/user-limits.ts; the caller is online: they asked). Two requests for a
+ * group of 100, where a byUser index Query per member cost 100. Cursors follow the rule of `read` pushes: a client that hears those
  * gets the same receipts after a reload, and a large group, which hears none, gets none here.
  * @throws NotAMemberError when the caller is not a member.
  */
 export async function presence(
-  deps: Pick<EphemeralDeps, 'ddb' | 'tables'>,
+  deps: Pick<EphemeralDeps, 'ddb' | 'tables' | 'clock'>,
   conversationId: string,
   userId: string,
 ): Promise<PresenceAck> {
@@ -99,6 +102,7 @@ export async function presence(
     deps.ddb,
     deps.tables,
     members.filter((member) => member !== userId),
+    deps.clock(),
   );
   const online = members.filter((member) => member === userId || others.has(member));
   if (members.length > LIMITS.maxReadEventMembers) return { conversationId, online };

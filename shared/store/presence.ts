@@ -1,7 +1,8 @@
 /**
- * Presence reads: who listens to a conversation (its subscriptions, with their users) and who is online
- * (has a live connection, found through the connections table's byUser index). Who is a member of a
- * conversation is the conversations table's (./conversations/members.ts).
+ * Presence reads: who listens to a conversation (its subscriptions, with their users) and a user's live
+ * connections (the connections table's byUser index). Which of a group's members are online is read
+ * from their connection slots (./user-limits.ts); who is a member of a conversation is the
+ * conversations table's (./conversations/members.ts).
  */
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLES, type TableNames, TTL_ATTRIBUTE } from '../tables';
@@ -9,7 +10,7 @@ import { queryAll } from './batch';
 
 const BY_USER = TABLES.connections.globalSecondaryIndexes[0].indexName;
 
-/** Index reads in flight at once when looking up several users. */
+/** Connection items read at once when confirming byUser candidates. */
 const LOOKUP_CONCURRENCY = 10;
 
 /** One connection subscribed to a conversation, and the user on it. */
@@ -102,24 +103,4 @@ export async function otherConnection(
     if (live >= 0) return candidates[start + live];
   }
   return undefined;
-}
-
-/**
- * Which of `userIds` have at least one connection: one byUser Query per user (keys only, one item:
- * half a read unit each), LOOKUP_CONCURRENCY at a time. Eventually consistent, like the index.
- */
-export async function onlineUsers(
-  ddb: DynamoDBDocumentClient,
-  tables: Pick<TableNames, 'connections'>,
-  userIds: readonly string[],
-): Promise<Set<string>> {
-  const online = new Set<string>();
-  for (let start = 0; start < userIds.length; start += LOOKUP_CONCURRENCY) {
-    await Promise.all(
-      userIds.slice(start, start + LOOKUP_CONCURRENCY).map(async (userId) => {
-        if ((await indexedConnections(ddb, tables, userId, 1)).length > 0) online.add(userId);
-      }),
-    );
-  }
-  return online;
 }

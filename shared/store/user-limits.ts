@@ -3,7 +3,7 @@
  * connections table (its key never collides with an API Gateway connection id, and it has no `userId`
  * attribute, so the byUser index never lists it):
  *
- * - `live`: the user's open connections, a string set of `<expiresAt> <connectionId>`, capped at
+ * - `liveConnections`: the user's open connections, a string set of `<expiresAt> <connectionId>`, capped at
  *   LIMITS.maxConnectionsPerUser by the condition of the `ADD` that claims a slot at `$connect`;
  * - one GCRA bucket per cost class (`tat_<class>`, ../store/gcra.ts) for the user's frames.
  *
@@ -17,15 +17,20 @@ import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamod
 import { RateLimitedError } from '../errors';
 import { type CostClass, LIMITS } from '../limits';
 import { type TableNames, TTL_ATTRIBUTE } from '../tables';
+import { batchGetAll } from './batch';
 import { updateIf } from './conditions';
 import { type BucketHints, takeToken } from './gcra';
 
 type Tables = Pick<TableNames, 'connections'>;
 
-const LIVE_ATTRIBUTE = 'live';
+const LIVE_ATTRIBUTE = 'liveConnections';
+
+const USER_PREFIX = 'USER#';
 
 /** The key of a user's limits item in the connections table. */
-export const userKey = (userId: string): { connectionId: string } => ({ connectionId: `USER#${userId}` });
+export const userKey = (userId: string): { connectionId: string } => ({
+  connectionId: `${USER_PREFIX}${userId}`,
+});
 
 /** One open connection of a user, as its slot names it. */
 export interface ConnectionSlot {
@@ -36,6 +41,15 @@ export interface ConnectionSlot {
 }
 
 const entryOf = (slot: ConnectionSlot): string => `${slot.expiresAt} ${slot.connectionId}`;
+
+/** The entries of a `live` set as an item holds it (a set, or nothing). */
+const entriesOf = (live: unknown): string[] => (live instanceof Set ? [...live].map(String) : []);
+
+/** Whether an entry's connection has outlived its TTL. */
+const lapsedAt =
+  (nowSeconds: number) =>
+  (entry: string): boolean =>
+    Number(entry.split(' ')[0]) <= nowSeconds;
 
 /** Claims per `$connect`: the claim, and once more after dropping lapsed entries. */
 const CLAIM_ATTEMPTS = 2;
@@ -64,10 +78,8 @@ export async function claimConnectionSlot(
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
     if (outcome.applied) return true;
-    const live: unknown = outcome.item?.[LIVE_ATTRIBUTE];
-    const nowSeconds = Math.floor(now.getTime() / 1000);
-    const lapsed = (live instanceof Set ? [...live].map(String) : []).filter(
-      (entry) => Number(entry.split(' ')[0]) <= nowSeconds,
+    const lapsed = entriesOf(outcome.item?.[LIVE_ATTRIBUTE]).filter(
+      lapsedAt(Math.floor(now.getTime() / 1000)),
     );
     if (lapsed.length === 0 || attempt === CLAIM_ATTEMPTS) return false;
     await ddb.send(
@@ -98,6 +110,33 @@ export async function releaseConnectionSlot(
       ExpressionAttributeValues: { ':entry': new Set([entryOf(slot)]) },
     }),
   );
+}
+
+/**
+ * Which of `userIds` have at least one open connection: their connection slots, read with one
+ * BatchGetItem of their limits items per 100 users (a group's whole membership in one request, where a
+ * byUser index Query per member cost one request each). Eventually consistent; a slot past its
+ * connection's TTL does not count.
+ */
+export async function onlineUsers(
+  ddb: DynamoDBDocumentClient,
+  tables: Tables,
+  userIds: readonly string[],
+  now: Date,
+): Promise<Set<string>> {
+  const items = await batchGetAll(
+    ddb,
+    tables.connections,
+    userIds.map((userId) => userKey(userId)),
+    { projection: `connectionId, ${LIVE_ATTRIBUTE}` },
+  );
+  const live = lapsedAt(Math.floor(now.getTime() / 1000));
+  const online = new Set<string>();
+  for (const item of items) {
+    if (entriesOf(item[LIVE_ATTRIBUTE]).some((entry) => !live(entry)))
+      online.add(String(item.connectionId).slice(USER_PREFIX.length));
+  }
+  return online;
 }
 
 /**

@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import {
+  BatchGetCommand,
   BatchWriteCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
@@ -281,10 +282,27 @@ describe('presence', () => {
     });
   }
 
+  /** The users' limits items, with these connection slots (connection id → expiresAt). */
+  function givenSlots(slots: Record<string, Record<string, number>>): void {
+    ddbMock.on(BatchGetCommand).resolves({
+      Responses: {
+        [tables.connections]: Object.entries(slots).map(([userId, live]) => ({
+          connectionId: `USER#${userId}`,
+          liveConnections: new Set(Object.entries(live).map(([id, expiresAt]) => `${expiresAt} ${id}`)),
+        })),
+      },
+    });
+  }
+  const LATER = Math.floor(NOW.getTime() / 1000) + 3600;
+
   it('lists the members with a live connection, the caller included, in member order', async () => {
-    // Prepare
+    // Prepare: carol's only slot is past its connection's TTL.
     givenMembers(['alice', 'bob', 'carol', 'dave']);
-    givenIndexedConnections({ bob: ['bob-1', 'bob-2'], dave: ['dave-1'] });
+    givenSlots({
+      bob: { 'bob-1': LATER, 'bob-2': LATER },
+      carol: { 'carol-1': Math.floor(NOW.getTime() / 1000) },
+      dave: { 'dave-1': LATER },
+    });
 
     // Act
     const reply = await call(fakePoster(), {
@@ -313,16 +331,22 @@ describe('presence', () => {
       ExpressionAttributeValues: { ':c': CONVERSATION, ':member': 'MEMBER#' },
       ConsistentRead: true,
     });
-    // One keys-only index Query of one item per other member; none for the caller.
-    const lookups = ddbMock.commandCalls(QueryCommand, { IndexName: 'byUser' }).map((c) => c.args[0].input);
-    expect(lookups.map((input) => input.ExpressionAttributeValues?.[':u'])).toEqual(['bob', 'carol', 'dave']);
-    for (const input of lookups) expect(input).toMatchObject({ TableName: tables.connections, Limit: 1 });
+    // One BatchGetItem of the other members' connection slots, none for the caller: two requests in all.
+    expect(ddbMock.commandCalls(BatchGetCommand)).toHaveLength(1);
+    expect(ddbMock).toHaveReceivedCommandWith(BatchGetCommand, {
+      RequestItems: {
+        [tables.connections]: expect.objectContaining({
+          Keys: [{ connectionId: 'USER#bob' }, { connectionId: 'USER#carol' }, { connectionId: 'USER#dave' }],
+        }),
+      },
+    });
+    expect(ddbMock.calls()).toHaveLength(2);
   });
 
   it("answers each member's read cursor from the same members Query, so receipts survive a reload", async () => {
     // Prepare
     givenMembers(['alice', 'bob', 'carol'], { alice: 7, bob: 5 });
-    givenIndexedConnections({ bob: ['bob-1'] });
+    givenSlots({ bob: { 'bob-1': LATER } });
 
     // Act
     const reply = await call(fakePoster(), { action: 'presence', conversationId: CONVERSATION });
@@ -350,7 +374,7 @@ describe('presence', () => {
     // Prepare: one member over the limit, and a group exactly at it.
     const members = (n: number) => ['alice', ...Array.from({ length: n - 1 }, (_, i) => `m${i}`)];
     givenMembers(members(LIMITS.maxReadEventMembers + 1), { alice: 3 });
-    givenIndexedConnections({});
+    givenSlots({});
 
     // Act
     const large = await call(fakePoster(), { action: 'presence', conversationId: CONVERSATION });
@@ -368,14 +392,14 @@ describe('presence', () => {
   it('refuses a non-member with forbidden and looks up no one', async () => {
     // Prepare
     givenMembers(['bob', 'carol']);
-    givenIndexedConnections({ bob: ['bob-1'] });
+    givenSlots({ bob: { 'bob-1': LATER } });
 
     // Act
     const reply = await call(fakePoster(), { action: 'presence', conversationId: CONVERSATION });
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', code: 'forbidden' });
-    expect(ddbMock.commandCalls(QueryCommand, { IndexName: 'byUser' })).toHaveLength(0);
+    expect(ddbMock.commandCalls(BatchGetCommand)).toHaveLength(0);
   });
 });
 

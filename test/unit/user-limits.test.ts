@@ -36,7 +36,7 @@ const conditionFailed = (Item: Record<string, AttributeValue>) =>
 
 /** The user's item as a failed condition returns it, with these `live` entries. */
 const userItemWith = (entries: string[]) =>
-  marshall({ ...userKey('alice'), live: new Set(entries) }, { convertClassInstanceToMap: true });
+  marshall({ ...userKey('alice'), liveConnections: new Set(entries) }, { convertClassInstanceToMap: true });
 
 const liveEntries = (count: number, expiresAt: number) =>
   Array.from({ length: count }, (_, n) => `${expiresAt} conn-${n}=`);
