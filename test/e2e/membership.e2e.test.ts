@@ -1,4 +1,6 @@
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { LIMITS } from '../../shared/limits';
 import { drain } from '../support/chat';
 import { useLocalRuntime } from '../support/local-runtime';
 import type { ChatClient, Frame } from './chat-client';
@@ -126,6 +128,177 @@ describe('membership through the local runtime', () => {
     // Assess
     expect(removed).toMatchObject({ type: 'error', code: 'invalid_request' });
     expect(left).toMatchObject({ type: 'error', code: 'invalid_request' });
+  });
+});
+
+describe('nobody is pulled in against their will, and admins stay admins', () => {
+  /** The group's id from a createConversation ack. */
+  const idOf = (reply: Frame): string => String((reply.conversation as Frame).conversationId);
+
+  it('refuses a user past their conversation cap, whoever adds them, and lets them in again once they leave one', async () => {
+    // Prepare: kim is one conversation short of the cap (counted on her profile item).
+    const kim = await track(connectAs(runtime(), 'kim'));
+    const lou = await track(connectAs(runtime(), 'lou'));
+    await runtime().clients.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: runtime().tables.conversations,
+        Key: { conversationId: { S: 'USER#kim' }, sk: { S: 'PROFILE' } },
+        UpdateExpression: 'SET conversationCount = :n',
+        ExpressionAttributeValues: { ':n': { N: String(LIMITS.maxConversationsPerUser - 1) } },
+      }),
+    );
+
+    // Act
+    const last = await lou.request({ action: 'createConversation', members: ['kim'] });
+    const over = await lou.request({ action: 'createConversation', members: ['kim', 'max'] });
+    const overByAdd = await lou.request({
+      action: 'addMembers',
+      conversationId: idOf(await lou.request({ action: 'createConversation', members: ['max'] })),
+      members: ['kim'],
+    });
+    const overHerself = await kim.request({ action: 'createConversation', members: ['max'] });
+    await kim.request({ action: 'leave', conversationId: idOf(last) });
+    const again = await lou.request({ action: 'createConversation', members: ['kim'] });
+
+    // Assess
+    expect(last).toMatchObject({ type: 'ack' });
+    expect(over).toMatchObject({ type: 'error', code: 'limit_exceeded', retryable: false });
+    expect(String(over.message)).toContain(`kim is in ${LIMITS.maxConversationsPerUser} conversations`);
+    expect(overByAdd).toMatchObject({ type: 'error', code: 'limit_exceeded' });
+    expect(overHerself).toMatchObject({ type: 'error', code: 'limit_exceeded' });
+    expect(String(overHerself.message)).toContain('You are in');
+    expect(again).toMatchObject({ type: 'ack' });
+    // Nothing of the refused group was written: max is in the two groups lou made with him only.
+    const maxList = await (await track(connectAs(runtime(), 'max'))).request({ action: 'listConversations' });
+    expect((maxList.conversations as Frame[]).length).toBe(1);
+  });
+
+  it('lets a blocked user neither open a direct conversation with the blocker nor add them to a group, until unblocked', async () => {
+    // Prepare
+    const nia = await track(connectAs(runtime(), 'nia'));
+    const oto = await track(connectAs(runtime(), 'oto'));
+    await nia.request({ action: 'block', userId: 'oto' });
+    const group = idOf(await oto.request({ action: 'createConversation', members: ['pam'] }));
+
+    // Act
+    const direct = await oto.request({ action: 'createConversation', direct: true, members: ['nia'] });
+    const created = await oto.request({ action: 'createConversation', members: ['nia', 'pam'] });
+    const added = await oto.request({ action: 'addMembers', conversationId: group, members: ['nia'] });
+    const listed = await nia.request({ action: 'listBlocked' });
+    await nia.request({ action: 'unblock', userId: 'oto' });
+    const afterUnblock = await oto.request({ action: 'createConversation', direct: true, members: ['nia'] });
+
+    // Assess
+    for (const refused of [direct, created, added]) {
+      expect(refused).toMatchObject({ type: 'error', code: 'forbidden', retryable: false });
+      expect(String(refused.message)).not.toMatch(/block/i);
+    }
+    expect(listed).toMatchObject({ type: 'ack', userIds: ['oto'], whoCanAdd: 'anyone' });
+    expect(afterUnblock).toMatchObject({ type: 'ack', conversation: { direct: true } });
+    const pamList = await (await track(connectAs(runtime(), 'pam'))).request({ action: 'listConversations' });
+    expect((pamList.conversations as Frame[]).map((c) => c.conversationId)).toEqual([group]);
+  });
+
+  it('invites a user who lets nobody add them: no history or messages until they accept, and declining tells nobody', async () => {
+    // Prepare
+    const rae = await track(connectAs(runtime(), 'rae'));
+    const sol = await track(connectAs(runtime(), 'sol'));
+    await sol.request({ action: 'setWhoCanAdd', whoCanAdd: 'nobody' });
+
+    // Act
+    const created = await rae.request({
+      action: 'createConversation',
+      members: ['sol', 'tom'],
+      title: 'Trip',
+    });
+    const conversationId = idOf(created);
+    await sendMessage(rae, conversationId, 'before', 'sol cannot read this yet');
+    const historyBefore = await sol.request({ action: 'history', conversationId });
+    const invitations = await sol.request({ action: 'listInvitations' });
+    const accepted = await sol.request({ action: 'accept', conversationId });
+    const historyAfter = await sol.request({ action: 'history', conversationId });
+    const declinedGroup = idOf(await rae.request({ action: 'createConversation', members: ['sol'] }));
+    const declined = await sol.request({ action: 'decline', conversationId: declinedGroup });
+    const acceptDeclined = await sol.request({ action: 'accept', conversationId: declinedGroup });
+
+    // Assess
+    expect(created).toMatchObject({
+      type: 'ack',
+      conversation: { members: ['rae', 'tom'], invited: ['sol'] },
+    });
+    await expect
+      .poll(() => sol.frames.filter((frame) => frame.type === 'invitation'), { timeout: 10_000 })
+      .toContainEqual({
+        type: 'invitation',
+        conversationId,
+        invitedBy: 'rae',
+        invitedAt: expect.any(String),
+        title: 'Trip',
+      });
+    expect(historyBefore).toMatchObject({ type: 'error', code: 'forbidden' });
+    expect(invitations).toMatchObject({
+      type: 'ack',
+      invitations: [{ conversationId, invitedBy: 'rae', title: 'Trip' }],
+    });
+    expect(accepted).toMatchObject({ type: 'ack', joined: true, seq: 2 });
+    expect(historyAfter.messages).toMatchObject([
+      { seq: 1, body: 'sol cannot read this yet' },
+      { seq: 2, kind: 'member_added', userIds: ['sol'], by: 'rae' },
+    ]);
+    expect(declined).toMatchObject({ type: 'ack', declined: true });
+    expect(acceptDeclined).toMatchObject({ type: 'ack', joined: false });
+    const raeHistory = await rae.request({ action: 'history', conversationId: declinedGroup });
+    expect(raeHistory.messages).toEqual([]);
+  });
+
+  it('lets only an admin add back a user an admin removed, and a member an admin promoted do it too', async () => {
+    // Prepare
+    const uma = await track(connectAs(runtime(), 'uma'));
+    const vic = await track(connectAs(runtime(), 'vic'));
+    const conversationId = idOf(await uma.request({ action: 'createConversation', members: ['vic', 'wes'] }));
+    await uma.request({ action: 'removeMember', conversationId, userId: 'wes' });
+
+    // Act
+    const byMember = await vic.request({ action: 'addMembers', conversationId, members: ['wes'] });
+    const promoteByMember = await vic.request({ action: 'promote', conversationId, userId: 'vic' });
+    const promoted = await uma.request({ action: 'promote', conversationId, userId: 'vic' });
+    const byNewAdmin = await vic.request({ action: 'addMembers', conversationId, members: ['wes'] });
+    const history = await uma.request({ action: 'history', conversationId });
+
+    // Assess
+    expect(byMember).toMatchObject({ type: 'error', code: 'forbidden' });
+    expect(String(byMember.message)).toContain('add back wes');
+    expect(promoteByMember).toMatchObject({ type: 'error', code: 'forbidden' });
+    expect(promoted).toMatchObject({ type: 'ack', promoted: true, seq: 2 });
+    expect(byNewAdmin).toMatchObject({ type: 'ack', added: ['wes'], seq: 3 });
+    expect(history.messages).toMatchObject([
+      { seq: 1, kind: 'member_removed', userIds: ['wes'] },
+      { seq: 2, kind: 'member_promoted', userIds: ['vic'], by: 'uma' },
+      { seq: 3, kind: 'member_added', userIds: ['wes'], by: 'vic' },
+    ]);
+  });
+
+  it('promotes the longest-standing member when the last admin leaves, who can then remove members', async () => {
+    // Prepare: yul joins first, zoe after her.
+    const xan = await track(connectAs(runtime(), 'xan'));
+    const yul = await track(connectAs(runtime(), 'yul'));
+    const conversationId = idOf(await xan.request({ action: 'createConversation', members: ['yul'] }));
+    await xan.request({ action: 'addMembers', conversationId, members: ['zoe'] });
+
+    // Act
+    const left = await xan.request({ action: 'leave', conversationId });
+    const removed = await yul.request({ action: 'removeMember', conversationId, userId: 'zoe' });
+    const history = await yul.request({ action: 'history', conversationId });
+
+    // Assess
+    expect(left).toMatchObject({ type: 'ack', removed: true, seq: 2 });
+    expect(removed).toMatchObject({ type: 'ack', removed: true, seq: 4 });
+    expect(history.messages).toMatchObject([
+      { seq: 1, kind: 'member_added', userIds: ['zoe'] },
+      { seq: 2, kind: 'member_left', userIds: ['xan'] },
+      { seq: 3, kind: 'member_promoted', userIds: ['yul'], by: 'xan' },
+      { seq: 4, kind: 'member_removed', userIds: ['zoe'], by: 'yul' },
+    ]);
   });
 });
 
