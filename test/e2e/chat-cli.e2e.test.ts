@@ -200,14 +200,17 @@ describe('npm run chat', () => {
     const chat = sdkClient(alice);
     try {
       const { conversationId } = await chat.createConversation([bob], 'Files');
-      // The server does not check that the upload happened: the terminal client never downloads.
-      const { key } = await chat.uploadUrl(conversationId, 'image/png', 123);
-      await chat.send(conversationId, 'a photo', { attachment: { key, contentType: 'image/png', size: 123 } })
-        .acked;
+      // A message may name only a file the server checked: alice uploads and confirms a real PNG.
+      const png = Buffer.from(
+        'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
+        'base64',
+      );
+      const { attachment, acked } = await chat.attach(conversationId, png, 'image/png', 'a photo');
+      await acked;
       const bobCli = new ChatCli(['--user', bob, '--conversation', conversationId]);
       await expect
         .poll(() => bobCli.stdout, { timeout: 30_000, interval: 200 })
-        .toContain(`[image/png 123 B] ${key}`);
+        .toContain(`[image/png ${png.length} B] ${attachment.key}`);
       expect(bobCli.messagesFrom(alice)).toEqual(['a photo']);
 
       // Act
