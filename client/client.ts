@@ -20,9 +20,11 @@ import {
   ChatRequestError,
   type ConnectionState,
   type Conversation,
+  type Invitation,
   type Page,
   type Scheduler,
   type SendAck,
+  type WhoCanAdd,
 } from './types';
 
 /** A chat connection. Create it with {@link connect}. */
@@ -190,6 +192,29 @@ export class ChatClient extends Emitter<ClientEvents> {
     return this.request('listBlocked', {}).then((ack) => ack.userIds);
   }
 
+  /**
+   * Who may add you to a group straight away: `anyone`, `contacts` (people who share a group with you)
+   * or `nobody`. Anyone else's add becomes an invitation (the `invitation` event, `listInvitations`).
+   */
+  setWhoCanAdd(whoCanAdd: WhoCanAdd): Promise<WhoCanAdd> {
+    return this.request('setWhoCanAdd', { whoCanAdd }).then((ack) => ack.whoCanAdd);
+  }
+
+  /** Your pending invitations to groups, newest first. */
+  listInvitations(): Promise<Invitation[]> {
+    return this.request('listInvitations', {}).then((ack) => ack.invitations);
+  }
+
+  /** Accepts an invitation: you become a member, with the group's history (`joined: false` if it was answered already). */
+  accept(conversationId: string): Promise<Actions['accept']['ack']> {
+    return this.request('accept', { conversationId });
+  }
+
+  /** Declines an invitation: it is forgotten, and the group is not told. */
+  decline(conversationId: string): Promise<Actions['decline']['ack']> {
+    return this.request('decline', { conversationId });
+  }
+
   /** Leaves a conversation (not a direct one); its open stream is closed. */
   async leave(conversationId: string): Promise<Actions['leave']['ack']> {
     const ack = await this.request('leave', { conversationId });
@@ -289,8 +314,9 @@ export class ChatClient extends Emitter<ClientEvents> {
   }
 
   /**
-   * A page of the caller's conversations, newest activity first, with unread counts and each one's
-   * newest entry (`last`). Pass the page's `nextCursor` as `cursor` for the next one.
+   * A page of the caller's conversations, in conversation id order (one page costs the server the same
+   * however many conversations the caller has), with unread counts and each one's newest entry (`last`).
+   * Pass the page's `nextCursor` as `cursor` for the next one; {@link listAllConversations} reads them all.
    */
   listConversations(
     page: number | { limit?: number; cursor?: string } = {},
@@ -300,6 +326,29 @@ export class ChatClient extends Emitter<ClientEvents> {
       ...(limit === undefined ? {} : { limit }),
       ...(cursor === undefined ? {} : { cursor }),
     });
+  }
+
+  /**
+   * Every conversation of the caller, newest activity first: the pages of `listConversations` read one
+   * after another (at most `maxPages`, by default enough for LIMITS.maxConversationsPerUser), then sorted
+   * by `lastActivityAt`. `hasMore` says pages were left unread.
+   */
+  async listAllConversations(
+    maxPages = Math.ceil(LIMITS.maxConversationsPerUser / LIMITS.maxPageSize) + 1,
+  ): Promise<Actions['listConversations']['ack']> {
+    const conversations: Actions['listConversations']['ack']['conversations'] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < maxPages; page++) {
+      const next = await this.listConversations({ limit: LIMITS.maxPageSize, ...(cursor && { cursor }) });
+      conversations.push(...next.conversations);
+      cursor = next.nextCursor;
+      if (!next.hasMore || cursor === undefined) break;
+    }
+    conversations.sort(
+      (a, b) =>
+        b.lastActivityAt.localeCompare(a.lastActivityAt) || a.conversationId.localeCompare(b.conversationId),
+    );
+    return { conversations, hasMore: cursor !== undefined };
   }
 
   /** A page of the messages before `beforeSeq` (default: the newest), ascending, tombstones included. */

@@ -3,6 +3,7 @@ import type { BackoffPolicy } from '../shared/backoff';
 import type { OutboxEvent, OutboxStore } from './outbox';
 import type {
   ActivityEvent,
+  Invitation,
   MembershipEvent,
   PresenceEvent,
   ReadEvent,
@@ -91,6 +92,11 @@ export interface ClientEvents {
    * conversation is new to your list), removed, or left from another tab (it leaves your list).
    */
   membership: MembershipEvent;
+  /**
+   * You were invited to a group (your `whoCanAdd` did not admit the one who added you), on every
+   * connection of yours: show it with `accept` / `decline`. `listInvitations()` has the ones you missed.
+   */
+  invitation: Invitation;
 }
 
 export const systemScheduler: Scheduler = {

@@ -7,7 +7,7 @@ import type { ActivityEvent, MembershipEntry, MembershipEvent, MessageUpdate, St
 export interface FrameListener {
   /** The open stream of a conversation, if any. */
   stream(conversationId: string): ConversationStream | undefined;
-  emit<K extends 'membership' | 'read' | 'typing' | 'activity' | 'presence'>(
+  emit<K extends 'membership' | 'read' | 'typing' | 'activity' | 'presence' | 'invitation'>(
     type: K,
     event: ClientEvents[K],
   ): void;
@@ -71,6 +71,16 @@ export function receiveFrame(data: unknown, to: FrameListener): void {
     if (to.presenceOf.get(userId) === online) return;
     to.presenceOf.set(userId, online);
     to.emit('presence', { userId, online });
+  } else if (frame.type === 'invitation') {
+    const { conversationId, invitedBy, invitedAt, title } = frame;
+    if (typeof conversationId !== 'string' || typeof invitedBy !== 'string' || typeof invitedAt !== 'string')
+      return;
+    to.emit('invitation', {
+      conversationId,
+      invitedBy,
+      invitedAt,
+      ...(typeof title === 'string' ? { title } : {}),
+    });
   } else if (frame.type === 'error' && frame.code === 'token_expired') {
     // Not the request's fault: the connection ended under it, and a fresh one resends what may be resent.
     to.tokenExpired();

@@ -23,6 +23,7 @@ export type {
   DeletedMessage,
   DownloadUrlAck,
   EditAck,
+  Invitation,
   LastEntry,
   MemberReadSeq,
   MembershipChangeAck,
@@ -35,6 +36,7 @@ export type {
   Tombstone,
   TypingAck,
   UploadUrlAck,
+  WhoCanAdd,
 } from '../shared/protocol';
 
 /** What a request of action `A` takes: its frame without `action` and `requestId`, which the SDK sets. */
@@ -178,6 +180,8 @@ export function describeMembership(
   name: (userId: string) => string = (userId) => userId,
 ): string {
   if (change.kind === 'member_left') return `${name(change.by)} left`;
+  const users = change.userIds.map(name).join(', ');
+  if (change.kind === 'member_promoted') return `${name(change.by)} made ${users} an admin`;
   const verb = change.kind === 'member_added' ? 'added' : 'removed';
-  return `${name(change.by)} ${verb} ${change.userIds.map(name).join(', ')}`;
+  return `${name(change.by)} ${verb} ${users}`;
 }
