@@ -314,8 +314,9 @@ export class ChatClient extends Emitter<ClientEvents> {
   }
 
   /**
-   * A page of the caller's conversations, newest activity first, with unread counts and each one's
-   * newest entry (`last`). Pass the page's `nextCursor` as `cursor` for the next one.
+   * A page of the caller's conversations, in conversation id order (one page costs the server the same
+   * however many conversations the caller has), with unread counts and each one's newest entry (`last`).
+   * Pass the page's `nextCursor` as `cursor` for the next one; {@link listAllConversations} reads them all.
    */
   listConversations(
     page: number | { limit?: number; cursor?: string } = {},
@@ -325,6 +326,29 @@ export class ChatClient extends Emitter<ClientEvents> {
       ...(limit === undefined ? {} : { limit }),
       ...(cursor === undefined ? {} : { cursor }),
     });
+  }
+
+  /**
+   * Every conversation of the caller, newest activity first: the pages of `listConversations` read one
+   * after another (at most `maxPages`, by default enough for LIMITS.maxConversationsPerUser), then sorted
+   * by `lastActivityAt`. `hasMore` says pages were left unread.
+   */
+  async listAllConversations(
+    maxPages = Math.ceil(LIMITS.maxConversationsPerUser / LIMITS.maxPageSize) + 1,
+  ): Promise<Actions['listConversations']['ack']> {
+    const conversations: Actions['listConversations']['ack']['conversations'] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < maxPages; page++) {
+      const next = await this.listConversations({ limit: LIMITS.maxPageSize, ...(cursor && { cursor }) });
+      conversations.push(...next.conversations);
+      cursor = next.nextCursor;
+      if (!next.hasMore || cursor === undefined) break;
+    }
+    conversations.sort(
+      (a, b) =>
+        b.lastActivityAt.localeCompare(a.lastActivityAt) || a.conversationId.localeCompare(b.conversationId),
+    );
+    return { conversations, hasMore: cursor !== undefined };
   }
 
   /** A page of the messages before `beforeSeq` (default: the newest), ascending, tombstones included. */

@@ -6,7 +6,6 @@
  * listed page.
  */
 import { type ActivityEvent, type ChatClient, describeMembership, type LastEntry } from '../client';
-import { LIMITS } from '../shared/limits';
 
 export interface ConversationSummary {
   conversationId: string;
@@ -92,9 +91,9 @@ export class ConversationDirectory {
     this.storage.removeItem(this.key);
   }
 
-  /** Reads the server's newest conversations; `hasMore` says that older ones were left out. */
+  /** Reads the server's conversations, every page; `hasMore` says that some were left out. */
   async refresh(chat: ChatClient): Promise<{ hasMore: boolean }> {
-    const { conversations, hasMore } = await chat.listConversations(LIMITS.maxPageSize);
+    const { conversations, hasMore } = await chat.listAllConversations();
     const before = new Map(this.listed.map((c) => [c.conversationId, c]));
     this.listed = conversations.map(({ conversationId, title, direct, members, ...counts }) => {
       const entry: ConversationSummary = {

@@ -1,4 +1,4 @@
-/** The caller's conversation list: newest activity first, a page at a time, with unread counts and last entries. */
+/** The caller's conversation list: a page at a time through the byMember index, with unread counts and last entries. */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   type ConversationListEntry,
@@ -10,22 +10,9 @@ import {
   messagePreview,
   type StoredEntry,
 } from '../../shared/protocol';
-import { memberReadSeqs, readMetas } from '../../shared/store/conversations';
+import { memberPage, readMetas } from '../../shared/store/conversations';
 import { getEntries } from '../../shared/store/messages';
 import type { TableNames } from '../../shared/tables';
-
-/** The list's order: newest activity first, then by id, so a cursor names one place in it. */
-const listOrder = (a: ConversationListEntry, b: ConversationListEntry): number =>
-  b.lastActivityAt.localeCompare(a.lastActivityAt) || a.conversationId.localeCompare(b.conversationId);
-
-const cursorOf = (entry: ConversationListEntry): string => `${entry.lastActivityAt}|${entry.conversationId}`;
-
-/** Whether `entry` comes after the one the cursor names, in list order. */
-function isAfter(entry: ConversationListEntry, cursor: string): boolean {
-  const split = cursor.indexOf('|');
-  const named = { lastActivityAt: cursor.slice(0, split), conversationId: cursor.slice(split + 1) };
-  return listOrder(named as ConversationListEntry, entry) < 0;
-}
 
 /** A stored entry as the list shows it; undefined for a dead writer's tombstone. */
 function lastEntryOf(entry: StoredEntry): LastEntry | undefined {
@@ -50,13 +37,31 @@ function lastEntryOf(entry: StoredEntry): LastEntry | undefined {
   return undefined;
 }
 
+/** A conversation as the list shows it, from its META item and the caller's read cursor. */
+function listEntryOf(meta: Record<string, unknown>, readSeq: number): ConversationListEntry {
+  const lastSeq = typeof meta.lastSeq === 'number' ? meta.lastSeq : 0;
+  return {
+    conversationId: String(meta.conversationId),
+    ...(typeof meta.title === 'string' ? { title: meta.title } : {}),
+    ...(meta.direct === true && Array.isArray(meta.members)
+      ? { direct: true as const, members: meta.members.map(String) }
+      : {}),
+    readSeq,
+    unread: Math.max(0, lastSeq - readSeq),
+    createdBy: String(meta.createdBy),
+    createdAt: String(meta.createdAt),
+    lastSeq,
+    lastActivityAt: String(meta.lastReservedAt ?? meta.createdAt),
+  };
+}
+
 /**
- * The caller's conversations, newest activity first, `limit` at a time after `cursor`. It reads the
- * caller's member items from the byMember index, the META item of each conversation (activity lives
- * there, so every page sorts them all), and the newest entry of each conversation on the page: its cost
- * grows with the number of conversations the caller belongs to, never with the number of messages. A
- * member item whose META is missing (a creation that never finished) is left out: that conversation
- * does not exist.
+ * The caller's conversations, `limit` at a time after `cursor`, in conversation id order: a page is one
+ * Query of the byMember index (the caller's member items of the page, with their read cursors), one
+ * BatchGetItem of the page's META items and one of their newest entries. Three requests, whatever the
+ * number of conversations the caller belongs to or the page asked for; clients order the conversations
+ * by `lastActivityAt` themselves. A member item whose META is missing (a creation that never finished)
+ * is left out: that conversation does not exist.
  */
 export async function listConversations(
   ddb: DynamoDBDocumentClient,
@@ -65,30 +70,17 @@ export async function listConversations(
   limit: number,
   cursor?: string,
 ): Promise<ConversationListPage> {
-  const readSeqs = await memberReadSeqs(ddb, tables, userId);
-  const metas = await readMetas(ddb, tables, [...readSeqs.keys()]);
-  const listed = metas
-    .map((meta): ConversationListEntry => {
-      const conversationId = String(meta.conversationId);
-      const lastSeq = typeof meta.lastSeq === 'number' ? meta.lastSeq : 0;
-      const readSeq = readSeqs.get(conversationId) ?? 0;
-      return {
-        conversationId,
-        ...(typeof meta.title === 'string' ? { title: meta.title } : {}),
-        ...(meta.direct === true && Array.isArray(meta.members)
-          ? { direct: true as const, members: meta.members.map(String) }
-          : {}),
-        readSeq,
-        unread: Math.max(0, lastSeq - readSeq),
-        createdBy: String(meta.createdBy),
-        createdAt: String(meta.createdAt),
-        lastSeq,
-        lastActivityAt: String(meta.lastReservedAt ?? meta.createdAt),
-      };
-    })
-    .filter((entry) => cursor === undefined || isAfter(entry, cursor))
-    .sort(listOrder);
-  const page = listed.slice(0, limit);
+  const { members, next } = await memberPage(ddb, tables, userId, limit, cursor);
+  const metas = await readMetas(
+    ddb,
+    tables,
+    members.map((member) => member.conversationId),
+  );
+  const metaById = new Map(metas.map((meta) => [String(meta.conversationId), meta]));
+  const page = members.flatMap(({ conversationId, readSeq }) => {
+    const meta = metaById.get(conversationId);
+    return meta === undefined ? [] : [listEntryOf(meta, readSeq)];
+  });
   const newest = await getEntries(
     ddb,
     tables,
@@ -101,11 +93,5 @@ export async function listConversations(
     const last = lastById.get(entry.conversationId);
     return last === undefined ? entry : { ...entry, last };
   });
-  const hasMore = listed.length > limit;
-  const lastListed = conversations.at(-1);
-  return {
-    conversations,
-    hasMore,
-    ...(hasMore && lastListed !== undefined ? { nextCursor: cursorOf(lastListed) } : {}),
-  };
+  return { conversations, hasMore: next !== undefined, ...(next === undefined ? {} : { nextCursor: next }) };
 }

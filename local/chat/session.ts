@@ -1,7 +1,6 @@
 /** One run of the chat: connect, create or join the conversation, read input, and end with an exit code. */
 import WebSocket from 'ws';
 import { connect, type ReconnectReason } from '../../client';
-import { LIMITS } from '../../shared/limits';
 import { readState } from '../state';
 import type { ChatOptions } from './args';
 import { ConversationView } from './conversation-view';
@@ -150,7 +149,7 @@ export async function run(options: ChatOptions, screen: Screen, interactive: boo
     // Before the stream moves the read cursor: how much came since this user last read (if listed).
     const unread =
       conversation.kind === 'join'
-        ? await chat.listConversations(LIMITS.maxPageSize).then(
+        ? await chat.listAllConversations().then(
             ({ conversations }) => conversations.find((c) => c.conversationId === conversationId)?.unread,
             () => undefined,
           )

@@ -140,15 +140,16 @@ export type LastEntry =
   | (MessagePreview & { kind: 'message'; seq: number; senderId: string; sentAt: string; edited?: true })
   | { kind: 'deleted'; seq: number; senderId: string; deletedAt: string }
   | { kind: MembershipKind; seq: number; userIds: string[]; by: string; at: string };
-/** The ack payload of `listConversations`. */
+/**
+ * The ack payload of `listConversations`: a page of the caller's conversations in conversation id order
+ * (the order a page can be read in at the cost of the page); a client shows them by `lastActivityAt`,
+ * after reading every page (LIMITS.maxConversationsPerUser bounds how many there are).
+ */
 export interface ConversationListPage {
   conversations: ConversationListEntry[];
+  /** The index may hold more: a last page can come back empty. */
   hasMore: boolean;
-  /**
-   * Pass it as `cursor` for the next page; present when `hasMore`. A conversation that gets new activity
-   * meanwhile moves ahead of the cursor, so a pass through the pages can miss it: read the first page
-   * again after paging.
-   */
+  /** Pass it as `cursor` for the next page; present when `hasMore`. */
   nextCursor?: string;
 }
 

@@ -141,14 +141,11 @@ export const readFrameSchema = z.strictObject({
 
 /**
  * Where a page of the conversation list starts: the `nextCursor` of the page before, which names the
- * last entry it held (its activity time and id, the list's sort key).
+ * last conversation it held (the list is in conversation id order, the byMember index's).
  */
 export const conversationCursorSchema = z
   .string()
-  .regex(
-    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\|[A-Za-z0-9_-]{1,64}$/,
-    'must be a nextCursor from listConversations',
-  );
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a nextCursor from listConversations');
 
 export const listConversationsFrameSchema = z.strictObject({
   action: z.literal('listConversations'),

@@ -7,7 +7,7 @@ import { connectAs, createConversation, sendMessage } from './helpers';
 const { runtime, track } = useLocalRuntime();
 
 describe('listConversations through the local runtime', () => {
-  it('pages through every conversation with nextCursor, newest activity first, each with its unread count and newest entry', async () => {
+  it('pages through every conversation with nextCursor in id order, each with its activity time, unread count and newest entry', async () => {
     // Prepare: three conversations; the one with the oldest activity gets a membership change last.
     const alice = await track(connectAs(runtime(), 'list-alice'));
     const bob = await track(connectAs(runtime(), 'list-bob'));
@@ -28,7 +28,11 @@ describe('listConversations through the local runtime', () => {
     expect(first).toMatchObject({ type: 'ack', hasMore: true, nextCursor: expect.any(String) });
     expect(second).toMatchObject({ type: 'ack', hasMore: false });
     const entries = [...(first.conversations as Frame[]), ...(second.conversations as Frame[])];
-    expect(entries.map((entry) => entry.conversationId)).toEqual([newest, quiet, busy]);
+    expect(entries.map((entry) => entry.conversationId)).toEqual([newest, quiet, busy].sort());
+    const byActivity = [...entries].sort((a, b) =>
+      String(b.lastActivityAt).localeCompare(String(a.lastActivityAt)),
+    );
+    expect(byActivity.map((entry) => entry.conversationId)).toEqual([newest, quiet, busy]);
     const byId = new Map(entries.map((entry) => [entry.conversationId, entry]));
     expect(byId.get(newest)).toMatchObject({
       unread: 1,

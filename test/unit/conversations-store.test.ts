@@ -24,7 +24,7 @@ import { LIMITS } from '../../shared/limits';
 import {
   claimRemoval,
   makeAdmin,
-  memberReadSeqs,
+  memberPage,
   PROFILE_SK,
   type RemovalRecord,
   readMeta,
@@ -117,29 +117,47 @@ describe('readMetas', () => {
   });
 });
 
-describe('memberReadSeqs', () => {
-  it("maps each of the user's conversations to their read cursor, 0 before a first read", async () => {
+describe('memberPage', () => {
+  it("reads one page of the user's conversations with one index Query, each with its read cursor (0 before a first read)", async () => {
     // Prepare
-    ddbMock
-      .on(QueryCommand)
-      .resolvesOnce({ Items: [{ conversationId: 'c1', readSeq: 4 }], LastEvaluatedKey: { k: 'next' } })
-      .resolvesOnce({ Items: [{ conversationId: 'c2' }] });
+    ddbMock.on(QueryCommand).resolves({
+      Items: [{ conversationId: 'c1', readSeq: 4 }, { conversationId: 'c2' }],
+      LastEvaluatedKey: { memberId: 'alice', conversationId: 'c2', sk: 'MEMBER#alice' },
+    });
 
     // Act
-    const readSeqs = await memberReadSeqs(ddb, tables, 'alice');
+    const page = await memberPage(ddb, tables, 'alice', 2);
 
     // Assess
-    expect([...readSeqs]).toEqual([
-      ['c1', 4],
-      ['c2', 0],
-    ]);
-    expect(ddbMock).toHaveReceivedCommandTimes(QueryCommand, 2);
+    expect(page).toEqual({
+      members: [
+        { conversationId: 'c1', readSeq: 4 },
+        { conversationId: 'c2', readSeq: 0 },
+      ],
+      next: 'c2',
+    });
+    expect(ddbMock).toHaveReceivedCommandTimes(QueryCommand, 1);
     expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
       TableName: tables.conversations,
       IndexName: 'byMember',
       KeyConditionExpression: 'memberId = :u',
       ExpressionAttributeValues: { ':u': 'alice' },
       ProjectionExpression: 'conversationId, readSeq',
+      Limit: 2,
+    });
+  });
+
+  it('starts after the conversation the cursor names, and names no next page at the end', async () => {
+    // Prepare
+    ddbMock.on(QueryCommand).resolves({ Items: [{ conversationId: 'c3', readSeq: 1 }] });
+
+    // Act
+    const page = await memberPage(ddb, tables, 'alice', 2, 'c2');
+
+    // Assess
+    expect(page).toEqual({ members: [{ conversationId: 'c3', readSeq: 1 }] });
+    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
+      ExclusiveStartKey: { memberId: 'alice', conversationId: 'c2', sk: 'MEMBER#alice' },
     });
   });
 });

@@ -14,6 +14,7 @@ import {
   type GetCommandInput,
   PutCommand,
   QueryCommand,
+  type QueryCommandInput,
   TransactWriteCommand,
   type TransactWriteCommandInput,
   UpdateCommand,
@@ -1141,7 +1142,7 @@ describe('history', () => {
 });
 
 describe('listConversations', () => {
-  it("lists the caller's conversations from the byMember index, newest activity first, without the half-made ones", async () => {
+  it("lists a page of the caller's conversations from the byMember index, in its order, without the half-made ones", async () => {
     // Prepare: three memberships; c-gone has no META (its creation never finished).
     ddbMock.on(QueryCommand, { IndexName: 'byMember' }).resolves({
       Items: [{ conversationId: 'c-old' }, { conversationId: 'c-gone' }, { conversationId: 'c-new' }],
@@ -1179,6 +1180,15 @@ describe('listConversations', () => {
       requestId: 'r-l',
       conversations: [
         {
+          conversationId: 'c-old',
+          readSeq: 0,
+          unread: 0,
+          createdBy: 'bob',
+          createdAt: '2030-01-01T00:00:00.000Z',
+          lastSeq: 0,
+          lastActivityAt: '2030-01-01T00:00:00.000Z',
+        },
+        {
           conversationId: 'c-new',
           title: 'Lunch',
           readSeq: 0,
@@ -1188,28 +1198,25 @@ describe('listConversations', () => {
           lastSeq: 4,
           lastActivityAt: '2030-01-02T00:00:00.000Z',
         },
-        {
-          conversationId: 'c-old',
-          readSeq: 0,
-          unread: 0,
-          createdBy: 'bob',
-          createdAt: '2030-01-01T00:00:00.000Z',
-          lastSeq: 0,
-          lastActivityAt: '2030-01-01T00:00:00.000Z',
-        },
       ],
       hasMore: false,
     });
+    // One page costs three requests: the index page, its METAs, their newest entries.
     expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
       IndexName: 'byMember',
       ExpressionAttributeValues: { ':u': 'alice' },
+      Limit: LIMITS.defaultPageSize,
     });
+    expect(ddbMock.calls()).toHaveLength(3);
   });
 
   it('returns at most `limit` conversations and says there are more', async () => {
     // Prepare
-    const ids = ['a', 'b', 'c'];
-    ddbMock.on(QueryCommand).resolves({ Items: ids.map((conversationId) => ({ conversationId })) });
+    const ids = ['a', 'b'];
+    ddbMock.on(QueryCommand).resolves({
+      Items: ids.map((conversationId) => ({ conversationId })),
+      LastEvaluatedKey: { memberId: 'alice', conversationId: 'b', sk: 'MEMBER#alice' },
+    });
     ddbMock.on(BatchGetCommand).resolves({
       Responses: {
         [tables.conversations]: ids.map((conversationId, i) => ({
@@ -1226,17 +1233,31 @@ describe('listConversations', () => {
 
     // Assess
     expect((reply.conversations as { conversationId: string }[]).map((c) => c.conversationId)).toEqual([
-      'c',
+      'a',
       'b',
     ]);
-    expect(reply.hasMore).toBe(true);
+    expect(reply).toMatchObject({ hasMore: true, nextCursor: 'b' });
+    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, { IndexName: 'byMember', Limit: 2 });
   });
 });
 
-/** The byMember index lists these conversations; BatchGet answers their METAs and these newest entries. */
+/**
+ * The byMember index lists these conversations, a page of `Limit` after the ExclusiveStartKey as DynamoDB
+ * does; BatchGet answers their METAs and these newest entries.
+ */
 function givenList(metas: Record<string, unknown>[], newest: Record<string, unknown>[] = []): void {
-  ddbMock.on(QueryCommand, { IndexName: 'byMember' }).resolves({
-    Items: metas.map(({ conversationId }) => ({ conversationId })),
+  const ids = metas.map(({ conversationId }) => String(conversationId)).sort();
+  ddbMock.on(QueryCommand, { IndexName: 'byMember' }).callsFake((input: QueryCommandInput) => {
+    const after = input.ExclusiveStartKey?.conversationId;
+    const rest = ids.filter((id) => after === undefined || id > String(after));
+    const page = rest.slice(0, input.Limit ?? rest.length);
+    const last = page.at(-1);
+    return {
+      Items: page.map((conversationId) => ({ conversationId })),
+      ...(rest.length > page.length && last !== undefined
+        ? { LastEvaluatedKey: { memberId: 'alice', conversationId: last, sk: 'MEMBER#alice' } }
+        : {}),
+    };
   });
   ddbMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
     const [table, request] = Object.entries(input.RequestItems ?? {})[0] ?? [];
@@ -1258,7 +1279,7 @@ const metaAt = (conversationId: string, day: number, lastSeq = 0): Record<string
 });
 
 describe('listConversations: pages and previews', () => {
-  it('pages through every conversation once with nextCursor, newest activity first, ties by id', async () => {
+  it('pages through every conversation once with nextCursor, in conversation id order', async () => {
     // Prepare: five conversations, two with the same activity time.
     givenList([metaAt('c1', 1), metaAt('c2', 2), metaAt('c3', 3), metaAt('c3b', 3), metaAt('c4', 4)]);
 
@@ -1270,15 +1291,15 @@ describe('listConversations: pages and previews', () => {
     // Assess
     const ids = (page: Record<string, unknown>) =>
       (page.conversations as { conversationId: string }[]).map((entry) => entry.conversationId);
-    expect([ids(first), ids(second), ids(third)]).toEqual([['c4', 'c3'], ['c3b', 'c2'], ['c1']]);
-    expect(first).toMatchObject({ hasMore: true, nextCursor: '2030-01-03T00:00:00.000Z|c3' });
+    expect([ids(first), ids(second), ids(third)]).toEqual([['c1', 'c2'], ['c3', 'c3b'], ['c4']]);
+    expect(first).toMatchObject({ hasMore: true, nextCursor: 'c2' });
     expect(third.hasMore).toBe(false);
     expect(third).not.toHaveProperty('nextCursor');
   });
 
   it('refuses a cursor it did not hand out with invalid_request, reading nothing', async () => {
     // Act
-    const reply = await call({ action: 'listConversations', cursor: 'c1' });
+    const reply = await call({ action: 'listConversations', cursor: '2030-01-03T00:00:00.000Z|c3' });
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', code: 'invalid_request' });
@@ -1347,10 +1368,10 @@ describe('listConversations: pages and previews', () => {
       RequestItems: {
         [tables.messages]: {
           Keys: [
-            { conversationId: 'c-msg', seq: 7 },
+            { conversationId: 'c-dead', seq: 9 },
             { conversationId: 'c-del', seq: 2 },
             { conversationId: 'c-left', seq: 5 },
-            { conversationId: 'c-dead', seq: 9 },
+            { conversationId: 'c-msg', seq: 7 },
           ],
         },
       },

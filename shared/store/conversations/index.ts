@@ -31,8 +31,9 @@ export {
 export {
   listMemberCursors,
   listMembers,
+  type MemberPage,
   memberConversationIds,
-  memberReadSeqs,
+  memberPage,
   requireMember,
 } from './members';
 export {

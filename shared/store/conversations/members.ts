@@ -80,25 +80,46 @@ export async function listMembers(
   return (await listMemberCursors(ddb, tables, conversationId)).map((member) => member.userId);
 }
 
+/** One page of a user's conversations, in conversation id order, with their read cursor in each. */
+export interface MemberPage {
+  members: { conversationId: string; readSeq: number }[];
+  /** The last conversation id of the page, when the index may hold more: the next page starts after it. */
+  next?: string;
+}
+
 /**
- * Every conversation of `userId` with their read cursor in it (0 before their first `read`): one
- * paginated Query of the byMember index, which projects `readSeq` for this.
+ * Up to `limit` conversations of `userId` after the conversation id `after`, with their read cursor in
+ * each (0 before their first `read`): one Query of the byMember index (which projects `readSeq` for
+ * this), starting after the key `after` names. Its cost is the page's, however many conversations the
+ * user has.
  */
-export async function memberReadSeqs(
+export async function memberPage(
   ddb: DynamoDBDocumentClient,
   tables: Pick<TableNames, 'conversations'>,
   userId: string,
-): Promise<Map<string, number>> {
-  const items = await queryAll(ddb, {
-    TableName: tables.conversations,
-    IndexName: BY_MEMBER,
-    KeyConditionExpression: 'memberId = :u',
-    ExpressionAttributeValues: { ':u': userId },
-    ProjectionExpression: 'conversationId, readSeq',
-  });
-  return new Map(
-    items.map((item) => [String(item.conversationId), typeof item.readSeq === 'number' ? item.readSeq : 0]),
+  limit: number,
+  after?: string,
+): Promise<MemberPage> {
+  const { Items, LastEvaluatedKey } = await ddb.send(
+    new QueryCommand({
+      TableName: tables.conversations,
+      IndexName: BY_MEMBER,
+      KeyConditionExpression: 'memberId = :u',
+      ExpressionAttributeValues: { ':u': userId },
+      ProjectionExpression: 'conversationId, readSeq',
+      Limit: limit,
+      // An index's start key names the index key and the table key; the member item's sk follows from the user.
+      ...(after === undefined
+        ? {}
+        : { ExclusiveStartKey: { memberId: userId, conversationId: after, sk: memberSk(userId) } }),
+    }),
   );
+  const members = (Items ?? []).map((item) => ({
+    conversationId: String(item.conversationId),
+    readSeq: typeof item.readSeq === 'number' ? item.readSeq : 0,
+  }));
+  const last = LastEvaluatedKey?.conversationId;
+  return { members, ...(typeof last === 'string' ? { next: last } : {}) };
 }
 
 /**
