@@ -12,6 +12,7 @@ import { renderConversationList } from './conversation-list';
 import { ConversationDirectory } from './conversations';
 import type { DevTokens } from './dev-tokens';
 import { describeError } from './format';
+import { Invitations } from './invitations';
 import { untilOnline } from './network';
 import { ui } from './ui';
 
@@ -27,6 +28,8 @@ export class Session {
   private readonly receiptsByConversation = new Map<string, Map<string, number>>();
   /** The server left older conversations out of its list. */
   private listTruncated = false;
+  /** Groups this user was invited to, with Accept and Decline (./invitations.ts). */
+  readonly invitations: Invitations;
 
   constructor(
     readonly userId: string,
@@ -52,6 +55,10 @@ export class Session {
     this.chat.on('error', ({ error }) => console.warn('serverless-chat:', error));
     this.chat.on('presence', ({ userId, online }) => this.view?.presenceChanged(userId, online));
     this.chat.on('membership', (event) => this.membershipHeard(event));
+    this.invitations = new Invitations(this.chat, (conversationId) => {
+      void this.refreshList();
+      this.open(conversationId);
+    });
     this.chat.on('activity', (event) => {
       // The open conversation is subscribed: its messages come on its stream, and it marks them read.
       if (event.conversationId === this.view?.conversationId) return;
@@ -68,7 +75,8 @@ export class Session {
    * conversation; removed (or left in another tab), it leaves the list, and its view says so.
    */
   private membershipHeard(event: MembershipEvent): void {
-    if (!event.userIds.includes(this.userId)) return;
+    // A promotion changes what this user may do there, not whether it is theirs.
+    if (!event.userIds.includes(this.userId) || event.kind === 'member_promoted') return;
     if (event.kind === 'member_added') {
       void this.refreshList();
       return;

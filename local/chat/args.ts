@@ -1,6 +1,7 @@
 /** The command line and the lines typed into the chat: what each asks for, or why it cannot be run. */
 import { LIMITS } from '../../shared/limits';
 import { conversationIdSchema, userIdSchema } from '../../shared/protocol';
+import type { MembershipCommand } from './membership-commands';
 
 export const USAGE = `Usage:
   npm run chat -- --user <you> --to <member>[,<member>…] [--title <text>]   create a conversation
@@ -23,6 +24,11 @@ Each line typed or piped in is one message, except these commands (piped input t
   /attach <path> [text]  upload a file (.png .jpg .jpeg .gif .webp .pdf, up to 10 MiB) and send it,
                          with the text (default: the file's name); quote a path with spaces: "a b.png"
   /leave                 leave the conversation (not a direct one)
+  /promote <user>        make a member an admin (admins only)
+  /block <user>          block a user: no direct conversation with you, no adding you to groups
+  /unblock <user>        unblock them
+  /accept <id>           accept an invitation to a group (it is shown when it arrives)
+  /decline <id>          decline it
 A message with a file shows it as [<type> <size>] <key> (the client does not download it).
 Membership changes show as lines of their own (— alice added dave —), and a message in another of
 your conversations (groups of up to 20) as [<conversation id>] 1 new from bob: <its first words>.
@@ -37,16 +43,19 @@ export type InputCommand =
   | { kind: 'delete'; seq: number }
   | { kind: 'attach'; path: string; caption?: string }
   | { kind: 'leave' }
+  | MembershipCommand
   | { kind: 'invalid'; message: string };
 
 const ATTACH_USAGE = 'Usage: /attach <path> [text] (a path with spaces in double quotes)';
 
 /**
  * Reads one line of input: a message, `/edit <seq> <text>`, `/delete <seq>`, `/attach <path> [text]`,
- * `/leave`, or `//…` for a message starting with `/`.
+ * `/leave`, a membership command (see parseMembershipCommand), or `//…` for a message starting with `/`.
  */
 export function parseInput(text: string): InputCommand {
   if (text.startsWith('//')) return { kind: 'send', body: text.slice(1) };
+  const membership = parseMembershipCommand(text);
+  if (membership !== undefined) return membership;
   if (/^\/leave(?:\s|$)/.test(text))
     return text.trim() === '/leave' ? { kind: 'leave' } : { kind: 'invalid', message: 'Usage: /leave' };
   if (/^\/attach(?:\s|$)/.test(text)) {
@@ -69,6 +78,28 @@ export function parseInput(text: string): InputCommand {
   const body = parsed ? rest.slice(parsed[0].length) : '';
   if (!(seq >= 1) || body.trim() === '') return { kind: 'invalid', message: 'Usage: /edit <seq> <text>' };
   return { kind: 'edit', seq, body };
+}
+
+/**
+ * `/block <user>`, `/unblock <user>`, `/promote <user>`, `/accept <id>` or `/decline <id>`, its argument
+ * checked as the server would; undefined for any other line.
+ */
+function parseMembershipCommand(
+  text: string,
+): MembershipCommand | { kind: 'invalid'; message: string } | undefined {
+  const parsed = /^\/(block|unblock|promote|accept|decline)(?:\s+(\S*))?\s*$/.exec(text);
+  const name = /^\/(block|unblock|promote|accept|decline)(?:\s|$)/.exec(text)?.[1];
+  if (name === undefined) return undefined;
+  const argument = parsed?.[2] ?? '';
+  if (name === 'accept' || name === 'decline') {
+    return conversationIdSchema.safeParse(argument).success
+      ? { kind: name, conversationId: argument }
+      : { kind: 'invalid', message: `Usage: /${name} <conversation id>` };
+  }
+  const kind = name as 'block' | 'unblock' | 'promote';
+  return userIdSchema.safeParse(argument).success
+    ? { kind, userId: argument }
+    : { kind: 'invalid', message: `Usage: /${name} <user id>` };
 }
 
 /** A command line that cannot be run; its message says why, and the usage follows it. */

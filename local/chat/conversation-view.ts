@@ -24,6 +24,7 @@ import {
   preview,
   printable,
 } from './format';
+import { runMembershipCommand, showInvitations } from './membership-commands';
 import type { Screen, Shown } from './screen';
 import { contentTypeOf } from './upload';
 
@@ -81,6 +82,7 @@ export class ConversationView {
         return;
       screen.note(line([`[${printable(event.conversationId)}] ${membershipText(event)}`, 'dim']));
     });
+    showInvitations(chat, screen);
     chat.on('presence', ({ userId, online }) => {
       if (userId !== me) screen.note(line([presenceText(userId, online), 'dim']));
     });
@@ -142,6 +144,8 @@ export class ConversationView {
         this.acks.push(this.sent(this.chat.send(conversationId, command.body).acked));
     } else if (command.kind === 'invalid') this.screen.note(line([command.message, 'yellow']));
     else if (command.kind === 'attach') this.acks.push(this.attach(command.path, command.caption));
+    else if (command.kind !== 'leave' && command.kind !== 'edit' && command.kind !== 'delete')
+      this.acks.push(runMembershipCommand(this.chat, conversationId, command, this.screen));
     else if (command.kind === 'leave')
       this.acks.push(
         this.chat.leave(conversationId).then(

@@ -38,7 +38,7 @@ export class MembersPanel {
 
   /** A live membership change: a known member list follows it, here and in the directory. */
   changed(event: MembershipEvent): void {
-    if (this.members === undefined) return;
+    if (this.members === undefined || event.kind === 'member_promoted') return;
     const gone = new Set(event.kind === 'member_added' ? [] : event.userIds);
     this.members = [
       ...new Set([...this.members, ...(event.kind === 'member_added' ? event.userIds : [])]),
@@ -59,8 +59,11 @@ export class MembersPanel {
   async add(userIds: string[]): Promise<boolean> {
     ui.conversationError.textContent = '';
     try {
-      const { added } = await this.chat.addMembers(this.conversationId, userIds);
-      if (added.length === 0 && !this.closed)
+      const { added, invited = [] } = await this.chat.addMembers(this.conversationId, userIds);
+      if (this.closed) return true;
+      if (invited.length > 0)
+        ui.conversationError.textContent = `Invited (they accept or decline): ${invited.join(', ')}`;
+      else if (added.length === 0)
         ui.conversationError.textContent = `Nobody added: ${userIds.join(', ')} already in this conversation`;
       return true;
     } catch (err: unknown) {
@@ -71,10 +74,12 @@ export class MembersPanel {
   }
 
   /**
-   * The member panel: each member, with Remove next to the others. The page does not know who is an
-   * admin, so everyone gets the buttons and the server's refusal is shown in the error line.
+   * The member panel: each member, with Remove, Promote (groups) and Block next to the others. The page
+   * does not know who is an admin, so everyone gets the buttons and the server's refusal is shown in the
+   * error line.
    */
   render(): void {
+    const direct = this.directory.get(this.conversationId)?.direct === true;
     ui.membersToggle.textContent = this.members ? `Members (${this.members.length})` : 'Members';
     ui.memberList.replaceChildren(
       ...(this.members?.map((userId) =>
@@ -82,10 +87,53 @@ export class MembersPanel {
           'li',
           { 'data-user': userId },
           h('span', { dir: 'auto' }, userId === this.me ? `${userId} (you)` : userId),
-          userId === this.me ? null : this.removeButton(userId),
+          userId === this.me || direct ? null : this.removeButton(userId),
+          userId === this.me || direct ? null : this.promoteButton(userId),
+          userId === this.me ? null : this.blockButton(userId),
         ),
       ) ?? [h('li', { class: 'subtle' }, 'The member list is not known here; you can still add people.')]),
     );
+  }
+
+  /** Makes the member an admin; the `member_promoted` line in the transcript says it was done. */
+  private promoteButton(userId: string): HTMLButtonElement {
+    return this.memberAction(userId, 'Promote', `Make ${userId} an admin of this conversation?`, async () => {
+      const { promoted } = await this.chat.promote(this.conversationId, userId);
+      if (!promoted && !this.closed) ui.conversationError.textContent = `${userId} is an admin already`;
+    });
+  }
+
+  /** Blocks the user: they can no longer open a direct conversation with you nor add you to a group. */
+  private blockButton(userId: string): HTMLButtonElement {
+    const question = `Block ${userId}? They will not be able to message you directly or add you to groups.`;
+    return this.memberAction(userId, 'Block', question, async () => {
+      await this.chat.block(userId);
+      if (!this.closed) ui.conversationError.textContent = `You blocked ${userId}`;
+    });
+  }
+
+  /** A member's button that asks first, runs `act`, and shows a refusal in the error line. */
+  private memberAction(
+    userId: string,
+    label: string,
+    question: string,
+    act: () => Promise<void>,
+  ): HTMLButtonElement {
+    const button = h('button', { type: 'button', class: 'link', 'aria-label': `${label} ${userId}` }, label);
+    button.addEventListener('click', () => {
+      if (!window.confirm(question)) return;
+      button.disabled = true;
+      ui.conversationError.textContent = '';
+      act()
+        .catch((err: unknown) => {
+          if (!this.closed)
+            ui.conversationError.textContent = `Could not ${label.toLowerCase()} ${userId}: ${describeError(err)}`;
+        })
+        .finally(() => {
+          button.disabled = false;
+        });
+    });
+    return button;
   }
 
   private removeButton(userId: string): HTMLButtonElement {

@@ -246,7 +246,8 @@ export class ConversationView {
 
   /** A live membership change: the member list and presence dots follow it. */
   private membershipChanged(event: MembershipEvent): void {
-    if (event.kind !== 'member_added') for (const userId of event.userIds) this.presence.set(userId, false);
+    if (event.kind === 'member_removed' || event.kind === 'member_left')
+      for (const userId of event.userIds) this.presence.set(userId, false);
     this.members.changed(event);
     this.renderHeader();
   }

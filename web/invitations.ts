@@ -1,0 +1,72 @@
+import type { ChatClient, Invitation } from '../client';
+import { actionButton, h } from './dom';
+import { describeError } from './format';
+import { ui } from './ui';
+
+/**
+ * The invitations panel of the sidebar: groups someone invited this user to (their "who can add me"
+ * did not admit that person), each with Accept and Decline. Read with `listInvitations` on every
+ * connection, and added to by `invitation` pushes.
+ */
+export class Invitations {
+  private invitations = new Map<string, Invitation>();
+
+  constructor(
+    private readonly chat: ChatClient,
+    /** An invitation was accepted: the conversation is now one of the user's. */
+    private readonly joined: (conversationId: string) => void,
+  ) {
+    chat.on('open', () => void this.refresh());
+    chat.on('invitation', (invitation) => {
+      this.invitations.set(invitation.conversationId, invitation);
+      this.render();
+    });
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      const listed = await this.chat.listInvitations();
+      this.invitations = new Map(listed.map((invitation) => [invitation.conversationId, invitation]));
+      this.render();
+    } catch (err: unknown) {
+      console.warn('serverless-chat: could not list invitations', err);
+    }
+  }
+
+  private async answer(invitation: Invitation, accept: boolean): Promise<void> {
+    ui.invitationError.textContent = '';
+    try {
+      const { conversationId } = invitation;
+      if (accept) {
+        const { joined } = await this.chat.accept(conversationId);
+        if (joined) this.joined(conversationId);
+      } else await this.chat.decline(conversationId);
+      this.invitations.delete(conversationId);
+      this.render();
+    } catch (err: unknown) {
+      ui.invitationError.textContent = `Could not answer the invitation: ${describeError(err)}`;
+    }
+  }
+
+  /** Draws the panel; hidden while there is no invitation. */
+  render(): void {
+    ui.invitations.hidden = this.invitations.size === 0;
+    ui.invitationList.replaceChildren(
+      ...[...this.invitations.values()].map((invitation) =>
+        h(
+          'li',
+          { 'data-invitation': invitation.conversationId },
+          h(
+            'span',
+            { dir: 'auto' },
+            `${invitation.invitedBy} invited you to ${invitation.title ?? 'a group'}`,
+          ),
+          ' ',
+          actionButton('Accept', () => void this.answer(invitation, true)),
+          ' ',
+          actionButton('Decline', () => void this.answer(invitation, false)),
+        ),
+      ),
+    );
+  }
+}
