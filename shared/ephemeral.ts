@@ -6,6 +6,7 @@
  * so it can never delay a message.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { mapWithConcurrency } from './concurrency';
 import {
   createManagementClient,
@@ -75,16 +76,44 @@ export async function postEphemeral(
   data: string,
   options: EphemeralOptions = {},
 ): Promise<EphemeralReport> {
+  return (await postEphemeralTo(post, connectionIds, data, options)).report;
+}
+
+/** {@link postEphemeral}, also telling which connections the frame reached. */
+export async function postEphemeralTo(
+  post: PostFn,
+  connectionIds: readonly string[],
+  data: string,
+  options: EphemeralOptions = {},
+): Promise<{ report: EphemeralReport; reached: ReadonlySet<string> }> {
   const now = options.now ?? Date.now;
   const deadline = now() + (options.budgetMs ?? EPHEMERAL_BUDGET_MS);
   const targets = [...new Set(connectionIds)];
   const report: EphemeralReport = { targets: targets.length, delivered: 0, gone: 0, failed: 0, skipped: 0 };
+  const reached = new Set<string>();
   const settled = await mapWithConcurrency(
     targets,
     options.concurrency ?? EPHEMERAL_CONCURRENCY,
     async (connectionId): Promise<'skipped' | PostResult['status']> =>
       now() >= deadline ? 'skipped' : (await post(connectionId, data)).status,
   );
-  for (const outcome of settled) report[outcome.status === 'fulfilled' ? outcome.value : 'failed']++;
-  return report;
+  settled.forEach((outcome, index) => {
+    const status = outcome.status === 'fulfilled' ? outcome.value : 'failed';
+    report[status]++;
+    if (status === 'delivered') reached.add(targets[index] ?? '');
+  });
+  return { report, reached };
+}
+
+/**
+ * Logs what an ephemeral post did: at debug level, or as a warning when the budget ran out before every
+ * connection was tried (those events are dropped, and the warning counts them).
+ */
+export function logEphemeral(
+  logger: Pick<Logger, 'debug' | 'warn'>,
+  what: string,
+  report: EphemeralReport,
+): void {
+  if (report.skipped > 0) logger.warn(`${what}: time budget spent, posts dropped`, { ...report });
+  else logger.debug(what, { ...report });
 }

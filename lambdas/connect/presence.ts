@@ -20,7 +20,7 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { EPHEMERAL_BUDGET_MS, postEphemeral } from '../../shared/ephemeral';
+import { EPHEMERAL_BUDGET_MS, logEphemeral, postEphemeral } from '../../shared/ephemeral';
 import { LIMITS } from '../../shared/limits';
 import type { PostFn } from '../../shared/poster';
 import type { PresenceEvent } from '../../shared/protocol';
@@ -149,5 +149,5 @@ async function postToListeners(
   const report = await postEphemeral(deps.post, [...targets], JSON.stringify(event), {
     budgetMs: deps.postBudgetMs ?? EPHEMERAL_BUDGET_MS,
   });
-  deps.logger.debug(event.online ? 'Online posted' : 'Offline posted', { ...report });
+  logEphemeral(deps.logger, event.online ? 'Online posted' : 'Offline posted', report);
 }

@@ -16,7 +16,7 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { EPHEMERAL_BUDGET_MS, postEphemeral } from '../../shared/ephemeral';
+import { EPHEMERAL_BUDGET_MS, logEphemeral, postEphemeral } from '../../shared/ephemeral';
 import { NotAMemberError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
 import type { PostFn } from '../../shared/poster';
@@ -32,7 +32,7 @@ export interface EphemeralDeps {
   tables: Pick<TableNames, 'conversations' | 'subscriptions' | 'connections'>;
   /** Posts one frame to one connection (shared/poster.ts, with EPHEMERAL_POSTER_OPTIONS). */
   post: PostFn;
-  logger: Pick<Logger, 'debug'>;
+  logger: Pick<Logger, 'debug' | 'warn'>;
   clock: () => Date;
   /** @default EPHEMERAL_BUDGET_MS */
   postBudgetMs?: number;
@@ -76,7 +76,7 @@ export async function sendTyping(
   const report = await postEphemeral(deps.post, targets, JSON.stringify(event), {
     budgetMs: deps.postBudgetMs ?? EPHEMERAL_BUDGET_MS,
   });
-  deps.logger.debug('Typing posted', { ...report });
+  logEphemeral(deps.logger, 'Typing posted', report);
   return { conversationId, throttled: false };
 }
 
@@ -136,7 +136,7 @@ export async function prepareOnlineAnnouncement(
       JSON.stringify(event),
       { budgetMs: deps.postBudgetMs ?? EPHEMERAL_BUDGET_MS },
     );
-    deps.logger.debug('Online posted', { ...report });
+    logEphemeral(deps.logger, 'Online posted', report);
   };
 }
 
@@ -165,6 +165,6 @@ export async function postReadEvent(
   const report = await postEphemeral(deps.post, targets, JSON.stringify(event), {
     budgetMs: deps.postBudgetMs ?? EPHEMERAL_BUDGET_MS,
   });
-  deps.logger.debug('Read posted', { ...report });
+  logEphemeral(deps.logger, 'Read posted', report);
   return true;
 }

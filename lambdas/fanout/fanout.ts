@@ -2,13 +2,13 @@
  * Where a stored message is fanned out: each record of the SQS FIFO fan-out queue carries one
  * ChatMessage, an edit or delete of one, or a membership change (shared/queue-body.ts), which is pushed to every connection
  * subscribed to its conversation. Records are
- * processed in queue order; a record that fails fails the rest of its message group (conversation) so
- * retries never reorder it, while other conversations in the same batch carry on.
+ * processed in queue order within their message group (conversation), the groups side by side; a record
+ * that fails fails the rest of its group so retries never reorder it, while other conversations in the
+ * same batch carry on.
  */
-import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { type MessageAttributeValue, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mapWithConcurrency } from '../../shared/concurrency';
@@ -22,13 +22,13 @@ import {
   type MessageFrame,
   toMessageFrame,
 } from '../../shared/protocol';
-import { POISON_ATTRIBUTE, REDRIVE_COUNT_ATTRIBUTE } from '../../shared/queue-attributes';
 import { parseQueueBody, type QueueRecord } from '../../shared/queue-body';
 import { errorFrame } from '../../shared/route-kit';
 import { deleteConnection } from '../../shared/store/connections';
 import { type Listener, listListeners } from '../../shared/store/presence';
 import type { TableNames } from '../../shared/tables';
 import { notifyBeyondSubscribers } from './offline';
+import { sendPoisonToDeadLetterQueue } from './poison';
 
 /** Posts in flight at once per record: enough to hide latency, few enough to stay under throttling. */
 export const DEFAULT_CONCURRENCY = 10;
@@ -40,7 +40,14 @@ export const DEFAULT_CONCURRENCY = 10;
  */
 export const DEFAULT_RECORD_BUDGET_MS = 15_000;
 
-const MAX_POISON_REASON_LENGTH = 256;
+/**
+ * The longest one post can take once started (DEFAULT_POSTER_OPTIONS: 4 attempts of 3 s plus their
+ * backoff), and a margin for what follows the posts. A record starts no post later than this before the
+ * invocation's end, so a conversation with more connections than fit in its time (or a slow, hostile
+ * one) fails alone: its record is reported for retry while the others of the batch complete.
+ */
+export const POST_WORST_CASE_MS = 13_000;
+export const RECORD_MARGIN_MS = 1_000;
 
 export interface FanoutDeps {
   ddb: DynamoDBDocumentClient;
@@ -57,7 +64,7 @@ export interface FanoutDeps {
   post: PostFn;
   /** Closes a connection that keeps failing while the API answers for others (G7). */
   disconnect: DisconnectFn;
-  logger: Pick<Logger, 'info' | 'warn' | 'error' | 'appendKeys' | 'removeKeys'>;
+  logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug' | 'appendKeys' | 'removeKeys'>;
   /** @default DEFAULT_CONCURRENCY */
   concurrency?: number;
   /** The invocation's remaining time (Lambda context); absent means no deadline. */
@@ -81,6 +88,8 @@ export interface DeliveryReport {
   expired: number;
   /** Throttled, or failing with no connection reached: the record is retried. */
   failed: number;
+  /** Not attempted: the record's deadline for starting posts passed first. The record is retried. */
+  unattempted?: number;
   /** Members named in an offline event (messages only). */
   offline?: number;
   /** Members whose unsubscribed connections got an `activity` frame (messages only). */
@@ -121,7 +130,7 @@ export function toPushFrame(
   return { type: 'deleted', ...deleted };
 }
 
-type ConnectionOutcome = 'delivered' | 'gone' | 'throttled' | 'failing';
+type ConnectionOutcome = 'delivered' | 'gone' | 'throttled' | 'failing' | 'unattempted';
 
 /**
  * Forgets a connection's items, including its subscription to the conversation being fanned out even
@@ -199,14 +208,20 @@ async function endExpired(deps: FanoutDeps, expired: Listener[], conversationId:
  * connection `token_expired` in place of the message. A connection that still fails after its retries
  * while others were reached is evicted (closed and forgotten), so one bad socket never blocks the
  * conversation. Throttling, or every connection failing, means API Gateway itself is in trouble: then
- * the record fails and SQS retries it, and after maxReceiveCount it moves to the DLQ (G6).
+ * the record fails and SQS retries it, and after maxReceiveCount it moves to the DLQ (G6). No post
+ * starts at or after `postDeadline` (epoch ms): connections left unattempted fail the record too.
  * @throws FanoutDeliveryError when the record must be retried.
  */
-export async function deliverMessage(deps: FanoutDeps, message: QueueRecord): Promise<DeliveryReport> {
+export async function deliverMessage(
+  deps: FanoutDeps,
+  message: QueueRecord,
+  postDeadline = Number.POSITIVE_INFINITY,
+): Promise<DeliveryReport> {
+  const now = deps.now ?? Date.now;
   // A subscription acked a moment ago must already receive the next message (G5): a consistent read.
   const subscribed = await listListeners(deps.ddb, deps.tables, message.conversationId, { consistent: true });
   // The token's exp came with the subscription: telling a live connection from an expired one costs nothing.
-  const nowSeconds = (deps.now ?? Date.now)() / 1000;
+  const nowSeconds = now() / 1000;
   const expired = subscribed.filter(
     ({ tokenExpiresAt }) => tokenExpiresAt !== undefined && nowSeconds >= tokenExpiresAt,
   );
@@ -215,8 +230,8 @@ export async function deliverMessage(deps: FanoutDeps, message: QueueRecord): Pr
   const connectionIds = listeners.map((listener) => listener.connectionId);
   const data = JSON.stringify(toPushFrame(message));
   const [settled] = await Promise.all([
-    mapWithConcurrency(connectionIds, deps.concurrency ?? DEFAULT_CONCURRENCY, (id) =>
-      deliverToConnection(deps, id, message.conversationId, data),
+    mapWithConcurrency(connectionIds, deps.concurrency ?? DEFAULT_CONCURRENCY, async (id) =>
+      now() >= postDeadline ? 'unattempted' : deliverToConnection(deps, id, message.conversationId, data),
     ),
     endExpired(deps, expired, message.conversationId),
   ]);
@@ -230,6 +245,7 @@ export async function deliverMessage(deps: FanoutDeps, message: QueueRecord): Pr
   };
   const failing: string[] = [];
   let throttled = 0;
+  let unattempted = 0;
   settled.forEach((outcome, index) => {
     const connectionId = connectionIds[index] ?? '';
     if (outcome.status === 'rejected') {
@@ -237,6 +253,7 @@ export async function deliverMessage(deps: FanoutDeps, message: QueueRecord): Pr
       failing.push(connectionId);
     } else if (outcome.value === 'failing') failing.push(connectionId);
     else if (outcome.value === 'throttled') throttled++;
+    else if (outcome.value === 'unattempted') unattempted++;
     else report[outcome.value]++;
   });
   const apiAnswered = report.delivered + report.gone > 0;
@@ -245,6 +262,10 @@ export async function deliverMessage(deps: FanoutDeps, message: QueueRecord): Pr
     report.evicted = failing.length;
   } else {
     report.failed = failing.length + throttled;
+  }
+  if (unattempted > 0) {
+    report.unattempted = unattempted;
+    report.failed += unattempted;
   }
   // Counted before a failure is thrown: the connections are gone whether or not the record is retried.
   const letGo = report.gone + report.evicted + report.expired;
@@ -271,34 +292,6 @@ export async function deliverMessage(deps: FanoutDeps, message: QueueRecord): Pr
     Object.assign(report, beyond);
   }
   return report;
-}
-
-/**
- * Moves a record that can never be processed straight to the dead-letter queue, in the same message
- * group, marked with the `poison` attribute so the redrive does not loop it back by default.
- */
-export async function sendPoisonToDeadLetterQueue(
-  deps: Pick<FanoutDeps, 'sqs' | 'deadLetterQueueUrl'>,
-  record: SQSRecord,
-  reason: string,
-): Promise<void> {
-  const attributes: Record<string, MessageAttributeValue> = {
-    [POISON_ATTRIBUTE]: { DataType: 'String', StringValue: reason.slice(0, MAX_POISON_REASON_LENGTH) },
-  };
-  const redriveCount = record.messageAttributes?.[REDRIVE_COUNT_ATTRIBUTE]?.stringValue;
-  if (redriveCount !== undefined) {
-    attributes[REDRIVE_COUNT_ATTRIBUTE] = { DataType: 'Number', StringValue: redriveCount };
-  }
-  await deps.sqs.send(
-    new SendMessageCommand({
-      QueueUrl: deps.deadLetterQueueUrl,
-      MessageBody: record.body,
-      // A FIFO record always has a group; the fallback only keeps a malformed event from crashing.
-      MessageGroupId: record.attributes.MessageGroupId ?? 'poison',
-      MessageDeduplicationId: record.attributes.MessageDeduplicationId ?? record.messageId,
-      MessageAttributes: attributes,
-    }),
-  );
 }
 
 /** When what a record carries happened: its fan-out lag is measured from this. */
@@ -340,8 +333,12 @@ export async function processRecord(deps: FanoutDeps, record: SQSRecord): Promis
   const { conversationId, seq } = parsed.record;
   const kind = 'kind' in parsed.record ? parsed.record.kind : 'message';
   deps.logger.appendKeys({ conversationId, seq });
+  const postDeadline =
+    remaining === undefined
+      ? Number.POSITIVE_INFINITY
+      : (deps.now ?? Date.now)() + remaining - POST_WORST_CASE_MS - RECORD_MARGIN_MS;
   try {
-    const report = await deliverMessage(deps, parsed.record);
+    const report = await deliverMessage(deps, parsed.record, postDeadline);
     recordLag(deps, parsed.record);
     deps.logger.info('Message fanned out', { kind, ...report });
   } catch (err: unknown) {
@@ -356,24 +353,34 @@ export async function processRecord(deps: FanoutDeps, record: SQSRecord): Promis
 }
 
 /**
- * Processes a FIFO batch in order. A failed record fails every later record of its group
- * (skipGroupOnError) but not other groups; the failures go back to SQS as batchItemFailures, and are
- * counted as FanoutFailures.
+ * Processes a FIFO batch: each message group (conversation) in order, the groups at the same time, so a
+ * slow conversation holds up only its own records. A failed record fails every later record of its group
+ * but not other groups; the failures go back to SQS as batchItemFailures (SQS redelivers only those),
+ * and are counted as FanoutFailures.
  */
 export async function processFanoutBatch(deps: FanoutDeps, event: SQSEvent): Promise<SQSBatchResponse> {
-  // A fresh processor per batch: its failure bookkeeping is per batch and must not leak between invocations.
-  const processor = new SqsFifoPartialProcessorAsync();
-  const response = await processPartialResponse(
-    event,
-    (record: SQSRecord) => processRecord(deps, record),
-    processor,
-    {
-      skipGroupOnError: true,
-      // Reporting every record as failed retries the same records as throwing would, without a Lambda error.
-      throwOnFullBatchFailure: false,
-    },
+  const groups = new Map<string, SQSRecord[]>();
+  for (const record of event.Records) {
+    const group = record.attributes.MessageGroupId ?? record.messageId;
+    groups.set(group, [...(groups.get(group) ?? []), record]);
+  }
+  const failed = new Set<string>();
+  await Promise.all(
+    [...groups.values()].map(async (records) => {
+      for (const [index, record] of records.entries()) {
+        try {
+          await processRecord(deps, record);
+        } catch {
+          for (const rest of records.slice(index)) failed.add(rest.messageId);
+          return;
+        }
+      }
+    }),
   );
-  const failures = response.batchItemFailures.length;
-  if (failures > 0) deps.metrics.record('fanoutFailures', failures);
-  return response;
+  // In the batch's order, as SQS lists them.
+  const batchItemFailures = event.Records.filter((record) => failed.has(record.messageId)).map((record) => ({
+    itemIdentifier: record.messageId,
+  }));
+  if (batchItemFailures.length > 0) deps.metrics.record('fanoutFailures', batchItemFailures.length);
+  return { batchItemFailures };
 }

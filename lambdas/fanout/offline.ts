@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mapWithConcurrency } from '../../shared/concurrency';
+import { EPHEMERAL_BUDGET_MS, logEphemeral, postEphemeralTo } from '../../shared/ephemeral';
 import { LIMITS } from '../../shared/limits';
 import type { PostFn } from '../../shared/poster';
 import { type ActivityFrame, type ChatMessage, messagePreview } from '../../shared/protocol';
@@ -45,8 +46,10 @@ export interface OfflineDeps {
   eventBridge?: Pick<EventBridgeClient, 'send'>;
   eventBusName?: string;
   post: PostFn;
-  logger: Pick<Logger, 'warn'>;
+  logger: Pick<Logger, 'warn' | 'debug'>;
   concurrency: number;
+  /** No `activity` post starts later than this after the first. @default EPHEMERAL_BUDGET_MS */
+  activityBudgetMs?: number;
 }
 
 /** Who the fan-out reached: the subscribed connections, and the users whose connections got the message. */
@@ -123,16 +126,16 @@ async function postActivity(
           .map((connectionId) => ({ connectionId, userId: userIds[index] ?? '' }))
       : [],
   );
-  // Best effort, like typing: a 410 here is left to the next message fan-out, $disconnect or TTL.
-  const posted = await mapWithConcurrency(targets, deps.concurrency, (target) =>
-    deps.post(target.connectionId, data),
+  // Best effort, like typing: a 410 here is left to the next message fan-out, $disconnect or TTL, and
+  // posts past the time budget are dropped, so a group full of sockets cannot hold the record.
+  const { report, reached } = await postEphemeralTo(
+    deps.post,
+    targets.map((target) => target.connectionId),
+    data,
+    { concurrency: deps.concurrency, budgetMs: deps.activityBudgetMs ?? EPHEMERAL_BUDGET_MS },
   );
-  const reached = new Set<string>();
-  posted.forEach((result, index) => {
-    if (result.status === 'fulfilled' && result.value.status === 'delivered')
-      reached.add(targets[index]?.userId ?? '');
-  });
-  return reached;
+  logEphemeral(deps.logger, 'Activity posted', report);
+  return new Set(targets.filter((target) => reached.has(target.connectionId)).map((target) => target.userId));
 }
 
 /**

@@ -361,8 +361,8 @@ describe('fan-out of one message', () => {
   });
 
   it('leaves a record for the next invocation when too little time is left to deliver it', async () => {
-    // Prepare
-    givenSubscriptions({ 'conv-a': ['conn-1'], 'conv-b': ['conn-2'] });
+    // Prepare: two records of one conversation, one after the other.
+    givenSubscriptions({ 'conv-a': ['conn-1'] });
     let remaining = 20_000;
     const deps = makeDeps({ remainingTimeMs: () => remaining, recordBudgetMs: 15_000 });
     api.on(PostToConnectionCommand).callsFake(async () => {
@@ -373,11 +373,11 @@ describe('fan-out of one message', () => {
     // Act
     const response = await processFanoutBatch(
       deps,
-      event(messageRecord(message('conv-a', 1), 'a1'), messageRecord(message('conv-b', 1), 'b1')),
+      event(messageRecord(message('conv-a', 1), 'a1'), messageRecord(message('conv-a', 2), 'a2')),
     );
 
     // Assess
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'b1' }]);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'a2' }]);
     expect(postedFrames().map((f) => f.connectionId)).toEqual(['conn-1']);
   });
 
