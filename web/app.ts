@@ -177,6 +177,7 @@ function wireConversation(current: () => Session | undefined): void {
     if (file) current()?.attach(file);
   });
   ui.leave.addEventListener('click', () => void current()?.leave());
+  ui.blockDirect.addEventListener('click', () => void current()?.blockDirect());
   ui.membersToggle.addEventListener('click', () =>
     showMembersPanel(ui.membersToggle.ariaExpanded !== 'true'),
   );

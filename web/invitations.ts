@@ -6,7 +6,7 @@ import { ui } from './ui';
 /**
  * The invitations panel of the sidebar: groups someone invited this user to (their "who can add me"
  * did not admit that person), each with Accept and Decline. Read with `listInvitations` on every
- * connection, and added to by `invitation` pushes.
+ * connection, and added to by `invitation` pushes. Beside it, the "who can add me" setting.
  */
 export class Invitations {
   private invitations = new Map<string, Invitation>();
@@ -17,15 +17,30 @@ export class Invitations {
     private readonly joined: (conversationId: string) => void,
   ) {
     chat.on('open', () => void this.refresh());
+    ui.whoCanAdd.onchange = () => void this.setWhoCanAdd(ui.whoCanAdd.value);
     chat.on('invitation', (invitation) => {
       this.invitations.set(invitation.conversationId, invitation);
       this.render();
     });
   }
 
+  private async setWhoCanAdd(value: string): Promise<void> {
+    if (value !== 'anyone' && value !== 'contacts' && value !== 'nobody') return;
+    ui.invitationError.textContent = '';
+    try {
+      ui.whoCanAdd.value = await this.chat.setWhoCanAdd(value);
+    } catch (err: unknown) {
+      ui.invitationError.textContent = `Could not change who can add you: ${describeError(err)}`;
+    }
+  }
+
   private async refresh(): Promise<void> {
     try {
-      const listed = await this.chat.listInvitations();
+      const [listed, blocked] = await Promise.all([
+        this.chat.listInvitations(),
+        this.chat.request('listBlocked', {}),
+      ]);
+      ui.whoCanAdd.value = blocked.whoCanAdd;
       this.invitations = new Map(listed.map((invitation) => [invitation.conversationId, invitation]));
       this.render();
     } catch (err: unknown) {

@@ -177,6 +177,23 @@ export class Session {
     this.renderList();
   }
 
+  /** Blocks the other user of the open direct conversation (after a confirm). */
+  async blockDirect(): Promise<void> {
+    const open = this.view?.conversationId;
+    const other = open && this.directory.get(open)?.members?.find((userId) => userId !== this.userId);
+    if (
+      !other ||
+      !window.confirm(`Block ${other}? They will not be able to message you directly or add you to groups.`)
+    )
+      return;
+    try {
+      await this.chat.block(other);
+      ui.conversationError.textContent = `You blocked ${other}`;
+    } catch (err: unknown) {
+      ui.conversationError.textContent = `Could not block ${other}: ${describeError(err)}`;
+    }
+  }
+
   typed(): void {
     this.view?.typed();
   }

@@ -159,6 +159,7 @@ export class ConversationView {
     // A direct conversation has exactly its two members: nobody is added, removed, or leaves.
     ui.membersToggle.hidden = known?.direct === true;
     ui.leave.hidden = known?.direct === true;
+    ui.blockDirect.hidden = known?.direct !== true;
     if (known?.direct) showMembersPanel(false);
     this.presence.render(members);
   }

@@ -1,0 +1,85 @@
+/**
+ * The web page's consent controls in a real browser against the local runtime: "who can add me",
+ * an invitation accepted from the sidebar, and the Block button of a direct conversation.
+ */
+import { existsSync } from 'node:fs';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { type ChatClient, connect } from '../../client';
+import { useLocalRuntime } from '../support/local-runtime';
+
+const patiently = { timeout: 30_000, interval: 100 };
+const { runtime } = useLocalRuntime();
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync('/usr/bin/chromium'))
+    throw new Error('/usr/bin/chromium is missing: apt-get install chromium');
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** The page of `userId`, signed in and connected. */
+async function pageOf(userId: string): Promise<Page> {
+  const page = await (await browser.newContext({ viewport: { width: 820, height: 560 } })).newPage();
+  await page.goto(runtime().webUrl);
+  await page.getByLabel('User id', { exact: true }).fill(userId);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#connection[data-state="open"]').waitFor();
+  return page;
+}
+
+/** An SDK client of `userId` for the other side of the test. */
+const clientOf = (userId: string): ChatClient =>
+  connect({ url: runtime().webSocketUrl, tokenProvider: () => runtime().issueToken(userId), WebSocket });
+
+describe('consent on the web page', () => {
+  it('lets a user be invited rather than added, accept from the sidebar, and block the other user of a direct conversation', async () => {
+    // Prepare
+    const page = await pageOf('pia');
+    const quin = clientOf('quin');
+    const piaElsewhere = clientOf('pia');
+    try {
+      // Act: pia lets nobody add her; quin's group then invites her.
+      await page.getByLabel('Who can add me to groups').selectOption('nobody');
+      await expect
+        .poll(async () => (await piaElsewhere.request('listBlocked', {})).whoCanAdd, patiently)
+        .toBe('nobody');
+      const group = await quin.createConversation(['pia'], 'Picnic');
+      expect(group.invited).toEqual(['pia']);
+      const invitation = page
+        .locator('#invitation-list li')
+        .filter({ hasText: 'quin invited you to Picnic' })
+        .first();
+      await invitation.getByRole('button', { name: 'Accept' }).click();
+
+      // Assess: the group is open on her page, and she is a member.
+      await expect.poll(() => page.locator('#conversation-title').textContent(), patiently).toBe('Picnic');
+
+      // Act: pia opens a direct conversation with quin and blocks him there.
+      await page.getByLabel('Message a user (direct)').fill('quin');
+      await page.getByRole('button', { name: 'Message', exact: true }).click();
+      await page.locator('#block-direct:not([hidden])').waitFor();
+      page.once('dialog', (dialog) => void dialog.accept());
+      await page.locator('#block-direct').click();
+
+      // Assess: quin can no longer add pia to a group.
+      await expect
+        .poll(() => page.locator('#conversation-error').textContent(), patiently)
+        .toBe('You blocked quin');
+      await expect(quin.createConversation(['pia'])).rejects.toMatchObject({ code: 'forbidden' });
+    } finally {
+      quin.close();
+      piaElsewhere.close();
+      await page.context().close();
+    }
+  });
+});
