@@ -201,17 +201,36 @@ export const THROTTLED_RETRY_MS = 1_000;
 /** How long a client waits before resending a frame that ran out of time. */
 export const OUT_OF_TIME_RETRY_MS = 1_000;
 
-/** Throttling errors of DynamoDB and SQS, after the SDK's own retries. */
+/** Throttling errors of DynamoDB, SQS and S3, after the SDK's own retries. */
 const THROTTLING = new Set([
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
   'RequestLimitExceeded',
   'RequestThrottled',
   'TransactionConflictException',
+  'SlowDown',
 ]);
 
-/** True for a DynamoDB or SQS throttling error that outlasted the SDK's own retries. */
-export const isThrottled = (err: unknown): boolean => err instanceof Error && THROTTLING.has(err.name);
+/** Cancellation reasons of a DynamoDB transaction that was throttled, not refused by a condition. */
+export const THROTTLED_CANCELLATION_CODES: ReadonlySet<string> = new Set([
+  'ThrottlingError',
+  'ProvisionedThroughputExceeded',
+  'RequestLimitExceeded',
+]);
+
+/**
+ * True for a throttling error that outlasted the SDK's own retries, including a transaction cancelled
+ * because an item was throttled or kept meeting a concurrent transaction: resending later succeeds, so
+ * every route answers it `busy`, whichever transaction it ran.
+ */
+export function isThrottled(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (THROTTLING.has(err.name)) return true;
+  return (cancellationReasons(err) ?? []).some(
+    ({ Code }) =>
+      Code !== undefined && (THROTTLED_CANCELLATION_CODES.has(Code) || Code === 'TransactionConflict'),
+  );
+}
 
 /** The route's deadline passed (its abort signal fired) or the runtime stopped the invocation. */
 export const isOutOfTime = (err: unknown): boolean =>

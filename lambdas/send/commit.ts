@@ -3,7 +3,12 @@
  * the claim done, in one transaction; again with a fresh seq when a reader filled the reserved one.
  */
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { BusyError, cancellationReasons, THROTTLED_RETRY_MS } from '../../shared/errors';
+import {
+  BusyError,
+  cancellationReasons,
+  THROTTLED_CANCELLATION_CODES,
+  THROTTLED_RETRY_MS,
+} from '../../shared/errors';
 import type { ChatMessage, SendFrame } from '../../shared/protocol';
 import type { Caller } from '../../shared/route-kit';
 import { reserveSeq } from '../../shared/store/conversations';
@@ -21,13 +26,6 @@ const TX = { message: 0, claim: 1 } as const;
 const COMMIT_ATTEMPTS = 3;
 
 type CommitOutcome = 'stored' | 'slotTaken' | 'claimLost' | 'conflict' | 'throttled';
-
-/** Cancellation reasons of a transaction that DynamoDB throttled. */
-const TRANSACTION_THROTTLING = new Set([
-  'ThrottlingError',
-  'ProvisionedThroughputExceeded',
-  'RequestLimitExceeded',
-]);
 
 /**
  * Stores the message under its reserved seq and marks the claim finished, in one transaction. Both items
@@ -57,7 +55,8 @@ async function commit(
     // Both items belong to this message alone, so a conflict is a reader filling the slot or a resend
     // taking the claim over at this very moment: the next attempt sees which.
     if (codes.includes('TransactionConflict')) return 'conflict';
-    if (codes.some((code) => code !== undefined && TRANSACTION_THROTTLING.has(code))) return 'throttled';
+    if (codes.some((code) => code !== undefined && THROTTLED_CANCELLATION_CODES.has(code)))
+      return 'throttled';
     throw err;
   }
 }

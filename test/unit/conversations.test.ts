@@ -23,6 +23,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { directConversationId } from '../../lambdas/conversations/direct';
 import { createConversationsHandler } from '../../lambdas/conversations/routes';
+import { THROTTLED_RETRY_MS } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
 import { META_SK, memberSk } from '../../shared/tables';
 import { routeEvent } from '../support/api-gateway';
@@ -875,7 +876,7 @@ describe('addMembers', () => {
     ]);
   });
 
-  it('gives up with a retryable internal_error after 3 attempts that keep conflicting', async () => {
+  it('gives up with busy and retryAfterMs after 3 attempts that keep conflicting', async () => {
     // Prepare
     givenConversation(['alice']);
     givenMembersRead(['alice']);
@@ -885,7 +886,12 @@ describe('addMembers', () => {
     const reply = await call({ action: 'addMembers', conversationId: CONVERSATION, members: ['carol'] });
 
     // Assess
-    expect(reply).toMatchObject({ type: 'error', code: 'internal_error', retryable: true });
+    expect(reply).toMatchObject({
+      type: 'error',
+      code: 'busy',
+      retryable: true,
+      retryAfterMs: THROTTLED_RETRY_MS,
+    });
     expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 5);
     expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
   });

@@ -526,7 +526,14 @@ const THROTTLING_NAMES = [
   'RequestLimitExceeded',
   'RequestThrottled',
   'TransactionConflictException',
+  'SlowDown',
 ];
+
+/** A DynamoDB transaction cancelled with these per-item reasons, as the SDK throws it. */
+const cancelledTransaction = (...codes: string[]) =>
+  Object.assign(awsError('TransactionCanceledException'), {
+    CancellationReasons: codes.map((Code) => ({ Code })),
+  });
 
 describe('createActionHandler error policy', () => {
   it.each(THROTTLING_NAMES)(
@@ -549,6 +556,34 @@ describe('createActionHandler error policy', () => {
       });
     },
   );
+
+  it.each([
+    'ThrottlingError',
+    'ProvisionedThroughputExceeded',
+    'RequestLimitExceeded',
+    'TransactionConflict',
+  ])(
+    'answers a route whose transaction was cancelled for %s busy with retryAfterMs, not internal_error',
+    async (code) => {
+      // Prepare
+      const { handler } = handlerWith(vi.fn().mockRejectedValue(cancelledTransaction('None', code)));
+      // Act
+      const reply = replyOf(await handler(eventWith('{"action":"unsubscribe","conversationId":"c1"}')));
+      // Assess
+      expect(reply).toMatchObject({ code: 'busy', retryable: true, retryAfterMs: THROTTLED_RETRY_MS });
+    },
+  );
+
+  it('answers a transaction refused by a condition as the route decides, internal_error when it does not', async () => {
+    // Prepare
+    const { handler } = handlerWith(
+      vi.fn().mockRejectedValue(cancelledTransaction('ConditionalCheckFailed')),
+    );
+    // Act
+    const reply = replyOf(await handler(eventWith('{"action":"unsubscribe","conversationId":"c1"}')));
+    // Assess
+    expect(reply).toMatchObject({ code: 'internal_error' });
+  });
 
   it.each(['AbortError', 'InvocationStoppedError'])(
     'answers a route whose call was stopped with %s busy with the out-of-time retryAfterMs',
