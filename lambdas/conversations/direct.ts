@@ -22,8 +22,11 @@ export function directConversationId(a: string, b: string): string {
 /**
  * Opens the direct conversation of the caller and one other user, creating it the first time: asking
  * twice, or both users asking at once, returns the same conversation. It has exactly those two members,
- * no title, and takes no other members.
+ * no title, and takes no other members. Creating it takes both users' conversation slots in its
+ * transaction, refused when the other user blocks the caller (their `whoCanAdd` does not apply: anyone
+ * may open one, and a block is the answer to an unwanted one); one that exists already is returned as it is.
  * @throws ValidationError for a title, another member count, or oneself.
+ * @throws NotAllowedError when the other user blocks the caller; LimitExceededError when either is at their cap.
  */
 export async function openDirect(
   ddb: DynamoDBDocumentClient,

@@ -66,7 +66,9 @@ export interface ConversationsDeps {
  * Builds the Lambda handler of the conversation routes and `$default`.
  *
  * - `createConversation {members, title?}` writes META and every member item (the caller included) in
- *   one transaction, so a conversation never exists without its members.
+ *   one transaction (up to 49 members; more in up to 3, META in the last), so a conversation never exists
+ *   without its members; users whose `whoCanAdd` does not admit the caller are invited instead
+ *   (./membership/create.ts).
  * - `addMembers {conversationId, members}` adds those not yet members (as plain members; the creator is
  *   the admin); existing members are skipped. With `deps.membership` the change takes a seq.
  * - `removeMember`, `leave` and `promote` (./membership/), with `deps.membership`.
