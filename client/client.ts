@@ -129,7 +129,11 @@ export class ChatClient extends Emitter<ClientEvents> {
     const form = new FormData();
     for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
     // S3 reads every field before the file, which must come last.
-    form.append('file', file instanceof Uint8Array ? new Blob([file], { type: contentType }) : file);
+    // A copy, so the Blob holds a plain ArrayBuffer whatever buffer the caller's bytes live in.
+    form.append(
+      'file',
+      file instanceof Uint8Array ? new Blob([new Uint8Array(file)], { type: contentType }) : file,
+    );
     const fetcher =
       this.options.fetch ?? (globalThis.fetch as unknown as NonNullable<ConnectOptions['fetch']>);
     const response = await fetcher(upload.url, { method: upload.method, body: form });
