@@ -6,17 +6,10 @@
  * may read it.
  */
 import { z } from 'zod';
+import { ATTACHMENT_CONTENT_TYPES, type AttachmentContentType } from './attachment-types';
 import { LIMITS } from './limits';
 
-/** Content types a member may upload: images the web page shows inline, and PDF. */
-export const ATTACHMENT_CONTENT_TYPES = [
-  'image/png',
-  'image/jpeg',
-  'image/gif',
-  'image/webp',
-  'application/pdf',
-] as const;
-export type AttachmentContentType = (typeof ATTACHMENT_CONTENT_TYPES)[number];
+export { ATTACHMENT_CONTENT_TYPES, type AttachmentContentType } from './attachment-types';
 
 /** The file name extension of each type, for the name a download is saved under. */
 export const ATTACHMENT_EXTENSIONS: Record<AttachmentContentType, string> = {

@@ -14,6 +14,7 @@ import type {
   MembershipEvent,
   OutboxEvent,
 } from '../../client';
+import { ATTACHMENT_CONTENT_TYPES } from '../../shared/attachment-types';
 import { type ConversationDirectory, conversationLabel } from '../conversations';
 import { describeError } from '../format';
 import { ui } from '../ui';
@@ -25,15 +26,6 @@ import { TypingLine } from './typing';
 
 /** Messages read per "load older" (and when a conversation opens). */
 const PAGE_SIZE = 50;
-
-/** What the server accepts as an attachment (shared/attachments.ts), without bundling its schemas. */
-const ATTACHMENT_TYPES: readonly AttachmentContentType[] = [
-  'image/png',
-  'image/jpeg',
-  'image/gif',
-  'image/webp',
-  'application/pdf',
-];
 
 /** What a view needs from the signed-in session (../session.ts). */
 export interface ViewHost {
@@ -231,7 +223,7 @@ export class ConversationView {
   /** Uploads a file straight to the bucket, then sends a message that carries it. */
   async attach(file: File): Promise<void> {
     const type = file.type as AttachmentContentType;
-    if (!ATTACHMENT_TYPES.includes(type)) {
+    if (!(ATTACHMENT_CONTENT_TYPES as readonly string[]).includes(type)) {
       ui.conversationError.textContent = `Cannot attach ${file.type || 'this file'}: images and PDF only`;
       return;
     }
