@@ -22,6 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { pageContentSecurityPolicy } from '../lib/web-headers';
 import { userIdSchema } from '../shared/protocol';
 import type { WebAsset } from '../web/build';
 import type { LocalEventBus } from './event-bus';
@@ -71,20 +72,15 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 const LOCAL_S3_ORIGINS = 'http://*.s3.localhost:*';
 
 /**
- * The page loads scripts and styles from this origin only and connects only here and to the WebSocket
- * API, so even a rendering bug could not run a script that came in a message.
+ * The page loads scripts and styles from this origin only and connects only here, to the WebSocket API
+ * and to the local S3, so even a rendering bug could not run a script that came in a message: the same
+ * policy the deployed page gets (lib/web-headers.ts).
  */
-function contentSecurityPolicy(webSocketUrl: string): string {
-  return [
-    "default-src 'self'",
-    `connect-src 'self' ${new URL(webSocketUrl).origin} ${LOCAL_S3_ORIGINS}`,
-    `img-src 'self' data: ${LOCAL_S3_ORIGINS}`,
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
-}
+const contentSecurityPolicy = (webSocketUrl: string): string =>
+  pageContentSecurityPolicy({
+    webSocketOrigin: new URL(webSocketUrl).origin,
+    attachmentOrigins: [LOCAL_S3_ORIGINS],
+  });
 
 const mediaType = (req: IncomingMessage): string =>
   (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
