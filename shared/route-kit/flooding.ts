@@ -2,10 +2,9 @@
  * The frame rate each connection gets, and how the route kit closes a connection: one that keeps sending
  * while refused, or one whose token has expired.
  */
-import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { FrameRate } from '../frame-rate';
 import { LIMITS } from '../limits';
-import { createDisconnector, createManagementClient } from '../poster';
+import { createDisconnector, createManagementClient, createPoster } from '../poster';
 
 /**
  * Closes a connection (one already gone counts as closed). With `lastFrame`, that frame is posted to it
@@ -27,18 +26,20 @@ const CLOSE_TIMEOUT_MS = 1_000;
 /**
  * Closes connections through the stage's management API at `endpoint` (the stage's callback URL on AWS,
  * the emulator's locally): what a handler passes as the route kit's `disconnect`, with the endpoint it
- * read from ENV.managementEndpoint. A `lastFrame` costs one PostToConnection before the DeleteConnection;
- * if it cannot be posted the connection is closed all the same.
+ * read from ENV.managementEndpoint. A `lastFrame` is posted first through the poster (shared/poster.ts:
+ * its own timeout and bounded retries, since it is the client's only word on why it was closed): one
+ * PostToConnection before the DeleteConnection, more only when it must be retried. If it cannot be
+ * posted the connection is closed all the same.
  */
 export function managementApiDisconnector(endpoint: string): CloseFn {
-  const client = createManagementClient(endpoint, CLOSE_TIMEOUT_MS);
-  const disconnect = createDisconnector(client);
+  const disconnect = createDisconnector(createManagementClient(endpoint, CLOSE_TIMEOUT_MS));
+  const post = createPoster({
+    client: createManagementClient(endpoint),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    random: Math.random,
+  });
   return async (connectionId, lastFrame) => {
-    if (lastFrame !== undefined) {
-      await client
-        .send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: lastFrame }))
-        .catch(() => undefined);
-    }
+    if (lastFrame !== undefined) await post(connectionId, lastFrame);
     await disconnect(connectionId);
   };
 }

@@ -39,14 +39,28 @@ export interface ConnectionRecord {
 /** How long a client waits before retrying a subscription change that collided with another. */
 const CONFLICT_RETRY_MS = 250;
 
-/** The TTL of a connection's items: API Gateway's connection limit, or its token's expiry if sooner. */
+/**
+ * How long after its token's expiry a socket may still be open: its next frame or push closes it, and
+ * silence makes API Gateway close it at its 10-minute idle timeout. Its items must outlive that, so that
+ * `$disconnect` still finds the user to announce offline and the fan-out still finds the subscription to
+ * close (DynamoDB may delete an expired item at any moment; DynamoDB Local does within a second).
+ */
+const AFTER_TOKEN_EXPIRY_SECONDS = 10 * 60;
+
+/**
+ * The TTL of a connection's items: past API Gateway's connection limit, or a socket's longest life after
+ * its token's expiry if that is sooner.
+ */
 const expiry = (now: Date, tokenExpiresAt = Number.POSITIVE_INFINITY): number =>
-  Math.min(Math.floor(now.getTime() / 1000) + LIMITS.connectionTtlSeconds, tokenExpiresAt);
+  Math.min(
+    Math.floor(now.getTime() / 1000) + LIMITS.connectionTtlSeconds,
+    tokenExpiresAt + AFTER_TOKEN_EXPIRY_SECONDS,
+  );
 
 /** The TTL (epoch seconds) of a connection opened at `now`: its user's connection slot lapses with it. */
 export const connectionExpiry = expiry;
 
-/** Stores a new connection; TTL removes it if `$disconnect` never comes (at the latest at its token's expiry). */
+/** Stores a new connection; TTL removes it if `$disconnect` never comes (sooner when its token expires sooner). */
 export async function putConnection(
   ddb: DynamoDBDocumentClient,
   tables: Tables,

@@ -10,7 +10,7 @@ import { type ChatMessage, connect, type ChatClient as SdkClient, type TokenRequ
 import { uniqueUser } from '../support/chat';
 import { useLocalRuntime } from '../support/local-runtime';
 import { ChatClient, range } from './chat-client';
-import { connectAs, connectionStored, createConversation, sendMessage } from './helpers';
+import { connectAs, connectionStored, sendMessage } from './helpers';
 
 const { runtime, track } = useLocalRuntime();
 
@@ -35,6 +35,13 @@ async function openExpiring(
     .find((id) => !known.has(id));
   if (connectionId === undefined) throw new Error(`No new connection id for ${userId}`);
   return { client, connectionId, expiresAt: expiryOf(token) };
+}
+
+/** The direct conversation of the client's user with `userId` (anyone may open one: no invitation). */
+async function openDirect(client: ChatClient, userId: string): Promise<string> {
+  const reply = await client.request({ action: 'createConversation', members: [userId], direct: true });
+  if (reply.type !== 'ack') throw new Error(`createConversation failed: ${JSON.stringify(reply)}`);
+  return String((reply.conversation as { conversationId: string }).conversationId);
 }
 
 /** Resolves once the wall clock is past `epochMs`. */
@@ -69,7 +76,7 @@ describe('a socket whose token expires', () => {
     const aliceId = uniqueUser('alice');
     const bobId = uniqueUser('bob');
     const alice = await track(connectAs(runtime(), aliceId));
-    const conversationId = await createConversation(alice, [bobId]);
+    const conversationId = await openDirect(alice, bobId);
     const bob = await openExpiring(bobId, 3);
     const subscribed = await bob.client.request({ action: 'subscribe', conversationId, afterSeq: 0 });
     await pastExpiry(bob.expiresAt);
@@ -110,7 +117,7 @@ describe('the SDK with short-lived tokens', () => {
     const [aliceId, bobId] = [uniqueUser('alice'), uniqueUser('bob')];
     const alice = openSdk(aliceId, 5);
     const bob = openSdk(bobId, 5);
-    const { conversationId } = await alice.chat.createConversation([bobId]);
+    const { conversationId } = await alice.chat.openDirect(bobId);
     const shown: ChatMessage[] = [];
     bob.chat.conversation(conversationId, { afterSeq: 0 }).on('message', (message) => shown.push(message));
     const acked: number[] = [];

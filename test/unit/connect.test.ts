@@ -62,8 +62,8 @@ describe('$connect', () => {
   });
 
   it.each([
-    ['a token that expires before the 2 h limit: at its exp', 600, 600],
-    ['a token that outlives the 2 h limit: at the limit', 3 * 3600, LIMITS.connectionTtlSeconds],
+    ['a token that expires an hour from now: 10 minutes (the idle timeout) after its exp', 3600, 3600 + 600],
+    ['a token that outlives the 2 h limit: past the limit', 3 * 3600, LIMITS.connectionTtlSeconds],
   ])('stores the token exp with the connection and a TTL for %s', async (_case, expiresIn, ttlIn) => {
     // Prepare
     ddbMock.on(PutCommand).resolves({});

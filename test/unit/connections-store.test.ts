@@ -134,7 +134,7 @@ describe('putSubscription', () => {
     });
   });
 
-  it("stores the connection's token exp on the subscription, which then expires with the token", async () => {
+  it("stores the connection's token exp on the subscription, whose TTL is 10 minutes (the idle timeout) after it", async () => {
     // Prepare
     ddbMock.on(TransactWriteCommand).resolves({});
     const tokenExpiresAt = NOW.getTime() / 1000 + 300;
@@ -145,7 +145,7 @@ describe('putSubscription', () => {
     // Assess
     expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
     const items = ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems;
-    expect(items?.[1]?.Put?.Item).toMatchObject({ tokenExpiresAt, expiresAt: tokenExpiresAt });
+    expect(items?.[1]?.Put?.Item).toMatchObject({ tokenExpiresAt, expiresAt: tokenExpiresAt + 600 });
   });
 
   it('refuses with connection_gone when the connection item no longer exists', async () => {
