@@ -28,18 +28,24 @@ export type SendHandlerDeps = SendDeps & FunctionKitDeps & { admission?: Admissi
 export function createSendHandler(deps: SendHandlerDeps): ActionHandler {
   const admission = deps.admission ?? new AdmissionGate({ maxInFlight: SEND_ADMISSION.maxInFlight });
   const sendDeps: SendDeps = { ...deps, bucketHints: deps.bucketHints ?? new BucketHints() };
-  return createActionHandler(routeKitOf(deps), {
-    send: async (frame, caller) => {
-      const budget = caller.deadline - deps.now().getTime() - MIN_SEND_BUDGET_MS;
-      const release = await admission.enter(Math.min(SEND_ADMISSION.maxWaitMs, budget));
-      try {
-        return await sendMessage(sendDeps, frame, caller);
-      } finally {
-        release();
-      }
+  return createActionHandler(
+    routeKitOf(deps),
+    {
+      send: async (frame, caller) => {
+        const budget = caller.deadline - deps.now().getTime() - MIN_SEND_BUDGET_MS;
+        const release = await admission.enter(Math.min(SEND_ADMISSION.maxWaitMs, budget));
+        try {
+          // Charged once admitted: a send answered `busy` at the gate costs no request.
+          await caller.charge?.();
+          return await sendMessage(sendDeps, frame, caller);
+        } finally {
+          release();
+        }
+      },
+      // Three requests each and no reservation, so they skip the admission gate.
+      edit: (frame, caller) => editMessage(sendDeps, frame, caller),
+      delete: (frame, caller) => deleteMessage(sendDeps, frame, caller),
     },
-    // Three requests each and no reservation, so they skip the admission gate.
-    edit: (frame, caller) => editMessage(sendDeps, frame, caller),
-    delete: (frame, caller) => deleteMessage(sendDeps, frame, caller),
-  });
+    { chargedByRoute: ['send'] },
+  );
 }

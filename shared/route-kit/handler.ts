@@ -36,6 +36,12 @@ export interface Caller {
   /** Aborted at `deadline`: pass it to AWS calls so none outlives the answer. */
   signal: AbortSignal;
   /**
+   * Takes the frame's token from its user's budget (once, however often called). The route kit calls it
+   * before the route runs, except for the actions a handler names in `chargedByRoute`, whose route calls
+   * it itself (a send once admitted, so a send answered `busy` at the gate costs no request).
+   */
+  charge?: () => Promise<void>;
+  /**
    * When the connection's token expires (epoch seconds, from the authorizer's `exp`); no frame runs after
    * it. Stored with a subscription so the fan-out stops pushing to it then. Undefined for a connection
    * opened before the authorizer passed `exp`.
@@ -108,12 +114,25 @@ export function routeKitOf({ logger, now, disconnect, metrics, userBudget }: Fun
  * (`userBudget`) is refused `rate_limited` before its route runs. Any failure is answered by
  * `toChatError`: throttling and running out of time are `busy` with `retryAfterMs` on every route.
  */
-export function createActionHandler(deps: RouteKitDeps, routes: ActionRoutes): ActionHandler {
+export function createActionHandler(
+  deps: RouteKitDeps,
+  routes: ActionRoutes,
+  options: { chargedByRoute?: readonly Action[] } = {},
+): ActionHandler {
   const { logger, clock, frameRate, disconnect, metrics, userBudget } = deps;
   const frames = new ConnectionFrameLimiter(frameRate);
-  /** Runs a route once its frame is paid for from the user's budget of its cost class. */
-  const charged = async (cost: ActionCost, caller: Caller, route: () => Promise<object>): Promise<object> => {
-    if (userBudget !== undefined && cost !== 'free') await userBudget(caller.userId, cost, caller.signal);
+  /** The frame's charge to its user's budget of its cost class, taken at most once. */
+  const chargeOnce = (cost: ActionCost, userId: string, signal: AbortSignal): (() => Promise<void>) => {
+    let taken: Promise<void> | undefined;
+    return () => {
+      if (userBudget === undefined || cost === 'free') return Promise.resolve();
+      taken ??= userBudget(userId, cost, signal);
+      return taken;
+    };
+  };
+  /** Runs a route once its frame is paid for, unless the route pays itself (`chargedByRoute`). */
+  const charged = async (action: Action, caller: Caller, route: () => Promise<object>): Promise<object> => {
+    if (!options.chargedByRoute?.includes(action)) await caller.charge?.();
     return route();
   };
   /** Never throws: a failed close leaves the refusal's answer as it is. */
@@ -166,20 +185,24 @@ export function createActionHandler(deps: RouteKitDeps, routes: ActionRoutes): A
       const run: ((frame: never, caller: Caller) => Promise<object>) | undefined = routes[action];
       if (run === undefined) throw new UnknownActionError(action);
       const valid = validate(ACTIONS[action].request, frame);
+      const userId = userIdOf(event);
       const caller: Caller = {
-        userId: userIdOf(event),
+        userId,
         connectionId,
         awsRequestId,
         deadline: clock() + budgetMs,
         signal: outOfTime.signal,
         ...(tokenExpiresAt === undefined ? {} : { tokenExpiresAt }),
+        ...(userBudget === undefined
+          ? {}
+          : { charge: chargeOnce(ACTIONS[action].cost, userId, outOfTime.signal) }),
       };
       logger.appendKeys({ userId: caller.userId, action });
       if (typeof frame.conversationId === 'string')
         logger.appendKeys({ conversationId: frame.conversationId });
       const result = await runScoped(routeKey, answered.signal, () =>
         withDeadline(
-          charged(ACTIONS[action].cost, caller, () => run(valid as never, caller)),
+          charged(action, caller, () => run(valid as never, caller)),
           budgetMs,
           outOfTime,
         ),

@@ -85,10 +85,17 @@ function updateFor(
 ): Pick<UpdateCommand['input'], 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues'> {
   const tat = bucket.attribute;
   const exists = bucket.mustExist === undefined ? '' : `attribute_exists(${bucket.mustExist}) AND `;
+  // A bucket whose item may not exist yet starts in its in-use update too, so takes racing on a new
+  // user's item all apply (none guesses "full" while another has just started the bucket).
+  const starts = bucket.mustExist === undefined;
   return inUse
     ? {
-        UpdateExpression: `SET ${tat} = ${tat} + :interval`,
-        ConditionExpression: `${exists}${tat} > :now AND ${tat} <= :limit`,
+        UpdateExpression: starts
+          ? `SET ${tat} = if_not_exists(${tat}, :now) + :interval`
+          : `SET ${tat} = ${tat} + :interval`,
+        ConditionExpression: starts
+          ? `attribute_not_exists(${tat}) OR (${tat} > :now AND ${tat} <= :limit)`
+          : `${exists}${tat} > :now AND ${tat} <= :limit`,
         ExpressionAttributeValues: {
           ':interval': bucket.intervalMs,
           ':now': now,
@@ -122,7 +129,8 @@ export async function takeToken(
   hints.expectTake(hint, now(), bucket.intervalMs);
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     const at = now();
-    const inUse = tat !== undefined && tat > at;
+    // With nothing known, a bucket that may be new guesses its in-use update, which also starts it.
+    const inUse = tat === undefined ? bucket.mustExist === undefined : tat > at;
     try {
       const { Attributes } = await ddb.send(
         new UpdateCommand({

@@ -270,7 +270,14 @@ describe('startSqsEventSource', () => {
       post: async () => ({ status: 'delivered', attempts: 1 }),
       disconnect: async () => undefined,
       metrics: { record: vi.fn() },
-      logger: { info: vi.fn(), warn: vi.fn(), error: vi.fn(), appendKeys: vi.fn(), removeKeys: vi.fn() },
+      logger: {
+        info: vi.fn(),
+        warn: vi.fn(),
+        error: vi.fn(),
+        debug: vi.fn(),
+        appendKeys: vi.fn(),
+        removeKeys: vi.fn(),
+      },
     };
 
     // Act: the real fan-out moves a poison body to the DLQ using the record's group, dedup id and attributes.

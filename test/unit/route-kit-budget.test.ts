@@ -65,6 +65,31 @@ describe('per-user budgets in the route kit', () => {
     expect(deps.sink.recorded).toContain('rateLimited');
   });
 
+  it('leaves the charge to a route named in chargedByRoute, and charges a frame once however often it asks', async () => {
+    // Prepare
+    const userBudget = vi.fn(async () => {});
+    let chargedBeforeRoute = -1;
+    const handle = createActionHandler(
+      routeKitDeps({ userBudget }),
+      {
+        unsubscribe: async (frame, caller) => {
+          chargedBeforeRoute = userBudget.mock.calls.length;
+          await caller.charge?.();
+          await caller.charge?.();
+          return { conversationId: frame.conversationId };
+        },
+      },
+      { chargedByRoute: ['unsubscribe'] },
+    );
+
+    // Act
+    await handle(routeEvent({ body: { action: 'unsubscribe', conversationId: 'c-1', requestId: 'r1' } }));
+
+    // Assess
+    expect(chargedBeforeRoute).toBe(0);
+    expect(userBudget).toHaveBeenCalledTimes(1);
+  });
+
   it('charges nothing for ping, which makes no AWS call', async () => {
     // Prepare
     const userBudget = vi.fn(async () => {});

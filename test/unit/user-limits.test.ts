@@ -210,9 +210,13 @@ describe('the per-user frame budgets', () => {
     expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: tables.connections,
       Key: { connectionId: 'USER#alice' },
-      UpdateExpression: 'SET tat_read = :next',
-      ConditionExpression: '(attribute_not_exists(tat_read) OR tat_read <= :now)',
-      ExpressionAttributeValues: { ':next': NOW.getTime() + 1_000 / perSecond, ':now': NOW.getTime() },
+      // A first take starts the bucket with the in-use update, which applies whether or not it exists.
+      UpdateExpression: 'SET tat_read = if_not_exists(tat_read, :now) + :interval',
+      ConditionExpression: 'attribute_not_exists(tat_read) OR (tat_read > :now AND tat_read <= :limit)',
+      ExpressionAttributeValues: expect.objectContaining({
+        ':interval': 1_000 / perSecond,
+        ':now': NOW.getTime(),
+      }),
     });
   });
 
