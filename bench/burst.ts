@@ -8,6 +8,7 @@ import type { LocalRuntime } from '../local/runtime';
 import { type AwsRequest, observeAwsRequests } from '../shared/invocation';
 import { LIMITS } from '../shared/limits';
 import { ChatClient, type Frame } from '../test/e2e/chat-client';
+import { letAnyoneAdd } from '../test/e2e/helpers';
 
 export interface BurstOptions {
   users: number;
@@ -158,7 +159,9 @@ async function connectAll(runtime: LocalRuntime, userIds: string[]): Promise<Cha
   return Promise.all(userIds.map(async (userId) => ChatClient.connect(await runtime.connectUrl(userId))));
 }
 
-async function newConversation(owner: ChatClient, members: string[]): Promise<string> {
+/** A group of `owner` and `members`, who first let anyone add them: strangers would be invited instead. */
+async function newConversation(runtime: LocalRuntime, owner: ChatClient, members: string[]): Promise<string> {
+  await letAnyoneAdd(runtime, members);
   const reply = await owner.request({ action: 'createConversation', members });
   if (reply.type !== 'ack') throw new Error(`createConversation failed: ${JSON.stringify(reply)}`);
   return String((reply.conversation as Frame).conversationId);
@@ -171,7 +174,7 @@ export async function runBurst(runtime: LocalRuntime, options: BurstOptions): Pr
   try {
     const [owner] = clients;
     if (owner === undefined) throw new Error('No users');
-    const conversationId = await newConversation(owner, userIds.slice(1));
+    const conversationId = await newConversation(runtime, owner, userIds.slice(1));
     await Promise.all(clients.map((client) => client.request({ action: 'subscribe', conversationId })));
     const total = options.users * options.messagesPerUser;
     const stats: SendStats = { resentUnanswered: 0, busyAnswers: 0 };
@@ -234,7 +237,10 @@ export async function runSequential(
   const [owner] = senders;
   if (owner === undefined) throw new Error('No sender');
   try {
-    const conversationId = await newConversation(owner, [...userIds.slice(1), `${options.tag}-listener`]);
+    const conversationId = await newConversation(runtime, owner, [
+      ...userIds.slice(1),
+      `${options.tag}-listener`,
+    ]);
     const stats: SendStats = { resentUnanswered: 0, busyAnswers: 0 };
     const started = performance.now();
     const { calls } = await countSendCalls(async () => {

@@ -7,7 +7,7 @@
 import { startLocalRuntime } from '../local/runtime';
 import { LIMITS } from '../shared/limits';
 import { ChatClient } from '../test/e2e/chat-client';
-import { createConversation } from '../test/e2e/helpers';
+import { createConversation, letAnyoneAdd } from '../test/e2e/helpers';
 import { runBurst, runSequential } from './burst';
 
 const percentile = (values: number[], p: number): number => {
@@ -47,6 +47,8 @@ async function main(): Promise<void> {
     if (alice === undefined) throw new Error('No sender');
     const bob = await connect('bob');
     clients.push(...senders, bob);
+    // Strangers to alice: they let anyone add them, so her group makes them members, not invitees.
+    await letAnyoneAdd(runtime, [...senderIds.slice(1), 'bob']);
     const conversationId = await createConversation(alice, [...senderIds.slice(1), 'bob']);
     await bob.request({ action: 'subscribe', conversationId });
     const acks: number[] = [];

@@ -24,10 +24,11 @@ export const LIMITS = {
   maxPendingInvitations: 100,
   /**
    * Who may add a user to a group straight away until they choose (`setWhoCanAdd`): `anyone`, `contacts`
-   * (people they share a group with) or `nobody`; the others' adds become invitations. `anyone` keeps
-   * the behaviour clients had before invitations existed.
+   * (people they share a group with; a direct conversation does not count) or `nobody`; the others' adds
+   * become invitations. `contacts`, so that out of the box a stranger cannot pull anyone into a group: a
+   * group created by someone the user has never been in a group with arrives as an invitation to accept.
    */
-  defaultWhoCanAdd: 'anyone',
+  defaultWhoCanAdd: 'contacts',
   /** Conversations one connection listens to at once; bounds the connection item and `$disconnect`. */
   maxSubscriptionsPerConnection: 200,
   maxTitleLength: 200,

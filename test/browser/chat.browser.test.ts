@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { connect } from '../../client';
 import { LIMITS } from '../../shared/limits';
+import { letAnyoneAdd } from '../e2e/helpers';
 import { useLocalRuntime } from '../support/local-runtime';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -32,6 +33,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
+
+// Not a test of consent (membership.browser.test.ts is): the users these tests add to groups let anyone
+// add them, so a group makes them members at once rather than inviting them.
+beforeAll(() =>
+  letAnyoneAdd(runtime(), ['bob', 'bob2', 'judy', 'lee', 'nia', 'xena', 'yuri', 'dave', 'heidi', 'frank']),
+);
 
 /** Opens the page in `context` (by default a new one: storage and network of its own) and signs in. */
 async function signIn(userId: string, context?: BrowserContext): Promise<Page> {

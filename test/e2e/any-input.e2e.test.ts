@@ -10,7 +10,7 @@ import { LIMITS } from '../../shared/limits';
 import { uniqueUser } from '../support/chat';
 import { useLocalRuntime } from '../support/local-runtime';
 import type { Frame } from './chat-client';
-import { connectAs, connectWithId, createConversation, sendMessage } from './helpers';
+import { connectAs, connectWithId, createConversation, letAnyoneAdd, sendMessage } from './helpers';
 
 const { runtime, track } = useLocalRuntime();
 
@@ -34,6 +34,7 @@ describe('G10: any well-formed text travels end to end byte for byte', () => {
     const [aliceId, bobId] = [uniqueUser('alice'), uniqueUser('bob')];
     const alice = await track(connectAs(runtime(), aliceId));
     const bob = await track(connectAs(runtime(), bobId));
+    await letAnyoneAdd(runtime(), [bobId]);
     const conversationId = await createConversation(alice, [bobId]);
     await bob.request({ action: 'subscribe', conversationId });
 
@@ -90,6 +91,7 @@ describe('a subscribe racing $disconnect', () => {
     const ownerId = uniqueUser('owner');
     const owner = await track(connectAs(runtime(), ownerId));
     const memberId = uniqueUser('member');
+    await letAnyoneAdd(runtime(), [memberId]);
     const conversationId = await createConversation(owner, [memberId]);
     const sockets = await Promise.all(Array.from({ length: 40 }, () => connectWithId(runtime(), memberId)));
 
@@ -133,19 +135,14 @@ describe('one maximum group size on every path', () => {
     const creatorId = uniqueUser('creator');
     const creator = await track(connectAs(runtime(), creatorId));
     const others = Array.from({ length: LIMITS.maxGroupSize - 1 }, (_, i) => uniqueUser(`m${i}`));
+    const [late, extra] = [uniqueUser('late'), uniqueUser('extra')];
+    await letAnyoneAdd(runtime(), [...others, late, extra]);
 
     // Act
     const full = await creator.request({ action: 'createConversation', members: others });
     const conversationId = String((full.conversation as Frame | undefined)?.conversationId);
-    const addOne = await creator.request({
-      action: 'addMembers',
-      conversationId,
-      members: [uniqueUser('late')],
-    });
-    const tooBig = await creator.request({
-      action: 'createConversation',
-      members: [...others, uniqueUser('extra')],
-    });
+    const addOne = await creator.request({ action: 'addMembers', conversationId, members: [late] });
+    const tooBig = await creator.request({ action: 'createConversation', members: [...others, extra] });
 
     // Assess
     expect(full).toMatchObject({ type: 'ack' });
@@ -159,13 +156,13 @@ describe('one maximum group size on every path', () => {
     const creatorId = uniqueUser('creator');
     const creator = await track(connectAs(runtime(), creatorId));
     const start = Array.from({ length: LIMITS.maxGroupSize - 11 }, (_, i) => uniqueUser(`s${i}`));
+    const joiners = Array.from({ length: 20 }, () => uniqueUser('joiner'));
+    await letAnyoneAdd(runtime(), [...start, ...joiners]);
     const conversationId = await createConversation(creator, start);
 
     // Act
     const replies = await Promise.all(
-      Array.from({ length: 20 }, () =>
-        creator.request({ action: 'addMembers', conversationId, members: [uniqueUser('joiner')] }),
-      ),
+      joiners.map((joiner) => creator.request({ action: 'addMembers', conversationId, members: [joiner] })),
     );
 
     // Assess: 10 fit (the creator plus start plus 10 = the limit), the other 10 are refused.

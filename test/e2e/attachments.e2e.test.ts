@@ -3,13 +3,15 @@
  * to its policy, confirmUpload's checks, what a message may name, signed downloads, and an object that
  * goes with its message.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../shared/limits';
 import { useLocalRuntime } from '../support/local-runtime';
 import type { ChatClient, Frame } from './chat-client';
-import { connectAs, createConversation, sendMessage } from './helpers';
+import { connectAs, createConversation, letAnyoneAdd, sendMessage } from './helpers';
 
 const { runtime, track } = useLocalRuntime();
+// Not a test of consent: the users these tests add to groups let anyone add them.
+beforeAll(() => letAnyoneAdd(runtime(), ['bob', 'carol']));
 
 /** The web page's origin: the control plane, another origin than the bucket's. */
 const pageOrigin = (): string => new URL(runtime().webUrl).origin;

@@ -1,5 +1,5 @@
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { useLocalRuntime } from '../support/local-runtime';
 import { ChatClient, HandshakeRefusedError, range } from './chat-client';
 import {
@@ -8,10 +8,23 @@ import {
   connectWithId,
   countItems,
   createConversation,
+  letAnyoneAdd,
   sendMessage,
 } from './helpers';
 
 const { runtime, track } = useLocalRuntime();
+// Not a test of consent: the users these tests add to groups let anyone add them.
+beforeAll(() =>
+  letAnyoneAdd(runtime(), [
+    'bob',
+    'carol',
+    'dave',
+    'erin',
+    'ivan',
+    'judy',
+    ...range(20).map((n) => `sender-${n}`),
+  ]),
+);
 
 /** Stored seqs of a conversation, read straight from DynamoDB Local. */
 async function storedSeqs(conversationId: string): Promise<number[]> {

@@ -1,10 +1,12 @@
 /** The conversation list on the local runtime: pages with a cursor, unread counts and each one's newest entry. */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { useLocalRuntime } from '../support/local-runtime';
 import type { Frame } from './chat-client';
-import { connectAs, createConversation, sendMessage } from './helpers';
+import { connectAs, createConversation, letAnyoneAdd, sendMessage } from './helpers';
 
 const { runtime, track } = useLocalRuntime();
+// Not a test of consent: the users these tests add to groups let anyone add them.
+beforeAll(() => letAnyoneAdd(runtime(), ['list-bob', 'list-carol']));
 
 describe('listConversations through the local runtime', () => {
   it('pages through every conversation with nextCursor in id order, each with its activity time, unread count and newest entry', async () => {

@@ -8,11 +8,11 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { invokeRedrive } from '../../local/redrive';
 import { useLocalRuntime } from '../support/local-runtime';
 import type { ChatClient } from './chat-client';
-import { connectWithId as connectWithIdOf, createConversation, sendMessage } from './helpers';
+import { connectWithId as connectWithIdOf, createConversation, letAnyoneAdd, sendMessage } from './helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -22,6 +22,8 @@ const { runtime, track, stateFile } = useLocalRuntime({
   maxReceiveCount: 2,
   stateFile: true,
 });
+// Not a test of consent: the users these tests add to groups let anyone add them.
+beforeAll(() => letAnyoneAdd(runtime(), ['frank']));
 
 /** Connects, tracks the client for teardown, and returns its API Gateway connection id. */
 async function connectWithId(userId: string): Promise<{ client: ChatClient; connectionId: string }> {

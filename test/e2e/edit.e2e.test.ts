@@ -1,9 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { useLocalRuntime } from '../support/local-runtime';
 import type { ChatClient, Frame } from './chat-client';
-import { connectAs, createConversation, sendMessage } from './helpers';
+import { connectAs, createConversation, letAnyoneAdd, sendMessage } from './helpers';
 
 const { runtime, track } = useLocalRuntime();
+// Not a test of consent: the users these tests add to groups let anyone add them.
+beforeAll(() => letAnyoneAdd(runtime(), ['bob']));
 
 /** Pushed frames about one conversation (messages, edits, deletes), in arrival order. */
 const pushes = (client: ChatClient, conversationId: string): Frame[] =>

@@ -27,6 +27,26 @@ export async function createConversation(client: ChatClient, members: string[]):
 }
 
 /**
+ * Lets anyone add each of `userIds` to groups: each connects and sends `setWhoCanAdd` as a user would.
+ * For tests and benchmarks among strangers whose subject is not consent: by default
+ * (LIMITS.defaultWhoCanAdd) a group from someone a user shares no group with reaches them as an invitation.
+ */
+export async function letAnyoneAdd(runtime: LocalRuntime, userIds: string[]): Promise<void> {
+  await Promise.all(
+    userIds.map(async (userId) => {
+      const client = await connectAs(runtime, userId);
+      try {
+        const reply = await client.request({ action: 'setWhoCanAdd', whoCanAdd: 'anyone' });
+        if (reply.type !== 'ack')
+          throw new Error(`setWhoCanAdd failed for ${userId}: ${JSON.stringify(reply)}`);
+      } finally {
+        await client.close();
+      }
+    }),
+  );
+}
+
+/**
  * Sends like the client SDK: a retryable error is resent with the same clientMessageId, after its
  * `retryAfterMs` when it names one (a `rate_limited` send succeeds only after the bucket refilled).
  */

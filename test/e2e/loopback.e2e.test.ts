@@ -9,15 +9,17 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect as connectTcp } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { LocalRuntime } from '../../local/runtime';
 import { routeEvent } from '../support/api-gateway';
 import { useLocalRuntime } from '../support/local-runtime';
 import type { Frame } from './chat-client';
-import { connectAs, createConversation } from './helpers';
+import { connectAs, createConversation, letAnyoneAdd } from './helpers';
 
 const { runtime, track } = useLocalRuntime();
+// Not a test of consent: the users these tests add to groups let anyone add them.
+beforeAll(() => letAnyoneAdd(runtime(), ['bob']));
 
 /** Every port the runtime reports, by what listens there. */
 function reportedPorts(started: LocalRuntime) {

@@ -251,6 +251,31 @@ describe('nobody is pulled in against their will, and admins stay admins', () =>
     expect(raeHistory.messages).toEqual([]);
   });
 
+  it("by default invites a user to a stranger's group, a direct conversation making nobody a contact, and adds them once they share a group", async () => {
+    // Prepare: nobody has chosen a setting; uma and vic have a direct conversation, nothing more.
+    const uma = await track(connectAs(runtime(), 'uma'));
+    const vic = await track(connectAs(runtime(), 'vic'));
+    await uma.request({ action: 'createConversation', members: ['vic'], direct: true });
+
+    // Act
+    const first = await uma.request({ action: 'createConversation', members: ['vic'], title: 'Cold' });
+    const accepted = await vic.request({ action: 'accept', conversationId: idOf(first) });
+    const second = await uma.request({ action: 'createConversation', members: ['vic', 'wes'] });
+
+    // Assess: a stranger's group is an invitation until accepted; then they are contacts, and wes,
+    // who shares no group with uma, is still invited.
+    expect(LIMITS.defaultWhoCanAdd).toBe('contacts');
+    expect(first).toMatchObject({ type: 'ack', conversation: { members: ['uma'], invited: ['vic'] } });
+    await expect
+      .poll(() => vic.frames.filter((frame) => frame.type === 'invitation'), { timeout: 10_000 })
+      .toContainEqual(
+        expect.objectContaining({ conversationId: idOf(first), invitedBy: 'uma', title: 'Cold' }),
+      );
+    expect(accepted).toMatchObject({ type: 'ack', joined: true });
+    expect(second).toMatchObject({ type: 'ack', conversation: { invited: ['wes'] } });
+    expect(((second.conversation as Frame).members as string[]).toSorted()).toEqual(['uma', 'vic']);
+  });
+
   it('lets only an admin add back a user an admin removed, and a member an admin promoted do it too', async () => {
     // Prepare
     const uma = await track(connectAs(runtime(), 'uma'));

@@ -3,12 +3,14 @@
  * offline bus (the EventBridge stand-in records what the fan-out put, through the real SDK client), and
  * a connected member who subscribed to nothing gets an `activity` frame.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { OFFLINE_DETAIL_TYPE, OFFLINE_EVENT_SOURCE } from '../../lambdas/fanout/offline';
 import { useLocalRuntime } from '../support/local-runtime';
-import { connectAs, createConversation, sendMessage } from './helpers';
+import { connectAs, createConversation, letAnyoneAdd, sendMessage } from './helpers';
 
 const { runtime, track } = useLocalRuntime();
+// Not a test of consent: the users these tests add to groups let anyone add them.
+beforeAll(() => letAnyoneAdd(runtime(), ['bob', 'carol', 'dave']));
 
 describe('a message beyond its subscribers', () => {
   it('names bob, who has no connection, on the offline bus, and tells carol, who subscribed to nothing, of the activity', async () => {

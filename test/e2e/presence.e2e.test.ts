@@ -1,12 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { drain } from '../support/chat';
 import { useLocalRuntime } from '../support/local-runtime';
 import type { ChatClient, Frame } from './chat-client';
-import { connectAs, connectWithId, createConversation, sendMessage } from './helpers';
+import { connectAs, connectWithId, createConversation, letAnyoneAdd, sendMessage } from './helpers';
 
 /** The emulator's log: one line per invocation, `DISCONNECT <id> …` once a `$disconnect` has run. */
 const log: string[] = [];
 const { runtime, track } = useLocalRuntime({ onLog: (line) => log.push(line) });
+// Not a test of consent: the users these tests add to groups let anyone add them.
+beforeAll(() => letAnyoneAdd(runtime(), ['ted', 'pete', 'paul', 'ron', 'rudi', 'oscar', 'tess', 'rex']));
 
 const pushed = (client: ChatClient, type: string): Frame[] =>
   client.frames.filter((frame) => frame.type === type);

@@ -59,6 +59,8 @@ describe('the SDK on the local runtime', () => {
     const [aliceId, bobId] = [uniqueUser('alice'), uniqueUser('bob')];
     const alice = await open(aliceId);
     const bob = await open(bobId);
+    // Not a test of consent: bob lets anyone add him, so alice's group makes him a member at once.
+    await bob.chat.setWhoCanAdd('anyone');
     const { conversationId } = await alice.chat.createConversation([bobId]);
     const shownToBob = transcript(bob.chat, conversationId);
     const shownToAlice = transcript(alice.chat, conversationId);
@@ -88,6 +90,8 @@ describe('the SDK on the local runtime', () => {
     const [aliceId, bobId] = [uniqueUser('alice'), uniqueUser('bob')];
     const alice = await open(aliceId);
     const bob = await open(bobId);
+    // Not a test of consent: bob lets anyone add him, so alice's group makes him a member at once.
+    await bob.chat.setWhoCanAdd('anyone');
     const { conversationId } = await alice.chat.createConversation([bobId]);
     const shownToBob = transcript(bob.chat, conversationId);
     await alice.chat.send(conversationId, 'before').acked;
@@ -125,6 +129,8 @@ describe('the SDK on the local runtime', () => {
     const [aliceId, bobId] = [uniqueUser('alice'), uniqueUser('bob')];
     const alice = await open(aliceId);
     const bob = await open(bobId);
+    // Not a test of consent: bob lets anyone add him, so alice's group makes him a member at once.
+    await bob.chat.setWhoCanAdd('anyone');
     const { conversationId } = await alice.chat.createConversation([bobId], 'Both ways');
     const shownToAlice = transcript(alice.chat, conversationId);
     const shownToBob = transcript(bob.chat, conversationId);

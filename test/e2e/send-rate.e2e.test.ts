@@ -3,14 +3,16 @@
  * conditional updates must split the bucket's states exactly, which only a real condition evaluator shows.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../shared/limits';
 import { SEND_INTERVAL_MS } from '../../shared/store/conversations';
 import { useLocalRuntime } from '../support/local-runtime';
 import { type ChatClient, type Frame, range } from './chat-client';
-import { connectAs, createConversation } from './helpers';
+import { connectAs, createConversation, letAnyoneAdd } from './helpers';
 
 const { runtime, track } = useLocalRuntime();
+// Not a test of consent: the users these tests add to groups let anyone add them.
+beforeAll(() => letAnyoneAdd(runtime(), ['rate-bob', 'rate-reader', 'rate-dave']));
 
 /** Sends once, resending only what the admission gate answered `busy`: the answer is an ack or a refusal. */
 async function sendPastBusy(client: ChatClient, frame: Record<string, unknown>): Promise<Frame> {

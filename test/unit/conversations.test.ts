@@ -72,6 +72,7 @@ async function call(body: unknown): Promise<Record<string, unknown>> {
 function givenConversation(members: string[], lastSeq = 0, lastReservedAt?: string): void {
   ddbMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
     const asked = (input.RequestItems?.[tables.conversations]?.Keys ?? []).map((key) => key.sk);
+    if (asked.includes('PROFILE')) return profilesLettingAnyoneAdd(input);
     const items = [
       { conversationId: CONVERSATION, sk: META_SK, lastSeq, createdBy: members[0] },
       ...members.map((userId, i) => ({
@@ -123,7 +124,7 @@ const cancelled = (...CancellationReasons: CancellationReason[]) =>
 
 /**
  * The transaction item that takes `userId`'s conversation slot, refused when they are full, block `by`,
- * or (`checksSetting`) no longer let anyone add them, as read before the transaction; `by` itself
+ * or (`checksSetting`) no longer let anyone add them, as they chose and as read before the transaction; `by` itself
  * only checks the cap and, harmlessly, its own block list.
  */
 const slotTake = (userId: string, by = 'alice', checksSetting = userId !== by) => ({
@@ -132,7 +133,7 @@ const slotTake = (userId: string, by = 'alice', checksSetting = userId !== by) =
     Key: { conversationId: `USER#${userId}`, sk: 'PROFILE' },
     UpdateExpression: 'ADD conversationCount :one',
     ConditionExpression: `(attribute_not_exists(conversationCount) OR conversationCount < :cap) AND NOT contains(blocked, :by)${
-      checksSetting ? ' AND (attribute_not_exists(whoCanAdd) OR whoCanAdd = :seen)' : ''
+      checksSetting ? ' AND whoCanAdd = :seen' : ''
     }`,
     ExpressionAttributeValues: {
       ':one': 1,
@@ -141,6 +142,18 @@ const slotTake = (userId: string, by = 'alice', checksSetting = userId !== by) =
       ...(checksSetting ? { ':seen': 'anyone' } : {}),
     },
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  },
+});
+
+/**
+ * The profiles a BatchGetItem asks for, each of a user who lets anyone add them: these tests are about
+ * writing members, not consent (by default, LIMITS.defaultWhoCanAdd, strangers are invited instead).
+ */
+const profilesLettingAnyoneAdd = (input: BatchGetCommandInput) => ({
+  Responses: {
+    [tables.conversations]: (input.RequestItems?.[tables.conversations]?.Keys ?? [])
+      .filter((key) => key.sk === 'PROFILE')
+      .map((key) => ({ ...key, whoCanAdd: 'anyone' })),
   },
 });
 
@@ -161,8 +174,7 @@ function expectNothingWritten(): void {
 beforeEach(() => {
   ddbMock.reset();
   metrics.record.mockClear();
-  // No user has a profile item yet: everyone lets anyone add them (LIMITS.defaultWhoCanAdd).
-  ddbMock.on(BatchGetCommand).resolves({ Responses: { [tables.conversations]: [] } });
+  ddbMock.on(BatchGetCommand).callsFake(profilesLettingAnyoneAdd);
 });
 
 describe('subscribe (G5 gapless resume)', () => {
@@ -604,7 +616,10 @@ describe('createConversation', () => {
     ddbMock.on(TransactWriteCommand).rejects(
       cancelled({ Code: 'None' }, { Code: 'None' }, { Code: 'None' }, {
         Code: 'ConditionalCheckFailed',
-        Item: { conversationCount: { N: String(LIMITS.maxConversationsPerUser) } },
+        Item: {
+          conversationCount: { N: String(LIMITS.maxConversationsPerUser) },
+          whoCanAdd: { S: 'anyone' },
+        },
       } as CancellationReason),
     );
 
@@ -625,7 +640,10 @@ describe('createConversation', () => {
       .rejectsOnce(
         cancelled(...Array.from({ length: 23 }, () => ({ Code: 'None' })), {
           Code: 'ConditionalCheckFailed',
-          Item: { conversationCount: { N: String(LIMITS.maxConversationsPerUser) } },
+          Item: {
+            conversationCount: { N: String(LIMITS.maxConversationsPerUser) },
+            whoCanAdd: { S: 'anyone' },
+          },
         } as CancellationReason),
       )
       .resolves({});
@@ -703,8 +721,7 @@ describe('addMembers', () => {
     let call = 0;
     ddbMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
       const asked = (input.RequestItems?.[tables.conversations]?.Keys ?? []).map((key) => key.sk);
-      // The profiles: none written yet.
-      if (asked.includes('PROFILE')) return { Responses: { [tables.conversations]: [] } };
+      if (asked.includes('PROFILE')) return profilesLettingAnyoneAdd(input);
       if (asked.includes(META_SK)) {
         const meta = { conversationId: CONVERSATION, sk: META_SK, createdBy: 'alice' };
         const caller = {

@@ -74,7 +74,8 @@ async function call(
 /**
  * The conversations table: META (created by `createdBy`, `direct` if set) and one member item per entry
  * of `members` with its role (and `counted` for those in `counted`: their item took a conversation slot),
- * and the users' `profiles` (none: the defaults), answered to the strongly consistent BatchGetItem of removeMember.
+ * and the users' `profiles` (a user not in it lets anyone add them: most tests here are not about consent, and
+ * by default strangers are invited), answered to the strongly consistent BatchGetItems.
  */
 function givenConversation(
   members: Record<string, 'admin' | 'member' | undefined>,
@@ -89,7 +90,7 @@ function givenConversation(
       const sk = String(key.sk);
       if (sk === 'PROFILE') {
         const profile = profiles[String(key.conversationId).slice('USER#'.length)];
-        return profile === undefined ? [] : [{ ...key, ...profile }];
+        return [{ ...key, ...(profile ?? { whoCanAdd: 'anyone' }) }];
       }
       if (sk === META_SK) {
         return meta.missing
@@ -1383,6 +1384,23 @@ describe('consent: invitations instead of membership', () => {
       bob: { whoCanAdd: 'contacts' },
       carol: { whoCanAdd: 'contacts' },
     });
+    givenConversationsOf({ alice: ['dm-ac', 'group-ab'], bob: ['group-ab'], carol: ['dm-ac'] });
+    givenNextSeq(3);
+
+    // Act
+    const reply = await call({
+      action: 'addMembers',
+      conversationId: CONVERSATION,
+      members: ['bob', 'carol'],
+    });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', added: ['bob'], invited: ['carol'] });
+  });
+
+  it('by default invites a user who never chose, unless they share a group with the caller', async () => {
+    // Prepare: bob and carol have profiles without a setting; only bob shares a group with alice.
+    givenConversation({ alice: 'admin' }, {}, {}, [], { bob: {}, carol: {} });
     givenConversationsOf({ alice: ['dm-ac', 'group-ab'], bob: ['group-ab'], carol: ['dm-ac'] });
     givenNextSeq(3);
 
