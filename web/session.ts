@@ -119,7 +119,10 @@ export class Session {
     this.renderList();
   }
 
-  /** Creates a group conversation with `members` (you are added) and opens it. */
+  /**
+   * Creates a group conversation with `members` (you are added) and opens it, saying whom it invited:
+   * someone who has never shared a group with you gets an invitation to accept, not a membership.
+   */
   async create(members: string[], title: string | undefined): Promise<void> {
     const conversation = await this.chat.createConversation(members, title);
     this.directory.remember({
@@ -129,6 +132,9 @@ export class Session {
       lastActivityAt: conversation.createdAt,
     });
     this.open(conversation.conversationId);
+    const invited = conversation.invited ?? [];
+    if (invited.length > 0)
+      ui.conversationError.textContent = `Invited (they accept or decline): ${invited.join(', ')}`;
   }
 
   /** The one direct conversation with `userId`, created the first time. */

@@ -19,6 +19,24 @@ export function showInvitations(chat: ChatClient, screen: Pick<Screen, 'note'>):
   });
 }
 
+/**
+ * Joining a group one was invited to, by naming it (`--conversation <id>`), accepts the invitation and
+ * says so: the user chose that group. One `listInvitations` request, and an `accept` when one is pending;
+ * anything else is left to the subscribe, which refuses a conversation the user is not in.
+ */
+export async function acceptOnJoin(
+  chat: ChatClient,
+  conversationId: string,
+  screen: Pick<Screen, 'show'>,
+): Promise<void> {
+  const invitation = (await chat.listInvitations()).find((i) => i.conversationId === conversationId);
+  if (invitation === undefined) return;
+  const { joined } = await chat.accept(conversationId);
+  if (!joined) return;
+  const what = invitation.title === undefined ? 'their group' : `"${printable(invitation.title)}"`;
+  screen.show(line(['✓', 'green'], ` accepted ${printable(invitation.invitedBy)}'s invitation to ${what}`));
+}
+
 /** Runs one command in conversation `conversationId` (the one /promote acts in) and says how it went. */
 export async function runMembershipCommand(
   chat: ChatClient,

@@ -5,6 +5,7 @@ import { readState } from '../state';
 import type { ChatOptions } from './args';
 import { ConversationView } from './conversation-view';
 import { errorText, type Line, line, onlineText, printable, type Style } from './format';
+import { acceptOnJoin } from './membership-commands';
 import type { Screen } from './screen';
 import { uploadFetch } from './upload';
 
@@ -136,6 +137,15 @@ export async function run(options: ChatOptions, screen: Screen, interactive: boo
       screen.show(
         line('Conversation ', [conversationId, 'bold'], ` created${title}: ${created.members.join(', ')}`),
       );
+      const invited = created.invited ?? [];
+      if (invited.length > 0)
+        screen.show(
+          line(
+            ['Invited ', 'cyan'],
+            [invited.join(', '), 'bold'],
+            [': they are in once they accept (/accept, or by joining it)', 'cyan'],
+          ),
+        );
       const other = created.members.find((member) => member !== me) ?? conversation.members[0] ?? 'bob';
       const as =
         server.kind === 'local' ? `--user ${other}` : `--url ${server.url} --token <${other}'s token>`;
@@ -145,7 +155,10 @@ export async function run(options: ChatOptions, screen: Screen, interactive: boo
           'bold',
         ]),
       );
-    } else conversationId = conversation.conversationId;
+    } else {
+      conversationId = conversation.conversationId;
+      await acceptOnJoin(chat, conversationId, screen);
+    }
     // Before the stream moves the read cursor: how much came since this user last read (if listed).
     const unread =
       conversation.kind === 'join'

@@ -42,6 +42,38 @@ const clientOf = (userId: string): ChatClient =>
   connect({ url: runtime().webSocketUrl, tokenProvider: () => runtime().issueToken(userId), WebSocket });
 
 describe('consent on the web page', () => {
+  it("invites by default: a stranger's group tells its creator whom it invited, and the invitee accepts from the sidebar and answers", async () => {
+    // Prepare: the README's quick start, two users who share no group and chose nothing.
+    const rue = await pageOf('rue');
+    const sid = await pageOf('sid');
+    try {
+      // Act: rue creates a group with sid on her page.
+      await rue.getByLabel('Members (user ids, comma-separated)').fill('sid');
+      await rue.getByLabel('Title (optional)').fill('Hello');
+      await rue.getByRole('button', { name: 'Create' }).click();
+      const invitation = sid
+        .locator('#invitation-list li')
+        .filter({ hasText: 'rue invited you to Hello' })
+        .first();
+      await invitation.getByRole('button', { name: 'Accept' }).click();
+      await expect.poll(() => sid.locator('#conversation-title').textContent(), patiently).toBe('Hello');
+      await sid.getByLabel('Message', { exact: true }).fill('hi rue');
+      await sid.getByLabel('Message', { exact: true }).press('Enter');
+
+      // Assess
+      await expect
+        .poll(() => rue.locator('#conversation-error').textContent(), patiently)
+        .toBe('Invited (they accept or decline): sid');
+      expect(await sid.getByLabel('Who can add me to groups').inputValue()).toBe('contacts');
+      await expect
+        .poll(() => rue.locator('#messages > li .body').allTextContents(), patiently)
+        .toContain('hi rue');
+    } finally {
+      await rue.context().close();
+      await sid.context().close();
+    }
+  });
+
   it('lets a user be invited rather than added, accept from the sidebar, and block the other user of a direct conversation', async () => {
     // Prepare
     const page = await pageOf('pia');

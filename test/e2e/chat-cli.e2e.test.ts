@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { connect } from '../../client';
 import { uniqueUser } from '../support/chat';
 import { useLocalRuntime } from '../support/local-runtime';
+import { letAnyoneAdd } from './helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
 /** A message line of the transcript: time, sender, body (own lines add a state after two spaces). */
@@ -112,7 +113,9 @@ describe('npm run chat', () => {
     // Assess
     expect(await aliceCli.exited).toBe(0);
     expect(await bobCli.exited).toBe(0);
-    expect(aliceCli.stdout).toContain(`Conversation ${conversationId} created "CLI test": ${alice}, ${bob}`);
+    // bob shares no group with alice, so by default he is invited, and joining by the printed id accepts.
+    expect(aliceCli.stdout).toContain(`Conversation ${conversationId} created "CLI test": ${alice}\n`);
+    expect(aliceCli.stdout).toContain(`Invited ${bob}: they are in once they accept`);
     expect(aliceCli.stdout).toContain(`npm run chat -- --user ${bob} --conversation ${conversationId}`);
     expect(aliceCli.messagesFrom(alice)).toEqual([...early, 'live one'].map((body) => `${body}  …`));
     // The first three were alone in the conversation: seqs 1..3. The last raced bob's two.
@@ -123,6 +126,7 @@ describe('npm run chat', () => {
       expect.stringMatching(/^✓ sent \(#[4-6]\): live one$/),
     ]);
     expect(aliceCli.stderr).toContain('4 of 4 messages sent.');
+    expect(bobCli.stdout).toContain(`✓ accepted ${alice}'s invitation to "CLI test"`);
     expect(bobCli.stdout).toContain(`Conversation ${conversationId} joined`);
     expect(bobCli.stdout).toContain('── 3 earlier messages ──');
     expect(bobCli.messagesFrom(bob)).toEqual(['hi alice  …', 'bob here 🎉  …']);
@@ -133,6 +137,7 @@ describe('npm run chat', () => {
     // Prepare: alice writes before bob joins.
     const alice = uniqueUser('alice');
     const bob = uniqueUser('bob');
+    await letAnyoneAdd(runtime(), [bob]);
     const aliceCli = new ChatCli(['--user', alice, '--to', bob]);
     await expect.poll(() => aliceCli.conversationId(), { timeout: 30_000, interval: 200 }).toBeDefined();
     const conversationId = String(aliceCli.conversationId());
@@ -171,6 +176,7 @@ describe('npm run chat', () => {
     // Prepare: messages piped in, so the terminal quits as soon as the last one is acked.
     const alice = uniqueUser('alice');
     const bob = uniqueUser('bob');
+    await letAnyoneAdd(runtime(), [bob]);
     const aliceCli = new ChatCli(['--user', alice, '--to', bob]);
     aliceCli.type('one', 'two', 'three');
 
@@ -197,6 +203,7 @@ describe('npm run chat', () => {
     // Prepare: alice (an SDK client) sends a message that names a file; bob joins in the terminal.
     const alice = uniqueUser('alice');
     const bob = uniqueUser('bob');
+    await letAnyoneAdd(runtime(), [bob]);
     const chat = sdkClient(alice);
     try {
       const { conversationId } = await chat.createConversation([bob], 'Files');
@@ -234,6 +241,7 @@ describe('npm run chat', () => {
     const alice = uniqueUser('alice');
     const bob = uniqueUser('bob');
     const carol = uniqueUser('carol');
+    await letAnyoneAdd(runtime(), [bob, carol]);
     const chat = sdkClient(alice);
     try {
       const { conversationId } = await chat.createConversation([bob], 'Followed');
@@ -268,6 +276,7 @@ describe('npm run chat', () => {
     // Prepare: alice is connected (an SDK client) and listens to the conversation.
     const alice = uniqueUser('alice');
     const bob = uniqueUser('bob');
+    await letAnyoneAdd(runtime(), [bob]);
     const chat = sdkClient(alice);
     const { conversationId } = await chat.createConversation([bob], 'Presence');
     await chat.conversation(conversationId).ready;
@@ -289,6 +298,7 @@ describe('npm run chat', () => {
     // Prepare: alice (an SDK client) creates the conversation; bob has a PNG on disk.
     const alice = uniqueUser('alice');
     const bob = uniqueUser('bob');
+    await letAnyoneAdd(runtime(), [bob]);
     const png = Buffer.from(
       'iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEUlEQVR4nGPQqLiDFTEMLQkA8eRfATA3bycAAAAASUVORK5CYII=',
       'base64',
@@ -336,6 +346,7 @@ describe('npm run chat', () => {
     // Prepare
     const alice = uniqueUser('alice');
     const bob = uniqueUser('bob');
+    await letAnyoneAdd(runtime(), [bob]);
     const aliceCli = new ChatCli(['--user', alice, '--to', bob]);
     await expect.poll(() => aliceCli.conversationId(), { timeout: 30_000, interval: 200 }).toBeDefined();
     const before = new Set(runtime().api.connectionIds());

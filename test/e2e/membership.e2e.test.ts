@@ -1,12 +1,20 @@
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../shared/limits';
 import { drain } from '../support/chat';
 import { useLocalRuntime } from '../support/local-runtime';
 import type { ChatClient, Frame } from './chat-client';
-import { connectAs, createConversation, sendMessage } from './helpers';
+import { connectAs, createConversation, letAnyoneAdd, sendMessage } from './helpers';
 
 const { runtime, track } = useLocalRuntime();
+// Membership without consent as the subject: the users added here let anyone add them. The tests of
+// consent use users of their own (sol, who lets nobody add him; ada, ben and cyd, who never chose).
+beforeAll(() =>
+  letAnyoneAdd(runtime(), [
+    ...['bob', 'carol', 'dora', 'ed', 'fay', 'gil', 'gus', 'hal', 'ivy', 'kim', 'max', 'nia', 'oto'],
+    ...['pam', 'tom', 'vic', 'wes', 'xan', 'yul', 'zoe'],
+  ]),
+);
 
 /** Pushed frames of one conversation that take a seq (messages and membership changes), in arrival order. */
 const ordered = (client: ChatClient, conversationId: string): string[] =>
@@ -252,28 +260,28 @@ describe('nobody is pulled in against their will, and admins stay admins', () =>
   });
 
   it("by default invites a user to a stranger's group, a direct conversation making nobody a contact, and adds them once they share a group", async () => {
-    // Prepare: nobody has chosen a setting; uma and vic have a direct conversation, nothing more.
-    const uma = await track(connectAs(runtime(), 'uma'));
-    const vic = await track(connectAs(runtime(), 'vic'));
-    await uma.request({ action: 'createConversation', members: ['vic'], direct: true });
+    // Prepare: nobody has chosen a setting; ada and ben have a direct conversation, nothing more.
+    const ada = await track(connectAs(runtime(), 'ada'));
+    const ben = await track(connectAs(runtime(), 'ben'));
+    await ada.request({ action: 'createConversation', members: ['ben'], direct: true });
 
     // Act
-    const first = await uma.request({ action: 'createConversation', members: ['vic'], title: 'Cold' });
-    const accepted = await vic.request({ action: 'accept', conversationId: idOf(first) });
-    const second = await uma.request({ action: 'createConversation', members: ['vic', 'wes'] });
+    const first = await ada.request({ action: 'createConversation', members: ['ben'], title: 'Cold' });
+    const accepted = await ben.request({ action: 'accept', conversationId: idOf(first) });
+    const second = await ada.request({ action: 'createConversation', members: ['ben', 'cyd'] });
 
-    // Assess: a stranger's group is an invitation until accepted; then they are contacts, and wes,
-    // who shares no group with uma, is still invited.
+    // Assess: a stranger's group is an invitation until accepted; then they are contacts, and cyd,
+    // who shares no group with ada, is still invited.
     expect(LIMITS.defaultWhoCanAdd).toBe('contacts');
-    expect(first).toMatchObject({ type: 'ack', conversation: { members: ['uma'], invited: ['vic'] } });
+    expect(first).toMatchObject({ type: 'ack', conversation: { members: ['ada'], invited: ['ben'] } });
     await expect
-      .poll(() => vic.frames.filter((frame) => frame.type === 'invitation'), { timeout: 10_000 })
+      .poll(() => ben.frames.filter((frame) => frame.type === 'invitation'), { timeout: 10_000 })
       .toContainEqual(
-        expect.objectContaining({ conversationId: idOf(first), invitedBy: 'uma', title: 'Cold' }),
+        expect.objectContaining({ conversationId: idOf(first), invitedBy: 'ada', title: 'Cold' }),
       );
     expect(accepted).toMatchObject({ type: 'ack', joined: true });
-    expect(second).toMatchObject({ type: 'ack', conversation: { invited: ['wes'] } });
-    expect(((second.conversation as Frame).members as string[]).toSorted()).toEqual(['uma', 'vic']);
+    expect(second).toMatchObject({ type: 'ack', conversation: { invited: ['cyd'] } });
+    expect(((second.conversation as Frame).members as string[]).toSorted()).toEqual(['ada', 'ben']);
   });
 
   it('lets only an admin add back a user an admin removed, and a member an admin promoted do it too', async () => {
