@@ -92,7 +92,8 @@ describe('npm start', () => {
     expect(JSON.parse(script.stdout.trim())).toMatchObject({
       type: 'ack',
       requestId: 'c1',
-      conversation: { members: ['newcomer', 'friend'] },
+      // friend shares no group with newcomer: invited by default, not added.
+      conversation: { members: ['newcomer'], invited: ['friend'] },
     });
     expect(javaWhileRunning).toHaveLength(1);
     expect(stateWhileRunning).toBe(true);
