@@ -73,7 +73,7 @@ export interface CognitoAuthProps {
   readonly maxTokenLifetime?: Duration;
 }
 
-/** The local web page (`npm run web`), a callback URL only with `localhostCallback`. */
+/** A browser app in development (Vite's default port), a callback URL only with `localhostCallback`. */
 export const LOCALHOST_CALLBACK_URL = 'http://localhost:5173/';
 
 export interface ChatAuthProps {

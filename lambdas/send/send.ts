@@ -20,7 +20,7 @@
  *
  * A writer that dies between 3 and 4 leaves a hole, which the first reader past the writer lease fills
  * with a tombstone (shared/store/messages/pages.ts); a writer that comes back after that finds its slot
- * taken and reserves again. README "How a message gets its seq" walks through every failure case.
+ * taken and reserves again. docs/design.md "How a message gets its seq" walks through every failure case.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { AttachmentRejectedError, asBusy, BusyError, ConflictError } from '../../shared/errors';

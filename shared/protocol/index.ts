@@ -1,6 +1,6 @@
 /**
  * The wire protocol: every frame a client may send (validated with zod) and every frame the server
- * sends back or pushes. README "Protocol" documents the same shapes for humans.
+ * sends back or pushes. docs/protocol.md documents the same shapes for humans.
  *
  * - actions: the action table, each action's request schema and ack payload type
  * - fields: the field schemas several frames share (ids, seqs, requestId)

@@ -7,7 +7,7 @@ import { batchGetAll } from '../batch';
 /**
  * Reserves the next seq of a conversation: one atomic `ADD lastSeq 1` on its META counter, which never
  * conflicts and never retries (G2). `reservedAt` dates the reservation for readers that must tell a dead
- * writer's hole from one still being written (shared/store/messages.ts).
+ * writer's hole from one still being written (shared/store/messages/pages.ts).
  * @throws NotAMemberError when the conversation does not exist.
  */
 export async function reserveSeq(

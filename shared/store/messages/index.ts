@@ -2,7 +2,7 @@
  * The messages table, every read and write of it. Each seq of a conversation holds one item: a message
  * (later edited or deleted by its sender), a membership change, or the tombstone of a writer that died
  * between reserving the seq and storing under it. Readers fill such holes, so every seq in 1..lastSeq
- * resolves to exactly one item (see README "How a message gets its seq"). *
+ * resolves to exactly one item (see docs/design.md "How a message gets its seq"). *
  * - ./entries.ts: what an item reads as (`toEntry`), reads by seq (`getEntry`, `getMessage`, `getEntries`) and the
  *   puts of a new entry only where its slot is empty (`messagePutItem` in a send's transaction,
  *   `putMembershipEntry`, `fillHole`).
