@@ -4,8 +4,13 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UnauthorizedError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
 import { type RouteEvent, tokenExpiryOf, userIdOf } from '../../shared/route-kit';
-import { connectionExpiry, deleteConnection, putConnection } from '../../shared/store/connections';
-import { claimConnectionSlot, releaseConnectionSlot } from '../../shared/store/user-limits';
+import {
+  claimConnectionSlot,
+  connectionExpiry,
+  deleteConnection,
+  putConnection,
+  releaseConnectionSlot,
+} from '../../shared/store/connections';
 import type { TableNames } from '../../shared/tables';
 import type { AnnounceOffline, AnnounceOnline } from './presence';
 

@@ -24,9 +24,8 @@ import { EPHEMERAL_BUDGET_MS, logEphemeral, postEphemeral } from '../../shared/e
 import { LIMITS } from '../../shared/limits';
 import type { PostFn } from '../../shared/poster';
 import type { PresenceEvent } from '../../shared/protocol';
-import { addAnnounced } from '../../shared/store/connections';
+import { addAnnounced, listListeners, otherConnection } from '../../shared/store/connections';
 import { memberConversationIds } from '../../shared/store/conversations';
-import { listListeners, otherConnection } from '../../shared/store/presence';
 import type { TableNames } from '../../shared/tables';
 
 /** Subscription partitions read at once while gathering the audience. */

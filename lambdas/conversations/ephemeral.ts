@@ -22,9 +22,8 @@ import { LIMITS } from '../../shared/limits';
 import type { PostFn } from '../../shared/poster';
 import type { PresenceAck, PresenceEvent, ReadEvent, TypingAck, TypingEvent } from '../../shared/protocol';
 import type { ActionRoutes, Caller } from '../../shared/route-kit';
+import { listListeners, onlineUsers } from '../../shared/store/connections';
 import { listMemberCursors, takeTypingSlot } from '../../shared/store/conversations';
-import { listListeners } from '../../shared/store/presence';
-import { onlineUsers } from '../../shared/store/user-limits';
 import type { TableNames } from '../../shared/tables';
 
 export interface EphemeralDeps {

@@ -24,8 +24,7 @@ import {
 } from '../../shared/protocol';
 import { parseQueueBody, type QueueRecord } from '../../shared/queue-body';
 import { errorFrame } from '../../shared/route-kit';
-import { deleteConnection } from '../../shared/store/connections';
-import { type Listener, listListeners } from '../../shared/store/presence';
+import { deleteConnection, type Listener, listListeners } from '../../shared/store/connections';
 import type { TableNames } from '../../shared/tables';
 import { notifyBeyondSubscribers } from './offline';
 import { sendPoisonToDeadLetterQueue } from './poison';

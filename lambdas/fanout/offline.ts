@@ -17,8 +17,8 @@ import { EPHEMERAL_BUDGET_MS, logEphemeral, postEphemeralTo } from '../../shared
 import { LIMITS } from '../../shared/limits';
 import type { PostFn } from '../../shared/poster';
 import { type ActivityFrame, type ChatMessage, messagePreview } from '../../shared/protocol';
+import { indexedConnections } from '../../shared/store/connections';
 import { listMembers } from '../../shared/store/conversations';
-import { indexedConnections } from '../../shared/store/presence';
 import type { TableNames } from '../../shared/tables';
 
 /** The `source` of every offline-member event; a rule matches on it and on OFFLINE_DETAIL_TYPE. */

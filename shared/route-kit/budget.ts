@@ -6,8 +6,8 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CostClass } from '../limits';
+import { takeUserToken } from '../store/connections';
 import { BucketHints } from '../store/gcra';
-import { takeUserToken } from '../store/user-limits';
 import type { TableNames } from '../tables';
 
 /**

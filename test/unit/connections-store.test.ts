@@ -23,10 +23,10 @@ import {
   addAnnounced,
   deleteConnection,
   deleteSubscription,
+  listListeners,
   putConnection,
   putSubscription,
 } from '../../shared/store/connections';
-import { listListeners } from '../../shared/store/presence';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));

@@ -14,14 +14,14 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { createConnectHandler, TOO_MANY_CONNECTIONS_STATUS } from '../../lambdas/connect/lifecycle';
 import { RateLimitedError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
-import { deleteConnection } from '../../shared/store/connections';
-import { BucketHints } from '../../shared/store/gcra';
 import {
   claimConnectionSlot,
+  deleteConnection,
   releaseConnectionSlot,
   takeUserToken,
   userKey,
-} from '../../shared/store/user-limits';
+} from '../../shared/store/connections';
+import { BucketHints } from '../../shared/store/gcra';
 import { lifecycleEvent } from '../support/api-gateway';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);

@@ -11,8 +11,8 @@ import { postEphemeral } from '../../../shared/ephemeral';
 import { LIMITS } from '../../../shared/limits';
 import type { PostFn } from '../../../shared/poster';
 import type { InvitationFrame } from '../../../shared/protocol';
+import { indexedConnections } from '../../../shared/store/connections';
 import { type Consent, memberConversationIds, readProfiles } from '../../../shared/store/conversations';
-import { indexedConnections } from '../../../shared/store/presence';
 import type { TableNames } from '../../../shared/tables';
 
 /** byMember Queries (a `contacts` user's conversations) or byUser Queries (an invitee's connections) at once. */

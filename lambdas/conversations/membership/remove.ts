@@ -2,7 +2,7 @@
 import { BusyError, NotAMemberError, NotAnAdminError, ValidationError } from '../../../shared/errors';
 import { LIMITS } from '../../../shared/limits';
 import type { MembershipChangeAck } from '../../../shared/protocol';
-import { deleteSubscription } from '../../../shared/store/connections';
+import { deleteSubscription, listListeners } from '../../../shared/store/connections';
 import {
   claimRemoval,
   isAdmin,
@@ -17,7 +17,6 @@ import {
   type TransactItem,
 } from '../../../shared/store/conversations';
 import { enqueue } from '../../../shared/store/fanout-queue';
-import { listListeners } from '../../../shared/store/presence';
 import { type MembershipDeps, recordMembershipChange } from './record';
 
 /**

@@ -5,8 +5,8 @@
  * conversations table's (./conversations/members.ts).
  */
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { TABLES, type TableNames, TTL_ATTRIBUTE } from '../tables';
-import { queryAll } from './batch';
+import { TABLES, type TableNames, TTL_ATTRIBUTE } from '../../tables';
+import { queryAll } from '../batch';
 
 const BY_USER = TABLES.connections.globalSecondaryIndexes[0].indexName;
 

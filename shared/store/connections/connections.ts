@@ -10,17 +10,17 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { fullJitterDelay } from '../backoff';
+import { fullJitterDelay } from '../../backoff';
 import {
   BusyError,
   ConnectionGoneError,
   cancellationReasons,
   isAwsError,
   LimitExceededError,
-} from '../errors';
-import { LIMITS } from '../limits';
-import { type TableNames, TTL_ATTRIBUTE } from '../tables';
-import { updateIf } from './conditions';
+} from '../../errors';
+import { LIMITS } from '../../limits';
+import { type TableNames, TTL_ATTRIBUTE } from '../../tables';
+import { updateIf } from '../conditions';
 import { releaseConnectionSlot } from './user-limits';
 
 type Tables = Pick<TableNames, 'connections' | 'subscriptions'>;

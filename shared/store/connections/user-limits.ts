@@ -14,12 +14,12 @@
  * drift upwards, by connections that are gone, and for at most LIMITS.connectionTtlSeconds.
  */
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { RateLimitedError } from '../errors';
-import { type CostClass, LIMITS } from '../limits';
-import { type TableNames, TTL_ATTRIBUTE } from '../tables';
-import { batchGetAll } from './batch';
-import { updateIf } from './conditions';
-import { type BucketHints, takeToken } from './gcra';
+import { RateLimitedError } from '../../errors';
+import { type CostClass, LIMITS } from '../../limits';
+import { type TableNames, TTL_ATTRIBUTE } from '../../tables';
+import { batchGetAll } from '../batch';
+import { updateIf } from '../conditions';
+import { type BucketHints, takeToken } from '../gcra';
 
 type Tables = Pick<TableNames, 'connections'>;
 

@@ -1,0 +1,29 @@
+/**
+ * The connections and subscriptions tables, every read and write of them (key design: shared/tables.ts):
+ *
+ * - ./connections.ts: connection items (put, delete with all their subscriptions, the `announcedTo`
+ *   hand-over) and subscription items (put, delete);
+ * - ./presence.ts: who listens to a conversation (its subscriptions) and a user's live connections (the
+ *   byUser index);
+ * - ./user-limits.ts: the `USER#<userId>` item in the connections table: the user's connection slots
+ *   (the cap, who is online) and their frame budgets.
+ */
+export {
+  ANNOUNCED_ATTRIBUTE,
+  addAnnounced,
+  type ConnectionRecord,
+  connectionExpiry,
+  deleteConnection,
+  deleteSubscription,
+  putConnection,
+  putSubscription,
+} from './connections';
+export { indexedConnections, type Listener, listListeners, otherConnection } from './presence';
+export {
+  type ConnectionSlot,
+  claimConnectionSlot,
+  onlineUsers,
+  releaseConnectionSlot,
+  takeUserToken,
+  userKey,
+} from './user-limits';
