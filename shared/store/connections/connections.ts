@@ -21,7 +21,7 @@ import {
 import { LIMITS } from '../../limits';
 import { type TableNames, TTL_ATTRIBUTE } from '../../tables';
 import { updateIf } from '../conditions';
-import { releaseConnectionSlot } from './user-limits';
+import { releaseConnectionSlot } from './slots';
 
 type Tables = Pick<TableNames, 'connections' | 'subscriptions'>;
 

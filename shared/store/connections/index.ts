@@ -5,9 +5,11 @@
  *   hand-over) and subscription items (put, delete);
  * - ./presence.ts: who listens to a conversation (its subscriptions) and a user's live connections (the
  *   byUser index);
- * - ./user-limits.ts: the `USER#<userId>` item in the connections table: the user's connection slots
- *   (the cap, who is online) and their frame budgets.
+ * - ./slots.ts: a user's connection slots on their `USER#<userId>` item in the connections table (the
+ *   connection cap, who is online);
+ * - ./budgets.ts: a user's frame budgets by cost class, on the same item.
  */
+export { takeUserToken } from './budgets';
 export {
   ANNOUNCED_ATTRIBUTE,
   addAnnounced,
@@ -24,6 +26,5 @@ export {
   claimConnectionSlot,
   onlineUsers,
   releaseConnectionSlot,
-  takeUserToken,
   userKey,
-} from './user-limits';
+} from './slots';

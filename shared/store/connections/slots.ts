@@ -1,11 +1,9 @@
 /**
- * Per-user limits that hold across execution environments, on one `USER#<userId>` item per user in the
- * connections table (its key never collides with an API Gateway connection id, and it has no `userId`
- * attribute, so the byUser index never lists it):
- *
- * - `liveConnections`: the user's open connections, a string set of `<expiresAt> <connectionId>`, capped at
- *   LIMITS.maxConnectionsPerUser by the condition of the `ADD` that claims a slot at `$connect`;
- * - one GCRA bucket per cost class (`tat_<class>`, ../store/gcra.ts) for the user's frames.
+ * A user's connection slots, on their `USER#<userId>` item in the connections table (its key never
+ * collides with an API Gateway connection id, and it has no `userId` attribute, so the byUser index never
+ * lists it; ./budgets.ts keeps the user's frame budgets on the same item). `liveConnections` is a string
+ * set of `<expiresAt> <connectionId>`, capped at LIMITS.maxConnectionsPerUser by the condition of the
+ * `ADD` that claims a slot at `$connect`.
  *
  * A slot is given back when its connection item is deleted (`$disconnect`, or a 410 in the fan-out:
  * ./connections.ts deleteConnection). A connection that ends without either (a lost `$disconnect`, a
@@ -14,12 +12,10 @@
  * drift upwards, by connections that are gone, and for at most LIMITS.connectionTtlSeconds.
  */
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { RateLimitedError } from '../../errors';
-import { type CostClass, LIMITS } from '../../limits';
+import { LIMITS } from '../../limits';
 import { type TableNames, TTL_ATTRIBUTE } from '../../tables';
 import { batchGetAll } from '../batch';
 import { updateIf } from '../conditions';
-import { type BucketHints, takeToken } from '../gcra';
 
 type Tables = Pick<TableNames, 'connections'>;
 
@@ -137,43 +133,4 @@ export async function onlineUsers(
       online.add(String(item.connectionId).slice(USER_PREFIX.length));
   }
   return online;
-}
-
-/**
- * Takes one token from the user's budget of `costClass` (LIMITS.userBudgets): one UpdateItem of the
- * user's item when this environment guesses the bucket's state right, two when not.
- * @throws RateLimitedError when the budget is spent; nothing is written.
- * @throws BusyError when concurrent frames of the user kept changing the bucket's state.
- */
-export async function takeUserToken(
-  ddb: DynamoDBDocumentClient,
-  tables: Tables,
-  hints: BucketHints,
-  userId: string,
-  costClass: CostClass,
-  now: () => number,
-  signal: AbortSignal,
-): Promise<void> {
-  const { perSecond, burst } = LIMITS.userBudgets[costClass];
-  const intervalMs = 1_000 / perSecond;
-  await takeToken(
-    ddb,
-    {
-      tableName: tables.connections,
-      key: userKey(userId),
-      attribute: `tat_${costClass}`,
-      intervalMs,
-      toleranceMs: (burst - 1) * intervalMs,
-    },
-    {
-      empty: (retryAfterMs) =>
-        new RateLimitedError(
-          `At most ${perSecond} ${costClass} requests a second (bursts of ${burst}) per user`,
-          retryAfterMs,
-        ),
-    },
-    hints,
-    now,
-    signal,
-  );
 }
