@@ -134,7 +134,7 @@ export const FUNCTIONS = {
       messages: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
       // claim (put, its read-back, the take-over), claimDoneItem in the commit transaction, releaseClaim.
       idempotency: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
-      // The user's frame budget on their USER# item (shared/store/user-limits.ts), one UpdateItem a frame.
+      // The user's frame budget on their USER# item (shared/store/connections/budgets.ts), one UpdateItem a frame.
       connections: { actions: ['UpdateItem'] },
     },
     fanoutQueue: 'send',

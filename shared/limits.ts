@@ -96,7 +96,7 @@ export const LIMITS = {
   attachmentUrlTtlSeconds: 300,
   /**
    * Open connections of one user at once, counted across execution environments on the user's limits
-   * item in the connections table (shared/store/user-limits.ts); `$connect` past it is refused with 429.
+   * item in the connections table (shared/store/connections/slots.ts); `$connect` past it is refused with 429.
    * Each connection multiplies the fan-out of every message to the user, so this also bounds what one
    * user costs every sender.
    */

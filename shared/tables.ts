@@ -13,9 +13,9 @@
  * - messages:      backlog after a seq and history before a seq are Queries on (conversationId, seq).
  * - idempotency:   one item per (conversation, sender, clientMessageId) remembers the seq a send got.
  *
- * Every read and write of a table lives with its owner under shared/store/: connections.ts (connections
- * and subscriptions; presence.ts holds their who-listens and who-is-online reads), conversations/,
- * messages/, idempotency.ts.
+ * Every read and write of a table lives with its owner under shared/store/: connections/ (connections
+ * and subscriptions, with the who-listens and who-is-online reads and the `USER#` items of the
+ * connections table: connection slots and frame budgets), conversations/, messages/, idempotency.ts.
  */
 export type KeyType = 'S' | 'N';
 

@@ -45,7 +45,7 @@ export type LifecycleEvent = Pick<RouteEvent, 'requestContext'>;
 /**
  * Makes the handler of `$connect` and `$disconnect`, dispatching on `requestContext.eventType`.
  * `$connect` without an authorized user returns 401 and writes nothing, and one of a user already at
- * their connection cap returns 429 and writes nothing (shared/store/user-limits.ts holds the
+ * their connection cap returns 429 and writes nothing (shared/store/connections/slots.ts holds the
  * slots, across execution environments); the connection item keeps its
  * token's `exp` (the authorizer's) and expires with it. `$disconnect` is idempotent:
  * a connection already removed (by a 410 during fan-out, or by TTL) deletes nothing and still succeeds.

@@ -84,7 +84,7 @@ export async function sendTyping(
  * conversations of at most LIMITS.maxReadEventMembers members, every member's read cursor. One
  * consistent Query reads the member items (at most LIMITS.maxGroupSize), cursors included at no extra
  * cost, which is also the caller's membership check; then one BatchGetItem of the other members'
- * connection slots (shared/store/user-limits.ts; the caller is online: they asked). Two requests for a
+ * connection slots (shared/store/connections/slots.ts; the caller is online: they asked). Two requests for a
  * group of 100, where a byUser index Query per member cost 100. Cursors follow the rule of `read` pushes: a client that hears those
  * gets the same receipts after a reload, and a large group, which hears none, gets none here.
  * @throws NotAMemberError when the caller is not a member.

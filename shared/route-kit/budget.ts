@@ -1,7 +1,7 @@
 /**
  * The per-user frame budgets: before a route runs, its frame takes one token from its user's bucket of
  * the action's cost class (shared/protocol/actions.ts), on the user's `USER#` item, so the budget holds
- * across execution environments (shared/store/user-limits.ts). It costs one UpdateItem per frame (two
+ * across execution environments (shared/store/connections/budgets.ts). It costs one UpdateItem per frame (two
  * when this environment guessed the bucket's state wrong); `free` actions pay nothing.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';

@@ -1,5 +1,5 @@
 /**
- * The per-user connection cap (LIMITS.maxConnectionsPerUser, shared/store/user-limits.ts) through the
+ * The per-user connection cap (LIMITS.maxConnectionsPerUser, shared/store/connections/slots.ts) through the
  * local runtime: `$connect` past it is refused 429 and stores nothing, other users are not affected, and
  * a closed connection gives its slot back.
  */

@@ -1,5 +1,5 @@
 /**
- * Per-user limits on the `USER#` item (shared/store/user-limits.ts): the connection cap that `$connect`
+ * Per-user limits on the `USER#` item (shared/store/connections/: slots.ts, budgets.ts): the connection cap that `$connect`
  * enforces and `$disconnect` or a 410 gives back, and the per-class frame budgets.
  */
 import {

@@ -200,7 +200,7 @@ async function batchDelete(
  * `knownConversations` are deleted too: a 410 names the subscription it came through, which matters
  * when the connection item is already gone (expired by TTL after a `$disconnect` that never came, or
  * deleted by an earlier attempt that failed halfway) and so hands back no set. TTL removes the rest.
- * A connection item that was there gives its user's connection slot back (./user-limits.ts): one more
+ * A connection item that was there gives its user's connection slot back (./slots.ts): one more
  * UpdateItem.
  * @returns the user of the connection (when its item was still there) and the conversations whose
  * subscriptions were deleted, so `$disconnect` can tell their listeners that the user went offline.

@@ -1,8 +1,8 @@
 /**
  * Presence reads: who listens to a conversation (its subscriptions, with their users) and a user's live
  * connections (the connections table's byUser index). Which of a group's members are online is read
- * from their connection slots (./user-limits.ts); who is a member of a conversation is the
- * conversations table's (./conversations/members.ts).
+ * from their connection slots (./slots.ts); who is a member of a conversation is the
+ * conversations table's (../conversations/members.ts).
  */
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLES, type TableNames, TTL_ATTRIBUTE } from '../../tables';
