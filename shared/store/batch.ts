@@ -1,9 +1,10 @@
 /**
- * Reads of many items of one table: batch gets, with DynamoDB's unprocessed keys retried the one way
- * the project does it, and queries read to their last page.
+ * Many items of one table at once: batch gets and batch writes, with DynamoDB's unprocessed keys and
+ * items retried the one way the project does it, and queries read to their last page.
  */
 import {
   BatchGetCommand,
+  BatchWriteCommand,
   type DynamoDBDocumentClient,
   paginateQuery,
   type QueryCommandInput,
@@ -12,9 +13,17 @@ import { fullJitterDelay } from '../backoff';
 
 /** BatchGetItem reads at most this many keys per call. */
 const BATCH_GET_LIMIT = 100;
+/** BatchWriteItem takes at most this many requests per call. */
+const BATCH_WRITE_LIMIT = 25;
 const MAX_ATTEMPTS = 5;
-/** DynamoDB returns unprocessed keys when throttled; they are retried spaced out, as AWS advises. */
+/** DynamoDB returns unprocessed keys and items when throttled; they are retried spaced out, as AWS advises. */
 const UNPROCESSED_BACKOFF = { baseDelayMs: 50, maxDelayMs: 1_000 };
+
+/** Waits before the retry that follows `failedAttempts` attempts which left work unprocessed. */
+const backOff = (failedAttempts: number): Promise<void> =>
+  new Promise((resolve) =>
+    setTimeout(resolve, fullJitterDelay(failedAttempts, Math.random, UNPROCESSED_BACKOFF)),
+  );
 
 /**
  * Reads every key of `keys` from one table, 100 per BatchGetItem, retrying unprocessed keys with
@@ -32,10 +41,7 @@ export async function batchGetAll(
     let pending = keys.slice(start, start + BATCH_GET_LIMIT);
     for (let attempt = 1; pending.length > 0; attempt++) {
       if (attempt > MAX_ATTEMPTS) throw new Error(`BatchGetItem on ${tableName} left keys unprocessed`);
-      if (attempt > 1) {
-        const delay = fullJitterDelay(attempt - 1, Math.random, UNPROCESSED_BACKOFF);
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
+      if (attempt > 1) await backOff(attempt - 1);
       const { Responses, UnprocessedKeys } = await ddb.send(
         new BatchGetCommand({
           RequestItems: {
@@ -52,6 +58,29 @@ export async function batchGetAll(
     }
   }
   return items;
+}
+
+/**
+ * Sends every request of `requests` (puts and deletes) to one table, 25 per BatchWriteItem, retrying
+ * unprocessed items with full-jitter backoff.
+ * @throws Error when items stay unprocessed after every attempt.
+ */
+export async function batchWriteAll(
+  ddb: DynamoDBDocumentClient,
+  tableName: string,
+  requests: Record<string, unknown>[],
+): Promise<void> {
+  for (let start = 0; start < requests.length; start += BATCH_WRITE_LIMIT) {
+    let pending = requests.slice(start, start + BATCH_WRITE_LIMIT);
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > MAX_ATTEMPTS) throw new Error(`BatchWrite on ${tableName} left unprocessed items`);
+      if (attempt > 1) await backOff(attempt - 1);
+      const { UnprocessedItems } = await ddb.send(
+        new BatchWriteCommand({ RequestItems: { [tableName]: pending } }),
+      );
+      pending = UnprocessedItems?.[tableName] ?? [];
+    }
+  }
 }
 
 /**

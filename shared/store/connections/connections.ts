@@ -3,14 +3,12 @@
  * to. Their reads for presence and fan-out (who listens, who is online) are in ./presence.ts.
  */
 import {
-  BatchWriteCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   PutCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { fullJitterDelay } from '../../backoff';
 import {
   BusyError,
   ConnectionGoneError,
@@ -20,6 +18,7 @@ import {
 } from '../../errors';
 import { LIMITS } from '../../limits';
 import { type TableNames, TTL_ATTRIBUTE } from '../../tables';
+import { batchWriteAll } from '../batch';
 import { updateIf } from '../conditions';
 import { releaseConnectionSlot } from './slots';
 
@@ -167,32 +166,6 @@ export async function deleteSubscription(
   }
 }
 
-const BATCH_WRITE_LIMIT = 25;
-const MAX_BATCH_ATTEMPTS = 5;
-/** DynamoDB returns unprocessed items when throttled; retry them spaced out, as AWS advises. */
-const UNPROCESSED_BACKOFF = { baseDelayMs: 50, maxDelayMs: 1_000 };
-
-async function batchDelete(
-  ddb: DynamoDBDocumentClient,
-  tableName: string,
-  keys: Record<string, string>[],
-): Promise<void> {
-  for (let start = 0; start < keys.length; start += BATCH_WRITE_LIMIT) {
-    let pending: Record<string, unknown>[] = keys
-      .slice(start, start + BATCH_WRITE_LIMIT)
-      .map((Key) => ({ DeleteRequest: { Key } }));
-    for (let attempt = 1; pending.length > 0; attempt++) {
-      if (attempt > MAX_BATCH_ATTEMPTS) throw new Error(`BatchWrite on ${tableName} left unprocessed items`);
-      const result = await ddb.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } }));
-      pending = result.UnprocessedItems?.[tableName] ?? [];
-      if (pending.length > 0) {
-        const delay = fullJitterDelay(attempt, Math.random, UNPROCESSED_BACKOFF);
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
-    }
-  }
-}
-
 /**
  * Removes a connection and all its subscriptions. Used by `$disconnect` and when postToConnection
  * answers 410 Gone. The connection item goes first and hands back, in the same atomic step, the set of
@@ -221,7 +194,11 @@ export async function deleteConnection(
   if (subscribed instanceof Set)
     for (const conversationId of subscribed) conversations.add(String(conversationId));
   const keys = [...conversations].map((conversationId) => ({ conversationId, connectionId }));
-  await batchDelete(ddb, tables.subscriptions, keys);
+  await batchWriteAll(
+    ddb,
+    tables.subscriptions,
+    keys.map((Key) => ({ DeleteRequest: { Key } })),
+  );
   const userId: unknown = Attributes?.userId;
   const expiresAt: unknown = Attributes?.[TTL_ATTRIBUTE];
   if (typeof userId === 'string' && typeof expiresAt === 'number')
