@@ -34,6 +34,7 @@ export async function openDirect(
   callerId: string,
   frame: { members: string[]; title?: string | undefined },
   now: Date,
+  sleep: (ms: number) => Promise<void>,
 ): Promise<ConversationSummary> {
   const [other] = frame.members;
   if (frame.members.length !== 1 || other === undefined || other === callerId || frame.title !== undefined) {
@@ -57,7 +58,7 @@ export async function openDirect(
       // Both users opening it at the same moment: DynamoDB may cancel both transactions. One of them
       // wins on the next attempt, and the other then finds it.
       if (!codes.includes('TransactionConflict') || attempt >= DIRECT_ATTEMPTS) throw err;
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * DIRECT_RETRY_MAX_MS));
+      await sleep(Math.random() * DIRECT_RETRY_MAX_MS);
     }
   }
   // It exists already (or the other user created it a moment ago): answer with it.

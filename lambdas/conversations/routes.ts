@@ -13,6 +13,7 @@
  * Every read and write of the conversations table is in shared/store/conversations/.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as wait } from 'node:timers/promises';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LIMITS } from '../../shared/limits';
@@ -50,6 +51,8 @@ export interface ConversationsDeps {
   userBudget?: UserBudget;
   /** Generates conversation ids; they must match `conversationIdSchema`. @default crypto.randomUUID */
   newId?: () => string;
+  /** Waits between the attempts of opening a direct conversation (./direct.ts). @default a real timer */
+  sleep?: (ms: number) => Promise<void>;
   /**
    * Posting to connections (./ephemeral.ts): serves `typing` and `presence` and makes `subscribe`
    * announce a user's arrival. @default none: no such routes, and subscribe announces nothing
@@ -95,6 +98,7 @@ export function createConversationsHandler(deps: ConversationsDeps): ActionHandl
   const { ddb, tables, logger, metrics } = deps;
   const clock = deps.clock ?? (() => new Date());
   const newId = deps.newId ?? randomUUID;
+  const sleep = deps.sleep ?? ((ms: number) => wait(ms));
   const ephemeral: EphemeralDeps | undefined =
     deps.ephemeral === undefined ? undefined : { ...deps.ephemeral, ddb, tables, logger, clock };
   // With posting too, a change reaches the users it names (./membership/record.ts, tellNamedUsers).
@@ -119,7 +123,7 @@ export function createConversationsHandler(deps: ConversationsDeps): ActionHandl
     ...invitationRoutes({ ddb, tables, clock, membership }),
     createConversation: async (frame, caller) => {
       if (frame.direct === true) {
-        const conversation = await openDirect(ddb, tables, caller.userId, frame, clock());
+        const conversation = await openDirect(ddb, tables, caller.userId, frame, clock(), sleep);
         logger.appendKeys({ conversationId: conversation.conversationId });
         return { conversation };
       }

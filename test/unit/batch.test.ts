@@ -6,7 +6,7 @@ import {
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { batchGetAll, queryAll } from '../../shared/store/batch';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
@@ -17,9 +17,14 @@ beforeEach(() => {
   ddbMock.reset();
 });
 
+afterEach(() => {
+  vi.useRealTimers();
+});
+
 describe('batchGetAll', () => {
   it('reads 100 keys per call and resends only the unprocessed ones until all are read', async () => {
     // Prepare: the first call of the first chunk leaves two keys unprocessed.
+    vi.useFakeTimers();
     let calls = 0;
     ddbMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
       calls++;
@@ -31,7 +36,9 @@ describe('batchGetAll', () => {
     const keys = Array.from({ length: 150 }, (_, n) => keyOf(n));
 
     // Act
-    const items = await batchGetAll(ddb, 't', keys, { consistentRead: true, projection: 'conversationId' });
+    const reading = batchGetAll(ddb, 't', keys, { consistentRead: true, projection: 'conversationId' });
+    await vi.runAllTimersAsync();
+    const items = await reading;
 
     // Assess
     expect(items).toHaveLength(150);
@@ -48,6 +55,7 @@ describe('batchGetAll', () => {
 
   it('gives up with an error when keys stay unprocessed', async () => {
     // Prepare
+    vi.useFakeTimers();
     ddbMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => ({
       Responses: { t: [] },
       UnprocessedKeys: { t: { Keys: input.RequestItems?.t?.Keys ?? [] } },
@@ -55,9 +63,11 @@ describe('batchGetAll', () => {
 
     // Act
     const reading = batchGetAll(ddb, 't', [keyOf(1)]);
+    const outcome = expect(reading).rejects.toThrow('BatchGetItem on t left keys unprocessed');
+    await vi.runAllTimersAsync();
 
     // Assess
-    await expect(reading).rejects.toThrow('BatchGetItem on t left keys unprocessed');
+    await outcome;
     expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 5);
   });
 });

@@ -56,6 +56,7 @@ const handler = createConversationsHandler({
   metrics,
   clock: () => NOW,
   newId: () => 'conv-new',
+  sleep: async () => {},
 });
 
 async function call(body: unknown): Promise<Record<string, unknown>> {
