@@ -30,7 +30,11 @@ export const METRIC = {
   connectionsEvicted: { name: 'ConnectionsEvicted', unit: MetricUnit.Count },
   /** A seq whose writer died, filled with a tombstone so that every seq resolves to one item (G2). */
   tombstonesFilled: { name: 'TombstonesFilled', unit: MetricUnit.Count },
-  /** A fan-out record reported failed: SQS redelivers it, and after maxReceiveCount moves it to the DLQ. */
+  /**
+   * A fan-out record whose own processing failed: SQS redelivers it, and after maxReceiveCount moves it to
+   * the DLQ. The later records of its group, redelivered with it only because FIFO order holds them back,
+   * are not counted.
+   */
   fanoutFailures: { name: 'FanoutFailures', unit: MetricUnit.Count },
   /** A dead letter put back on the fan-out queue by the redrive function. */
   redriven: { name: 'Redriven', unit: MetricUnit.Count },

@@ -354,8 +354,9 @@ export async function processRecord(deps: FanoutDeps, record: SQSRecord): Promis
 /**
  * Processes a FIFO batch: each message group (conversation) in order, the groups at the same time, so a
  * slow conversation holds up only its own records. A failed record fails every later record of its group
- * but not other groups; the failures go back to SQS as batchItemFailures (SQS redelivers only those),
- * and are counted as FanoutFailures.
+ * but not other groups; the failures go back to SQS as batchItemFailures (SQS redelivers only those).
+ * FanoutFailures counts only the records whose own processing failed: the later records of a group,
+ * only held back behind one, are redelivered but did not fail.
  */
 export async function processFanoutBatch(deps: FanoutDeps, event: SQSEvent): Promise<SQSBatchResponse> {
   const groups = new Map<string, SQSRecord[]>();
@@ -364,12 +365,14 @@ export async function processFanoutBatch(deps: FanoutDeps, event: SQSEvent): Pro
     groups.set(group, [...(groups.get(group) ?? []), record]);
   }
   const failed = new Set<string>();
+  let ownFailures = 0;
   await Promise.all(
     [...groups.values()].map(async (records) => {
       for (const [index, record] of records.entries()) {
         try {
           await processRecord(deps, record);
         } catch {
+          ownFailures++;
           for (const rest of records.slice(index)) failed.add(rest.messageId);
           return;
         }
@@ -380,6 +383,6 @@ export async function processFanoutBatch(deps: FanoutDeps, event: SQSEvent): Pro
   const batchItemFailures = event.Records.filter((record) => failed.has(record.messageId)).map((record) => ({
     itemIdentifier: record.messageId,
   }));
-  if (batchItemFailures.length > 0) deps.metrics.record('fanoutFailures', batchItemFailures.length);
+  if (ownFailures > 0) deps.metrics.record('fanoutFailures', ownFailures);
   return { batchItemFailures };
 }

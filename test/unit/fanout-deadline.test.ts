@@ -89,7 +89,8 @@ describe('the fan-out time budget', () => {
     expect(postedTo).toEqual(expect.arrayContaining(['quick-1', 'quick-2']));
     const window = remainingAtStart - POST_WORST_CASE_MS - RECORD_MARGIN_MS;
     expect(postedTo.filter((id) => id.startsWith('slow-'))).toHaveLength(window / 1_000);
-    expect(metrics.record).toHaveBeenCalledWith('fanoutFailures', 2);
+    // Only s1 failed; s2 was held back behind it.
+    expect(metrics.record).toHaveBeenCalledWith('fanoutFailures', 1);
   });
 
   it('delivers every connection when they fit in the time left', async () => {

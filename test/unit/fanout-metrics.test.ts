@@ -170,7 +170,7 @@ describe('fan-out metrics', () => {
     expect(metrics.record.mock.calls).toEqual([['fanoutLag', 1_500]]);
   });
 
-  it('counts each record the batch reports failed, the rest of a failing group included, and times only the delivered', async () => {
+  it('counts only the records whose own processing failed, not the rest of their group held back behind them, and times only the delivered', async () => {
     // Prepare: conv-a reaches nobody, so its first record fails and takes the second with it.
     givenListeners({ 'conv-a': ['failing-1'], 'conv-b': ['ok-1'] });
     const metrics = { record: vi.fn() };
@@ -187,7 +187,7 @@ describe('fan-out metrics', () => {
     expect(response.batchItemFailures).toHaveLength(2);
     expect(metrics.record.mock.calls).toEqual([
       ['fanoutLag', 1_500],
-      ['fanoutFailures', 2],
+      ['fanoutFailures', 1],
     ]);
   });
 
