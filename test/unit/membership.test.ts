@@ -1321,10 +1321,10 @@ describe('consent: invitations instead of membership', () => {
       Key: { conversationId: `USER#${userId}`, sk: 'PROFILE' },
       UpdateExpression: 'ADD invitationCount :one',
       ConditionExpression:
-        '(attribute_not_exists(invitationCount) OR invitationCount < :max) AND NOT contains(blocked, :by) AND whoCanAdd = :seen',
+        '(attribute_not_exists(invitationCount) OR invitationCount < :cap) AND NOT contains(blocked, :by) AND whoCanAdd = :seen',
       ExpressionAttributeValues: {
         ':one': 1,
-        ':max': LIMITS.maxPendingInvitations,
+        ':cap': LIMITS.maxPendingInvitations,
         ':by': 'alice',
         ':seen': seen,
       },

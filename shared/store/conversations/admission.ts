@@ -24,8 +24,8 @@ import { memberSk, type TableNames } from '../../tables';
 import {
   giveBackConversationSlot,
   PROFILE_SK,
-  seenCondition,
   takeConversationSlot,
+  takeProfileCount,
   userPk,
 } from './profiles';
 import { removalSk } from './removals';
@@ -147,29 +147,20 @@ export function undoInvitation(tables: Tables, conversationId: string, userId: s
   ];
 }
 
-/** Takes one of `userId`'s pending invitations, refused like a conversation slot (see takeConversationSlot). */
+/** Takes one of `userId`'s pending invitations, refused like a conversation slot (see takeProfileCount). */
 function takeInvitationSlot(
   tables: Tables,
   userId: string,
   by: string,
   seen: WhoCanAdd | undefined,
 ): TransactItem {
-  const still = seenCondition(seen);
-  return {
-    Update: {
-      TableName: tables.conversations,
-      Key: { conversationId: userPk(userId), sk: PROFILE_SK },
-      UpdateExpression: 'ADD invitationCount :one',
-      ConditionExpression: `(attribute_not_exists(invitationCount) OR invitationCount < :max) AND NOT contains(blocked, :by)${still.expression}`,
-      ExpressionAttributeValues: {
-        ':one': 1,
-        ':max': LIMITS.maxPendingInvitations,
-        ':by': by,
-        ...still.values,
-      },
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    },
-  };
+  return takeProfileCount(
+    tables,
+    userId,
+    { counter: 'invitationCount', cap: LIMITS.maxPendingInvitations },
+    by,
+    seen,
+  );
 }
 
 /** The condition that `userId`'s latest departure, if any, was no admin's removal. */

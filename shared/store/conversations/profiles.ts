@@ -43,28 +43,44 @@ export function seenCondition(seen: WhoCanAdd | undefined): {
 }
 
 /**
- * The transaction item that takes one of `userId`'s conversation slots, refused (condition) when they
- * are at LIMITS.maxConversationsPerUser, block `by` (the user who creates, adds or opens), or changed
- * `whoCanAdd` since it was read as `seen`. It returns the profile when refused, which
- * ./admission.ts (profileRefusal) turns into the answer.
+ * The transaction item that adds one to `counter` on `userId`'s profile, refused (condition) when it is
+ * at `cap`, when they block `by` (the user who creates, adds or opens), or when they changed `whoCanAdd`
+ * since it was read as `seen`. It returns the profile when refused, which ./admission.ts
+ * (profileRefusal) turns into the answer.
  */
-export function takeConversationSlot(tables: Tables, userId: string, by: string, seen?: WhoCanAdd) {
+export function takeProfileCount(
+  tables: Tables,
+  userId: string,
+  limit: { counter: 'conversationCount' | 'invitationCount'; cap: number },
+  by: string,
+  seen?: WhoCanAdd,
+) {
+  const { counter, cap } = limit;
   const still = seenCondition(seen);
   return {
     Update: {
       TableName: tables.conversations,
       Key: { conversationId: userPk(userId), sk: PROFILE_SK },
-      UpdateExpression: 'ADD conversationCount :one',
-      ConditionExpression: `(attribute_not_exists(conversationCount) OR conversationCount < :cap) AND NOT contains(blocked, :by)${still.expression}`,
-      ExpressionAttributeValues: {
-        ':one': 1,
-        ':cap': LIMITS.maxConversationsPerUser,
-        ':by': by,
-        ...still.values,
-      },
+      UpdateExpression: `ADD ${counter} :one`,
+      ConditionExpression: `(attribute_not_exists(${counter}) OR ${counter} < :cap) AND NOT contains(blocked, :by)${still.expression}`,
+      ExpressionAttributeValues: { ':one': 1, ':cap': cap, ':by': by, ...still.values },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
     },
   };
+}
+
+/**
+ * The transaction item that takes one of `userId`'s conversation slots (see takeProfileCount), refused
+ * at LIMITS.maxConversationsPerUser.
+ */
+export function takeConversationSlot(tables: Tables, userId: string, by: string, seen?: WhoCanAdd) {
+  return takeProfileCount(
+    tables,
+    userId,
+    { counter: 'conversationCount', cap: LIMITS.maxConversationsPerUser },
+    by,
+    seen,
+  );
 }
 
 /** The transaction item that gives back the slot a member item took (on remove and leave). */
