@@ -126,16 +126,21 @@ export function undoUnit(tables: Tables, conversationId: string, admission: Admi
   ];
 }
 
+/** The transaction item that deletes `userId`'s invitation to the conversation, refused when it is not there. */
+export function invitationDelete(tables: Tables, conversationId: string, userId: string): TransactItem {
+  return {
+    Delete: {
+      TableName: tables.conversations,
+      Key: { conversationId: userPk(userId), sk: invitationSk(conversationId) },
+      ConditionExpression: 'attribute_exists(conversationId)',
+    },
+  };
+}
+
 /** Deletes `userId`'s invitation to the conversation (only if it is there) and gives back its pending slot. */
 export function undoInvitation(tables: Tables, conversationId: string, userId: string): TransactItem[] {
   return [
-    {
-      Delete: {
-        TableName: tables.conversations,
-        Key: { conversationId: userPk(userId), sk: invitationSk(conversationId) },
-        ConditionExpression: 'attribute_exists(conversationId)',
-      },
-    },
+    invitationDelete(tables, conversationId, userId),
     {
       Update: {
         TableName: tables.conversations,

@@ -16,7 +16,13 @@ import { LIMITS } from '../../limits';
 import type { Invitation } from '../../protocol';
 import { META_SK, memberSk, type TableNames } from '../../tables';
 import { batchGetAll } from '../batch';
-import { invitationSk, notRemovedByAnAdmin, profileRefusal, undoInvitation } from './admission';
+import {
+  invitationDelete,
+  invitationSk,
+  notRemovedByAnAdmin,
+  profileRefusal,
+  undoInvitation,
+} from './admission';
 import { PROFILE_SK, userPk } from './profiles';
 
 type Tables = Pick<TableNames, 'conversations'>;
@@ -108,13 +114,7 @@ export async function acceptInvitation(
     await ddb.send(
       new TransactWriteCommand({
         TransactItems: [
-          {
-            Delete: {
-              TableName: tables.conversations,
-              Key: { conversationId: userPk(userId), sk: invitationSk(conversationId) },
-              ConditionExpression: 'attribute_exists(conversationId)',
-            },
-          },
+          invitationDelete(tables, conversationId, userId),
           {
             Update: {
               TableName: tables.conversations,
