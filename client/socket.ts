@@ -24,11 +24,12 @@ const STABLE_AFTER_MS = 60_000;
 const KEEPALIVE_FRAME = '{"action":"ping","requestId":"keepalive"}';
 const DEFAULT_MAX_AUTH_REFUSALS = 3;
 /**
- * A socket told `token_expired` this soon after opening was given a token already past its exp (the
- * authorizer tolerates 5 s of clock skew, and a provider may hand out a cached token): reconnecting at
- * once could loop, so it waits its backoff like any failure.
+ * A socket told `token_expired` this soon after opening (its first frames go out on open) was given a token
+ * already past its exp (the authorizer tolerates 5 s of clock skew, and a provider may hand out a cached
+ * token): reconnecting at once could loop, so it waits its backoff like any failure. Short, so that even
+ * tokens of a few seconds are replaced at once when they expire in use.
  */
-const STALE_TOKEN_MS = 5_000;
+const STALE_TOKEN_MS = 2_000;
 
 /**
  * Whether a socket's error event says the server answered the handshake 401 or 403. Node's `ws` says so
