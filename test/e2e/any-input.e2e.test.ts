@@ -90,10 +90,16 @@ describe('a subscribe racing $disconnect', () => {
     // Prepare
     const ownerId = uniqueUser('owner');
     const owner = await track(connectAs(runtime(), ownerId));
-    const memberId = uniqueUser('member');
-    await letAnyoneAdd(runtime(), [memberId]);
-    const conversationId = await createConversation(owner, [memberId]);
-    const sockets = await Promise.all(Array.from({ length: 40 }, () => connectWithId(runtime(), memberId)));
+    // 40 sockets, as many per member as the per-user connection cap lets one user open.
+    const perMember = LIMITS.maxConnectionsPerUser;
+    const memberIds = Array.from({ length: Math.ceil(40 / perMember) }, () => uniqueUser('member'));
+    await letAnyoneAdd(runtime(), memberIds);
+    const conversationId = await createConversation(owner, memberIds);
+    const sockets = await Promise.all(
+      memberIds.flatMap((memberId) =>
+        Array.from({ length: perMember }, () => connectWithId(runtime(), memberId)),
+      ),
+    );
 
     // Act: each socket subscribes and drops at once, so $disconnect runs while subscribe is in flight.
     for (const { client } of sockets) {
