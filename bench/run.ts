@@ -117,13 +117,30 @@ async function main(): Promise<void> {
       `${burst.resentUnanswered} / ${burst.busyAnswers}`,
     ]);
 
-    // 3. Fan-out width: one message to 100 subscribed connections.
-    const listeners = await Promise.all(Array.from({ length: 100 }, () => connect('bob')));
+    // 3. Fan-out width: one message to 100 subscribed connections, as many per listener as the per-user
+    // connection cap allows.
+    const listenerIds = Array.from(
+      { length: Math.ceil(100 / LIMITS.maxConnectionsPerUser) },
+      (_, i) => `listener${i}`,
+    );
+    await letAnyoneAdd(runtime, listenerIds);
+    const added = await alice.request({ action: 'addMembers', conversationId, members: listenerIds });
+    if (added.type !== 'ack') throw new Error(`addMembers failed: ${JSON.stringify(added)}`);
+    const listeners = await Promise.all(
+      listenerIds.flatMap((id) => Array.from({ length: LIMITS.maxConnectionsPerUser }, () => connect(id))),
+    );
     clients.push(...listeners);
     await Promise.all(listeners.map((client) => client.request({ action: 'subscribe', conversationId })));
     const t2 = performance.now();
-    await alice.request({ action: 'send', conversationId, clientMessageId: 'wide', body: 'to everyone' });
-    await waitFor(() => listeners.every((client) => client.seqs(conversationId).includes(sends + 1)), 30_000);
+    const wide = await alice.request({
+      action: 'send',
+      conversationId,
+      clientMessageId: 'wide',
+      body: 'to everyone',
+    });
+    // The listeners' addMembers took a seq of its own, so the message's seq comes from its ack.
+    const wideSeq = wide.type === 'ack' ? Number(wide.seq) : Number.NaN;
+    await waitFor(() => listeners.every((client) => client.seqs(conversationId).includes(wideSeq)), 30_000);
     rows.push(['one message to 100 connections: send → last push', ms(performance.now() - t2)]);
   } finally {
     await Promise.all(clients.map((client) => client.close()));
