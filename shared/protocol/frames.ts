@@ -23,6 +23,13 @@ const utf8Bytes = (value: string): number => Buffer.byteLength(value, 'utf8');
 
 /** Marks a schema issue that means "too large", so it maps to `payload_too_large`, not `invalid_request`. */
 const tooLarge = (limitBytes: number) => ({ payloadTooLargeLimit: limitBytes });
+
+/**
+ * A client frame of `action`: its literal `action` and optional `requestId`, then the frame's own fields,
+ * and nothing else (a strict object, so an unknown field is refused).
+ */
+const frameOf = <A extends string, F extends z.ZodRawShape>(action: A, fields: F) =>
+  z.strictObject({ action: z.literal(action), requestId: requestIdSchema, ...fields });
 export const sendFrameSchema = z
   .strictObject({
     action: z.literal('send'),
@@ -46,9 +53,7 @@ export const sendFrameSchema = z
   });
 
 /** Asks for a presigned POST of one attachment of `contentType` and exactly `size` bytes. */
-export const uploadUrlFrameSchema = z.strictObject({
-  action: z.literal('uploadUrl'),
-  requestId: requestIdSchema,
+export const uploadUrlFrameSchema = frameOf('uploadUrl', {
   conversationId: conversationIdSchema,
   contentType: attachmentContentTypeSchema,
   size: attachmentSizeSchema,
@@ -83,22 +88,16 @@ export const downloadUrlFrameSchema = z
     path: ['key'],
   });
 
-export const subscribeFrameSchema = z.strictObject({
-  action: z.literal('subscribe'),
-  requestId: requestIdSchema,
+export const subscribeFrameSchema = frameOf('subscribe', {
   conversationId: conversationIdSchema,
   afterSeq: seqSchema.optional(),
 });
 
-export const unsubscribeFrameSchema = z.strictObject({
-  action: z.literal('unsubscribe'),
-  requestId: requestIdSchema,
+export const unsubscribeFrameSchema = frameOf('unsubscribe', {
   conversationId: conversationIdSchema,
 });
 
-export const historyFrameSchema = z.strictObject({
-  action: z.literal('history'),
-  requestId: requestIdSchema,
+export const historyFrameSchema = frameOf('history', {
   conversationId: conversationIdSchema,
   beforeSeq: seqSchema.min(1).optional(),
   limit: z.number().int().min(1).max(LIMITS.maxPageSize).optional(),
@@ -110,9 +109,7 @@ const membersSchema = z
   // The group size limit is checked where the group is known, and answered with limit_exceeded.
   .refine((members) => new Set(members).size === members.length, { message: 'must not repeat a member' });
 
-export const createConversationFrameSchema = z.strictObject({
-  action: z.literal('createConversation'),
-  requestId: requestIdSchema,
+export const createConversationFrameSchema = frameOf('createConversation', {
   members: membersSchema,
   /** One conversation per pair of users: `members` names the other one; asking again returns the same one. */
   direct: z.boolean().optional(),
@@ -124,17 +121,13 @@ export const createConversationFrameSchema = z.strictObject({
     .optional(),
 });
 
-export const addMembersFrameSchema = z.strictObject({
-  action: z.literal('addMembers'),
-  requestId: requestIdSchema,
+export const addMembersFrameSchema = frameOf('addMembers', {
   conversationId: conversationIdSchema,
   members: membersSchema,
 });
 
 /** Moves the caller's read cursor forward to `seq` (never back). */
-export const readFrameSchema = z.strictObject({
-  action: z.literal('read'),
-  requestId: requestIdSchema,
+export const readFrameSchema = frameOf('read', {
   conversationId: conversationIdSchema,
   seq: seqSchema.min(1),
 });
@@ -147,26 +140,20 @@ export const conversationCursorSchema = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a nextCursor from listConversations');
 
-export const listConversationsFrameSchema = z.strictObject({
-  action: z.literal('listConversations'),
-  requestId: requestIdSchema,
+export const listConversationsFrameSchema = frameOf('listConversations', {
   limit: z.number().int().min(1).max(LIMITS.maxPageSize).optional(),
   cursor: conversationCursorSchema.optional(),
 });
 
 /** Replaces the body of the caller's own message at `seq`; the body is checked as for `send`. */
-export const editFrameSchema = z.strictObject({
-  action: z.literal('edit'),
-  requestId: requestIdSchema,
+export const editFrameSchema = frameOf('edit', {
   conversationId: conversationIdSchema,
   seq: seqSchema.min(1),
   body: sendFrameSchema.shape.body,
 });
 
 /** Deletes the caller's own message at `seq`: its body is removed and the seq stays, marked deleted. */
-export const deleteFrameSchema = z.strictObject({
-  action: z.literal('delete'),
-  requestId: requestIdSchema,
+export const deleteFrameSchema = frameOf('delete', {
   conversationId: conversationIdSchema,
   seq: seqSchema.min(1),
 });
@@ -175,17 +162,13 @@ export const deleteFrameSchema = z.strictObject({
  * Removes another member (only the conversation's creator or an admin may) or oneself (anyone: the same
  * as `leave`). Direct conversations refuse it.
  */
-export const removeMemberFrameSchema = z.strictObject({
-  action: z.literal('removeMember'),
-  requestId: requestIdSchema,
+export const removeMemberFrameSchema = frameOf('removeMember', {
   conversationId: conversationIdSchema,
   userId: userIdSchema,
 });
 
 /** Makes a member an admin (only an admin may; not in a direct conversation). */
-export const promoteFrameSchema = z.strictObject({
-  action: z.literal('promote'),
-  requestId: requestIdSchema,
+export const promoteFrameSchema = frameOf('promote', {
   conversationId: conversationIdSchema,
   userId: userIdSchema,
 });
@@ -194,24 +177,17 @@ export const promoteFrameSchema = z.strictObject({
  * Puts a user on the caller's block list: they can no longer open a direct conversation with the caller
  * nor add them to a group.
  */
-export const blockFrameSchema = z.strictObject({
-  action: z.literal('block'),
-  requestId: requestIdSchema,
+export const blockFrameSchema = frameOf('block', {
   userId: userIdSchema,
 });
 
 /** Takes a user off the caller's block list. */
-export const unblockFrameSchema = z.strictObject({
-  action: z.literal('unblock'),
-  requestId: requestIdSchema,
+export const unblockFrameSchema = frameOf('unblock', {
   userId: userIdSchema,
 });
 
 /** The caller's block list, and who may add them to a group. */
-export const listBlockedFrameSchema = z.strictObject({
-  action: z.literal('listBlocked'),
-  requestId: requestIdSchema,
-});
+export const listBlockedFrameSchema = frameOf('listBlocked', {});
 
 /**
  * Who may add the caller to a group straight away: `anyone`, `contacts` (people they share a group
@@ -220,56 +196,38 @@ export const listBlockedFrameSchema = z.strictObject({
 export const whoCanAddSchema = z.enum(['anyone', 'contacts', 'nobody']);
 export type WhoCanAdd = z.infer<typeof whoCanAddSchema>;
 
-export const setWhoCanAddFrameSchema = z.strictObject({
-  action: z.literal('setWhoCanAdd'),
-  requestId: requestIdSchema,
+export const setWhoCanAddFrameSchema = frameOf('setWhoCanAdd', {
   whoCanAdd: whoCanAddSchema,
 });
 
 /** The caller's pending invitations to groups. */
-export const listInvitationsFrameSchema = z.strictObject({
-  action: z.literal('listInvitations'),
-  requestId: requestIdSchema,
-});
+export const listInvitationsFrameSchema = frameOf('listInvitations', {});
 
 /** Accepts the caller's invitation to a group: they become a member, with its history. */
-export const acceptFrameSchema = z.strictObject({
-  action: z.literal('accept'),
-  requestId: requestIdSchema,
+export const acceptFrameSchema = frameOf('accept', {
   conversationId: conversationIdSchema,
 });
 
 /** Declines the caller's invitation to a group: it is forgotten, and the group learns nothing. */
-export const declineFrameSchema = z.strictObject({
-  action: z.literal('decline'),
-  requestId: requestIdSchema,
+export const declineFrameSchema = frameOf('decline', {
   conversationId: conversationIdSchema,
 });
 
 /** The caller leaves the conversation (any member; not a direct conversation). */
-export const leaveFrameSchema = z.strictObject({
-  action: z.literal('leave'),
-  requestId: requestIdSchema,
+export const leaveFrameSchema = frameOf('leave', {
   conversationId: conversationIdSchema,
 });
 
 /** A keepalive: answered with an ack and nothing else, so a quiet client stays inside the idle timeout. */
-export const pingFrameSchema = z.strictObject({
-  action: z.literal('ping'),
-  requestId: requestIdSchema,
-});
+export const pingFrameSchema = frameOf('ping', {});
 
 /** "I am typing" in a conversation: ephemeral, throttled per user, never stored, never queued. */
-export const typingFrameSchema = z.strictObject({
-  action: z.literal('typing'),
-  requestId: requestIdSchema,
+export const typingFrameSchema = frameOf('typing', {
   conversationId: conversationIdSchema,
 });
 
 /** Which members of a conversation are online now (have at least one live connection). */
-export const presenceFrameSchema = z.strictObject({
-  action: z.literal('presence'),
-  requestId: requestIdSchema,
+export const presenceFrameSchema = frameOf('presence', {
   conversationId: conversationIdSchema,
 });
 
