@@ -25,6 +25,7 @@ import { ChatClient } from './client';
 import type { ConnectOptions } from './options';
 
 export { ChatClient } from './client';
+export { conversationName, type NameableConversation } from './names';
 export type { ClientEvents, ConnectOptions, FileData } from './options';
 export {
   localStorageOutboxStore,
