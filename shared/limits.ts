@@ -47,6 +47,11 @@ export const LIMITS = {
   /** At most one `typing` event per user per conversation in this window; more are acked `throttled`. */
   typingThrottleMs: 3_000,
   /**
+   * How long a `typing` push shows someone as typing (the SDK's `room.state.typing`), unless their message
+   * comes first: a little longer than the throttle, so a steady typist's pushes keep them shown.
+   */
+  typingShownMs: 4_000,
+  /**
    * Messages one user may send into one conversation: a token bucket refilled at `sendRatePerSecond`
    * holding at most `sendBurst` (a client flushing its outbox after a reconnect sends a burst at once).
    * Its state is the `sendTat` attribute of the sender's `MEMBER#` item (shared/store/conversations/send-bucket.ts).
