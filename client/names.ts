@@ -21,20 +21,21 @@ const namesShown = 3;
 /**
  * The name to show for a conversation to `myUserId`: its title; else the other members' names
  * (`alice, bob`; with more than three others, `alice, bob, carol and 2 others`); else `Just you`. A
- * conversation whose members are not known (an id typed by hand) is `Conversation <first 8 of its id>`.
+ * conversation whose members are not known (an id typed by hand, or a group the server has no names of)
+ * is `Conversation <first 8 of its id>`.
  */
 export function conversationName(conversation: NameableConversation, myUserId: string): string {
   const title = conversation.title?.trim();
   if (title) return title;
-  const { members, memberCount } = conversation;
-  if (!members) {
-    const id = conversation.conversationId;
-    return id ? `Conversation ${id.slice(0, 8)}` : 'Conversation';
-  }
+  const { members = [], memberCount } = conversation;
   const others = members.filter((m) => m !== myUserId);
   // A partial list names the caller or not: the others are every member but the caller.
   const complete = memberCount === undefined || memberCount <= members.length;
   const otherCount = complete ? others.length : Math.max(others.length, memberCount - 1);
+  if (conversation.members === undefined || (others.length === 0 && otherCount > 0)) {
+    const id = conversation.conversationId;
+    return id ? `Conversation ${id.slice(0, 8)}` : 'Conversation';
+  }
   if (otherCount === 0) return 'Just you';
   if (otherCount <= namesShown && others.length === otherCount) return others.join(', ');
   const shown = others.slice(0, namesShown);

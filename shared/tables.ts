@@ -9,7 +9,8 @@
  *                  `conversations` set, read atomically with the item's deletion.
  * - conversations: one META item per conversation holds the gap-free `lastSeq` counter and `memberCount`; one MEMBER#<userId>
  *                  item per member answers "is X a member" with one GetItem; GSI byMember lists a user's
- *                  conversations; one REMOVED#<userId> item records a user's latest removal.
+ *                  conversations; one REMOVED#<userId> item records a user's latest removal; a group's ROSTER item
+ *                  holds its member ids (a string set), which name an untitled group in the conversation list.
  * - messages:      backlog after a seq and history before a seq are Queries on (conversationId, seq).
  * - idempotency:   one item per (conversation, sender, clientMessageId) remembers the seq a send got.
  *

@@ -6,11 +6,12 @@ import {
   type DeletedMessage,
   isTombstone,
   type LastEntry,
+  LIST_ENTRY_MEMBERS,
   type MembershipEntry,
   messagePreview,
   type StoredEntry,
 } from '../../shared/protocol';
-import { memberPage, readMetas } from '../../shared/store/conversations';
+import { memberPage, readMetas, readRosters } from '../../shared/store/conversations';
 import { getEntries } from '../../shared/store/messages';
 import type { TableNames } from '../../shared/tables';
 
@@ -46,6 +47,7 @@ function listEntryOf(meta: Record<string, unknown>, readSeq: number): Conversati
     ...(meta.direct === true && Array.isArray(meta.members)
       ? { direct: true as const, members: meta.members.map(String) }
       : {}),
+    memberCount: typeof meta.memberCount === 'number' ? meta.memberCount : 0,
     readSeq,
     unread: Math.max(0, lastSeq - readSeq),
     createdBy: String(meta.createdBy),
@@ -55,12 +57,17 @@ function listEntryOf(meta: Record<string, unknown>, readSeq: number): Conversati
   };
 }
 
+/** Whether a list entry is named after its members, whom only the group's roster lists. */
+const namedByMembers = (entry: ConversationListEntry): boolean =>
+  entry.title === undefined && entry.direct === undefined;
+
 /**
  * The caller's conversations, `limit` at a time after `cursor`, in conversation id order: a page is one
  * Query of the byMember index (the caller's member items of the page, with their read cursors), one
- * BatchGetItem of the page's META items and one of their newest entries. Three requests, whatever the
- * number of conversations the caller belongs to or the page asked for; clients order the conversations
- * by `lastActivityAt` themselves. A member item whose META is missing (a creation that never finished)
+ * BatchGetItem of the page's META items, then at once one of their newest entries and, when the page
+ * has an untitled group, one of those groups' rosters (to name them). Three or four requests in three
+ * round trips, whatever the number of conversations the caller belongs to or the page asked for; clients
+ * order the conversations by `lastActivityAt` themselves. A member item whose META is missing (a creation that never finished)
  * is left out: that conversation does not exist.
  */
 export async function listConversations(
@@ -81,17 +88,30 @@ export async function listConversations(
     const meta = metaById.get(conversationId);
     return meta === undefined ? [] : [listEntryOf(meta, readSeq)];
   });
-  const newest = await getEntries(
-    ddb,
-    tables,
-    page
-      .filter((entry) => entry.lastSeq > 0)
-      .map(({ conversationId, lastSeq }) => ({ conversationId, seq: lastSeq })),
-  );
+  const [newest, rosters] = await Promise.all([
+    getEntries(
+      ddb,
+      tables,
+      page
+        .filter((entry) => entry.lastSeq > 0)
+        .map(({ conversationId, lastSeq }) => ({ conversationId, seq: lastSeq })),
+    ),
+    readRosters(
+      ddb,
+      tables,
+      page.filter(namedByMembers).map((entry) => entry.conversationId),
+    ),
+  ]);
   const lastById = new Map(newest.map((entry) => [entry.conversationId, lastEntryOf(entry)]));
   const conversations = page.map((entry) => {
     const last = lastById.get(entry.conversationId);
-    return last === undefined ? entry : { ...entry, last };
+    // A group older than rosters may have an empty one: naming falls back to the id then.
+    const members = rosters.get(entry.conversationId)?.sort().slice(0, LIST_ENTRY_MEMBERS) ?? [];
+    return {
+      ...entry,
+      ...(members.length > 0 ? { members } : {}),
+      ...(last === undefined ? {} : { last }),
+    };
   });
   return { conversations, hasMore: next !== undefined, ...(next === undefined ? {} : { nextCursor: next }) };
 }

@@ -113,13 +113,23 @@ export interface ConversationSummary {
   invited?: string[];
 }
 
+/** Members an untitled group's list entry names: enough for three besides the caller ("a, b, c and 2 others"). */
+export const LIST_ENTRY_MEMBERS = 4;
+
 /** One entry of the `listConversations` ack, newest activity first. */
 export interface ConversationListEntry {
   conversationId: string;
   title?: string;
   /** A direct conversation lists its two members (it has no title). */
   direct?: true;
+  /**
+   * Who to name it after, when it has no title (see `conversationName` in the SDK): a direct
+   * conversation's two members; an untitled group's members in id order, the first
+   * {@link LIST_ENTRY_MEMBERS} of them (all when `memberCount` is not larger). Absent for a titled group.
+   */
   members?: string[];
+  /** How many members it has. */
+  memberCount: number;
   /** The caller's read cursor, and how many seqs lie after it (lastSeq − readSeq). */
   readSeq: number;
   unread: number;

@@ -40,7 +40,11 @@ export interface DeletedFrame {
   version: number;
 }
 
-/** Server → client push of a membership change, in seq order with the messages (see MembershipEntry). */
+/**
+ * Server → client push of a membership change, in seq order with the messages (see MembershipEntry), to
+ * the conversation's listeners and to the users it names. A group's creation is told to the members it
+ * added as `member_added` at seq 0: it takes no seq and is in no history (the first entry is seq 1).
+ */
 export interface MembershipFrame {
   type: 'membership';
   conversationId: string;

@@ -198,6 +198,14 @@ describe('removeMemberItem', () => {
             Item: { conversationId: CONVERSATION, sk: removalSk('bob'), ...record },
           },
         },
+        {
+          Update: {
+            TableName: tables.conversations,
+            Key: { conversationId: CONVERSATION, sk: 'ROSTER' },
+            UpdateExpression: 'DELETE userIds :ids',
+            ExpressionAttributeValues: { ':ids': new Set(['bob']) },
+          },
+        },
       ],
     });
   });
@@ -213,6 +221,14 @@ describe('removeMemberItem', () => {
     // Assess
     const items = ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems;
     expect(items?.slice(3)).toEqual([
+      {
+        Update: {
+          TableName: tables.conversations,
+          Key: { conversationId: CONVERSATION, sk: 'ROSTER' },
+          UpdateExpression: 'DELETE userIds :ids',
+          ExpressionAttributeValues: { ':ids': new Set(['bob']) },
+        },
+      },
       {
         Update: {
           TableName: tables.conversations,

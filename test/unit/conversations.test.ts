@@ -485,6 +485,22 @@ describe('bad input changes nothing (G8)', () => {
   });
 });
 
+/** A group's roster (its member ids, which name it in its members' lists) as a write puts or changes it. */
+const rosterPut = (members: string[], conversationId = 'conv-new') => ({
+  Put: {
+    TableName: tables.conversations,
+    Item: { conversationId, sk: 'ROSTER', userIds: new Set(members) },
+  },
+});
+const rosterChange = (change: 'ADD' | 'DELETE', userIds: string[], conversationId = CONVERSATION) => ({
+  Update: {
+    TableName: tables.conversations,
+    Key: { conversationId, sk: 'ROSTER' },
+    UpdateExpression: `${change} userIds :ids`,
+    ExpressionAttributeValues: { ':ids': new Set(userIds) },
+  },
+});
+
 describe('createConversation', () => {
   const memberPut = (userId: string) => ({
     Put: {
@@ -554,6 +570,7 @@ describe('createConversation', () => {
             ConditionExpression: 'attribute_not_exists(conversationId)',
           },
         },
+        rosterPut(['alice', 'bob', 'carol']),
       ],
     });
   });
@@ -572,8 +589,10 @@ describe('createConversation', () => {
       memberSk('alice'),
       memberSk('bob'),
       META_SK,
+      'ROSTER',
     ]);
-    expect(items.at(-1)?.Put?.Item).toMatchObject({ memberCount: 2 });
+    expect(items.at(-2)?.Put?.Item).toMatchObject({ memberCount: 2 });
+    expect(items.at(-1)).toEqual(rosterPut(['alice', 'bob']));
   });
 
   it('creates a group of up to 49 members in one transaction, each member with their slot, META last', async () => {
@@ -589,9 +608,10 @@ describe('createConversation', () => {
     const calls = transactItems();
     expect(calls).toHaveLength(1);
     const [items = []] = calls;
-    expect(items).toHaveLength(99);
-    expect(items.slice(0, -1)).toEqual(['alice', ...members].flatMap(memberWrites));
-    expect(items.at(-1)?.Put?.Item).toMatchObject({ sk: META_SK, memberCount: 49 });
+    expect(items).toHaveLength(100);
+    expect(items.slice(0, -2)).toEqual(['alice', ...members].flatMap(memberWrites));
+    expect(items.at(-2)?.Put?.Item).toMatchObject({ sk: META_SK, memberCount: 49 });
+    expect(items.at(-1)).toEqual(rosterPut(['alice', ...members]));
   });
 
   it('refuses with forbidden, in words that do not tell of a block, when a member blocks the caller, and writes nothing', async () => {
@@ -685,16 +705,17 @@ describe('createConversation', () => {
     expect(reply.conversation).toMatchObject({ members: ['alice', ...members] });
     const [first = [], second = [], last = [], ...rest] = transactItems();
     expect(rest).toEqual([]);
-    expect([...first, ...second, ...last.slice(0, -1)]).toEqual(['alice', ...members].flatMap(memberWrites));
+    expect([...first, ...second, ...last.slice(0, -2)]).toEqual(['alice', ...members].flatMap(memberWrites));
     expect(first.length).toBeLessThanOrEqual(100);
     expect(second.length).toBeLessThanOrEqual(100);
-    expect(last.slice(-1)).toEqual([
+    expect(last.slice(-2)).toEqual([
       {
         Put: expect.objectContaining({
           Item: expect.objectContaining({ sk: META_SK, lastSeq: 0, memberCount: LIMITS.maxGroupSize }),
           ConditionExpression: 'attribute_not_exists(conversationId)',
         }),
       },
+      rosterPut(['alice', ...members]),
     ]);
   });
 
@@ -803,7 +824,12 @@ describe('addMembers', () => {
     });
     expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
     expect(ddbMock).toHaveReceivedCommandWith(TransactWriteCommand, {
-      TransactItems: [countUpdate(2), ...memberWrites('carol'), ...memberWrites('dave')],
+      TransactItems: [
+        countUpdate(2),
+        ...memberWrites('carol'),
+        ...memberWrites('dave'),
+        rosterChange('ADD', ['carol', 'dave']),
+      ],
     });
     expect(ddbMock).not.toHaveReceivedCommand(PutCommand);
   });
@@ -889,8 +915,13 @@ describe('addMembers', () => {
     expect(reply).toMatchObject({ type: 'ack', added: ['dave'] });
     expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 4);
     expect(transactItems()).toEqual([
-      [countUpdate(2), ...memberWrites('carol'), ...memberWrites('dave')],
-      [countUpdate(1), ...memberWrites('dave')],
+      [
+        countUpdate(2),
+        ...memberWrites('carol'),
+        ...memberWrites('dave'),
+        rosterChange('ADD', ['carol', 'dave']),
+      ],
+      [countUpdate(1), ...memberWrites('dave'), rosterChange('ADD', ['dave'])],
     ]);
   });
 
@@ -953,7 +984,14 @@ describe('addMembers', () => {
       countUpdate(49, 50),
       countUpdate(1, 1),
     ]);
-    expect([...first.slice(1), ...second.slice(1), ...third.slice(1)]).toEqual(members.flatMap(memberWrites));
+    expect([...first.slice(1, -1), ...second.slice(1, -1), ...third.slice(1, -1)]).toEqual(
+      members.flatMap(memberWrites),
+    );
+    expect([first.at(-1), second.at(-1), third.at(-1)]).toEqual([
+      rosterChange('ADD', members.slice(0, 49)),
+      rosterChange('ADD', members.slice(49, 98)),
+      rosterChange('ADD', members.slice(98)),
+    ]);
   });
 
   it('checks, when the caller is no admin, that no user it adds was removed by an admin, in the same transaction', async () => {
@@ -981,6 +1019,7 @@ describe('addMembers', () => {
             ExpressionAttributeValues: { ':removed': 'member_removed' },
           },
         },
+        rosterChange('ADD', ['carol']),
       ],
     ]);
   });
@@ -1167,31 +1206,42 @@ describe('history', () => {
 
 describe('listConversations', () => {
   it("lists a page of the caller's conversations from the byMember index, in its order, without the half-made ones", async () => {
-    // Prepare: three memberships; c-gone has no META (its creation never finished).
+    // Prepare: three memberships; c-gone has no META (its creation never finished); c-old is an untitled
+    // group of five, named by its roster.
     ddbMock.on(QueryCommand, { IndexName: 'byMember' }).resolves({
       Items: [{ conversationId: 'c-old' }, { conversationId: 'c-gone' }, { conversationId: 'c-new' }],
     });
-    ddbMock.on(BatchGetCommand).resolves({
-      Responses: {
-        [tables.conversations]: [
-          {
-            conversationId: 'c-old',
-            sk: META_SK,
-            createdBy: 'bob',
-            createdAt: '2030-01-01T00:00:00.000Z',
-            lastSeq: 0,
-          },
-          {
-            conversationId: 'c-new',
-            sk: META_SK,
-            title: 'Lunch',
-            createdBy: 'alice',
-            createdAt: '2029-12-01T00:00:00.000Z',
-            lastSeq: 4,
-            lastReservedAt: '2030-01-02T00:00:00.000Z',
-          },
-        ],
+    const metas = [
+      {
+        conversationId: 'c-old',
+        sk: META_SK,
+        createdBy: 'bob',
+        createdAt: '2030-01-01T00:00:00.000Z',
+        lastSeq: 0,
+        memberCount: 5,
       },
+      {
+        conversationId: 'c-new',
+        sk: META_SK,
+        title: 'Lunch',
+        createdBy: 'alice',
+        createdAt: '2029-12-01T00:00:00.000Z',
+        lastSeq: 4,
+        lastReservedAt: '2030-01-02T00:00:00.000Z',
+        memberCount: 3,
+      },
+    ];
+    const roster = {
+      conversationId: 'c-old',
+      sk: 'ROSTER',
+      userIds: new Set(['erin', 'bob', 'alice', 'dave', 'carol']),
+    };
+    const rosterReads: unknown[] = [];
+    ddbMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
+      const keys = input.RequestItems?.[tables.conversations]?.Keys ?? [];
+      if (keys.some((key) => key.sk === 'ROSTER')) rosterReads.push(keys);
+      const items = keys.some((key) => key.sk === META_SK) ? metas : keys.length > 0 ? [roster] : [];
+      return { Responses: { [tables.conversations]: items, [tables.messages]: [] } };
     });
 
     // Act
@@ -1205,6 +1255,8 @@ describe('listConversations', () => {
       conversations: [
         {
           conversationId: 'c-old',
+          members: ['alice', 'bob', 'carol', 'dave'],
+          memberCount: 5,
           readSeq: 0,
           unread: 0,
           createdBy: 'bob',
@@ -1215,6 +1267,7 @@ describe('listConversations', () => {
         {
           conversationId: 'c-new',
           title: 'Lunch',
+          memberCount: 3,
           readSeq: 0,
           unread: 4,
           createdBy: 'alice',
@@ -1225,13 +1278,15 @@ describe('listConversations', () => {
       ],
       hasMore: false,
     });
-    // One page costs three requests: the index page, its METAs, their newest entries.
+    // One page costs four requests: the index page, its METAs, then at once their newest entries and
+    // the rosters of its untitled groups (only theirs).
     expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
       IndexName: 'byMember',
       ExpressionAttributeValues: { ':u': 'alice' },
       Limit: LIMITS.defaultPageSize,
     });
-    expect(ddbMock.calls()).toHaveLength(3);
+    expect(ddbMock.calls()).toHaveLength(4);
+    expect(rosterReads).toEqual([[{ conversationId: 'c-old', sk: 'ROSTER' }]]);
   });
 
   it('returns at most `limit` conversations and says there are more', async () => {

@@ -99,7 +99,11 @@ describe('the DynamoDB requests of one frame', () => {
     ['ping', { action: 'ping' }, 0],
     ['typing: budget, throttle, listeners', { action: 'typing', conversationId: 'c1' }, 3],
     ['presence: budget, members, their slots', { action: 'presence', conversationId: 'c1' }, 3],
-    ['listConversations: budget, index page, METAs, newest entries', { action: 'listConversations' }, 4],
+    [
+      "listConversations: budget, index page, METAs, newest entries, untitled groups' rosters",
+      { action: 'listConversations' },
+      5,
+    ],
     ['unsubscribe: budget, delete, connection set', { action: 'unsubscribe', conversationId: 'c1' }, 3],
     ['history: budget, membership, counter, page', { action: 'history', conversationId: 'c1' }, 4],
   ] as const)('%s', async (_name, body, expected) => {

@@ -205,6 +205,14 @@ describe('removeMember', () => {
             },
           },
         },
+        {
+          Update: {
+            TableName: tables.conversations,
+            Key: { conversationId: CONVERSATION, sk: 'ROSTER' },
+            UpdateExpression: 'DELETE userIds :ids',
+            ExpressionAttributeValues: { ':ids': new Set(['bob']) },
+          },
+        },
         // The caller is still an admin when the removal is written.
         {
           ConditionCheck: {
@@ -1011,9 +1019,9 @@ describe('roles', () => {
     },
   });
 
-  /** The items after the removal's own three (member item, memberCount, removal record). */
+  /** The items after the removal's own four (member item, memberCount, removal record, roster). */
   const roleItems = () =>
-    ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.slice(3);
+    ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.slice(4);
 
   it('promotes the longest-standing member in the transaction of the last admin leaving, and records it after the leave', async () => {
     // Prepare: carol joined before dave; bob is the one who joined last.
@@ -1104,7 +1112,7 @@ describe('roles', () => {
     expect(reply).toMatchObject({ type: 'ack', removed: true });
     const attempts = ddbMock
       .commandCalls(TransactWriteCommand)
-      .map((c) => c.args[0].input.TransactItems?.slice(3));
+      .map((c) => c.args[0].input.TransactItems?.slice(4));
     expect(attempts).toEqual([[adminCheck('bob')], [promotion('carol')]]);
   });
 
@@ -1457,6 +1465,7 @@ describe('consent: invitations instead of membership', () => {
       'Put',
       'Update',
       'ConditionCheck',
+      'Update',
     ]);
     expect(items[0]?.Delete?.Key).toEqual({ conversationId: 'USER#bob', sk: `INVITE#${CONVERSATION}` });
     expect(items[1]?.Update).toMatchObject({
@@ -1472,6 +1481,12 @@ describe('consent: invitations instead of membership', () => {
     expect(items[3]?.Update).toMatchObject({ Key: { conversationId: CONVERSATION, sk: META_SK } });
     // The inviter was no admin: an admin's removal since then still keeps bob out.
     expect(items[4]?.ConditionCheck?.Key).toEqual({ conversationId: CONVERSATION, sk: removalSk('bob') });
+    // Bob joins the roster that names the group in its members' lists.
+    expect(items[5]?.Update).toMatchObject({
+      Key: { conversationId: CONVERSATION, sk: 'ROSTER' },
+      UpdateExpression: 'ADD userIds :ids',
+      ExpressionAttributeValues: { ':ids': new Set(['bob']) },
+    });
     expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
       TableName: tables.messages,
       Item: expect.objectContaining({ kind: 'member_added', userIds: ['bob'], by: 'alice' }),

@@ -40,5 +40,8 @@ describe('conversationName', () => {
 
   it('falls back to the id when the members are not known', () => {
     expect(conversationName({ conversationId: '63cdb6c7-1234' }, 'alice')).toBe('Conversation 63cdb6c7');
+    expect(conversationName({ conversationId: '63cdb6c7-1234', members: [], memberCount: 3 }, 'alice')).toBe(
+      'Conversation 63cdb6c7',
+    );
   });
 });

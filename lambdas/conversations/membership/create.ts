@@ -4,12 +4,15 @@ import type { ConversationSummary } from '../../../shared/protocol';
 import { createConversation } from '../../../shared/store/conversations';
 import type { TableNames } from '../../../shared/tables';
 import { consentOf, tellInvited } from './consent';
-import type { MembershipDeps } from './record';
+import { type MembershipDeps, tellNamedUsers } from './record';
 
 /**
  * Creates a group of the caller (its admin) and `frame.members`: those whose `whoCanAdd` admits the
  * caller become members, the others are invited (./consent.ts) and told so on their connections; every
  * member's conversation slot, and every invitee's pending slot, is taken in the creating transaction.
+ * The members added hear of the group on their connections as members added later do: a `membership`
+ * push `member_added` naming them, at seq 0 because the creation takes no seq (it is the conversation's
+ * start, not an entry of its history, so a fresh group's first message is still seq 1).
  * @returns the conversation: `members` those added, `invited` those invited (if any).
  * @throws LimitExceededError, NotAllowedError: see createConversation (nothing is written).
  */
@@ -39,12 +42,26 @@ export async function createGroup(
     consent: await consentOf(deps, callerId, input.members),
   });
   if (membership !== undefined) {
-    await tellInvited(membership, conversation.invited ?? [], {
-      conversationId,
-      invitedBy: callerId,
-      invitedAt: conversation.createdAt,
-      ...(title === undefined ? {} : { title }),
-    });
+    const added = conversation.members.filter((userId) => userId !== callerId);
+    await Promise.all([
+      tellInvited(membership, conversation.invited ?? [], {
+        conversationId,
+        invitedBy: callerId,
+        invitedAt: conversation.createdAt,
+        ...(title === undefined ? {} : { title }),
+      }),
+      added.length === 0
+        ? undefined
+        : tellNamedUsers(membership, {
+            kind: 'membership',
+            conversationId,
+            seq: 0,
+            event: 'member_added',
+            userIds: added,
+            by: callerId,
+            at: conversation.createdAt,
+          }),
+    ]);
   }
   return conversation;
 }

@@ -69,13 +69,14 @@ export async function recordMembershipChange(
 
 /**
  * Posts the change, as the `membership` frame subscribers get, to every connection of the users it
- * names: the added, the removed, the one who left. None of those connections subscribes to the
- * conversation (an added user's never did, a removed user's subscriptions ended before the enqueue), so
- * the fan-out reaches none of them, and without this a conversation list would learn of the change only
- * on its next refresh. One keys-only byUser Query per user named (at most LIMITS.maxGroupSize - 1, for
- * the largest add), then the posts; best effort like typing: it never throws.
+ * names: the added (by an add, or by the group's creation: ./create.ts), the removed, the one who left.
+ * None of those connections subscribes to the conversation (an added user's never did, a removed user's
+ * subscriptions ended before the enqueue), so the fan-out reaches none of them, and without this a
+ * conversation list would learn of the change only on its next refresh. One keys-only byUser Query per
+ * user named (at most LIMITS.maxGroupSize - 1, for the largest add or creation), then the posts; best
+ * effort like typing: it never throws.
  */
-async function tellNamedUsers(
+export async function tellNamedUsers(
   deps: Pick<MembershipDeps, 'ddb' | 'tables' | 'post'>,
   event: MembershipEvent,
 ): Promise<void> {

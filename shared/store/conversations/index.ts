@@ -13,6 +13,7 @@
  *   invitation, slot, checks), and why a refused one was refused;
  * - ./invitations.ts: `INVITE#` items in a user's partition: which exist, the list, accept, decline;
  * - ./roles.ts: who is an admin, promoting, the successor of the last admin;
+ * - ./roster.ts: a group's `ROSTER` item, its member ids, which the conversation list names it by;
  * - ./removals.ts: `REMOVED#` records, which let a resent removal finish its first attempt;
  * - ./cursors.ts: moving a member's read cursor;
  * - ./send-bucket.ts: the send rate, on the member items;
@@ -72,6 +73,7 @@ export {
   promoteMember,
   stillAdmin,
 } from './roles';
+export { readRosters } from './roster';
 export {
   BucketHints,
   SEND_INTERVAL_MS,

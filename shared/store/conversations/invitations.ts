@@ -24,6 +24,7 @@ import {
   undoInvitation,
 } from './admission';
 import { PROFILE_SK, userPk } from './profiles';
+import { changeRoster } from './roster';
 
 type Tables = Pick<TableNames, 'conversations'>;
 
@@ -156,6 +157,7 @@ export async function acceptInvitation(
             },
           },
           ...(invitation.byAdmin ? [] : [notRemovedByAnAdmin(tables, conversationId, userId)]),
+          changeRoster(tables, conversationId, 'ADD', [userId]),
         ],
       }),
     );

@@ -1,7 +1,7 @@
 /**
  * Writes that decide who is a member: a new conversation with its members, members added later, a
- * member removed. Each writes META and `MEMBER#` items together, so `memberCount` never disagrees with
- * the items, and takes (or gives back) each member's conversation slot on their profile item
+ * member removed. Each writes META, the group's `ROSTER` (./roster.ts) and `MEMBER#` items together, so
+ * `memberCount` and the roster never disagree with the items, and takes (or gives back) each member's conversation slot on their profile item
  * (./profiles.ts) in the same transaction, so the per-user cap and the block list hold under races.
  */
 
@@ -23,9 +23,13 @@ import { existingInvitations } from './invitations';
 import { existingMembers } from './members';
 import { giveBackConversationSlot } from './profiles';
 import { type RemovalRecord, removalSk } from './removals';
+import { changeRoster, putRoster } from './roster';
 
 /** DynamoDB refuses a TransactWriteItems call with more items than this. */
 const MAX_TRANSACTION_ITEMS = 100;
+
+/** Room a creation's or add's transaction keeps beside the users' units: META and the roster. */
+const CONVERSATION_ITEMS = 2;
 
 /** Attempts of addMemberItems when a concurrent add keeps changing who is a member. */
 const ADD_MEMBERS_ATTEMPTS = 3;
@@ -45,7 +49,7 @@ export type Consent = Map<string, { invite: boolean; seen?: WhoCanAdd }>;
 /**
  * Writes one unit per member (./admission.ts: the member item or invitation, and the user's slot,
  * refused when they are at their cap or block the creator) and the META item (counter at 0,
- * memberCount) last. Up to 49 users that is one TransactWriteItems; a larger group takes a transaction
+ * memberCount) last, with a group's roster. Up to 49 users that is one TransactWriteItems; a larger group takes a transaction
  * per 49 with META in the last, so a conversation is never visible without its members, and a refused
  * transaction has the ones before it undone (their items deleted and slots given back) before the
  * refusal is thrown. The users are deduplicated, first occurrence first, so pass the creator first;
@@ -96,7 +100,7 @@ export async function createConversation(
     ...(input.title === undefined ? {} : { title: input.title }),
     roleOf: (userId) => (userId === createdBy ? 'admin' : 'member'),
   };
-  const runs = chunk(admissions, Math.floor((MAX_TRANSACTION_ITEMS - 1) / unitSize(true)));
+  const runs = chunk(admissions, Math.floor((MAX_TRANSACTION_ITEMS - CONVERSATION_ITEMS) / unitSize(true)));
   for (const [index, run] of runs.entries()) {
     const items = run.flatMap((admission) => admissionUnit(tables, context, admission));
     // A conversation exists once its META exists: every route checks META, so it goes in the last transaction.
@@ -108,6 +112,8 @@ export async function createConversation(
           ConditionExpression: 'attribute_not_exists(conversationId)',
         },
       });
+      // A direct conversation's META lists its two members already.
+      if (input.direct !== true) items.push(putRoster(tables, conversationId, members));
     }
     try {
       await ddb.send(new TransactWriteCommand({ TransactItems: items }));
@@ -138,9 +144,9 @@ export async function createConversation(
 
 /**
  * Adds each user who is not a member yet, or invites them (`consent`), in one transaction per up to 49
- * users (33 when the caller is no admin): their units (./admission.ts: member item or invitation, slot,
- * and for a caller who is no admin the check that no admin removed them) and META `memberCount`, which
- * can only grow to LIMITS.maxGroupSize. Items are put only if they are not there, so concurrent adds and
+ * users (32 when the caller is no admin): their units (./admission.ts: member item or invitation, slot,
+ * and for a caller who is no admin the check that no admin removed them), META `memberCount`, which
+ * can only grow to LIMITS.maxGroupSize, and the roster. Items are put only if they are not there, so concurrent adds and
  * retries are safe and never overwrite the original `joinedAt`/`addedBy`; a refused transaction has the
  * ones before it undone before the refusal is thrown. Users with a pending invitation are left out.
  * @returns the users added and those invited, in request order.
@@ -191,12 +197,13 @@ export async function addMemberItems(
     const added = admissions.filter((admission) => !admission.invite).map((admission) => admission.userId);
     const invited = admissions.filter((admission) => admission.invite).map((admission) => admission.userId);
     if (admissions.length === 0) return { added, invited };
-    const runs = chunk(admissions, Math.floor((MAX_TRANSACTION_ITEMS - 1) / size));
+    const runs = chunk(admissions, Math.floor((MAX_TRANSACTION_ITEMS - CONVERSATION_ITEMS) / size));
     let done = 0;
     let joined = 0;
     try {
       for (const run of runs) {
-        const joining = run.filter((admission) => !admission.invite).length;
+        const joiningIds = run.filter((admission) => !admission.invite).map((admission) => admission.userId);
+        const joining = joiningIds.length;
         await ddb.send(
           new TransactWriteCommand({
             TransactItems: [
@@ -216,6 +223,7 @@ export async function addMemberItems(
                 },
               },
               ...run.flatMap((admission) => admissionUnit(tables, context, admission)),
+              ...(joining > 0 ? [changeRoster(tables, conversationId, 'ADD', joiningIds)] : []),
             ],
           }),
         );
@@ -259,7 +267,7 @@ function refuseAdd(
 /**
  * Undoes units a refused creation or add wrote before the refusal: deletes their member items or
  * invitations (only if they are still there), gives their slots back and, for an add, takes the members
- * off META `memberCount`.
+ * off META `memberCount` and the roster.
  */
 async function undoUnits(
   ddb: DynamoDBDocumentClient,
@@ -268,8 +276,9 @@ async function undoUnits(
   admissions: Admission[],
   options: { memberCount?: boolean } = {},
 ): Promise<void> {
-  for (const run of chunk(admissions, Math.floor((MAX_TRANSACTION_ITEMS - 1) / 2))) {
-    const members = run.filter((admission) => !admission.invite).length;
+  for (const run of chunk(admissions, Math.floor((MAX_TRANSACTION_ITEMS - CONVERSATION_ITEMS) / 2))) {
+    const memberIds = run.filter((admission) => !admission.invite).map((admission) => admission.userId);
+    const members = memberIds.length;
     await ddb.send(
       new TransactWriteCommand({
         TransactItems: [
@@ -284,6 +293,7 @@ async function undoUnits(
                     ExpressionAttributeValues: { ':minus': -members },
                   },
                 },
+                changeRoster(tables, conversationId, 'DELETE', memberIds),
               ]
             : []),
         ],
@@ -294,7 +304,7 @@ async function undoUnits(
 
 /**
  * Removes `userId`: one transaction deletes the member item (only if it is there), decrements META
- * `memberCount`, gives back the user's conversation slot (when their member item took one: `counted`),
+ * `memberCount`, takes them off the roster, gives back the user's conversation slot (when their member item took one: `counted`),
  * writes the removal record (replacing that of an earlier removal of the same user, who was added again
  * since), and carries `also`: the conditions and role changes that keep the conversation an admin
  * (see lambdas/conversations/membership/remove.ts).
@@ -334,6 +344,7 @@ export async function removeMemberItem(
               Item: { conversationId, sk: removalSk(userId), ...removal.record },
             },
           },
+          changeRoster(tables, conversationId, 'DELETE', [userId]),
           ...(removal.counted ? [giveBackConversationSlot(tables, userId)] : []),
           ...(removal.also ?? []),
         ],
