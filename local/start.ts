@@ -1,12 +1,15 @@
 /**
  * `npm start`: the whole chat on this machine, with no AWS account and no Docker.
- * Ports: WS_PORT (3001), CONTROL_PORT (3002), DYNAMODB_PORT (8001), SQS_PORT (9324); 0 picks a free one.
- * All of them on 127.0.0.1 only (local/loopback.ts): nothing here is for other machines.
+ * Ports: WS_PORT (3001), CONTROL_PORT (3002), DYNAMODB_PORT (8001), SQS_PORT (9324); 0 picks a free one;
+ * the S3 front for browsers takes a free one. All of them on 127.0.0.1 only (local/loopback.ts): nothing
+ * here is for other machines. The banner (./banner.ts) lists them.
  * LOG_LEVEL sets the handlers' Powertools log level (WARN).
  */
 
 import { createServer } from 'node:net';
+import { startBanner } from './banner';
 import { LOOPBACK_HOST } from './loopback';
+import { portHolder, portInUseMessage } from './port-holder';
 import { startLocalRuntime } from './runtime';
 import { clearState, runningState, stateFile, writeState } from './state';
 
@@ -24,7 +27,7 @@ const REPEATED_SIGNAL_MS = 1500;
 
 const time = () => new Date().toISOString().slice(11, 23);
 
-/** Names each busy port, so a leftover process is named instead of failing later with a riddle. */
+/** Names the process holding each busy port, so a leftover is named instead of failing later with a riddle. */
 async function assertPortsFree(ports: Record<string, number>): Promise<void> {
   for (const [variable, portNumber] of Object.entries(ports)) {
     if (portNumber === 0) continue;
@@ -33,13 +36,7 @@ async function assertPortsFree(ports: Record<string, number>): Promise<void> {
       probe.once('error', () => resolve(false));
       probe.listen(portNumber, LOOPBACK_HOST, () => probe.close(() => resolve(true)));
     });
-    if (!free) {
-      throw new Error(
-        `Port ${portNumber} (${variable}) is in use: is another npm start running, or a process left from one ` +
-          `that was killed (DynamoDB Local: pkill -f DynamoDBLocal.jar)? Stop it, or pick another port, e.g. ` +
-          `${variable}=0 npm start (0 picks a free one).`,
-      );
-    }
+    if (!free) throw new Error(portInUseMessage(variable, portNumber, portHolder(portNumber)));
   }
 }
 
@@ -93,21 +90,7 @@ async function main(): Promise<void> {
     if (ownsState) clearState();
   };
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(`
-serverless-chat is running locally (ready in ${seconds} s)
-
-  WebSocket    ${runtime.webSocketUrl}?token=<JWT>
-  Web chat     ${runtime.webUrl}   (open it in two windows: sign in as alice in one, bob in the other)
-  Terminal     npm run chat -- --user alice --to bob      (then, as bob: npm run chat -- --user bob --conversation <id>)
-  Get a token  npm run -s token -- alice     (or: curl -s '${runtime.controlUrl}/token?user=alice&format=text')
-  Try it       npm run ws -- alice           (one JSON frame per line; this terminal stays busy, so use a second one)
-  Management   ${runtime.managementEndpoint}/@connections/{connectionId}
-  DynamoDB     ${runtime.endpoints.dynamodb}   (tables: ${Object.values(runtime.tables).join(', ')})
-  SQS          ${runtime.endpoints.sqs}   (fan-out queue and DLQ, FIFO; from other processes use 127.0.0.1)
-  Redrive      npm run redrive -- --dry-run
-
-Ctrl-C stops everything. Open a second terminal for the commands above.
-`);
+  console.log(startBanner(runtime, seconds));
 
   // A terminal's Ctrl-C reaches every process of the group, and tsx forwards its own copy to this one
   // as well, so one keypress arrives twice within milliseconds. Only a signal that comes well after the

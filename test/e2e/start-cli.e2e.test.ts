@@ -84,6 +84,10 @@ describe('npm start', () => {
     const exit = await exited;
 
     // Assess
+    expect(output).toContain(
+      `  Ports        ${ws} WebSocket (WS_PORT), ${control} web page and control plane (CONTROL_PORT), ` +
+        `${dynamodb} DynamoDB Local (DYNAMODB_PORT),\n               ${sqs} SQS and S3 (SQS_PORT), `,
+    );
     expect(output).toContain(`ws://127.0.0.1:${ws}/local?token=<JWT>`);
     expect(output).toContain(`http://127.0.0.1:${control}/token?user=alice`);
     expect(output).toContain(`Web chat     http://127.0.0.1:${control}/`);
@@ -108,6 +112,47 @@ describe('npm start', () => {
     expect(existsSync(stateFile)).toBe(false);
     expect(javaOnPort(dynamodb)).toEqual([]);
   }, 90_000);
+});
+
+describe('npm start on a port in use', () => {
+  it('names the one process holding the port (pid and command line) and starts nothing', async () => {
+    // Prepare: another process listens on the port npm start wants for DynamoDB Local.
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const address = holder.address();
+    const taken = typeof address === 'object' && address ? address.port : 0;
+    const [ws, control, sqs] = await Promise.all([freePort(), freePort(), freePort()]);
+
+    // Act
+    const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
+      const start = spawn('npm', ['start', '--silent'], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          WS_PORT: String(ws),
+          CONTROL_PORT: String(control),
+          DYNAMODB_PORT: String(taken),
+          SQS_PORT: String(sqs),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      start.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      start.stderr.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      start.once('exit', (code) => resolve({ code, output }));
+    }).finally(() => new Promise((resolve) => holder.close(resolve)));
+
+    // Assess: this test's own process holds the port.
+    expect(result.code).toBe(1);
+    expect(result.output).toContain(`Port ${taken} (DYNAMODB_PORT) is in use by pid ${process.pid}: `);
+    expect(result.output).toContain(`stop that one process (kill ${process.pid})`);
+    expect(result.output).not.toMatch(/pkill|killall/);
+    expect(javaOnPort(taken)).toEqual([]);
+  }, 60_000);
 });
 
 /** Runs `npm run ws -- <user>` with `lines` piped to its stdin, as a script in a second terminal would. */
