@@ -522,6 +522,58 @@ describe('the users a change names hear it on every connection', () => {
   });
 });
 
+describe('a new group tells the members its creation added', () => {
+  it('posts member_added at seq 0 to each added member’s connections, taking no seq and enqueuing nothing', async () => {
+    // Prepare: carol lets nobody add her, so she is invited instead; bob has two connections, dan none.
+    givenConversation({}, {}, {}, [], { carol: { whoCanAdd: 'nobody' } });
+    ddbMock.on(TransactWriteCommand).resolves({});
+    ddbMock.on(QueryCommand, { TableName: tables.connections }).callsFake((input) => ({
+      Items: (
+        { bob: ['bob-1', 'bob-2'], carol: ['carol-1'] }[String(input.ExpressionAttributeValues?.[':u'])] ?? []
+      ).map((connectionId) => ({ connectionId })),
+    }));
+    const post = fakePoster();
+
+    // Act
+    const reply = await call(
+      { action: 'createConversation', members: ['bob', 'carol', 'dan'] },
+      'alice',
+      post,
+    );
+
+    // Assess
+    const { conversationId } = reply.conversation as { conversationId: string };
+    const frame = {
+      type: 'membership',
+      conversationId,
+      seq: 0,
+      event: 'member_added',
+      userIds: ['bob', 'dan'],
+      by: 'alice',
+      at: NOW.toISOString(),
+    };
+    const posts = post.mock.calls.map(([connectionId, data]) => [connectionId, JSON.parse(data)]);
+    expect(posts).toHaveLength(3);
+    expect(posts).toEqual(
+      expect.arrayContaining([
+        ['bob-1', frame],
+        ['bob-2', frame],
+        ['carol-1', expect.objectContaining({ type: 'invitation', conversationId })],
+      ]),
+    );
+    // As for an add, one byUser Query per user told (bob, dan; carol for her invitation), the creator not among them.
+    const asked = ddbMock
+      .commandCalls(QueryCommand)
+      .filter((c) => c.args[0].input.TableName === tables.connections)
+      .map((c) => c.args[0].input.ExpressionAttributeValues?.[':u']);
+    expect(asked.sort()).toEqual(['bob', 'carol', 'dan']);
+    // The creation is no entry of the history: no seq reserved, nothing stored or enqueued.
+    expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
+    expect(ddbMock).not.toHaveReceivedCommand(PutCommand);
+    expect(sqsMock.calls()).toHaveLength(0);
+  });
+});
+
 describe('a resent removal', () => {
   const finished = {
     kind: 'member_removed',
