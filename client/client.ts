@@ -6,8 +6,9 @@
 import type { BackoffPolicy } from '../shared/backoff';
 import { LIMITS } from '../shared/limits';
 import { Emitter } from './emitter';
-import { type ClientEvents, type ConnectOptions, type FileData, randomId, systemScheduler } from './options';
+import { type ClientEvents, type ConnectOptions, randomId, systemScheduler } from './options';
 import { MemoryOutboxStore, Outbox, type OutboxEntry } from './outbox';
+import { type AttachedAck, attached, type OutboxChange, type PendingSend } from './pending-send';
 import { receiveFrame } from './pushes';
 import { Requests } from './requests';
 import { Connection } from './socket';
@@ -20,12 +21,15 @@ import {
   ChatRequestError,
   type ConnectionState,
   type Conversation,
+  type DeleteAck,
+  type EditAck,
   type Invitation,
   type Page,
   type Scheduler,
   type SendAck,
   type WhoCanAdd,
 } from './types';
+import type { Fetch, FileData, FileToSend } from './uploads';
 
 /** A chat connection. Create it with {@link connect}. */
 export class ChatClient extends Emitter<ClientEvents> {
@@ -85,6 +89,10 @@ export class ChatClient extends Emitter<ClientEvents> {
     });
     this.outboxQueue = new Outbox(options.outboxStore ?? new MemoryOutboxStore(), {
       send: (fields) => this.request('send', fields),
+      uploads: {
+        request: (action, fields) => this.request(action, fields),
+        fetch: options.fetch ?? (globalThis.fetch as unknown as Fetch),
+      },
       emit: (event) => this.emit('outbox', event),
       acked: (ack) => this.streams.get(ack.conversationId)?.expect(ack.seq),
       report: (error) => this.emit('error', { error }),
@@ -101,54 +109,27 @@ export class ChatClient extends Emitter<ClientEvents> {
 
   /**
    * Sends a message through the outbox: it is `pending` at once (an `outbox` event), resent with the
-   * same clientMessageId until acked, and `failed` only on a permanent error.
+   * same clientMessageId until acked, and `failed` only on a permanent error. With `file`, the message
+   * takes its place at once (`uploading` until its upload is confirmed; `body` defaults to the file's
+   * name) and later messages of the conversation wait behind it; a file that cannot be uploaded makes
+   * it `failed`, with the reason. `await` it for the ack; its `clientMessageId` is there at once.
    */
   send(
     conversationId: string,
     body: string,
-    options: { attachment?: Attachment } = {},
-  ): { clientMessageId: string; acked: Promise<SendAck> } {
-    return this.outboxQueue.send(conversationId, body, options.attachment);
+    options: { attachment?: Attachment; file?: FileToSend } = {},
+  ): PendingSend {
+    return this.outboxQueue.send(conversationId, body, options);
   }
 
-  /**
-   * Uploads a file and sends a message that carries it: asks `uploadUrl`, POSTs the signed form with the
-   * bytes, asks `confirmUpload` (the server checks the file's size, type and first bytes), then sends
-   * `body` (default: the content type) with the confirmed attachment through the outbox. Rejects if the
-   * URL is refused (not a member, a type not allowed, too large), the upload fails, or the file is not
-   * what `contentType` says.
-   */
-  async attach(
+  /** `send(conversationId, body, { file: { data: file, contentType } })`, answered as {@link AttachedAck}. */
+  attach(
     conversationId: string,
     file: FileData,
     contentType: AttachmentContentType,
-    body?: string,
-  ): Promise<{ clientMessageId: string; attachment: Attachment; acked: Promise<SendAck> }> {
-    const size = file instanceof Uint8Array ? file.byteLength : file.size;
-    const upload = await this.uploadUrl(conversationId, contentType, size);
-    const form = new FormData();
-    for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
-    // S3 reads every field before the file, which must come last.
-    // A copy, so the Blob holds a plain ArrayBuffer whatever buffer the caller's bytes live in.
-    form.append(
-      'file',
-      file instanceof Uint8Array ? new Blob([new Uint8Array(file)], { type: contentType }) : file,
-    );
-    const fetcher =
-      this.options.fetch ?? (globalThis.fetch as unknown as NonNullable<ConnectOptions['fetch']>);
-    const response = await fetcher(upload.url, { method: upload.method, body: form });
-    // Read to its end: S3 answers nothing on success and an XML error otherwise, and a browser reports a
-    // response left unread as an aborted request.
-    const answer = (await response.text?.().catch(() => '')) ?? '';
-    if (!response.ok) {
-      const code = /<Code>([^<]{1,64})<\/Code>/.exec(answer)?.[1];
-      throw new ChatRequestError(
-        'internal_error',
-        `The upload failed with HTTP ${response.status}${code === undefined ? '' : ` (${code})`}`,
-      );
-    }
-    const { attachment } = await this.request('confirmUpload', { conversationId, key: upload.key });
-    return { ...this.send(conversationId, body ?? contentType, { attachment }), attachment };
+    body = '',
+  ): PendingSend<AttachedAck> {
+    return attached(this.send(conversationId, body, { file: { data: file, contentType } }));
   }
 
   /** A presigned POST for one file of `contentType` and exactly `size` bytes (members only). */
@@ -236,7 +217,7 @@ export class ChatClient extends Emitter<ClientEvents> {
     return this.outboxQueue.retry(clientMessageId);
   }
 
-  /** Forgets a failed message. */
+  /** Forgets a failed message (failed messages stay in the outbox, and its store, until then). */
   discard(clientMessageId: string): boolean {
     return this.outboxQueue.discard(clientMessageId);
   }
@@ -282,14 +263,33 @@ export class ChatClient extends Emitter<ClientEvents> {
     return this.request('read', { conversationId, seq });
   }
 
-  /** Replaces the body of your message at `seq`; subscribers get an `update` event with the new version. */
-  edit(conversationId: string, seq: number, body: string): Promise<Actions['edit']['ack']> {
-    return this.request('edit', { conversationId, seq, body });
+  /**
+   * Replaces the body of your message at `seq`; subscribers get an `update` event with the new version.
+   * By clientMessageId (as `send` answered it): a message not sent yet changes in the outbox (answered
+   * with an {@link OutboxChange}), one on the wire is edited right after its ack, and one acked by this
+   * client recently is edited by its seq.
+   */
+  edit(conversationId: string, seq: number, body: string): Promise<EditAck>;
+  edit(
+    conversationId: string,
+    seqOrClientMessageId: number | string,
+    body: string,
+  ): Promise<EditAck | OutboxChange>;
+  async edit(conversationId: string, id: number | string, body: string): Promise<EditAck | OutboxChange> {
+    const seq = await this.outboxQueue.change(conversationId, id, body);
+    return typeof seq === 'number' ? this.request('edit', { conversationId, seq, body }) : seq;
   }
 
-  /** Deletes your message at `seq` (it keeps its seq; subscribers get an `update` with `deleted: true`). */
-  delete(conversationId: string, seq: number): Promise<Actions['delete']['ack']> {
-    return this.request('delete', { conversationId, seq });
+  /**
+   * Deletes your message at `seq` (it keeps its seq; subscribers get an `update` with `deleted: true`).
+   * By clientMessageId, as `edit`: a message not sent yet leaves the outbox and its `send()` rejects
+   * `cancelled` (no `outbox` event: the app removes it from view, as after `discard`).
+   */
+  delete(conversationId: string, seq: number): Promise<DeleteAck>;
+  delete(conversationId: string, seqOrClientMessageId: number | string): Promise<DeleteAck | OutboxChange>;
+  async delete(conversationId: string, id: number | string): Promise<DeleteAck | OutboxChange> {
+    const seq = await this.outboxQueue.change(conversationId, id, undefined);
+    return typeof seq === 'number' ? this.request('delete', { conversationId, seq }) : seq;
   }
 
   /**

@@ -35,8 +35,10 @@ export {
   type OutboxStore,
   type StorageLike,
 } from './outbox';
+export type { AttachedAck, OutboxChange, PendingSend, SentAck } from './pending-send';
 export type { ConversationStream, OlderPage, StreamEvents } from './stream';
 export * from './types';
+export type { FileToSend } from './uploads';
 
 /** Opens a chat connection; it reconnects by itself until `close()`. */
 export function connect(options: ConnectOptions): ChatClient {

@@ -13,6 +13,7 @@ import type {
   TypingEvent,
   WebSocketConstructor,
 } from './types';
+import type { Fetch } from './uploads';
 
 export interface ConnectOptions {
   /** The stage URL, `wss://<api>.execute-api.<region>.amazonaws.com/<stage>` (or `ws://127.0.0.1:3001/local`). */
@@ -54,15 +55,11 @@ export interface ConnectOptions {
   maxConnectionMs?: number;
   /** How long a gap in seqs may stay open before the missing range is read with `history`. @default 1000 */
   gapWaitMs?: number;
-  /** Uploads attachments (`attach`: a multipart form POST). @default globalThis.fetch */
-  fetch?: (
-    url: string,
-    init: { method: string; body: FormData },
-  ) => Promise<{ ok: boolean; status: number; text?: () => Promise<string> }>;
+  /** Uploads attachments (a multipart form POST). @default globalThis.fetch */
+  fetch?: Fetch;
 }
 
-/** What `attach` uploads: a browser File/Blob, or bytes. */
-export type FileData = Blob | Uint8Array;
+export type { FileData } from './uploads';
 
 export interface ClientEvents {
   connecting: { attempt: number };

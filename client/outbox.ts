@@ -1,91 +1,38 @@
 /**
  * The outbox: every message the app sends is kept, pending, until the server acknowledges it (G1), and
- * resent with the same clientMessageId until then (G3 makes that safe). Storage is pluggable, so a
- * page reload or a restarted process resumes the sends it had not finished.
+ * resent with the same clientMessageId until then (G3 makes that safe). A message with a file takes its
+ * place when it is typed and uploads there, so the messages after it wait and are stored after it.
+ * Storage is pluggable (./outbox-store.ts), so a page reload or a restarted process resumes the sends
+ * it had not finished.
  */
 import { LIMITS } from '../shared/limits';
+import { copy, type OutboxEntry, type OutboxStore } from './outbox-store';
+import { type OutboxChange, type PendingSend, pendingSend, type SentAck } from './pending-send';
 import { type Attachment, ChatRequestError, type SendAck } from './types';
+import { type FileToSend, sizeOf, type UploadHost, upload } from './uploads';
 
-export interface OutboxEntry {
-  clientMessageId: string;
-  conversationId: string;
-  body: string;
-  /** A file already uploaded (see `ChatClient.attach`) that the message carries. */
-  attachment?: Attachment;
-  /** Epoch ms when `send()` was called. */
-  createdAt: number;
-  status: 'pending' | 'failed';
-  /** Why the server (or the SDK, for a body it can never accept) refused it. */
-  error?: { code: string; message: string };
-}
+export {
+  localStorageOutboxStore,
+  MemoryOutboxStore,
+  type OutboxEntry,
+  type OutboxStore,
+  type StorageLike,
+} from './outbox-store';
 
-/** What the outbox reports: `pending` at once (and for each entry restored on start), then `sent` or `failed`. */
+/**
+ * What the outbox reports: `pending` at once (and for each entry restored on start; again when a
+ * file's upload is confirmed or a pending message is edited), then `sent` or `failed`.
+ */
 export type OutboxEvent =
   | { status: 'pending'; entry: OutboxEntry }
   | { status: 'sent'; entry: OutboxEntry; ack: SendAck }
   | { status: 'failed'; entry: OutboxEntry; error: ChatRequestError };
 
-/** Where the outbox keeps its entries. Either method may be synchronous or return a promise. */
-export interface OutboxStore {
-  load(): OutboxEntry[] | Promise<OutboxEntry[]>;
-  /** Replaces what is stored with `entries`; calls are made one at a time, in order. */
-  save(entries: OutboxEntry[]): void | Promise<void>;
-}
+/** Why a restored message whose file had not finished uploading cannot be sent. */
+export const NOT_UPLOADED = 'The file was not uploaded before the app closed; attach it again';
 
-const copy = (entries: OutboxEntry[]) => entries.map((entry) => ({ ...entry }));
-
-/** Keeps entries for the life of the process: survives reconnects and a new client, not a reload. */
-export class MemoryOutboxStore implements OutboxStore {
-  private entries: OutboxEntry[] = [];
-
-  load(): OutboxEntry[] {
-    return copy(this.entries);
-  }
-
-  save(entries: OutboxEntry[]): void {
-    this.entries = copy(entries);
-  }
-}
-
-/** The part of the Web Storage API the localStorage store uses. */
-export interface StorageLike {
-  getItem(key: string): string | null;
-  setItem(key: string, value: string): void;
-}
-
-function isEntry(value: unknown): value is OutboxEntry {
-  const entry = value as Partial<OutboxEntry> | null;
-  return (
-    typeof entry?.clientMessageId === 'string' &&
-    typeof entry.conversationId === 'string' &&
-    typeof entry.body === 'string' &&
-    typeof entry.createdAt === 'number' &&
-    (entry.status === 'pending' || entry.status === 'failed')
-  );
-}
-
-/**
- * An outbox store in the browser's `localStorage` under `key`, so a reload loses no unsent message.
- * Use one key per signed-in user; two tabs sharing a key may each overwrite the other's entries.
- * @param storage defaults to `globalThis.localStorage`.
- */
-export function localStorageOutboxStore(key = 'serverless-chat:outbox', storage?: StorageLike): OutboxStore {
-  const target = storage ?? (globalThis as { localStorage?: StorageLike }).localStorage;
-  if (target === undefined) throw new Error('localStorage is not available here; pass a storage');
-  return {
-    load() {
-      try {
-        const parsed: unknown = JSON.parse(target.getItem(key) ?? '[]');
-        return Array.isArray(parsed) ? parsed.filter(isEntry) : [];
-      } catch {
-        return []; // unreadable storage must not stop the app; there is nothing to resume
-      }
-    },
-    save(entries) {
-      target.setItem(key, JSON.stringify(entries));
-    },
-  };
-}
+/** How many clientMessageId → seq of acked sends are remembered, so `edit`/`delete` by id still work. */
+const REMEMBERED_ACKS = 500;
 
 /** The body checks the server makes, done before sending: a body that can never pass must not be resent. */
 function bodyProblem(body: string): ChatRequestError | undefined {
@@ -105,6 +52,8 @@ export interface OutboxHost {
   send(
     fields: Pick<OutboxEntry, 'conversationId' | 'clientMessageId' | 'body' | 'attachment'>,
   ): Promise<SendAck>;
+  /** What uploading a file asks for (`uploadUrl`, `confirmUpload`, the POST). */
+  uploads: UploadHost;
   emit(event: OutboxEvent): void;
   /** A send was acked: its conversation's stream now knows that seq exists. */
   acked(ack: SendAck): void;
@@ -114,7 +63,7 @@ export interface OutboxHost {
 }
 
 interface Waiter {
-  resolve(ack: SendAck): void;
+  resolve(ack: SentAck): void;
   reject(error: ChatRequestError): void;
 }
 
@@ -123,6 +72,10 @@ export class Outbox {
   /** Conversations with a send out: one at a time each, so a user's messages keep the order they were typed. */
   private readonly sending = new Set<string>();
   private readonly waiters = new Map<string, Waiter>();
+  /** The sends on the wire by `conversationId clientMessageId`: each resolves with its ack, or undefined when not acked. */
+  private readonly onWire = new Map<string, Promise<SentAck | undefined>>();
+  /** `conversationId clientMessageId` → seq of recent acked sends, oldest first. */
+  private readonly ackedSeqs = new Map<string, number>();
   private loaded = false;
   private closed = false;
   /** Loading, then each save in turn: a save never overtakes the load or an earlier save. */
@@ -136,6 +89,12 @@ export class Outbox {
       .then(() => store.load())
       .then(
         (restored) => {
+          // Without its bytes (a store that keeps text only) an unfinished upload cannot resume.
+          for (const entry of restored)
+            if (entry.uploading && entry.data === undefined && entry.status === 'pending') {
+              entry.status = 'failed';
+              entry.error = { code: 'invalid_request', message: NOT_UPLOADED };
+            }
           this.entries = [...restored, ...this.entries];
           for (const entry of restored) this.announce(entry);
         },
@@ -150,27 +109,40 @@ export class Outbox {
   send(
     conversationId: string,
     body: string,
-    attachment?: Attachment,
-  ): { clientMessageId: string; acked: Promise<SendAck> } {
+    carried: { attachment?: Attachment; file?: FileToSend } = {},
+  ): PendingSend {
+    const { attachment, file } = carried;
     const entry: OutboxEntry = {
       clientMessageId: this.host.newId(),
       conversationId,
-      body,
+      // A file needs no words: its name (or type) says what it is.
+      body: body === '' && file ? (file.name ?? file.contentType) : body,
       ...(attachment ? { attachment } : {}),
+      ...(file
+        ? {
+            file: {
+              contentType: file.contentType,
+              size: sizeOf(file.data),
+              ...(file.name === undefined ? {} : { name: file.name }),
+            },
+            uploading: true,
+            data: file.data,
+          }
+        : {}),
       createdAt: this.host.now(),
       status: 'pending',
     };
     this.entries.push(entry);
-    const acked = this.waitFor(entry.clientMessageId);
+    const acked = pendingSend(entry.clientMessageId, this.waitFor(entry.clientMessageId));
     this.host.emit({ status: 'pending', entry });
-    const problem = bodyProblem(body);
+    const problem = bodyProblem(entry.body);
     if (problem) this.fail(entry, problem);
     else this.changed();
-    return { clientMessageId: entry.clientMessageId, acked };
+    return acked;
   }
 
-  /** Sends a failed entry again, with the same clientMessageId. */
-  retry(clientMessageId: string): Promise<SendAck> {
+  /** Sends a failed entry again, with the same clientMessageId (uploading its file first if it was not). */
+  retry(clientMessageId: string): Promise<SentAck> {
     const entry = this.entries.find((e) => e.clientMessageId === clientMessageId && e.status === 'failed');
     if (entry === undefined)
       return Promise.reject(new ChatRequestError('invalid_request', `No failed message ${clientMessageId}`));
@@ -190,11 +162,56 @@ export class Outbox {
     return this.entries.length < before;
   }
 
-  /** The entries not yet acked (pending or failed), oldest first. */
-  list(conversationId?: string): OutboxEntry[] {
-    return copy(
-      this.entries.filter((e) => conversationId === undefined || e.conversationId === conversationId),
+  /**
+   * Edits (`body`) or deletes (`undefined`) the message sent as `clientMessageId` (a seq is answered
+   * as it is). Not on the server
+   * yet (pending, uploading, or failed), the outbox entry changes and an {@link OutboxChange} is
+   * answered; a deleted entry's PendingSend rejects `cancelled`. On the wire, it waits for the ack. Once
+   * acked (now or recently), it answers the seq, for the caller to change by seq.
+   */
+  async change(
+    conversationId: string,
+    seqOrClientMessageId: number | string,
+    body: string | undefined,
+  ): Promise<number | OutboxChange> {
+    if (typeof seqOrClientMessageId === 'number') return seqOrClientMessageId;
+    const clientMessageId = seqOrClientMessageId;
+    const problem = body === undefined ? undefined : bodyProblem(body);
+    if (problem) throw problem;
+    const key = `${conversationId} ${clientMessageId}`;
+    const wire = this.onWire.get(key);
+    if (wire) {
+      await wire;
+      return this.change(conversationId, clientMessageId, body);
+    }
+    const seq = this.ackedSeqs.get(key);
+    if (seq !== undefined) return seq;
+    const entry = this.entries.find(
+      (e) => e.clientMessageId === clientMessageId && e.conversationId === conversationId,
     );
+    if (entry === undefined)
+      throw new ChatRequestError(
+        'invalid_request',
+        `No message ${clientMessageId} in conversation ${conversationId}: not in the outbox, nor sent recently by this client`,
+      );
+    if (body === undefined) {
+      this.entries = this.entries.filter((e) => e !== entry);
+      this.settle(entry, {
+        error: new ChatRequestError('cancelled', 'The message was deleted before it was sent'),
+      });
+    } else {
+      entry.body = body;
+      this.announce(entry);
+    }
+    this.changed();
+    return { conversationId, clientMessageId, inOutbox: true };
+  }
+
+  /** The entries not yet acked (pending or failed), oldest first; a file's bytes are left out. */
+  list(conversationId?: string): OutboxEntry[] {
+    return this.entries
+      .filter((e) => conversationId === undefined || e.conversationId === conversationId)
+      .map(({ data: _bytes, ...entry }) => entry);
   }
 
   /** Stops sending; entries stay in the store for the next client. */
@@ -218,8 +235,8 @@ export class Outbox {
       });
   }
 
-  private waitFor(clientMessageId: string): Promise<SendAck> {
-    const acked = new Promise<SendAck>((resolve, reject) =>
+  private waitFor(clientMessageId: string): Promise<SentAck> {
+    const acked = new Promise<SentAck>((resolve, reject) =>
       this.waiters.set(clientMessageId, { resolve, reject }),
     );
     if (this.closed) this.close();
@@ -228,7 +245,7 @@ export class Outbox {
     return acked;
   }
 
-  private settle(entry: OutboxEntry, outcome: { ack: SendAck } | { error: ChatRequestError }): void {
+  private settle(entry: OutboxEntry, outcome: { ack: SentAck } | { error: ChatRequestError }): void {
     const waiter = this.waiters.get(entry.clientMessageId);
     this.waiters.delete(entry.clientMessageId);
     if ('ack' in outcome) waiter?.resolve(outcome.ack);
@@ -260,29 +277,61 @@ export class Outbox {
     }
   }
 
+  /** Uploads the entry's file if it has one still to upload, then sends it; holds its conversation's turn. */
   private async deliver(entry: OutboxEntry): Promise<void> {
-    const { conversationId, clientMessageId, body, attachment } = entry;
+    const { conversationId, clientMessageId } = entry;
+    const key = `${conversationId} ${clientMessageId}`;
+    let released: (ack?: SentAck) => void = () => {};
+    const wire = new Promise<SentAck | undefined>((resolve) => {
+      released = resolve;
+    });
     try {
+      if (entry.uploading) {
+        const { file, data } = entry;
+        if (file === undefined || data === undefined)
+          throw new ChatRequestError('invalid_request', NOT_UPLOADED);
+        entry.attachment = await upload(this.host.uploads, conversationId, { ...file, data });
+        if (!this.entries.includes(entry)) return; // deleted while its file uploaded
+        delete entry.uploading;
+        delete entry.data;
+        this.changed();
+        this.host.emit({ status: 'pending', entry });
+      }
+      this.onWire.set(key, wire);
+      const { body, attachment } = entry;
       const ack = await this.host.send({
         conversationId,
         clientMessageId,
         body,
         ...(attachment ? { attachment } : {}),
       });
+      this.remember(key, ack.seq);
       this.entries = this.entries.filter((e) => e !== entry);
       this.changed();
       this.host.acked(ack);
       this.host.emit({ status: 'sent', entry, ack });
-      this.settle(entry, { ack });
+      const sent = attachment ? { ...ack, attachment } : ack;
+      this.settle(entry, { ack: sent });
+      released(sent);
     } catch (err: unknown) {
       const error =
         err instanceof ChatRequestError ? err : new ChatRequestError('internal_error', String(err));
       // `closed` is no verdict on the message: it stays pending in the store for the next client.
       if (error.code === 'closed') this.settle(entry, { error });
-      else this.fail(entry, error);
+      else if (this.entries.includes(entry)) this.fail(entry, error);
     } finally {
+      this.onWire.delete(key);
+      released();
       this.sending.delete(conversationId);
       this.pump();
+    }
+  }
+
+  private remember(key: string, seq: number): void {
+    this.ackedSeqs.set(key, seq);
+    for (const oldest of this.ackedSeqs.keys()) {
+      if (this.ackedSeqs.size <= REMEMBERED_ACKS) break;
+      this.ackedSeqs.delete(oldest);
     }
   }
 }

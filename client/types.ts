@@ -104,11 +104,12 @@ export interface PresenceEvent {
 export type Action = keyof Actions;
 
 /**
- * The server's error codes, plus two of the SDK's own: `no_answer` (the connection was lost or stayed
- * silent while a request that is not safe to resend was out: it may or may not have taken effect) and
- * `closed` (`close()` was called, or reconnecting gave up).
+ * The server's error codes, plus three of the SDK's own: `no_answer` (the connection was lost or stayed
+ * silent while a request that is not safe to resend was out: it may or may not have taken effect),
+ * `closed` (`close()` was called, or reconnecting gave up) and `cancelled` (a message was deleted
+ * before it was sent: its `send()` rejects so).
  */
-export type ClientErrorCode = ErrorCode | 'no_answer' | 'closed';
+export type ClientErrorCode = ErrorCode | 'no_answer' | 'closed' | 'cancelled';
 
 /** A refused or unanswered request. Retryable server errors never reach the app: the SDK resends. */
 export class ChatRequestError extends Error {

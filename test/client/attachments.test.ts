@@ -44,14 +44,16 @@ describe('attachments', () => {
     const confirm = socket.last('confirmUpload');
     expect(confirm).toMatchObject({ conversationId: C, key: UPLOAD_KEY });
     expect(socket.frames('send')).toEqual([]);
-    socket.ack(confirm, { attachment: { key: KEY, contentType: 'image/png', size: 3 } });
-    const { acked, attachment } = await attached;
-    expect(attachment).toEqual({ key: KEY, contentType: 'image/png', size: 3 });
+    const attachment = { key: KEY, contentType: 'image/png', size: 3 };
+    socket.ack(confirm, { attachment });
     await settle();
     const send = socket.last('send');
     expect(send).toMatchObject({ conversationId: C, body: 'image/png', attachment });
     socket.ack(send, { conversationId: C, seq: 1, sentAt: 't', duplicate: false });
-    await expect(acked).resolves.toMatchObject({ seq: 1 });
+    // The earlier answer's fields stay, so code written against it keeps working.
+    const { acked, attachment: confirmed, seq } = await attached;
+    expect([seq, confirmed]).toEqual([1, attachment]);
+    await expect(acked).resolves.toMatchObject({ seq: 1, attachment });
   });
 
   it('sends nothing when the upload fails', async () => {
@@ -105,7 +107,9 @@ describe('attachments', () => {
       fields: {},
       expiresAt: 'x',
     });
-    await expect(attached).rejects.toThrow('The upload failed with HTTP 403 (AccessDenied)');
+    await expect(attached).rejects.toThrow(
+      'The file was not uploaded: the upload failed with HTTP 403 (AccessDenied)',
+    );
     expect(socket.frames('send')).toEqual([]);
   });
 
