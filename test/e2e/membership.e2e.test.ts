@@ -82,8 +82,14 @@ describe('membership through the local runtime', () => {
       at: expect.any(String),
     });
     await drain(bob);
-    // bob hears of his own removal, and of nothing after it.
-    expect(ordered(bob, conversationId)).toEqual(['message:1', 'member_added:2', 'member_removed:3']);
+    // bob hears of the group when it is created (seq 0: the creation takes no seq), of his own removal, and of
+    // nothing after it.
+    expect(ordered(bob, conversationId)).toEqual([
+      'member_added:0',
+      'message:1',
+      'member_added:2',
+      'member_removed:3',
+    ]);
     expect(history.messages).toMatchObject([
       { seq: 1, body: 'hello' },
       { seq: 2, tombstone: true, kind: 'member_added', userIds: ['carol'], by: 'alice' },
@@ -107,7 +113,8 @@ describe('membership through the local runtime', () => {
     await gil.request({ action: 'addMembers', conversationId, members: ['hal'] });
     await gil.request({ action: 'removeMember', conversationId, userId: 'ivy' });
 
-    // Assess: hal hears he was added; ivy hears she was removed, once, though unsubscribed by then.
+    // Assess: hal hears he was added; ivy hears the group was created with her, and that she was removed,
+    // once, though unsubscribed by then.
     const membershipOf = (client: typeof hal) =>
       client.frames.filter((frame) => frame.type === 'membership' && frame.conversationId === conversationId);
     await expect
@@ -116,11 +123,12 @@ describe('membership through the local runtime', () => {
     await expect
       .poll(() => membershipOf(ivy), { timeout: 10_000 })
       .toMatchObject([
+        { event: 'member_added', userIds: ['ivy'], by: 'gil', seq: 0 },
         { event: 'member_added', userIds: ['hal'], seq: 1 },
         { event: 'member_removed', userIds: ['ivy'], by: 'gil', seq: 2 },
       ]);
     await drain(ivy);
-    expect(membershipOf(ivy)).toHaveLength(2);
+    expect(membershipOf(ivy)).toHaveLength(3);
   });
 
   it('refuses removeMember and leave in a direct conversation', async () => {
