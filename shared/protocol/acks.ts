@@ -116,7 +116,7 @@ export interface ConversationSummary {
 /** Members an untitled group's list entry names: enough for three besides the caller ("a, b, c and 2 others"). */
 export const LIST_ENTRY_MEMBERS = 4;
 
-/** One entry of the `listConversations` ack, newest activity first. */
+/** One entry of the `listConversations` ack (a page comes in conversation id order; clients sort by `lastActivityAt`). */
 export interface ConversationListEntry {
   conversationId: string;
   title?: string;
