@@ -8,11 +8,12 @@ import { LIMITS } from '../shared/limits';
 import { Emitter } from './emitter';
 import { type ClientEvents, type ConnectOptions, randomId, systemScheduler } from './options';
 import { MemoryOutboxStore, Outbox, type OutboxEntry } from './outbox';
+import { type OlderPage, toOlderPage } from './pages';
 import { type AttachedAck, attached, type OutboxChange, type PendingSend } from './pending-send';
 import { receiveFrame } from './pushes';
 import { Requests } from './requests';
 import { Connection } from './socket';
-import { ConversationStream } from './stream';
+import { ConversationStream, type StreamStart } from './stream';
 import {
   type Action,
   type Actions,
@@ -24,7 +25,6 @@ import {
   type DeleteAck,
   type EditAck,
   type Invitation,
-  type Page,
   type Scheduler,
   type SendAck,
   type WhoCanAdd,
@@ -38,6 +38,8 @@ export class ChatClient extends Emitter<ClientEvents> {
   private readonly streams = new Map<string, ConversationStream>();
   /** The last presence heard of each user, so a repeated one is not reported again. */
   private readonly presenceOf = new Map<string, boolean>();
+  /** The members of the conversations this client created, to start their streams' state with. */
+  private readonly membersOf = new Map<string, string[]>();
   /** When this client last sent `typing` per conversation: the server's throttle, kept here too. */
   private readonly typedAt = new Map<string, number>();
   private readonly outboxQueue: Outbox;
@@ -63,6 +65,7 @@ export class ChatClient extends Emitter<ClientEvents> {
       frame: (data) =>
         receiveFrame(data, {
           stream: (conversationId) => this.streams.get(conversationId),
+          streams: () => this.streams.values(),
           emit: (type, event) => this.emit(type, event),
           presenceOf: this.presenceOf,
           answer: (frame) => this.requests.answer(frame),
@@ -223,18 +226,20 @@ export class ChatClient extends Emitter<ClientEvents> {
   }
 
   /**
-   * Opens (or returns the open) ordered stream of a conversation. With `afterSeq` it starts after that
-   * seq and delivers the backlog first; without it, it starts at the conversation's current last seq.
+   * Opens (or returns the open) ordered stream of a conversation, with its state (`room.state`). With
+   * `afterSeq` it delivers every entry after that seq, then live ones; without it, the last `backlog`
+   * entries (default LIMITS.defaultPageSize, at most LIMITS.maxPageSize; 0: live only), then live ones.
    */
-  conversation(conversationId: string, options: { afterSeq?: number } = {}): ConversationStream {
+  conversation(conversationId: string, options: StreamStart = {}): ConversationStream {
     const existing = this.streams.get(conversationId);
     if (existing) return existing;
-    const stream = new ConversationStream(conversationId, options.afterSeq, {
+    const stream = new ConversationStream(conversationId, options, {
       request: (action, fields) => this.request(action, fields),
       isOpen: () => this.connection.state === 'open',
       forget: (s) => this.streams.get(s.conversationId) === s && this.streams.delete(s.conversationId),
       scheduler: this.scheduler,
       gapWaitMs: this.options.gapWaitMs ?? 1_000,
+      members: this.membersOf.get(conversationId),
     });
     this.streams.set(conversationId, stream);
     if (this.connection.state === 'open') void stream.sync();
@@ -244,7 +249,7 @@ export class ChatClient extends Emitter<ClientEvents> {
   }
 
   createConversation(members: string[], title?: string): Promise<Conversation> {
-    return this.request('createConversation', { members, title }).then((ack) => ack.conversation);
+    return this.request('createConversation', { members, title }).then((ack) => this.known(ack.conversation));
   }
 
   addMembers(conversationId: string, members: string[]): Promise<Actions['addMembers']['ack']> {
@@ -253,8 +258,8 @@ export class ChatClient extends Emitter<ClientEvents> {
 
   /** The one direct conversation with `userId`: created the first time, the same one every time after. */
   openDirect(userId: string): Promise<Conversation> {
-    return this.request('createConversation', { members: [userId], direct: true }).then(
-      (ack) => ack.conversation,
+    return this.request('createConversation', { members: [userId], direct: true }).then((ack) =>
+      this.known(ack.conversation),
     );
   }
 
@@ -355,9 +360,9 @@ export class ChatClient extends Emitter<ClientEvents> {
     return { conversations, hasMore: cursor !== undefined };
   }
 
-  /** A page of the messages before `beforeSeq` (default: the newest), ascending, tombstones included. */
-  history(conversationId: string, options: { beforeSeq?: number; limit?: number } = {}): Promise<Page> {
-    return this.request('history', { conversationId, ...options });
+  /** The page before `beforeSeq` (default: the newest) as `loadOlder()` gives it; the raw one: `request('history', …)`. */
+  history(conversationId: string, options: { beforeSeq?: number; limit?: number } = {}): Promise<OlderPage> {
+    return this.request('history', { conversationId, ...options }).then(toOlderPage);
   }
 
   /**
@@ -371,6 +376,12 @@ export class ChatClient extends Emitter<ClientEvents> {
   /** Closes the connection for good. Unsent messages stay in the outbox store for the next client. */
   close(): void {
     this.shutDown('client');
+  }
+
+  /** Remembers a created conversation's members for its stream's state. */
+  private known(conversation: Conversation): Conversation {
+    this.membersOf.set(conversation.conversationId, conversation.members);
+    return conversation;
   }
 
   private shutDown(reason: ClientEvents['closed']['reason']): void {

@@ -25,6 +25,7 @@ import { ChatClient } from './client';
 import type { ConnectOptions } from './options';
 
 export { ChatClient } from './client';
+export type { ConversationState } from './conversation-state';
 export { conversationName, type NameableConversation } from './names';
 export type { ClientEvents, ConnectOptions, FileData } from './options';
 export {
@@ -35,8 +36,9 @@ export {
   type OutboxStore,
   type StorageLike,
 } from './outbox';
+export type { OlderPage } from './pages';
 export type { AttachedAck, OutboxChange, PendingSend, SentAck } from './pending-send';
-export type { ConversationStream, OlderPage, StreamEvents } from './stream';
+export type { ConversationStream, StreamEvents, StreamStart } from './stream';
 export * from './types';
 export type { FileToSend } from './uploads';
 

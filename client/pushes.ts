@@ -7,6 +7,8 @@ import type { ActivityEvent, MembershipEntry, MembershipEvent, MessageUpdate, St
 export interface FrameListener {
   /** The open stream of a conversation, if any. */
   stream(conversationId: string): ConversationStream | undefined;
+  /** Every open stream: a presence push is about a user, and counts in each conversation they are in. */
+  streams(): Iterable<ConversationStream>;
   emit<K extends 'membership' | 'read' | 'typing' | 'activity' | 'presence' | 'invitation'>(
     type: K,
     event: ClientEvents[K],
@@ -66,6 +68,7 @@ export function receiveFrame(data: unknown, to: FrameListener): void {
   } else if (frame.type === 'presence') {
     const { userId, online } = frame;
     if (typeof userId !== 'string' || typeof online !== 'boolean') return;
+    for (const stream of to.streams()) stream.presence(userId, online);
     // The server may say the same twice (announced at connect and again at a subscribe, or by two tabs
     // at once): only a change is an event.
     if (to.presenceOf.get(userId) === online) return;

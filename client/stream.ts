@@ -3,13 +3,13 @@
  * how many times and over how many connections the server delivered it.
  */
 import { LIMITS } from '../shared/limits';
+import { type ConversationState, ConversationStateKeeper } from './conversation-state';
 import { Emitter } from './emitter';
+import { type OlderPage, toMembership, toMessage, toOlderPage, versionOf } from './pages';
 import {
   type Actions,
   type ChatMessage,
   ChatRequestError,
-  type DeletedMessage,
-  type MembershipEntry,
   type MembershipEvent,
   type MessageUpdate,
   type ReadEvent,
@@ -31,12 +31,14 @@ export interface StreamEvents {
   read: ReadEvent;
   /** The server refused the subscription or a read (for example: no longer a member). The stream is closed. */
   error: ChatRequestError;
+  /** The conversation's state changed (members, typing, read cursors, online, last seq): the new `room.state`. */
+  state: ConversationState;
 }
 
 /** What a stream needs from the client. */
 export interface StreamHost {
-  /** A subscribe or history request on the current connection; rejects with `no_answer` when it is lost. */
-  request<A extends 'subscribe' | 'history' | 'unsubscribe'>(
+  /** A request on the current connection; rejects with `no_answer` when it is lost. */
+  request<A extends 'subscribe' | 'history' | 'unsubscribe' | 'presence'>(
     action: A,
     fields: Actions[A]['fields'],
   ): Promise<Actions[A]['ack']>;
@@ -45,19 +47,20 @@ export interface StreamHost {
   scheduler: Scheduler;
   /** How long a gap may stay open before the missing range is read with `history`. */
   gapWaitMs: number;
+  /** The members as this client last heard them (it created or listed the conversation), if it did. */
+  members?: readonly string[];
 }
 
 /** A gap still open after a history read waits longer each time, up to the writer lease: by then it is filled. */
 const MAX_GAP_WAIT_MS = LIMITS.writerLeaseMs;
 
-export interface OlderPage {
-  /** Ascending, tombstones left out. */
-  messages: ChatMessage[];
-  /** The messages of the page that their senders deleted (ascending), to show as deleted if you like. */
-  deleted: DeletedMessage[];
-  /** The membership changes of the page (ascending), to show in place if you like. */
-  membership: MembershipEvent[];
-  hasMore: boolean;
+/**
+ * Where a stream starts: after `afterSeq` (a seq the app has), else with the last `backlog` entries
+ * (default LIMITS.defaultPageSize, at most LIMITS.maxPageSize; 0: live ones only).
+ */
+export interface StreamStart {
+  afterSeq?: number;
+  backlog?: number;
 }
 
 export class ConversationStream extends Emitter<StreamEvents> {
@@ -81,6 +84,9 @@ export class ConversationStream extends Emitter<StreamEvents> {
   private generation = 0;
   private closed = false;
   private older: Promise<unknown> = Promise.resolve();
+  private readonly keeper: ConversationStateKeeper;
+  /** Entries to read with `history` before the first live seq, when the stream did not start after a seq. */
+  private readonly backlog: number;
   private resolveReady!: () => void;
   private rejectReady!: (error: ChatRequestError) => void;
 
@@ -92,12 +98,29 @@ export class ConversationStream extends Emitter<StreamEvents> {
 
   constructor(
     readonly conversationId: string,
-    afterSeq: number | undefined,
+    start: StreamStart,
     private readonly host: StreamHost,
   ) {
     super();
     this.ready.catch(() => {}); // the error event reports it too; an unwatched promise must not crash Node
+    this.keeper = new ConversationStateKeeper(
+      host.scheduler,
+      (state) => this.emit('state', state),
+      host.members,
+    );
+    const { afterSeq, backlog = LIMITS.defaultPageSize } = start;
+    this.backlog = afterSeq === undefined ? Math.max(0, Math.min(backlog, LIMITS.maxPageSize)) : 0;
     if (afterSeq !== undefined) this.startAt(afterSeq);
+  }
+
+  /** Members, typing, read cursors, online and last seq as known now; `on('state')` tells each change. */
+  get state(): ConversationState {
+    return this.keeper.state;
+  }
+
+  /** The members who have read `seq` (their read cursor is at it or past it), as far as known. */
+  seenBy(seq: number): string[] {
+    return this.keeper.seenBy(seq);
   }
 
   /** The last seq delivered: persist it and pass it as `afterSeq` to resume later. */
@@ -107,7 +130,8 @@ export class ConversationStream extends Emitter<StreamEvents> {
 
   /**
    * Subscribes on the current connection: with `afterSeq` = the last seq delivered, paging while the
-   * server says `hasMore` (G5). Called on every (re)connect.
+   * server says `hasMore` (G5); the first time without a seq, it reads the last `backlog` entries. Then
+   * asks `presence` for the state (`ready` does not wait for it). Called on every (re)connect.
    */
   async sync(): Promise<void> {
     const generation = ++this.generation;
@@ -118,7 +142,7 @@ export class ConversationStream extends Emitter<StreamEvents> {
       for (;;) {
         const page = await this.host.request('subscribe', { conversationId: this.conversationId, afterSeq });
         if (generation !== this.generation || this.closed) return;
-        if (this.delivered === undefined) this.startAt(page.lastSeq);
+        if (this.delivered === undefined && !(await this.startWithBacklog(page.lastSeq, generation))) return;
         this.accept(page.messages, page.lastSeq);
         const last = page.messages.at(-1);
         if (!page.hasMore || last === undefined) break;
@@ -126,16 +150,26 @@ export class ConversationStream extends Emitter<StreamEvents> {
       }
       this.syncing = false;
       this.resolveReady();
+      this.listMembers(generation);
       this.checkGap();
     } catch (err: unknown) {
       if (generation === this.generation) this.refused(err);
     }
   }
 
-  /** The connection is gone: nothing to repair until the next one has re-subscribed. */
+  /** Asks who is online, and (small groups) the members and their read cursors, for the state. */
+  private listMembers(generation: number): void {
+    this.host.request('presence', { conversationId: this.conversationId }).then(
+      (ack) => generation === this.generation && !this.closed && this.keeper.listed(ack),
+      () => undefined, // the state stays as the pushes make it; the next (re)connect asks again
+    );
+  }
+
+  /** The connection is gone: nothing to repair until the next one has re-subscribed, nobody known online. */
   pause(): void {
     this.syncing = true;
     this.stopGapTimer();
+    if (!this.closed) this.keeper.disconnected();
   }
 
   /** Takes pushed or paged entries in any order, with duplicates; delivers what is now in order. */
@@ -149,6 +183,7 @@ export class ConversationStream extends Emitter<StreamEvents> {
       this.top = Math.max(this.top, entry.seq);
     }
     if (this.delivered === undefined) return;
+    const senders = new Set<string>();
     for (let next = this.held.get(this.delivered + 1); next; next = this.held.get(this.delivered + 1)) {
       this.held.delete(next.seq);
       this.delivered = next.seq;
@@ -158,16 +193,23 @@ export class ConversationStream extends Emitter<StreamEvents> {
       if (change && change.version > versionOf(next)) {
         this.versions.set(next.seq, change.version);
         if (change.deleted || 'tombstone' in next) continue;
+        senders.add(next.senderId);
         this.emit(
           'message',
           toMessage({ ...next, body: change.body, editedAt: change.editedAt }, change.version),
         );
       } else if (!('tombstone' in next)) {
+        senders.add(next.senderId);
         this.versions.set(next.seq, versionOf(next));
         this.emit('message', toMessage(next, versionOf(next)));
       } else if ('deleted' in next) this.versions.set(next.seq, versionOf(next));
-      else if ('kind' in next) this.emit('membership', toMembership(next));
+      else if ('kind' in next) {
+        const event = toMembership(next);
+        this.keeper.membership(event);
+        this.emit('membership', event);
+      }
     }
+    this.keeper.delivered(this.delivered, senders);
     this.checkGap();
   }
 
@@ -190,12 +232,21 @@ export class ConversationStream extends Emitter<StreamEvents> {
 
   /** A `read` push for this conversation. */
   read(event: ReadEvent): void {
-    if (!this.closed) this.emit('read', event);
+    if (this.closed) return;
+    this.keeper.read(event.userId, event.seq);
+    this.emit('read', event);
   }
 
   /** A `typing` push for this conversation. */
   typing(event: TypingEvent): void {
-    if (!this.closed) this.emit('typing', event);
+    if (this.closed) return;
+    this.keeper.typed(event.userId);
+    this.emit('typing', event);
+  }
+
+  /** A `presence` push: it counts here if `userId` is a member. */
+  presence(userId: string, online: boolean): void {
+    if (!this.closed) this.keeper.presence(userId, online);
   }
 
   /** A send was acked with this seq: if its push does not come, the gap repair reads it. */
@@ -221,12 +272,7 @@ export class ConversationStream extends Emitter<StreamEvents> {
       for (const entry of ack.messages)
         if ('version' in entry && !this.versions.has(entry.seq))
           this.versions.set(entry.seq, versionOf(entry));
-      return {
-        messages: ack.messages.filter((e): e is ChatMessage => !('tombstone' in e)),
-        deleted: ack.messages.filter((e): e is DeletedMessage => 'deleted' in e),
-        membership: ack.messages.filter((e): e is MembershipEntry => 'kind' in e).map(toMembership),
-        hasMore: ack.hasMore,
-      };
+      return toOlderPage(ack);
     });
     this.older = page.catch(() => {});
     return page;
@@ -244,8 +290,30 @@ export class ConversationStream extends Emitter<StreamEvents> {
   shutDown(error: ChatRequestError): void {
     this.closed = true;
     this.stopGapTimer();
+    this.keeper.close();
     this.rejectReady(error);
     this.host.forget(this);
+  }
+
+  /**
+   * The first subscribe answered `lastSeq` and the stream has no seq to start after: it starts before
+   * the last `backlog` entries (read with one `history`), which the gap repair completes if the page
+   * came back short. False when a newer sync took over meanwhile.
+   */
+  private async startWithBacklog(lastSeq: number, generation: number): Promise<boolean> {
+    if (this.backlog === 0 || lastSeq === 0) {
+      this.startAt(lastSeq);
+      return true;
+    }
+    const page = await this.host.request('history', {
+      conversationId: this.conversationId,
+      beforeSeq: lastSeq + 1,
+      limit: this.backlog,
+    });
+    if (generation !== this.generation || this.closed) return false;
+    this.startAt(Math.max(0, lastSeq - this.backlog));
+    this.accept(page.messages, page.lastSeq);
+    return true;
   }
 
   private startAt(seq: number): void {
@@ -307,26 +375,4 @@ export class ConversationStream extends Emitter<StreamEvents> {
       this.checkGap();
     }
   }
-}
-
-const versionOf = (entry: StoredEntry): number => ('version' in entry ? (entry.version ?? 0) : 0);
-
-/** The message as the app sees it: the stored fields, `editedAt` and `version` only when edited. */
-function toMessage(entry: ChatMessage, version: number): ChatMessage {
-  const { conversationId, seq, senderId, body, sentAt, editedAt, attachment } = entry;
-  return {
-    conversationId,
-    seq,
-    senderId,
-    body,
-    sentAt,
-    ...(editedAt === undefined ? {} : { editedAt }),
-    ...(version > 0 ? { version } : {}),
-    ...(attachment === undefined ? {} : { attachment }),
-  };
-}
-
-function toMembership(entry: MembershipEntry): MembershipEvent {
-  const { conversationId, seq, kind, userIds, by, at } = entry;
-  return { conversationId, seq, kind, userIds, by, at };
 }

@@ -208,7 +208,7 @@ describe('membership and receipts', () => {
   it('lists the membership changes of an older page, in order, with its messages', async () => {
     const h = harness();
     const socket = await h.connectNow();
-    const stream = h.chat.conversation(C);
+    const stream = h.chat.conversation(C, { backlog: 0 });
     await settle();
     socket.ack(socket.last('subscribe'), { conversationId: C, messages: [], hasMore: false, lastSeq: 4 });
     await stream.ready;

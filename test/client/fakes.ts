@@ -50,11 +50,19 @@ export class FakeSocket {
   onerror: ((event: unknown) => void) | null = null;
   readonly sent: string[] = [];
   closedWith: number | undefined;
+  /**
+   * Streams ask `presence` after each subscribe for their state: this socket answers it (nobody online,
+   * no read cursors) unless a test sets it false to answer by hand.
+   */
+  answersPresence = true;
 
   constructor(readonly url: string) {}
 
   send(data: string): void {
     this.sent.push(data);
+    const frame = JSON.parse(data) as Frame;
+    if (frame.action === 'presence' && this.answersPresence)
+      queueMicrotask(() => this.ack(frame, { conversationId: frame.conversationId, online: [] }));
   }
 
   close(code?: number): void {

@@ -182,6 +182,7 @@ describe('typing and presence', () => {
   it('asks who is online', async () => {
     const h = harness();
     const socket = await h.connectNow();
+    socket.answersPresence = false;
 
     const online = h.chat.presence(C);
     await settle();

@@ -147,10 +147,10 @@ describe('ordered streams', () => {
     expect(seen).toEqual([1]);
   });
 
-  it('starts at the conversation lastSeq when opened without afterSeq', async () => {
+  it('starts at the conversation lastSeq when opened with no backlog', async () => {
     const h = harness();
     const socket = await h.connectNow();
-    const stream = h.chat.conversation(C);
+    const stream = h.chat.conversation(C, { backlog: 0 });
     const seen: number[] = [];
     stream.on('message', (m) => seen.push(m.seq));
     await settle();
@@ -163,6 +163,35 @@ describe('ordered streams', () => {
     socket.push(C, 8);
 
     expect(seen).toEqual([8]);
+  });
+
+  it('delivers the last page as backlog, then live messages, when opened without afterSeq', async () => {
+    // Prepare
+    const h = harness();
+    const socket = await h.connectNow();
+    const stream = h.chat.conversation(C);
+    const seen: number[] = [];
+    stream.on('message', (m) => seen.push(m.seq));
+    await settle();
+
+    // Act
+    socket.ack(socket.last('subscribe'), { conversationId: C, messages: [], hasMore: false, lastSeq: 120 });
+    await settle();
+    const backlog = socket.last('history');
+    const page = Array.from({ length: 50 }, (_, i) => msg(71 + i));
+    socket.ack(backlog, { conversationId: C, messages: page, hasMore: true, lastSeq: 120 });
+    await stream.ready;
+    socket.push(C, 121);
+    const older = stream.loadOlder(10);
+    await settle();
+
+    // Assess
+    expect(socket.last('subscribe')).not.toHaveProperty('afterSeq');
+    expect(backlog).toMatchObject({ conversationId: C, beforeSeq: 121, limit: 50 });
+    expect(seen).toEqual(Array.from({ length: 51 }, (_, i) => 71 + i));
+    expect(socket.last('history')).toMatchObject({ beforeSeq: 71, limit: 10 });
+    socket.ack(socket.last('history'), { conversationId: C, messages: [], hasMore: true, lastSeq: 121 });
+    await older;
   });
 
   it('re-subscribes on reconnect after the last seq held and pages while hasMore', async () => {
