@@ -49,8 +49,7 @@ function transcript(chat: ChatClient, conversationId: string, afterSeq = 0): Cha
 
 /** The server's history of a conversation, oldest first, messages only. */
 async function history(chat: ChatClient, conversationId: string): Promise<ChatMessage[]> {
-  const page = await chat.history(conversationId, { limit: 100 });
-  return page.messages.filter((entry): entry is ChatMessage => !('tombstone' in entry));
+  return (await chat.history(conversationId, { limit: 100 })).messages;
 }
 
 describe('the SDK on the local runtime', () => {
@@ -196,5 +195,50 @@ describe('direct conversations and read cursors', () => {
     ).rejects.toMatchObject({
       code: 'invalid_request',
     });
+  }, 90_000);
+});
+
+describe('the conversation state on the local runtime', () => {
+  it("shows each client the other's typing, read cursor and presence, and nobody online while its own connection is down", async () => {
+    // Prepare
+    const [aliceId, bobId] = [uniqueUser('alice'), uniqueUser('bob')];
+    const both = [aliceId, bobId].sort();
+    const alice = await open(aliceId);
+    const bob = await open(bobId);
+    // Not a test of consent: bob lets anyone add him, so alice's group makes him a member at once.
+    await bob.chat.setWhoCanAdd('anyone');
+    const { conversationId } = await alice.chat.createConversation([bobId], 'State');
+    await alice.chat.send(conversationId, 'hello').acked;
+    const aliceRoom = alice.chat.conversation(conversationId);
+    const bobRoom = bob.chat.conversation(conversationId);
+    const onlineSeenByAlice: string[][] = [];
+    aliceRoom.on('state', ({ online }) => onlineSeenByAlice.push([...online]));
+    await Promise.all([aliceRoom.ready, bobRoom.ready]);
+    await expect.poll(() => [...aliceRoom.state.online].sort(), { timeout: 20_000 }).toEqual(both);
+
+    // Act: bob types and reads; then alice's connection is closed by the server and comes back.
+    await bob.chat.typing(conversationId);
+    await expect.poll(() => aliceRoom.state.typing, { timeout: 20_000 }).toEqual([bobId]);
+    await bob.chat.markRead(conversationId, 1);
+    await expect.poll(() => aliceRoom.seenBy(1), { timeout: 20_000 }).toEqual([bobId]);
+    const reconnected = new Promise<void>((resolve) => alice.chat.on('open', () => resolve()));
+    const management = new ApiGatewayManagementApiClient({
+      endpoint: runtime().managementEndpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    const beforeDrop = onlineSeenByAlice.length;
+    await management.send(new DeleteConnectionCommand({ ConnectionId: alice.connectionId() }));
+    await reconnected;
+
+    // Assess
+    expect([...aliceRoom.state.members].sort()).toEqual(both);
+    expect(aliceRoom.state.readSeqs).toMatchObject({ [bobId]: 1 });
+    expect(bobRoom.state.typing).toEqual([]);
+    await expect.poll(() => onlineSeenByAlice.slice(beforeDrop), { timeout: 20_000 }).toContainEqual([]);
+    await expect.poll(() => [...aliceRoom.state.online].sort(), { timeout: 20_000 }).toEqual(both);
+    bob.chat.close();
+    await expect.poll(() => aliceRoom.state.online, { timeout: 20_000 }).toEqual([aliceId]);
+    expect(bobRoom.state.lastSeq).toBe(1);
   }, 90_000);
 });
