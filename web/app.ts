@@ -7,7 +7,7 @@
 import { ConnectionStatus } from './connection-status';
 import { showMembersPanel } from './conversation/members';
 import { DevTokens } from './dev-tokens';
-import { describeError } from './format';
+import { inWords } from './messages-in-words';
 import { offlineAwareWebSocket } from './network';
 import { Session } from './session';
 import { ui } from './ui';
@@ -43,7 +43,10 @@ async function main(): Promise<void> {
       ui.who.hidden = false;
       ui.signInScreen.hidden = true;
       ui.chatScreen.hidden = false;
-      session = new Session(userId, tokens, config.webSocketUrl, WebSocket, status);
+      ui.sessionEnded.hidden = true;
+      session = new Session(userId, tokens, config.webSocketUrl, WebSocket, status, () => {
+        ui.sessionEnded.hidden = false;
+      });
     } catch (err: unknown) {
       ui.signInError.textContent = err instanceof Error ? err.message : String(err);
     } finally {
@@ -58,6 +61,7 @@ async function main(): Promise<void> {
     ui.messageInput.value = '';
     sessionStorage.removeItem(SESSION_USER_KEY);
     status.signedOut();
+    ui.sessionEnded.hidden = true;
     ui.who.hidden = true;
     ui.chatScreen.hidden = true;
     ui.signInScreen.hidden = false;
@@ -66,6 +70,15 @@ async function main(): Promise<void> {
     ui.conversationList.replaceChildren();
     document.body.dataset.view = 'list';
   };
+
+  // The server kept refusing this session's tokens: signing in again keeps the unsent messages.
+  ui.signInAgain.addEventListener('click', () => {
+    const again = session;
+    if (again === undefined) return;
+    again.end();
+    session = undefined;
+    void signIn(again.userId);
+  });
 
   wireSignIn(signIn, signOut);
   wireSidebar(() => session);
@@ -109,7 +122,7 @@ function wireSidebar(current: () => Session | undefined): void {
       .create(members, title)
       .then(() => ui.createForm.reset())
       .catch((err: unknown) => {
-        ui.createError.textContent = describeError(err);
+        ui.createError.textContent = inWords(err, 'create');
       })
       .finally(() => {
         ui.createButton.disabled = false;
@@ -127,7 +140,7 @@ function wireSidebar(current: () => Session | undefined): void {
       .openDirect(other)
       .then(() => ui.directForm.reset())
       .catch((err: unknown) => {
-        ui.directError.textContent = describeError(err);
+        ui.directError.textContent = inWords(err, 'direct');
       })
       .finally(() => {
         ui.directButton.disabled = false;

@@ -5,7 +5,14 @@
  * created here, and keep a conversation opened by id one click away even when it is older than the
  * listed page.
  */
-import { type ActivityEvent, type ChatClient, describeMembership, type LastEntry } from '../client';
+import {
+  type ActivityEvent,
+  type ChatClient,
+  type ChatMessage,
+  describeMembership,
+  type LastEntry,
+} from '../client';
+import { LIMITS } from '../shared/limits';
 
 export interface ConversationSummary {
   conversationId: string;
@@ -136,6 +143,34 @@ export class ConversationDirectory {
     entry.preview = messagePreview(activity, this.userId);
     if (sentAt > (entry.lastActivityAt ?? '')) entry.lastActivityAt = sentAt;
     return true;
+  }
+
+  /**
+   * A message of the open conversation, shown as it arrives (the server sends no `activity` for it): when
+   * it is the newest known, it becomes the preview, wherever the conversation came from (listed, or
+   * created and remembered here).
+   */
+  noteMessage(message: ChatMessage): void {
+    const { conversationId, seq, sentAt, body } = message;
+    const preview = messagePreview(
+      {
+        senderId: message.senderId,
+        preview: [...body].slice(0, LIMITS.previewChars).join(''),
+        ...([...body].length > LIMITS.previewChars ? { truncated: true as const } : {}),
+        attachment: message.attachment,
+      },
+      this.userId,
+    );
+    const listed = this.listed.find((c) => c.conversationId === conversationId);
+    if (listed !== undefined) {
+      if (seq < (listed.lastSeq ?? 0)) return;
+      Object.assign(listed, { lastSeq: seq, preview });
+      if (sentAt > (listed.lastActivityAt ?? '')) listed.lastActivityAt = sentAt;
+      return;
+    }
+    const known = this.remembered.find((c) => c.conversationId === conversationId);
+    if (seq < (known?.lastSeq ?? 0)) return;
+    this.remember({ conversationId, lastSeq: seq, preview, lastActivityAt: sentAt });
   }
 
   /** Everything up to `seq` is read: its badge goes (until the next list says otherwise). */

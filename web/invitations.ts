@@ -1,6 +1,6 @@
 import type { ChatClient, Invitation } from '../client';
 import { actionButton, h } from './dom';
-import { describeError } from './format';
+import { clearErrorLines, inWords } from './messages-in-words';
 import { ui } from './ui';
 
 /**
@@ -29,8 +29,9 @@ export class Invitations {
     ui.invitationError.textContent = '';
     try {
       ui.whoCanAdd.value = await this.chat.setWhoCanAdd(value);
+      clearErrorLines();
     } catch (err: unknown) {
-      ui.invitationError.textContent = `Could not change who can add you: ${describeError(err)}`;
+      ui.invitationError.textContent = inWords(err, 'settings');
     }
   }
 
@@ -56,10 +57,11 @@ export class Invitations {
         const { joined } = await this.chat.accept(conversationId);
         if (joined) this.joined(conversationId);
       } else await this.chat.decline(conversationId);
+      clearErrorLines();
       this.invitations.delete(conversationId);
       this.render();
     } catch (err: unknown) {
-      ui.invitationError.textContent = `Could not answer the invitation: ${describeError(err)}`;
+      ui.invitationError.textContent = inWords(err, 'invitation');
     }
   }
 

@@ -1,5 +1,6 @@
 import {
   type ChatClient,
+  type ChatMessage,
   connect,
   localStorageOutboxStore,
   type MembershipEvent,
@@ -10,9 +11,9 @@ import type { ConnectionStatus } from './connection-status';
 import { ConversationView } from './conversation/view';
 import { renderConversationList } from './conversation-list';
 import { ConversationDirectory } from './conversations';
-import type { DevTokens } from './dev-tokens';
-import { describeError } from './format';
+import { type DevTokens, SignInRefusedError } from './dev-tokens';
 import { Invitations } from './invitations';
+import { clearErrorLines, inWords } from './messages-in-words';
 import { untilOnline } from './network';
 import { ui } from './ui';
 
@@ -37,17 +38,35 @@ export class Session {
     webSocketUrl: string,
     WebSocket: WebSocketConstructor,
     status: ConnectionStatus,
+    /** The server refused this user's tokens again and again: the page asks them to sign in again. */
+    sessionEnded: () => void,
   ) {
     this.directory = new ConversationDirectory(userId);
     this.chat = connect({
       url: webSocketUrl,
       // Offline, the next connection waits for the network instead of failing and backing off.
-      tokenProvider: () => untilOnline().then(() => tokens.get()),
+      tokenProvider: async (request) => {
+        await untilOnline();
+        try {
+          return await tokens.get(request);
+        } catch (err: unknown) {
+          if (err instanceof SignInRefusedError) sessionEnded();
+          throw err;
+        }
+      },
       WebSocket,
       outboxStore: localStorageOutboxStore(outboxKey(userId)),
     });
     status.watch(this.chat);
-    this.chat.on('open', () => void this.refreshList());
+    this.chat.on('open', () => {
+      tokens.opened();
+      ui.sessionEnded.hidden = true;
+      this.view?.connectionChanged(true);
+      void this.refreshList();
+    });
+    this.chat.on('reconnecting', () => this.view?.connectionChanged(false));
+    this.chat.on('closed', () => this.view?.connectionChanged(false));
+    this.chat.on('auth_failed', sessionEnded);
     this.chat.on('outbox', (event) => {
       this.view?.onOutbox(event);
       this.renderList();
@@ -105,11 +124,35 @@ export class Session {
   open(conversationId: string): void {
     document.body.dataset.view = 'conversation';
     if (this.view?.conversationId !== conversationId) {
+      clearErrorLines();
       this.view?.close();
       this.view = new ConversationView(this, conversationId);
     }
     this.renderList();
     ui.messageInput.focus();
+  }
+
+  /** Whether this page's connection is open. */
+  get connected(): boolean {
+    return this.chat.state === 'open';
+  }
+
+  /**
+   * The conversation does not exist or this user is not in it (a server restart, a made-up id, removed
+   * while away): it leaves the list and is not reopened after a reload. Its unsent messages stay in the
+   * outbox until the user discards them (./conversation/stranded.ts).
+   */
+  unavailable(conversationId: string): void {
+    this.directory.forget(conversationId);
+    if (localStorage.getItem(lastConversationKey(this.userId)) === conversationId)
+      localStorage.removeItem(lastConversationKey(this.userId));
+    this.renderList();
+  }
+
+  /** The open conversation's newest message, received or acked: the list's preview and order follow it. */
+  newest(message: ChatMessage): void {
+    this.directory.noteMessage(message);
+    this.renderList();
   }
 
   /** The conversation answered its subscribe: it goes to the top of the list, and is reopened after a reload. */
@@ -125,6 +168,7 @@ export class Session {
    */
   async create(members: string[], title: string | undefined): Promise<void> {
     const conversation = await this.chat.createConversation(members, title);
+    clearErrorLines();
     this.directory.remember({
       conversationId: conversation.conversationId,
       title: conversation.title,
@@ -140,6 +184,7 @@ export class Session {
   /** The one direct conversation with `userId`, created the first time. */
   async openDirect(userId: string): Promise<void> {
     const conversation = await this.chat.openDirect(userId);
+    clearErrorLines();
     this.directory.remember({
       conversationId: conversation.conversationId,
       members: conversation.members,
@@ -170,7 +215,7 @@ export class Session {
     try {
       await this.chat.leave(view.conversationId);
     } catch (err: unknown) {
-      ui.conversationError.textContent = `Could not leave: ${describeError(err)}`;
+      ui.conversationError.textContent = inWords(err, 'leave');
       return;
     }
     view.close();
@@ -194,9 +239,10 @@ export class Session {
       return;
     try {
       await this.chat.block(other);
+      clearErrorLines();
       ui.conversationError.textContent = `You blocked ${other}`;
     } catch (err: unknown) {
-      ui.conversationError.textContent = `Could not block ${other}: ${describeError(err)}`;
+      ui.conversationError.textContent = inWords(err, 'block');
     }
   }
 
@@ -222,7 +268,7 @@ export class Session {
       this.listTruncated = (await this.directory.refresh(this.chat)).hasMore;
       this.renderList();
     } catch (err: unknown) {
-      ui.conversationListHint.textContent = `Could not list conversations: ${describeError(err)}`;
+      ui.conversationListHint.textContent = inWords(err, 'list');
     } finally {
       ui.refreshList.disabled = false;
     }
@@ -238,6 +284,15 @@ export class Session {
       truncated: this.listTruncated,
     });
     this.view?.renderHeader();
+  }
+
+  /**
+   * Stops this session without forgetting anything (its outbox and list stay stored): the user signs in
+   * again as the same user, and the new session sends what this one could not.
+   */
+  end(): void {
+    this.view?.close();
+    this.chat.close();
   }
 
   /**

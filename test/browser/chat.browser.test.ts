@@ -2,36 +2,24 @@
  * The web chat page in a real browser (Debian's Chromium through playwright-core) against the local
  * runtime: two users in two browser contexts chat; one goes offline, sends, and comes back.
  */
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { connect } from '../../client';
 import { LIMITS } from '../../shared/limits';
 import { letAnyoneAdd } from '../e2e/helpers';
 import { useLocalRuntime } from '../support/local-runtime';
+import { createConversation, patiently, send, useBrowser } from './support';
 
-const CHROMIUM = '/usr/bin/chromium';
 const OUTPUT = path.join(__dirname, '..', '..', 'test-output');
-/** Browser round trips through the local runtime take milliseconds; a slow CI machine gets room. */
-const patiently = { timeout: 30_000, interval: 100 };
 
 const { runtime } = useLocalRuntime();
-let browser: Browser;
-/** Uncaught exceptions, console errors (a CSP violation is one) and failed S3 requests of every page. */
-const pageProblems: string[] = [];
+const { browser, pageProblems, signIn } = useBrowser(runtime);
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does it on CI)`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
   await mkdir(OUTPUT, { recursive: true });
-});
-
-afterAll(async () => {
-  await browser?.close();
 });
 
 // Not a test of consent (membership.browser.test.ts is): the users these tests add to groups let anyone
@@ -39,36 +27,6 @@ afterAll(async () => {
 beforeAll(() =>
   letAnyoneAdd(runtime(), ['bob', 'bob2', 'judy', 'lee', 'nia', 'xena', 'yuri', 'dave', 'heidi', 'frank']),
 );
-
-/** Opens the page in `context` (by default a new one: storage and network of its own) and signs in. */
-async function signIn(userId: string, context?: BrowserContext): Promise<Page> {
-  const page = await (
-    context ?? (await browser.newContext({ viewport: { width: 820, height: 560 }, timezoneId: 'UTC' }))
-  ).newPage();
-  page.on('pageerror', (err) => pageProblems.push(`${userId}: ${err.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') pageProblems.push(`${userId}: ${message.text()}`);
-  });
-  // An upload or download the browser gave up on, even one whose bytes got through.
-  page.on('requestfailed', (request) => {
-    if (new URL(request.url()).hostname.endsWith('.s3.localhost'))
-      pageProblems.push(`${userId}: ${request.method()} to S3 failed: ${request.failure()?.errorText}`);
-  });
-  await page.goto(runtime().webUrl);
-  await page.getByLabel('User id', { exact: true }).fill(userId);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('#connection[data-state="open"]').waitFor();
-  return page;
-}
-
-/** Creates a conversation on the page and returns its id, once the page shows it. */
-async function createConversation(page: Page, members: string, title = ''): Promise<string> {
-  await page.getByLabel('Members (user ids, comma-separated)').fill(members);
-  await page.getByLabel('Title (optional)').fill(title);
-  await page.getByRole('button', { name: 'Create' }).click();
-  await page.locator('#conversation-id:not(:empty)').waitFor();
-  return (await page.locator('#conversation-id').textContent()) ?? '';
-}
 
 /** An 8×8 blue PNG. */
 const PNG = Buffer.from(
@@ -79,11 +37,6 @@ const PNG = Buffer.from(
 async function goOffline(page: Page): Promise<void> {
   await page.context().setOffline(true);
   await expect.poll(() => page.locator('#connection').getAttribute('data-state'), patiently).not.toBe('open');
-}
-
-async function send(page: Page, body: string): Promise<void> {
-  await page.getByLabel('Message', { exact: true }).fill(body);
-  await page.getByLabel('Message', { exact: true }).press('Enter');
 }
 
 /** The message list as rendered, top to bottom: `seq sender: body`. */
@@ -131,7 +84,7 @@ async function sideBySide(pages: Page[], file: string): Promise<void> {
   const gap = 8;
   const sizes = pages.map((page) => page.viewportSize() ?? { width: 0, height: 0 });
   const shots = await Promise.all(pages.map((page) => page.screenshot()));
-  const sheet = await browser.newPage({
+  const sheet = await browser().newPage({
     viewport: {
       width: sizes.reduce((sum, size) => sum + size.width, gap * (pages.length - 1)),
       height: Math.max(...sizes.map((size) => size.height)),
@@ -403,7 +356,7 @@ describe('the web chat page', () => {
     await xena.getByRole('button', { name: 'Remove yuri' }).click();
 
     // Assess 2: the server's refusal is shown as text, and yuri stays.
-    await xena.locator('#conversation-error', { hasText: '(forbidden)' }).waitFor();
+    await xena.locator('#conversation-error', { hasText: 'Only an admin of this conversation can do that.' }).waitFor();
     expect(await xena.locator('#conversation-error > *').count()).toBe(0);
     expect(await xena.locator('#member-list li[data-user="yuri"]').count()).toBe(1);
     await sideBySide([wade, xena], path.join(OUTPUT, 'chat-members.png'));

@@ -2,44 +2,12 @@
  * The web page's consent controls in a real browser against the local runtime: "who can add me",
  * an invitation accepted from the sidebar, and the Block button of a direct conversation.
  */
-import { existsSync } from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { type ChatClient, connect } from '../../client';
+import { describe, expect, it } from 'vitest';
 import { useLocalRuntime } from '../support/local-runtime';
+import { patiently, useBrowser } from './support';
 
-const patiently = { timeout: 30_000, interval: 100 };
 const { runtime } = useLocalRuntime();
-let browser: Browser;
-
-beforeAll(async () => {
-  if (!existsSync('/usr/bin/chromium'))
-    throw new Error('/usr/bin/chromium is missing: apt-get install chromium');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox'],
-  });
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
-
-/** The page of `userId`, signed in and connected. */
-async function pageOf(userId: string): Promise<Page> {
-  const page = await (await browser.newContext({ viewport: { width: 820, height: 560 } })).newPage();
-  await page.goto(runtime().webUrl);
-  await page.getByLabel('User id', { exact: true }).fill(userId);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('#connection[data-state="open"]').waitFor();
-  return page;
-}
-
-/** An SDK client of `userId` for the other side of the test. */
-const clientOf = (userId: string): ChatClient =>
-  connect({ url: runtime().webSocketUrl, tokenProvider: () => runtime().issueToken(userId), WebSocket });
+const { signIn: pageOf, clientOf } = useBrowser(runtime);
 
 describe('consent on the web page', () => {
   it("invites by default: a stranger's group tells its creator whom it invited, and the invitee accepts from the sidebar and answers", async () => {

@@ -1,7 +1,7 @@
 import type { ChatClient, MembershipEvent } from '../../client';
 import type { ConversationDirectory } from '../conversations';
 import { h } from '../dom';
-import { describeError } from '../format';
+import { clearErrorLines, inWords, type PageAction } from '../messages-in-words';
 import { ui } from '../ui';
 
 /** Opens or closes the member panel under the conversation header. */
@@ -61,14 +61,14 @@ export class MembersPanel {
     try {
       const { added, invited = [] } = await this.chat.addMembers(this.conversationId, userIds);
       if (this.closed) return true;
+      clearErrorLines();
       if (invited.length > 0)
         ui.conversationError.textContent = `Invited (they accept or decline): ${invited.join(', ')}`;
       else if (added.length === 0)
         ui.conversationError.textContent = `Nobody added: ${userIds.join(', ')} already in this conversation`;
       return true;
     } catch (err: unknown) {
-      if (!this.closed)
-        ui.conversationError.textContent = `Could not add ${userIds.join(', ')}: ${describeError(err)}`;
+      if (!this.closed) ui.conversationError.textContent = inWords(err, 'add');
       return false;
     }
   }
@@ -97,16 +97,22 @@ export class MembersPanel {
 
   /** Makes the member an admin; the `member_promoted` line in the transcript says it was done. */
   private promoteButton(userId: string): HTMLButtonElement {
-    return this.memberAction(userId, 'Promote', `Make ${userId} an admin of this conversation?`, async () => {
-      const { promoted } = await this.chat.promote(this.conversationId, userId);
-      if (!promoted && !this.closed) ui.conversationError.textContent = `${userId} is an admin already`;
-    });
+    return this.memberAction(
+      userId,
+      'Promote',
+      'promote',
+      `Make ${userId} an admin of this conversation?`,
+      async () => {
+        const { promoted } = await this.chat.promote(this.conversationId, userId);
+        if (!promoted && !this.closed) ui.conversationError.textContent = `${userId} is an admin already`;
+      },
+    );
   }
 
   /** Blocks the user: they can no longer open a direct conversation with you nor add you to a group. */
   private blockButton(userId: string): HTMLButtonElement {
     const question = `Block ${userId}? They will not be able to message you directly or add you to groups.`;
-    return this.memberAction(userId, 'Block', question, async () => {
+    return this.memberAction(userId, 'Block', 'block', question, async () => {
       await this.chat.block(userId);
       if (!this.closed) ui.conversationError.textContent = `You blocked ${userId}`;
     });
@@ -116,6 +122,7 @@ export class MembersPanel {
   private memberAction(
     userId: string,
     label: string,
+    action: PageAction,
     question: string,
     act: () => Promise<void>,
   ): HTMLButtonElement {
@@ -123,11 +130,10 @@ export class MembersPanel {
     button.addEventListener('click', () => {
       if (!window.confirm(question)) return;
       button.disabled = true;
-      ui.conversationError.textContent = '';
       act()
+        .then(clearErrorLines)
         .catch((err: unknown) => {
-          if (!this.closed)
-            ui.conversationError.textContent = `Could not ${label.toLowerCase()} ${userId}: ${describeError(err)}`;
+          if (!this.closed) ui.conversationError.textContent = inWords(err, action);
         })
         .finally(() => {
           button.disabled = false;
@@ -145,8 +151,7 @@ export class MembersPanel {
       // On success the `membership` push takes them off the list.
       this.chat.removeMember(this.conversationId, userId).catch((err: unknown) => {
         button.disabled = false;
-        if (!this.closed)
-          ui.conversationError.textContent = `Could not remove ${userId}: ${describeError(err)}`;
+        if (!this.closed) ui.conversationError.textContent = inWords(err, 'remove');
       });
     });
     return button;

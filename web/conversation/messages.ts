@@ -7,7 +7,8 @@ import {
   type MessageUpdate,
 } from '../../client';
 import { actionButton, h } from '../dom';
-import { describeError, formatTime } from '../format';
+import { formatTime } from '../format';
+import { clearErrorLines, inWords } from '../messages-in-words';
 import { ui } from '../ui';
 
 const formatSize = (bytes: number): string =>
@@ -33,6 +34,8 @@ export function scrollToBottom(): void {
  */
 export class Transcript {
   private readonly rows = new Map<number, HTMLLIElement>();
+  /** Others' messages that arrived below the view while the reader was scrolled up. */
+  private unseen = 0;
 
   constructor(
     private readonly chat: ChatClient,
@@ -45,6 +48,21 @@ export class Transcript {
     private readonly seen: Map<string, number>,
   ) {
     ui.messages.replaceChildren();
+    this.markUnseen(0);
+    ui.scroller.onscroll = () => {
+      if (this.unseen > 0 && atBottom()) this.markUnseen(0);
+    };
+    ui.newMessages.onclick = () => {
+      scrollToBottom();
+      this.markUnseen(0);
+    };
+  }
+
+  /** The "N new messages ↓" marker: shown while others' new messages wait below a reader scrolled up. */
+  private markUnseen(count: number): void {
+    this.unseen = count;
+    ui.newMessages.hidden = count === 0;
+    ui.newMessages.textContent = `${count} new ${count === 1 ? 'message' : 'messages'} ↓`;
   }
 
   /** Shows a stored message at its seq; the same seq twice (the ack, then the push) replaces the row. */
@@ -90,6 +108,7 @@ export class Transcript {
     this.rows.set(message.seq, row);
     if (mine) this.renderSeen(row, message.seq);
     if (scroll && (stick || mine)) scrollToBottom();
+    else if (scroll && existing === undefined) this.markUnseen(this.unseen + 1);
   }
 
   /** A newer version of a message on screen: its new body and an "edited" mark, or a deleted mark. */
@@ -120,9 +139,12 @@ export class Transcript {
     const body = window.prompt('Edit your message', current);
     if (body === null || body.trim() === '' || body === current) return;
     this.chat.edit(this.conversationId, seq, body).then(
-      (ack) => this.showUpdate({ ...ack, body, deleted: false }),
+      (ack) => {
+        clearErrorLines();
+        this.showUpdate({ ...ack, body, deleted: false });
+      },
       (err: unknown) => {
-        ui.conversationError.textContent = `Could not edit: ${describeError(err)}`;
+        ui.conversationError.textContent = inWords(err, 'edit');
       },
     );
   }
@@ -130,9 +152,12 @@ export class Transcript {
   private remove(seq: number): void {
     if (!window.confirm('Delete this message for everyone?')) return;
     this.chat.delete(this.conversationId, seq).then(
-      (ack) => this.showUpdate({ ...ack, body: '', deleted: true }),
+      (ack) => {
+        clearErrorLines();
+        this.showUpdate({ ...ack, body: '', deleted: true });
+      },
       (err: unknown) => {
-        ui.conversationError.textContent = `Could not delete: ${describeError(err)}`;
+        ui.conversationError.textContent = inWords(err, 'delete');
       },
     );
   }
@@ -192,8 +217,7 @@ export class Transcript {
           element.setAttribute('download', '');
         }
       },
-      (err: unknown) =>
-        container.append(h('span', { class: 'error' }, ` unavailable: ${describeError(err)}`)),
+      (err: unknown) => container.append(h('span', { class: 'error' }, ` ${inWords(err, 'download')}`)),
     );
     return container;
   }

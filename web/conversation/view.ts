@@ -9,6 +9,7 @@
 import type {
   AttachmentContentType,
   ChatClient,
+  ChatMessage,
   ChatRequestError,
   ConversationStream,
   MembershipEvent,
@@ -16,12 +17,13 @@ import type {
 } from '../../client';
 import { ATTACHMENT_CONTENT_TYPES } from '../../shared/attachment-types';
 import { type ConversationDirectory, conversationLabel } from '../conversations';
-import { describeError } from '../format';
+import { clearErrorLines, inWords, NOT_IN_CONVERSATION } from '../messages-in-words';
 import { ui } from '../ui';
 import { MembersPanel, showMembersPanel } from './members';
 import { Transcript } from './messages';
 import { OutboxRows } from './outbox';
 import { PresenceLine } from './presence';
+import { hideStranded, showStranded } from './stranded';
 import { TypingLine } from './typing';
 
 /** Messages read per "load older" (and when a conversation opens). */
@@ -36,6 +38,12 @@ export interface ViewHost {
   receipts(conversationId: string): Map<string, number>;
   /** The conversation answered its subscribe, or this user sent to it. */
   opened(conversationId: string): void;
+  /** The conversation does not exist or this user is not in it: it leaves the list. */
+  unavailable(conversationId: string): void;
+  /** A message of the conversation is the newest one shown: the list's preview follows it. */
+  newest(message: ChatMessage): void;
+  /** Whether this page's own connection is open (others' presence is only known while it is). */
+  readonly connected: boolean;
   /** Draws the conversation list again (unread counts, unsent badges). */
   renderList(): void;
 }
@@ -50,6 +58,8 @@ export class ConversationView {
   private readonly members: MembersPanel;
   /** The read cursor this page last sent. */
   private readSeq = 0;
+  /** The conversation could not be opened: nothing but its error line and stranded messages shows. */
+  private unavailable = false;
   private readScheduled = false;
   private closed = false;
 
@@ -57,7 +67,7 @@ export class ConversationView {
     private readonly session: ViewHost,
     readonly conversationId: string,
   ) {
-    this.presence = new PresenceLine(session.userId);
+    this.presence = new PresenceLine(session.userId, () => session.connected);
     this.transcript = new Transcript(
       session.chat,
       session.userId,
@@ -68,7 +78,7 @@ export class ConversationView {
     showMembersPanel(false);
     this.renderHeader();
     this.members.render();
-    ui.conversationError.textContent = '';
+    hideStranded();
     this.outbox = new OutboxRows(session.chat, () => session.renderList());
     ui.loadOlder.hidden = true;
     this.presence.clear();
@@ -80,6 +90,7 @@ export class ConversationView {
     this.stream = session.chat.conversation(conversationId);
     this.stream.on('message', (message) => {
       this.transcript.showMessage(message);
+      if (message.seq === this.stream.lastSeq) session.newest(message);
       this.typing.stop(message.senderId);
       this.scheduleRead();
     });
@@ -97,21 +108,35 @@ export class ConversationView {
         session.opened(conversationId);
         this.scheduleRead();
         void this.loadOlder();
-        session.chat.request('presence', { conversationId }).then(
-          ({ online, readSeqs }) => {
-            if (this.closed) return;
-            for (const userId of online) this.presence.set(userId, true);
-            if (readSeqs) {
-              this.members.listed(readSeqs.map((m) => m.userId));
-              for (const { userId, readSeq } of readSeqs) this.transcript.readBy(userId, readSeq);
-            }
-            this.renderHeader();
-          },
-          () => undefined, // the dots stay grey; presence events still update them
-        );
+        this.askPresence();
       },
       () => undefined, // the error event says why
     );
+  }
+
+  /** Asks who is online and how far each member has read (on opening, and again after a reconnect). */
+  askPresence(): void {
+    const { conversationId } = this;
+    this.session.chat.request('presence', { conversationId }).then(
+      ({ online, readSeqs }) => {
+        if (this.closed) return;
+        for (const userId of online) this.presence.set(userId, true);
+        if (readSeqs) {
+          this.members.listed(readSeqs.map((m) => m.userId));
+          for (const { userId, readSeq } of readSeqs) this.transcript.readBy(userId, readSeq);
+        }
+        this.renderHeader();
+      },
+      () => undefined, // the dots stay grey; presence events still update them
+    );
+  }
+
+  /** This page's connection opened or dropped: the presence dots are known, or greyed until it is back. */
+  connectionChanged(open: boolean): void {
+    if (this.closed) return;
+    if (open) this.askPresence();
+    else this.presence.forgetOnline();
+    this.presence.render(this.members.list);
   }
 
   /** Unsubscribes; answers that arrive later change nothing on screen. */
@@ -149,9 +174,10 @@ export class ConversationView {
     ui.conversationMembers.textContent = members ? `${members.join(', ')} · ` : '';
     ui.conversationId.textContent = this.conversationId;
     // A direct conversation has exactly its two members: nobody is added, removed, or leaves.
-    ui.membersToggle.hidden = known?.direct === true;
-    ui.leave.hidden = known?.direct === true;
-    ui.blockDirect.hidden = known?.direct !== true;
+    ui.membersToggle.hidden = known?.direct === true || this.unavailable;
+    ui.leave.hidden = known?.direct === true || this.unavailable;
+    ui.blockDirect.hidden = known?.direct !== true || this.unavailable;
+    ui.attach.hidden = this.unavailable;
     if (known?.direct) showMembersPanel(false);
     this.presence.render(members);
   }
@@ -207,8 +233,7 @@ export class ConversationView {
       ui.scroller.scrollTop = ui.scroller.scrollHeight - fromBottom;
       ui.loadOlder.hidden = !page.hasMore;
     } catch (err: unknown) {
-      if (!this.closed)
-        ui.conversationError.textContent = `Could not read older messages: ${describeError(err)}`;
+      if (!this.closed) ui.conversationError.textContent = inWords(err, 'older');
     } finally {
       ui.loadOlder.disabled = false;
     }
@@ -216,6 +241,7 @@ export class ConversationView {
 
   /** Sends through the outbox, which shows the message as pending until its ack. */
   send(body: string): void {
+    clearErrorLines();
     this.session.chat.send(this.conversationId, body);
     this.session.opened(this.conversationId);
   }
@@ -224,16 +250,16 @@ export class ConversationView {
   async attach(file: File): Promise<void> {
     const type = file.type as AttachmentContentType;
     if (!(ATTACHMENT_CONTENT_TYPES as readonly string[]).includes(type)) {
-      ui.conversationError.textContent = `Cannot attach ${file.type || 'this file'}: images and PDF only`;
+      ui.conversationError.textContent = `${file.name || 'This file'} cannot be attached: images (PNG, JPEG, GIF, WebP) and PDF only.`;
       return;
     }
     ui.conversationError.textContent = `Uploading ${file.name}…`;
     try {
       await this.session.chat.attach(this.conversationId, file, type, file.name || type);
-      if (!this.closed) ui.conversationError.textContent = '';
+      if (!this.closed) clearErrorLines();
       this.session.opened(this.conversationId);
     } catch (err: unknown) {
-      if (!this.closed) ui.conversationError.textContent = `Could not attach: ${describeError(err)}`;
+      if (!this.closed) ui.conversationError.textContent = inWords(err, 'attach');
     }
   }
 
@@ -248,23 +274,44 @@ export class ConversationView {
   /** An outbox change: a sent entry becomes a message at its seq, any other is shown as pending or failed. */
   onOutbox(event: OutboxEvent): void {
     if (event.entry.conversationId !== this.conversationId || this.closed) return;
+    if (this.unavailable) {
+      showStranded(this.session.chat, this.conversationId);
+      return;
+    }
     if (event.status === 'sent') {
       this.outbox.remove(event.entry.clientMessageId);
       const { conversationId, seq, sentAt } = event.ack;
-      this.transcript.showMessage({
+      const message: ChatMessage = {
         conversationId,
         seq,
         sentAt,
         senderId: this.session.userId,
         body: event.entry.body,
         ...(event.entry.attachment ? { attachment: event.entry.attachment } : {}),
-      });
+      };
+      this.transcript.showMessage(message);
+      if (seq >= (this.stream.lastSeq ?? 0)) this.session.newest(message);
     } else this.outbox.show(event.entry);
   }
 
+  /**
+   * The subscribe was refused. A conversation that does not exist or that this user is not in (the server
+   * does not say which, so as not to tell strangers what exists) leaves the list, and its unsent messages
+   * are offered to copy; the controls that need membership go.
+   */
   private refused(err: ChatRequestError): void {
-    ui.conversationError.textContent = `This conversation cannot be opened: ${describeError(err)}`;
+    const gone = err.code === 'forbidden' || err.code === 'not_found' || err.code === 'invalid_request';
+    ui.conversationError.textContent = gone ? NOT_IN_CONVERSATION : inWords(err, 'open');
     this.composer(false);
+    this.unavailable = true;
+    ui.loadOlder.hidden = true;
+    showMembersPanel(false);
+    this.presence.clear();
+    this.renderHeader();
+    if (!gone) return;
+    ui.outbox.replaceChildren();
+    showStranded(this.session.chat, this.conversationId);
+    this.session.unavailable(this.conversationId);
   }
 
   private composer(enabled: boolean): void {
