@@ -356,7 +356,9 @@ describe('the web chat page', () => {
     await xena.getByRole('button', { name: 'Remove yuri' }).click();
 
     // Assess 2: the server's refusal is shown as text, and yuri stays.
-    await xena.locator('#conversation-error', { hasText: 'Only an admin of this conversation can do that.' }).waitFor();
+    await xena
+      .locator('#conversation-error', { hasText: 'Only an admin of this conversation can do that.' })
+      .waitFor();
     expect(await xena.locator('#conversation-error > *').count()).toBe(0);
     expect(await xena.locator('#member-list li[data-user="yuri"]').count()).toBe(1);
     await sideBySide([wade, xena], path.join(OUTPUT, 'chat-members.png'));
