@@ -198,6 +198,70 @@ describe('direct conversations and read cursors', () => {
   }, 90_000);
 });
 
+describe('the SDK outbox on the local runtime: attachments in order, edit and delete by clientMessageId', () => {
+  /** A 1×1 transparent PNG. */
+  const PNG = Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
+    'base64',
+  );
+
+  it('stores a picture before the text typed right after it, though the picture uploads first', async () => {
+    // Prepare
+    const alice = await open(uniqueUser('alice'));
+    const { conversationId } = await alice.chat.openDirect(uniqueUser('bob'));
+
+    // Act: the text is typed while the picture is still uploading.
+    const picture = alice.chat.attach(
+      conversationId,
+      new Uint8Array(PNG),
+      'image/png',
+      'here is the picture',
+    );
+    const text = alice.chat.send(conversationId, 'see the picture above?');
+    const queued = alice.chat.outbox(conversationId);
+    const [pictureAck, textAck] = await Promise.all([picture, text]);
+
+    // Assess
+    expect(queued).toMatchObject([
+      { body: 'here is the picture', uploading: true, file: { contentType: 'image/png', size: PNG.length } },
+      { body: 'see the picture above?' },
+    ]);
+    expect(pictureAck.seq).toBeLessThan(textAck.seq);
+    expect(
+      (await history(alice.chat, conversationId)).map((m) => [m.body, m.attachment?.contentType]),
+    ).toEqual([
+      ['here is the picture', 'image/png'],
+      ['see the picture above?', undefined],
+    ]);
+  }, 90_000);
+
+  it('edits and deletes messages by clientMessageId, before, during and after their send', async () => {
+    // Prepare
+    const alice = await open(uniqueUser('alice'));
+    const { conversationId } = await alice.chat.openDirect(uniqueUser('bob'));
+
+    // Act: the first is on the wire when edited, the second waits behind it; the third is acked.
+    const first = alice.chat.send(conversationId, 'helo');
+    const second = alice.chat.send(conversationId, 'wrnog');
+    const third = alice.chat.send(conversationId, 'gone soon');
+    const duringSend = alice.chat.edit(conversationId, first.clientMessageId, 'hello');
+    const beforeSend = await alice.chat.delete(conversationId, second.clientMessageId);
+    await third;
+    const afterAck = await alice.chat.delete(conversationId, third.clientMessageId);
+
+    // Assess
+    expect(beforeSend).toMatchObject({ inOutbox: true });
+    await expect(second).rejects.toMatchObject({ code: 'cancelled' });
+    await expect(duringSend).resolves.toMatchObject({ seq: (await first).seq });
+    expect(afterAck).toMatchObject({ seq: (await third).seq });
+    const page = await alice.chat.request('history', { conversationId, limit: 10 });
+    expect(page.messages.map((m) => ('tombstone' in m ? 'tombstone' : m.body))).toEqual([
+      'hello',
+      'tombstone',
+    ]);
+  }, 90_000);
+});
+
 describe('the conversation state on the local runtime', () => {
   it("shows each client the other's typing, read cursor and presence, and nobody online while its own connection is down", async () => {
     // Prepare
