@@ -141,6 +141,27 @@ describe('attachments in the outbox', () => {
     ]);
   });
 
+  it('uploads a failed file again on retry, with the same clientMessageId', async () => {
+    let refuse = true;
+    const h = harness({
+      fetch: async () => (refuse ? { ok: false, status: 500 } : { ok: true, status: 204 }),
+    });
+    const socket = await h.connectNow();
+    const first = h.chat.send(C, 'picture', { file: picture });
+    await answerUpload(socket);
+    await expect(first).rejects.toThrow(/HTTP 500/);
+
+    refuse = false;
+    const retried = h.chat.retry(first.clientMessageId);
+    await answerUpload(socket);
+    socket.ack(socket.last('send'), ackFor(1));
+
+    await expect(retried).resolves.toMatchObject({ seq: 1, attachment });
+    expect(socket.frames('uploadUrl')).toHaveLength(2);
+    expect(socket.frames('send').map((f) => [f.clientMessageId, f.attachment])).toEqual([['m1', attachment]]);
+    expect(h.chat.outbox()).toEqual([]);
+  });
+
   it('fails an unfinished upload restored from a store that kept no bytes, with what to do', async () => {
     const storage = new FakeStorage();
     const before = harness({ outboxStore: localStorageOutboxStore('k', storage), fetch: uploaded });
