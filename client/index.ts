@@ -10,13 +10,13 @@
  * chat.on('reconnecting', ({ attempt, delayMs }) => status(`reconnecting (${attempt}) in ${delayMs} ms`));
  * chat.on('outbox', ({ status, entry }) => showBubble(entry.clientMessageId, entry.body, status));
  * const { conversationId } = await chat.createConversation(['bob'], 'Lunch');
- * const room = chat.conversation(conversationId, { afterSeq: 0 });
+ * const room = chat.conversation(conversationId); // the last page, then live; { afterSeq } to resume
  * room.on('message', (m) => show(m.seq, m.senderId, m.body)); // once each, in seq order
+ * room.on('state', ({ members, typing, online }) => header(members, typing, online)); // room.seenBy(seq) too
  * chat.send(conversationId, 'hello 👋'); // pending at once, then sent (or failed, if refused)
  * const { messages, hasMore } = await room.loadOlder(50); // scroll-back
  * room.on('update', (u) => (u.deleted ? markDeleted(u.seq) : showEdited(u.seq, u.body))); // newer versions
- * room.on('typing', ({ userId }) => showTyping(userId)); // ephemeral; chat.typing(id) sends (throttled)
- * chat.on('presence', ({ userId, online }) => dot(userId, online)); // after `await chat.presence(id)`
+ * input.oninput = () => chat.typing(conversationId); // throttled; others see it in their room.state.typing
  * chat.on('activity', ({ conversationId, seq }) => bump(conversationId, seq)); // conversations not open
  * room.on('membership', ({ kind, userIds, by }) => note(kind, userIds, by)); // in seq order
  * ```
