@@ -3,6 +3,21 @@ import { LIMITS } from '../../shared/limits';
 import { conversationIdSchema, userIdSchema } from '../../shared/protocol';
 import type { MembershipCommand } from './membership-commands';
 
+/** The commands a line may be; `/help` shows them, and so does a line that is none of them. */
+export const COMMANDS = `  /edit <seq> <text>     replace the body of your message #seq (its number is shown once sent: ✓ #seq)
+  /delete <seq>          delete your message #seq
+  /attach <path> [text]  upload a file (.png .jpg .jpeg .gif .webp .pdf, up to 10 MiB) and send it,
+                         with the text (default: the file's name); quote a path with spaces: "a b.png"
+  /leave                 leave the conversation (not a direct one), once what you typed before it
+                         is sent, and exit
+  /promote <user>        make a member an admin (admins only)
+  /block <user>          block a user: no direct conversation with you, no adding you to groups
+  /unblock <user>        unblock them
+  /accept <id>           accept an invitation to a group (it is shown when it arrives)
+  /decline <id>          decline it
+  /help                  this list
+  //<text>               send a message that starts with /: //shrug sends /shrug`;
+
 export const USAGE = `Usage:
   npm run chat -- --user <you> --to <member>[,<member>…] [--title <text>]   create a conversation
   npm run chat -- --user <you> --conversation <id>                         join one
@@ -19,22 +34,15 @@ export const USAGE = `Usage:
   -h, --help             this text
 
 Each line typed or piped in is one message, except these commands (piped input too):
-  /edit <seq> <text>     replace the body of your message #seq (its number is shown once sent: ✓ #seq)
-  /delete <seq>          delete your message #seq
-  /attach <path> [text]  upload a file (.png .jpg .jpeg .gif .webp .pdf, up to 10 MiB) and send it,
-                         with the text (default: the file's name); quote a path with spaces: "a b.png"
-  /leave                 leave the conversation (not a direct one)
-  /promote <user>        make a member an admin (admins only)
-  /block <user>          block a user: no direct conversation with you, no adding you to groups
-  /unblock <user>        unblock them
-  /accept <id>           accept an invitation to a group (it is shown when it arrives)
-  /decline <id>          decline it
+${COMMANDS}
 A message with a file shows it as [<type> <size>] <key> (the client does not download it).
 Membership changes show as lines of their own (— alice added dave —), and a message in another of
-your conversations (groups of up to 20) as [<conversation id>] 1 new from bob: <its first words>.
-A line starting with // sends the rest of it as a message beginning with /.
+your conversations (groups of up to 20) as [<its name>] 1 new from bob: <its first words>.
+Any other line starting with / is refused, with this list; nothing is sent.
 When input ends (Ctrl-D, or the end of piped input) it waits until every message is sent, then exits
-(with 1 if one was not). Ctrl-C quits at once.`;
+(with 1 if one was not). Ctrl-C quits at once. When the conversation goes away (you left it, were
+removed, or it no longer exists, as after a restart of \`npm start\`) the client says so, marks each
+line it could not send ✗ (its text stays on screen to copy), and exits (with 1 unless you left).`;
 
 /** What one line of input asks for. */
 export type InputCommand =
@@ -43,6 +51,7 @@ export type InputCommand =
   | { kind: 'delete'; seq: number }
   | { kind: 'attach'; path: string; caption?: string }
   | { kind: 'leave' }
+  | { kind: 'help' }
   | MembershipCommand
   | { kind: 'invalid'; message: string };
 
@@ -56,6 +65,7 @@ export function parseInput(text: string): InputCommand {
   if (text.startsWith('//')) return { kind: 'send', body: text.slice(1) };
   const membership = parseMembershipCommand(text);
   if (membership !== undefined) return membership;
+  if (text.trim() === '/help') return { kind: 'help' };
   if (/^\/leave(?:\s|$)/.test(text))
     return text.trim() === '/leave' ? { kind: 'leave' } : { kind: 'invalid', message: 'Usage: /leave' };
   if (/^\/attach(?:\s|$)/.test(text)) {
@@ -66,7 +76,16 @@ export function parseInput(text: string): InputCommand {
     return { kind: 'attach', path: file, ...(caption ? { caption } : {}) };
   }
   const command = /^\/(edit|delete)(?:\s+|$)/.exec(text);
-  if (command === null) return { kind: 'send', body: text };
+  if (command === null) {
+    // A mistyped command must not reach everyone as a message.
+    const unknown = /^\/([^\s/]\S*)/.exec(text)?.[1];
+    return unknown === undefined
+      ? { kind: 'send', body: text }
+      : {
+          kind: 'invalid',
+          message: `There is no command /${unknown}; nothing was sent. The commands:\n${COMMANDS}`,
+        };
+  }
   const rest = text.slice(command[0].length);
   const parsed = /^#?(\d{1,15})(?:\s+|$)/.exec(rest);
   const seq = parsed ? Number(parsed[1]) : 0;

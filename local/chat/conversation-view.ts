@@ -1,5 +1,5 @@
 /** One conversation on screen, and the user's lines turned into sends, edits, deletes, uploads, leaving. */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type {
   ChatClient,
@@ -10,17 +10,16 @@ import type {
   OutboxEvent,
   SendAck,
 } from '../../client';
+import { errorWords, NOT_IN_CONVERSATION } from '../../client/error-words';
 import { LIMITS } from '../../shared/limits';
-import { parseInput } from './args';
+import { COMMANDS, parseInput } from './args';
 import {
-  activityText,
   attachmentText,
   clock,
   errorText,
   line,
   membershipText,
   messageLine,
-  presenceText,
   preview,
   printable,
 } from './format';
@@ -28,12 +27,17 @@ import { runMembershipCommand, showInvitations } from './membership-commands';
 import type { Screen, Shown } from './screen';
 import { contentTypeOf } from './upload';
 
-/** How long "bob is typing…" counts as one burst (the server sends one per 3 s at most). */
-const TYPING_SHOWN_MS = 4_000;
+/**
+ * Why the open conversation ended for this user: they left it (here or from another terminal), an
+ * admin removed them, or the server will not show it (it no longer exists, as after a restart).
+ */
+export type Ending = { kind: 'left' } | { kind: 'removed'; by: string } | { kind: 'gone' };
 
 /** A message this client sent, from `pending` to `sent` or `failed`. */
 interface OwnMessage {
   body: string;
+  /** Epoch ms when it was typed. */
+  createdAt: number;
   shown: Shown;
   state: 'pending' | 'sent' | 'failed';
   /** A stored message of this user that came before the ack and matched this one's body. */
@@ -49,48 +53,28 @@ export class ConversationView {
   private readonly ownSeqs = new Set<number>();
   /** The seqs on screen: edits and deletes of these are shown. */
   private readonly shownSeqs = new Set<number>();
-  /** Who is typing, until when (ms): "bob is typing…" is noted once per burst. */
-  private readonly typing = new Map<string, number>();
   private readSeq = 0;
   /** Own sends not yet acked or failed, and the newest seq acked: see sent(). */
   private sendsInFlight = 0;
   private newestOwnSeq = 0;
   /** Live messages and membership changes that came while the history was read; shown after it. */
   private held: Array<ChatMessage | MembershipEvent> | undefined = [];
-  /** `activity` heard per other conversation, for "[id] 2 new from bob". */
-  private readonly elsewhere = new Map<string, number>();
   private readonly acks: Promise<unknown>[] = [];
+  /** Set once the conversation is ending: why a line typed after that is not sent. */
+  private stopped: string | undefined;
 
+  /** @param ended told once this user is out of the conversation (see {@link Ending}); the session exits. */
   constructor(
     private readonly chat: ChatClient,
     private readonly stream: ConversationStream,
     private readonly screen: Screen,
     private readonly me: string | undefined,
+    private readonly ended: (ending: Ending) => void,
   ) {
     stream.on('message', (m) => this.received(m));
     stream.on('membership', (event) => this.membershipChanged(event));
     stream.on('update', (u) => this.updated(u));
-    chat.on('activity', (activity) => {
-      if (activity.conversationId === stream.conversationId) return;
-      const count = (this.elsewhere.get(activity.conversationId) ?? 0) + 1;
-      this.elsewhere.set(activity.conversationId, count);
-      screen.note(line([activityText(activity, count), 'dim']));
-    });
-    // A change elsewhere that names this user: added to a conversation, removed, or left from another terminal.
-    chat.on('membership', (event) => {
-      if (event.conversationId === stream.conversationId || me === undefined || !event.userIds.includes(me))
-        return;
-      screen.note(line([`[${printable(event.conversationId)}] ${membershipText(event)}`, 'dim']));
-    });
     showInvitations(chat, screen);
-    chat.on('presence', ({ userId, online }) => {
-      if (userId !== me) screen.note(line([presenceText(userId, online), 'dim']));
-    });
-    stream.on('typing', ({ userId }) => {
-      const now = Date.now();
-      if ((this.typing.get(userId) ?? 0) < now) screen.note(line([`${printable(userId)} is typing…`, 'dim']));
-      this.typing.set(userId, now + TYPING_SHOWN_MS);
-    });
     chat.on('outbox', (event) => {
       if (event.entry.conversationId === stream.conversationId) this.outbox(event);
     });
@@ -137,22 +121,21 @@ export class ConversationView {
 
   /** A line of input: a message to send, or an `/edit` or `/delete` command. */
   input(text: string): void {
+    if (this.stopped !== undefined) {
+      this.screen.note(line(['✗', 'red'], ` not sent (${this.stopped}): ${preview(text)}`));
+      return;
+    }
     const command = parseInput(text);
     const { conversationId } = this.stream;
     if (command.kind === 'send') {
       if (command.body.trim() !== '')
         this.acks.push(this.sent(this.chat.send(conversationId, command.body).acked));
     } else if (command.kind === 'invalid') this.screen.note(line([command.message, 'yellow']));
-    else if (command.kind === 'attach') this.acks.push(this.attach(command.path, command.caption));
+    else if (command.kind === 'help') this.screen.note(line([`The commands:\n${COMMANDS}`, 'dim']));
+    else if (command.kind === 'attach') this.attach(command.path, command.caption);
     else if (command.kind !== 'leave' && command.kind !== 'edit' && command.kind !== 'delete')
       this.acks.push(runMembershipCommand(this.chat, conversationId, command, this.screen));
-    else if (command.kind === 'leave')
-      this.acks.push(
-        this.chat.leave(conversationId).then(
-          () => this.screen.show(line(['✓', 'green'], ' you left the conversation (Ctrl-D quits)')),
-          (error: unknown) => this.screen.note(line([`✗ could not leave: ${errorText(error)}`, 'red'])),
-        ),
-      );
+    else if (command.kind === 'leave') this.acks.push(this.leave());
     else {
       const done =
         command.kind === 'edit'
@@ -169,40 +152,67 @@ export class ConversationView {
               );
           },
           (error: unknown) =>
-            this.screen.note(line([`✗ could not ${what} #${command.seq}: ${errorText(error)}`, 'red'])),
+            this.screen.note(line([`✗ could not ${what} #${command.seq}: ${errorText(error, what)}`, 'red'])),
         ),
       );
     }
   }
 
   /**
-   * Uploads a file and sends it with `caption` (default: the file's name). Resolves once the message
-   * is acked or failed, or at once when the file cannot be read or the upload is refused (said why).
+   * Sends a file with `caption` (default: the file's name) through the outbox, in its place among the
+   * lines typed: the SDK uploads it, then sends it, and later lines wait behind it. The file is read at
+   * once (so the order is the typing order); one that cannot be read or is refused is said why.
    */
-  private async attach(file: string, caption: string | undefined): Promise<void> {
+  private attach(file: string, caption: string | undefined): void {
     const contentType = contentTypeOf(file);
     const name = path.basename(file);
+    const refused = (reason: string) =>
+      this.screen.note(line([`✗ could not attach ${printable(name)}: ${reason}`, 'red']));
     if (contentType === undefined) {
-      this.screen.note(
-        line([`✗ cannot attach ${printable(name)}: only .png .jpg .jpeg .gif .webp .pdf`, 'red']),
-      );
+      refused('only .png .jpg .jpeg .gif .webp .pdf files can be attached.');
       return;
     }
+    let data: Buffer;
     try {
-      const bytes = await readFile(file);
-      this.screen.note(
-        line([`Uploading ${printable(name)} (${contentType}, ${bytes.byteLength} B)…`, 'dim']),
-      );
-      const { acked } = await this.chat.attach(
-        this.stream.conversationId,
-        bytes,
-        contentType,
-        caption ?? name,
-      );
-      await this.sent(acked);
+      data = readFileSync(file);
     } catch (error: unknown) {
-      this.screen.note(line([`✗ could not attach ${printable(name)}: ${errorText(error)}`, 'red']));
+      refused(errorText(error, 'attach'));
+      return;
     }
+    if (data.byteLength > LIMITS.maxAttachmentBytes) {
+      refused(errorWords('payload_too_large', 'attach'));
+      return;
+    }
+    const sending = this.chat.send(this.stream.conversationId, caption ?? name, {
+      file: { data, contentType, name },
+    });
+    this.acks.push(this.sent(sending));
+  }
+
+  /** Leaves once every line typed before `/leave` is sent (or refused), so none is lost to the leave. */
+  private async leave(): Promise<void> {
+    this.stop('you are leaving this conversation');
+    await Promise.allSettled([...this.acks]);
+    try {
+      await this.chat.leave(this.stream.conversationId);
+      this.ended({ kind: 'left' });
+    } catch (error: unknown) {
+      this.stopped = undefined;
+      this.screen.note(line([`✗ could not leave: ${errorText(error, 'leave')}`, 'red']));
+    }
+  }
+
+  /** Takes no more lines: each is noted as not sent, with `reason`. */
+  stop(reason: string): void {
+    this.stopped = reason;
+  }
+
+  /**
+   * Marks every own message still pending as not sent, with `reason`: the session is ending without
+   * them (their text stays on screen, to copy).
+   */
+  abandon(reason = NOT_IN_CONVERSATION): void {
+    for (const [, own] of this.own) if (own.state === 'pending') this.markFailed(own, reason);
   }
 
   counts(): { sent: number; failed: number; pending: number } {
@@ -271,6 +281,9 @@ export class ConversationView {
   private membershipChanged(event: MembershipEvent): void {
     if (this.held) this.held.push(event);
     else this.showMembership(event);
+    if (this.me === undefined || !event.userIds.includes(this.me)) return;
+    if (event.kind === 'member_left') this.ended({ kind: 'left' });
+    else if (event.kind === 'member_removed') this.ended({ kind: 'removed', by: event.by });
   }
 
   private showMembership(event: MembershipEvent): void {
@@ -283,7 +296,6 @@ export class ConversationView {
       return;
     }
     this.shownSeqs.add(m.seq);
-    this.typing.delete(m.senderId);
     this.markRead();
     if (this.ownSeqs.has(m.seq)) return;
     if (m.senderId === this.me) {
@@ -316,8 +328,18 @@ export class ConversationView {
             ['…', 'dim'],
           ),
         );
-      this.own.set(entry.clientMessageId, { body: entry.body, shown, state: 'pending' });
+      this.own.set(entry.clientMessageId, {
+        body: entry.body,
+        createdAt: entry.createdAt,
+        shown,
+        state: 'pending',
+      });
       if (known === undefined && entry.attachment) this.showAttachment(entry);
+      else if (known === undefined && entry.file) {
+        const { contentType, size, name } = entry.file;
+        const what = `${name === undefined ? '' : `${printable(name)} `}(${contentType}, ${size} B)`;
+        this.screen.show(line(['   ', 'dim'], [`📎 ${what}: uploading…`, 'dim']));
+      }
       return;
     }
     if (known === undefined) return;
@@ -334,22 +356,25 @@ export class ConversationView {
         ]),
         line(['✓', 'green'], ` sent (#${event.ack.seq}): ${preview(entry.body)}`),
       );
-    } else {
-      known.state = 'failed';
-      const reason = errorText(event.error);
-      this.screen.replace(
-        known.shown,
-        messageLine(
-          { sentAt: new Date(entry.createdAt).toISOString(), senderId: sender, body: entry.body },
-          true,
-          [`✗ not sent: ${reason}`, 'red'],
-        ),
-        line(['✗', 'red'], ` not sent (${reason}): ${preview(entry.body)}`),
-      );
-    }
+      // A file uploaded here: its key is known now.
+      if (entry.file) this.showAttachment(entry);
+    } else this.markFailed(known, errorText(event.error, entry.file || entry.attachment ? 'attach' : 'send'));
     // What matched this message's body before the ack was another message of the same user.
     if (known.early !== undefined && (event.status === 'failed' || known.early.seq !== event.ack.seq))
       this.screen.show(messageLine(known.early, true));
     known.early = undefined;
+  }
+
+  private markFailed(own: OwnMessage, reason: string): void {
+    own.state = 'failed';
+    const sender = this.me ?? 'you';
+    this.screen.replace(
+      own.shown,
+      messageLine({ sentAt: new Date(own.createdAt).toISOString(), senderId: sender, body: own.body }, true, [
+        `✗ not sent: ${reason}`,
+        'red',
+      ]),
+      line(['✗', 'red'], ` not sent (${reason.replace(/\.$/, '')}): ${preview(own.body)}`),
+    );
   }
 }

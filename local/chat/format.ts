@@ -1,5 +1,6 @@
 /** How the chat's lines read: safe text, times, terminal styles and the one-line forms of its events. */
 import { type ActivityEvent, ChatRequestError, describeMembership, type MembershipEvent } from '../../client';
+import { type ErrorAction, errorWords } from '../../client/error-words';
 
 /**
  * Text from other people, made safe for one terminal line: line breaks become ⏎ and other control
@@ -108,14 +109,15 @@ export function messageLine(
 
 /**
  * A message in another conversation, `count` of them heard so far:
- * `[<conversation id>] 2 new from bob: lunch?` (the preview cut to 40 characters).
+ * `[<its name>] 2 new from bob: lunch?` (the preview cut to 40 characters; the id when no name is given).
  */
 export function activityText(
   activity: Pick<ActivityEvent, 'conversationId' | 'senderId' | 'preview' | 'attachment'>,
   count: number,
+  name = activity.conversationId,
 ): string {
   const body = `${activity.attachment ? '📎 ' : ''}${preview(activity.preview)}`;
-  return `[${printable(activity.conversationId)}] ${count} new from ${printable(activity.senderId)}: ${body}`;
+  return `[${printable(name)}] ${count} new from ${printable(activity.senderId)}: ${body}`;
 }
 
 /** Who else is online in the conversation, as the join shows it: `online: bob, carol` or `nobody else is online`. */
@@ -139,10 +141,14 @@ export function attachmentText(attachment: { key: string; contentType: string; s
   return `[${printable(attachment.contentType)} ${attachment.size} B] ${printable(attachment.key)}`;
 }
 
-/** What went wrong, for the user: a server refusal with its code, or an error with its cause. */
-export const errorText = (err: unknown): string => {
-  if (err instanceof ChatRequestError) return `${err.code}: ${err.message}`;
+/**
+ * What went wrong, for the user: a refusal of `action` as one sentence (client/error-words.ts, shared with
+ * the web page), or another error with its cause.
+ */
+export const errorText = (err: unknown, action: ErrorAction): string => {
+  if (err instanceof ChatRequestError) return errorWords(err.code, action, err.message);
   if (!(err instanceof Error)) return String(err);
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'There is no such file.';
   const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
   return `${err.message}${cause}`;
 };

@@ -39,7 +39,7 @@ if (require.main === module) {
   main().then(
     (code) => process.exit(code),
     (err: unknown) => {
-      process.stderr.write(`${errorText(err)}\n`);
+      process.stderr.write(`${errorText(err, 'open')}\n`);
       process.exit(1);
     },
   );

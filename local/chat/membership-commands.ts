@@ -68,6 +68,6 @@ export async function runMembershipCommand(
       done(`declined ${printable(command.conversationId)}`);
     }
   } catch (error: unknown) {
-    screen.note(line([`✗ could not ${command.kind}: ${errorText(error)}`, 'red']));
+    screen.note(line([`✗ could not ${command.kind}: ${errorText(error, command.kind)}`, 'red']));
   }
 }

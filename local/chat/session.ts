@@ -1,11 +1,14 @@
 /** One run of the chat: connect, create or join the conversation, read input, and end with an exit code. */
 import WebSocket from 'ws';
-import { connect, type ReconnectReason } from '../../client';
+import { ChatRequestError, connect, type ReconnectReason } from '../../client';
+import { NOT_IN_CONVERSATION } from '../../client/error-words';
 import { readState } from '../state';
 import type { ChatOptions } from './args';
-import { ConversationView } from './conversation-view';
-import { errorText, type Line, line, onlineText, printable, type Style } from './format';
+import { ConversationView, type Ending } from './conversation-view';
+import { ConversationNames, watchElsewhere } from './elsewhere';
+import { errorText, type Line, line, printable, type Style } from './format';
 import { acceptOnJoin } from './membership-commands';
+import { noteRoomState } from './room-notes';
 import type { Screen } from './screen';
 import { uploadFetch } from './upload';
 
@@ -110,14 +113,50 @@ export async function run(options: ChatOptions, screen: Screen, interactive: boo
   });
   chat.on('error', ({ error }) => {
     // While dialling, it is the token provider's: the `reconnecting` that follows says it.
-    if (chat.state === 'connecting') lastError = `no token: ${errorText(error)}`;
-    else screen.note(line([errorText(error), 'yellow']));
+    if (chat.state === 'connecting') lastError = `no token: ${errorText(error, 'open')}`;
+    else screen.note(line([errorText(error, 'open'), 'yellow']));
   });
   chat.on('closed', ({ reason }) => {
     if (reason === 'gave_up') fatal('Gave up reconnecting');
   });
 
   let view: ConversationView | undefined;
+  const names = new ConversationNames(chat, me ?? '');
+  /** How to go on after the conversation ended: this client shows one conversation a run. */
+  const elsewhere =
+    server.kind === 'local'
+      ? `npm run chat -- --user ${server.user} --to <members> starts another; --conversation <id> joins one`
+      : 'run the chat again with --to <members> to start another, or --conversation <id> to join one';
+  let ending: Ending | undefined;
+  /**
+   * The user is out of the open conversation: waits (bounded) for the outbox's verdict on what was typed,
+   * marks what is still unsent ✗, says what happened and what to do next, and exits.
+   */
+  const conversationEnded = async (why: Ending): Promise<void> => {
+    if (ending !== undefined || done) return;
+    ending = why;
+    const name = names.known(conversationIdOf());
+    view?.stop(why.kind === 'left' ? 'you left this conversation' : 'the conversation is closed');
+    if (why.kind !== 'left')
+      screen.note(
+        line([
+          why.kind === 'gone'
+            ? `${NOT_IN_CONVERSATION} It may have gone with a restart of the server, or you were removed.`
+            : `${printable(why.by)} removed you from ${printable(name)}.`,
+          'red',
+        ]),
+      );
+    await view?.settled(Math.min(options.waitSeconds, 10) * 1000);
+    view?.abandon(why.kind === 'removed' ? `you were removed from ${printable(name)}` : undefined);
+    const { failed } = view?.counts() ?? { failed: 0 };
+    const unsent = failed > 0 ? ` ${failed} message(s) not sent: they are marked ✗ above, to copy.` : '';
+    const code = why.kind === 'left' && failed === 0 ? 0 : 1;
+    const what = why.kind === 'left' ? `You left ${printable(name)}.` : 'This conversation is closed.';
+    end(code, line([`${what}${unsent} Next: ${elsewhere}.`, code === 0 ? 'green' : 'red']));
+  };
+  const conversationIdOf = () =>
+    options.conversation.kind === 'join' ? options.conversation.conversationId : (createdId ?? '');
+  let createdId: string | undefined;
   /** Quits at once, saying what is lost: the outbox lives in memory. */
   const quit = (code: number) => {
     const unsent = view?.counts().pending ?? 0;
@@ -133,6 +172,8 @@ export async function run(options: ChatOptions, screen: Screen, interactive: boo
     if (conversation.kind === 'create') {
       const created = await chat.createConversation(conversation.members, conversation.title);
       conversationId = created.conversationId;
+      createdId = conversationId;
+      names.learn(created);
       const title = created.title === undefined ? '' : ` "${printable(created.title)}"`;
       screen.show(
         line('Conversation ', [conversationId, 'bold'], ` created${title}: ${created.members.join(', ')}`),
@@ -163,29 +204,34 @@ export async function run(options: ChatOptions, screen: Screen, interactive: boo
     const unread =
       conversation.kind === 'join'
         ? await chat.listAllConversations().then(
-            ({ conversations }) => conversations.find((c) => c.conversationId === conversationId)?.unread,
+            ({ conversations }) => {
+              const entry = conversations.find((c) => c.conversationId === conversationId);
+              if (entry) names.learn(entry);
+              return entry?.unread;
+            },
             () => undefined,
           )
         : undefined;
-    const stream = chat.conversation(conversationId);
-    stream.on('error', (error) => fatal(`Cannot read the conversation: ${errorText(error)}`));
-    view = new ConversationView(chat, stream, screen, me);
+    // Live only: showHistory reads the --history size the user asked for, with its header.
+    const stream = chat.conversation(conversationId, { backlog: 0 });
+    stream.on('error', (error) => {
+      if (error.code === 'forbidden' || error.code === 'not_found') void conversationEnded({ kind: 'gone' });
+      else fatal(`Cannot read the conversation: ${errorText(error, 'open')}`);
+    });
+    view = new ConversationView(chat, stream, screen, me, (why) => void conversationEnded(why));
+    watchElsewhere(chat, conversationId, names, screen, me);
+    noteRoomState(chat, stream, screen, me);
     await stream.ready;
     if (conversation.kind === 'join')
       screen.show(
         line(
           'Conversation ',
           [conversationId, 'bold'],
-          ' joined',
+          ` joined: ${printable(names.known(conversationId))}`,
           ...(unread ? [[` · ${unread} unread`, 'bold'] as [string, Style]] : []),
         ),
       );
     await view.showHistory(options.historySize);
-    // Who is here now; presence pushes tell the changes after that.
-    await chat.presence(conversationId).then(
-      (online) => screen.note(line([onlineText(online, me), 'dim'])),
-      () => undefined,
-    );
   };
 
   /** The input ended: waits (bounded) for every message to be acked, then ends with the outcome. */
@@ -231,10 +277,16 @@ export async function run(options: ChatOptions, screen: Screen, interactive: boo
     },
     (err: unknown) => {
       clearTimeout(joinTimer);
+      // A refused subscribe is the stream's `error`, which conversationEnded answers.
+      if (ending !== undefined) return;
+      if (err instanceof ChatRequestError && (err.code === 'forbidden' || err.code === 'not_found')) {
+        void conversationEnded({ kind: 'gone' });
+        return;
+      }
       fatal(
         options.conversation.kind === 'create'
-          ? `Could not create the conversation: ${errorText(err)}`
-          : `Cannot join conversation ${options.conversation.conversationId}: ${errorText(err)}`,
+          ? `Could not create the conversation: ${errorText(err, 'create')}`
+          : `Cannot join conversation ${options.conversation.conversationId}: ${errorText(err, 'open')}`,
       );
     },
   );

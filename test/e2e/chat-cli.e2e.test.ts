@@ -1,89 +1,27 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { connect } from '../../client';
+import { describe, expect, it } from 'vitest';
 import { uniqueUser } from '../support/chat';
 import { useLocalRuntime } from '../support/local-runtime';
+import { ChatCli as ChatCliProcess, killChatClisAfterEach, sdkClient } from './chat-cli-process';
 import { letAnyoneAdd } from './helpers';
-
-const ROOT = path.join(__dirname, '..', '..');
-/** A message line of the transcript: time, sender, body (own lines add a state after two spaces). */
-const MESSAGE_LINE = /^(?:\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d {2}(\S+) {2}(.*)$/;
 
 // The CLI finds the runtime as it finds `npm start`: through the state file (this process is its pid).
 const { runtime, stateFile } = useLocalRuntime({ stateFile: true });
 /** A folder of this file's own, for files the CLI reads. */
 const scratchDir = (): string => path.dirname(stateFile());
-const sessions: ChatCli[] = [];
+killChatClisAfterEach();
 
-/** `npm run chat` in a child process with piped stdin, as a script would run it. */
-class ChatCli {
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<number | null>;
-  private readonly child: ChildProcessWithoutNullStreams;
-
+/** The terminal client on this file's runtime. */
+class ChatCli extends ChatCliProcess {
   constructor(args: string[], env: Record<string, string> = { RUNTIME_STATE_FILE: stateFile() }) {
-    this.child = spawn('npm', ['run', '-s', 'chat', '--', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      detached: true, // its own process group (npm → sh → node), so teardown can end all of it
-    });
-    this.child.stdout.on('data', (chunk: Buffer) => {
-      this.stdout += chunk.toString();
-    });
-    this.child.stderr.on('data', (chunk: Buffer) => {
-      this.stderr += chunk.toString();
-    });
-    // `close`, not `exit`: the output may still be on its way when the process has exited.
-    this.exited = new Promise((resolve) => this.child.once('close', (code) => resolve(code)));
-    sessions.push(this);
-  }
-
-  type(...lines: string[]): void {
-    this.child.stdin.write(lines.map((l) => `${l}\n`).join(''));
-  }
-
-  endInput(): void {
-    this.child.stdin.end();
-  }
-
-  /** The bodies of the transcript's lines from `sender`, in the order they were printed. */
-  messagesFrom(sender: string): string[] {
-    return this.stdout
-      .split('\n')
-      .map((l) => MESSAGE_LINE.exec(l))
-      .filter((m) => m?.[1] === sender)
-      .map((m) => m?.[2] ?? '');
-  }
-
-  conversationId(): string | undefined {
-    return /^Conversation (\S+)/m.exec(this.stdout)?.[1];
-  }
-
-  kill(): void {
-    if (this.child.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null)
-      process.kill(-this.child.pid, 'SIGKILL');
+    super(args, env);
   }
 }
-
-/** An SDK client of `userId` on the test's runtime, for the other side of a conversation. */
-const sdkClient = (userId: string) =>
-  connect({
-    url: runtime().webSocketUrl,
-    tokenProvider: () => runtime().issueToken(userId),
-    WebSocket: WebSocket as never,
-  });
-
-afterEach(() => {
-  for (const session of sessions.splice(0)) session.kill();
-});
 
 describe('npm run chat', () => {
   it('lets alice create a conversation and bob join it; each sees the other’s lines in order', async () => {
@@ -148,7 +86,7 @@ describe('npm run chat', () => {
     const bobCli = new ChatCli(['--user', bob, '--conversation', conversationId]);
     await expect
       .poll(() => bobCli.stdout, { timeout: 30_000, interval: 200 })
-      .toContain(`Conversation ${conversationId} joined · 1 unread`);
+      .toContain(`Conversation ${conversationId} joined: ${alice} · 1 unread`);
     await expect.poll(() => bobCli.messagesFrom(alice), { timeout: 30_000, interval: 200 }).toEqual(['helo']);
     // Act
     aliceCli.type('/edit 1 hello', '/edit x');
@@ -187,7 +125,7 @@ describe('npm run chat', () => {
     // Assess: alice has read her own three; bob has not read them yet.
     const conversationId = String(aliceCli.conversationId());
     const unreadOf = async (userId: string) => {
-      const chat = sdkClient(userId);
+      const chat = sdkClient(runtime(), userId);
       try {
         const { conversations } = await chat.listConversations({ limit: 100 });
         return conversations.find((c) => c.conversationId === conversationId)?.unread;
@@ -204,7 +142,7 @@ describe('npm run chat', () => {
     const alice = uniqueUser('alice');
     const bob = uniqueUser('bob');
     await letAnyoneAdd(runtime(), [bob]);
-    const chat = sdkClient(alice);
+    const chat = sdkClient(runtime(), alice);
     try {
       const { conversationId } = await chat.createConversation([bob], 'Files');
       // A message may name only a file the server checked: alice uploads and confirms a real PNG.
@@ -221,12 +159,15 @@ describe('npm run chat', () => {
       expect(bobCli.messagesFrom(alice)).toEqual(['a photo']);
 
       // Act
-      bobCli.type('/leave');
-      await expect
-        .poll(() => bobCli.stdout, { timeout: 30_000, interval: 200 })
-        .toContain('you left the conversation');
-      bobCli.endInput();
+      bobCli.type('/leave', 'typed after leaving');
+
+      // Assess: the client says so and exits by itself; nothing typed after /leave is sent.
       expect(await bobCli.exited).toBe(0);
+      expect(bobCli.stderr).toContain('You left Files. Next: npm run chat -- --user');
+      expect(bobCli.stdout).not.toContain('typed after leaving');
+      expect(bobCli.stderr).toMatch(
+        /^✗ not sent \(you are leaving this conversation\): typed after leaving$/m,
+      );
 
       // Assess: the server says bob is gone.
       const { removed } = await chat.removeMember(conversationId, bob);
@@ -242,7 +183,7 @@ describe('npm run chat', () => {
     const bob = uniqueUser('bob');
     const carol = uniqueUser('carol');
     await letAnyoneAdd(runtime(), [bob, carol]);
-    const chat = sdkClient(alice);
+    const chat = sdkClient(runtime(), alice);
     try {
       const { conversationId } = await chat.createConversation([bob], 'Followed');
       const other = await chat.createConversation([bob], 'Elsewhere');
@@ -261,10 +202,10 @@ describe('npm run chat', () => {
         .toContain(`— ${alice} added ${carol} —`);
       await expect
         .poll(() => bobCli.stderr, { timeout: 30_000, interval: 200 })
-        .toContain(`[${other.conversationId}] 1 new from ${alice}: over here`);
+        .toContain(`[Elsewhere] 1 new from ${alice}: over here`);
       await expect
         .poll(() => bobCli.stderr, { timeout: 30_000, interval: 200 })
-        .toContain(`[${third.conversationId}] — ${alice} added ${bob} —`);
+        .toContain(`[Later] — ${alice} added ${bob} —`);
       bobCli.endInput();
       expect(await bobCli.exited).toBe(0);
     } finally {
@@ -277,7 +218,7 @@ describe('npm run chat', () => {
     const alice = uniqueUser('alice');
     const bob = uniqueUser('bob');
     await letAnyoneAdd(runtime(), [bob]);
-    const chat = sdkClient(alice);
+    const chat = sdkClient(runtime(), alice);
     const { conversationId } = await chat.createConversation([bob], 'Presence');
     await chat.conversation(conversationId).ready;
 
@@ -305,7 +246,7 @@ describe('npm run chat', () => {
     );
     const file = path.join(scratchDir(), 'dot 1.png');
     writeFileSync(file, png);
-    const chat = sdkClient(alice);
+    const chat = sdkClient(runtime(), alice);
     try {
       const { conversationId } = await chat.createConversation([bob], 'Files');
       const bobCli = new ChatCli(['--user', bob, '--conversation', conversationId]);
@@ -320,7 +261,9 @@ describe('npm run chat', () => {
       expect(bobCli.stdout).toMatch(
         new RegExp(`\\[image/png ${png.length} B\\] conversations/${conversationId}/[0-9a-f-]{36}`),
       );
-      expect(bobCli.stderr).toContain('cannot attach notes.txt');
+      expect(bobCli.stderr).toContain(
+        '✗ could not attach notes.txt: only .png .jpg .jpeg .gif .webp .pdf files can be attached.',
+      );
       const { messages } = await chat.history(conversationId);
       expect(messages).toEqual([
         expect.objectContaining({
@@ -386,13 +329,13 @@ describe('npm run chat', () => {
 
     expect(await cli.exited).toBe(1);
     expect(cli.stdout).toMatch(
-      /^✗ not sent \(payload_too_large: The body is over 16384 bytes of UTF-8\): x{39}…$/m,
+      /^✗ not sent \(The message is too long: the limit is 16 KB of text\): x{39}…$/m,
     );
     expect(cli.stdout.match(/^✓ sent .*$/gm)).toEqual(['✓ sent (#1): fine', '✓ sent (#2): also fine']);
     expect(cli.stderr).toContain('2 of 3 messages sent; 1 failed.');
   }, 60_000);
 
-  it('exits 1 with the server’s reason when a user who is not a member joins', async () => {
+  it('exits 1 saying in words that the conversation is not theirs when a user who is not a member joins', async () => {
     const owner = new ChatCli(['--user', uniqueUser('alice'), '--to', uniqueUser('bob')]);
     owner.endInput();
     expect(await owner.exited).toBe(0);
@@ -406,7 +349,8 @@ describe('npm run chat', () => {
     stranger.type('let me in');
 
     expect(await stranger.exited).toBe(1);
-    expect(stranger.stderr).toContain('Cannot read the conversation: forbidden: You are not a member');
+    expect(stranger.stderr).toContain('This conversation does not exist or you are not in it.');
+    expect(stranger.stderr).not.toContain('forbidden');
     expect(stranger.stdout).not.toContain('let me in');
   }, 60_000);
 
