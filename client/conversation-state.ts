@@ -28,6 +28,8 @@ export class ConversationStateKeeper {
   private readonly typing = new Map<string, () => void>();
   private readonly readSeqs = new Map<string, number>();
   private online = new Set<string>();
+  /** Users heard of here (online, typing, reading, sending): the members as far as known when the list is not. */
+  private readonly seen = new Set<string>();
   private lastSeq = 0;
   private snapshot: ConversationState | undefined;
 
@@ -58,6 +60,7 @@ export class ConversationStateKeeper {
   /** The `presence` answer: who is online now, and (small groups) every member and their read cursor. */
   listed(ack: PresenceAck): void {
     this.online = new Set(ack.online);
+    for (const userId of ack.online) this.seen.add(userId);
     if (ack.readSeqs) {
       this.members = ack.readSeqs.map((member) => member.userId);
       for (const { userId, readSeq } of ack.readSeqs) this.raiseRead(userId, readSeq);
@@ -74,6 +77,7 @@ export class ConversationStateKeeper {
       const gone = new Set(event.kind === 'member_left' ? [event.by, ...event.userIds] : event.userIds);
       this.members = this.members?.filter((member) => !gone.has(member));
       for (const userId of gone) {
+        this.seen.delete(userId);
         this.online.delete(userId);
         this.stopTyping(userId);
       }
@@ -83,6 +87,7 @@ export class ConversationStateKeeper {
 
   /** A `typing` push: shown until LIMITS.typingShownMs after the last one. */
   typed(userId: string): void {
+    this.seen.add(userId);
     this.typing.get(userId)?.();
     this.typing.set(
       userId,
@@ -98,22 +103,26 @@ export class ConversationStateKeeper {
   delivered(lastSeq: number, senders: Iterable<string>): void {
     let changed = lastSeq !== this.lastSeq;
     this.lastSeq = lastSeq;
-    for (const sender of senders) changed = this.stopTyping(sender) || changed;
+    for (const sender of senders) {
+      this.seen.add(sender);
+      changed = this.stopTyping(sender) || changed;
+    }
     if (changed) this.publish();
   }
 
   /** A `read` push (or this user's own read): a cursor only moves forward. */
   read(userId: string, seq: number): void {
+    this.seen.add(userId);
     if (this.raiseRead(userId, seq)) this.publish();
   }
 
   /**
    * A `presence` push. The server announces users of every conversation this connection listens to, so
-   * only members count here; while the members are not known, only going offline does.
+   * only members count here (while the list is not known, those heard of here).
    */
   presence(userId: string, online: boolean): void {
     if (online === this.online.has(userId)) return;
-    if (online && !this.members?.includes(userId)) return;
+    if (online && !(this.members ? this.members.includes(userId) : this.seen.has(userId))) return;
     if (online) this.online.add(userId);
     else this.online.delete(userId);
     this.publish();

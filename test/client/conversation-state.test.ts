@@ -124,6 +124,19 @@ describe("a conversation's state", () => {
     expect(room.state.online).toEqual(['alice', 'bob']);
   });
 
+  it('counts presence pushes of users heard of here while a big group does not list its members', async () => {
+    // Prepare: no readSeqs above 20 members, so the answer names only who is online.
+    const { room, socket } = await openRoom({ online: ['alice', 'bob'] });
+
+    // Act
+    socket.receive({ type: 'presence', userId: 'bob', online: false });
+    socket.receive({ type: 'presence', userId: 'bob', online: true });
+    socket.receive({ type: 'presence', userId: 'mallory', online: true });
+
+    // Assess
+    expect(room.state).toMatchObject({ members: [], online: ['alice', 'bob'] });
+  });
+
   it('keeps the member list by membership changes; who is removed or leaves is no longer online or typing', async () => {
     // Prepare
     const { room, socket } = await openRoom();

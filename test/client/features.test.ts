@@ -193,6 +193,51 @@ describe('typing and presence', () => {
   });
 });
 
+describe('pages of older entries', () => {
+  it('answers history() and loadOlder() in one shape: messages, deleted messages and membership changes apart', async () => {
+    // Prepare: a stream that starts after seq 4, so that loadOlder reads 1..4.
+    const { chat, connectNow } = harness();
+    const socket = await connectNow();
+    const stream = chat.conversation(C, { afterSeq: 4 });
+    await settle();
+    socket.ack(socket.last('subscribe'), { conversationId: C, messages: [], hasMore: false, lastSeq: 4 });
+    await stream.ready;
+    const entries = [
+      { conversationId: C, seq: 1, senderId: 'bob', body: 'hi', sentAt: 't1', version: 0 },
+      { conversationId: C, seq: 2, tombstone: true },
+      { conversationId: C, seq: 3, tombstone: true, deleted: true, version: 1 },
+      {
+        conversationId: C,
+        seq: 4,
+        tombstone: true,
+        kind: 'member_added',
+        userIds: ['dave'],
+        by: 'bob',
+        at: 'a',
+      },
+    ];
+
+    // Act
+    const fromHistory = chat.history(C, { beforeSeq: 5 });
+    const fromStream = stream.loadOlder();
+    await settle();
+    for (const frame of socket.frames('history'))
+      socket.ack(frame, { conversationId: C, messages: entries, hasMore: false, lastSeq: 4 });
+
+    // Assess
+    const page = await fromHistory;
+    expect(page).toEqual({
+      messages: [{ conversationId: C, seq: 1, senderId: 'bob', body: 'hi', sentAt: 't1' }],
+      deleted: [entries[2]],
+      membership: [
+        { conversationId: C, seq: 4, kind: 'member_added', userIds: ['dave'], by: 'bob', at: 'a' },
+      ],
+      hasMore: false,
+    });
+    expect(await fromStream).toEqual(page);
+  });
+});
+
 describe('describeMembership', () => {
   it('words a change, naming users as the caller shows them', () => {
     const you = (userId: string) => (userId === 'alice' ? 'you' : userId);
