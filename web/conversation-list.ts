@@ -2,8 +2,8 @@
  * The sidebar's conversation list: each conversation with its title, last activity, preview line,
  * unread count and how many of your messages to it are not sent yet.
  */
-import type { OutboxEntry } from '../client';
-import { type ConversationSummary, conversationLabel } from './conversations';
+import { conversationName, type OutboxEntry } from '../client';
+import type { ConversationSummary } from './conversations';
 import { h } from './dom';
 import { formatTime } from './format';
 import { ui } from './ui';
@@ -44,7 +44,7 @@ export function renderConversationList({
           'data-conversation-id': c.conversationId,
           'aria-current': c.conversationId === openId ? 'true' : undefined,
         },
-        h('span', { class: 'title', dir: 'auto' }, conversationLabel(c, me)),
+        h('span', { class: 'title', dir: 'auto' }, conversationName(c, me)),
         h(
           'span',
           { class: 'subtle' },

@@ -17,7 +17,9 @@ import { LIMITS } from '../shared/limits';
 export interface ConversationSummary {
   conversationId: string;
   title?: string;
+  /** Every member, or (listed, in a large group) the first few, with `memberCount` saying how many in all. */
   members?: string[];
+  memberCount?: number;
   /** One conversation per pair of users (its members are the two of them). */
   direct?: boolean;
   /** Messages after the user's read cursor, as the server last listed them, counted up by `activity`. */
@@ -30,12 +32,6 @@ export interface ConversationSummary {
   /** ISO time of the last message (from the server) or of when this browser last opened it. */
   lastActivityAt?: string;
 }
-
-/** The title; a direct conversation is named after the other member. */
-export const conversationLabel = (c: ConversationSummary, userId: string): string =>
-  c.title ||
-  (c.direct ? c.members?.filter((m) => m !== userId) : c.members)?.join(', ') ||
-  `Conversation ${c.conversationId.slice(0, 8)}`;
 
 function isSummary(value: unknown): value is ConversationSummary {
   const entry = value as Partial<ConversationSummary> | null;
@@ -102,7 +98,7 @@ export class ConversationDirectory {
   async refresh(chat: ChatClient): Promise<{ hasMore: boolean }> {
     const { conversations, hasMore } = await chat.listAllConversations();
     const before = new Map(this.listed.map((c) => [c.conversationId, c]));
-    this.listed = conversations.map(({ conversationId, title, direct, members, ...counts }) => {
+    this.listed = conversations.map(({ conversationId, title, direct, members, memberCount, ...counts }) => {
       const entry: ConversationSummary = {
         conversationId,
         lastActivityAt: counts.lastActivityAt,
@@ -112,7 +108,7 @@ export class ConversationDirectory {
         ...(counts.last === undefined ? {} : { preview: lastEntryPreview(counts.last, this.userId) }),
         ...(title === undefined ? {} : { title }),
         ...(direct ? { direct: true } : {}),
-        ...(members === undefined ? {} : { members }),
+        ...(members === undefined ? {} : { members, memberCount }),
       };
       // An `activity` heard while the list was being read may be newer than the list.
       const heard = before.get(conversationId);

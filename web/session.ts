@@ -25,8 +25,6 @@ export class Session {
   readonly chat: ChatClient;
   readonly directory: ConversationDirectory;
   private view: ConversationView | undefined;
-  /** Read cursors per conversation (from `presence` on opening, then `read` pushes), kept across views. */
-  private readonly receiptsByConversation = new Map<string, Map<string, number>>();
   /** The server left older conversations out of its list. */
   private listTruncated = false;
   /** Groups this user was invited to, with Accept and Decline (./invitations.ts). */
@@ -56,23 +54,25 @@ export class Session {
       },
       WebSocket,
       outboxStore: localStorageOutboxStore(outboxKey(userId)),
+      // Called on its own: the SDK's default calls `fetch` as a method of another object, which a browser
+      // refuses ("Illegal invocation"), so no attachment would ever upload.
+      fetch: (url, init) => fetch(url, init),
     });
     status.watch(this.chat);
     this.chat.on('open', () => {
       tokens.opened();
       ui.sessionEnded.hidden = true;
-      this.view?.connectionChanged(true);
+      this.view?.connectionChanged();
       void this.refreshList();
     });
-    this.chat.on('reconnecting', () => this.view?.connectionChanged(false));
-    this.chat.on('closed', () => this.view?.connectionChanged(false));
+    this.chat.on('reconnecting', () => this.view?.connectionChanged());
+    this.chat.on('closed', () => this.view?.connectionChanged());
     this.chat.on('auth_failed', sessionEnded);
     this.chat.on('outbox', (event) => {
       this.view?.onOutbox(event);
       this.renderList();
     });
     this.chat.on('error', ({ error }) => console.warn('serverless-chat:', error));
-    this.chat.on('presence', ({ userId, online }) => this.view?.presenceChanged(userId, online));
     this.chat.on('membership', (event) => this.membershipHeard(event));
     this.invitations = new Invitations(this.chat, (conversationId) => {
       void this.refreshList();
@@ -108,16 +108,6 @@ export class Session {
     if (localStorage.getItem(lastConversationKey(this.userId)) === event.conversationId)
       localStorage.removeItem(lastConversationKey(this.userId));
     this.renderList();
-  }
-
-  /** Who has read how far in a conversation, as far as this tab knows (`presence`, then `read` pushes). */
-  receipts(conversationId: string): Map<string, number> {
-    let receipts = this.receiptsByConversation.get(conversationId);
-    if (receipts === undefined) {
-      receipts = new Map();
-      this.receiptsByConversation.set(conversationId, receipts);
-    }
-    return receipts;
   }
 
   /** Shows a conversation (a new view unless it is the open one) and focuses the composer. */
@@ -200,7 +190,7 @@ export class Session {
   }
 
   attach(file: File): void {
-    void this.view?.attach(file);
+    this.view?.attach(file);
   }
 
   /** Adds members to the open conversation; false when there is none or the server refused. */

@@ -1,4 +1,4 @@
-import type { ChatClient, MembershipEvent } from '../../client';
+import type { ChatClient } from '../../client';
 import type { ConversationDirectory } from '../conversations';
 import { h } from '../dom';
 import { clearErrorLines, inWords, type PageAction } from '../messages-in-words';
@@ -12,8 +12,8 @@ export const showMembersPanel = (open: boolean): void => {
 
 /** The open conversation's members, as far as this page knows them, and the panel that adds and removes them. */
 export class MembersPanel {
-  /** The members, when known (created here, direct, or listed by `presence`), kept by membership changes. */
-  private members: string[] | undefined;
+  /** The members, when known: the SDK's `room.state` (created or listed here, or answered by `presence`). */
+  private members: readonly string[] | undefined;
   private closed = false;
 
   constructor(
@@ -30,20 +30,11 @@ export class MembersPanel {
     return this.members;
   }
 
-  /** The `presence` answer listed every member. */
-  listed(userIds: string[]): void {
-    this.members = userIds;
-    this.render();
-  }
-
-  /** A live membership change: a known member list follows it, here and in the directory. */
-  changed(event: MembershipEvent): void {
-    if (this.members === undefined || event.kind === 'member_promoted') return;
-    const gone = new Set(event.kind === 'member_added' ? [] : event.userIds);
-    this.members = [
-      ...new Set([...this.members, ...(event.kind === 'member_added' ? event.userIds : [])]),
-    ].filter((m) => !gone.has(m));
-    this.directory.membersChanged(this.conversationId, this.members);
+  /** The SDK's member list changed (empty: not known); the directory keeps it for the conversation's name. */
+  stateChanged(members: readonly string[]): void {
+    if (members.length === 0 || members.join() === this.members?.join()) return;
+    this.members = members;
+    this.directory.membersChanged(this.conversationId, [...members]);
     this.render();
   }
 

@@ -7,16 +7,9 @@ import {
   type MessageUpdate,
 } from '../../client';
 import { actionButton, h } from '../dom';
-import { formatTime } from '../format';
+import { formatSize, formatTime } from '../format';
 import { clearErrorLines, inWords } from '../messages-in-words';
 import { ui } from '../ui';
-
-const formatSize = (bytes: number): string =>
-  bytes < 1024
-    ? `${bytes} B`
-    : bytes < 1024 * 1024
-      ? `${(bytes / 1024).toFixed(1)} KB`
-      : `${(bytes / 1048576).toFixed(1)} MB`;
 
 /** Whether the transcript is scrolled to (nearly) its end, where new rows keep it. */
 function atBottom(): boolean {
@@ -41,11 +34,8 @@ export class Transcript {
     private readonly chat: ChatClient,
     private readonly me: string,
     private readonly conversationId: string,
-    /**
-     * How far each other member has read, from the `presence` answer on opening (small groups) and from
-     * `read` pushes after it: your messages up to it are "seen" by them.
-     */
-    private readonly seen: Map<string, number>,
+    /** Who has read `seq`, as the SDK keeps the read cursors (`room.seenBy`). */
+    private readonly seenBy: (seq: number) => string[],
   ) {
     ui.messages.replaceChildren();
     this.markUnseen(0);
@@ -180,17 +170,15 @@ export class Transcript {
     if (scroll && stick) scrollToBottom();
   }
 
-  /** A `read` push: `userId` has read up to `seq`, so your messages up to there are seen by them. */
-  readBy(userId: string, seq: number): void {
-    if (userId === this.me || seq <= (this.seen.get(userId) ?? 0)) return;
-    this.seen.set(userId, seq);
-    for (const [rowSeq, row] of this.rows) if (rowSeq <= seq) this.renderSeen(row, rowSeq);
+  /** The read cursors changed: each of your messages says again who has seen it. */
+  receiptsChanged(): void {
+    for (const [seq, row] of this.rows) this.renderSeen(row, seq);
   }
 
   private renderSeen(row: HTMLLIElement, seq: number): void {
     const mark = row.querySelector('.seen');
     if (mark === null) return; // not yours, or deleted
-    const by = [...this.seen].filter(([, upTo]) => upTo >= seq).map(([userId]) => userId);
+    const by = this.seenBy(seq).filter((userId) => userId !== this.me);
     mark.textContent = by.length === 0 ? '' : ` · seen by ${by.join(', ')}`;
   }
 

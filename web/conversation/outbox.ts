@@ -1,6 +1,6 @@
 import type { ChatClient, OutboxEntry } from '../../client';
 import { actionButton, h } from '../dom';
-import { formatTime } from '../format';
+import { formatSize, formatTime } from '../format';
 import { ui } from '../ui';
 import { scrollToBottom } from './messages';
 
@@ -30,6 +30,13 @@ export class OutboxRows {
         h('time', { datetime: new Date(entry.createdAt).toISOString() }, formatTime(entry.createdAt)),
       ),
       h('div', { class: 'body', dir: 'auto' }, entry.body),
+      entry.file
+        ? h(
+            'div',
+            { class: 'attachment subtle' },
+            `📎 ${entry.file.contentType}, ${formatSize(entry.file.size)}`,
+          )
+        : null,
       failed
         ? h(
             'div',
@@ -42,7 +49,7 @@ export class OutboxRows {
               this.discarded();
             }),
           )
-        : h('div', { class: 'state' }, 'pending…'),
+        : h('div', { class: 'state' }, entry.uploading ? 'uploading…' : 'pending…'),
     );
     const existing = this.rows.get(id);
     if (existing) existing.replaceWith(row);

@@ -4,27 +4,30 @@
  *   attachments, seen marks)
  * - outbox.ts: your pending and failed messages under it
  * - members.ts: the known members and the Members panel
- * - presence.ts and typing.ts: the lines under the header, who is online and who is typing
+ * - status-lines.ts: the lines under the header, who is online and who is typing
+ * - stranded.ts: the unsent messages of a conversation that cannot be opened
+ * Members, typing, read cursors and who is online are the SDK's `room.state`: the page keeps none of it.
  */
-import type {
-  AttachmentContentType,
-  ChatClient,
-  ChatMessage,
-  ChatRequestError,
-  ConversationStream,
-  MembershipEvent,
-  OutboxEvent,
+import {
+  type AttachmentContentType,
+  type ChatClient,
+  type ChatMessage,
+  type ChatRequestError,
+  type ConversationState,
+  type ConversationStream,
+  conversationName,
+  type MembershipEvent,
+  type OutboxEvent,
 } from '../../client';
 import { ATTACHMENT_CONTENT_TYPES } from '../../shared/attachment-types';
-import { type ConversationDirectory, conversationLabel } from '../conversations';
+import type { ConversationDirectory } from '../conversations';
 import { clearErrorLines, inWords, NOT_IN_CONVERSATION } from '../messages-in-words';
 import { ui } from '../ui';
 import { MembersPanel, showMembersPanel } from './members';
 import { Transcript } from './messages';
 import { OutboxRows } from './outbox';
-import { PresenceLine } from './presence';
+import { renderPresence, renderTyping } from './status-lines';
 import { hideStranded, showStranded } from './stranded';
-import { TypingLine } from './typing';
 
 /** Messages read per "load older" (and when a conversation opens). */
 const PAGE_SIZE = 50;
@@ -34,8 +37,6 @@ export interface ViewHost {
   readonly userId: string;
   readonly chat: ChatClient;
   readonly directory: ConversationDirectory;
-  /** Who has read how far in a conversation, kept across its views. */
-  receipts(conversationId: string): Map<string, number>;
   /** The conversation answered its subscribe, or this user sent to it. */
   opened(conversationId: string): void;
   /** The conversation does not exist or this user is not in it: it leaves the list. */
@@ -53,8 +54,6 @@ export class ConversationView {
   private readonly stream: ConversationStream;
   private readonly transcript: Transcript;
   private readonly outbox: OutboxRows;
-  private readonly typing = new TypingLine();
-  private readonly presence: PresenceLine;
   private readonly members: MembersPanel;
   /** The read cursor this page last sent. */
   private readSeq = 0;
@@ -67,12 +66,9 @@ export class ConversationView {
     private readonly session: ViewHost,
     readonly conversationId: string,
   ) {
-    this.presence = new PresenceLine(session.userId, () => session.connected);
-    this.transcript = new Transcript(
-      session.chat,
-      session.userId,
-      conversationId,
-      session.receipts(conversationId),
+    this.stream = session.chat.conversation(conversationId, { backlog: 0 });
+    this.transcript = new Transcript(session.chat, session.userId, conversationId, (seq) =>
+      this.stream.seenBy(seq),
     );
     this.members = new MembersPanel(session.chat, session.directory, session.userId, conversationId);
     showMembersPanel(false);
@@ -81,26 +77,22 @@ export class ConversationView {
     hideStranded();
     this.outbox = new OutboxRows(session.chat, () => session.renderList());
     ui.loadOlder.hidden = true;
-    this.presence.clear();
+    ui.conversationPresence.replaceChildren();
+    ui.typing.textContent = '';
     this.composer(true);
     ui.noConversation.hidden = true;
     ui.conversationPane.hidden = false;
 
     for (const entry of session.chat.outbox(conversationId)) this.outbox.show(entry);
-    this.stream = session.chat.conversation(conversationId);
     this.stream.on('message', (message) => {
       this.transcript.showMessage(message);
       if (message.seq === this.stream.lastSeq) session.newest(message);
-      this.typing.stop(message.senderId);
       this.scheduleRead();
     });
     this.stream.on('update', (update) => this.transcript.showUpdate(update));
-    this.stream.on('typing', ({ userId }) => this.typing.show(userId));
-    this.stream.on('read', ({ userId, seq }) => this.transcript.readBy(userId, seq));
-    this.stream.on('membership', (event) => {
-      this.transcript.showMembership(event);
-      this.membershipChanged(event);
-    });
+    this.stream.on('state', (state) => this.stateChanged(state));
+    this.stream.on('membership', (event) => this.transcript.showMembership(event));
+    this.stateChanged(this.stream.state);
     this.stream.on('error', (err) => this.refused(err));
     this.stream.ready.then(
       () => {
@@ -108,35 +100,25 @@ export class ConversationView {
         session.opened(conversationId);
         this.scheduleRead();
         void this.loadOlder();
-        this.askPresence();
       },
       () => undefined, // the error event says why
     );
   }
 
-  /** Asks who is online and how far each member has read (on opening, and again after a reconnect). */
-  askPresence(): void {
-    const { conversationId } = this;
-    this.session.chat.request('presence', { conversationId }).then(
-      ({ online, readSeqs }) => {
-        if (this.closed) return;
-        for (const userId of online) this.presence.set(userId, true);
-        if (readSeqs) {
-          this.members.listed(readSeqs.map((m) => m.userId));
-          for (const { userId, readSeq } of readSeqs) this.transcript.readBy(userId, readSeq);
-        }
-        this.renderHeader();
-      },
-      () => undefined, // the dots stay grey; presence events still update them
-    );
+  /** This page's connection opened or dropped: the presence dots are known, or greyed until it is back. */
+  connectionChanged(): void {
+    if (!this.closed && !this.unavailable)
+      renderPresence(this.stream.state, this.session.userId, this.session.connected);
   }
 
-  /** This page's connection opened or dropped: the presence dots are known, or greyed until it is back. */
-  connectionChanged(open: boolean): void {
-    if (this.closed) return;
-    if (open) this.askPresence();
-    else this.presence.forgetOnline();
-    this.presence.render(this.members.list);
+  /** The SDK's state of the conversation changed: members, presence, typing and receipts follow it. */
+  private stateChanged(state: ConversationState): void {
+    if (this.closed || this.unavailable) return;
+    this.members.stateChanged(state.members);
+    renderPresence(state, this.session.userId, this.session.connected);
+    renderTyping(state);
+    this.transcript.receiptsChanged();
+    this.renderHeader();
   }
 
   /** Unsubscribes; answers that arrive later change nothing on screen. */
@@ -144,7 +126,6 @@ export class ConversationView {
     this.closed = true;
     this.members.close();
     this.stream.close();
-    this.typing.clear();
   }
 
   /**
@@ -162,15 +143,23 @@ export class ConversationView {
     ui.membersToggle.hidden = true;
     ui.leave.hidden = true;
     showMembersPanel(false);
-    this.presence.clear();
+    ui.conversationPresence.replaceChildren();
+    ui.typing.textContent = '';
     this.close();
   }
 
   /** Title and members as far as the directory knows them (a conversation opened by id may have neither yet). */
   renderHeader(): void {
     const known = this.session.directory.get(this.conversationId);
-    ui.conversationTitle.textContent = known ? conversationLabel(known, this.session.userId) : 'Conversation';
     const members = this.members.list;
+    ui.conversationTitle.textContent = conversationName(
+      {
+        conversationId: this.conversationId,
+        ...known,
+        ...(members ? { members, memberCount: members.length } : {}),
+      },
+      this.session.userId,
+    );
     ui.conversationMembers.textContent = members ? `${members.join(', ')} · ` : '';
     ui.conversationId.textContent = this.conversationId;
     // A direct conversation has exactly its two members: nobody is added, removed, or leaves.
@@ -179,18 +168,11 @@ export class ConversationView {
     ui.blockDirect.hidden = known?.direct !== true || this.unavailable;
     ui.attach.hidden = this.unavailable;
     if (known?.direct) showMembersPanel(false);
-    this.presence.render(members);
   }
 
   /** Adds members to this conversation; false when the server refused. */
   addMembers(userIds: string[]): Promise<boolean> {
     return this.members.add(userIds);
-  }
-
-  /** A presence event: only users this conversation shows (members, or seen online here) matter. */
-  presenceChanged(userId: string, online: boolean): void {
-    this.presence.set(userId, online);
-    this.presence.render(this.members.list);
   }
 
   /** The user typed in the composer: the SDK sends `typing` at most once per 3 s. */
@@ -246,29 +228,23 @@ export class ConversationView {
     this.session.opened(this.conversationId);
   }
 
-  /** Uploads a file straight to the bucket, then sends a message that carries it. */
-  async attach(file: File): Promise<void> {
+  /**
+   * Sends a message that carries `file`: it takes its place in the outbox now, in the order typed, and the
+   * SDK uploads the file straight to the bucket before sending it (later messages wait behind it).
+   */
+  attach(file: File): void {
     const type = file.type as AttachmentContentType;
     if (!(ATTACHMENT_CONTENT_TYPES as readonly string[]).includes(type)) {
       ui.conversationError.textContent = `${file.name || 'This file'} cannot be attached: images (PNG, JPEG, GIF, WebP) and PDF only.`;
       return;
     }
-    ui.conversationError.textContent = `Uploading ${file.name}…`;
-    try {
-      await this.session.chat.attach(this.conversationId, file, type, file.name || type);
-      if (!this.closed) clearErrorLines();
-      this.session.opened(this.conversationId);
-    } catch (err: unknown) {
-      if (!this.closed) ui.conversationError.textContent = inWords(err, 'attach');
-    }
-  }
-
-  /** A live membership change: the member list and presence dots follow it. */
-  private membershipChanged(event: MembershipEvent): void {
-    if (event.kind === 'member_removed' || event.kind === 'member_left')
-      for (const userId of event.userIds) this.presence.set(userId, false);
-    this.members.changed(event);
-    this.renderHeader();
+    clearErrorLines();
+    const name = file.name || type;
+    // A failed upload or send shows on its outbox row (failed, with Retry and Discard).
+    this.session.chat
+      .send(this.conversationId, name, { file: { data: file, contentType: type, name } })
+      .catch(() => undefined);
+    this.session.opened(this.conversationId);
   }
 
   /** An outbox change: a sent entry becomes a message at its seq, any other is shown as pending or failed. */
@@ -306,7 +282,8 @@ export class ConversationView {
     this.unavailable = true;
     ui.loadOlder.hidden = true;
     showMembersPanel(false);
-    this.presence.clear();
+    ui.conversationPresence.replaceChildren();
+    ui.typing.textContent = '';
     this.renderHeader();
     if (!gone) return;
     ui.outbox.replaceChildren();
