@@ -213,7 +213,7 @@ describe('npm run chat', () => {
     }
   }, 120_000);
 
-  it('says who else is online on joining, and who goes offline after', async () => {
+  it('says who else is online on joining, who types (from room.state), and who goes offline after', async () => {
     // Prepare: alice is connected (an SDK client) and listens to the conversation.
     const alice = uniqueUser('alice');
     const bob = uniqueUser('bob');
@@ -225,6 +225,10 @@ describe('npm run chat', () => {
     // Act
     const bobCli = new ChatCli(['--user', bob, '--conversation', conversationId]);
     await expect.poll(() => bobCli.stderr, { timeout: 30_000, interval: 200 }).toContain(`online: ${alice}`);
+    await chat.typing(conversationId);
+    await expect
+      .poll(() => bobCli.stderr, { timeout: 30_000, interval: 200 })
+      .toContain(`${alice} is typing…`);
     chat.close();
 
     // Assess
