@@ -9,7 +9,10 @@
  * - session.ts: one run: connect, create or join, read input, end with an exit code
  * - conversation-view.ts: the conversation on screen and the user's own messages with their state
  * - screen.ts: plain lines for pipes, or a terminal with a prompt
- * - format.ts: how each line reads; upload.ts: what `/attach` needs
+ * - room-notes.ts: who is online and typing, from the SDK's `room.state`; elsewhere.ts: news from the
+ *   user's other conversations, and their names
+ * - format.ts: how each line reads (refusals in the words of client/error-words.ts); upload.ts: what
+ *   `/attach` needs
  */
 import { type Command, parseArgs, USAGE, UsageError } from './args';
 import { errorText } from './format';

@@ -127,6 +127,9 @@ export async function run(options: ChatOptions, screen: Screen, interactive: boo
     server.kind === 'local'
       ? `npm run chat -- --user ${server.user} --to <members> starts another; --conversation <id> joins one`
       : 'run the chat again with --to <members> to start another, or --conversation <id> to join one';
+  let createdId: string | undefined;
+  const conversationIdOf = () =>
+    options.conversation.kind === 'join' ? options.conversation.conversationId : (createdId ?? '');
   let ending: Ending | undefined;
   /**
    * The user is out of the open conversation: waits (bounded) for the outbox's verdict on what was typed,
@@ -154,9 +157,6 @@ export async function run(options: ChatOptions, screen: Screen, interactive: boo
     const what = why.kind === 'left' ? `You left ${printable(name)}.` : 'This conversation is closed.';
     end(code, line([`${what}${unsent} Next: ${elsewhere}.`, code === 0 ? 'green' : 'red']));
   };
-  const conversationIdOf = () =>
-    options.conversation.kind === 'join' ? options.conversation.conversationId : (createdId ?? '');
-  let createdId: string | undefined;
   /** Quits at once, saying what is lost: the outbox lives in memory. */
   const quit = (code: number) => {
     const unsent = view?.counts().pending ?? 0;
