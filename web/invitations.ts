@@ -61,7 +61,7 @@ export class Invitations {
       this.invitations.delete(conversationId);
       this.render();
     } catch (err: unknown) {
-      ui.invitationError.textContent = inWords(err, 'invitation');
+      ui.invitationError.textContent = inWords(err, accept ? 'accept' : 'decline');
     }
   }
 

@@ -357,7 +357,7 @@ describe('the web chat page', () => {
 
     // Assess 2: the server's refusal is shown as text, and yuri stays.
     await xena
-      .locator('#conversation-error', { hasText: 'Only an admin of this conversation can do that.' })
+      .locator('#conversation-error', { hasText: 'Only an admin of this conversation can remove members.' })
       .waitFor();
     expect(await xena.locator('#conversation-error > *').count()).toBe(0);
     expect(await xena.locator('#member-list li[data-user="yuri"]').count()).toBe(1);

@@ -48,7 +48,9 @@ describe('refusals in words', () => {
     const error = page.locator('#create-error');
     await expect.poll(() => error.textContent(), patiently).not.toBe('');
     const words = (await error.textContent()) ?? '';
-    expect(words).toBe('Name at least one other person by user id (letters, digits, no spaces).');
+    expect(words).toBe(
+      'Those names are not valid user ids (letters, digits, - and _), or no one else was named.',
+    );
     expect(words).not.toMatch(/Too small|invalid_request|expected array/);
 
     // Act: a direct conversation opens.

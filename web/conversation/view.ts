@@ -142,6 +142,7 @@ export class ConversationView {
     ui.loadOlder.hidden = true;
     ui.membersToggle.hidden = true;
     ui.leave.hidden = true;
+    ui.attach.hidden = true;
     showMembersPanel(false);
     ui.conversationPresence.replaceChildren();
     ui.typing.textContent = '';
