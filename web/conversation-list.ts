@@ -43,6 +43,7 @@ export function renderConversationList({
           class: 'conversation-item',
           'data-conversation-id': c.conversationId,
           'aria-current': c.conversationId === openId ? 'true' : undefined,
+          'data-gone': c.gone ? 'true' : undefined,
         },
         h('span', { class: 'title', dir: 'auto' }, conversationName(c, me)),
         h(
@@ -50,7 +51,11 @@ export function renderConversationList({
           { class: 'subtle' },
           c.lastActivityAt ? formatTime(c.lastActivityAt) : c.conversationId.slice(0, 8),
         ),
-        c.preview ? h('span', { class: 'preview subtle', dir: 'auto' }, c.preview) : null,
+        c.gone
+          ? h('span', { class: 'preview subtle' }, 'does not exist or you are not in it')
+          : c.preview
+            ? h('span', { class: 'preview subtle', dir: 'auto' }, c.preview)
+            : null,
         c.unread
           ? h(
               'span',

@@ -29,6 +29,11 @@ export interface ConversationSummary {
   lastSeq?: number;
   /** The newest entry as one line ("bob: lunch?", "alice added dave"), from the list or an `activity` push. */
   preview?: string;
+  /**
+   * The server said it does not exist or the user is not in it, while the outbox still holds messages to
+   * it: the list keeps it (marked) until the user has copied or discarded them.
+   */
+  gone?: boolean;
   /** ISO time of the last message (from the server) or of when this browser last opened it. */
   lastActivityAt?: string;
 }
@@ -78,6 +83,12 @@ export class ConversationDirectory {
     const merged = { ...known, ...definedFields(summary) };
     this.remembered = [merged, ...this.remembered.filter((c) => c !== known)];
     this.storage.setItem(this.key, JSON.stringify(this.remembered));
+  }
+
+  /** Keeps a conversation that cannot be opened only as the place of its unsent messages. */
+  markGone(conversationId: string): void {
+    this.listed = this.listed.filter((c) => c.conversationId !== conversationId);
+    this.remember({ conversationId, gone: true });
   }
 
   /** Forgets a conversation the user left. */

@@ -129,11 +129,12 @@ export class Session {
 
   /**
    * The conversation does not exist or this user is not in it (a server restart, a made-up id, removed
-   * while away): it leaves the list and is not reopened after a reload. Its unsent messages stay in the
-   * outbox until the user discards them (./conversation/stranded.ts).
+   * while away): it is not reopened after a reload, and leaves the list once it holds no unsent message.
+   * Until the user discards those (./conversation/stranded.ts), it stays there, marked, as their place.
    */
   unavailable(conversationId: string): void {
-    this.directory.forget(conversationId);
+    if (this.chat.outbox(conversationId).length > 0) this.directory.markGone(conversationId);
+    else this.directory.forget(conversationId);
     if (localStorage.getItem(lastConversationKey(this.userId)) === conversationId)
       localStorage.removeItem(lastConversationKey(this.userId));
     this.renderList();
@@ -147,7 +148,7 @@ export class Session {
 
   /** The conversation answered its subscribe: it goes to the top of the list, and is reopened after a reload. */
   opened(conversationId: string): void {
-    this.directory.remember({ conversationId, lastActivityAt: new Date().toISOString() });
+    this.directory.remember({ conversationId, lastActivityAt: new Date().toISOString(), gone: false });
     localStorage.setItem(lastConversationKey(this.userId), conversationId);
     this.renderList();
   }

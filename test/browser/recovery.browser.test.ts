@@ -117,7 +117,7 @@ describe('the web page after the server stops accepting its token', () => {
 });
 
 describe('the web page opening a conversation it cannot read', () => {
-  it('says so in words, takes it off the list, hides its controls and keeps its unsent messages to copy until discarded', async () => {
+  it('says so in words, hides its controls, and keeps its unsent messages to copy (the list marks it, across a reload) until discarded', async () => {
     // Prepare: offline, alice opens a made-up conversation id and types two messages to it.
     const page = await signIn('tess');
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
@@ -136,16 +136,15 @@ describe('the web page opening a conversation it cannot read', () => {
     // Act: back online, the server refuses the conversation.
     await page.context().setOffline(false);
 
-    // Assess: the refusal in words, no trace in the list, no controls that need membership.
+    // Assess: the refusal in words; the list keeps it only as the place of its unsent messages; no
+    // controls that need membership.
     await expect
       .poll(() => page.locator('#conversation-error').textContent(), patiently)
       .toBe('This conversation does not exist or you are not in it.');
-    await expect
-      .poll(() => page.locator('#conversation-list').textContent(), patiently)
-      .not.toContain('unsent');
-    expect(
-      await page.locator('#conversation-list button[data-conversation-id="made-up-conversation"]').count(),
-    ).toBe(0);
+    const listed = page.locator('#conversation-list button[data-conversation-id="made-up-conversation"]');
+    await expect.poll(() => listed.getAttribute('data-gone'), patiently).toBe('true');
+    expect(await listed.textContent()).toContain('does not exist or you are not in it');
+    expect(await listed.textContent()).toContain('2 unsent');
     for (const control of ['#members-toggle', '#leave', '#attach'])
       expect(await page.locator(control).isHidden(), control).toBe(true);
     // The unsent messages are shown, to copy.
@@ -159,14 +158,23 @@ describe('the web page opening a conversation it cannot read', () => {
     expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(
       'first unsent line\n\nsecond unsent line',
     );
-    // Nothing is dropped until the user says so.
+    // Nothing is dropped until the user says so, not even by a reload.
     expect(await page.evaluate<string | null>(OUTBOX)).toContain('second unsent line');
+    await page.reload();
+    await page.locator('#connection[data-state="open"]').waitFor();
+    expect(await page.locator('#conversation-pane').isHidden()).toBe(true);
+    await listed.click();
+    await expect.poll(() => stranded.isVisible(), patiently).toBe(true);
+    expect(await page.locator('#stranded-bodies').inputValue()).toBe(
+      'first unsent line\n\nsecond unsent line',
+    );
 
     // Act: the user discards them.
     await page.getByRole('button', { name: 'Discard them' }).click();
 
-    // Assess: gone from the screen and from the outbox.
-    expect(await stranded.isHidden()).toBe(true);
+    // Assess: gone from the screen, the outbox and the list.
+    await expect.poll(() => stranded.isHidden(), patiently).toBe(true);
     await expect.poll(() => page.evaluate<string>(`${OUTBOX} ?? ''`), patiently).not.toContain('unsent line');
+    expect(await listed.count()).toBe(0);
   });
 });

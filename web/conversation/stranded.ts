@@ -6,8 +6,11 @@
 import type { ChatClient } from '../../client';
 import { ui } from '../ui';
 
-/** Shows the outbox entries of `conversationId` to copy, with Copy and Discard; none: the panel stays hidden. */
-export function showStranded(chat: ChatClient, conversationId: string): void {
+/**
+ * Shows the outbox entries of `conversationId` to copy, with Copy and Discard (then `discarded` runs);
+ * none: the panel stays hidden.
+ */
+export function showStranded(chat: ChatClient, conversationId: string, discarded: () => void): void {
   const entries = chat.outbox(conversationId);
   if (entries.length === 0) {
     hideStranded();
@@ -19,9 +22,19 @@ export function showStranded(chat: ChatClient, conversationId: string): void {
   ui.stranded.hidden = false;
   ui.strandedCopy.textContent = 'Copy';
   ui.strandedCopy.onclick = () => void copy();
-  ui.strandedDiscard.onclick = () => {
-    for (const entry of chat.outbox(conversationId)) chat.discard(entry.clientMessageId);
+  ui.strandedDiscard.onclick = async () => {
+    // A failed entry is discarded; one still pending (offline, or not refused yet) is deleted before it goes.
+    await Promise.all(
+      chat
+        .outbox(conversationId)
+        .map((entry) =>
+          entry.status === 'failed'
+            ? chat.discard(entry.clientMessageId)
+            : chat.delete(conversationId, entry.clientMessageId).catch(() => undefined),
+        ),
+    );
     hideStranded();
+    discarded();
   };
 }
 

@@ -252,7 +252,7 @@ export class ConversationView {
   onOutbox(event: OutboxEvent): void {
     if (event.entry.conversationId !== this.conversationId || this.closed) return;
     if (this.unavailable) {
-      showStranded(this.session.chat, this.conversationId);
+      this.strand();
       return;
     }
     if (event.status === 'sent') {
@@ -288,7 +288,12 @@ export class ConversationView {
     this.renderHeader();
     if (!gone) return;
     ui.outbox.replaceChildren();
-    showStranded(this.session.chat, this.conversationId);
+    this.strand();
+  }
+
+  /** Offers the unsent messages of a conversation that cannot be opened; the list follows what is left. */
+  private strand(): void {
+    showStranded(this.session.chat, this.conversationId, () => this.session.unavailable(this.conversationId));
     this.session.unavailable(this.conversationId);
   }
 
