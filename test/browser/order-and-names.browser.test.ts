@@ -57,6 +57,39 @@ describe('order', () => {
   });
 });
 
+describe('messages not sent yet', () => {
+  it('edits one and deletes another while they wait unsent; the server keeps only the edited one', async () => {
+    // Prepare: offline, fay types two messages.
+    const page = await signIn('fay');
+    const conversationId = await createConversation(page, 'bea', 'Second thoughts');
+    await page.context().setOffline(true);
+    await expect
+      .poll(() => page.locator('#connection').getAttribute('data-state'), patiently)
+      .not.toBe('open');
+    await send(page, 'tpyo');
+    await send(page, 'never mind');
+    const pending = page.locator('#outbox > li');
+    await expect.poll(() => pending.count(), patiently).toBe(2);
+
+    // Act: she fixes the first and deletes the second, still offline.
+    page.once('dialog', (dialog) => void dialog.accept('typo fixed'));
+    await pending.filter({ hasText: 'tpyo' }).getByRole('button', { name: 'Edit' }).click();
+    page.once('dialog', (dialog) => void dialog.accept());
+    await pending.filter({ hasText: 'never mind' }).getByRole('button', { name: 'Delete' }).click();
+    await page.context().setOffline(false);
+
+    // Assess: the server keeps the edited one only; the page shows it so, and nothing waits.
+    await expect.poll(() => stored('fay', conversationId), patiently).toEqual(['1 typo fixed']);
+    await expect
+      .poll(
+        () => page.locator('#messages > li:not([data-deleted="true"]) .body').allTextContents(),
+        patiently,
+      )
+      .toEqual(['typo fixed']);
+    await expect.poll(() => pending.count(), patiently).toBe(0);
+  });
+});
+
 describe('names and new groups', () => {
   it('shows an untitled group at once in the lists of the members added at its creation, named after the other members', async () => {
     // Prepare: dov and eli are on their pages before the group exists.

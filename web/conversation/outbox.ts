@@ -1,17 +1,25 @@
-import type { ChatClient, OutboxEntry } from '../../client';
+import type { ChatClient, MessageUpdate, OutboxEntry } from '../../client';
 import { actionButton, h } from '../dom';
 import { formatSize, formatTime } from '../format';
+import { clearErrorLines, inWords } from '../messages-in-words';
 import { ui } from '../ui';
 import { scrollToBottom } from './messages';
 
-/** The open conversation's outbox under its transcript: pending messages, and failed ones to retry or discard. */
+/**
+ * The open conversation's outbox under its transcript: pending messages, and failed ones to retry or
+ * discard. Each can be edited or deleted before it is sent (by clientMessageId: the SDK changes it in the
+ * outbox, or right after its ack when it is already on the wire).
+ */
 export class OutboxRows {
   private readonly rows = new Map<string, HTMLLIElement>();
 
   constructor(
     private readonly chat: ChatClient,
-    /** A failed message was discarded: the conversation list counts one unsent message fewer. */
+    private readonly conversationId: string,
+    /** A message was discarded or deleted unsent: the conversation list counts one unsent message fewer. */
     private readonly discarded: () => void,
+    /** An edit or delete reached a message that was sent meanwhile: the transcript shows it. */
+    private readonly changedOnServer: (update: MessageUpdate) => void,
   ) {
     ui.outbox.replaceChildren();
   }
@@ -49,13 +57,53 @@ export class OutboxRows {
               this.discarded();
             }),
           )
-        : h('div', { class: 'state' }, entry.uploading ? 'uploading…' : 'pending…'),
+        : h('div', { class: 'state' }, entry.uploading ? 'uploading…' : 'pending…', this.tools(entry)),
     );
     const existing = this.rows.get(id);
     if (existing) existing.replaceWith(row);
     else ui.outbox.append(row);
     this.rows.set(id, row);
     scrollToBottom();
+  }
+
+  /** Edit and Delete for a message not sent yet. */
+  private tools(entry: OutboxEntry): HTMLSpanElement {
+    const id = entry.clientMessageId;
+    return h(
+      'span',
+      { class: 'tools' },
+      actionButton('Edit', () => {
+        const body = window.prompt('Edit your message', entry.body);
+        if (body === null || body.trim() === '' || body === entry.body) return;
+        this.chat.edit(this.conversationId, id, body).then(
+          (answer) => {
+            clearErrorLines();
+            if ('inOutbox' in answer) {
+              const changed = this.chat.outbox(this.conversationId).find((e) => e.clientMessageId === id);
+              if (changed) this.show(changed);
+            } else this.changedOnServer({ ...answer, body, deleted: false });
+          },
+          (err: unknown) => {
+            ui.conversationError.textContent = inWords(err, 'edit');
+          },
+        );
+      }),
+      actionButton('Delete', () => {
+        if (!window.confirm('Delete this message before it is sent?')) return;
+        this.chat.delete(this.conversationId, id).then(
+          (answer) => {
+            clearErrorLines();
+            if ('inOutbox' in answer) {
+              this.remove(id);
+              this.discarded();
+            } else this.changedOnServer({ ...answer, body: '', deleted: true });
+          },
+          (err: unknown) => {
+            ui.conversationError.textContent = inWords(err, 'delete');
+          },
+        );
+      }),
+    );
   }
 
   /** Takes an entry's row away: it was sent (the transcript shows it now) or discarded. */

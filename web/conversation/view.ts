@@ -75,7 +75,12 @@ export class ConversationView {
     this.renderHeader();
     this.members.render();
     hideStranded();
-    this.outbox = new OutboxRows(session.chat, () => session.renderList());
+    this.outbox = new OutboxRows(
+      session.chat,
+      conversationId,
+      () => session.renderList(),
+      (update) => this.transcript.showUpdate(update),
+    );
     ui.loadOlder.hidden = true;
     ui.conversationPresence.replaceChildren();
     ui.typing.textContent = '';
