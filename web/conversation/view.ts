@@ -66,6 +66,8 @@ export class ConversationView {
     private readonly session: ViewHost,
     readonly conversationId: string,
   ) {
+    // No backlog: the view reads its last page with loadOlder, which keeps the order on screen and also
+    // answers the deleted messages and membership lines in it.
     this.stream = session.chat.conversation(conversationId, { backlog: 0 });
     this.transcript = new Transcript(session.chat, session.userId, conversationId, (seq) =>
       this.stream.seenBy(seq),
