@@ -94,7 +94,8 @@ export class ChatClient extends Emitter<ClientEvents> {
       send: (fields) => this.request('send', fields),
       uploads: {
         request: (action, fields) => this.request(action, fields),
-        fetch: options.fetch ?? (globalThis.fetch as unknown as Fetch),
+        // Called as a plain function: a browser's fetch throws "Illegal invocation" on any other `this`.
+        fetch: options.fetch ?? ((url, init) => (globalThis.fetch as unknown as Fetch)(url, init)),
       },
       emit: (event) => this.emit('outbox', event),
       acked: (ack) => this.streams.get(ack.conversationId)?.expect(ack.seq),

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ActivityEvent, MembershipEvent, ReadEvent } from '../../client';
 import { harness, settle } from './fakes';
 
@@ -54,6 +54,42 @@ describe('attachments', () => {
     const { acked, attachment: confirmed, seq } = await attached;
     expect([seq, confirmed]).toEqual([1, attachment]);
     await expect(acked).resolves.toMatchObject({ seq: 1, attachment });
+  });
+
+  it("calls the global fetch as a plain function, as a browser's fetch requires (no `this` of the SDK's)", async () => {
+    const calls: unknown[] = [];
+    vi.stubGlobal('fetch', function browserFetch(this: unknown, url: string) {
+      // A browser's fetch throws "Illegal invocation" when called as a method of another object.
+      if (this !== undefined && this !== globalThis) throw new TypeError('Illegal invocation');
+      calls.push(url);
+      return Promise.resolve({ ok: true, status: 204, text: async () => '' });
+    });
+    try {
+      const h = harness();
+      const socket = await h.connectNow();
+      const attached = h.chat.send(C, 'a picture', {
+        file: { data: new Uint8Array([1, 2, 3]), contentType: 'image/png' },
+      });
+      await settle();
+      const ask = socket.last('uploadUrl');
+      socket.ack(ask, {
+        url: 'http://s3.test/',
+        key: UPLOAD_KEY,
+        method: 'POST',
+        fields: {},
+        expiresAt: 'x',
+      });
+      await settle();
+      expect(calls).toEqual(['http://s3.test/']);
+      socket.ack(socket.last('confirmUpload'), {
+        attachment: { key: KEY, contentType: 'image/png', size: 3 },
+      });
+      await settle();
+      socket.ack(socket.last('send'), { conversationId: C, seq: 1, sentAt: 't', duplicate: false });
+      await expect(attached).resolves.toMatchObject({ seq: 1 });
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 
   it('sends nothing when the upload fails', async () => {
