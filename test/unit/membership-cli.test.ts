@@ -25,8 +25,12 @@ describe('the terminal client’s membership commands', () => {
     },
   );
 
-  it('leaves a message that only starts like a command alone', () => {
-    expect(parseInput('/blockchain is a word')).toEqual({ kind: 'send', body: '/blockchain is a word' });
+  it('refuses a word that only starts like a command (it is no command), and `//` sends it as text', () => {
+    expect(parseInput('/blockchain is a word')).toMatchObject({
+      kind: 'invalid',
+      message: expect.stringMatching(/^There is no command \/blockchain; nothing was sent/),
+    });
+    expect(parseInput('//blockchain is a word')).toEqual({ kind: 'send', body: '/blockchain is a word' });
   });
 
   it('runs /promote in the open conversation and /accept on the named one, saying how each went', async () => {
