@@ -9,6 +9,11 @@ export const LIMITS = {
   /** Members of one conversation, the creator included, on create and on every add. */
   maxGroupSize: 100,
   /**
+   * The longest slow mode an admin may set on a room (shared/protocol/rooms.ts): one message per member
+   * every this many seconds at most.
+   */
+  maxSlowModeSeconds: 6 * 60 * 60,
+  /**
    * Conversations one user may be in (direct ones included): a conditional counter on the user's
    * `USER#<userId>` profile item, taken in the transaction that writes their member item and given back
    * when they leave or are removed (shared/store/conversations/profiles.ts). Above it, whoever tries to add them, and they

@@ -3,11 +3,17 @@ import type { Attachment } from '../attachments';
 import type { MembershipKind, MessagePreview, StoredEntry } from './entries';
 import type { WhoCanAdd } from './frames';
 
-/** The ack payload of `send`. A duplicate (a resend) carries the seq and sentAt of the original message. */
+/**
+ * The ack payload of `send`. A duplicate (a resend) carries the seq and sentAt of the original message.
+ * With the frame's body and attachment it is the whole message, as pushed to others: the connection that
+ * sent it is not pushed its own message, so a client puts it in its stream from the ack.
+ */
 export interface SendAck {
   conversationId: string;
   seq: number;
   sentAt: string;
+  /** The sender, as every member's copy names them. */
+  senderId: string;
   duplicate: boolean;
 }
 
@@ -122,6 +128,8 @@ export interface ConversationListEntry {
   title?: string;
   /** A direct conversation lists its two members (it has no title). */
   direct?: true;
+  /** Set on a room (shared/protocol/rooms.ts): `memberCount` is then its viewer count, and `members` absent. */
+  kind?: 'room';
   /**
    * Who to name it after, when it has no title (see `conversationName` in the SDK): a direct
    * conversation's two members; an untitled group's members in id order, the first
@@ -172,6 +180,8 @@ export interface MessagesPage {
   messages: StoredEntry[];
   hasMore: boolean;
   lastSeq: number;
+  /** In a room's `subscribe` ack: its member count (the viewer count), read with `lastSeq` at no extra cost. */
+  memberCount?: number;
 }
 
 /**

@@ -57,6 +57,14 @@ import {
   unsubscribeFrameSchema,
   uploadUrlFrameSchema,
 } from './frames';
+import {
+  createRoomFrameSchema,
+  type JoinRoomAck,
+  joinRoomFrameSchema,
+  type RoomAck,
+  roomInfoFrameSchema,
+  setSlowModeFrameSchema,
+} from './rooms';
 
 /**
  * What one frame of an action may cost, so each class has its own per-user budget (LIMITS.userBudgets,
@@ -108,6 +116,10 @@ export const ACTIONS = {
   uploadUrl: answers<UploadUrlAck>()(uploadUrlFrameSchema, 'admin'),
   confirmUpload: answers<ConfirmUploadAck>()(confirmUploadFrameSchema, 'admin'),
   downloadUrl: answers<DownloadUrlAck>()(downloadUrlFrameSchema, 'read'),
+  createRoom: answers<RoomAck>()(createRoomFrameSchema, 'admin'),
+  joinRoom: answers<JoinRoomAck>()(joinRoomFrameSchema, 'admin'),
+  setSlowMode: answers<RoomAck>()(setSlowModeFrameSchema, 'admin'),
+  roomInfo: answers<RoomAck>()(roomInfoFrameSchema, 'read'),
 } as const satisfies Record<string, ActionSpec>;
 
 export type Action = keyof typeof ACTIONS;

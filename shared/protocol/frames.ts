@@ -28,7 +28,7 @@ const tooLarge = (limitBytes: number) => ({ payloadTooLargeLimit: limitBytes });
  * A client frame of `action`: its literal `action` and optional `requestId`, then the frame's own fields,
  * and nothing else (a strict object, so an unknown field is refused).
  */
-const frameOf = <A extends string, F extends z.ZodRawShape>(action: A, fields: F) =>
+export const frameOf = <A extends string, F extends z.ZodRawShape>(action: A, fields: F) =>
   z.strictObject({ action: z.literal(action), requestId: requestIdSchema, ...fields });
 export const sendFrameSchema = z
   .strictObject({

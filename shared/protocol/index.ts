@@ -9,6 +9,7 @@
  * - acks: the reply to a request, and the payload each action acks with
  * - errors: the reply to a refused request
  * - pushes: server → client pushes, and the union of every server frame
+ * - rooms: the room actions (create, join, slow mode, info) and the room their acks describe
  */
 export * from './acks';
 export * from './actions';
@@ -17,3 +18,4 @@ export * from './errors';
 export * from './fields';
 export * from './frames';
 export * from './pushes';
+export * from './rooms';

@@ -1,0 +1,90 @@
+/**
+ * Rooms: conversations for audiences (docs/rooms.md). A room has a title and no member list to manage:
+ * anyone signed in joins a `public` room, a `link` room takes its invite code. Joining records no
+ * change in the room's seq order, so a crowd arriving never drowns its messages. Admins (the creator,
+ * and whom an admin promotes) set a slow mode and delete others' messages. Messages, history, seqs,
+ * idempotency and resume are a conversation's.
+ */
+import { z } from 'zod';
+import { LIMITS } from '../limits';
+import { conversationIdSchema, isWellFormedUnicode } from './fields';
+import { frameOf } from './frames';
+
+/** Who may join: anyone signed in (`public`), or only who holds the room's invite code (`link`). */
+export const roomAccessSchema = z.enum(['public', 'link']);
+export type RoomAccess = z.infer<typeof roomAccessSchema>;
+
+/** Seconds each member waits between two messages in the room; 0 turns slow mode off. */
+export const slowModeSecondsSchema = z.number().int().min(0).max(LIMITS.maxSlowModeSeconds);
+
+/** A link room's invite code, as `createRoom` and `roomInfo` give it to the room's admins. */
+export const inviteCodeSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9_-]{16,64}$/,
+    'must be an invite code of the room (16-64 characters of A-Z a-z 0-9 _ -)',
+  );
+
+/** Creates a room; the caller is its first member and its admin. */
+export const createRoomFrameSchema = frameOf('createRoom', {
+  title: z
+    .string()
+    .min(1)
+    .max(LIMITS.maxTitleLength)
+    .refine(isWellFormedUnicode, 'must be well-formed Unicode'),
+  access: roomAccessSchema,
+  /** @default 0 (off) */
+  slowModeSeconds: slowModeSecondsSchema.optional(),
+});
+
+/** Joins a room: a public one by its id, a link one with its invite code. Joining again changes nothing. */
+export const joinRoomFrameSchema = frameOf('joinRoom', {
+  conversationId: conversationIdSchema,
+  code: inviteCodeSchema.optional(),
+});
+
+/** Sets the room's slow mode (only an admin may); 0 turns it off. */
+export const setSlowModeFrameSchema = frameOf('setSlowMode', {
+  conversationId: conversationIdSchema,
+  slowModeSeconds: slowModeSecondsSchema,
+});
+
+/** What a room is now: its settings and member count (members, and anyone for a public room, may ask). */
+export const roomInfoFrameSchema = frameOf('roomInfo', {
+  conversationId: conversationIdSchema,
+});
+
+export type CreateRoomFrame = z.infer<typeof createRoomFrameSchema>;
+export type JoinRoomFrame = z.infer<typeof joinRoomFrameSchema>;
+export type SetSlowModeFrame = z.infer<typeof setSlowModeFrameSchema>;
+export type RoomInfoFrame = z.infer<typeof roomInfoFrameSchema>;
+
+/** A room as its acks describe it. */
+export interface RoomInfo {
+  conversationId: string;
+  kind: 'room';
+  title: string;
+  access: RoomAccess;
+  /** 0 when slow mode is off. */
+  slowModeSeconds: number;
+  /** Its members now: the viewer count (an atomic counter on the room, moved by every join and leave). */
+  memberCount: number;
+  createdBy: string;
+  createdAt: string;
+  lastSeq: number;
+  /** The caller's role; absent when the caller is no member. */
+  role?: 'admin' | 'member';
+  /** A link room's invite code, for its admins only: `joinRoom {conversationId, code}` lets anyone in. */
+  inviteCode?: string;
+}
+
+/** The ack of `createRoom`, `roomInfo` and `setSlowMode`. */
+export interface RoomAck {
+  room: RoomInfo;
+}
+
+/** The ack of `joinRoom`: `joined: false` when the caller was a member already (nothing changed). */
+export interface JoinRoomAck {
+  room: RoomInfo;
+  joined: boolean;
+}
