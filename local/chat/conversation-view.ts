@@ -94,7 +94,8 @@ export class ConversationView {
     history = history.slice(-size);
     if (history.length > 0) {
       const older = hasMore ? `; older ones with --history ${size * 2}` : '';
-      this.screen.show(line([`── ${history.length} earlier messages${older} ──`, 'dim']));
+      const count = `${history.length} earlier message${history.length === 1 ? '' : 's'}`;
+      this.screen.show(line([`── ${count}${older} ──`, 'dim']));
     } else if (size > 0) this.screen.show(line(['── no messages yet ──', 'dim']));
     // The changes among the messages shown (all of them when the history was read to its start).
     const from = hasMore ? (history[0]?.seq ?? Number.POSITIVE_INFINITY) : 0;
