@@ -5,7 +5,7 @@
  * Keys are made by the server, one prefix per conversation, so a key tells which conversation's members
  * may read it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ATTACHMENT_CONTENT_TYPES, type AttachmentContentType } from './attachment-types';
 import { LIMITS } from './limits';
 

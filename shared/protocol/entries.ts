@@ -2,7 +2,7 @@
  * What a conversation stores at each seq, as pages and pushes carry it: a message, or a tombstone to skip
  * (a dead writer's seq, a deleted message, a membership change).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { attachmentSchema } from '../attachments';
 import { LIMITS } from '../limits';
 import { conversationIdSchema, seqSchema, userIdSchema } from './fields';

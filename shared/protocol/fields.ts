@@ -1,5 +1,5 @@
 /** The field schemas that several frames share: ids, seqs and the requestId every frame may carry. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const conversationIdSchema = z
   .string()

@@ -1,5 +1,5 @@
 /** Every frame a client may send, as the zod schema that validates it and the type it parses to. */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   attachmentContentTypeSchema,
   attachmentKeySchema,

@@ -5,7 +5,7 @@
  * and whom an admin promotes) set a slow mode and delete others' messages. Messages, history, seqs,
  * idempotency and resume are a conversation's.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { LIMITS } from '../limits';
 import { conversationIdSchema, isWellFormedUnicode } from './fields';
 import { frameOf } from './frames';
