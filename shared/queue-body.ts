@@ -7,7 +7,7 @@
  * SQS accepts, and `JSON.parse` reads it back to the identical string. The cost is size: at most 6 bytes
  * per UTF-16 unit, so a 16 KiB body stays far under SQS's 256 KiB.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   type ChatMessage,
   chatMessageSchema,
