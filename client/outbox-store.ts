@@ -75,7 +75,7 @@ function isEntry(value: unknown): value is OutboxEntry {
  */
 export function localStorageOutboxStore(key = 'serverless-chat:outbox', storage?: StorageLike): OutboxStore {
   const target = storage ?? (globalThis as { localStorage?: StorageLike }).localStorage;
-  if (target === undefined) throw new Error('localStorage is not available here; pass a storage');
+  if (target === undefined) throw new Error('No localStorage: pass a storage');
   return {
     load() {
       try {

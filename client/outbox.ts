@@ -192,7 +192,7 @@ export class Outbox {
     if (entry === undefined)
       throw new ChatRequestError(
         'invalid_request',
-        `No message ${clientMessageId} in conversation ${conversationId}: not in the outbox, nor sent recently by this client`,
+        `No message ${clientMessageId} in conversation ${conversationId} to change`,
       );
     if (body === undefined) {
       this.entries = this.entries.filter((e) => e !== entry);

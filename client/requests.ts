@@ -121,7 +121,7 @@ export class Requests {
     for (const request of this.pending) {
       // A request that is not durable belongs to the connection it went out on.
       if (!request.durable && request.attempts > 0)
-        this.finish(request, new ChatRequestError('no_answer', 'The connection was lost before the answer'));
+        this.finish(request, new ChatRequestError('no_answer', 'The connection was lost'));
       else if (request.current !== undefined) {
         // Its answer can no longer come: it goes out again on the next connection.
         request.current = undefined;

@@ -32,24 +32,15 @@ const DEFAULT_MAX_AUTH_REFUSALS = 3;
 const STALE_TOKEN_MS = 2_000;
 
 /**
- * Whether a socket's error event says the server answered the handshake 401 or 403. Node's `ws` says so
- * ("Unexpected server response: 401"); a browser does not, and its refused handshake looks like any
- * failed one (then an expired token is still told by its `exp`: {@link expiryOf}).
+ * Why the server refused a socket's handshake, as its error event says: `refused` (401 or 403: the token
+ * was not accepted) or `too_many_connections` (429: the user has LIMITS.maxConnectionsPerUser open).
+ * Only Node's `ws` says so ("Unexpected server response: 401"); a browser does not, and its refused
+ * handshake looks like any failed one (then an expired token is still told by its `exp`: {@link expiryOf}).
  */
-function refusedHandshake(event: unknown): boolean {
+function refusal(event: unknown): ReconnectReason | undefined {
   const { message, error } = (event ?? {}) as { message?: unknown; error?: { message?: unknown } };
-  const text = typeof message === 'string' ? message : String(error?.message ?? '');
-  return /\b40[13]\b/.test(text);
-}
-
-/**
- * Whether a socket's error event says the server refused the handshake with 429: the user already has
- * the most connections allowed (LIMITS.maxConnectionsPerUser). Like a 401, only Node's `ws` can tell.
- */
-function tooManyConnections(event: unknown): boolean {
-  const { message, error } = (event ?? {}) as { message?: unknown; error?: { message?: unknown } };
-  const text = typeof message === 'string' ? message : String(error?.message ?? '');
-  return /\b429\b/.test(text);
+  const status = /\b(40[13]|429)\b/.exec(typeof message === 'string' ? message : String(error?.message))?.[1];
+  return status === undefined ? undefined : status === '429' ? 'too_many_connections' : 'refused';
 }
 
 /**
@@ -116,9 +107,7 @@ export class Connection {
       throw new Error('connect() needs a token or a tokenProvider');
     const WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (WebSocket === undefined)
-      throw new Error(
-        'No global WebSocket here (Node 20): pass one, e.g. connect({ WebSocket: require("ws") })',
-      );
+      throw new Error('No global WebSocket (Node 20): pass connect({ WebSocket: require("ws") })');
     this.WebSocket = WebSocket;
     new URL(options.url); // a malformed URL is a mistake to report now, not a reason to retry forever
   }
@@ -166,9 +155,7 @@ export class Connection {
     socket.onclose = () => socket === this.socket && this.lost(refused);
     // A close event follows; it decides, knowing whether and why the handshake was refused.
     socket.onerror = (event: unknown) => {
-      if (this.currentState !== 'connecting' || refused !== 'lost') return;
-      if (refusedHandshake(event)) refused = 'refused';
-      else if (tooManyConnections(event)) refused = 'too_many_connections';
+      if (this.currentState === 'connecting' && refused === 'lost') refused = refusal(event) ?? 'lost';
     };
   }
 
