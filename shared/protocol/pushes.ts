@@ -90,7 +90,23 @@ export interface InvitationFrame {
   title?: string;
 }
 
+/** The pushes that hold a place in a conversation's order, hence the ones a `batch` may carry. */
+export type SequencedFrame = MessageFrame | EditedFrame | DeletedFrame | MembershipFrame;
+
+/**
+ * Server → client push of several sequenced pushes of one conversation in one post, in the order the
+ * fan-out queue held them (seq order). A client handles each of `frames` as if it had arrived alone, in
+ * turn. A batch holds at least two frames, stays within one 32 KB billing unit when it can and never
+ * exceeds 128 KB (API Gateway's message limit); see lambdas/fanout/coalesce.ts.
+ */
+export interface BatchFrame {
+  type: 'batch';
+  conversationId: string;
+  frames: SequencedFrame[];
+}
+
 export type ServerFrame =
+  | BatchFrame
   | InvitationFrame
   | MessageFrame
   | ActivityFrame
