@@ -59,11 +59,28 @@ export const membershipEventSchema = z.strictObject({
 export type MembershipEvent = z.infer<typeof membershipEventSchema>;
 
 /**
- * What one fan-out record carries. A message is a bare ChatMessage, exactly as before edits existed, so
- * records already queued and fan-out functions of the previous version keep working; an event says what
- * it is in `kind`.
+ * A message on the fan-out queue: the ChatMessage, and the connection that sent it, which has the message
+ * from its ack and is not pushed it (the sender's other connections are). A record without
+ * `senderConnectionId` (queued before it was kept) is pushed to every subscriber.
  */
-export type QueueRecord = ChatMessage | EditEvent | DeleteEvent | MembershipEvent;
+export const messageRecordSchema = chatMessageSchema.extend({
+  senderConnectionId: z.string().min(1).max(128).optional(),
+});
+export type MessageRecord = z.infer<typeof messageRecordSchema>;
+
+/**
+ * What one fan-out record carries. A message is a bare ChatMessage (plus `senderConnectionId`) with no
+ * `kind`, as before edits existed, so records already queued keep working; an event says what it is in
+ * `kind`. A fan-out must be deployed before a send function that writes `senderConnectionId`: an older
+ * one reads the field as poison.
+ */
+export type QueueRecord = MessageRecord | EditEvent | DeleteEvent | MembershipEvent;
+
+/** The message a message record carries, without what only the fan-out needs. */
+export function messageOf(record: MessageRecord): ChatMessage {
+  const { senderConnectionId: _, ...message } = record;
+  return message;
+}
 
 const RECORD_KINDS: Record<string, z.ZodType<EditEvent | DeleteEvent | MembershipEvent>> = {
   edit: editEventSchema,
@@ -84,7 +101,7 @@ export function parseQueueBody(body: string): ParsedQueueBody {
   const kind = typeof json === 'object' && json !== null && 'kind' in json ? json.kind : undefined;
   const schema =
     kind === undefined
-      ? chatMessageSchema
+      ? messageRecordSchema
       : typeof kind === 'string' && Object.hasOwn(RECORD_KINDS, kind)
         ? RECORD_KINDS[kind]
         : undefined;

@@ -22,7 +22,7 @@ import {
   type MessageFrame,
   toMessageFrame,
 } from '../../shared/protocol';
-import { parseQueueBody, type QueueRecord } from '../../shared/queue-body';
+import { messageOf, parseQueueBody, type QueueRecord } from '../../shared/queue-body';
 import { errorFrame } from '../../shared/route-kit';
 import { deleteConnection, type Listener, listListeners } from '../../shared/store/connections';
 import type { TableNames } from '../../shared/tables';
@@ -116,7 +116,7 @@ export class FanoutDeliveryError extends Error {
 export function toPushFrame(
   record: QueueRecord,
 ): MessageFrame | EditedFrame | DeletedFrame | MembershipFrame {
-  if (!('kind' in record)) return toMessageFrame(record);
+  if (!('kind' in record)) return toMessageFrame(messageOf(record));
   if (record.kind === 'edit') {
     const { kind: _, ...edit } = record;
     return { type: 'edited', ...edit };
@@ -201,7 +201,8 @@ async function endExpired(deps: FanoutDeps, expired: Listener[], conversationId:
 }
 
 /**
- * Pushes one message (or an edit or delete of one) to every subscribed connection, `concurrency` at a time. Every connection is
+ * Pushes one message (or an edit or delete of one) to every subscribed connection, `concurrency` at a time,
+ * except a message's sending connection (`senderConnectionId`: it has its ack). Every connection is
  * attempted before the outcome is decided, so a dead or slow one never keeps the message from others.
  * A 410 deletes that connection and its subscriptions; so does a token that expired, after telling the
  * connection `token_expired` in place of the message. A connection that still fails after its retries
@@ -224,8 +225,12 @@ export async function deliverMessage(
   const expired = subscribed.filter(
     ({ tokenExpiresAt }) => tokenExpiresAt !== undefined && nowSeconds >= tokenExpiresAt,
   );
-  const listeners =
-    expired.length === 0 ? subscribed : subscribed.filter((listener) => !expired.includes(listener));
+  // The connection that sent a message has it from its ack; an edit, delete or membership change is
+  // pushed to it too, since its ack carries only the version and the SDK applies every change from pushes.
+  const sender = 'kind' in message ? undefined : message.senderConnectionId;
+  const listeners = subscribed.filter(
+    (listener) => !expired.includes(listener) && listener.connectionId !== sender,
+  );
   const connectionIds = listeners.map((listener) => listener.connectionId);
   const data = JSON.stringify(toPushFrame(message));
   const [settled] = await Promise.all([

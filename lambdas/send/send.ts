@@ -75,7 +75,7 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
     if (frame.attachment !== undefined) await checkAttachment(deps, frame.attachment, caller);
     // 2. Claim the clientMessageId.
     const claimed = await claim(deps, attempt, deps.now().getTime(), signal);
-    if (claimed.kind === 'finished') return await replayDuplicate(deps, conversationId, claimed, signal);
+    if (claimed.kind === 'finished') return await replayDuplicate(deps, frame, caller, claimed);
     if (claimed.kind === 'conflict') {
       throw new ConflictError(
         `clientMessageId ${clientMessageId} was already used for another message in this conversation; ` +
@@ -96,9 +96,20 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
       if (stored === undefined) await giveClaimBack(deps, attempt);
     }
     // 5. Enqueue, then ack.
-    await enqueue(deps.sqs, deps.fanoutQueueUrl, stored, signal);
+    await enqueue(
+      deps.sqs,
+      deps.fanoutQueueUrl,
+      { ...stored, senderConnectionId: caller.connectionId },
+      signal,
+    );
     deps.logger.info('Message stored and enqueued');
-    return { conversationId, seq: stored.seq, sentAt: stored.sentAt, duplicate: false };
+    return {
+      conversationId,
+      seq: stored.seq,
+      sentAt: stored.sentAt,
+      senderId: caller.userId,
+      duplicate: false,
+    };
   } catch (err: unknown) {
     throw asBusy(err);
   }
@@ -131,9 +142,9 @@ async function giveClaimBack(deps: SendDeps, attempt: Claim): Promise<void> {
  */
 async function replayDuplicate(
   deps: SendDeps,
-  conversationId: string,
+  { conversationId }: SendFrame,
+  { connectionId, userId, signal }: Caller,
   original: { seq: number; sentAt: string },
-  signal: AbortSignal,
 ): Promise<SendAck> {
   deps.logger.appendKeys({ seq: original.seq });
   const entry = await getEntry(deps.ddb, deps.tables, conversationId, original.seq, signal);
@@ -141,7 +152,8 @@ async function replayDuplicate(
   if (entry === undefined || (isTombstone(entry) && !('deleted' in entry))) {
     throw new Error(`Message ${conversationId}:${original.seq} is missing`);
   }
-  if (!isTombstone(entry)) await enqueue(deps.sqs, deps.fanoutQueueUrl, entry, signal);
+  if (!isTombstone(entry))
+    await enqueue(deps.sqs, deps.fanoutQueueUrl, { ...entry, senderConnectionId: connectionId }, signal);
   deps.logger.info('Duplicate send answered');
-  return { conversationId, seq: original.seq, sentAt: original.sentAt, duplicate: true };
+  return { conversationId, seq: original.seq, sentAt: original.sentAt, senderId: userId, duplicate: true };
 }

@@ -82,11 +82,16 @@ export class ChatClient {
     return this.frames.filter((frame) => frame.type === 'message' && frame.conversationId === conversationId);
   }
 
-  /** The distinct seqs received for a conversation, sorted: what the client SDK would show. */
+  /**
+   * The distinct seqs received for a conversation, sorted: what the client SDK would show. The sending
+   * connection is not pushed its own messages: their send acks count.
+   */
   seqs(conversationId: string): number[] {
-    return [...new Set(this.messages(conversationId).map((frame) => Number(frame.seq)))].sort(
-      (a, b) => a - b,
+    const ownAcks = this.frames.filter(
+      (frame) => frame.type === 'ack' && frame.action === 'send' && frame.conversationId === conversationId,
     );
+    const frames = [...this.messages(conversationId), ...ownAcks];
+    return [...new Set(frames.map((frame) => Number(frame.seq)))].sort((a, b) => a - b);
   }
 
   close(): Promise<void> {

@@ -68,7 +68,10 @@ describe('send with an attachment', () => {
     const stored = ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Put?.Item;
     expect(stored).toMatchObject({ seq: 42, attachment: ATTACHMENT });
     expect(sqsMock).toHaveReceivedCommandWith(SendMessageCommand, {
-      MessageBody: encodeQueueBody(messageAt(42, { attachment: ATTACHMENT })),
+      MessageBody: encodeQueueBody({
+        ...messageAt(42, { attachment: ATTACHMENT }),
+        senderConnectionId: 'conn-alice',
+      }),
     });
   });
 

@@ -60,6 +60,7 @@ describe('send: a resend is the same message (G3)', () => {
       conversationId: 'c1',
       seq: 7,
       sentAt: ORIGINAL_SENT_AT,
+      senderId: 'alice',
       duplicate: true,
     });
     expect(ddbMock).toHaveReceivedCommandWith(GetCommand, {
@@ -71,7 +72,10 @@ describe('send: a resend is the same message (G3)', () => {
       QueueUrl: QUEUE_URL,
       MessageGroupId: 'c1',
       MessageDeduplicationId: 'c1:7',
-      MessageBody: encodeQueueBody(messageAt(7, { sentAt: ORIGINAL_SENT_AT })),
+      MessageBody: encodeQueueBody({
+        ...messageAt(7, { sentAt: ORIGINAL_SENT_AT }),
+        senderConnectionId: 'conn-alice',
+      }),
     });
     expect(awsCalls()).toEqual(['UpdateCommand', 'PutCommand', 'GetCommand', 'SendMessageCommand']);
   });
@@ -115,7 +119,13 @@ describe('send: a resend is the same message (G3)', () => {
     const ack = await sendMessage(makeDeps(), frame(), caller());
 
     // Assess
-    expect(ack).toEqual({ conversationId: 'c1', seq: 7, sentAt: ORIGINAL_SENT_AT, duplicate: true });
+    expect(ack).toEqual({
+      conversationId: 'c1',
+      seq: 7,
+      sentAt: ORIGINAL_SENT_AT,
+      senderId: 'alice',
+      duplicate: true,
+    });
   });
 
   it('reads the claim consistently when the failed claim put returned no item', async () => {
@@ -132,7 +142,13 @@ describe('send: a resend is the same message (G3)', () => {
     const ack = await sendMessage(makeDeps(), frame(), caller());
 
     // Assess
-    expect(ack).toEqual({ conversationId: 'c1', seq: 7, sentAt: ORIGINAL_SENT_AT, duplicate: true });
+    expect(ack).toEqual({
+      conversationId: 'c1',
+      seq: 7,
+      sentAt: ORIGINAL_SENT_AT,
+      senderId: 'alice',
+      duplicate: true,
+    });
     expect(ddbMock).toHaveReceivedCommandWith(GetCommand, {
       TableName: TABLE_NAMES.idempotency,
       Key: { idempotencyKey: KEY },
@@ -211,7 +227,13 @@ describe('send: a resend is the same message (G3)', () => {
     const ack = await sendMessage(makeDeps(), frame(), caller());
 
     // Assess
-    expect(ack).toEqual({ conversationId: 'c1', seq: 42, sentAt: NOW.toISOString(), duplicate: false });
+    expect(ack).toEqual({
+      conversationId: 'c1',
+      seq: 42,
+      sentAt: NOW.toISOString(),
+      senderId: 'alice',
+      duplicate: false,
+    });
     expect(ddbMock).toHaveReceivedNthCommandWith(UpdateCommand, 2, {
       TableName: TABLE_NAMES.idempotency,
       Key: { idempotencyKey: KEY },

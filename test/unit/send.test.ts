@@ -49,6 +49,7 @@ describe('send: the hot path (G1, G2)', () => {
       conversationId: 'c1',
       seq: 42,
       sentAt: NOW.toISOString(),
+      senderId: 'alice',
       duplicate: false,
     });
     expect(awsCalls()).toEqual([
@@ -159,7 +160,7 @@ describe('send: the hot path (G1, G2)', () => {
     expect(finished).toEqual(claimed);
   });
 
-  it('enqueues on the conversation group, deduplicated by conversation and seq, as ASCII-only JSON', async () => {
+  it('enqueues on the conversation group, deduplicated by conversation and seq, as ASCII-only JSON, naming the sending connection', async () => {
     // Prepare
     const body = 'héllo 👋 \uFFFE\u0000 end';
 
@@ -167,7 +168,7 @@ describe('send: the hot path (G1, G2)', () => {
     await sendMessage(makeDeps(), frame({ body }), caller());
 
     // Assess
-    const message = messageAt(42, { body });
+    const message = { ...messageAt(42, { body }), senderConnectionId: 'conn-alice' };
     expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, {
       QueueUrl: QUEUE_URL,
       MessageGroupId: 'c1',
