@@ -25,14 +25,21 @@ export interface FrameListener {
 
 /** Decodes one frame and hands it on; a frame that does not parse, or is malformed, is dropped. */
 export function receiveFrame(data: unknown, to: FrameListener): void {
-  let frame: Record<string, unknown>;
+  let frame: unknown;
   try {
     frame = JSON.parse(String(data));
   } catch {
     return;
   }
+  handleFrame(frame as Record<string, unknown>, to);
+}
+
+/** Hands on one decoded frame; a `batch` hands on each frame it holds, in order, as if each came alone. */
+function handleFrame(frame: Record<string, unknown>, to: FrameListener): void {
   if (typeof frame !== 'object' || frame === null) return;
-  if (frame.type === 'message') {
+  if (frame.type === 'batch') {
+    if (Array.isArray(frame.frames)) for (const inner of frame.frames) handleFrame(inner, to);
+  } else if (frame.type === 'message') {
     if (typeof frame.seq === 'number' && typeof frame.conversationId === 'string')
       to.stream(frame.conversationId)?.accept([frame as unknown as StoredEntry]);
   } else if (frame.type === 'membership') {
