@@ -8,7 +8,7 @@
 import { LIMITS } from '../shared/limits';
 import { copy, type OutboxEntry, type OutboxStore } from './outbox-store';
 import { type OutboxChange, type PendingSend, pendingSend, type SentAck } from './pending-send';
-import { type Attachment, ChatRequestError, type SendAck } from './types';
+import { type Attachment, type ChatMessage, ChatRequestError, type SendAck } from './types';
 import { type FileToSend, sizeOf, type UploadHost, upload } from './uploads';
 
 export {
@@ -55,8 +55,8 @@ export interface OutboxHost {
   /** What uploading a file asks for (`uploadUrl`, `confirmUpload`, the POST). */
   uploads: UploadHost;
   emit(event: OutboxEvent): void;
-  /** A send was acked: its conversation's stream now knows that seq exists. */
-  acked(ack: SendAck): void;
+  /** A send was acked: its message, for its conversation's stream (this connection is not pushed it). */
+  acked(message: ChatMessage): void;
   report(error: unknown): void;
   now(): number;
   newId(): string;
@@ -308,9 +308,10 @@ export class Outbox {
       this.remember(key, ack.seq);
       this.entries = this.entries.filter((e) => e !== entry);
       this.changed();
-      this.host.acked(ack);
-      this.host.emit({ status: 'sent', entry, ack });
       const sent = attachment ? { ...ack, attachment } : ack;
+      // With the body, the ack is the message as others are pushed it.
+      this.host.acked({ ...sent, body });
+      this.host.emit({ status: 'sent', entry, ack });
       this.settle(entry, { ack: sent });
       released(sent);
     } catch (err: unknown) {

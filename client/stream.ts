@@ -144,7 +144,6 @@ export class ConversationStream extends Emitter<StreamEvents> {
         if (generation !== this.generation || this.closed) return;
         if (this.delivered === undefined && !(await this.startWithBacklog(page.lastSeq, generation))) return;
         this.accept(page.messages, page.lastSeq);
-        this.viewers(page.memberCount);
         const last = page.messages.at(-1);
         if (!page.hasMore || last === undefined) break;
         afterSeq = last.seq;
@@ -250,14 +249,12 @@ export class ConversationStream extends Emitter<StreamEvents> {
     if (!this.closed) this.keeper.presence(userId, online);
   }
 
-  /** A room's viewer count, from an answer (subscribe, or a room action's). */
-  viewers(count: number | undefined): void {
-    if (!this.closed) this.keeper.viewers(count);
-  }
-
-  /** A send was acked with this seq: if its push does not come, the gap repair reads it. */
-  expect(seq: number): void {
-    this.accept([], seq);
+  /**
+   * A send of this client was acked: its message, made of the ack and the outbox entry, as the push
+   * this connection is not sent would have been. A late push of it is a duplicate, dropped.
+   */
+  sent(message: StoredEntry): void {
+    this.accept([message]);
   }
 
   /**

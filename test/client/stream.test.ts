@@ -134,19 +134,6 @@ describe('ordered streams', () => {
     expect(socket.last('history')).toMatchObject({ beforeSeq: 111, limit: 100 });
   });
 
-  it('repairs the gap up to the seq of an acked send whose push never came', async () => {
-    const { chat, socket, seen, clock } = await openStream(0);
-    chat.send(C, 'mine');
-    await settle();
-    socket.ack(socket.last('send'), { conversationId: C, seq: 1, sentAt: 't1', duplicate: false });
-
-    await clock.advance(1_000);
-    socket.ack(socket.last('history'), { conversationId: C, messages: [msg(1)], hasMore: false, lastSeq: 1 });
-    await settle();
-
-    expect(seen).toEqual([1]);
-  });
-
   it('starts at the conversation lastSeq when opened with no backlog', async () => {
     const h = harness();
     const socket = await h.connectNow();
