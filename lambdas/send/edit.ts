@@ -20,6 +20,7 @@ import { MessageNotFoundError, NotTheSenderError } from '../../shared/errors';
 import type { DeleteAck, DeleteFrame, EditAck, EditFrame } from '../../shared/protocol';
 import type { Caller } from '../../shared/route-kit';
 import { deleteAttachment } from '../../shared/store/attachments';
+import { isModerator, isRoomId } from '../../shared/store/conversations';
 import { enqueue } from '../../shared/store/fanout-queue';
 import { editBody, type MessageItem, markDeleted } from '../../shared/store/messages';
 import { type SendDeps, takeToken } from './deps';
@@ -92,12 +93,13 @@ export async function editMessage(deps: EditDeps, frame: EditFrame, caller: Call
 }
 
 /**
- * Deletes the caller's own message (its body and attachment reference are removed, its seq stays,
- * marked deleted), deletes its attachment's object if it had one (one S3 DeleteObject), and enqueues
- * the `deleted` event; resolves only after both (G1). Deleting again changes nothing and re-enqueues.
+ * Deletes the caller's own message or, for an admin of a room, anyone's there (one more GetItem, of the
+ * admin's member item, only when the message is someone else's: docs/rooms.md): its body and attachment
+ * reference are removed, its seq stays, marked deleted. Deletes its attachment's object if it had one
+ * (one S3 DeleteObject), and enqueues the `deleted` event; resolves only after both (G1). Deleting again changes nothing and re-enqueues.
  * @throws NotAMemberError when the caller is not a member.
  * @throws RateLimitedError when the caller is over their send rate in this conversation.
- * @throws NotTheSenderError when the message is someone else's.
+ * @throws NotTheSenderError when the message is someone else's (and the caller moderates no room).
  * @throws MessageNotFoundError when there is no message at `seq`, or only a tombstone.
  * Throttling and running out of time are thrown as they come; the route answers them `busy`.
  */
@@ -105,16 +107,25 @@ export async function deleteMessage(deps: EditDeps, frame: DeleteFrame, caller: 
   const { conversationId, seq } = frame;
   deps.logger.appendKeys({ conversationId, seq });
   await takeToken(deps, conversationId, caller);
-  const result = await markDeleted(
-    deps.ddb,
-    deps.tables,
-    { conversationId, seq, senderId: caller.userId },
-    deps.now().toISOString(),
-    caller.signal,
-  );
+  const now = deps.now().toISOString();
+  const as = (senderId: string) =>
+    markDeleted(deps.ddb, deps.tables, { conversationId, seq, senderId }, now, caller.signal);
+  let result = await as(caller.userId);
+  let senderId = caller.userId;
+  const other = result.updated ? undefined : result.old?.senderId;
+  // A room's admins moderate it: someone else's message is deleted as its sender would.
+  if (
+    typeof other === 'string' &&
+    other !== caller.userId &&
+    isRoomId(conversationId) &&
+    (await isModerator(deps.ddb, deps.tables, conversationId, caller.userId, caller.signal))
+  ) {
+    senderId = other;
+    result = await as(other);
+  }
   const item = result.updated ? result.item : result.old;
   if (!result.updated) {
-    const refused = refusal(item, frame, caller.userId, 'delete');
+    const refused = refusal(item, frame, senderId, 'delete');
     if (refused !== undefined) throw refused;
   }
   // Only once the message is marked deleted, and before the enqueue: a delete resent after a failed

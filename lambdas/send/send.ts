@@ -14,6 +14,10 @@
  *    claim done with the seq (only if it is still ours). Steps 3 and 4 are ./commit.ts.
  * 5. SendMessage to the FIFO queue, then ack.
  *
+ * In a room (docs/rooms.md) step 1 runs beside a GetItem of the room's slow mode, and with slow mode on
+ * an UpdateItem of the sender's member item takes their turn after step 2 (a refusal gives the claim
+ * back): one request more per room message, two in slow mode; none in other conversations.
+ *
  * A message with an attachment adds one S3 HeadObject after step 1 (shared/store/attachments.ts): the
  * object must be one confirmUpload verified, of the size and type the message claims, uploaded by the
  * sender. A plain-text send never reaches S3.
@@ -27,6 +31,7 @@ import { AttachmentRejectedError, asBusy, BusyError, ConflictError } from '../..
 import { type ChatMessage, isTombstone, type SendAck, type SendFrame } from '../../shared/protocol';
 import type { Caller } from '../../shared/route-kit';
 import { checkReference } from '../../shared/store/attachments';
+import { isRoomId, readSlowMode, takeSlowModeTurn } from '../../shared/store/conversations';
 import { enqueue } from '../../shared/store/fanout-queue';
 import { type Claim, claim, idempotencyKeyOf, releaseClaim } from '../../shared/store/idempotency';
 import { getEntry } from '../../shared/store/messages';
@@ -71,7 +76,11 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
   let stored: ChatMessage | undefined;
   try {
     // 1. Non-members and senders over their rate are stopped before they write anything, even a claim.
-    await takeToken(deps, conversationId, caller);
+    // A room's slow mode is read meanwhile: the one request a room adds to every send.
+    const [, slowModeSeconds] = await Promise.all([
+      takeToken(deps, conversationId, caller),
+      isRoomId(conversationId) ? readSlowMode(deps.ddb, deps.tables, conversationId, signal) : 0,
+    ]);
     if (frame.attachment !== undefined) await checkAttachment(deps, frame.attachment, caller);
     // 2. Claim the clientMessageId.
     const claimed = await claim(deps, attempt, deps.now().getTime(), signal);
@@ -91,6 +100,18 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
     if (claimed.tookOver) deps.logger.warn('Took over the claim of a send whose writer is gone');
     // 3 and 4. Reserve a seq and commit under it (./commit.ts).
     try {
+      // A resend is never refused by slow mode: a finished one was answered above, and this turn
+      // admits the same clientMessageId again.
+      if (slowModeSeconds > 0) {
+        await takeSlowModeTurn(deps.ddb, deps.tables, {
+          conversationId,
+          userId: caller.userId,
+          clientMessageId,
+          slowModeSeconds,
+          now: deps.now().getTime(),
+          signal,
+        });
+      }
       stored = await storeClaimed(deps, frame, caller, attempt);
     } finally {
       if (stored === undefined) await giveClaimBack(deps, attempt);

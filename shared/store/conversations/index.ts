@@ -16,6 +16,8 @@
  * - ./roster.ts: a group's `ROSTER` item, its member ids, which the conversation list names it by;
  * - ./removals.ts: `REMOVED#` records, which let a resent removal finish its first attempt;
  * - ./cursors.ts: moving a member's read cursor;
+ * - ./rooms.ts: rooms (META `kind: 'room'`): create, join, leave, slow mode setting, what their acks say;
+ * - ./slow-mode.ts: a room's slow mode on a send: the setting, and each member's turn on their member item;
  * - ./send-bucket.ts: the send rate, on the member items;
  * - ./typing.ts: the typing throttle, on the member items.
  */
@@ -73,6 +75,18 @@ export {
   promoteMember,
   stillAdmin,
 } from './roles';
+export {
+  createRoom,
+  isModerator,
+  isRoomId,
+  joinRoom,
+  leaveRoom,
+  type NewRoom,
+  ROOM_ID_PREFIX,
+  readRoom,
+  roomInfoOf,
+  setSlowMode,
+} from './rooms';
 export { readRosters } from './roster';
 export {
   BucketHints,
@@ -80,4 +94,5 @@ export {
   SEND_TOLERANCE_MS,
   takeSendToken,
 } from './send-bucket';
+export { readSlowMode, takeSlowModeTurn } from './slow-mode';
 export { takeTypingSlot } from './typing';
