@@ -20,6 +20,11 @@ export interface ConversationState {
   online: readonly string[];
   /** The last seq delivered by the stream (0 before the first). */
   lastSeq: number;
+  /**
+   * A room's viewer count (its members): from each subscribe answer (every (re)connect) and every room
+   * answer this client hears (`roomInfo`, `joinRoom`, `setSlowMode`). Absent for other conversations.
+   */
+  viewers?: number;
 }
 
 /** Keeps one conversation's {@link ConversationState}; `changed` is called after each change. */
@@ -31,6 +36,7 @@ export class ConversationStateKeeper {
   /** Users heard of here (online, typing, reading, sending): the members as far as known when the list is not. */
   private readonly seen = new Set<string>();
   private lastSeq = 0;
+  private viewerCount: number | undefined;
   private snapshot: ConversationState | undefined;
 
   constructor(
@@ -48,6 +54,7 @@ export class ConversationStateKeeper {
       readSeqs: Object.freeze(Object.fromEntries(this.readSeqs)),
       online: Object.freeze([...this.online]),
       lastSeq: this.lastSeq,
+      viewers: this.viewerCount,
     });
     return this.snapshot;
   }
@@ -82,6 +89,13 @@ export class ConversationStateKeeper {
         this.stopTyping(userId);
       }
     }
+    this.publish();
+  }
+
+  /** A room's member count, as an answer told it. */
+  viewers(count: number | undefined): void {
+    if (count === undefined || count === this.viewerCount) return;
+    this.viewerCount = count;
     this.publish();
   }
 

@@ -50,6 +50,10 @@ const POLICY: Record<Action, { durable: boolean; resend: boolean }> = {
   listInvitations: { durable: true, resend: true },
   accept: { durable: true, resend: true }, // an answered invitation acks `joined: false`
   decline: { durable: true, resend: true },
+  createRoom: { durable: false, resend: false }, // a second one would make a second room
+  joinRoom: { durable: true, resend: true }, // joining again acks `joined: false`
+  roomInfo: { durable: true, resend: true },
+  setSlowMode: { durable: true, resend: true }, // setting the same value twice changes nothing
 };
 
 /** API Gateway's anonymous "Internal server error" names no request: every unanswered one is resent after this. */

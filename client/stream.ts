@@ -144,6 +144,7 @@ export class ConversationStream extends Emitter<StreamEvents> {
         if (generation !== this.generation || this.closed) return;
         if (this.delivered === undefined && !(await this.startWithBacklog(page.lastSeq, generation))) return;
         this.accept(page.messages, page.lastSeq);
+        this.viewers(page.memberCount);
         const last = page.messages.at(-1);
         if (!page.hasMore || last === undefined) break;
         afterSeq = last.seq;
@@ -247,6 +248,11 @@ export class ConversationStream extends Emitter<StreamEvents> {
   /** A `presence` push: it counts here if `userId` is a member. */
   presence(userId: string, online: boolean): void {
     if (!this.closed) this.keeper.presence(userId, online);
+  }
+
+  /** A room's viewer count, from an answer (subscribe, or a room action's). */
+  viewers(count: number | undefined): void {
+    if (!this.closed) this.keeper.viewers(count);
   }
 
   /**
