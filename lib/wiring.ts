@@ -127,8 +127,9 @@ export const FUNCTIONS = {
     description:
       'Stores a message under the next gap-free seq and enqueues it for fan-out; edits and deletes messages',
     tables: {
-      // takeSendToken (the membership check is its condition) and reserveSeq: conditional updates only.
-      conversations: { actions: ['UpdateItem'] },
+      // takeSendToken (the membership check is its condition), reserveSeq and a room's slow-mode turn:
+      // conditional updates; a room's slow mode and a moderator's role (GetItem, docs/rooms.md).
+      conversations: { actions: ['GetItem', 'UpdateItem'] },
       // getEntry (edit, delete, a resend), the message put in the commit transaction, fillHole,
       // editBody and markDeleted.
       messages: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
@@ -147,7 +148,7 @@ export const FUNCTIONS = {
   conversations: {
     entry: 'lambdas/conversations/handler.ts',
     description:
-      'Conversation routes: create, add/remove/promote members, leave, block list, invitations, list, read, subscribe, unsubscribe, history, typing, presence, ping; $default',
+      'Conversation routes: create, add/remove/promote members, leave, block list, invitations, list, read, subscribe, unsubscribe, history, typing, presence, ping, rooms; $default',
     tables: {
       // Membership checks and counters (GetItem), list and membership reads (BatchGetItem, Query of the
       // member items, byMember for the caller's list), create/add/remove (transaction items, with
@@ -268,6 +269,10 @@ export const ROUTES = {
   typing: 'conversations',
   presence: 'conversations',
   ping: 'conversations',
+  createRoom: 'conversations',
+  joinRoom: 'conversations',
+  setSlowMode: 'conversations',
+  roomInfo: 'conversations',
 } as const satisfies Record<string, RouteWiring>;
 
 export type RouteKey = keyof typeof ROUTES;

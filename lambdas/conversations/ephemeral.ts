@@ -9,6 +9,9 @@
  * - `presence {conversationId}`: the members (one consistent Query) and which of them have a live
  *   connection (their connection slots: one BatchGetItem for up to 100 members), with their read
  *   cursors in small groups.
+ * - In a room (docs/rooms.md) neither goes to the audience: `typing` is acked `throttled` and
+ *   `presence` names only the caller, after one membership check (GetItem) each; nor does `subscribe`
+ *   announce anyone.
  * - On a `read` that moved the cursor, {@link postReadEvent}: `{type:'read'}` to the listeners, in
  *   conversations of at most LIMITS.maxReadEventMembers members.
  * - On `subscribe`, {@link prepareOnlineAnnouncement}: a connection that is the first of its user to
@@ -23,7 +26,7 @@ import type { PostFn } from '../../shared/poster';
 import type { PresenceAck, PresenceEvent, ReadEvent, TypingAck, TypingEvent } from '../../shared/protocol';
 import type { ActionRoutes, Caller } from '../../shared/route-kit';
 import { listListeners, onlineUsers } from '../../shared/store/connections';
-import { listMemberCursors, takeTypingSlot } from '../../shared/store/conversations';
+import { isRoomId, listMemberCursors, requireMember, takeTypingSlot } from '../../shared/store/conversations';
 import type { TableNames } from '../../shared/tables';
 
 export interface EphemeralDeps {
@@ -63,6 +66,11 @@ export async function sendTyping(
   conversationId: string,
   caller: Asker & { signal?: AbortSignal },
 ): Promise<TypingAck> {
+  // A room's audience hears no typing: each typist would cost a post to every viewer.
+  if (isRoomId(conversationId)) {
+    await requireMember(deps.ddb, deps.tables, conversationId, caller.userId, caller.signal);
+    return { conversationId, throttled: true };
+  }
   const now = deps.clock().getTime();
   if (!(await takeTypingSlot(deps.ddb, deps.tables, conversationId, caller.userId, now, caller.signal))) {
     return { conversationId, throttled: true };
@@ -94,6 +102,11 @@ export async function presence(
   conversationId: string,
   userId: string,
 ): Promise<PresenceAck> {
+  // A room lists no members (there may be thousands): its audience is roomInfo's memberCount.
+  if (isRoomId(conversationId)) {
+    await requireMember(deps.ddb, deps.tables, conversationId, userId);
+    return { conversationId, online: [userId] };
+  }
   const cursors = await listMemberCursors(deps.ddb, deps.tables, conversationId);
   const members = cursors.map((member) => member.userId);
   if (!members.includes(userId)) throw new NotAMemberError(conversationId);

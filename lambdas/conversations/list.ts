@@ -47,6 +47,7 @@ function listEntryOf(meta: Record<string, unknown>, readSeq: number): Conversati
     ...(meta.direct === true && Array.isArray(meta.members)
       ? { direct: true as const, members: meta.members.map(String) }
       : {}),
+    ...(meta.kind === 'room' ? { kind: 'room' as const } : {}),
     memberCount: typeof meta.memberCount === 'number' ? meta.memberCount : 0,
     readSeq,
     unread: Math.max(0, lastSeq - readSeq),

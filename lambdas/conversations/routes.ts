@@ -9,7 +9,9 @@
  * - ./list.ts: `listConversations`;
  * - ./membership/: group creation, `addMembers`, `removeMember`, `leave`, `promote` and `accept`, each
  *   change recorded in the conversation's order; invitations, the block list and `setWhoCanAdd`;
- * - ./ephemeral.ts: `typing` and `presence`, and the posts of `read` and `subscribe`.
+ * - ./ephemeral.ts: `typing` and `presence`, and the posts of `read` and `subscribe`;
+ * - ./rooms.ts: `createRoom`, `joinRoom`, `setSlowMode`, `roomInfo`, and what a room changes of
+ *   `leave`, `removeMember` and `addMembers`.
  * Every read and write of the conversations table is in shared/store/conversations/.
  */
 import { randomUUID } from 'node:crypto';
@@ -19,9 +21,15 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LIMITS } from '../../shared/limits';
 import type { MetricSink } from '../../shared/metrics';
 import type { DisconnectFn } from '../../shared/poster';
-import { type ActionHandler, createActionHandler, routeKitOf, type UserBudget } from '../../shared/route-kit';
+import {
+  type ActionHandler,
+  type ActionRoute,
+  createActionHandler,
+  routeKitOf,
+  type UserBudget,
+} from '../../shared/route-kit';
 import { deleteSubscription } from '../../shared/store/connections';
-import { markRead, readCounter, requireMember } from '../../shared/store/conversations';
+import { isRoomId, markRead, readCounter, requireMember } from '../../shared/store/conversations';
 import { messagesBefore } from '../../shared/store/messages';
 import type { TableNames } from '../../shared/tables';
 import { openDirect } from './direct';
@@ -35,6 +43,7 @@ import {
   type MembershipDeps,
   membershipRoutes,
 } from './membership';
+import { type RoomDeps, roomAwareMembership, roomRoutes } from './rooms';
 import { confirmSubscriber, subscribe } from './subscribe';
 
 export interface ConversationsDeps {
@@ -114,11 +123,17 @@ export function createConversationsHandler(deps: ConversationsDeps): ActionHandl
           ...(deps.ephemeral && { post: deps.ephemeral.post }),
         };
 
+  const rooms: RoomDeps = { ddb, tables, logger, clock, newId };
   const { disconnect, userBudget } = deps;
   const kit = routeKitOf({ logger, now: clock, disconnect, metrics, ...(userBudget && { userBudget }) });
+  const addMembersRoute: ActionRoute<'addMembers'> = (frame, caller) =>
+    addMembers({ ddb, tables, clock, membership }, frame, caller.userId);
+  const memberRoutes = membership === undefined ? {} : membershipRoutes(membership);
   return createActionHandler(kit, {
     ...(ephemeral === undefined ? {} : ephemeralRoutes(ephemeral)),
-    ...(membership === undefined ? {} : membershipRoutes(membership)),
+    ...memberRoutes,
+    ...roomRoutes(rooms),
+    ...roomAwareMembership({ ...memberRoutes, addMembers: addMembersRoute }, rooms),
     ...blockRoutes({ ddb, tables }),
     ...invitationRoutes({ ddb, tables, clock, membership }),
     createConversation: async (frame, caller) => {
@@ -150,14 +165,16 @@ export function createConversationsHandler(deps: ConversationsDeps): ActionHandl
       }
       return { conversationId: frame.conversationId, readSeq, moved };
     },
-    addMembers: (frame, caller) => addMembers({ ddb, tables, clock, membership }, frame, caller.userId),
     listConversations: (frame, caller) =>
       listConversations(ddb, tables, caller.userId, frame.limit ?? LIMITS.defaultPageSize, frame.cursor),
     ping: async () => ({}),
     subscribe: async (frame, caller) => {
       const [, announceOnline] = await Promise.all([
         requireMember(ddb, tables, frame.conversationId, caller.userId),
-        ephemeral && prepareOnlineAnnouncement(ephemeral, frame.conversationId, caller),
+        // A room announces nobody: its audience would hear every viewer arrive.
+        ephemeral && !isRoomId(frame.conversationId)
+          ? prepareOnlineAnnouncement(ephemeral, frame.conversationId, caller)
+          : undefined,
       ]);
       const page = await subscribe(ddb, tables, frame, caller, clock(), metrics);
       // Where members can be removed, a removal may have run between the check above and the write.

@@ -4,7 +4,7 @@ import { NotAMemberError } from '../../shared/errors';
 import type { MetricSink } from '../../shared/metrics';
 import type { MessagesPage } from '../../shared/protocol';
 import { deleteSubscription, putSubscription } from '../../shared/store/connections';
-import { readCounter, requireMember } from '../../shared/store/conversations';
+import { isRoomId, readCounter, requireMember } from '../../shared/store/conversations';
 import { messagesAfter } from '../../shared/store/messages';
 import type { TableNames } from '../../shared/tables';
 
@@ -39,7 +39,15 @@ export async function subscribe(
       : await messagesAfter(ddb, tables, conversationId, afterSeq, { ...counter, now }, metrics);
   // A send that reserved its seq after the counter was read may already be in the backlog.
   const lastSeq = Math.max(counter.lastSeq, page.messages.at(-1)?.seq ?? 0);
-  return { conversationId, messages: page.messages, hasMore: page.hasMore, lastSeq };
+  // A room's viewer count comes with the counter, in the same read.
+  const viewers = isRoomId(conversationId) ? counter.memberCount : undefined;
+  return {
+    conversationId,
+    messages: page.messages,
+    hasMore: page.hasMore,
+    lastSeq,
+    ...(viewers === undefined ? {} : { memberCount: viewers }),
+  };
 }
 
 /**

@@ -1,0 +1,478 @@
+/** The room routes: create, join (public, by link), slow mode, room info, leave, and what rooms refuse. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import {
+  type CancellationReason,
+  DynamoDBClient,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { createConversationsHandler } from '../../lambdas/conversations/routes';
+import { LIMITS } from '../../shared/limits';
+import type { PostFn } from '../../shared/poster';
+import { META_SK, memberSk } from '../../shared/tables';
+import { routeEvent } from '../support/api-gateway';
+import { routeKitFakes } from '../support/route-kit';
+
+const tables = {
+  conversations: 'conversations-t',
+  subscriptions: 'subscriptions-t',
+  connections: 'connections-t',
+  messages: 'messages-t',
+};
+const NOW = new Date('2030-01-02T03:04:05.000Z');
+const ROOM = 'room_r1';
+const CODE = 'Zx8-invite_code-0123';
+
+const ddbMock = mockClient(DynamoDBDocumentClient);
+const sqsMock = mockClient(SQSClient);
+const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+const post = vi.fn<PostFn>(async () => ({ status: 'delivered', attempts: 1 }));
+
+const handler = createConversationsHandler({
+  ddb,
+  tables,
+  logger: new Logger({ serviceName: 'chat-rooms-test', logLevel: 'SILENT' }),
+  ...routeKitFakes(),
+  clock: () => NOW,
+  newId: () => 'new',
+  ephemeral: { post },
+  membership: { sqs: new SQSClient({ region: 'us-east-1' }), fanoutQueueUrl: 'https://sqs/fanout.fifo' },
+});
+
+async function call(body: Record<string, unknown>, userId = 'alice'): Promise<Record<string, unknown>> {
+  const result = await handler(routeEvent({ body, userId, connectionId: `${userId}-1`, at: NOW }));
+  return JSON.parse(result.body) as Record<string, unknown>;
+}
+
+/** A room's META as stored: alice created it; `fields` override. */
+const roomMeta = (fields: Record<string, unknown> = {}) => ({
+  conversationId: ROOM,
+  sk: META_SK,
+  kind: 'room',
+  title: 'Launch',
+  access: 'public',
+  slowModeSeconds: 0,
+  createdBy: 'alice',
+  createdAt: NOW.toISOString(),
+  lastSeq: 3,
+  memberCount: 2,
+  ...fields,
+});
+
+/** The room's items as consistent BatchGetItems read them: META and the member items of `roles`. */
+function givenRoom(meta: Record<string, unknown>, roles: Record<string, 'admin' | 'member'> = {}): void {
+  ddbMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
+    const keys = input.RequestItems?.[tables.conversations]?.Keys ?? [];
+    const items = keys.flatMap((key) => {
+      if (key.sk === META_SK) return [meta];
+      const userId = String(key.sk).slice('MEMBER#'.length);
+      const role = roles[userId];
+      return role === undefined ? [] : [{ conversationId: ROOM, sk: key.sk, memberId: userId, role }];
+    });
+    return { Responses: { [tables.conversations]: items } };
+  });
+}
+
+const cancelled = (...reasons: CancellationReason[]) =>
+  new TransactionCanceledException({ message: 'cancelled', $metadata: {}, CancellationReasons: reasons });
+const ok: CancellationReason = { Code: 'None' };
+const failed = (item?: Record<string, unknown>): CancellationReason => ({
+  Code: 'ConditionalCheckFailed',
+  ...(item === undefined ? {} : { Item: marshall(item) }),
+});
+
+/** The transaction items of the last TransactWriteItems. */
+const lastTransaction = () =>
+  ddbMock.commandCalls(TransactWriteCommand).at(-1)?.args[0].input.TransactItems ?? [];
+
+beforeEach(() => {
+  ddbMock.reset();
+  sqsMock.reset();
+  post.mockClear();
+  ddbMock.on(TransactWriteCommand).resolves({});
+});
+
+describe('createRoom', () => {
+  it("writes the creator's member item as admin, their conversation slot and a room's META in one transaction", async () => {
+    // Act
+    const reply = await call({ action: 'createRoom', title: 'Launch', access: 'public' });
+
+    // Assess
+    expect(reply).toMatchObject({
+      type: 'ack',
+      room: {
+        conversationId: 'room_new',
+        kind: 'room',
+        title: 'Launch',
+        access: 'public',
+        slowModeSeconds: 0,
+        memberCount: 1,
+        createdBy: 'alice',
+        role: 'admin',
+      },
+    });
+    expect((reply.room as Record<string, unknown>).inviteCode).toBeUndefined();
+    const [member, slot, meta] = lastTransaction();
+    expect(member?.Put?.Item).toMatchObject({ sk: memberSk('alice'), role: 'admin', counted: true });
+    expect(slot?.Update?.UpdateExpression).toBe('ADD conversationCount :one');
+    expect(meta?.Put?.Item).toEqual({
+      conversationId: 'room_new',
+      sk: META_SK,
+      kind: 'room',
+      title: 'Launch',
+      access: 'public',
+      slowModeSeconds: 0,
+      createdBy: 'alice',
+      createdAt: NOW.toISOString(),
+      lastSeq: 0,
+      memberCount: 1,
+    });
+    expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
+  });
+
+  it('gives a link room an unguessable invite code, stored on META and answered to its creator', async () => {
+    // Act
+    const reply = await call({ action: 'createRoom', title: 'Staff', access: 'link', slowModeSeconds: 10 });
+
+    // Assess
+    const room = reply.room as Record<string, unknown>;
+    expect(room).toMatchObject({ access: 'link', slowModeSeconds: 10 });
+    expect(room.inviteCode).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(lastTransaction()[2]?.Put?.Item).toMatchObject({ inviteCode: room.inviteCode });
+  });
+
+  it('refuses a creator in as many conversations as a user may be, limit_exceeded', async () => {
+    // Prepare
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejects(cancelled(ok, failed({ conversationCount: LIMITS.maxConversationsPerUser }), ok));
+
+    // Act
+    const reply = await call({ action: 'createRoom', title: 'Launch', access: 'public' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'limit_exceeded' });
+  });
+
+  it('refuses a room without a title, a slow mode past the limit or an unknown access, writing nothing', async () => {
+    // Act
+    const replies = await Promise.all([
+      call({ action: 'createRoom', access: 'public' }),
+      call({
+        action: 'createRoom',
+        title: 'x',
+        access: 'public',
+        slowModeSeconds: LIMITS.maxSlowModeSeconds + 1,
+      }),
+      call({ action: 'createRoom', title: 'x', access: 'secret' }),
+    ]);
+
+    // Assess
+    for (const reply of replies) expect(reply).toMatchObject({ type: 'error', code: 'invalid_request' });
+    expect(ddbMock.calls()).toHaveLength(0);
+  });
+});
+
+describe('joinRoom', () => {
+  it('adds one to the member count, puts the member item and takes a slot, and records nothing in the seq order', async () => {
+    // Prepare
+    givenRoom(roomMeta({ memberCount: LIMITS.maxGroupSize + 1 }), { bob: 'member' });
+
+    // Act
+    const reply = await call({ action: 'joinRoom', conversationId: ROOM }, 'bob');
+
+    // Assess
+    expect(reply).toMatchObject({
+      type: 'ack',
+      joined: true,
+      room: { conversationId: ROOM, kind: 'room', memberCount: LIMITS.maxGroupSize + 1, role: 'member' },
+    });
+    const [meta, member, slot] = lastTransaction();
+    expect(meta?.Update).toMatchObject({
+      Key: { conversationId: ROOM, sk: META_SK },
+      UpdateExpression: 'ADD memberCount :one',
+      // No cap on members: a room is no group.
+      ConditionExpression: '#kind = :room AND (#access = :public OR inviteCode = :code)',
+    });
+    expect(member?.Put?.Item).toMatchObject({ sk: memberSk('bob'), memberId: 'bob', role: 'member' });
+    expect(slot?.Update?.Key).toEqual({ conversationId: 'USER#bob', sk: 'PROFILE' });
+    expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+    expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
+    expect(post).not.toHaveBeenCalled();
+  });
+
+  it('answers joined: false to a member joining again', async () => {
+    // Prepare
+    givenRoom(roomMeta(), { bob: 'member' });
+    ddbMock.on(TransactWriteCommand).rejects(cancelled(ok, failed(), ok));
+
+    // Act
+    const reply = await call({ action: 'joinRoom', conversationId: ROOM }, 'bob');
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', joined: false, room: { role: 'member' } });
+  });
+
+  it('refuses a link room without its code, or with a wrong one, forbidden and in words', async () => {
+    // Prepare
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejects(cancelled(failed(roomMeta({ access: 'link', inviteCode: CODE })), ok, ok));
+
+    // Act
+    const withoutCode = await call({ action: 'joinRoom', conversationId: ROOM }, 'bob');
+    const wrongCode = await call(
+      { action: 'joinRoom', conversationId: ROOM, code: 'not-the-code-at-all' },
+      'bob',
+    );
+
+    // Assess
+    expect(withoutCode).toMatchObject({
+      type: 'error',
+      code: 'forbidden',
+      message: `Room ${ROOM} is joined by invitation link only: ask an admin for its link`,
+    });
+    expect(wrongCode).toMatchObject({
+      type: 'error',
+      code: 'forbidden',
+      message: `That invite code does not open room ${ROOM}; ask an admin for its link`,
+    });
+    expect(lastTransaction()[0]?.Update?.ExpressionAttributeValues).toMatchObject({
+      ':code': 'not-the-code-at-all',
+    });
+  });
+
+  it('refuses an id that names no room (a group, or nothing) as it refuses non-members', async () => {
+    // Prepare
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejectsOnce(cancelled(failed({ conversationId: 'conv-1', sk: META_SK, lastSeq: 0 }), ok, ok))
+      .rejectsOnce(cancelled(failed(), ok, ok));
+
+    // Act
+    const group = await call({ action: 'joinRoom', conversationId: 'conv-1' }, 'bob');
+    const nothing = await call({ action: 'joinRoom', conversationId: 'room_none' }, 'bob');
+
+    // Assess
+    expect(group).toMatchObject({
+      type: 'error',
+      code: 'forbidden',
+      message: expect.stringContaining('not a member'),
+    });
+    expect(nothing).toMatchObject({
+      type: 'error',
+      code: 'forbidden',
+      message: expect.stringContaining('not a member'),
+    });
+  });
+
+  it('refuses a user in as many conversations as a user may be, limit_exceeded', async () => {
+    // Prepare
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejects(cancelled(ok, ok, failed({ conversationCount: LIMITS.maxConversationsPerUser })));
+
+    // Act
+    const reply = await call({ action: 'joinRoom', conversationId: ROOM }, 'bob');
+
+    // Assess
+    expect(reply).toMatchObject({
+      type: 'error',
+      code: 'limit_exceeded',
+      message: expect.stringContaining(`You are in ${LIMITS.maxConversationsPerUser} conversations`),
+    });
+  });
+});
+
+describe('setSlowMode', () => {
+  it("lets an admin set it on the room's META", async () => {
+    // Prepare
+    givenRoom(roomMeta(), { alice: 'admin' });
+    ddbMock.on(UpdateCommand).resolves({ Attributes: roomMeta({ slowModeSeconds: 30 }) });
+
+    // Act
+    const reply = await call({ action: 'setSlowMode', conversationId: ROOM, slowModeSeconds: 30 });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', room: { slowModeSeconds: 30, role: 'admin' } });
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: { conversationId: ROOM, sk: META_SK },
+      UpdateExpression: 'SET slowModeSeconds = :seconds',
+      ExpressionAttributeValues: { ':seconds': 30 },
+    });
+  });
+
+  it('refuses a plain member, forbidden, and a non-member as a non-member, writing nothing', async () => {
+    // Prepare
+    givenRoom(roomMeta(), { bob: 'member' });
+
+    // Act
+    const member = await call({ action: 'setSlowMode', conversationId: ROOM, slowModeSeconds: 30 }, 'bob');
+    const stranger = await call({ action: 'setSlowMode', conversationId: ROOM, slowModeSeconds: 30 }, 'eve');
+
+    // Assess
+    expect(member).toMatchObject({
+      type: 'error',
+      code: 'forbidden',
+      message: expect.stringContaining('set its slow mode'),
+    });
+    expect(stranger).toMatchObject({
+      type: 'error',
+      code: 'forbidden',
+      message: expect.stringContaining('not a member'),
+    });
+    expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
+  });
+});
+
+describe('roomInfo', () => {
+  it('tells anyone about a public room, and its admins alone the invite code of a link room', async () => {
+    // Prepare
+    givenRoom(roomMeta({ access: 'link', inviteCode: CODE }), { alice: 'admin', bob: 'member' });
+
+    // Act
+    const admin = await call({ action: 'roomInfo', conversationId: ROOM });
+    const member = await call({ action: 'roomInfo', conversationId: ROOM }, 'bob');
+    const stranger = await call({ action: 'roomInfo', conversationId: ROOM }, 'eve');
+    givenRoom(roomMeta());
+    const publicStranger = await call({ action: 'roomInfo', conversationId: ROOM }, 'eve');
+
+    // Assess
+    expect(admin).toMatchObject({ room: { inviteCode: CODE, role: 'admin', memberCount: 2 } });
+    expect(member).toMatchObject({ room: { role: 'member' } });
+    expect((member.room as Record<string, unknown>).inviteCode).toBeUndefined();
+    expect(stranger).toMatchObject({ type: 'error', code: 'forbidden' });
+    expect(publicStranger).toMatchObject({ type: 'ack', room: { access: 'public', memberCount: 2 } });
+    expect((publicStranger.room as Record<string, unknown>).role).toBeUndefined();
+  });
+});
+
+describe('leave of a room', () => {
+  it('deletes the member item, takes one off the count, gives the slot back and ends the subscriptions, with no seq', async () => {
+    // Prepare: bob has this connection and another.
+    ddbMock.on(QueryCommand, { TableName: tables.connections }).resolves({
+      Items: [{ connectionId: 'bob-1' }, { connectionId: 'bob-2' }],
+    });
+    ddbMock.on(DeleteCommand).resolves({});
+    ddbMock.on(UpdateCommand).resolves({});
+
+    // Act
+    const reply = await call({ action: 'leave', conversationId: ROOM }, 'bob');
+
+    // Assess
+    expect(reply).toEqual({
+      type: 'ack',
+      action: 'leave',
+      conversationId: ROOM,
+      userId: 'bob',
+      removed: true,
+    });
+    const [member, meta, slot] = lastTransaction();
+    expect(member?.Delete?.Key).toEqual({ conversationId: ROOM, sk: memberSk('bob') });
+    expect(meta?.Update?.UpdateExpression).toBe('ADD memberCount :minusOne');
+    expect(slot?.Update?.UpdateExpression).toBe('ADD conversationCount :minusOne');
+    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, {
+      TableName: tables.subscriptions,
+      Key: { conversationId: ROOM, connectionId: 'bob-1' },
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, {
+      TableName: tables.subscriptions,
+      Key: { conversationId: ROOM, connectionId: 'bob-2' },
+    });
+    expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+  });
+
+  it('answers removed: false to one who is no member', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).rejects(cancelled(failed(), ok, ok));
+    ddbMock.on(QueryCommand).resolves({ Items: [] });
+    ddbMock.on(DeleteCommand).resolves({});
+    ddbMock.on(UpdateCommand).resolves({});
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: ROOM, userId: 'bob' }, 'bob');
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', removed: false });
+  });
+});
+
+describe('what a room refuses or keeps quiet', () => {
+  it('refuses addMembers and the removal of someone else before any request', async () => {
+    // Act
+    const add = await call({ action: 'addMembers', conversationId: ROOM, members: ['bob'] });
+    const remove = await call({ action: 'removeMember', conversationId: ROOM, userId: 'bob' });
+
+    // Assess
+    expect(add).toMatchObject({
+      type: 'error',
+      code: 'invalid_request',
+      message: expect.stringContaining('join it'),
+    });
+    expect(remove).toMatchObject({ type: 'error', code: 'invalid_request' });
+    expect(ddbMock.calls()).toHaveLength(0);
+  });
+
+  it('answers typing with throttled and presence with the caller alone, posting nothing and listing nobody', async () => {
+    // Prepare
+    ddbMock.on(GetCommand).resolves({ Item: { conversationId: ROOM } });
+
+    // Act
+    const typing = await call({ action: 'typing', conversationId: ROOM });
+    const presence = await call({ action: 'presence', conversationId: ROOM });
+
+    // Assess
+    expect(typing).toMatchObject({ type: 'ack', throttled: true });
+    expect(presence).toMatchObject({ type: 'ack', online: ['alice'] });
+    expect(ddbMock).not.toHaveReceivedCommand(QueryCommand);
+    expect(ddbMock).toHaveReceivedCommandTimes(GetCommand, 2);
+    expect(post).not.toHaveBeenCalled();
+  });
+
+  it("answers a room's subscribe with its member count, announcing nobody's arrival", async () => {
+    // Prepare: carol listens already, and would hear alice arrive in a group.
+    ddbMock.on(GetCommand).resolves({ Item: { conversationId: ROOM, lastSeq: 3, memberCount: 250 } });
+    ddbMock
+      .on(QueryCommand)
+      .resolves({ Items: [{ conversationId: ROOM, connectionId: 'carol-1', userId: 'carol' }] });
+    ddbMock.on(UpdateCommand).resolves({});
+    ddbMock.on(TransactWriteCommand).resolves({});
+
+    // Act
+    const reply = await call({ action: 'subscribe', conversationId: ROOM });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', conversationId: ROOM, lastSeq: 3, memberCount: 250 });
+    expect(post).not.toHaveBeenCalled();
+  });
+});
+
+describe('listConversations', () => {
+  it("lists a room with kind: 'room' and its member count", async () => {
+    // Prepare
+    ddbMock.on(QueryCommand).resolves({ Items: [{ conversationId: ROOM, readSeq: 1 }] });
+    givenRoom(roomMeta({ memberCount: 1_234 }));
+
+    // Act
+    const reply = await call({ action: 'listConversations' }, 'bob');
+
+    // Assess
+    expect(reply).toMatchObject({
+      type: 'ack',
+      conversations: [{ conversationId: ROOM, kind: 'room', title: 'Launch', memberCount: 1_234, unread: 2 }],
+    });
+  });
+});
