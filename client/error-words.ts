@@ -20,7 +20,10 @@ export type ErrorAction =
   | 'block'
   | 'unblock'
   | 'accept'
-  | 'decline';
+  | 'decline'
+  | 'createRoom'
+  | 'joinRoom'
+  | 'slowMode';
 
 /** The words for a conversation the server will not show: it tells absent and not-a-member apart for nobody. */
 export const NOT_IN_CONVERSATION = 'This conversation does not exist or you are not in it.';
@@ -42,6 +45,10 @@ function forbidden(action: ErrorAction): string {
     case 'accept':
     case 'decline':
       return 'That invitation is no longer open.';
+    case 'joinRoom':
+      return 'No room opens with that id and link: check the link, or ask an admin of the room for it.';
+    case 'slowMode':
+      return 'Only an admin of this room can set its slow mode.';
     default:
       return NOT_IN_CONVERSATION;
   }
@@ -60,6 +67,11 @@ function invalid(action: ErrorAction): string {
     case 'create':
     case 'add':
       return 'Those names are not valid user ids (letters, digits, - and _), or no one else was named.';
+    case 'createRoom':
+    case 'slowMode':
+      return `A room needs a title of 1-${LIMITS.maxTitleLength} characters, and a slow mode of 0-${LIMITS.maxSlowModeSeconds} seconds.`;
+    case 'joinRoom':
+      return 'That is not a room id or a room link.';
     default:
       return 'The server did not accept that; check what you typed.';
   }

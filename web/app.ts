@@ -9,6 +9,7 @@ import { showMembersPanel } from './conversation/members';
 import { DevTokens } from './dev-tokens';
 import { inWords } from './messages-in-words';
 import { offlineAwareWebSocket } from './network';
+import { forgetRoomLink, parseRoomInput, type RoomTarget, roomOfLink } from './room-link';
 import { Session } from './session';
 import { ui } from './ui';
 
@@ -31,6 +32,8 @@ async function main(): Promise<void> {
   const WebSocket = offlineAwareWebSocket();
   const status = new ConnectionStatus();
   let session: Session | undefined;
+  /** A room link this page was opened with: joined once someone is signed in. */
+  let linkedRoom = roomOfLink(new URLSearchParams(location.search));
 
   const signIn = async (userId: string): Promise<void> => {
     ui.signInError.textContent = '';
@@ -47,6 +50,11 @@ async function main(): Promise<void> {
       session = new Session(userId, tokens, config.webSocketUrl, WebSocket, status, () => {
         ui.sessionEnded.hidden = false;
       });
+      if (linkedRoom) {
+        joinRoom(session, linkedRoom);
+        linkedRoom = undefined;
+        forgetRoomLink();
+      }
     } catch (err: unknown) {
       ui.signInError.textContent = err instanceof Error ? err.message : String(err);
     } finally {
@@ -82,6 +90,7 @@ async function main(): Promise<void> {
 
   wireSignIn(signIn, signOut);
   wireSidebar(() => session);
+  wireRooms(() => session);
   wireConversation(() => session);
 
   const userId = new URLSearchParams(location.search).get('user') ?? sessionStorage.getItem(SESSION_USER_KEY);
@@ -159,6 +168,52 @@ function wireSidebar(current: () => Session | undefined): void {
   ui.refreshList.addEventListener('click', () => void current()?.refreshList());
   // Pushes that name the user (added, removed) are best effort: coming back to the tab is when to look again.
   window.addEventListener('focus', () => void current()?.refreshList());
+}
+
+/** Joins a room (from its link or the join field) and opens it; a refusal is said under the join field. */
+function joinRoom(session: Session, target: RoomTarget): Promise<void> {
+  ui.roomJoinError.textContent = '';
+  return session.joinRoom(target).catch((err: unknown) => {
+    ui.roomJoinError.textContent = inWords(err, 'joinRoom');
+  });
+}
+
+/** The sidebar's Rooms section: create a room, join one by its id or its link. */
+function wireRooms(current: () => Session | undefined): void {
+  ui.roomCreateForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const session = current();
+    const title = ui.roomTitle.value.trim();
+    if (!session || !title) return;
+    const access = ui.roomAccess.value === 'link' ? 'link' : 'public';
+    ui.roomCreateError.textContent = '';
+    ui.roomCreateButton.disabled = true;
+    session
+      .createRoom(title, access, Number(ui.roomSlowMode.value) || 0)
+      .then(() => ui.roomCreateForm.reset())
+      .catch((err: unknown) => {
+        ui.roomCreateError.textContent = inWords(err, 'createRoom');
+      })
+      .finally(() => {
+        ui.roomCreateButton.disabled = false;
+      });
+  });
+
+  ui.roomJoinForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const session = current();
+    if (!session) return;
+    const target = parseRoomInput(ui.roomJoin.value);
+    if (target === undefined) {
+      ui.roomJoinError.textContent = 'That is not a room id or a room link.';
+      return;
+    }
+    ui.roomJoinButton.disabled = true;
+    void joinRoom(session, target).then(() => {
+      ui.roomJoinButton.disabled = false;
+      if (ui.roomJoinError.textContent === '') ui.roomJoinForm.reset();
+    });
+  });
 }
 
 /** The open conversation's controls: the composer, Load older, Attach, Leave, Members, and Back on a phone. */

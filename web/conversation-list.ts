@@ -46,6 +46,13 @@ export function renderConversationList({
           'data-gone': c.gone ? 'true' : undefined,
         },
         h('span', { class: 'title', dir: 'auto' }, conversationName(c, me)),
+        c.room
+          ? h(
+              'span',
+              { class: 'room-tag subtle', title: 'A room: an audience anyone can join (or with its link)' },
+              c.memberCount === undefined ? 'room' : `room · ${c.memberCount}`,
+            )
+          : null,
         h(
           'span',
           { class: 'subtle' },

@@ -22,6 +22,8 @@ export interface ConversationSummary {
   memberCount?: number;
   /** One conversation per pair of users (its members are the two of them). */
   direct?: boolean;
+  /** A room: an audience without a member list; `memberCount` is its viewer count. */
+  room?: boolean;
   /** Messages after the user's read cursor, as the server last listed them, counted up by `activity`. */
   unread?: number;
   /** The user's read cursor and the conversation's last seq, as listed and as `activity` moves them. */
@@ -109,29 +111,32 @@ export class ConversationDirectory {
   async refresh(chat: ChatClient): Promise<{ hasMore: boolean }> {
     const { conversations, hasMore } = await chat.listAllConversations();
     const before = new Map(this.listed.map((c) => [c.conversationId, c]));
-    this.listed = conversations.map(({ conversationId, title, direct, members, memberCount, ...counts }) => {
-      const entry: ConversationSummary = {
-        conversationId,
-        lastActivityAt: counts.lastActivityAt,
-        unread: counts.unread,
-        readSeq: counts.readSeq,
-        lastSeq: counts.lastSeq,
-        ...(counts.last === undefined ? {} : { preview: lastEntryPreview(counts.last, this.userId) }),
-        ...(title === undefined ? {} : { title }),
-        ...(direct ? { direct: true } : {}),
-        ...(members === undefined ? {} : { members, memberCount }),
-      };
-      // An `activity` heard while the list was being read may be newer than the list.
-      const heard = before.get(conversationId);
-      if (heard?.lastSeq !== undefined && heard.lastSeq > counts.lastSeq)
-        Object.assign(entry, {
-          lastSeq: heard.lastSeq,
-          unread: Math.max(0, heard.lastSeq - counts.readSeq),
-          preview: heard.preview,
-          lastActivityAt: heard.lastActivityAt,
-        });
-      return entry;
-    });
+    this.listed = conversations.map(
+      ({ conversationId, title, direct, kind, members, memberCount, ...counts }) => {
+        const entry: ConversationSummary = {
+          conversationId,
+          lastActivityAt: counts.lastActivityAt,
+          unread: counts.unread,
+          readSeq: counts.readSeq,
+          lastSeq: counts.lastSeq,
+          ...(counts.last === undefined ? {} : { preview: lastEntryPreview(counts.last, this.userId) }),
+          ...(title === undefined ? {} : { title }),
+          ...(direct ? { direct: true } : {}),
+          ...(kind === 'room' ? { room: true, memberCount } : {}),
+          ...(members === undefined ? {} : { members, memberCount }),
+        };
+        // An `activity` heard while the list was being read may be newer than the list.
+        const heard = before.get(conversationId);
+        if (heard?.lastSeq !== undefined && heard.lastSeq > counts.lastSeq)
+          Object.assign(entry, {
+            lastSeq: heard.lastSeq,
+            unread: Math.max(0, heard.lastSeq - counts.readSeq),
+            preview: heard.preview,
+            lastActivityAt: heard.lastActivityAt,
+          });
+        return entry;
+      },
+    );
     return { hasMore };
   }
 

@@ -36,6 +36,13 @@ export function inWords(err: unknown, action: PageAction): string {
  * no longer applies.
  */
 export function clearErrorLines(): void {
-  for (const line of [ui.conversationError, ui.createError, ui.directError, ui.invitationError])
+  for (const line of [
+    ui.conversationError,
+    ui.createError,
+    ui.directError,
+    ui.invitationError,
+    ui.roomCreateError,
+    ui.roomJoinError,
+  ])
     line.textContent = '';
 }

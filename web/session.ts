@@ -4,6 +4,8 @@ import {
   connect,
   localStorageOutboxStore,
   type MembershipEvent,
+  type RoomAccess,
+  type RoomInfo,
   type WebSocketConstructor,
 } from '../client';
 import { coalesced } from './coalesce';
@@ -15,6 +17,7 @@ import { type DevTokens, SignInRefusedError } from './dev-tokens';
 import { Invitations } from './invitations';
 import { clearErrorLines, inWords } from './messages-in-words';
 import { untilOnline } from './network';
+import type { RoomTarget } from './room-link';
 import { ui } from './ui';
 
 const lastConversationKey = (userId: string) => `serverless-chat:last-conversation:${userId}`;
@@ -110,13 +113,16 @@ export class Session {
     this.renderList();
   }
 
-  /** Shows a conversation (a new view unless it is the open one) and focuses the composer. */
-  open(conversationId: string): void {
+  /**
+   * Shows a conversation (a new view unless it is the open one) and focuses the composer; `room` is a
+   * room's answer to creating or joining it, so the view need not ask for it.
+   */
+  open(conversationId: string, room?: RoomInfo): void {
     document.body.dataset.view = 'conversation';
     if (this.view?.conversationId !== conversationId) {
       clearErrorLines();
       this.view?.close();
-      this.view = new ConversationView(this, conversationId);
+      this.view = new ConversationView(this, conversationId, room);
     }
     this.renderList();
     ui.messageInput.focus();
@@ -170,6 +176,29 @@ export class Session {
     const invited = conversation.invited ?? [];
     if (invited.length > 0)
       ui.conversationError.textContent = `Invited (they accept or decline): ${invited.join(', ')}`;
+  }
+
+  /** Creates a room, of which this user is the admin, and opens it (its link is in the room bar). */
+  async createRoom(title: string, access: RoomAccess, slowModeSeconds: number): Promise<void> {
+    this.roomHeard(await this.chat.createRoom(title, { access, slowModeSeconds }));
+  }
+
+  /** Joins a room by its id, or by its link (with the invite code of a link room), and opens it. */
+  async joinRoom({ conversationId, code }: RoomTarget): Promise<void> {
+    this.roomHeard((await this.chat.joinRoom(conversationId, code)).room);
+  }
+
+  private roomHeard(room: RoomInfo): void {
+    clearErrorLines();
+    const { conversationId, title, memberCount } = room;
+    this.directory.remember({
+      conversationId,
+      title,
+      room: true,
+      memberCount,
+      lastActivityAt: new Date().toISOString(),
+    });
+    this.open(conversationId, room);
   }
 
   /** The one direct conversation with `userId`, created the first time. */

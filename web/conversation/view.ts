@@ -18,6 +18,7 @@ import {
   conversationName,
   type MembershipEvent,
   type OutboxEvent,
+  type RoomInfo,
 } from '../../client';
 import { ATTACHMENT_CONTENT_TYPES } from '../../shared/attachment-types';
 import type { ConversationDirectory } from '../conversations';
@@ -26,6 +27,7 @@ import { ui } from '../ui';
 import { MembersPanel, showMembersPanel } from './members';
 import { Transcript } from './messages';
 import { OutboxRows } from './outbox';
+import { RoomBar } from './room-bar';
 import { renderPresence, renderTyping } from './status-lines';
 import { hideStranded, showStranded } from './stranded';
 
@@ -55,6 +57,8 @@ export class ConversationView {
   private readonly transcript: Transcript;
   private readonly outbox: OutboxRows;
   private readonly members: MembersPanel;
+  /** A room's viewer count, slow mode and link; hidden in other conversations. */
+  private readonly room: RoomBar;
   /** The read cursor this page last sent. */
   private readSeq = 0;
   /** The conversation could not be opened: nothing but its error line and stranded messages shows. */
@@ -62,9 +66,11 @@ export class ConversationView {
   private readScheduled = false;
   private closed = false;
 
+  /** @param room what the page was answered creating or joining it, when it is a room just joined. */
   constructor(
     private readonly session: ViewHost,
     readonly conversationId: string,
+    room?: RoomInfo,
   ) {
     // No backlog: the view reads its last page with loadOlder, which keeps the order on screen and also
     // answers the deleted messages and membership lines in it.
@@ -73,6 +79,8 @@ export class ConversationView {
       this.stream.seenBy(seq),
     );
     this.members = new MembersPanel(session.chat, session.directory, session.userId, conversationId);
+    this.room = new RoomBar(session.chat, conversationId, () => session.chat.outbox(conversationId).length);
+    if (room || session.directory.get(conversationId)?.room) void this.room.found(room);
     showMembersPanel(false);
     this.renderHeader();
     this.members.render();
@@ -121,6 +129,11 @@ export class ConversationView {
   /** The SDK's state of the conversation changed: members, presence, typing and receipts follow it. */
   private stateChanged(state: ConversationState): void {
     if (this.closed || this.unavailable) return;
+    // Only a room's subscribe answers a viewer count: a room opened by its id is found so.
+    if (state.viewers !== undefined) {
+      this.room.viewers(state.viewers);
+      void this.room.found().then(() => this.renderHeader());
+    }
     this.members.stateChanged(state.members);
     renderPresence(state, this.session.userId, this.session.connected);
     renderTyping(state);
@@ -131,6 +144,7 @@ export class ConversationView {
   /** Unsubscribes; answers that arrive later change nothing on screen. */
   close(): void {
     this.closed = true;
+    this.room.close();
     this.members.close();
     this.stream.close();
   }
@@ -170,8 +184,11 @@ export class ConversationView {
     );
     ui.conversationMembers.textContent = members ? `${members.join(', ')} · ` : '';
     ui.conversationId.textContent = this.conversationId;
-    // A direct conversation has exactly its two members: nobody is added, removed, or leaves.
-    ui.membersToggle.hidden = known?.direct === true || this.unavailable;
+    // A direct conversation has exactly its two members: nobody is added, removed, or leaves. A room has
+    // an audience, not a member list: its bar counts the viewers, and the names online are not listed.
+    const room = this.room.isRoom || known?.room === true;
+    ui.conversationPresence.hidden = room;
+    ui.membersToggle.hidden = known?.direct === true || room || this.unavailable;
     ui.leave.hidden = known?.direct === true || this.unavailable;
     ui.blockDirect.hidden = known?.direct !== true || this.unavailable;
     ui.attach.hidden = this.unavailable;
@@ -274,6 +291,7 @@ export class ConversationView {
         ...(event.entry.attachment ? { attachment: event.entry.attachment } : {}),
       };
       this.transcript.showMessage(message);
+      this.room.sent();
       if (seq >= (this.stream.lastSeq ?? 0)) this.session.newest(message);
     } else this.outbox.show(event.entry);
   }
@@ -288,6 +306,7 @@ export class ConversationView {
     ui.conversationError.textContent = gone ? NOT_IN_CONVERSATION : inWords(err, 'open');
     this.composer(false);
     this.unavailable = true;
+    this.room.close();
     ui.loadOlder.hidden = true;
     showMembersPanel(false);
     ui.conversationPresence.replaceChildren();
