@@ -3,13 +3,21 @@
  * messages, invoke the function with an SQSEvent shaped like Lambda's, and delete the records that did
  * not fail. Failed records are left alone, so they reappear after the queue's visibility timeout and the
  * queue's redrive policy moves them to the dead-letter queue after maxReceiveCount receives.
+ *
+ * On a FIFO queue a batch holds several records of one message group, in order, as Lambda's FIFO poller
+ * hands them. fauxqs hands out one message per group per receive, so the poller gathers the rest itself
+ * and keeps what it took (./fifo-hold.ts); it then applies the visibility timeout and the redrive policy
+ * to failed records itself (docs/local-runtime.md, "Known differences").
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
   type Message,
   type MessageAttributeValue,
   ReceiveMessageCommand,
+  SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type {
@@ -19,6 +27,7 @@ import type {
   SQSRecord,
   SQSRecordAttributes,
 } from 'aws-lambda';
+import { FifoHold, type HeldRecord } from './fifo-hold';
 import type { Invoke } from './functions';
 
 export interface SqsEventSourceOptions {
@@ -148,7 +157,8 @@ function queueNameOf(queueArn: string): string {
 
 /**
  * Starts `maxConcurrency` pollers on the queue. Each receives a batch, invokes, then deletes every
- * record not reported in `batchItemFailures`; a thrown error or an invalid response deletes nothing.
+ * record not reported in `batchItemFailures`; a thrown error or an invalid response deletes nothing. On
+ * a FIFO queue a batch gathers several records of a group, and failed ones are held and retried here.
  * @throws Error when `batchSize` is outside 1–10 (one ReceiveMessage; no batching window here).
  */
 export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSource {
@@ -171,21 +181,24 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   const controller = new AbortController();
   const { signal } = controller;
 
-  const deleteRecords = async (records: SQSRecord[]): Promise<void> => {
-    if (records.length === 0) return;
-    const { Failed } = await sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: records.map((record, i) => ({ Id: String(i), ReceiptHandle: record.receiptHandle })),
-      }),
-    );
-    for (const failure of Failed ?? []) {
-      onLog(`${name} could not delete a record: ${failure.Code ?? ''} ${failure.Message ?? ''}`.trim());
+  const deleteHandles = async (handles: string[]): Promise<void> => {
+    for (let i = 0; i < handles.length; i += 10) {
+      const { Failed } = await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: handles.slice(i, i + 10).map((handle, j) => ({ Id: String(j), ReceiptHandle: handle })),
+        }),
+      );
+      for (const failure of Failed ?? []) {
+        onLog(`${name} could not delete a record: ${failure.Code ?? ''} ${failure.Message ?? ''}`.trim());
+      }
     }
   };
 
-  const runBatch = async (messages: Message[]): Promise<void> => {
+  /** Invokes the function with one batch; answers the ids that failed (all of them when it threw). */
+  const invokeBatch = async (messages: Message[]): Promise<{ records: SQSRecord[]; failed: Set<string> }> => {
     const event = toSqsEvent(messages, queueArn);
+    const all = new Set(event.Records.map((record) => record.messageId));
     const groups = new Set(event.Records.map((record) => record.attributes.MessageGroupId)).size;
     const count = event.Records.length;
     const head = `${name} ← ${count} record${count === 1 ? '' : 's'} (${groups} group${groups === 1 ? '' : 's'})`;
@@ -196,47 +209,148 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
       response = await invoke(event);
     } catch (err: unknown) {
       onLog(`${head} threw ${err instanceof Error ? err.message : String(err)} ${took()}`);
-      return;
+      return { records: event.Records, failed: all };
     }
-    const failed = reportBatchItemFailures
-      ? failedMessageIds(response, new Set(event.Records.map((record) => record.messageId)))
-      : new Set<string>();
+    const failed = reportBatchItemFailures ? failedMessageIds(response, all) : new Set<string>();
     if (failed === undefined) {
       onLog(`${head} invalid batch response, all ${count} kept ${took()}`);
-      return;
+      return { records: event.Records, failed: all };
     }
-    await deleteRecords(event.Records.filter((record) => !failed.has(record.messageId)));
     if (logInvocations) onLog(`${head} ${failed.size === 0 ? 'ok' : `${failed.size} failed`} ${took()}`);
+    return { records: event.Records, failed };
   };
+
+  const receive = async (max: number, wait: number): Promise<Message[]> => {
+    const output = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: max,
+        WaitTimeSeconds: wait,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+      { abortSignal: signal },
+    );
+    return output.Messages ?? [];
+  };
+
+  const fifo = queueArn.endsWith('.fifo') ? fifoPoller() : undefined;
+
+  /** One receive and its batch; on a FIFO queue, one gathered batch. */
+  const pollOnce = async (): Promise<void> => {
+    if (fifo !== undefined) return fifo.pollOnce();
+    const messages = await receive(batchSize, waitTimeSeconds);
+    // A batch runs to completion even when stop() is called meanwhile: its records must be deleted.
+    if (messages.length === 0) return;
+    const { records, failed } = await invokeBatch(messages);
+    await deleteHandles(records.filter((r) => !failed.has(r.messageId)).map((r) => r.receiptHandle));
+  };
+
+  /**
+   * The FIFO poller: gathers up to `batchSize` records of the groups it receives, deleting each record to
+   * unhide the next (the last ones stay in flight, keeping their groups locked while their batch runs),
+   * runs a batch of the groups free to run, and holds the failed records itself: they return at the head
+   * of their group after the visibility timeout, and past maxReceiveCount go to the dead-letter queue.
+   */
+  function fifoPoller() {
+    let settings: { visibilityMs: number; maxReceiveCount: number; deadLetterUrl?: string } | undefined;
+    const hold = new FifoHold(() => settings?.maxReceiveCount ?? Number.POSITIVE_INFINITY);
+
+    const readSettings = async (): Promise<NonNullable<typeof settings>> => {
+      const { Attributes = {} } = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: queueUrl,
+          AttributeNames: ['VisibilityTimeout', 'RedrivePolicy'],
+        }),
+      );
+      const visibilityMs = Number(Attributes.VisibilityTimeout ?? '30') * 1000;
+      if (Attributes.RedrivePolicy === undefined)
+        return { visibilityMs, maxReceiveCount: Number.POSITIVE_INFINITY };
+      const policy = JSON.parse(Attributes.RedrivePolicy) as {
+        deadLetterTargetArn: string;
+        maxReceiveCount: number;
+      };
+      const { QueueUrl } = await sqs.send(
+        new GetQueueUrlCommand({ QueueName: policy.deadLetterTargetArn.split(':').at(-1) }),
+      );
+      return { visibilityMs, maxReceiveCount: Number(policy.maxReceiveCount), deadLetterUrl: QueueUrl };
+    };
+
+    const deleteHeld = async (records: readonly HeldRecord[]): Promise<void> => {
+      const inFlight = records.filter((record) => record.inFlight);
+      await deleteHandles(inFlight.map((record) => record.message.ReceiptHandle ?? ''));
+      for (const record of inFlight) record.inFlight = false;
+    };
+
+    const moveToDeadLetter = async (dead: readonly HeldRecord[]): Promise<void> => {
+      for (const { message, group } of dead) {
+        await sqs.send(
+          new SendMessageCommand({
+            QueueUrl: settings?.deadLetterUrl,
+            MessageBody: message.Body,
+            MessageGroupId: group,
+            MessageDeduplicationId: message.Attributes?.MessageDeduplicationId ?? message.MessageId,
+            MessageAttributes: message.MessageAttributes,
+          }),
+        );
+      }
+      if (dead.length > 0) onLog(`${name} moved ${dead.length} record(s) to the dead-letter queue`);
+    };
+
+    const gather = async (): Promise<void> => {
+      let latest = hold.add(await receive(batchSize, hold.hasReady(Date.now()) ? 0 : waitTimeSeconds));
+      let gathered = latest.length;
+      while (latest.length > 0 && gathered < batchSize) {
+        await deleteHeld(latest);
+        latest = hold.add(await receive(batchSize - gathered, 0));
+        gathered += latest.length;
+      }
+    };
+
+    // One poller gathers at a time: two receiving at once would split a group's records between them.
+    let gate = Promise.resolve();
+    const gatherAlone = async (): Promise<ReturnType<FifoHold['take']>> => {
+      const turn = gate.then(async () => {
+        settings ??= await readSettings();
+        await gather();
+        const taken = hold.take(batchSize, Date.now());
+        // What waits behind a running batch of its group needs no lock on the queue: it is held here.
+        await deleteHeld(hold.waiting());
+        return taken;
+      });
+      gate = turn.then(
+        () => undefined,
+        () => undefined,
+      );
+      return turn;
+    };
+
+    return {
+      async pollOnce(): Promise<void> {
+        const { records, dead } = await gatherAlone();
+        await moveToDeadLetter(dead);
+        if (records.length === 0) return;
+        const startedAt = Date.now();
+        const { failed } = await invokeBatch(records.map((record) => record.message));
+        try {
+          await deleteHeld(records);
+        } finally {
+          const visibleAt = startedAt + (settings?.visibilityMs ?? 0);
+          hold.settle(records, (record) => failed.has(record.message.MessageId ?? ''), visibleAt);
+        }
+      },
+      waiting: () => hold.waiting().length,
+    };
+  }
 
   const poll = async (): Promise<void> => {
     while (!signal.aborted) {
-      let messages: Message[];
       try {
-        const output = await sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: queueUrl,
-            MaxNumberOfMessages: batchSize,
-            WaitTimeSeconds: waitTimeSeconds,
-            MessageSystemAttributeNames: ['All'],
-            MessageAttributeNames: ['All'],
-          }),
-          { abortSignal: signal },
-        );
-        messages = output.Messages ?? [];
+        await pollOnce();
       } catch (err: unknown) {
         if (signal.aborted) return;
-        onLog(`${name} receive failed: ${err instanceof Error ? err.message : String(err)}`);
+        onLog(`${name} poll failed: ${err instanceof Error ? err.message : String(err)}`);
         await sleep(RECEIVE_RETRY_MS, undefined, { signal }).catch(() => undefined);
-        continue;
-      }
-      // A batch runs to completion even when stop() is called meanwhile: its records must be deleted.
-      if (messages.length > 0) {
-        try {
-          await runBatch(messages);
-        } catch (err: unknown) {
-          onLog(`${name} batch failed: ${err instanceof Error ? err.message : String(err)}`);
-        }
       }
     }
   };
@@ -246,6 +360,9 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     async stop() {
       controller.abort();
       await Promise.all(pollers);
+      const held = fifo?.waiting() ?? 0;
+      // Like fauxqs's own messages, they live in this process; the runtime stops both together.
+      if (held > 0) onLog(`${name} stopped holding ${held} record(s) taken off the queue`);
     },
   };
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as simulateWork } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteMessageCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
@@ -137,6 +138,119 @@ describe('startSqsEventSource', () => {
     expect(seen.get('conv-1')).toEqual(seqs);
     expect(seen.get('conv-2')).toEqual(['1', '2']);
     expect(overlaps).toEqual([]);
+  });
+
+  it("hands several records of one group to one invocation, in order, as Lambda's FIFO poller does", async () => {
+    // Prepare: fauxqs alone would hand these out one per group per receive.
+    const { fanout } = await freshQueues();
+    const seqs = Array.from({ length: 8 }, (_, i) => String(i + 1));
+    await send(fanout, [
+      ...seqs.map((seq): [string, string] => ['conv-1', seq]),
+      ['conv-2', '1'],
+      ['conv-2', '2'],
+    ]);
+    const batches: [string, string][][] = [];
+
+    // Act
+    start(fanout, {
+      maxConcurrency: 1,
+      invoke: async (event) => {
+        batches.push(asEvent(event).Records.map((r) => [r.attributes.MessageGroupId ?? '', r.body]));
+      },
+    });
+
+    // Assess
+    await vi.waitFor(() => expect(batches.flat()).toHaveLength(10), { timeout: 10_000 });
+    expect(batches).toHaveLength(1);
+    expect(batches[0]?.filter(([group]) => group === 'conv-1').map(([, body]) => body)).toEqual(seqs);
+    expect(batches[0]?.filter(([group]) => group === 'conv-2').map(([, body]) => body)).toEqual(['1', '2']);
+    await expect.poll(() => counts(fanout), { timeout: 5_000 }).toEqual({ visible: 0, inFlight: 0 });
+  });
+
+  it('returns the failed tail of a group after the visibility timeout, ahead of what arrived meanwhile', async () => {
+    // Prepare
+    const { fanout } = await freshQueues({ maxReceiveCount: 5, visibilityTimeoutSeconds: 1 });
+    await send(
+      fanout,
+      ['1', '2', '3', '4', '5'].map((seq): [string, string] => ['g', seq]),
+    );
+    const deliveries: { bodies: string[]; receiveCounts: string[]; at: number }[] = [];
+
+    // Act: the first batch fails from 3 on, as the fan-out reports a group; 6 and 7 arrive while 3 waits.
+    start(fanout, {
+      invoke: async (event): Promise<SQSBatchResponse> => {
+        const records = asEvent(event).Records;
+        deliveries.push({
+          bodies: records.map((r) => r.body),
+          receiveCounts: records.map((r) => r.attributes.ApproximateReceiveCount),
+          at: Date.now(),
+        });
+        if (deliveries.length > 1) return { batchItemFailures: [] };
+        await send(fanout, [
+          ['g', '6'],
+          ['g', '7'],
+        ]);
+        return { batchItemFailures: records.slice(2).map((r) => ({ itemIdentifier: r.messageId })) };
+      },
+    });
+
+    // Assess
+    await vi.waitFor(() => expect(deliveries.flatMap((d) => d.bodies)).toHaveLength(10), { timeout: 10_000 });
+    expect(deliveries.map((d) => d.bodies)).toEqual([
+      ['1', '2', '3', '4', '5'],
+      ['3', '4', '5', '6', '7'],
+    ]);
+    expect(deliveries[1]?.receiveCounts).toEqual(['2', '2', '2', '1', '1']);
+    expect((deliveries[1]?.at ?? 0) - (deliveries[0]?.at ?? 0)).toBeGreaterThanOrEqual(900);
+    await expect.poll(() => counts(fanout), { timeout: 5_000 }).toEqual({ visible: 0, inFlight: 0 });
+  });
+
+  it('moves gathered records that keep failing to the DLQ, in their group and order', async () => {
+    // Prepare
+    const { fanout, deadLetter } = await freshQueues({ maxReceiveCount: 2, visibilityTimeoutSeconds: 1 });
+    await send(
+      fanout,
+      ['ok', 'doomed-1', 'doomed-2'].map((body): [string, string] => ['g', body]),
+    );
+    const delivered: string[] = [];
+    const lines: string[] = [];
+
+    // Act
+    start(fanout, {
+      onLog: (line) => lines.push(line),
+      invoke: async (event): Promise<SQSBatchResponse> => {
+        const records = asEvent(event).Records;
+        delivered.push(...records.map((r) => `${r.body}#${r.attributes.ApproximateReceiveCount}`));
+        const failing = records.filter((r) => r.body.startsWith('doomed'));
+        return { batchItemFailures: failing.map((r) => ({ itemIdentifier: r.messageId })) };
+      },
+    });
+
+    // Assess
+    await expect.poll(() => counts(deadLetter), { timeout: 15_000 }).toEqual({ visible: 2, inFlight: 0 });
+    const dead: (string | undefined)[][] = [];
+    for (const _ of ['doomed-1', 'doomed-2']) {
+      // A FIFO queue hands out the next of a group once the one before is deleted.
+      const { Messages = [] } = await sqs().send(
+        new ReceiveMessageCommand({
+          QueueUrl: deadLetter.url,
+          MessageSystemAttributeNames: ['MessageGroupId'],
+        }),
+      );
+      dead.push(...Messages.map((m) => [m.Body, m.Attributes?.MessageGroupId]));
+      await sqs().send(
+        new DeleteMessageCommand({ QueueUrl: deadLetter.url, ReceiptHandle: Messages[0]?.ReceiptHandle }),
+      );
+    }
+    expect(dead).toEqual([
+      ['doomed-1', 'g'],
+      ['doomed-2', 'g'],
+    ]);
+    expect(delivered.filter((d) => d.startsWith('ok'))).toEqual(['ok#1']);
+    expect(delivered.filter((d) => d.startsWith('doomed-1'))).toEqual(['doomed-1#1', 'doomed-1#2']);
+    expect(delivered.filter((d) => d.startsWith('doomed-2'))).toEqual(['doomed-2#1', 'doomed-2#2']);
+    expect(lines).toContainEqual(expect.stringMatching(/moved \d record\(s\) to the dead-letter queue/));
+    expect(await counts(fanout)).toEqual({ visible: 0, inFlight: 0 });
   });
 
   it('deletes the successful records, redelivers a reported failure after the visibility timeout and lets it reach the DLQ', async () => {
