@@ -5,7 +5,7 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -23,9 +23,56 @@ const PROJECT_ROOT = path.join(__dirname, '..');
 /** Memory of a function whose wiring does not name one (matches FunctionWiring's documented default). */
 const DEFAULT_MEMORY_MIB = 256;
 
+/**
+ * How every chat function's code is bundled. The defaults keep each bundle small and quick to load
+ * (docs/operations.md#bundles has the measurements and the trade-offs).
+ */
+export interface FunctionBundlingProps {
+  /**
+   * Ship a source map with each bundle and run Node with `--enable-source-maps`, so stack traces in the
+   * logs name TypeScript files and lines. Off by default: the flag makes Node parse the map at cold
+   * start, a few hundred milliseconds on every new container, to improve traces that the logs' keys
+   * (function, route, conversation, seq) already locate.
+   * @default false
+   */
+  readonly sourceMaps?: boolean;
+  /**
+   * Bundle the AWS SDK v3 into each function instead of loading the copy the nodejs22.x runtime ships.
+   * Turn it on to run exactly the SDK version of package-lock.json (a fix or a feature the runtime's
+   * copy lacks), at the price of bundles several times larger.
+   * @default false
+   */
+  readonly bundleAwsSdk?: boolean;
+}
+
+/**
+ * esbuild settings of a chat function's bundle: minified CommonJS for Node 22, without the AWS SDK
+ * (the runtime provides `@aws-sdk/*` and the `@smithy/*` packages it is built on) unless
+ * `bundleAwsSdk`, with a source map (its sources left out: a stack trace needs positions, not text)
+ * only when `sourceMaps`.
+ */
+export function chatBundling(props: FunctionBundlingProps = {}): BundlingOptions {
+  return {
+    minify: true,
+    target: 'node22',
+    format: OutputFormat.CJS,
+    sourceMap: props.sourceMaps === true,
+    sourcesContent: false,
+    // The SDK's ES module build lets esbuild drop the commands a function never sends.
+    ...(props.bundleAwsSdk
+      ? { externalModules: [], mainFields: ['module', 'main'] }
+      : { externalModules: ['@aws-sdk/*', '@smithy/*'] }),
+  };
+}
+
 export interface ChatFunctionProps {
   /** The function's row of lib/wiring.ts: entry file, description, timeout and memory. */
   readonly wiring: FunctionWiring;
+  /**
+   * How the function's code is bundled.
+   * @default - minified, the runtime's AWS SDK, no source maps (FunctionBundlingProps)
+   */
+  readonly bundling?: FunctionBundlingProps;
   /**
    * How long the function's log events are kept.
    * @default RetentionDays.ONE_MONTH
@@ -44,9 +91,9 @@ export interface ChatFunctionProps {
 }
 
 /**
- * The one place where every chat Lambda gets its runtime settings: Node.js 22 on ARM64, bundled with
- * source maps that Node actually applies to stack traces, X-Ray tracing, and its own log group with a
- * retention period. Access to tables and queues is granted through `useTable`/`useQueue`, which also set
+ * The one place where every chat Lambda gets its runtime settings: Node.js 22 on ARM64, a lean bundle
+ * (`chatBundling`; source maps on request), X-Ray tracing, and its own log group with a retention
+ * period. Access to tables and queues is granted through `useTable`/`useQueue`, which also set
  * the environment variable that carries the resource's name, so a grant and its variable cannot drift.
  */
 export class ChatFunction extends NodejsFunction {
@@ -69,13 +116,8 @@ export class ChatFunction extends NodejsFunction {
       tracing: Tracing.ACTIVE,
       reservedConcurrentExecutions: props.reservedConcurrency,
       logGroup,
-      environment: { NODE_OPTIONS: '--enable-source-maps' },
-      bundling: {
-        sourceMap: true,
-        minify: true,
-        target: 'node22',
-        format: OutputFormat.CJS,
-      },
+      environment: props.bundling?.sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : undefined,
+      bundling: chatBundling(props.bundling),
     });
     this.acknowledgeBaseFindings();
   }

@@ -112,6 +112,7 @@ export class ServerlessChatStack extends Stack {
         const fn = new ChatFunction(this, `${constructId(name)}Function`, {
           wiring,
           reservedConcurrency: config.capacity.reservedConcurrency[name],
+          bundling: config.functionBundling,
         });
         for (const [table, grant] of Object.entries(wiring.tables) as [TableName, TableGrant][]) {
           fn.useTable(table, tables.tables[table], grant);

@@ -9,6 +9,7 @@ import {
 } from './capacity';
 import type { SignalAlarmThresholds } from './chat-alarms';
 import type { CognitoAuthProps, OidcIssuerProps } from './chat-auth';
+import type { FunctionBundlingProps } from './chat-function';
 import { FANOUT_QUEUE, type FunctionName, type RouteKey } from './wiring';
 
 /** Stage-wide throttling of the WebSocket API. */
@@ -128,6 +129,12 @@ export interface ServerlessChatStackProps extends StackProps {
    * @default false
    */
   readonly webSecurityHeaders?: boolean;
+  /**
+   * How every function's code is bundled: source maps (and `--enable-source-maps`), or the AWS SDK
+   * bundled instead of the runtime's copy. docs/operations.md#bundles weighs both.
+   * @default - minified bundles without source maps, on the AWS SDK of the nodejs22.x runtime
+   */
+  readonly functionBundling?: FunctionBundlingProps;
 }
 
 /** The props with every default applied, after validation. */
@@ -140,6 +147,7 @@ export interface ResolvedProps {
   readonly removalPolicy: RemovalPolicy;
   readonly stageName: string;
   readonly capacity: ResolvedCapacity;
+  readonly functionBundling: FunctionBundlingProps;
 }
 
 export const DEFAULTS = {
@@ -166,6 +174,7 @@ export function resolveProps(props: ServerlessChatStackProps): ResolvedProps {
       Object.keys(TABLES) as TableName[],
       props.fanoutMaxConcurrency ?? DEFAULTS.fanoutMaxConcurrency,
     ),
+    functionBundling: props.functionBundling ?? {},
   };
   requirePositive('throttle.rateLimit', config.rateLimit);
   requirePositive('throttle.burstLimit', config.burstLimit);

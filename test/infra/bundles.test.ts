@@ -1,0 +1,87 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chatBundling } from '../../lib/chat-function';
+import { ServerlessChatStack } from '../../lib/chat-stack';
+import { FUNCTIONS } from '../../lib/wiring';
+import {
+  BUNDLE_BUDGET_BYTES,
+  type BuiltBundle,
+  buildBundles,
+  bundleCeilingBytes,
+  functionEnvironments,
+} from './bundles';
+
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+
+describe('Lambda bundles, built by the stack with its own esbuild settings', () => {
+  const outdir = mkdtempSync(path.join(tmpdir(), 'chat-bundles-'));
+  let bundles: BuiltBundle[] = [];
+
+  beforeAll(() => {
+    bundles = buildBundles(outdir);
+  }, 120_000);
+
+  afterAll(() => {
+    rmSync(outdir, { recursive: true, force: true });
+  });
+
+  it('builds one bundle for every function of lib/wiring.ts', () => {
+    expect(bundles.map((bundle) => bundle.name).sort()).toEqual(Object.keys(FUNCTIONS).sort());
+  });
+
+  it('keeps every bundle under 150 KB, or under its recorded ceiling while it is brought down', () => {
+    const oversized = bundles
+      .filter((bundle) => bundle.bytes >= bundleCeilingBytes(bundle.name))
+      .map(
+        (bundle) => `${bundle.name}: ${kb(bundle.bytes)} (ceiling ${kb(bundleCeilingBytes(bundle.name))})`,
+      );
+
+    // A jump of hundreds of KB is most often `import { z } from 'zod'`, which keeps all of zod; write
+    // `import * as z from 'zod'`.
+    expect(oversized).toEqual([]);
+    expect(BUNDLE_BUDGET_BYTES).toBe(150 * 1024);
+  });
+
+  it('leaves the AWS SDK to the nodejs22.x runtime: bundles require it instead of carrying it', () => {
+    for (const bundle of bundles) {
+      const code = readFileSync(bundle.file, 'utf8');
+
+      expect(code, bundle.name).not.toMatch(/name:"@aws-sdk\/client-[a-z-]+",version:/);
+      if (Object.keys(FUNCTIONS[bundle.name].tables).length > 0) {
+        expect(code, bundle.name).toContain('require("@aws-sdk/lib-dynamodb")');
+      }
+    }
+  });
+
+  it('ships no source map and sets no --enable-source-maps by default', () => {
+    for (const bundle of bundles) {
+      expect(existsSync(`${bundle.file}.map`), bundle.name).toBe(false);
+      expect(bundle.environment.NODE_OPTIONS, bundle.name).toBeUndefined();
+    }
+  });
+});
+
+describe('functionBundling', () => {
+  it('ships a source map without sources and sets --enable-source-maps when sourceMaps is on', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new ServerlessChatStack(app, 'SourceMaps', { functionBundling: { sourceMaps: true } });
+
+    const environments = Object.values(functionEnvironments(stack));
+
+    expect(environments.map((environment) => environment.NODE_OPTIONS)).toEqual(
+      Object.keys(FUNCTIONS).map(() => '--enable-source-maps'),
+    );
+    expect(chatBundling({ sourceMaps: true })).toMatchObject({ sourceMap: true, sourcesContent: false });
+  });
+
+  it('bundles the AWS SDK, from its ES module build, when bundleAwsSdk is on', () => {
+    expect(chatBundling({ bundleAwsSdk: true })).toMatchObject({
+      externalModules: [],
+      mainFields: ['module', 'main'],
+    });
+    expect(chatBundling()).toMatchObject({ externalModules: ['@aws-sdk/*', '@smithy/*'], minify: true });
+  });
+});
