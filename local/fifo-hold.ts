@@ -60,16 +60,19 @@ export class FifoHold {
    */
   take(max: number, now: number): TakenBatch {
     const batch: TakenBatch = { records: [], dead: [] };
-    for (const group of this.groups.values()) {
+    for (const [name, group] of this.groups) {
       if (batch.records.length >= max) break;
       if (!this.ready(group, now)) continue;
-      group.busy = true;
+      const before = batch.records.length;
       while (batch.records.length < max) {
         const record = group.records.shift();
         if (record === undefined) break;
         if (record.receives > this.maxReceiveCount()) batch.dead.push(record);
         else batch.records.push(record);
       }
+      // A group whose records all went to the dead-letter queue runs in no batch, so nothing settles it.
+      group.busy = batch.records.length > before;
+      if (!group.busy && group.records.length === 0) this.groups.delete(name);
     }
     return batch;
   }

@@ -205,7 +205,7 @@ describe('startSqsEventSource', () => {
     await expect.poll(() => counts(fanout), { timeout: 5_000 }).toEqual({ visible: 0, inFlight: 0 });
   });
 
-  it('moves gathered records that keep failing to the DLQ, in their group and order', async () => {
+  it('moves gathered records that keep failing to the DLQ, in their group and order, and the group carries on', async () => {
     // Prepare
     const { fanout, deadLetter } = await freshQueues({ maxReceiveCount: 2, visibilityTimeoutSeconds: 1 });
     await send(
@@ -250,6 +250,9 @@ describe('startSqsEventSource', () => {
     expect(delivered.filter((d) => d.startsWith('doomed-1'))).toEqual(['doomed-1#1', 'doomed-1#2']);
     expect(delivered.filter((d) => d.startsWith('doomed-2'))).toEqual(['doomed-2#1', 'doomed-2#2']);
     expect(lines).toContainEqual(expect.stringMatching(/moved \d record\(s\) to the dead-letter queue/));
+    // The group carries on: what comes next (a redrive, a new message) is delivered.
+    await send(fanout, [['g', 'ok-after']]);
+    await vi.waitFor(() => expect(delivered).toContain('ok-after#1'), { timeout: 5_000 });
     expect(await counts(fanout)).toEqual({ visible: 0, inFlight: 0 });
   });
 
