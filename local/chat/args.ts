@@ -1,7 +1,8 @@
 /** The command line and the lines typed into the chat: what each asks for, or why it cannot be run. */
 import { LIMITS } from '../../shared/limits';
-import { conversationIdSchema, userIdSchema } from '../../shared/protocol';
+import { conversationIdSchema, inviteCodeSchema, userIdSchema } from '../../shared/protocol';
 import type { MembershipCommand } from './membership-commands';
+import { parseRoomCommand, type RoomCommand, type RoomStart } from './rooms';
 
 /** The commands a line may be; `/help` shows them, and so does a line that is none of them. */
 export const COMMANDS = `  /edit <seq> <text>     replace the body of your message #seq (its number is shown once sent: ✓ #seq)
@@ -15,12 +16,16 @@ export const COMMANDS = `  /edit <seq> <text>     replace the body of your messa
   /unblock <user>        unblock them
   /accept <id>           accept an invitation to a group (it is shown when it arrives)
   /decline <id>          decline it
+  /room                  in a room: its viewer count, slow mode, and how others join it
+  /slowmode <seconds>    in a room: set its slow mode (admins; 0 turns it off)
   /help                  this list
   //<text>               send a message that starts with /: //shrug sends /shrug`;
 
 export const USAGE = `Usage:
   npm run chat -- --user <you> --to <member>[,<member>…] [--title <text>]   create a conversation
   npm run chat -- --user <you> --conversation <id>                         join one
+  npm run chat -- --user <you> --new-room <title> [--access link] [--slow-mode <s>]  create a room
+  npm run chat -- --user <you> --room <id> [--code <invite code>]          join a room
   npm run chat -- --url wss://… --token <JWT> (--to … | --conversation <id>) the same on a deployment
 
   --user <id>            chat as this user on the running \`npm start\` (a fresh token on every reconnect)
@@ -28,6 +33,10 @@ export const USAGE = `Usage:
   --to <ids>             create a conversation with these members (comma-separated)
   --title <text>         the new conversation's title
   --conversation <id>    join a conversation you are a member of (its id is printed when it is created)
+  --new-room <title>     create a room: an audience anyone signed in may join (no member cap)
+  --access public|link   who may join the new room: anyone (default), or only with its link's code
+  --slow-mode <seconds>  the new room's slow mode: each member posts once per that many seconds
+  --room <id>            join a room (a link room with --code, the invite code printed at its creation)
   --history <n>          how many recent messages to show on join (default 20)
   --wait <seconds>       how long to wait for the server before giving up on joining (with piped
                          input) or on unsent messages when input ends (default 30)
@@ -53,6 +62,7 @@ export type InputCommand =
   | { kind: 'leave' }
   | { kind: 'help' }
   | MembershipCommand
+  | RoomCommand
   | { kind: 'invalid'; message: string };
 
 const ATTACH_USAGE = 'Usage: /attach <path> [text] (a path with spaces in double quotes)';
@@ -63,7 +73,7 @@ const ATTACH_USAGE = 'Usage: /attach <path> [text] (a path with spaces in double
  */
 export function parseInput(text: string): InputCommand {
   if (text.startsWith('//')) return { kind: 'send', body: text.slice(1) };
-  const membership = parseMembershipCommand(text);
+  const membership = parseMembershipCommand(text) ?? parseRoomCommand(text);
   if (membership !== undefined) return membership;
   if (text.trim() === '/help') return { kind: 'help' };
   if (/^\/leave(?:\s|$)/.test(text))
@@ -121,6 +131,40 @@ function parseMembershipCommand(
     : { kind: 'invalid', message: `Usage: /${name} <user id>` };
 }
 
+/**
+ * `--new-room <title> [--access public|link] [--slow-mode <s>]` or `--room <id> [--code <code>]`, checked
+ * as the server would; undefined when neither is given (and then none of their options may be).
+ */
+function roomStart(values: ReadonlyMap<string, string>): RoomStart | undefined {
+  const only = (option: string, owner: string) => {
+    if (values.has(option) && !values.has(owner)) throw new UsageError(`${option} goes with ${owner}`);
+  };
+  only('--access', '--new-room');
+  only('--slow-mode', '--new-room');
+  only('--code', '--room');
+  const title = values.get('--new-room');
+  if (title !== undefined) {
+    if (values.has('--title')) throw new UsageError('--new-room takes the title: no --title');
+    if (title.trim() === '' || title.length > LIMITS.maxTitleLength)
+      throw new UsageError(`--new-room takes a title of 1-${LIMITS.maxTitleLength} characters`);
+    const access = values.get('--access') ?? 'public';
+    if (access !== 'public' && access !== 'link') throw new UsageError('--access takes public or link');
+    const slow = values.get('--slow-mode') ?? '0';
+    if (!/^\d+$/.test(slow) || Number(slow) > LIMITS.maxSlowModeSeconds)
+      throw new UsageError(`--slow-mode takes 0-${LIMITS.maxSlowModeSeconds} seconds`);
+    return { kind: 'createRoom', title, access, slowModeSeconds: Number(slow) };
+  }
+  const id = values.get('--room');
+  if (id === undefined) return undefined;
+  if (values.has('--title')) throw new UsageError('--title names a new conversation: use it with --to');
+  const code = values.get('--code');
+  return {
+    kind: 'joinRoom',
+    conversationId: checked('--room', id, conversationIdSchema),
+    ...(code === undefined ? {} : { code: checked('--code', code, inviteCodeSchema) }),
+  };
+}
+
 /** A command line that cannot be run; its message says why, and the usage follows it. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -131,7 +175,8 @@ export interface ChatOptions {
   server: { kind: 'local'; user: string } | { kind: 'remote'; url: string; token: string };
   conversation:
     | { kind: 'create'; members: string[]; title?: string }
-    | { kind: 'join'; conversationId: string };
+    | { kind: 'join'; conversationId: string }
+    | RoomStart;
   historySize: number;
   waitSeconds: number;
 }
@@ -147,13 +192,18 @@ const VALUE_OPTIONS = new Set([
   '--conversation',
   '--history',
   '--wait',
+  '--new-room',
+  '--access',
+  '--slow-mode',
+  '--room',
+  '--code',
 ]);
 
 /** The value of `name` checked by a protocol schema, or a usage error naming the option. */
 function checked(
   name: string,
   value: string,
-  schema: typeof userIdSchema | typeof conversationIdSchema,
+  schema: typeof userIdSchema | typeof conversationIdSchema | typeof inviteCodeSchema,
 ): string {
   const result = schema.safeParse(value);
   if (!result.success) throw new UsageError(`${name} "${value}": ${result.error.issues[0]?.message}`);
@@ -208,10 +258,15 @@ export function parseArgs(args: readonly string[]): Command {
   const to = values.get('--to');
   const title = values.get('--title');
   const conversationId = values.get('--conversation');
-  let conversation: ChatOptions['conversation'];
   if (to !== undefined && conversationId !== undefined)
     throw new UsageError('--to creates a conversation and --conversation joins one: give one of them');
-  if (to !== undefined) {
+  const chosen = ['--to', '--conversation', '--new-room', '--room'].filter((name) => values.has(name));
+  if (chosen.length > 1)
+    throw new UsageError(`${chosen.join(' and ')}: give one of them (each starts a different chat)`);
+  const room = roomStart(values);
+  let conversation: ChatOptions['conversation'];
+  if (room !== undefined) conversation = room;
+  else if (to !== undefined) {
     const members = [...new Set(to.split(',').map((member) => member.trim()))].filter(Boolean);
     if (members.length === 0) throw new UsageError('--to needs at least one member');
     for (const member of members) checked('--to', member, userIdSchema);
@@ -226,7 +281,7 @@ export function parseArgs(args: readonly string[]): Command {
     };
   } else
     throw new UsageError(
-      'Say whom to chat with: --to <ids> creates a conversation, --conversation <id> joins one',
+      'Say whom to chat with: --to <ids> creates a conversation, --conversation <id> joins one, --new-room <title> creates a room, --room <id> joins one',
     );
 
   const history = values.get('--history') ?? '20';

@@ -1,7 +1,7 @@
 /**
  * `npm run chat -- --user alice --to bob`: a terminal chat built on the client SDK (client/), against the
  * running local runtime (`npm start`) or, with `--url wss://… --token …`, a deployment. It creates or
- * joins one conversation, shows its recent history, then others' messages as they come; each line typed
+ * joins one conversation (or room), shows its recent history, then others' messages as they come; each line typed
  * (or piped in) is one message, shown pending until the server acks it. With piped input it exits once
  * every message is acked, so it can be scripted.
  *
@@ -11,6 +11,8 @@
  * - screen.ts: plain lines for pipes, or a terminal with a prompt
  * - room-notes.ts: who is online and typing, from the SDK's `room.state`; elsewhere.ts: news from the
  *   user's other conversations, and their names
+ * - rooms.ts: `--new-room` and `--room` (rooms: audiences without a member list), `/room`, `/slowmode`,
+ *   and a line that waits its slow-mode turn
  * - format.ts: how each line reads (refusals in the words of client/error-words.ts); upload.ts: what
  *   `/attach` needs
  */

@@ -1,6 +1,6 @@
 /** One run of the chat: connect, create or join the conversation, read input, and end with an exit code. */
 import WebSocket from 'ws';
-import { ChatRequestError, connect, type ReconnectReason } from '../../client';
+import { ChatRequestError, connect, type ReconnectReason, type RoomInfo } from '../../client';
 import { NOT_IN_CONVERSATION } from '../../client/error-words';
 import { readState } from '../state';
 import type { ChatOptions } from './args';
@@ -9,6 +9,7 @@ import { ConversationNames, watchElsewhere } from './elsewhere';
 import { errorText, type Line, line, printable, type Style } from './format';
 import { acceptOnJoin } from './membership-commands';
 import { noteRoomState } from './room-notes';
+import { RoomWatch, startRoom } from './rooms';
 import type { Screen } from './screen';
 import { uploadFetch } from './upload';
 
@@ -129,7 +130,9 @@ export async function run(options: ChatOptions, screen: Screen, interactive: boo
       : 'run the chat again with --to <members> to start another, or --conversation <id> to join one';
   let createdId: string | undefined;
   const conversationIdOf = () =>
-    options.conversation.kind === 'join' ? options.conversation.conversationId : (createdId ?? '');
+    'conversationId' in options.conversation ? options.conversation.conversationId : (createdId ?? '');
+  /** Where others join a room from: this runtime, or the deployment's URL. */
+  const roomServer = server.kind === 'local' ? server : { kind: 'remote' as const, url: server.url };
   let ending: Ending | undefined;
   /**
    * The user is out of the open conversation: waits (bounded) for the outbox's verdict on what was typed,
@@ -169,7 +172,13 @@ export async function run(options: ChatOptions, screen: Screen, interactive: boo
   const join = async (): Promise<void> => {
     const { conversation } = options;
     let conversationId: string;
-    if (conversation.kind === 'create') {
+    let room: RoomInfo | undefined;
+    if (conversation.kind === 'createRoom' || conversation.kind === 'joinRoom') {
+      room = await startRoom(chat, conversation, screen, roomServer);
+      conversationId = room.conversationId;
+      createdId = conversationId;
+      names.learn(room);
+    } else if (conversation.kind === 'create') {
       const created = await chat.createConversation(conversation.members, conversation.title);
       conversationId = created.conversationId;
       createdId = conversationId;
@@ -219,6 +228,7 @@ export async function run(options: ChatOptions, screen: Screen, interactive: boo
       else fatal(`Cannot read the conversation: ${errorText(error, 'open')}`);
     });
     view = new ConversationView(chat, stream, screen, me, (why) => void conversationEnded(why));
+    if (room) view.room = new RoomWatch(chat, room, screen, roomServer);
     watchElsewhere(chat, conversationId, names, screen, me);
     noteRoomState(chat, stream, screen, me);
     await stream.ready;
@@ -279,14 +289,27 @@ export async function run(options: ChatOptions, screen: Screen, interactive: boo
       clearTimeout(joinTimer);
       // A refused subscribe is the stream's `error`, which conversationEnded answers.
       if (ending !== undefined) return;
+      const { conversation } = options;
+      // Refused before the room was in: its own words (a link room asks for its code), not "gone".
+      if (
+        conversation.kind === 'createRoom' ||
+        (conversation.kind === 'joinRoom' && createdId === undefined)
+      ) {
+        fatal(
+          conversation.kind === 'createRoom'
+            ? `Could not create the room: ${errorText(err, 'createRoom')}`
+            : `Cannot join room ${conversation.conversationId}: ${errorText(err, 'joinRoom')}`,
+        );
+        return;
+      }
       if (err instanceof ChatRequestError && (err.code === 'forbidden' || err.code === 'not_found')) {
         void conversationEnded({ kind: 'gone' });
         return;
       }
       fatal(
-        options.conversation.kind === 'create'
+        conversation.kind === 'create'
           ? `Could not create the conversation: ${errorText(err, 'create')}`
-          : `Cannot join conversation ${options.conversation.conversationId}: ${errorText(err, 'open')}`,
+          : `Cannot join conversation ${conversationIdOf()}: ${errorText(err, 'open')}`,
       );
     },
   );

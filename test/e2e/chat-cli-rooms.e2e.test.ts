@@ -1,0 +1,87 @@
+/**
+ * Rooms in the terminal client (issue 17 point 1) against the local runtime: `--new-room` creates one and
+ * prints how others join it, `--room <id> --code <code>` joins a link room (its id alone is refused in
+ * words), `/room` reads the viewer count, and in slow mode a line typed too soon waits its turn and is
+ * stored after the one before it.
+ */
+import { describe, expect, it } from 'vitest';
+import { uniqueUser } from '../support/chat';
+import { useLocalRuntime } from '../support/local-runtime';
+import { ChatCli, killChatClisAfterEach, sdkClient } from './chat-cli-process';
+
+const { runtime, stateFile } = useLocalRuntime({ stateFile: true });
+killChatClisAfterEach();
+const cli = (args: string[]) => new ChatCli(args, { RUNTIME_STATE_FILE: stateFile() });
+const patiently = { timeout: 30_000, interval: 200 };
+
+describe('npm run chat: rooms', () => {
+  it('creates a link room, lets in only who has its code, and keeps slow mode in order', async () => {
+    // Prepare: ola creates a link room with a 3 s slow mode.
+    const ola = uniqueUser('ola');
+    const pia = uniqueUser('pia');
+    const olaCli = cli(['--user', ola, '--new-room', 'Backstage 🎸', '--access', 'link', '--slow-mode', '3']);
+    const joinLine = /--room (\S+) --code (\S+)/;
+    await expect.poll(() => joinLine.exec(olaCli.stdout), patiently).not.toBeNull();
+    const [, roomId = '', code = ''] = joinLine.exec(olaCli.stdout) ?? [];
+
+    // Act 1: pia tries the id alone, then with the code.
+    const refused = cli(['--user', pia, '--room', roomId]);
+    expect(await refused.exited).toBe(1);
+    const piaCli = cli(['--user', pia, '--room', roomId, '--code', code]);
+    await expect.poll(() => piaCli.stdout, patiently).toContain('Joined: Room');
+
+    // Act 2: two lines at once in slow mode, then /room from ola.
+    piaCli.type('first 👋', 'second');
+    await expect.poll(() => olaCli.messagesFrom(pia), patiently).toEqual(['first 👋', 'second']);
+    olaCli.type('/room');
+    // Notes (answers to commands, slow mode waits) go to stderr; the transcript to stdout.
+    await expect.poll(() => olaCli.stderr, patiently).toMatch(/✓ Room \S+ "Backstage 🎸": 2 viewers/);
+    piaCli.endInput();
+    olaCli.endInput();
+
+    // Assess
+    expect(refused.stdout + refused.stderr).toContain(
+      `Cannot join room ${roomId}: No room opens with that id and link`,
+    );
+    expect(olaCli.stdout).toContain('joined by link only, slow mode: one message every 3 seconds');
+    expect(olaCli.stdout).toMatch(/or in a browser: http:\/\/\S+\/\?room=\S+&code=\S+/);
+    expect(piaCli.stderr).toMatch(/⏳ slow mode: the next line goes out in [1-3] seconds?/);
+    expect(await piaCli.exited).toBe(0);
+    expect(await olaCli.exited).toBe(0);
+    const reader = sdkClient(runtime(), ola);
+    try {
+      const { messages } = await reader.history(roomId);
+      expect(messages.map((m) => [m.seq, m.senderId, m.body])).toEqual([
+        [1, pia, 'first 👋'],
+        [2, pia, 'second'],
+      ]);
+    } finally {
+      reader.close();
+    }
+  }, 120_000);
+
+  it('joins a public room by its id alone, and refuses room options that go with another', async () => {
+    // Prepare
+    const rae = uniqueUser('rae');
+    const sam = uniqueUser('sam');
+    const raeCli = cli(['--user', rae, '--new-room', 'Launch']);
+    const joinLine = /--room (\S+)$/m;
+    await expect.poll(() => joinLine.exec(raeCli.stdout), patiently).not.toBeNull();
+    const roomId = joinLine.exec(raeCli.stdout)?.[1] ?? '';
+
+    // Act
+    const samCli = cli(['--user', sam, '--room', roomId]);
+    await expect.poll(() => samCli.stdout, patiently).toContain('Joined: Room');
+    samCli.type('hello, room');
+    await expect.poll(() => raeCli.messagesFrom(sam), patiently).toEqual(['hello, room']);
+    samCli.endInput();
+    raeCli.endInput();
+    const misused = cli(['--user', sam, '--to', rae, '--code', 'c'.repeat(22)]);
+
+    // Assess
+    expect(await samCli.exited).toBe(0);
+    expect(await raeCli.exited).toBe(0);
+    expect(await misused.exited).toBe(2);
+    expect(misused.stderr).toContain('--code goes with --room');
+  }, 120_000);
+});
