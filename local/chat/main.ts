@@ -1,8 +1,8 @@
 /**
  * `npm run chat -- --user alice --to bob`: a terminal chat built on the client SDK (client/), against the
  * running local runtime (`npm start`) or, with `--url wss://… --token …`, a deployment. It creates or
- * joins one conversation (or room), shows its recent history, then others' messages as they come; each line typed
- * (or piped in) is one message, shown pending until the server acks it. With piped input it exits once
+ * joins one conversation (or room), shows its recent history, then others' messages as they come; each
+ * line typed (or piped in) is one message, shown pending until the server acks it. With piped input it exits once
  * every message is acked, so it can be scripted.
  *
  * - args.ts: the command line and each line of input, parsed
