@@ -344,7 +344,10 @@ export async function processRecord(deps: FanoutDeps, record: SQSRecord): Promis
   try {
     const report = await deliverMessage(deps, parsed.record, postDeadline);
     recordLag(deps, parsed.record);
-    deps.logger.info('Message fanned out', { kind, ...report });
+    // Metrics count what went well; a line per message at INFO would cost more in CloudWatch Logs than
+    // its pushes (docs/cost.md "Cutting the 1:1 path"). Connections let go are worth a line.
+    const quiet = report.gone + report.evicted + report.expired === 0;
+    deps.logger[quiet ? 'debug' : 'info']('Message fanned out', { kind, ...report });
   } catch (err: unknown) {
     deps.logger.error('Fan-out failed; SQS will retry the record and the rest of its group', {
       messageId: record.messageId,

@@ -123,7 +123,7 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
       { ...stored, senderConnectionId: caller.connectionId },
       signal,
     );
-    deps.logger.info('Message stored and enqueued');
+    deps.logger.info('Message stored');
     return {
       conversationId,
       seq: stored.seq,

@@ -197,7 +197,8 @@ export function createActionHandler(
           ? {}
           : { charge: chargeOnce(ACTIONS[action].cost, userId, outOfTime.signal) }),
       };
-      logger.appendKeys({ userId: caller.userId, action });
+      // A route's key is its action but on $default: each line says it once (it is paid per byte).
+      logger.appendKeys({ userId: caller.userId, ...(action === routeKey ? {} : { action }) });
       if (typeof frame.conversationId === 'string')
         logger.appendKeys({ conversationId: frame.conversationId });
       const result = await runScoped(routeKey, answered.signal, () =>
