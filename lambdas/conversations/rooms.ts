@@ -1,22 +1,24 @@
 /**
- * The room routes (docs/rooms.md): `createRoom`, `joinRoom`, `setSlowMode`, `roomInfo`, and `leave`
- * of a room, which records nothing in the room's seq order. Every read and write of the room is in
+ * The room routes (docs/rooms.md): `createRoom`, `joinRoom`, `setSlowMode`, `roomInfo`, and `leave` and
+ * `removeMember` in a room, which record nothing in the room's seq order. Every read and write of the room is in
  * shared/store/conversations/rooms.ts.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { NotAMemberError, ValidationError } from '../../shared/errors';
+import { NotAMemberError, NotAnAdminError, ValidationError } from '../../shared/errors';
 import type { MembershipChangeAck } from '../../shared/protocol';
 import type { ActionRoutes, Caller } from '../../shared/route-kit';
 import { deleteSubscription, indexedConnections } from '../../shared/store/connections';
 import {
   createRoom,
+  isAdmin,
   isRoomId,
   joinRoom,
   leaveRoom,
   ROOM_ID_PREFIX,
   readRoom,
+  removeFromRoom,
   roomInfoOf,
   setSlowMode,
 } from '../../shared/store/conversations';
@@ -101,11 +103,58 @@ export async function leaveRoomRoute(
   const { userId } = caller;
   logger.appendKeys({ conversationId });
   const removed = await leaveRoom(ddb, tables, conversationId, userId);
-  const connections = new Set([caller.connectionId, ...(await indexedConnections(ddb, tables, userId))]);
-  await Promise.all(
-    [...connections].map((connectionId) => deleteSubscription(ddb, tables, { conversationId, connectionId })),
-  );
+  await endSubscriptions(deps, conversationId, userId, caller.connectionId);
   if (removed) logger.info('Left a room');
+  return { conversationId, userId, removed };
+}
+
+/**
+ * Ends `userId`'s subscriptions to a room: those of the connections the byUser index lists (one Query,
+ * then two requests per subscription), and `connectionId`'s, which the index may not list yet.
+ */
+async function endSubscriptions(
+  deps: Pick<RoomDeps, 'ddb' | 'tables'>,
+  conversationId: string,
+  userId: string,
+  connectionId?: string,
+): Promise<void> {
+  const { ddb, tables } = deps;
+  const connections = new Set(await indexedConnections(ddb, tables, userId));
+  if (connectionId !== undefined) connections.add(connectionId);
+  await Promise.all(
+    [...connections].map((connection) =>
+      deleteSubscription(ddb, tables, { conversationId, connectionId: connection }),
+    ),
+  );
+}
+
+/**
+ * An admin removes `userId` from a room (shared/store/conversations/rooms.ts, removeFromRoom): they are no
+ * member from then on and cannot join again; their subscriptions end. The caller's role is read first
+ * (one BatchGetItem with META). Acked `removed: false`, the ban written all the same, when they were no
+ * member; there is no `seq`.
+ * @throws NotAMemberError when the caller is no member of the room.
+ * @throws NotAnAdminError when the caller is no admin.
+ */
+async function removeFromRoomRoute(
+  deps: RoomDeps,
+  conversationId: string,
+  userId: string,
+  callerId: string,
+): Promise<MembershipChangeAck> {
+  const { ddb, tables, logger } = deps;
+  logger.appendKeys({ conversationId });
+  const { meta, member } = await readRoom(ddb, tables, conversationId, callerId);
+  if (member === undefined) throw new NotAMemberError(conversationId);
+  if (!isAdmin(member, meta.createdBy)) throw new NotAnAdminError(conversationId, 'remove members');
+  const removed = await removeFromRoom(ddb, tables, {
+    conversationId,
+    userId,
+    by: callerId,
+    now: deps.clock(),
+  });
+  await endSubscriptions(deps, conversationId, userId);
+  logger.info('Removed from a room', { removed });
   return { conversationId, userId, removed };
 }
 
@@ -115,9 +164,9 @@ type MembershipRoutes = Pick<Required<ActionRoutes>, 'addMembers'> &
 
 /**
  * Membership routes that know rooms: in a room, `leave` (and `removeMember` of oneself) is
- * {@link leaveRoomRoute}; `addMembers`, and `removeMember` of someone else, are refused before any
- * request (a room is joined, not added to; its admins moderate by deleting messages). Other
- * conversations go to `routes`.
+ * {@link leaveRoomRoute}, `removeMember` of someone else is an admin's removal for good
+ * ({@link removeFromRoomRoute}), and `addMembers` is refused before any request (a room is joined, not
+ * added to). Other conversations go to `routes`.
  */
 export function roomAwareMembership(routes: MembershipRoutes, deps: RoomDeps): MembershipRoutes {
   const { leave, removeMember, addMembers } = routes;
@@ -132,9 +181,7 @@ export function roomAwareMembership(routes: MembershipRoutes, deps: RoomDeps): M
       removeMember: async (frame, caller) => {
         if (!isRoomId(frame.conversationId)) return removeMember(frame, caller);
         if (frame.userId === caller.userId) return leaveRoomRoute(deps, frame.conversationId, caller);
-        throw new ValidationError([
-          "conversationId: a room's members leave by themselves; its admins delete messages instead",
-        ]);
+        return removeFromRoomRoute(deps, frame.conversationId, frame.userId, caller.userId);
       },
     }),
     addMembers: async (frame, caller) => {

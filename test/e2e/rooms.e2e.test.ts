@@ -34,7 +34,7 @@ async function join(userId: string, conversationId: string, stay: boolean): Prom
 }
 
 describe('rooms through the local runtime', () => {
-  it('holds more members than a group, orders messages for every listener, and keeps history, resume, idempotency, slow mode and moderation', async () => {
+  it('holds more members than a group, delivers every message to every listener, and keeps history, resume, idempotency, slow mode and moderation', async () => {
     // Prepare: alice opens a public room and its audience joins.
     const alice = await track(connectAs(runtime(), 'alice'));
     const room = await createRoom(alice, { access: 'public' });
@@ -173,6 +173,27 @@ describe('rooms through the local runtime', () => {
     expect(list.conversations).toEqual([
       expect.objectContaining({ conversationId, kind: 'room', title: 'Launch' }),
     ]);
+
+    // Act: alice makes viewer-1 a moderator, who removes viewer-2 for good.
+    const promoted = await alice.request({ action: 'promote', conversationId, userId: 'viewer-1' });
+    const removal = await first.request({ action: 'removeMember', conversationId, userId: 'viewer-2' });
+    const removedSends = await second.request({
+      action: 'send',
+      conversationId,
+      clientMessageId: 'after-removal',
+      body: 'still here?',
+    });
+    const rejoin = await second.request({ action: 'joinRoom', conversationId });
+
+    // Assess
+    expect(promoted).toMatchObject({ type: 'ack', promoted: true });
+    expect(removal).toMatchObject({ type: 'ack', userId: 'viewer-2', removed: true });
+    expect(removedSends).toMatchObject({ type: 'error', code: 'forbidden' });
+    expect(rejoin).toMatchObject({
+      type: 'error',
+      code: 'forbidden',
+      message: expect.stringContaining('An admin removed you'),
+    });
   }, 180_000);
 
   it('lets into a link room only who holds its code', async () => {

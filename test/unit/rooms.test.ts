@@ -209,6 +209,7 @@ describe('joinRoom', () => {
     });
     expect(member?.Put?.Item).toMatchObject({ sk: memberSk('bob'), memberId: 'bob', role: 'member' });
     expect(slot?.Update?.Key).toEqual({ conversationId: 'USER#bob', sk: 'PROFILE' });
+    expect(lastTransaction()[3]?.ConditionCheck?.Key).toEqual({ conversationId: ROOM, sk: 'REMOVED#bob' });
     expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
     expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
     expect(post).not.toHaveBeenCalled();
@@ -217,7 +218,7 @@ describe('joinRoom', () => {
   it('answers joined: false to a member joining again', async () => {
     // Prepare
     givenRoom(roomMeta(), { bob: 'member' });
-    ddbMock.on(TransactWriteCommand).rejects(cancelled(ok, failed(), ok));
+    ddbMock.on(TransactWriteCommand).rejects(cancelled(ok, failed(), ok, ok));
 
     // Act
     const reply = await call({ action: 'joinRoom', conversationId: ROOM }, 'bob');
@@ -230,7 +231,7 @@ describe('joinRoom', () => {
     // Prepare
     ddbMock
       .on(TransactWriteCommand)
-      .rejects(cancelled(failed(roomMeta({ access: 'link', inviteCode: CODE })), ok, ok));
+      .rejects(cancelled(failed(roomMeta({ access: 'link', inviteCode: CODE })), ok, ok, ok));
 
     // Act
     const withoutCode = await call({ action: 'joinRoom', conversationId: ROOM }, 'bob');
@@ -259,8 +260,8 @@ describe('joinRoom', () => {
     // Prepare
     ddbMock
       .on(TransactWriteCommand)
-      .rejectsOnce(cancelled(failed({ conversationId: 'conv-1', sk: META_SK, lastSeq: 0 }), ok, ok))
-      .rejectsOnce(cancelled(failed(), ok, ok));
+      .rejectsOnce(cancelled(failed({ conversationId: 'conv-1', sk: META_SK, lastSeq: 0 }), ok, ok, ok))
+      .rejectsOnce(cancelled(failed(), ok, ok, ok));
 
     // Act
     const group = await call({ action: 'joinRoom', conversationId: 'conv-1' }, 'bob');
@@ -279,11 +280,26 @@ describe('joinRoom', () => {
     });
   });
 
+  it('refuses a user an admin removed, forbidden', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).rejects(cancelled(ok, ok, ok, failed({ kind: 'member_removed' })));
+
+    // Act
+    const reply = await call({ action: 'joinRoom', conversationId: ROOM }, 'bob');
+
+    // Assess
+    expect(reply).toMatchObject({
+      type: 'error',
+      code: 'forbidden',
+      message: `An admin removed you from room ${ROOM}`,
+    });
+  });
+
   it('refuses a user in as many conversations as a user may be, limit_exceeded', async () => {
     // Prepare
     ddbMock
       .on(TransactWriteCommand)
-      .rejects(cancelled(ok, ok, failed({ conversationCount: LIMITS.maxConversationsPerUser })));
+      .rejects(cancelled(ok, ok, failed({ conversationCount: LIMITS.maxConversationsPerUser }), ok));
 
     // Act
     const reply = await call({ action: 'joinRoom', conversationId: ROOM }, 'bob');
@@ -360,7 +376,7 @@ describe('roomInfo', () => {
   });
 });
 
-describe('leave of a room', () => {
+describe('leave and removal in a room', () => {
   it('deletes the member item, takes one off the count, gives the slot back and ends the subscriptions, with no seq', async () => {
     // Prepare: bob has this connection and another.
     ddbMock.on(QueryCommand, { TableName: tables.connections }).resolves({
@@ -395,6 +411,85 @@ describe('leave of a room', () => {
     expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
   });
 
+  it('lets an admin remove a member for good: their item, the count, their slot, the removal record, and their subscriptions', async () => {
+    // Prepare
+    givenRoom(roomMeta(), { alice: 'admin', bob: 'member' });
+    ddbMock
+      .on(QueryCommand, { TableName: tables.connections })
+      .resolves({ Items: [{ connectionId: 'bob-1' }] });
+    ddbMock.on(DeleteCommand).resolves({});
+    ddbMock.on(UpdateCommand).resolves({});
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: ROOM, userId: 'bob' });
+
+    // Assess
+    expect(reply).toEqual({
+      type: 'ack',
+      action: 'removeMember',
+      conversationId: ROOM,
+      userId: 'bob',
+      removed: true,
+    });
+    const [admin, record, member, meta, slot] = lastTransaction();
+    expect(admin?.ConditionCheck?.Key).toEqual({ conversationId: ROOM, sk: memberSk('alice') });
+    expect(record?.Put?.Item).toMatchObject({ sk: 'REMOVED#bob', kind: 'member_removed', by: 'alice' });
+    expect(member?.Delete?.Key).toEqual({ conversationId: ROOM, sk: memberSk('bob') });
+    expect(meta?.Update?.UpdateExpression).toBe('ADD memberCount :minusOne');
+    expect(slot?.Update?.Key).toEqual({ conversationId: 'USER#bob', sk: 'PROFILE' });
+    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, {
+      TableName: tables.subscriptions,
+      Key: { conversationId: ROOM, connectionId: 'bob-1' },
+    });
+    expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+  });
+
+  it('writes the removal record alone for one who is no member, so they cannot join', async () => {
+    // Prepare
+    givenRoom(roomMeta(), { alice: 'admin' });
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejectsOnce(cancelled(ok, ok, failed(), ok, ok))
+      .resolves({});
+    ddbMock.on(QueryCommand).resolves({ Items: [] });
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: ROOM, userId: 'eve' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', userId: 'eve', removed: false });
+    expect(lastTransaction()).toHaveLength(2);
+    expect(lastTransaction()[1]?.Put?.Item).toMatchObject({ sk: 'REMOVED#eve', kind: 'member_removed' });
+  });
+
+  it('refuses a member who is no admin, forbidden, writing nothing', async () => {
+    // Prepare
+    givenRoom(roomMeta(), { alice: 'admin', bob: 'member' });
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: ROOM, userId: 'alice' }, 'bob');
+
+    // Assess
+    expect(reply).toMatchObject({
+      type: 'error',
+      code: 'forbidden',
+      message: expect.stringContaining('remove members'),
+    });
+    expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
+  });
+
+  it('refuses an admin demoted meanwhile, forbidden', async () => {
+    // Prepare: the read found alice an admin; the transaction's check does not.
+    givenRoom(roomMeta(), { alice: 'admin', bob: 'member' });
+    ddbMock.on(TransactWriteCommand).rejects(cancelled(failed(), ok, ok, ok, ok));
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: ROOM, userId: 'bob' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden' });
+  });
+
   it('answers removed: false to one who is no member', async () => {
     // Prepare
     ddbMock.on(TransactWriteCommand).rejects(cancelled(failed(), ok, ok));
@@ -411,10 +506,9 @@ describe('leave of a room', () => {
 });
 
 describe('what a room refuses or keeps quiet', () => {
-  it('refuses addMembers and the removal of someone else before any request', async () => {
+  it('refuses addMembers before any request', async () => {
     // Act
     const add = await call({ action: 'addMembers', conversationId: ROOM, members: ['bob'] });
-    const remove = await call({ action: 'removeMember', conversationId: ROOM, userId: 'bob' });
 
     // Assess
     expect(add).toMatchObject({
@@ -422,7 +516,6 @@ describe('what a room refuses or keeps quiet', () => {
       code: 'invalid_request',
       message: expect.stringContaining('join it'),
     });
-    expect(remove).toMatchObject({ type: 'error', code: 'invalid_request' });
     expect(ddbMock.calls()).toHaveLength(0);
   });
 

@@ -84,6 +84,7 @@ export {
   type NewRoom,
   ROOM_ID_PREFIX,
   readRoom,
+  removeFromRoom,
   roomInfoOf,
   setSlowMode,
 } from './rooms';

@@ -20,9 +20,10 @@ import { cancellationReasons, NotAllowedError, NotAMemberError, NotAnAdminError 
 import type { RoomAccess, RoomInfo } from '../../protocol';
 import { META_SK, memberSk, type TableNames } from '../../tables';
 import { batchGetAll } from '../batch';
-import { type AdmissionContext, admissionUnit, profileRefusal } from './admission';
+import { type AdmissionContext, admissionUnit, notRemovedByAnAdmin, profileRefusal } from './admission';
 import { giveBackConversationSlot } from './profiles';
-import { isAdmin } from './roles';
+import { type RemovalRecord, removalSk } from './removals';
+import { isAdmin, stillAdmin } from './roles';
 
 type Tables = Pick<TableNames, 'conversations'>;
 
@@ -131,10 +132,12 @@ export async function createRoom(
 /**
  * Makes `userId` a member of a room: one transaction that adds one to META `memberCount` (only if it is
  * a room the caller may join: public, or `code` is its invite code), puts their member item (only if it
- * is not there) and takes their conversation slot. Nothing is recorded in the room's seq order.
+ * is not there), takes their conversation slot and checks that no admin removed them. Nothing is
+ * recorded in the room's seq order.
  * @returns false when they were a member already (nothing written).
  * @throws NotAMemberError when there is no such room (a group or a direct conversation is none either).
- * @throws NotAllowedError when the room is a link room and `code` is missing or not its code.
+ * @throws NotAllowedError when the room is a link room and `code` is missing or not its code, or an
+ * admin removed the user.
  * @throws LimitExceededError when the user is in as many conversations as a user may be.
  */
 export async function joinRoom(
@@ -174,6 +177,8 @@ export async function joinRoom(
           },
           // The member item (1) and the conversation slot (2).
           ...admissionUnit(tables, context, admission),
+          // No admin removed them (3).
+          notRemovedByAnAdmin(tables, conversationId, userId),
         ],
       }),
     );
@@ -183,6 +188,7 @@ export async function joinRoom(
     if (reasons === undefined) throw err;
     const failed = (index: number) => reasons[index]?.Code === 'ConditionalCheckFailed';
     if (failed(1)) return false;
+    if (failed(3)) throw new NotAllowedError(`An admin removed you from room ${conversationId}`);
     if (failed(0)) throw joinRefusal(conversationId, reasons[0]?.Item, input.code);
     if (failed(2)) throw profileRefusal(reasons[2]?.Item, admission, userId);
     throw err;
@@ -318,4 +324,57 @@ export async function isModerator(
     { abortSignal: signal },
   );
   return Item?.role === 'admin';
+}
+
+/**
+ * Removes `userId` from a room for good, for admin `by`: one transaction that checks `by` is still an
+ * admin, writes the removal record (`REMOVED#`, `member_removed`), which refuses their later joins, and,
+ * when they are a member, deletes their member item, takes one off META `memberCount` and gives back
+ * their conversation slot. Nothing is recorded in the room's seq order.
+ * @returns whether they were a member (otherwise only the record is written, so they cannot join).
+ * @throws NotAnAdminError when `by` is no admin of the room any more.
+ */
+export async function removeFromRoom(
+  ddb: DynamoDBDocumentClient,
+  tables: Tables,
+  input: { conversationId: string; userId: string; by: string; now: Date },
+): Promise<boolean> {
+  const { conversationId, userId, by } = input;
+  const record: RemovalRecord = { kind: 'member_removed', by, claimedAt: input.now.getTime() };
+  const ban = [
+    stillAdmin(tables, conversationId, by),
+    { Put: { TableName: tables.conversations, Item: { conversationId, sk: removalSk(userId), ...record } } },
+  ];
+  const departure = [
+    {
+      Delete: {
+        TableName: tables.conversations,
+        Key: { conversationId, sk: memberSk(userId) },
+        ConditionExpression: 'attribute_exists(conversationId)',
+      },
+    },
+    {
+      Update: {
+        TableName: tables.conversations,
+        Key: { conversationId, sk: META_SK },
+        UpdateExpression: 'ADD memberCount :minusOne',
+        ExpressionAttributeValues: { ':minusOne': -1 },
+      },
+    },
+    giveBackConversationSlot(tables, userId),
+  ];
+  for (const member of [true, false]) {
+    try {
+      await ddb.send(new TransactWriteCommand({ TransactItems: member ? [...ban, ...departure] : ban }));
+      return member;
+    } catch (err: unknown) {
+      const reasons = cancellationReasons(err);
+      if (reasons?.[0]?.Code === 'ConditionalCheckFailed') {
+        throw new NotAnAdminError(conversationId, 'remove members');
+      }
+      // Not a member (any more): the record alone.
+      if (!member || reasons?.[2]?.Code !== 'ConditionalCheckFailed') throw err;
+    }
+  }
+  return false;
 }
