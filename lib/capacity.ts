@@ -53,7 +53,7 @@ export const DEFAULT_TABLE_THROUGHPUT: TableThroughputCap = {
 /**
  * A reserved-concurrency layout for an account whose regional Lambda concurrency is 1,000 (the usual
  * limit once raised): the authorizer and the fan-out keep their share whatever the routes do, and no
- * route function can take more than its own. It reserves 341 executions, leaving more than the 100
+ * route function can take more than its own. It reserves 361 executions, leaving more than the 100
  * unreserved that AWS requires. Pass it (or your own) as the `reservedConcurrency` prop.
  */
 export const SUGGESTED_RESERVED_CONCURRENCY: Readonly<Record<FunctionName, number>> = {
@@ -63,6 +63,8 @@ export const SUGGESTED_RESERVED_CONCURRENCY: Readonly<Record<FunctionName, numbe
   conversations: 100,
   attachments: 20,
   fanout: 20,
+  // SHARD_QUEUE.defaultMaxConcurrency: the shard event source never asks for more.
+  fanoutShard: 20,
   dlq: 1,
 };
 

@@ -62,6 +62,11 @@ export interface ChatAlarmsProps {
   readonly fanoutQueue: IQueue;
   /** The dead-letter queue; any message in it is a message nobody received. */
   readonly deadLetterQueue: IQueue;
+  /**
+   * The shard jobs' dead-letter queue; any job in it is a message one shard's connections did not get.
+   * @default - no alarm on shard jobs
+   */
+  readonly shardDeadLetterQueue?: IQueue;
   /** Every function of the stack, by wiring name; each gets an error alarm. */
   readonly functions: Record<string, IFunction>;
   /** Age in seconds of the oldest fan-out message above which the backlog alarm fires. */
@@ -107,6 +112,17 @@ export class ChatAlarms extends Construct {
       description:
         'Fan-out messages reached the dead-letter queue: subscribers missed them. Fix, then redrive.',
     });
+    if (props.shardDeadLetterQueue) {
+      this.addAlarm('ShardDeadLetters', {
+        metric: props.shardDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: 'Maximum',
+        }),
+        threshold: 0,
+        description:
+          "Shard jobs reached the shard dead-letter queue: one shard's viewers missed a message. Fix, then redrive.",
+      });
+    }
     this.addAlarm('FanoutBacklog', {
       metric: props.fanoutQueue.metricApproximateAgeOfOldestMessage({
         period: Duration.minutes(1),

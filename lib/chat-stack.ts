@@ -11,7 +11,7 @@ import { ChatAuth, type TokenIssuer } from './chat-auth';
 import { ChatDashboard } from './chat-dashboard';
 import { ChatFunction } from './chat-function';
 import { ChatTables, constructId } from './chat-tables';
-import { FanoutQueues } from './fanout-queues';
+import { FanoutQueues, ShardQueues } from './fanout-queues';
 import { type ResolvedProps, resolveProps, type ServerlessChatStackProps } from './stack-props';
 import { WebSecurityHeaders } from './web-security-headers';
 import {
@@ -22,6 +22,9 @@ import {
   type FunctionName,
   type FunctionWiring,
   fanoutVisibilityTimeoutSeconds,
+  SHARD_CONSUMER,
+  SHARD_QUEUE,
+  shardVisibilityTimeoutSeconds,
   type TableGrant,
 } from './wiring';
 
@@ -48,15 +51,23 @@ export class ServerlessChatStack extends Stack {
 
     const tables = this.createTables(config);
     const queues = this.createQueues(config);
+    const shardQueues = this.createShardQueues();
     const attachments = this.createAttachments(props, config);
     const auth = this.createAuth(props, config);
     const offlineBus = this.createOfflineBus();
-    const functions = this.createFunctions(tables, queues, attachments, offlineBus, auth.tokenIssuer, config);
+    const functions = this.createFunctions(
+      tables,
+      { fanout: queues, shards: shardQueues },
+      attachments,
+      offlineBus,
+      auth.tokenIssuer,
+      config,
+    );
     const api = this.createApi(functions, config, props);
-    this.createFanout(functions, queues, api, config);
-    const alarms = this.createAlarms(functions, queues, config, props);
+    this.createFanout(functions, queues, shardQueues, api, config);
+    const alarms = this.createAlarms(functions, queues, shardQueues, config, props);
     const dashboard = this.createDashboard(functions, queues, alarms);
-    this.createOutputs(tables, queues, attachments, auth, api, functions, alarms, dashboard);
+    this.createOutputs(tables, queues, shardQueues, attachments, auth, api, functions, alarms, dashboard);
     if (props.webSecurityHeaders) this.createWebSecurityHeaders(api, attachments);
   }
 
@@ -71,6 +82,14 @@ export class ServerlessChatStack extends Stack {
     return new FanoutQueues(this, 'Fanout', {
       visibilityTimeoutSeconds: fanoutVisibilityTimeoutSeconds(),
       maxReceiveCount: config.maxReceiveCount,
+    });
+  }
+
+  /** The standard queue pair of shard jobs (lambdas/fanout/split.ts), with the settings of lib/wiring.ts. */
+  private createShardQueues(): ShardQueues {
+    return new ShardQueues(this, 'FanoutShards', {
+      visibilityTimeoutSeconds: shardVisibilityTimeoutSeconds(),
+      maxReceiveCount: SHARD_QUEUE.defaultMaxReceiveCount,
     });
   }
 
@@ -100,7 +119,7 @@ export class ServerlessChatStack extends Stack {
   /** One ChatFunction per FUNCTIONS entry, with exactly the grants and variables its wiring lists. */
   private createFunctions(
     tables: ChatTables,
-    queues: FanoutQueues,
+    queues: { fanout: FanoutQueues; shards: ShardQueues },
     attachments: AttachmentsBucket,
     offlineBus: EventBus,
     issuer: TokenIssuer,
@@ -117,10 +136,11 @@ export class ServerlessChatStack extends Stack {
         for (const [table, grant] of Object.entries(wiring.tables) as [TableName, TableGrant][]) {
           fn.useTable(table, tables.tables[table], grant);
         }
-        if (wiring.fanoutQueue) fn.useQueue(ENV.fanoutQueueUrl, queues.queue, wiring.fanoutQueue);
+        if (wiring.fanoutQueue) fn.useQueue(ENV.fanoutQueueUrl, queues.fanout.queue, wiring.fanoutQueue);
         if (wiring.deadLetterQueue) {
-          fn.useQueue(ENV.deadLetterQueueUrl, queues.deadLetterQueue, wiring.deadLetterQueue);
+          fn.useQueue(ENV.deadLetterQueueUrl, queues.fanout.deadLetterQueue, wiring.deadLetterQueue);
         }
+        if (wiring.shardQueue) fn.useQueue(ENV.shardQueueUrl, queues.shards.queue, wiring.shardQueue);
         if (wiring.attachments) fn.useAttachments(attachments.bucket, wiring.attachments);
         if (wiring.eventBus) fn.useEventBus(offlineBus, wiring.eventBus);
         if (wiring.verifiesTokens) {
@@ -152,11 +172,13 @@ export class ServerlessChatStack extends Stack {
 
   /**
    * The fan-out consumer reads the queue in FIFO batches, reports partial failures (so one failed group
-   * does not replay the others) and may post to any connection of this stage, and nowhere else.
+   * does not replay the others) and may post to any connection of this stage, and nowhere else. The
+   * shard worker reads the shard queue the same way, its jobs side by side.
    */
   private createFanout(
     functions: ChatFunctions,
     queues: FanoutQueues,
+    shardQueues: ShardQueues,
     api: ChatApi,
     config: ResolvedProps,
   ): void {
@@ -168,6 +190,13 @@ export class ServerlessChatStack extends Stack {
         maxConcurrency: config.fanoutMaxConcurrency,
       }),
     );
+    functions[SHARD_CONSUMER].addEventSource(
+      new SqsEventSource(shardQueues.queue, {
+        batchSize: SHARD_QUEUE.batchSize,
+        reportBatchItemFailures: SHARD_QUEUE.reportBatchItemFailures,
+        maxConcurrency: SHARD_QUEUE.defaultMaxConcurrency,
+      }),
+    );
     for (const [name, wiring] of Object.entries(FUNCTIONS) as [FunctionName, FunctionWiring][]) {
       if (wiring.managementApi) functions[name].useManagementApi(api.stage);
     }
@@ -176,12 +205,14 @@ export class ServerlessChatStack extends Stack {
   private createAlarms(
     functions: ChatFunctions,
     queues: FanoutQueues,
+    shardQueues: ShardQueues,
     config: ResolvedProps,
     props: ServerlessChatStackProps,
   ): ChatAlarms {
     return new ChatAlarms(this, 'Alarms', {
       fanoutQueue: queues.queue,
       deadLetterQueue: queues.deadLetterQueue,
+      shardDeadLetterQueue: shardQueues.deadLetterQueue,
       functions,
       oldestMessageAgeSeconds: config.oldestMessageAgeAlarmSeconds,
       signalAlarms: props.signalAlarms,
@@ -213,6 +244,7 @@ export class ServerlessChatStack extends Stack {
   private createOutputs(
     tables: ChatTables,
     queues: FanoutQueues,
+    shardQueues: ShardQueues,
     attachments: AttachmentsBucket,
     auth: ChatAuth,
     api: ChatApi,
@@ -232,6 +264,12 @@ export class ServerlessChatStack extends Stack {
     output('FanoutQueueName', queues.queue.queueName, 'FIFO fan-out queue name');
     output('DeadLetterQueueUrl', queues.deadLetterQueue.queueUrl, 'FIFO dead-letter queue URL');
     output('DeadLetterQueueName', queues.deadLetterQueue.queueName, 'FIFO dead-letter queue name');
+    output('ShardQueueUrl', shardQueues.queue.queueUrl, 'Standard queue of fan-out shard jobs');
+    output(
+      'ShardDeadLetterQueueArn',
+      shardQueues.deadLetterQueue.queueArn,
+      'Shard jobs that kept failing; redrive with aws sqs start-message-move-task --source-arn',
+    );
     output('RedriveFunctionName', functions.dlq.functionName, 'Invoke to move dead letters back to fan-out');
     output('AlarmTopicArn', alarms.topic.topicArn, 'SNS topic that receives every alarm');
     output('DashboardName', dashboard.dashboard.dashboardName, 'CloudWatch dashboard of the chat');

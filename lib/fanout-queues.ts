@@ -41,3 +41,36 @@ export class FanoutQueues extends Construct {
     });
   }
 }
+
+export interface ShardQueuesProps {
+  /** Visibility timeout of the shard queue: six times the shard worker's timeout (lib/wiring.ts). */
+  readonly visibilityTimeoutSeconds: number;
+  /** Receives of one shard job before it moves to the shard dead-letter queue. */
+  readonly maxReceiveCount: number;
+}
+
+/**
+ * The standard queue of shard jobs and its standard dead-letter queue. A job needs no order (clients
+ * order by seq), so a standard queue gives each job its own retries and lets the jobs of one message
+ * run at once; SQS's own redrive (StartMessageMoveTask) puts dead jobs back. Encrypted with SQS-managed
+ * keys, TLS enforced.
+ */
+export class ShardQueues extends Construct {
+  readonly queue: Queue;
+  readonly deadLetterQueue: Queue;
+
+  constructor(scope: Construct, id: string, props: ShardQueuesProps) {
+    super(scope, id);
+    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.queue = new Queue(this, 'Queue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(props.visibilityTimeoutSeconds),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
+    });
+  }
+}

@@ -82,6 +82,12 @@ export interface FunctionWiring {
   /** Dead-letter queue access; its URL arrives as ENV.deadLetterQueueUrl. */
   deadLetterQueue?: QueueAccess;
   /**
+   * Shard-queue access (the standard queue of shard jobs, lambdas/fanout/split.ts); its URL arrives as
+   * ENV.shardQueueUrl. Its dead-letter queue is fed by SQS's redrive policy and emptied by SQS's own
+   * redrive (StartMessageMoveTask), so no function is granted it.
+   */
+  shardQueue?: QueueAccess;
+  /**
    * Posts to or closes connections through the management API; its endpoint arrives as
    * ENV.managementEndpoint. Every function behind a two-way route needs it: its route kit closes a
    * connection that keeps sending while refused (shared/route-kit/).
@@ -206,8 +212,25 @@ export const FUNCTIONS = {
     },
     fanoutQueue: 'consume',
     deadLetterQueue: 'send',
+    // A sharded conversation's record becomes one job per shard (lambdas/fanout/split.ts).
+    shardQueue: 'send',
     managementApi: true,
     eventBus: 'put',
+    timeoutSeconds: 30,
+    memoryMiB: 512,
+  },
+  fanoutShard: {
+    entry: 'lambdas/fanout/shard-handler.ts',
+    description:
+      "Posts one shard of a big conversation's message to the shard's connections, the shards in parallel",
+    tables: {
+      // A 410 or an eviction deletes the connection and gives its user's slot back (UpdateItem).
+      connections: { actions: ['DeleteItem', 'UpdateItem'] },
+      // listShard, and the gone connection's subscriptions deleted in batches.
+      subscriptions: { actions: ['Query', 'BatchWriteItem'] },
+    },
+    shardQueue: 'consume',
+    managementApi: true,
     timeoutSeconds: 30,
     memoryMiB: 512,
   },
@@ -325,3 +348,28 @@ export function fanoutVisibilityTimeoutSeconds(): number {
 
 /** Function timeout when its wiring names none. */
 export const DEFAULT_TIMEOUT_SECONDS = 10;
+
+/** The function whose event source is the shard queue. */
+export const SHARD_CONSUMER: FunctionName = 'fanoutShard';
+
+/**
+ * The shard queue pair (standard queues: a job needs no order, only its own retries) and its event
+ * source, read by the stack and the local runtime alike.
+ */
+export const SHARD_QUEUE = {
+  /** As for the fan-out queue: at least six times the worker's timeout. */
+  visibilityTimeoutFactor: 6,
+  /** Receives of one job before it moves to the shard dead-letter queue. */
+  defaultMaxReceiveCount: 5,
+  /** Jobs per invocation, run side by side. */
+  batchSize: 10,
+  reportBatchItemFailures: true,
+  /** Most concurrent shard invocations: the shards of a few big rooms at once. */
+  defaultMaxConcurrency: 20,
+} as const;
+
+/** The shard worker's timeout in seconds, from which the shard queue's visibility timeout is derived. */
+export function shardVisibilityTimeoutSeconds(): number {
+  const consumer: FunctionWiring = FUNCTIONS[SHARD_CONSUMER];
+  return (consumer.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * SHARD_QUEUE.visibilityTimeoutFactor;
+}

@@ -16,6 +16,7 @@ export interface ResourceValues {
   tables: TableNames;
   fanoutQueueUrl: string;
   deadLetterQueueUrl: string;
+  shardQueueUrl: string;
   managementEndpoint: string;
   jwt: { issuer: string; jwksUrl: string; audience: string };
   attachmentsBucket: string;
@@ -28,6 +29,7 @@ export function environmentFor(wiring: FunctionWiring, values: ResourceValues): 
   for (const table of Object.keys(wiring.tables) as TableName[]) env[TABLE_ENV[table]] = values.tables[table];
   if (wiring.fanoutQueue) env[ENV.fanoutQueueUrl] = values.fanoutQueueUrl;
   if (wiring.deadLetterQueue) env[ENV.deadLetterQueueUrl] = values.deadLetterQueueUrl;
+  if (wiring.shardQueue) env[ENV.shardQueueUrl] = values.shardQueueUrl;
   if (wiring.managementApi) env[ENV.managementEndpoint] = values.managementEndpoint;
   if (wiring.attachments) env[ENV.attachmentsBucket] = values.attachmentsBucket;
   if (wiring.eventBus) env[ENV.offlineEventBus] = values.offlineEventBus;

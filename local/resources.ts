@@ -1,6 +1,6 @@
 /**
  * Creates the local tables and queues from the same data the CDK stack is built from: tables from
- * TABLES in shared/tables.ts, the fan-out queue pair with the settings lib/wiring.ts derives. A table,
+ * TABLES in shared/tables.ts, the fan-out and shard queue pairs with the settings lib/wiring.ts derives. A table,
  * index or TTL added there appears locally with no second edit.
  */
 import {
@@ -13,7 +13,12 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { FANOUT_QUEUE, fanoutVisibilityTimeoutSeconds } from '../lib/wiring';
+import {
+  FANOUT_QUEUE,
+  fanoutVisibilityTimeoutSeconds,
+  SHARD_QUEUE,
+  shardVisibilityTimeoutSeconds,
+} from '../lib/wiring';
 import {
   type KeyDefinition,
   TABLES,
@@ -154,6 +159,32 @@ export async function createQueues(
     }),
   });
   return { fanout, deadLetter };
+}
+
+/**
+ * Creates the standard shard dead-letter queue, then the standard shard queue that redrives into it,
+ * as lib/fanout-queues.ts's ShardQueues (lib/wiring.ts's visibility timeout and maxReceiveCount unless
+ * `settings` says otherwise).
+ */
+export async function createShardQueues(
+  sqs: SQSClient,
+  prefix: string,
+  settings: QueueSettings = {
+    maxReceiveCount: SHARD_QUEUE.defaultMaxReceiveCount,
+    visibilityTimeoutSeconds: shardVisibilityTimeoutSeconds(),
+  },
+): Promise<{ shards: LocalQueue; shardDeadLetter: LocalQueue }> {
+  const shardDeadLetter = await createQueue(sqs, `${prefix}-shard-dead-letter`, {
+    MessageRetentionPeriod: String(DEAD_LETTER_RETENTION_SECONDS),
+  });
+  const shards = await createQueue(sqs, `${prefix}-shards`, {
+    VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: shardDeadLetter.arn,
+      maxReceiveCount: settings.maxReceiveCount,
+    }),
+  });
+  return { shards, shardDeadLetter };
 }
 
 /**

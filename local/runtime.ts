@@ -18,6 +18,9 @@ import {
   ROUTES,
   type RouteWiring,
   routeTarget,
+  SHARD_CONSUMER,
+  SHARD_QUEUE,
+  shardVisibilityTimeoutSeconds,
   TOKEN_QUERY_PARAMETER,
 } from '../lib/wiring';
 import type { TableNames } from '../shared/tables';
@@ -28,7 +31,7 @@ import { createLocalEventBus, type LocalEventBus } from './event-bus';
 import { type SqsEventSource, startSqsEventSource } from './event-source';
 import { environmentFor, type LocalFunctions, loadFunctions } from './functions';
 import { LOOPBACK_HOST } from './loopback';
-import { createAttachmentsBucket, createQueues, createTables } from './resources';
+import { createAttachmentsBucket, createQueues, createShardQueues, createTables } from './resources';
 import { startS3CorsProxy } from './s3-cors';
 import {
   assertJavaAvailable,
@@ -49,6 +52,8 @@ export interface Wiring {
   routes: Record<string, RouteWiring<string>>;
   authorizer: string;
   fanoutConsumer: string;
+  /** The function the shard queue invokes; a wiring without it runs no shard worker. */
+  shardConsumer?: string;
 }
 
 export const DEFAULT_WIRING: Wiring = {
@@ -56,6 +61,7 @@ export const DEFAULT_WIRING: Wiring = {
   routes: ROUTES,
   authorizer: AUTHORIZER,
   fanoutConsumer: FANOUT_CONSUMER,
+  shardConsumer: SHARD_CONSUMER,
 };
 
 export interface LocalRuntimeOptions {
@@ -67,9 +73,12 @@ export interface LocalRuntimeOptions {
   prefix?: string;
   /** @default DEFAULT_WIRING (lib/wiring.ts) */
   wiring?: Wiring;
-  /** @default FANOUT_QUEUE.defaultMaxReceiveCount */
+  /** Of the fan-out queue, and of the shard queue when given. @default FANOUT_QUEUE.defaultMaxReceiveCount */
   maxReceiveCount?: number;
-  /** @default fanoutVisibilityTimeoutSeconds() (6 × the fan-out timeout, as deployed) */
+  /**
+   * Of the fan-out queue, and of the shard queue when given.
+   * @default fanoutVisibilityTimeoutSeconds() (6 × the fan-out timeout, as deployed)
+   */
   visibilityTimeoutSeconds?: number;
   idleTimeoutMs?: number;
   maxConnectionMs?: number;
@@ -95,7 +104,13 @@ export interface LocalRuntime {
   /** SDK clients for the local services, for tests and tools that inspect them. */
   clients: { dynamodb: DynamoDBClient; sqs: SQSClient; s3: S3Client };
   tables: TableNames;
-  queues: { fanout: { url: string; arn: string }; deadLetter: { url: string; arn: string } };
+  queues: {
+    fanout: { url: string; arn: string };
+    deadLetter: { url: string; arn: string };
+    /** The standard queue of shard jobs and its dead-letter queue. */
+    shards: { url: string; arn: string };
+    shardDeadLetter: { url: string; arn: string };
+  };
   api: WebSocketApi;
   /** The offline-member bus stand-in: every event the fan-out put, also at GET `${controlUrl}/events`. */
   eventBus: LocalEventBus;
@@ -181,14 +196,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const ddb = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
     const sqs = new SQSClient({ ...clientConfig, endpoint: sqsEmulator.endpoint });
     const s3 = new S3Client({ ...clientConfig, endpoint: s3Front.endpoint });
-    const [tables, queues, attachmentsBucket] = await Promise.all([
+    const [tables, fifoQueues, shardQueues, attachmentsBucket] = await Promise.all([
       createTables(ddb, prefix),
       createQueues(sqs, prefix, {
         maxReceiveCount: options.maxReceiveCount ?? FANOUT_QUEUE.defaultMaxReceiveCount,
         visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? fanoutVisibilityTimeoutSeconds(),
       }),
+      createShardQueues(sqs, prefix, {
+        maxReceiveCount: options.maxReceiveCount ?? SHARD_QUEUE.defaultMaxReceiveCount,
+        visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? shardVisibilityTimeoutSeconds(),
+      }),
       createAttachmentsBucket(s3, prefix),
     ]);
+    const queues = { ...fifoQueues, ...shardQueues };
 
     // Routes and the control plane call into the functions, which load only once the environment is known.
     let functions: LocalFunctions | undefined;
@@ -236,6 +256,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       tables,
       fanoutQueueUrl: queues.fanout.url,
       deadLetterQueueUrl: queues.deadLetter.url,
+      shardQueueUrl: queues.shards.url,
       managementEndpoint: api.managementEndpoint,
       jwt: { issuer: control.issuer, jwksUrl: control.jwksUrl, audience: control.audience },
       attachmentsBucket,
@@ -270,6 +291,22 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       logInvocations: false,
     });
     stops.push(() => eventSource.stop());
+    const shardConsumer = wiring.shardConsumer;
+    if (shardConsumer !== undefined && wiring.functions[shardConsumer] !== undefined) {
+      const shardSource = startSqsEventSource({
+        sqs,
+        queueUrl: queues.shards.url,
+        queueArn: queues.shards.arn,
+        name: shardConsumer,
+        invoke: lazy.invoker(shardConsumer, 'sqs'),
+        batchSize: SHARD_QUEUE.batchSize,
+        maxConcurrency: SHARD_QUEUE.defaultMaxConcurrency,
+        reportBatchItemFailures: SHARD_QUEUE.reportBatchItemFailures,
+        onLog: log,
+        logInvocations: false,
+      });
+      stops.push(() => shardSource.stop());
+    }
 
     return {
       webSocketUrl: api.url,

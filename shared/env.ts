@@ -20,6 +20,7 @@ export function optionalEnv(name: string, env: NodeJS.ProcessEnv = process.env):
 export const ENV = {
   fanoutQueueUrl: 'FANOUT_QUEUE_URL',
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
+  shardQueueUrl: 'SHARD_QUEUE_URL',
   managementEndpoint: 'WS_MANAGEMENT_ENDPOINT',
   jwtIssuer: 'JWT_ISSUER',
   jwtJwksUrl: 'JWT_JWKS_URL',

@@ -36,6 +36,19 @@ export const LIMITS = {
   defaultWhoCanAdd: 'contacts',
   /** Conversations one connection listens to at once; bounds the connection item and `$disconnect`. */
   maxSubscriptionsPerConnection: 200,
+  /**
+   * Subscriptions a conversation's base partition takes before the conversation is sharded
+   * (shared/store/connections/shards.ts): about what one fan-out record posts inline in well under a
+   * second (10 posts in flight at 20-50 ms each). Below it a message is posted inline by the FIFO
+   * consumer, one Query and no extra call; above it the consumer hands the shards to parallel jobs.
+   */
+  fanoutShardThreshold: 200,
+  /**
+   * Shards of a sharded conversation, each a partition of its own and one job per message: at 100,000
+   * viewers about 3,100 connections per job, which the shard worker posts 50 at a time in about 2 s on
+   * AWS (30 ms a post). Fixed once a conversation is sharded: its marker item records the count.
+   */
+  subscriptionShards: 32,
   maxTitleLength: 200,
   defaultPageSize: 50,
   maxPageSize: 100,

@@ -26,6 +26,7 @@ const deps: FanoutDeps = {
   tables: tableNamesFromEnv(['connections', 'subscriptions', 'conversations']),
   ...(eventBusName === undefined ? {} : { eventBridge: createEventBridgeClient(), eventBusName }),
   deadLetterQueueUrl: requireEnv(ENV.deadLetterQueueUrl),
+  shardQueueUrl: requireEnv(ENV.shardQueueUrl),
   post: createPoster({ client: management, sleep: (ms) => sleep(ms), random: Math.random }),
   disconnect: createDisconnector(management),
   logger,

@@ -14,6 +14,8 @@ import {
   ROUTES,
   type RouteKey,
   routeTarget,
+  SHARD_CONSUMER,
+  SHARD_QUEUE,
 } from '../../lib/wiring';
 import { ENV } from '../../shared/env';
 import { TABLE_ENV, TABLES, type TableDefinition, type TableName } from '../../shared/tables';
@@ -87,13 +89,30 @@ function tableId(template: Template, name: TableName): string {
 }
 
 function queueIds(template: Template): { queue: string; deadLetterQueue: string } {
+  const fifo = { FifoQueue: true };
   const queue = single(
-    template.findResources('AWS::SQS::Queue', { Properties: { RedrivePolicy: Match.anyValue() } }),
+    template.findResources('AWS::SQS::Queue', { Properties: { ...fifo, RedrivePolicy: Match.anyValue() } }),
     'fan-out queue',
   );
   const deadLetterQueue = single(
-    template.findResources('AWS::SQS::Queue', { Properties: { RedrivePolicy: Match.absent() } }),
+    template.findResources('AWS::SQS::Queue', { Properties: { ...fifo, RedrivePolicy: Match.absent() } }),
     'dead-letter queue',
+  );
+  return { queue, deadLetterQueue };
+}
+
+/** The logical ids of the standard shard queue and its standard dead-letter queue. */
+function shardQueueIds(template: Template): { queue: string; deadLetterQueue: string } {
+  const standard = { FifoQueue: Match.absent() };
+  const queue = single(
+    template.findResources('AWS::SQS::Queue', {
+      Properties: { ...standard, RedrivePolicy: Match.anyValue() },
+    }),
+    'shard queue',
+  );
+  const deadLetterQueue = single(
+    template.findResources('AWS::SQS::Queue', { Properties: { ...standard, RedrivePolicy: Match.absent() } }),
+    'shard dead-letter queue',
   );
   return { queue, deadLetterQueue };
 }
@@ -135,6 +154,76 @@ describe('ServerlessChatStack with default props', () => {
   let template: Template;
   beforeAll(() => {
     template = synth();
+  });
+
+  describe('shard queues', () => {
+    it('moves a shard job to a standard dead-letter queue after 5 failed receives, kept 14 days', () => {
+      const { queue, deadLetterQueue } = shardQueueIds(template);
+      const resources = template.toJSON().Resources;
+
+      expect(resources[queue].Properties.RedrivePolicy).toEqual({
+        deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterQueue, 'Arn'] },
+        maxReceiveCount: SHARD_QUEUE.defaultMaxReceiveCount,
+      });
+      expect(resources[deadLetterQueue].Properties.MessageRetentionPeriod).toBe(14 * 24 * 60 * 60);
+    });
+
+    it('encrypts both shard queues with SQS-managed keys and denies every request made without TLS', () => {
+      const ids = shardQueueIds(template);
+
+      for (const id of [ids.queue, ids.deadLetterQueue]) {
+        expect(template.toJSON().Resources[id].Properties.SqsManagedSseEnabled).toBe(true);
+        template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+          Queues: [{ Ref: id }],
+          PolicyDocument: {
+            Statement: Match.arrayWith([
+              Match.objectLike({
+                Effect: 'Deny',
+                Action: 'sqs:*',
+                Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              }),
+            ]),
+          },
+        });
+      }
+    });
+
+    it('keeps a job invisible for at least six shard worker timeouts, so retries do not overlap', () => {
+      const { queue } = shardQueueIds(template);
+
+      const visibility = template.toJSON().Resources[queue].Properties.VisibilityTimeout as number;
+      const timeout = functionProps(template, SHARD_CONSUMER).Timeout as number;
+
+      expect(visibility).toBeGreaterThanOrEqual(6 * timeout);
+    });
+
+    it('feeds the shard worker batches of 10 with partial batch failures, and nothing from the shard DLQ', () => {
+      const { queue, deadLetterQueue } = shardQueueIds(template);
+
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: { 'Fn::GetAtt': [queue, 'Arn'] },
+        FunctionName: { Ref: functionId(template, SHARD_CONSUMER) },
+        BatchSize: 10,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        ScalingConfig: { MaximumConcurrency: SHARD_QUEUE.defaultMaxConcurrency },
+      });
+      const fromDeadLetters = template.findResources('AWS::Lambda::EventSourceMapping', {
+        Properties: { EventSourceArn: { 'Fn::GetAtt': [deadLetterQueue, 'Arn'] } },
+      });
+      expect(fromDeadLetters).toEqual({});
+    });
+
+    it('lets only the fan-out send shard jobs and only the shard worker receive them', () => {
+      const { queue } = shardQueueIds(template);
+
+      for (const name of functionNames) {
+        const statements = statementsOf(template, name);
+        expect(allows(statements, 'sqs:SendMessage', queue), `${name} sends`).toBe(name === FANOUT_CONSUMER);
+        expect(allows(statements, 'sqs:ReceiveMessage', queue), `${name} receives`).toBe(
+          name === SHARD_CONSUMER,
+        );
+      }
+    });
   });
 
   describe('fan-out queues', () => {
@@ -403,6 +492,7 @@ describe('ServerlessChatStack with default props', () => {
         ...Object.keys(wiring.tables).map((table) => TABLE_ENV[table as TableName]),
         ...(wiring.fanoutQueue ? [ENV.fanoutQueueUrl] : []),
         ...(wiring.deadLetterQueue ? [ENV.deadLetterQueueUrl] : []),
+        ...(wiring.shardQueue ? [ENV.shardQueueUrl] : []),
         ...(wiring.managementApi ? [ENV.managementEndpoint] : []),
         ...(wiring.verifiesTokens
           ? [ENV.jwtIssuer, ENV.jwtJwksUrl, ENV.jwtAudience, ENV.jwtMaxLifetimeSeconds]
@@ -418,10 +508,14 @@ describe('ServerlessChatStack with default props', () => {
       const statements = statementsOf(template, name);
       const environment = environmentOf(template, name);
       const ids = queueIds(template);
+      const shards = shardQueueIds(template);
       const wiring = wiringOf(name);
       const uses = [
         { access: wiring.fanoutQueue, id: ids.queue, env: ENV.fanoutQueueUrl },
         { access: wiring.deadLetterQueue, id: ids.deadLetterQueue, env: ENV.deadLetterQueueUrl },
+        { access: wiring.shardQueue, id: shards.queue, env: ENV.shardQueueUrl },
+        // Fed by the redrive policy and emptied by SQS's own redrive: no function touches it.
+        { access: undefined, id: shards.deadLetterQueue, env: '' },
       ];
 
       for (const { access, id, env } of uses) {
@@ -565,6 +659,17 @@ describe('ServerlessChatStack with default props', () => {
       });
     });
 
+    it('raises an alarm as soon as one shard job is in the shard dead-letter queue', () => {
+      const { deadLetterQueue } = shardQueueIds(template);
+
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [deadLetterQueue, 'QueueName'] } }],
+        ...breachesAbove(0),
+      });
+    });
+
     it('raises an alarm when the oldest fan-out message is older than 60 seconds', () => {
       const { queue } = queueIds(template);
 
@@ -638,6 +743,11 @@ describe('ServerlessChatStack with default props', () => {
         Value: { 'Fn::GetAtt': [ids.deadLetterQueue, 'QueueName'] },
       });
       template.hasOutput('RedriveFunctionName', { Value: { Ref: functionId(template, 'dlq') } });
+      const shards = shardQueueIds(template);
+      template.hasOutput('ShardQueueUrl', { Value: { Ref: shards.queue } });
+      template.hasOutput('ShardDeadLetterQueueArn', {
+        Value: { 'Fn::GetAtt': [shards.deadLetterQueue, 'Arn'] },
+      });
       template.hasOutput('UserPoolId', { Value: { Ref: Match.stringLikeRegexp('UserPool') } });
       template.hasOutput('UserPoolClientId', { Value: { Ref: Match.stringLikeRegexp('WebClient') } });
     });

@@ -22,6 +22,7 @@ const FAKE_VALUES: ResourceValues = {
   },
   fanoutQueueUrl: 'https://sqs.us-east-1.amazonaws.com/000000000000/test-fanout.fifo',
   deadLetterQueueUrl: 'https://sqs.us-east-1.amazonaws.com/000000000000/test-fanout-dlq.fifo',
+  shardQueueUrl: 'https://sqs.us-east-1.amazonaws.com/000000000000/test-shards',
   managementEndpoint: 'https://abc123.execute-api.us-east-1.amazonaws.com/prod',
   jwt: {
     issuer: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_test',

@@ -26,6 +26,8 @@ import {
   listListeners,
   putConnection,
   putSubscription,
+  shardKey,
+  shardOf,
 } from '../../shared/store/connections';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
@@ -80,6 +82,11 @@ describe('putConnection', () => {
 });
 
 describe('putSubscription', () => {
+  beforeEach(() => {
+    // A small conversation: its base partition, read before the write, holds no marker.
+    ddbMock.on(QueryCommand).resolves({ Items: [] });
+  });
+
   const subscription = { conversationId: 'general', connectionId: 'c1', userId: 'alice' };
 
   /** What DynamoDB answers when a condition of the transaction fails; `Item` only if the connection exists. */
@@ -205,24 +212,43 @@ describe('putSubscription', () => {
 describe('deleteSubscription', () => {
   const key = { conversationId: 'general', connectionId: 'c1' };
 
-  it("deletes the subscription, then removes its conversation from the connection's set", async () => {
-    // Prepare
+  it("removes the subscription's partition from the connection's set, then deletes the subscription there", async () => {
+    // Prepare: the set names the base partition.
     ddbMock.on(DeleteCommand).resolves({});
-    ddbMock.on(UpdateCommand).resolves({});
+    ddbMock.on(UpdateCommand).resolves({ Attributes: { conversations: new Set(['general', 'other']) } });
+    const shard = shardKey('general', shardOf('c1', LIMITS.subscriptionShards));
 
     // Act
     await deleteSubscription(ddb, tables, key);
 
     // Assess
     const order = ddbMock.calls().map((call) => call.args[0].constructor.name);
-    expect(order).toEqual(['DeleteCommand', 'UpdateCommand']);
-    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, { TableName: tables.subscriptions, Key: key });
+    expect(order).toEqual(['UpdateCommand', 'DeleteCommand']);
     expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: tables.connections,
       Key: { connectionId: 'c1' },
-      UpdateExpression: 'DELETE conversations :conversation',
+      UpdateExpression: 'DELETE conversations :partitions',
       ConditionExpression: 'attribute_exists(connectionId)',
-      ExpressionAttributeValues: { ':conversation': new Set(['general']) },
+      ExpressionAttributeValues: { ':partitions': new Set(['general', shard]) },
+      ReturnValues: 'UPDATED_OLD',
+    });
+    expect(ddbMock).toHaveReceivedCommandTimes(DeleteCommand, 1);
+    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, { TableName: tables.subscriptions, Key: key });
+  });
+
+  it("deletes a sharded subscription in its shard, the partition the connection's set names", async () => {
+    // Prepare
+    const shard = shardKey('general', shardOf('c1', LIMITS.subscriptionShards));
+    ddbMock.on(DeleteCommand).resolves({});
+    ddbMock.on(UpdateCommand).resolves({ Attributes: { conversations: new Set([shard]) } });
+
+    // Act
+    await deleteSubscription(ddb, tables, key);
+
+    // Assess
+    expect(ddbMock).toHaveReceivedCommandTimes(DeleteCommand, 1);
+    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, {
+      Key: { conversationId: shard, connectionId: 'c1' },
     });
   });
 
@@ -236,9 +262,9 @@ describe('deleteSubscription', () => {
     // Act
     const attempt = deleteSubscription(ddb, tables, key);
 
-    // Assess
+    // Assess: no set to read, so both places the subscription could be.
     await expect(attempt).resolves.toBeUndefined();
-    expect(ddbMock).toHaveReceivedCommandTimes(DeleteCommand, 1);
+    expect(ddbMock).toHaveReceivedCommandTimes(DeleteCommand, 2);
   });
 
   it("fails when the connection's set cannot be updated for any other reason", async () => {
@@ -281,7 +307,7 @@ describe('listListeners, as the fan-out reads the subscribers', () => {
 
     // Assess
     expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
-      ProjectionExpression: 'connectionId, userId, tokenExpiresAt',
+      ProjectionExpression: 'connectionId, userId, tokenExpiresAt, shards',
     });
     expect(listeners).toEqual([
       { connectionId: 'c1', userId: 'alice', tokenExpiresAt: 1_700_000_000 },

@@ -179,6 +179,11 @@ beforeEach(() => {
 });
 
 describe('subscribe (G5 gapless resume)', () => {
+  beforeEach(() => {
+    // Where the subscription goes: the base partition of a small conversation (no shards marker).
+    ddbMock.on(QueryCommand, { TableName: tables.subscriptions }).resolves({ Items: [] });
+  });
+
   it('stores the subscription before it reads the counter, and reads the counter before the backlog', async () => {
     // Prepare: each write and read completes a tick later, so anything started meanwhile is recorded.
     const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -196,7 +201,9 @@ describe('subscribe (G5 gapless resume)', () => {
       events.push('subscribe:done');
       return {};
     });
-    ddbMock.on(QueryCommand).callsFake(async () => {
+    ddbMock.on(QueryCommand).callsFake(async (input: QueryCommandInput) => {
+      // The look-up of where the subscription goes comes with the subscribe; only the backlog is a read.
+      if (input.TableName === tables.subscriptions) return { Items: [] };
       events.push('backlog:start');
       return { Items: [stored(4), stored(5), stored(6)] };
     });
@@ -300,7 +307,7 @@ describe('subscribe (G5 gapless resume)', () => {
     // Assess
     expect(reply).toMatchObject({ type: 'ack', messages: [], hasMore: false, lastSeq: 42 });
     expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
-    expect(ddbMock).not.toHaveReceivedCommand(QueryCommand);
+    expect(ddbMock).not.toHaveReceivedCommandWith(QueryCommand, { TableName: tables.messages });
     expect(ddbMock).toHaveReceivedCommandWith(GetCommand, {
       Key: { conversationId: CONVERSATION, sk: META_SK },
       ConsistentRead: true,
@@ -378,7 +385,7 @@ describe('subscribe (G5 gapless resume)', () => {
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', code, requestId: 'r-8', retryable });
-    expect(ddbMock).not.toHaveReceivedCommand(QueryCommand);
+    expect(ddbMock).not.toHaveReceivedCommandWith(QueryCommand, { TableName: tables.messages });
   });
 });
 
@@ -1084,7 +1091,7 @@ describe('unsubscribe', () => {
   it("deletes only the calling connection's subscription", async () => {
     // Prepare
     ddbMock.on(DeleteCommand).resolves({});
-    ddbMock.on(UpdateCommand).resolves({});
+    ddbMock.on(UpdateCommand).resolves({ Attributes: { conversations: new Set([CONVERSATION]) } });
 
     // Act
     const reply = await call({ action: 'unsubscribe', requestId: 'r-6', conversationId: CONVERSATION });
@@ -1100,11 +1107,11 @@ describe('unsubscribe', () => {
       TableName: tables.subscriptions,
       Key: { conversationId: CONVERSATION, connectionId: CONNECTION },
     });
+    expect(ddbMock).toHaveReceivedCommandTimes(DeleteCommand, 1);
     expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: tables.connections,
       Key: { connectionId: CONNECTION },
-      UpdateExpression: 'DELETE conversations :conversation',
-      ExpressionAttributeValues: { ':conversation': new Set([CONVERSATION]) },
+      UpdateExpression: 'DELETE conversations :partitions',
     });
   });
 });

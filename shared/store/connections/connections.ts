@@ -20,6 +20,7 @@ import { LIMITS } from '../../limits';
 import { type TableNames, TTL_ATTRIBUTE } from '../../tables';
 import { batchWriteAll } from '../batch';
 import { updateIf } from '../conditions';
+import { conversationOfKey, shardKey, shardOf, subscriptionPartition } from './shards';
 import { releaseConnectionSlot } from './slots';
 
 type Tables = Pick<TableNames, 'connections' | 'subscriptions'>;
@@ -77,7 +78,11 @@ export async function putConnection(
 /**
  * Registers a connection as a listener of a conversation (idempotent), in one transaction with the
  * connection item: the subscription is written only while the connection still exists, and its
- * conversation joins the connection's `conversations` set. `$disconnect` deletes the connection item and
+ * partition (the conversation id, or `conversationId#n` for a shard of a big conversation, see
+ * ./shards.ts, which costs one small Query first unless this environment knows the conversation is
+ * sharded) joins the connection's `conversations` set, so deletes find it without a look-up. A
+ * connection already subscribed in the base partition stays there when the conversation has been
+ * sharded since (one subscription, never two). `$disconnect` deletes the connection item and
  * reads that set in the same atomic step, so a subscribe racing a disconnect either lands in the set
  * (and is deleted with it) or fails here: it can never leave an orphan subscription behind. The
  * subscription carries the connection's `tokenExpiresAt`, which the fan-out reads with it (no extra call).
@@ -92,6 +97,8 @@ export async function putSubscription(
 ): Promise<void> {
   const { conversationId, connectionId } = subscription;
   const max = LIMITS.maxSubscriptionsPerConnection;
+  const partition = await subscriptionPartition(ddb, tables, conversationId, connectionId);
+  const inShard = partition !== conversationId;
   try {
     await ddb.send(
       new TransactWriteCommand({
@@ -103,11 +110,13 @@ export async function putSubscription(
               UpdateExpression: 'ADD conversations :conversation',
               ConditionExpression:
                 'attribute_exists(connectionId) AND (attribute_not_exists(conversations) OR ' +
-                'size(conversations) < :max OR contains(conversations, :id))',
+                'size(conversations) < :max OR contains(conversations, :id))' +
+                (inShard ? ' AND NOT contains(conversations, :base)' : ''),
               ExpressionAttributeValues: {
-                ':conversation': new Set([conversationId]),
+                ':conversation': new Set([partition]),
                 ':max': max,
-                ':id': conversationId,
+                ':id': partition,
+                ...(inShard ? { ':base': conversationId } : {}),
               },
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
             },
@@ -117,6 +126,7 @@ export async function putSubscription(
               TableName: tables.subscriptions,
               Item: {
                 ...subscription,
+                conversationId: partition,
                 subscribedAt: now.toISOString(),
                 [TTL_ATTRIBUTE]: expiry(now, subscription.tokenExpiresAt),
               },
@@ -135,54 +145,82 @@ export async function putSubscription(
     const reason = reasons?.[0];
     if (reason?.Code !== 'ConditionalCheckFailed') throw err;
     if (reason.Item === undefined) throw new ConnectionGoneError(connectionId);
+    const held: unknown = reason.Item.conversations;
+    if (inShard && held instanceof Set && held.has(conversationId)) return;
     throw new LimitExceededError(`A connection may subscribe to at most ${max} conversations`);
   }
 }
 
-/** Removes a connection's subscription to one conversation (idempotent). */
+/**
+ * Removes a connection's subscription to one conversation (idempotent): the connection's
+ * `conversations` set says which partition holds it (the base one, or the connection's shard), and the
+ * subscription item there is deleted. With the connection item gone there is no set: both candidate
+ * items are deleted. Two calls, as before shards: one UpdateItem, one DeleteItem.
+ */
 export async function deleteSubscription(
   ddb: DynamoDBDocumentClient,
   tables: Tables,
   key: { conversationId: string; connectionId: string },
 ): Promise<void> {
-  await ddb.send(new DeleteCommand({ TableName: tables.subscriptions, Key: key }));
+  const { conversationId, connectionId } = key;
+  const candidates = [
+    conversationId,
+    shardKey(conversationId, shardOf(connectionId, LIMITS.subscriptionShards)),
+  ];
+  let partitions = candidates;
   try {
-    await ddb.send(
+    const { Attributes } = await ddb.send(
       new UpdateCommand({
         TableName: tables.connections,
-        Key: { connectionId: key.connectionId },
-        UpdateExpression: 'DELETE conversations :conversation',
+        Key: { connectionId },
+        UpdateExpression: 'DELETE conversations :partitions',
         ConditionExpression: 'attribute_exists(connectionId)',
-        ExpressionAttributeValues: { ':conversation': new Set([key.conversationId]) },
+        ExpressionAttributeValues: { ':partitions': new Set(candidates) },
+        ReturnValues: 'UPDATED_OLD',
       }),
     );
+    const held: unknown = Attributes?.conversations;
+    const found = held instanceof Set ? candidates.filter((partition) => held.has(partition)) : [];
+    // Not in the set (never subscribed, or tidied already): the base item is the only one a caller
+    // could have listed without it, as a removal does.
+    partitions = found.length > 0 ? found : [conversationId];
   } catch (err: unknown) {
-    // A connection already gone has no set to tidy.
-    if (isAwsError(err, 'ConditionalCheckFailedException')) return;
     if (isAwsError(err, 'TransactionConflictException')) {
       throw new BusyError('Another subscription change of this connection is in progress', CONFLICT_RETRY_MS);
     }
-    throw err;
+    // A connection already gone has no set to read.
+    if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
   }
+  await Promise.all(
+    partitions.map((partition) =>
+      ddb.send(
+        new DeleteCommand({
+          TableName: tables.subscriptions,
+          Key: { conversationId: partition, connectionId },
+        }),
+      ),
+    ),
+  );
 }
 
 /**
  * Removes a connection and all its subscriptions. Used by `$disconnect` and when postToConnection
  * answers 410 Gone. The connection item goes first and hands back, in the same atomic step, the set of
  * conversations it subscribed to; from then on no subscribe can add to it (see putSubscription).
- * `knownConversations` are deleted too: a 410 names the subscription it came through, which matters
+ * `knownPartitions` (subscription partitions: a conversation id, or a shard's `conversationId#n`) are
+ * deleted too: a 410 names the subscription it came through, which matters
  * when the connection item is already gone (expired by TTL after a `$disconnect` that never came, or
  * deleted by an earlier attempt that failed halfway) and so hands back no set. TTL removes the rest.
  * A connection item that was there gives its user's connection slot back (./slots.ts): one more
  * UpdateItem.
  * @returns the user of the connection (when its item was still there) and the conversations whose
- * subscriptions were deleted, so `$disconnect` can tell their listeners that the user went offline.
+ * subscriptions were deleted (conversation ids, whichever partition held them), so `$disconnect` can tell their listeners that the user went offline.
  */
 export async function deleteConnection(
   ddb: DynamoDBDocumentClient,
   tables: Tables,
   connectionId: string,
-  knownConversations: string[] = [],
+  knownPartitions: string[] = [],
 ): Promise<{ userId?: string; conversations: string[]; announced: string[] }> {
   const { Attributes } = await ddb.send(
     new DeleteCommand({ TableName: tables.connections, Key: { connectionId }, ReturnValues: 'ALL_OLD' }),
@@ -190,10 +228,9 @@ export async function deleteConnection(
   const handedOver: unknown = Attributes?.[ANNOUNCED_ATTRIBUTE];
   const announced = handedOver instanceof Set ? [...handedOver].map(String) : [];
   const subscribed: unknown = Attributes?.conversations;
-  const conversations = new Set(knownConversations);
-  if (subscribed instanceof Set)
-    for (const conversationId of subscribed) conversations.add(String(conversationId));
-  const keys = [...conversations].map((conversationId) => ({ conversationId, connectionId }));
+  const partitions = new Set(knownPartitions);
+  if (subscribed instanceof Set) for (const partition of subscribed) partitions.add(String(partition));
+  const keys = [...partitions].map((conversationId) => ({ conversationId, connectionId }));
   await batchWriteAll(
     ddb,
     tables.subscriptions,
@@ -203,7 +240,8 @@ export async function deleteConnection(
   const expiresAt: unknown = Attributes?.[TTL_ATTRIBUTE];
   if (typeof userId === 'string' && typeof expiresAt === 'number')
     await releaseConnectionSlot(ddb, tables, { userId, connectionId, expiresAt });
-  return { ...(typeof userId === 'string' ? { userId } : {}), conversations: [...conversations], announced };
+  const conversations = [...new Set([...partitions].map(conversationOfKey))];
+  return { ...(typeof userId === 'string' ? { userId } : {}), conversations, announced };
 }
 
 /**

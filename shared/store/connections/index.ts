@@ -5,6 +5,8 @@
  *   hand-over) and subscription items (put, delete);
  * - ./presence.ts: who listens to a conversation (its subscriptions) and a user's live connections (the
  *   byUser index);
+ * - ./shards.ts: where a subscription is stored: the conversation's base partition, or one of its shards
+ *   once it is big (the fan-out splits by them);
  * - ./slots.ts: a user's connection slots on their `USER#<userId>` item in the connections table (the
  *   connection cap, who is online);
  * - ./budgets.ts: a user's frame budgets by cost class, on the same item.
@@ -20,7 +22,17 @@ export {
   putConnection,
   putSubscription,
 } from './connections';
-export { indexedConnections, type Listener, listListeners, otherConnection } from './presence';
+export { indexedConnections, listListeners, otherConnection } from './presence';
+export {
+  conversationOfKey,
+  type Listener,
+  listShard,
+  SHARDS_MARKER,
+  type ShardRead,
+  shardKey,
+  shardOf,
+  subscriptionPartition,
+} from './shards';
 export {
   type ConnectionSlot,
   claimConnectionSlot,

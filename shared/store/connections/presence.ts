@@ -7,24 +7,17 @@
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLES, type TableNames, TTL_ATTRIBUTE } from '../../tables';
 import { queryAll } from '../batch';
+import { type Listener, listShard } from './shards';
 
 const BY_USER = TABLES.connections.globalSecondaryIndexes[0].indexName;
 
 /** Connection items read at once when confirming byUser candidates. */
 const LOOKUP_CONCURRENCY = 10;
 
-/** One connection subscribed to a conversation, and the user on it. */
-export interface Listener {
-  connectionId: string;
-  userId: string;
-  /** When the connection's token expires (epoch seconds), if it subscribed with one. */
-  tokenExpiresAt?: number;
-}
-
 /**
- * The connections subscribed to a conversation with their users: one paginated Query of the
- * conversation's subscriptions partition, O(subscribers). `consistent` costs twice as much and sees a
- * subscription stored or deleted a moment ago.
+ * The connections subscribed to a conversation with their users: one paginated Query of its base
+ * partition, O(subscribers), and for a sharded conversation one more of each shard, side by side
+ * (./shards.ts). `consistent` costs twice as much and sees a subscription stored or deleted a moment ago.
  */
 export async function listListeners(
   ddb: DynamoDBDocumentClient,
@@ -32,18 +25,14 @@ export async function listListeners(
   conversationId: string,
   options: { consistent: boolean },
 ): Promise<Listener[]> {
-  const items = await queryAll(ddb, {
-    TableName: tables.subscriptions,
-    KeyConditionExpression: 'conversationId = :c',
-    ExpressionAttributeValues: { ':c': conversationId },
-    ProjectionExpression: 'connectionId, userId, tokenExpiresAt',
-    ConsistentRead: options.consistent,
-  });
-  return items.map((item) => ({
-    connectionId: String(item.connectionId),
-    userId: String(item.userId),
-    ...(typeof item.tokenExpiresAt === 'number' ? { tokenExpiresAt: item.tokenExpiresAt } : {}),
-  }));
+  const base = await listShard(ddb, tables, conversationId, 0, options);
+  if (base.shards === 0) return base.listeners;
+  const shards = await Promise.all(
+    Array.from({ length: base.shards }, (_, index) =>
+      listShard(ddb, tables, conversationId, index + 1, options),
+    ),
+  );
+  return [...base.listeners, ...shards.flatMap((shard) => shard.listeners)];
 }
 
 /** The ids of a user's connections as the byUser index has them (eventually consistent). */

@@ -1,0 +1,259 @@
+/**
+ * Posting one record's push to a list of subscribed connections, with what each answer means: a 410
+ * forgets the connection, an expired token ends it, a connection that keeps failing while others are
+ * reached is evicted, and throttling or a dead API fails the record for a retry. The FIFO consumer uses
+ * it inline for a small conversation (./fanout.ts), the shard worker for one shard of a big one
+ * (./shard.ts).
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { mapWithConcurrency } from '../../shared/concurrency';
+import { TokenExpiredError } from '../../shared/errors';
+import type { MetricSink } from '../../shared/metrics';
+import type { DisconnectFn, PostFn } from '../../shared/poster';
+import {
+  type DeletedFrame,
+  type EditedFrame,
+  type MembershipFrame,
+  type MessageFrame,
+  toMessageFrame,
+} from '../../shared/protocol';
+import { messageOf, type QueueRecord } from '../../shared/queue-body';
+import { errorFrame } from '../../shared/route-kit';
+import { deleteConnection, type Listener } from '../../shared/store/connections';
+import type { TableNames } from '../../shared/tables';
+
+/** Posts in flight at once per record: enough to hide latency, few enough to stay under throttling. */
+export const DEFAULT_CONCURRENCY = 10;
+
+/**
+ * The longest one post can take once started (DEFAULT_POSTER_OPTIONS: 4 attempts of 3 s plus their
+ * backoff), and a margin for what follows the posts. A record starts no post later than this before the
+ * invocation's end, so a conversation with more connections than fit in its time (or a slow, hostile
+ * one) fails alone: its record is reported for retry while the others of the batch complete.
+ */
+export const POST_WORST_CASE_MS = 13_000;
+export const RECORD_MARGIN_MS = 1_000;
+
+/** What posting needs: the tables a 410 or an eviction cleans, the poster, and where it reports. */
+export interface DeliveryDeps {
+  ddb: DynamoDBDocumentClient;
+  tables: Pick<TableNames, 'connections' | 'subscriptions'>;
+  post: PostFn;
+  /** Closes a connection that keeps failing while the API answers for others (G7). */
+  disconnect: DisconnectFn;
+  logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug' | 'appendKeys' | 'removeKeys'>;
+  /** @default DEFAULT_CONCURRENCY */
+  concurrency?: number;
+  /** Where evicted connections are counted and each record's lag is timed. */
+  metrics: MetricSink;
+  /** Milliseconds since the epoch. @default Date.now */
+  now?: () => number;
+}
+
+export interface DeliveryReport {
+  subscribers: number;
+  delivered: number;
+  /** Answered 410: removed. */
+  gone: number;
+  /** Kept failing while others were reached: disconnected and removed; the client resumes with afterSeq. */
+  evicted: number;
+  /** Subscribed with a token that has expired since: told `token_expired`, disconnected and removed. */
+  expired: number;
+  /** Throttled, or failing with no connection reached: the record is retried. */
+  failed: number;
+  /** Not attempted: the record's deadline for starting posts passed first. The record is retried. */
+  unattempted?: number;
+  /** Members named in an offline event (messages only). */
+  offline?: number;
+  /** Members whose unsubscribed connections got an `activity` frame (messages only). */
+  activity?: number;
+  /** Shard jobs the record was split into (a sharded conversation): the posting happens in them. */
+  shardJobs?: number;
+}
+
+/** Some connections still lack the message after their retries; SQS redelivers the record (clients dedupe by seq). */
+export class FanoutDeliveryError extends Error {
+  override readonly name = 'FanoutDeliveryError';
+  constructor(
+    message: Pick<QueueRecord, 'conversationId' | 'seq'>,
+    readonly report: DeliveryReport,
+  ) {
+    super(
+      `${report.failed} of ${report.subscribers} connections of conversation ${message.conversationId} ` +
+        `did not receive seq ${message.seq}`,
+    );
+  }
+}
+
+/**
+ * The frame pushed for a record: `message` for a message, `edited`, `deleted` or `membership` for an
+ * event.
+ */
+export function toPushFrame(
+  record: QueueRecord,
+): MessageFrame | EditedFrame | DeletedFrame | MembershipFrame {
+  if (!('kind' in record)) return toMessageFrame(messageOf(record));
+  if (record.kind === 'edit') {
+    const { kind: _, ...edit } = record;
+    return { type: 'edited', ...edit };
+  }
+  if (record.kind === 'membership') {
+    const { kind: _, ...change } = record;
+    return { type: 'membership', ...change };
+  }
+  const { kind: _, ...deleted } = record;
+  return { type: 'deleted', ...deleted };
+}
+
+type ConnectionOutcome = 'delivered' | 'gone' | 'throttled' | 'failing' | 'unattempted';
+
+/**
+ * Forgets a connection's items, including its subscription in the partition being fanned out even
+ * when the connection item is already gone; a failure here is only logged, since TTL removes what it missed.
+ */
+async function forgetConnection(deps: DeliveryDeps, connectionId: string, partition: string): Promise<void> {
+  try {
+    await deleteConnection(deps.ddb, deps.tables, connectionId, [partition]);
+  } catch (err: unknown) {
+    deps.logger.warn('Could not delete a connection', { connectionId, error: err });
+  }
+}
+
+async function deliverToConnection(
+  deps: DeliveryDeps,
+  connectionId: string,
+  partition: string,
+  data: string,
+): Promise<ConnectionOutcome> {
+  const result = await deps.post(connectionId, data);
+  if (result.status === 'delivered') return 'delivered';
+  if (result.status === 'gone') {
+    await forgetConnection(deps, connectionId, partition);
+    return 'gone';
+  }
+  deps.logger.warn('Post to connection failed', {
+    connectionId,
+    attempts: result.attempts,
+    throttled: result.throttled,
+    error: result.error,
+  });
+  return result.throttled ? 'throttled' : 'failing';
+}
+
+/**
+ * Closes a connection that kept failing while API Gateway answered for others, then forgets it. The
+ * client reconnects and subscribes with afterSeq, so it gets this message from the backlog instead of
+ * holding up the whole conversation behind SQS retries (G7).
+ */
+async function evictConnection(deps: DeliveryDeps, connectionId: string, partition: string): Promise<void> {
+  try {
+    await deps.disconnect(connectionId);
+  } catch (err: unknown) {
+    deps.logger.warn('Could not close a failing connection', { connectionId, error: err });
+  }
+  await forgetConnection(deps, connectionId, partition);
+}
+
+/** What a connection whose token expired gets instead of the message, before it is closed. */
+const TOKEN_EXPIRED_FRAME = JSON.stringify(errorFrame(new TokenExpiredError(), undefined));
+
+/**
+ * Ends the connections whose tokens expired: each is told why (one post, in place of the message's),
+ * closed and forgotten, as for a 410. Its client reconnects with a fresh token and resumes with afterSeq.
+ */
+async function endExpired(deps: DeliveryDeps, expired: Listener[], partition: string): Promise<void> {
+  await mapWithConcurrency(expired, deps.concurrency ?? DEFAULT_CONCURRENCY, async ({ connectionId }) => {
+    await deps.post(connectionId, TOKEN_EXPIRED_FRAME);
+    await evictConnection(deps, connectionId, partition);
+  });
+}
+
+/** Who a delivery reached: the report, and the users at least one of whose connections got the push. */
+export interface Delivery {
+  report: DeliveryReport;
+  reachedUsers: Set<string>;
+}
+
+/**
+ * Pushes one record to `subscribed` (the listeners read from `partition`), `concurrency` at a time,
+ * except a message's sending connection (`senderConnectionId`: it has its ack). Every connection is
+ * attempted before the outcome is decided, so a dead or slow one never keeps the message from others.
+ * A 410 deletes that connection and its subscriptions; so does a token that expired, after telling the
+ * connection `token_expired` in place of the message. A connection that still fails after its retries
+ * while others were reached is evicted (closed and forgotten), so one bad socket never blocks the
+ * conversation. Throttling, or every connection failing, means API Gateway itself is in trouble: then
+ * the record (or shard job) fails and SQS retries it, and after maxReceiveCount it moves to its DLQ (G6).
+ * No post starts at or after `postDeadline` (epoch ms): connections left unattempted fail it too.
+ * @throws FanoutDeliveryError when the record must be retried.
+ */
+export async function postToListeners(
+  deps: DeliveryDeps,
+  message: QueueRecord,
+  subscribed: Listener[],
+  partition: string,
+  postDeadline = Number.POSITIVE_INFINITY,
+): Promise<Delivery> {
+  const now = deps.now ?? Date.now;
+  // The token's exp came with the subscription: telling a live connection from an expired one costs nothing.
+  const nowSeconds = now() / 1000;
+  const expired = subscribed.filter(
+    ({ tokenExpiresAt }) => tokenExpiresAt !== undefined && nowSeconds >= tokenExpiresAt,
+  );
+  // The connection that sent a message has it from its ack; an edit, delete or membership change is
+  // pushed to it too, since its ack carries only the version and the SDK applies every change from pushes.
+  const sender = 'kind' in message ? undefined : message.senderConnectionId;
+  const listeners = subscribed.filter(
+    (listener) => !expired.includes(listener) && listener.connectionId !== sender,
+  );
+  const connectionIds = listeners.map((listener) => listener.connectionId);
+  const data = JSON.stringify(toPushFrame(message));
+  const [settled] = await Promise.all([
+    mapWithConcurrency(connectionIds, deps.concurrency ?? DEFAULT_CONCURRENCY, async (id) =>
+      now() >= postDeadline ? 'unattempted' : deliverToConnection(deps, id, partition, data),
+    ),
+    endExpired(deps, expired, partition),
+  ]);
+  const report: DeliveryReport = {
+    subscribers: subscribed.length,
+    delivered: 0,
+    gone: 0,
+    evicted: 0,
+    expired: expired.length,
+    failed: 0,
+  };
+  const failing: string[] = [];
+  const reachedUsers = new Set<string>();
+  let throttled = 0;
+  let unattempted = 0;
+  settled.forEach((outcome, index) => {
+    const connectionId = connectionIds[index] ?? '';
+    if (outcome.status === 'rejected') {
+      deps.logger.warn('Delivery to a connection threw', { connectionId, error: outcome.reason });
+      failing.push(connectionId);
+    } else if (outcome.value === 'failing') failing.push(connectionId);
+    else if (outcome.value === 'throttled') throttled++;
+    else if (outcome.value === 'unattempted') unattempted++;
+    else {
+      report[outcome.value]++;
+      const userId = listeners[index]?.userId;
+      if (outcome.value === 'delivered' && userId !== undefined) reachedUsers.add(userId);
+    }
+  });
+  const apiAnswered = report.delivered + report.gone > 0;
+  if (throttled === 0 && apiAnswered) {
+    for (const connectionId of failing) await evictConnection(deps, connectionId, partition);
+    report.evicted = failing.length;
+  } else {
+    report.failed = failing.length + throttled;
+  }
+  if (unattempted > 0) {
+    report.unattempted = unattempted;
+    report.failed += unattempted;
+  }
+  // Counted before a failure is thrown: the connections are gone whether or not the record is retried.
+  const letGo = report.gone + report.evicted + report.expired;
+  if (letGo > 0) deps.metrics.record('connectionsEvicted', letGo);
+  if (report.failed > 0) throw new FanoutDeliveryError(message, report);
+  return { report, reachedUsers };
+}

@@ -1,0 +1,33 @@
+/**
+ * Shard worker: the event source is the standard shard queue (batch ≤ 10, ReportBatchItemFailures).
+ * It reports under the fan-out's service name, so the fan-out's failure alarm and dashboard count its
+ * failed jobs too.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { SQSHandler } from 'aws-lambda';
+import { createDocumentClient, tableNamesFromEnv } from '../../shared/aws';
+import { ENV, requireEnv } from '../../shared/env';
+import { createMetrics, FANOUT_SERVICE_NAME, metricSinkOf, withMetrics } from '../../shared/metrics';
+import { createDisconnector, createManagementClient, createPoster } from '../../shared/poster';
+import { processShardBatch, SHARD_CONCURRENCY, type ShardDeps } from './shard';
+
+const logger = new Logger({ serviceName: FANOUT_SERVICE_NAME });
+const metrics = createMetrics(FANOUT_SERVICE_NAME);
+
+const management = createManagementClient(requireEnv(ENV.managementEndpoint));
+
+const deps: ShardDeps = {
+  ddb: createDocumentClient(),
+  tables: tableNamesFromEnv(['connections', 'subscriptions']),
+  post: createPoster({ client: management, sleep: (ms) => sleep(ms), random: Math.random }),
+  disconnect: createDisconnector(management),
+  logger,
+  metrics: metricSinkOf(metrics),
+  concurrency: SHARD_CONCURRENCY,
+};
+
+export const handler: SQSHandler = withMetrics(metrics, async (event, context) => {
+  logger.addContext(context);
+  return processShardBatch({ ...deps, remainingTimeMs: () => context.getRemainingTimeInMillis() }, event);
+});

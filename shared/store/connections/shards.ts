@@ -1,0 +1,163 @@
+/**
+ * Subscription shards. A conversation's subscriptions live in its base partition (`conversationId`),
+ * which is all a small conversation ever has, so its fan-out is the one Query it always was. Once the
+ * base partition holds LIMITS.fanoutShardThreshold subscriptions, the subscribe that finds it full
+ * writes a marker item into it (`connectionId` = {@link SHARDS_MARKER}, `shards` = LIMITS.subscriptionShards)
+ * and from then on every new subscription goes to partition `conversationId#n`, n = 1..shards chosen
+ * by a hash of the connection id. The base partition keeps the subscriptions stored before the marker
+ * (shard 0); nothing moves. The fan-out reads the base partition as before: the marker tells it to
+ * hand the other shards to parallel jobs (lambdas/fanout/split.ts).
+ */
+import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { isAwsError } from '../../errors';
+import { LIMITS } from '../../limits';
+import type { TableNames } from '../../tables';
+import { queryAll } from '../batch';
+
+type Tables = Pick<TableNames, 'subscriptions'>;
+
+/**
+ * The sort key of the marker item. `#` never appears in an API Gateway connection id (base64 letters,
+ * digits, `+ / =`) and sorts before all of them, so the marker is the first item of a Query.
+ */
+export const SHARDS_MARKER = '#shards';
+
+/** One connection subscribed to a conversation, and the user on it. */
+export interface Listener {
+  connectionId: string;
+  userId: string;
+  /** When the connection's token expires (epoch seconds), if it subscribed with one. */
+  tokenExpiresAt?: number;
+}
+
+/** The partition of shard `shard`: 0 is the base partition, the conversation id itself. */
+export const shardKey = (conversationId: string, shard: number): string =>
+  shard === 0 ? conversationId : `${conversationId}#${shard}`;
+
+/** The conversation a partition key belongs to (the key itself for a base partition). */
+export const conversationOfKey = (key: string): string => key.split('#', 1)[0] ?? key;
+
+/** The shard (1..shards) of a connection: FNV-1a of its id, so every writer and deleter agrees. */
+export function shardOf(connectionId: string, shards: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < connectionId.length; i++) {
+    hash ^= connectionId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return (hash % shards) + 1;
+}
+
+/**
+ * Conversations known to be sharded, per execution environment: a marker is never removed, so a
+ * positive answer holds for ever and later subscribes to a big room skip the look-up. Bounded so a
+ * long-lived environment cannot grow it without limit.
+ */
+const knownShards = new Map<string, number>();
+const KNOWN_SHARDS_MAX = 10_000;
+
+function remember(conversationId: string, shards: number): number {
+  if (knownShards.size >= KNOWN_SHARDS_MAX) knownShards.clear();
+  knownShards.set(conversationId, shards);
+  return shards;
+}
+
+/** A listener as the subscriptions table stores it; undefined for the marker. */
+function toListener(item: Record<string, unknown>): Listener | undefined {
+  if (item.connectionId === SHARDS_MARKER) return undefined;
+  return {
+    connectionId: String(item.connectionId),
+    userId: String(item.userId),
+    ...(typeof item.tokenExpiresAt === 'number' ? { tokenExpiresAt: item.tokenExpiresAt } : {}),
+  };
+}
+
+/** One partition read: its listeners and, for the base partition, the marker's shard count (0: none). */
+export interface ShardRead {
+  listeners: Listener[];
+  shards: number;
+}
+
+/**
+ * The listeners of one shard of a conversation: one paginated Query of its partition, O(its
+ * subscribers). `consistent` costs twice as much and sees a subscription stored or deleted a moment ago.
+ */
+export async function listShard(
+  ddb: DynamoDBDocumentClient,
+  tables: Tables,
+  conversationId: string,
+  shard: number,
+  options: { consistent: boolean },
+): Promise<ShardRead> {
+  const items = await queryAll(ddb, {
+    TableName: tables.subscriptions,
+    KeyConditionExpression: 'conversationId = :c',
+    ExpressionAttributeValues: { ':c': shardKey(conversationId, shard) },
+    ProjectionExpression: 'connectionId, userId, tokenExpiresAt, shards',
+    ConsistentRead: options.consistent,
+  });
+  const marker = items[0]?.connectionId === SHARDS_MARKER ? items[0] : undefined;
+  const shards = typeof marker?.shards === 'number' ? remember(conversationId, marker.shards) : 0;
+  return { listeners: items.flatMap((item) => toListener(item) ?? []), shards };
+}
+
+/**
+ * Where a new subscription of `connectionId` goes. A conversation known to be sharded costs nothing;
+ * otherwise one eventually consistent Query of the base partition, at most
+ * LIMITS.fanoutShardThreshold + 1 items (one item for a 3-member group): the marker comes first when
+ * there is one; a full base partition gets one (a conditional Put; a subscribe racing it reads the
+ * winner's). A subscribe that reads a stale "not sharded" writes to the base partition, which every
+ * reader still reads: it can only make shard 0 a little bigger, never lose a subscription.
+ * @returns the partition key to write.
+ */
+export async function subscriptionPartition(
+  ddb: DynamoDBDocumentClient,
+  tables: Tables,
+  conversationId: string,
+  connectionId: string,
+): Promise<string> {
+  let shards = knownShards.get(conversationId) ?? 0;
+  if (shards === 0) {
+    const threshold = LIMITS.fanoutShardThreshold;
+    const { Items = [] } = await ddb.send(
+      new QueryCommand({
+        TableName: tables.subscriptions,
+        KeyConditionExpression: 'conversationId = :c',
+        ExpressionAttributeValues: { ':c': conversationId },
+        ProjectionExpression: 'connectionId, shards',
+        Limit: threshold + 1,
+      }),
+    );
+    const first = Items[0];
+    if (first?.connectionId === SHARDS_MARKER && typeof first.shards === 'number') {
+      shards = remember(conversationId, first.shards);
+    } else if (Items.length >= threshold) {
+      shards = remember(conversationId, await markSharded(ddb, tables, conversationId));
+    }
+  }
+  return shards === 0 ? conversationId : shardKey(conversationId, shardOf(connectionId, shards));
+}
+
+/**
+ * Writes the marker that shards a conversation (once: a conditional Put).
+ * @returns the shard count now in force, the winner's when another subscribe wrote it first.
+ */
+async function markSharded(
+  ddb: DynamoDBDocumentClient,
+  tables: Tables,
+  conversationId: string,
+): Promise<number> {
+  const shards = LIMITS.subscriptionShards;
+  try {
+    await ddb.send(
+      new PutCommand({
+        TableName: tables.subscriptions,
+        Item: { conversationId, connectionId: SHARDS_MARKER, shards },
+        ConditionExpression: 'attribute_not_exists(connectionId)',
+      }),
+    );
+  } catch (err: unknown) {
+    // Written a moment ago by another subscribe: the count is a constant, so theirs is ours.
+    if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
+  }
+  return shards;
+}
