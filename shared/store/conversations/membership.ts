@@ -322,22 +322,7 @@ export async function removeMemberItem(
     await ddb.send(
       new TransactWriteCommand({
         TransactItems: [
-          {
-            Delete: {
-              TableName: tables.conversations,
-              Key: { conversationId, sk: memberSk(userId) },
-              ConditionExpression: 'attribute_exists(conversationId)',
-            },
-          },
-          {
-            Update: {
-              TableName: tables.conversations,
-              Key: { conversationId, sk: META_SK },
-              UpdateExpression: 'ADD memberCount :minusOne',
-              ConditionExpression: 'attribute_exists(conversationId)',
-              ExpressionAttributeValues: { ':minusOne': -1 },
-            },
-          },
+          ...memberDeparture(tables, conversationId, userId),
           {
             Put: {
               TableName: tables.conversations,
@@ -357,6 +342,31 @@ export async function removeMemberItem(
     if (reasons?.some((reason) => reason.Code === 'ConditionalCheckFailed')) return 'roles_changed';
     throw err;
   }
+}
+
+/**
+ * The two transaction items of a member's departure: their member item deleted (refused when it is not
+ * there, so a departure happens once) and one taken off META `memberCount`.
+ */
+export function memberDeparture(tables: Tables, conversationId: string, userId: string): TransactItem[] {
+  return [
+    {
+      Delete: {
+        TableName: tables.conversations,
+        Key: { conversationId, sk: memberSk(userId) },
+        ConditionExpression: 'attribute_exists(conversationId)',
+      },
+    },
+    {
+      Update: {
+        TableName: tables.conversations,
+        Key: { conversationId, sk: META_SK },
+        UpdateExpression: 'ADD memberCount :minusOne',
+        ConditionExpression: 'attribute_exists(conversationId)',
+        ExpressionAttributeValues: { ':minusOne': -1 },
+      },
+    },
+  ];
 }
 
 /** `items` in runs of at most `size`. */

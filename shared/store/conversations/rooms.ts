@@ -21,6 +21,7 @@ import type { RoomAccess, RoomInfo } from '../../protocol';
 import { META_SK, memberSk, type TableNames } from '../../tables';
 import { batchGetAll } from '../batch';
 import { type AdmissionContext, admissionUnit, notRemovedByAnAdmin, profileRefusal } from './admission';
+import { memberDeparture } from './membership';
 import { giveBackConversationSlot } from './profiles';
 import { type RemovalRecord, removalSk } from './removals';
 import { isAdmin, stillAdmin } from './roles';
@@ -226,22 +227,7 @@ export async function leaveRoom(
     await ddb.send(
       new TransactWriteCommand({
         TransactItems: [
-          {
-            Delete: {
-              TableName: tables.conversations,
-              Key: { conversationId, sk: memberSk(userId) },
-              ConditionExpression: 'attribute_exists(conversationId)',
-            },
-          },
-          {
-            Update: {
-              TableName: tables.conversations,
-              Key: { conversationId, sk: META_SK },
-              UpdateExpression: 'ADD memberCount :minusOne',
-              ConditionExpression: 'attribute_exists(conversationId)',
-              ExpressionAttributeValues: { ':minusOne': -1 },
-            },
-          },
+          ...memberDeparture(tables, conversationId, userId),
           giveBackConversationSlot(tables, userId),
         ],
       }),
@@ -346,21 +332,7 @@ export async function removeFromRoom(
     { Put: { TableName: tables.conversations, Item: { conversationId, sk: removalSk(userId), ...record } } },
   ];
   const departure = [
-    {
-      Delete: {
-        TableName: tables.conversations,
-        Key: { conversationId, sk: memberSk(userId) },
-        ConditionExpression: 'attribute_exists(conversationId)',
-      },
-    },
-    {
-      Update: {
-        TableName: tables.conversations,
-        Key: { conversationId, sk: META_SK },
-        UpdateExpression: 'ADD memberCount :minusOne',
-        ExpressionAttributeValues: { ':minusOne': -1 },
-      },
-    },
+    ...memberDeparture(tables, conversationId, userId),
     giveBackConversationSlot(tables, userId),
   ];
   for (const member of [true, false]) {
