@@ -7,7 +7,7 @@
 import { ConnectionStatus } from './connection-status';
 import { showMembersPanel } from './conversation/members';
 import { DevTokens } from './dev-tokens';
-import { inWords } from './messages-in-words';
+import { inWords, type PageAction } from './messages-in-words';
 import { offlineAwareWebSocket } from './network';
 import { forgetRoomLink, parseRoomInput, type RoomTarget, roomOfLink } from './room-link';
 import { Session } from './session';
@@ -100,6 +100,29 @@ async function main(): Promise<void> {
   } else ui.userId.focus();
 }
 
+/**
+ * Runs a sidebar form's request with its button disabled meanwhile: the form is emptied when it is done,
+ * and a refusal is said in words on the form's error line.
+ */
+function submit(
+  form: HTMLFormElement,
+  button: HTMLButtonElement,
+  errorLine: HTMLElement,
+  action: PageAction,
+  run: () => Promise<void>,
+): void {
+  errorLine.textContent = '';
+  button.disabled = true;
+  run()
+    .then(() => form.reset())
+    .catch((err: unknown) => {
+      errorLine.textContent = inWords(err, action);
+    })
+    .finally(() => {
+      button.disabled = false;
+    });
+}
+
 /** The sign-in form and the Sign out button. */
 function wireSignIn(signIn: (userId: string) => Promise<void>, signOut: () => void): void {
   ui.signInForm.addEventListener('submit', (event) => {
@@ -125,17 +148,7 @@ function wireSidebar(current: () => Session | undefined): void {
     if (!session) return;
     const members = userIdList(ui.createMembers.value, session.userId);
     const title = ui.createTitle.value.trim() || undefined;
-    ui.createError.textContent = '';
-    ui.createButton.disabled = true;
-    session
-      .create(members, title)
-      .then(() => ui.createForm.reset())
-      .catch((err: unknown) => {
-        ui.createError.textContent = inWords(err, 'create');
-      })
-      .finally(() => {
-        ui.createButton.disabled = false;
-      });
+    submit(ui.createForm, ui.createButton, ui.createError, 'create', () => session.create(members, title));
   });
 
   ui.directForm.addEventListener('submit', (event) => {
@@ -143,17 +156,7 @@ function wireSidebar(current: () => Session | undefined): void {
     const other = ui.directUser.value.trim();
     const session = current();
     if (!session || !other) return;
-    ui.directError.textContent = '';
-    ui.directButton.disabled = true;
-    session
-      .openDirect(other)
-      .then(() => ui.directForm.reset())
-      .catch((err: unknown) => {
-        ui.directError.textContent = inWords(err, 'direct');
-      })
-      .finally(() => {
-        ui.directButton.disabled = false;
-      });
+    submit(ui.directForm, ui.directButton, ui.directError, 'direct', () => session.openDirect(other));
   });
 
   ui.openForm.addEventListener('submit', (event) => {
@@ -186,17 +189,10 @@ function wireRooms(current: () => Session | undefined): void {
     const title = ui.roomTitle.value.trim();
     if (!session || !title) return;
     const access = ui.roomAccess.value === 'link' ? 'link' : 'public';
-    ui.roomCreateError.textContent = '';
-    ui.roomCreateButton.disabled = true;
-    session
-      .createRoom(title, access, Number(ui.roomSlowMode.value) || 0)
-      .then(() => ui.roomCreateForm.reset())
-      .catch((err: unknown) => {
-        ui.roomCreateError.textContent = inWords(err, 'createRoom');
-      })
-      .finally(() => {
-        ui.roomCreateButton.disabled = false;
-      });
+    const slowModeSeconds = Number(ui.roomSlowMode.value) || 0;
+    submit(ui.roomCreateForm, ui.roomCreateButton, ui.roomCreateError, 'createRoom', () =>
+      session.createRoom(title, access, slowModeSeconds),
+    );
   });
 
   ui.roomJoinForm.addEventListener('submit', (event) => {
