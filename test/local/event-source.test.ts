@@ -75,6 +75,17 @@ async function counts(queue: LocalQueue): Promise<{ visible: number; inFlight: n
   };
 }
 
+/** Sends records 1–8 of group conv-1 and 1–2 of conv-2, in order; answers conv-1's bodies. */
+async function sendTwoGroups(queue: LocalQueue): Promise<string[]> {
+  const seqs = Array.from({ length: 8 }, (_, i) => String(i + 1));
+  await send(queue, [
+    ...seqs.map((seq): [string, string] => ['conv-1', seq]),
+    ['conv-2', '1'],
+    ['conv-2', '2'],
+  ]);
+  return seqs;
+}
+
 const asEvent = (event: unknown): SQSEvent => event as SQSEvent;
 const bodies = (event: SQSEvent): string[] => event.Records.map((record) => record.body);
 
@@ -106,12 +117,7 @@ describe('startSqsEventSource', () => {
   it('delivers the records of one group in order across batches, never two at once', async () => {
     // Prepare
     const { fanout } = await freshQueues();
-    const seqs = Array.from({ length: 8 }, (_, i) => String(i + 1));
-    await send(fanout, [
-      ...seqs.map((seq): [string, string] => ['conv-1', seq]),
-      ['conv-2', '1'],
-      ['conv-2', '2'],
-    ]);
+    const seqs = await sendTwoGroups(fanout);
     const seen = new Map<string, string[]>();
     const inFlight = new Set<string>();
     const overlaps: string[] = [];
@@ -143,12 +149,7 @@ describe('startSqsEventSource', () => {
   it("hands several records of one group to one invocation, in order, as Lambda's FIFO poller does", async () => {
     // Prepare: fauxqs alone would hand these out one per group per receive.
     const { fanout } = await freshQueues();
-    const seqs = Array.from({ length: 8 }, (_, i) => String(i + 1));
-    await send(fanout, [
-      ...seqs.map((seq): [string, string] => ['conv-1', seq]),
-      ['conv-2', '1'],
-      ['conv-2', '2'],
-    ]);
+    const seqs = await sendTwoGroups(fanout);
     const batches: [string, string][][] = [];
 
     // Act
