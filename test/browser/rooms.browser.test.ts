@@ -19,7 +19,7 @@ async function createRoom(page: Page, title: string, access: 'public' | 'link', 
   await page
     .getByLabel("Slow mode (seconds between a member's messages; 0: off)")
     .fill(String(slowModeSeconds));
-  await page.getByRole('button', { name: 'Create room' }).click();
+  await page.getByRole('button', { name: 'New room' }).click();
   await page.locator('#conversation-title', { hasText: title }).waitFor();
   await expect.poll(() => page.getByLabel('Room link').inputValue(), patiently).toContain('room=');
   return page.getByLabel('Room link').inputValue();
