@@ -35,11 +35,10 @@ export function bundleCeilingBytes(name: FunctionName): number {
   return OVER_BUDGET_CEILING_BYTES[name] ?? BUNDLE_BUDGET_BYTES;
 }
 
+/** One function's bundle as CDK staged it for upload. */
 export interface BuiltBundle {
   readonly name: FunctionName;
-  /** The asset folder CDK zips and uploads: index.js, and index.js.map when source maps are on. */
-  readonly dir: string;
-  /** Absolute path of the bundle, index.js. */
+  /** Absolute path of the bundle, index.js (index.js.map beside it when source maps are on). */
   readonly file: string;
   readonly bytes: number;
   /** The function's environment as the stack sets it (functionEnvironments). */
@@ -76,9 +75,8 @@ export function buildBundles(outdir: string, props: ServerlessChatStackProps = {
   const environments = functionEnvironments(stack);
   return (Object.keys(FUNCTIONS) as FunctionName[]).map((name) => {
     const asset = chatFunctionOf(stack, name).node.findChild('Code') as Asset;
-    const dir = path.resolve(outdir, asset.assetPath);
-    const file = path.join(dir, 'index.js');
-    return { name, dir, file, bytes: statSync(file).size, environment: environments[name] };
+    const file = path.join(path.resolve(outdir, asset.assetPath), 'index.js');
+    return { name, file, bytes: statSync(file).size, environment: environments[name] };
   });
 }
 
