@@ -376,6 +376,29 @@ describe('roomInfo', () => {
   });
 });
 
+describe('a room action on a conversation that is no room', () => {
+  it('tells a member of a group that it is no room, and a stranger only that they are no member', async () => {
+    // Prepare: alice is a member of group conv-1.
+    givenRoom({ conversationId: 'conv-1', sk: META_SK, lastSeq: 0, createdBy: 'alice' }, { alice: 'admin' });
+
+    // Act
+    const member = await call({ action: 'roomInfo', conversationId: 'conv-1' });
+    const stranger = await call(
+      { action: 'setSlowMode', conversationId: 'conv-1', slowModeSeconds: 5 },
+      'eve',
+    );
+
+    // Assess
+    expect(member).toMatchObject({
+      type: 'error',
+      code: 'invalid_request',
+      message: expect.stringContaining('not a room'),
+    });
+    expect(stranger).toMatchObject({ type: 'error', code: 'forbidden' });
+    expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
+  });
+});
+
 describe('leave and removal in a room', () => {
   it('deletes the member item, takes one off the count, gives the slot back and ends the subscriptions, with no seq', async () => {
     // Prepare: bob has this connection and another.

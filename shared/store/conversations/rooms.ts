@@ -16,7 +16,13 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { cancellationReasons, NotAllowedError, NotAMemberError, NotAnAdminError } from '../../errors';
+import {
+  cancellationReasons,
+  NotAllowedError,
+  NotAMemberError,
+  NotAnAdminError,
+  ValidationError,
+} from '../../errors';
 import type { RoomAccess, RoomInfo } from '../../protocol';
 import { META_SK, memberSk, type TableNames } from '../../tables';
 import { batchGetAll } from '../batch';
@@ -241,7 +247,8 @@ export async function leaveRoom(
 
 /**
  * A room's META and `userId`'s member item in it: one consistent BatchGetItem.
- * @throws NotAMemberError when there is no such room.
+ * @throws NotAMemberError when there is no such room (to a member of a conversation that is no room,
+ * ValidationError: they know it exists).
  */
 export async function readRoom(
   ddb: DynamoDBDocumentClient,
@@ -256,8 +263,14 @@ export async function readRoom(
     { consistentRead: true },
   );
   const meta = items.find((item) => item.sk === META_SK);
-  if (meta?.kind !== 'room') throw new NotAMemberError(conversationId);
-  return { meta, member: items.find((item) => item.sk !== META_SK) };
+  const member = items.find((item) => item.sk !== META_SK);
+  if (meta?.kind === 'room') return { meta, member };
+  if (meta !== undefined && member !== undefined) {
+    throw new ValidationError([
+      `conversationId: ${conversationId} is a group or direct conversation, not a room`,
+    ]);
+  }
+  throw new NotAMemberError(conversationId);
 }
 
 /**
