@@ -26,8 +26,10 @@ interface Post {
 }
 
 /**
- * Splits a run of pushes of one conversation, in their order, into the posts a connection gets: one push
- * alone goes as itself; several go as `batch` frames. A push joins the post before it when the post stays
+ * Splits a run of pushes of one conversation into the posts a connection gets, in seq order: one push
+ * alone goes as itself; several go as `batch` frames. Concurrent sends may reach the queue out of seq
+ * order, so the run is sorted by seq first; the sort is stable, so an edit or delete stays after the
+ * message it changes. A push joins the post before it when the post stays
  * within `targetBytes`, or when it costs no more billed units than the bigger of the two did alone (it
  * rides in padding already paid for), and never past `maxBytes`. Sizes are UTF-8 bytes of the JSON text.
  * @returns the texts to post, in order; empty for no pushes.
@@ -49,7 +51,7 @@ export function coalesce(
   const envelopeBytes = utf8Bytes(envelope);
   const units = (bytes: number): number => Math.ceil(bytes / limits.targetBytes);
   const posts: Post[] = [];
-  for (const frame of frames) {
+  for (const frame of [...frames].sort((a, b) => a.seq - b.seq)) {
     const text = JSON.stringify(frame);
     const bytes = utf8Bytes(text);
     const last = posts.at(-1);

@@ -173,6 +173,25 @@ describe('coalesce', () => {
     for (const post of posts) expect(bytes(post)).toBeLessThanOrEqual(600);
   });
 
+  it('puts the pushes in seq order, keeping an edit after the message it changes', () => {
+    // Prepare: concurrent sends reached the queue as 3, 1, 2, and 1 was edited.
+    const edit: SequencedFrame = {
+      type: 'edited',
+      conversationId: 'c-1',
+      seq: 1,
+      body: 'uno',
+      editedAt: 'e',
+      version: 2,
+    };
+    const frames = [message(3, 'three'), message(1, 'one'), edit, message(2, 'two')];
+
+    // Act
+    const posts = coalesce(frames);
+
+    // Assess
+    expect(unpacked(posts)).toEqual([message(1, 'one'), edit, message(2, 'two'), message(3, 'three')]);
+  });
+
   it('refuses pushes of two conversations, since a batch names one', () => {
     expect(() => coalesce([message(1, 'a'), message(1, 'b', 'c-2')])).toThrow(/one conversation/);
   });
