@@ -25,7 +25,7 @@ import { LIMITS } from '../../shared/limits';
 import type { PostFn } from '../../shared/poster';
 import type { PresenceEvent } from '../../shared/protocol';
 import { addAnnounced, listListeners, otherConnection } from '../../shared/store/connections';
-import { memberConversationIds } from '../../shared/store/conversations';
+import { isRoomId, memberConversationIds } from '../../shared/store/conversations';
 import type { TableNames } from '../../shared/tables';
 
 /** Subscription partitions read at once while gathering the audience. */
@@ -95,12 +95,10 @@ export function createOnlineAnnouncer(deps: OnlineDeps): AnnounceOnline {
 async function announceOnline(deps: OnlineDeps, opened: OpenedConnection): Promise<void> {
   const { userId, connectionId } = opened;
   if ((await otherConnection(deps.ddb, deps.tables, userId, connectionId, deps.now())) !== undefined) return;
-  const conversations = await memberConversationIds(
-    deps.ddb,
-    deps.tables,
-    userId,
-    LIMITS.onlineAnnouncedConversations,
-  );
+  // Rooms are left out: each viewer's arrival would otherwise be pushed to the whole audience.
+  const conversations = (
+    await memberConversationIds(deps.ddb, deps.tables, userId, LIMITS.onlineAnnouncedConversations)
+  ).filter((id) => !isRoomId(id));
   if (conversations.length === 0) return;
   // Whoever hears "online" must hear "offline" too: the audience goes on the connection before the posts.
   if (!(await addAnnounced(deps.ddb, deps.tables, connectionId, conversations))) return;
@@ -120,7 +118,9 @@ export function createOfflineAnnouncer(deps: OfflineDeps): AnnounceOffline {
 
 async function announceOffline(deps: OfflineDeps, closed: ClosedConnection): Promise<void> {
   const { userId } = closed;
-  const conversations = [...new Set([...closed.conversations, ...(closed.announced ?? [])])];
+  const conversations = [...new Set([...closed.conversations, ...(closed.announced ?? [])])].filter(
+    (id) => !isRoomId(id),
+  );
   if (userId === undefined || conversations.length === 0) return;
   const survivor = await otherConnection(deps.ddb, deps.tables, userId, closed.connectionId, deps.now());
   if (survivor !== undefined && (await addAnnounced(deps.ddb, deps.tables, survivor, conversations))) return;

@@ -18,7 +18,7 @@ import { LIMITS } from '../../shared/limits';
 import type { PostFn } from '../../shared/poster';
 import { type ActivityFrame, type ChatMessage, messagePreview } from '../../shared/protocol';
 import { indexedConnections } from '../../shared/store/connections';
-import { listMembers } from '../../shared/store/conversations';
+import { isRoomId, listMembers } from '../../shared/store/conversations';
 import type { TableNames } from '../../shared/tables';
 
 /** The `source` of every offline-member event; a rule matches on it and on OFFLINE_DETAIL_TYPE. */
@@ -151,6 +151,9 @@ export async function notifyBeyondSubscribers(
   message: ChatMessage,
   reach: Reach,
 ): Promise<OfflineReport> {
+  // A room's audience reads it live or not at all: reading every member of a 100,000-viewer room and
+  // naming each one offline, for every message, would cost more than the message itself.
+  if (isRoomId(message.conversationId)) return { offline: 0, activity: 0 };
   try {
     const members = await listMembers(deps.ddb, deps.tables, message.conversationId);
     const lookedUp = members.length <= LIMITS.maxActivityEventMembers ? members : [];

@@ -551,6 +551,26 @@ describe('online event on $connect', () => {
     });
   });
 
+  it("leaves the user's rooms out: a viewer's arrival is not pushed to a room's audience", async () => {
+    // Prepare
+    ddbMock.on(PutCommand).resolves({});
+    ddbMock.on(UpdateCommand, { TableName: tables.connections }).resolves({});
+    givenIndexedConnections({ alice: [CONNECTION] });
+    givenConversationsOf({ alice: ['general', 'room_stage'] });
+    givenListenersOf({ general: [['bob-1', 'bob']], room_stage: [['viewer-1', 'viewer']] });
+    const post = fakePoster();
+
+    // Act
+    await connectHandler(post)(connect);
+
+    // Assess
+    expect(postsOf(post)).toEqual([['bob-1', { type: 'presence', userId: 'alice', online: true }]]);
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: tables.connections,
+      ExpressionAttributeValues: { ':conversations': new Set(['general']) },
+    });
+  });
+
   it('posts nothing when the user already has another live connection', async () => {
     // Prepare
     ddbMock.on(PutCommand).resolves({});
@@ -662,6 +682,20 @@ describe('offline event on $disconnect', () => {
       KeyConditionExpression: 'userId = :u',
       ExpressionAttributeValues: { ':u': 'alice' },
     });
+  });
+
+  it("leaves the closed connection's rooms out: a viewer's leaving is not pushed to a room's audience", async () => {
+    // Prepare
+    givenClosedConnection(['general', 'room_stage']);
+    givenIndexedConnections({ alice: [CONNECTION] });
+    givenListenersOf({ general: [['bob-1', 'bob']], room_stage: [['viewer-1', 'viewer']] });
+    const post = fakePoster();
+
+    // Act
+    await connectHandler(post)(disconnect);
+
+    // Assess
+    expect(postsOf(post)).toEqual([['bob-1', { type: 'presence', userId: 'alice', online: false }]]);
   });
 
   it('posts nothing while the user has another live connection', async () => {

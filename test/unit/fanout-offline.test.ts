@@ -108,6 +108,22 @@ beforeEach(() => {
 });
 
 describe('offline members of a message', () => {
+  it('reads no members and names no one offline in a room: its audience reads it live or not at all', async () => {
+    // Prepare: a room with two members, neither listening.
+    given({ members: ['alice', 'bob'], subscriptions: [], connectionsByUser: {} });
+    const { post } = recordingPoster();
+
+    // Act
+    const report = await deliverMessage(makeDeps(post), { ...MESSAGE, conversationId: 'room_stage' });
+
+    // Assess
+    expect(report).toMatchObject({ offline: 0, activity: 0 });
+    expect(events).not.toHaveReceivedCommand(PutEventsCommand);
+    expect(
+      ddb.commandCalls(QueryCommand).filter((call) => call.args[0].input.TableName === TABLES.conversations),
+    ).toEqual([]);
+  });
+
   it('names each member no connection received, but never the sender, in one PutEvents call', async () => {
     // Prepare: alice (sender) and carol listen; bob and dave have no connection at all.
     given({
