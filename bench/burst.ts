@@ -71,7 +71,8 @@ async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: num
   }
 }
 
-interface SendStats {
+/** What it took to get sends acked: resends after silence, and `busy` answers waited out. */
+export interface SendStats {
   resentUnanswered: number;
   busyAnswers: number;
 }
@@ -81,7 +82,7 @@ interface SendStats {
  * `resendAfterMs`, always with the same clientMessageId; a `busy` answer is waited out for its
  * `retryAfterMs`, during which the ack of any earlier attempt still counts.
  */
-async function sendUntilAcked(
+export async function sendUntilAcked(
   client: ChatClient,
   frame: { conversationId: string; clientMessageId: string; body: string },
   resendAfterMs: number,

@@ -41,14 +41,34 @@ export function environmentFor(wiring: FunctionWiring, values: ResourceValues): 
   return env;
 }
 
+/** Memory of a function whose wiring names none: FunctionWiring's documented default, as deployed. */
+const DEFAULT_MEMORY_MIB = 256;
+
+/** One finished invocation, with what Lambda bills for it: a request, and its duration at its memory. */
+export interface InvocationRecord {
+  functionName: string;
+  durationMs: number;
+  memoryMiB: number;
+  /** The SQS records of an event source's batch; undefined for other events. */
+  records: number | undefined;
+}
+
+const invocationObservers = new Set<(record: InvocationRecord) => void>();
+
+/** Calls `observer` after every local invocation (the bench's bill); returns the function that stops it. */
+export function observeInvocations(observer: (record: InvocationRecord) => void): () => void {
+  invocationObservers.add(observer);
+  return () => invocationObservers.delete(observer);
+}
+
 /** A minimal Lambda context: enough for Powertools and for handlers that watch their deadline. */
-function lambdaContext(name: string, timeoutMs: number) {
+function lambdaContext(name: string, timeoutMs: number, memoryMiB: number) {
   const deadline = Date.now() + timeoutMs;
   return {
     functionName: `local-${name}`,
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:local-${name}`,
-    memoryLimitInMB: '256',
+    memoryLimitInMB: String(memoryMiB),
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/local-${name}`,
     logStreamName: 'local',
@@ -130,6 +150,7 @@ export async function loadFunctions(
     const wiring = functions[name];
     if (handler === undefined || wiring === undefined) throw new Error(`No local function named ${name}`);
     const seconds = wiring.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+    const memoryMiB = wiring.memoryMiB ?? DEFAULT_MEMORY_MIB;
     const started = performance.now();
     // Lambda stops a timed-out invocation for good; aborting its scope makes every AWS call it would
     // still make fail (shared/invocation.ts), so it cannot keep competing with the invocations after it.
@@ -146,7 +167,7 @@ export async function loadFunctions(
       `${`${Math.round(performance.now() - started)} ms`.padStart(7)}  ${outcome}`;
     try {
       const running = runInvocation({ functionName: name, signal: stop.signal }, () =>
-        handler(event, lambdaContext(name, seconds * 1000)),
+        handler(event, lambdaContext(name, seconds * 1000, memoryMiB)),
       );
       // The stopped invocation's own rejection is expected; it must not surface as unhandled.
       running.catch(() => undefined);
@@ -158,6 +179,14 @@ export async function loadFunctions(
       throw err;
     } finally {
       clearTimeout(timer);
+      const records = (event as { Records?: unknown } | null)?.Records;
+      const record: InvocationRecord = {
+        functionName: name,
+        durationMs: performance.now() - started,
+        memoryMiB,
+        records: Array.isArray(records) ? records.length : undefined,
+      };
+      for (const observer of invocationObservers) observer(record);
     }
   };
 

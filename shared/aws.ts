@@ -2,13 +2,15 @@
  * SDK clients, created once per Lambda container. Endpoints come from the SDK's own configuration
  * (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS, ...), so the same code talks to
  * AWS, LocalStack or the local runtime without knowing which. Every client carries the invocation
- * guard (shared/invocation.ts): a stopped invocation makes no more calls, and benchmarks count calls.
+ * guard (shared/invocation.ts): a stopped invocation makes no more calls, and benchmarks count calls;
+ * the DynamoDB client also reports consumed capacity while the bench listens (shared/consumed-capacity.ts).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { CONSUMED_CAPACITY_STEP, consumedCapacityMiddleware } from './consumed-capacity';
 import { requireEnv } from './env';
 import { INVOCATION_GUARD_STEP, invocationGuard } from './invocation';
 import { TABLE_ENV, type TableName, type TableNames } from './tables';
@@ -16,6 +18,7 @@ import { TABLE_ENV, type TableName, type TableNames } from './tables';
 export function createDocumentClient(): DynamoDBDocumentClient {
   const client = new DynamoDBClient({});
   client.middlewareStack.add(invocationGuard(), INVOCATION_GUARD_STEP);
+  client.middlewareStack.add(consumedCapacityMiddleware(), CONSUMED_CAPACITY_STEP);
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },
   });

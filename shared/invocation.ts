@@ -26,6 +26,11 @@ export function runInvocation<T>(invocation: Invocation, fn: () => T): T {
   return scope.run(invocation, fn);
 }
 
+/** The invocation the caller runs in, if any: the local bench attributes log bytes to it. */
+export function currentInvocation(): Invocation | undefined {
+  return scope.getStore();
+}
+
 /**
  * Runs `fn` in a scope that also ends when `ended` aborts, inside the current invocation (whose own stop
  * still applies). The route kit ends a route's scope when it has answered: on Lambda a frozen
