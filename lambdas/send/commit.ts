@@ -1,116 +1,128 @@
 /**
- * Steps 3 and 4 of a send (./send.ts): reserve a seq, then store the claimed message under it and mark
- * the claim done, in one transaction; again with a fresh seq when a reader filled the reserved one.
+ * Steps 3 to 5 of a send (./send.ts): reserve a seq, mark the claim with it, then store the message
+ * there; again with a fresh seq when a reader filled the reserved one. Each write is a plain conditional
+ * write of one item, 1 WCU under 1 KB (a transaction of the same two items cost 4): the claim names the
+ * seq before the message is stored, so whatever fails in between, a resend finds the message, or its
+ * absence, at the claim's seq.
  */
-import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import {
-  BusyError,
-  cancellationReasons,
-  THROTTLED_CANCELLATION_CODES,
-  THROTTLED_RETRY_MS,
-} from '../../shared/errors';
-import type { ChatMessage, SendFrame } from '../../shared/protocol';
+import { BusyError, THROTTLED_RETRY_MS } from '../../shared/errors';
+import { type ChatMessage, isTombstone, type SendFrame } from '../../shared/protocol';
 import type { Caller } from '../../shared/route-kit';
 import { reserveSeq } from '../../shared/store/conversations';
-import { type Claim, claimDoneItem } from '../../shared/store/idempotency';
-import { fillHole, messagePutItem } from '../../shared/store/messages';
+import { type Claim, markClaim, releaseClaim } from '../../shared/store/idempotency';
+import { fillHole, getEntry, putMessage } from '../../shared/store/messages';
 import { IN_FLIGHT_RETRY_MIN_MS, MIN_SEND_BUDGET_MS, type SendDeps } from './deps';
 
 /** Reservations one send may make when readers keep filling its slots (it was slower than the lease). */
 const MAX_RESERVATIONS = 3;
 
-/** Positions of the items in the commit transaction; CancellationReasons are reported by index. */
-const TX = { message: 0, claim: 1 } as const;
+/** How placing a message at its reserved seq ended. */
+type Placement = 'stored' | 'slotTaken' | 'claimLost';
 
-/** Attempts of one commit that keeps meeting a concurrent transaction on its two items. */
-const COMMIT_ATTEMPTS = 3;
-
-type CommitOutcome = 'stored' | 'slotTaken' | 'claimLost' | 'conflict' | 'throttled';
+/** Whether the claim may be given back: false once a message of this attempt may have been stored. */
+interface Release {
+  safe: boolean;
+}
 
 /**
- * Stores the message under its reserved seq and marks the claim finished, in one transaction. Both items
- * are this message's own, so concurrent senders never conflict here, whatever their number. Membership
- * was checked when the send began: a member removed while their send is in flight may still have that
- * one message stored, under a seq reserved while they were a member.
+ * Marks the claim with the message's seq (moving it from `marked`), then stores the message there. A
+ * seq this writer reserved but cannot use is filled with a tombstone by the writer itself, at once.
  */
-async function commit(
+async function place(
   deps: SendDeps,
+  attempt: Pick<Claim, 'key' | 'token'>,
   message: ChatMessage,
   clientMessageId: string,
-  attempt: Pick<Claim, 'key' | 'token'>,
+  marked: number | undefined,
+  release: Release,
   signal: AbortSignal,
-): Promise<CommitOutcome> {
-  const items = [
-    messagePutItem(deps.tables, message, clientMessageId),
-    claimDoneItem(deps.tables, attempt, message),
-  ];
+): Promise<Placement> {
+  const { conversationId, seq } = message;
+  const fill = () => fillHole(deps.ddb, deps.tables, conversationId, seq, deps.now(), deps.metrics);
+  let ours: boolean;
   try {
-    await deps.ddb.send(new TransactWriteCommand({ TransactItems: items }), { abortSignal: signal });
-    return 'stored';
+    ours = await markClaim(deps, attempt, message, marked, signal);
   } catch (err: unknown) {
-    const codes = cancellationReasons(err)?.map((reason) => reason.Code);
-    if (codes === undefined) throw err;
-    if (codes[TX.claim] === 'ConditionalCheckFailed') return 'claimLost';
-    if (codes[TX.message] === 'ConditionalCheckFailed') return 'slotTaken';
-    // Both items belong to this message alone, so a conflict is a reader filling the slot or a resend
-    // taking the claim over at this very moment: the next attempt sees which.
-    if (codes.includes('TransactionConflict')) return 'conflict';
-    if (codes.some((code) => code !== undefined && THROTTLED_CANCELLATION_CODES.has(code)))
-      return 'throttled';
+    // Whether the mark landed or not, no message is stored: the slot must not wait a lease for a reader.
+    await fill().catch(() => false);
+    throw err;
+  }
+  if (!ours) {
+    await fill();
+    return 'claimLost';
+  }
+  try {
+    // False: a reader filled the slot first (this writer was slower than the lease).
+    return (await putMessage(deps.ddb, deps.tables, message, clientMessageId, signal))
+      ? 'stored'
+      : 'slotTaken';
+  } catch (err: unknown) {
+    // The put failed (throttled, out of time, unreachable) but may have landed: the fill tells which.
+    const filled = await fill().catch(() => undefined);
+    if (filled === false) {
+      const entry = await getEntry(deps.ddb, deps.tables, conversationId, seq).catch(() => undefined);
+      if (entry !== undefined && !isTombstone(entry)) return 'stored';
+      if (entry === undefined) release.safe = false;
+    }
+    if (filled === undefined) release.safe = false;
     throw err;
   }
 }
 
 /**
- * Reserves a seq and stores the claimed message under it. A slot filled by a reader (this writer was
- * slower than the lease) is given up for a fresh reservation. A seq this writer reserved but cannot use
- * is filled with a tombstone by the writer itself, at once.
+ * Reserves a seq, marks the claim with it and stores the claimed message there. A slot filled by a
+ * reader is given up for a fresh reservation, the claim moving along. On a failure the claim is given
+ * back when no message of this attempt can be stored, so a resend starts at once; otherwise it stays
+ * marked and a resend finds out at its seq. `previousSeq`: the seq a taken-over claim names, filled.
  */
 export async function storeClaimed(
   deps: SendDeps,
   frame: SendFrame,
   caller: Caller,
   attempt: Pick<Claim, 'key' | 'token'>,
+  previousSeq?: number,
 ): Promise<ChatMessage> {
   const { conversationId, clientMessageId, body } = frame;
-  for (let reservation = 1; reservation <= MAX_RESERVATIONS; reservation++) {
-    if (caller.deadline - deps.now().getTime() < MIN_SEND_BUDGET_MS) {
-      throw new BusyError('Too little time was left to store the message', MIN_SEND_BUDGET_MS);
-    }
-    const seq = await reserveSeq(deps, conversationId, deps.now().toISOString(), caller.signal);
-    deps.logger.appendKeys({ seq });
-    // sentAt is taken after the reservation: readers rely on it being later than the seq's reservation.
-    const message: ChatMessage = {
-      conversationId,
-      seq,
-      senderId: caller.userId,
-      body,
-      sentAt: deps.now().toISOString(),
-      ...(frame.attachment === undefined ? {} : { attachment: frame.attachment }),
-    };
-    let outcome: CommitOutcome;
-    try {
-      outcome = await commit(deps, message, clientMessageId, attempt, caller.signal);
-      for (let tries = 2; outcome === 'conflict' && tries <= COMMIT_ATTEMPTS; tries++) {
-        outcome = await commit(deps, message, clientMessageId, attempt, caller.signal);
+  const release: Release = { safe: true };
+  let marked = previousSeq;
+  try {
+    for (let reservation = 1; reservation <= MAX_RESERVATIONS; reservation++) {
+      if (caller.deadline - deps.now().getTime() < MIN_SEND_BUDGET_MS) {
+        throw new BusyError('Too little time was left to store the message', MIN_SEND_BUDGET_MS);
       }
-    } catch (err: unknown) {
-      // The commit failed (throttled, out of time, unreachable) with a seq reserved: fill it now rather
-      // than let every reader wait a lease for it. If the commit did land after all, the fill finds the
-      // slot taken and does nothing.
-      await fillHole(deps.ddb, deps.tables, conversationId, seq, deps.now(), deps.metrics).catch(() => false);
-      throw err;
-    }
-    if (outcome === 'stored') return message;
-    if (outcome === 'slotTaken') {
+      const seq = await reserveSeq(deps, conversationId, deps.now().toISOString(), caller.signal);
+      deps.logger.appendKeys({ seq });
+      // sentAt is taken after the reservation: readers rely on it being later than the seq's reservation.
+      const message: ChatMessage = {
+        conversationId,
+        seq,
+        senderId: caller.userId,
+        body,
+        sentAt: deps.now().toISOString(),
+        ...(frame.attachment === undefined ? {} : { attachment: frame.attachment }),
+      };
+      const placement = await place(deps, attempt, message, clientMessageId, marked, release, caller.signal);
+      if (placement === 'stored') return message;
+      if (placement === 'claimLost') {
+        release.safe = false;
+        throw new BusyError('A later attempt of this message took it over', IN_FLIGHT_RETRY_MIN_MS);
+      }
       deps.logger.warn('A reader filled the reserved seq; reserving again', { reservation });
-      continue;
+      marked = seq;
     }
-    // This writer reserved the seq and cannot use it: it fills the hole itself, at once.
-    await fillHole(deps.ddb, deps.tables, conversationId, seq, deps.now(), deps.metrics);
-    if (outcome === 'conflict') throw new BusyError('The message kept conflicting', THROTTLED_RETRY_MS);
-    if (outcome === 'throttled') throw new BusyError('The conversation is saturated', THROTTLED_RETRY_MS);
-    throw new BusyError('A later attempt of this message took it over', IN_FLIGHT_RETRY_MIN_MS);
+    throw new BusyError('The conversation kept taking the reserved seqs', THROTTLED_RETRY_MS);
+  } catch (err: unknown) {
+    if (release.safe) await giveClaimBack(deps, attempt);
+    throw err;
   }
-  throw new BusyError('The conversation kept taking the reserved seqs', THROTTLED_RETRY_MS);
+}
+
+/** Gives the claim of a send that gave up back; if that fails, the claim's lease frees it anyway. */
+export async function giveClaimBack(deps: SendDeps, attempt: Pick<Claim, 'key' | 'token'>): Promise<void> {
+  try {
+    await releaseClaim(deps, attempt);
+  } catch (err: unknown) {
+    // Not ours any more, or not reachable.
+    deps.logger.warn('Could not release a send claim', { error: err instanceof Error ? err.message : err });
+  }
 }

@@ -6,13 +6,14 @@
  *
  * 1. UpdateItem of the sender's member item: they are a member and take a token of their send rate
  *    (shared/store/conversations/send-bucket.ts); non-members and senders over the rate write nothing.
- * 2. PutItem: claim the clientMessageId (conditional; shared/store/idempotency.ts). A finished claim
- *    is a retry: re-enqueue and ack the original seq. A live claim is the same message still in
- *    flight: answer `busy`, adding no work.
+ * 2. PutItem: claim the clientMessageId (conditional; shared/store/idempotency.ts). A claim marked
+ *    with a seq whose slot holds the message is a retry: re-enqueue and ack the original seq. A live
+ *    claim is the same message still in flight: answer `busy`, adding no work.
  * 3. UpdateItem: reserve the next seq with an atomic `ADD lastSeq 1` on the counter (no read, no retry).
- * 4. TransactWriteItems: store the message under that seq (only if the slot is empty) and mark the
- *    claim done with the seq (only if it is still ours). Steps 3 and 4 are ./commit.ts.
- * 5. SendMessage to the FIFO queue, then ack.
+ * 4. UpdateItem: mark the claim with that seq (only if it is still ours).
+ * 5. PutItem: store the message under that seq (only if the slot is empty). Steps 3 to 5 are
+ *    ./commit.ts: two plain writes of 1 WCU each where a transaction of the same items cost 4.
+ * 6. SendMessage to the FIFO queue, then ack.
  *
  * In a room (docs/rooms.md) step 1 runs beside a GetItem of the room's slow mode, and with slow mode on
  * an UpdateItem of the sender's member item takes their turn after step 2 (a refusal gives the claim
@@ -22,20 +23,35 @@
  * object must be one confirmUpload verified, of the size and type the message claims, uploaded by the
  * sender. A plain-text send never reaches S3.
  *
- * A writer that dies between 3 and 4 leaves a hole, which the first reader past the writer lease fills
+ * A writer that dies between 3 and 5 leaves a hole, which the first reader past the writer lease fills
  * with a tombstone (shared/store/messages/pages.ts); a writer that comes back after that finds its slot
- * taken and reserves again. docs/design.md "How a message gets its seq" walks through every failure case.
+ * taken and reserves again. A resend that finds the claim marked with a seq holding no message waits
+ * the lease out, then takes the claim over and stores the message itself (after filling that seq).
+ * docs/design.md "How a message gets its seq" walks through every failure case.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { AttachmentRejectedError, asBusy, BusyError, ConflictError } from '../../shared/errors';
-import { type ChatMessage, isTombstone, type SendAck, type SendFrame } from '../../shared/protocol';
+import { LIMITS } from '../../shared/limits';
+import {
+  type ChatMessage,
+  isTombstone,
+  type SendAck,
+  type SendFrame,
+  type StoredEntry,
+} from '../../shared/protocol';
 import type { Caller } from '../../shared/route-kit';
 import { checkReference } from '../../shared/store/attachments';
 import { isRoomId, readSlowMode, takeSlowModeTurn } from '../../shared/store/conversations';
 import { enqueue } from '../../shared/store/fanout-queue';
-import { type Claim, claim, idempotencyKeyOf, releaseClaim } from '../../shared/store/idempotency';
-import { getEntry } from '../../shared/store/messages';
-import { storeClaimed } from './commit';
+import {
+  type Claim,
+  type ClaimOutcome,
+  claim,
+  idempotencyKeyOf,
+  takeOver,
+} from '../../shared/store/idempotency';
+import { fillHole, getEntry } from '../../shared/store/messages';
+import { giveClaimBack, storeClaimed } from './commit';
 import { IN_FLIGHT_RETRY_MIN_MS, type SendDeps, takeToken } from './deps';
 
 /**
@@ -73,7 +89,6 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
     contentDigest: contentDigestOf(frame),
     token: (deps.newClaimToken ?? randomUUID)(),
   };
-  let stored: ChatMessage | undefined;
   try {
     // 1. Non-members and senders over their rate are stopped before they write anything, even a claim.
     // A room's slow mode is read meanwhile: the one request a room adds to every send.
@@ -84,22 +99,20 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
     if (frame.attachment !== undefined) await checkAttachment(deps, frame.attachment, caller);
     // 2. Claim the clientMessageId.
     const claimed = await claim(deps, attempt, deps.now().getTime(), signal);
-    if (claimed.kind === 'finished') return await replayDuplicate(deps, frame, caller, claimed);
     if (claimed.kind === 'conflict') {
       throw new ConflictError(
         `clientMessageId ${clientMessageId} was already used for another message in this conversation; ` +
           'give each new message an id of its own',
       );
     }
-    if (claimed.kind === 'inFlight') {
-      throw new BusyError(
-        'An earlier attempt of this message is still being stored, and its ack goes to the connection that sent it',
-        Math.min(IN_FLIGHT_RETRY_MAX_MS, Math.max(IN_FLIGHT_RETRY_MIN_MS, claimed.leaseLeftMs)),
-      );
-    }
-    if (claimed.tookOver) deps.logger.warn('Took over the claim of a send whose writer is gone');
-    // 3 and 4. Reserve a seq and commit under it (./commit.ts).
-    try {
+    if (claimed.kind === 'inFlight') throw inFlight(claimed.leaseLeftMs);
+    let stored: ChatMessage;
+    if (claimed.kind === 'finished') {
+      const resumed = await resumeMarked(deps, frame, caller, attempt, claimed);
+      if ('duplicate' in resumed) return resumed;
+      stored = resumed;
+    } else {
+      if (claimed.tookOver) deps.logger.warn('Took over the claim of a send whose writer is gone');
       // A resend is never refused by slow mode: a finished one was answered above, and this turn
       // admits the same clientMessageId again.
       if (slowModeSeconds > 0) {
@@ -110,13 +123,15 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
           slowModeSeconds,
           now: deps.now().getTime(),
           signal,
+        }).catch(async (err: unknown) => {
+          await giveClaimBack(deps, attempt);
+          throw err;
         });
       }
+      // 3 to 5. Reserve a seq, mark the claim with it, store the message there (./commit.ts).
       stored = await storeClaimed(deps, frame, caller, attempt);
-    } finally {
-      if (stored === undefined) await giveClaimBack(deps, attempt);
     }
-    // 5. Enqueue, then ack.
+    // 6. Enqueue, then ack.
     await enqueue(
       deps.sqs,
       deps.fanoutQueueUrl,
@@ -147,34 +162,60 @@ async function checkAttachment(
   await checkReference(deps.attachments, attachment, caller.userId, caller.signal);
 }
 
-/** Gives the claim of a send that gave up back; if that fails, the claim's lease frees it anyway. */
-async function giveClaimBack(deps: SendDeps, attempt: Claim): Promise<void> {
-  try {
-    await releaseClaim(deps, attempt);
-  } catch (err: unknown) {
-    // Not ours any more, or not reachable.
-    deps.logger.warn('Could not release a send claim', { error: err instanceof Error ? err.message : err });
-  }
-}
+/** `busy` for a resend of a message an earlier attempt is still storing. */
+const inFlight = (leaseLeftMs: number): BusyError =>
+  new BusyError(
+    'An earlier attempt of this message is still being stored, and its ack goes to the connection that sent it',
+    Math.min(IN_FLIGHT_RETRY_MAX_MS, Math.max(IN_FLIGHT_RETRY_MIN_MS, leaseLeftMs)),
+  );
 
 /**
- * Re-enqueues the original message so that a fan-out lost after the first attempt is repaired; a message
- * its sender deleted since is not pushed again.
+ * A resend whose claim is marked with a seq. The message stored there is answered as the duplicate it
+ * is, re-enqueued so that a fan-out lost after the first attempt is repaired (a message its sender
+ * deleted since is not pushed again). A seq holding no message means the writer is still storing it (or
+ * moving on from a slot a reader filled) until the lease runs out, then that it is gone: the claim is
+ * taken over, the seq filled, and the message stored now.
+ * @returns the duplicate's ack, or the message this attempt stored.
  */
-async function replayDuplicate(
+async function resumeMarked(
   deps: SendDeps,
-  { conversationId }: SendFrame,
-  { connectionId, userId, signal }: Caller,
-  original: { seq: number; sentAt: string },
-): Promise<SendAck> {
-  deps.logger.appendKeys({ seq: original.seq });
-  const entry = await getEntry(deps.ddb, deps.tables, conversationId, original.seq, signal);
-  // The commit writes both items together, so a missing message means the tables were tampered with.
-  if (entry === undefined || (isTombstone(entry) && !('deleted' in entry))) {
-    throw new Error(`Message ${conversationId}:${original.seq} is missing`);
+  frame: SendFrame,
+  caller: Caller,
+  attempt: Claim,
+  marked: Extract<ClaimOutcome, { kind: 'finished' }>,
+): Promise<SendAck | ChatMessage> {
+  const { conversationId } = frame;
+  const { seq } = marked;
+  deps.logger.appendKeys({ seq });
+  const duplicate = async (entry: StoredEntry): Promise<SendAck | undefined> => {
+    if (isTombstone(entry) && !('deleted' in entry)) return undefined;
+    if (!isTombstone(entry))
+      await enqueue(
+        deps.sqs,
+        deps.fanoutQueueUrl,
+        { ...entry, senderConnectionId: caller.connectionId },
+        caller.signal,
+      );
+    deps.logger.info('Duplicate send answered');
+    return { conversationId, seq, sentAt: marked.sentAt, senderId: caller.userId, duplicate: true };
+  };
+  const entry = await getEntry(deps.ddb, deps.tables, conversationId, seq, caller.signal);
+  const answered = entry === undefined ? undefined : await duplicate(entry);
+  if (answered !== undefined) return answered;
+  const now = deps.now().getTime();
+  const leaseLeftMs = Date.parse(marked.sentAt) + LIMITS.writerLeaseMs - now;
+  if (leaseLeftMs > 0) throw inFlight(leaseLeftMs);
+  const taken = await takeOver(deps, attempt, marked.token, seq, now, caller.signal);
+  if (taken.kind !== 'claimed') throw inFlight(0);
+  deps.logger.warn('Took over the marked claim of a send whose writer is gone');
+  if (
+    entry === undefined &&
+    !(await fillHole(deps.ddb, deps.tables, conversationId, seq, deps.now(), deps.metrics))
+  ) {
+    // The writer stored it a moment ago after all.
+    const late = await getEntry(deps.ddb, deps.tables, conversationId, seq, caller.signal);
+    const lateAnswer = late === undefined ? undefined : await duplicate(late);
+    if (lateAnswer !== undefined) return lateAnswer;
   }
-  if (!isTombstone(entry))
-    await enqueue(deps.sqs, deps.fanoutQueueUrl, { ...entry, senderConnectionId: connectionId }, signal);
-  deps.logger.info('Duplicate send answered');
-  return { conversationId, seq: original.seq, sentAt: original.sentAt, senderId: userId, duplicate: true };
+  return storeClaimed(deps, frame, caller, attempt, seq);
 }

@@ -1,18 +1,13 @@
 /**
  * The idempotency table: one item per (conversation, sender, clientMessageId) says what a send of it
  * became. A send first claims the key (a live claim: its token, when it claimed, a digest of the
- * content), then marks the claim done with the seq in the transaction that stores the message
- * ({@link claimDoneItem}). A claim whose writer died is taken over after the writer lease; a send that
- * gives up releases its claim so that a resend can start at once.
+ * content), then marks the claim with the seq it reserved ({@link markClaim}) before it stores the
+ * message there, so a resend always finds the message by the claim's seq. A claim whose writer died is
+ * taken over after the writer lease; a send that gives up releases its claim so that a resend can start
+ * at once.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  type TransactWriteCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { LIMITS } from '../limits';
 import { type TableNames, TTL_ATTRIBUTE } from '../tables';
 import { itemOfFailedCondition, updateIf } from './conditions';
@@ -22,11 +17,9 @@ export interface IdempotencyStore {
   tables: Pick<TableNames, 'idempotency'>;
 }
 
-/** One item of a TransactWriteItems request. */
-type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
-
-/** A claim is this attempt's only while it holds the attempt's token and has no seq yet. */
-const STILL_OURS = 'claimToken = :token AND attribute_not_exists(seq)';
+/** The claim is this attempt's and names no seq yet, or the one given as `:seq`. */
+const OURS_UNMARKED = 'claimToken = :token AND attribute_not_exists(seq)';
+const OURS_AT_SEQ = 'claimToken = :token AND seq = :seq';
 
 /** Same conversation, same sender, same clientMessageId: one message, whatever the number of retries. */
 export const idempotencyKeyOf = (conversationId: string, senderId: string, clientMessageId: string): string =>
@@ -52,13 +45,14 @@ interface IdempotencyItem {
 }
 
 /**
- * What claiming found: the key is this attempt's now (`tookOver` when it was a dead writer's), the send
- * finished before, another attempt holds it for `leaseLeftMs` more (0 when it changed hands a moment
- * ago), or the key stands for other content.
+ * What claiming found: the key is this attempt's now (`tookOver` when it was a dead writer's), an earlier
+ * attempt marked it with `seq` (stored there, or storing; `token` tells whose the claim is), another
+ * attempt holds it unmarked for `leaseLeftMs` more (0 when it changed hands a moment ago), or the key
+ * stands for other content.
  */
 export type ClaimOutcome =
   | { kind: 'claimed'; tookOver: boolean }
-  | { kind: 'finished'; seq: number; sentAt: string }
+  | { kind: 'finished'; seq: number; sentAt: string; token: string }
   | { kind: 'inFlight'; leaseLeftMs: number }
   | { kind: 'conflict' };
 
@@ -120,20 +114,25 @@ export async function claim(
     if (existing.contentDigest !== undefined && existing.contentDigest !== contentDigest)
       return { kind: 'conflict' };
     if (typeof existing.seq === 'number' && typeof existing.sentAt === 'string') {
-      return { kind: 'finished', seq: existing.seq, sentAt: existing.sentAt };
+      const { seq, sentAt } = existing;
+      return { kind: 'finished', seq, sentAt, token: existing.claimToken ?? '' };
     }
     const leaseLeftMs = (existing.claimedAt ?? 0) + LIMITS.writerLeaseMs - now;
     // The first attempt will answer on its own; only if it died does a resend after its lease help.
     if (leaseLeftMs > 0) return { kind: 'inFlight', leaseLeftMs };
-    return takeOver(store, key, existing.claimToken, token, now, signal);
+    return takeOver(store, attempt, existing.claimToken, undefined, now, signal);
   }
 }
 
-async function takeOver(
+/**
+ * Takes over a claim whose writer is gone: only from the token `staleToken`, and only while it is
+ * unmarked (or still marked with `seq`), so one attempt at most succeeds.
+ */
+export async function takeOver(
   store: IdempotencyStore,
-  key: string,
+  attempt: Pick<Claim, 'key' | 'token'>,
   staleToken: string | undefined,
-  token: string,
+  seq: number | undefined,
   now: number,
   signal: AbortSignal,
 ): Promise<ClaimOutcome> {
@@ -141,39 +140,60 @@ async function takeOver(
     store.ddb,
     {
       TableName: store.tables.idempotency,
-      Key: { idempotencyKey: key },
+      Key: { idempotencyKey: attempt.key },
       UpdateExpression: 'SET claimToken = :token, claimedAt = :now',
-      ConditionExpression: 'claimToken = :stale AND attribute_not_exists(seq)',
-      ExpressionAttributeValues: { ':token': token, ':now': now, ':stale': staleToken ?? '' },
+      ConditionExpression:
+        seq === undefined
+          ? 'claimToken = :stale AND attribute_not_exists(seq)'
+          : 'claimToken = :stale AND seq = :seq',
+      ExpressionAttributeValues: {
+        ':token': attempt.token,
+        ':now': now,
+        ':stale': staleToken ?? '',
+        ...(seq === undefined ? {} : { ':seq': seq }),
+      },
     },
     signal,
   );
-  // Refused: another resend took it over (or the original finished) a moment ago.
+  // Refused: another resend took it over (or the original moved on) a moment ago.
   return outcome.applied ? { kind: 'claimed', tookOver: true } : { kind: 'inFlight', leaseLeftMs: 0 };
 }
 
 /**
- * The transaction item that marks the claim done with the message's seq, only if the claim is still
- * this attempt's: a resend that took it over meanwhile cancels the transaction.
+ * Marks this attempt's claim with the seq it reserved, before the message is stored there: one
+ * conditional UpdateItem (1 WCU), only if the claim is still this attempt's and unmarked, or marked with
+ * `previousSeq` (a slot a reader filled, given up for a fresh one).
+ * @returns false when the claim is no longer this attempt's (a resend took it over).
  */
-export function claimDoneItem(
-  tables: IdempotencyStore['tables'],
+export async function markClaim(
+  store: IdempotencyStore,
   attempt: Pick<Claim, 'key' | 'token'>,
   sent: { seq: number; sentAt: string },
-): TransactItem {
-  return {
-    Update: {
-      TableName: tables.idempotency,
+  previousSeq: number | undefined,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const outcome = await updateIf(
+    store.ddb,
+    {
+      TableName: store.tables.idempotency,
       Key: { idempotencyKey: attempt.key },
-      UpdateExpression: 'SET seq = :seq, sentAt = :sentAt',
-      ConditionExpression: STILL_OURS,
-      ExpressionAttributeValues: { ':seq': sent.seq, ':sentAt': sent.sentAt, ':token': attempt.token },
+      UpdateExpression: 'SET seq = :next, sentAt = :sentAt',
+      ConditionExpression: previousSeq === undefined ? OURS_UNMARKED : OURS_AT_SEQ,
+      ExpressionAttributeValues: {
+        ':next': sent.seq,
+        ':sentAt': sent.sentAt,
+        ':token': attempt.token,
+        ...(previousSeq === undefined ? {} : { ':seq': previousSeq }),
+      },
     },
-  };
+    signal,
+  );
+  return outcome.applied;
 }
 
 /**
- * Gives the claim back so a resend can start at once; only this attempt's own claim, only if unfinished.
+ * Gives the claim back so a resend can start at once; only this attempt's own claim. The caller knows
+ * that no message of this attempt is stored (the seq the claim may name holds none, and never will).
  * @throws the failure of the delete, a failed condition included (the claim is not this attempt's).
  */
 export async function releaseClaim(
@@ -184,7 +204,7 @@ export async function releaseClaim(
     new DeleteCommand({
       TableName: store.tables.idempotency,
       Key: { idempotencyKey: attempt.key },
-      ConditionExpression: STILL_OURS,
+      ConditionExpression: 'claimToken = :token',
       ExpressionAttributeValues: { ':token': attempt.token },
     }),
   );

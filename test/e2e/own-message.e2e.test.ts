@@ -56,9 +56,11 @@ describe("the sender's own message", () => {
     const otherTab = open(aliceId);
     const bob = open(bobId);
     const { conversationId } = await tab.chat.openDirect(bobId);
-    const [inTab, inOtherTab, toBob] = await Promise.all(
-      [tab, otherTab, bob].map((client) => shown(client.chat, conversationId)),
-    );
+    const [inTab, inOtherTab, toBob] = await Promise.all([
+      shown(tab.chat, conversationId),
+      shown(otherTab.chat, conversationId),
+      shown(bob.chat, conversationId),
+    ]);
 
     // Act
     const ack = await tab.chat.send(conversationId, 'hello from my first tab');

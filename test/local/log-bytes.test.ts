@@ -20,7 +20,7 @@ beforeEach(() => {
   const write = process.stdout.write.bind(process.stdout);
   stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk, ...rest) => {
     written.push(String(chunk));
-    return write(chunk as never, ...(rest as never[]));
+    return write(chunk as never, ...(rest as unknown as never[]));
   });
 });
 afterEach(() => stdout.mockRestore());

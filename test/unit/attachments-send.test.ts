@@ -5,7 +5,7 @@
  */
 import { DeleteObjectCommand, HeadObjectCommand, NotFound, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createSendHandler } from '../../lambdas/send/routes';
@@ -65,7 +65,8 @@ describe('send with an attachment', () => {
       Bucket: BUCKET,
       Key: ATTACHMENT.key,
     });
-    const stored = ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Put?.Item;
+    const stored = ddbMock.commandCalls(PutCommand, { TableName: TABLE_NAMES.messages })[0]?.args[0].input
+      .Item;
     expect(stored).toMatchObject({ seq: 42, attachment: ATTACHMENT });
     expect(sqsMock).toHaveReceivedCommandWith(SendMessageCommand, {
       MessageBody: encodeQueueBody({
@@ -114,7 +115,7 @@ describe('send with an attachment', () => {
 
     // Assess
     expect(reply).toMatchObject({ type: 'error', code: 'invalid_request' });
-    expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
+    expect(ddbMock).not.toHaveReceivedCommandWith(PutCommand, { TableName: TABLE_NAMES.messages });
   });
 });
 

@@ -10,7 +10,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../shared/limits';
-import { claim, claimDoneItem, idempotencyKeyOf, releaseClaim } from '../../shared/store/idempotency';
+import { claim, idempotencyKeyOf, markClaim, releaseClaim } from '../../shared/store/idempotency';
 import { TTL_ATTRIBUTE } from '../../shared/tables';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
@@ -77,13 +77,15 @@ describe('the idempotency store', () => {
   it('reads the claim consistently when the failed put returned none, and reports a finished send', async () => {
     // Prepare
     ddbMock.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
-    ddbMock.on(GetCommand).resolves({ Item: { contentDigest: 'digest-1', seq: 7, sentAt: 'earlier' } });
+    ddbMock
+      .on(GetCommand)
+      .resolves({ Item: { contentDigest: 'digest-1', claimToken: 'token-1', seq: 7, sentAt: 'earlier' } });
 
     // Act
     const outcome = await claim(store, attempt, NOW, signal);
 
     // Assess
-    expect(outcome).toEqual({ kind: 'finished', seq: 7, sentAt: 'earlier' });
+    expect(outcome).toEqual({ kind: 'finished', seq: 7, sentAt: 'earlier', token: 'token-1' });
     expect(ddbMock).toHaveReceivedCommandWith(GetCommand, {
       TableName: 'idempotency-t',
       Key: { idempotencyKey: KEY },
@@ -124,23 +126,33 @@ describe('the idempotency store', () => {
     expect(outcome).toEqual({ kind: 'conflict' });
   });
 
-  it('marks the claim done in a transaction item only if it is still this attempt’s', () => {
+  it('marks the claim with its seq in one conditional update, only while it is this attempt’s and unmarked or at the seq it leaves', async () => {
+    // Prepare
+    ddbMock
+      .on(UpdateCommand)
+      .resolvesOnce({})
+      .rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+
     // Act
-    const item = claimDoneItem(store.tables, attempt, { seq: 8, sentAt: 'now' });
+    const first = await markClaim(store, attempt, { seq: 8, sentAt: 'now' }, undefined, signal);
+    const moved = await markClaim(store, attempt, { seq: 9, sentAt: 'later' }, 8, signal);
 
     // Assess
-    expect(item).toEqual({
-      Update: {
-        TableName: 'idempotency-t',
-        Key: { idempotencyKey: KEY },
-        UpdateExpression: 'SET seq = :seq, sentAt = :sentAt',
-        ConditionExpression: 'claimToken = :token AND attribute_not_exists(seq)',
-        ExpressionAttributeValues: { ':seq': 8, ':sentAt': 'now', ':token': 'token-2' },
-      },
+    expect([first, moved]).toEqual([true, false]);
+    expect(ddbMock).toHaveReceivedNthCommandWith(UpdateCommand, 1, {
+      TableName: 'idempotency-t',
+      Key: { idempotencyKey: KEY },
+      UpdateExpression: 'SET seq = :next, sentAt = :sentAt',
+      ConditionExpression: 'claimToken = :token AND attribute_not_exists(seq)',
+      ExpressionAttributeValues: { ':next': 8, ':sentAt': 'now', ':token': 'token-2' },
+    });
+    expect(ddbMock).toHaveReceivedNthCommandWith(UpdateCommand, 2, {
+      ConditionExpression: 'claimToken = :token AND seq = :seq',
+      ExpressionAttributeValues: { ':next': 9, ':sentAt': 'later', ':token': 'token-2', ':seq': 8 },
     });
   });
 
-  it('releases only this attempt’s unfinished claim, and throws when it cannot', async () => {
+  it('releases only this attempt’s claim, and throws when it cannot', async () => {
     // Prepare
     ddbMock.on(DeleteCommand).rejectsOnce(new Error('unreachable')).resolves({});
 
@@ -154,7 +166,7 @@ describe('the idempotency store', () => {
     expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, {
       TableName: 'idempotency-t',
       Key: { idempotencyKey: KEY },
-      ConditionExpression: 'claimToken = :token AND attribute_not_exists(seq)',
+      ConditionExpression: 'claimToken = :token',
       ExpressionAttributeValues: { ':token': 'token-2' },
     });
   });

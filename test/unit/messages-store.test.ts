@@ -9,10 +9,10 @@ import {
   getEntries,
   getMessage,
   markDeleted,
-  messagePutItem,
   messagesAfter,
   messagesBefore,
   putMembershipEntry,
+  putMessage,
 } from '../../shared/store/messages';
 import {
   CONVERSATION,
@@ -137,21 +137,25 @@ describe('putMembershipEntry', () => {
     });
   });
 });
-describe('messagePutItem', () => {
-  it('puts the message with its clientMessageId only where nothing is stored', () => {
+describe('putMessage', () => {
+  it('puts the message with its clientMessageId only where nothing is stored, and says whether it did', async () => {
     // Prepare
     const message = { conversationId: CONVERSATION, seq: 5, senderId: 'bob', body: 'hi', sentAt: OLD };
+    ddbMock
+      .on(PutCommand)
+      .resolvesOnce({})
+      .rejects(new ConditionalCheckFailedException({ message: 'taken', $metadata: {} }));
 
     // Act
-    const item = messagePutItem(tables, message, 'c-5');
+    const stored = await putMessage(ddb, tables, message, 'c-5');
+    const taken = await putMessage(ddb, tables, message, 'c-5');
 
     // Assess
-    expect(item).toEqual({
-      Put: {
-        TableName: tables.messages,
-        Item: { ...message, clientMessageId: 'c-5' },
-        ConditionExpression: 'attribute_not_exists(conversationId)',
-      },
+    expect([stored, taken]).toEqual([true, false]);
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: tables.messages,
+      Item: { ...message, clientMessageId: 'c-5' },
+      ConditionExpression: 'attribute_not_exists(conversationId)',
     });
   });
 });

@@ -1,6 +1,6 @@
 /** The send function: its time budget, the deadline, and failures of the AWS calls. */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { DeleteCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it, vi } from 'vitest';
 import { MIN_SEND_BUDGET_MS } from '../../lambdas/send/deps';
 import { createSendHandler } from '../../lambdas/send/routes';
@@ -11,17 +11,21 @@ import { OUT_OF_TIME_RETRY_MS, REPLY_MARGIN_MS } from '../../shared/route-kit';
 import {
   awsCalls,
   awsError,
+  CLAIM,
   COUNTER,
   caller,
-  cancelled,
+  conditionFailed,
   ddbMock,
   expectClaimReleased,
   expectNoReservation,
   frame,
+  givenMessagePutFails,
   lambdaContext,
   lastDdbOptions,
   MEMBER,
+  MESSAGES,
   makeDeps,
+  messagesPut,
   NOW,
   rawFrame,
   replyOf,
@@ -87,12 +91,12 @@ describe('send: time budget', () => {
   });
 
   it('reserves no second seq when the first reservation left too little time', async () => {
-    // Prepare: the lost commit takes the clock past the point where a new reservation could be stored.
+    // Prepare: the slot lost to a reader takes the clock past the point where a new reservation could be stored.
     let clock = NOW.getTime();
     const deadline = NOW.getTime() + MIN_SEND_BUDGET_MS + 2_000;
-    ddbMock.on(TransactWriteCommand).callsFake(() => {
+    givenMessagePutFails(() => {
       clock = deadline - MIN_SEND_BUDGET_MS + 1;
-      throw cancelled('ConditionalCheckFailed', 'None');
+      throw conditionFailed();
     });
 
     // Act
@@ -155,15 +159,17 @@ describe('send: time budget', () => {
     expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'busy' });
     expect(reservationSignal?.aborted).toBe(true);
     expectClaimReleased();
-    expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
+    expect(messagesPut()).toEqual([]);
     expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
   });
 
   it.each(['AbortError', 'InvocationStoppedError'])(
-    'fills its reserved seq with a tombstone and gives the claim back when the commit runs out of time (%s)',
+    'fills its reserved seq with a tombstone and gives the claim back when the store runs out of time (%s)',
     async (name) => {
       // Prepare
-      ddbMock.on(TransactWriteCommand).rejects(awsError(name));
+      givenMessagePutFails(() => {
+        throw awsError(name);
+      });
 
       // Act
       const sending = sendMessage(makeDeps(), frame(), caller());
@@ -180,17 +186,17 @@ describe('send: time budget', () => {
     },
   );
 
-  it('stops the commit when the deadline signal fires, then fills its seq before answering', async () => {
-    // Prepare: like the SDK, the commit rejects with an AbortError once its signal is aborted.
+  it('stops the store when the deadline signal fires, then fills its seq before answering', async () => {
+    // Prepare: like the SDK, the message put rejects with an AbortError once its signal is aborted.
     const outOfTime = new AbortController();
-    ddbMock.on(TransactWriteCommand).callsFake(
+    givenMessagePutFails(
       () =>
         new Promise((_, reject) => {
           lastDdbOptions()?.abortSignal?.addEventListener('abort', () => reject(awsError('AbortError')));
         }),
     );
     const sending = sendMessage(makeDeps(), frame(), caller({ signal: outOfTime.signal }));
-    await vi.waitFor(() => expect(ddbMock).toHaveReceivedCommand(TransactWriteCommand));
+    await vi.waitFor(() => expect(messagesPut()).toEqual([42]));
 
     // Act
     outOfTime.abort();
@@ -204,19 +210,18 @@ describe('send: time budget', () => {
     expectClaimReleased();
   });
 
-  it('still answers busy when the commit ran out of time and its seq cannot be filled either', async () => {
+  it('still answers busy, keeping the claim marked, when the store ran out of time and its seq cannot be filled either', async () => {
     // Prepare
-    ddbMock.on(TransactWriteCommand).rejects(awsError('AbortError'));
-    ddbMock.on(PutCommand, { TableName: TABLE_NAMES.messages }).rejects(new Error('socket hang up'));
+    ddbMock.on(PutCommand, MESSAGES).rejectsOnce(awsError('AbortError')).rejects(new Error('socket hang up'));
     const handler = createSendHandler(makeDeps());
 
     // Act
     const reply = replyOf(await handler(sendEvent(rawFrame())));
 
-    // Assess
+    // Assess: whether the message landed is unknown, so the claim stays marked with 42 for a resend.
     expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'busy' });
-    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE_NAMES.messages });
-    expectClaimReleased();
+    expect(ddbMock).toHaveReceivedCommandTimes(PutCommand, 3);
+    expect(ddbMock).not.toHaveReceivedCommand(DeleteCommand);
   });
 
   it('passes the deadline signal to every call of the hot path', async () => {
@@ -231,7 +236,7 @@ describe('send: time budget', () => {
       const args: unknown[] = call.args;
       return (args[1] as { abortSignal?: AbortSignal } | undefined)?.abortSignal;
     });
-    expect(signals).toEqual([signal, signal, signal, signal, signal]);
+    expect(signals).toEqual([signal, signal, signal, signal, signal, signal]);
   });
 });
 
@@ -261,8 +266,17 @@ const STEPS: {
     stored: false,
   },
   {
-    step: 'the commit',
-    fail: (err) => ddbMock.on(TransactWriteCommand).rejects(err),
+    step: 'the mark',
+    fail: (err) => ddbMock.on(UpdateCommand, CLAIM).rejects(err),
+    claimed: true,
+    stored: false,
+  },
+  {
+    step: 'the store',
+    fail: (err) =>
+      givenMessagePutFails(() => {
+        throw err;
+      }),
     claimed: true,
     stored: false,
   },
@@ -304,10 +318,12 @@ describe('send: failures', () => {
   );
 
   it.each(['ProvisionedThroughputExceededException', 'socket hang up'])(
-    'fills its reserved seq with a tombstone at once when the commit fails (%s), so no reader waits a lease for it',
+    'fills its reserved seq with a tombstone at once when the store fails (%s), so no reader waits a lease for it',
     async (name) => {
       // Prepare
-      ddbMock.on(TransactWriteCommand).rejects(awsError(name));
+      givenMessagePutFails(() => {
+        throw awsError(name);
+      });
 
       // Act
       await sendMessage(makeDeps(), frame(), caller()).catch(() => undefined);
@@ -354,7 +370,7 @@ describe('send: failures', () => {
     // Assess
     await expect(sending).rejects.toThrow('not a number');
     expectClaimReleased();
-    expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
+    expect(messagesPut()).toEqual([]);
   });
 
   it('still answers, with the cause of the failure, when the claim cannot be given back', async () => {

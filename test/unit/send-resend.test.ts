@@ -1,12 +1,6 @@
-/** The send function: a resend is the same message (G3), and every outcome of the commit transaction. */
+/** The send function: a resend is the same message (G3), and every outcome of marking the claim and storing. */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import {
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { createSendHandler } from '../../lambdas/send/routes';
 import { sendMessage } from '../../lambdas/send/send';
@@ -15,10 +9,10 @@ import { LIMITS } from '../../shared/limits';
 import { encodeQueueBody } from '../../shared/queue-body';
 import {
   awsCalls,
+  CLAIM,
   CLAIM_TOKEN,
   COUNTER,
   caller,
-  cancelled,
   conditionFailed,
   ddbMock,
   expectClaimReleased,
@@ -28,8 +22,11 @@ import {
   givenClaimExists,
   KEY,
   liveClaim,
+  MESSAGES,
   makeDeps,
+  markInput,
   messageAt,
+  messagesPut,
   NOW,
   ORIGINAL_SENT_AT,
   QUEUE_URL,
@@ -38,6 +35,7 @@ import {
   sendEvent,
   sqsMock,
   TABLE_NAMES,
+  tombstonesPut,
   useSendFunctionMocks,
 } from './fakes/send-function';
 
@@ -159,7 +157,7 @@ describe('send: a resend is the same message (G3)', () => {
     });
     expect(ddbMock.commandCalls(UpdateCommand, COUNTER)).toHaveLength(0);
     expect(ddbMock).not.toHaveReceivedCommandWith(UpdateCommand, { TableName: TABLE_NAMES.idempotency });
-    expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
+    expect(messagesPut()).toEqual([]);
   });
 
   it('answers busy, writing nothing more, when the claim it collided with was given back in the meantime', async () => {
@@ -174,21 +172,71 @@ describe('send: a resend is the same message (G3)', () => {
     // Assess
     expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'busy', retryAfterMs: 250 });
     expect(ddbMock).toHaveReceivedCommandTimes(PutCommand, 1);
-    expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
+    expect(messagesPut()).toEqual([]);
   });
 
-  it('answers internal_error when a finished claim points at a missing message', async () => {
-    // Prepare
-    givenClaimExists(finishedClaim(7));
+  it('answers busy until the lease ends when the marked seq holds no message yet (its writer is storing it)', async () => {
+    // Prepare: the first attempt marked its claim with seq 7 a second ago.
+    givenClaimExists(finishedClaim(7, {}, new Date(NOW.getTime() - 1_000).toISOString()));
     ddbMock.on(GetCommand, { TableName: TABLE_NAMES.messages }).resolves({});
-    const handler = createSendHandler(makeDeps());
 
     // Act
-    const reply = replyOf(await handler(sendEvent(rawFrame())));
+    const sending = sendMessage(makeDeps(), frame(), caller());
 
     // Assess
-    expect(reply).toMatchObject({ type: 'error', requestId: 'r-1', code: 'internal_error', retryable: true });
+    await expect(sending).rejects.toMatchObject({ code: 'busy', retryAfterMs: 5_000 });
+    expect(ddbMock).not.toHaveReceivedCommandWith(UpdateCommand, CLAIM);
+    expect(messagesPut()).toEqual([]);
     expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+  });
+
+  it('takes over a marked claim whose writer is gone, fills its seq and stores the message under a fresh one', async () => {
+    // Prepare: seq 7 was marked long ago and still holds nothing.
+    givenClaimExists(finishedClaim(7));
+    ddbMock.on(GetCommand, { TableName: TABLE_NAMES.messages }).resolves({});
+
+    // Act
+    const ack = await sendMessage(makeDeps(), frame(), caller());
+
+    // Assess
+    expect(ack).toMatchObject({ seq: 42, duplicate: false });
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      ...CLAIM,
+      UpdateExpression: 'SET claimToken = :token, claimedAt = :now',
+      ConditionExpression: 'claimToken = :stale AND seq = :seq',
+      ExpressionAttributeValues: {
+        ':token': CLAIM_TOKEN,
+        ':now': NOW.getTime(),
+        ':stale': 'first-attempt',
+        ':seq': 7,
+      },
+    });
+    expect(tombstonesPut()).toEqual([7]);
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, markInput(42, NOW.toISOString(), 7));
+    expect(messagesPut()).toEqual([42]);
+    expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, {
+      MessageDeduplicationId: 'c1:42',
+    });
+  });
+
+  it('answers the duplicate when the writer of a marked claim stored it just before the takeover filled its seq', async () => {
+    // Prepare: seq 7 holds nothing at first, then the message (the fill finds the slot taken).
+    givenClaimExists(finishedClaim(7));
+    ddbMock
+      .on(GetCommand, { TableName: TABLE_NAMES.messages })
+      .resolvesOnce({})
+      .resolves({ Item: { ...messageAt(7, { sentAt: ORIGINAL_SENT_AT }), clientMessageId: 'm-1' } });
+    ddbMock.on(PutCommand, MESSAGES).rejects(conditionFailed());
+
+    // Act
+    const ack = await sendMessage(makeDeps(), frame(), caller());
+
+    // Assess
+    expect(ack).toMatchObject({ seq: 7, duplicate: true });
+    expectNoReservation();
+    expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, {
+      MessageDeduplicationId: 'c1:7',
+    });
   });
 
   it.each([
@@ -247,7 +295,8 @@ describe('send: a resend is the same message (G3)', () => {
       'PutCommand',
       'UpdateCommand',
       'UpdateCommand',
-      'TransactWriteCommand',
+      'UpdateCommand',
+      'PutCommand',
       'SendMessageCommand',
     ]);
   });
@@ -263,16 +312,16 @@ describe('send: a resend is the same message (G3)', () => {
     // Assess
     await expect(sending).rejects.toMatchObject({ code: 'busy', retryable: true, retryAfterMs: 250 });
     expectNoReservation();
-    expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
+    expect(messagesPut()).toEqual([]);
     expect(ddbMock).not.toHaveReceivedCommand(DeleteCommand);
     expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
   });
 });
 
-describe('send: commit outcomes', () => {
-  it('reserves again and stores under the next seq when a reader filled the reserved slot', async () => {
+describe('send: outcomes of marking the claim and storing', () => {
+  it('reserves again, moving the claim along, and stores under the next seq when a reader filled the reserved slot', async () => {
     // Prepare
-    ddbMock.on(TransactWriteCommand).rejectsOnce(cancelled('ConditionalCheckFailed', 'None')).resolves({});
+    ddbMock.on(PutCommand, MESSAGES).rejectsOnce(conditionFailed()).resolves({});
 
     // Act
     const ack = await sendMessage(makeDeps(), frame(), caller());
@@ -280,24 +329,11 @@ describe('send: commit outcomes', () => {
     // Assess
     expect(ack).toMatchObject({ seq: 43, duplicate: false });
     expect(ddbMock.commandCalls(UpdateCommand, COUNTER)).toHaveLength(2);
-    const seqs = ddbMock
-      .commandCalls(TransactWriteCommand)
-      .map((call) => call.args[0].input.TransactItems?.[0]?.Put?.Item?.seq);
-    expect(seqs).toEqual([42, 43]);
-    expect(ddbMock).toHaveReceivedNthCommandWith(TransactWriteCommand, 2, {
-      TransactItems: [
-        expect.objectContaining({
-          Put: expect.objectContaining({ Item: { ...messageAt(43), clientMessageId: 'm-1' } }),
-        }),
-        expect.objectContaining({
-          Update: expect.objectContaining({
-            ExpressionAttributeValues: { ':seq': 43, ':sentAt': NOW.toISOString(), ':token': CLAIM_TOKEN },
-          }),
-        }),
-      ],
-    });
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, markInput(42));
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, markInput(43, NOW.toISOString(), 42));
+    expect(messagesPut()).toEqual([42, 43]);
     // The reader's tombstone is in the first slot already: the writer adds none.
-    expect(ddbMock).not.toHaveReceivedCommandWith(PutCommand, { TableName: TABLE_NAMES.messages });
+    expect(tombstonesPut()).toEqual([]);
     expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, {
       MessageDeduplicationId: 'c1:43',
     });
@@ -305,7 +341,7 @@ describe('send: commit outcomes', () => {
 
   it('gives up with busy, and gives the claim back, after three reservations lost to readers', async () => {
     // Prepare
-    ddbMock.on(TransactWriteCommand).rejects(cancelled('ConditionalCheckFailed', 'None'));
+    ddbMock.on(PutCommand, MESSAGES).rejects(conditionFailed());
 
     // Act
     const sending = sendMessage(makeDeps(), frame(), caller());
@@ -317,14 +353,14 @@ describe('send: commit outcomes', () => {
       retryAfterMs: THROTTLED_RETRY_MS,
     });
     expect(ddbMock.commandCalls(UpdateCommand, COUNTER)).toHaveLength(3);
-    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
+    expect(messagesPut()).toEqual([42, 43, 44]);
     expectClaimReleased();
     expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
   });
 
-  it('fills its own seq with a tombstone and answers busy when a later attempt took the claim over', async () => {
+  it('fills its own seq with a tombstone and answers busy, storing nothing, when a later attempt took the claim over', async () => {
     // Prepare
-    ddbMock.on(TransactWriteCommand).rejects(cancelled('None', 'ConditionalCheckFailed'));
+    ddbMock.on(UpdateCommand, CLAIM).rejects(conditionFailed());
 
     // Act
     const sending = sendMessage(makeDeps(), frame(), caller());
@@ -332,23 +368,25 @@ describe('send: commit outcomes', () => {
     // Assess
     await expect(sending).rejects.toMatchObject({ code: 'busy', retryable: true, retryAfterMs: 250 });
     expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
-      TableName: TABLE_NAMES.messages,
+      ...MESSAGES,
       Item: { conversationId: 'c1', seq: 42, tombstone: true, sentAt: NOW.toISOString() },
       ConditionExpression: 'attribute_not_exists(conversationId)',
     });
+    expect(messagesPut()).toEqual([]);
     expect(ddbMock.commandCalls(UpdateCommand, COUNTER)).toHaveLength(1);
-    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    // Not this attempt's claim any more: nothing to give back.
+    expect(ddbMock).not.toHaveReceivedCommand(DeleteCommand);
     expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
   });
 
   it('counts the tombstone it fills in its own seq, and only one it wrote', async () => {
-    // Prepare: the first commit lost its claim; the second send's seq was filled by a reader first.
-    ddbMock.on(TransactWriteCommand).rejects(cancelled('None', 'ConditionalCheckFailed'));
+    // Prepare: the first send lost its claim; the second send's seq was filled by a reader first.
+    ddbMock.on(UpdateCommand, CLAIM).rejects(conditionFailed());
     const deps = makeDeps();
 
     // Act
     await expect(sendMessage(deps, frame(), caller())).rejects.toMatchObject({ code: 'busy' });
-    ddbMock.on(PutCommand, { TableName: TABLE_NAMES.messages }).rejects(conditionFailed());
+    ddbMock.on(PutCommand, MESSAGES).rejects(conditionFailed());
     await expect(sendMessage(deps, frame(), caller())).rejects.toMatchObject({ code: 'busy' });
 
     // Assess
@@ -356,61 +394,53 @@ describe('send: commit outcomes', () => {
     expect(deps.metrics.record).toHaveBeenCalledWith('tombstonesFilled');
   });
 
-  it('retries the same commit, under the same seq, after a transaction conflict', async () => {
+  it.each(['ThrottlingException', 'ProvisionedThroughputExceededException'])(
+    'answers busy, fills its own seq with a tombstone and gives the claim back when DynamoDB throttles the store (%s)',
+    async (name) => {
+      // Prepare: the message put is throttled; the fill that follows finds the slot empty.
+      ddbMock
+        .on(PutCommand, MESSAGES)
+        .rejectsOnce(Object.assign(new Error('throttled'), { name }))
+        .resolves({});
+
+      // Act
+      const sending = sendMessage(makeDeps(), frame(), caller());
+
+      // Assess
+      await expect(sending).rejects.toMatchObject({ code: 'busy' });
+      expect(tombstonesPut()).toEqual([42]);
+      expectClaimReleased();
+      expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+    },
+  );
+
+  it('acks the message when its put failed but had landed (the fill finds it in the slot)', async () => {
     // Prepare
-    ddbMock.on(TransactWriteCommand).rejectsOnce(cancelled('TransactionConflict', 'None')).resolves({});
+    ddbMock.on(PutCommand, MESSAGES).rejectsOnce(new Error('socket hang up')).rejects(conditionFailed());
+    ddbMock
+      .on(GetCommand, { TableName: TABLE_NAMES.messages })
+      .resolves({ Item: { ...messageAt(42), clientMessageId: 'm-1' } });
 
     // Act
     const ack = await sendMessage(makeDeps(), frame(), caller());
 
     // Assess
     expect(ack).toMatchObject({ seq: 42, duplicate: false });
-    expect(ddbMock.commandCalls(UpdateCommand, COUNTER)).toHaveLength(1);
-    const [first, second] = ddbMock.commandCalls(TransactWriteCommand).map((call) => call.args[0].input);
-    expect(second).toEqual(first);
-    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
+    expect(ddbMock).not.toHaveReceivedCommand(DeleteCommand);
+    expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, {
+      MessageDeduplicationId: 'c1:42',
+    });
   });
 
-  it.each(['ThrottlingError', 'ProvisionedThroughputExceeded'])(
-    'answers busy and fills its own seq with a tombstone when DynamoDB throttles the commit (%s)',
-    async (code) => {
-      // Prepare
-      ddbMock.on(TransactWriteCommand).rejects(cancelled(code, 'None'));
-
-      // Act
-      const sending = sendMessage(makeDeps(), frame(), caller());
-
-      // Assess
-      await expect(sending).rejects.toMatchObject({ code: 'busy', retryAfterMs: THROTTLED_RETRY_MS });
-      expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
-      expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
-        TableName: TABLE_NAMES.messages,
-        Item: expect.objectContaining({ seq: 42, tombstone: true }),
-      });
-    },
-  );
-
-  it('fills its seq with a tombstone and answers busy after three conflicting commits', async () => {
-    // Prepare
-    ddbMock.on(TransactWriteCommand).rejects(cancelled('None', 'TransactionConflict'));
+  it('keeps the claim marked when it cannot tell whether its message landed', async () => {
+    // Prepare: the put and the fill both fail.
+    ddbMock.on(PutCommand, MESSAGES).rejects(new Error('socket hang up'));
 
     // Act
     const sending = sendMessage(makeDeps(), frame(), caller());
 
-    // Assess
-    await expect(sending).rejects.toMatchObject({
-      code: 'busy',
-      retryable: true,
-      retryAfterMs: THROTTLED_RETRY_MS,
-    });
-    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
-    expect(ddbMock.commandCalls(UpdateCommand, COUNTER)).toHaveLength(1);
-    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
-      TableName: TABLE_NAMES.messages,
-      Item: { conversationId: 'c1', seq: 42, tombstone: true, sentAt: NOW.toISOString() },
-      ConditionExpression: 'attribute_not_exists(conversationId)',
-    });
-    expectClaimReleased();
-    expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
+    // Assess: a resend finds the claim marked with 42 and the message, or its absence, there.
+    await expect(sending).rejects.toThrow('socket hang up');
+    expect(ddbMock).not.toHaveReceivedCommand(DeleteCommand);
   });
 });

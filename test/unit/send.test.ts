@@ -1,6 +1,6 @@
-/** The send function: its hot path of five requests (G1, G2), its logs and its handler module. */
+/** The send function: its hot path of six requests (G1, G2), its logs and its handler module. */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { DeleteCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createSendHandler } from '../../lambdas/send/routes';
 import { contentDigestOf, sendMessage } from '../../lambdas/send/send';
@@ -11,6 +11,7 @@ import { idempotencyKeyOf } from '../../shared/store/idempotency';
 import { TTL_ATTRIBUTE } from '../../shared/tables';
 import {
   awsCalls,
+  CLAIM,
   CLAIM_TOKEN,
   COUNTER,
   caller,
@@ -18,7 +19,9 @@ import {
   frame,
   KEY,
   MEMBER,
+  MESSAGES,
   makeDeps,
+  markInput,
   messageAt,
   NOW,
   QUEUE_URL,
@@ -34,7 +37,7 @@ import {
 useSendFunctionMocks();
 
 describe('send: the hot path (G1, G2)', () => {
-  it('stores, enqueues and acks a message with exactly five AWS calls, in that order', async () => {
+  it('stores, enqueues and acks a message with exactly six AWS calls, in that order', async () => {
     // Prepare
     const handler = createSendHandler(makeDeps());
 
@@ -56,7 +59,8 @@ describe('send: the hot path (G1, G2)', () => {
       'UpdateCommand',
       'PutCommand',
       'UpdateCommand',
-      'TransactWriteCommand',
+      'UpdateCommand',
+      'PutCommand',
       'SendMessageCommand',
     ]);
   });
@@ -111,34 +115,25 @@ describe('send: the hot path (G1, G2)', () => {
     });
   });
 
-  it('stores the message under the reserved seq and finishes the claim in one transaction', async () => {
+  it('marks the claim with the reserved seq, then stores the message there, each with one conditional write', async () => {
     // Act
     await sendMessage(makeDeps(), frame(), caller());
 
     // Assess
-    expect(ddbMock).toHaveReceivedCommandExactlyOnceWith(TransactWriteCommand, {
-      TransactItems: [
-        {
-          Put: {
-            TableName: TABLE_NAMES.messages,
-            Item: { ...messageAt(42), clientMessageId: 'm-1' },
-            ConditionExpression: 'attribute_not_exists(conversationId)',
-          },
-        },
-        {
-          Update: {
-            TableName: TABLE_NAMES.idempotency,
-            Key: { idempotencyKey: KEY },
-            UpdateExpression: 'SET seq = :seq, sentAt = :sentAt',
-            ConditionExpression: 'claimToken = :token AND attribute_not_exists(seq)',
-            ExpressionAttributeValues: { ':seq': 42, ':sentAt': NOW.toISOString(), ':token': CLAIM_TOKEN },
-          },
-        },
-      ],
+    expect(ddbMock.commandCalls(UpdateCommand, CLAIM)).toHaveLength(1);
+    expect(ddbMock.commandCalls(PutCommand, MESSAGES)).toHaveLength(1);
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, markInput(42));
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      ...MESSAGES,
+      Item: { ...messageAt(42), clientMessageId: 'm-1' },
+      ConditionExpression: 'attribute_not_exists(conversationId)',
     });
+    const [mark] = ddbMock.commandCalls(UpdateCommand, CLAIM);
+    const [put] = ddbMock.commandCalls(PutCommand, MESSAGES);
+    expect(mark?.calledBefore(put as never)).toBe(true);
   });
 
-  it('finishes the claim with the same random token it claimed with when no token maker is given', async () => {
+  it('marks the claim with the same random token it claimed with when no token maker is given', async () => {
     // Prepare
     const deps = makeDeps();
     delete deps.newClaimToken;
@@ -148,10 +143,12 @@ describe('send: the hot path (G1, G2)', () => {
     await sendMessage(deps, frame({ clientMessageId: 'm-2' }), caller());
 
     // Assess
-    const claimed = ddbMock.commandCalls(PutCommand).map((call) => call.args[0].input.Item?.claimToken);
+    const claimed = ddbMock
+      .commandCalls(PutCommand, { TableName: TABLE_NAMES.idempotency })
+      .map((call) => call.args[0].input.Item?.claimToken);
     const finished = ddbMock
-      .commandCalls(TransactWriteCommand)
-      .map((call) => call.args[0].input.TransactItems?.[1]?.Update?.ExpressionAttributeValues?.[':token']);
+      .commandCalls(UpdateCommand, { TableName: TABLE_NAMES.idempotency })
+      .map((call) => call.args[0].input.ExpressionAttributeValues?.[':token']);
     expect(claimed).toEqual([
       expect.stringMatching(/^[0-9a-f-]{36}$/),
       expect.stringMatching(/^[0-9a-f-]{36}$/),
@@ -198,12 +195,11 @@ describe('send: the hot path (G1, G2)', () => {
       TableName: TABLE_NAMES.conversations,
       ExpressionAttributeValues: { ':one': 1, ':at': reservedAt },
     });
-    expect(ddbMock).toHaveReceivedCommandWith(TransactWriteCommand, {
-      TransactItems: [
-        { Put: expect.objectContaining({ Item: expect.objectContaining({ sentAt: storedAt }) }) },
-        expect.anything(),
-      ],
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      ...MESSAGES,
+      Item: expect.objectContaining({ sentAt: storedAt }),
     });
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, markInput(42, storedAt));
     expect(ack.sentAt).toBe(storedAt);
   });
 
@@ -249,14 +245,14 @@ describe('send: the hot path (G1, G2)', () => {
       message: expect.any(String),
       retryable: true,
     });
-    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
-    // The message is stored: the resend must find the finished claim and take the duplicate path.
+    expect(ddbMock).toHaveReceivedCommandTimes(PutCommand, 2);
+    // The message is stored: the resend must find the marked claim and take the duplicate path.
     expect(ddbMock).not.toHaveReceivedCommand(DeleteCommand);
   });
 
-  it('never enqueues a message whose commit failed', async () => {
+  it('never enqueues a message whose store failed', async () => {
     // Prepare
-    ddbMock.on(TransactWriteCommand).rejects(new Error('socket hang up'));
+    ddbMock.on(PutCommand, MESSAGES).rejects(new Error('socket hang up'));
 
     // Act
     const sending = sendMessage(makeDeps(), frame(), caller());

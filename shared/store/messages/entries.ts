@@ -2,12 +2,7 @@
  * One entry of the messages table: what an item reads as, a read by seq, and the conditional puts that
  * store a new entry at a reserved seq (a sent message, a membership change, a dead writer's tombstone).
  */
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  type TransactWriteCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { isAwsError } from '../../errors';
 import type { MetricSink } from '../../metrics';
 import {
@@ -130,22 +125,18 @@ async function putIfSlotEmpty(
 }
 
 /**
- * The transaction item that stores a sent message at its reserved seq, only if the slot is empty: a
- * reader that filled it with a tombstone first cancels the transaction. The clientMessageId is kept on
- * the item, out of what pages show.
+ * Stores a sent message at its reserved seq, only if the slot is empty: one conditional PutItem. The
+ * clientMessageId is kept on the item, out of what pages show.
+ * @returns true when stored, false when the slot was taken (a reader filled it with a tombstone).
  */
-export function messagePutItem(
+export function putMessage(
+  ddb: DynamoDBDocumentClient,
   tables: MessageTables,
   message: ChatMessage,
   clientMessageId: string,
-): NonNullable<TransactWriteCommandInput['TransactItems']>[number] {
-  return {
-    Put: {
-      TableName: tables.messages,
-      Item: { ...message, clientMessageId },
-      ConditionExpression: SLOT_EMPTY,
-    },
-  };
+  signal?: AbortSignal,
+): Promise<boolean> {
+  return putIfSlotEmpty(ddb, tables, { ...message, clientMessageId }, signal);
 }
 
 /**

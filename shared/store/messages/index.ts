@@ -4,7 +4,7 @@
  * between reserving the seq and storing under it. Readers fill such holes, so every seq in 1..lastSeq
  * resolves to exactly one item (see docs/design.md "How a message gets its seq"). *
  * - ./entries.ts: what an item reads as (`toEntry`), reads by seq (`getEntry`, `getMessage`, `getEntries`) and the
- *   puts of a new entry only where its slot is empty (`messagePutItem` in a send's transaction,
+ *   puts of a new entry only where its slot is empty (`putMessage` once its claim is marked,
  *   `putMembershipEntry`, `fillHole`).
  * - ./changes.ts: a sender's changes to their message, each one conditional update (`editBody`,
  *   `markDeleted`).
@@ -25,8 +25,8 @@ export {
   getEntry,
   getMessage,
   type MessageTables,
-  messagePutItem,
   putMembershipEntry,
+  putMessage,
   toEntry,
 } from './entries';
 export { type HoleWitness, type MessagePage, messagesAfter, messagesBefore } from './pages';

@@ -124,6 +124,9 @@ export const messageAt = (seq: number, overrides: Partial<ChatMessage> = {}): Ch
 
 /** The counter update of the send under test, and the sender's member item (membership and send rate). */
 export const COUNTER = { TableName: TABLE_NAMES.conversations, Key: { conversationId: 'c1', sk: META_SK } };
+/** The claim of m-1 (its mark is an UpdateItem of it), and the messages table (message and tombstone puts). */
+export const CLAIM = { TableName: TABLE_NAMES.idempotency, Key: { idempotencyKey: KEY } };
+export const MESSAGES = { TableName: TABLE_NAMES.messages };
 export const MEMBER = {
   TableName: TABLE_NAMES.conversations,
   Key: { conversationId: 'c1', sk: memberSk('alice') },
@@ -151,10 +154,11 @@ export function cancelled(...codes: string[]): TransactionCanceledException {
 /** An error as the SDK throws it: only its name tells what happened. */
 export const awsError = (name: string): Error => Object.assign(new Error(`${name} from AWS`), { name });
 
-/** The idempotency item of a finished send, as DynamoDB returns it with ALL_OLD: raw attribute values. */
+/** The idempotency item of a send marked with `seq` at `sentAt`, as DynamoDB returns it with ALL_OLD: raw attribute values. */
 export const finishedClaim = (
   seq: number,
   content: Partial<SendFrame> = {},
+  sentAt = ORIGINAL_SENT_AT,
 ): Record<string, AttributeValue> => ({
   idempotencyKey: { S: KEY },
   conversationId: { S: 'c1' },
@@ -162,7 +166,7 @@ export const finishedClaim = (
   claimToken: { S: 'first-attempt' },
   claimedAt: { N: String(Date.parse(ORIGINAL_SENT_AT) - 50) },
   seq: { N: String(seq) },
-  sentAt: { S: ORIGINAL_SENT_AT },
+  sentAt: { S: sentAt },
   [TTL_ATTRIBUTE]: { N: '1900000000' },
 });
 
@@ -196,10 +200,50 @@ export function expectClaimReleased(): void {
   expect(ddbMock).toHaveReceivedCommandExactlyOnceWith(DeleteCommand, {
     TableName: TABLE_NAMES.idempotency,
     Key: { idempotencyKey: KEY },
-    ConditionExpression: 'claimToken = :token AND attribute_not_exists(seq)',
+    ConditionExpression: 'claimToken = :token',
     ExpressionAttributeValues: { ':token': CLAIM_TOKEN },
   });
 }
+
+/** The mark of the claim with `seq` (moved from `previous`), as the send under test makes it. */
+export const markInput = (seq: number, sentAt = NOW.toISOString(), previous?: number) => ({
+  ...CLAIM,
+  UpdateExpression: 'SET seq = :next, sentAt = :sentAt',
+  ConditionExpression:
+    previous === undefined
+      ? 'claimToken = :token AND attribute_not_exists(seq)'
+      : 'claimToken = :token AND seq = :seq',
+  ExpressionAttributeValues: {
+    ':next': seq,
+    ':sentAt': sentAt,
+    ':token': CLAIM_TOKEN,
+    ...(previous === undefined ? {} : { ':seq': previous }),
+  },
+});
+
+/** The message put fails with `fail()` while tombstone puts (the writer's own fill) succeed. */
+export function givenMessagePutFails(fail: () => unknown): void {
+  ddbMock.on(PutCommand, MESSAGES).callsFake((input: { Item?: Record<string, unknown> }) => {
+    if (input.Item?.tombstone === true) return {};
+    return fail();
+  });
+}
+
+/** The seqs whose slots the send under test filled with a tombstone, in order. */
+export const tombstonesPut = (): number[] =>
+  ddbMock
+    .commandCalls(PutCommand, MESSAGES)
+    .map((call) => call.args[0].input.Item)
+    .filter((item) => item?.tombstone === true)
+    .map((item) => Number(item?.seq));
+
+/** The seqs the send under test stored its message at, in order. */
+export const messagesPut = (): number[] =>
+  ddbMock
+    .commandCalls(PutCommand, MESSAGES)
+    .map((call) => call.args[0].input.Item)
+    .filter((item) => item?.tombstone !== true)
+    .map((item) => Number(item?.seq));
 
 export function expectNoReservation(): void {
   expect(ddbMock).not.toHaveReceivedCommandWith(UpdateCommand, COUNTER);
