@@ -8,7 +8,6 @@ import {
   type AttributeValue,
   ConditionalCheckFailedException,
   DynamoDBClient,
-  TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
@@ -16,7 +15,6 @@ import {
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -140,17 +138,6 @@ export function conditionFailed(item?: Record<string, AttributeValue>): Conditio
   });
 }
 
-/** A cancelled commit, with one reason code per transaction item (message, claim). */
-export function cancelled(...codes: string[]): TransactionCanceledException {
-  return new TransactionCanceledException({
-    message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${codes.join(', ')}]`,
-    $metadata: {},
-    CancellationReasons: codes.map((Code) =>
-      Code === 'None' ? { Code } : { Code, Message: 'The conditional request failed' },
-    ),
-  });
-}
-
 /** An error as the SDK throws it: only its name tells what happened. */
 export const awsError = (name: string): Error => Object.assign(new Error(`${name} from AWS`), { name });
 
@@ -264,7 +251,6 @@ export function givenEverythingSucceeds(): void {
     lastSeq += 1;
     return { Attributes: { lastSeq } };
   });
-  ddbMock.on(TransactWriteCommand).resolves({});
   ddbMock.on(DeleteCommand).resolves({});
   sqsMock.on(SendMessageCommand).resolves({ MessageId: 'sqs-1' });
 }
