@@ -85,7 +85,7 @@ export class ServerlessChatStack extends Stack {
     });
   }
 
-  /** The standard queue pair of shard jobs (lambdas/fanout/split.ts), with the settings of lib/wiring.ts. */
+  /** The FIFO queue pair of shard jobs (lambdas/fanout/split.ts), with the settings of lib/wiring.ts. */
   private createShardQueues(): ShardQueues {
     return new ShardQueues(this, 'FanoutShards', {
       visibilityTimeoutSeconds: shardVisibilityTimeoutSeconds(),
@@ -264,7 +264,7 @@ export class ServerlessChatStack extends Stack {
     output('FanoutQueueName', queues.queue.queueName, 'FIFO fan-out queue name');
     output('DeadLetterQueueUrl', queues.deadLetterQueue.queueUrl, 'FIFO dead-letter queue URL');
     output('DeadLetterQueueName', queues.deadLetterQueue.queueName, 'FIFO dead-letter queue name');
-    output('ShardQueueUrl', shardQueues.queue.queueUrl, 'Standard queue of fan-out shard jobs');
+    output('ShardQueueUrl', shardQueues.queue.queueUrl, 'FIFO queue of fan-out shard jobs');
     output(
       'ShardDeadLetterQueueArn',
       shardQueues.deadLetterQueue.queueArn,

@@ -50,10 +50,10 @@ export interface ShardQueuesProps {
 }
 
 /**
- * The standard queue of shard jobs and its standard dead-letter queue. A job needs no order (clients
- * order by seq), so a standard queue gives each job its own retries and lets the jobs of one message
- * run at once; SQS's own redrive (StartMessageMoveTask) puts dead jobs back. Encrypted with SQS-managed
- * keys, TLS enforced.
+ * The FIFO queue of shard jobs and its FIFO dead-letter queue. Each shard of a conversation is a message
+ * group, so a viewer's pushes keep seq order while the shards run in parallel (high-throughput FIFO: the
+ * limits apply per shard). SQS's own redrive (StartMessageMoveTask) puts dead jobs back. Encrypted with
+ * SQS-managed keys, TLS enforced.
  */
 export class ShardQueues extends Construct {
   readonly queue: Queue;
@@ -62,11 +62,18 @@ export class ShardQueues extends Construct {
   constructor(scope: Construct, id: string, props: ShardQueuesProps) {
     super(scope, id);
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      fifo: true,
+      contentBasedDeduplication: false,
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
     this.queue = new Queue(this, 'Queue', {
+      fifo: true,
+      // The split sets a deduplication id per record and shard: a retried split sends no job twice.
+      contentBasedDeduplication: false,
+      deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
+      fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(props.visibilityTimeoutSeconds),

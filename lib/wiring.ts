@@ -82,7 +82,7 @@ export interface FunctionWiring {
   /** Dead-letter queue access; its URL arrives as ENV.deadLetterQueueUrl. */
   deadLetterQueue?: QueueAccess;
   /**
-   * Shard-queue access (the standard queue of shard jobs, lambdas/fanout/split.ts); its URL arrives as
+   * Shard-queue access (the FIFO queue of shard jobs, lambdas/fanout/split.ts); its URL arrives as
    * ENV.shardQueueUrl. Its dead-letter queue is fed by SQS's redrive policy and emptied by SQS's own
    * redrive (StartMessageMoveTask), so no function is granted it.
    */
@@ -353,15 +353,15 @@ export const DEFAULT_TIMEOUT_SECONDS = 10;
 export const SHARD_CONSUMER: FunctionName = 'fanoutShard';
 
 /**
- * The shard queue pair (standard queues: a job needs no order, only its own retries) and its event
- * source, read by the stack and the local runtime alike.
+ * The shard queue pair (FIFO, one message group per shard: a viewer's pushes keep their order) and its
+ * event source, read by the stack and the local runtime alike.
  */
 export const SHARD_QUEUE = {
   /** As for the fan-out queue: at least six times the worker's timeout. */
   visibilityTimeoutFactor: 6,
   /** Receives of one job before it moves to the shard dead-letter queue. */
   defaultMaxReceiveCount: 5,
-  /** Jobs per invocation, run side by side. */
+  /** Jobs per invocation: the FIFO maximum; the shards of a batch run side by side. */
   batchSize: 10,
   reportBatchItemFailures: true,
   /** Most concurrent shard invocations: the shards of a few big rooms at once. */

@@ -162,8 +162,8 @@ export async function createQueues(
 }
 
 /**
- * Creates the standard shard dead-letter queue, then the standard shard queue that redrives into it,
- * as lib/fanout-queues.ts's ShardQueues (lib/wiring.ts's visibility timeout and maxReceiveCount unless
+ * Creates the FIFO shard dead-letter queue, then the FIFO shard queue that redrives into it, as
+ * lib/fanout-queues.ts's ShardQueues (lib/wiring.ts's visibility timeout and maxReceiveCount unless
  * `settings` says otherwise).
  */
 export async function createShardQueues(
@@ -174,10 +174,16 @@ export async function createShardQueues(
     visibilityTimeoutSeconds: shardVisibilityTimeoutSeconds(),
   },
 ): Promise<{ shards: LocalQueue; shardDeadLetter: LocalQueue }> {
-  const shardDeadLetter = await createQueue(sqs, `${prefix}-shard-dead-letter`, {
+  const shardDeadLetter = await createQueue(sqs, `${prefix}-shard-dead-letter.fifo`, {
+    FifoQueue: 'true',
+    ContentBasedDeduplication: 'false',
     MessageRetentionPeriod: String(DEAD_LETTER_RETENTION_SECONDS),
   });
-  const shards = await createQueue(sqs, `${prefix}-shards`, {
+  const shards = await createQueue(sqs, `${prefix}-shards.fifo`, {
+    FifoQueue: 'true',
+    ContentBasedDeduplication: 'false',
+    DeduplicationScope: 'messageGroup',
+    FifoThroughputLimit: 'perMessageGroupId',
     VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
     RedrivePolicy: JSON.stringify({
       deadLetterTargetArn: shardDeadLetter.arn,

@@ -51,7 +51,7 @@ export interface FanoutDeps extends DeliveryDeps {
   eventBridge?: Pick<EventBridgeClient, 'send'>;
   eventBusName?: string;
   deadLetterQueueUrl: string;
-  /** The standard queue of shard jobs (./split.ts); a sharded conversation's records fail without it. */
+  /** The FIFO queue of shard jobs (./split.ts); a sharded conversation's records fail without it. */
   shardQueueUrl?: string;
   /** The invocation's remaining time (Lambda context); absent means no deadline. */
   remainingTimeMs?: () => number;

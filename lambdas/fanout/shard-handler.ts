@@ -1,5 +1,5 @@
 /**
- * Shard worker: the event source is the standard shard queue (batch ≤ 10, ReportBatchItemFailures).
+ * Shard worker: the event source is the FIFO shard queue (batch ≤ 10, ReportBatchItemFailures).
  * It reports under the fan-out's service name, so the fan-out's failure alarm and dashboard count its
  * failed jobs too.
  */

@@ -1,10 +1,11 @@
 /**
- * The shard worker: each record of the standard shard queue is one shard job (./split.ts), which reads
- * its shard's subscriptions (one consistent Query, G5) and posts the record's push to them as the inline
- * fan-out does (./deliver.ts: 410s forgotten, failing connections evicted, expired tokens ended). The
- * jobs of a batch run side by side; a job that fails is reported alone in batchItemFailures, so SQS
- * retries only it, and after maxReceiveCount keeps it in the shard DLQ (nothing is lost: a redrive
- * posts it again, and clients dedupe by seq).
+ * The shard worker: each record of the FIFO shard queue is one shard job (./split.ts), which reads its
+ * shard's subscriptions (one consistent Query, G5) and posts the record's push to them as the inline
+ * fan-out does (./deliver.ts: 410s forgotten, failing connections evicted, expired tokens ended). A
+ * shard is a message group: its jobs run in seq order, the shards of a batch side by side. A job that
+ * fails is reported with the later jobs of its shard (so a retry never reorders them), the other shards
+ * carry on; after maxReceiveCount it waits in the shard DLQ (nothing is lost: a redrive posts it again,
+ * and clients dedupe by seq).
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseQueueBody } from '../../shared/queue-body';
@@ -66,22 +67,39 @@ export async function processShardJob(deps: ShardDeps, record: SQSRecord): Promi
 }
 
 /**
- * Runs a batch of shard jobs side by side; each job that failed is reported for retry, the others are
- * done. Failures are counted as `fanoutFailures`, like failed FIFO records.
+ * Runs a batch of shard jobs: each shard (message group) in order, the shards side by side. A failed
+ * job fails the later jobs of its shard, not the other shards; the failures go back to SQS as
+ * batchItemFailures. Only the jobs whose own run failed count as `fanoutFailures`, as in the FIFO consumer.
  */
 export async function processShardBatch(deps: ShardDeps, event: SQSEvent): Promise<SQSBatchResponse> {
-  const outcomes = await Promise.allSettled(event.Records.map((record) => processShardJob(deps, record)));
-  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
-  outcomes.forEach((outcome, index) => {
-    const record = event.Records[index];
-    if (outcome.status === 'fulfilled' || record === undefined) return;
-    deps.logger.error('Shard job failed; SQS will retry it alone', {
-      messageId: record.messageId,
-      receiveCount: record.attributes.ApproximateReceiveCount,
-      error: outcome.reason,
-    });
-    batchItemFailures.push({ itemIdentifier: record.messageId });
-  });
-  if (batchItemFailures.length > 0) deps.metrics.record('fanoutFailures', batchItemFailures.length);
+  const groups = new Map<string, SQSRecord[]>();
+  for (const record of event.Records) {
+    const group = record.attributes.MessageGroupId ?? record.messageId;
+    groups.set(group, [...(groups.get(group) ?? []), record]);
+  }
+  const failed = new Set<string>();
+  let ownFailures = 0;
+  await Promise.all(
+    [...groups.values()].map(async (records) => {
+      for (const [index, record] of records.entries()) {
+        try {
+          await processShardJob(deps, record);
+        } catch (err: unknown) {
+          deps.logger.error('Shard job failed; SQS will retry it and the rest of its shard', {
+            messageId: record.messageId,
+            receiveCount: record.attributes.ApproximateReceiveCount,
+            error: err,
+          });
+          ownFailures++;
+          for (const rest of records.slice(index)) failed.add(rest.messageId);
+          return;
+        }
+      }
+    }),
+  );
+  const batchItemFailures = event.Records.filter((record) => failed.has(record.messageId)).map((record) => ({
+    itemIdentifier: record.messageId,
+  }));
+  if (ownFailures > 0) deps.metrics.record('fanoutFailures', ownFailures);
   return { batchItemFailures };
 }

@@ -1,17 +1,20 @@
 /**
- * The split of a sharded conversation's record into shard jobs: one message per shard on a standard SQS
- * queue, its body the record as the FIFO queue carried it and its shard in the `shard` attribute. The
- * FIFO consumer holds the conversation's message group only for these sends (up to 10 entries per
- * SendMessageBatch: 4 calls for 32 shards and the base partition); the shard worker (./shard.ts) posts each shard in parallel,
- * and a job that fails is retried alone by SQS, then kept in the shard DLQ.
+ * The split of a sharded conversation's record into shard jobs: one message per shard on the FIFO shard
+ * queue, its body the record as the fan-out queue carried it and its shard in the `shard` attribute. Each
+ * shard is a message group of its own (`conversationId#n`), so one shard's jobs are posted in seq order
+ * (a viewer sees no reordering) while the shards run in parallel. The FIFO consumer holds the
+ * conversation's message group only for these sends (up to 10 entries per SendMessageBatch: 4 calls for
+ * 32 shards and the base partition); a job that fails holds only its own shard, is retried alone, and
+ * after maxReceiveCount waits in the shard DLQ.
  */
+import { createHash } from 'node:crypto';
 import {
   SendMessageBatchCommand,
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { encodeQueueBody, type QueueRecord } from '../../shared/queue-body';
-import type { ShardRead } from '../../shared/store/connections';
+import { type ShardRead, shardKey } from '../../shared/store/connections';
 import type { DeliveryReport } from './deliver';
 
 /** The message attribute that names a job's shard (0 is the conversation's base partition). */
@@ -34,8 +37,7 @@ export function shardsToPost(base: ShardRead): number[] {
 
 /**
  * Sends one job per shard of `base` for `record`. Entries SQS refuses are sent again; if some still
- * fail the record fails, so the FIFO queue retries it (the jobs already sent post again: clients
- * dedupe by seq).
+ * fail the record fails, so the fan-out queue retries it (the jobs already sent are deduplicated).
  * @throws Error when the shard queue is not configured or some jobs could not be sent.
  */
 export async function splitIntoShards(
@@ -54,9 +56,14 @@ export async function splitIntoShards(
     Math.min(SEND_BATCH_MAX, Math.floor(SEND_BATCH_MAX_BYTES / (body.length + ENTRY_OVERHEAD_BYTES))),
   );
   const shards = shardsToPost(base);
+  // The same record split again (a FIFO retry after a refused entry) makes the same ids: SQS drops the
+  // jobs it already has for five minutes.
+  const digest = createHash('sha256').update(body).digest('base64url');
   let pending: SendMessageBatchRequestEntry[] = shards.map((shard) => ({
     Id: String(shard),
     MessageBody: body,
+    MessageGroupId: shardKey(record.conversationId, shard),
+    MessageDeduplicationId: `${shard}:${digest}`,
     MessageAttributes: { [SHARD_ATTRIBUTE]: { DataType: 'Number', StringValue: String(shard) } },
   }));
   for (let attempt = 1; attempt <= SEND_ATTEMPTS && pending.length > 0; attempt++) {

@@ -89,30 +89,37 @@ function tableId(template: Template, name: TableName): string {
 }
 
 function queueIds(template: Template): { queue: string; deadLetterQueue: string } {
-  const fifo = { FifoQueue: true };
-  const queue = single(
-    template.findResources('AWS::SQS::Queue', { Properties: { ...fifo, RedrivePolicy: Match.anyValue() } }),
-    'fan-out queue',
-  );
-  const deadLetterQueue = single(
-    template.findResources('AWS::SQS::Queue', { Properties: { ...fifo, RedrivePolicy: Match.absent() } }),
-    'dead-letter queue',
-  );
-  return { queue, deadLetterQueue };
+  return queuePair(template, 'FanoutQueue', 'FanoutDeadLetterQueue', 'fan-out');
 }
 
-/** The logical ids of the standard shard queue and its standard dead-letter queue. */
+/** The logical ids of the FIFO shard queue and its FIFO dead-letter queue. */
 function shardQueueIds(template: Template): { queue: string; deadLetterQueue: string } {
-  const standard = { FifoQueue: Match.absent() };
+  return queuePair(template, 'FanoutShardsQueue', 'FanoutShardsDeadLetterQueue', 'shard');
+}
+
+/** A queue and its dead-letter queue, told apart from the other pair by their constructs' logical ids. */
+function queuePair(
+  template: Template,
+  queuePrefix: string,
+  deadLetterPrefix: string,
+  what: string,
+): { queue: string; deadLetterQueue: string } {
+  const only = (found: Record<string, unknown>, prefix: string) =>
+    Object.fromEntries(Object.entries(found).filter(([id]) => id.startsWith(prefix)));
+  const fifo = { FifoQueue: true };
   const queue = single(
-    template.findResources('AWS::SQS::Queue', {
-      Properties: { ...standard, RedrivePolicy: Match.anyValue() },
-    }),
-    'shard queue',
+    only(
+      template.findResources('AWS::SQS::Queue', { Properties: { ...fifo, RedrivePolicy: Match.anyValue() } }),
+      queuePrefix,
+    ),
+    `${what} queue`,
   );
   const deadLetterQueue = single(
-    template.findResources('AWS::SQS::Queue', { Properties: { ...standard, RedrivePolicy: Match.absent() } }),
-    'shard dead-letter queue',
+    only(
+      template.findResources('AWS::SQS::Queue', { Properties: { ...fifo, RedrivePolicy: Match.absent() } }),
+      deadLetterPrefix,
+    ),
+    `${what} dead-letter queue`,
   );
   return { queue, deadLetterQueue };
 }
@@ -157,7 +164,7 @@ describe('ServerlessChatStack with default props', () => {
   });
 
   describe('shard queues', () => {
-    it('moves a shard job to a standard dead-letter queue after 5 failed receives, kept 14 days', () => {
+    it('moves a shard job to a FIFO dead-letter queue after 5 failed receives, kept 14 days', () => {
       const { queue, deadLetterQueue } = shardQueueIds(template);
       const resources = template.toJSON().Resources;
 
@@ -166,6 +173,17 @@ describe('ServerlessChatStack with default props', () => {
         maxReceiveCount: SHARD_QUEUE.defaultMaxReceiveCount,
       });
       expect(resources[deadLetterQueue].Properties.MessageRetentionPeriod).toBe(14 * 24 * 60 * 60);
+    });
+
+    it('keeps each shard in order with a message group of its own, under high-throughput FIFO limits', () => {
+      const { queue } = shardQueueIds(template);
+
+      expect(template.toJSON().Resources[queue].Properties).toMatchObject({
+        FifoQueue: true,
+        ContentBasedDeduplication: false,
+        DeduplicationScope: 'messageGroup',
+        FifoThroughputLimit: 'perMessageGroupId',
+      });
     });
 
     it('encrypts both shard queues with SQS-managed keys and denies every request made without TLS', () => {

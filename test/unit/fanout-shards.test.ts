@@ -26,6 +26,7 @@ import { LIMITS } from '../../shared/limits';
 import { createDisconnector, createPoster } from '../../shared/poster';
 import type { ChatMessage } from '../../shared/protocol';
 import { SHARDS_MARKER, shardKey, shardOf, subscriptionPartition } from '../../shared/store/connections';
+import { range } from '../e2e/chat-client';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
@@ -61,7 +62,7 @@ function sqsRecord(body: string, messageId: string, shard?: number): SQSRecord {
       SentTimestamp: '0',
       SenderId: 'sender',
       ApproximateFirstReceiveTimestamp: '0',
-      MessageGroupId: JSON.parse(body).conversationId,
+      MessageGroupId: shard === undefined ? JSON.parse(body).conversationId : shardKey('room', shard),
     },
     messageAttributes:
       shard === undefined
@@ -211,6 +212,12 @@ describe('the FIFO consumer', () => {
     const input = sqs.commandCalls(SendMessageBatchCommand)[0]?.args[0].input as SendMessageBatchCommandInput;
     const body = input.Entries?.[0]?.MessageBody;
     expect(JSON.parse(String(body))).toEqual(m);
+    expect(input.Entries?.map((entry) => entry.MessageGroupId)).toEqual([
+      'room',
+      ...range(9).map((shard) => `room#${shard}`),
+    ]);
+    const dedupIds = input.Entries?.map((entry) => entry.MessageDeduplicationId);
+    expect(new Set(dedupIds).size).toBe(10);
     expect(api).not.toReceiveCommand(PostToConnectionCommand);
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
   });
@@ -263,6 +270,42 @@ describe('the shard worker', () => {
       's5a',
       's5b',
     ]);
+  });
+
+  it('posts the jobs of one shard in seq order, one after the other', async () => {
+    // Prepare
+    givenPartitions({ 'room#3': listeners('viewer') });
+    const jobs = [4, 5, 6].map((seq) => sqsRecord(JSON.stringify(message('room', seq)), `job-${seq}`, 3));
+
+    // Act
+    const response = await processShardBatch(deps(), { Records: jobs });
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    const seqs = api
+      .commandCalls(PostToConnectionCommand)
+      .map((call) => (JSON.parse(String(call.args[0].input.Data)) as ChatMessage).seq);
+    expect(seqs).toEqual([4, 5, 6]);
+  });
+
+  it('fails the later jobs of a failed shard with it, so a retry never reorders them', async () => {
+    // Prepare: shard 3's viewer is throttled from seq 5 on.
+    givenPartitions({ 'room#3': listeners('viewer'), 'room#4': listeners('other') });
+    let posts = 0;
+    api.on(PostToConnectionCommand, { ConnectionId: 'viewer' }).callsFake(() => {
+      posts++;
+      if (posts > 1) throw new LimitExceededException({ message: 'throttled', $metadata: {} });
+      return {};
+    });
+    const jobs = [4, 5, 6].map((seq) => sqsRecord(JSON.stringify(message('room', seq)), `job-${seq}`, 3));
+    const d = deps();
+
+    // Act
+    const response = await processShardBatch(d, { Records: [...jobs, job(4, 'other-shard')] });
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'job-5' }, { itemIdentifier: 'job-6' }]);
+    expect(d.metrics.record).toHaveBeenCalledWith('fanoutFailures', 1);
   });
 
   it('reports only the failed job of a batch for retry: the other shards are done', async () => {
