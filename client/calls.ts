@@ -3,7 +3,7 @@
  * invitations, uploads, lists and pages, rooms. The stateful ones (sending, streams, typing) are
  * ChatClient's (./client.ts), which extends this class.
  */
-import { LIMITS } from '../shared/limits';
+import { CLIENT_LIMITS } from '../shared/client-limits';
 import { Emitter } from './emitter';
 import type { ClientEvents } from './options';
 import { type OlderPage, toOlderPage } from './pages';
@@ -136,12 +136,15 @@ export abstract class ChatCalls extends Emitter<ClientEvents> {
    * by `lastActivityAt`. `hasMore` says pages were left unread.
    */
   async listAllConversations(
-    maxPages = Math.ceil(LIMITS.maxConversationsPerUser / LIMITS.maxPageSize) + 1,
+    maxPages = Math.ceil(CLIENT_LIMITS.maxConversationsPerUser / CLIENT_LIMITS.maxPageSize) + 1,
   ): Promise<Actions['listConversations']['ack']> {
     const conversations: Actions['listConversations']['ack']['conversations'] = [];
     let cursor: string | undefined;
     for (let page = 0; page < maxPages; page++) {
-      const next = await this.listConversations({ limit: LIMITS.maxPageSize, ...(cursor && { cursor }) });
+      const next = await this.listConversations({
+        limit: CLIENT_LIMITS.maxPageSize,
+        ...(cursor && { cursor }),
+      });
       conversations.push(...next.conversations);
       cursor = next.nextCursor;
       if (!next.hasMore || cursor === undefined) break;

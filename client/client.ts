@@ -4,7 +4,7 @@
  * streams (./stream.ts).
  */
 import type { BackoffPolicy } from '../shared/backoff';
-import { LIMITS } from '../shared/limits';
+import { CLIENT_LIMITS } from '../shared/client-limits';
 import { ChatCalls } from './calls';
 import { type ClientEvents, type ConnectOptions, randomId, systemScheduler } from './options';
 import { MemoryOutboxStore, Outbox, type OutboxEntry } from './outbox';
@@ -226,7 +226,10 @@ export class ChatClient extends ChatCalls {
   typing(conversationId: string): Promise<boolean> {
     const now = this.scheduler.now();
     const last = this.typedAt.get(conversationId);
-    if (this.connection.state !== 'open' || (last !== undefined && now - last < LIMITS.typingThrottleMs))
+    if (
+      this.connection.state !== 'open' ||
+      (last !== undefined && now - last < CLIENT_LIMITS.typingThrottleMs)
+    )
       return Promise.resolve(false);
     this.typedAt.set(conversationId, now);
     return this.request('typing', { conversationId }).then(

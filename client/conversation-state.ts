@@ -2,7 +2,7 @@
  * What an app shows around a conversation's messages (who is in it, typing, online, how far each member
  * has read), kept by the SDK from answers and pushes so that every app does not rebuild it.
  */
-import { LIMITS } from '../shared/limits';
+import { CLIENT_LIMITS } from '../shared/client-limits';
 import type { MembershipEvent, PresenceAck, Scheduler } from './types';
 
 /** A conversation's state as last known: a new object after every change, never mutated. */
@@ -105,7 +105,7 @@ export class ConversationStateKeeper {
     this.typing.get(userId)?.();
     this.typing.set(
       userId,
-      this.scheduler.after(LIMITS.typingShownMs, () => {
+      this.scheduler.after(CLIENT_LIMITS.typingShownMs, () => {
         this.typing.delete(userId);
         this.publish();
       }),

@@ -5,7 +5,7 @@
  * Storage is pluggable (./outbox-store.ts), so a page reload or a restarted process resumes the sends
  * it had not finished.
  */
-import { LIMITS } from '../shared/limits';
+import { CLIENT_LIMITS } from '../shared/client-limits';
 import { copy, type OutboxEntry, type OutboxStore } from './outbox-store';
 import { type OutboxChange, type PendingSend, pendingSend, type SentAck } from './pending-send';
 import { type Attachment, type ChatMessage, ChatRequestError, type SendAck } from './types';
@@ -38,10 +38,10 @@ const REMEMBERED_ACKS = 500;
 function bodyProblem(body: string): ChatRequestError | undefined {
   if (body === '' || body.isWellFormed?.() === false)
     return new ChatRequestError('invalid_request', 'The body must be non-empty, well-formed Unicode');
-  if (new TextEncoder().encode(body).length > LIMITS.maxBodyBytes)
+  if (new TextEncoder().encode(body).length > CLIENT_LIMITS.maxBodyBytes)
     return new ChatRequestError(
       'payload_too_large',
-      `The body is over ${LIMITS.maxBodyBytes} bytes of UTF-8`,
+      `The body is over ${CLIENT_LIMITS.maxBodyBytes} bytes of UTF-8`,
     );
   return undefined;
 }

@@ -1,6 +1,6 @@
 /** The request pipeline: each request until it is answered, and what may be resent or outlive its connection. */
 import { type BackoffPolicy, fullJitterDelay } from '../shared/backoff';
-import { LIMITS } from '../shared/limits';
+import { CLIENT_LIMITS } from '../shared/client-limits';
 import { type Action, type Actions, ChatRequestError, type ReconnectReason, type Scheduler } from './types';
 
 /** A request as long as it is not finished: possibly several attempts, each with its own requestId. */
@@ -152,10 +152,10 @@ export class Requests {
     const requestId = String(++this.nextRequestId);
     const text = JSON.stringify({ ...request.frame, requestId });
     // A frame over the limit makes API Gateway close the socket; resending it would loop forever.
-    if (utf8Length(text) > LIMITS.maxFrameBytes) {
+    if (utf8Length(text) > CLIENT_LIMITS.maxFrameBytes) {
       this.finish(
         request,
-        new ChatRequestError('payload_too_large', `The frame is over ${LIMITS.maxFrameBytes} bytes`),
+        new ChatRequestError('payload_too_large', `The frame is over ${CLIENT_LIMITS.maxFrameBytes} bytes`),
       );
       return;
     }

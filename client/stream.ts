@@ -2,7 +2,7 @@
  * One conversation as the app sees it: each message exactly once, in seq order (G4), whatever order,
  * how many times and over how many connections the server delivered it.
  */
-import { LIMITS } from '../shared/limits';
+import { CLIENT_LIMITS } from '../shared/client-limits';
 import { type ConversationState, ConversationStateKeeper } from './conversation-state';
 import { Emitter } from './emitter';
 import { type OlderPage, toMembership, toMessage, toOlderPage, versionOf } from './pages';
@@ -52,7 +52,7 @@ export interface StreamHost {
 }
 
 /** A gap still open after a history read waits longer each time, up to the writer lease: by then it is filled. */
-const MAX_GAP_WAIT_MS = LIMITS.writerLeaseMs;
+const MAX_GAP_WAIT_MS = CLIENT_LIMITS.writerLeaseMs;
 
 /**
  * Where a stream starts: after `afterSeq` (a seq the app has), else with the last `backlog` entries
@@ -108,8 +108,8 @@ export class ConversationStream extends Emitter<StreamEvents> {
       (state) => this.emit('state', state),
       host.members,
     );
-    const { afterSeq, backlog = LIMITS.defaultPageSize } = start;
-    this.backlog = afterSeq === undefined ? Math.max(0, Math.min(backlog, LIMITS.maxPageSize)) : 0;
+    const { afterSeq, backlog = CLIENT_LIMITS.defaultPageSize } = start;
+    this.backlog = afterSeq === undefined ? Math.max(0, Math.min(backlog, CLIENT_LIMITS.maxPageSize)) : 0;
     if (afterSeq !== undefined) this.startAt(afterSeq);
   }
 
@@ -267,7 +267,7 @@ export class ConversationStream extends Emitter<StreamEvents> {
    * Reads the page before the oldest seq this stream has (scroll-back). Calls run one at a time, each
    * continuing where the previous one stopped.
    */
-  loadOlder(limit: number = LIMITS.defaultPageSize): Promise<OlderPage> {
+  loadOlder(limit: number = CLIENT_LIMITS.defaultPageSize): Promise<OlderPage> {
     const page = this.older.then(async (): Promise<OlderPage> => {
       await this.ready;
       const beforeSeq = this.oldest ?? 1;
@@ -367,7 +367,7 @@ export class ConversationStream extends Emitter<StreamEvents> {
     const delivered = this.delivered;
     if (delivered === undefined || this.syncing || !this.host.isOpen()) return;
     const end = Math.min(this.top + 1, ...this.held.keys());
-    const beforeSeq = Math.min(end, delivered + 1 + LIMITS.maxPageSize);
+    const beforeSeq = Math.min(end, delivered + 1 + CLIENT_LIMITS.maxPageSize);
     this.repairing = true;
     this.gapRetries++;
     try {

@@ -1,9 +1,11 @@
+import { CLIENT_LIMITS } from './client-limits';
+
 /** Limits of the wire protocol, chosen to fit the API Gateway WebSocket quotas in SPEC.md. */
 export const LIMITS = {
   /** API Gateway refuses client frames above 32 KB; we refuse them too, before parsing. */
-  maxFrameBytes: 32 * 1024,
+  maxFrameBytes: CLIENT_LIMITS.maxFrameBytes,
   /** A message body must fit in one pushed frame together with its envelope. */
-  maxBodyBytes: 16 * 1024,
+  maxBodyBytes: CLIENT_LIMITS.maxBodyBytes,
   /** A reply (for example a backlog page) must stay under the 128 KB message quota. */
   maxReplyBytes: 100 * 1024,
   /** Members of one conversation, the creator included, on create and on every add. */
@@ -19,7 +21,7 @@ export const LIMITS = {
    * when they leave or are removed (shared/store/conversations/profiles.ts). Above it, whoever tries to add them, and they
    * themselves, are refused `limit_exceeded`.
    */
-  maxConversationsPerUser: 500,
+  maxConversationsPerUser: CLIENT_LIMITS.maxConversationsPerUser,
   /** Users one user may block (a string set on their profile item, which must stay well under 400 KB). */
   maxBlockedUsers: 1_000,
   /**
@@ -50,8 +52,8 @@ export const LIMITS = {
    */
   subscriptionShards: 32,
   maxTitleLength: 200,
-  defaultPageSize: 50,
-  maxPageSize: 100,
+  defaultPageSize: CLIENT_LIMITS.defaultPageSize,
+  maxPageSize: CLIENT_LIMITS.maxPageSize,
   /** Connections live at most 2 h on API Gateway; items outlive that a little, then TTL removes them. */
   connectionTtlSeconds: 3 * 60 * 60,
   /** The send function's timeout (lib/wiring.ts uses it); no send outlives it on AWS or locally. */
@@ -61,14 +63,14 @@ export const LIMITS = {
    * it the writer cannot still be running (the send timeout plus 5 s for clocks), so a resend may take
    * the claim over and a reader may fill the seq with a tombstone.
    */
-  writerLeaseMs: 15_000,
+  writerLeaseMs: CLIENT_LIMITS.writerLeaseMs,
   /** At most one `typing` event per user per conversation in this window; more are acked `throttled`. */
-  typingThrottleMs: 3_000,
+  typingThrottleMs: CLIENT_LIMITS.typingThrottleMs,
   /**
    * How long a `typing` push shows someone as typing (the SDK's `room.state.typing`), unless their message
    * comes first: a little longer than the throttle, so a steady typist's pushes keep them shown.
    */
-  typingShownMs: 4_000,
+  typingShownMs: CLIENT_LIMITS.typingShownMs,
   /**
    * Messages one user may send into one conversation: a token bucket refilled at `sendRatePerSecond`
    * holding at most `sendBurst` (a client flushing its outbox after a reconnect sends a burst at once).
