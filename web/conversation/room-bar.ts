@@ -18,6 +18,8 @@ const plural = (count: number, one: string, many: string) => `${count} ${count =
 
 export class RoomBar {
   private info: RoomInfo | undefined;
+  /** The first read of the room's settings, asked once however many state changes come meanwhile. */
+  private finding: Promise<void> | undefined;
   /** When this user's next message may go (epoch ms), after their last one was acked in slow mode. */
   private nextTurnAt = 0;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
@@ -44,18 +46,20 @@ export class RoomBar {
 
   /**
    * The conversation turned out to be a room (its subscribe answered a viewer count, or the page created
-   * or joined it): its settings are read, unless `info` has them, and kept fresh while it is open.
+   * or joined it): its settings are read once, unless `info` has them, and kept fresh while it is open.
    */
-  async found(info?: RoomInfo): Promise<void> {
-    if (this.info !== undefined || this.closed) return;
-    this.show(info ?? (await this.chat.roomInfo(this.conversationId).catch(() => undefined)));
-    if (this.timers.length > 0 || this.closed) return;
-    this.timers.push(
-      setInterval(() => {
-        if (document.visibilityState === 'visible') void this.refresh();
-      }, REFRESH_MS),
-      setInterval(() => this.renderSlowMode(), 1_000),
+  found(info?: RoomInfo): Promise<void> {
+    if (info) {
+      this.show(info);
+      this.finding = Promise.resolve();
+    }
+    this.finding ??= this.chat.roomInfo(this.conversationId).then(
+      (read) => this.show(read),
+      () => {
+        this.finding = undefined; // asked again at the next state change
+      },
     );
+    return this.finding;
   }
 
   /** The SDK's viewer count of the room changed (from a subscribe or a room answer). */
@@ -83,8 +87,15 @@ export class RoomBar {
     if (info) this.show(info);
   }
 
-  private show(info: RoomInfo | undefined): void {
-    if (info === undefined || this.closed) return;
+  private show(info: RoomInfo): void {
+    if (this.closed) return;
+    if (this.timers.length === 0)
+      this.timers.push(
+        setInterval(() => {
+          if (document.visibilityState === 'visible') void this.refresh();
+        }, REFRESH_MS),
+        setInterval(() => this.renderSlowMode(), 1_000),
+      );
     this.info = info;
     ui.roomBar.hidden = false;
     this.viewers(info.memberCount);
