@@ -232,6 +232,11 @@ export async function run(options: ChatOptions, screen: Screen, interactive: boo
     watchElsewhere(chat, conversationId, names, screen, me);
     noteRoomState(chat, stream, screen, me);
     await stream.ready;
+    // Only a room's subscribe answers a viewer count: a room joined with --conversation is one too.
+    if (room === undefined && stream.state.viewers !== undefined) {
+      room = await chat.roomInfo(conversationId).catch(() => undefined);
+      if (room) view.room = new RoomWatch(chat, room, screen, roomServer);
+    }
     if (conversation.kind === 'join')
       screen.show(
         line(

@@ -60,7 +60,7 @@ describe('npm run chat: rooms', () => {
     }
   }, 120_000);
 
-  it('joins a public room by its id alone, and refuses room options that go with another', async () => {
+  it('joins a public room by its id alone, finds it again with --conversation, and refuses room options that go with another', async () => {
     // Prepare
     const rae = uniqueUser('rae');
     const sam = uniqueUser('sam');
@@ -77,11 +77,17 @@ describe('npm run chat: rooms', () => {
     samCli.endInput();
     raeCli.endInput();
     const misused = cli(['--user', sam, '--to', rae, '--code', 'c'.repeat(22)]);
+    // Back in with --conversation: the room is found by its subscribe, and /room works there too.
+    const again = cli(['--user', sam, '--conversation', roomId]);
+    again.type('/room');
+    again.endInput();
 
     // Assess
     expect(await samCli.exited).toBe(0);
     expect(await raeCli.exited).toBe(0);
     expect(await misused.exited).toBe(2);
     expect(misused.stderr).toContain('--code goes with --room');
+    expect(await again.exited).toBe(0);
+    expect(again.stderr).toMatch(/✓ Room \S+ "Launch": 2 viewers · public/);
   }, 120_000);
 });
