@@ -5,7 +5,7 @@
  * loaded the way Lambda loads them: the function's environment, and `@aws-sdk/*` resolved through
  * NODE_PATH (here the project's node_modules; on Lambda the runtime's copy).
  *
- * `npx tsx bench/bundles.ts` runs it; `reportBundles()` is the step for `npm run bench`.
+ * `npm run bench bundles` runs it as a part of the bench, `npx tsx bench/bundles.ts` alone.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

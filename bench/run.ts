@@ -2,7 +2,8 @@
  * `npm run bench [part...]`: measures the local runtime (real handlers, DynamoDB Local, fauxqs) on this
  * machine, then counts what each bill scenario makes AWS do and prices it (bench/bill.ts). Local
  * numbers show the code path's overhead and its behaviour under contention; they are not AWS latencies.
- * Parts: `latency`, `hot`, each bill scenario's id, or `bill` for all of them; none means everything.
+ * Parts: `latency`, `hot`, `bundles` (the Lambda bundles' sizes and load times, bench/bundles.ts), each bill
+ * scenario's id, or `bill` for all of them; none means everything.
  */
 
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime';
@@ -10,6 +11,7 @@ import { LIMITS } from '../shared/limits';
 import { ChatClient } from '../test/e2e/chat-client';
 import { createConversation, letAnyoneAdd } from '../test/e2e/helpers';
 import { runBill } from './bill';
+import { reportBundles } from './bundles';
 import { runBurst, runSequential } from './burst';
 import { instrument } from './instrument';
 import { BillMeter } from './meter';
@@ -29,7 +31,7 @@ async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
   }
 }
 
-const MEASUREMENTS = ['latency', 'hot'] as const;
+const MEASUREMENTS = ['latency', 'hot', 'bundles'] as const;
 
 /** The parts named on the command line; none names every part. */
 function selectParts(args: string[]): { measurements: Set<string>; scenarios: Scenario[] } {
@@ -74,6 +76,8 @@ async function main(): Promise<void> {
   } finally {
     await runtime.stop();
   }
+  if (parts.measurements.has('bundles'))
+    console.log(`\nLambda bundles (bench/bundles.ts):\n\n${reportBundles()}`);
 }
 
 /**
