@@ -132,6 +132,36 @@ describe('rooms in the SDK', () => {
     expect(states.filter((s) => s.viewers === 41)).toHaveLength(1);
   });
 
+  it('leaves a room with leave: its stream closes, and the room is heard of no more', async () => {
+    // Prepare
+    const { chat, connectNow } = harness();
+    const socket = await connectNow();
+    const stream = chat.conversation(R, { afterSeq: 0 });
+    await settle();
+    socket.ack(socket.last('subscribe'), {
+      conversationId: R,
+      messages: [],
+      hasMore: false,
+      lastSeq: 0,
+      memberCount: 3,
+    });
+    await stream.ready;
+    const heard: number[] = [];
+    stream.on('message', (m) => heard.push(m.seq));
+
+    // Act
+    const left = chat.leave(R);
+    await settle();
+    socket.ack(socket.last('leave'), { conversationId: R, left: true });
+    await left;
+    socket.push(R, 1);
+
+    // Assess
+    expect(socket.last('leave')).toMatchObject({ conversationId: R });
+    expect(heard).toEqual([]);
+    expect(chat.conversation(R)).not.toBe(stream); // a new stream, should the user join again
+  });
+
   it('has no viewer count for a conversation that is not a room', async () => {
     // Prepare
     const { chat, connectNow } = harness();
