@@ -17,15 +17,20 @@ beforeAll(() =>
 );
 
 /** Pushed frames of one conversation that take a seq (messages and membership changes), in arrival order. */
+/**
+ * What a client shows of a conversation, by seq: the message and membership pushes, and the messages it
+ * sent itself, which it has from their acks (the sending connection is not pushed them).
+ */
 const ordered = (client: ChatClient, conversationId: string): string[] =>
   client.frames
     .filter(
       (frame) =>
-        frame.requestId === undefined &&
-        ['message', 'membership'].includes(String(frame.type)) &&
-        frame.conversationId === conversationId,
+        frame.conversationId === conversationId &&
+        ((frame.requestId === undefined && ['message', 'membership'].includes(String(frame.type))) ||
+          (frame.type === 'ack' && frame.action === 'send')),
     )
-    .map((frame) => (frame.type === 'message' ? `message:${frame.seq}` : `${frame.event}:${frame.seq}`));
+    .sort((a, b) => Number(a.seq) - Number(b.seq))
+    .map((frame) => (frame.type === 'membership' ? `${frame.event}:${frame.seq}` : `message:${frame.seq}`));
 
 const pushed = (client: ChatClient, type: string): Frame[] =>
   client.frames.filter((frame) => frame.type === type && frame.requestId === undefined);
