@@ -11,17 +11,12 @@ import { mapWithConcurrency } from '../../shared/concurrency';
 import { TokenExpiredError } from '../../shared/errors';
 import type { MetricSink } from '../../shared/metrics';
 import type { DisconnectFn, PostFn } from '../../shared/poster';
-import {
-  type DeletedFrame,
-  type EditedFrame,
-  type MembershipFrame,
-  type MessageFrame,
-  toMessageFrame,
-} from '../../shared/protocol';
+import { type SequencedFrame, toMessageFrame } from '../../shared/protocol';
 import { messageOf, type QueueRecord } from '../../shared/queue-body';
 import { errorFrame } from '../../shared/route-kit';
 import { deleteConnection, type Listener } from '../../shared/store/connections';
 import type { TableNames } from '../../shared/tables';
+import { coalesce } from './coalesce';
 
 /** Posts in flight at once per record: enough to hide latency, few enough to stay under throttling. */
 export const DEFAULT_CONCURRENCY = 10;
@@ -90,9 +85,7 @@ export class FanoutDeliveryError extends Error {
  * The frame pushed for a record: `message` for a message, `edited`, `deleted` or `membership` for an
  * event.
  */
-export function toPushFrame(
-  record: QueueRecord,
-): MessageFrame | EditedFrame | DeletedFrame | MembershipFrame {
+export function toPushFrame(record: QueueRecord): SequencedFrame {
   if (!('kind' in record)) return toMessageFrame(messageOf(record));
   if (record.kind === 'edit') {
     const { kind: _, ...edit } = record;
@@ -120,14 +113,19 @@ async function forgetConnection(deps: DeliveryDeps, connectionId: string, partit
   }
 }
 
+/** Posts `posts` to one connection in order, stopping at the first that is not delivered. */
 async function deliverToConnection(
   deps: DeliveryDeps,
   connectionId: string,
   partition: string,
-  data: string,
+  posts: readonly string[],
 ): Promise<ConnectionOutcome> {
-  const result = await deps.post(connectionId, data);
-  if (result.status === 'delivered') return 'delivered';
+  let result: Awaited<ReturnType<PostFn>> | undefined;
+  for (const data of posts) {
+    result = await deps.post(connectionId, data);
+    if (result.status !== 'delivered') break;
+  }
+  if (result === undefined || result.status === 'delivered') return 'delivered';
   if (result.status === 'gone') {
     await forgetConnection(deps, connectionId, partition);
     return 'gone';
@@ -176,8 +174,30 @@ export interface Delivery {
 }
 
 /**
- * Pushes one record to `subscribed` (the listeners read from `partition`), `concurrency` at a time,
- * except a message's sending connection (`senderConnectionId`: it has its ack). Every connection is
+ * What one connection is posted for a run of records of one conversation, in order: the pushes it is due
+ * (a message is not pushed to its sending connection, `senderConnectionId`: it has its ack), coalesced
+ * into as few posts as the billing unit allows (./coalesce.ts). One record makes one post, its push as
+ * it always was. Connections due the same pushes share one coalescing.
+ */
+function postsFor(records: readonly QueueRecord[]): (connectionId: string) => string[] {
+  const frames = records.map(toPushFrame);
+  const senders = records.map((record) => ('kind' in record ? undefined : record.senderConnectionId));
+  const byExclusions = new Map<string, string[]>();
+  return (connectionId) => {
+    const due = frames.filter((_, index) => senders[index] !== connectionId);
+    const key = senders.map((sender) => (sender === connectionId ? '1' : '0')).join('');
+    const cached = byExclusions.get(key);
+    if (cached !== undefined) return cached;
+    const posts = coalesce(due);
+    byExclusions.set(key, posts);
+    return posts;
+  };
+}
+
+/**
+ * Pushes a run of records of one conversation (in seq order; usually one) to `subscribed` (the
+ * listeners read from `partition`), `concurrency` connections at a time, each getting its pushes
+ * coalesced (see postsFor): a connection due none (a sender alone in the run) is not posted. Every connection is
  * attempted before the outcome is decided, so a dead or slow one never keeps the message from others.
  * A 410 deletes that connection and its subscriptions; so does a token that expired, after telling the
  * connection `token_expired` in place of the message. A connection that still fails after its retries
@@ -189,11 +209,12 @@ export interface Delivery {
  */
 export async function postToListeners(
   deps: DeliveryDeps,
-  message: QueueRecord,
+  run: readonly [QueueRecord, ...QueueRecord[]],
   subscribed: Listener[],
   partition: string,
   postDeadline = Number.POSITIVE_INFINITY,
 ): Promise<Delivery> {
+  const [first] = run;
   const now = deps.now ?? Date.now;
   // The token's exp came with the subscription: telling a live connection from an expired one costs nothing.
   const nowSeconds = now() / 1000;
@@ -202,15 +223,18 @@ export async function postToListeners(
   );
   // The connection that sent a message has it from its ack; an edit, delete or membership change is
   // pushed to it too, since its ack carries only the version and the SDK applies every change from pushes.
-  const sender = 'kind' in message ? undefined : message.senderConnectionId;
-  const listeners = subscribed.filter(
-    (listener) => !expired.includes(listener) && listener.connectionId !== sender,
-  );
+  const postsOf = postsFor(run);
+  const due = subscribed
+    .filter((listener) => !expired.includes(listener))
+    .map((listener) => ({ listener, posts: postsOf(listener.connectionId) }))
+    .filter(({ posts }) => posts.length > 0);
+  const listeners = due.map(({ listener }) => listener);
   const connectionIds = listeners.map((listener) => listener.connectionId);
-  const data = JSON.stringify(toPushFrame(message));
   const [settled] = await Promise.all([
-    mapWithConcurrency(connectionIds, deps.concurrency ?? DEFAULT_CONCURRENCY, async (id) =>
-      now() >= postDeadline ? 'unattempted' : deliverToConnection(deps, id, partition, data),
+    mapWithConcurrency(due, deps.concurrency ?? DEFAULT_CONCURRENCY, async ({ listener, posts }) =>
+      now() >= postDeadline
+        ? 'unattempted'
+        : deliverToConnection(deps, listener.connectionId, partition, posts),
     ),
     endExpired(deps, expired, partition),
   ]);
@@ -254,6 +278,6 @@ export async function postToListeners(
   // Counted before a failure is thrown: the connections are gone whether or not the record is retried.
   const letGo = report.gone + report.evicted + report.expired;
   if (letGo > 0) deps.metrics.record('connectionsEvicted', letGo);
-  if (report.failed > 0) throw new FanoutDeliveryError(message, report);
+  if (report.failed > 0) throw new FanoutDeliveryError(first, report);
   return { report, reachedUsers };
 }

@@ -77,7 +77,7 @@ export async function deliverMessage(
   if (base.shards > 0) return splitIntoShards(deps, message, base);
   const { report, reachedUsers } = await postToListeners(
     deps,
-    message,
+    [message],
     base.listeners,
     message.conversationId,
     postDeadline,

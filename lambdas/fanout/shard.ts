@@ -8,7 +8,7 @@
  * and clients dedupe by seq).
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { parseQueueBody } from '../../shared/queue-body';
+import { parseQueueBody, type QueueRecord } from '../../shared/queue-body';
 import { listShard, shardKey } from '../../shared/store/connections';
 import { type DeliveryDeps, POST_WORST_CASE_MS, postToListeners, RECORD_MARGIN_MS } from './deliver';
 import { SHARD_ATTRIBUTE } from './split';
@@ -30,18 +30,33 @@ export class MalformedShardJobError extends Error {
   override readonly name = 'MalformedShardJobError';
 }
 
-/**
- * Runs one shard job.
- * @throws MalformedShardJobError for a body or shard attribute that cannot be read.
- * @throws FanoutDeliveryError when some connections of the shard must be tried again.
- */
-export async function processShardJob(deps: ShardDeps, record: SQSRecord): Promise<void> {
+/** A shard job as read from its record. */
+interface ShardJob {
+  message: QueueRecord;
+  shard: number;
+}
+
+/** @throws MalformedShardJobError for a body or shard attribute that cannot be read. */
+function readJob(record: SQSRecord): ShardJob {
   const parsed = parseQueueBody(record.body);
   const shard = Number(record.messageAttributes[SHARD_ATTRIBUTE]?.stringValue);
   if (!parsed.ok || !Number.isInteger(shard) || shard < 0) {
     throw new MalformedShardJobError(parsed.ok ? `shard attribute ${shard}` : parsed.reason);
   }
-  const message = parsed.record;
+  return { message: parsed.record, shard };
+}
+
+/**
+ * Runs consecutive jobs of one shard (one message group) together: one consistent Query of the shard,
+ * then each connection gets the run's pushes coalesced into as few posts as the billing unit allows
+ * (a `batch` frame for several), in seq order. A lone job posts its push as itself.
+ * @throws FanoutDeliveryError when some connections of the shard must be tried again.
+ */
+export async function processShardRun(
+  deps: ShardDeps,
+  jobs: readonly [ShardJob, ...ShardJob[]],
+): Promise<void> {
+  const [{ message, shard }] = jobs;
   const now = deps.now ?? Date.now;
   const remaining = deps.remainingTimeMs?.();
   const postDeadline =
@@ -51,25 +66,61 @@ export async function processShardJob(deps: ShardDeps, record: SQSRecord): Promi
   const { listeners } = await listShard(deps.ddb, deps.tables, message.conversationId, shard, {
     consistent: true,
   });
+  const run = jobs.map((job) => job.message) as [QueueRecord, ...QueueRecord[]];
   const { report } = await postToListeners(
     deps,
-    message,
+    run,
     listeners,
     shardKey(message.conversationId, shard),
     postDeadline,
   );
   deps.logger.info('Shard fanned out', {
     conversationId: message.conversationId,
-    seq: message.seq,
+    seqs: run.map((record) => record.seq),
     shard,
     ...report,
   });
 }
 
 /**
- * Runs a batch of shard jobs: each shard (message group) in order, the shards side by side. A failed
- * job fails the later jobs of its shard, not the other shards; the failures go back to SQS as
- * batchItemFailures. Only the jobs whose own run failed count as `fanoutFailures`, as in the FIFO consumer.
+ * Runs the jobs of one shard in a batch: those before the first unreadable one as one run.
+ * @returns the index of the first job that failed (it and the later ones go back to SQS), or undefined.
+ */
+async function processShardGroup(deps: ShardDeps, records: SQSRecord[]): Promise<number | undefined> {
+  const jobs: ShardJob[] = [];
+  let unreadable: number | undefined;
+  for (const [index, record] of records.entries()) {
+    try {
+      jobs.push(readJob(record));
+    } catch (err: unknown) {
+      deps.logger.error('Shard job cannot be read; it will end in the shard DLQ', {
+        messageId: record.messageId,
+        error: err,
+      });
+      unreadable = index;
+      break;
+    }
+  }
+  const [first, ...rest] = jobs;
+  if (first === undefined) return unreadable;
+  try {
+    await processShardRun(deps, [first, ...rest]);
+  } catch (err: unknown) {
+    deps.logger.error('Shard jobs failed; SQS will retry them and the rest of their shard', {
+      messageIds: records.slice(0, jobs.length).map((record) => record.messageId),
+      receiveCount: records[0]?.attributes.ApproximateReceiveCount,
+      error: err,
+    });
+    return 0;
+  }
+  return unreadable;
+}
+
+/**
+ * Runs a batch of shard jobs: each shard's jobs (one message group, in seq order) as one coalesced run,
+ * the shards side by side. A failed run fails the later jobs of its shard, not the other shards; the
+ * failures go back to SQS as batchItemFailures. Each shard whose run failed counts once as
+ * `fanoutFailures`.
  */
 export async function processShardBatch(deps: ShardDeps, event: SQSEvent): Promise<SQSBatchResponse> {
   const groups = new Map<string, SQSRecord[]>();
@@ -81,20 +132,10 @@ export async function processShardBatch(deps: ShardDeps, event: SQSEvent): Promi
   let ownFailures = 0;
   await Promise.all(
     [...groups.values()].map(async (records) => {
-      for (const [index, record] of records.entries()) {
-        try {
-          await processShardJob(deps, record);
-        } catch (err: unknown) {
-          deps.logger.error('Shard job failed; SQS will retry it and the rest of its shard', {
-            messageId: record.messageId,
-            receiveCount: record.attributes.ApproximateReceiveCount,
-            error: err,
-          });
-          ownFailures++;
-          for (const rest of records.slice(index)) failed.add(rest.messageId);
-          return;
-        }
-      }
+      const firstFailed = await processShardGroup(deps, records);
+      if (firstFailed === undefined) return;
+      ownFailures++;
+      for (const record of records.slice(firstFailed)) failed.add(record.messageId);
     }),
   );
   const batchItemFailures = event.Records.filter((record) => failed.has(record.messageId)).map((record) => ({

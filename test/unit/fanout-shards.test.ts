@@ -272,7 +272,7 @@ describe('the shard worker', () => {
     ]);
   });
 
-  it('posts the jobs of one shard in seq order, one after the other', async () => {
+  it('coalesces the jobs of one shard in a batch: one Query, and one batch frame per connection, in seq order', async () => {
     // Prepare
     givenPartitions({ 'room#3': listeners('viewer') });
     const jobs = [4, 5, 6].map((seq) => sqsRecord(JSON.stringify(message('room', seq)), `job-${seq}`, 3));
@@ -282,30 +282,74 @@ describe('the shard worker', () => {
 
     // Assess
     expect(response.batchItemFailures).toEqual([]);
-    const seqs = api
-      .commandCalls(PostToConnectionCommand)
-      .map((call) => (JSON.parse(String(call.args[0].input.Data)) as ChatMessage).seq);
-    expect(seqs).toEqual([4, 5, 6]);
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
+    expect(api).toHaveReceivedCommandTimes(PostToConnectionCommand, 1);
+    const posted = JSON.parse(String(api.commandCalls(PostToConnectionCommand)[0]?.args[0].input.Data)) as {
+      type: string;
+      frames: ChatMessage[];
+    };
+    expect(posted.type).toBe('batch');
+    expect(posted.frames.map((frame) => frame.seq)).toEqual([4, 5, 6]);
+  });
+
+  it("leaves a message out of its sender's batch: the sending connection has it from its ack", async () => {
+    // Prepare
+    givenPartitions({ 'room#3': listeners('sender', 'viewer') });
+    const jobs = [4, 5].map((seq) =>
+      sqsRecord(
+        JSON.stringify({ ...message('room', seq), ...(seq === 4 ? { senderConnectionId: 'sender' } : {}) }),
+        `job-${seq}`,
+        3,
+      ),
+    );
+
+    // Act
+    await processShardBatch(deps(), { Records: jobs });
+
+    // Assess
+    const byConnection = Object.fromEntries(
+      api
+        .commandCalls(PostToConnectionCommand)
+        .map((call) => [
+          call.args[0].input.ConnectionId,
+          JSON.parse(String(call.args[0].input.Data)) as { type: string; seq?: number },
+        ]),
+    );
+    expect(byConnection.sender).toMatchObject({ type: 'message', seq: 5 });
+    expect(byConnection.viewer).toMatchObject({ type: 'batch' });
   });
 
   it('fails the later jobs of a failed shard with it, so a retry never reorders them', async () => {
-    // Prepare: shard 3's viewer is throttled from seq 5 on.
+    // Prepare: shard 3's viewer is throttled; its job for seq 6 cannot be read.
     givenPartitions({ 'room#3': listeners('viewer'), 'room#4': listeners('other') });
-    let posts = 0;
-    api.on(PostToConnectionCommand, { ConnectionId: 'viewer' }).callsFake(() => {
-      posts++;
-      if (posts > 1) throw new LimitExceededException({ message: 'throttled', $metadata: {} });
-      return {};
-    });
-    const jobs = [4, 5, 6].map((seq) => sqsRecord(JSON.stringify(message('room', seq)), `job-${seq}`, 3));
+    api
+      .on(PostToConnectionCommand, { ConnectionId: 'viewer' })
+      .rejects(new LimitExceededException({ message: 'throttled', $metadata: {} }));
+    const jobs = [4, 5].map((seq) => sqsRecord(JSON.stringify(message('room', seq)), `job-${seq}`, 3));
     const d = deps();
 
     // Act
     const response = await processShardBatch(d, { Records: [...jobs, job(4, 'other-shard')] });
 
     // Assess
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'job-5' }, { itemIdentifier: 'job-6' }]);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'job-4' }, { itemIdentifier: 'job-5' }]);
+    expect(api).toReceiveCommandWith(PostToConnectionCommand, { ConnectionId: 'other' });
     expect(d.metrics.record).toHaveBeenCalledWith('fanoutFailures', 1);
+  });
+
+  it('runs the jobs of a shard before an unreadable one, and fails it with the rest of its shard', async () => {
+    // Prepare
+    givenPartitions({ 'room#3': listeners('viewer') });
+    const readable = sqsRecord(JSON.stringify(message('room', 4)), 'job-4', 3);
+    const unreadable = { ...sqsRecord(JSON.stringify(message('room', 5)), 'job-5', 3), body: '{}' };
+    const after = sqsRecord(JSON.stringify(message('room', 6)), 'job-6', 3);
+
+    // Act
+    const response = await processShardBatch(deps(), { Records: [readable, unreadable, after] });
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'job-5' }, { itemIdentifier: 'job-6' }]);
+    expect(api).toReceiveCommandWith(PostToConnectionCommand, { ConnectionId: 'viewer' });
   });
 
   it('reports only the failed job of a batch for retry: the other shards are done', async () => {
