@@ -17,8 +17,8 @@ import { FUNCTIONS, type FunctionName } from '../../lib/wiring';
 export const BUNDLE_BUDGET_BYTES = 150 * 1024;
 
 /**
- * Functions whose bundle is still over BUNDLE_BUDGET_BYTES, each with the ceiling it must stay under
- * until it is brought down. Their weight is code, not settings: zod's classic API (about 90 KB, all of
+ * Functions whose bundle is over BUNDLE_BUDGET_BYTES (the shard worker: at it, and over it once it
+ * posts coalesced batches), each with the ceiling it must stay under until it is brought down. Their weight is code, not settings: zod's classic API (about 90 KB, all of
  * it kept once any schema has methods) and Powertools (about 35 KB) under the function's own code
  * (docs/operations.md#bundles). The ceilings catch growth; a function that gets under the budget
  * leaves this table.
@@ -28,6 +28,7 @@ export const OVER_BUDGET_CEILING_BYTES: Partial<Record<FunctionName, number>> = 
   send: 200 * 1024,
   attachments: 180 * 1024,
   fanout: 190 * 1024,
+  fanoutShard: 190 * 1024,
 };
 
 /** The largest bundle function `name` may have. */
