@@ -60,30 +60,42 @@ export interface FanoutDeps extends DeliveryDeps {
 }
 
 /**
- * Delivers one record. The base partition of the conversation's subscriptions is read consistently (a
- * subscription acked a moment ago must already receive the next message, G5): for a small
- * conversation that is every subscriber, posted inline as before (one Query, then the posts and what a
- * message does beyond its subscribers, ./offline.ts). A sharded conversation's base partition holds
- * its marker: the record is split into one job per shard (./split.ts), and the FIFO group moves on
- * while the jobs post in parallel.
- * @throws FanoutDeliveryError when the record must be retried.
+ * Delivers a run of records of one conversation, in seq order (one, or several that the FIFO event
+ * source handed together). The base partition of the conversation's subscriptions is read consistently
+ * (a subscription acked a moment ago must already receive the next message, G5): for a small
+ * conversation that is every subscriber, and each gets the run's pushes coalesced into as few posts as
+ * the billing unit allows (one record: its push, as before), then each message does what it does beyond
+ * its subscribers (./offline.ts). A sharded conversation's base partition holds its marker: each record
+ * is split into one job per shard (./split.ts), and the FIFO group moves on while the jobs post.
+ * @throws FanoutDeliveryError when the run must be retried.
  */
-export async function deliverMessage(
+export async function deliverRun(
   deps: FanoutDeps,
-  message: QueueRecord,
+  run: readonly [QueueRecord, ...QueueRecord[]],
   postDeadline = Number.POSITIVE_INFINITY,
 ): Promise<DeliveryReport> {
-  const base = await listShard(deps.ddb, deps.tables, message.conversationId, 0, { consistent: true });
-  if (base.shards > 0) return splitIntoShards(deps, message, base);
+  const [{ conversationId }] = run;
+  const base = await listShard(deps.ddb, deps.tables, conversationId, 0, { consistent: true });
+  if (base.shards > 0) {
+    let shardJobs = 0;
+    let report: DeliveryReport | undefined;
+    for (const record of run) {
+      report = await splitIntoShards(deps, record, base);
+      shardJobs += report.shardJobs ?? 0;
+    }
+    return { ...(report as DeliveryReport), shardJobs };
+  }
   const { report, reachedUsers } = await postToListeners(
     deps,
-    [message],
+    run,
     base.listeners,
-    message.conversationId,
+    conversationId,
     postDeadline,
   );
   const conversations = deps.tables.conversations;
-  if (!('kind' in message) && conversations !== undefined) {
+  if (conversations === undefined) return report;
+  for (const message of run) {
+    if ('kind' in message) continue;
     const beyond = await notifyBeyondSubscribers(
       {
         ...deps,
@@ -97,9 +109,19 @@ export async function deliverMessage(
         reachedUsers,
       },
     );
-    Object.assign(report, beyond);
+    report.offline = (report.offline ?? 0) + beyond.offline;
+    report.activity = (report.activity ?? 0) + beyond.activity;
   }
   return report;
+}
+
+/** Delivers one record (see {@link deliverRun}). */
+export function deliverMessage(
+  deps: FanoutDeps,
+  message: QueueRecord,
+  postDeadline = Number.POSITIVE_INFINITY,
+): Promise<DeliveryReport> {
+  return deliverRun(deps, [message], postDeadline);
 }
 
 /** When what a record carries happened: its fan-out lag is measured from this. */
@@ -117,44 +139,48 @@ function recordLag(deps: FanoutDeps, record: QueueRecord): void {
   deps.metrics.record('fanoutLag', Math.max(0, (deps.now ?? Date.now)() - eventTime));
 }
 
+/** Moves a record whose body can never be processed to the dead-letter queue, marked poison. */
+async function movePoison(deps: FanoutDeps, record: SQSRecord, reason: string): Promise<void> {
+  deps.logger.error('Poison record moved to the dead-letter queue', {
+    messageId: record.messageId,
+    messageGroupId: record.attributes.MessageGroupId,
+    reason,
+  });
+  await sendPoisonToDeadLetterQueue(deps, record, reason);
+}
+
 /**
- * Processes one fan-out record: a poison body goes to the dead-letter queue and counts as processed;
- * anything else is delivered to every subscriber.
- * @throws when delivery failed, so the batch processor reports the record (and its group) for retry.
+ * Delivers the parsed records of one group that came together as one run, with their lag, log line and
+ * error log.
+ * @throws when delivery failed.
  */
-export async function processRecord(deps: FanoutDeps, record: SQSRecord): Promise<void> {
-  const budget = deps.recordBudgetMs ?? DEFAULT_RECORD_BUDGET_MS;
-  const remaining = deps.remainingTimeMs?.();
-  if (remaining !== undefined && remaining < budget) {
-    throw new Error(`Only ${remaining} ms left of the invocation; the record is left for the next one`);
-  }
-  const parsed = parseQueueBody(record.body);
-  if (!parsed.ok) {
-    deps.logger.error('Poison record moved to the dead-letter queue', {
-      messageId: record.messageId,
-      messageGroupId: record.attributes.MessageGroupId,
-      reason: parsed.reason,
-    });
-    await sendPoisonToDeadLetterQueue(deps, record, parsed.reason);
-    return;
-  }
-  const { conversationId, seq } = parsed.record;
-  const kind = 'kind' in parsed.record ? parsed.record.kind : 'message';
-  deps.logger.appendKeys({ conversationId, seq });
+async function processParsedRun(
+  deps: FanoutDeps,
+  run: readonly [{ record: SQSRecord; body: QueueRecord }, ...{ record: SQSRecord; body: QueueRecord }[]],
+  remaining: number | undefined,
+): Promise<void> {
+  const bodies = run.map((item) => item.body) as [QueueRecord, ...QueueRecord[]];
+  const [first] = bodies;
+  deps.logger.appendKeys({ conversationId: first.conversationId, seq: first.seq });
   const postDeadline =
     remaining === undefined
       ? Number.POSITIVE_INFINITY
       : (deps.now ?? Date.now)() + remaining - POST_WORST_CASE_MS - RECORD_MARGIN_MS;
   try {
-    const report = await deliverMessage(deps, parsed.record, postDeadline);
-    recordLag(deps, parsed.record);
+    const report = await deliverRun(deps, bodies, postDeadline);
+    for (const body of bodies) recordLag(deps, body);
     // Metrics count what went well; a line per message at INFO would cost more in CloudWatch Logs than
     // its pushes (docs/cost.md "Cutting the 1:1 path"). Connections let go are worth a line.
     const quiet = report.gone + report.evicted + report.expired === 0;
-    deps.logger[quiet ? 'debug' : 'info']('Message fanned out', { kind, ...report });
+    const kinds = bodies.map((body) => ('kind' in body ? body.kind : 'message'));
+    deps.logger[quiet ? 'debug' : 'info']('Message fanned out', {
+      kind: kinds.length === 1 ? kinds[0] : kinds,
+      ...(bodies.length === 1 ? {} : { seqs: bodies.map((body) => body.seq) }),
+      ...report,
+    });
   } catch (err: unknown) {
     deps.logger.error('Fan-out failed; SQS will retry the record and the rest of its group', {
-      messageId: record.messageId,
+      messageId: run[0].record.messageId,
       error: err,
     });
     throw err;
@@ -164,11 +190,71 @@ export async function processRecord(deps: FanoutDeps, record: SQSRecord): Promis
 }
 
 /**
+ * Processes consecutive records of one message group: runs of valid records are delivered together
+ * (coalesced, see {@link deliverRun}); a poison body goes to the dead-letter queue and counts as processed.
+ * No run starts with less than the record budget left of the invocation.
+ * @returns the index of the first record that failed (it and the later ones are retried), or undefined.
+ */
+async function processGroup(
+  deps: FanoutDeps,
+  records: readonly SQSRecord[],
+): Promise<{ failedAt: number; error: unknown } | undefined> {
+  const budget = deps.recordBudgetMs ?? DEFAULT_RECORD_BUDGET_MS;
+  let start = 0;
+  while (start < records.length) {
+    const remaining = deps.remainingTimeMs?.();
+    if (remaining !== undefined && remaining < budget) {
+      const error = new Error(
+        `Only ${remaining} ms left of the invocation; the record is left for the next one`,
+      );
+      return { failedAt: start, error };
+    }
+    const run: { record: SQSRecord; body: QueueRecord }[] = [];
+    let next = start;
+    for (; next < records.length; next++) {
+      const record = records[next] as SQSRecord;
+      const parsed = parseQueueBody(record.body);
+      if (!parsed.ok) {
+        if (run.length > 0) break;
+        try {
+          await movePoison(deps, record, parsed.reason);
+        } catch (error: unknown) {
+          return { failedAt: next, error };
+        }
+        start = next + 1;
+        continue;
+      }
+      run.push({ record, body: parsed.record });
+    }
+    const [head, ...tail] = run;
+    if (head === undefined) continue;
+    try {
+      await processParsedRun(deps, [head, ...tail], remaining);
+    } catch (error: unknown) {
+      return { failedAt: start, error };
+    }
+    start = next;
+  }
+  return undefined;
+}
+
+/**
+ * Processes one fan-out record: a poison body goes to the dead-letter queue and counts as processed;
+ * anything else is delivered to every subscriber.
+ * @throws when delivery failed, so the batch processor reports the record (and its group) for retry.
+ */
+export async function processRecord(deps: FanoutDeps, record: SQSRecord): Promise<void> {
+  const failure = await processGroup(deps, [record]);
+  if (failure !== undefined) throw failure.error;
+}
+
+/**
  * Processes a FIFO batch: each message group (conversation) in order, the groups at the same time, so a
- * slow conversation holds up only its own records. A failed record fails every later record of its group
+ * slow conversation holds up only its own records. The records of a group are delivered as one run
+ * (coalesced per connection, see {@link deliverRun}). A failed run fails every later record of its group
  * but not other groups; the failures go back to SQS as batchItemFailures (SQS redelivers only those).
- * FanoutFailures counts only the records whose own processing failed: the later records of a group,
- * only held back behind one, are redelivered but did not fail.
+ * FanoutFailures counts each run that failed once: the later records of a group, only held back behind
+ * it, are redelivered but did not fail.
  */
 export async function processFanoutBatch(deps: FanoutDeps, event: SQSEvent): Promise<SQSBatchResponse> {
   const groups = new Map<string, SQSRecord[]>();
@@ -180,15 +266,10 @@ export async function processFanoutBatch(deps: FanoutDeps, event: SQSEvent): Pro
   let ownFailures = 0;
   await Promise.all(
     [...groups.values()].map(async (records) => {
-      for (const [index, record] of records.entries()) {
-        try {
-          await processRecord(deps, record);
-        } catch {
-          ownFailures++;
-          for (const rest of records.slice(index)) failed.add(rest.messageId);
-          return;
-        }
-      }
+      const failure = await processGroup(deps, records);
+      if (failure === undefined) return;
+      ownFailures++;
+      for (const rest of records.slice(failure.failedAt)) failed.add(rest.messageId);
     }),
   );
   // In the batch's order, as SQS lists them.

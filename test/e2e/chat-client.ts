@@ -77,9 +77,15 @@ export class ChatClient {
     this.socket.send(text);
   }
 
-  /** Pushed chat messages of a conversation, in arrival order (duplicates included). */
+  /**
+   * Pushed chat messages of a conversation, in arrival order (duplicates included), those that came in a
+   * `batch` frame (the fan-out coalesces what it has at hand) in their order within it.
+   */
   messages(conversationId: string): Frame[] {
-    return this.frames.filter((frame) => frame.type === 'message' && frame.conversationId === conversationId);
+    return this.frames
+      .filter((frame) => frame.conversationId === conversationId)
+      .flatMap((frame) => (frame.type === 'batch' ? (frame.frames as Frame[]) : [frame]))
+      .filter((frame) => frame.type === 'message');
   }
 
   /**

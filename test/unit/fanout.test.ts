@@ -110,6 +110,20 @@ function postedFrames(): { connectionId: string; conversationId: string; seq: nu
   });
 }
 
+/** Each post's connection and the seqs it carried (a batch frame's in order). */
+function postedSeqs(): { connectionId: string; seqs: number[] }[] {
+  return api.commandCalls(PostToConnectionCommand).map((call) => {
+    const input = call.args[0].input;
+    const frame = JSON.parse(String(input.Data)) as {
+      type: string;
+      seq?: number;
+      frames?: { seq: number }[];
+    };
+    const seqs = frame.type === 'batch' ? (frame.frames ?? []).map((f) => f.seq) : [Number(frame.seq)];
+    return { connectionId: String(input.ConnectionId), seqs };
+  });
+}
+
 function makeDeps(overrides: Partial<FanoutDeps> = {}): FanoutDeps {
   return {
     ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
@@ -360,15 +374,10 @@ describe('fan-out of one message', () => {
     expect(api).not.toReceiveCommand(DeleteConnectionCommand);
   });
 
-  it('leaves a record for the next invocation when too little time is left to deliver it', async () => {
-    // Prepare: two records of one conversation, one after the other.
+  it('leaves a group for the next invocation when too little time is left to deliver it', async () => {
+    // Prepare: two records of one conversation, and less than the budget left.
     givenSubscriptions({ 'conv-a': ['conn-1'] });
-    let remaining = 20_000;
-    const deps = makeDeps({ remainingTimeMs: () => remaining, recordBudgetMs: 15_000 });
-    api.on(PostToConnectionCommand).callsFake(async () => {
-      remaining = 5_000;
-      return {};
-    });
+    const deps = makeDeps({ remainingTimeMs: () => 5_000, recordBudgetMs: 15_000 });
 
     // Act
     const response = await processFanoutBatch(
@@ -377,8 +386,31 @@ describe('fan-out of one message', () => {
     );
 
     // Assess
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'a2' }]);
-    expect(postedFrames().map((f) => f.connectionId)).toEqual(['conn-1']);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'a1' }, { itemIdentifier: 'a2' }]);
+    expect(api).not.toReceiveCommand(PostToConnectionCommand);
+  });
+
+  it('coalesces the records of one conversation in a batch: one Query and one batch post per connection', async () => {
+    // Prepare
+    givenSubscriptions({ 'conv-a': ['conn-1', 'conn-2'] });
+
+    // Act
+    const response = await processFanoutBatch(
+      makeDeps(),
+      event(
+        messageRecord(message('conv-a', 1), 'a1'),
+        messageRecord(message('conv-a', 2), 'a2'),
+        messageRecord(message('conv-a', 3), 'a3'),
+      ),
+    );
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
+    expect(postedSeqs()).toEqual([
+      { connectionId: 'conn-1', seqs: [1, 2, 3] },
+      { connectionId: 'conn-2', seqs: [1, 2, 3] },
+    ]);
   });
 
   it('G7: a throttled post is retried and the record succeeds', async () => {
@@ -444,9 +476,14 @@ describe('fan-out of a FIFO batch', () => {
       { itemIdentifier: 'a2' },
       { itemIdentifier: 'a3' },
     ]);
-    const frames = postedFrames();
-    expect(frames.filter((f) => f.conversationId === 'conv-a').map((f) => f.seq)).toEqual([1, 1, 1]);
-    expect(frames.filter((f) => f.conversationId === 'conv-b').map((f) => f.seq)).toEqual([1, 2]);
+    // conv-a's three records go as one batch post, tried 3 times; conv-b's two as one.
+    const posts = postedSeqs();
+    expect(posts.filter((p) => p.connectionId === 'conn-a').map((p) => p.seqs)).toEqual([
+      [1, 2, 3],
+      [1, 2, 3],
+      [1, 2, 3],
+    ]);
+    expect(posts.filter((p) => p.connectionId === 'conn-b').map((p) => p.seqs)).toEqual([[1, 2]]);
   });
 
   it.each([
