@@ -63,12 +63,16 @@ function seqsOf(client: ChatClient, arrivals: { seq: number }[]): number[] {
 }
 
 /**
- * A socket's reorderings: each message that arrived after a higher seq did, and how long that gap stayed
- * open (from the first higher seq's arrival to its own).
+ * A socket's reorderings: each message that first arrived after a higher seq did, and how long that gap
+ * stayed open (from the first higher seq's arrival to its own). A repeat of a seq the socket already had
+ * (a retried post) opens no gap: clients drop it.
  */
 function reorderings(arrivals: { seq: number; at: number }[]): number[] {
   const gaps: number[] = [];
+  const seen = new Set<number>();
   arrivals.forEach(({ seq, at }, index) => {
+    if (seen.has(seq)) return;
+    seen.add(seq);
     const overtaken = arrivals.slice(0, index).find((earlier) => earlier.seq > seq);
     if (overtaken !== undefined) gaps.push(at - overtaken.at);
   });
