@@ -281,3 +281,19 @@ export async function postToListeners(
   if (report.failed > 0) throw new FanoutDeliveryError(first, report);
   return { report, reachedUsers };
 }
+
+/** When what a record carries happened: its fan-out lag is measured from this. */
+function eventTimeOf(record: QueueRecord): string {
+  if (!('kind' in record)) return record.sentAt;
+  if (record.kind === 'edit') return record.editedAt;
+  if (record.kind === 'delete') return record.deletedAt;
+  return record.at;
+}
+
+/** Records `fanoutLag`: from when the record's event happened to now, when its pushes are posted. */
+export function recordLag(deps: Pick<DeliveryDeps, 'metrics' | 'now'>, record: QueueRecord): void {
+  const eventTime = Date.parse(eventTimeOf(record));
+  if (Number.isNaN(eventTime)) return;
+  // The writer's clock may run a little ahead of this function's; a lag is never negative.
+  deps.metrics.record('fanoutLag', Math.max(0, (deps.now ?? Date.now)() - eventTime));
+}

@@ -19,6 +19,7 @@ import {
   POST_WORST_CASE_MS,
   postToListeners,
   RECORD_MARGIN_MS,
+  recordLag,
 } from './deliver';
 import { notifyBeyondSubscribers } from './offline';
 import { sendPoisonToDeadLetterQueue } from './poison';
@@ -124,21 +125,6 @@ export function deliverMessage(
   return deliverRun(deps, [message], postDeadline);
 }
 
-/** When what a record carries happened: its fan-out lag is measured from this. */
-function eventTimeOf(record: QueueRecord): string {
-  if (!('kind' in record)) return record.sentAt;
-  if (record.kind === 'edit') return record.editedAt;
-  if (record.kind === 'delete') return record.deletedAt;
-  return record.at;
-}
-
-function recordLag(deps: FanoutDeps, record: QueueRecord): void {
-  const eventTime = Date.parse(eventTimeOf(record));
-  if (Number.isNaN(eventTime)) return;
-  // The writer's clock may run a little ahead of this function's; a lag is never negative.
-  deps.metrics.record('fanoutLag', Math.max(0, (deps.now ?? Date.now)() - eventTime));
-}
-
 /** Moves a record whose body can never be processed to the dead-letter queue, marked poison. */
 async function movePoison(deps: FanoutDeps, record: SQSRecord, reason: string): Promise<void> {
   deps.logger.error('Poison record moved to the dead-letter queue', {
@@ -168,7 +154,8 @@ async function processParsedRun(
       : (deps.now ?? Date.now)() + remaining - POST_WORST_CASE_MS - RECORD_MARGIN_MS;
   try {
     const report = await deliverRun(deps, bodies, postDeadline);
-    for (const body of bodies) recordLag(deps, body);
+    // A split record's lag is its shard jobs' to measure: they do the posting.
+    if (report.shardJobs === undefined) for (const body of bodies) recordLag(deps, body);
     // Metrics count what went well; a line per message at INFO would cost more in CloudWatch Logs than
     // its pushes (docs/cost.md "Cutting the 1:1 path"). Connections let go are worth a line.
     const quiet = report.gone + report.evicted + report.expired === 0;

@@ -10,7 +10,13 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseQueueBody, type QueueRecord } from '../../shared/queue-body';
 import { listShard, shardKey } from '../../shared/store/connections';
-import { type DeliveryDeps, POST_WORST_CASE_MS, postToListeners, RECORD_MARGIN_MS } from './deliver';
+import {
+  type DeliveryDeps,
+  POST_WORST_CASE_MS,
+  postToListeners,
+  RECORD_MARGIN_MS,
+  recordLag,
+} from './deliver';
 import { SHARD_ATTRIBUTE } from './split';
 
 /**
@@ -74,6 +80,7 @@ export async function processShardRun(
     shardKey(message.conversationId, shard),
     postDeadline,
   );
+  for (const record of run) recordLag(deps, record);
   deps.logger.info('Shard fanned out', {
     conversationId: message.conversationId,
     seqs: run.map((record) => record.seq),

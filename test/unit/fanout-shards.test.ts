@@ -222,6 +222,23 @@ describe('the FIFO consumer', () => {
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
   });
 
+  it("leaves a split record's lag to its shard jobs, which time it when their posts are done", async () => {
+    // Prepare
+    givenPartitions({ room: [marker], 'room#2': listeners('viewer') });
+    const sentAt = Date.parse('2025-01-01T00:00:00.000Z');
+    const consumer = { ...deps(), now: () => sentAt + 100 };
+    const worker = { ...deps(), now: () => sentAt + 700 };
+    const m = message('room', 3);
+
+    // Act
+    await processRecord(consumer, sqsRecord(JSON.stringify(m), 'm1'));
+    await processShardBatch(worker, { Records: [sqsRecord(JSON.stringify(m), 'job-2', 2)] });
+
+    // Assess
+    expect(consumer.metrics.record).not.toHaveBeenCalledWith('fanoutLag', expect.anything());
+    expect(worker.metrics.record).toHaveBeenCalledWith('fanoutLag', 700);
+  });
+
   it('leaves out the base partition when only the marker is left in it', async () => {
     givenPartitions({ room: [marker] });
 
