@@ -136,10 +136,9 @@ export const FUNCTIONS = {
       // takeSendToken (the membership check is its condition), reserveSeq and a room's slow-mode turn:
       // conditional updates; a room's slow mode and a moderator's role (GetItem, docs/rooms.md).
       conversations: { actions: ['GetItem', 'UpdateItem'] },
-      // getEntry (edit, delete, a resend), the message put in the commit transaction, fillHole,
-      // editBody and markDeleted.
+      // getEntry (edit, delete, a resend), putMessage, fillHole, editBody and markDeleted.
       messages: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
-      // claim (put, its read-back, the take-over), claimDoneItem in the commit transaction, releaseClaim.
+      // claim (put, its read-back, the take-over), markClaim, releaseClaim.
       idempotency: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
       // The user's frame budget on their USER# item (shared/store/connections/budgets.ts), one UpdateItem a frame.
       connections: { actions: ['UpdateItem'] },
