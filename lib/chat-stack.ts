@@ -11,7 +11,7 @@ import { ChatAuth, type TokenIssuer } from './chat-auth';
 import { ChatDashboard } from './chat-dashboard';
 import { ChatFunction } from './chat-function';
 import { ChatTables, constructId } from './chat-tables';
-import { FanoutQueues, ShardQueues } from './fanout-queues';
+import { FanoutQueues } from './fanout-queues';
 import { type ResolvedProps, resolveProps, type ServerlessChatStackProps } from './stack-props';
 import { WebSecurityHeaders } from './web-security-headers';
 import {
@@ -86,8 +86,8 @@ export class ServerlessChatStack extends Stack {
   }
 
   /** The FIFO queue pair of shard jobs (lambdas/fanout/split.ts), with the settings of lib/wiring.ts. */
-  private createShardQueues(): ShardQueues {
-    return new ShardQueues(this, 'FanoutShards', {
+  private createShardQueues(): FanoutQueues {
+    return new FanoutQueues(this, 'FanoutShards', {
       visibilityTimeoutSeconds: shardVisibilityTimeoutSeconds(),
       maxReceiveCount: SHARD_QUEUE.defaultMaxReceiveCount,
     });
@@ -119,7 +119,7 @@ export class ServerlessChatStack extends Stack {
   /** One ChatFunction per FUNCTIONS entry, with exactly the grants and variables its wiring lists. */
   private createFunctions(
     tables: ChatTables,
-    queues: { fanout: FanoutQueues; shards: ShardQueues },
+    queues: { fanout: FanoutQueues; shards: FanoutQueues },
     attachments: AttachmentsBucket,
     offlineBus: EventBus,
     issuer: TokenIssuer,
@@ -178,7 +178,7 @@ export class ServerlessChatStack extends Stack {
   private createFanout(
     functions: ChatFunctions,
     queues: FanoutQueues,
-    shardQueues: ShardQueues,
+    shardQueues: FanoutQueues,
     api: ChatApi,
     config: ResolvedProps,
   ): void {
@@ -205,7 +205,7 @@ export class ServerlessChatStack extends Stack {
   private createAlarms(
     functions: ChatFunctions,
     queues: FanoutQueues,
-    shardQueues: ShardQueues,
+    shardQueues: FanoutQueues,
     config: ResolvedProps,
     props: ServerlessChatStackProps,
   ): ChatAlarms {
@@ -244,7 +244,7 @@ export class ServerlessChatStack extends Stack {
   private createOutputs(
     tables: ChatTables,
     queues: FanoutQueues,
-    shardQueues: ShardQueues,
+    shardQueues: FanoutQueues,
     attachments: AttachmentsBucket,
     auth: ChatAuth,
     api: ChatApi,

@@ -3,15 +3,18 @@ import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from 
 import { Construct } from 'constructs';
 
 export interface FanoutQueuesProps {
-  /** Visibility timeout of the fan-out queue: six times its consumer's timeout (lib/wiring.ts). */
+  /** Visibility timeout of the queue: six times its consumer's timeout (lib/wiring.ts). */
   readonly visibilityTimeoutSeconds: number;
   /** Receives of one message before it moves to the dead-letter queue. */
   readonly maxReceiveCount: number;
 }
 
 /**
- * The FIFO fan-out queue (one message group per conversation, so fan-out keeps `seq` order) and its FIFO
- * dead-letter queue. Both are encrypted with SQS-managed keys and refuse requests without TLS.
+ * A FIFO fan-out queue and its FIFO dead-letter queue, used twice: the fan-out queue (one message group
+ * per conversation, so fan-out keeps `seq` order) and the shard queue (one group per shard of a big
+ * conversation, so each viewer keeps `seq` order while the shards run in parallel; SQS's own redrive,
+ * StartMessageMoveTask, empties its DLQ). Both are encrypted with SQS-managed keys and refuse requests
+ * without TLS.
  */
 export class FanoutQueues extends Construct {
   readonly queue: Queue;
@@ -32,46 +35,6 @@ export class FanoutQueues extends Construct {
       // Senders set an explicit deduplication id: two messages with the same body are still two messages.
       contentBasedDeduplication: false,
       // High-throughput FIFO: the 300 TPS limit applies per conversation instead of per queue.
-      deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
-      fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      visibilityTimeout: Duration.seconds(props.visibilityTimeoutSeconds),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
-    });
-  }
-}
-
-export interface ShardQueuesProps {
-  /** Visibility timeout of the shard queue: six times the shard worker's timeout (lib/wiring.ts). */
-  readonly visibilityTimeoutSeconds: number;
-  /** Receives of one shard job before it moves to the shard dead-letter queue. */
-  readonly maxReceiveCount: number;
-}
-
-/**
- * The FIFO queue of shard jobs and its FIFO dead-letter queue. Each shard of a conversation is a message
- * group, so a viewer's pushes keep seq order while the shards run in parallel (high-throughput FIFO: the
- * limits apply per shard). SQS's own redrive (StartMessageMoveTask) puts dead jobs back. Encrypted with
- * SQS-managed keys, TLS enforced.
- */
-export class ShardQueues extends Construct {
-  readonly queue: Queue;
-  readonly deadLetterQueue: Queue;
-
-  constructor(scope: Construct, id: string, props: ShardQueuesProps) {
-    super(scope, id);
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      fifo: true,
-      contentBasedDeduplication: false,
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    this.queue = new Queue(this, 'Queue', {
-      fifo: true,
-      // The split sets a deduplication id per record and shard: a retried split sends no job twice.
-      contentBasedDeduplication: false,
       deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
       fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
       encryption: QueueEncryption.SQS_MANAGED,

@@ -132,22 +132,21 @@ export function defaultQueueSettings(): QueueSettings {
 }
 
 /**
- * Creates the FIFO dead-letter queue, then the FIFO fan-out queue that redrives into it, with the
- * attributes lib/fanout-queues.ts gives the deployed pair (explicit deduplication ids, per-group
- * throughput, the visibility timeout and maxReceiveCount passed in).
- * @param settings @default defaultQueueSettings()
+ * Creates a FIFO dead-letter queue, then the FIFO queue that redrives into it, with the attributes
+ * lib/fanout-queues.ts gives each deployed pair (explicit deduplication ids, per-group throughput, the
+ * visibility timeout and maxReceiveCount passed in).
  */
-export async function createQueues(
+async function createFifoPair(
   sqs: SQSClient,
-  prefix: string,
-  settings: QueueSettings = defaultQueueSettings(),
-): Promise<{ fanout: LocalQueue; deadLetter: LocalQueue }> {
-  const deadLetter = await createQueue(sqs, `${prefix}-dead-letter.fifo`, {
+  names: { queue: string; deadLetter: string },
+  settings: QueueSettings,
+): Promise<{ queue: LocalQueue; deadLetter: LocalQueue }> {
+  const deadLetter = await createQueue(sqs, names.deadLetter, {
     FifoQueue: 'true',
     ContentBasedDeduplication: 'false',
     MessageRetentionPeriod: String(DEAD_LETTER_RETENTION_SECONDS),
   });
-  const fanout = await createQueue(sqs, `${prefix}-fanout.fifo`, {
+  const queue = await createQueue(sqs, names.queue, {
     FifoQueue: 'true',
     ContentBasedDeduplication: 'false',
     DeduplicationScope: 'messageGroup',
@@ -158,13 +157,29 @@ export async function createQueues(
       maxReceiveCount: settings.maxReceiveCount,
     }),
   });
-  return { fanout, deadLetter };
+  return { queue, deadLetter };
 }
 
 /**
- * Creates the FIFO shard dead-letter queue, then the FIFO shard queue that redrives into it, as
- * lib/fanout-queues.ts's ShardQueues (lib/wiring.ts's visibility timeout and maxReceiveCount unless
- * `settings` says otherwise).
+ * Creates the fan-out queue pair (see createFifoPair).
+ * @param settings @default defaultQueueSettings()
+ */
+export async function createQueues(
+  sqs: SQSClient,
+  prefix: string,
+  settings: QueueSettings = defaultQueueSettings(),
+): Promise<{ fanout: LocalQueue; deadLetter: LocalQueue }> {
+  const { queue, deadLetter } = await createFifoPair(
+    sqs,
+    { queue: `${prefix}-fanout.fifo`, deadLetter: `${prefix}-dead-letter.fifo` },
+    settings,
+  );
+  return { fanout: queue, deadLetter };
+}
+
+/**
+ * Creates the shard queue pair of big conversations' shard jobs (see createFifoPair), with lib/wiring.ts's
+ * visibility timeout and maxReceiveCount unless `settings` says otherwise.
  */
 export async function createShardQueues(
   sqs: SQSClient,
@@ -174,23 +189,12 @@ export async function createShardQueues(
     visibilityTimeoutSeconds: shardVisibilityTimeoutSeconds(),
   },
 ): Promise<{ shards: LocalQueue; shardDeadLetter: LocalQueue }> {
-  const shardDeadLetter = await createQueue(sqs, `${prefix}-shard-dead-letter.fifo`, {
-    FifoQueue: 'true',
-    ContentBasedDeduplication: 'false',
-    MessageRetentionPeriod: String(DEAD_LETTER_RETENTION_SECONDS),
-  });
-  const shards = await createQueue(sqs, `${prefix}-shards.fifo`, {
-    FifoQueue: 'true',
-    ContentBasedDeduplication: 'false',
-    DeduplicationScope: 'messageGroup',
-    FifoThroughputLimit: 'perMessageGroupId',
-    VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
-    RedrivePolicy: JSON.stringify({
-      deadLetterTargetArn: shardDeadLetter.arn,
-      maxReceiveCount: settings.maxReceiveCount,
-    }),
-  });
-  return { shards, shardDeadLetter };
+  const { queue, deadLetter } = await createFifoPair(
+    sqs,
+    { queue: `${prefix}-shards.fifo`, deadLetter: `${prefix}-shard-dead-letter.fifo` },
+    settings,
+  );
+  return { shards: queue, shardDeadLetter: deadLetter };
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   RECORD_MARGIN_MS,
   recordLag,
 } from './deliver';
+import { processByGroup } from './groups';
 import { notifyBeyondSubscribers } from './offline';
 import { sendPoisonToDeadLetterQueue } from './poison';
 import { splitIntoShards } from './split';
@@ -243,26 +244,10 @@ export async function processRecord(deps: FanoutDeps, record: SQSRecord): Promis
  * FanoutFailures counts each run that failed once: the later records of a group, only held back behind
  * it, are redelivered but did not fail.
  */
-export async function processFanoutBatch(deps: FanoutDeps, event: SQSEvent): Promise<SQSBatchResponse> {
-  const groups = new Map<string, SQSRecord[]>();
-  for (const record of event.Records) {
-    const group = record.attributes.MessageGroupId ?? record.messageId;
-    groups.set(group, [...(groups.get(group) ?? []), record]);
-  }
-  const failed = new Set<string>();
-  let ownFailures = 0;
-  await Promise.all(
-    [...groups.values()].map(async (records) => {
-      const failure = await processGroup(deps, records);
-      if (failure === undefined) return;
-      ownFailures++;
-      for (const rest of records.slice(failure.failedAt)) failed.add(rest.messageId);
-    }),
+export function processFanoutBatch(deps: FanoutDeps, event: SQSEvent): Promise<SQSBatchResponse> {
+  return processByGroup(
+    event,
+    async (records) => (await processGroup(deps, records))?.failedAt,
+    deps.metrics,
   );
-  // In the batch's order, as SQS lists them.
-  const batchItemFailures = event.Records.filter((record) => failed.has(record.messageId)).map((record) => ({
-    itemIdentifier: record.messageId,
-  }));
-  if (ownFailures > 0) deps.metrics.record('fanoutFailures', ownFailures);
-  return { batchItemFailures };
 }

@@ -17,6 +17,7 @@ import {
   RECORD_MARGIN_MS,
   recordLag,
 } from './deliver';
+import { processByGroup } from './groups';
 import { SHARD_ATTRIBUTE } from './split';
 
 /**
@@ -129,25 +130,6 @@ async function processShardGroup(deps: ShardDeps, records: SQSRecord[]): Promise
  * failures go back to SQS as batchItemFailures. Each shard whose run failed counts once as
  * `fanoutFailures`.
  */
-export async function processShardBatch(deps: ShardDeps, event: SQSEvent): Promise<SQSBatchResponse> {
-  const groups = new Map<string, SQSRecord[]>();
-  for (const record of event.Records) {
-    const group = record.attributes.MessageGroupId ?? record.messageId;
-    groups.set(group, [...(groups.get(group) ?? []), record]);
-  }
-  const failed = new Set<string>();
-  let ownFailures = 0;
-  await Promise.all(
-    [...groups.values()].map(async (records) => {
-      const firstFailed = await processShardGroup(deps, records);
-      if (firstFailed === undefined) return;
-      ownFailures++;
-      for (const record of records.slice(firstFailed)) failed.add(record.messageId);
-    }),
-  );
-  const batchItemFailures = event.Records.filter((record) => failed.has(record.messageId)).map((record) => ({
-    itemIdentifier: record.messageId,
-  }));
-  if (ownFailures > 0) deps.metrics.record('fanoutFailures', ownFailures);
-  return { batchItemFailures };
+export function processShardBatch(deps: ShardDeps, event: SQSEvent): Promise<SQSBatchResponse> {
+  return processByGroup(event, (records) => processShardGroup(deps, records), deps.metrics);
 }
