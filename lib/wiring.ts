@@ -339,11 +339,14 @@ export const FANOUT_QUEUE = {
   defaultMaxConcurrency: 10,
 } as const;
 
-/** The fan-out consumer's timeout in seconds, from which the queue's visibility timeout is derived. */
-export function fanoutVisibilityTimeoutSeconds(): number {
-  const consumer: FunctionWiring = FUNCTIONS[FANOUT_CONSUMER];
-  return (consumer.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * FANOUT_QUEUE.visibilityTimeoutFactor;
+/** A queue consumer's timeout in seconds times the factor: the visibility timeout of its queue. */
+function visibilityTimeoutOf(consumer: FunctionName): number {
+  const wiring: FunctionWiring = FUNCTIONS[consumer];
+  return (wiring.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * FANOUT_QUEUE.visibilityTimeoutFactor;
 }
+
+/** The fan-out queue's visibility timeout, from its consumer's timeout. */
+export const fanoutVisibilityTimeoutSeconds = (): number => visibilityTimeoutOf(FANOUT_CONSUMER);
 
 /** Function timeout when its wiring names none. */
 export const DEFAULT_TIMEOUT_SECONDS = 10;
@@ -353,22 +356,10 @@ export const SHARD_CONSUMER: FunctionName = 'fanoutShard';
 
 /**
  * The shard queue pair (FIFO, one message group per shard: a viewer's pushes keep their order) and its
- * event source, read by the stack and the local runtime alike.
+ * event source, read by the stack and the local runtime alike: as the fan-out queue's, with more
+ * invocations at once (the shards of a few big rooms).
  */
-export const SHARD_QUEUE = {
-  /** As for the fan-out queue: at least six times the worker's timeout. */
-  visibilityTimeoutFactor: 6,
-  /** Receives of one job before it moves to the shard dead-letter queue. */
-  defaultMaxReceiveCount: 5,
-  /** Jobs per invocation: the FIFO maximum; the shards of a batch run side by side. */
-  batchSize: 10,
-  reportBatchItemFailures: true,
-  /** Most concurrent shard invocations: the shards of a few big rooms at once. */
-  defaultMaxConcurrency: 20,
-} as const;
+export const SHARD_QUEUE = { ...FANOUT_QUEUE, defaultMaxConcurrency: 20 } as const;
 
-/** The shard worker's timeout in seconds, from which the shard queue's visibility timeout is derived. */
-export function shardVisibilityTimeoutSeconds(): number {
-  const consumer: FunctionWiring = FUNCTIONS[SHARD_CONSUMER];
-  return (consumer.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * SHARD_QUEUE.visibilityTimeoutFactor;
-}
+/** The shard queue's visibility timeout, from the shard worker's timeout. */
+export const shardVisibilityTimeoutSeconds = (): number => visibilityTimeoutOf(SHARD_CONSUMER);

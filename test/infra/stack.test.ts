@@ -186,35 +186,6 @@ describe('ServerlessChatStack with default props', () => {
       });
     });
 
-    it('encrypts both shard queues with SQS-managed keys and denies every request made without TLS', () => {
-      const ids = shardQueueIds(template);
-
-      for (const id of [ids.queue, ids.deadLetterQueue]) {
-        expect(template.toJSON().Resources[id].Properties.SqsManagedSseEnabled).toBe(true);
-        template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-          Queues: [{ Ref: id }],
-          PolicyDocument: {
-            Statement: Match.arrayWith([
-              Match.objectLike({
-                Effect: 'Deny',
-                Action: 'sqs:*',
-                Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-              }),
-            ]),
-          },
-        });
-      }
-    });
-
-    it('keeps a job invisible for at least six shard worker timeouts, so retries do not overlap', () => {
-      const { queue } = shardQueueIds(template);
-
-      const visibility = template.toJSON().Resources[queue].Properties.VisibilityTimeout as number;
-      const timeout = functionProps(template, SHARD_CONSUMER).Timeout as number;
-
-      expect(visibility).toBeGreaterThanOrEqual(6 * timeout);
-    });
-
     it('feeds the shard worker batches of 10 with partial batch failures, and nothing from the shard DLQ', () => {
       const { queue, deadLetterQueue } = shardQueueIds(template);
 
@@ -263,10 +234,10 @@ describe('ServerlessChatStack with default props', () => {
       });
     });
 
-    it('encrypts both queues with SQS-managed keys and denies every request made without TLS', () => {
-      const ids = queueIds(template);
+    it('encrypts every queue, the shard pair too, with SQS-managed keys and denies every request made without TLS', () => {
+      const pairs = [queueIds(template), shardQueueIds(template)];
 
-      for (const id of [ids.queue, ids.deadLetterQueue]) {
+      for (const id of pairs.flatMap((ids) => [ids.queue, ids.deadLetterQueue])) {
         expect(template.toJSON().Resources[id].Properties.SqsManagedSseEnabled).toBe(true);
         template.hasResourceProperties('AWS::SQS::QueuePolicy', {
           Queues: [{ Ref: id }],
@@ -283,14 +254,20 @@ describe('ServerlessChatStack with default props', () => {
       }
     });
 
-    it('keeps a message invisible for at least six fan-out function timeouts, so retries do not overlap', () => {
-      const { queue } = queueIds(template);
+    it.each([
+      ['fan-out', queueIds, FANOUT_CONSUMER],
+      ['shard', shardQueueIds, SHARD_CONSUMER],
+    ] as const)(
+      'keeps a %s message invisible for at least six of its consumer timeouts, so retries do not overlap',
+      (_, ids, consumer) => {
+        const { queue } = ids(template);
 
-      const visibility = template.toJSON().Resources[queue].Properties.VisibilityTimeout as number;
-      const fanoutTimeout = functionProps(template, FANOUT_CONSUMER).Timeout as number;
+        const visibility = template.toJSON().Resources[queue].Properties.VisibilityTimeout as number;
+        const timeout = functionProps(template, consumer).Timeout as number;
 
-      expect(visibility).toBeGreaterThanOrEqual(6 * fanoutTimeout);
-    });
+        expect(visibility).toBeGreaterThanOrEqual(6 * timeout);
+      },
+    );
 
     it('feeds the fan-out function batches of 10 with partial batch failures and at most 10 concurrent runs', () => {
       const { queue } = queueIds(template);
