@@ -107,7 +107,7 @@ export interface LocalRuntime {
   queues: {
     fanout: { url: string; arn: string };
     deadLetter: { url: string; arn: string };
-    /** The standard queue of shard jobs and its dead-letter queue. */
+    /** The FIFO queue of shard jobs and its dead-letter queue. */
     shards: { url: string; arn: string };
     shardDeadLetter: { url: string; arn: string };
   };
