@@ -96,7 +96,7 @@ export class ChatClient extends ChatCalls {
         fetch: options.fetch ?? ((url, init) => (globalThis.fetch as unknown as Fetch)(url, init)),
       },
       emit: (event) => this.emit('outbox', event),
-      acked: (message) => this.streams.get(message.conversationId)?.sent(message),
+      acked: (message, duplicate) => this.streams.get(message.conversationId)?.sent(message, duplicate),
       report: (error) => this.emit('error', { error }),
       now: () => this.scheduler.now(),
       newId: options.newId ?? randomId,

@@ -55,8 +55,11 @@ export interface OutboxHost {
   /** What uploading a file asks for (`uploadUrl`, `confirmUpload`, the POST). */
   uploads: UploadHost;
   emit(event: OutboxEvent): void;
-  /** A send was acked: its message, for its conversation's stream (this connection is not pushed it). */
-  acked(message: ChatMessage): void;
+  /**
+   * A send was acked: its message, for its conversation's stream (this connection is not pushed it).
+   * `duplicate`: an earlier attempt stored it, so it may have been edited or deleted since.
+   */
+  acked(message: ChatMessage, duplicate: boolean): void;
   report(error: unknown): void;
   now(): number;
   newId(): string;
@@ -310,7 +313,7 @@ export class Outbox {
       this.changed();
       const sent = attachment ? { ...ack, attachment } : ack;
       // With the body, the ack is the message as others are pushed it.
-      this.host.acked({ ...sent, body });
+      this.host.acked({ ...sent, body }, ack.duplicate);
       this.host.emit({ status: 'sent', entry, ack });
       this.settle(entry, { ack: sent });
       released(sent);

@@ -257,10 +257,12 @@ export class ConversationStream extends Emitter<StreamEvents> {
 
   /**
    * A send of this client was acked: its message, made of the ack and the outbox entry, as the push
-   * this connection is not sent would have been. A late push of it is a duplicate, dropped.
+   * this connection is not sent would have been. A late push of it is a duplicate, dropped. An ack
+   * answered `duplicate` gives only the seq: the message was stored by an earlier attempt and may have
+   * been edited or deleted since, so the backlog or the gap repair brings it as it is stored.
    */
-  sent(message: StoredEntry): void {
-    this.accept([message]);
+  sent(message: StoredEntry, duplicate = false): void {
+    this.accept(duplicate ? [] : [message], message.seq);
   }
 
   /**
