@@ -129,6 +129,24 @@ export async function sendUntilAcked(
   }
 }
 
+/**
+ * The seqs of a conversation a client received, pushed alone or inside `batch` frames, plus `own`: the
+ * seqs of its own sends, which reach it as acks, not pushes.
+ */
+export function heldSeqs(
+  client: ChatClient,
+  conversationId: string,
+  own: Iterable<number> = [],
+): Set<number> {
+  const held = new Set<number>(own);
+  const hold = (frame: Frame) => {
+    if (frame.type === 'batch' && Array.isArray(frame.frames)) for (const inner of frame.frames) hold(inner);
+    else if (frame.type === 'message' && frame.conversationId === conversationId) held.add(Number(frame.seq));
+  };
+  for (const frame of client.frames) hold(frame);
+  return held;
+}
+
 /** Every stored item of a conversation: seqs ascending, and how many are tombstones. */
 export async function storedEntries(
   runtime: LocalRuntime,
@@ -180,26 +198,27 @@ export async function runBurst(runtime: LocalRuntime, options: BurstOptions): Pr
     const total = options.users * options.messagesPerUser;
     const stats: SendStats = { resentUnanswered: 0, busyAnswers: 0 };
 
+    const own = clients.map(() => [] as number[]);
     const started = performance.now();
     const { calls, byCommand } = await countSendCalls(() =>
       Promise.all(
         clients.flatMap((client, u) =>
-          Array.from({ length: options.messagesPerUser }, (_, m) =>
-            sendUntilAcked(
+          Array.from({ length: options.messagesPerUser }, async (_, m) => {
+            const ack = await sendUntilAcked(
               client,
               { conversationId, clientMessageId: `u${u}-m${m}`, body: `message ${m} from user ${u}` },
               options.resendAfterMs,
               stats,
-            ),
-          ),
+            );
+            own[u]?.push(Number(ack.seq));
+          }),
         ),
       ),
     );
     const ackedInMs = performance.now() - started;
-    await waitUntil(
-      () => clients.every((client) => client.seqs(conversationId).length >= total),
-      Math.max(120_000, total * 200),
-    ).catch(() => undefined);
+    const holdsAll = (client: ChatClient, u: number) =>
+      heldSeqs(client, conversationId, own[u]).size >= total;
+    await waitUntil(() => clients.every(holdsAll), Math.max(120_000, total * 200)).catch(() => undefined);
     const deliveredInMs = performance.now() - started;
     const stored = await storedEntries(runtime, conversationId);
     return {
@@ -214,7 +233,7 @@ export async function runBurst(runtime: LocalRuntime, options: BurstOptions): Pr
         ).length,
       storedSeqs: stored.seqs,
       tombstones: stored.tombstones,
-      completeSubscribers: clients.filter((client) => client.seqs(conversationId).length === total).length,
+      completeSubscribers: clients.filter(holdsAll).length,
       sendCallsPerMessage: calls / Math.max(1, stored.seqs.length - stored.tombstones),
       sendCallsByCommand: byCommand,
     };

@@ -7,7 +7,7 @@ import type { LocalRuntime } from '../local/runtime';
 import { LIMITS } from '../shared/limits';
 import { type ChatClient, type Frame, HandshakeRefusedError } from '../test/e2e/chat-client';
 import { createConversation, letAnyoneAdd } from '../test/e2e/helpers';
-import { type SendStats, sendUntilAcked } from './burst';
+import { heldSeqs, type SendStats, sendUntilAcked } from './burst';
 import type { MeterCounts } from './meter';
 
 export interface BillContext {
@@ -34,26 +34,8 @@ export interface Scenario {
   run(context: BillContext): Promise<ScenarioResult>;
 }
 
-/** Seqs each socket received, per conversation, whether pushed alone or inside a `batch` frame. */
-const received = new WeakMap<ChatClient, Map<string, Set<number>>>();
-
-function trackSeqs(client: ChatClient): ChatClient {
-  const seqs = new Map<string, Set<number>>();
-  received.set(client, seqs);
-  const hold = (frame: Frame) => {
-    if (frame.type === 'batch' && Array.isArray(frame.frames)) for (const inner of frame.frames) hold(inner);
-    else if (frame.type === 'message' && typeof frame.conversationId === 'string') {
-      const held = seqs.get(frame.conversationId) ?? new Set<number>();
-      held.add(Number(frame.seq));
-      seqs.set(frame.conversationId, held);
-    }
-  };
-  client.socket.on('message', (data) => hold(JSON.parse(data.toString()) as Frame));
-  return client;
-}
-
 const holds = (client: ChatClient, conversationId: string, seq: number): boolean =>
-  received.get(client)?.get(conversationId)?.has(seq) ?? false;
+  heldSeqs(client, conversationId).has(seq);
 
 async function until(check: () => boolean, timeoutMs: number, what: string | (() => string)): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -84,7 +66,7 @@ async function requestUntilAcked(client: ChatClient, frame: Record<string, unkno
 async function connectUntilOpen(context: BillContext, userId: string): Promise<ChatClient> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return trackSeqs(await context.connect(userId));
+      return await context.connect(userId);
     } catch (err: unknown) {
       if (!(err instanceof HandshakeRefusedError) || attempt >= 5) throw err;
       await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -256,9 +238,10 @@ function burstScenario(context: BillContext): Promise<ScenarioResult> {
     );
     await until(
       () =>
-        audience.sockets.every((socket) =>
-          [...seqs].every((seq) => holds(socket, audience.conversationId, seq) || own.get(socket)?.has(seq)),
-        ),
+        audience.sockets.every((socket) => {
+          const held = heldSeqs(socket, audience.conversationId, own.get(socket));
+          return [...seqs].every((seq) => held.has(seq));
+        }),
       180_000,
       'every burst message on every socket',
     );
