@@ -172,6 +172,7 @@ export function svgChart(rows: BillRow[], date: string): string {
   const height = top + rows.length * rowHeight + 70;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${labelWidth + barWidth + 200}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<title>Counted bill per message, as a multiple of its floor (${escapeXml(date)})</title>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="10" y="20" font-size="14" font-weight="bold">Counted bill per message, as a multiple of its floor (${escapeXml(date)})</text>`,
   ];
