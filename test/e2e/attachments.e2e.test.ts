@@ -82,8 +82,7 @@ describe('attachments through the local runtime (S3 on fauxqs)', () => {
     const confirmed = await alice.request({ action: 'confirmUpload', conversationId, key: upload.key });
     const attachment = confirmed.attachment as Frame;
     const ack = await sendMessage(alice, conversationId, 'pic-1', 'a pixel', { attachment });
-    const pushedMessage = (): Frame | undefined =>
-      bob.frames.find((frame) => frame.type === 'message' && frame.conversationId === conversationId);
+    const pushedMessage = (): Frame | undefined => bob.messages(conversationId)[0];
     await expect.poll(pushedMessage, { timeout: 10_000 }).toBeDefined();
     const pushed = pushedMessage() ?? {};
     const download = await bob.request({

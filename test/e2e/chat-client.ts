@@ -78,14 +78,20 @@ export class ChatClient {
   }
 
   /**
-   * Pushed chat messages of a conversation, in arrival order (duplicates included), those that came in a
-   * `batch` frame (the fan-out coalesces what it has at hand) in their order within it.
+   * Every push (a frame answering no request), in arrival order, duplicates included; those that came in a
+   * `batch` frame (the fan-out coalesces what it has at hand) in their order within it. With
+   * `conversationId`, only that conversation's.
    */
-  messages(conversationId: string): Frame[] {
+  pushes(conversationId?: string): Frame[] {
     return this.frames
-      .filter((frame) => frame.conversationId === conversationId)
-      .flatMap((frame) => (frame.type === 'batch' ? (frame.frames as Frame[]) : [frame]))
-      .filter((frame) => frame.type === 'message');
+      .filter((frame) => frame.requestId === undefined && frame.type !== 'ack' && frame.type !== 'error')
+      .filter((frame) => conversationId === undefined || frame.conversationId === conversationId)
+      .flatMap((frame) => (frame.type === 'batch' ? (frame.frames as Frame[]) : [frame]));
+  }
+
+  /** Pushed chat messages of a conversation, in arrival order (duplicates included), batches unpacked. */
+  messages(conversationId: string): Frame[] {
+    return this.pushes(conversationId).filter((frame) => frame.type === 'message');
   }
 
   /**

@@ -7,14 +7,11 @@ const { runtime, track } = useLocalRuntime();
 // Not a test of consent: the users these tests add to groups let anyone add them.
 beforeAll(() => letAnyoneAdd(runtime(), ['bob']));
 
-/** Pushed frames about one conversation (messages, edits, deletes), in arrival order. */
+/** Pushed frames about one conversation (messages, edits, deletes), in arrival order, batches unpacked. */
 const pushes = (client: ChatClient, conversationId: string): Frame[] =>
-  client.frames.filter(
-    (frame) =>
-      frame.requestId === undefined &&
-      ['message', 'edited', 'deleted'].includes(String(frame.type)) &&
-      frame.conversationId === conversationId,
-  );
+  client
+    .pushes(conversationId)
+    .filter((frame) => ['message', 'edited', 'deleted'].includes(String(frame.type)));
 
 describe('edit and delete through the local runtime', () => {
   it('pushes message, edited and deleted in that order, and history and the backlog show the latest version', async () => {

@@ -16,24 +16,24 @@ beforeAll(() =>
   ]),
 );
 
-/** Pushed frames of one conversation that take a seq (messages and membership changes), in arrival order. */
 /**
  * What a client shows of a conversation, by seq: the message and membership pushes, and the messages it
  * sent itself, which it has from their acks (the sending connection is not pushed them).
  */
 const ordered = (client: ChatClient, conversationId: string): string[] =>
-  client.frames
-    .filter(
-      (frame) =>
-        frame.conversationId === conversationId &&
-        ((frame.requestId === undefined && ['message', 'membership'].includes(String(frame.type))) ||
-          (frame.type === 'ack' && frame.action === 'send')),
-    )
+  [
+    ...client
+      .pushes(conversationId)
+      .filter((frame) => ['message', 'membership'].includes(String(frame.type))),
+    ...client.frames.filter(
+      (frame) => frame.conversationId === conversationId && frame.type === 'ack' && frame.action === 'send',
+    ),
+  ]
     .sort((a, b) => Number(a.seq) - Number(b.seq))
     .map((frame) => (frame.type === 'membership' ? `${frame.event}:${frame.seq}` : `message:${frame.seq}`));
 
 const pushed = (client: ChatClient, type: string): Frame[] =>
-  client.frames.filter((frame) => frame.type === type && frame.requestId === undefined);
+  client.pushes().filter((frame) => frame.type === type);
 
 describe('membership through the local runtime', () => {
   it('orders add, remove and leave with the messages; a removed member receives nothing more and can neither read nor send', async () => {
@@ -121,7 +121,7 @@ describe('membership through the local runtime', () => {
     // Assess: hal hears he was added; ivy hears the group was created with her, and that she was removed,
     // once, though unsubscribed by then.
     const membershipOf = (client: typeof hal) =>
-      client.frames.filter((frame) => frame.type === 'membership' && frame.conversationId === conversationId);
+      client.pushes(conversationId).filter((frame) => frame.type === 'membership');
     await expect
       .poll(() => membershipOf(hal), { timeout: 10_000 })
       .toMatchObject([{ event: 'member_added', userIds: ['hal'], by: 'gil', seq: 1 }]);

@@ -45,8 +45,11 @@ async function shown(chat: ChatClient, conversationId: string): Promise<ChatMess
   return messages;
 }
 
+/** The message pushes of `seq`, batches unpacked (a push inside a batch is a push all the same). */
 const pushesOf = (frames: Frame[], seq: number): Frame[] =>
-  frames.filter((frame) => frame.type === 'message' && frame.seq === seq);
+  frames
+    .flatMap((frame) => (frame.type === 'batch' ? (frame.frames as Frame[]) : [frame]))
+    .filter((frame) => frame.type === 'message' && frame.seq === seq);
 
 describe("the sender's own message", () => {
   it('reaches the sending SDK once from its ack, with no history read, and the same user’s other tab by push', async () => {

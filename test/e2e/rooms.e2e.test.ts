@@ -143,7 +143,7 @@ describe('rooms through the local runtime', () => {
     expect(memberDeletes).toMatchObject({ type: 'error', code: 'forbidden' });
     expect(moderatorDeletes).toMatchObject({ type: 'ack', seq: 16, duplicate: false });
     await expect
-      .poll(() => late.frames.some((frame) => frame.type === 'deleted' && frame.seq === 16), {
+      .poll(() => late.pushes().some((frame) => frame.type === 'deleted' && frame.seq === 16), {
         timeout: 15_000,
       })
       .toBe(true);
