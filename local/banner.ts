@@ -2,6 +2,8 @@
 import type { LocalRuntime } from './runtime';
 
 const portOf = (url: string): string => new URL(url).port;
+/** A queue URL ends in the queue's name. */
+const queueName = (url: string): string => new URL(url).pathname.split('/').pop() ?? url;
 
 /**
  * The banner of a running runtime: a Ports line naming each port `npm start` listens on (all on
@@ -10,7 +12,7 @@ const portOf = (url: string): string => new URL(url).port;
 export function startBanner(
   runtime: Pick<
     LocalRuntime,
-    'webSocketUrl' | 'webUrl' | 'controlUrl' | 'managementEndpoint' | 'endpoints' | 'tables'
+    'webSocketUrl' | 'webUrl' | 'controlUrl' | 'managementEndpoint' | 'endpoints' | 'tables' | 'queues'
   >,
   readySeconds: string,
 ): string {
@@ -21,6 +23,7 @@ export function startBanner(
     `${portOf(runtime.endpoints.sqs)} SQS and S3 (SQS_PORT)`,
     `${portOf(runtime.endpoints.s3)} S3 for browsers (a free port)`,
   ];
+  const q = runtime.queues;
   return `
 serverless-chat is running locally (ready in ${readySeconds} s)
 
@@ -33,7 +36,8 @@ serverless-chat is running locally (ready in ${readySeconds} s)
   Try it       npm run ws -- alice           (one JSON frame per line; this terminal stays busy, so use a second one)
   Management   ${runtime.managementEndpoint}/@connections/{connectionId}
   DynamoDB     ${runtime.endpoints.dynamodb}   (tables: ${Object.values(runtime.tables).join(', ')})
-  SQS          ${runtime.endpoints.sqs}   (fan-out queue and DLQ, FIFO; from other processes use 127.0.0.1)
+  SQS          ${runtime.endpoints.sqs}   (all FIFO; from other processes use 127.0.0.1)
+               fan-out ${queueName(q.fanout.url)} (DLQ ${queueName(q.deadLetter.url)}), shard jobs ${queueName(q.shards.url)} (DLQ ${queueName(q.shardDeadLetter.url)})
   S3           ${runtime.endpoints.s3}   (attachments: presigned URLs name this CORS front of fauxqs's S3)
   Redrive      npm run redrive -- --dry-run
 

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { startBanner } from '../../local/banner';
 
 describe('startBanner', () => {
+  const sqs = 'http://sqs.us-east-1.localhost:9324/000000000000';
+
   it('lists every port npm start listens on, what it is and how to change it, before the URLs', () => {
     // Act
     const banner = startBanner(
@@ -23,6 +25,12 @@ describe('startBanner', () => {
           messages: 'local-messages',
           idempotency: 'local-idempotency',
         },
+        queues: {
+          fanout: { url: `${sqs}/local-fanout.fifo`, arn: 'arn:fanout' },
+          deadLetter: { url: `${sqs}/local-dead-letter.fifo`, arn: 'arn:dead-letter' },
+          shards: { url: `${sqs}/local-shards.fifo`, arn: 'arn:shards' },
+          shardDeadLetter: { url: `${sqs}/local-shard-dead-letter.fifo`, arn: 'arn:shard-dead-letter' },
+        },
       },
       '4.2',
     );
@@ -38,5 +46,8 @@ describe('startBanner', () => {
     expect(banner).toContain('  WebSocket    ws://127.0.0.1:3001/local?token=<JWT>');
     expect(banner).toContain('  Web chat     http://127.0.0.1:3002/ ');
     expect(banner).toContain('  S3           http://s3.localhost:41234 ');
+    expect(banner).toContain(
+      '               fan-out local-fanout.fifo (DLQ local-dead-letter.fifo), shard jobs local-shards.fifo (DLQ local-shard-dead-letter.fifo)',
+    );
   });
 });
