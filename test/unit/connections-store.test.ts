@@ -9,6 +9,7 @@ import {
   type BatchWriteCommandInput,
   DeleteCommand,
   DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
@@ -255,6 +256,7 @@ describe('deleteSubscription', () => {
   it('succeeds when the connection is already gone', async () => {
     // Prepare
     ddbMock.on(DeleteCommand).resolves({});
+    ddbMock.on(GetCommand).resolves({ Item: { shards: LIMITS.subscriptionShards } });
     ddbMock
       .on(UpdateCommand)
       .rejects(new ConditionalCheckFailedException({ message: 'no connection', $metadata: {} }));

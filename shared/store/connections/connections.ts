@@ -20,7 +20,14 @@ import { LIMITS } from '../../limits';
 import { type TableNames, TTL_ATTRIBUTE } from '../../tables';
 import { batchWriteAll } from '../batch';
 import { updateIf } from '../conditions';
-import { conversationOfKey, shardKey, shardOf, subscriptionPartition } from './shards';
+import {
+  conversationOfKey,
+  knownShardCount,
+  markedShards,
+  shardKey,
+  shardOf,
+  subscriptionPartition,
+} from './shards';
 import { releaseConnectionSlot } from './slots';
 
 type Tables = Pick<TableNames, 'connections' | 'subscriptions'>;
@@ -154,8 +161,11 @@ export async function putSubscription(
 /**
  * Removes a connection's subscription to one conversation (idempotent): the connection's
  * `conversations` set says which partition holds it (the base one, or the connection's shard), and the
- * subscription item there is deleted. With the connection item gone there is no set: both candidate
- * items are deleted. Two calls, as before shards: one UpdateItem, one DeleteItem.
+ * subscription item there is deleted. Two calls, as before shards: one UpdateItem, one DeleteItem. The
+ * shard is computed from the count this environment read from the conversation's marker; when it has
+ * not read it, the old set handed back names the shard, and a second UpdateItem takes it out. With the
+ * connection item gone there is no set: the base item and the shard under the marker's count (a
+ * consistent GetItem of the marker unless known) are deleted.
  */
 export async function deleteSubscription(
   ddb: DynamoDBDocumentClient,
@@ -163,24 +173,23 @@ export async function deleteSubscription(
   key: { conversationId: string; connectionId: string },
 ): Promise<void> {
   const { conversationId, connectionId } = key;
-  const candidates = [
-    conversationId,
-    shardKey(conversationId, shardOf(connectionId, LIMITS.subscriptionShards)),
-  ];
-  let partitions = candidates;
+  const partitionsFor = (shards: number): string[] =>
+    shards === 0
+      ? [conversationId]
+      : [conversationId, shardKey(conversationId, shardOf(connectionId, shards))];
+  const known = knownShardCount(conversationId);
+  const candidates = partitionsFor(known ?? 0);
+  let partitions: string[];
   try {
-    const { Attributes } = await ddb.send(
-      new UpdateCommand({
-        TableName: tables.connections,
-        Key: { connectionId },
-        UpdateExpression: 'DELETE conversations :partitions',
-        ConditionExpression: 'attribute_exists(connectionId)',
-        ExpressionAttributeValues: { ':partitions': new Set(candidates) },
-        ReturnValues: 'UPDATED_OLD',
-      }),
+    const held = await removeFromSet(ddb, tables, connectionId, candidates);
+    let found = candidates.filter((partition) => held.has(partition));
+    const shard = [...held].find(
+      (partition) => partition !== conversationId && conversationOfKey(partition) === conversationId,
     );
-    const held: unknown = Attributes?.conversations;
-    const found = held instanceof Set ? candidates.filter((partition) => held.has(partition)) : [];
+    if (found.length === 0 && shard !== undefined) {
+      await removeFromSet(ddb, tables, connectionId, [shard]);
+      found = [shard];
+    }
     // Not in the set (never subscribed, or tidied already): the base item is the only one a caller
     // could have listed without it, as a removal does.
     partitions = found.length > 0 ? found : [conversationId];
@@ -190,6 +199,7 @@ export async function deleteSubscription(
     }
     // A connection already gone has no set to read.
     if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
+    partitions = partitionsFor(known ?? (await markedShards(ddb, tables, conversationId)));
   }
   await Promise.all(
     partitions.map((partition) =>
@@ -201,6 +211,31 @@ export async function deleteSubscription(
       ),
     ),
   );
+}
+
+/**
+ * Takes `candidates` out of a connection's `conversations` set.
+ * @returns the whole set as it was before (empty when the connection has none).
+ * @throws ConditionalCheckFailedException when the connection item is gone.
+ */
+async function removeFromSet(
+  ddb: DynamoDBDocumentClient,
+  tables: Tables,
+  connectionId: string,
+  candidates: string[],
+): Promise<ReadonlySet<string>> {
+  const { Attributes } = await ddb.send(
+    new UpdateCommand({
+      TableName: tables.connections,
+      Key: { connectionId },
+      UpdateExpression: 'DELETE conversations :partitions',
+      ConditionExpression: 'attribute_exists(connectionId)',
+      ExpressionAttributeValues: { ':partitions': new Set(candidates) },
+      ReturnValues: 'UPDATED_OLD',
+    }),
+  );
+  const held: unknown = Attributes?.conversations;
+  return held instanceof Set ? (held as Set<string>) : new Set();
 }
 
 /**

@@ -2,13 +2,15 @@
  * Subscription shards. A conversation's subscriptions live in its base partition (`conversationId`),
  * which is all a small conversation ever has, so its fan-out is the one Query it always was. Once the
  * base partition holds LIMITS.fanoutShardThreshold subscriptions, the subscribe that finds it full
- * writes a marker item into it (`connectionId` = {@link SHARDS_MARKER}, `shards` = LIMITS.subscriptionShards)
- * and from then on every new subscription goes to partition `conversationId#n`, n = 1..shards chosen
- * by a hash of the connection id. The base partition keeps the subscriptions stored before the marker
+ * writes a marker item into it (`connectionId` = {@link SHARDS_MARKER}, `shards` = LIMITS.subscriptionShards
+ * at that moment) and from then on every new subscription goes to partition `conversationId#n`,
+ * n = 1..shards chosen by a hash of the connection id. The marker's count is written once and every
+ * reader takes it from the marker, never from LIMITS: a deploy that changes the constant only changes
+ * the count of conversations sharded after it. The base partition keeps the subscriptions stored before the marker
  * (shard 0); nothing moves. The fan-out reads the base partition as before: the marker tells it to
  * hand the other shards to parallel jobs (lambdas/fanout/split.ts).
  */
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { isAwsError } from '../../errors';
 import { LIMITS } from '../../limits';
 import type { TableNames } from '../../tables';
@@ -138,8 +140,35 @@ export async function subscriptionPartition(
 }
 
 /**
- * Writes the marker that shards a conversation (once: a conditional Put).
- * @returns the shard count now in force, the winner's when another subscribe wrote it first.
+ * The shard count in a conversation's marker, 0 when it has none. A conversation known to be sharded
+ * costs nothing; otherwise one consistent GetItem of the marker (so a marker written a moment ago is seen).
+ */
+export async function markedShards(
+  ddb: DynamoDBDocumentClient,
+  tables: Tables,
+  conversationId: string,
+): Promise<number> {
+  const known = knownShards.get(conversationId);
+  if (known !== undefined) return known;
+  const { Item } = await ddb.send(
+    new GetCommand({
+      TableName: tables.subscriptions,
+      Key: { conversationId, connectionId: SHARDS_MARKER },
+      ProjectionExpression: 'shards',
+      ConsistentRead: true,
+    }),
+  );
+  return typeof Item?.shards === 'number' ? remember(conversationId, Item.shards) : 0;
+}
+
+/** The shard count this environment has read from a conversation's marker, if it has. */
+export const knownShardCount = (conversationId: string): number | undefined =>
+  knownShards.get(conversationId);
+
+/**
+ * Writes the marker that shards a conversation (once: a conditional Put), with the count LIMITS sets now.
+ * @returns the shard count now in force: the marker's, read back when another subscribe wrote it first
+ * (perhaps under another LIMITS.subscriptionShards).
  */
 async function markSharded(
   ddb: DynamoDBDocumentClient,
@@ -156,8 +185,8 @@ async function markSharded(
       }),
     );
   } catch (err: unknown) {
-    // Written a moment ago by another subscribe: the count is a constant, so theirs is ours.
     if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
+    return markedShards(ddb, tables, conversationId);
   }
   return shards;
 }
