@@ -141,6 +141,8 @@ export class ServerlessChatStack extends Stack {
           fn.useQueue(ENV.deadLetterQueueUrl, queues.fanout.deadLetterQueue, wiring.deadLetterQueue);
         }
         if (wiring.shardQueue) fn.useQueue(ENV.shardQueueUrl, queues.shards.queue, wiring.shardQueue);
+        // No variable: the function reads the shard DLQ from the shard queue's redrive policy.
+        if (wiring.shardDeadLetterQueue) queues.shards.deadLetterQueue.grantConsumeMessages(fn);
         if (wiring.attachments) fn.useAttachments(attachments.bucket, wiring.attachments);
         if (wiring.eventBus) fn.useEventBus(offlineBus, wiring.eventBus);
         if (wiring.verifiesTokens) {
@@ -268,9 +270,13 @@ export class ServerlessChatStack extends Stack {
     output(
       'ShardDeadLetterQueueArn',
       shardQueues.deadLetterQueue.queueArn,
-      'Shard jobs that kept failing; redrive with aws sqs start-message-move-task --source-arn',
+      'Shard jobs that kept failing; redrive: invoke RedriveFunctionName with {"queue":"shards"}',
     );
-    output('RedriveFunctionName', functions.dlq.functionName, 'Invoke to move dead letters back to fan-out');
+    output(
+      'RedriveFunctionName',
+      functions.dlq.functionName,
+      'Invoke to move dead letters back to fan-out; {"queue":"shards"} moves shard jobs back',
+    );
     output('AlarmTopicArn', alarms.topic.topicArn, 'SNS topic that receives every alarm');
     output('DashboardName', dashboard.dashboard.dashboardName, 'CloudWatch dashboard of the chat');
     output('AttachmentsBucketName', attachments.bucket.bucketName, 'S3 bucket of message attachments');

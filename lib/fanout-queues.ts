@@ -12,8 +12,8 @@ export interface FanoutQueuesProps {
 /**
  * A FIFO fan-out queue and its FIFO dead-letter queue, used twice: the fan-out queue (one message group
  * per conversation, so fan-out keeps `seq` order) and the shard queue (one group per shard of a big
- * conversation, so each viewer keeps `seq` order while the shards run in parallel; SQS's own redrive,
- * StartMessageMoveTask, empties its DLQ). Both are encrypted with SQS-managed keys and refuse requests
+ * conversation, so each viewer keeps `seq` order while the shards run in parallel). The redrive
+ * function (lambdas/dlq) empties either DLQ back into its queue, keeping message groups. Both are encrypted with SQS-managed keys and refuse requests
  * without TLS.
  */
 export class FanoutQueues extends Construct {

@@ -83,10 +83,14 @@ export interface FunctionWiring {
   deadLetterQueue?: QueueAccess;
   /**
    * Shard-queue access (the FIFO queue of shard jobs, lambdas/fanout/split.ts); its URL arrives as
-   * ENV.shardQueueUrl. Its dead-letter queue is fed by SQS's redrive policy and emptied by SQS's own
-   * redrive (StartMessageMoveTask), so no function is granted it.
+   * ENV.shardQueueUrl.
    */
   shardQueue?: QueueAccess;
+  /**
+   * Receives and deletes on the shard queue's dead-letter queue (the redrive). No variable carries its
+   * URL: the function reads it from the shard queue's redrive policy (lambdas/dlq/shard-queue.ts).
+   */
+  shardDeadLetterQueue?: 'consume';
   /**
    * Posts to or closes connections through the management API; its endpoint arrives as
    * ENV.managementEndpoint. Every function behind a two-way route needs it: its route kit closes a
@@ -235,10 +239,14 @@ export const FUNCTIONS = {
   },
   dlq: {
     entry: 'lambdas/dlq/handler.ts',
-    description: 'Redrives dead letters back to the fan-out queue, keeping their message group',
+    description:
+      'Redrives dead letters back to the fan-out queue, or shard jobs back to the shard queue, keeping their message group',
     tables: {},
     fanoutQueue: 'send',
     deadLetterQueue: 'consumeAndSend',
+    // Sends redriven shard jobs; its redrive policy names the shard DLQ.
+    shardQueue: 'send',
+    shardDeadLetterQueue: 'consume',
     timeoutSeconds: 300,
   },
 } as const satisfies Record<string, FunctionWiring>;

@@ -19,7 +19,16 @@ import * as z from 'zod';
 import type { MetricSink } from '../../shared/metrics';
 import { POISON_ATTRIBUTE, REDRIVE_COUNT_ATTRIBUTE } from '../../shared/queue-attributes';
 
+/**
+ * The dead-letter queues the function redrives: `fanout` (the fan-out DLQ, back to the fan-out queue)
+ * and `shards` (the shard DLQ, back to the shard queue).
+ */
+export const REDRIVE_QUEUES = ['fanout', 'shards'] as const;
+export type RedriveQueue = (typeof REDRIVE_QUEUES)[number];
+
 export const redriveInputSchema = z.strictObject({
+  /** @default 'fanout', the function's behaviour before the shard queue existed. */
+  queue: z.enum(REDRIVE_QUEUES).optional(),
   maxMessages: z.number().int().min(1).max(10_000).default(100),
   dryRun: z.boolean().default(false),
   includePoison: z.boolean().default(false),
@@ -39,6 +48,7 @@ export interface RedriveSummary {
 export interface RedriveDeps {
   sqs: Pick<SQSClient, 'send'>;
   deadLetterQueueUrl: string;
+  /** Where letters go back to: the fan-out queue, or the shard queue when redriving the shard DLQ. */
   fanoutQueueUrl: string;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Counts each letter put back on the fan-out queue. */

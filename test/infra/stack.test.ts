@@ -202,16 +202,36 @@ describe('ServerlessChatStack with default props', () => {
       expect(fromDeadLetters).toEqual({});
     });
 
-    it('lets only the fan-out send shard jobs and only the shard worker receive them', () => {
+    it('lets only the fan-out (and the redrive, putting jobs back) send shard jobs and only the shard worker receive them', () => {
       const { queue } = shardQueueIds(template);
 
       for (const name of functionNames) {
         const statements = statementsOf(template, name);
-        expect(allows(statements, 'sqs:SendMessage', queue), `${name} sends`).toBe(name === FANOUT_CONSUMER);
+        expect(allows(statements, 'sqs:SendMessage', queue), `${name} sends`).toBe(
+          name === FANOUT_CONSUMER || name === 'dlq',
+        );
         expect(allows(statements, 'sqs:ReceiveMessage', queue), `${name} receives`).toBe(
           name === SHARD_CONSUMER,
         );
       }
+    });
+
+    it('lets only the redrive function receive and delete shard dead letters, and send to none but the shard DLQ', () => {
+      const { queue, deadLetterQueue } = shardQueueIds(template);
+
+      for (const name of functionNames) {
+        const statements = statementsOf(template, name);
+        for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']) {
+          expect(allows(statements, action, deadLetterQueue), `${name} ${action}`).toBe(name === 'dlq');
+        }
+        expect(allows(statements, 'sqs:SendMessage', deadLetterQueue), `${name} sends dead letters`).toBe(
+          false,
+        );
+      }
+      // It finds the shard DLQ through the shard queue's redrive policy, then its URL.
+      const redrive = statementsOf(template, 'dlq');
+      expect(allows(redrive, 'sqs:GetQueueAttributes', queue)).toBe(true);
+      expect(allows(redrive, 'sqs:GetQueueUrl', deadLetterQueue)).toBe(true);
     });
   });
 
@@ -509,8 +529,8 @@ describe('ServerlessChatStack with default props', () => {
         { access: wiring.fanoutQueue, id: ids.queue, env: ENV.fanoutQueueUrl },
         { access: wiring.deadLetterQueue, id: ids.deadLetterQueue, env: ENV.deadLetterQueueUrl },
         { access: wiring.shardQueue, id: shards.queue, env: ENV.shardQueueUrl },
-        // Fed by the redrive policy and emptied by SQS's own redrive: no function touches it.
-        { access: undefined, id: shards.deadLetterQueue, env: '' },
+        // Only the redrive consumes it; no variable names it (the shard queue's redrive policy does).
+        { access: wiring.shardDeadLetterQueue, id: shards.deadLetterQueue, env: undefined },
       ];
 
       for (const { access, id, env } of uses) {
@@ -519,7 +539,7 @@ describe('ServerlessChatStack with default props', () => {
           : { granted: [], denied: ['sqs:SendMessage', 'sqs:ReceiveMessage'] };
         for (const action of granted) expect(allows(statements, action, id), `${action} on ${id}`).toBe(true);
         for (const action of denied) expect(allows(statements, action, id), `${action} on ${id}`).toBe(false);
-        if (access) expect(environment[env]).toEqual({ Ref: id });
+        if (access && env) expect(environment[env]).toEqual({ Ref: id });
       }
     });
 
