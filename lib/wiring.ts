@@ -179,7 +179,8 @@ export const FUNCTIONS = {
       // takes its user's budget on their USER# item; presence reads the members' USER# items
       // (BatchGetItem); byUser finds a removed member's sockets.
       connections: { actions: ['UpdateItem', 'BatchGetItem'], queryIndexes: ['byUser'] },
-      subscriptions: { actions: ['Query', 'PutItem', 'DeleteItem'] },
+      // GetItem: a subscribe that lost the race to shard a conversation reads the winner's shard count.
+      subscriptions: { actions: ['Query', 'GetItem', 'PutItem', 'DeleteItem'] },
       // Backlog and history pages (Query), the list's last messages (BatchGetItem); PutItem because a
       // reader fills a dead writer's seq with a tombstone, and membership changes are stored here.
       messages: { actions: ['BatchGetItem', 'Query', 'PutItem'] },
