@@ -67,6 +67,21 @@ export interface DeliveryReport {
   shardJobs?: number;
 }
 
+/**
+ * Logs a delivered run. Metrics count what went well, and a line per message at INFO would cost more in
+ * CloudWatch Logs than its pushes (docs/cost.md "Cutting the 1:1 path"): DEBUG then. Connections let go
+ * are worth an INFO line. Both the fan-out and its shard jobs log through here.
+ */
+export function logDelivery(
+  logger: DeliveryDeps['logger'],
+  message: string,
+  report: DeliveryReport,
+  fields: Record<string, unknown>,
+): void {
+  const quiet = report.gone + report.evicted + report.expired === 0;
+  logger[quiet ? 'debug' : 'info'](message, { ...fields, ...report });
+}
+
 /** Some connections still lack the message after their retries; SQS redelivers the record (clients dedupe by seq). */
 export class FanoutDeliveryError extends Error {
   override readonly name = 'FanoutDeliveryError';

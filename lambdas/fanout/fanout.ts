@@ -16,6 +16,7 @@ import {
   DEFAULT_CONCURRENCY,
   type DeliveryDeps,
   type DeliveryReport,
+  logDelivery,
   POST_WORST_CASE_MS,
   postToListeners,
   RECORD_MARGIN_MS,
@@ -157,14 +158,10 @@ async function processParsedRun(
     const report = await deliverRun(deps, bodies, postDeadline);
     // A split record's lag is its shard jobs' to measure: they do the posting.
     if (report.shardJobs === undefined) for (const body of bodies) recordLag(deps, body);
-    // Metrics count what went well; a line per message at INFO would cost more in CloudWatch Logs than
-    // its pushes (docs/cost.md "Cutting the 1:1 path"). Connections let go are worth a line.
-    const quiet = report.gone + report.evicted + report.expired === 0;
     const kinds = bodies.map((body) => ('kind' in body ? body.kind : 'message'));
-    deps.logger[quiet ? 'debug' : 'info']('Message fanned out', {
+    logDelivery(deps.logger, 'Message fanned out', report, {
       kind: kinds.length === 1 ? kinds[0] : kinds,
       ...(bodies.length === 1 ? {} : { seqs: bodies.map((body) => body.seq) }),
-      ...report,
     });
   } catch (err: unknown) {
     deps.logger.error('Fan-out failed; SQS will retry the record and the rest of its group', {

@@ -12,6 +12,7 @@ import { parseQueueBody, type QueueRecord } from '../../shared/queue-body';
 import { listShard, shardKey } from '../../shared/store/connections';
 import {
   type DeliveryDeps,
+  logDelivery,
   POST_WORST_CASE_MS,
   postToListeners,
   RECORD_MARGIN_MS,
@@ -82,11 +83,10 @@ export async function processShardRun(
     postDeadline,
   );
   for (const record of run) recordLag(deps, record);
-  deps.logger.info('Shard fanned out', {
+  logDelivery(deps.logger, 'Shard fanned out', report, {
     conversationId: message.conversationId,
     seqs: run.map((record) => record.seq),
     shard,
-    ...report,
   });
 }
 

@@ -289,6 +289,29 @@ describe('the shard worker', () => {
     ]);
   });
 
+  it('logs a shard job that reached every connection at DEBUG, not INFO, as the fan-out logs its records', async () => {
+    // Prepare
+    givenPartitions({ 'room#5': listeners('s5a') });
+    const logger = {
+      info: vi.fn(),
+      debug: vi.fn(),
+      warn: vi.fn(),
+      error: vi.fn(),
+      appendKeys: vi.fn(),
+      removeKeys: vi.fn(),
+    };
+
+    // Act
+    await processShardBatch({ ...deps(), logger }, { Records: [job(5)] });
+
+    // Assess
+    expect(logger.info).not.toHaveBeenCalled();
+    expect(logger.debug).toHaveBeenCalledWith(
+      'Shard fanned out',
+      expect.objectContaining({ shard: 5, delivered: 1 }),
+    );
+  });
+
   it('coalesces the jobs of one shard in a batch: one Query, and one batch frame per connection, in seq order', async () => {
     // Prepare
     givenPartitions({ 'room#3': listeners('viewer') });
