@@ -8,7 +8,7 @@ import { ChatClient } from '../test/e2e/chat-client';
 import { type Instrumentation, meterClient } from './instrument';
 import type { BillMeter, MeterCounts } from './meter';
 import { type BillRow, billRow, markdownReport, writeReport } from './report';
-import type { Scenario } from './scenarios';
+import { SCENARIOS, type Scenario } from './scenarios';
 
 /** How long the runtime must report nothing before a count starts or ends. */
 const QUIET_MS = 1_000;
@@ -28,7 +28,10 @@ async function quiet(instrumentation: Instrumentation): Promise<void> {
 
 const DOCS = path.join(__dirname, '..', 'docs');
 
-/** Runs `scenarios` one after another, prints the bill, and writes docs/cost.md's section and docs/cost.svg. */
+/**
+ * Runs `scenarios` one after another and prints the bill. When they are every scenario, it also writes
+ * docs/cost.md's section and docs/cost.svg: a run of some scenarios must not replace the whole table.
+ */
 export async function runBill(
   runtime: LocalRuntime,
   scenarios: Scenario[],
@@ -64,7 +67,11 @@ export async function runBill(
     command: `npm run bench -- ${scenarios.map((scenario) => scenario.id).join(' ')}`,
   };
   console.log(`\n${markdownReport(rows, meta)}\n`);
-  writeReport(rows, meta, { markdown: path.join(DOCS, 'cost.md'), svg: path.join(DOCS, 'cost.svg') });
-  console.log('  written to docs/cost.md and docs/cost.svg');
+  if (SCENARIOS.every((scenario) => scenarios.includes(scenario))) {
+    writeReport(rows, meta, { markdown: path.join(DOCS, 'cost.md'), svg: path.join(DOCS, 'cost.svg') });
+    console.log('  written to docs/cost.md and docs/cost.svg');
+  } else {
+    console.log('  not written to docs/cost.md: only `npm run bench -- bill` (every scenario) rewrites it');
+  }
   return rows;
 }
