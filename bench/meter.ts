@@ -5,6 +5,7 @@
  * on it and bench/instrument.ts feeds it.
  */
 
+import { FUNCTION_LOGGING, type FunctionLogging, writesPlatformLines } from '../lib/function-logging';
 import type { InvocationRecord } from '../local/functions';
 import type { CapacityReport } from '../shared/consumed-capacity';
 import type { AwsRequest } from '../shared/invocation';
@@ -13,7 +14,8 @@ import { apiGatewayUnits, gbSeconds, type Usage } from './prices';
 /**
  * The lines the Lambda platform itself writes to a function's log group for each invocation (START,
  * END, and REPORT with its X-Ray line, since every function traces), with typical values: CloudWatch
- * ingests them like the function's own lines. Not produced locally, so counted from this model.
+ * ingests them like the function's own lines. Not produced locally, so counted from this model, and
+ * only when the functions' logging configuration lets Lambda write them.
  */
 const PLATFORM_LOG_LINES = [
   'START RequestId: 6f0c9a52-8c1e-4f7b-a0d3-5e2b9c7d1a44 Version: $LATEST\n',
@@ -23,11 +25,17 @@ const PLATFORM_LOG_LINES = [
     'XRAY TraceId: 1-6755a1f0-3c2d1e0f9a8b7c6d5e4f3a2b\tSegmentId: 4f3e2d1c0b9a8f7e\tSampled: true\t\n',
 ];
 
-/** Log bytes the platform adds per invocation (see PLATFORM_LOG_LINES). */
-export const PLATFORM_LOG_BYTES_PER_INVOCATION = PLATFORM_LOG_LINES.reduce(
-  (sum, line) => sum + Buffer.byteLength(line),
-  0,
-);
+/**
+ * Log bytes the platform adds per invocation under `logging`: the lines of PLATFORM_LOG_LINES where
+ * Lambda writes them, none where its system log level drops them (lib/function-logging.ts).
+ */
+export function platformLogBytesPerInvocation(logging: FunctionLogging = FUNCTION_LOGGING): number {
+  if (!writesPlatformLines(logging)) return 0;
+  return PLATFORM_LOG_LINES.reduce((sum, line) => sum + Buffer.byteLength(line), 0);
+}
+
+/** Log bytes the platform adds per invocation as the stack deploys the functions. */
+export const PLATFORM_LOG_BYTES_PER_INVOCATION = platformLogBytesPerInvocation();
 
 /**
  * Units DynamoDB bills per item of a transaction (each item here under 1 KB, its index writes aside).
@@ -57,7 +65,7 @@ export interface MeterCounts {
   frames: { in: number; out: number; bytesIn: number; bytesOut: number; units: number };
   /** Requests of the SQS event source: one ReceiveMessage and one DeleteMessageBatch per batch it handed over. */
   eventSourceRequests: number;
-  /** The functions' log bytes plus the platform's per invocation. */
+  /** The functions' log bytes plus the platform's per invocation, where it writes any. */
   logBytes: number;
 }
 

@@ -4,7 +4,14 @@ import type { WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import {
+  ApplicationLogLevel,
+  Architecture,
+  LoggingFormat,
+  Runtime,
+  SystemLogLevel,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
@@ -13,6 +20,7 @@ import type { Construct } from 'constructs';
 import { ATTACHMENTS_ROOT, UPLOADS_ROOT } from '../shared/attachments';
 import { ENV } from '../shared/env';
 import { TABLE_ENV, type TableName } from '../shared/tables';
+import { FUNCTION_LOGGING } from './function-logging';
 import { acknowledgeManagedPolicy, acknowledgeRule, acknowledgeWildcardResource } from './nag';
 import type { BucketAccess, EventBusAccess, FunctionWiring, QueueAccess, TableGrant } from './wiring';
 import { DEFAULT_TIMEOUT_SECONDS } from './wiring';
@@ -93,8 +101,9 @@ export interface ChatFunctionProps {
 /**
  * The one place where every chat Lambda gets its runtime settings: Node.js 22 on ARM64, a lean bundle
  * (`chatBundling`; source maps on request), X-Ray tracing, and its own log group with a retention
- * period. Access to tables and queues is granted through `useTable`/`useQueue`, which also set
- * the environment variable that carries the resource's name, so a grant and its variable cannot drift.
+ * period, written in the JSON format without the platform's per-invocation lines (FUNCTION_LOGGING).
+ * Access to tables and queues is granted through `useTable`/`useQueue`, which also set the environment
+ * variable that carries the resource's name, so a grant and its variable cannot drift.
  */
 export class ChatFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: ChatFunctionProps) {
@@ -116,6 +125,9 @@ export class ChatFunction extends NodejsFunction {
       tracing: Tracing.ACTIVE,
       reservedConcurrentExecutions: props.reservedConcurrency,
       logGroup,
+      loggingFormat: LoggingFormat[FUNCTION_LOGGING.format],
+      systemLogLevelV2: SystemLogLevel[FUNCTION_LOGGING.systemLogLevel],
+      applicationLogLevelV2: ApplicationLogLevel[FUNCTION_LOGGING.applicationLogLevel],
       environment: props.bundling?.sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : undefined,
       bundling: chatBundling(props.bundling),
     });
