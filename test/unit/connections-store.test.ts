@@ -27,6 +27,7 @@ import {
   listListeners,
   putConnection,
   putSubscription,
+  SHARDS_MARKER,
   shardKey,
   shardOf,
 } from '../../shared/store/connections';
@@ -184,6 +185,26 @@ describe('putSubscription', () => {
     // Assess
     await expect(attempt).rejects.toBeInstanceOf(LimitExceededError);
     await expect(attempt).rejects.toMatchObject({ code: 'limit_exceeded', retryable: false });
+  });
+
+  it('acks a subscribe again of a connection in the base partition of a conversation sharded since, writing nothing', async () => {
+    // Prepare: the marker is there now; the connection's set (marshalled, as DynamoDB returns it) names the
+    // base partition, where its first attempt stored the subscription before the conversation was sharded.
+    ddbMock.on(QueryCommand).resolves({ Items: [{ connectionId: SHARDS_MARKER, shards: 32 }] });
+    ddbMock.on(TransactWriteCommand).rejects(
+      cancelled({
+        Code: 'ConditionalCheckFailed',
+        Item: { connectionId: { S: 'c1' }, conversations: { SS: ['sharded-since'] } },
+      }),
+    );
+
+    // Act
+    const attempt = putSubscription(ddb, tables, { ...subscription, conversationId: 'sharded-since' }, NOW);
+
+    // Assess
+    await expect(attempt).resolves.toBeUndefined();
+    const update = ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Update;
+    expect(update?.ConditionExpression).toContain('NOT contains(conversations, :base)');
   });
 
   it('answers busy, retryable in a moment, when another subscription change of the connection collides', async () => {

@@ -19,7 +19,7 @@ import {
 import { LIMITS } from '../../limits';
 import { type TableNames, TTL_ATTRIBUTE } from '../../tables';
 import { batchWriteAll } from '../batch';
-import { updateIf } from '../conditions';
+import { itemOfFailedCondition, updateIf } from '../conditions';
 import {
   conversationOfKey,
   knownShardCount,
@@ -151,8 +151,9 @@ export async function putSubscription(
     }
     const reason = reasons?.[0];
     if (reason?.Code !== 'ConditionalCheckFailed') throw err;
-    if (reason.Item === undefined) throw new ConnectionGoneError(connectionId);
-    const held: unknown = reason.Item.conversations;
+    const connection = itemOfFailedCondition(reason);
+    if (connection === undefined) throw new ConnectionGoneError(connectionId);
+    const held: unknown = connection.conversations;
     if (inShard && held instanceof Set && held.has(conversationId)) return;
     throw new LimitExceededError(`A connection may subscribe to at most ${max} conversations`);
   }
