@@ -54,6 +54,7 @@ const POLICY: Record<Action, { durable: boolean; resend: boolean }> = {
   joinRoom: { durable: true, resend: true }, // joining again acks `joined: false`
   roomInfo: { durable: true, resend: true },
   setSlowMode: { durable: true, resend: true }, // setting the same value twice changes nothing
+  setTick: { durable: true, resend: true },
 };
 
 /** API Gateway's anonymous "Internal server error" names no request: every unanswered one is resent after this. */

@@ -180,7 +180,8 @@ export const FUNCTIONS = {
       // (BatchGetItem); byUser finds a removed member's sockets.
       connections: { actions: ['UpdateItem', 'BatchGetItem'], queryIndexes: ['byUser'] },
       // GetItem: a subscribe that lost the race to shard a conversation reads the winner's shard count.
-      subscriptions: { actions: ['Query', 'GetItem', 'PutItem', 'DeleteItem'] },
+      // UpdateItem: the marker (its shard count, and a room's tick with createRoom and setTick).
+      subscriptions: { actions: ['Query', 'GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
       // Backlog and history pages (Query), the list's last messages (BatchGetItem); PutItem because a
       // reader fills a dead writer's seq with a tombstone, and membership changes are stored here.
       messages: { actions: ['BatchGetItem', 'Query', 'PutItem'] },
@@ -303,6 +304,7 @@ export const ROUTES = {
   createRoom: 'conversations',
   joinRoom: 'conversations',
   setSlowMode: 'conversations',
+  setTick: 'conversations',
   roomInfo: 'conversations',
 } as const satisfies Record<string, RouteWiring>;
 

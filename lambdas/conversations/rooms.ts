@@ -1,7 +1,7 @@
 /**
- * The room routes (docs/rooms.md): `createRoom`, `joinRoom`, `setSlowMode`, `roomInfo`, and `leave` and
- * `removeMember` in a room, which record nothing in the room's seq order. Every read and write of the room is in
- * shared/store/conversations/rooms.ts.
+ * The room routes (docs/rooms.md): `createRoom`, `joinRoom`, `setSlowMode`, `setTick`, `roomInfo`, and
+ * `leave` and `removeMember` in a room, which record nothing in the room's seq order. Every read and
+ * write of the room is in shared/store/conversations/rooms.ts.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
@@ -21,6 +21,7 @@ import {
   removeFromRoom,
   roomInfoOf,
   setSlowMode,
+  setTick,
 } from '../../shared/store/conversations';
 import type { TableNames } from '../../shared/tables';
 
@@ -40,7 +41,7 @@ const randomInviteCode = (): string => randomBytes(16).toString('base64url');
 /** The room routes, for the conversations handler's route table. */
 export function roomRoutes(
   deps: RoomDeps,
-): Pick<Required<ActionRoutes>, 'createRoom' | 'joinRoom' | 'setSlowMode' | 'roomInfo'> {
+): Pick<Required<ActionRoutes>, 'createRoom' | 'joinRoom' | 'setSlowMode' | 'setTick' | 'roomInfo'> {
   const { ddb, tables, logger, clock } = deps;
   return {
     createRoom: async (frame, caller) => {
@@ -51,6 +52,7 @@ export function roomRoutes(
         title: frame.title,
         access: frame.access,
         slowModeSeconds: frame.slowModeSeconds ?? 0,
+        tickMs: frame.tickMs ?? 0,
         ...(frame.access === 'link' ? { inviteCode: (deps.newInviteCode ?? randomInviteCode)() } : {}),
         createdBy: caller.userId,
         now: clock(),
@@ -75,6 +77,12 @@ export function roomRoutes(
       logger.appendKeys({ conversationId: frame.conversationId });
       const room = await setSlowMode(ddb, tables, { ...frame, userId: caller.userId });
       logger.info('Slow mode set', { slowModeSeconds: room.slowModeSeconds });
+      return { room };
+    },
+    setTick: async (frame, caller) => {
+      logger.appendKeys({ conversationId: frame.conversationId });
+      const room = await setTick(ddb, tables, { ...frame, userId: caller.userId });
+      logger.info('Tick set', { tickMs: room.tickMs });
       return { room };
     },
     roomInfo: async (frame, caller) => {

@@ -65,6 +65,8 @@ export interface DeliveryReport {
   activity?: number;
   /** Shard jobs the record was split into (a sharded conversation): the posting happens in them. */
   shardJobs?: number;
+  /** The room's tick, from its marker (absent when off): the FIFO consumer holds the group that long. */
+  tickMs?: number;
 }
 
 /**

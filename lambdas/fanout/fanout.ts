@@ -4,8 +4,9 @@
  * subscribed to its conversation. Records are
  * processed in queue order within their message group (conversation), the groups side by side; a record
  * that fails fails the rest of its group so retries never reorder it, while other conversations in the
- * same batch carry on.
+ * same batch carry on. A room with a tick holds its group after each batch (see {@link holdForTick}).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -60,6 +61,8 @@ export interface FanoutDeps extends DeliveryDeps {
   remainingTimeMs?: () => number;
   /** @default DEFAULT_RECORD_BUDGET_MS */
   recordBudgetMs?: number;
+  /** Waits `ms` (a ticked room's hold). @default node:timers/promises setTimeout */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -69,7 +72,8 @@ export interface FanoutDeps extends DeliveryDeps {
  * conversation that is every subscriber, and each gets the run's pushes coalesced into as few posts as
  * the billing unit allows (one record: its push, as before), then each message does what it does beyond
  * its subscribers (./offline.ts). A sharded conversation's base partition holds its marker: each record
- * is split into one job per shard (./split.ts), and the FIFO group moves on while the jobs post.
+ * is split into one job per shard (./split.ts), and the FIFO group moves on while the jobs post. The
+ * marker also carries a room's tick, which the report passes on (`tickMs`) at no extra request.
  * @throws FanoutDeliveryError when the run must be retried.
  */
 export async function deliverRun(
@@ -86,7 +90,7 @@ export async function deliverRun(
       report = await splitIntoShards(deps, record, base);
       shardJobs += report.shardJobs ?? 0;
     }
-    return { ...(report as DeliveryReport), shardJobs };
+    return { ...(report as DeliveryReport), shardJobs, ...ticked(base.tickMs) };
   }
   const { report, reachedUsers } = await postToListeners(
     deps,
@@ -95,6 +99,7 @@ export async function deliverRun(
     conversationId,
     postDeadline,
   );
+  Object.assign(report, ticked(base.tickMs));
   const conversations = deps.tables.conversations;
   if (conversations === undefined) return report;
   for (const message of run) {
@@ -118,6 +123,8 @@ export async function deliverRun(
   return report;
 }
 
+const ticked = (tickMs: number): Pick<DeliveryReport, 'tickMs'> => (tickMs > 0 ? { tickMs } : {});
+
 /** Delivers one record (see {@link deliverRun}). */
 export function deliverMessage(
   deps: FanoutDeps,
@@ -140,13 +147,14 @@ async function movePoison(deps: FanoutDeps, record: SQSRecord, reason: string): 
 /**
  * Delivers the parsed records of one group that came together as one run, with their lag, log line and
  * error log.
+ * @returns the conversation's tick (0: none).
  * @throws when delivery failed.
  */
 async function processParsedRun(
   deps: FanoutDeps,
   run: readonly [{ record: SQSRecord; body: QueueRecord }, ...{ record: SQSRecord; body: QueueRecord }[]],
   remaining: number | undefined,
-): Promise<void> {
+): Promise<number> {
   const bodies = run.map((item) => item.body) as [QueueRecord, ...QueueRecord[]];
   const [first] = bodies;
   deps.logger.appendKeys({ conversationId: first.conversationId, seq: first.seq });
@@ -163,6 +171,7 @@ async function processParsedRun(
       kind: kinds.length === 1 ? kinds[0] : kinds,
       ...(bodies.length === 1 ? {} : { seqs: bodies.map((body) => body.seq) }),
     });
+    return report.tickMs ?? 0;
   } catch (err: unknown) {
     deps.logger.error('Fan-out failed; SQS will retry the record and the rest of its group', {
       messageId: run[0].record.messageId,
@@ -175,9 +184,26 @@ async function processParsedRun(
 }
 
 /**
+ * Holds a ticked room's message group until `tickMs` after its batch began. Lambda's FIFO event source
+ * hands a group's next records only once this invocation returns (they stay locked in flight meanwhile),
+ * and a batching window is not supported for FIFO queues: so whatever the room receives during the hold
+ * comes as the next batch, one coalesced run, and a viewer gets at most about one frame per tick. The
+ * first message after a quiet spell goes out at once; the hold never reaches into the invocation's last
+ * RECORD_MARGIN_MS.
+ */
+async function holdForTick(deps: FanoutDeps, startedAt: number, tickMs: number): Promise<void> {
+  if (tickMs <= 0) return;
+  const now = deps.now ?? Date.now;
+  const left = (deps.remainingTimeMs?.() ?? Number.POSITIVE_INFINITY) - RECORD_MARGIN_MS;
+  const wait = Math.min(startedAt + tickMs - now(), left);
+  if (wait > 0) await (deps.sleep ?? sleep)(wait);
+}
+
+/**
  * Processes consecutive records of one message group: runs of valid records are delivered together
  * (coalesced, see {@link deliverRun}); a poison body goes to the dead-letter queue and counts as processed.
- * No run starts with less than the record budget left of the invocation.
+ * No run starts with less than the record budget left of the invocation. A ticked room's group is held
+ * after it succeeds ({@link holdForTick}); a failure returns at once, so its retry is never delayed.
  * @returns the index of the first record that failed (it and the later ones are retried), or undefined.
  */
 async function processGroup(
@@ -185,6 +211,8 @@ async function processGroup(
   records: readonly SQSRecord[],
 ): Promise<{ failedAt: number; error: unknown } | undefined> {
   const budget = deps.recordBudgetMs ?? DEFAULT_RECORD_BUDGET_MS;
+  const startedAt = (deps.now ?? Date.now)();
+  let tickMs = 0;
   let start = 0;
   while (start < records.length) {
     const remaining = deps.remainingTimeMs?.();
@@ -214,12 +242,13 @@ async function processGroup(
     const [head, ...tail] = run;
     if (head === undefined) continue;
     try {
-      await processParsedRun(deps, [head, ...tail], remaining);
+      tickMs = Math.max(tickMs, await processParsedRun(deps, [head, ...tail], remaining));
     } catch (error: unknown) {
       return { failedAt: start, error };
     }
     start = next;
   }
+  await holdForTick(deps, startedAt, tickMs);
   return undefined;
 }
 

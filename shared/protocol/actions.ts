@@ -64,6 +64,7 @@ import {
   type RoomAck,
   roomInfoFrameSchema,
   setSlowModeFrameSchema,
+  setTickFrameSchema,
 } from './rooms';
 
 /**
@@ -119,6 +120,7 @@ export const ACTIONS = {
   createRoom: answers<RoomAck>()(createRoomFrameSchema, 'admin'),
   joinRoom: answers<JoinRoomAck>()(joinRoomFrameSchema, 'admin'),
   setSlowMode: answers<RoomAck>()(setSlowModeFrameSchema, 'admin'),
+  setTick: answers<RoomAck>()(setTickFrameSchema, 'admin'),
   roomInfo: answers<RoomAck>()(roomInfoFrameSchema, 'read'),
 } as const satisfies Record<string, ActionSpec>;
 

@@ -2,8 +2,8 @@
  * Rooms: conversations for audiences (docs/rooms.md). A room has a title and no member list to manage:
  * anyone signed in joins a `public` room, a `link` room takes its invite code. Joining records no
  * change in the room's seq order, so a crowd arriving never drowns its messages. Admins (the creator,
- * and whom an admin promotes) set a slow mode and delete others' messages. Messages, history, seqs,
- * idempotency and resume are a conversation's.
+ * and whom an admin promotes) set a slow mode and a tick, and delete others' messages. Messages,
+ * history, seqs, idempotency and resume are a conversation's.
  */
 import * as z from 'zod';
 import { LIMITS } from '../limits';
@@ -16,6 +16,16 @@ export type RoomAccess = z.infer<typeof roomAccessSchema>;
 
 /** Seconds each member waits between two messages in the room; 0 turns slow mode off. */
 export const slowModeSecondsSchema = z.number().int().min(0).max(LIMITS.maxSlowModeSeconds);
+
+/**
+ * The longest tick an admin may set on a room: a viewer gets its pushes at most once per tick, so a
+ * message waits up to one tick before it goes out (docs/rooms.md), and the FIFO consumer holds the
+ * room's batch that long (docs/design.md "The room tick").
+ */
+export const MAX_TICK_MS = 2_000;
+
+/** Milliseconds between two frames a viewer of the room gets at most; 0 turns the tick off. */
+export const tickMsSchema = z.number().int().min(0).max(MAX_TICK_MS);
 
 /** A link room's invite code, as `createRoom` and `roomInfo` give it to the room's admins. */
 export const inviteCodeSchema = z
@@ -35,6 +45,8 @@ export const createRoomFrameSchema = frameOf('createRoom', {
   access: roomAccessSchema,
   /** @default 0 (off) */
   slowModeSeconds: slowModeSecondsSchema.optional(),
+  /** @default 0 (off) */
+  tickMs: tickMsSchema.optional(),
 });
 
 /** Joins a room: a public one by its id, a link one with its invite code. Joining again changes nothing. */
@@ -49,6 +61,12 @@ export const setSlowModeFrameSchema = frameOf('setSlowMode', {
   slowModeSeconds: slowModeSecondsSchema,
 });
 
+/** Sets the room's tick (only an admin may); 0 turns it off. */
+export const setTickFrameSchema = frameOf('setTick', {
+  conversationId: conversationIdSchema,
+  tickMs: tickMsSchema,
+});
+
 /** What a room is now: its settings and member count (members, and anyone for a public room, may ask). */
 export const roomInfoFrameSchema = frameOf('roomInfo', {
   conversationId: conversationIdSchema,
@@ -57,6 +75,7 @@ export const roomInfoFrameSchema = frameOf('roomInfo', {
 export type CreateRoomFrame = z.infer<typeof createRoomFrameSchema>;
 export type JoinRoomFrame = z.infer<typeof joinRoomFrameSchema>;
 export type SetSlowModeFrame = z.infer<typeof setSlowModeFrameSchema>;
+export type SetTickFrame = z.infer<typeof setTickFrameSchema>;
 export type RoomInfoFrame = z.infer<typeof roomInfoFrameSchema>;
 
 /** A room as its acks describe it. */
@@ -67,6 +86,8 @@ export interface RoomInfo {
   access: RoomAccess;
   /** 0 when slow mode is off. */
   slowModeSeconds: number;
+  /** 0 when the tick is off: otherwise a viewer gets at most one frame of the room per `tickMs`. */
+  tickMs: number;
   /** Its members now: the viewer count (an atomic counter on the room, moved by every join and leave). */
   memberCount: number;
   createdBy: string;

@@ -15,6 +15,7 @@ const room = (fields: Partial<RoomInfo> = {}): RoomInfo => ({
   title: 'Launch',
   access: 'public',
   slowModeSeconds: 0,
+  tickMs: 0,
   memberCount: 1,
   createdBy: 'alice',
   createdAt: 't0',

@@ -12,9 +12,9 @@ import {
   BatchWriteCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
-  PutCommand,
   QueryCommand,
   type QueryCommandInput,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -125,7 +125,7 @@ beforeEach(() => {
   api.reset();
   ddb.on(BatchWriteCommand).resolves({});
   ddb.on(DeleteCommand).resolves({});
-  ddb.on(PutCommand).resolves({});
+  ddb.on(UpdateCommand).resolves({});
   sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
   api.on(PostToConnectionCommand).resolves({});
   api.on(DeleteConnectionCommand).resolves({});
@@ -143,7 +143,7 @@ describe('where a subscription is stored', () => {
     expect(partition).toBe('small');
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
     expect(ddb).toReceiveCommandWith(QueryCommand, { Limit: LIMITS.fanoutShardThreshold + 1 });
-    expect(ddb).not.toReceiveCommand(PutCommand);
+    expect(ddb).not.toReceiveCommand(UpdateCommand);
   });
 
   it('shards a conversation whose base partition is full: writes the marker once, then the hashed shard', async () => {
@@ -156,9 +156,11 @@ describe('where a subscription is stored', () => {
 
     // Assess
     expect(partition).toBe(shardKey('full', shardOf('newcomer', SHARDS)));
-    expect(ddb).toReceiveCommandWith(PutCommand, {
-      Item: { conversationId: 'full', connectionId: SHARDS_MARKER, shards: SHARDS },
-      ConditionExpression: 'attribute_not_exists(connectionId)',
+    expect(ddb).toReceiveCommandWith(UpdateCommand, {
+      Key: { conversationId: 'full', connectionId: SHARDS_MARKER },
+      UpdateExpression: 'SET shards = :shards',
+      ConditionExpression: 'attribute_not_exists(shards)',
+      ExpressionAttributeValues: { ':shards': SHARDS },
     });
   });
 

@@ -22,6 +22,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { createConversationsHandler } from '../../lambdas/conversations/routes';
 import { LIMITS } from '../../shared/limits';
 import type { PostFn } from '../../shared/poster';
+import { SHARDS_MARKER } from '../../shared/store/connections';
 import { META_SK, memberSk } from '../../shared/tables';
 import { routeEvent } from '../support/api-gateway';
 import { routeKitFakes } from '../support/route-kit';
@@ -135,6 +136,7 @@ describe('createRoom', () => {
       title: 'Launch',
       access: 'public',
       slowModeSeconds: 0,
+      tickMs: 0,
       createdBy: 'alice',
       createdAt: NOW.toISOString(),
       lastSeq: 0,
@@ -352,6 +354,96 @@ describe('setSlowMode', () => {
     });
     expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
   });
+});
+
+describe('the room tick', () => {
+  /** The marker write of a transaction: the room's tick on its subscriptions partition. */
+  const markerWrite = (tickMs: number) => ({
+    Update: {
+      TableName: tables.subscriptions,
+      Key: { conversationId: expect.any(String), connectionId: SHARDS_MARKER },
+      UpdateExpression: 'SET tickMs = :tick',
+      ExpressionAttributeValues: { ':tick': tickMs },
+    },
+  });
+
+  it('creates a room with a tick on its META and on the marker the fan-out reads, in the same transaction', async () => {
+    // Act
+    const reply = await call({ action: 'createRoom', title: 'Launch', access: 'public', tickMs: 250 });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', room: { tickMs: 250 } });
+    const items = lastTransaction();
+    expect(items).toHaveLength(4);
+    expect(items[2]?.Put?.Item).toMatchObject({ tickMs: 250 });
+    expect(items[3]).toEqual(markerWrite(250));
+  });
+
+  it('writes no marker for a room without a tick', async () => {
+    // Act
+    await call({ action: 'createRoom', title: 'Launch', access: 'public' });
+
+    // Assess
+    expect(lastTransaction()).toHaveLength(3);
+  });
+
+  it('lets an admin set it on META and the marker at once, checking they are still an admin', async () => {
+    // Prepare
+    givenRoom(roomMeta(), { alice: 'admin' });
+
+    // Act
+    const reply = await call({ action: 'setTick', conversationId: ROOM, tickMs: 500 });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', room: { tickMs: 500, slowModeSeconds: 0, role: 'admin' } });
+    const [check, meta, marker] = lastTransaction();
+    expect(check?.ConditionCheck?.Key).toEqual({ conversationId: ROOM, sk: memberSk('alice') });
+    expect(meta?.Update).toMatchObject({
+      Key: { conversationId: ROOM, sk: META_SK },
+      UpdateExpression: 'SET tickMs = :tick',
+      ExpressionAttributeValues: { ':tick': 500 },
+    });
+    expect(marker).toEqual(markerWrite(500));
+  });
+
+  it('refuses a plain member, forbidden, and a caller demoted meanwhile, writing nothing', async () => {
+    // Prepare
+    givenRoom(roomMeta(), { alice: 'admin', bob: 'member' });
+
+    // Act
+    const member = await call({ action: 'setTick', conversationId: ROOM, tickMs: 500 }, 'bob');
+    expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
+    ddbMock.on(TransactWriteCommand).rejects(cancelled(failed(), ok, ok));
+    const demoted = await call({ action: 'setTick', conversationId: ROOM, tickMs: 500 });
+
+    // Assess
+    for (const reply of [member, demoted]) {
+      expect(reply).toMatchObject({
+        type: 'error',
+        code: 'forbidden',
+        message: expect.stringContaining('set its tick'),
+      });
+    }
+  });
+
+  it.each([[-1], [2_001], [12.5], ['250']])(
+    'refuses a tick of %j as invalid_request, before any request',
+    async (tickMs) => {
+      // Act
+      const set = await call({ action: 'setTick', conversationId: ROOM, tickMs });
+      const created = await call({ action: 'createRoom', title: 'Launch', access: 'public', tickMs });
+
+      // Assess
+      for (const reply of [set, created]) {
+        expect(reply).toMatchObject({
+          type: 'error',
+          code: 'invalid_request',
+          message: expect.stringContaining('tickMs'),
+        });
+      }
+      expect(ddbMock.calls()).toHaveLength(0);
+    },
+  );
 });
 
 describe('roomInfo', () => {

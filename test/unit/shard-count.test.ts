@@ -11,7 +11,6 @@ import {
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
   QueryCommand,
   type QueryCommandInput,
   UpdateCommand,
@@ -80,14 +79,14 @@ describe('subscribe, in a conversation sharded under another count', () => {
     expect(first).toBe(shardKey('read8', shardOf(moved, MARKED)));
     const shards = new Set(rest.map(shardNumber));
     expect([...shards].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(ddb).not.toReceiveCommand(PutCommand);
+    expect(ddb).not.toReceiveCommand(UpdateCommand);
   });
 
-  it('takes the count of the marker another subscribe wrote first, read back after its Put loses', async () => {
-    // Prepare: a full base partition with no marker yet; the Put finds one written meanwhile with 8.
+  it('takes the count of the marker another subscribe wrote first, read back after its UpdateItem loses', async () => {
+    // Prepare: a full base partition with no marker yet; the UpdateItem finds one written meanwhile with 8.
     const full = Array.from({ length: LIMITS.fanoutShardThreshold }, (_, i) => ({ connectionId: `c${i}` }));
     givenPartitions({ race8: full });
-    ddb.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'marker', $metadata: {} }));
+    ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'marker', $metadata: {} }));
     ddb.on(GetCommand).resolves({ Item: { shards: MARKED } });
     const moved = movedConnection('race');
 

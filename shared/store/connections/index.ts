@@ -32,6 +32,7 @@ export {
   shardKey,
   shardOf,
   subscriptionPartition,
+  tickMarkerUpdate,
 } from './shards';
 export {
   type ConnectionSlot,

@@ -9,8 +9,18 @@
  * the count of conversations sharded after it. The base partition keeps the subscriptions stored before the marker
  * (shard 0); nothing moves. The fan-out reads the base partition as before: the marker tells it to
  * hand the other shards to parallel jobs (lambdas/fanout/split.ts).
+ *
+ * The marker also carries a room's tick (`tickMs`, docs/rooms.md), which a room's admin sets with its META
+ * ({@link tickMarkerUpdate}): the fan-out reads it in the Query it makes anyway. A marker with a tick and
+ * no `shards` is an unsharded room's; sharding adds `shards` to it.
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { isAwsError } from '../../errors';
 import { LIMITS } from '../../limits';
 import type { TableNames } from '../../tables';
@@ -73,10 +83,11 @@ function toListener(item: Record<string, unknown>): Listener | undefined {
   };
 }
 
-/** One partition read: its listeners and, for the base partition, the marker's shard count (0: none). */
+/** One partition read: its listeners and, for the base partition, the marker's shard count and tick (0: none). */
 export interface ShardRead {
   listeners: Listener[];
   shards: number;
+  tickMs: number;
 }
 
 /**
@@ -94,12 +105,13 @@ export async function listShard(
     TableName: tables.subscriptions,
     KeyConditionExpression: 'conversationId = :c',
     ExpressionAttributeValues: { ':c': shardKey(conversationId, shard) },
-    ProjectionExpression: 'connectionId, userId, tokenExpiresAt, shards',
+    ProjectionExpression: 'connectionId, userId, tokenExpiresAt, shards, tickMs',
     ConsistentRead: options.consistent,
   });
   const marker = items[0]?.connectionId === SHARDS_MARKER ? items[0] : undefined;
   const shards = typeof marker?.shards === 'number' ? remember(conversationId, marker.shards) : 0;
-  return { listeners: items.flatMap((item) => toListener(item) ?? []), shards };
+  const tickMs = typeof marker?.tickMs === 'number' ? marker.tickMs : 0;
+  return { listeners: items.flatMap((item) => toListener(item) ?? []), shards, tickMs };
 }
 
 /**
@@ -132,7 +144,7 @@ export async function subscriptionPartition(
     const first = Items[0];
     if (first?.connectionId === SHARDS_MARKER && typeof first.shards === 'number') {
       shards = remember(conversationId, first.shards);
-    } else if (Items.length >= threshold) {
+    } else if (Items.filter((item) => item.connectionId !== SHARDS_MARKER).length >= threshold) {
       shards = remember(conversationId, await markSharded(ddb, tables, conversationId));
     }
   }
@@ -166,7 +178,27 @@ export const knownShardCount = (conversationId: string): number | undefined =>
   knownShards.get(conversationId);
 
 /**
- * Writes the marker that shards a conversation (once: a conditional Put), with the count LIMITS sets now.
+ * The write that sets a room's tick on its marker, for the transaction that sets it on META too (so the two
+ * never disagree): it creates the marker of an unsharded room and leaves `shards` as it is.
+ */
+export function tickMarkerUpdate(
+  tables: Tables,
+  conversationId: string,
+  tickMs: number,
+): NonNullable<TransactWriteCommandInput['TransactItems']>[number] {
+  return {
+    Update: {
+      TableName: tables.subscriptions,
+      Key: { conversationId, connectionId: SHARDS_MARKER },
+      UpdateExpression: 'SET tickMs = :tick',
+      ExpressionAttributeValues: { ':tick': tickMs },
+    },
+  };
+}
+
+/**
+ * Writes the marker's shard count, which shards a conversation (once: a conditional UpdateItem, since a
+ * room's marker may be there already with its tick), with the count LIMITS sets now.
  * @returns the shard count now in force: the marker's, read back when another subscribe wrote it first
  * (perhaps under another LIMITS.subscriptionShards).
  */
@@ -178,10 +210,12 @@ async function markSharded(
   const shards = LIMITS.subscriptionShards;
   try {
     await ddb.send(
-      new PutCommand({
+      new UpdateCommand({
         TableName: tables.subscriptions,
-        Item: { conversationId, connectionId: SHARDS_MARKER, shards },
-        ConditionExpression: 'attribute_not_exists(connectionId)',
+        Key: { conversationId, connectionId: SHARDS_MARKER },
+        UpdateExpression: 'SET shards = :shards',
+        ConditionExpression: 'attribute_not_exists(shards)',
+        ExpressionAttributeValues: { ':shards': shards },
       }),
     );
   } catch (err: unknown) {

@@ -75,6 +75,7 @@ export {
   promoteMember,
   stillAdmin,
 } from './roles';
+export { setTick } from './room-tick';
 export {
   createRoom,
   isModerator,

@@ -1,10 +1,10 @@
 /**
  * Rooms (docs/rooms.md): a conversation whose META says `kind: 'room'`, with its access (`public` or
- * `link` with an `inviteCode`) and `slowModeSeconds`. A member of a room has a `MEMBER#` item like any
- * member (the membership check every route makes, their read cursor, their place in the byMember index
- * and so in their conversation list, their conversation slot), but a room keeps no roster and records
- * no join or leave in its seq order: a join is one transaction of three items, whatever the audience,
- * and `memberCount` on META is the viewer count.
+ * `link` with an `inviteCode`), `slowModeSeconds` and `tickMs` (./room-tick.ts). A member of a room has a
+ * `MEMBER#` item like any member (the membership check every route makes, their read cursor, their
+ * place in the byMember index and so in their conversation list, their conversation slot), but a room
+ * keeps no roster and records no join or leave in its seq order: a join is one transaction of three
+ * items, whatever the audience, and `memberCount` on META is the viewer count.
  *
  * A room's id starts with {@link ROOM_ID_PREFIX}, which no group or direct id can (those are UUIDs and
  * `dm-` digests), so the send path knows a room without reading its META.
@@ -26,6 +26,7 @@ import {
 import type { RoomAccess, RoomInfo } from '../../protocol';
 import { META_SK, memberSk, type TableNames } from '../../tables';
 import { batchGetAll } from '../batch';
+import { tickMarkerUpdate } from '../connections';
 import { type AdmissionContext, admissionUnit, notRemovedByAnAdmin, profileRefusal } from './admission';
 import { memberDeparture } from './membership';
 import { giveBackConversationSlot } from './profiles';
@@ -33,6 +34,7 @@ import { type RemovalRecord, removalSk } from './removals';
 import { isAdmin, stillAdmin } from './roles';
 
 type Tables = Pick<TableNames, 'conversations'>;
+type CreateTables = Pick<TableNames, 'conversations' | 'subscriptions'>;
 
 /** What every room id starts with. */
 export const ROOM_ID_PREFIX = 'room_';
@@ -46,6 +48,7 @@ export interface NewRoom {
   title: string;
   access: RoomAccess;
   slowModeSeconds: number;
+  tickMs: number;
   /** Required for a `link` room, absent for a public one. */
   inviteCode?: string;
   createdBy: string;
@@ -69,6 +72,7 @@ export function roomInfoOf({ meta, member }: Items): RoomInfo {
     title: String(meta.title),
     access: meta.access === 'link' ? 'link' : 'public',
     slowModeSeconds: typeof meta.slowModeSeconds === 'number' ? meta.slowModeSeconds : 0,
+    tickMs: typeof meta.tickMs === 'number' ? meta.tickMs : 0,
     memberCount: typeof meta.memberCount === 'number' ? meta.memberCount : 0,
     createdBy: String(meta.createdBy),
     createdAt: String(meta.createdAt),
@@ -80,12 +84,13 @@ export function roomInfoOf({ meta, member }: Items): RoomInfo {
 
 /**
  * Creates a room with its creator as its one member and admin: one transaction of the creator's member
- * item, their conversation slot (LIMITS.maxConversationsPerUser) and META.
+ * item, their conversation slot (LIMITS.maxConversationsPerUser) and META, and with a tick, the room's
+ * marker that carries it to the fan-out (./room-tick.ts).
  * @throws LimitExceededError when the creator is in as many conversations as a user may be.
  */
 export async function createRoom(
   ddb: DynamoDBDocumentClient,
-  tables: Tables,
+  tables: CreateTables,
   room: NewRoom,
 ): Promise<RoomInfo> {
   const { conversationId, createdBy } = room;
@@ -105,6 +110,7 @@ export async function createRoom(
     title: room.title,
     access: room.access,
     slowModeSeconds: room.slowModeSeconds,
+    tickMs: room.tickMs,
     ...(room.inviteCode === undefined ? {} : { inviteCode: room.inviteCode }),
     createdBy,
     createdAt,
@@ -124,6 +130,7 @@ export async function createRoom(
               ConditionExpression: 'attribute_not_exists(conversationId)',
             },
           },
+          ...(room.tickMs > 0 ? [tickMarkerUpdate(tables, conversationId, room.tickMs)] : []),
         ],
       }),
     );
