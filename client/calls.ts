@@ -164,11 +164,12 @@ export abstract class ChatCalls extends Emitter<ClientEvents> {
   /**
    * Creates a room (a conversation for an audience, without a member cap) with you as its admin:
    * `public` (the default: anyone signed in joins it by its id) or `link` (only with its `inviteCode`,
-   * which its admins are answered). With `slowModeSeconds`, each member may post once per that many seconds.
+   * which its admins are answered). With `slowModeSeconds`, each member may post once per that many seconds;
+   * with `tickMs` (up to 2,000), each viewer gets the room's pushes at most once per that many milliseconds.
    */
   createRoom(
     title: string,
-    options: { access?: RoomAccess; slowModeSeconds?: number } = {},
+    options: { access?: RoomAccess; slowModeSeconds?: number; tickMs?: number } = {},
   ): Promise<RoomInfo> {
     return this.room('createRoom', { title, access: 'public', ...options });
   }
@@ -191,7 +192,33 @@ export abstract class ChatCalls extends Emitter<ClientEvents> {
     return this.room('setSlowMode', { conversationId, slowModeSeconds });
   }
 
-  private room<A extends 'createRoom' | 'roomInfo' | 'setSlowMode'>(
+  /** Sets a room's tick (admins only): viewers get its pushes at most once per `tickMs` (0 turns it off). */
+  setTick(conversationId: string, tickMs: number): Promise<RoomInfo> {
+    return this.room('setTick', { conversationId, tickMs });
+  }
+
+  /**
+   * Gives a link room a new invite code (admins only): its old link stops opening it; its members stay.
+   * The answer's `inviteCode` makes the new link.
+   */
+  newInviteCode(conversationId: string): Promise<RoomInfo> {
+    return this.room('newInviteCode', { conversationId });
+  }
+
+  /** Lifts a ban (`removeMember` in a room; admins only): they may join again (`unbanned: false` if not banned). */
+  unbanMember(conversationId: string, userId: string): Promise<Actions['unbanMember']['ack']> {
+    return this.request('unbanMember', { conversationId, userId });
+  }
+
+  /** A page of who is banned from a room, in user id order (admins only); pass `nextCursor` as `cursor` for the next. */
+  listBanned(
+    conversationId: string,
+    page: { limit?: number; cursor?: string } = {},
+  ): Promise<Actions['listBanned']['ack']> {
+    return this.request('listBanned', { conversationId, ...page });
+  }
+
+  private room<A extends 'createRoom' | 'roomInfo' | 'setSlowMode' | 'setTick' | 'newInviteCode'>(
     action: A,
     fields: Actions[A]['fields'],
   ): Promise<RoomInfo> {

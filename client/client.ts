@@ -248,7 +248,7 @@ export class ChatClient extends ChatCalls {
   }
 
   protected roomHeard(room: RoomInfo): void {
-    this.streams.get(room.conversationId)?.viewers(room.memberCount);
+    this.streams.get(room.conversationId)?.viewers(room.memberCount, room.lastSeq);
   }
 
   /** Remembers a created conversation's members for its stream's state. */

@@ -21,8 +21,9 @@ export interface ConversationState {
   /** The last seq delivered by the stream (0 before the first). */
   lastSeq: number;
   /**
-   * A room's viewer count (its members): from each subscribe answer (every (re)connect) and every room
-   * answer this client hears (`roomInfo`, `joinRoom`, `setSlowMode`). Absent for other conversations.
+   * A room's viewer count (its members): from each message pushed or acked in the room, each subscribe
+   * answer (every (re)connect) and every room answer this client hears (`roomInfo`, `joinRoom`,
+   * `setSlowMode`), the one of the latest seq winning. Absent for other conversations.
    */
   viewers?: number;
 }
@@ -37,6 +38,8 @@ export class ConversationStateKeeper {
   private readonly seen = new Set<string>();
   private lastSeq = 0;
   private viewerCount: number | undefined;
+  /** The seq the viewer count was told at: a count told at an earlier one (a late push) is older. */
+  private viewersAt = 0;
   private snapshot: ConversationState | undefined;
 
   constructor(
@@ -92,9 +95,11 @@ export class ConversationStateKeeper {
     this.publish();
   }
 
-  /** A room's member count, as an answer told it. */
-  viewers(count: number | undefined): void {
-    if (count === undefined || count === this.viewerCount) return;
+  /** A room's member count, as an answer or a message told it at `seq` (the room's last seq then). */
+  viewers(count: number | undefined, seq: number): void {
+    if (count === undefined || seq < this.viewersAt) return;
+    this.viewersAt = seq;
+    if (count === this.viewerCount) return;
     this.viewerCount = count;
     this.publish();
   }

@@ -22,39 +22,45 @@ interface Pending {
   reject(error: ChatRequestError): void;
 }
 
+/** Outlives its connection and is safe to send twice: most actions. */
+const SAFE = { durable: true, resend: true };
+
 /** Per action: may it outlive its connection (durable), may it be sent twice (resend). */
 const POLICY: Record<Action, { durable: boolean; resend: boolean }> = {
-  send: { durable: true, resend: true }, // the clientMessageId makes a resend the same message (G3)
-  history: { durable: true, resend: true },
-  addMembers: { durable: true, resend: true }, // existing members are skipped
+  send: SAFE, // the clientMessageId makes a resend the same message (G3)
+  history: SAFE,
+  addMembers: SAFE, // existing members are skipped
   subscribe: { durable: false, resend: true }, // a subscription belongs to one connection
   unsubscribe: { durable: false, resend: true },
   createConversation: { durable: false, resend: false }, // a second one would make a second conversation
-  listConversations: { durable: true, resend: true },
-  read: { durable: true, resend: true }, // the cursor only moves forward
-  edit: { durable: true, resend: true }, // the same body again is acked `duplicate`
-  delete: { durable: true, resend: true }, // deleting again is acked `duplicate`
+  listConversations: SAFE,
+  read: SAFE, // the cursor only moves forward
+  edit: SAFE, // the same body again is acked `duplicate`
+  delete: SAFE, // deleting again is acked `duplicate`
   typing: { durable: false, resend: false }, // ephemeral: a late one is worse than none
-  presence: { durable: true, resend: true },
-  uploadUrl: { durable: true, resend: true }, // an unused URL costs nothing
+  presence: SAFE,
+  uploadUrl: SAFE, // an unused URL costs nothing
   // Confirming again finds the attachment already made and answers it.
-  confirmUpload: { durable: true, resend: true },
-  downloadUrl: { durable: true, resend: true },
-  removeMember: { durable: true, resend: true }, // a second removal acks `removed: false`
-  leave: { durable: true, resend: true },
-  promote: { durable: true, resend: true }, // promoting an admin acks `promoted: false`
-  block: { durable: true, resend: true }, // the list is a set: blocking twice acks `changed: false`
-  unblock: { durable: true, resend: true },
-  listBlocked: { durable: true, resend: true },
-  setWhoCanAdd: { durable: true, resend: true }, // setting the same value twice changes nothing
-  listInvitations: { durable: true, resend: true },
-  accept: { durable: true, resend: true }, // an answered invitation acks `joined: false`
-  decline: { durable: true, resend: true },
+  confirmUpload: SAFE,
+  downloadUrl: SAFE,
+  removeMember: SAFE, // a second removal acks `removed: false`
+  leave: SAFE,
+  promote: SAFE, // promoting an admin acks `promoted: false`
+  block: SAFE, // the list is a set: blocking twice acks `changed: false`
+  unblock: SAFE,
+  listBlocked: SAFE,
+  setWhoCanAdd: SAFE, // setting the same value twice changes nothing
+  listInvitations: SAFE,
+  accept: SAFE, // an answered invitation acks `joined: false`
+  decline: SAFE,
   createRoom: { durable: false, resend: false }, // a second one would make a second room
-  joinRoom: { durable: true, resend: true }, // joining again acks `joined: false`
-  roomInfo: { durable: true, resend: true },
-  setSlowMode: { durable: true, resend: true }, // setting the same value twice changes nothing
-  setTick: { durable: true, resend: true },
+  joinRoom: SAFE, // joining again acks `joined: false`
+  roomInfo: SAFE,
+  setSlowMode: SAFE, // setting the same value twice changes nothing
+  unbanMember: SAFE, // lifting it again acks `unbanned: false`
+  listBanned: SAFE,
+  newInviteCode: SAFE, // a second new code stops the first too
+  setTick: SAFE,
 };
 
 /** API Gateway's anonymous "Internal server error" names no request: every unanswered one is resent after this. */

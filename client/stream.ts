@@ -144,7 +144,7 @@ export class ConversationStream extends Emitter<StreamEvents> {
         if (generation !== this.generation || this.closed) return;
         if (this.delivered === undefined && !(await this.startWithBacklog(page.lastSeq, generation))) return;
         this.accept(page.messages, page.lastSeq);
-        this.viewers(page.memberCount);
+        this.viewers(page.memberCount, page.lastSeq);
         const last = page.messages.at(-1);
         if (!page.hasMore || last === undefined) break;
         afterSeq = last.seq;
@@ -178,6 +178,9 @@ export class ConversationStream extends Emitter<StreamEvents> {
     if (this.closed) return;
     this.top = Math.max(this.top, lastSeq);
     for (const entry of entries) {
+      // A room's message, pushed or acked, tells the viewer count as it took its seq.
+      const { viewers } = entry as { viewers?: number };
+      if (viewers !== undefined) this.keeper.viewers(viewers, entry.seq);
       const held = this.held.get(entry.seq);
       if (!(entry.seq > (this.delivered ?? 0)) || (held && versionOf(held) >= versionOf(entry))) continue;
       this.held.set(entry.seq, entry);
@@ -250,9 +253,9 @@ export class ConversationStream extends Emitter<StreamEvents> {
     if (!this.closed) this.keeper.presence(userId, online);
   }
 
-  /** A room's viewer count, from an answer (subscribe, or a room action's). */
-  viewers(count: number | undefined): void {
-    if (!this.closed) this.keeper.viewers(count);
+  /** A room's viewer count, from an answer (subscribe, or a room action's) at the room's last seq `seq`. */
+  viewers(count: number | undefined, seq: number): void {
+    if (!this.closed) this.keeper.viewers(count, seq);
   }
 
   /**

@@ -306,6 +306,9 @@ export const ROUTES = {
   setSlowMode: 'conversations',
   setTick: 'conversations',
   roomInfo: 'conversations',
+  unbanMember: 'conversations',
+  listBanned: 'conversations',
+  newInviteCode: 'conversations',
 } as const satisfies Record<string, RouteWiring>;
 
 export type RouteKey = keyof typeof ROUTES;

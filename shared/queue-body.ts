@@ -61,23 +61,25 @@ export type MembershipEvent = z.infer<typeof membershipEventSchema>;
 /**
  * A message on the fan-out queue: the ChatMessage, and the connection that sent it, which has the message
  * from its ack and is not pushed it (the sender's other connections are). A record without
- * `senderConnectionId` (queued before it was kept) is pushed to every subscriber.
+ * `senderConnectionId` (queued before it was kept) is pushed to every subscriber. A room's message also
+ * carries `viewers`, the room's member count as its seq was reserved, which its push carries on.
  */
 export const messageRecordSchema = chatMessageSchema.extend({
   senderConnectionId: z.string().min(1).max(128).optional(),
+  viewers: z.number().int().min(0).optional(),
 });
 export type MessageRecord = z.infer<typeof messageRecordSchema>;
 
 /**
- * What one fan-out record carries. A message is a bare ChatMessage (plus `senderConnectionId`) with no
- * `kind`, as before edits existed, so records already queued keep working; an event says what it is in
- * `kind`. A fan-out must be deployed before a send function that writes `senderConnectionId`: an older
- * one reads the field as poison.
+ * What one fan-out record carries. A message is a bare ChatMessage (plus `senderConnectionId`, `viewers`)
+ * with no `kind`, as before edits existed, so records already queued keep working; an event says what it
+ * is in `kind`. A fan-out must be deployed before a send function that writes `senderConnectionId` or
+ * `viewers`: an older one reads the field as poison.
  */
 export type QueueRecord = MessageRecord | EditEvent | DeleteEvent | MembershipEvent;
 
-/** The message a message record carries, without what only the fan-out needs. */
-export function messageOf(record: MessageRecord): ChatMessage {
+/** The message a message record carries (with a room's `viewers`), without what only the fan-out needs. */
+export function messageOf(record: MessageRecord): ChatMessage & Pick<MessageRecord, 'viewers'> {
   const { senderConnectionId: _, ...message } = record;
   return message;
 }

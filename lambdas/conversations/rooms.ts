@@ -1,16 +1,19 @@
 /**
  * The room routes (docs/rooms.md): `createRoom`, `joinRoom`, `setSlowMode`, `setTick`, `roomInfo`, and
  * `leave` and `removeMember` in a room, which record nothing in the room's seq order. Every read and
- * write of the room is in shared/store/conversations/rooms.ts.
+ * write of the room is in shared/store/conversations/rooms.ts. The admins' `unbanMember`, `listBanned` and `newInviteCode` are
+ * here too, their reads and writes in shared/store/conversations/room-admin.ts.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NotAMemberError, NotAnAdminError, ValidationError } from '../../shared/errors';
+import { LIMITS } from '../../shared/limits';
 import type { MembershipChangeAck } from '../../shared/protocol';
 import type { ActionRoutes, Caller } from '../../shared/route-kit';
 import { deleteSubscription, indexedConnections } from '../../shared/store/connections';
 import {
+  bannedPage,
   createRoom,
   isAdmin,
   isRoomId,
@@ -19,9 +22,11 @@ import {
   ROOM_ID_PREFIX,
   readRoom,
   removeFromRoom,
+  replaceInviteCode,
   roomInfoOf,
   setSlowMode,
   setTick,
+  unbanFromRoom,
 } from '../../shared/store/conversations';
 import type { TableNames } from '../../shared/tables';
 
@@ -41,7 +46,10 @@ const randomInviteCode = (): string => randomBytes(16).toString('base64url');
 /** The room routes, for the conversations handler's route table. */
 export function roomRoutes(
   deps: RoomDeps,
-): Pick<Required<ActionRoutes>, 'createRoom' | 'joinRoom' | 'setSlowMode' | 'setTick' | 'roomInfo'> {
+): Pick<
+  Required<ActionRoutes>,
+  'createRoom' | 'joinRoom' | 'setSlowMode' | 'setTick' | 'roomInfo' | RoomAdminAction
+> {
   const { ddb, tables, logger, clock } = deps;
   return {
     createRoom: async (frame, caller) => {
@@ -93,7 +101,68 @@ export function roomRoutes(
       }
       return { room: roomInfoOf(items) };
     },
+    ...roomAdminRoutes(deps),
   };
+}
+
+/** The actions only a room's admins may take beyond its settings. */
+type RoomAdminAction = 'unbanMember' | 'listBanned' | 'newInviteCode';
+
+/**
+ * `unbanMember` (one transaction: still an admin, the ban record deleted if it is one), `listBanned` (one
+ * Query a page) and `newInviteCode` (one UpdateItem of META), each after the caller's role is read with
+ * META (one BatchGetItem).
+ */
+function roomAdminRoutes(deps: RoomDeps): Pick<Required<ActionRoutes>, RoomAdminAction> {
+  const { ddb, tables, logger } = deps;
+  return {
+    unbanMember: async (frame, caller) => {
+      const { conversationId, userId } = frame;
+      logger.appendKeys({ conversationId });
+      await readAsAdmin(deps, conversationId, caller.userId, 'lift bans');
+      const unbanned = await unbanFromRoom(ddb, tables, { conversationId, userId, by: caller.userId });
+      logger.info('Ban lifted', { unbanned });
+      return { conversationId, userId, unbanned };
+    },
+    listBanned: async (frame, caller) => {
+      const { conversationId } = frame;
+      await readAsAdmin(deps, conversationId, caller.userId, 'see who is banned');
+      const limit = frame.limit ?? LIMITS.maxPageSize;
+      const { banned, next } = await bannedPage(ddb, tables, conversationId, limit, frame.cursor);
+      return { conversationId, banned, hasMore: next !== undefined, ...(next && { nextCursor: next }) };
+    },
+    newInviteCode: async (frame, caller) => {
+      const { conversationId } = frame;
+      logger.appendKeys({ conversationId });
+      const { meta, member } = await readAsAdmin(deps, conversationId, caller.userId, 'change its link');
+      if (meta.access !== 'link') {
+        throw new ValidationError([
+          `conversationId: room ${conversationId} is public: anyone joins it by its id, and it has no invite code`,
+        ]);
+      }
+      const inviteCode = (deps.newInviteCode ?? randomInviteCode)();
+      const room = await replaceInviteCode(ddb, tables, { conversationId, inviteCode, admin: member });
+      logger.info('Invite code replaced');
+      return { room };
+    },
+  };
+}
+
+/**
+ * A room's META and the caller's member item (one consistent BatchGetItem), when the caller is an admin.
+ * @throws NotAMemberError when the caller is no member of the room.
+ * @throws NotAnAdminError when the caller is no admin; `what` says what only an admin may.
+ */
+async function readAsAdmin(
+  deps: Pick<RoomDeps, 'ddb' | 'tables'>,
+  conversationId: string,
+  userId: string,
+  what: string,
+): Promise<{ meta: Record<string, unknown>; member: Record<string, unknown> }> {
+  const { meta, member } = await readRoom(deps.ddb, deps.tables, conversationId, userId);
+  if (member === undefined) throw new NotAMemberError(conversationId);
+  if (!isAdmin(member, meta.createdBy)) throw new NotAnAdminError(conversationId, what);
+  return { meta, member };
 }
 
 /**
@@ -152,9 +221,7 @@ async function removeFromRoomRoute(
 ): Promise<MembershipChangeAck> {
   const { ddb, tables, logger } = deps;
   logger.appendKeys({ conversationId });
-  const { meta, member } = await readRoom(ddb, tables, conversationId, callerId);
-  if (member === undefined) throw new NotAMemberError(conversationId);
-  if (!isAdmin(member, meta.createdBy)) throw new NotAnAdminError(conversationId, 'remove members');
+  await readAsAdmin(deps, conversationId, callerId, 'remove members');
   const removed = await removeFromRoom(ddb, tables, {
     conversationId,
     userId,

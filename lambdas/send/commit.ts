@@ -7,11 +7,15 @@
  */
 import { BusyError, THROTTLED_RETRY_MS } from '../../shared/errors';
 import { type ChatMessage, isTombstone, type SendFrame } from '../../shared/protocol';
+import type { MessageRecord } from '../../shared/queue-body';
 import type { Caller } from '../../shared/route-kit';
-import { reserveSeq } from '../../shared/store/conversations';
+import { isRoomId, reserveCounted } from '../../shared/store/conversations';
 import { type Claim, markClaim, releaseClaim } from '../../shared/store/idempotency';
 import { fillHole, getEntry, putMessage } from '../../shared/store/messages';
 import { IN_FLIGHT_RETRY_MIN_MS, MIN_SEND_BUDGET_MS, type SendDeps } from './deps';
+
+/** A message as stored, with a room's member count as its seq was reserved (its pushes carry it). */
+export type StoredMessage = ChatMessage & Pick<MessageRecord, 'viewers'>;
 
 /** Reservations one send may make when readers keep filling its slots (it was slower than the lease). */
 const MAX_RESERVATIONS = 3;
@@ -81,7 +85,7 @@ export async function storeClaimed(
   caller: Caller,
   attempt: Pick<Claim, 'key' | 'token'>,
   previousSeq?: number,
-): Promise<ChatMessage> {
+): Promise<StoredMessage> {
   const { conversationId, clientMessageId, body } = frame;
   const release: Release = { safe: true };
   let marked = previousSeq;
@@ -90,7 +94,11 @@ export async function storeClaimed(
       if (caller.deadline - deps.now().getTime() < MIN_SEND_BUDGET_MS) {
         throw new BusyError('Too little time was left to store the message', MIN_SEND_BUDGET_MS);
       }
-      const seq = await reserveSeq(deps, conversationId, deps.now().toISOString(), caller.signal);
+      // A room's viewer count comes back with the seq, for its pushes: no request of its own.
+      const { seq, memberCount } = await reserveCounted(deps, conversationId, deps.now().toISOString(), {
+        signal: caller.signal,
+        count: isRoomId(conversationId),
+      });
       deps.logger.appendKeys({ seq });
       // sentAt is taken after the reservation: readers rely on it being later than the seq's reservation.
       const message: ChatMessage = {
@@ -102,7 +110,8 @@ export async function storeClaimed(
         ...(frame.attachment === undefined ? {} : { attachment: frame.attachment }),
       };
       const placement = await place(deps, attempt, message, clientMessageId, marked, release, caller.signal);
-      if (placement === 'stored') return message;
+      if (placement === 'stored')
+        return memberCount === undefined ? message : { ...message, viewers: memberCount };
       if (placement === 'claimLost') {
         release.safe = false;
         throw new BusyError('A later attempt of this message took it over', IN_FLIGHT_RETRY_MIN_MS);

@@ -9,7 +9,8 @@
  * 2. PutItem: claim the clientMessageId (conditional; shared/store/idempotency.ts). A claim marked
  *    with a seq whose slot holds the message is a retry: re-enqueue and ack the original seq. A live
  *    claim is the same message still in flight: answer `busy`, adding no work.
- * 3. UpdateItem: reserve the next seq with an atomic `ADD lastSeq 1` on the counter (no read, no retry).
+ * 3. UpdateItem: reserve the next seq with an atomic `ADD lastSeq 1` on the counter (no read, no retry);
+ *    in a room it also returns the member count, which the ack and the pushes carry as `viewers`.
  * 4. UpdateItem: mark the claim with that seq (only if it is still ours).
  * 5. PutItem: store the message under that seq (only if the slot is empty). Steps 3 to 5 are
  *    ./commit.ts: two plain writes of 1 WCU each where a transaction of the same items cost 4.
@@ -32,13 +33,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AttachmentRejectedError, asBusy, BusyError, ConflictError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
-import {
-  type ChatMessage,
-  isTombstone,
-  type SendAck,
-  type SendFrame,
-  type StoredEntry,
-} from '../../shared/protocol';
+import { isTombstone, type SendAck, type SendFrame, type StoredEntry } from '../../shared/protocol';
 import type { Caller } from '../../shared/route-kit';
 import { checkReference } from '../../shared/store/attachments';
 import { isRoomId, readSlowMode, takeSlowModeTurn } from '../../shared/store/conversations';
@@ -51,7 +46,7 @@ import {
   takeOver,
 } from '../../shared/store/idempotency';
 import { fillHole, getEntry } from '../../shared/store/messages';
-import { giveClaimBack, storeClaimed } from './commit';
+import { giveClaimBack, type StoredMessage, storeClaimed } from './commit';
 import { IN_FLIGHT_RETRY_MIN_MS, type SendDeps, takeToken } from './deps';
 
 /**
@@ -106,7 +101,7 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
       );
     }
     if (claimed.kind === 'inFlight') throw inFlight(claimed.leaseLeftMs);
-    let stored: ChatMessage;
+    let stored: StoredMessage;
     if (claimed.kind === 'finished') {
       const resumed = await resumeMarked(deps, frame, caller, attempt, claimed);
       if ('duplicate' in resumed) return resumed;
@@ -145,6 +140,7 @@ export async function sendMessage(deps: SendDeps, frame: SendFrame, caller: Call
       sentAt: stored.sentAt,
       senderId: caller.userId,
       duplicate: false,
+      ...(stored.viewers !== undefined && { viewers: stored.viewers }),
     };
   } catch (err: unknown) {
     throw asBusy(err);
@@ -183,7 +179,7 @@ async function resumeMarked(
   caller: Caller,
   attempt: Claim,
   marked: Extract<ClaimOutcome, { kind: 'finished' }>,
-): Promise<SendAck | ChatMessage> {
+): Promise<SendAck | StoredMessage> {
   const { conversationId } = frame;
   const { seq } = marked;
   deps.logger.appendKeys({ seq });

@@ -15,6 +15,8 @@ export interface SendAck {
   /** The sender, as every member's copy names them. */
   senderId: string;
   duplicate: boolean;
+  /** In a room, unless `duplicate`: its member count (the viewer count) as this message took its seq. */
+  viewers?: number;
 }
 
 /**

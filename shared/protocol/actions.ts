@@ -58,13 +58,18 @@ import {
   uploadUrlFrameSchema,
 } from './frames';
 import {
+  type BannedListAck,
   createRoomFrameSchema,
   type JoinRoomAck,
   joinRoomFrameSchema,
+  listBannedFrameSchema,
+  newInviteCodeFrameSchema,
   type RoomAck,
   roomInfoFrameSchema,
   setSlowModeFrameSchema,
   setTickFrameSchema,
+  type UnbanAck,
+  unbanMemberFrameSchema,
 } from './rooms';
 
 /**
@@ -122,6 +127,9 @@ export const ACTIONS = {
   setSlowMode: answers<RoomAck>()(setSlowModeFrameSchema, 'admin'),
   setTick: answers<RoomAck>()(setTickFrameSchema, 'admin'),
   roomInfo: answers<RoomAck>()(roomInfoFrameSchema, 'read'),
+  unbanMember: answers<UnbanAck>()(unbanMemberFrameSchema, 'admin'),
+  listBanned: answers<BannedListAck>()(listBannedFrameSchema, 'read'),
+  newInviteCode: answers<RoomAck>()(newInviteCodeFrameSchema, 'admin'),
 } as const satisfies Record<string, ActionSpec>;
 
 export type Action = keyof typeof ACTIONS;

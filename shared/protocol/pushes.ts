@@ -19,6 +19,8 @@ export interface ActivityFrame extends MessagePreview {
 /** Server → client push of one message. Clients dedupe by (conversationId, seq). */
 export interface MessageFrame extends ChatMessage {
   type: 'message';
+  /** In a room: its member count (the viewer count) as this message took its seq. */
+  viewers?: number;
 }
 
 /** Server → client push: the message at `seq` now has this body (keep it only if `version` is newer). */
@@ -120,6 +122,6 @@ export type ServerFrame =
   | AckFrame;
 
 /** Turns a stored message into the frame pushed to subscribers. */
-export function toMessageFrame(message: ChatMessage): MessageFrame {
+export function toMessageFrame(message: ChatMessage & Pick<MessageFrame, 'viewers'>): MessageFrame {
   return { type: 'message', ...message };
 }

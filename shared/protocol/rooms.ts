@@ -7,7 +7,7 @@
  */
 import * as z from 'zod';
 import { LIMITS } from '../limits';
-import { conversationIdSchema, isWellFormedUnicode } from './fields';
+import { conversationIdSchema, isWellFormedUnicode, userIdSchema } from './fields';
 import { frameOf } from './frames';
 
 /** Who may join: anyone signed in (`public`), or only who holds the room's invite code (`link`). */
@@ -72,6 +72,25 @@ export const roomInfoFrameSchema = frameOf('roomInfo', {
   conversationId: conversationIdSchema,
 });
 
+/** Lifts an admin's ban (their `removeMember` in the room): the user may join again. Admins only. */
+export const unbanMemberFrameSchema = frameOf('unbanMember', {
+  conversationId: conversationIdSchema,
+  userId: userIdSchema,
+});
+
+/** Who is banned from the room, a page at a time in user id order. Admins only. */
+export const listBannedFrameSchema = frameOf('listBanned', {
+  conversationId: conversationIdSchema,
+  limit: z.number().int().min(1).max(LIMITS.maxPageSize).optional(),
+  /** The `nextCursor` of the page before. */
+  cursor: userIdSchema.optional(),
+});
+
+/** Gives a link room a new invite code: its old link stops working, its members stay. Admins only. */
+export const newInviteCodeFrameSchema = frameOf('newInviteCode', {
+  conversationId: conversationIdSchema,
+});
+
 export type CreateRoomFrame = z.infer<typeof createRoomFrameSchema>;
 export type JoinRoomFrame = z.infer<typeof joinRoomFrameSchema>;
 export type SetSlowModeFrame = z.infer<typeof setSlowModeFrameSchema>;
@@ -99,7 +118,7 @@ export interface RoomInfo {
   inviteCode?: string;
 }
 
-/** The ack of `createRoom`, `roomInfo` and `setSlowMode`. */
+/** The ack of `createRoom`, `roomInfo`, `setSlowMode` and `setTick`. */
 export interface RoomAck {
   room: RoomInfo;
 }
@@ -108,4 +127,27 @@ export interface RoomAck {
 export interface JoinRoomAck {
   room: RoomInfo;
   joined: boolean;
+}
+
+/** The ack of `unbanMember`: `unbanned: false` when the user was not banned (nothing changed). */
+export interface UnbanAck {
+  conversationId: string;
+  userId: string;
+  unbanned: boolean;
+}
+
+/** A user an admin banned from a room (`removeMember`): who did, and when. */
+export interface BannedUser {
+  userId: string;
+  by: string;
+  bannedAt: string;
+}
+
+/** The ack of `listBanned`: a page of the room's bans in user id order. */
+export interface BannedListAck {
+  conversationId: string;
+  banned: BannedUser[];
+  /** The room may have more: pass `nextCursor` as `cursor` (a last page can come back empty). */
+  hasMore: boolean;
+  nextCursor?: string;
 }

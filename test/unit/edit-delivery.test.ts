@@ -141,6 +141,18 @@ describe('fan-out of edit and delete records', () => {
     ]);
   });
 
+  it("pushes a room message's viewer count with it, and reads a record without one as before", async () => {
+    // Prepare
+    const message = { conversationId: 'c1', seq: 8, senderId: 'alice', body: 'hi', sentAt: SENT_AT };
+
+    // Act
+    await processRecord(fanoutDeps(), record({ ...message, viewers: 1234 }, 'c1:8'));
+
+    // Assess
+    expect(posted()).toEqual([{ type: 'message', ...message, viewers: 1234 }]);
+    expect(parseQueueBody(encodeQueueBody(message))).toEqual({ ok: true, record: message });
+  });
+
   it('moves a malformed edit record to the dead-letter queue instead of pushing it', async () => {
     // Act
     await processRecord(fanoutDeps(), record({ kind: 'edit', conversationId: 'c1', seq: 7 }, 'bad'));

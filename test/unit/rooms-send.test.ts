@@ -139,6 +139,40 @@ describe('send in a room', () => {
     expect(sqsMock).not.toHaveReceivedCommand(SendMessageCommand);
   });
 
+  it("tells the room's viewer count in the ack and the queued record, read by the counter update itself: no request more", async () => {
+    // Prepare
+    givenRoom(0);
+    ddbMock
+      .on(UpdateCommand, ROOM_META)
+      .resolves({ Attributes: { ...ROOM_META.Key, kind: 'room', lastSeq: 8, memberCount: 1234 } });
+    const group = await groupSendCalls();
+
+    // Act
+    const reply = await send();
+
+    // Assess: the counter update answers META whole (no read unit), so the calls are those of any room send.
+    expect(reply).toMatchObject({ type: 'ack', seq: 8, viewers: 1234 });
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      ...ROOM_META,
+      UpdateExpression: 'SET lastReservedAt = :at ADD lastSeq :one',
+      ReturnValues: 'ALL_NEW',
+    });
+    expect(callCounts()).toEqual(plus(group, { GetCommand: 1 }));
+    const queued = sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageBody;
+    expect(JSON.parse(queued ?? '{}')).toMatchObject({ seq: 8, viewers: 1234 });
+  });
+
+  it('tells no viewer count in a conversation that is no room, its counter update answering only what it changed', async () => {
+    // Act
+    const reply = replyOf(await createSendHandler(makeDeps())(sendEvent(rawFrame())));
+
+    // Assess
+    expect(reply).not.toHaveProperty('viewers');
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, { ReturnValues: 'UPDATED_NEW' });
+    const queued = sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageBody;
+    expect(JSON.parse(queued ?? '{}')).not.toHaveProperty('viewers');
+  });
+
   it('makes no slow-mode request in a conversation that is no room', async () => {
     // Act
     const reply = replyOf(await createSendHandler(makeDeps())(sendEvent(rawFrame())));

@@ -1,110 +1,35 @@
 /** The room routes: create, join (public, by link), slow mode, room info, leave, and what rooms refuse. */
-import { Logger } from '@aws-lambda-powertools/logger';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import {
-  type CancellationReason,
-  DynamoDBClient,
-  TransactionCanceledException,
-} from '@aws-sdk/client-dynamodb';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import {
-  BatchGetCommand,
-  type BatchGetCommandInput,
   DeleteCommand,
-  DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { createConversationsHandler } from '../../lambdas/conversations/routes';
+import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../shared/limits';
-import type { PostFn } from '../../shared/poster';
 import { SHARDS_MARKER } from '../../shared/store/connections';
 import { META_SK, memberSk } from '../../shared/tables';
-import { routeEvent } from '../support/api-gateway';
-import { routeKitFakes } from '../support/route-kit';
-
-const tables = {
-  conversations: 'conversations-t',
-  subscriptions: 'subscriptions-t',
-  connections: 'connections-t',
-  messages: 'messages-t',
-};
-const NOW = new Date('2030-01-02T03:04:05.000Z');
-const ROOM = 'room_r1';
-const CODE = 'Zx8-invite_code-0123';
-
-const ddbMock = mockClient(DynamoDBDocumentClient);
-const sqsMock = mockClient(SQSClient);
-const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
-const post = vi.fn<PostFn>(async () => ({ status: 'delivered', attempts: 1 }));
-
-const handler = createConversationsHandler({
-  ddb,
+import {
+  CODE,
+  call,
+  cancelled,
+  ddbMock,
+  failed,
+  givenRoom,
+  lastTransaction,
+  NOW,
+  ok,
+  post,
+  ROOM,
+  roomMeta,
+  sqsMock,
   tables,
-  logger: new Logger({ serviceName: 'chat-rooms-test', logLevel: 'SILENT' }),
-  ...routeKitFakes(),
-  clock: () => NOW,
-  newId: () => 'new',
-  ephemeral: { post },
-  membership: { sqs: new SQSClient({ region: 'us-east-1' }), fanoutQueueUrl: 'https://sqs/fanout.fifo' },
-});
+  useRoomFunctionMocks,
+} from './fakes/rooms-function';
 
-async function call(body: Record<string, unknown>, userId = 'alice'): Promise<Record<string, unknown>> {
-  const result = await handler(routeEvent({ body, userId, connectionId: `${userId}-1`, at: NOW }));
-  return JSON.parse(result.body) as Record<string, unknown>;
-}
-
-/** A room's META as stored: alice created it; `fields` override. */
-const roomMeta = (fields: Record<string, unknown> = {}) => ({
-  conversationId: ROOM,
-  sk: META_SK,
-  kind: 'room',
-  title: 'Launch',
-  access: 'public',
-  slowModeSeconds: 0,
-  createdBy: 'alice',
-  createdAt: NOW.toISOString(),
-  lastSeq: 3,
-  memberCount: 2,
-  ...fields,
-});
-
-/** The room's items as consistent BatchGetItems read them: META and the member items of `roles`. */
-function givenRoom(meta: Record<string, unknown>, roles: Record<string, 'admin' | 'member'> = {}): void {
-  ddbMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
-    const keys = input.RequestItems?.[tables.conversations]?.Keys ?? [];
-    const items = keys.flatMap((key) => {
-      if (key.sk === META_SK) return [meta];
-      const userId = String(key.sk).slice('MEMBER#'.length);
-      const role = roles[userId];
-      return role === undefined ? [] : [{ conversationId: ROOM, sk: key.sk, memberId: userId, role }];
-    });
-    return { Responses: { [tables.conversations]: items } };
-  });
-}
-
-const cancelled = (...reasons: CancellationReason[]) =>
-  new TransactionCanceledException({ message: 'cancelled', $metadata: {}, CancellationReasons: reasons });
-const ok: CancellationReason = { Code: 'None' };
-const failed = (item?: Record<string, unknown>): CancellationReason => ({
-  Code: 'ConditionalCheckFailed',
-  ...(item === undefined ? {} : { Item: marshall(item) }),
-});
-
-/** The transaction items of the last TransactWriteItems. */
-const lastTransaction = () =>
-  ddbMock.commandCalls(TransactWriteCommand).at(-1)?.args[0].input.TransactItems ?? [];
-
-beforeEach(() => {
-  ddbMock.reset();
-  sqsMock.reset();
-  post.mockClear();
-  ddbMock.on(TransactWriteCommand).resolves({});
-});
+useRoomFunctionMocks();
 
 describe('createRoom', () => {
   it("writes the creator's member item as admin, their conversation slot and a room's META in one transaction", async () => {

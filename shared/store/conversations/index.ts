@@ -17,6 +17,7 @@
  * - ./removals.ts: `REMOVED#` records, which let a resent removal finish its first attempt;
  * - ./cursors.ts: moving a member's read cursor;
  * - ./rooms.ts: rooms (META `kind: 'room'`): create, join, leave, slow mode setting, what their acks say;
+ * - ./room-admin.ts: a room's bans (lift one, list them) and a link room's new invite code;
  * - ./slow-mode.ts: a room's slow mode on a send: the setting, and each member's turn on their member item;
  * - ./send-bucket.ts: the send rate, on the member items;
  * - ./typing.ts: the typing throttle, on the member items.
@@ -45,7 +46,7 @@ export {
   createConversation,
   removeMemberItem,
 } from './membership';
-export { readCounter, readMeta, readMetas, reserveSeq } from './meta';
+export { readCounter, readMeta, readMetas, reserveCounted, reserveSeq } from './meta';
 export {
   blockUser,
   giveBackConversationSlot,
@@ -75,6 +76,7 @@ export {
   promoteMember,
   stillAdmin,
 } from './roles';
+export { type BanPage, bannedPage, replaceInviteCode, unbanFromRoom } from './room-admin';
 export { setTick } from './room-tick';
 export {
   createRoom,

@@ -16,6 +16,20 @@ export async function reserveSeq(
   reservedAt: string,
   signal?: AbortSignal,
 ): Promise<number> {
+  return (await reserveCounted(deps, conversationId, reservedAt, { signal })).seq;
+}
+
+/**
+ * {@link reserveSeq}, which with `count` also answers the member count META holds as the seq is reserved
+ * (a room's viewer count, pushed with its messages): the update returns the whole item instead of the
+ * attributes it changed, which costs no read unit and writes the same item.
+ */
+export async function reserveCounted(
+  deps: { ddb: DynamoDBDocumentClient; tables: Pick<TableNames, 'conversations'> },
+  conversationId: string,
+  reservedAt: string,
+  options: { signal?: AbortSignal | undefined; count?: boolean },
+): Promise<{ seq: number; memberCount?: number }> {
   try {
     const { Attributes } = await deps.ddb.send(
       new UpdateCommand({
@@ -24,13 +38,14 @@ export async function reserveSeq(
         UpdateExpression: 'SET lastReservedAt = :at ADD lastSeq :one',
         ConditionExpression: 'attribute_exists(conversationId)',
         ExpressionAttributeValues: { ':one': 1, ':at': reservedAt },
-        ReturnValues: 'UPDATED_NEW',
+        ReturnValues: options.count ? 'ALL_NEW' : 'UPDATED_NEW',
       }),
-      { abortSignal: signal },
+      { abortSignal: options.signal },
     );
     if (typeof Attributes?.lastSeq !== 'number')
       throw new Error(`Counter of ${conversationId} is not a number`);
-    return Attributes.lastSeq;
+    const { memberCount } = Attributes;
+    return { seq: Attributes.lastSeq, ...(typeof memberCount === 'number' && { memberCount }) };
   } catch (err: unknown) {
     if (isAwsError(err, 'ConditionalCheckFailedException')) throw new NotAMemberError(conversationId);
     throw err;
