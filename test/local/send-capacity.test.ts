@@ -10,7 +10,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { createSendHandler } from '../../lambdas/send/routes';
 import { createTables } from '../../local/resources';
 import { userBudgetOf } from '../../shared/route-kit';
-import { createConversation } from '../../shared/store/conversations';
+import { createConversation, createRoom } from '../../shared/store/conversations';
 import { routeEvent } from '../support/api-gateway';
 import { useDynamoDbLocal } from '../support/local-runtime';
 
@@ -35,7 +35,7 @@ function countingClient(): { ddb: DynamoDBDocumentClient; consumed: Consumed[] }
       consumed.push({ command: context.commandName ?? '?', units });
       return result;
     },
-    { step: 'initialize', name: 'countCapacity' },
+    { step: 'initialize', name: 'countCapacity', override: true },
   );
   return { ddb, consumed };
 }
@@ -95,5 +95,66 @@ describe('the capacity of one 1:1 send', () => {
       { command: 'PutItemCommand', units: 1 }, // the message
     ]);
     expect(sqs.send).toHaveBeenCalledTimes(1);
+  }, 60_000);
+
+  it("costs a room's send no unit more for the viewer count its counter update answers", async () => {
+    // Prepare: a room of alice's; a send there reads its slow mode beside the membership check.
+    const tables = await createTables(local().ddb, `capr${Date.now()}`);
+    const { ddb, consumed } = countingClient();
+    await createRoom(ddb, tables, {
+      conversationId: 'room_c1',
+      title: 'Launch',
+      access: 'public',
+      slowModeSeconds: 0,
+      tickMs: 0,
+      createdBy: 'alice',
+      now: new Date(),
+    });
+    consumed.length = 0;
+    const sqs = { send: vi.fn(async (_: SendMessageCommand) => ({})) };
+    const handler = createSendHandler({
+      ddb,
+      sqs: sqs as never,
+      tables,
+      userBudget: userBudgetOf(ddb, tables),
+      fanoutQueueUrl: 'https://sqs.local/000000000000/fanout.fifo',
+      now: () => new Date(),
+      logger: new Logger({ serviceName: 'chat-send-test', logLevel: 'SILENT' }),
+      metrics: { record: vi.fn() },
+      disconnect: vi.fn(async () => {}),
+    });
+    const body = JSON.stringify({
+      action: 'send',
+      requestId: 'r-1',
+      conversationId: 'room_c1',
+      clientMessageId: 'm-1',
+      body: 'hello room, a message of ordinary length',
+    });
+
+    // Act
+    const reply = await handler(
+      routeEvent({
+        body,
+        routeKey: 'send',
+        connectionId: 'conn-alice',
+        authorizer: { principalId: 'alice' },
+      }),
+    );
+
+    // Assess: the 1:1 send's six write units and the slow-mode read; the counter still one unit.
+    expect(JSON.parse(reply.body)).toMatchObject({ type: 'ack', seq: 1, viewers: 1 });
+    expect(consumed.filter(({ command }) => command !== 'GetItemCommand')).toEqual([
+      { command: 'UpdateItemCommand', units: 1 }, // the per-user frame budget
+      { command: 'UpdateItemCommand', units: 1 }, // membership and the send bucket
+      { command: 'PutItemCommand', units: 1 }, // the claim
+      { command: 'UpdateItemCommand', units: 1 }, // the seq counter, answering the member count
+      { command: 'UpdateItemCommand', units: 1 }, // the claim marked with the seq
+      { command: 'PutItemCommand', units: 1 }, // the message
+    ]);
+    expect(consumed.filter(({ command }) => command === 'GetItemCommand')).toEqual([
+      { command: 'GetItemCommand', units: 1 }, // the slow mode, one consistent read
+    ]);
+    const queued = JSON.parse(String(sqs.send.mock.calls[0]?.[0].input.MessageBody));
+    expect(queued).toMatchObject({ seq: 1, viewers: 1 });
   }, 60_000);
 });
