@@ -2,7 +2,8 @@
  * `npm run bench [part...]`: measures the local runtime (real handlers, DynamoDB Local, fauxqs) on this
  * machine, then counts what each bill scenario makes AWS do and prices it (bench/bill.ts). Local
  * numbers show the code path's overhead and its behaviour under contention; they are not AWS latencies.
- * Parts: `latency`, `hot`, `bundles` (the Lambda bundles' sizes and load times, bench/bundles.ts), each bill
+ * Parts: `latency`, `hot`, `subscribe` (a 2,000-socket room subscribing at once, bench/subscribe.ts),
+ * `bundles` (the Lambda bundles' sizes and load times, bench/bundles.ts), each bill
  * scenario's id, or `bill` for all of them; none means everything.
  */
 
@@ -16,11 +17,8 @@ import { heldSeqs, runBurst, runSequential } from './burst';
 import { instrument } from './instrument';
 import { BillMeter } from './meter';
 import { SCENARIOS, type Scenario } from './scenarios';
+import { measureSubscribe, percentile } from './subscribe';
 
-const percentile = (values: number[], p: number): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-};
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 
 async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
@@ -31,7 +29,7 @@ async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
   }
 }
 
-const MEASUREMENTS = ['latency', 'hot', 'bundles'] as const;
+const MEASUREMENTS = ['latency', 'hot', 'subscribe', 'bundles'] as const;
 
 /** The parts named on the command line; none names every part. */
 function selectParts(args: string[]): { measurements: Set<string>; scenarios: Scenario[] } {
@@ -71,6 +69,7 @@ async function main(): Promise<void> {
     }
     if (parts.measurements.has('latency')) await measureLatency(runtime, rows);
     if (parts.measurements.has('hot')) await measureHotConversation(runtime, rows, timeouts);
+    if (parts.measurements.has('subscribe')) await measureSubscribe(runtime, rows);
     const width = Math.max(...rows.map(([name]) => name.length));
     console.log('\nMeasured on this machine (local runtime, real handlers):\n');
     for (const [name, value] of rows) console.log(`  ${name.padEnd(width)}  ${value}`);

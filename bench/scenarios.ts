@@ -3,17 +3,14 @@
  * messages it sends and their delivery to every connection. To add one, append it to SCENARIOS: it
  * is selectable by its id at once (`npm run bench -- <id>`), and the table and chart list it.
  */
-import type { LocalRuntime } from '../local/runtime';
 import { LIMITS } from '../shared/limits';
-import { type ChatClient, type Frame, HandshakeRefusedError } from '../test/e2e/chat-client';
-import { createConversation, letAnyoneAdd } from '../test/e2e/helpers';
+import type { ChatClient, Frame } from '../test/e2e/chat-client';
+import { type Audience, type AudienceContext, closeAll, openAudience } from './audience';
 import { heldSeqs, type SendStats, sendUntilAcked } from './burst';
 import type { MeterCounts } from './meter';
 
-export interface BillContext {
-  runtime: LocalRuntime;
-  /** Connects `userId` through a client whose frames the meter counts. */
-  connect(userId: string): Promise<ChatClient>;
+/** The audience's `connect` is through a client whose frames the meter counts. */
+export interface BillContext extends AudienceContext {
   /** Counts what `work` makes AWS do, from its start until the runtime has been quiet a while. */
   measure(work: () => Promise<void>): Promise<MeterCounts>;
 }
@@ -45,97 +42,6 @@ async function until(check: () => boolean, timeoutMs: number, what: string | (()
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
-
-/**
- * Sends `frame` until it is acked, as the SDK does: again when no answer came in time, and after each
- * retryable refusal's wait (`busy`). Only for frames that may be repeated (subscribe, joinRoom).
- */
-async function requestUntilAcked(client: ChatClient, frame: Record<string, unknown>): Promise<Frame> {
-  for (let attempt = 1; attempt <= 20; attempt++) {
-    const reply = await client.request(frame, 30_000).catch(() => undefined);
-    if (reply === undefined) continue;
-    if (reply.type === 'ack') return reply;
-    if (reply.retryable !== true)
-      throw new Error(`${String(frame.action)} refused: ${JSON.stringify(reply)}`);
-    await new Promise((resolve) => setTimeout(resolve, Number(reply.retryAfterMs ?? 1_000)));
-  }
-  throw new Error(`${String(frame.action)} was never acked`);
-}
-
-/** Connects `userId`, again after a refused handshake (a `$connect` that ran out of time under load). */
-async function connectUntilOpen(context: BillContext, userId: string): Promise<ChatClient> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await context.connect(userId);
-    } catch (err: unknown) {
-      if (!(err instanceof HandshakeRefusedError) || attempt >= 5) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-    }
-  }
-}
-
-/** A public room created by `owner`, joined by the first socket of every other member. */
-async function openRoom(owner: ChatClient, members: ChatClient[][]): Promise<string> {
-  const created = await owner.request({ action: 'createRoom', title: 'bench', access: 'public' }, 30_000);
-  if (created.type !== 'ack') throw new Error(`createRoom failed: ${JSON.stringify(created)}`);
-  const conversationId = String((created.room as Frame).conversationId);
-  const joiners = members.slice(1).map((sockets) => sockets[0] as ChatClient);
-  for (let i = 0; i < joiners.length; i += 50) {
-    await Promise.all(
-      joiners
-        .slice(i, i + 50)
-        .map((socket) => requestUntilAcked(socket, { action: 'joinRoom', conversationId })),
-    );
-  }
-  return conversationId;
-}
-
-/** A conversation of `members` users, each on `socketsPerMember` connections, every one subscribed. */
-interface Audience {
-  conversationId: string;
-  /** Each member's sockets, the owner's first. */
-  members: ChatClient[][];
-  sockets: ChatClient[];
-}
-
-async function openAudience(
-  context: BillContext,
-  options: { tag: string; kind: 'group' | 'room'; members: number; socketsPerMember?: number },
-): Promise<Audience> {
-  const { tag, kind, members, socketsPerMember = 1 } = options;
-  const userIds = Array.from({ length: members }, (_, i) => `${tag}-u${i}`);
-  // Strangers join a group only if they let anyone add them; anyone signed in joins a public room.
-  if (kind === 'group') await letAnyoneAdd(context.runtime, userIds.slice(1));
-  const clients: ChatClient[][] = [];
-  // A few users at a time: hundreds of handshakes at once would time out on a small machine.
-  const perBatch = Math.max(1, Math.floor(20 / socketsPerMember));
-  for (let i = 0; i < userIds.length; i += perBatch) {
-    clients.push(
-      ...(await Promise.all(
-        userIds
-          .slice(i, i + perBatch)
-          .map((id) =>
-            Promise.all(Array.from({ length: socketsPerMember }, () => connectUntilOpen(context, id))),
-          ),
-      )),
-    );
-  }
-  const owner = clients[0]?.[0];
-  if (owner === undefined) throw new Error('An audience needs a member');
-  const conversationId =
-    kind === 'group' ? await createConversation(owner, userIds.slice(1)) : await openRoom(owner, clients);
-  const sockets = clients.flat();
-  for (let i = 0; i < sockets.length; i += 50) {
-    await Promise.all(
-      sockets
-        .slice(i, i + 50)
-        .map((socket) => requestUntilAcked(socket, { action: 'subscribe', conversationId })),
-    );
-  }
-  return { conversationId, members: clients, sockets };
-}
-
-const closeAll = (sockets: ChatClient[]) => Promise.all(sockets.map((socket) => socket.close()));
 
 /**
  * Sends `count` messages one after another from `senders` in turn, each delivered to every other socket
@@ -250,8 +156,8 @@ function burstScenario(context: BillContext): Promise<ScenarioResult> {
 }
 
 /** The room scenario's sockets, and each member's: half the per-user cap leaves slots for retried handshakes. */
-const ROOM_SOCKETS = 2_000;
-const ROOM_SOCKETS_PER_MEMBER = LIMITS.maxConnectionsPerUser / 2;
+export const ROOM_SOCKETS = 2_000;
+export const ROOM_SOCKETS_PER_MEMBER = LIMITS.maxConnectionsPerUser / 2;
 
 export const SCENARIOS: Scenario[] = [
   {
