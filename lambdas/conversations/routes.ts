@@ -44,7 +44,7 @@ import {
   membershipRoutes,
 } from './membership';
 import { type RoomDeps, roomAwareMembership, roomRoutes } from './rooms';
-import { confirmSubscriber, subscribe } from './subscribe';
+import { subscribe } from './subscribe';
 
 export interface ConversationsDeps {
   ddb: DynamoDBDocumentClient;
@@ -101,7 +101,8 @@ export interface ConversationsDeps {
  * - `history {conversationId, beforeSeq?, limit?}` returns a page of older messages, ascending.
  * - `typing` and `presence` (./ephemeral.ts), with `deps.ephemeral`.
  *
- * Non-members get `forbidden` from subscribe, history and addMembers before anything is written.
+ * Non-members get `forbidden` from subscribe, history and addMembers before anything is written (a
+ * subscribe's check is a condition of its transaction, ./subscribe.ts).
  */
 export function createConversationsHandler(deps: ConversationsDeps): ActionHandler {
   const { ddb, tables, logger, metrics } = deps;
@@ -169,16 +170,12 @@ export function createConversationsHandler(deps: ConversationsDeps): ActionHandl
       listConversations(ddb, tables, caller.userId, frame.limit ?? LIMITS.defaultPageSize, frame.cursor),
     ping: async () => ({}),
     subscribe: async (frame, caller) => {
-      const [, announceOnline] = await Promise.all([
-        requireMember(ddb, tables, frame.conversationId, caller.userId),
-        // A room announces nobody: its audience would hear every viewer arrive.
+      // A room announces nobody: its audience would hear every viewer arrive.
+      const announceOnline =
         ephemeral && !isRoomId(frame.conversationId)
-          ? prepareOnlineAnnouncement(ephemeral, frame.conversationId, caller)
-          : undefined,
-      ]);
+          ? await prepareOnlineAnnouncement(ephemeral, frame.conversationId, caller)
+          : undefined;
       const page = await subscribe(ddb, tables, frame, caller, clock(), metrics);
-      // Where members can be removed, a removal may have run between the check above and the write.
-      if (membership !== undefined) await confirmSubscriber(membership, frame.conversationId, caller);
       await announceOnline?.();
       return page;
     },

@@ -3,8 +3,8 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NotAMemberError } from '../../shared/errors';
 import type { MetricSink } from '../../shared/metrics';
 import type { MessagesPage } from '../../shared/protocol';
-import { deleteSubscription, putSubscription } from '../../shared/store/connections';
-import { isRoomId, readCounter, requireMember } from '../../shared/store/conversations';
+import { putSubscription } from '../../shared/store/connections';
+import { isRoomId, readCounter, stillMember } from '../../shared/store/conversations';
 import { messagesAfter } from '../../shared/store/messages';
 import type { TableNames } from '../../shared/tables';
 
@@ -15,6 +15,14 @@ import type { TableNames } from '../../shared/tables';
  * Without `afterSeq` the client wants live messages only; `lastSeq` tells it where it stands.
  * When `hasMore` is true the client subscribes again with `afterSeq` = the last seq it received.
  * The tombstones the backlog read fills are counted in `metrics`.
+ *
+ * The membership check is a condition of the subscription's own transaction (the caller's member item
+ * must exist as it commits), so a non-member's subscribe writes nothing, and a subscribe racing the
+ * removal of its user never leaves a subscription behind: a removal deletes the member item and then
+ * lists the subscriptions, so either the transaction committed first and the listing finds it, or the
+ * member item is gone and the transaction writes nothing. It used to be a consistent GetItem before the
+ * write and another after it (deleting the subscription if the user had gone); the condition does both.
+ * @throws NotAMemberError when the caller is not a member; nothing is written.
  */
 export async function subscribe(
   ddb: DynamoDBDocumentClient,
@@ -31,6 +39,10 @@ export async function subscribe(
     tables,
     { conversationId, connectionId, userId, ...(tokenExpiresAt === undefined ? {} : { tokenExpiresAt }) },
     now,
+    {
+      check: stillMember(tables, conversationId, userId),
+      refusal: () => new NotAMemberError(conversationId),
+    },
   );
   const counter = await readCounter(ddb, tables, conversationId);
   const page =
@@ -48,30 +60,4 @@ export async function subscribe(
     lastSeq,
     ...(viewers === undefined ? {} : { memberCount: viewers }),
   };
-}
-
-/**
- * Checks, after `subscribe` stored its subscription, that the caller is still a member, and takes the
- * subscription back if not. A removal deletes the member item and then lists the subscriptions; a
- * subscribe stores its subscription and then reads the member item. Both read consistently, so at least
- * one of them sees the other's write: a subscribe racing the removal of its user never leaves a
- * subscription that the fan-out would keep feeding. One consistent GetItem per subscribe.
- * @throws NotAMemberError when the caller was removed meanwhile (the subscription is deleted first).
- */
-export async function confirmSubscriber(
-  deps: {
-    ddb: DynamoDBDocumentClient;
-    tables: Pick<TableNames, 'conversations' | 'subscriptions' | 'connections'>;
-  },
-  conversationId: string,
-  caller: { userId: string; connectionId: string },
-): Promise<void> {
-  try {
-    await requireMember(deps.ddb, deps.tables, conversationId, caller.userId);
-  } catch (err: unknown) {
-    if (err instanceof NotAMemberError) {
-      await deleteSubscription(deps.ddb, deps.tables, { conversationId, connectionId: caller.connectionId });
-    }
-    throw err;
-  }
 }

@@ -188,11 +188,11 @@ describe('subscribe (G5 gapless resume)', () => {
     // Prepare: each write and read completes a tick later, so anything started meanwhile is recorded.
     const tick = () => new Promise((resolve) => setImmediate(resolve));
     const events: string[] = [];
-    ddbMock.on(GetCommand).callsFake(async (input: GetCommandInput) => {
-      const what = input.Key?.sk === META_SK ? 'counter' : 'member';
-      events.push(`${what}:start`);
+    // The one GetItem is the counter's: the membership check is a condition of the transaction.
+    ddbMock.on(GetCommand).callsFake(async () => {
+      events.push('counter:start');
       await tick();
-      events.push(`${what}:done`);
+      events.push('counter:done');
       return { Item: { conversationId: CONVERSATION, lastSeq: 6 } };
     });
     ddbMock.on(TransactWriteCommand).callsFake(async () => {
@@ -214,8 +214,6 @@ describe('subscribe (G5 gapless resume)', () => {
     // Assess
     expect(reply.type).toBe('ack');
     expect(events).toEqual([
-      'member:start',
-      'member:done',
       'subscribe:start',
       'subscribe:done',
       'counter:start',
@@ -242,7 +240,35 @@ describe('subscribe (G5 gapless resume)', () => {
             }),
           },
         },
+        {
+          ConditionCheck: {
+            TableName: tables.conversations,
+            Key: { conversationId: CONVERSATION, sk: memberSk('alice') },
+            ConditionExpression: 'attribute_exists(conversationId)',
+          },
+        },
       ],
+    });
+  });
+
+  it('costs three requests: where the subscription goes, the transaction that stores it if the caller is a member, the counter', async () => {
+    // Prepare
+    givenConversation(['alice'], 6);
+    ddbMock.on(TransactWriteCommand).resolves({});
+
+    // Act
+    const reply = await call({ action: 'subscribe', conversationId: CONVERSATION });
+
+    // Assess: before the membership check joined the transaction, a consistent GetItem of the member
+    // item came before it and another after it (five requests).
+    expect(reply).toMatchObject({ type: 'ack', lastSeq: 6 });
+    expect(ddbMock.calls().map((request) => request.args[0].constructor.name)).toEqual([
+      'QueryCommand',
+      'TransactWriteCommand',
+      'GetCommand',
+    ]);
+    expect(ddbMock).toHaveReceivedCommandWith(GetCommand, {
+      Key: { conversationId: CONVERSATION, sk: META_SK },
     });
   });
 
@@ -391,7 +417,6 @@ describe('subscribe (G5 gapless resume)', () => {
 
 describe('bad input changes nothing (G8)', () => {
   it.each([
-    ['subscribe', { action: 'subscribe', requestId: 'r-9', conversationId: CONVERSATION, afterSeq: 0 }],
     ['history', { action: 'history', requestId: 'r-9', conversationId: CONVERSATION }],
     [
       'addMembers',
@@ -410,6 +435,28 @@ describe('bad input changes nothing (G8)', () => {
     expect(reply).toMatchObject({ type: 'error', code: 'forbidden', requestId: 'r-9', retryable: false });
     expectNothingWritten();
     expect(ddbMock).not.toHaveReceivedCommand(QueryCommand);
+  });
+
+  it('refuses subscribe from a non-member with forbidden: its one write, conditioned on the member item, is refused', async () => {
+    // Prepare: DynamoDB cancels the transaction on its third item, the membership check.
+    givenConversation(['bob']);
+    ddbMock.on(QueryCommand).resolves({ Items: [stored(1)] });
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejects(cancelled({ Code: 'None' }, { Code: 'None' }, { Code: 'ConditionalCheckFailed' }));
+    const frame = { action: 'subscribe', requestId: 'r-9', conversationId: CONVERSATION, afterSeq: 0 };
+
+    // Act
+    const reply = await call(frame);
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'error', code: 'forbidden', requestId: 'r-9', retryable: false });
+    const items = ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems;
+    expect(items?.[2]?.ConditionCheck?.Key).toEqual({ conversationId: CONVERSATION, sk: memberSk('alice') });
+    expect(ddbMock).not.toHaveReceivedCommand(PutCommand);
+    expect(ddbMock).not.toHaveReceivedCommand(DeleteCommand);
+    expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
+    expect(ddbMock).not.toHaveReceivedCommandWith(QueryCommand, { TableName: tables.messages });
   });
 
   it('answers malformed JSON with invalid_json and sends no command', async () => {

@@ -3,6 +3,7 @@ import {
   type AttributeValue,
   ConditionalCheckFailedException,
   DynamoDBClient,
+  TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import {
@@ -404,16 +405,18 @@ describe('presence', () => {
 });
 
 describe('online event on subscribe', () => {
-  function givenMember(isMember: boolean): void {
-    ddbMock.on(GetCommand).callsFake((input: GetCommandInput) => {
-      if (input.Key?.sk === META_SK) return { Item: { conversationId: CONVERSATION, lastSeq: 0 } };
-      return isMember ? { Item: { conversationId: CONVERSATION } } : {};
-    });
+  /** The META counter a subscribe reads after its transaction (which checks the membership). */
+  function givenCounter(): void {
+    ddbMock
+      .on(GetCommand)
+      .callsFake((input: GetCommandInput) =>
+        input.Key?.sk === META_SK ? { Item: { conversationId: CONVERSATION, lastSeq: 0 } } : {},
+      );
   }
 
   it("announces the user online to the conversation's listeners when theirs is the first connection there", async () => {
     // Prepare: the post records whether the subscription was stored before it.
-    givenMember(true);
+    givenCounter();
     givenListeners([
       ['bob-1', 'bob'],
       ['carol-1', 'carol'],
@@ -445,7 +448,7 @@ describe('online event on subscribe', () => {
     ['this connection already listens (a re-subscribe)', CONNECTION],
   ])('announces nothing when %s', async (_case, listening) => {
     // Prepare
-    givenMember(true);
+    givenCounter();
     givenListeners([
       [listening, 'alice'],
       ['bob-1', 'bob'],
@@ -462,9 +465,15 @@ describe('online event on subscribe', () => {
   });
 
   it('announces nothing for a non-member, whose subscribe is refused', async () => {
-    // Prepare
-    givenMember(false);
+    // Prepare: the subscription's transaction is refused by its membership check (its third item).
     givenListeners([['bob-1', 'bob']]);
+    ddbMock.on(TransactWriteCommand).rejects(
+      new TransactionCanceledException({
+        message: 'Transaction cancelled',
+        $metadata: {},
+        CancellationReasons: [{ Code: 'None' }, { Code: 'None' }, { Code: 'ConditionalCheckFailed' }],
+      }),
+    );
     const post = fakePoster();
 
     // Act
@@ -473,7 +482,6 @@ describe('online event on subscribe', () => {
     // Assess
     expect(reply).toMatchObject({ type: 'error', code: 'forbidden' });
     expect(post).not.toHaveBeenCalled();
-    expect(ddbMock).not.toHaveReceivedCommand(TransactWriteCommand);
   });
 });
 

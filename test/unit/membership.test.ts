@@ -748,33 +748,33 @@ describe('a resent removal', () => {
 });
 
 describe('subscribe racing a removal', () => {
-  it('takes its subscription back and answers forbidden when the caller was removed after the first check', async () => {
-    // Prepare: the member item is there for the first check and gone for the one after the write.
-    let memberReads = 0;
-    ddbMock
-      .on(GetCommand)
-      .callsFake(async (input) =>
-        input.Key?.sk === META_SK
-          ? { Item: { conversationId: CONVERSATION, lastSeq: 0 } }
-          : memberReads++ === 0
-            ? { Item: { conversationId: CONVERSATION } }
-            : {},
-      );
-    ddbMock.on(TransactWriteCommand).resolves({});
-    ddbMock.on(DeleteCommand).resolves({});
-    ddbMock.on(UpdateCommand).resolves({});
+  it('stores the subscription only in a transaction with the check that the caller is still a member', async () => {
+    // Prepare: bob was removed after his last frame: the transaction finds no member item and writes nothing.
+    ddbMock.on(GetCommand).resolves({ Item: { conversationId: CONVERSATION, lastSeq: 0 } });
+    ddbMock.on(TransactWriteCommand).rejects(
+      new TransactionCanceledException({
+        message: 'cancelled',
+        $metadata: {},
+        CancellationReasons: [{ Code: 'None' }, { Code: 'None' }, { Code: 'ConditionalCheckFailed' }],
+      }),
+    );
     givenListeners([]);
 
     // Act
     const reply = await call({ action: 'subscribe', conversationId: CONVERSATION }, 'bob');
 
-    // Assess
+    // Assess: a removal deletes the member item and then lists the subscriptions, so this subscription
+    // either committed before the delete (and the listing ends it) or was never written; none to take back.
     expect(reply).toMatchObject({ type: 'error', code: 'forbidden' });
-    expect(memberReads).toBe(2);
-    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, {
-      TableName: tables.subscriptions,
-      Key: { conversationId: CONVERSATION, connectionId: CONNECTION },
+    const items = ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems;
+    expect(items?.[2]).toEqual({
+      ConditionCheck: {
+        TableName: tables.conversations,
+        Key: { conversationId: CONVERSATION, sk: memberSk('bob') },
+        ConditionExpression: 'attribute_exists(conversationId)',
+      },
     });
+    expect(ddbMock).not.toHaveReceivedCommand(DeleteCommand);
   });
 
   it('keeps the subscription of a caller who is still a member', async () => {

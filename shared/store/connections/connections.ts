@@ -7,6 +7,7 @@ import {
   type DynamoDBDocumentClient,
   PutCommand,
   TransactWriteCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import {
@@ -82,6 +83,14 @@ export async function putConnection(
   );
 }
 
+/** A condition of another table that a subscription is written under (see putSubscription). */
+export interface SubscriptionGuard {
+  /** A ConditionCheck transaction item. */
+  check: NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+  /** What to throw when its condition fails. */
+  refusal: () => Error;
+}
+
 /**
  * Registers a connection as a listener of a conversation (idempotent), in one transaction with the
  * connection item: the subscription is written only while the connection still exists, and its
@@ -93,6 +102,8 @@ export async function putConnection(
  * reads that set in the same atomic step, so a subscribe racing a disconnect either lands in the set
  * (and is deleted with it) or fails here: it can never leave an orphan subscription behind. The
  * subscription carries the connection's `tokenExpiresAt`, which the fan-out reads with it (no extra call).
+ * A `guard` (a ConditionCheck of another table, such as the caller's member item) joins the same
+ * transaction, so the subscription is written only while it holds; its refusal is thrown when it does not.
  * @throws ConnectionGoneError when the connection no longer exists.
  * @throws LimitExceededError when the connection already listens to the most conversations allowed.
  */
@@ -101,6 +112,7 @@ export async function putSubscription(
   tables: Tables,
   subscription: { conversationId: string; connectionId: string; userId: string; tokenExpiresAt?: number },
   now: Date,
+  guard?: SubscriptionGuard,
 ): Promise<void> {
   const { conversationId, connectionId } = subscription;
   const max = LIMITS.maxSubscriptionsPerConnection;
@@ -139,11 +151,13 @@ export async function putSubscription(
               },
             },
           },
+          ...(guard === undefined ? [] : [guard.check]),
         ],
       }),
     );
   } catch (err: unknown) {
     const reasons = cancellationReasons(err);
+    if (guard !== undefined && reasons?.[2]?.Code === 'ConditionalCheckFailed') throw guard.refusal();
     // Two subscription changes of one connection at once (a client re-subscribing every stream after a
     // reconnect) may collide on the connection item: nothing was written, try again in a moment.
     if (reasons?.some((reason) => reason.Code === 'TransactionConflict')) {

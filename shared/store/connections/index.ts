@@ -21,6 +21,7 @@ export {
   deleteSubscription,
   putConnection,
   putSubscription,
+  type SubscriptionGuard,
 } from './connections';
 export { indexedConnections, listListeners, otherConnection } from './presence';
 export {

@@ -39,6 +39,7 @@ export {
   memberConversationIds,
   memberPage,
   requireMember,
+  stillMember,
 } from './members';
 export {
   addMemberItems,

@@ -7,6 +7,7 @@ import { NotAMemberError } from '../../errors';
 import type { MemberReadSeq } from '../../protocol';
 import { memberSk, TABLES, type TableNames } from '../../tables';
 import { batchGetAll, queryAll } from '../batch';
+import type { TransactItem } from './admission';
 
 const BY_MEMBER = TABLES.conversations.globalSecondaryIndexes[0].indexName;
 
@@ -31,6 +32,25 @@ export async function requireMember(
     { abortSignal: signal },
   );
   if (Item === undefined) throw new NotAMemberError(conversationId);
+}
+
+/**
+ * The transaction item that holds only while `userId` is a member of `conversationId`: a write beside it
+ * lands only if the member item is there at that moment (a subscribe, whose refusal is
+ * {@link NotAMemberError}).
+ */
+export function stillMember(
+  tables: Pick<TableNames, 'conversations'>,
+  conversationId: string,
+  userId: string,
+): TransactItem {
+  return {
+    ConditionCheck: {
+      TableName: tables.conversations,
+      Key: { conversationId, sk: memberSk(userId) },
+      ConditionExpression: 'attribute_exists(conversationId)',
+    },
+  };
 }
 
 /** Which of `userIds` are members already: one strongly consistent BatchGetItem. */
