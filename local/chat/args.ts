@@ -16,8 +16,9 @@ export const COMMANDS = `  /edit <seq> <text>     replace the body of your messa
   /unblock <user>        unblock them
   /accept <id>           accept an invitation to a group (it is shown when it arrives)
   /decline <id>          decline it
-  /room                  in a room: its viewer count, slow mode, and how others join it
+  /room                  in a room: its viewer count, slow mode, tick, and how others join it
   /slowmode <seconds>    in a room: set its slow mode (admins; 0 turns it off)
+  /tick <ms>             in a room: viewers get at most one frame per <ms> (admins; 0-2000, 0 is off)
   /help                  this list
   //<text>               send a message that starts with /: //shrug sends /shrug`;
 

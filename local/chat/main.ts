@@ -11,8 +11,8 @@
  * - screen.ts: plain lines for pipes, or a terminal with a prompt
  * - room-notes.ts: who is online and typing, from the SDK's `room.state`; elsewhere.ts: news from the
  *   user's other conversations, and their names
- * - rooms.ts: `--new-room` and `--room` (rooms: audiences without a member list), `/room`, `/slowmode`,
- *   and a line that waits its slow-mode turn
+ * - rooms.ts: `--new-room` and `--room` (rooms: audiences without a member list), `/room`,
+ *   `/slowmode`, `/tick`, and a line that waits its slow-mode turn
  * - format.ts: how each line reads (refusals in the words of client/error-words.ts); upload.ts: what
  *   `/attach` needs
  */

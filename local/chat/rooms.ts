@@ -1,10 +1,11 @@
 /**
  * Rooms in the terminal client: `--new-room <title>` creates one, `--room <id> [--code <code>]` joins
- * one; in the chat, `/room` says its viewer count, slow mode and how others join, and `/slowmode <s>`
- * sets its slow mode (admins). In slow mode a line typed before the user's turn is said to wait: the SDK
+ * one; in the chat, `/room` says its viewer count, slow mode, tick and how others join, `/slowmode <s>`
+ * sets its slow mode and `/tick <ms>` its tick (admins). In slow mode a line typed before the user's turn is said to wait: the SDK
  * sends it when the server allows.
  */
-import type { ChatClient, RoomAccess, RoomInfo } from '../../client';
+import { type ChatClient, ChatRequestError, type RoomAccess, type RoomInfo } from '../../client';
+import { MAX_TICK_MS } from '../../shared/protocol';
 import { readState } from '../state';
 import { errorText, type Line, line, printable, type Style } from './format';
 import type { Screen } from './screen';
@@ -14,14 +15,26 @@ export type RoomStart =
   | { kind: 'createRoom'; title: string; access: RoomAccess; slowModeSeconds: number }
   | { kind: 'joinRoom'; conversationId: string; code?: string };
 
-/** A line typed in a room: `/room` (about it) or `/slowmode <seconds>` (set it; admins only). */
-export type RoomCommand = { kind: 'room' } | { kind: 'slowmode'; seconds: number };
+/**
+ * A line typed in a room: `/room` (about it), `/slowmode <seconds>` or `/tick <milliseconds>` (set it;
+ * admins only).
+ */
+export type RoomCommand =
+  | { kind: 'room' }
+  | { kind: 'slowmode'; seconds: number }
+  | { kind: 'tick'; ms: number };
 
-/** Reads `/room` or `/slowmode <seconds>`; undefined for any other line. */
+/** Reads `/room`, `/slowmode <seconds>` or `/tick <milliseconds>`; undefined for any other line. */
 export function parseRoomCommand(
   text: string,
 ): RoomCommand | { kind: 'invalid'; message: string } | undefined {
   if (/^\/room\s*$/.test(text)) return { kind: 'room' };
+  if (/^\/tick(?:\s|$)/.test(text)) {
+    const ms = Number(/^\/tick\s+(\d{1,4})\s*$/.exec(text)?.[1] ?? Number.NaN);
+    return ms <= MAX_TICK_MS
+      ? { kind: 'tick', ms }
+      : { kind: 'invalid', message: `Usage: /tick <milliseconds> (0-${MAX_TICK_MS}; 0 turns it off)` };
+  }
   if (!/^\/slowmode(?:\s|$)/.test(text)) return undefined;
   const seconds = /^\/slowmode\s+(\d{1,6})\s*$/.exec(text)?.[1];
   return seconds === undefined
@@ -31,12 +44,20 @@ export function parseRoomCommand(
 
 const seconds = (count: number) => `${count} second${count === 1 ? '' : 's'}`;
 
-/** "public", "joined by link only", with the slow mode when it is on. */
+/** "public", "joined by link only", with the slow mode and the tick when they are on. */
 function settings(room: RoomInfo): string {
   const access = room.access === 'public' ? 'public' : 'joined by link only';
-  return room.slowModeSeconds > 0
-    ? `${access}, slow mode: one message every ${seconds(room.slowModeSeconds)}`
-    : access;
+  const slow =
+    room.slowModeSeconds > 0 ? `, slow mode: one message every ${seconds(room.slowModeSeconds)}` : '';
+  const tick = room.tickMs > 0 ? `, tick: at most one frame every ${room.tickMs} ms` : '';
+  return `${access}${slow}${tick}`;
+}
+
+/** Why a room command failed; the SDK's words for a refused tick would speak of the slow mode. */
+function refusal(error: unknown, command: RoomCommand): string {
+  if (command.kind === 'tick' && error instanceof ChatRequestError && error.code === 'forbidden')
+    return 'Only an admin of this room can set its tick.';
+  return errorText(error, 'slowMode');
 }
 
 /** How someone else joins: the command, and on the local runtime the web page's link. */
@@ -128,19 +149,22 @@ export class RoomWatch {
     );
   }
 
-  /** Runs `/room` or `/slowmode` and says how it went. */
+  /** Runs `/room`, `/slowmode` or `/tick` and says how it went. */
   async run(command: RoomCommand): Promise<void> {
-    const what = command.kind === 'room' ? 'read the room' : 'set the slow mode';
+    const { conversationId } = this.room;
+    const what = { room: 'read the room', slowmode: 'set the slow mode', tick: 'set the tick' }[command.kind];
     try {
       this.room =
         command.kind === 'room'
-          ? await this.chat.roomInfo(this.room.conversationId)
-          : await this.chat.setSlowMode(this.room.conversationId, command.seconds);
+          ? await this.chat.roomInfo(conversationId)
+          : command.kind === 'tick'
+            ? await this.chat.setTick(conversationId, command.ms)
+            : await this.chat.setSlowMode(conversationId, command.seconds);
       this.screen.note(line(['✓', 'green'], ' ', ...aboutRoom(this.room)));
       if (command.kind === 'room')
         for (const shown of howToJoin(this.room, this.server)) this.screen.note(shown);
     } catch (error: unknown) {
-      this.screen.note(line([`✗ could not ${what}: ${errorText(error, 'slowMode')}`, 'red']));
+      this.screen.note(line([`✗ could not ${what}: ${refusal(error, command)}`, 'red']));
     }
   }
 }

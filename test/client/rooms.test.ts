@@ -53,6 +53,31 @@ describe('rooms in the SDK', () => {
     await expect(byLink).resolves.toMatchObject({ access: 'link', inviteCode: 'c'.repeat(22) });
   });
 
+  it('creates a room with a tick, and sets the tick of a room, answering the room', async () => {
+    // Prepare
+    const { chat, connectNow } = harness();
+    const socket = await connectNow();
+
+    // Act
+    const created = chat.createRoom('Live', { tickMs: 250 });
+    await settle();
+    socket.ack(socket.last('createRoom'), { room: room({ tickMs: 250 }) });
+    const set = chat.setTick(R, 500);
+    await settle();
+    socket.ack(socket.last('setTick'), { room: room({ tickMs: 500 }) });
+
+    // Assess
+    expect(socket.last('createRoom')).toMatchObject({ title: 'Live', access: 'public', tickMs: 250 });
+    await expect(created).resolves.toMatchObject({ tickMs: 250 });
+    expect(socket.last('setTick')).toEqual({
+      action: 'setTick',
+      requestId: socket.last('setTick').requestId,
+      conversationId: R,
+      tickMs: 500,
+    });
+    await expect(set).resolves.toMatchObject({ tickMs: 500 });
+  });
+
   it('joins by id, or with an invite code, and answers whether it joined', async () => {
     // Prepare
     const { chat, connectNow } = harness();

@@ -1,8 +1,8 @@
 /**
  * Rooms in the terminal client (issue 17 point 1) against the local runtime: `--new-room` creates one and
  * prints how others join it, `--room <id> --code <code>` joins a link room (its id alone is refused in
- * words), `/room` reads the viewer count, and in slow mode a line typed too soon waits its turn and is
- * stored after the one before it.
+ * words), `/room` reads the viewer count, `/tick` sets the room's tick (its admins only), and in slow
+ * mode a line typed too soon waits its turn and is stored after the one before it.
  */
 import { describe, expect, it } from 'vitest';
 import { uniqueUser } from '../support/chat';
@@ -74,6 +74,11 @@ describe('npm run chat: rooms', () => {
     await expect.poll(() => samCli.stdout, patiently).toContain('Joined: Room');
     samCli.type('hello, room');
     await expect.poll(() => raeCli.messagesFrom(sam), patiently).toEqual(['hello, room']);
+    // The tick: the admin sets it; a viewer may not, and a tick past 2 s is refused before it is sent.
+    raeCli.type('/tick 250');
+    await expect.poll(() => raeCli.stderr, patiently).toContain('tick: at most one frame every 250 ms');
+    samCli.type('/tick 100', '/tick 5000');
+    await expect.poll(() => samCli.stderr, patiently).toContain('could not set the tick');
     samCli.endInput();
     raeCli.endInput();
     const misused = cli(['--user', sam, '--to', rae, '--code', 'c'.repeat(22)]);
@@ -85,9 +90,13 @@ describe('npm run chat: rooms', () => {
     // Assess
     expect(await samCli.exited).toBe(0);
     expect(await raeCli.exited).toBe(0);
+    expect(samCli.stderr).toContain('✗ could not set the tick: Only an admin of this room can set its tick.');
+    expect(samCli.stderr).toContain('Usage: /tick <milliseconds> (0-2000; 0 turns it off)');
     expect(await misused.exited).toBe(2);
     expect(misused.stderr).toContain('--code goes with --room');
     expect(await again.exited).toBe(0);
-    expect(again.stderr).toMatch(/✓ Room \S+ "Launch": 2 viewers · public/);
+    expect(again.stderr).toMatch(
+      /✓ Room \S+ "Launch": 2 viewers · public, tick: at most one frame every 250 ms/,
+    );
   }, 120_000);
 });
