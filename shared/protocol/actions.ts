@@ -3,7 +3,6 @@
  * ack carries. The route kit (shared/route-kit/) and the SDK (client/types.ts) are both typed from it,
  * so a changed request or ack fails the typecheck on both sides.
  */
-import type { z } from 'zod';
 import type { CostClass } from '../limits';
 import type {
   AddMembersAck,
@@ -71,6 +70,7 @@ import {
   type UnbanAck,
   unbanMemberFrameSchema,
 } from './rooms';
+import type * as z from './zod';
 
 /**
  * What one frame of an action may cost, so each class has its own per-user budget (LIMITS.userBudgets,
@@ -82,7 +82,7 @@ import {
 export type ActionCost = CostClass | 'free';
 
 /** One action of the table: its request schema, its cost class, and its ack payload as a type. */
-export interface ActionSpec<S extends z.ZodType = z.ZodType, Ack = unknown> {
+export interface ActionSpec<S extends z.core.$ZodType = z.core.$ZodType, Ack = unknown> {
   request: S;
   cost: ActionCost;
   /** Type only, never set: a schema checks what comes in, the typecheck what goes out. */
@@ -92,7 +92,7 @@ export interface ActionSpec<S extends z.ZodType = z.ZodType, Ack = unknown> {
 /** An action whose ack payload is `Ack`: `answers<SendAck>()(sendFrameSchema, 'write')`. */
 const answers =
   <Ack>() =>
-  <S extends z.ZodType>(request: S, cost: ActionCost): ActionSpec<S, Ack> => ({ request, cost });
+  <S extends z.core.$ZodType>(request: S, cost: ActionCost): ActionSpec<S, Ack> => ({ request, cost });
 
 /** Every action a client may send, keyed by the frame's `action` field. */
 export const ACTIONS = {

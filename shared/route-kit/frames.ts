@@ -1,6 +1,5 @@
 /** A WebSocket event's frame: who sent it, how it parses and validates, and the reply frame it gets. */
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
-import type { z } from 'zod';
 import {
   type ChatError,
   InvalidJsonError,
@@ -10,6 +9,7 @@ import {
 } from '../errors';
 import { LIMITS } from '../limits';
 import type { AckFrame, ErrorFrame } from '../protocol';
+import * as z from '../protocol/zod';
 
 /** The authorizer's output as API Gateway passes it to every route after `$connect`. */
 export interface AuthorizerContext {
@@ -68,8 +68,8 @@ export function parseFrame(raw: string | undefined): Record<string, unknown> {
 }
 
 /** Validates a frame against its schema, listing every problem with its field path. */
-export function validate<S extends z.ZodType>(schema: S, frame: unknown): z.infer<S> {
-  const result = schema.safeParse(frame);
+export function validate<S extends z.core.$ZodType>(schema: S, frame: unknown): z.infer<S> {
+  const result = z.safeParse(schema, frame);
   if (!result.success) {
     for (const issue of result.error.issues) {
       const limit: unknown = issue.code === 'custom' ? issue.params?.payloadTooLargeLimit : undefined;
