@@ -5,17 +5,20 @@
  * and whom an admin promotes) set a slow mode and a tick, and delete others' messages. Messages,
  * history, seqs, idempotency and resume are a conversation's.
  */
-import * as z from 'zod';
+
 import { LIMITS } from '../limits';
 import { conversationIdSchema, isWellFormedUnicode, userIdSchema } from './fields';
 import { frameOf } from './frames';
+import * as z from './zod';
 
 /** Who may join: anyone signed in (`public`), or only who holds the room's invite code (`link`). */
 export const roomAccessSchema = z.enum(['public', 'link']);
 export type RoomAccess = z.infer<typeof roomAccessSchema>;
 
 /** Seconds each member waits between two messages in the room; 0 turns slow mode off. */
-export const slowModeSecondsSchema = z.number().int().min(0).max(LIMITS.maxSlowModeSeconds);
+export const slowModeSecondsSchema = z
+  .number()
+  .check(z.int(), z.minimum(0), z.maximum(LIMITS.maxSlowModeSeconds));
 
 /**
  * The longest tick an admin may set on a room: a viewer gets its pushes at most once per tick, so a
@@ -25,34 +28,38 @@ export const slowModeSecondsSchema = z.number().int().min(0).max(LIMITS.maxSlowM
 export const MAX_TICK_MS = 2_000;
 
 /** Milliseconds between two frames a viewer of the room gets at most; 0 turns the tick off. */
-export const tickMsSchema = z.number().int().min(0).max(MAX_TICK_MS);
+export const tickMsSchema = z.number().check(z.int(), z.minimum(0), z.maximum(MAX_TICK_MS));
 
 /** A link room's invite code, as `createRoom` and `roomInfo` give it to the room's admins. */
 export const inviteCodeSchema = z
   .string()
-  .regex(
-    /^[A-Za-z0-9_-]{16,64}$/,
-    'must be an invite code of the room (16-64 characters of A-Z a-z 0-9 _ -)',
+  .check(
+    z.regex(
+      /^[A-Za-z0-9_-]{16,64}$/,
+      'must be an invite code of the room (16-64 characters of A-Z a-z 0-9 _ -)',
+    ),
   );
 
 /** Creates a room; the caller is its first member and its admin. */
 export const createRoomFrameSchema = frameOf('createRoom', {
   title: z
     .string()
-    .min(1)
-    .max(LIMITS.maxTitleLength)
-    .refine(isWellFormedUnicode, 'must be well-formed Unicode'),
+    .check(
+      z.minLength(1),
+      z.maxLength(LIMITS.maxTitleLength),
+      z.refine(isWellFormedUnicode, 'must be well-formed Unicode'),
+    ),
   access: roomAccessSchema,
   /** @default 0 (off) */
-  slowModeSeconds: slowModeSecondsSchema.optional(),
+  slowModeSeconds: z.optional(slowModeSecondsSchema),
   /** @default 0 (off) */
-  tickMs: tickMsSchema.optional(),
+  tickMs: z.optional(tickMsSchema),
 });
 
 /** Joins a room: a public one by its id, a link one with its invite code. Joining again changes nothing. */
 export const joinRoomFrameSchema = frameOf('joinRoom', {
   conversationId: conversationIdSchema,
-  code: inviteCodeSchema.optional(),
+  code: z.optional(inviteCodeSchema),
 });
 
 /** Sets the room's slow mode (only an admin may); 0 turns it off. */
@@ -81,9 +88,9 @@ export const unbanMemberFrameSchema = frameOf('unbanMember', {
 /** Who is banned from the room, a page at a time in user id order. Admins only. */
 export const listBannedFrameSchema = frameOf('listBanned', {
   conversationId: conversationIdSchema,
-  limit: z.number().int().min(1).max(LIMITS.maxPageSize).optional(),
+  limit: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(LIMITS.maxPageSize))),
   /** The `nextCursor` of the page before. */
-  cursor: userIdSchema.optional(),
+  cursor: z.optional(userIdSchema),
 });
 
 /** Gives a link room a new invite code: its old link stops working, its members stay. Admins only. */
