@@ -1,5 +1,5 @@
 /** Every frame a client may send, as the zod schema that validates it and the type it parses to. */
-import * as z from 'zod';
+
 import {
   attachmentContentTypeSchema,
   attachmentKeySchema,
@@ -18,6 +18,7 @@ import {
   seqSchema,
   userIdSchema,
 } from './fields';
+import * as z from './zod';
 
 const utf8Bytes = (value: string): number => Buffer.byteLength(value, 'utf8');
 
@@ -28,7 +29,7 @@ const tooLarge = (limitBytes: number) => ({ payloadTooLargeLimit: limitBytes });
  * A client frame of `action`: its literal `action` and optional `requestId`, then the frame's own fields,
  * and nothing else (a strict object, so an unknown field is refused).
  */
-export const frameOf = <A extends string, F extends z.ZodRawShape>(action: A, fields: F) =>
+export const frameOf = <A extends string, F extends z.core.$ZodShape>(action: A, fields: F) =>
   z.strictObject({ action: z.literal(action), requestId: requestIdSchema, ...fields });
 export const sendFrameSchema = z
   .strictObject({
@@ -36,21 +37,23 @@ export const sendFrameSchema = z
     requestId: requestIdSchema,
     conversationId: conversationIdSchema,
     clientMessageId: clientMessageIdSchema,
-    body: z
-      .string()
-      .min(1, 'must not be empty')
-      .refine(isWellFormedUnicode, 'must be well-formed Unicode (it has a lone surrogate)')
-      .refine((body) => utf8Bytes(body) <= LIMITS.maxBodyBytes, {
+    body: z.string().check(
+      z.minLength(1, 'must not be empty'),
+      z.refine(isWellFormedUnicode, 'must be well-formed Unicode (it has a lone surrogate)'),
+      z.refine((body) => utf8Bytes(body) <= LIMITS.maxBodyBytes, {
         message: `must be at most ${LIMITS.maxBodyBytes} bytes of UTF-8`,
         params: tooLarge(LIMITS.maxBodyBytes),
       }),
+    ),
     /** A file uploaded through `uploadUrl` into this conversation; its key must be under its prefix. */
-    attachment: attachmentSchema.optional(),
+    attachment: z.optional(attachmentSchema),
   })
-  .refine((frame) => frame.attachment === undefined || isKeyOf(frame.conversationId, frame.attachment.key), {
-    message: "must be a key of this conversation's attachments",
-    path: ['attachment', 'key'],
-  });
+  .check(
+    z.refine(
+      (frame) => frame.attachment === undefined || isKeyOf(frame.conversationId, frame.attachment.key),
+      { message: "must be a key of this conversation's attachments", path: ['attachment', 'key'] },
+    ),
+  );
 
 /** Asks for a presigned POST of one attachment of `contentType` and exactly `size` bytes. */
 export const uploadUrlFrameSchema = frameOf('uploadUrl', {
@@ -70,10 +73,12 @@ export const confirmUploadFrameSchema = z
     conversationId: conversationIdSchema,
     key: uploadKeySchema,
   })
-  .refine((frame) => isUploadKeyOf(frame.conversationId, frame.key), {
-    message: "must be a key of this conversation's uploads",
-    path: ['key'],
-  });
+  .check(
+    z.refine((frame) => isUploadKeyOf(frame.conversationId, frame.key), {
+      message: "must be a key of this conversation's uploads",
+      path: ['key'],
+    }),
+  );
 
 /** Asks for a presigned GET of an attachment of the conversation. */
 export const downloadUrlFrameSchema = z
@@ -83,14 +88,16 @@ export const downloadUrlFrameSchema = z
     conversationId: conversationIdSchema,
     key: attachmentKeySchema,
   })
-  .refine((frame) => isKeyOf(frame.conversationId, frame.key), {
-    message: "must be a key of this conversation's attachments",
-    path: ['key'],
-  });
+  .check(
+    z.refine((frame) => isKeyOf(frame.conversationId, frame.key), {
+      message: "must be a key of this conversation's attachments",
+      path: ['key'],
+    }),
+  );
 
 export const subscribeFrameSchema = frameOf('subscribe', {
   conversationId: conversationIdSchema,
-  afterSeq: seqSchema.optional(),
+  afterSeq: z.optional(seqSchema),
 });
 
 export const unsubscribeFrameSchema = frameOf('unsubscribe', {
@@ -99,26 +106,29 @@ export const unsubscribeFrameSchema = frameOf('unsubscribe', {
 
 export const historyFrameSchema = frameOf('history', {
   conversationId: conversationIdSchema,
-  beforeSeq: seqSchema.min(1).optional(),
-  limit: z.number().int().min(1).max(LIMITS.maxPageSize).optional(),
+  beforeSeq: z.optional(seqSchema.check(z.minimum(1))),
+  limit: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(LIMITS.maxPageSize))),
 });
 
-const membersSchema = z
-  .array(userIdSchema)
-  .min(1)
+const membersSchema = z.array(userIdSchema).check(
+  z.minLength(1),
   // The group size limit is checked where the group is known, and answered with limit_exceeded.
-  .refine((members) => new Set(members).size === members.length, { message: 'must not repeat a member' });
+  z.refine((members) => new Set(members).size === members.length, { message: 'must not repeat a member' }),
+);
 
 export const createConversationFrameSchema = frameOf('createConversation', {
   members: membersSchema,
   /** One conversation per pair of users: `members` names the other one; asking again returns the same one. */
-  direct: z.boolean().optional(),
-  title: z
-    .string()
-    .min(1)
-    .max(LIMITS.maxTitleLength)
-    .refine(isWellFormedUnicode, 'must be well-formed Unicode')
-    .optional(),
+  direct: z.optional(z.boolean()),
+  title: z.optional(
+    z
+      .string()
+      .check(
+        z.minLength(1),
+        z.maxLength(LIMITS.maxTitleLength),
+        z.refine(isWellFormedUnicode, 'must be well-formed Unicode'),
+      ),
+  ),
 });
 
 export const addMembersFrameSchema = frameOf('addMembers', {
@@ -129,7 +139,7 @@ export const addMembersFrameSchema = frameOf('addMembers', {
 /** Moves the caller's read cursor forward to `seq` (never back). */
 export const readFrameSchema = frameOf('read', {
   conversationId: conversationIdSchema,
-  seq: seqSchema.min(1),
+  seq: seqSchema.check(z.minimum(1)),
 });
 
 /**
@@ -138,24 +148,24 @@ export const readFrameSchema = frameOf('read', {
  */
 export const conversationCursorSchema = z
   .string()
-  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a nextCursor from listConversations');
+  .check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a nextCursor from listConversations'));
 
 export const listConversationsFrameSchema = frameOf('listConversations', {
-  limit: z.number().int().min(1).max(LIMITS.maxPageSize).optional(),
-  cursor: conversationCursorSchema.optional(),
+  limit: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(LIMITS.maxPageSize))),
+  cursor: z.optional(conversationCursorSchema),
 });
 
 /** Replaces the body of the caller's own message at `seq`; the body is checked as for `send`. */
 export const editFrameSchema = frameOf('edit', {
   conversationId: conversationIdSchema,
-  seq: seqSchema.min(1),
+  seq: seqSchema.check(z.minimum(1)),
   body: sendFrameSchema.shape.body,
 });
 
 /** Deletes the caller's own message at `seq`: its body is removed and the seq stays, marked deleted. */
 export const deleteFrameSchema = frameOf('delete', {
   conversationId: conversationIdSchema,
-  seq: seqSchema.min(1),
+  seq: seqSchema.check(z.minimum(1)),
 });
 
 /**
