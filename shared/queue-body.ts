@@ -7,7 +7,7 @@
  * SQS accepts, and `JSON.parse` reads it back to the identical string. The cost is size: at most 6 bytes
  * per UTF-16 unit, so a 16 KiB body stays far under SQS's 256 KiB.
  */
-import * as z from 'zod';
+
 import {
   type ChatMessage,
   chatMessageSchema,
@@ -15,6 +15,7 @@ import {
   MEMBERSHIP_KINDS,
   userIdSchema,
 } from './protocol';
+import * as z from './protocol/zod';
 
 const OUTSIDE_PRINTABLE_ASCII = /[^\x20-\x7e]/g;
 
@@ -29,10 +30,10 @@ export function encodeQueueBody(value: unknown): string {
 export const editEventSchema = z.strictObject({
   kind: z.literal('edit'),
   conversationId: conversationIdSchema,
-  seq: z.number().int().min(1),
+  seq: z.number().check(z.int(), z.minimum(1)),
   body: z.string(),
   editedAt: z.string(),
-  version: z.number().int().min(1),
+  version: z.number().check(z.int(), z.minimum(1)),
 });
 export type EditEvent = z.infer<typeof editEventSchema>;
 
@@ -40,9 +41,9 @@ export type EditEvent = z.infer<typeof editEventSchema>;
 export const deleteEventSchema = z.strictObject({
   kind: z.literal('delete'),
   conversationId: conversationIdSchema,
-  seq: z.number().int().min(1),
+  seq: z.number().check(z.int(), z.minimum(1)),
   deletedAt: z.string(),
-  version: z.number().int().min(1),
+  version: z.number().check(z.int(), z.minimum(1)),
 });
 export type DeleteEvent = z.infer<typeof deleteEventSchema>;
 
@@ -50,9 +51,9 @@ export type DeleteEvent = z.infer<typeof deleteEventSchema>;
 export const membershipEventSchema = z.strictObject({
   kind: z.literal('membership'),
   conversationId: conversationIdSchema,
-  seq: z.number().int().min(1),
+  seq: z.number().check(z.int(), z.minimum(1)),
   event: z.enum(MEMBERSHIP_KINDS),
-  userIds: z.array(userIdSchema).min(1),
+  userIds: z.array(userIdSchema).check(z.minLength(1)),
   by: userIdSchema,
   at: z.string(),
 });
@@ -64,9 +65,9 @@ export type MembershipEvent = z.infer<typeof membershipEventSchema>;
  * `senderConnectionId` (queued before it was kept) is pushed to every subscriber. A room's message also
  * carries `viewers`, the room's member count as its seq was reserved, which its push carries on.
  */
-export const messageRecordSchema = chatMessageSchema.extend({
-  senderConnectionId: z.string().min(1).max(128).optional(),
-  viewers: z.number().int().min(0).optional(),
+export const messageRecordSchema = z.extend(chatMessageSchema, {
+  senderConnectionId: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  viewers: z.optional(z.number().check(z.int(), z.minimum(0))),
 });
 export type MessageRecord = z.infer<typeof messageRecordSchema>;
 
@@ -84,7 +85,7 @@ export function messageOf(record: MessageRecord): ChatMessage & Pick<MessageReco
   return message;
 }
 
-const RECORD_KINDS: Record<string, z.ZodType<EditEvent | DeleteEvent | MembershipEvent>> = {
+const RECORD_KINDS: Record<string, z.ZodMiniType<EditEvent | DeleteEvent | MembershipEvent>> = {
   edit: editEventSchema,
   delete: deleteEventSchema,
   membership: membershipEventSchema,
