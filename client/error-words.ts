@@ -23,7 +23,9 @@ export type ErrorAction =
   | 'decline'
   | 'createRoom'
   | 'joinRoom'
-  | 'slowMode';
+  | 'slowMode'
+  | 'unban'
+  | 'newLink';
 
 /** The words for a conversation the server will not show: it tells absent and not-a-member apart for nobody. */
 export const NOT_IN_CONVERSATION = 'This conversation does not exist or you are not in it.';
@@ -49,6 +51,10 @@ function forbidden(action: ErrorAction): string {
       return 'No room opens with that id and link: check the link, or ask an admin of the room for it.';
     case 'slowMode':
       return 'Only an admin of this room can set its slow mode.';
+    case 'unban':
+      return 'Only an admin of this room can lift a ban.';
+    case 'newLink':
+      return 'Only an admin of this room can change its link.';
     default:
       return NOT_IN_CONVERSATION;
   }
@@ -72,6 +78,10 @@ function invalid(action: ErrorAction): string {
       return `A room needs a title of 1-${LIMITS.maxTitleLength} characters, and a slow mode of 0-${LIMITS.maxSlowModeSeconds} seconds.`;
     case 'joinRoom':
       return 'That is not a room id or a room link.';
+    case 'unban':
+      return 'That is not a user id (letters, digits, - and _).';
+    case 'newLink':
+      return 'A public room has no invitation link to change: anyone joins it by its id.';
     default:
       return 'The server did not accept that; check what you typed.';
   }

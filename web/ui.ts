@@ -85,4 +85,12 @@ export const ui = {
   roomSlowModeForm: byId('room-slow-mode-form', HTMLFormElement),
   roomSlowModeSet: byId('room-slow-mode-set', HTMLInputElement),
   roomSlowModeButton: byId('room-slow-mode-button', HTMLButtonElement),
+  roomNewLink: byId('room-new-link', HTMLButtonElement),
+  roomModeration: byId('room-moderation', HTMLDetailsElement),
+  roomBanForm: byId('room-ban-form', HTMLFormElement),
+  roomBanUser: byId('room-ban-user', HTMLInputElement),
+  roomBanButton: byId('room-ban-button', HTMLButtonElement),
+  roomBannedEmpty: byId('room-banned-empty', HTMLParagraphElement),
+  roomBanned: byId('room-banned', HTMLUListElement),
+  roomBannedMore: byId('room-banned-more', HTMLButtonElement),
 };

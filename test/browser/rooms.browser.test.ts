@@ -2,15 +2,31 @@
  * Rooms on the web page (issue 17 point 1) in a real browser against the local runtime: one page creates
  * a room, another joins it by its link (opening the link joins and opens it) and both chat; a link room
  * cannot be joined by its id alone; slow mode shows its countdown, and a message sent too soon waits its
- * turn (the SDK resends it when the server allows) and arrives in order.
+ * turn (the SDK resends it when the server allows) and arrives in order. The viewer count moves with the
+ * messages pushed, without the page asking; an admin bans and unbans from the Banned panel, and a link
+ * room's New link shuts the old one.
  */
-import type { Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { useLocalRuntime } from '../support/local-runtime';
-import { patiently, send, useBrowser } from './support';
+import { PAGE_OPTIONS, patiently, send, useBrowser } from './support';
 
 const { runtime } = useLocalRuntime();
-const { pageProblems, signIn } = useBrowser(runtime);
+const { browser, pageProblems, signIn } = useBrowser(runtime);
+
+/** A new browser context whose pages count the `roomInfo` requests they send. */
+async function countingRoomInfo(): Promise<{ context: BrowserContext; asked: () => number }> {
+  let asked = 0;
+  const context = await browser().newContext({ ...PAGE_OPTIONS });
+  context.on('page', (page) =>
+    page.on('websocket', (socket) =>
+      socket.on('framesent', ({ payload }) => {
+        if (String(payload).includes('"action":"roomInfo"')) asked++;
+      }),
+    ),
+  );
+  return { context, asked: () => asked };
+}
 
 /** Creates a room with the Rooms form and answers its link, once the room bar shows it. */
 async function createRoom(page: Page, title: string, access: 'public' | 'link', slowModeSeconds = 0) {
@@ -37,8 +53,10 @@ function transcript(page: Page): Promise<string[]> {
 describe('rooms on the web page', () => {
   it('creates a public room; another page opens its link, joins, sees the viewer count, and both chat', async () => {
     // Prepare
-    const rae = await signIn('rae');
+    const counted = await countingRoomInfo();
+    const rae = await signIn('rae', counted.context);
     const link = await createRoom(rae, 'Launch 🚀', 'public');
+    const askedBefore = counted.asked();
     const sam = await signIn('sam');
 
     // Act: sam opens the link in his tab; both send.
@@ -49,8 +67,9 @@ describe('rooms on the web page', () => {
     await send(sam, 'glad to be here 🎉');
     await rae.locator('#messages > li', { hasText: 'glad to be here 🎉' }).waitFor(patiently);
 
-    // Assess
-    expect(await rae.locator('#room-viewers').textContent()).toBe('1 viewer');
+    // Assess: rae's count moved with sam's message, without asking.
+    await expect.poll(() => rae.locator('#room-viewers').textContent(), patiently).toBe('2 viewers');
+    expect(counted.asked()).toBe(askedBefore);
     await expect.poll(() => sam.locator('#room-viewers').textContent(), patiently).toBe('2 viewers');
     expect(new URL(sam.url()).searchParams.has('room')).toBe(false); // a reload does not join again
     expect(await sam.locator('#members-toggle').isHidden()).toBe(true);
@@ -95,6 +114,50 @@ describe('rooms on the web page', () => {
     expect(await pia.locator('#room-slow-mode-line').textContent()).toMatch(
       /Slow mode: you can send again in/,
     );
+    expect(pageProblems).toEqual([]);
+  });
+
+  it("lets a room's admin ban and unban from the Banned panel, and give a link room a new link that shuts the old one", async () => {
+    // Prepare: uma's link room, which vin joins by its link.
+    const uma = await signIn('uma');
+    const oldLink = await createRoom(uma, 'Green room', 'link');
+    const vin = await signIn('vin');
+    await vin.goto(oldLink);
+    await vin.locator('#conversation-title', { hasText: 'Green room' }).waitFor();
+
+    // Act 1: uma bans vin from the panel; vin's link no longer lets him in.
+    await uma.getByText('Banned', { exact: true }).click();
+    await uma.locator('#room-banned-empty').waitFor();
+    await uma.getByLabel('Ban a user').fill('vin');
+    await uma.getByRole('button', { name: 'Ban', exact: true }).click();
+    await uma.locator('#room-banned > li[data-user="vin"]').waitFor(patiently);
+    await vin.getByLabel('Join a room (its id or its link)').fill(oldLink);
+    await vin.getByRole('button', { name: 'Join', exact: true }).click();
+    await expect.poll(() => vin.locator('#room-join-error').textContent(), patiently).not.toBe('');
+    const bannedWords = await vin.locator('#room-join-error').textContent();
+
+    // Act 2: uma lifts the ban, then makes a new link; vin tries the old one, then the new one.
+    await uma.locator('#room-banned > li[data-user="vin"]').getByRole('button', { name: 'Unban' }).click();
+    await uma.locator('#room-banned-empty').waitFor(patiently);
+    await uma.getByRole('button', { name: 'New link' }).click();
+    await expect.poll(() => uma.getByLabel('Room link').inputValue(), patiently).not.toBe(oldLink);
+    const newLink = await uma.getByLabel('Room link').inputValue();
+    await vin.getByLabel('Join a room (its id or its link)').fill(oldLink);
+    await vin.getByRole('button', { name: 'Join', exact: true }).click();
+    await expect
+      .poll(() => vin.locator('#room-join-error').textContent(), patiently)
+      .toContain('ask an admin');
+    await vin.getByLabel('Join a room (its id or its link)').fill(newLink);
+    await vin.getByRole('button', { name: 'Join', exact: true }).click();
+
+    // Assess
+    await expect.poll(() => vin.locator('#room-join-error').textContent(), patiently).toBe('');
+    await send(vin, 'back, by the new link');
+    await uma.locator('#messages > li', { hasText: 'back, by the new link' }).waitFor(patiently);
+    expect(bannedWords).toContain('No room opens');
+    expect(new URL(newLink).searchParams.get('room')).toBe(new URL(oldLink).searchParams.get('room'));
+    expect(await vin.locator('#room-moderation').isHidden()).toBe(true); // admins only
+    expect(await vin.locator('#room-new-link').isHidden()).toBe(true);
     expect(pageProblems).toEqual([]);
   });
 });

@@ -1,16 +1,19 @@
 /**
  * The line under a room's header: its viewer count, its slow mode (with a countdown after each message
  * of yours), its link (a public room's for anyone, a link room's, with its invite code, for its admins)
- * and, for an admin, the slow mode to set. Hidden for any other conversation.
+ * and, for an admin, the slow mode to set, a new link for a link room, and the Banned panel
+ * (./room-moderation.ts). Hidden for any other conversation.
  */
 import type { ChatClient, RoomInfo } from '../../client';
 import { inWords } from '../messages-in-words';
 import { roomLink } from '../room-link';
 import { ui } from '../ui';
+import { RoomModeration } from './room-moderation';
 
 /**
- * How often an open room's settings and viewer count are read again while the page is visible: no push
- * says that they changed, and one `roomInfo` a minute per viewer is the price of a count that moves.
+ * How long an open room may stay quiet before its settings and viewer count are read again (while the
+ * page is visible). Every message pushed to the room tells its viewer count, so a room that talks costs
+ * no `roomInfo`; a quiet one (people gathering before an event) still sees its count move once a minute.
  */
 const REFRESH_MS = 60_000;
 
@@ -23,6 +26,10 @@ export class RoomBar {
   /** When this user's next message may go (epoch ms), after their last one was acked in slow mode. */
   private nextTurnAt = 0;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
+  /** The room's last seq as the page last heard it, and when it moved: a message brought a fresh count. */
+  private lastSeq = 0;
+  private heardAt = Date.now();
+  private readonly moderation: RoomModeration;
   private closed = false;
 
   constructor(
@@ -32,7 +39,9 @@ export class RoomBar {
     private readonly waiting: () => number,
   ) {
     ui.roomBar.hidden = true;
+    this.moderation = new RoomModeration(chat, conversationId);
     ui.roomCopyLink.onclick = () => void this.copyLink();
+    ui.roomNewLink.onclick = () => void this.newLink();
     ui.roomSlowModeForm.onsubmit = (event) => {
       event.preventDefault();
       void this.setSlowMode(Number(ui.roomSlowModeSet.value));
@@ -62,8 +71,15 @@ export class RoomBar {
     return this.finding;
   }
 
-  /** The SDK's viewer count of the room changed (from a subscribe or a room answer). */
-  viewers(count: number | undefined): void {
+  /**
+   * The SDK's viewer count of the room, as of the room's last seq the stream delivered: a message
+   * (pushed, or this page's own acked) brings the count with it, so the room is not quiet.
+   */
+  viewers(count: number | undefined, lastSeq: number): void {
+    if (lastSeq !== this.lastSeq) {
+      this.lastSeq = lastSeq;
+      this.heardAt = Date.now();
+    }
     if (count === undefined) return;
     if (this.info) this.info = { ...this.info, memberCount: count };
     ui.roomViewers.textContent = plural(count, 'viewer', 'viewers');
@@ -79,10 +95,14 @@ export class RoomBar {
   close(): void {
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
+    this.moderation.close();
     ui.roomBar.hidden = true;
   }
 
+  /** Reads the room again when it has been quiet for REFRESH_MS. */
   private async refresh(): Promise<void> {
+    if (Date.now() - this.heardAt < REFRESH_MS) return;
+    this.heardAt = Date.now();
     const info = await this.chat.roomInfo(this.conversationId).catch(() => undefined);
     if (info) this.show(info);
   }
@@ -93,12 +113,12 @@ export class RoomBar {
       this.timers.push(
         setInterval(() => {
           if (document.visibilityState === 'visible') void this.refresh();
-        }, REFRESH_MS),
+        }, REFRESH_MS / 4),
         setInterval(() => this.renderSlowMode(), 1_000),
       );
     this.info = info;
     ui.roomBar.hidden = false;
-    this.viewers(info.memberCount);
+    ui.roomViewers.textContent = plural(info.memberCount, 'viewer', 'viewers');
     const admin = info.role === 'admin';
     // A link room's link carries its invite code, which only its admins are given.
     const link =
@@ -108,6 +128,8 @@ export class RoomBar {
     ui.roomLinkLine.hidden = !link;
     ui.roomLink.value = link || '';
     ui.roomSlowModeForm.hidden = !admin;
+    ui.roomNewLink.hidden = !(admin && info.access === 'link');
+    this.moderation.show(admin);
     if (admin && document.activeElement !== ui.roomSlowModeSet)
       ui.roomSlowModeSet.value = String(info.slowModeSeconds);
     this.renderSlowMode();
@@ -141,6 +163,19 @@ export class RoomBar {
       ui.conversationError.textContent = inWords(err, 'slowMode');
     } finally {
       ui.roomSlowModeButton.disabled = false;
+    }
+  }
+
+  /** A link room's new invite code (admins): the old link stops letting anyone in, and this one shows. */
+  private async newLink(): Promise<void> {
+    ui.roomNewLink.disabled = true;
+    ui.conversationError.textContent = '';
+    try {
+      this.show(await this.chat.newInviteCode(this.conversationId));
+    } catch (err: unknown) {
+      ui.conversationError.textContent = inWords(err, 'newLink');
+    } finally {
+      ui.roomNewLink.disabled = false;
     }
   }
 

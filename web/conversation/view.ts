@@ -131,7 +131,7 @@ export class ConversationView {
     if (this.closed || this.unavailable) return;
     // Only a room's subscribe answers a viewer count: a room opened by its id is found so.
     if (state.viewers !== undefined) {
-      this.room.viewers(state.viewers);
+      this.room.viewers(state.viewers, state.lastSeq);
       void this.room.found().then(() => this.renderHeader());
     }
     this.members.stateChanged(state.members);
