@@ -2,24 +2,25 @@
  * What a conversation stores at each seq, as pages and pushes carry it: a message, or a tombstone to skip
  * (a dead writer's seq, a deleted message, a membership change).
  */
-import * as z from 'zod';
+
 import { attachmentSchema } from '../attachments';
 import { LIMITS } from '../limits';
 import { conversationIdSchema, seqSchema, userIdSchema } from './fields';
+import * as z from './zod';
 
 /** A stored chat message, as pushed to clients and as carried on the fan-out queue. */
 export const chatMessageSchema = z.strictObject({
   conversationId: conversationIdSchema,
-  seq: seqSchema.min(1),
+  seq: seqSchema.check(z.minimum(1)),
   senderId: userIdSchema,
   body: z.string(),
   sentAt: z.string(),
   /** Set once the sender edited the message; `body` is then the latest version. */
-  editedAt: z.string().optional(),
+  editedAt: z.optional(z.string()),
   /** Bumped by every edit or delete (absent = 0); clients keep the highest version of a seq. */
-  version: z.number().int().min(0).optional(),
+  version: z.optional(z.number().check(z.int(), z.minimum(0))),
   /** The file the message carries; members fetch it with `downloadUrl`. */
-  attachment: attachmentSchema.optional(),
+  attachment: z.optional(attachmentSchema),
 });
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 
