@@ -71,8 +71,8 @@ export interface FanoutDeps extends DeliveryDeps {
  * (a subscription acked a moment ago must already receive the next message, G5): for a small
  * conversation that is every subscriber, and each gets the run's pushes coalesced into as few posts as
  * the billing unit allows (one record: its push, as before), then each message does what it does beyond
- * its subscribers (./offline.ts). A sharded conversation's base partition holds its marker: each record
- * is split into one job per shard (./split.ts), and the FIFO group moves on while the jobs post. The
+ * its subscribers (./offline.ts). A sharded conversation's base partition holds its marker: the run is
+ * split into one job per shard (./split.ts), and the FIFO group moves on while the jobs post. The
  * marker also carries a room's tick, which the report passes on (`tickMs`) at no extra request.
  * @throws FanoutDeliveryError when the run must be retried.
  */
@@ -83,15 +83,7 @@ export async function deliverRun(
 ): Promise<DeliveryReport> {
   const [{ conversationId }] = run;
   const base = await listShard(deps.ddb, deps.tables, conversationId, 0, { consistent: true });
-  if (base.shards > 0) {
-    let shardJobs = 0;
-    let report: DeliveryReport | undefined;
-    for (const record of run) {
-      report = await splitIntoShards(deps, record, base);
-      shardJobs += report.shardJobs ?? 0;
-    }
-    return { ...(report as DeliveryReport), shardJobs, ...ticked(base.tickMs) };
-  }
+  if (base.shards > 0) return { ...(await splitIntoShards(deps, run, base)), ...ticked(base.tickMs) };
   const { report, reachedUsers } = await postToListeners(
     deps,
     run,

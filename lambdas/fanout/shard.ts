@@ -1,14 +1,14 @@
 /**
- * The shard worker: each record of the FIFO shard queue is one shard job (./split.ts), which reads its
- * shard's subscriptions (one consistent Query, G5) and posts the record's push to them as the inline
- * fan-out does (./deliver.ts: 410s forgotten, failing connections evicted, expired tokens ended). A
- * shard is a message group: its jobs run in seq order, the shards of a batch side by side. A job that
+ * The shard worker: each record of the FIFO shard queue is one shard job (./split.ts) holding one record
+ * or a run of them, which reads its shard's subscriptions (one consistent Query, G5) and posts the
+ * records' pushes to them, coalesced, as the inline fan-out does (./deliver.ts: 410s forgotten, failing
+ * connections evicted, expired tokens ended). A shard is a message group: its jobs run in seq order, the shards of a batch side by side. A job that
  * fails is reported with the later jobs of its shard (so a retry never reorders them), the other shards
  * carry on; after maxReceiveCount it waits in the shard DLQ (nothing is lost: a redrive posts it again,
  * and clients dedupe by seq).
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { parseQueueBody, type QueueRecord } from '../../shared/queue-body';
+import type { QueueRecord } from '../../shared/queue-body';
 import { listShard, shardKey } from '../../shared/store/connections';
 import {
   type DeliveryDeps,
@@ -19,7 +19,7 @@ import {
   recordLag,
 } from './deliver';
 import { processByGroup } from './groups';
-import { SHARD_ATTRIBUTE } from './split';
+import { parseJobBody, SHARD_ATTRIBUTE } from './split';
 
 /**
  * Posts in flight at once per shard job: a job is one shard of a big conversation, up to a few
@@ -38,20 +38,20 @@ export class MalformedShardJobError extends Error {
   override readonly name = 'MalformedShardJobError';
 }
 
-/** A shard job as read from its record. */
+/** A shard job as read from its record: its records, in seq order. */
 interface ShardJob {
-  message: QueueRecord;
+  records: [QueueRecord, ...QueueRecord[]];
   shard: number;
 }
 
 /** @throws MalformedShardJobError for a body or shard attribute that cannot be read. */
 function readJob(record: SQSRecord): ShardJob {
-  const parsed = parseQueueBody(record.body);
+  const parsed = parseJobBody(record.body);
   const shard = Number(record.messageAttributes[SHARD_ATTRIBUTE]?.stringValue);
   if (!parsed.ok || !Number.isInteger(shard) || shard < 0) {
     throw new MalformedShardJobError(parsed.ok ? `shard attribute ${shard}` : parsed.reason);
   }
-  return { message: parsed.record, shard };
+  return { records: parsed.records as ShardJob['records'], shard };
 }
 
 /**
@@ -64,7 +64,8 @@ export async function processShardRun(
   deps: ShardDeps,
   jobs: readonly [ShardJob, ...ShardJob[]],
 ): Promise<void> {
-  const [{ message, shard }] = jobs;
+  const [{ records, shard }] = jobs;
+  const [message] = records;
   const now = deps.now ?? Date.now;
   const remaining = deps.remainingTimeMs?.();
   const postDeadline =
@@ -74,7 +75,7 @@ export async function processShardRun(
   const { listeners } = await listShard(deps.ddb, deps.tables, message.conversationId, shard, {
     consistent: true,
   });
-  const run = jobs.map((job) => job.message) as [QueueRecord, ...QueueRecord[]];
+  const run = jobs.flatMap((job) => job.records) as [QueueRecord, ...QueueRecord[]];
   const { report } = await postToListeners(
     deps,
     run,

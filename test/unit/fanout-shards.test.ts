@@ -19,9 +19,9 @@ import {
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { type FanoutDeps, processRecord } from '../../lambdas/fanout/fanout';
+import { type FanoutDeps, processFanoutBatch, processRecord } from '../../lambdas/fanout/fanout';
 import { processShardBatch, type ShardDeps } from '../../lambdas/fanout/shard';
-import { SHARD_ATTRIBUTE } from '../../lambdas/fanout/split';
+import { JOB_MAX_BYTES, SHARD_ATTRIBUTE } from '../../lambdas/fanout/split';
 import { LIMITS } from '../../shared/limits';
 import { createDisconnector, createPoster } from '../../shared/poster';
 import type { ChatMessage } from '../../shared/protocol';
@@ -249,6 +249,48 @@ describe('the FIFO consumer', () => {
     expect(jobShards()).toEqual(Array.from({ length: SHARDS }, (_, i) => i + 1));
   });
 
+  it('splits a run of records into one job per shard holding the run in seq order: the calls of one record, not of three', async () => {
+    // Prepare
+    givenPartitions({ room: [marker] });
+    const run = [5, 6, 7].map((seq) => message('room', seq));
+
+    // Act
+    const response = await processFanoutBatch(deps(), {
+      Records: run.map((m) => sqsRecord(JSON.stringify(m), `m${m.seq}`)),
+    });
+
+    // Assess: 32 jobs in 4 SendMessageBatch calls (one record's count), each job the whole run.
+    expect(response.batchItemFailures).toEqual([]);
+    expect(jobShards()).toEqual(range(SHARDS));
+    expect(sqs).toHaveReceivedCommandTimes(SendMessageBatchCommand, Math.ceil(SHARDS / 10));
+    const entries = sqs
+      .commandCalls(SendMessageBatchCommand)
+      .flatMap((call) => (call.args[0].input as SendMessageBatchCommandInput).Entries ?? []);
+    for (const entry of entries) expect(JSON.parse(String(entry.MessageBody))).toEqual(run);
+  });
+
+  it('packs a run bigger than a job into several, sent body after body so that each shard gets them in seq order', async () => {
+    // Prepare: three records of 30 KiB each; two fit in a 64 KiB job.
+    givenPartitions({ room: [marker] });
+    const big = (seq: number) => ({ ...message('room', seq), body: 'x'.repeat(30 * 1024) });
+    const run = [1, 2, 3].map(big);
+
+    // Act
+    await processFanoutBatch(deps(), { Records: run.map((m) => sqsRecord(JSON.stringify(m), `m${m.seq}`)) });
+
+    // Assess
+    const bodies = sqs
+      .commandCalls(SendMessageBatchCommand)
+      .flatMap((call) => (call.args[0].input as SendMessageBatchCommandInput).Entries ?? [])
+      .filter((entry) => entry.MessageGroupId === 'room#1')
+      .map((entry) => String(entry.MessageBody));
+    expect(bodies.map((body) => [JSON.parse(body)].flat().map((m: ChatMessage) => m.seq))).toEqual([
+      [1, 2],
+      [3],
+    ]);
+    for (const body of bodies) expect(body.length).toBeLessThanOrEqual(JOB_MAX_BYTES);
+  });
+
   it('sends refused jobs again, and fails the record (for a FIFO retry) when SQS keeps refusing one', async () => {
     // Prepare: shard 3 is refused every time.
     givenPartitions({ room: [marker] });
@@ -430,19 +472,42 @@ describe('the shard worker', () => {
     });
   });
 
+  it('posts a job that holds a run as one batch frame per connection, in seq order', async () => {
+    // Prepare
+    givenPartitions({ 'room#3': listeners('viewer') });
+    const packed = sqsRecord(JSON.stringify([7, 8, 9].map((seq) => message('room', seq))), 'packed', 3);
+
+    // Act
+    const response = await processShardBatch(deps(), { Records: [packed] });
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(api).toHaveReceivedCommandTimes(PostToConnectionCommand, 1);
+    const posted = JSON.parse(String(api.commandCalls(PostToConnectionCommand)[0]?.args[0].input.Data)) as {
+      frames: ChatMessage[];
+    };
+    expect(posted.frames.map((frame) => frame.seq)).toEqual([7, 8, 9]);
+  });
+
   it('fails a job it cannot read on every receive, so the redrive policy moves it to the shard DLQ', async () => {
     // Prepare: no shard attribute, and a body that is no record.
     givenPartitions({});
     const noShard = sqsRecord(JSON.stringify(m), 'no-shard');
     const garbage = { ...job(1, 'garbage'), body: '{"conversationId":"room"}' };
+    const badRun = { ...job(4, 'bad-run'), body: `[${JSON.stringify(m)},{"conversationId":"room"}]` };
+    const emptyRun = { ...job(5, 'empty-run'), body: '[]' };
 
     // Act
-    const response = await processShardBatch(deps(), { Records: [noShard, garbage, job(2, 'fine')] });
+    const response = await processShardBatch(deps(), {
+      Records: [noShard, garbage, job(2, 'fine'), badRun, emptyRun],
+    });
 
     // Assess
     expect(response.batchItemFailures).toEqual([
       { itemIdentifier: 'no-shard' },
       { itemIdentifier: 'garbage' },
+      { itemIdentifier: 'bad-run' },
+      { itemIdentifier: 'empty-run' },
     ]);
   });
 });
