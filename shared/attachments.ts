@@ -5,9 +5,10 @@
  * Keys are made by the server, one prefix per conversation, so a key tells which conversation's members
  * may read it.
  */
-import * as z from 'zod';
+
 import { ATTACHMENT_CONTENT_TYPES, type AttachmentContentType } from './attachment-types';
 import { LIMITS } from './limits';
+import * as z from './protocol/zod';
 
 export { ATTACHMENT_CONTENT_TYPES, type AttachmentContentType } from './attachment-types';
 
@@ -97,24 +98,29 @@ const UPLOAD_KEY = new RegExp(`^uploads/${CONVERSATION}/${UUID}$`);
 
 export const attachmentKeySchema = z
   .string()
-  .regex(ATTACHMENT_KEY, 'must be a key returned by confirmUpload (conversations/<conversationId>/<uuid>)');
+  .check(
+    z.regex(
+      ATTACHMENT_KEY,
+      'must be a key returned by confirmUpload (conversations/<conversationId>/<uuid>)',
+    ),
+  );
 
 export const uploadKeySchema = z
   .string()
-  .regex(UPLOAD_KEY, 'must be a key returned by uploadUrl (uploads/<conversationId>/<uuid>)');
+  .check(z.regex(UPLOAD_KEY, 'must be a key returned by uploadUrl (uploads/<conversationId>/<uuid>)'));
 
 export const attachmentContentTypeSchema = z.enum(ATTACHMENT_CONTENT_TYPES, {
   error: `must be one of ${ATTACHMENT_CONTENT_TYPES.join(', ')}`,
 });
 
-export const attachmentSizeSchema = z
-  .number()
-  .int()
-  .min(1)
-  .refine((size) => size <= LIMITS.maxAttachmentBytes, {
+export const attachmentSizeSchema = z.number().check(
+  z.int(),
+  z.minimum(1),
+  z.refine((size) => size <= LIMITS.maxAttachmentBytes, {
     message: `must be at most ${LIMITS.maxAttachmentBytes} bytes`,
     params: { payloadTooLargeLimit: LIMITS.maxAttachmentBytes },
-  });
+  }),
+);
 
 /** What a message says about its attachment: the key it was uploaded under, its type and size. */
 export const attachmentSchema = z.strictObject({
