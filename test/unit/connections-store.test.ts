@@ -31,6 +31,7 @@ import {
   shardKey,
   shardOf,
 } from '../../shared/store/connections';
+import { deferred } from '../support/deferred';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
@@ -207,6 +208,33 @@ describe('putSubscription', () => {
     expect(update?.ConditionExpression).toContain('NOT contains(conversations, :base)');
   });
 
+  it('puts at most the threshold of a crowd subscribing at once in the base partition, and shards the rest', async () => {
+    // Prepare: every subscribe reads the base partition before any of them is stored.
+    const stored = deferred();
+    ddbMock.on(QueryCommand).resolves({ Items: [] });
+    ddbMock.on(TransactWriteCommand).callsFake(() => stored.promise.then(() => ({})));
+    ddbMock.on(UpdateCommand).resolves({});
+    const crowd = LIMITS.fanoutShardThreshold + 50;
+
+    // Act
+    const subscribes = Array.from({ length: crowd }, (_, i) =>
+      putSubscription(ddb, tables, { conversationId: 'crowd', connectionId: `c${i}`, userId: `u${i}` }, NOW),
+    );
+    await vi.waitFor(() => expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, crowd));
+    stored.resolve();
+    await Promise.all(subscribes);
+
+    // Assess
+    const partitions = ddbMock
+      .commandCalls(TransactWriteCommand)
+      .map((call) => call.args[0].input.TransactItems?.[1]?.Put?.Item?.conversationId);
+    expect(partitions.filter((partition) => partition === 'crowd')).toHaveLength(LIMITS.fanoutShardThreshold);
+    expect(ddbMock).toHaveReceivedCommandTimes(UpdateCommand, 1);
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: { conversationId: 'crowd', connectionId: SHARDS_MARKER },
+    });
+  });
+
   it('answers busy, retryable in a moment, when another subscription change of the connection collides', async () => {
     // Prepare: a client re-subscribing every stream at once after a reconnect.
     ddbMock.on(TransactWriteCommand).rejects(cancelled({ Code: 'TransactionConflict' }));
@@ -330,7 +358,7 @@ describe('listListeners, as the fan-out reads the subscribers', () => {
 
     // Assess
     expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
-      ProjectionExpression: 'connectionId, userId, tokenExpiresAt, shards',
+      ProjectionExpression: 'connectionId, userId, tokenExpiresAt, shards, tickMs',
     });
     expect(listeners).toEqual([
       { connectionId: 'c1', userId: 'alice', tokenExpiresAt: 1_700_000_000 },

@@ -25,9 +25,9 @@ import {
   conversationOfKey,
   knownShardCount,
   markedShards,
+  placeSubscription,
   shardKey,
   shardOf,
-  subscriptionPartition,
 } from './shards';
 import { releaseConnectionSlot } from './slots';
 
@@ -107,16 +107,35 @@ export interface SubscriptionGuard {
  * @throws ConnectionGoneError when the connection no longer exists.
  * @throws LimitExceededError when the connection already listens to the most conversations allowed.
  */
-export async function putSubscription(
+export function putSubscription(
   ddb: DynamoDBDocumentClient,
   tables: Tables,
   subscription: { conversationId: string; connectionId: string; userId: string; tokenExpiresAt?: number },
   now: Date,
   guard?: SubscriptionGuard,
 ): Promise<void> {
-  const { conversationId, connectionId } = subscription;
+  return placeSubscription(ddb, tables, subscription, (partition) =>
+    writeSubscription(ddb, tables, { ...subscription, partition }, now, guard),
+  );
+}
+
+/** The transaction of {@link putSubscription}, once the partition is chosen. */
+async function writeSubscription(
+  ddb: DynamoDBDocumentClient,
+  tables: Tables,
+  subscription: {
+    conversationId: string;
+    connectionId: string;
+    userId: string;
+    tokenExpiresAt?: number;
+    partition: string;
+  },
+  now: Date,
+  guard: SubscriptionGuard | undefined,
+): Promise<void> {
+  const { partition, ...item } = subscription;
+  const { conversationId, connectionId } = item;
   const max = LIMITS.maxSubscriptionsPerConnection;
-  const partition = await subscriptionPartition(ddb, tables, conversationId, connectionId);
   const inShard = partition !== conversationId;
   try {
     await ddb.send(
@@ -144,10 +163,10 @@ export async function putSubscription(
             Put: {
               TableName: tables.subscriptions,
               Item: {
-                ...subscription,
+                ...item,
                 conversationId: partition,
                 subscribedAt: now.toISOString(),
-                [TTL_ATTRIBUTE]: expiry(now, subscription.tokenExpiresAt),
+                [TTL_ATTRIBUTE]: expiry(now, item.tokenExpiresAt),
               },
             },
           },

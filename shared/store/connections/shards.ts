@@ -115,20 +115,42 @@ export async function listShard(
 }
 
 /**
- * Where a new subscription of `connectionId` goes. A conversation known to be sharded costs nothing;
- * otherwise one eventually consistent Query of the base partition, at most
- * LIMITS.fanoutShardThreshold + 1 items (one item for a 3-member group): the marker comes first when
- * there is one; a full base partition gets one (a conditional Put; a subscribe racing it reads the
- * winner's). A subscribe that reads a stale "not sharded" writes to the base partition, which every
- * reader still reads: it can only make shard 0 a little bigger, never lose a subscription.
- * @returns the partition key to write.
+ * Subscriptions this environment has placed in a conversation's base partition and is still writing.
+ * The local runtime runs a whole crowd's subscribes in one process: all of them read the base partition
+ * before any is stored, and without this count every one would find it short of the threshold and land in
+ * it. On Lambda, where an environment runs one subscribe at a time, it is at most 1.
  */
-export async function subscriptionPartition(
+const placingInBase = new Map<string, number>();
+
+/** Marker writes in flight here, so that the subscribes of one crowd that find it full write it once. */
+const marking = new Map<string, Promise<number>>();
+
+function markOnce(ddb: DynamoDBDocumentClient, tables: Tables, conversationId: string): Promise<number> {
+  let written = marking.get(conversationId);
+  if (written === undefined) {
+    written = markSharded(ddb, tables, conversationId).finally(() => marking.delete(conversationId));
+    marking.set(conversationId, written);
+  }
+  return written;
+}
+
+/**
+ * Where a new subscription of `connectionId` goes, then `write` of it there. A conversation known to be
+ * sharded costs nothing; otherwise one eventually consistent Query of the base partition, at most
+ * LIMITS.fanoutShardThreshold + 1 items (one item for a 3-member group): the marker comes first when
+ * there is one; a base partition that is full, counting the subscriptions this environment is still
+ * writing there, gets one (a conditional write; a subscribe racing it reads the winner's). A subscribe
+ * that reads a stale "not sharded" writes to the base partition, which every reader still reads: it can
+ * only make shard 0 a little bigger, never lose a subscription.
+ * @returns what `write` returns.
+ */
+export async function placeSubscription<T>(
   ddb: DynamoDBDocumentClient,
   tables: Tables,
-  conversationId: string,
-  connectionId: string,
-): Promise<string> {
+  key: { conversationId: string; connectionId: string },
+  write: (partition: string) => Promise<T>,
+): Promise<T> {
+  const { conversationId, connectionId } = key;
   let shards = knownShards.get(conversationId) ?? 0;
   if (shards === 0) {
     const threshold = LIMITS.fanoutShardThreshold;
@@ -142,14 +164,40 @@ export async function subscriptionPartition(
       }),
     );
     const first = Items[0];
-    if (first?.connectionId === SHARDS_MARKER && typeof first.shards === 'number') {
-      shards = remember(conversationId, first.shards);
-    } else if (Items.filter((item) => item.connectionId !== SHARDS_MARKER).length >= threshold) {
-      shards = remember(conversationId, await markSharded(ddb, tables, conversationId));
+    // Another subscribe here may have sharded it while this one read.
+    const marked =
+      first?.connectionId === SHARDS_MARKER && typeof first.shards === 'number'
+        ? first.shards
+        : knownShards.get(conversationId);
+    const stored = Items.filter((item) => item.connectionId !== SHARDS_MARKER).length;
+    const placing = placingInBase.get(conversationId) ?? 0;
+    if (marked !== undefined) {
+      shards = remember(conversationId, marked);
+    } else if (stored + placing >= threshold) {
+      shards = remember(conversationId, await markOnce(ddb, tables, conversationId));
+    } else {
+      // Counted in the same step as the decision, so the next subscribe's decision sees it.
+      placingInBase.set(conversationId, placing + 1);
+      try {
+        return await write(conversationId);
+      } finally {
+        const left = (placingInBase.get(conversationId) ?? 1) - 1;
+        if (left > 0) placingInBase.set(conversationId, left);
+        else placingInBase.delete(conversationId);
+      }
     }
   }
-  return shards === 0 ? conversationId : shardKey(conversationId, shardOf(connectionId, shards));
+  return write(shards === 0 ? conversationId : shardKey(conversationId, shardOf(connectionId, shards)));
 }
+
+/** Where a new subscription of `connectionId` goes (see {@link placeSubscription}): the partition key to write. */
+export const subscriptionPartition = (
+  ddb: DynamoDBDocumentClient,
+  tables: Tables,
+  conversationId: string,
+  connectionId: string,
+): Promise<string> =>
+  placeSubscription(ddb, tables, { conversationId, connectionId }, async (partition) => partition);
 
 /**
  * The shard count in a conversation's marker, 0 when it has none. A conversation known to be sharded
