@@ -27,6 +27,7 @@ import { createDisconnector, createPoster } from '../../shared/poster';
 import type { ChatMessage } from '../../shared/protocol';
 import { SHARDS_MARKER, shardKey, shardOf, subscriptionPartition } from '../../shared/store/connections';
 import { range } from '../e2e/chat-client';
+import { chatMessage as message } from './fakes/chat-message';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
@@ -43,14 +44,6 @@ const serverError = (): ApiGatewayManagementApiServiceException =>
     $metadata: { httpStatusCode: 500 },
     message: 'internal error',
   });
-
-const message = (conversationId: string, seq: number): ChatMessage => ({
-  conversationId,
-  seq,
-  senderId: 'alice',
-  body: `hello ${seq}`,
-  sentAt: '2025-01-01T00:00:00.000Z',
-});
 
 function sqsRecord(body: string, messageId: string, shard?: number): SQSRecord {
   return {

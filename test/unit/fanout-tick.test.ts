@@ -16,14 +16,7 @@ import { type FanoutDeps, processFanoutBatch, RECORD_MARGIN_MS } from '../../lam
 import type { PostFn } from '../../shared/poster';
 import type { ChatMessage } from '../../shared/protocol';
 import { SHARDS_MARKER } from '../../shared/store/connections';
-
-const message = (conversationId: string, seq: number): ChatMessage => ({
-  conversationId,
-  seq,
-  senderId: 'alice',
-  body: `hello ${seq}`,
-  sentAt: '2025-01-01T00:00:00.000Z',
-});
+import { chatMessage as message } from './fakes/chat-message';
 
 const recordOf = (m: ChatMessage): SQSRecord =>
   ({
