@@ -19,6 +19,10 @@ export const COMMANDS = `  /edit <seq> <text>     replace the body of your messa
   /room                  in a room: its viewer count, slow mode, tick, and how others join it
   /slowmode <seconds>    in a room: set its slow mode (admins; 0 turns it off)
   /tick <ms>             in a room: viewers get at most one frame per <ms> (admins; 0-2000, 0 is off)
+  /ban <user>            in a room: put them out for good, they cannot join again (admins)
+  /unban <user>          in a room: lift their ban, so they may join again (admins)
+  /banned [after]        in a room: who is banned, a page at a time (admins)
+  /newlink               in a link room: a new invite code; the old link lets nobody in (admins)
   /help                  this list
   //<text>               send a message that starts with /: //shrug sends /shrug`;
 

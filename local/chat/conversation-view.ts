@@ -24,7 +24,7 @@ import {
   printable,
 } from './format';
 import { runMembershipCommand, showInvitations } from './membership-commands';
-import type { RoomWatch } from './rooms';
+import { isRoomCommand, type RoomWatch } from './rooms';
 import type { Screen, Shown } from './screen';
 import { contentTypeOf } from './upload';
 
@@ -63,7 +63,7 @@ export class ConversationView {
   private readonly acks: Promise<unknown>[] = [];
   /** Set once the conversation is ending: why a line typed after that is not sent. */
   private stopped: string | undefined;
-  /** Set when the conversation is a room: `/room`, `/slowmode` and `/tick` go to it. */
+  /** Set when the conversation is a room: `/room`, `/slowmode`, `/tick` and the admins' commands go to it. */
   room: RoomWatch | undefined;
 
   /** @param ended told once this user is out of the conversation (see {@link Ending}); the session exits. */
@@ -137,7 +137,7 @@ export class ConversationView {
     } else if (command.kind === 'invalid') this.screen.note(line([command.message, 'yellow']));
     else if (command.kind === 'help') this.screen.note(line([`The commands:\n${COMMANDS}`, 'dim']));
     else if (command.kind === 'attach') this.attach(command.path, command.caption);
-    else if (command.kind === 'room' || command.kind === 'slowmode' || command.kind === 'tick')
+    else if (isRoomCommand(command))
       if (this.room) this.acks.push(this.room.run(command));
       else this.screen.note(line([`/${command.kind} works in a room (--room or --new-room)`, 'yellow']));
     else if (command.kind !== 'leave' && command.kind !== 'edit' && command.kind !== 'delete')

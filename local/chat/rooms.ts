@@ -2,12 +2,14 @@
  * Rooms in the terminal client: `--new-room <title>` creates one, `--room <id> [--code <code>]` joins
  * one; in the chat, `/room` says its viewer count, slow mode, tick and how others join, `/slowmode <s>`
  * sets its slow mode and `/tick <ms>` its tick (admins). In slow mode a line typed before the user's turn is said to wait: the SDK
- * sends it when the server allows.
+ * sends it when the server allows. The admins' `/newlink`, `/ban`, `/unban` and `/banned` are read in
+ * ./room-admin.ts; RoomWatch runs them.
  */
 import { type ChatClient, ChatRequestError, type RoomAccess, type RoomInfo } from '../../client';
 import { MAX_TICK_MS } from '../../shared/protocol';
 import { readState } from '../state';
 import { errorText, type Line, line, printable, type Style } from './format';
+import { parseRoomAdminCommand, type RoomAdminCommand, runRoomAdminCommand } from './room-admin';
 import type { Screen } from './screen';
 
 /** What the command line asks of a room: create one, or join one (a link room with its invite code). */
@@ -22,13 +24,33 @@ export type RoomStart =
 export type RoomCommand =
   | { kind: 'room' }
   | { kind: 'slowmode'; seconds: number }
-  | { kind: 'tick'; ms: number };
+  | { kind: 'tick'; ms: number }
+  | RoomAdminCommand;
 
-/** Reads `/room`, `/slowmode <seconds>` or `/tick <milliseconds>`; undefined for any other line. */
+const ROOM_COMMAND_KINDS: ReadonlySet<string> = new Set<RoomCommand['kind']>([
+  'room',
+  'slowmode',
+  'tick',
+  'ban',
+  'unban',
+  'banned',
+  'newlink',
+]);
+
+/** True when `command` is one only a room runs (RoomWatch.run). */
+export const isRoomCommand = (command: { kind: string }): command is RoomCommand =>
+  ROOM_COMMAND_KINDS.has(command.kind);
+
+/**
+ * Reads `/room`, `/slowmode <seconds>`, `/tick <milliseconds>` or an admin's command (./room-admin.ts);
+ * undefined for any other line.
+ */
 export function parseRoomCommand(
   text: string,
 ): RoomCommand | { kind: 'invalid'; message: string } | undefined {
   if (/^\/room\s*$/.test(text)) return { kind: 'room' };
+  const admin = parseRoomAdminCommand(text);
+  if (admin !== undefined) return admin;
   if (/^\/tick(?:\s|$)/.test(text)) {
     const ms = Number(/^\/tick\s+(\d{1,4})\s*$/.exec(text)?.[1] ?? Number.NaN);
     return ms <= MAX_TICK_MS
@@ -57,7 +79,7 @@ function settings(room: RoomInfo): string {
 function refusal(error: unknown, command: RoomCommand): string {
   if (command.kind === 'tick' && error instanceof ChatRequestError && error.code === 'forbidden')
     return 'Only an admin of this room can set its tick.';
-  return errorText(error, 'slowMode');
+  return errorText(error, command.kind === 'newlink' ? 'newLink' : 'slowMode');
 }
 
 /** How someone else joins: the command, and on the local runtime the web page's link. */
@@ -149,19 +171,30 @@ export class RoomWatch {
     );
   }
 
-  /** Runs `/room`, `/slowmode` or `/tick` and says how it went. */
+  /** Runs `/room`, `/slowmode`, `/tick` or an admin's command and says how it went. */
   async run(command: RoomCommand): Promise<void> {
     const { conversationId } = this.room;
-    const what = { room: 'read the room', slowmode: 'set the slow mode', tick: 'set the tick' }[command.kind];
+    if (command.kind === 'ban' || command.kind === 'unban' || command.kind === 'banned')
+      return runRoomAdminCommand(this.chat, conversationId, command, this.screen);
+    const what = {
+      room: 'read the room',
+      slowmode: 'set the slow mode',
+      tick: 'set the tick',
+      newlink: 'make a new link',
+    }[command.kind];
     try {
       this.room =
         command.kind === 'room'
           ? await this.chat.roomInfo(conversationId)
           : command.kind === 'tick'
             ? await this.chat.setTick(conversationId, command.ms)
-            : await this.chat.setSlowMode(conversationId, command.seconds);
+            : command.kind === 'newlink'
+              ? await this.chat.newInviteCode(conversationId)
+              : await this.chat.setSlowMode(conversationId, command.seconds);
       this.screen.note(line(['✓', 'green'], ' ', ...aboutRoom(this.room)));
-      if (command.kind === 'room')
+      if (command.kind === 'newlink')
+        this.screen.note(line(['The old link lets nobody in any more.', 'dim']));
+      if (command.kind === 'room' || command.kind === 'newlink')
         for (const shown of howToJoin(this.room, this.server)) this.screen.note(shown);
     } catch (error: unknown) {
       this.screen.note(line([`✗ could not ${what}: ${refusal(error, command)}`, 'red']));

@@ -99,4 +99,46 @@ describe('npm run chat: rooms', () => {
       /✓ Room \S+ "Launch": 2 viewers · public, tick: at most one frame every 250 ms/,
     );
   }, 120_000);
+
+  it("lets a room's admin /ban, list /banned, /unban and make a /newlink that shuts the old code", async () => {
+    // Prepare: kai's link room, which lou joins with its code.
+    const kai = uniqueUser('kai');
+    const lou = uniqueUser('lou');
+    const kaiCli = cli(['--user', kai, '--new-room', 'Studio', '--access', 'link']);
+    const joinLine = /--room (\S+) --code (\S+)/;
+    await expect.poll(() => joinLine.exec(kaiCli.stdout), patiently).not.toBeNull();
+    const [, roomId = '', oldCode = ''] = joinLine.exec(kaiCli.stdout) ?? [];
+    const louCli = cli(['--user', lou, '--room', roomId, '--code', oldCode]);
+    await expect.poll(() => louCli.stdout, patiently).toContain('Joined: Room');
+
+    // Act 1: kai bans lou; lou's code no longer lets him in.
+    kaiCli.type(`/ban ${lou}`);
+    await expect.poll(() => kaiCli.stderr, patiently).toContain(`${lou} is banned and out of the room`);
+    louCli.endInput();
+    await louCli.exited;
+    const barred = cli(['--user', lou, '--room', roomId, '--code', oldCode]);
+    const barredExit = await barred.exited;
+
+    // Act 2: /banned, /unban, /newlink; lou tries the old code, then the new one.
+    kaiCli.type('/banned', `/unban ${lou}`, '/newlink');
+    await expect.poll(() => kaiCli.stderr, patiently).toContain('The old link lets nobody in any more.');
+    const newCode = [...kaiCli.stderr.matchAll(/--code (\S+)/g)].at(-1)?.[1] ?? '';
+    const byOld = cli(['--user', lou, '--room', roomId, '--code', oldCode]);
+    const byOldExit = await byOld.exited;
+    const back = cli(['--user', lou, '--room', roomId, '--code', newCode]);
+    await expect.poll(() => back.stdout, patiently).toContain('Joined: Room');
+    back.endInput();
+    kaiCli.endInput();
+
+    // Assess
+    expect(barredExit).toBe(1);
+    expect(barred.stdout + barred.stderr).toContain(`Cannot join room ${roomId}`);
+    expect(kaiCli.stderr).toContain(`✓ banned: ${lou} (by ${kai})`);
+    expect(kaiCli.stderr).toContain(`✓ ${lou} may join again`);
+    expect(newCode).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(newCode).not.toBe(oldCode);
+    expect(byOldExit).toBe(1);
+    expect(await back.exited).toBe(0);
+    expect(await kaiCli.exited).toBe(0);
+  }, 120_000);
 });

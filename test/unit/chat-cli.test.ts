@@ -222,6 +222,21 @@ describe('parseInput', () => {
     expect(parseInput('//leave')).toEqual({ kind: 'send', body: '/leave' });
   });
 
+  it("reads a room admin's /ban, /unban, /banned [after] and /newlink, each user id checked as the server would", () => {
+    expect(parseInput('/ban eve')).toEqual({ kind: 'ban', userId: 'eve' });
+    expect(parseInput('/unban  eve ')).toEqual({ kind: 'unban', userId: 'eve' });
+    expect(parseInput('/banned')).toEqual({ kind: 'banned' });
+    expect(parseInput('/banned dave')).toEqual({ kind: 'banned', after: 'dave' });
+    expect(parseInput('/newlink')).toEqual({ kind: 'newlink' });
+    expect(parseInput('/ban')).toEqual({ kind: 'invalid', message: 'Usage: /ban <user id>' });
+    expect(parseInput('/unban e#ve')).toEqual({ kind: 'invalid', message: 'Usage: /unban <user id>' });
+    expect(parseInput('/newlink now')).toEqual({ kind: 'invalid', message: 'Usage: /newlink' });
+    expect(parseInput('/banana')).toMatchObject({
+      kind: 'invalid',
+      message: expect.stringContaining('no command /banana'),
+    });
+  });
+
   it('reads /attach <path> [text], a quoted path with spaces too', () => {
     expect(parseInput('/attach ./dot.png')).toEqual({ kind: 'attach', path: './dot.png' });
     expect(parseInput('/attach dot.png  the dot 🔵 ')).toEqual({
