@@ -40,6 +40,38 @@ function countingClient(): { ddb: DynamoDBDocumentClient; consumed: Consumed[] }
   return { ddb, consumed };
 }
 
+/** The send handler over `ddb`, and a send of alice's through it; its fan-out queue is a fake. */
+function sendAsAlice(ddb: DynamoDBDocumentClient, tables: Awaited<ReturnType<typeof createTables>>) {
+  const sqs = { send: vi.fn(async (_: SendMessageCommand) => ({})) };
+  const handler = createSendHandler({
+    ddb,
+    sqs: sqs as never,
+    tables,
+    userBudget: userBudgetOf(ddb, tables),
+    fanoutQueueUrl: 'https://sqs.local/000000000000/fanout.fifo',
+    now: () => new Date(),
+    logger: new Logger({ serviceName: 'chat-send-test', logLevel: 'SILENT' }),
+    metrics: { record: vi.fn() },
+    disconnect: vi.fn(async () => {}),
+  });
+  const send = (conversationId: string, body: string) =>
+    handler(
+      routeEvent({
+        body: JSON.stringify({
+          action: 'send',
+          requestId: 'r-1',
+          conversationId,
+          clientMessageId: 'm-1',
+          body,
+        }),
+        routeKey: 'send',
+        connectionId: 'conn-alice',
+        authorizer: { principalId: 'alice' },
+      }),
+    );
+  return { sqs, send };
+}
+
 describe('the capacity of one 1:1 send', () => {
   it('is six write units, one per request, and no read', async () => {
     // Prepare
@@ -53,35 +85,10 @@ describe('the capacity of one 1:1 send', () => {
       direct: true,
     });
     consumed.length = 0;
-    const sqs = { send: vi.fn(async (_: SendMessageCommand) => ({})) };
-    const handler = createSendHandler({
-      ddb,
-      sqs: sqs as never,
-      tables,
-      userBudget: userBudgetOf(ddb, tables),
-      fanoutQueueUrl: 'https://sqs.local/000000000000/fanout.fifo',
-      now: () => new Date(),
-      logger: new Logger({ serviceName: 'chat-send-test', logLevel: 'SILENT' }),
-      metrics: { record: vi.fn() },
-      disconnect: vi.fn(async () => {}),
-    });
-    const body = JSON.stringify({
-      action: 'send',
-      requestId: 'r-1',
-      conversationId: 'c1',
-      clientMessageId: 'm-1',
-      body: 'hello bob, a message of ordinary length',
-    });
+    const { sqs, send } = sendAsAlice(ddb, tables);
 
     // Act
-    const reply = await handler(
-      routeEvent({
-        body,
-        routeKey: 'send',
-        connectionId: 'conn-alice',
-        authorizer: { principalId: 'alice' },
-      }),
-    );
+    const reply = await send('c1', 'hello bob, a message of ordinary length');
 
     // Assess: six writes of one unit each (was eight: the claim's mark and the message were one
     // transaction of two items, 4 units).
@@ -111,35 +118,10 @@ describe('the capacity of one 1:1 send', () => {
       now: new Date(),
     });
     consumed.length = 0;
-    const sqs = { send: vi.fn(async (_: SendMessageCommand) => ({})) };
-    const handler = createSendHandler({
-      ddb,
-      sqs: sqs as never,
-      tables,
-      userBudget: userBudgetOf(ddb, tables),
-      fanoutQueueUrl: 'https://sqs.local/000000000000/fanout.fifo',
-      now: () => new Date(),
-      logger: new Logger({ serviceName: 'chat-send-test', logLevel: 'SILENT' }),
-      metrics: { record: vi.fn() },
-      disconnect: vi.fn(async () => {}),
-    });
-    const body = JSON.stringify({
-      action: 'send',
-      requestId: 'r-1',
-      conversationId: 'room_c1',
-      clientMessageId: 'm-1',
-      body: 'hello room, a message of ordinary length',
-    });
+    const { sqs, send } = sendAsAlice(ddb, tables);
 
     // Act
-    const reply = await handler(
-      routeEvent({
-        body,
-        routeKey: 'send',
-        connectionId: 'conn-alice',
-        authorizer: { principalId: 'alice' },
-      }),
-    );
+    const reply = await send('room_c1', 'hello room, a message of ordinary length');
 
     // Assess: the 1:1 send's six write units and the slow-mode read; the counter still one unit.
     expect(JSON.parse(reply.body)).toMatchObject({ type: 'ack', seq: 1, viewers: 1 });
