@@ -15,10 +15,12 @@ export default defineConfig({
         },
       },
       {
-        // Each file starts its own DynamoDB Local (Java) and SQS emulator: one file at a time on 2 cores.
+        // One file at a time on 2 cores. The files share one DynamoDB Local (Java), each with a database
+        // of its own (test/global-setup.ts); each starts its own SQS emulator.
         extends: true,
         test: {
           name: 'local',
+          globalSetup: ['test/global-setup.ts'],
           include: ['test/local/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/browser/**/*.test.ts'],
           fileParallelism: false,
           testTimeout: 60_000,

@@ -90,7 +90,20 @@ export interface LocalRuntimeOptions {
    * runtime on SIGINT and SIGTERM, as `npm start` does. @default false
    */
   servicesInOwnProcessGroup?: boolean;
+  /**
+   * A DynamoDB Local that is already running, to use instead of starting one: the runtime neither
+   * starts nor stops it. DynamoDB Local keeps a separate database per access key, so runtimes that share
+   * one process but not an access key see none of each other's tables (the test suite gives every file
+   * its own key, local/services.ts `namespaceAccessKey`).
+   */
+  sharedDynamoDb?: SharedDynamoDb;
   onLog?: (line: string) => void;
+}
+
+/** A running DynamoDB Local and the access key whose database a runtime uses in it. */
+export interface SharedDynamoDb {
+  endpoint: string;
+  accessKeyId: string;
 }
 
 export interface LocalRuntime {
@@ -154,6 +167,15 @@ async function stopAll(stops: (() => Promise<void>)[]): Promise<void> {
   if (errors.length > 0) throw new AggregateError(errors, 'The local runtime did not stop cleanly');
 }
 
+/** The runtime's own DynamoDB Local, after checking that Java is there to run it. */
+async function startOwnDynamoDbLocal(options: LocalRuntimeOptions): Promise<DynamoDbLocal> {
+  assertJavaAvailable();
+  return startDynamoDbLocal({
+    port: options.ports?.dynamodb,
+    ownProcessGroup: options.servicesInOwnProcessGroup,
+  });
+}
+
 /**
  * Starts everything and resolves when a client can connect. On failure, whatever started is stopped.
  * Handlers read their environment at import, so one runtime per process (or per test file) is the rule.
@@ -166,19 +188,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   // Bundled while the services start; a page that does not build fails the start like any other part.
   const webPage = buildWebPage();
   webPage.catch(() => undefined); // awaited below; a failure before that must not go unhandled
+  const shared = options.sharedDynamoDb;
+  const credentials = {
+    ...LOCAL_CREDENTIALS,
+    accessKeyId: shared?.accessKeyId ?? LOCAL_CREDENTIALS.accessKeyId,
+  };
   try {
-    assertJavaAvailable();
     // allSettled, not all: a rejection must not reach the cleanup below before the other service has
     // started and registered its stop, or its Java process would outlive the runtime.
     const [dynamoStart, sqsStart] = await Promise.allSettled([
-      startDynamoDbLocal({
-        port: options.ports?.dynamodb,
-        ownProcessGroup: options.servicesInOwnProcessGroup,
-      }),
+      shared ?? startOwnDynamoDbLocal(options),
       startSqsEmulator({ port: options.ports?.sqs }),
     ]);
     for (const started of [dynamoStart, sqsStart]) {
-      if (started.status === 'fulfilled') {
+      // A shared DynamoDB Local has no stop here: it outlives this runtime.
+      if (started.status === 'fulfilled' && 'stop' in started.value) {
         const service: DynamoDbLocal | SqsEmulator = started.value;
         stops.push(() => service.stop());
       }
@@ -192,7 +216,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const s3Front = await startS3CorsProxy({ upstream: sqsEmulator.s3Endpoint });
     stops.push(() => s3Front.stop());
     log(`S3 (attachments) on ${s3Front.endpoint}: fauxqs behind the bucket's CORS rule`);
-    const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+    const clientConfig = { region: LOCAL_REGION, credentials };
     const ddb = new DynamoDBClient({ ...clientConfig, endpoint: dynamo.endpoint });
     const sqs = new SQSClient({ ...clientConfig, endpoint: sqsEmulator.endpoint });
     const s3 = new S3Client({ ...clientConfig, endpoint: s3Front.endpoint });
@@ -265,8 +289,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // Handlers find local services through the SDK's standard endpoint variables: none knows it is local.
     Object.assign(process.env, {
       AWS_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_SQS: sqsEmulator.endpoint,
       AWS_ENDPOINT_URL_S3: s3Front.endpoint,

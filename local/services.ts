@@ -6,6 +6,7 @@
  * no browser page (local/loopback.ts).
  */
 import { type ChildProcess, type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -114,6 +115,15 @@ async function loopbackJava(): Promise<(port: number, ownProcessGroup: boolean) 
 /** Dummy credentials: DynamoDB Local and fauxqs accept any, but the SDK insists on some. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 export const LOCAL_REGION = 'us-east-1';
+
+/**
+ * An access key no one else uses: DynamoDB Local keeps one database per access key and region, so a
+ * client with this key sees only the tables it made, even in a DynamoDB Local others share. Letters and
+ * digits only, as DynamoDB Local 2 requires of a key.
+ */
+export function namespaceAccessKey(): string {
+  return `local${randomUUID().replaceAll('-', '')}`;
+}
 
 function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;

@@ -1,17 +1,23 @@
 /**
  * The fixtures of the test files that run against local services: {@link useLocalRuntime} for the whole
  * runtime (`npm start` in-process), {@link useDynamoDbLocal} and {@link useSqsEmulator} for one service.
- * Each starts before the tests of the file (or `describe`) that calls it and stops after them. The
- * plain steps of the end-to-end tests live in test/e2e/helpers.ts, which the benchmark also imports and
- * which must not load vitest.
+ * Each starts before the tests of the file (or `describe`) that calls it and stops after them. Under
+ * the `local` project they share the run's one DynamoDB Local (test/global-setup.ts), each in a database
+ * of its own. The plain steps of the end-to-end tests live in test/e2e/helpers.ts, which the benchmark
+ * also imports and which must not load vitest.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll } from 'vitest';
-import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
+import { afterAll, beforeAll, inject } from 'vitest';
+import {
+  type LocalRuntime,
+  type LocalRuntimeOptions,
+  type SharedDynamoDb,
+  startLocalRuntime,
+} from '../../local/runtime';
 import * as services from '../../local/services';
 import type { RuntimeState } from '../../local/state';
 
@@ -45,6 +51,21 @@ export interface LocalRuntimeFixtureOptions extends LocalRuntimeOptions {
    * `RUNTIME_STATE_FILE={@link LocalRuntimeFixture.stateFile}`. @default false
    */
   stateFile?: boolean;
+  /**
+   * Starts a DynamoDB Local of the runtime's own instead of a database in the run's shared one: for a
+   * file that stops, freezes or restarts DynamoDB Local, which must not take the other files' with it.
+   * @default false
+   */
+  ownDynamoDb?: boolean;
+}
+
+/**
+ * A database of its own in the run's DynamoDB Local (test/global-setup.ts), or undefined where there is
+ * none (a run outside the `local` project): the caller then starts a DynamoDB Local of its own.
+ */
+function sharedDynamoDb(): SharedDynamoDb | undefined {
+  const endpoint = inject('sharedDynamoDbEndpoint');
+  return endpoint === undefined ? undefined : { endpoint, accessKeyId: services.namespaceAccessKey() };
 }
 
 export interface LocalRuntimeFixture {
@@ -64,13 +85,17 @@ export interface LocalRuntimeFixture {
  * stops and the state file goes.
  */
 export function useLocalRuntime(options: LocalRuntimeFixtureOptions = {}): LocalRuntimeFixture {
-  const { stateFile: withStateFile = false, ...runtimeOptions } = options;
+  const { stateFile: withStateFile = false, ownDynamoDb = false, ...runtimeOptions } = options;
   const clients: Closeable[] = [];
   let stateDir: string | undefined;
   const runtime = useStarted(
     'The local runtime',
     async () => {
-      const started = await startLocalRuntime({ logLevel: 'ERROR', ...runtimeOptions });
+      const started = await startLocalRuntime({
+        logLevel: 'ERROR',
+        sharedDynamoDb: ownDynamoDb ? undefined : sharedDynamoDb(),
+        ...runtimeOptions,
+      });
       if (withStateFile) {
         stateDir = mkdtempSync(path.join(tmpdir(), 'runtime-state-'));
         // This process is the runtime's pid, as `npm start`'s process is for the state it writes.
@@ -107,23 +132,28 @@ export function useLocalRuntime(options: LocalRuntimeFixtureOptions = {}): Local
   };
 }
 
-const localClientConfig = (endpoint: string) => ({
+const localClientConfig = (endpoint: string, accessKeyId = services.LOCAL_CREDENTIALS.accessKeyId) => ({
   endpoint,
   region: services.LOCAL_REGION,
-  credentials: services.LOCAL_CREDENTIALS,
+  credentials: { ...services.LOCAL_CREDENTIALS, accessKeyId },
 });
 
-/** DynamoDB Local on a free port, with a client for it. */
-export function useDynamoDbLocal(): () => { dynamo: services.DynamoDbLocal; ddb: DynamoDBClient } {
+/**
+ * A client for an empty DynamoDB Local: a database of its own in the run's shared one, or else a
+ * DynamoDB Local of its own on a free port.
+ */
+export function useDynamoDbLocal(): () => { endpoint: string; ddb: DynamoDBClient } {
   return useStarted(
     'DynamoDB Local',
     async () => {
-      const dynamo = await services.startDynamoDbLocal();
-      return { dynamo, ddb: new DynamoDBClient(localClientConfig(dynamo.endpoint)) };
+      const shared = sharedDynamoDb();
+      const dynamo = shared ?? (await services.startDynamoDbLocal());
+      const ddb = new DynamoDBClient(localClientConfig(dynamo.endpoint, shared?.accessKeyId));
+      return { endpoint: dynamo.endpoint, ddb, stop: 'stop' in dynamo ? dynamo.stop : undefined };
     },
-    async ({ dynamo, ddb }) => {
+    async ({ ddb, stop }) => {
       ddb.destroy();
-      await dynamo.stop();
+      await stop?.();
     },
   );
 }
