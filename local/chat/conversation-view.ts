@@ -137,6 +137,9 @@ export class ConversationView {
     } else if (command.kind === 'invalid') this.screen.note(line([command.message, 'yellow']));
     else if (command.kind === 'help') this.screen.note(line([`The commands:\n${COMMANDS}`, 'dim']));
     else if (command.kind === 'attach') this.attach(command.path, command.caption);
+    else if (command.kind === 'ban' && command.userId === this.me)
+      // removeMember naming yourself is a leave: a typo must not take the admin out of their room.
+      this.screen.note(line(['You cannot ban yourself; /leave leaves the room.', 'yellow']));
     else if (isRoomCommand(command))
       if (this.room) this.acks.push(this.room.run(command));
       else this.screen.note(line([`/${command.kind} works in a room (--room or --new-room)`, 'yellow']));

@@ -128,6 +128,9 @@ describe('rooms on the web page', () => {
     // Act 1: uma bans vin from the panel; vin's link no longer lets him in.
     await uma.getByText('Banned', { exact: true }).click();
     await uma.locator('#room-banned-empty').waitFor();
+    await uma.getByLabel('Ban a user').fill('uma');
+    await uma.getByRole('button', { name: 'Ban', exact: true }).click();
+    const selfBan = await uma.locator('#conversation-error').textContent();
     await uma.getByLabel('Ban a user').fill('vin');
     await uma.getByRole('button', { name: 'Ban', exact: true }).click();
     await uma.locator('#room-banned > li[data-user="vin"]').waitFor(patiently);
@@ -155,6 +158,7 @@ describe('rooms on the web page', () => {
     await send(vin, 'back, by the new link');
     await uma.locator('#messages > li', { hasText: 'back, by the new link' }).waitFor(patiently);
     expect(bannedWords).toContain('No room opens');
+    expect(selfBan).toBe('You cannot ban yourself; Leave leaves the room.');
     expect(new URL(newLink).searchParams.get('room')).toBe(new URL(oldLink).searchParams.get('room'));
     expect(await vin.locator('#room-moderation').isHidden()).toBe(true); // admins only
     expect(await vin.locator('#room-new-link').isHidden()).toBe(true);

@@ -120,7 +120,7 @@ describe('npm run chat: rooms', () => {
     const barredExit = await barred.exited;
 
     // Act 2: /banned, /unban, /newlink; lou tries the old code, then the new one.
-    kaiCli.type('/banned', `/unban ${lou}`, '/newlink');
+    kaiCli.type(`/ban ${kai}`, '/banned', `/unban ${lou}`, '/newlink');
     await expect.poll(() => kaiCli.stderr, patiently).toContain('The old link lets nobody in any more.');
     const newCode = [...kaiCli.stderr.matchAll(/--code (\S+)/g)].at(-1)?.[1] ?? '';
     const byOld = cli(['--user', lou, '--room', roomId, '--code', oldCode]);
@@ -133,6 +133,7 @@ describe('npm run chat: rooms', () => {
     // Assess
     expect(barredExit).toBe(1);
     expect(barred.stdout + barred.stderr).toContain(`Cannot join room ${roomId}`);
+    expect(kaiCli.stderr).toContain('You cannot ban yourself; /leave leaves the room.');
     expect(kaiCli.stderr).toContain(`✓ banned: ${lou} (by ${kai})`);
     expect(kaiCli.stderr).toContain(`✓ ${lou} may join again`);
     expect(newCode).toMatch(/^[A-Za-z0-9_-]{22}$/);

@@ -34,12 +34,13 @@ export class RoomBar {
 
   constructor(
     private readonly chat: ChatClient,
+    userId: string,
     private readonly conversationId: string,
     /** How many of this user's messages to the room wait unsent. */
     private readonly waiting: () => number,
   ) {
     ui.roomBar.hidden = true;
-    this.moderation = new RoomModeration(chat, conversationId);
+    this.moderation = new RoomModeration(chat, userId, conversationId);
     ui.roomCopyLink.onclick = () => void this.copyLink();
     ui.roomNewLink.onclick = () => void this.newLink();
     ui.roomSlowModeForm.onsubmit = (event) => {

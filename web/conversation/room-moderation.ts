@@ -18,6 +18,8 @@ export class RoomModeration {
 
   constructor(
     private readonly chat: ChatClient,
+    /** This page's user: banning yourself would be a leave (removeMember naming yourself). */
+    private readonly userId: string,
     private readonly conversationId: string,
   ) {
     ui.roomModeration.hidden = true;
@@ -87,8 +89,12 @@ export class RoomModeration {
   }
 
   private async ban(userId: string): Promise<void> {
-    ui.roomBanButton.disabled = true;
     ui.conversationError.textContent = '';
+    if (userId === this.userId) {
+      ui.conversationError.textContent = 'You cannot ban yourself; Leave leaves the room.';
+      return;
+    }
+    ui.roomBanButton.disabled = true;
     try {
       await this.chat.removeMember(this.conversationId, userId);
       ui.roomBanForm.reset();

@@ -79,7 +79,12 @@ export class ConversationView {
       this.stream.seenBy(seq),
     );
     this.members = new MembersPanel(session.chat, session.directory, session.userId, conversationId);
-    this.room = new RoomBar(session.chat, conversationId, () => session.chat.outbox(conversationId).length);
+    this.room = new RoomBar(
+      session.chat,
+      session.userId,
+      conversationId,
+      () => session.chat.outbox(conversationId).length,
+    );
     if (room || session.directory.get(conversationId)?.room) void this.room.found(room);
     showMembersPanel(false);
     this.renderHeader();
