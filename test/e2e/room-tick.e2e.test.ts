@@ -2,13 +2,18 @@
  * The room tick on the local runtime (docs/rooms.md "The tick"): in a room with a 500 ms tick, 20 quick
  * messages from several senders reach every viewer through the SDK, all of them in seq order, in at most
  * one frame per tick (plus the first message's, which goes out at once, and one for the edge); set back to
- * 0 with `setTick`, the same 20 messages take more frames.
+ * 0 with `setTick`, the same 20 messages take more frames. A sharded room (2 s tick) keeps the same bound.
  */
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type ChatClient, type ChatMessage, connect } from '../../client';
+import { LIMITS } from '../../shared/limits';
+import { MAX_TICK_MS } from '../../shared/protocol';
+import { SHARDS_MARKER } from '../../shared/store/connections';
 import { uniqueUser } from '../support/chat';
 import { useLocalRuntime } from '../support/local-runtime';
+import { range } from './chat-client';
 
 const { runtime, track } = useLocalRuntime();
 
@@ -45,54 +50,102 @@ async function sendRound(senders: ChatClient[], conversationId: string, label: s
   }
 }
 
+/**
+ * A room with a tick of `tickMs` that ada, eve and fay send to and ben, cy and dot only watch, everyone
+ * through the SDK; `round` sends MESSAGES and tells what each watcher's socket took to show them all.
+ */
+async function tickedRoom(tickMs: number) {
+  const ada = viewer(uniqueUser('ada'));
+  const room = await ada.chat.createRoom('Live', { tickMs });
+  expect(room.tickMs).toBe(tickMs);
+  const { conversationId } = room;
+  const others = [viewer(uniqueUser('eve')), viewer(uniqueUser('fay'))];
+  const viewers = [viewer(uniqueUser('ben')), viewer(uniqueUser('cy')), viewer(uniqueUser('dot'))];
+  for (const { chat } of [...others, ...viewers]) await chat.joinRoom(conversationId);
+  const shown: ChatMessage[][] = [];
+  for (const { chat } of [ada, ...others, ...viewers]) {
+    const seen: ChatMessage[] = [];
+    shown.push(seen);
+    const stream = chat.conversation(conversationId, { afterSeq: 0 });
+    stream.on('message', (message) => seen.push(message));
+    await stream.ready;
+  }
+  const senders = [ada.chat, ...others.map((other) => other.chat)];
+  let sent = 0;
+  return {
+    ada: ada.chat,
+    conversationId,
+    shown,
+    /** Sends MESSAGES; answers how long until everyone showed them, and each watcher's posts meanwhile. */
+    async round(label: string): Promise<{ elapsed: number; posts: number[] }> {
+      const before = viewers.map((v) => v.posts());
+      const startedAt = Date.now();
+      await sendRound(senders, conversationId, label);
+      sent += MESSAGES;
+      await expect.poll(() => shown.every((seen) => seen.length >= sent), patiently).toBe(true);
+      return { elapsed: Date.now() - startedAt, posts: viewers.map((v, i) => v.posts() - (before[i] ?? 0)) };
+    },
+  };
+}
+
+/** Every SDK client showed every message once, in seq order. */
+function expectAllInOrder(shown: ChatMessage[][], count: number): void {
+  for (const seen of shown) expect(seen.map((message) => message.seq)).toEqual(range(count));
+}
+
+/** Each watcher got the round in at most one post per tick, plus the first message's and one for the edge. */
+function expectTicked({ elapsed, posts }: { elapsed: number; posts: number[] }, tickMs: number): void {
+  for (const count of posts) {
+    expect(count).toBeGreaterThan(0);
+    expect(count).toBeLessThanOrEqual(Math.ceil(elapsed / tickMs) + 2);
+  }
+}
+
 describe('the room tick', () => {
   it('gives each viewer every message in seq order in at most one frame per tick, and more frames with the tick off', async () => {
-    // Prepare: ada creates a room with a 500 ms tick; two more senders and three viewers join it, and
-    // everyone watches it through the SDK.
-    const ada = viewer(uniqueUser('ada'));
-    const room = await ada.chat.createRoom('Live', { tickMs: TICK_MS });
-    expect(room.tickMs).toBe(TICK_MS);
-    const { conversationId } = room;
-    const others = [viewer(uniqueUser('eve')), viewer(uniqueUser('fay'))];
-    const viewers = [viewer(uniqueUser('ben')), viewer(uniqueUser('cy')), viewer(uniqueUser('dot'))];
-    for (const { chat } of [...others, ...viewers]) await chat.joinRoom(conversationId);
-    const shown = new Map<ChatClient, ChatMessage[]>();
-    for (const { chat } of [ada, ...others, ...viewers]) {
-      const seen: ChatMessage[] = [];
-      shown.set(chat, seen);
-      const stream = chat.conversation(conversationId, { afterSeq: 0 });
-      stream.on('message', (message) => seen.push(message));
-      await stream.ready;
-    }
-    const senders = [ada.chat, ...others.map((other) => other.chat)];
-    const everyoneHas = (count: number) => [...shown.values()].every((seen) => seen.length >= count);
+    // Prepare
+    const room = await tickedRoom(TICK_MS);
 
-    // Act 1: 20 messages with the tick on.
-    const postsBefore = viewers.map((v) => v.posts());
-    const startedAt = Date.now();
-    await sendRound(senders, conversationId, 'ticked');
-    await expect.poll(() => everyoneHas(MESSAGES), patiently).toBe(true);
-    const elapsed = Date.now() - startedAt;
-    const tickedPosts = viewers.map((v, i) => v.posts() - (postsBefore[i] ?? 0));
-
-    // Act 2: the tick off, 20 more.
-    expect(await ada.chat.setTick(conversationId, 0)).toMatchObject({ tickMs: 0 });
-    const postsBetween = viewers.map((v) => v.posts());
-    await sendRound(senders, conversationId, 'unticked');
-    await expect.poll(() => everyoneHas(2 * MESSAGES), patiently).toBe(true);
-    const untickedPosts = viewers.map((v, i) => v.posts() - (postsBetween[i] ?? 0));
+    // Act
+    const ticked = await room.round('ticked');
+    expect(await room.ada.setTick(room.conversationId, 0)).toMatchObject({ tickMs: 0 });
+    const unticked = await room.round('unticked');
 
     // Assess
-    for (const seen of shown.values()) {
-      expect(seen.map((message) => message.seq)).toEqual(
-        Array.from({ length: 2 * MESSAGES }, (_, n) => n + 1),
+    expectAllInOrder(room.shown, 2 * MESSAGES);
+    expectTicked(ticked, TICK_MS);
+    expect(Math.max(...ticked.posts)).toBeLessThan(Math.min(...unticked.posts));
+  }, 120_000);
+
+  it('holds a sharded room to one frame per tick too, its run split into one job per shard', async () => {
+    // Prepare: a shard threshold of 2 (the handlers run in this process), so the room's 6 subscriptions
+    // go to shards; its marker holds the tick before it holds the shard count. The longest tick, so that
+    // the bound stays below one post per message on a busy machine too.
+    const limits = LIMITS as { fanoutShardThreshold: number };
+    const threshold = limits.fanoutShardThreshold;
+    limits.fanoutShardThreshold = 2;
+    try {
+      const room = await tickedRoom(MAX_TICK_MS);
+
+      // Act
+      const ticked = await room.round('sharded');
+
+      // Assess
+      const { Items = [] } = await runtime().clients.dynamodb.send(
+        new QueryCommand({
+          TableName: runtime().tables.subscriptions,
+          KeyConditionExpression: 'conversationId = :c AND connectionId = :m',
+          ExpressionAttributeValues: { ':c': { S: room.conversationId }, ':m': { S: SHARDS_MARKER } },
+        }),
       );
+      expect(Items[0]).toMatchObject({
+        tickMs: { N: String(MAX_TICK_MS) },
+        shards: { N: expect.any(String) },
+      });
+      expectAllInOrder(room.shown, MESSAGES);
+      expectTicked(ticked, MAX_TICK_MS);
+    } finally {
+      limits.fanoutShardThreshold = threshold;
     }
-    const cap = Math.ceil(elapsed / TICK_MS) + 2;
-    for (const posts of tickedPosts) {
-      expect(posts).toBeGreaterThan(0);
-      expect(posts).toBeLessThanOrEqual(cap);
-    }
-    expect(Math.max(...tickedPosts)).toBeLessThan(Math.min(...untickedPosts));
   }, 120_000);
 });
