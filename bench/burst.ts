@@ -129,6 +129,13 @@ export async function sendUntilAcked(
   }
 }
 
+/** The seqs of a conversation's messages that one frame carries: itself, or a `batch` frame's, in its order. */
+export function messageSeqs(frame: Frame, conversationId: string): number[] {
+  if (frame.type === 'batch' && Array.isArray(frame.frames))
+    return frame.frames.flatMap((inner: Frame) => messageSeqs(inner, conversationId));
+  return frame.type === 'message' && frame.conversationId === conversationId ? [Number(frame.seq)] : [];
+}
+
 /**
  * The seqs of a conversation a client received, pushed alone or inside `batch` frames, plus `own`: the
  * seqs of its own sends, which reach it as acks, not pushes.
@@ -139,11 +146,7 @@ export function heldSeqs(
   own: Iterable<number> = [],
 ): Set<number> {
   const held = new Set<number>(own);
-  const hold = (frame: Frame) => {
-    if (frame.type === 'batch' && Array.isArray(frame.frames)) for (const inner of frame.frames) hold(inner);
-    else if (frame.type === 'message' && frame.conversationId === conversationId) held.add(Number(frame.seq));
-  };
-  for (const frame of client.frames) hold(frame);
+  for (const frame of client.frames) for (const seq of messageSeqs(frame, conversationId)) held.add(seq);
   return held;
 }
 

@@ -3,7 +3,8 @@
  * machine, then counts what each bill scenario makes AWS do and prices it (bench/bill.ts). Local
  * numbers show the code path's overhead and its behaviour under contention; they are not AWS latencies.
  * Parts: `latency`, `hot`, `subscribe` (a 2,000-socket room subscribing at once, bench/subscribe.ts),
- * `bundles` (the Lambda bundles' sizes and load times, bench/bundles.ts), each bill
+ * `sustained-group` and `live-room` (issue 17's live targets, bench/live.ts; `--seconds N` and
+ * `--tick MS` set them), `bundles` (the Lambda bundles' sizes and load times, bench/bundles.ts), each bill
  * scenario's id, or `bill` for all of them; none means everything.
  */
 
@@ -15,6 +16,7 @@ import { runBill } from './bill';
 import { reportBundles } from './bundles';
 import { heldSeqs, runBurst, runSequential } from './burst';
 import { instrument } from './instrument';
+import { LIVE_PARTS, liveOptions, measureLive } from './live';
 import { BillMeter } from './meter';
 import { SCENARIOS, type Scenario } from './scenarios';
 import { measureSubscribe, percentile } from './subscribe';
@@ -29,7 +31,7 @@ async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
   }
 }
 
-const MEASUREMENTS = ['latency', 'hot', 'subscribe', 'bundles'] as const;
+const MEASUREMENTS = ['latency', 'hot', 'subscribe', ...LIVE_PARTS, 'bundles'] as const;
 
 /** The parts named on the command line; none names every part. */
 function selectParts(args: string[]): { measurements: Set<string>; scenarios: Scenario[] } {
@@ -46,7 +48,8 @@ function selectParts(args: string[]): { measurements: Set<string>; scenarios: Sc
 }
 
 async function main(): Promise<void> {
-  const parts = selectParts(process.argv.slice(2));
+  const live = liveOptions(process.argv.slice(2));
+  const parts = selectParts(live.rest);
   const started = performance.now();
   const timeouts: string[] = [];
   // Functions log at INFO and publish EMF metrics, as deployed: the bill counts their log bytes, and
@@ -70,6 +73,7 @@ async function main(): Promise<void> {
     if (parts.measurements.has('latency')) await measureLatency(runtime, rows);
     if (parts.measurements.has('hot')) await measureHotConversation(runtime, rows, timeouts);
     if (parts.measurements.has('subscribe')) await measureSubscribe(runtime, rows);
+    await measureLive(runtime, parts.measurements, live.options, rows);
     const width = Math.max(...rows.map(([name]) => name.length));
     console.log('\nMeasured on this machine (local runtime, real handlers):\n');
     for (const [name, value] of rows) console.log(`  ${name.padEnd(width)}  ${value}`);

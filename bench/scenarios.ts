@@ -78,7 +78,7 @@ async function steadyTraffic(
  * Two messages before the count, so that it starts with every function's SDK connections open and its
  * code compiled, as in any busy conversation, and the first message does not carry a cold start.
  */
-async function warmUp(audience: Audience, senders: ChatClient[]): Promise<void> {
+export async function warmUp(audience: Audience, senders: ChatClient[]): Promise<void> {
   await steadyTraffic(audience, senders, 2, 'warm-up', { resentUnanswered: 0, busyAnswers: 0 });
 }
 
