@@ -33,7 +33,7 @@ export const NOT_IN_CONVERSATION = 'This conversation does not exist or you are 
 const megabytes = (bytes: number) => `${Math.round(bytes / (1024 * 1024))} MB`;
 
 /** `forbidden` depends most on what was tried: the server uses it for every "not yours to do". */
-function forbidden(action: ErrorAction): string {
+function forbidden(action: ErrorAction, detail = ''): string {
   switch (action) {
     case 'edit':
     case 'delete':
@@ -48,7 +48,10 @@ function forbidden(action: ErrorAction): string {
     case 'decline':
       return 'That invitation is no longer open.';
     case 'joinRoom':
-      return 'No room opens with that id and link: check the link, or ask an admin of the room for it.';
+      // A ban is the one refusal whose words the user needs to tell from a wrong link.
+      return detail.startsWith('An admin removed you')
+        ? 'An admin of this room banned you: only an admin can lift the ban.'
+        : 'No room opens with that id and link: check the link, or ask an admin of the room for it.';
     case 'slowMode':
       return 'Only an admin of this room can set its slow mode.';
     case 'unban':
@@ -90,12 +93,12 @@ function invalid(action: ErrorAction): string {
 /**
  * One sentence for a refusal of `action` with `code` (a protocol error code, or the SDK's `no_answer`
  * and `closed`). `detail` is the server's message; it is used only for `limit_exceeded`, whose messages
- * name the limit in words already (and never carry validation text).
+ * name the limit in words already (and never carry validation text), and to tell a ban from a wrong link.
  */
 export function errorWords(code: string, action: ErrorAction, detail?: string): string {
   switch (code) {
     case 'forbidden':
-      return forbidden(action);
+      return forbidden(action, detail);
     case 'not_found':
       if (action === 'edit' || action === 'delete') return 'That message does not exist or was deleted.';
       if (action === 'attach')

@@ -132,7 +132,9 @@ describe('npm run chat: rooms', () => {
 
     // Assess
     expect(barredExit).toBe(1);
-    expect(barred.stdout + barred.stderr).toContain(`Cannot join room ${roomId}`);
+    expect(barred.stdout + barred.stderr).toContain(
+      `Cannot join room ${roomId}: An admin of this room banned you: only an admin can lift the ban.`,
+    );
     expect(kaiCli.stderr).toContain('You cannot ban yourself; /leave leaves the room.');
     expect(kaiCli.stderr).toContain(`✓ banned: ${lou} (by ${kai})`);
     expect(kaiCli.stderr).toContain(`✓ ${lou} may join again`);

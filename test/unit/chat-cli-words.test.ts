@@ -39,6 +39,9 @@ const ACTIONS: ErrorAction[] = [
   'unblock',
   'accept',
   'decline',
+  'joinRoom',
+  'unban',
+  'newLink',
 ];
 
 describe('errorWords', () => {
@@ -54,6 +57,15 @@ describe('errorWords', () => {
         expect(words, `${code} ${action}`).toMatch(/^[A-Z][^\n]*\.$/);
         expect(words, `${code} ${action}`).not.toMatch(/[a-z]+_[a-z]+|Invalid request|Too small/);
       }
+  });
+
+  it('tells a user banned from a room from one with a wrong link', () => {
+    expect(errorWords('forbidden', 'joinRoom', 'An admin removed you from room room_1')).toBe(
+      'An admin of this room banned you: only an admin can lift the ban.',
+    );
+    expect(errorWords('forbidden', 'joinRoom', 'That invite code does not open room room_1')).toMatch(
+      /^No room opens with that id and link/,
+    );
   });
 
   it('says a conversation the server will not show does not exist or is not yours', () => {
