@@ -235,6 +235,43 @@ describe('putSubscription', () => {
     });
   });
 
+  it('counts a base write that finished while a Query was out, which its answer may not hold', async () => {
+    // Prepare: a's Query read 199 subscriptions; before its answer is handled, b (whose Query read 198)
+    // stores the 200th.
+    const threshold = LIMITS.fanoutShardThreshold;
+    const listed = (n: number) => Array.from({ length: n }, (_, i) => ({ connectionId: `old${i}` }));
+    const answerA = deferred<{ Items: Record<string, unknown>[] }>();
+    ddbMock
+      .on(QueryCommand)
+      .callsFakeOnce(() => answerA.promise)
+      .callsFakeOnce(async () => ({ Items: listed(threshold - 2) }));
+    ddbMock.on(TransactWriteCommand).resolves({});
+    ddbMock.on(UpdateCommand).resolves({});
+    const key = (connectionId: string) => ({
+      conversationId: 'stale-read',
+      connectionId,
+      userId: connectionId,
+    });
+
+    // Act
+    const a = putSubscription(ddb, tables, key('a'), NOW);
+    await putSubscription(ddb, tables, key('b'), NOW);
+    answerA.resolve({ Items: listed(threshold - 1) });
+    await a;
+
+    // Assess: b went to the base partition, a found it full and sharded the conversation.
+    const partitions = ddbMock
+      .commandCalls(TransactWriteCommand)
+      .map((call) => call.args[0].input.TransactItems?.[1]?.Put?.Item?.conversationId);
+    expect(partitions).toEqual([
+      'stale-read',
+      shardKey('stale-read', shardOf('a', LIMITS.subscriptionShards)),
+    ]);
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: { conversationId: 'stale-read', connectionId: SHARDS_MARKER },
+    });
+  });
+
   it('answers busy, retryable in a moment, when another subscription change of the connection collides', async () => {
     // Prepare: a client re-subscribing every stream at once after a reconnect.
     ddbMock.on(TransactWriteCommand).rejects(cancelled({ Code: 'TransactionConflict' }));

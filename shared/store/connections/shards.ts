@@ -115,12 +115,33 @@ export async function listShard(
 }
 
 /**
- * Subscriptions this environment has placed in a conversation's base partition and is still writing.
- * The local runtime runs a whole crowd's subscribes in one process: all of them read the base partition
- * before any is stored, and without this count every one would find it short of the threshold and land in
- * it. On Lambda, where an environment runs one subscribe at a time, it is at most 1.
+ * This environment's subscribes to a conversation's base partition: Queries of it in flight, writes into it
+ * in flight, and writes finished. The local runtime runs a whole crowd's subscribes in one process: all of
+ * them read the base partition before any is stored, and without these counts every one would find it
+ * short of the threshold and land in it. A write that finished while a Query was out may be missing from
+ * its answer, so it counts for that Query too (counted twice if it was not missing: a marker written a
+ * little early, never late). On Lambda, where an environment runs one subscribe at a time, they are 0 or 1.
  */
-const placingInBase = new Map<string, number>();
+interface BaseWrites {
+  reading: number;
+  writing: number;
+  written: number;
+}
+const baseWrites = new Map<string, BaseWrites>();
+
+function baseWritesOf(conversationId: string): BaseWrites {
+  let counts = baseWrites.get(conversationId);
+  if (counts === undefined) {
+    counts = { reading: 0, writing: 0, written: 0 };
+    baseWrites.set(conversationId, counts);
+  }
+  return counts;
+}
+
+/** Forgets a conversation's counts once nothing of it is in flight here. */
+function settle(conversationId: string, counts: BaseWrites): void {
+  if (counts.reading === 0 && counts.writing === 0) baseWrites.delete(conversationId);
+}
 
 /** Marker writes in flight here, so that the subscribes of one crowd that find it full write it once. */
 const marking = new Map<string, Promise<number>>();
@@ -154,15 +175,23 @@ export async function placeSubscription<T>(
   let shards = knownShards.get(conversationId) ?? 0;
   if (shards === 0) {
     const threshold = LIMITS.fanoutShardThreshold;
-    const { Items = [] } = await ddb.send(
-      new QueryCommand({
-        TableName: tables.subscriptions,
-        KeyConditionExpression: 'conversationId = :c',
-        ExpressionAttributeValues: { ':c': conversationId },
-        ProjectionExpression: 'connectionId, shards',
-        Limit: threshold + 1,
-      }),
-    );
+    const here = baseWritesOf(conversationId);
+    here.reading += 1;
+    const writtenBefore = here.written;
+    let Items: Record<string, unknown>[];
+    try {
+      ({ Items = [] } = await ddb.send(
+        new QueryCommand({
+          TableName: tables.subscriptions,
+          KeyConditionExpression: 'conversationId = :c',
+          ExpressionAttributeValues: { ':c': conversationId },
+          ProjectionExpression: 'connectionId, shards',
+          Limit: threshold + 1,
+        }),
+      ));
+    } finally {
+      here.reading -= 1;
+    }
     const first = Items[0];
     // Another subscribe here may have sharded it while this one read.
     const marked =
@@ -170,22 +199,20 @@ export async function placeSubscription<T>(
         ? first.shards
         : knownShards.get(conversationId);
     const stored = Items.filter((item) => item.connectionId !== SHARDS_MARKER).length;
-    const placing = placingInBase.get(conversationId) ?? 0;
-    if (marked !== undefined) {
-      shards = remember(conversationId, marked);
-    } else if (stored + placing >= threshold) {
-      shards = remember(conversationId, await markOnce(ddb, tables, conversationId));
-    } else {
+    const placing = here.writing + here.written - writtenBefore;
+    if (marked === undefined && stored + placing < threshold) {
       // Counted in the same step as the decision, so the next subscribe's decision sees it.
-      placingInBase.set(conversationId, placing + 1);
+      here.writing += 1;
       try {
         return await write(conversationId);
       } finally {
-        const left = (placingInBase.get(conversationId) ?? 1) - 1;
-        if (left > 0) placingInBase.set(conversationId, left);
-        else placingInBase.delete(conversationId);
+        here.writing -= 1;
+        here.written += 1;
+        settle(conversationId, here);
       }
     }
+    settle(conversationId, here);
+    shards = remember(conversationId, marked ?? (await markOnce(ddb, tables, conversationId)));
   }
   return write(shards === 0 ? conversationId : shardKey(conversationId, shardOf(connectionId, shards)));
 }
