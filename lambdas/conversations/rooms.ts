@@ -7,9 +7,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { postEphemeral } from '../../shared/ephemeral';
 import { NotAMemberError, NotAnAdminError, ValidationError } from '../../shared/errors';
 import { LIMITS } from '../../shared/limits';
-import type { MembershipChangeAck } from '../../shared/protocol';
+import type { PostFn } from '../../shared/poster';
+import type { MembershipChangeAck, MembershipFrame } from '../../shared/protocol';
 import type { ActionRoutes, Caller } from '../../shared/route-kit';
 import { deleteSubscription, indexedConnections } from '../../shared/store/connections';
 import {
@@ -39,6 +41,8 @@ export interface RoomDeps {
   newId?: () => string;
   /** A link room's invite code. @default 128 random bits, base64url (22 characters) */
   newInviteCode?: () => string;
+  /** Posts to connections: a banned user's are told at once. Without it they learn it at their next request. */
+  post?: PostFn | undefined;
 }
 
 const randomInviteCode = (): string => randomBytes(16).toString('base64url');
@@ -188,13 +192,14 @@ export async function leaveRoomRoute(
 /**
  * Ends `userId`'s subscriptions to a room: those of the connections the byUser index lists (one Query,
  * then two requests per subscription), and `connectionId`'s, which the index may not list yet.
+ * @returns those connections.
  */
 async function endSubscriptions(
   deps: Pick<RoomDeps, 'ddb' | 'tables'>,
   conversationId: string,
   userId: string,
   connectionId?: string,
-): Promise<void> {
+): Promise<string[]> {
   const { ddb, tables } = deps;
   const connections = new Set(await indexedConnections(ddb, tables, userId));
   if (connectionId !== undefined) connections.add(connectionId);
@@ -203,13 +208,16 @@ async function endSubscriptions(
       deleteSubscription(ddb, tables, { conversationId, connectionId: connection }),
     ),
   );
+  return [...connections];
 }
 
 /**
  * An admin removes `userId` from a room (shared/store/conversations/rooms.ts, removeFromRoom): they are no
  * member from then on and cannot join again; their subscriptions end. The caller's role is read first
  * (one BatchGetItem with META). Acked `removed: false`, the ban written all the same, when they were no
- * member; there is no `seq`.
+ * member; there is no `seq`. With `deps.post`, the connections whose subscriptions ended are told with a
+ * `member_removed` push at seq 0 (a room records no change; a group's creation is told at seq 0 too), one
+ * post each, best effort: the byUser Query that found them is the one endSubscriptions made.
  * @throws NotAMemberError when the caller is no member of the room.
  * @throws NotAnAdminError when the caller is no admin.
  */
@@ -222,13 +230,21 @@ async function removeFromRoomRoute(
   const { ddb, tables, logger } = deps;
   logger.appendKeys({ conversationId });
   await readAsAdmin(deps, conversationId, callerId, 'remove members');
-  const removed = await removeFromRoom(ddb, tables, {
-    conversationId,
-    userId,
-    by: callerId,
-    now: deps.clock(),
-  });
-  await endSubscriptions(deps, conversationId, userId);
+  const now = deps.clock();
+  const removed = await removeFromRoom(ddb, tables, { conversationId, userId, by: callerId, now });
+  const connections = await endSubscriptions(deps, conversationId, userId);
+  if (deps.post !== undefined) {
+    const told: MembershipFrame = {
+      type: 'membership',
+      conversationId,
+      seq: 0,
+      event: 'member_removed',
+      userIds: [userId],
+      by: callerId,
+      at: now.toISOString(),
+    };
+    await postEphemeral(deps.post, connections, JSON.stringify(told));
+  }
   logger.info('Removed from a room', { removed });
   return { conversationId, userId, removed };
 }

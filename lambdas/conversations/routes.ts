@@ -124,7 +124,14 @@ export function createConversationsHandler(deps: ConversationsDeps): ActionHandl
           ...(deps.ephemeral && { post: deps.ephemeral.post }),
         };
 
-  const rooms: RoomDeps = { ddb, tables, logger, clock, newId };
+  const rooms: RoomDeps = {
+    ddb,
+    tables,
+    logger,
+    clock,
+    newId,
+    ...(deps.ephemeral && { post: deps.ephemeral.post }),
+  };
   const { disconnect, userBudget } = deps;
   const kit = routeKitOf({ logger, now: clock, disconnect, metrics, ...(userBudget && { userBudget }) });
   const addMembersRoute: ActionRoute<'addMembers'> = (frame, caller) =>

@@ -76,6 +76,10 @@ export class ConversationView {
   ) {
     stream.on('message', (m) => this.received(m));
     stream.on('membership', (event) => this.membershipChanged(event));
+    // A room's ban is told at seq 0 (a room records no change), so it comes outside the stream's order.
+    chat.on('membership', (event) => {
+      if (event.seq === 0 && event.conversationId === stream.conversationId) this.membershipChanged(event);
+    });
     stream.on('update', (u) => this.updated(u));
     showInvitations(chat, screen);
     chat.on('outbox', (event) => {

@@ -134,6 +134,9 @@ describe('rooms on the web page', () => {
     await uma.getByLabel('Ban a user').fill('vin');
     await uma.getByRole('button', { name: 'Ban', exact: true }).click();
     await uma.locator('#room-banned > li[data-user="vin"]').waitFor(patiently);
+    await expect
+      .poll(() => vin.locator('#conversation-error').textContent(), patiently)
+      .toBe('uma removed you from this conversation.');
     await vin.getByLabel('Join a room (its id or its link)').fill(oldLink);
     await vin.getByRole('button', { name: 'Join', exact: true }).click();
     await expect.poll(() => vin.locator('#room-join-error').textContent(), patiently).not.toBe('');

@@ -114,8 +114,7 @@ describe('npm run chat: rooms', () => {
     // Act 1: kai bans lou; lou's code no longer lets him in.
     kaiCli.type(`/ban ${lou}`);
     await expect.poll(() => kaiCli.stderr, patiently).toContain(`${lou} is banned and out of the room`);
-    louCli.endInput();
-    await louCli.exited;
+    const louExit = await louCli.exited; // told at once, it ends by itself
     const barred = cli(['--user', lou, '--room', roomId, '--code', oldCode]);
     const barredExit = await barred.exited;
 
@@ -131,6 +130,8 @@ describe('npm run chat: rooms', () => {
     kaiCli.endInput();
 
     // Assess
+    expect(louExit).toBe(1);
+    expect(louCli.stdout + louCli.stderr).toContain(`${kai} removed you from`);
     expect(barredExit).toBe(1);
     expect(barred.stdout + barred.stderr).toContain(
       `Cannot join room ${roomId}: An admin of this room banned you: only an admin can lift the ban.`,

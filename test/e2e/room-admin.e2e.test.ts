@@ -47,9 +47,13 @@ describe("a room's admins", () => {
     const room = await ada.chat.createRoom('Town hall');
     const { conversationId } = room;
     await ben.chat.joinRoom(conversationId);
+    const benTold: string[] = [];
+    ben.chat.on('membership', (e) => benTold.push(`${e.kind} ${e.userIds.join()} by ${e.by} at ${e.seq}`));
+    await ben.chat.conversation(conversationId, { backlog: 0 }).ready;
     await cy.chat.joinRoom(conversationId);
     await ada.chat.removeMember(conversationId, ben.id);
     await ada.chat.removeMember(conversationId, cy.id);
+    await expect.poll(() => benTold, patiently).toEqual([`member_removed ${ben.id} by ${ada.id} at 0`]);
     const refused = await ben.chat.joinRoom(conversationId).catch((err: unknown) => err);
 
     // Act

@@ -2,7 +2,7 @@
  * A room's admin routes: lifting a ban (`unbanMember`), the list of bans (`listBanned`) and a link room's
  * new invite code (`newInviteCode`): the requests each makes, who may, and what bad input is answered.
  */
-import { QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../shared/limits';
 import { META_SK, memberSk } from '../../shared/tables';
@@ -16,6 +16,7 @@ import {
   lastTransaction,
   NOW,
   ok,
+  post,
   ROOM,
   roomMeta,
   tables,
@@ -124,6 +125,38 @@ describe('unbanMember', () => {
       message: expect.stringContaining('not a room'),
     });
     expectNothingWritten();
+  });
+});
+
+describe('a ban (removeMember in a room)', () => {
+  it("tells the banned user's connections at once, a member_removed push at seq 0, with no request more", async () => {
+    // Prepare
+    givenRoom(roomMeta(), { alice: 'admin', bob: 'member' });
+    ddbMock
+      .on(QueryCommand, { TableName: tables.connections })
+      .resolves({ Items: [{ connectionId: 'bob-1' }, { connectionId: 'bob-2' }] });
+    ddbMock.on(DeleteCommand).resolves({});
+    ddbMock.on(UpdateCommand).resolves({});
+
+    // Act
+    const reply = await call({ action: 'removeMember', conversationId: ROOM, userId: 'bob' });
+
+    // Assess
+    expect(reply).toMatchObject({ type: 'ack', removed: true });
+    const told = {
+      type: 'membership',
+      conversationId: ROOM,
+      seq: 0,
+      event: 'member_removed',
+      userIds: ['bob'],
+      by: 'alice',
+      at: NOW.toISOString(),
+    };
+    expect(post.mock.calls.map(([connectionId, data]) => [connectionId, JSON.parse(data)])).toEqual([
+      ['bob-1', told],
+      ['bob-2', told],
+    ]);
+    expect(ddbMock.commandCalls(QueryCommand)).toHaveLength(1);
   });
 });
 
