@@ -1,6 +1,8 @@
 /** Lambda entry of the `uploadUrl`, `confirmUpload` and `downloadUrl` routes. The logic lives in ./attachments.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createDocumentClient, createS3Client, tableNamesFromEnv } from '../../shared/aws';
+import { createDocumentClient } from '../../shared/aws/dynamodb';
+import { createS3Client } from '../../shared/aws/s3';
+import { tableNamesFromEnv } from '../../shared/aws/table-names';
 import { ENV, requireEnv } from '../../shared/env';
 import { createMetrics, metricSinkOf, withMetrics } from '../../shared/metrics';
 import { managementApiDisconnector, userBudgetOf } from '../../shared/route-kit';

@@ -1,6 +1,7 @@
 /** Lambda entry of `$connect` and `$disconnect` (lib/wiring.ts). Logic: ./lifecycle.ts and ./presence.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createDocumentClient, tableNamesFromEnv } from '../../shared/aws';
+import { createDocumentClient } from '../../shared/aws/dynamodb';
+import { tableNamesFromEnv } from '../../shared/aws/table-names';
 import { ENV, requireEnv } from '../../shared/env';
 import { createEphemeralPoster } from '../../shared/ephemeral';
 import { createConnectHandler } from './lifecycle';

@@ -1,6 +1,8 @@
 /** Lambda entry of the conversation routes and `$default` (lib/wiring.ts). Routes: ./routes.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createDocumentClient, createSqsClient, tableNamesFromEnv } from '../../shared/aws';
+import { createDocumentClient } from '../../shared/aws/dynamodb';
+import { createSqsClient } from '../../shared/aws/sqs';
+import { tableNamesFromEnv } from '../../shared/aws/table-names';
 import { ENV, requireEnv } from '../../shared/env';
 import { createEphemeralPoster } from '../../shared/ephemeral';
 import { createMetrics, metricSinkOf, withMetrics } from '../../shared/metrics';

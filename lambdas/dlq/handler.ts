@@ -5,7 +5,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { createSqsClient } from '../../shared/aws';
+import { createSqsClient } from '../../shared/aws/sqs';
 import { ENV, requireEnv } from '../../shared/env';
 import { createMetrics, metricSinkOf, withMetrics } from '../../shared/metrics';
 import { parseRedriveInput, type RedriveDeps, type RedriveSummary, redrive } from './redrive';

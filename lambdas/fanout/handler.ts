@@ -2,12 +2,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSHandler } from 'aws-lambda';
-import {
-  createDocumentClient,
-  createEventBridgeClient,
-  createSqsClient,
-  tableNamesFromEnv,
-} from '../../shared/aws';
+import { createDocumentClient } from '../../shared/aws/dynamodb';
+import { createEventBridgeClient } from '../../shared/aws/eventbridge';
+import { createSqsClient } from '../../shared/aws/sqs';
+import { tableNamesFromEnv } from '../../shared/aws/table-names';
 import { ENV, optionalEnv, requireEnv } from '../../shared/env';
 import { createMetrics, FANOUT_SERVICE_NAME, metricSinkOf, withMetrics } from '../../shared/metrics';
 import { createDisconnector, createManagementClient, createPoster } from '../../shared/poster';

@@ -6,7 +6,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSHandler } from 'aws-lambda';
-import { createDocumentClient, tableNamesFromEnv } from '../../shared/aws';
+import { createDocumentClient } from '../../shared/aws/dynamodb';
+import { tableNamesFromEnv } from '../../shared/aws/table-names';
 import { ENV, requireEnv } from '../../shared/env';
 import { createMetrics, FANOUT_SERVICE_NAME, metricSinkOf, withMetrics } from '../../shared/metrics';
 import { createDisconnector, createManagementClient, createPoster } from '../../shared/poster';

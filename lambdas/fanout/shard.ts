@@ -19,7 +19,7 @@ import {
   recordLag,
 } from './deliver';
 import { processByGroup } from './groups';
-import { parseJobBody, SHARD_ATTRIBUTE } from './split';
+import { parseJobBody, SHARD_ATTRIBUTE } from './shard-job';
 
 /**
  * Posts in flight at once per shard job: a job is one shard of a big conversation, up to a few

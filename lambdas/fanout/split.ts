@@ -14,12 +14,10 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { encodeQueueBody, parseQueueBody, type QueueRecord } from '../../shared/queue-body';
+import { encodeQueueBody, type QueueRecord } from '../../shared/queue-body';
 import { type ShardRead, shardKey } from '../../shared/store/connections';
 import type { DeliveryReport } from './deliver';
-
-/** The message attribute that names a job's shard (0 is the conversation's base partition). */
-export const SHARD_ATTRIBUTE = 'shard';
+import { SHARD_ATTRIBUTE } from './shard-job';
 
 /**
  * The most a job's body holds of a run: one job per shard for a run of small records (so a viewer gets
@@ -63,33 +61,6 @@ function packJobs(run: readonly QueueRecord[]): { body: string; seqs: number[] }
   }
   flush();
   return jobs;
-}
-
-/**
- * The records of a job's body: one record, or a JSON array of them (./split.ts packs a run so).
- * @returns the records, or why the body can never be read.
- */
-export function parseJobBody(
-  body: string,
-): { ok: true; records: QueueRecord[] } | { ok: false; reason: string } {
-  if (!body.startsWith('[')) {
-    const parsed = parseQueueBody(body);
-    return parsed.ok ? { ok: true, records: [parsed.record] } : parsed;
-  }
-  let items: unknown;
-  try {
-    items = JSON.parse(body);
-  } catch {
-    return { ok: false, reason: 'body is not valid JSON' };
-  }
-  if (!Array.isArray(items) || items.length === 0) return { ok: false, reason: 'a job of no records' };
-  const records: QueueRecord[] = [];
-  for (const item of items) {
-    const parsed = parseQueueBody(JSON.stringify(item));
-    if (!parsed.ok) return parsed;
-    records.push(parsed.record);
-  }
-  return { ok: true, records };
 }
 
 /**

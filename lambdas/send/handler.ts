@@ -1,6 +1,9 @@
 /** Lambda entry of the `send`, `edit` and `delete` WebSocket routes. Its routes are in ./routes.ts. */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createDocumentClient, createS3Client, createSqsClient, tableNamesFromEnv } from '../../shared/aws';
+import { createDocumentClient } from '../../shared/aws/dynamodb';
+import { createS3Client } from '../../shared/aws/s3';
+import { createSqsClient } from '../../shared/aws/sqs';
+import { tableNamesFromEnv } from '../../shared/aws/table-names';
 import { ENV, requireEnv } from '../../shared/env';
 import { createMetrics, metricSinkOf, withMetrics } from '../../shared/metrics';
 import { managementApiDisconnector, userBudgetOf } from '../../shared/route-kit';

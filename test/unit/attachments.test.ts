@@ -12,7 +12,7 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { type AttachmentDeps, createAttachmentsHandler } from '../../lambdas/attachments/attachments';
-import { createS3Client } from '../../shared/aws';
+import { createS3Client } from '../../shared/aws/s3';
 import { LIMITS } from '../../shared/limits';
 import { sendFrameSchema } from '../../shared/protocol';
 import type { RouteEvent } from '../../shared/route-kit';

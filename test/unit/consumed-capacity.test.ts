@@ -10,7 +10,7 @@ import {
 } from '../../shared/consumed-capacity';
 import { runInvocation } from '../../shared/invocation';
 
-/** A DynamoDB client with the capacity middleware, as shared/aws.ts builds it, answered by `answer`. */
+/** A DynamoDB client with the capacity middleware, as shared/aws/dynamodb.ts builds it, answered by `answer`. */
 function clientAnswering(answer: { status: number; body: object; type?: string }, bodies: string[]) {
   const client = new DynamoDBClient({
     region: 'us-east-1',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tableNamesFromEnv } from '../../shared/aws';
+import { tableNamesFromEnv } from '../../shared/aws/table-names';
 import { optionalEnv, requireEnv } from '../../shared/env';
 
 describe('environment', () => {

@@ -32,7 +32,7 @@ function answer(_request: IncomingMessage, response: ServerResponse): void {
   response.end(next.body, () => next.afterwards?.());
 }
 
-/** A DynamoDB client with the invocation guard, as shared/aws.ts builds it, pointed at the stand-in. */
+/** A DynamoDB client with the invocation guard, as shared/aws/dynamodb.ts builds it, pointed at the stand-in. */
 function guardedClient(maxAttempts = 1): DynamoDBClient {
   const client = new DynamoDBClient({
     region: 'us-east-1',

@@ -20,7 +20,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { type FanoutDeps, processRecord } from '../../lambdas/fanout/fanout';
-import { SHARD_ATTRIBUTE } from '../../lambdas/fanout/split';
+import { SHARD_ATTRIBUTE } from '../../lambdas/fanout/shard-job';
 import { LIMITS } from '../../shared/limits';
 import { createDisconnector, createPoster } from '../../shared/poster';
 import {
