@@ -15,8 +15,8 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import * as z from 'zod';
 import type { MetricSink } from '../../shared/metrics';
+import * as z from '../../shared/protocol/zod';
 import { POISON_ATTRIBUTE, REDRIVE_COUNT_ATTRIBUTE } from '../../shared/queue-attributes';
 
 /**
@@ -28,10 +28,10 @@ export type RedriveQueue = (typeof REDRIVE_QUEUES)[number];
 
 export const redriveInputSchema = z.strictObject({
   /** @default 'fanout', the function's behaviour before the shard queue existed. */
-  queue: z.enum(REDRIVE_QUEUES).optional(),
-  maxMessages: z.number().int().min(1).max(10_000).default(100),
-  dryRun: z.boolean().default(false),
-  includePoison: z.boolean().default(false),
+  queue: z.optional(z.enum(REDRIVE_QUEUES)),
+  maxMessages: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(10_000)), 100),
+  dryRun: z._default(z.boolean(), false),
+  includePoison: z._default(z.boolean(), false),
 });
 export type RedriveInput = z.infer<typeof redriveInputSchema>;
 
