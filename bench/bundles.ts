@@ -10,12 +10,12 @@
  * `npm run bench bundles` runs it as a part of the bench, `npx tsx bench/bundles.ts` alone.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { FunctionBundlingProps } from '../lib/chat-function';
 import type { FunctionName } from '../lib/wiring';
-import { BUNDLE_BUDGET_BYTES, type BuiltBundle, buildBundles } from '../test/infra/bundles';
+import { BUNDLE_BUDGET_BYTES, type BuiltBundle, buildBundles, sdkRequiresOf } from '../test/infra/bundles';
 
 /** Loads of each bundle (and of a bare node) whose median is reported; runs are interleaved. */
 const RUNS = 9;
@@ -44,12 +44,6 @@ export interface BundleLoad {
 }
 
 const PRINT_CPU = 'const u=process.cpuUsage();process.stdout.write(String((u.user+u.system)/1000))';
-
-/** The AWS SDK packages a bundle requires from the runtime (none when the SDK is bundled). */
-export function sdkRequiresOf(file: string): string[] {
-  const found = readFileSync(file, 'utf8').matchAll(/require\("((?:@aws-sdk|@smithy)\/[^"]+)"\)/g);
-  return [...new Set(Array.from(found, (match) => match[1] ?? ''))].sort();
-}
 
 const requiring = (modules: string[]) =>
   `${modules.map((module) => `require(${JSON.stringify(module)});`).join('')}${PRINT_CPU}`;

@@ -5,10 +5,39 @@ import { App } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatBundling } from '../../lib/chat-function';
 import { ServerlessChatStack } from '../../lib/chat-stack';
-import { FUNCTIONS } from '../../lib/wiring';
-import { BUNDLE_BUDGET_BYTES, type BuiltBundle, buildBundles, functionEnvironments } from './bundles';
+import { FUNCTIONS, type FunctionWiring } from '../../lib/wiring';
+import {
+  BUNDLE_BUDGET_BYTES,
+  type BuiltBundle,
+  buildBundles,
+  functionEnvironments,
+  sdkRequiresOf,
+} from './bundles';
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+
+const SENDS: readonly (string | undefined)[] = ['send', 'consumeAndSend'];
+
+/**
+ * The SDK packages a function's wiring says it uses. A queue it only consumes as an event source needs
+ * no SQS client (Lambda receives and deletes); receiving a dead-letter queue by hand does.
+ */
+function sdkPackagesDeclared(wiring: FunctionWiring): string[] {
+  const sqs =
+    [wiring.fanoutQueue, wiring.deadLetterQueue, wiring.shardQueue].some((access) =>
+      SENDS.includes(access),
+    ) || wiring.shardDeadLetterQueue !== undefined;
+  return [
+    ...(Object.keys(wiring.tables).length > 0
+      ? ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb', '@aws-sdk/util-dynamodb']
+      : []),
+    ...(sqs ? ['@aws-sdk/client-sqs'] : []),
+    ...(wiring.managementApi ? ['@aws-sdk/client-apigatewaymanagementapi'] : []),
+    ...(wiring.attachments ? ['@aws-sdk/client-s3'] : []),
+    ...(wiring.attachments === 'sign' ? ['@aws-sdk/s3-presigned-post', '@aws-sdk/s3-request-presigner'] : []),
+    ...(wiring.eventBus ? ['@aws-sdk/client-eventbridge'] : []),
+  ].sort();
+}
 
 describe('Lambda bundles, built by the stack with its own esbuild settings', () => {
   const outdir = mkdtempSync(path.join(tmpdir(), 'chat-bundles-'));
@@ -46,6 +75,18 @@ describe('Lambda bundles, built by the stack with its own esbuild settings', () 
         expect(code, bundle.name).toContain('require("@aws-sdk/lib-dynamodb")');
       }
     }
+  });
+
+  it('requires exactly the SDK packages its wiring uses, so a cold start loads no other client', () => {
+    const required = Object.fromEntries(bundles.map((bundle) => [bundle.name, sdkRequiresOf(bundle.file)]));
+    const declared = Object.fromEntries(
+      bundles.map((bundle) => [bundle.name, sdkPackagesDeclared(FUNCTIONS[bundle.name])]),
+    );
+
+    // esbuild keeps every require of an external package a bundle reaches, used or not: a module that
+    // imports several clients (as shared/aws.ts once did) makes every function that reaches it load them all.
+    // Give each client its own module (shared/aws/) and keep imports of it off paths its non-users take.
+    expect(required).toEqual(declared);
   });
 
   it('ships no source map and sets no --enable-source-maps by default', () => {

@@ -3,7 +3,7 @@
  * on, so a bundle carries exactly the esbuild settings lib/chat-function.ts gives it. Shared by
  * test/infra/bundles.test.ts (sizes) and bench/bundles.ts (sizes and load times).
  */
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
@@ -62,6 +62,12 @@ export function buildBundles(outdir: string, props: ServerlessChatStackProps = {
     const file = path.join(path.resolve(outdir, asset.assetPath), 'index.js');
     return { name, file, bytes: statSync(file).size, environment: environments[name] };
   });
+}
+
+/** The AWS SDK packages a bundle requires from the runtime, sorted (none when the SDK is bundled). */
+export function sdkRequiresOf(file: string): string[] {
+  const found = readFileSync(file, 'utf8').matchAll(/require\("((?:@aws-sdk|@smithy)\/[^"]+)"\)/g);
+  return [...new Set(Array.from(found, (match) => match[1] ?? ''))].sort();
 }
 
 /** The ChatFunction the stack built for wiring row `name` (its construct id, as createFunctions names it). */
