@@ -2,12 +2,15 @@
  * `npm run bench [part...]`: measures the local runtime (real handlers, DynamoDB Local, fauxqs) on this
  * machine, then counts what each bill scenario makes AWS do and prices it (bench/bill.ts). Local
  * numbers show the code path's overhead and its behaviour under contention; they are not AWS latencies.
- * Parts: `latency`, `hot`, `subscribe` (a 2,000-socket room subscribing at once, bench/subscribe.ts),
- * `sustained-group` and `live-room` (issue 17's live targets, bench/live.ts; `--seconds N` and
- * `--tick MS` set them), `bundles` (the Lambda bundles' sizes and load times, bench/bundles.ts), each bill
- * scenario's id, or `bill` for all of them; none means everything.
+ * Parts: `latency`, `hot`, `subscribe` (a 2,000-socket room subscribing, 100 in flight or with
+ * `--all-at-once` all at once, bench/subscribe.ts), `sustained-group` and `live-room` (issue 17's live
+ * targets, bench/live.ts; `--seconds N` and `--tick MS` set them), `bundles` (the Lambda bundles' sizes
+ * and load times, bench/bundles.ts), each bill scenario's id, or `bill` for all of them; none means
+ * everything. `--concurrency N` (or `off`) sets the local runtime's invocations of each function at once
+ * (local/admission.ts).
  */
 
+import { parseConcurrency } from '../local/admission';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime';
 import { LIMITS } from '../shared/limits';
 import { ChatClient } from '../test/e2e/chat-client';
@@ -19,7 +22,7 @@ import { instrument } from './instrument';
 import { LIVE_PARTS, liveOptions, measureLive } from './live';
 import { BillMeter } from './meter';
 import { SCENARIOS, type Scenario } from './scenarios';
-import { measureSubscribe, percentile } from './subscribe';
+import { measureSubscribe, percentile, subscribeOptions } from './subscribe';
 
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 
@@ -47,9 +50,24 @@ function selectParts(args: string[]): { measurements: Set<string>; scenarios: Sc
   };
 }
 
+/**
+ * `--concurrency N` (or `off`): the local runtime's invocations of each function at once
+ * (LocalRuntimeOptions.functionConcurrency), taken out of `args`.
+ */
+function concurrencyFlag(args: string[]): { value: number | undefined; rest: string[] } {
+  const at = args.indexOf('--concurrency');
+  if (at === -1) return { value: undefined, rest: args };
+  return {
+    value: parseConcurrency(args[at + 1]),
+    rest: args.filter((_, i) => i !== at && i !== at + 1),
+  };
+}
+
 async function main(): Promise<void> {
   const live = liveOptions(process.argv.slice(2));
-  const parts = selectParts(live.rest);
+  const subscribe = subscribeOptions(live.rest);
+  const concurrency = concurrencyFlag(subscribe.rest);
+  const parts = selectParts(concurrency.rest);
   const started = performance.now();
   const timeouts: string[] = [];
   // Functions log at INFO and publish EMF metrics, as deployed: the bill counts their log bytes, and
@@ -58,6 +76,7 @@ async function main(): Promise<void> {
   const meter = new BillMeter();
   const instrumentation = instrument(meter);
   const runtime = await startLocalRuntime({
+    ...(concurrency.value === undefined ? {} : { functionConcurrency: concurrency.value }),
     logLevel: 'INFO',
     onLog: (line) => {
       if (line.includes('timed out')) timeouts.push(line);
@@ -72,7 +91,7 @@ async function main(): Promise<void> {
     }
     if (parts.measurements.has('latency')) await measureLatency(runtime, rows);
     if (parts.measurements.has('hot')) await measureHotConversation(runtime, rows, timeouts);
-    if (parts.measurements.has('subscribe')) await measureSubscribe(runtime, rows);
+    if (parts.measurements.has('subscribe')) await measureSubscribe(runtime, rows, subscribe.options);
     await measureLive(runtime, parts.measurements, live.options, rows);
     const width = Math.max(...rows.map(([name]) => name.length));
     console.log('\nMeasured on this machine (local runtime, real handlers):\n');

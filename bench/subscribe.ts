@@ -24,13 +24,26 @@ export const percentile = (values: number[], p: number): number => {
 };
 
 /**
- * Subscribes in flight at once: each socket subscribes as soon as one of these finishes. All 2,000 at
- * once (measured 2026-12-07 at load average 17–26: 34,230 `busy` answers, 1,929 never acked after 20
- * attempts) advance together through DynamoDB Local, every one misses the function's 9 s deadline, and
- * their resends keep it saturated: the local runtime has no admission control, where Lambda and DynamoDB
- * on AWS scale out.
+ * Subscribes in flight at once: each socket subscribes as soon as one of these finishes. `--all-at-once`
+ * sends every socket's subscribe at the same moment instead. Before the local runtime had admission
+ * control (local/admission.ts), all 2,000 at once (measured 2026-12-07 at load average 17–26: 34,230
+ * `busy` answers, 1,929 never acked after 20 attempts) advanced together through DynamoDB Local, every
+ * one missed the function's 9 s deadline, and their resends kept it saturated.
  */
 const IN_FLIGHT = 100;
+
+/** The subscribe part's flags: `--all-at-once`. */
+export interface SubscribeOptions {
+  allAtOnce: boolean;
+}
+
+/** Takes the subscribe part's flags out of `args`; `rest` is what is left for the other parts. */
+export function subscribeOptions(args: string[]): { options: SubscribeOptions; rest: string[] } {
+  return {
+    options: { allAtOnce: args.includes('--all-at-once') },
+    rest: args.filter((arg) => arg !== '--all-at-once'),
+  };
+}
 
 /** AWS requests by function, then by `Service.Operation`, while `work` runs. */
 async function countRequests(work: () => Promise<void>): Promise<Record<string, Record<string, number>>> {
@@ -84,8 +97,15 @@ async function basePartitionSize(runtime: LocalRuntime, conversationId: string):
   return count;
 }
 
-/** Subscribes the room audience's every socket, IN_FLIGHT at a time, and adds its rows to `rows`. */
-export async function measureSubscribe(runtime: LocalRuntime, rows: [string, string][]): Promise<void> {
+/**
+ * Subscribes the room audience's every socket, IN_FLIGHT at a time or all at once, and adds its rows to
+ * `rows`.
+ */
+export async function measureSubscribe(
+  runtime: LocalRuntime,
+  rows: [string, string][],
+  options: SubscribeOptions = { allAtOnce: false },
+): Promise<void> {
   const connect = async (userId: string) => ChatClient.connect(await runtime.connectUrl(userId));
   const audience = await gatherAudience(
     { runtime, connect },
@@ -105,9 +125,10 @@ export async function measureSubscribe(runtime: LocalRuntime, rows: [string, str
     const loadBefore = loadavg()[0] ?? Number.NaN;
     const started = performance.now();
     let next = 0;
+    const inFlight = options.allAtOnce ? sockets.length : IN_FLIGHT;
     const calls = await countRequests(async () => {
       await Promise.all(
-        Array.from({ length: IN_FLIGHT }, async () => {
+        Array.from({ length: inFlight }, async () => {
           for (let socket = sockets[next++]; socket !== undefined; socket = sockets[next++]) {
             const t0 = performance.now();
             try {
@@ -124,7 +145,7 @@ export async function measureSubscribe(runtime: LocalRuntime, rows: [string, str
     const loadAfter = loadavg()[0] ?? Number.NaN;
     const n = sockets.length.toLocaleString('en-US');
     rows.push([
-      `${n} sockets subscribe to one room, ${IN_FLIGHT} at a time (${audience.members.length} members × ${ROOM_SOCKETS_PER_MEMBER})`,
+      `${n} sockets subscribe to one room, ${options.allAtOnce ? 'all at once' : `${IN_FLIGHT} at a time`} (${audience.members.length} members × ${ROOM_SOCKETS_PER_MEMBER})`,
       `${(elapsedMs / 1000).toFixed(1)} s first subscribe → last ack (${(sockets.length / (elapsedMs / 1000)).toFixed(0)}/s); load average ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)}`,
     ]);
     rows.push([

@@ -8,8 +8,15 @@ import { DEFAULT_TIMEOUT_SECONDS, type FunctionWiring } from '../lib/wiring';
 import { ENV } from '../shared/env';
 import { runInvocation } from '../shared/invocation';
 import { TABLE_ENV, type TableName, type TableNames } from '../shared/tables';
+import { Admission, DEFAULT_LOCAL_CONCURRENCY } from './admission';
 
-export type Invoke = (event: unknown) => Promise<unknown>;
+/** What a caller may pass with an invocation. */
+export interface InvokeOptions {
+  /** Aborted when the caller gives up (API Gateway's integration timeout): a waiting invocation never runs. */
+  signal?: AbortSignal;
+}
+
+export type Invoke = (event: unknown, options?: InvokeOptions) => Promise<unknown>;
 
 /** Physical resources a function's environment points at, as the stack would pass them. */
 export interface ResourceValues {
@@ -82,6 +89,9 @@ function lambdaContext(name: string, timeoutMs: number, memoryMiB: number) {
 
 type Handler = (event: unknown, context: unknown) => Promise<unknown>;
 
+/** A wait for a slot at least this long is told in the invocation's log line. */
+const QUEUED_LOG_MS = 100;
+
 export class FunctionTimeoutError extends Error {
   override readonly name = 'FunctionTimeoutError';
   constructor(functionName: string, seconds: number) {
@@ -123,9 +133,22 @@ function outcomeOf(result: unknown): string {
 }
 
 export interface LocalFunctions {
-  /** Invokes a function by wiring name, with its timeout; `trigger` names what invoked it, for the log. */
-  invoke(name: string, event: unknown, trigger?: string): Promise<unknown>;
+  /**
+   * Invokes a function by wiring name, with its timeout, once one of its slots is free; `trigger` names
+   * what invoked it, for the log.
+   */
+  invoke(name: string, event: unknown, trigger?: string, options?: InvokeOptions): Promise<unknown>;
   invoker(name: string, trigger?: string): Invoke;
+}
+
+export interface LoadFunctionsOptions {
+  root: string;
+  onLog: (line: string) => void;
+  /**
+   * Invocations of each function that run at once; the others wait in arrival order (local/admission.ts).
+   * Infinity lets every invocation run at once. @default DEFAULT_LOCAL_CONCURRENCY
+   */
+  concurrency?: number;
 }
 
 /**
@@ -134,18 +157,41 @@ export interface LocalFunctions {
  */
 export async function loadFunctions(
   functions: Record<string, FunctionWiring>,
-  options: { root: string; onLog: (line: string) => void },
+  options: LoadFunctionsOptions,
 ): Promise<LocalFunctions> {
   const handlers = new Map<string, Handler>();
+  const admissions = new Map<string, Admission>();
   for (const [name, wiring] of Object.entries(functions)) {
     const module = (await import(path.resolve(options.root, wiring.entry))) as { handler?: unknown };
     if (typeof module.handler !== 'function') {
       throw new Error(`${wiring.entry} does not export a handler function (function ${name})`);
     }
     handlers.set(name, module.handler as Handler);
+    admissions.set(name, new Admission(name, options.concurrency ?? DEFAULT_LOCAL_CONCURRENCY));
   }
 
-  const invoke = async (name: string, event: unknown, trigger = name): Promise<unknown> => {
+  const invoke = async (
+    name: string,
+    event: unknown,
+    trigger = name,
+    invokeOptions: InvokeOptions = {},
+  ): Promise<unknown> => {
+    const admission = admissions.get(name);
+    if (admission === undefined) throw new Error(`No local function named ${name}`);
+    const arrived = performance.now();
+    // As on Lambda, the timeout and the context's remaining time start when the invocation does.
+    return admission.run(
+      () => runAdmitted(name, event, trigger, performance.now() - arrived),
+      invokeOptions.signal,
+    );
+  };
+
+  const runAdmitted = async (
+    name: string,
+    event: unknown,
+    trigger: string,
+    waitedMs: number,
+  ): Promise<unknown> => {
     const handler = handlers.get(name);
     const wiring = functions[name];
     if (handler === undefined || wiring === undefined) throw new Error(`No local function named ${name}`);
@@ -164,7 +210,8 @@ export async function loadFunctions(
     });
     const line = (outcome: string) =>
       `${name.padEnd(13)} ${trigger.padEnd(20)} ${subjectOf(event).padEnd(16)} ` +
-      `${`${Math.round(performance.now() - started)} ms`.padStart(7)}  ${outcome}`;
+      `${`${Math.round(performance.now() - started)} ms`.padStart(7)}  ${outcome}` +
+      (waitedMs >= QUEUED_LOG_MS ? ` (waited ${Math.round(waitedMs)} ms for a slot)` : '');
     try {
       const running = runInvocation({ functionName: name, signal: stop.signal }, () =>
         handler(event, lambdaContext(name, seconds * 1000, memoryMiB)),
@@ -190,5 +237,8 @@ export async function loadFunctions(
     }
   };
 
-  return { invoke, invoker: (name, trigger) => (event) => invoke(name, event, trigger) };
+  return {
+    invoke,
+    invoker: (name, trigger) => (event, invokeOptions) => invoke(name, event, trigger, invokeOptions),
+  };
 }

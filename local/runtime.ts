@@ -97,6 +97,13 @@ export interface LocalRuntimeOptions {
    * its own key, local/services.ts `namespaceAccessKey`).
    */
   sharedDynamoDb?: SharedDynamoDb;
+  /**
+   * Invocations of each function that run at once; the others wait in arrival order, and each one's
+   * timeout starts when it runs (local/admission.ts). Lambda instead runs each invocation in an
+   * environment of its own and throttles past the account's concurrency. Infinity turns it off.
+   * @default DEFAULT_LOCAL_CONCURRENCY (16)
+   */
+  functionConcurrency?: number;
   onLog?: (line: string) => void;
 }
 
@@ -238,11 +245,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     let functions: LocalFunctions | undefined;
     let webSocketUrl = '';
     const lazy: Pick<LocalFunctions, 'invoker' | 'invoke'> = {
-      invoke: (name, event, trigger) => {
+      invoke: (name, event, trigger, invokeOptions) => {
         if (functions === undefined) throw new Error('The local functions are still loading');
-        return functions.invoke(name, event, trigger);
+        return functions.invoke(name, event, trigger, invokeOptions);
       },
-      invoker: (name, trigger) => (event) => lazy.invoke(name, event, trigger),
+      invoker: (name, trigger) => (event, invokeOptions) => lazy.invoke(name, event, trigger, invokeOptions),
     };
     const { assets, bundleBytes } = await webPage;
     const eventBus = createLocalEventBus(`${prefix}-chat-offline`);
@@ -300,7 +307,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
       ...Object.assign({}, ...Object.values(wiring.functions).map((fn) => environmentFor(fn, values))),
     });
-    functions = await loadFunctions(wiring.functions, { root: ROOT, onLog: log });
+    functions = await loadFunctions(wiring.functions, {
+      root: ROOT,
+      onLog: log,
+      ...(options.functionConcurrency === undefined ? {} : { concurrency: options.functionConcurrency }),
+    });
 
     const eventSource: SqsEventSource = startSqsEventSource({
       sqs,

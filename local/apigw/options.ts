@@ -1,7 +1,10 @@
 /** What `startWebSocketApi` takes and gives back, and the defaults it fills in. */
 
-/** Invokes a function with an event and resolves with its result (structurally local/functions.ts's). */
-export type Invoke = (event: unknown) => Promise<unknown>;
+/**
+ * Invokes a function with an event and resolves with its result (structurally local/functions.ts's).
+ * `signal` is aborted when API Gateway stops waiting for it: an invocation not started by then never runs.
+ */
+export type Invoke = (event: unknown, options?: { signal?: AbortSignal }) => Promise<unknown>;
 
 export interface WebSocketApiOptions {
   /** 0 picks any free port. @default 0 */
@@ -22,6 +25,12 @@ export interface WebSocketApiOptions {
   idleTimeoutMs?: number;
   /** Closes (1001) every connection this long after it opened. @default 7200000 */
   maxConnectionMs?: number;
+  /**
+   * How long a message route's integration may take, from the frame's arrival: past it the client gets
+   * `{"message":"Endpoint request timed out",…}` and the integration's answer, when it comes, is dropped.
+   * @default 29000
+   */
+  integrationTimeoutMs?: number;
   /** A larger client frame (one fragment of a message) closes the socket with 1009. @default 32768 */
   maxFrameBytes?: number;
   /**
@@ -60,6 +69,7 @@ export const DEFAULTS = {
   routeSelectionExpression: '$request.body.action',
   idleTimeoutMs: 10 * 60 * 1000,
   maxConnectionMs: 2 * 60 * 60 * 1000,
+  integrationTimeoutMs: 29_000,
   maxFrameBytes: 32 * 1024,
   maxMessageBytes: 128 * 1024,
 };

@@ -39,6 +39,25 @@ function selectRoute(emulator: Emulator, body: string): string | undefined {
   return routes.$default ? '$default' : undefined;
 }
 
+const TIMED_OUT = Symbol('timed out');
+
+/**
+ * Resolves with TIMED_OUT after `ms` and aborts `gaveUp`, unless the invocation settles first (then
+ * `gaveUp` is aborted to clear the timer, which no longer matters to a started invocation).
+ */
+function integrationTimeout(ms: number, gaveUp: AbortController): Promise<typeof TIMED_OUT> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(
+      () => {
+        gaveUp.abort();
+        resolve(TIMED_OUT);
+      },
+      Math.max(0, ms),
+    );
+    gaveUp.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+  });
+}
+
 async function dispatch(emulator: Emulator, connection: Connection, body: string): Promise<void> {
   const { api, log, settings } = emulator;
   const { connectionId } = connection.info;
@@ -51,8 +70,26 @@ async function dispatch(emulator: Emulator, connection: Connection, body: string
     return;
   }
   const event = messageEvent(api, connection.info, routeKey, body, started);
+  const gaveUp = new AbortController();
   try {
-    const result = await route.invoke(event);
+    const invocation = route.invoke(event, { signal: gaveUp.signal });
+    // Its answer, or failure, after the integration timeout goes nowhere, as on AWS.
+    invocation.catch(() => undefined);
+    const result = await Promise.race([
+      invocation,
+      integrationTimeout(settings.integrationTimeoutMs - (Date.now() - started), gaveUp),
+    ]);
+    if (result === TIMED_OUT) {
+      const { requestId } = event.requestContext;
+      sendFrame(
+        connection,
+        JSON.stringify({ message: 'Endpoint request timed out', connectionId, requestId }),
+      );
+      log(
+        `MESSAGE    ${connectionId} ${routeKey} → Endpoint request timed out after ${Date.now() - started} ms`,
+      );
+      return;
+    }
     const reply =
       route.twoWay && isRecord(result) && typeof result.body === 'string' ? result.body : undefined;
     if (reply !== undefined) sendFrame(connection, reply);
@@ -66,6 +103,8 @@ async function dispatch(emulator: Emulator, connection: Connection, body: string
     const { requestId } = event.requestContext;
     sendFrame(connection, JSON.stringify({ message: 'Internal server error', connectionId, requestId }));
     log(`MESSAGE    ${connectionId} ${routeKey} → failed: ${errorMessage(err)}`);
+  } finally {
+    gaveUp.abort();
   }
 }
 
