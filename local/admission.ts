@@ -3,7 +3,9 @@
  * invocation at a time and concurrency scales out, so no invocation is slowed by the others. Locally
  * every invocation shares one Node process and one DynamoDB Local: a crowd let in all at once advances
  * together, misses its deadlines and answers `busy`. So each function runs at most a few invocations at
- * once and the others wait their turn, in arrival order.
+ * once and the others wait their turn, in arrival order. Unlike shared/admission.ts (the send's gate in
+ * the handler, which answers `busy` past a wait budget), nothing here refuses: it stands for Lambda
+ * scaling out, and a waiting frame ends only when API Gateway stops waiting for it.
  */
 
 /**

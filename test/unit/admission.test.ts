@@ -1,79 +1,70 @@
-/** The local runtime's admission control (local/admission.ts) and the bench's flags for it. */
-import { describe, expect, it } from 'vitest';
-import { subscribeOptions } from '../../bench/subscribe';
-import { Admission, AdmissionAbandonedError, parseConcurrency } from '../../local/admission';
-import { deferred } from '../support/deferred';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AdmissionGate } from '../../shared/admission';
 
-describe('Admission', () => {
-  it('runs at most its limit at once and lets the others in, in arrival order', async () => {
-    // Prepare
-    const admission = new Admission('fn', 2);
-    const gates = Array.from({ length: 5 }, () => deferred<void>());
-    const started: number[] = [];
-    let running = 0;
-    let most = 0;
-
-    // Act
-    const runs = gates.map((gate, i) =>
-      admission.run(async () => {
-        started.push(i);
-        most = Math.max(most, ++running);
-        await gate.promise;
-        running--;
-      }),
-    );
-    await expect.poll(() => started).toEqual([0, 1]);
-    expect(admission.queued).toBe(3);
-    for (const gate of [gates[1], gates[0], gates[2], gates[3], gates[4]]) gate?.resolve();
-    await Promise.all(runs);
-
-    // Assess
-    expect(started).toEqual([0, 1, 2, 3, 4]);
-    expect(most).toBe(2);
-    expect(admission.queued).toBe(0);
-  });
-
-  it('takes a waiting run out of the line when its signal aborts, and never runs it', async () => {
-    // Prepare
-    const admission = new Admission('fn', 1);
-    const gate = deferred<void>();
-    const first = admission.run(() => gate.promise);
-    const giveUp = new AbortController();
-    let ran = false;
-
-    // Act
-    const abandoned = admission.run(async () => {
-      ran = true;
-    }, giveUp.signal);
-    giveUp.abort();
-
-    // Assess
-    await expect(abandoned).rejects.toBeInstanceOf(AdmissionAbandonedError);
-    expect(admission.queued).toBe(0);
-    gate.resolve();
-    await first;
-    await admission.run(async () => undefined);
-    expect(ran).toBe(false);
-  });
-
-  it('refuses a limit below 1', () => {
-    expect(() => new Admission('fn', 0)).toThrow(/at least 1/);
-  });
+beforeEach(() => {
+  vi.useFakeTimers();
 });
 
-describe('the concurrency and subscribe flags', () => {
-  it('reads a whole number or off, and refuses anything else', () => {
-    expect(parseConcurrency('8')).toBe(8);
-    expect(parseConcurrency('off')).toBe(Number.POSITIVE_INFINITY);
-    for (const bad of ['0', '2.5', 'many', undefined])
-      expect(() => parseConcurrency(bad)).toThrow(/whole number/);
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('AdmissionGate', () => {
+  it('admits up to maxInFlight at once and the next waiter, in arrival order, as soon as a place is given back', async () => {
+    // Prepare
+    const gate = new AdmissionGate({ maxInFlight: 2 });
+    const first = await gate.enter(1_000);
+    await gate.enter(1_000);
+    const order: string[] = [];
+    const third = gate.enter(1_000).then(() => order.push('third'));
+    void gate.enter(1_000).then(() => order.push('fourth'));
+
+    // Act
+    first();
+    first();
+    await third;
+
+    // Assess: giving a place back twice frees it once, so the fourth still waits.
+    expect(order).toEqual(['third']);
+    expect(gate.load()).toEqual({ inFlight: 2, waiting: 1 });
   });
 
-  it('takes --all-at-once out of the bench arguments', () => {
-    expect(subscribeOptions(['subscribe', '--all-at-once'])).toEqual({
-      options: { allAtOnce: true },
-      rest: ['subscribe'],
-    });
-    expect(subscribeOptions(['subscribe']).options.allAtOnce).toBe(false);
+  it.each([
+    [0.5, 1_050],
+    [0.25, 525],
+  ])(
+    'refuses a waiter with busy and retryAfterMs = random (%s) × the time the queue ahead needs to drain',
+    async (random, retryAfterMs) => {
+      // Prepare: one place, held; 20 patient waiters; a place is held 100 ms on average so far.
+      const gate = new AdmissionGate({ maxInFlight: 1, random: () => random });
+      await gate.enter(1_000);
+      for (let i = 0; i < 20; i++) void gate.enter(60_000).catch(() => undefined);
+
+      // Act
+      const impatient = gate.enter(2_500);
+      const refused = expect(impatient).rejects.toMatchObject({
+        code: 'busy',
+        retryable: true,
+        retryAfterMs,
+      });
+      await vi.advanceTimersByTimeAsync(2_500);
+
+      // Assess: (20 waiting + 1 in flight) × 100 ms / 1 place = 2,100 ms to drain.
+      await refused;
+      expect(gate.load()).toEqual({ inFlight: 1, waiting: 20 });
+    },
+  );
+
+  it('refuses at once, without queueing, when there is no time to wait', async () => {
+    // Prepare
+    const gate = new AdmissionGate({ maxInFlight: 1 });
+    await gate.enter(1_000);
+
+    // Act
+    const attempt = gate.enter(0);
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ code: 'busy' });
+    expect(gate.load()).toEqual({ inFlight: 1, waiting: 0 });
   });
 });
