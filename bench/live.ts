@@ -57,8 +57,17 @@ export async function measureLive(
   options: LiveOptions,
   rows: [string, string][],
 ): Promise<void> {
-  if (parts.has('sustained-group')) await measureSustainedGroup(runtime, options, rows);
-  if (parts.has('live-room')) await measureLiveRoom(runtime, options, rows);
+  for (const [part, measure] of [
+    ['sustained-group', measureSustainedGroup],
+    ['live-room', measureLiveRoom],
+  ] as const) {
+    if (!parts.has(part)) continue;
+    const own: [string, string][] = [];
+    await measure(runtime, options, own);
+    // Each part takes minutes: its rows are on the terminal as soon as it ends, and again with the others.
+    for (const [name, value] of own) console.log(`  ${name}: ${value}`);
+    rows.push(...own);
+  }
 }
 
 const GROUP_MEMBERS = 100;
