@@ -9,7 +9,10 @@ import { frameRates, sendToScreen } from '../../bench/live-measure';
 
 describe('the live parts’ flags', () => {
   it('default to 30 s and a 250 ms tick, and leave the parts to the bench', () => {
-    expect(liveOptions(['live-room'])).toEqual({ options: { seconds: 30, tickMs: 250 }, rest: ['live-room'] });
+    expect(liveOptions(['live-room'])).toEqual({
+      options: { seconds: 30, tickMs: 250 },
+      rest: ['live-room'],
+    });
   });
 
   it('take --seconds and --tick wherever they stand', () => {
