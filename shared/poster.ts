@@ -134,6 +134,9 @@ export function createDisconnector(client: Pick<ApiGatewayManagementApiClient, '
   };
 }
 
+/** Sockets a management client may open: more than the posts any process has in flight. */
+export const MAX_SOCKETS = 1_000;
+
 /**
  * A management API client for the given endpoint (the stage callback URL, or the local emulator).
  * The SDK's own retries are off because {@link postToConnection} retries with its own bounded policy;
@@ -146,7 +149,16 @@ export function createManagementClient(
   const client = new ApiGatewayManagementApiClient({
     endpoint,
     maxAttempts: 1,
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: timeoutMs, throwOnRequestTimeout: true },
+    requestHandler: {
+      connectionTimeout: 1_000,
+      requestTimeout: timeoutMs,
+      throwOnRequestTimeout: true,
+      // The SDK's pool keeps 50 sockets, and a post waiting for one spends its timeouts waiting. On Lambda an
+      // environment runs one invocation (at most 50 posts at once); the local runtime runs every invocation of
+      // a function in one process, sharing this module's client, so the pool must not be what they wait for.
+      httpAgent: { maxSockets: MAX_SOCKETS },
+      httpsAgent: { maxSockets: MAX_SOCKETS },
+    },
   });
   client.middlewareStack.add(invocationGuard(), INVOCATION_GUARD_STEP);
   return client;

@@ -452,6 +452,27 @@ describe('fan-out of one message', () => {
     expect(peak).toBe(4);
     expect(posted.sort()).toEqual([...connections].sort());
   });
+
+  it('posts to 50 connections at once by default, so a 100-member group is posted in two rounds', async () => {
+    // Prepare
+    const connections = Array.from({ length: 100 }, (_, i) => `conn-${i}`);
+    givenSubscriptions({ 'conv-a': connections });
+    let inFlight = 0;
+    let peak = 0;
+    const post = async (): Promise<PostResult> => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((resolve) => setImmediate(resolve));
+      inFlight--;
+      return { status: 'delivered', attempts: 1 };
+    };
+
+    // Act
+    await processRecord(makeDeps({ post }), messageRecord(message('conv-a', 1), 'm1'));
+
+    // Assess
+    expect(peak).toBe(50);
+  });
 });
 
 describe('fan-out of a FIFO batch', () => {
