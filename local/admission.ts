@@ -12,7 +12,7 @@
  * Invocations of one function that run at once, by default. Measured on the 2,000-socket subscribe and
  * the hot conversation's burst (docs/measured.md, "Local admission control").
  */
-export const DEFAULT_LOCAL_CONCURRENCY = 16;
+export const DEFAULT_LOCAL_CONCURRENCY = 64;
 
 /** A cap from the command line or the environment: a whole number of at least 1, or `off` (no cap). */
 export function parseConcurrency(text: string | undefined): number {

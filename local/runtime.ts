@@ -101,7 +101,7 @@ export interface LocalRuntimeOptions {
    * Invocations of each function that run at once; the others wait in arrival order, and each one's
    * timeout starts when it runs (local/admission.ts). Lambda instead runs each invocation in an
    * environment of its own and throttles past the account's concurrency. Infinity turns it off.
-   * @default DEFAULT_LOCAL_CONCURRENCY (16)
+   * @default DEFAULT_LOCAL_CONCURRENCY (64)
    */
   functionConcurrency?: number;
   onLog?: (line: string) => void;
