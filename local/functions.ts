@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
+import { InvokeStore, InvokeStoreBase } from '@aws/lambda-invoke-store';
 import { DEFAULT_TIMEOUT_SECONDS, type FunctionWiring } from '../lib/wiring';
 import { ENV } from '../shared/env';
 import { runInvocation } from '../shared/invocation';
@@ -152,6 +153,31 @@ export interface LoadFunctionsOptions {
 }
 
 /**
+ * The store that makes each invocation's Powertools state (log keys, Lambda context, stored metrics) its
+ * own. On Lambda an environment runs one invocation at a time, so a handler's module-scope logger holds
+ * one invocation's keys; here the invocations of a function share one module. Lambda's runtime for
+ * environments that do run several at once (Managed Instances) sets AWS_LAMBDA_MAX_CONCURRENCY and runs
+ * each invocation in a context of this store, which Powertools reads; the local runtime does the same,
+ * so the handlers stay as deployed. It is created when this module loads, as the runtime creates it
+ * before any code runs: the AWS SDK's first request would otherwise create the process-wide store in
+ * its one-invocation kind, which keeps a single context for all.
+ */
+const invokeStoreCreated = InvokeStore.getInstanceAsync(true);
+
+/** The store, once Powertools knows that invocations run at once (it reads only that the variable is set). */
+async function concurrentInvokeStore(concurrency: number): Promise<InvokeStoreBase> {
+  const store = await invokeStoreCreated;
+  if (store.constructor.name !== 'InvokeStoreMulti') {
+    throw new Error(
+      'An AWS SDK call made before local/functions.ts was imported created the InvokeStore for one ' +
+        'invocation at a time: import local/functions.ts first',
+    );
+  }
+  process.env.AWS_LAMBDA_MAX_CONCURRENCY = String(concurrency);
+  return store;
+}
+
+/**
  * Imports every handler named in `functions`. Call it after process.env holds the environment, because
  * handlers read their variables once, at module load, exactly as on a Lambda cold start.
  */
@@ -159,6 +185,8 @@ export async function loadFunctions(
   functions: Record<string, FunctionWiring>,
   options: LoadFunctionsOptions,
 ): Promise<LocalFunctions> {
+  const concurrency = options.concurrency ?? DEFAULT_LOCAL_CONCURRENCY;
+  const invokeStore = await concurrentInvokeStore(concurrency);
   const handlers = new Map<string, Handler>();
   const admissions = new Map<string, Admission>();
   for (const [name, wiring] of Object.entries(functions)) {
@@ -167,7 +195,7 @@ export async function loadFunctions(
       throw new Error(`${wiring.entry} does not export a handler function (function ${name})`);
     }
     handlers.set(name, module.handler as Handler);
-    admissions.set(name, new Admission(name, options.concurrency ?? DEFAULT_LOCAL_CONCURRENCY));
+    admissions.set(name, new Admission(name, concurrency));
   }
 
   const invoke = async (
@@ -213,8 +241,10 @@ export async function loadFunctions(
       `${`${Math.round(performance.now() - started)} ms`.padStart(7)}  ${outcome}` +
       (waitedMs >= QUEUED_LOG_MS ? ` (waited ${Math.round(waitedMs)} ms for a slot)` : '');
     try {
-      const running = runInvocation({ functionName: name, signal: stop.signal }, () =>
-        handler(event, lambdaContext(name, seconds * 1000, memoryMiB)),
+      const context = lambdaContext(name, seconds * 1000, memoryMiB);
+      const running = invokeStore.run(
+        { [InvokeStoreBase.PROTECTED_KEYS.REQUEST_ID]: context.awsRequestId },
+        () => runInvocation({ functionName: name, signal: stop.signal }, () => handler(event, context)),
       );
       // The stopped invocation's own rejection is expected; it must not surface as unhandled.
       running.catch(() => undefined);
