@@ -1,21 +1,14 @@
 /**
- * What every browser test file shares: Debian's Chromium through playwright-core, launched once per
- * file, and the page of a signed-in user. The local runtime is the file's own (useLocalRuntime).
+ * What every browser test file shares: a Chromium through playwright-core (found by find-chromium.ts),
+ * launched once per file, and the page of a signed-in user. The local runtime is the file's own
+ * (useLocalRuntime).
  */
-import { existsSync } from 'node:fs';
-import {
-  type Browser,
-  type BrowserContext,
-  type BrowserContextOptions,
-  chromium,
-  type Page,
-} from 'playwright-core';
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import WebSocket from 'ws';
 import { type ChatClient, connect } from '../../client';
 import type { LocalRuntime } from '../../local/runtime';
-
-const CHROMIUM = '/usr/bin/chromium';
+import { launchChromium } from './find-chromium';
 
 /** Browser round trips through the local runtime take milliseconds; a slow CI machine gets room. */
 export const patiently = { timeout: 30_000, interval: 100 };
@@ -44,9 +37,7 @@ export function useBrowser(runtime: () => LocalRuntime): BrowserFixture {
   let launched: Browser | undefined;
   const pageProblems: string[] = [];
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does it on CI)`);
-    launched = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    launched = await launchChromium();
   });
   afterAll(async () => {
     await launched?.close();
