@@ -79,7 +79,12 @@ export async function prepareDynamoDbLocalLauncher(): Promise<DynamoDbLocalLaunc
   return launcher;
 }
 
-/** Runs DynamoDB Local in memory through the launcher, listening on `host:port`. */
+/**
+ * Runs DynamoDB Local in memory through the launcher, listening on `host:port`. Its stdin is a pipe only
+ * this process holds (Node opens its own end close-on-exec, so no other child inherits it): when this
+ * process ends, however it ends, the launcher reads end of file and exits, even from a process group of
+ * its own that no terminal signal reaches.
+ */
 export function spawnDynamoDbLocal(
   launcher: DynamoDbLocalLauncher,
   host: string,
@@ -99,6 +104,6 @@ export function spawnDynamoDbLocal(
       String(port),
     ],
     // It writes a telemetry id file into its working directory: node_modules, not the repository.
-    { cwd: path.dirname(launcher.jar), stdio: 'pipe', detached: ownProcessGroup },
+    { cwd: path.dirname(launcher.jar), stdio: ['pipe', 'pipe', 'pipe'], detached: ownProcessGroup },
   );
 }

@@ -58,8 +58,8 @@ export function assertJavaAvailable(run: () => JavaVersionRun = runJavaVersion):
   }
 }
 
-/** A port nobody listens on right now, from the OS. */
-async function freePort(): Promise<number> {
+/** A port nobody listens on right now on loopback, from the OS. */
+export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, LOOPBACK_HOST);
   await once(server, 'listening');
@@ -95,8 +95,8 @@ export interface DynamoDbLocalOptions {
   stopGraceMs?: number;
   /**
    * Runs Java in a process group of its own, so a terminal's Ctrl-C reaches only the parent, which then
-   * stops it in its turn. Only for a parent that handles SIGINT and SIGTERM: Java started this way
-   * outlives a parent that a signal kills outright.
+   * stops it in its turn. A parent killed outright still takes Java with it: Java exits when its stdin,
+   * a pipe only the parent holds, closes (local/dynamodb-local.ts).
    * @default false
    */
   ownProcessGroup?: boolean;
@@ -148,7 +148,8 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     spawnError = err;
   });
   const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // If the parent exits without stop(), a synchronous kill is all an 'exit' hook can still do.
+  // If the parent exits without stop(), a synchronous kill is all an 'exit' hook can still do (and
+  // Java's stdin closes anyway, for a parent that ends with no hook at all).
   const killOnExit = (): void => {
     child.kill('SIGKILL');
   };

@@ -49,8 +49,8 @@ async function main(): Promise<void> {
     SQS_PORT: port('SQS_PORT', 9324),
   };
   await assertPortsFree(ports);
-  // DynamoDB Local runs in a process group of its own (below), so a Ctrl-C while it starts must still
-  // end it: exiting fires the 'exit' hook that kills it.
+  // A signal while it starts ends the start at once; DynamoDB Local, in a process group of its own
+  // (below), ends with this process whatever way it ends (local/dynamodb-local.ts).
   const interruptedWhileStarting = () => {
     console.log('\nInterrupted while starting.');
     process.exit(130);
@@ -120,8 +120,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
-  // Only now: with no listener at all, even for an instant, a signal would kill the process outright and
-  // leave DynamoDB Local, in its own process group, running.
+  // Only now: with no listener at all, even for an instant, a signal would end the process without
+  // running the $disconnect handlers of the sockets still open.
   process.off('SIGINT', interruptedWhileStarting);
   process.off('SIGTERM', interruptedWhileStarting);
 }
