@@ -37,12 +37,21 @@ describe('edit and delete through the local runtime', () => {
       { seq: 1, body: 'see you at 6 🕕', editedAt: edited.editedAt, version: 1 },
       { seq: 2, body: 'oops, wrong chat' },
     ]);
+    // Each change after the message it changes, the messages in seq order. Message 2 and the edit of 1 may
+    // come in one `batch` frame, which holds its pushes in seq order: edited:1 then message:2.
     await expect
       .poll(() => pushes(bob, conversationId).map((frame) => `${frame.type}:${frame.seq}`), {
         timeout: 10_000,
       })
-      .toEqual(['message:1', 'message:2', 'edited:1', 'deleted:2']);
-    const [, , editFrame, deleteFrame] = pushes(bob, conversationId);
+      .toSatisfy(
+        (order: string[]) =>
+          [...order].sort().join() === 'deleted:2,edited:1,message:1,message:2' &&
+          order.indexOf('message:1') < order.indexOf('message:2') &&
+          order.indexOf('message:1') < order.indexOf('edited:1') &&
+          order.indexOf('message:2') < order.indexOf('deleted:2'),
+      );
+    const editFrame = pushes(bob, conversationId).find((frame) => frame.type === 'edited');
+    const deleteFrame = pushes(bob, conversationId).find((frame) => frame.type === 'deleted');
     expect(editFrame).toEqual({
       type: 'edited',
       conversationId,
