@@ -4,12 +4,13 @@
  * process group of its own, which no terminal signal reaches, so only the runtime can take it along.
  * Each case then starts `npm start` again on the same ports, as a user would.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/services';
+import { javaOnPort } from '../support/java-on-port';
 import { ChatClient } from './chat-client';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -52,19 +53,6 @@ async function freePorts(): Promise<Ports> {
   const [ws, control, dynamodb, sqs] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   dynamoDbPorts.push(dynamodb);
   return { ws, control, dynamodb, sqs };
-}
-
-/** PIDs of DynamoDB Local processes listening on `port` (the port in the command line makes them ours). */
-function javaOnPort(port: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-f', `DynamoDBLocal.jar.*-port ${port}$`], { encoding: 'utf8' })
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
 }
 
 /** `npm start` as a terminal runs it, in a process group of its own, resolved once it is ready. */
