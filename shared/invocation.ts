@@ -9,6 +9,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type {
   AbsoluteLocation,
+  FinalizeHandlerOutput,
   FinalizeRequestHandlerOptions,
   FinalizeRequestMiddleware,
 } from '@smithy/types';
@@ -71,6 +72,33 @@ export function observeAwsRequests(observer: (request: AwsRequest) => void): () 
   return () => observers.delete(observer);
 }
 
+/** One AWS call as an interceptor sees it: the request and its command's input. */
+export interface AwsCall extends AwsRequest {
+  input: unknown;
+}
+
+/**
+ * Stands between the guarded clients and their services, for the local runtime alone (its fault injection
+ * and its event source's stand-ins): it may answer a call itself (resolve with the command's output), fail
+ * it (throw: the SDK's retry strategy then treats the error as it would the service's), or pass it on with
+ * `proceed`, which resolves with the service's output, and act before or after.
+ */
+export type AwsCallInterceptor = (call: AwsCall, proceed: () => Promise<object>) => Promise<object>;
+
+const interceptors: AwsCallInterceptor[] = [];
+
+/**
+ * Puts `interceptor` in front of every AWS request of every guarded client (each retry attempt is a request
+ * of its own), outside the ones added before; returns the function that removes it.
+ */
+export function interceptAwsCalls(interceptor: AwsCallInterceptor): () => void {
+  interceptors.push(interceptor);
+  return () => {
+    const at = interceptors.indexOf(interceptor);
+    if (at >= 0) interceptors.splice(at, 1);
+  };
+}
+
 /**
  * The guard middleware of an SDK client, added with {@link INVOCATION_GUARD_STEP}: each request
  * (retries included) is refused when its invocation was stopped, and reported to the observers
@@ -90,7 +118,19 @@ export function invocationGuard<Input extends object, Output extends object>(): 
       functionName: invocation?.functionName,
     };
     for (const observer of observers) observer(request);
-    return next(args);
+    if (interceptors.length === 0) return next(args);
+    let response: unknown;
+    const call: AwsCall = { ...request, input: args.input };
+    const chain = interceptors.reduce<() => Promise<object>>(
+      (inner, interceptor) => () => interceptor(call, inner),
+      async () => {
+        const result = await next(args);
+        response = result.response;
+        return result.output;
+      },
+    );
+    const output = await chain();
+    return { output, response } as FinalizeHandlerOutput<Output>;
   };
 }
 

@@ -6,6 +6,7 @@ import {
   type AwsRequest,
   INVOCATION_GUARD_STEP,
   InvocationStoppedError,
+  interceptAwsCalls,
   invocationGuard,
   observeAwsRequests,
   runInvocation,
@@ -228,6 +229,74 @@ describe('observeAwsRequests', () => {
     // Assess
     expect(mine).toHaveLength(1);
     expect(seen).toHaveLength(2);
+  });
+});
+
+describe('interceptAwsCalls', () => {
+  it('answers a call in place of the service, with the call and the invocation it belongs to', async () => {
+    // Prepare
+    const ddb = client();
+    const calls: unknown[] = [];
+    const remove = interceptAwsCalls(async (call) => {
+      calls.push(call);
+      return { TableNames: ['answered-here'], $metadata: {} };
+    });
+
+    // Act
+    const output = await runInvocation(invocation('fanout').invocation, () =>
+      ddb.send(new ListTablesCommand({ Limit: 3 })),
+    ).finally(remove);
+
+    // Assess
+    expect(output.TableNames).toEqual(['answered-here']);
+    expect(received).toBe(0);
+    expect(calls).toEqual([
+      { client: 'DynamoDBClient', command: 'ListTablesCommand', functionName: 'fanout', input: { Limit: 3 } },
+    ]);
+  });
+
+  it("passes a call on and sees the service's output; a thrown error goes through the SDK's retries", async () => {
+    // Prepare: the first attempt fails as a throttled service would; the retry reaches the stand-in.
+    const ddb = client(2);
+    answers = [{ status: 200, body: '{"TableNames":["from-the-service"]}' }];
+    let attempts = 0;
+    const outputs: unknown[] = [];
+    const remove = interceptAwsCalls(async (_call, proceed) => {
+      attempts++;
+      if (attempts === 1) {
+        throw Object.assign(new Error('Rate exceeded'), {
+          name: 'ThrottlingException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+        });
+      }
+      const output = await proceed();
+      outputs.push(output);
+      return output;
+    });
+
+    // Act
+    const output = await ddb.send(new ListTablesCommand({})).finally(remove);
+
+    // Assess
+    expect(output.TableNames).toEqual(['from-the-service']);
+    expect(output.$metadata.attempts).toBe(2);
+    expect(received).toBe(1);
+    expect(outputs).toEqual([expect.objectContaining({ TableNames: ['from-the-service'] })]);
+  });
+
+  it('stops intercepting once removed', async () => {
+    // Prepare
+    const ddb = client();
+    const remove = interceptAwsCalls(async () => ({ TableNames: ['answered-here'], $metadata: {} }));
+
+    // Act
+    remove();
+    const output = await ddb.send(new ListTablesCommand({}));
+
+    // Assess
+    expect(output.TableNames).toBeUndefined();
+    expect(received).toBe(1);
   });
 });
 
