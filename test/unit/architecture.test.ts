@@ -9,7 +9,17 @@ import { describe, expect, it } from 'vitest';
 const ROOT = path.resolve(__dirname, '../..');
 
 /** The folders of source code, lowest layer first. */
-const SOURCE_FOLDERS = ['shared', 'lambdas', 'client', 'lib', 'bin', 'web', 'local', 'bench'] as const;
+const SOURCE_FOLDERS = [
+  'shared',
+  'lambdas',
+  'client',
+  'lib',
+  'bin',
+  'web',
+  'local',
+  'bench',
+  'chaos',
+] as const;
 type Layer = (typeof SOURCE_FOLDERS)[number];
 
 /** What each layer may import besides itself; `lambdas/<name>` may import only its own folder of lambdas. */
@@ -22,6 +32,7 @@ const MAY_IMPORT: Record<Layer, readonly string[]> = {
   web: ['client', 'shared'],
   local: ['shared', 'lambdas', 'client', 'lib', 'web'],
   bench: ['shared', 'lambdas', 'client', 'lib', 'web', 'local', 'test'],
+  chaos: ['shared', 'client', 'lib', 'local'],
 };
 
 /** Code that runs in a Lambda or a browser: it must never load the CDK. */
