@@ -4,6 +4,10 @@
  * the S3 front for browsers takes a free one. All of them on 127.0.0.1 only (local/loopback.ts): nothing
  * here is for other machines. The banner (./banner.ts) lists them.
  * LOG_LEVEL sets the handlers' Powertools log level (WARN).
+ *
+ * It runs as `node --import tsx`, not under the `tsx` command: that one is a parent process that relays a
+ * signal and SIGKILLs its child about 60 ms later if the child has not exited, so under load the stop
+ * below never ran (no `$disconnect`, no "Stopped cleanly.").
  */
 
 import { createServer } from 'node:net';
@@ -92,7 +96,7 @@ async function main(): Promise<void> {
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(startBanner(runtime, seconds));
 
-  // A terminal's Ctrl-C reaches every process of the group, and tsx forwards its own copy to this one
+  // A terminal's Ctrl-C reaches every process of the group, and npm forwards its own copy to this one
   // as well, so one keypress arrives twice within milliseconds. Only a signal that comes well after the
   // first one is someone pressing Ctrl-C again to force the exit.
   let stoppingSince: number | undefined;
@@ -120,6 +124,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // A closed terminal: the same stop, whose lines may then have nowhere to go.
+  process.on('SIGHUP', () => {
+    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+    shutdown('SIGHUP');
+  });
   // Only now: with no listener at all, even for an instant, a signal would end the process without
   // running the $disconnect handlers of the sockets still open.
   process.off('SIGINT', interruptedWhileStarting);
