@@ -10,6 +10,7 @@ import { ENV } from '../shared/env';
 import { runInvocation } from '../shared/invocation';
 import { TABLE_ENV, type TableName, type TableNames } from '../shared/tables';
 import { Admission, DEFAULT_LOCAL_CONCURRENCY } from './admission';
+import { type Faults, runCrashable } from './faults';
 
 /** What a caller may pass with an invocation. */
 export interface InvokeOptions {
@@ -100,6 +101,17 @@ export class FunctionTimeoutError extends Error {
   }
 }
 
+/**
+ * A local invocation that a fault crashed (local/faults.ts), as Lambda reports a runtime that exited
+ * mid-invocation: the caller sees a function error, and nothing the handler does afterwards counts.
+ */
+export class FunctionCrashError extends Error {
+  override readonly name = 'Runtime.ExitError';
+  constructor(functionName: string, reason: string) {
+    super(`Runtime exited with error: crashed at ${reason} (${functionName})`);
+  }
+}
+
 /** Names what an event is about for the one-line log: a connection for WebSocket events, a count for SQS. */
 function subjectOf(event: unknown): string {
   if (typeof event !== 'object' || event === null) return '';
@@ -150,6 +162,8 @@ export interface LoadFunctionsOptions {
    * Infinity lets every invocation run at once. @default DEFAULT_LOCAL_CONCURRENCY
    */
   concurrency?: number;
+  /** The runtime's faults (local/faults.ts): they apply to these functions' calls, and may crash them. */
+  faults?: Faults;
 }
 
 /**
@@ -251,15 +265,28 @@ export async function loadFunctions(
       `${name.padEnd(13)} ${trigger.padEnd(20)} ${subjectOf(event).padEnd(16)} ` +
       `${`${Math.round(performance.now() - started)} ms`.padStart(7)}  ${outcome}` +
       (waitedMs >= QUEUED_LOG_MS ? ` (waited ${Math.round(waitedMs)} ms for a slot)` : '');
+    let crash: (reason: string) => void = () => undefined;
+    const crashed = new Promise<never>((_, reject) => {
+      crash = (reason) => {
+        stop.abort();
+        reject(new FunctionCrashError(name, reason));
+      };
+    });
+    // A crash after the invocation ended, or a second one, has no one left to tell.
+    crashed.catch(() => undefined);
     try {
       const context = lambdaContext(name, seconds * 1000, memoryMiB);
+      const run = () =>
+        runInvocation({ functionName: name, signal: stop.signal }, () => handler(event, context));
+      const { faults } = options;
       const running = invokeStore.run(
         { [InvokeStoreBase.PROTECTED_KEYS.REQUEST_ID]: context.awsRequestId },
-        () => runInvocation({ functionName: name, signal: stop.signal }, () => handler(event, context)),
+        () => (faults === undefined ? run() : runCrashable({ faults, functionName: name, crash }, run)),
       );
       // The stopped invocation's own rejection is expected; it must not surface as unhandled.
       running.catch(() => undefined);
-      const result = await Promise.race([running, timeout]);
+      // A crashed invocation's result, whenever it comes, is ignored, as a dead runtime returns none.
+      const result = await Promise.race([running, timeout, crashed]);
       options.onLog(line(outcomeOf(result)));
       return result;
     } catch (err: unknown) {

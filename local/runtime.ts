@@ -29,6 +29,7 @@ import { startWebSocketApi, type WebSocketApi } from './apigw/server';
 import { type ControlPlane, startControlPlane, type TokenOptions } from './control';
 import { createLocalEventBus, type LocalEventBus } from './event-bus';
 import { type SqsEventSource, startSqsEventSource } from './event-source';
+import { createFaults, type Faults } from './faults';
 import { environmentFor, type LocalFunctions, loadFunctions } from './functions';
 import { LOOPBACK_HOST } from './loopback';
 import { createAttachmentsBucket, createQueues, createShardQueues, createTables } from './resources';
@@ -140,6 +141,13 @@ export interface LocalRuntime {
   connectUrl(userId: string): Promise<string>;
   /** Invokes a function by wiring name, as `aws lambda invoke` would. */
   invoke(name: string, event: unknown): Promise<unknown>;
+  /** Throttling, 5xx and crashes injected into this runtime's invocations (local/faults.ts). */
+  faults: Faults;
+  /**
+   * The services' own processes, which a chaos run may freeze (SIGSTOP) and resume (SIGCONT): DynamoDB
+   * Local unless it is shared, the queue emulator only when it runs in a child process of its own.
+   */
+  processes: { dynamoDb?: number; queueEmulator?: number };
   stop(): Promise<void>;
 }
 
@@ -307,9 +315,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
       ...Object.assign({}, ...Object.values(wiring.functions).map((fn) => environmentFor(fn, values))),
     });
+    const faults = createFaults();
+    stops.push(async () => faults.clear());
     functions = await loadFunctions(wiring.functions, {
       root: ROOT,
       onLog: log,
+      faults,
       ...(options.functionConcurrency === undefined ? {} : { concurrency: options.functionConcurrency }),
     });
 
@@ -358,6 +369,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       connectUrl: async (userId) =>
         `${api.url}?${TOKEN_QUERY_PARAMETER}=${encodeURIComponent(await control.issueToken(userId))}`,
       invoke: (name, event) => lazy.invoke(name, event, 'invoke'),
+      faults,
+      processes: {
+        ...('pid' in dynamo && dynamo.pid !== undefined && { dynamoDb: dynamo.pid }),
+        ...(sqsEmulator.pid !== undefined && { queueEmulator: sqsEmulator.pid }),
+      },
       stop: () => stopAll(stops),
     };
   } catch (err: unknown) {

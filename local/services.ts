@@ -83,6 +83,8 @@ function tail(limit: number): { push(chunk: Buffer | string): void; text(): stri
 
 export interface DynamoDbLocal {
   endpoint: string;
+  /** The Java process's, to freeze it (SIGSTOP) in a chaos run; absent for a process that never spawned. */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -184,7 +186,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
       }
       try {
         await client.send(new ListTablesCommand({ Limit: 1 }));
-        return { endpoint, stop };
+        return { endpoint, stop, ...(child.pid !== undefined && { pid: child.pid }) };
       } catch {
         // Not listening yet: Java takes a second or two to start.
       }
@@ -208,6 +210,8 @@ export interface SqsEmulator {
    * process. It answers no CORS: the runtime puts local/s3-cors.ts in front of it.
    */
   s3Endpoint: string;
+  /** The emulator's own process, when it has one: absent while it runs inside this process. */
+  pid?: number;
   stop(): Promise<void>;
 }
 
