@@ -34,7 +34,7 @@ export interface ServerlessChatStackProps extends StackProps {
   readonly throttle?: ThrottleProps;
   /**
    * How often fan-out may fail on a message before it moves to the dead-letter queue (1–1000).
-   * @default 5
+   * @default 30 (FANOUT_QUEUE.defaultMaxReceiveCount: a failed record returns within 8 s, lambdas/fanout/retry.ts)
    */
   readonly maxReceiveCount?: number;
   /**

@@ -342,10 +342,19 @@ export const FANOUT_CONSUMER: FunctionName = 'fanout';
  * changed batch size or retry count behaves the same on a laptop as on AWS.
  */
 export const FANOUT_QUEUE = {
-  /** AWS's advice for an SQS event source: visibility timeout at least six times the function timeout. */
+  /**
+   * AWS's advice for an SQS event source: visibility timeout at least six times the function timeout.
+   * It applies to a record whose invocation crashed or was killed; a reported failure comes back sooner.
+   */
   visibilityTimeoutFactor: 6,
-  /** Receives of one message before it moves to the dead-letter queue (a stack prop overrides it). */
-  defaultMaxReceiveCount: 5,
+  /**
+   * Receives of one message before it moves to the dead-letter queue (a stack prop overrides it). A failed
+   * record comes back after 1, 2, 4, then 8 s (lambdas/fanout/retry.ts), not after the visibility
+   * timeout, so 30 receives outlast an outage of about 3.6 minutes even when every attempt fails at
+   * once (1 + 2 + 4 + 26 × 8 s), and more when the calls hang until their timeouts. 5 receives would
+   * dead-letter a record 15 s into an outage.
+   */
+  defaultMaxReceiveCount: 30,
   /** Records per invocation: the FIFO maximum. */
   batchSize: 10,
   reportBatchItemFailures: true,

@@ -7,7 +7,8 @@
  * On a FIFO queue a batch holds several records of one message group, in order, as Lambda's FIFO poller
  * hands them. fauxqs hands out one message per group per receive, so the poller gathers the rest itself
  * and keeps what it took (./fifo-hold.ts); it then applies the visibility timeout and the redrive policy
- * to failed records itself (docs/local-runtime.md, "Known differences").
+ * to failed records itself, and answers the function's visibility changes for the records it handed out
+ * (docs/local-runtime.md, "Known differences").
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -28,6 +29,7 @@ import type {
   SQSRecordAttributes,
 } from 'aws-lambda';
 import { FifoHold, type HeldRecord } from './fifo-hold';
+import { answerVisibilityChanges } from './fifo-visibility';
 import type { Invoke } from './functions';
 
 export interface SqsEventSourceOptions {
@@ -255,6 +257,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   function fifoPoller() {
     let settings: { visibilityMs: number; maxReceiveCount: number; deadLetterUrl?: string } | undefined;
     const hold = new FifoHold(() => settings?.maxReceiveCount ?? Number.POSITIVE_INFINITY);
+    const visibility = answerVisibilityChanges(queueUrl);
 
     const readSettings = async (): Promise<NonNullable<typeof settings>> => {
       const { Attributes = {} } = await sqs.send(
@@ -331,15 +334,22 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
         await moveToDeadLetter(dead);
         if (records.length === 0) return;
         const startedAt = Date.now();
+        visibility.handOut(records);
         const { failed } = await invokeBatch(records.map((record) => record.message));
         try {
           await deleteHeld(records);
         } finally {
-          const visibleAt = startedAt + (settings?.visibilityMs ?? 0);
-          hold.settle(records, (record) => failed.has(record.message.MessageId ?? ''), visibleAt);
+          const timedOut = startedAt + (settings?.visibilityMs ?? 0);
+          hold.settle(
+            records,
+            (record) => failed.has(record.message.MessageId ?? ''),
+            (head) => visibility.visibleAt(head) ?? timedOut,
+          );
+          visibility.settle(records);
         }
       },
       waiting: () => hold.waiting().length,
+      stop: () => visibility.stop(),
     };
   }
 
@@ -360,6 +370,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     async stop() {
       controller.abort();
       await Promise.all(pollers);
+      fifo?.stop();
       const held = fifo?.waiting() ?? 0;
       // Like fauxqs's own messages, they live in this process; the runtime stops both together.
       if (held > 0) onLog(`${name} stopped holding ${held} record(s) taken off the queue`);

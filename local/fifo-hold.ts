@@ -79,14 +79,21 @@ export class FifoHold {
 
   /**
    * Ends a batch: its groups may run again, the failed records back at the head of their groups, in
-   * order, hidden until `visibleAt`, each counting one more receive when handed out again.
+   * order, each counting one more receive when handed out again. A group is hidden until `visibleAt` of
+   * its head: the queue's visibility timeout, or what the function set for that record.
    */
-  settle(records: readonly HeldRecord[], failed: (record: HeldRecord) => boolean, visibleAt: number): void {
+  settle(
+    records: readonly HeldRecord[],
+    failed: (record: HeldRecord) => boolean,
+    visibleAt: (head: HeldRecord) => number,
+  ): void {
     const names = new Set(records.map((record) => record.group));
     for (const name of names) {
       const group = this.groups.get(name);
       if (group === undefined) continue;
       const retried = records.filter((record) => record.group === name && failed(record));
+      const [head] = retried;
+      if (head !== undefined) group.visibleAt = visibleAt(head);
       for (const record of retried) {
         record.receives++;
         record.inFlight = false;
@@ -96,7 +103,6 @@ export class FifoHold {
         };
       }
       group.records.unshift(...retried);
-      if (retried.length > 0) group.visibleAt = visibleAt;
       group.busy = false;
       if (group.records.length === 0) this.groups.delete(name);
     }

@@ -23,7 +23,7 @@ import {
   RECORD_MARGIN_MS,
   recordLag,
 } from './deliver';
-import { processByGroup } from './groups';
+import { type GroupProgress, processByGroup } from './groups';
 import { notifyBeyondSubscribers } from './offline';
 import { sendPoisonToDeadLetterQueue } from './poison';
 import { splitIntoShards } from './split';
@@ -39,8 +39,8 @@ export {
 
 /**
  * Time a record may need: a hung connection costs every poster attempt at its timeout plus backoff
- * (4 × 3 s + < 1 s). A record is not started with less time left, so the function never times out
- * mid-batch (which would retry the records already delivered).
+ * (4 × 3 s + < 1 s). A record is not started with less time left, so a batch rarely needs its stop
+ * (./groups.ts: a run still going STOP_MARGIN_MS before the end is reported for retry, delivered or not).
  */
 export const DEFAULT_RECORD_BUDGET_MS = 15_000;
 
@@ -55,9 +55,14 @@ export interface FanoutDeps extends DeliveryDeps {
   eventBridge?: Pick<EventBridgeClient, 'send'>;
   eventBusName?: string;
   deadLetterQueueUrl: string;
+  /** The fan-out queue itself: a failed record's visibility is shortened there (./retry.ts). */
+  fanoutQueueUrl?: string;
   /** The FIFO queue of shard jobs (./split.ts); a sharded conversation's records fail without it. */
   shardQueueUrl?: string;
-  /** The invocation's remaining time (Lambda context); absent means no deadline. */
+  /**
+   * The invocation's remaining time (Lambda context); absent means no deadline. The batch stops
+   * STOP_MARGIN_MS before its end (./groups.ts).
+   */
   remainingTimeMs?: () => number;
   /** @default DEFAULT_RECORD_BUDGET_MS */
   recordBudgetMs?: number;
@@ -196,17 +201,19 @@ async function holdForTick(deps: FanoutDeps, startedAt: number, tickMs: number):
  * (coalesced, see {@link deliverRun}); a poison body goes to the dead-letter queue and counts as processed.
  * No run starts with less than the record budget left of the invocation. A ticked room's group is held
  * after it succeeds ({@link holdForTick}); a failure returns at once, so its retry is never delayed.
+ * `progress.done` follows the records finished, for a batch that stops before the group ends.
  * @returns the index of the first record that failed (it and the later ones are retried), or undefined.
  */
 async function processGroup(
   deps: FanoutDeps,
   records: readonly SQSRecord[],
+  progress: GroupProgress = { done: 0 },
 ): Promise<{ failedAt: number; error: unknown } | undefined> {
   const budget = deps.recordBudgetMs ?? DEFAULT_RECORD_BUDGET_MS;
   const startedAt = (deps.now ?? Date.now)();
   let tickMs = 0;
-  let start = 0;
-  while (start < records.length) {
+  while (progress.done < records.length) {
+    const start = progress.done;
     const remaining = deps.remainingTimeMs?.();
     if (remaining !== undefined && remaining < budget) {
       const error = new Error(
@@ -226,7 +233,7 @@ async function processGroup(
         } catch (error: unknown) {
           return { failedAt: next, error };
         }
-        start = next + 1;
+        progress.done = next + 1;
         continue;
       }
       run.push({ record, body: parsed.record });
@@ -236,9 +243,9 @@ async function processGroup(
     try {
       tickMs = Math.max(tickMs, await processParsedRun(deps, [head, ...tail], remaining));
     } catch (error: unknown) {
-      return { failedAt: start, error };
+      return { failedAt: progress.done, error };
     }
-    start = next;
+    progress.done = next;
   }
   await holdForTick(deps, startedAt, tickMs);
   return undefined;
@@ -263,9 +270,13 @@ export async function processRecord(deps: FanoutDeps, record: SQSRecord): Promis
  * it, are redelivered but did not fail.
  */
 export function processFanoutBatch(deps: FanoutDeps, event: SQSEvent): Promise<SQSBatchResponse> {
+  const { fanoutQueueUrl } = deps;
   return processByGroup(
+    {
+      ...deps,
+      ...(fanoutQueueUrl === undefined ? {} : { retry: { ...deps, queueUrl: fanoutQueueUrl } }),
+    },
     event,
-    async (records) => (await processGroup(deps, records))?.failedAt,
-    deps.metrics,
+    async (records, progress) => (await processGroup(deps, records, progress))?.failedAt,
   );
 }

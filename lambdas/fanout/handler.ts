@@ -10,6 +10,7 @@ import { ENV, optionalEnv, requireEnv } from '../../shared/env';
 import { createMetrics, FANOUT_SERVICE_NAME, metricSinkOf, withMetrics } from '../../shared/metrics';
 import { createDisconnector, createManagementClient, createPoster } from '../../shared/poster';
 import { type FanoutDeps, processFanoutBatch } from './fanout';
+import { REQUEST_TIMEOUT_MS } from './groups';
 
 const logger = new Logger({ serviceName: FANOUT_SERVICE_NAME });
 const metrics = createMetrics(FANOUT_SERVICE_NAME);
@@ -19,11 +20,14 @@ const management = createManagementClient(requireEnv(ENV.managementEndpoint));
 const eventBusName = optionalEnv(ENV.offlineEventBus);
 
 const deps: FanoutDeps = {
-  ddb: createDocumentClient(),
-  sqs: createSqsClient(),
+  ddb: createDocumentClient(REQUEST_TIMEOUT_MS),
+  sqs: createSqsClient(REQUEST_TIMEOUT_MS),
   tables: tableNamesFromEnv(['connections', 'subscriptions', 'conversations']),
-  ...(eventBusName === undefined ? {} : { eventBridge: createEventBridgeClient(), eventBusName }),
+  ...(eventBusName === undefined
+    ? {}
+    : { eventBridge: createEventBridgeClient(REQUEST_TIMEOUT_MS), eventBusName }),
   deadLetterQueueUrl: requireEnv(ENV.deadLetterQueueUrl),
+  fanoutQueueUrl: requireEnv(ENV.fanoutQueueUrl),
   shardQueueUrl: requireEnv(ENV.shardQueueUrl),
   post: createPoster({ client: management, sleep: (ms) => sleep(ms), random: Math.random }),
   disconnect: createDisconnector(management),

@@ -1,7 +1,7 @@
 /**
  * What a shard job is to its reader, the shard worker (./shard.ts): its body and its shard attribute, as
- * ./split.ts writes them. Apart from ./split.ts so the shard worker's bundle, which sends nothing, loads no
- * SQS client package (docs/operations.md#bundles).
+ * ./split.ts writes them. Apart from ./split.ts so the shard worker's bundle, which sends no jobs, carries
+ * none of their packing.
  */
 import { parseQueueBody, type QueueRecord } from '../../shared/queue-body';
 

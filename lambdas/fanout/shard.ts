@@ -7,6 +7,7 @@
  * carry on; after maxReceiveCount it waits in the shard DLQ (nothing is lost: a redrive posts it again,
  * and clients dedupe by seq).
  */
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { QueueRecord } from '../../shared/queue-body';
 import { listShard, shardKey } from '../../shared/store/connections';
@@ -29,8 +30,14 @@ import { parseJobBody, SHARD_ATTRIBUTE } from './shard-job';
 export const SHARD_CONCURRENCY = 50;
 
 export interface ShardDeps extends DeliveryDeps {
-  /** The invocation's remaining time (Lambda context); absent means no deadline. */
+  /**
+   * The invocation's remaining time (Lambda context); absent means no deadline. The batch stops
+   * STOP_MARGIN_MS before its end (./groups.ts).
+   */
   remainingTimeMs?: () => number;
+  /** With `shardQueueUrl`: a failed job's visibility is shortened there (./retry.ts). */
+  sqs?: Pick<SQSClient, 'send'>;
+  shardQueueUrl?: string;
 }
 
 /** A job that can never run (no record, no shard): it fails on every receive and ends in the DLQ. */
@@ -128,9 +135,19 @@ async function processShardGroup(deps: ShardDeps, records: SQSRecord[]): Promise
 /**
  * Runs a batch of shard jobs: each shard's jobs (one message group, in seq order) as one coalesced run,
  * the shards side by side. A failed run fails the later jobs of its shard, not the other shards; the
- * failures go back to SQS as batchItemFailures. Each shard whose run failed counts once as
- * `fanoutFailures`.
+ * failures go back to SQS as batchItemFailures, and come back in seconds (./retry.ts). Each shard whose
+ * run failed counts once as `fanoutFailures`.
  */
 export function processShardBatch(deps: ShardDeps, event: SQSEvent): Promise<SQSBatchResponse> {
-  return processByGroup(event, (records) => processShardGroup(deps, records), deps.metrics);
+  const { sqs, shardQueueUrl } = deps;
+  return processByGroup(
+    {
+      ...deps,
+      ...(sqs === undefined || shardQueueUrl === undefined
+        ? {}
+        : { retry: { sqs, queueUrl: shardQueueUrl, logger: deps.logger } }),
+    },
+    event,
+    (records) => processShardGroup(deps, records),
+  );
 }

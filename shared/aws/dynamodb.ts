@@ -9,14 +9,16 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CONSUMED_CAPACITY_STEP, consumedCapacityMiddleware } from '../consumed-capacity';
 import { INVOCATION_GUARD_STEP, invocationGuard } from '../invocation';
+import { requestTimeoutConfig } from './request-timeout';
 
 /**
  * A document client carrying the invocation guard (shared/invocation.ts: a stopped invocation makes no
  * more calls, and benchmarks count calls) and reporting consumed capacity while the bench listens
- * (shared/consumed-capacity.ts).
+ * (shared/consumed-capacity.ts). With `requestTimeoutMs`, each attempt fails after that long
+ * (./request-timeout.ts); without it an attempt waits as long as the service takes.
  */
-export function createDocumentClient(): DynamoDBDocumentClient {
-  const client = new DynamoDBClient({});
+export function createDocumentClient(requestTimeoutMs?: number): DynamoDBDocumentClient {
+  const client = new DynamoDBClient(requestTimeoutConfig(requestTimeoutMs));
   client.middlewareStack.add(invocationGuard(), INVOCATION_GUARD_STEP);
   client.middlewareStack.add(consumedCapacityMiddleware(), CONSUMED_CAPACITY_STEP);
   return DynamoDBDocumentClient.from(client, {

@@ -16,17 +16,15 @@ import {
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 
-const SENDS: readonly (string | undefined)[] = ['send', 'consumeAndSend'];
-
 /**
- * The SDK packages a function's wiring says it uses. A queue it only consumes as an event source needs
- * no SQS client (Lambda receives and deletes); receiving a dead-letter queue by hand does.
+ * The SDK packages a function's wiring says it uses. A queue it consumes as an event source needs an SQS
+ * client too: Lambda receives and deletes, but the consumer shortens a failed record's visibility
+ * (lambdas/fanout/retry.ts); so does receiving a dead-letter queue by hand.
  */
 function sdkPackagesDeclared(wiring: FunctionWiring): string[] {
   const sqs =
-    [wiring.fanoutQueue, wiring.deadLetterQueue, wiring.shardQueue].some((access) =>
-      SENDS.includes(access),
-    ) || wiring.shardDeadLetterQueue !== undefined;
+    [wiring.fanoutQueue, wiring.deadLetterQueue, wiring.shardQueue].some((access) => access !== undefined) ||
+    wiring.shardDeadLetterQueue !== undefined;
   return [
     ...(Object.keys(wiring.tables).length > 0
       ? ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb', '@aws-sdk/util-dynamodb']

@@ -164,7 +164,7 @@ describe('ServerlessChatStack with default props', () => {
   });
 
   describe('shard queues', () => {
-    it('moves a shard job to a FIFO dead-letter queue after 5 failed receives, kept 14 days', () => {
+    it('moves a shard job to a FIFO dead-letter queue after 30 failed receives, kept 14 days', () => {
       const { queue, deadLetterQueue } = shardQueueIds(template);
       const resources = template.toJSON().Resources;
 
@@ -216,6 +216,21 @@ describe('ServerlessChatStack with default props', () => {
       }
     });
 
+    it('lets the fan-out and the shard worker shorten the visibility of their own failed records (the fast retry)', () => {
+      const fanoutQueue = queueIds(template).queue;
+      const shardQueue = shardQueueIds(template).queue;
+
+      expect(
+        allows(statementsOf(template, FANOUT_CONSUMER), 'sqs:ChangeMessageVisibility', fanoutQueue),
+      ).toBe(true);
+      expect(allows(statementsOf(template, SHARD_CONSUMER), 'sqs:ChangeMessageVisibility', shardQueue)).toBe(
+        true,
+      );
+      expect(allows(statementsOf(template, SHARD_CONSUMER), 'sqs:ChangeMessageVisibility', fanoutQueue)).toBe(
+        false,
+      );
+    });
+
     it('lets only the redrive function receive and delete shard dead letters, and send to none but the shard DLQ', () => {
       const { queue, deadLetterQueue } = shardQueueIds(template);
 
@@ -236,7 +251,7 @@ describe('ServerlessChatStack with default props', () => {
   });
 
   describe('fan-out queues', () => {
-    it('moves a fan-out message to a FIFO dead-letter queue after 5 failed receives', () => {
+    it('moves a fan-out message to a FIFO dead-letter queue after 30 failed receives', () => {
       const { deadLetterQueue } = queueIds(template);
 
       template.hasResourceProperties('AWS::SQS::Queue', {
@@ -244,7 +259,7 @@ describe('ServerlessChatStack with default props', () => {
         ContentBasedDeduplication: false,
         RedrivePolicy: {
           deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterQueue, 'Arn'] },
-          maxReceiveCount: 5,
+          maxReceiveCount: 30,
         },
       });
       template.hasResourceProperties('AWS::SQS::Queue', {

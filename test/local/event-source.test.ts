@@ -2,17 +2,19 @@ import { createHash } from 'node:crypto';
 import { setTimeout as simulateWork } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
-  type SQSClient,
+  SQSClient,
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type FanoutDeps, processFanoutBatch } from '../../lambdas/fanout/fanout';
+import { retryFailedSoon } from '../../lambdas/fanout/retry';
 import {
   type SqsEventSource,
   type SqsEventSourceOptions,
@@ -20,6 +22,7 @@ import {
 } from '../../local/event-source';
 import { createQueues, type LocalQueue } from '../../local/resources';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/services';
+import { INVOCATION_GUARD_STEP, invocationGuard } from '../../shared/invocation';
 import { POISON_ATTRIBUTE, REDRIVE_COUNT_ATTRIBUTE } from '../../shared/queue-attributes';
 import { useSqsEmulator } from '../support/local-runtime';
 
@@ -203,6 +206,68 @@ describe('startSqsEventSource', () => {
     ]);
     expect(deliveries[1]?.receiveCounts).toEqual(['2', '2', '2', '1', '1']);
     expect((deliveries[1]?.at ?? 0) - (deliveries[0]?.at ?? 0)).toBeGreaterThanOrEqual(900);
+    await expect.poll(() => counts(fanout), { timeout: 5_000 }).toEqual({ visible: 0, inFlight: 0 });
+  });
+
+  it("brings a failed record back when the function's visibility change says, not after the queue's timeout", async () => {
+    // Prepare: the queue hides a failed record for 30 s; the function asks for 1 s (its first receive),
+    // through a guarded client as the fan-out's own, which the event source answers for its records.
+    const { fanout } = await freshQueues({ maxReceiveCount: 5, visibilityTimeoutSeconds: 30 });
+    const other = await freshQueues({ maxReceiveCount: 5, visibilityTimeoutSeconds: 30 });
+    const functionSqs = new SQSClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: local().emulator.endpoint,
+    });
+    functionSqs.middlewareStack.add(invocationGuard(), INVOCATION_GUARD_STEP);
+    await send(fanout, [
+      ['g', '1'],
+      ['g', '2'],
+    ]);
+    const deliveries: { bodies: string[]; receiveCounts: string[]; at: number }[] = [];
+    let otherQueueAnswer: unknown;
+    const visibilityWarnings = vi.fn();
+
+    // Act: the first batch fails from 2 on and shortens the failed record's visibility, as the fan-out does
+    start(fanout, {
+      invoke: async (event): Promise<SQSBatchResponse> => {
+        const records = asEvent(event).Records;
+        deliveries.push({
+          bodies: records.map((r) => r.body),
+          receiveCounts: records.map((r) => r.attributes.ApproximateReceiveCount),
+          at: Date.now(),
+        });
+        if (deliveries.length > 1) return { batchItemFailures: [] };
+        const response = {
+          batchItemFailures: records.slice(1).map((r) => ({ itemIdentifier: r.messageId })),
+        };
+        await retryFailedSoon(
+          { sqs: functionSqs, queueUrl: fanout.url, logger: { warn: visibilityWarnings } },
+          asEvent(event),
+          response,
+        );
+        // Another queue's call passes on to the emulator, which knows no such handle.
+        otherQueueAnswer = await functionSqs
+          .send(
+            new ChangeMessageVisibilityBatchCommand({
+              QueueUrl: other.fanout.url,
+              Entries: [{ Id: '0', ReceiptHandle: records[1]?.receiptHandle, VisibilityTimeout: 0 }],
+            }),
+          )
+          .catch((err: unknown) => err);
+        return response;
+      },
+    });
+
+    // Assess: back after about a second, not thirty
+    await vi.waitFor(() => expect(deliveries.flatMap((d) => d.bodies)).toHaveLength(3), { timeout: 10_000 });
+    expect(deliveries.map((d) => d.bodies)).toEqual([['1', '2'], ['2']]);
+    expect(deliveries[1]?.receiveCounts).toEqual(['2']);
+    const after = (deliveries[1]?.at ?? 0) - (deliveries[0]?.at ?? 0);
+    expect(after).toBeGreaterThanOrEqual(900);
+    expect(after).toBeLessThan(10_000);
+    expect(visibilityWarnings).not.toHaveBeenCalled();
+    expect(JSON.stringify(otherQueueAnswer)).not.toContain('"Successful":[{');
     await expect.poll(() => counts(fanout), { timeout: 5_000 }).toEqual({ visible: 0, inFlight: 0 });
   });
 

@@ -34,7 +34,11 @@ describe('FifoHold', () => {
     hold.add([message('g', '4')]);
 
     // Act
-    hold.settle(records, (record) => record.message.Body !== '1', 1_000);
+    hold.settle(
+      records,
+      (record) => record.message.Body !== '1',
+      () => 1_000,
+    );
 
     // Assess
     expect(hold.hasReady(999)).toBe(false);
@@ -52,7 +56,11 @@ describe('FifoHold', () => {
     const hold = new FifoHold(() => 1);
     hold.add([message('g', 'doomed')]);
     const { records } = hold.take(10, 0);
-    hold.settle(records, () => true, 0);
+    hold.settle(
+      records,
+      () => true,
+      () => 0,
+    );
 
     // Act
     const afterFailure = hold.take(10, 0);
@@ -72,7 +80,11 @@ describe('FifoHold', () => {
 
     // Act
     const first = hold.take(2, 0);
-    hold.settle(first.records, () => false, 0);
+    hold.settle(
+      first.records,
+      () => false,
+      () => 0,
+    );
     const second = hold.take(2, 0);
 
     // Assess
