@@ -5,14 +5,18 @@
  * so several runtimes, or test files, can run side by side, and both listen on loopback only and answer
  * no browser page (local/loopback.ts).
  */
-import { type ChildProcess, type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { prepareDynamoDbLocalLauncher, spawnDynamoDbLocal } from './dynamodb-local';
-import { LOOPBACK_HOST, refuseForeignRequest } from './loopback';
+import { LOOPBACK_HOST } from './loopback';
+import { listenQueueEmulator, type QueueEmulatorReady } from './queue-emulator';
 
 /** Java major version DynamoDB Local needs. */
 export const MIN_JAVA_MAJOR = 17;
@@ -127,8 +131,53 @@ export function namespaceAccessKey(): string {
   return `local${randomUUID().replaceAll('-', '')}`;
 }
 
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
+/** A service's child process, watched from its start: its output's tail, how it ended, and its stop. */
+interface Supervised {
+  /** Why it is gone (a spawn error or its exit), or undefined while it runs. */
+  ended(): string | undefined;
+  exit: Promise<void>;
+  output: { text(): string };
+  /** SIGTERM, then SIGKILL after the grace; resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Watches `child` until it exits: reads both pipes (a chatty process would otherwise block on a full
+ * pipe buffer), and kills it if this process exits without stop(), a synchronous kill being all an
+ * 'exit' hook can still do (and the child's stdin closes anyway, for a parent that ends with no hook).
+ */
+function supervise(child: ChildProcess, stopGraceMs = 5_000): Supervised {
+  const output = tail(4_000);
+  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk));
+  let spawnError: Error | undefined;
+  child.once('error', (err) => {
+    spawnError = err;
+  });
+  const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  return {
+    ended: () =>
+      spawnError?.message ?? (exited() ? `exit code ${child.exitCode ?? child.signalCode}` : undefined),
+    exit,
+    output,
+    stop: async () => {
+      process.off('exit', killOnExit);
+      // A process that never spawned (no pid) emits no 'exit' to wait for.
+      if (exited() || child.pid === undefined) return;
+      child.kill('SIGTERM');
+      const grace = setTimeout(() => child.kill('SIGKILL'), stopGraceMs);
+      try {
+        await exit;
+      } finally {
+        clearTimeout(grace);
+      }
+    },
+  };
 }
 
 /**
@@ -138,37 +187,9 @@ function exited(child: ChildProcess): boolean {
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   const port = options.port || (await freePort());
   const endpoint = `http://${LOOPBACK_HOST}:${port}`;
-  const output = tail(4_000);
   const spawnJava = options.spawn ?? (await loopbackJava());
   const child = spawnJava(port, options.ownProcessGroup ?? false);
-  // Reading both pipes keeps a chatty Java process from blocking on a full pipe buffer.
-  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk));
-  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk));
-
-  let spawnError: Error | undefined;
-  child.once('error', (err) => {
-    spawnError = err;
-  });
-  const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // If the parent exits without stop(), a synchronous kill is all an 'exit' hook can still do (and
-  // Java's stdin closes anyway, for a parent that ends with no hook at all).
-  const killOnExit = (): void => {
-    child.kill('SIGKILL');
-  };
-  process.on('exit', killOnExit);
-
-  const stop = async (): Promise<void> => {
-    process.off('exit', killOnExit);
-    // A process that never spawned (no pid) emits no 'exit' to wait for.
-    if (exited(child) || child.pid === undefined) return;
-    child.kill('SIGTERM');
-    const grace = setTimeout(() => child.kill('SIGKILL'), options.stopGraceMs ?? 5_000);
-    try {
-      await exit;
-    } finally {
-      clearTimeout(grace);
-    }
-  };
+  const { ended, output, stop } = supervise(child, options.stopGraceMs);
 
   // One attempt per poll: the loop is the retry, and SDK backoff would only delay noticing readiness.
   const client = new DynamoDBClient({
@@ -180,8 +201,8 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
   try {
     for (;;) {
-      if (spawnError !== undefined || exited(child)) {
-        const how = spawnError?.message ?? `exit code ${child.exitCode ?? child.signalCode}`;
+      const how = ended();
+      if (how !== undefined) {
         throw new Error(`DynamoDB Local exited before it was ready (${how}).\n${output.text()}`);
       }
       try {
@@ -235,39 +256,90 @@ function resolveLocalhostSubdomains(intercept: () => () => void): () => void {
   };
 }
 
+export interface SqsEmulatorOptions {
+  /** 0 or absent: a free port. */
+  port?: number;
+  /**
+   * Runs fauxqs in a child process of its own (local/queue-emulator.ts), whose pid a chaos run can
+   * freeze alone. It costs a Node process (about 60 MB) and a few hundred ms of start. @default false
+   */
+  ownProcess?: boolean;
+  /** With `ownProcess`: in a process group of its own, as DynamoDB Local's `ownProcessGroup`. @default false */
+  ownProcessGroup?: boolean;
+  /** With `ownProcess`. @default 30_000 */
+  startTimeoutMs?: number;
+}
+
 /**
- * Starts fauxqs in this process; 0 or no port picks a free one.
+ * Starts fauxqs on loopback (local/queue-emulator.ts), in this process unless `ownProcess`; 0 or no port
+ * picks a free one.
  *
  * fauxqs names queues `http://sqs.us-east-1.localhost:PORT/000000000000/NAME`, and the SDK sends each
  * request to its QueueUrl's host when that differs from the client's endpoint (with a warning per
  * call). So the endpoint is that same host, and `*.localhost` resolves to loopback in this process,
  * where the handlers run: their clients, configured only through AWS_ENDPOINT_URL, use the queue URLs
  * unchanged and quietly.
- *
- * fauxqs's own `startFauxqs` always listens on 0.0.0.0, so its app is started here on loopback instead.
- * It also answers any browser: its SNS actions take a form POST, which needs no preflight, so another
- * site's page could subscribe the fan-out queue to a topic and publish into it. A request with an
- * `Origin` or a non-loopback Host is refused before fauxqs sees it (the S3 front, which admits the web
- * page, forwards without the Origin).
+ * @throws Error with the child's output tail when it exits early or does not start in time.
  */
-export async function startSqsEmulator(options: { port?: number } = {}): Promise<SqsEmulator> {
-  // fauxqs is ESM-only and exports no `require` condition, so tsx's CommonJS require cannot load it.
-  const { buildApp, interceptLocalhostDns } = await import('fauxqs');
-  const app = buildApp({ logger: false, defaultRegion: LOCAL_REGION });
-  app.addHook('onRequest', async (request, reply) => {
-    const refusal = refuseForeignRequest(request.headers);
-    if (refusal !== undefined) return reply.code(refusal.status).send({ message: refusal.message });
-  });
-  await app.listen({ port: options.port ?? 0, host: LOOPBACK_HOST });
-  const address = app.server.address();
-  if (address === null || typeof address === 'string') throw new Error('fauxqs did not report its port');
+export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promise<SqsEmulator> {
+  const { interceptLocalhostDns } = await import('fauxqs');
+  const emulator: { port: number; pid?: number | undefined; close(): Promise<void> } = options.ownProcess
+    ? await spawnQueueEmulator(options)
+    : await listenQueueEmulator(options.port ?? 0);
   const release = resolveLocalhostSubdomains(() => interceptLocalhostDns('localhost'));
+  const { pid } = emulator;
   return {
-    endpoint: `http://sqs.${LOCAL_REGION}.localhost:${address.port}`,
-    s3Endpoint: `http://s3.localhost:${address.port}`,
+    endpoint: `http://sqs.${LOCAL_REGION}.localhost:${emulator.port}`,
+    s3Endpoint: `http://s3.localhost:${emulator.port}`,
+    ...(pid !== undefined && { pid }),
     stop: async () => {
       release();
-      await app.close();
+      await emulator.close();
     },
   };
+}
+
+/** local/queue-emulator.ts run by Node with tsx's loader, as `npm start` runs local/start.ts. */
+const QUEUE_EMULATOR_SCRIPT = path.join(__dirname, 'queue-emulator.ts');
+
+/**
+ * Runs local/queue-emulator.ts as a child and resolves once it prints its port. Its stdin is a pipe only
+ * this process holds, so it ends when this process ends, however it ends (see spawnDynamoDbLocal).
+ */
+async function spawnQueueEmulator(
+  options: SqsEmulatorOptions,
+): Promise<{ port: number; pid: number | undefined; close(): Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      pathToFileURL(require.resolve('tsx')).href,
+      QUEUE_EMULATOR_SCRIPT,
+      String(options.port ?? 0),
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'], detached: options.ownProcessGroup ?? false },
+  );
+  const { ended, exit, output, stop } = supervise(child);
+  const lines = createInterface({ input: child.stdout as NonNullable<typeof child.stdout> });
+  const timeoutMs = options.startTimeoutMs ?? 30_000;
+  const started = new AbortController();
+  try {
+    const first = await Promise.race([
+      once(lines, 'line').then(([line]) => String(line)),
+      exit.then(() => undefined),
+      sleep(timeoutMs, null, { signal: started.signal }).catch(() => null),
+    ]);
+    if (typeof first !== 'string') {
+      const how = ended() ?? `no port within ${timeoutMs} ms`;
+      throw new Error(`The queue emulator did not start (${how}).\n${output.text()}`);
+    }
+    const { port } = JSON.parse(first) as QueueEmulatorReady;
+    return { port, pid: child.pid, close: stop };
+  } catch (err: unknown) {
+    await stop();
+    throw err;
+  } finally {
+    started.abort();
+    lines.close();
+  }
 }

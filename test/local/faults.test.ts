@@ -5,14 +5,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ChatClient, Frame } from '../e2e/chat-client';
 import { connectAs, createConversation, letAnyoneAdd, sendMessage } from '../e2e/helpers';
 import { uniqueUser } from '../support/chat';
 import { useLocalRuntime } from '../support/local-runtime';
 
-// A crashed fan-out's record comes back after its visibility timeout: 2 s here, not 3 minutes.
-const { runtime, track } = useLocalRuntime({ visibilityTimeoutSeconds: 2 });
+// A crashed fan-out's record comes back after its visibility timeout: 2 s here, not 3 minutes. The queue
+// emulator runs in a process of its own, as a chaos run has it, to be frozen alone.
+const { runtime, track } = useLocalRuntime({ visibilityTimeoutSeconds: 2, queueEmulatorProcess: true });
 
 const alice = uniqueUser('alice');
 const subscribers = ['bob', 'carol', 'dave'].map(uniqueUser);
@@ -186,5 +188,32 @@ describe('faults injected into the local runtime', () => {
       ...Array<string>(4).fill('dynamodb PutItemCommand throttle'),
       'send:after-seq-reserved',
     ]);
+  });
+
+  it('runs the queue emulator in a process of its own, which freezing stops alone and resuming restarts', async () => {
+    // Prepare
+    const { clients, processes, queues } = runtime();
+    const pid = processes.queueEmulator ?? -1;
+    const attributes = () =>
+      clients.sqs
+        .send(new GetQueueAttributesCommand({ QueueUrl: queues.fanout.url, AttributeNames: ['All'] }), {
+          abortSignal: AbortSignal.timeout(500),
+        })
+        .then(
+          () => 'answered',
+          (err: Error) => err.name,
+        );
+
+    // Act
+    process.kill(pid, 'SIGSTOP');
+    const frozen = await attributes().finally(() => process.kill(pid, 'SIGCONT'));
+    const resumed = await attributes();
+    const afterwards = await send('m-8');
+
+    // Assess
+    expect(pid).not.toBe(process.pid);
+    expect(processes.dynamoDb).toBeUndefined(); // the run's shared DynamoDB Local is not this runtime's
+    expect([frozen, resumed]).toEqual(['AbortError', 'answered']);
+    expect(afterwards).toMatchObject({ type: 'ack', seq: 8 });
   });
 });

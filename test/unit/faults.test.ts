@@ -5,6 +5,7 @@
  * server on 127.0.0.1 that answers as the service would.
  */
 
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -51,14 +52,13 @@ function answer(_request: IncomingMessage, response: ServerResponse): void {
 }
 
 beforeAll(async () => {
-  server = createServer(answer);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server = createServer(answer).listen(0, '127.0.0.1');
+  await once(server, 'listening');
   endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-
-afterAll(async () => {
+afterAll(() => {
   server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  server.close();
 });
 
 const created: { destroy(): void }[] = [];
