@@ -20,8 +20,8 @@ export const STOP_MARGIN_MS = 2_000;
 
 /**
  * Each attempt of the consumers' DynamoDB, SQS and EventBridge calls fails after this long (posts have
- * their own, shared/poster.ts): a service that stops answering costs a call its SDK attempts (3) times
- * this, not the invocation. Far above what these calls take when the service answers (milliseconds).
+ * their own, shared/poster.ts): a service that stops answering costs a call its SDK's attempts (4 for
+ * DynamoDB) times this, not the whole invocation. Far above what these calls take when the service answers (milliseconds).
  */
 export const REQUEST_TIMEOUT_MS = 3_000;
 
