@@ -189,8 +189,11 @@ export const CRASH_POINTS: Record<CrashPoint, Omit<FaultRule, 'times'>> = {
 export interface CrashableInvocation {
   faults: Faults;
   functionName: string;
-  /** Ends the invocation as a runtime that exited: its caller sees a function error, its calls are refused. */
-  crash(reason: string): void;
+  /**
+   * Ends the invocation as a runtime that exited: its caller sees a function error, its calls are refused.
+   * False when it had already ended (or crashed): a call it left running crashes nothing.
+   */
+  crash(reason: string): boolean;
 }
 
 const invocations = new AsyncLocalStorage<CrashableInvocation>();
@@ -300,22 +303,30 @@ export function createFaults(now: () => number = Date.now): Faults {
         if (active === undefined) return proceed();
         const { effect } = active.rule;
         if (effect === 'crash-after') {
+          let output: object;
           try {
-            await proceed();
+            output = await proceed();
           } catch (err: unknown) {
             // The call failed, so the point after it was never reached: this one does not count.
             active.fired--;
             throw err;
           }
+          if (!invocation.crash(active.label)) {
+            active.fired--;
+            return output;
+          }
           record(active, subject);
-          invocation.crash(active.label);
+          return never();
+        }
+        if (effect === 'crash-before') {
+          if (!invocation.crash(active.label)) {
+            active.fired--;
+            return proceed();
+          }
+          record(active, subject);
           return never();
         }
         record(active, subject);
-        if (effect === 'crash-before') {
-          invocation.crash(active.label);
-          return never();
-        }
         // checked() resolved an error for every effect that is not a crash.
         throw serviceError(active.errorShape as ErrorShape);
       });

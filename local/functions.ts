@@ -265,14 +265,19 @@ export async function loadFunctions(
       `${name.padEnd(13)} ${trigger.padEnd(20)} ${subjectOf(event).padEnd(16)} ` +
       `${`${Math.round(performance.now() - started)} ms`.padStart(7)}  ${outcome}` +
       (waitedMs >= QUEUED_LOG_MS ? ` (waited ${Math.round(waitedMs)} ms for a slot)` : '');
-    let crash: (reason: string) => void = () => undefined;
+    // A fault may crash the invocation once, while it runs; a call it left behind cannot crash it later.
+    let over = false;
+    let crash: (reason: string) => boolean = () => false;
     const crashed = new Promise<never>((_, reject) => {
       crash = (reason) => {
+        if (over) return false;
+        over = true;
         stop.abort();
         reject(new FunctionCrashError(name, reason));
+        return true;
       };
     });
-    // A crash after the invocation ended, or a second one, has no one left to tell.
+    // Rejected only if it wins the race below; otherwise no one is left to tell.
     crashed.catch(() => undefined);
     try {
       const context = lambdaContext(name, seconds * 1000, memoryMiB);
@@ -293,6 +298,7 @@ export async function loadFunctions(
       options.onLog(line(`threw ${err instanceof Error ? err.message : String(err)}`));
       throw err;
     } finally {
+      over = true;
       clearTimeout(timer);
       const records = (event as { Records?: unknown } | null)?.Records;
       const record: InvocationRecord = {

@@ -160,7 +160,7 @@ const invocationOf = (
 ): CrashableInvocation & { crash: ReturnType<typeof vi.fn> } => ({
   faults,
   functionName,
-  crash: vi.fn<(reason: string) => void>(),
+  crash: vi.fn<(reason: string) => boolean>(() => true),
 });
 
 const shapes = Object.entries(SERVICE_ERRORS).flatMap(([service, effects]) =>
@@ -408,6 +408,29 @@ describe('a crash', () => {
   });
 });
 
+describe('a crash rule', () => {
+  it('crashes nothing through a call an invocation left running after it ended, and lets the call through', async () => {
+    // Prepare
+    const faults = runtimeFaults();
+    const ended = {
+      ...invocationOf(faults, 'fanout'),
+      crash: vi.fn<(reason: string) => boolean>(() => false),
+    };
+    const before = faults.inject({ service: 'sqs', effect: 'crash-before', times: 1 });
+    const after = faults.inject({ service: 'management', effect: 'crash-after', times: 1 });
+
+    // Act
+    const queues = await runCrashable(ended, SERVICES.sqs(1));
+    const posted = await runCrashable(ended, SERVICES.management(1));
+
+    // Assess
+    expect([queues.$metadata.attempts, posted.$metadata.attempts]).toEqual([1, 1]);
+    expect(ended.crash).toHaveBeenCalledTimes(2);
+    expect([before.fired, after.fired, faults.fired]).toEqual([0, 0, []]);
+    expect(received).toBe(2);
+  });
+});
+
 describe('the named crash points', () => {
   it("send:after-seq-reserved matches the send's seq reservation and no other UpdateItem", async () => {
     // Prepare: the real reservation's command, through a document client stand-in.
@@ -466,5 +489,31 @@ describe('a crashed local invocation', () => {
     });
     await expect(later).rejects.toThrow(InvocationStoppedError);
     expect(received).toBe(1);
+  });
+
+  it('is not crashed by a call it left running once it has returned', async () => {
+    // Prepare
+    const faults = runtimeFaults();
+    const functions = await loadFunctions(
+      { returns: { entry: 'test/unit/faults-handler.ts', description: 'returns at once', tables: {} } },
+      { root: path.join(__dirname, '..', '..'), onLog: () => undefined, faults },
+    );
+    const queues = SERVICES.sqs(1);
+    const returned = deferred();
+    let leftRunning: Promise<unknown> | undefined;
+    behaviour.run = async () => {
+      leftRunning = returned.promise.then(queues);
+      return 'the result';
+    };
+    faults.inject({ service: 'sqs', effect: 'crash-before' });
+
+    // Act
+    const result = await functions.invoke('returns', {});
+    returned.resolve();
+
+    // Assess
+    expect(result).toBe('the result');
+    await expect(leftRunning).resolves.toMatchObject({ $metadata: { attempts: 1 } });
+    expect(faults.fired).toEqual([]);
   });
 });
