@@ -2,7 +2,8 @@
  * Injects one planned fault and ends it: freezes (SIGSTOP until its end, through the guardian), sockets
  * killed mid-send and closed by the server (the management API's DeleteConnection), resend storms, and the
  * runtime's own faults (local/faults.ts: crashes at named points, throttling and 5xx, a fan-out whose posts
- * keep failing so its records reach the dead-letter queue, redriven as soon as the fault ends, under load).
+ * keep failing so its records reach the dead-letter queue). Dead letters a fault made are redriven as soon
+ * as it ends, while the load runs.
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -35,6 +36,8 @@ export interface FaultTargets {
   subscribers: readonly RawSubscriber[];
   management: ApiGatewayManagementApiClient;
   random: Random;
+  /** Letters in the dead-letter queues now. */
+  deadLetters: () => Promise<number>;
   /** Moves the dead-letter queues' letters back; answers how many moved. */
   redrive: () => Promise<number>;
 }
@@ -159,8 +162,14 @@ export async function runFault(
   const startedAt = Date.now();
   const effect = await act(plan, targets, t0 + plan.endMs);
   const endedAt = Date.now();
-  // The dead letters a failing fan-out made go back while the load runs, as an operator would redrive them.
-  const redriven =
-    plan.kind === 'fanout-failing' ? `, then redrove ${await targets.redrive()} under load` : '';
+  // Dead letters the fault made go back while the load runs, as an operator answering the DLQ alarm would
+  // redrive them. A failing fan-out's records reach the DLQ up to one backoff after it ends: wait for them.
+  const waitMs = plan.kind === 'fanout-failing' ? 6_000 : 0;
+  let letters = await targets.deadLetters();
+  while (letters === 0 && Date.now() < endedAt + waitMs) {
+    await sleep(500);
+    letters = await targets.deadLetters();
+  }
+  const redriven = letters > 0 ? `; redrove ${await targets.redrive()} dead letters under load` : '';
   return { label: describeFault(plan), kind: plan.kind, startedAt, endedAt, effect: effect + redriven };
 }

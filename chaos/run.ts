@@ -226,6 +226,7 @@ async function soak(
     subscribers,
     management,
     random: random.fork('targets'),
+    deadLetters: () => deadLetterCount(runtime),
     redrive: () => redrive(runtime),
   };
   const [faults] = await Promise.all([
@@ -340,6 +341,8 @@ export async function runChaos(args: ChaosArgs, log: (line: string) => void): Pr
     logLevel: 'SILENT',
     visibilityTimeoutSeconds: CHAOS_VISIBILITY_TIMEOUT_SECONDS,
     maxReceiveCount: CHAOS_MAX_RECEIVE_COUNT,
+    // Its own process, so a fault can freeze the queues alone.
+    queueEmulatorProcess: true,
   });
   const freezer = startFreezer(
     Object.values(runtime.processes).filter((pid): pid is number => pid !== undefined),

@@ -53,7 +53,8 @@ function durationMs(kind: FaultKind, random: Random, seconds: number): number {
     case 'freeze-queue':
       return random.int(1_000, long ? 32_000 : 4_000);
     case 'fanout-failing':
-      return random.int(4_000, long ? 15_000 : 6_000);
+      // Long enough for a record to use up its receives (1 + 2 + 4 s of backoff at CHAOS_MAX_RECEIVE_COUNT 3).
+      return random.int(8_000, long ? 20_000 : 10_000);
     default:
       return random.int(1_500, long ? 10_000 : 3_500);
   }
