@@ -17,7 +17,7 @@ import {
   ThrottlingException,
 } from '@aws-sdk/client-dynamodb';
 import { RequestThrottled, SQSServiceException } from '@aws-sdk/client-sqs';
-import { type AwsCall, interceptAwsCalls } from '../shared/invocation';
+import { type AwsCall, type AwsCallInterceptor, interceptAwsCalls } from '../shared/invocation';
 
 export type FaultService = 'dynamodb' | 'sqs' | 'management';
 export type FaultEffect = 'throttle' | 'server-error' | 'crash-before' | 'crash-after';
@@ -82,80 +82,87 @@ const CLIENTS: Record<FaultService, string> = {
   management: 'ApiGatewayManagementApiClient',
 };
 
+/** An error a service answers, and the class the SDK gives it. */
 interface ErrorShape {
   name: string;
   status: number;
   message: string;
-  /** The SDK's class for a modeled error; absent, the service's base class under `name`, as the SDK makes it. */
-  build(options: { message: string; $metadata: { httpStatusCode: number; requestId: string } }): Error;
+  /** The error's own class where the service's model has one; else the client's base exception. */
+  Class: new (
+    options: never,
+  ) => Error;
+  /** False: the SDK names the base exception after the error code and sets its fault from the status. */
+  modeled: boolean;
 }
 
-const modeled =
-  (Class: new (options: never) => Error) =>
-  (options: object): Error =>
-    new Class(options as never);
-const unmodeled =
-  (Base: new (options: never) => Error, name: string, status: number) =>
-  (options: object): Error =>
-    new Base({ ...options, name, $fault: status >= 500 ? 'server' : 'client' } as never);
+type ErrorClass = ErrorShape['Class'];
+const modeled = (Class: ErrorClass, name: string, status: number, message: string): ErrorShape => ({
+  name,
+  status,
+  message,
+  Class,
+  modeled: true,
+});
+const unmodeled = (Class: ErrorClass, name: string, status: number, message: string): ErrorShape => ({
+  ...modeled(Class, name, status, message),
+  modeled: false,
+});
 
-const shape = (
-  name: string,
-  status: number,
-  message: string,
-  build: (name: string, status: number) => ErrorShape['build'],
-): ErrorShape => ({ name, status, message, build: build(name, status) });
-
-/**
- * The errors each service answers when it throttles or fails, as the SDK hands them over: the modeled
- * class where the service's model has one, else its base exception with the error code as name.
- */
+/** The errors each service answers when it throttles or fails, the first of each list the default. */
 export const SERVICE_ERRORS: Record<FaultService, Record<'throttle' | 'server-error', ErrorShape[]>> = {
   dynamodb: {
     throttle: [
-      shape(
+      modeled(
+        ProvisionedThroughputExceededException,
         'ProvisionedThroughputExceededException',
         400,
         'The level of configured provisioned throughput for the table was exceeded',
-        () => modeled(ProvisionedThroughputExceededException),
       ),
-      shape('ThrottlingException', 400, 'Rate of requests exceeds the allowed throughput', () =>
-        modeled(ThrottlingException),
+      modeled(
+        ThrottlingException,
+        'ThrottlingException',
+        400,
+        'Rate of requests exceeds the allowed throughput',
       ),
     ],
-    'server-error': [
-      shape('InternalServerError', 500, 'Internal server error', () => modeled(InternalServerError)),
-    ],
+    'server-error': [modeled(InternalServerError, 'InternalServerError', 500, 'Internal server error')],
   },
   sqs: {
     throttle: [
-      shape('RequestThrottled', 400, 'Request is throttled', () => modeled(RequestThrottled)),
-      shape('ThrottlingException', 400, 'Rate exceeded', (name, status) =>
-        unmodeled(SQSServiceException, name, status),
-      ),
+      modeled(RequestThrottled, 'RequestThrottled', 400, 'Request is throttled'),
+      unmodeled(SQSServiceException, 'ThrottlingException', 400, 'Rate exceeded'),
     ],
     'server-error': [
-      shape('InternalError', 500, 'We encountered an internal error. Please try again.', (name, status) =>
-        unmodeled(SQSServiceException, name, status),
+      unmodeled(
+        SQSServiceException,
+        'InternalError',
+        500,
+        'We encountered an internal error. Please try again.',
       ),
     ],
   },
   management: {
-    throttle: [shape('LimitExceededException', 429, 'Rate exceeded', () => modeled(LimitExceededException))],
+    throttle: [modeled(LimitExceededException, 'LimitExceededException', 429, 'Rate exceeded')],
     'server-error': [
-      shape('InternalServerErrorException', 500, 'Internal server error', (name, status) =>
-        unmodeled(ApiGatewayManagementApiServiceException, name, status),
+      unmodeled(
+        ApiGatewayManagementApiServiceException,
+        'InternalServerErrorException',
+        500,
+        'Internal server error',
       ),
     ],
   },
 };
 
-/** The error `shape` as the SDK would hand it over after one attempt; the message says it was injected. */
+/** The error as the SDK hands it over after one attempt of the call; its message says it was injected. */
 export function serviceError(errorShape: ErrorShape): Error {
-  return errorShape.build({
+  const { Class, name, status } = errorShape;
+  const options = {
     message: `${errorShape.message} (injected by the local runtime)`,
-    $metadata: { httpStatusCode: errorShape.status, requestId: randomUUID() },
-  });
+    $metadata: { httpStatusCode: status, requestId: randomUUID() },
+  };
+  const fault = { name, $fault: status >= 500 ? 'server' : 'client' };
+  return new Class((errorShape.modeled ? options : { ...options, ...fault }) as never);
 }
 
 /** The rules a named crash point stands for, on the calls the send path and the fan-out really make. */
@@ -283,6 +290,44 @@ export function createFaults(now: () => number = Date.now): Faults {
     });
   };
 
+  /** Ends the invocation at this call, unless it had already ended: then the call goes on unmatched. */
+  const crashing = (active: ActiveRule, call: AwsCall, invocation: CrashableInvocation): boolean => {
+    if (!invocation.crash(active.label)) {
+      active.fired--;
+      return false;
+    }
+    record(active, call);
+    return true;
+  };
+
+  const intercept: AwsCallInterceptor = async (call, proceed) => {
+    const invocation = invocations.getStore();
+    if (invocation?.faults !== faults) return proceed();
+    // The function as this runtime invoked it: a route kit's scope may name it otherwise.
+    const subject = { ...call, functionName: invocation.functionName };
+    const active = firing(subject, (call.input ?? {}) as Record<string, unknown>);
+    if (active === undefined) return proceed();
+    switch (active.rule.effect) {
+      case 'crash-before':
+        return crashing(active, subject, invocation) ? never() : proceed();
+      case 'crash-after': {
+        let output: object;
+        try {
+          output = await proceed();
+        } catch (err: unknown) {
+          // The call failed, so the point after it was never reached: this one does not count.
+          active.fired--;
+          throw err;
+        }
+        return crashing(active, subject, invocation) ? never() : output;
+      }
+      default:
+        record(active, subject);
+        // checked() resolved an error for every effect that is not a crash.
+        throw serviceError(active.errorShape as ErrorShape);
+    }
+  };
+
   const faults: Faults = {
     inject(rule) {
       const { errorShape } = checked(rule);
@@ -294,42 +339,7 @@ export function createFaults(now: () => number = Date.now): Faults {
         fired: 0,
       };
       rules.push(active);
-      removeInterceptor ??= interceptAwsCalls(async (call, proceed) => {
-        const invocation = invocations.getStore();
-        if (invocation?.faults !== faults) return proceed();
-        // The function as this runtime invoked it: a route kit's scope may name it otherwise.
-        const subject = { ...call, functionName: invocation.functionName };
-        const active = firing(subject, (call.input ?? {}) as Record<string, unknown>);
-        if (active === undefined) return proceed();
-        const { effect } = active.rule;
-        if (effect === 'crash-after') {
-          let output: object;
-          try {
-            output = await proceed();
-          } catch (err: unknown) {
-            // The call failed, so the point after it was never reached: this one does not count.
-            active.fired--;
-            throw err;
-          }
-          if (!invocation.crash(active.label)) {
-            active.fired--;
-            return output;
-          }
-          record(active, subject);
-          return never();
-        }
-        if (effect === 'crash-before') {
-          if (!invocation.crash(active.label)) {
-            active.fired--;
-            return proceed();
-          }
-          record(active, subject);
-          return never();
-        }
-        record(active, subject);
-        // checked() resolved an error for every effect that is not a crash.
-        throw serviceError(active.errorShape as ErrorShape);
-      });
+      removeInterceptor ??= interceptAwsCalls(intercept);
       return {
         get fired() {
           return active.fired;
