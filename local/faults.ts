@@ -42,7 +42,10 @@ export interface FaultRule {
    * @default the first of the service's errors for the effect
    */
   error?: string;
-  /** Only calls whose command input this accepts match (e.g. one UpdateItem among several). */
+  /**
+   * Only calls whose input this accepts match (e.g. one UpdateItem among several): the input as the
+   * service's client sends it, so DynamoDB's in its marshalled form (`{ S: 'id' }`).
+   */
   where?: (input: Record<string, unknown>) => boolean;
   /** Names the fault in {@link Faults.fired}. @default service, command and effect */
   label?: string;

@@ -4,7 +4,6 @@
  * however the parent ends.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -92,7 +91,7 @@ describe('startSqsEmulator in a process of its own', () => {
     expect(pid).not.toBe(process.pid);
     expect([before, frozen, resumed]).toEqual(['answered', 'AbortError', 'answered']);
     expect(isAlive(pid)).toBe(false);
-  });
+  }, 60_000);
 
   it('runs in this process by default, with no pid to freeze', async () => {
     // Act
@@ -114,7 +113,14 @@ describe('startSqsEmulator in a process of its own', () => {
       `require(${JSON.stringify(services)}).startSqsEmulator({ ownProcess: true }).then((e) => console.log(e.pid))`,
     ]);
     children.push(parent);
-    const [line] = (await once(createInterface({ input: parent.stdout }), 'line')) as [string];
+    let stderr = '';
+    parent.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const line = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: parent.stdout }).once('line', resolve);
+      parent.once('exit', (code) => reject(new Error(`The parent exited (${code}) first:\n${stderr}`)));
+    });
     const pid = Number(line);
     expect(isAlive(pid)).toBe(true);
 
@@ -123,5 +129,5 @@ describe('startSqsEmulator in a process of its own', () => {
 
     // Assess
     await expect.poll(() => isAlive(pid), { timeout: 10_000 }).toBe(false);
-  });
+  }, 60_000);
 });
