@@ -25,29 +25,46 @@ export interface RunSummary {
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
+/** A fault's recovery: per conversation, ms to the next delivery, or why there is no number. */
+export type Recovery = { kind: 'measured'; ms: (number | 'none')[] } | { kind: 'overlapped'; by: string };
+
 /**
- * Per conversation, the time from `endedAt` to the first message pushed to any raw subscriber after it:
- * how long the conversation stayed silent once the fault was over.
+ * Per conversation, the time from the fault's end to the first message pushed to any raw subscriber after
+ * it: how long the conversation stayed silent once the fault was over. A fault that another one outlasts
+ * has no recovery of its own (the other's end is where the silence can end), and a conversation whose next
+ * delivery came only after the next fault began is `none`: that silence belongs to the next fault.
  */
-export function recoveryAfter(
-  endedAt: number,
+export function recoveryOf(
+  fault: InjectedFault,
+  faults: readonly InjectedFault[],
   conversationIds: readonly string[],
   arrivals: readonly Arrival[],
-): (number | undefined)[] {
-  return conversationIds.map((conversationId) => {
-    let first: number | undefined;
+): Recovery {
+  const outlasting = faults.find(
+    (f) => f !== fault && f.startedAt <= fault.endedAt && f.endedAt > fault.endedAt,
+  );
+  if (outlasting !== undefined) return { kind: 'overlapped', by: outlasting.label };
+  const nextStart = Math.min(...faults.filter((f) => f.startedAt > fault.endedAt).map((f) => f.startedAt));
+  const ms = conversationIds.map((conversationId) => {
+    let first = Number.POSITIVE_INFINITY;
     for (const arrival of arrivals) {
-      if (
-        arrival.conversationId === conversationId &&
-        arrival.at >= endedAt &&
-        (first === undefined || arrival.at < first)
-      ) {
-        first = arrival.at;
-      }
+      if (arrival.conversationId === conversationId && arrival.at >= fault.endedAt)
+        first = Math.min(first, arrival.at);
     }
-    return first === undefined ? undefined : first - endedAt;
+    return first <= nextStart && Number.isFinite(first) ? first - fault.endedAt : 'none';
   });
+  return { kind: 'measured', ms };
 }
+
+const describeRecovery = (recovery: Recovery): string =>
+  recovery.kind === 'overlapped'
+    ? `recovery: after ${recovery.by}, which outlasted it`
+    : `next delivery ${recovery.ms
+        .map(
+          (ms, i) =>
+            `${String.fromCharCode(65 + i)} ${ms === 'none' ? 'none before the next fault' : seconds(ms)}`,
+        )
+        .join(', ')}`;
 
 /** The report's lines, the verdict last. */
 export function formatReport(run: RunSummary): string[] {
@@ -57,13 +74,12 @@ export function formatReport(run: RunSummary): string[] {
   ];
   let slowest = 0;
   for (const fault of run.faults) {
-    const recovery = recoveryAfter(fault.endedAt, run.conversationIds, run.arrivals);
-    slowest = Math.max(slowest, ...recovery.map((ms) => ms ?? 0));
-    const recovered = recovery
-      .map((ms, i) => `${String.fromCharCode(65 + i)} ${ms === undefined ? 'none' : seconds(ms)}`)
-      .join(', ');
+    const recovery = recoveryOf(fault, run.faults, run.conversationIds, run.arrivals);
+    if (recovery.kind === 'measured') {
+      slowest = Math.max(slowest, ...recovery.ms.map((ms) => (ms === 'none' ? 0 : ms)));
+    }
     lines.push(
-      `  ${seconds(fault.startedAt - run.t0).padStart(7)} → ${seconds(fault.endedAt - run.t0).padEnd(7)} ${fault.label}: ${fault.effect}; next delivery ${recovered}`,
+      `  ${seconds(fault.startedAt - run.t0).padStart(7)} → ${seconds(fault.endedAt - run.t0).padEnd(7)} ${fault.label}: ${fault.effect}; ${describeRecovery(recovery)}`,
     );
   }
   if (run.faults.length === 0) lines.push('  none');
