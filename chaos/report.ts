@@ -25,6 +25,9 @@ export interface RunSummary {
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
+/** Faults that end within this of each other end together (two cut at the window's end, say): each has its own recovery. */
+const SAME_END_MS = 250;
+
 /** A fault's recovery: per conversation, ms to the next delivery, or why there is no number. */
 export type Recovery = { kind: 'measured'; ms: (number | 'none')[] } | { kind: 'overlapped'; by: string };
 
@@ -41,7 +44,7 @@ export function recoveryOf(
   arrivals: readonly Arrival[],
 ): Recovery {
   const outlasting = faults.find(
-    (f) => f !== fault && f.startedAt <= fault.endedAt && f.endedAt > fault.endedAt,
+    (f) => f !== fault && f.startedAt <= fault.endedAt && f.endedAt > fault.endedAt + SAME_END_MS,
   );
   if (outlasting !== undefined) return { kind: 'overlapped', by: outlasting.label };
   const nextStart = Math.min(...faults.filter((f) => f.startedAt > fault.endedAt).map((f) => f.startedAt));

@@ -52,6 +52,16 @@ describe('the chaos report', () => {
     expect(recoveryOf(freeze, faults, ['a', 'b'], arrivals)).toEqual({ kind: 'measured', ms: [500, 'none'] });
   });
 
+  it('measures both of two faults that end together', () => {
+    const freeze = fault('freeze-dynamodb', 2_000, 6_000);
+    const crash = fault('crash', 3_000, 6_100);
+    const arrivals = [arrival('a', 7_000), arrival('b', 7_000)];
+    expect(recoveryOf(freeze, [freeze, crash], ['a', 'b'], arrivals)).toEqual({
+      kind: 'measured',
+      ms: [1_000, 1_000],
+    });
+  });
+
   it('ends with a PASS verdict naming the seed and the slowest recovery', () => {
     const lines = formatReport(summary());
     expect(lines[0]).toBe('chaos: seed 7, 30 s of workload; replay: npm run chaos -- --seed 7 --seconds 30');
