@@ -25,8 +25,13 @@ export interface SocketRecord {
   closedAt?: number;
 }
 
-/** How long a frame may take to be answered: its function's timeout (every route's is 10 s, LIMITS.sendTimeoutSeconds for send). */
-export const FRAME_BUDGET_MS = LIMITS.sendTimeoutSeconds * 1000;
+/**
+ * How long a frame may take to be answered, as its client sees it: its function's timeout (every route's
+ * is 10 s, LIMITS.sendTimeoutSeconds for send; the route kit answers by then) plus 1 s for the way there and
+ * back and the client's own delays on a loaded machine. A frame past it waited for something the budget
+ * does not allow: the integration timeout, or no answer at all.
+ */
+export const FRAME_BUDGET_MS = LIMITS.sendTimeoutSeconds * 1000 + 1_000;
 
 export class Ledger {
   readonly sockets: SocketRecord[] = [];

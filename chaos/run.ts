@@ -313,6 +313,7 @@ function report(
     frames: o.frames.length,
     busy: answers('error:busy'),
     'gateway errors': answers('gateway-error'),
+    'slowest answer': `${(Math.max(0, ...o.frames.map((f) => (f.answeredAt ?? f.sentAt) - f.sentAt)) / 1000).toFixed(1)} s`,
     'runtime faults fired': o.fired.length,
     sockets: o.sockets.length,
     'raw duplicates': subscribers.reduce((sum, s) => sum + s.duplicates, 0),
