@@ -39,8 +39,8 @@ describe('npm run chaos', () => {
     const code = await new Promise<number | null>((resolve) => child?.once('exit', resolve));
 
     // Assess
+    expect(code, output).toBe(0);
     expect(output).toMatch(new RegExp(`^chaos PASS seed=${SEED} seconds=30 `, 'm'));
     expect(output).toMatch(/^faults:\n {2}.+\n/m);
-    expect(code, output).toBe(0);
   }, 120_000);
 });
