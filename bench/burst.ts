@@ -3,8 +3,8 @@
  * that gets no answer in time, like a client SDK. Shared by `npm run bench` (100 users × 10) and the
  * end-to-end test (a smaller burst), so both measure the same thing the same way.
  */
-import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import type { LocalRuntime } from '../local/runtime';
+import { storedMessageItems } from '../local/stored-messages';
 import { type AwsRequest, observeAwsRequests } from '../shared/invocation';
 import { LIMITS } from '../shared/limits';
 import { ChatClient, type Frame } from '../test/e2e/chat-client';
@@ -155,26 +155,11 @@ export async function storedEntries(
   runtime: LocalRuntime,
   conversationId: string,
 ): Promise<{ seqs: number[]; tombstones: number }> {
-  const seqs: number[] = [];
-  let tombstones = 0;
-  let startKey: Record<string, never> | undefined;
-  do {
-    const page = await runtime.clients.dynamodb.send(
-      new QueryCommand({
-        TableName: runtime.tables.messages,
-        KeyConditionExpression: 'conversationId = :c',
-        ExpressionAttributeValues: { ':c': { S: conversationId } },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      seqs.push(Number(item.seq?.N));
-      if (item.tombstone?.BOOL === true) tombstones++;
-    }
-    startKey = page.LastEvaluatedKey as Record<string, never> | undefined;
-  } while (startKey !== undefined);
-  return { seqs, tombstones };
+  const items = await storedMessageItems(runtime, conversationId);
+  return {
+    seqs: items.map((item) => Number(item.seq)),
+    tombstones: items.filter((item) => item.tombstone === true).length,
+  };
 }
 
 async function connectAll(runtime: LocalRuntime, userIds: string[]): Promise<ChatClient[]> {

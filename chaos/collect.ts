@@ -5,11 +5,10 @@
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type AttributeValue, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { redriveRuns } from '../local/redrive';
 import type { LocalRuntime } from '../local/runtime';
+import { storedMessageItems } from '../local/stored-messages';
 import type { StoredItem } from './invariants';
 import type { Ledger } from './ledger';
 import type { ShownMessage } from './sdk-watcher';
@@ -17,34 +16,14 @@ import type { Frame, RawSocket } from './socket';
 
 /** Every item of a conversation in the messages table, in seq order. */
 export async function storedItems(runtime: LocalRuntime, conversationId: string): Promise<StoredItem[]> {
-  const items: StoredItem[] = [];
-  let startKey: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await runtime.clients.dynamodb.send(
-      new QueryCommand({
-        TableName: runtime.tables.messages,
-        KeyConditionExpression: 'conversationId = :c',
-        ExpressionAttributeValues: { ':c': { S: conversationId } },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const raw of page.Items ?? []) {
-      const item = unmarshall(raw);
-      items.push({
-        seq: Number(item.seq),
-        ...(typeof item.senderId === 'string' && { senderId: item.senderId }),
-        ...(typeof item.body === 'string' && { body: item.body }),
-        ...(typeof item.clientMessageId === 'string' && { clientMessageId: item.clientMessageId }),
-        // A dead writer's tombstone; a deleted message and a membership change are tombstones of other kinds.
-        ...(item.tombstone === true &&
-          item.kind === undefined &&
-          item.deleted !== true && { tombstone: true }),
-      });
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
-  return items;
+  return (await storedMessageItems(runtime, conversationId)).map((item) => ({
+    seq: Number(item.seq),
+    ...(typeof item.senderId === 'string' && { senderId: item.senderId }),
+    ...(typeof item.body === 'string' && { body: item.body }),
+    ...(typeof item.clientMessageId === 'string' && { clientMessageId: item.clientMessageId }),
+    // A dead writer's tombstone; a deleted message and a membership change are tombstones of other kinds.
+    ...(item.tombstone === true && item.kind === undefined && item.deleted !== true && { tombstone: true }),
+  }));
 }
 
 /** A conversation's history, read back to seq 1 page by page: its messages (tombstones left out) and lastSeq. */
