@@ -3,6 +3,7 @@
  * client's e2e files (chat-cli*.e2e.test.ts). Each file's sessions are killed after each of its tests.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach } from 'vitest';
 import WebSocket from 'ws';
@@ -10,6 +11,28 @@ import { type ChatClient, connect } from '../../client';
 import type { LocalRuntime } from '../../local/runtime';
 
 const ROOT = path.join(__dirname, '..', '..');
+
+/**
+ * The script `npm run chat` runs, as Node with tsx's loader: npm, its shell and the tsx CLI would add
+ * three processes and about a second to each session's start, and test nothing of the client. A script
+ * of another shape fails here, and {@link ChatCliOptions.viaNpm} runs `npm run chat` itself.
+ */
+function chatCommand(): string[] {
+  const { scripts } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  const entry = /^tsx (\S+)$/.exec(scripts.chat ?? '')?.[1];
+  if (entry === undefined)
+    throw new Error(`package.json's chat script is not \`tsx <entry>\`: ${scripts.chat}`);
+  return ['--import', 'tsx', entry];
+}
+const CHAT_COMMAND = chatCommand();
+
+export interface ChatCliOptions {
+  /** Runs `npm run chat` itself, as a person types it, instead of the script's command. @default false */
+  viaNpm?: boolean;
+}
+
 /** A message line of the transcript: time, sender, body (own lines add a state after two spaces). */
 const MESSAGE_LINE = /^(?:\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d {2}(\S+) {2}(.*)$/;
 
@@ -21,11 +44,14 @@ export class ChatCli {
   private readonly child: ChildProcessWithoutNullStreams;
 
   /** @param env added to this process's; RUNTIME_STATE_FILE names the runtime to use. */
-  constructor(args: string[], env: Record<string, string>) {
-    this.child = spawn('npm', ['run', '-s', 'chat', '--', ...args], {
+  constructor(args: string[], env: Record<string, string>, options: ChatCliOptions = {}) {
+    const [command, commandArgs] = options.viaNpm
+      ? ['npm', ['run', '-s', 'chat', '--', ...args]]
+      : [process.execPath, [...CHAT_COMMAND, ...args]];
+    this.child = spawn(command, commandArgs, {
       cwd: ROOT,
       env: { ...process.env, ...env },
-      detached: true, // its own process group (npm → sh → node), so teardown can end all of it
+      detached: true, // its own process group (with npm: npm → sh → node), so teardown can end all of it
     });
     this.child.stdout.on('data', (chunk: Buffer) => {
       this.stdout += chunk.toString();

@@ -359,7 +359,9 @@ describe('npm run chat', () => {
   }, 60_000);
 
   it('prints the usage and exits 2 when it is not told whom to chat with', async () => {
-    const cli = new ChatCli(['--user', uniqueUser('alice')]);
+    // Through npm, as the usage says to run it (the other sessions run the script's command).
+    const env = { RUNTIME_STATE_FILE: stateFile() };
+    const cli = new ChatCliProcess(['--user', uniqueUser('alice')], env, { viaNpm: true });
 
     expect(await cli.exited).toBe(2);
     expect(cli.stderr).toContain('Say whom to chat with: --to <ids> creates a conversation');
