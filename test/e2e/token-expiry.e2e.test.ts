@@ -2,9 +2,11 @@
  * Sockets end with their tokens, on the local runtime: a frame after the token's exp is refused with
  * `token_expired` and the socket is closed, a push to a subscription past its exp closes it instead of
  * delivering, and the SDK, given a provider of short-lived tokens, delivers every message across the
- * expiries (all seqs, in order, once).
+ * expiries (all seqs, in order, once). The tests mostly wait for tokens to expire, each with users of its
+ * own, so they run at once (each asserts with its own test's `expect`).
  */
-import { describe, expect, it } from 'vitest';
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
+import { describe, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { type ChatMessage, connect, type ChatClient as SdkClient, type TokenRequest } from '../../client';
 import { uniqueUser } from '../support/chat';
@@ -20,20 +22,33 @@ function expiryOf(token: string): number {
   return Number(payload.exp) * 1000;
 }
 
-/** Opens a raw socket for `userId` with a token that expires in `seconds`; returns it with its connection id. */
+/** The connection ids of `userId`, from the connections table's byUser index. */
+async function connectionIdsOf(userId: string): Promise<string[]> {
+  const { Items = [] } = await runtime().clients.dynamodb.send(
+    new QueryCommand({
+      TableName: runtime().tables.connections,
+      IndexName: 'byUser',
+      KeyConditionExpression: 'userId = :u',
+      ExpressionAttributeValues: { ':u': { S: userId } },
+    }),
+  );
+  return Items.map((item) => String(item.connectionId?.S));
+}
+
+/**
+ * Opens the one raw socket of `userId` with a token that expires in `seconds`; returns it with its
+ * connection id (looked up by user: the tests that run at once connect meanwhile).
+ */
 async function openExpiring(
   userId: string,
   seconds: number,
 ): Promise<{ client: ChatClient; connectionId: string; expiresAt: number }> {
   const token = await runtime().issueToken(userId, { expiresInSeconds: seconds });
-  const known = new Set(runtime().api.connectionIds());
   const client = await track(
     ChatClient.connect(`${runtime().webSocketUrl}?token=${encodeURIComponent(token)}`),
   );
-  const connectionId = runtime()
-    .api.connectionIds()
-    .find((id) => !known.has(id));
-  if (connectionId === undefined) throw new Error(`No new connection id for ${userId}`);
+  const [connectionId, ...others] = await connectionIdsOf(userId);
+  if (connectionId === undefined || others.length > 0) throw new Error(`No one connection id for ${userId}`);
   return { client, connectionId, expiresAt: expiryOf(token) };
 }
 
@@ -46,11 +61,18 @@ async function openDirect(client: ChatClient, userId: string): Promise<string> {
 
 /** Resolves once the wall clock is past `epochMs`. */
 async function pastExpiry(epochMs: number): Promise<void> {
-  await expect.poll(() => Date.now(), { timeout: 30_000, interval: 200 }).toBeGreaterThan(epochMs);
+  await vi.waitFor(
+    () => {
+      if (Date.now() <= epochMs) throw new Error(`Not yet past ${new Date(epochMs).toISOString()}`);
+    },
+    { timeout: 30_000, interval: 200 },
+  );
 }
 
-describe('a socket whose token expires', () => {
-  it('answers frames before exp, refuses the first one after it with token_expired, and is closed', async () => {
+describe.concurrent('a socket whose token expires', () => {
+  it('answers frames before exp, refuses the first one after it with token_expired, and is closed', async ({
+    expect,
+  }) => {
     // Prepare
     const { client, connectionId, expiresAt } = await openExpiring(uniqueUser('alice'), 3);
     const before = await client.request({ action: 'listConversations' });
@@ -71,7 +93,7 @@ describe('a socket whose token expires', () => {
     await expect.poll(() => connectionStored(runtime(), connectionId), { timeout: 20_000 }).toBe(false);
   });
 
-  it('gets token_expired instead of a message pushed after its exp, and is closed', async () => {
+  it('gets token_expired instead of a message pushed after its exp, and is closed', async ({ expect }) => {
     // Prepare
     const aliceId = uniqueUser('alice');
     const bobId = uniqueUser('bob');
@@ -96,7 +118,7 @@ describe('a socket whose token expires', () => {
   });
 });
 
-describe('the SDK with short-lived tokens', () => {
+describe.concurrent('the SDK with short-lived tokens', () => {
   /** An SDK client whose provider issues tokens valid `seconds`, recording why each was asked for. */
   function openSdk(userId: string, seconds: number): { chat: SdkClient; asked: TokenRequest[] } {
     const asked: TokenRequest[] = [];
@@ -112,7 +134,7 @@ describe('the SDK with short-lived tokens', () => {
     return { chat, asked };
   }
 
-  it('delivers every message once and in order across several token expiries', async () => {
+  it('delivers every message once and in order across several token expiries', async ({ expect }) => {
     // Prepare
     const [aliceId, bobId] = [uniqueUser('alice'), uniqueUser('bob')];
     const alice = openSdk(aliceId, 5);
