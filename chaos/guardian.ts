@@ -72,9 +72,12 @@ export function startFreezer(
     frozen.clear();
   };
   process.on('exit', resumeAll);
+  let released = false;
   return {
     freeze(pid) {
       if (!pids.includes(pid)) throw new Error(`Process ${pid} is not guarded, so it may not be frozen`);
+      // After release no guardian watches any more: a fault still pending at the run's end may not freeze.
+      if (released) throw new Error(`The guardian was released, so process ${pid} may not be frozen`);
       frozen.add(pid);
       signal(pid, 'SIGSTOP');
     },
@@ -85,6 +88,7 @@ export function startFreezer(
     resumeAll,
     isFrozen: (pid) => frozen.has(pid),
     release() {
+      released = true;
       resumeAll();
       process.off('exit', resumeAll);
       pipe?.end();

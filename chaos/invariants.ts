@@ -266,9 +266,24 @@ function checkFrames(o: ChaosObservation, out: Violation[]): void {
   }
 }
 
+/**
+ * The run tried something: every sender got at least one message acked. Without this, a run whose
+ * workload never got through (or never started) would pass every other check vacuously.
+ */
+function checkWorkload(o: ChaosObservation, out: Violation[]): void {
+  const senders = new Map<string, number>();
+  for (const send of o.sends)
+    senders.set(send.senderId, (senders.get(send.senderId) ?? 0) + send.ackSeqs.length);
+  if (senders.size === 0) out.push({ invariant: 'workload acked', detail: 'the workload sent nothing' });
+  for (const [senderId, acks] of senders) {
+    if (acks === 0) out.push({ invariant: 'workload acked', detail: `${senderId} got no message acked` });
+  }
+}
+
 /** Every violation of the run, grouped by invariant in the order above. */
 export function checkChaos(o: ChaosObservation): Violation[] {
   const out: Violation[] = [];
+  checkWorkload(o, out);
   checkStorage(o, out);
   checkSeqs(o, out);
   checkTranscripts(o, out);

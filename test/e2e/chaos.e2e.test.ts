@@ -42,5 +42,11 @@ describe('npm run chaos', () => {
     expect(code, output).toBe(0);
     expect(output).toMatch(new RegExp(`^chaos PASS seed=${SEED} seconds=30 `, 'm'));
     expect(output).toMatch(/^faults:\n {2}.+\n/m);
+    // Seed 39's plan crashes sends, fails the fan-out until records are dead-lettered and fails SQS calls:
+    // each must have taken effect, or the PASS says nothing about them.
+    expect(output).toMatch(/crash at send:[a-z-]+ \(up to \d\): fired [1-9]/);
+    // Its dead letters are redriven under load when they arrive in time, else by the end's redrive.
+    expect(output).toMatch(/redrove [1-9]\d* dead letters|redriven at the end [1-9]/);
+    expect(output).not.toMatch(/fired 0\b/);
   }, 120_000);
 });

@@ -1,7 +1,8 @@
 /**
  * A fan-out that recovers in seconds (issue 18): DynamoDB Local frozen for longer than the fan-out's
- * timeout (SIGSTOP), while records of a conversation wait on the fan-out queue. The fan-out stops before
- * its timeout and reports them, their visibility is shortened (1, 2, 4, 8 s), and the conversation is
+ * timeout (SIGSTOP), while records of a conversation wait on the fan-out queue. The fan-out's calls give
+ * up on their deadlines (4 attempts of 3 s, before the stop 2 s ahead of the timeout would), the records are
+ * reported failed, their visibility is shortened (1, 2, 4, 8 s), and the conversation is
  * delivering again within seconds of the thaw, not after the queue's 180 s visibility timeout. The
  * fan-out runs with an 18 s timeout here (the deployed one is 30 s) to keep the file short.
  */

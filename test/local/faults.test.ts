@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ChatClient, Frame } from '../e2e/chat-client';
 import { connectAs, createConversation, letAnyoneAdd, sendMessage } from '../e2e/helpers';
 import { uniqueUser } from '../support/chat';
@@ -211,7 +211,15 @@ describe('faults injected into the local runtime', () => {
     // Act
     process.kill(pid, 'SIGSTOP');
     const frozen = await attributes().finally(() => process.kill(pid, 'SIGCONT'));
-    const resumed = await attributes();
+    // A resumed process may take a moment to answer on a loaded machine; each try still has 500 ms.
+    const resumed = await vi.waitFor(
+      async () => {
+        const answer = await attributes();
+        if (answer !== 'answered') throw new Error(`not answered yet: ${answer}`);
+        return answer;
+      },
+      { timeout: 10_000, interval: 200 },
+    );
     const afterwards = await send('m-8');
 
     // Assess

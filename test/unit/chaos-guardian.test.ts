@@ -67,5 +67,8 @@ describe('the chaos run’s guardian', () => {
     expect(() => freezer.freeze(process.pid)).toThrow(/not guarded/);
     freezer.release();
     await expect.poll(() => state(freezer.guardianPid), { timeout: 10_000 }).toMatch(/gone|Z/);
+    // A fault still pending when the run ends must not freeze what no guardian watches any more.
+    expect(() => freezer.freeze(first)).toThrow(/released/);
+    expect(state(first)).not.toBe('T');
   });
 });

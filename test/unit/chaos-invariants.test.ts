@@ -197,6 +197,16 @@ describe('the chaos run’s invariants', () => {
     expect(invariants(o)).toEqual(['DLQ empty', 'healthy at the end']);
   });
 
+  it('fail when the workload got nothing acked, so that no run passes without having tried anything', () => {
+    const { o, firstSend, thirdSend } = cleanRun();
+    firstSend.ackSeqs = [];
+    thirdSend.ackSeqs = [];
+    const user01 = o.conversations[0]?.items.filter((item) => item.senderId === 'user01') ?? [];
+    for (const item of user01) Object.assign(item, { clientMessageId: 'never-acked' });
+    expect(invariants(o)).toContain('workload acked');
+    expect(invariants({ ...o, sends: [] })).toContain('workload acked');
+  });
+
   it('fail when a send was refused for good', () => {
     const { o, thirdSend } = cleanRun();
     thirdSend.refused = 'conflict: another body';
