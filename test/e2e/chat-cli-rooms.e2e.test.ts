@@ -119,7 +119,11 @@ describe('npm run chat: rooms', () => {
     const barredExit = await barred.exited;
 
     // Act 2: /banned, /unban, /newlink; lou tries the old code, then the new one.
-    kaiCli.type(`/ban ${kai}`, '/banned', `/unban ${lou}`, '/newlink');
+    // Each command is a request of its own, answered when it is done: /banned waits for its answer before
+    // /unban, or the list may be read after the unban (it failed so in CI, "✓ nobody is banned").
+    kaiCli.type(`/ban ${kai}`, '/banned');
+    await expect.poll(() => kaiCli.stderr, patiently).toContain(`✓ banned: ${lou} (by ${kai})`);
+    kaiCli.type(`/unban ${lou}`, '/newlink');
     await expect.poll(() => kaiCli.stderr, patiently).toContain('The old link lets nobody in any more.');
     const newCode = [...kaiCli.stderr.matchAll(/--code (\S+)/g)].at(-1)?.[1] ?? '';
     const byOld = cli(['--user', lou, '--room', roomId, '--code', oldCode]);
