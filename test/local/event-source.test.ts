@@ -24,6 +24,7 @@ import { createQueues, type LocalQueue } from '../../local/resources';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/services';
 import { INVOCATION_GUARD_STEP, invocationGuard } from '../../shared/invocation';
 import { POISON_ATTRIBUTE, REDRIVE_COUNT_ATTRIBUTE } from '../../shared/queue-attributes';
+import { recordingLogger } from '../support/fakes';
 import { useSqsEmulator } from '../support/local-runtime';
 
 const local = useSqsEmulator();
@@ -453,14 +454,7 @@ describe('startSqsEventSource', () => {
       post: async () => ({ status: 'delivered', attempts: 1 }),
       disconnect: async () => undefined,
       metrics: { record: vi.fn() },
-      logger: {
-        info: vi.fn(),
-        warn: vi.fn(),
-        error: vi.fn(),
-        debug: vi.fn(),
-        appendKeys: vi.fn(),
-        removeKeys: vi.fn(),
-      },
+      logger: recordingLogger(),
     };
 
     // Act: the real fan-out moves a poison body to the DLQ using the record's group, dedup id and attributes.

@@ -28,6 +28,7 @@ import { createDisconnector, createPoster } from '../../shared/poster';
 import type { ChatMessage } from '../../shared/protocol';
 import { SHARDS_MARKER, shardKey, shardOf, subscriptionPartition } from '../../shared/store/connections';
 import { range } from '../e2e/chat-client';
+import { recordingLogger } from '../support/fakes';
 import { chatMessage as message } from './fakes/chat-message';
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -330,14 +331,7 @@ describe('the shard worker', () => {
   it('logs a shard job that reached every connection at DEBUG, not INFO, as the fan-out logs its records', async () => {
     // Prepare
     givenPartitions({ 'room#5': listeners('s5a') });
-    const logger = {
-      info: vi.fn(),
-      debug: vi.fn(),
-      warn: vi.fn(),
-      error: vi.fn(),
-      appendKeys: vi.fn(),
-      removeKeys: vi.fn(),
-    };
+    const logger = recordingLogger();
 
     // Act
     await processShardBatch({ ...deps(), logger }, { Records: [job(5)] });

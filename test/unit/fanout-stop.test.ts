@@ -11,8 +11,9 @@ import type { SQSRecord } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { processFanoutBatch } from '../../lambdas/fanout/fanout';
 import { STOP_MARGIN_MS } from '../../lambdas/fanout/groups';
-import { INVOCATION_GUARD_STEP, interceptAwsCalls, invocationGuard } from '../../shared/invocation';
+import { interceptAwsCalls } from '../../shared/invocation';
 import type { PostFn } from '../../shared/poster';
+import { guarded, recordingLogger, UNREACHABLE_AWS } from '../support/fakes';
 
 const record = {
   messageId: 'm1',
@@ -29,14 +30,7 @@ const record = {
 } as unknown as SQSRecord;
 
 function guardedDocumentClient(): DynamoDBDocumentClient {
-  const client = new DynamoDBClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-    endpoint: 'http://127.0.0.1:1',
-    maxAttempts: 1,
-  });
-  client.middlewareStack.add(invocationGuard(), INVOCATION_GUARD_STEP);
-  return DynamoDBDocumentClient.from(client);
+  return DynamoDBDocumentClient.from(guarded(new DynamoDBClient(UNREACHABLE_AWS)));
 }
 
 const cleanups: (() => void)[] = [];
@@ -59,14 +53,7 @@ describe('a stopped fan-out batch', () => {
       }),
     );
     const post = vi.fn<PostFn>(async () => ({ status: 'delivered', attempts: 1 }));
-    const logger = {
-      info: vi.fn(),
-      warn: vi.fn(),
-      error: vi.fn(),
-      debug: vi.fn(),
-      appendKeys: vi.fn(),
-      removeKeys: vi.fn(),
-    };
+    const logger = recordingLogger();
 
     // Act
     const response = await processFanoutBatch(

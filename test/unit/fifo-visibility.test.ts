@@ -7,7 +7,8 @@ import { ChangeMessageVisibilityBatchCommand, SQSClient } from '@aws-sdk/client-
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HeldRecord } from '../../local/fifo-hold';
 import { answerVisibilityChanges } from '../../local/fifo-visibility';
-import { INVOCATION_GUARD_STEP, interceptAwsCalls, invocationGuard } from '../../shared/invocation';
+import { interceptAwsCalls } from '../../shared/invocation';
+import { guarded, UNREACHABLE_AWS } from '../support/fakes';
 
 const QUEUE_URL = 'http://127.0.0.1:1/000000000000/local-fanout.fifo';
 
@@ -20,14 +21,7 @@ const held = (handle: string): HeldRecord => ({
 
 /** A guarded client, as a function's own; what passes the stand-in is answered `passedOn`. */
 function functionSqs(): SQSClient {
-  const client = new SQSClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-    endpoint: 'http://127.0.0.1:1',
-    maxAttempts: 1,
-  });
-  client.middlewareStack.add(invocationGuard(), INVOCATION_GUARD_STEP);
-  return client;
+  return guarded(new SQSClient(UNREACHABLE_AWS));
 }
 
 const cleanups: (() => void)[] = [];
